@@ -1,0 +1,202 @@
+import { z } from 'zod';
+
+/** Who may call a procedure: anyone, any signed-in user, or holders of a permission. */
+/** `internal`: only another service may call it; the gateway never exposes it. */
+export type Permission = 'public' | 'authenticated' | 'internal' | PermissionName;
+
+/** Roles grant permissions; the map lives here so services and gateway agree on it. */
+export const rolePermissions = {
+  admin: ['users:manage', 'courses:write', 'courses:read-all', 'analytics:read'],
+  instructor: ['courses:write', 'analytics:read'],
+  student: [],
+} as const satisfies Record<string, readonly string[]>;
+export type Role = keyof typeof rolePermissions;
+export const roles = Object.keys(rolePermissions) as Role[];
+export type PermissionName = (typeof rolePermissions)[Role][number];
+
+export function permissionsOf(roleList: readonly string[]): Set<PermissionName> {
+  const out = new Set<PermissionName>();
+  for (const r of roleList) for (const p of rolePermissions[r as Role] ?? []) out.add(p);
+  return out;
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RestBinding {
+  method: HttpMethod;
+  /** OpenAPI-style path under /api/v1, e.g. `/courses/{courseId}`. */
+  path: string;
+  /** Success status; 200 unless given. */
+  status?: number;
+}
+
+export interface ProcedureContract<
+  I extends z.ZodType = z.ZodType,
+  O extends z.ZodType = z.ZodType,
+  K extends 'query' | 'mutation' = 'query' | 'mutation',
+> {
+  kind: K;
+  input: I;
+  output: O;
+  permission: Permission;
+  /** Absent for internal procedures. */
+  rest?: RestBinding;
+  summary: string;
+  /** The error codes this procedure can answer with, besides the common ones. */
+  errors?: readonly ErrorCode[];
+  /** Filled in by `domain()`. */
+  service: string;
+  name: string;
+  /** Moleculer action name: `<service>.<name>`. */
+  action: string;
+}
+
+type ContractDef<I extends z.ZodType, O extends z.ZodType> = Omit<
+  ProcedureContract<I, O>,
+  'kind' | 'service' | 'name' | 'action'
+>;
+
+export function query<I extends z.ZodType, O extends z.ZodType>(
+  def: ContractDef<I, O>,
+): ProcedureContract<I, O, 'query'> {
+  return { ...def, kind: 'query', service: '', name: '', action: '' };
+}
+
+export function mutation<I extends z.ZodType, O extends z.ZodType>(
+  def: ContractDef<I, O>,
+): ProcedureContract<I, O, 'mutation'> {
+  return { ...def, kind: 'mutation', service: '', name: '', action: '' };
+}
+
+export type AnyProcedure = ProcedureContract<z.ZodType, z.ZodType, 'query' | 'mutation'>;
+export type DomainContracts = Record<string, AnyProcedure>;
+
+/** Names a domain's procedures: the Moleculer service and action names come from here. */
+export function domain<const S extends string, D extends DomainContracts>(service: S, procedures: D): D {
+  for (const [name, c] of Object.entries(procedures)) {
+    c.service = service;
+    c.name = name;
+    c.action = `${service}.${name}`;
+  }
+  return procedures;
+}
+
+export type InputOf<C extends AnyProcedure> = z.input<C['input']>;
+export type OutputOf<C extends AnyProcedure> = z.output<C['output']>;
+
+// ---------------------------------------------------------------- events
+
+export interface EventContract<P extends z.ZodType = z.ZodType> {
+  /** JetStream subject, past tense and versioned: `lms.course.published.v1`. */
+  subject: string;
+  /** The stream that holds the subject: one per domain. */
+  stream: string;
+  version: number;
+  payload: P;
+  summary: string;
+}
+
+export function event<P extends z.ZodType>(def: EventContract<P>): EventContract<P> {
+  return def;
+}
+
+export type PayloadOf<E extends EventContract> = z.output<E['payload']>;
+
+/** What travels on the wire: the envelope every event has. */
+export interface EventEnvelope<T = unknown> {
+  id: string;
+  subject: string;
+  version: number;
+  occurredAt: string;
+  /** The aggregate the event is about, e.g. the course id. */
+  key: string | null;
+  requestId: string | null;
+  payload: T;
+}
+
+// ---------------------------------------------------------------- errors
+
+/** Every stable error code and its HTTP status. Clients switch on the code, never the message. */
+export const errorCodes = {
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 422,
+  UNAUTHENTICATED: 401,
+  INVALID_CREDENTIALS: 401,
+  TOKEN_INVALID: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  USER_NOT_FOUND: 404,
+  COURSE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  EMAIL_TAKEN: 409,
+  CONFLICT: 409,
+  COURSE_ALREADY_PUBLISHED: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  SERVICE_UNAVAILABLE: 503,
+  TIMEOUT: 504,
+} as const;
+export type ErrorCode = keyof typeof errorCodes;
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(errorCodes, code);
+}
+
+/** The one error class domain code throws. `details` must be safe to show a caller. */
+export class DomainError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+    this.status = errorCodes[code];
+  }
+}
+
+/** The body of every REST error response, and the `data` of every tRPC error. */
+export const errorBody = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ description: 'Stable machine-readable code, e.g. COURSE_NOT_FOUND' }),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()).optional(),
+      requestId: z.string(),
+    }),
+  })
+  .meta({ id: 'Error' });
+export type ErrorBody = z.infer<typeof errorBody>;
+
+/** A validation issue as it appears in `details.issues`. */
+export interface FieldIssue {
+  path: string;
+  message: string;
+  code: string;
+}
+
+export function issuesOf(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((i) => ({
+    path: i.path.map(String).join('.') || '(root)',
+    message: i.message,
+    code: i.code,
+  }));
+}
+
+// ---------------------------------------------------------------- shared schemas
+
+export const uuid = z.uuid();
+export const isoDate = z.iso.datetime({ offset: true });
+
+export const pageInput = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional().meta({ description: 'Opaque cursor from the previous page' }),
+});
+
+export function page<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+}

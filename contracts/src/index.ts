@@ -1,0 +1,65 @@
+import type { TRPCBuiltRouter, TRPCMutationProcedure, TRPCQueryProcedure } from '@trpc/server';
+import type { z } from 'zod';
+import { analytics } from './analytics.js';
+import { auth } from './auth.js';
+import type { AnyProcedure, DomainContracts, ErrorCode, EventContract, ProcedureContract } from './core.js';
+import { courseEvents, courses } from './courses.js';
+import { users, usersInternal } from './users.js';
+
+export * from './core.js';
+export * from './auth.js';
+export * from './users.js';
+export * from './courses.js';
+export * from './analytics.js';
+
+/** Every procedure the edges expose, by domain. Adding one here is all it takes to publish it. */
+export const catalogue = { auth, users, courses, analytics } as const;
+export type Catalogue = typeof catalogue;
+
+/** Procedures only services call each other with. */
+export const internalCatalogue = { users: usersInternal } as const;
+
+/** Every event, by domain: the event registry. */
+export const events = { course: courseEvents } as const satisfies Record<string, Record<string, EventContract>>;
+
+export function allProcedures(): AnyProcedure[] {
+  return Object.values(catalogue).flatMap((d: DomainContracts) => Object.values(d));
+}
+export function allEvents(): EventContract[] {
+  return Object.values(events).flatMap((d) => Object.values(d));
+}
+
+/** tRPC's error `data` on every error the gateway returns. */
+export interface LmsErrorData {
+  code: ErrorCode | string;
+  httpStatus: number;
+  details?: Record<string, unknown>;
+  requestId: string;
+  path?: string;
+}
+export interface LmsErrorShape {
+  message: string;
+  code: number;
+  data: LmsErrorData;
+}
+
+interface RootTypes {
+  ctx: object;
+  meta: object;
+  errorShape: LmsErrorShape;
+  transformer: false;
+}
+
+type ProcedureOf<C> =
+  C extends ProcedureContract<infer I, infer O, infer K>
+    ? K extends 'query'
+      ? TRPCQueryProcedure<{ input: z.input<I>; output: z.output<O>; meta: object }>
+      : TRPCMutationProcedure<{ input: z.input<I>; output: z.output<O>; meta: object }>
+    : never;
+
+type RecordOf<C extends Record<string, DomainContracts>> = {
+  [D in keyof C]: { [P in keyof C[D]]: ProcedureOf<C[D][P]> };
+};
+
+/** The tRPC router type, derived from the contracts alone: clients `import type` it. */
+export type AppRouter = TRPCBuiltRouter<RootTypes, RecordOf<Catalogue>>;

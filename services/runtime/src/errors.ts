@@ -1,0 +1,54 @@
+import { DomainError, errorCodes, isErrorCode, issuesOf, type ErrorCode } from '@lms/contracts';
+import { Errors } from 'moleculer';
+import { ZodError } from 'zod';
+
+export { DomainError };
+
+/** What the edges render for any error: safe to show a caller. */
+export interface PublicError {
+  code: ErrorCode;
+  status: number;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Moleculer carries errors between nodes as {name, message, code, type, data}.
+ * A DomainError travels as a MoleculerClientError whose `type` is the stable code.
+ */
+export function toTransportError(err: DomainError): Errors.MoleculerError {
+  return new Errors.MoleculerClientError(err.message, err.status, err.code, err.details ?? {});
+}
+
+export function validationError(err: ZodError, where: 'input' | 'output' = 'input'): DomainError {
+  const issues = issuesOf(err);
+  const first = issues[0];
+  return new DomainError(
+    'VALIDATION_FAILED',
+    first ? `Invalid ${where}: ${first.path}: ${first.message}` : `Invalid ${where}`,
+    { issues },
+  );
+}
+
+/** Turns anything thrown anywhere into the one public error model; never leaks internals. */
+export function toPublicError(err: unknown): PublicError {
+  if (err instanceof DomainError) return { code: err.code, status: err.status, message: err.message, details: err.details };
+  if (err instanceof ZodError) return toPublicError(validationError(err));
+  if (err instanceof Errors.MoleculerError) {
+    if (isErrorCode(err.type)) {
+      const data = err.data && typeof err.data === 'object' && Object.keys(err.data).length ? (err.data as Record<string, unknown>) : undefined;
+      return { code: err.type, status: errorCodes[err.type], message: err.message, details: data };
+    }
+    if (err instanceof Errors.RequestTimeoutError) return { code: 'TIMEOUT', status: 504, message: 'The request timed out' };
+    if (
+      err instanceof Errors.ServiceNotFoundError ||
+      err instanceof Errors.ServiceNotAvailableError ||
+      err instanceof Errors.QueueIsFullError ||
+      err instanceof Errors.BrokerDisconnectedError ||
+      err.type === 'CIRCUIT_BREAKER_OPEN'
+    ) {
+      return { code: 'SERVICE_UNAVAILABLE', status: 503, message: 'A required service is unavailable; try again shortly' };
+    }
+  }
+  return { code: 'INTERNAL', status: 500, message: 'Internal error' };
+}

@@ -1,0 +1,60 @@
+import type { EventEnvelope } from '@lms/contracts';
+import { eventsHandled, eventLatency } from '../metrics.js';
+import type { Subscription } from './types.js';
+
+export class PoisonMessageError extends Error {
+  override name = 'PoisonMessageError';
+}
+
+/** Parses and validates one message body; a body that can never be applied is poison. */
+export function decode(sub: Subscription, subject: string, data: Uint8Array | string): EventEnvelope {
+  let env: EventEnvelope;
+  try {
+    env = JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data));
+  } catch {
+    throw new PoisonMessageError('body is not JSON');
+  }
+  const contract = sub.events.find((e) => e.subject === env?.subject);
+  if (!contract) throw new PoisonMessageError(`no contract for subject ${subject}`);
+  if (typeof env.id !== 'string') throw new PoisonMessageError('envelope has no id');
+  const parsed = contract.payload.safeParse(env.payload);
+  if (!parsed.success) throw new PoisonMessageError(`payload fails ${contract.subject}: ${parsed.error.issues[0]?.message}`);
+  return { ...env, subject: contract.subject, payload: parsed.data };
+}
+
+/**
+ * Applies events in one transaction together with the record that they were applied:
+ * an event id already recorded for this consumer is skipped, so a redelivery or a replay
+ * has no second effect. Throws if any handler throws; nothing of the batch is then kept.
+ */
+export async function applyBatch(sub: Subscription, envelopes: EventEnvelope[]): Promise<number> {
+  if (envelopes.length === 0) return 0;
+  const applied = await sub.db.transaction().execute(async (trx) => {
+    const fresh = await trx
+      .insertInto('processed_events')
+      .values(envelopes.map((e) => ({ consumer: sub.consumer, event_id: e.id })))
+      .onConflict((oc) => oc.doNothing())
+      .returning('event_id')
+      .execute();
+    const freshIds = new Set(fresh.map((r: { event_id: string }) => r.event_id));
+    for (const env of envelopes) {
+      if (!freshIds.has(env.id)) continue;
+      freshIds.delete(env.id); // the same id twice in one batch applies once
+      await sub.handle(env, trx);
+    }
+    return fresh.length;
+  });
+  const now = Date.now();
+  for (const env of envelopes) eventLatency.observe({ consumer: sub.consumer }, (now - Date.parse(env.occurredAt)) / 1000);
+  eventsHandled.inc({ consumer: sub.consumer, result: 'applied' }, applied);
+  if (envelopes.length > applied) eventsHandled.inc({ consumer: sub.consumer, result: 'duplicate' }, envelopes.length - applied);
+  return applied;
+}
+
+/** Clears a consumer's processed ids and its projection, for a rebuild. */
+export async function resetConsumer(sub: Subscription): Promise<void> {
+  await sub.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('processed_events').where('consumer', '=', sub.consumer).execute();
+    await sub.reset?.(trx);
+  });
+}

@@ -1,0 +1,13 @@
+export * from './config.js';
+export * from './db.js';
+export * from './errors.js';
+export * from './logger.js';
+export * from './metrics.js';
+export * from './migrate.js';
+export * from './runtime.js';
+export * from './service.js';
+export * from './events/types.js';
+export * from './events/apply.js';
+export { addToOutbox, OutboxRelay } from './events/outbox.js';
+export { JetStreamTransport } from './events/jetstream.js';
+export { EmbeddedTransport } from './events/embedded.js';

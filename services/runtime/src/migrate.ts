@@ -1,0 +1,79 @@
+import { sql, type Kysely } from 'kysely';
+import { Migrator, type Migration } from 'kysely/migration';
+import type { Database } from './db.js';
+
+export type Migrations = Record<string, Migration>;
+
+/** Tables every service with events has in its own schema: the outbox, processed ids, dead letters. */
+export const runtimeMigrations: Migrations = {
+  '00000000000000_runtime_events': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('outbox')
+        .addColumn('seq', 'bigserial', (c) => c.primaryKey())
+        .addColumn('id', 'uuid', (c) => c.notNull().unique())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('key', 'text')
+        .addColumn('request_id', 'text')
+        .addColumn('payload', 'jsonb', (c) => c.notNull())
+        .addColumn('occurred_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema
+        .createTable('processed_events')
+        .addColumn('consumer', 'text', (c) => c.notNull())
+        .addColumn('event_id', 'uuid', (c) => c.notNull())
+        .addColumn('processed_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addPrimaryKeyConstraint('processed_events_pk', ['consumer', 'event_id'])
+        .execute();
+      await db.schema
+        .createTable('dead_letters')
+        .addColumn('id', 'bigserial', (c) => c.primaryKey())
+        .addColumn('consumer', 'text', (c) => c.notNull())
+        .addColumn('event_id', 'uuid', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('envelope', 'jsonb', (c) => c.notNull())
+        .addColumn('error', 'text', (c) => c.notNull())
+        .addColumn('deliveries', 'integer', (c) => c.notNull())
+        .addColumn('failed_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('dead_letters').execute();
+      await db.schema.dropTable('processed_events').execute();
+      await db.schema.dropTable('outbox').execute();
+    },
+  },
+};
+
+export interface MigrationReport {
+  schema: string;
+  applied: string[];
+}
+
+/**
+ * Brings one service's schema to its latest migration. Each service keeps its own
+ * migration table inside its schema, so services migrate independently.
+ */
+export async function migrateSchema(
+  database: Database,
+  schema: string,
+  migrations: Migrations,
+  progress: (msg: string) => void = () => {},
+  direction: 'latest' | 'down' = 'latest',
+): Promise<MigrationReport> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
+  await sql`create schema if not exists ${sql.id(schema)}`.execute(database.root);
+  const migrator = new Migrator({
+    db: database.forSchema(schema),
+    provider: { getMigrations: async () => ({ ...runtimeMigrations, ...migrations }) },
+    migrationTableSchema: schema,
+  });
+  const { error, results } = direction === 'latest' ? await migrator.migrateToLatest() : await migrator.migrateDown();
+  const applied: string[] = [];
+  for (const r of results ?? []) {
+    progress(`${schema}: ${r.direction === 'Up' ? 'applied' : 'reverted'} ${r.migrationName} (${r.status})`);
+    if (r.status === 'Success') applied.push(r.migrationName);
+  }
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return { schema, applied };
+}

@@ -1,0 +1,106 @@
+import { ServiceBroker } from 'moleculer';
+import brokerOptions from '../../../moleculer.config.ts';
+import { loadConfig, type RuntimeConfig } from './config.js';
+import { openDatabase, type Database } from './db.js';
+import { EmbeddedTransport } from './events/embedded.js';
+import { JetStreamTransport } from './events/jetstream.js';
+import type { OutboxRelay } from './events/outbox.js';
+import type { EventTransport, Subscription } from './events/types.js';
+import type { Logger } from './logger.js';
+import { migrateSchema } from './migrate.js';
+import type { ServiceModule } from './service.js';
+import { startTelemetry } from './telemetry.js';
+
+export interface RuntimeSettings extends RuntimeConfig {
+  /** Deliveries before an event is dead-lettered. */
+  maxDeliver: number;
+  backoffBaseMs: number;
+  /** Run migrations when the node starts (always in embedded mode). */
+  migrateOnStart: boolean;
+}
+
+/** What every service of a node shares: config, database, event transport, loggers. */
+export interface Runtime {
+  config: RuntimeSettings;
+  broker: ServiceBroker;
+  db: Database;
+  transport: EventTransport;
+  logger(name: string): Logger;
+  relays: OutboxRelay[];
+  subscriptions: Map<string, Subscription>;
+}
+
+export interface LmsNode {
+  broker: ServiceBroker;
+  runtime: Runtime;
+  stop(): Promise<void>;
+}
+
+export function runtimeSettings(overrides: Partial<RuntimeSettings> = {}): RuntimeSettings {
+  const base = loadConfig(overrides);
+  return {
+    maxDeliver: Number(process.env.LMS_EVENT_MAX_DELIVER ?? 5),
+    backoffBaseMs: Number(process.env.LMS_EVENT_BACKOFF_MS ?? 200),
+    migrateOnStart: base.mode === 'embedded' || process.env.LMS_MIGRATE_ON_START === 'true',
+    ...base,
+    ...overrides,
+  };
+}
+
+/**
+ * Starts one node: the given services in one broker. Embedded mode: PGlite, in-process events,
+ * no transporter, migrations on start. Mesh mode: PostgreSQL, JetStream, NATS transporter.
+ */
+export async function startNode(services: ServiceModule[], overrides: Partial<RuntimeSettings> = {}): Promise<LmsNode> {
+  const config = runtimeSettings(overrides);
+  if (config.mode === 'mesh' && !config.databaseUrl && services.some((s) => s.schema)) {
+    throw new Error('mesh mode needs DATABASE_URL (PostgreSQL)');
+  }
+  await startTelemetry(`lms-${services.map((s) => s.name).join('-')}`);
+  const broker = new ServiceBroker(brokerOptions(config));
+  const logger = (name: string) => broker.getLogger(name) as unknown as Logger;
+  const log = logger('node');
+  const needsDb = services.some((s) => s.schema);
+  const db = needsDb ? await openDatabase(config) : nullDatabase();
+  try {
+    if (needsDb && config.migrateOnStart) {
+      for (const s of services) if (s.schema) await migrateSchema(db, s.schema, s.migrations, (m) => log.info(m));
+    }
+    const transport: EventTransport =
+      config.mode === 'embedded'
+        ? await EmbeddedTransport.create(db.root, logger('events'), config.backoffBaseMs)
+        : await JetStreamTransport.connect({
+            url: config.natsUrl,
+            namespace: config.namespace,
+            name: String(broker.nodeID),
+            backoffBaseMs: config.backoffBaseMs,
+            logger: logger('events'),
+          });
+    const runtime: Runtime = { config, broker, db, transport, logger, relays: [], subscriptions: new Map() };
+    for (const s of services) broker.createService(s.build(runtime));
+    await broker.start();
+    // Relays start once every consumer of this node is subscribed, so embedded delivery misses none.
+    for (const r of runtime.relays) r.start();
+    log.info(`node ${broker.nodeID} started (${config.mode}): ${services.map((s) => s.name).join(', ')}`);
+    return {
+      broker,
+      runtime,
+      async stop() {
+        await broker.stop();
+        for (const r of runtime.relays) await r.stop();
+        await transport.close();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
+}
+
+function nullDatabase(): Database {
+  const fail = () => {
+    throw new Error('this node runs no service with a database');
+  };
+  return { kind: 'postgres', root: null as never, forSchema: fail, ping: async () => {}, close: async () => {} };
+}

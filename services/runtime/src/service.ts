@@ -1,0 +1,221 @@
+import {
+  DomainError,
+  permissionsOf,
+  type AnyProcedure,
+  type DomainContracts,
+  type EventContract,
+  type EventEnvelope,
+  type PermissionName,
+} from '@lms/contracts';
+import type { Kysely, Transaction } from 'kysely';
+import { Errors, type Context, type ServiceSchema } from 'moleculer';
+import type { z } from 'zod';
+import { toTransportError, validationError } from './errors.js';
+import { addToOutbox } from './events/outbox.js';
+import { OutboxRelay } from './events/outbox.js';
+import type { RuntimeTables, Subscription } from './events/types.js';
+import type { Logger } from './logger.js';
+import { actionDuration } from './metrics.js';
+import type { Migrations } from './migrate.js';
+import type { Runtime } from './runtime.js';
+
+/** The authenticated caller, as the gateway verified it from the access token. */
+export interface Caller {
+  userId: string;
+  roles: string[];
+  email?: string;
+}
+
+/** What travels in `ctx.meta` on every call. */
+export interface CallMeta {
+  caller?: Caller;
+  requestId?: string;
+  /** True when the call came straight from the gateway; nested service calls clear it. */
+  edge?: boolean;
+}
+
+export type Emit = <E extends EventContract>(event: E, payload: z.input<E['payload']>, key?: string) => Promise<string>;
+
+/** Calls another service's action, typed by its contract; the caller and request id travel along. */
+export async function call<C extends AnyProcedure>(
+  ctx: Context<unknown, CallMeta>,
+  contract: C,
+  input: z.input<C['input']>,
+): Promise<z.output<C['output']>> {
+  return ctx.call(contract.action, input, { meta: { edge: false } }) as Promise<z.output<C['output']>>;
+}
+
+export interface HandlerArgs<C extends AnyProcedure, DB> {
+  input: z.output<C['input']>;
+  /** Undefined only on public and internal procedures. */
+  caller: Caller | undefined;
+  requestId: string;
+  ctx: Context<unknown, CallMeta>;
+  db: Kysely<DB>;
+  logger: Logger;
+  call: <T extends AnyProcedure>(contract: T, input: z.input<T['input']>) => Promise<z.output<T['output']>>;
+  /** A transaction whose emitted events are written to the outbox in it, and relayed once it commits. */
+  tx: <R>(fn: (trx: Transaction<DB>, emit: Emit) => Promise<R>) => Promise<R>;
+  /** Whether the caller holds a permission (admins hold every one). */
+  can: (permission: PermissionName) => boolean;
+}
+
+export type Handlers<D extends DomainContracts, DB> = {
+  [K in keyof D]: (args: HandlerArgs<D[K], DB>) => Promise<z.input<D[K]['output']>>;
+};
+
+export interface ConsumerDefinition<E extends EventContract = EventContract> {
+  /** Group name, unique within the service; the durable consumer is `<service>-<name>`. */
+  name: string;
+  event: E;
+  handle: (payload: z.output<E['payload']>, event: EventEnvelope<z.output<E['payload']>>, trx: Transaction<any>) => Promise<void>;
+  /** Empties the projection so that a rebuild can replay the stream into it. */
+  reset?: (trx: Transaction<any>) => Promise<void>;
+  maxDeliver?: number;
+}
+
+export function consumer<E extends EventContract>(def: ConsumerDefinition<E>): ConsumerDefinition {
+  return def as unknown as ConsumerDefinition;
+}
+
+export interface ServiceDefinition<D extends DomainContracts, DB> {
+  name: string;
+  /** Postgres schema of the service; defaults to its name. */
+  schema?: string;
+  contracts: D;
+  handlers: Handlers<D, DB>;
+  migrations?: Migrations;
+  consumers?: ConsumerDefinition[];
+  /** Services that must be reachable for this one to be ready. */
+  dependencies?: string[];
+}
+
+/** A service module: what the CLI needs to migrate it and to start it. */
+export interface ServiceModule {
+  name: string;
+  schema: string;
+  migrations: Migrations;
+  consumers: ConsumerDefinition[];
+  build(runtime: Runtime): ServiceSchema;
+}
+
+function authorize(c: AnyProcedure, meta: CallMeta): void {
+  const p = c.permission;
+  if (p === 'public') return;
+  if (p === 'internal') {
+    if (meta.edge) throw new DomainError('FORBIDDEN', 'This operation is not available');
+    return;
+  }
+  if (!meta.caller) throw new DomainError('UNAUTHENTICATED', 'Sign in to do this');
+  if (p === 'authenticated') return;
+  if (!permissionsOf(meta.caller.roles).has(p)) {
+    throw new DomainError('FORBIDDEN', `Requires the ${p} permission`, { permission: p });
+  }
+}
+
+/**
+ * Turns a contract plus handlers into a Moleculer service: each action validates its input
+ * and output with the contract's zod schemas and checks the permission against the caller
+ * in `ctx.meta`, so a service is safe whoever calls it.
+ */
+export function defineService<D extends DomainContracts, DB>(def: ServiceDefinition<D, DB>): ServiceModule {
+  const schemaName = def.schema ?? def.name;
+  return {
+    name: def.name,
+    schema: schemaName,
+    migrations: def.migrations ?? {},
+    consumers: def.consumers ?? [],
+    build(runtime) {
+      const db = runtime.db.forSchema<DB>(schemaName);
+      const logger = runtime.logger(def.name);
+      const relay = new OutboxRelay(def.name, db as unknown as Kysely<RuntimeTables>, runtime.transport, runtime.logger(`${def.name}.outbox`));
+      runtime.relays.push(relay);
+      const subs: Subscription[] = (def.consumers ?? []).map((c) => ({
+        consumer: `${def.name}-${c.name}`,
+        events: [c.event],
+        db: db as Kysely<any>,
+        handle: (env, trx) => c.handle(env.payload, env, trx),
+        reset: c.reset,
+        maxDeliver: c.maxDeliver ?? runtime.config.maxDeliver,
+      }));
+      for (const s of subs) runtime.subscriptions.set(s.consumer, s);
+      const handles: Array<{ stop(): Promise<void> }> = [];
+
+      const actions: NonNullable<ServiceSchema['actions']> = {};
+      for (const [name, contract] of Object.entries(def.contracts)) {
+        const handler = def.handlers[name as keyof D] as (a: HandlerArgs<AnyProcedure, DB>) => Promise<unknown>;
+        if (!handler) throw new Error(`${def.name}: no handler for ${contract.action}`);
+        actions[name] = {
+          visibility: 'published',
+          async handler(ctx: Context<unknown, CallMeta>) {
+            const started = performance.now();
+            let outcome = 'ok';
+            try {
+              authorize(contract, ctx.meta);
+              const parsed = contract.input.safeParse(ctx.params ?? {});
+              if (!parsed.success) throw validationError(parsed.error);
+              const caller = ctx.meta.caller;
+              const perms = permissionsOf(caller?.roles ?? []);
+              const result = await handler({
+                input: parsed.data,
+                caller,
+                requestId: ctx.meta.requestId ?? ctx.requestID ?? '',
+                ctx,
+                db,
+                logger,
+                call: (c, input) => call(ctx, c, input),
+                can: (p) => perms.has(p),
+                tx: async (fn) => {
+                  let emitted = 0;
+                  const r = await db.transaction().execute((trx) =>
+                    fn(trx, (event, payload, key) => {
+                      emitted++;
+                      return addToOutbox(trx as Transaction<any>, event, payload, { key, requestId: ctx.meta.requestId });
+                    }),
+                  );
+                  if (emitted) relay.kick();
+                  return r;
+                },
+              });
+              const out = contract.output.safeParse(result);
+              if (!out.success) {
+                logger.error({ action: contract.action, issues: validationError(out.error, 'output').details }, 'handler returned a value that breaks its contract');
+                throw new DomainError('INTERNAL', 'The service returned an invalid response');
+              }
+              return out.data;
+            } catch (err) {
+              outcome = 'error';
+              if (err instanceof DomainError) throw toTransportError(err);
+              if (err instanceof Errors.MoleculerError) throw err; // from a nested call: already public-safe
+              logger.error({ action: contract.action, requestId: ctx.meta.requestId, err }, 'unhandled error');
+              throw new Errors.MoleculerError('Internal error', 500, 'INTERNAL');
+            } finally {
+              actionDuration.observe({ action: contract.action, outcome }, (performance.now() - started) / 1000);
+            }
+          },
+        };
+      }
+      // Readiness probe: the gateway's /health/ready asks every required service.
+      actions.health = {
+        visibility: 'public',
+        async handler() {
+          await runtime.db.ping();
+          return { ok: true, service: def.name };
+        },
+      };
+
+      return {
+        name: def.name,
+        dependencies: def.dependencies,
+        actions,
+        async started() {
+          for (const s of subs) handles.push(await runtime.transport.subscribe(s));
+        },
+        async stopped() {
+          await relay.stop();
+          await Promise.all(handles.map((h) => h.stop()));
+        },
+      };
+    },
+  };
+}
