@@ -45,13 +45,15 @@ export async function call<C extends AnyProcedure>(
   return ctx.call(contract.action, input, { meta: { edge: false } }) as Promise<z.output<C['output']>>;
 }
 
-export interface HandlerArgs<C extends AnyProcedure, DB> {
+export interface HandlerArgs<C extends AnyProcedure, DB, R = unknown> {
   input: z.output<C['input']>;
   /** Undefined only on public and internal procedures. */
   caller: Caller | undefined;
   requestId: string;
   ctx: Context<unknown, CallMeta>;
   db: Kysely<DB>;
+  /** The service's repository, built once over `db`. */
+  repo: R;
   logger: Logger;
   call: <T extends AnyProcedure>(contract: T, input: z.input<T['input']>) => Promise<z.output<T['output']>>;
   /** A transaction whose emitted events are written to the outbox in it, and relayed once it commits. */
@@ -60,30 +62,32 @@ export interface HandlerArgs<C extends AnyProcedure, DB> {
   can: (permission: PermissionName) => boolean;
 }
 
-export type Handlers<D extends DomainContracts, DB> = {
-  [K in keyof D]: (args: HandlerArgs<D[K], DB>) => Promise<z.input<D[K]['output']>>;
+export type Handlers<D extends DomainContracts, DB, R> = {
+  [K in keyof D]: (args: HandlerArgs<D[K], DB, R>) => Promise<z.input<D[K]['output']>>;
 };
 
-export interface ConsumerDefinition<E extends EventContract = EventContract> {
+export interface ConsumerDefinition<E extends EventContract = EventContract, DB = any> {
   /** Group name, unique within the service; the durable consumer is `<service>-<name>`. */
   name: string;
   event: E;
-  handle: (payload: z.output<E['payload']>, event: EventEnvelope<z.output<E['payload']>>, trx: Transaction<any>) => Promise<void>;
+  handle: (payload: z.output<E['payload']>, event: EventEnvelope<z.output<E['payload']>>, trx: Transaction<DB>) => Promise<void>;
   /** Empties the projection so that a rebuild can replay the stream into it. */
-  reset?: (trx: Transaction<any>) => Promise<void>;
+  reset?: (trx: Transaction<DB>) => Promise<void>;
   maxDeliver?: number;
 }
 
-export function consumer<E extends EventContract>(def: ConsumerDefinition<E>): ConsumerDefinition {
+export function consumer<E extends EventContract, DB = any>(def: ConsumerDefinition<E, DB>): ConsumerDefinition {
   return def as unknown as ConsumerDefinition;
 }
 
-export interface ServiceDefinition<D extends DomainContracts, DB> {
+export interface ServiceDefinition<D extends DomainContracts, DB, R> {
   name: string;
   /** Postgres schema of the service; defaults to its name. */
   schema?: string;
   contracts: D;
-  handlers: Handlers<D, DB>;
+  /** Builds the service's repository (the only code that queries its tables). */
+  repository?: (db: Kysely<DB>) => R;
+  handlers: Handlers<D, DB, R>;
   migrations?: Migrations;
   consumers?: ConsumerDefinition[];
   /** Services that must be reachable for this one to be ready. */
@@ -118,7 +122,7 @@ function authorize(c: AnyProcedure, meta: CallMeta): void {
  * and output with the contract's zod schemas and checks the permission against the caller
  * in `ctx.meta`, so a service is safe whoever calls it.
  */
-export function defineService<D extends DomainContracts, DB>(def: ServiceDefinition<D, DB>): ServiceModule {
+export function defineService<D extends DomainContracts, DB = unknown, R = undefined>(def: ServiceDefinition<D, DB, R>): ServiceModule {
   const schemaName = def.schema ?? def.name;
   return {
     name: def.name,
@@ -127,6 +131,7 @@ export function defineService<D extends DomainContracts, DB>(def: ServiceDefinit
     consumers: def.consumers ?? [],
     build(runtime) {
       const db = runtime.db.forSchema<DB>(schemaName);
+      const repo = (def.repository?.(db) ?? undefined) as R;
       const logger = runtime.logger(def.name);
       const relay = new OutboxRelay(def.name, db as unknown as Kysely<RuntimeTables>, runtime.transport, runtime.logger(`${def.name}.outbox`));
       runtime.relays.push(relay);
@@ -143,7 +148,7 @@ export function defineService<D extends DomainContracts, DB>(def: ServiceDefinit
 
       const actions: NonNullable<ServiceSchema['actions']> = {};
       for (const [name, contract] of Object.entries(def.contracts)) {
-        const handler = def.handlers[name as keyof D] as (a: HandlerArgs<AnyProcedure, DB>) => Promise<unknown>;
+        const handler = def.handlers[name as keyof D] as (a: HandlerArgs<AnyProcedure, DB, R>) => Promise<unknown>;
         if (!handler) throw new Error(`${def.name}: no handler for ${contract.action}`);
         actions[name] = {
           visibility: 'published',
@@ -162,6 +167,7 @@ export function defineService<D extends DomainContracts, DB>(def: ServiceDefinit
                 requestId: ctx.meta.requestId ?? ctx.requestID ?? '',
                 ctx,
                 db,
+                repo,
                 logger,
                 call: (c, input) => call(ctx, c, input),
                 can: (p) => perms.has(p),
@@ -203,6 +209,34 @@ export function defineService<D extends DomainContracts, DB>(def: ServiceDefinit
           return { ok: true, service: def.name };
         },
       };
+
+      // Operator actions for the event consumers (REPL, `lms events ...`); never exposed at the edge.
+      if (subs.length) {
+        const find = (name: string) => {
+          const sub = runtime.subscriptions.get(name);
+          if (!sub) throw new Errors.MoleculerClientError(`no consumer ${name}`, 404, 'NOT_FOUND');
+          return sub;
+        };
+        actions['events.consumers'] = { visibility: 'public', handler: () => subs.map((s) => ({ consumer: s.consumer, events: s.events.map((e) => e.subject) })) };
+        actions['events.deadLetters'] = {
+          visibility: 'public',
+          handler: (ctx: Context<{ consumer: string; limit?: number }>) => runtime.transport.deadLetters(find(ctx.params.consumer), ctx.params.limit),
+        };
+        actions['events.replay'] = {
+          visibility: 'public',
+          handler: async (ctx: Context<{ consumer: string; id: number }>) => {
+            await runtime.transport.replay(find(ctx.params.consumer), Number(ctx.params.id));
+            return { replayed: ctx.params.id };
+          },
+        };
+        actions['events.rebuild'] = {
+          visibility: 'public',
+          handler: async (ctx: Context<{ consumer: string }>) => {
+            await runtime.transport.rebuild(find(ctx.params.consumer));
+            return { rebuilding: ctx.params.consumer };
+          },
+        };
+      }
 
       return {
         name: def.name,

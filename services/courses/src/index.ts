@@ -1,0 +1,1 @@
+export { coursesService } from './courses.service.js';

@@ -1,0 +1,54 @@
+import { DomainError } from '@lms/contracts';
+import type { Caller } from '@lms/runtime';
+import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet } from 'jose';
+import type { IncomingMessage } from 'node:http';
+
+const ISSUER = 'lms';
+const AUDIENCE = 'lms-api';
+
+/**
+ * Verifies bearer tokens at the edge with the auth service's JWKS, cached and refreshed
+ * when a token names a key the cache does not hold (key rotation).
+ */
+export class EdgeAuth {
+  private keys: ReturnType<typeof createLocalJWKSet> | undefined;
+  private fetchedAt = 0;
+  constructor(private readonly fetchJwks: () => Promise<JSONWebKeySet>) {}
+
+  private async keySet(force = false) {
+    if (!this.keys || force || Date.now() - this.fetchedAt > 5 * 60_000) {
+      this.keys = createLocalJWKSet(await this.fetchJwks());
+      this.fetchedAt = Date.now();
+    }
+    return this.keys;
+  }
+
+  /** Undefined when there is no Authorization header; throws on a bad one. */
+  async callerOf(req: IncomingMessage): Promise<Caller | undefined> {
+    const header = req.headers.authorization;
+    if (!header) return undefined;
+    const m = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header);
+    if (!m) throw new DomainError('TOKEN_INVALID', 'Authorization must be "Bearer <token>"');
+    const token = m[1]!;
+    try {
+      return await this.verify(token, false);
+    } catch (err) {
+      if (err instanceof joseErrors.JWKSNoMatchingKey) return this.verify(token, true).catch(() => this.reject(err));
+      return this.reject(err);
+    }
+  }
+
+  private async verify(token: string, refresh: boolean): Promise<Caller> {
+    const { payload } = await jwtVerify(token, await this.keySet(refresh), { issuer: ISSUER, audience: AUDIENCE, algorithms: ['EdDSA'] });
+    if (typeof payload.sub !== 'string') throw new Error('no subject');
+    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+    return { userId: payload.sub, roles, email: typeof payload.email === 'string' ? payload.email : undefined };
+  }
+
+  private reject(err: unknown): never {
+    if (err instanceof DomainError) throw err;
+    if (err instanceof joseErrors.JWTExpired) throw new DomainError('TOKEN_INVALID', 'The access token has expired');
+    throw new DomainError('TOKEN_INVALID', 'The access token is not valid');
+  }
+}
+

@@ -1,0 +1,269 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { ServerResponse } from 'node:http';
+import { allProcedures, auth, type AnyProcedure } from '@lms/contracts';
+import { DomainError, httpDuration, registry, toPublicError, type CallMeta, type PublicError, type Runtime, type ServiceModule } from '@lms/runtime';
+import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
+import { Redis } from 'ioredis';
+import type { ServiceSchema } from 'moleculer';
+import ApiGateway from 'moleculer-web';
+import { EdgeAuth } from './edge-auth.js';
+import { cors, requestIdOf, securityHeaders, sendError, sendJson, type GatewayRequest } from './http.js';
+import { buildOpenApi, pathParams } from './openapi.js';
+import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './rate-limit.js';
+import { buildTrpcRouter, type Forward, type TrpcContext } from './trpc.js';
+
+type Next = (err?: unknown) => void;
+
+export interface GatewaySettings {
+  port: number;
+  host: string;
+  corsOrigins: '*' | string[];
+  /** Requests per client IP per minute, across the API. */
+  rateLimit: number;
+  /** Requests per client IP per minute to /auth/* (password guessing). */
+  authRateLimit: number;
+  bodyLimitBytes: number;
+  trustProxy: boolean;
+  requiredServices: string[];
+}
+
+export function gatewaySettings(runtime: Runtime): GatewaySettings {
+  const env = process.env;
+  return {
+    port: runtime.config.port,
+    host: env.HOST ?? '0.0.0.0',
+    corsOrigins: !env.CORS_ORIGINS || env.CORS_ORIGINS === '*' ? '*' : env.CORS_ORIGINS.split(',').map((s) => s.trim()),
+    rateLimit: Number(env.RATE_LIMIT_PER_MINUTE ?? 1200),
+    authRateLimit: Number(env.RATE_LIMIT_AUTH_PER_MINUTE ?? 60),
+    bodyLimitBytes: Number(env.BODY_LIMIT_BYTES ?? 1_048_576),
+    trustProxy: env.TRUST_PROXY === 'true',
+    requiredServices: (env.LMS_REQUIRED_SERVICES ?? 'auth,users,courses,analytics').split(',').map((s) => s.trim()).filter(Boolean),
+  };
+}
+
+const swaggerDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+const DOCS_FILES: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
+};
+const DOCS_HTML = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>LMS API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css"></head><body><div id="ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script><script src="/docs/init.js"></script></body></html>`;
+const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui', deepLinking: true, persistAuthorization: true });`;
+
+/** Maps what moleculer-web and its body parser throw onto the public error model. */
+function edgeError(err: unknown): PublicError {
+  const e = err as { code?: number; status?: number; type?: string; name?: string };
+  if (e?.name === 'NotFoundError' || (e?.code === 404 && e?.type === 'NOT_FOUND')) return { code: 'ROUTE_NOT_FOUND', status: 404, message: 'No such route' };
+  if (e?.status === 413 || e?.type === 'entity.too.large') return { code: 'PAYLOAD_TOO_LARGE', status: 413, message: 'Body too large' };
+  if (e?.type === 'entity.parse.failed' || e?.type === 'charset.unsupported') return { code: 'BAD_REQUEST', status: 400, message: 'Body is not valid JSON' };
+  if (e?.status === 415) return { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: 'Send application/json' };
+  return toPublicError(err);
+}
+
+/** moleculer-web's settings are untyped in Moleculer's ServiceSettingSchema. */
+const webSettings = (s: Record<string, unknown>) => s as ServiceSchema['settings'];
+
+function gatewaySchema(runtime: Runtime): ServiceSchema {
+  const settings = gatewaySettings(runtime);
+  const { broker } = runtime;
+  const log = runtime.logger('gateway');
+  const limiter: RateLimiter =
+    runtime.config.mode === 'mesh' && runtime.config.redisUrl
+      ? new RedisRateLimiter(new Redis(runtime.config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }), runtime.config.namespace, (err) =>
+          log.warn({ err: String(err) }, 'rate limiter unavailable; letting requests through'),
+        )
+      : new MemoryRateLimiter();
+
+  const forward: Forward = (contract, input, { requestId, caller }) =>
+    broker.call(contract.action, input as object, { meta: { caller, requestId, edge: true } satisfies CallMeta, requestID: requestId });
+  const edgeAuth = new EdgeAuth(async () => (await broker.call(auth.jwks.action, {}, { meta: { edge: true } })) as never);
+  const router = buildTrpcRouter(forward);
+  const openapi = JSON.stringify(buildOpenApi());
+
+  /** Request id, security headers, CORS, metrics and rate limits, for every route. */
+  function edge(req: GatewayRequest, res: ServerResponse, next: Next) {
+    req.$requestId = requestIdOf(req);
+    req.$startedAt = performance.now();
+    res.setHeader('X-Request-Id', req.$requestId);
+    const url = req.originalUrl ?? req.url ?? '/';
+    securityHeaders(res, url);
+    const edgeName = url.startsWith('/trpc') ? 'trpc' : url.startsWith('/api/') ? 'rest' : 'other';
+    res.once('finish', () => httpDuration.observe({ edge: edgeName, status: String(res.statusCode) }, (performance.now() - req.$startedAt) / 1000));
+    if (cors(req, res, { origins: settings.corsOrigins })) return;
+    if (edgeName === 'other') return next();
+    const forwarded = settings.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0]?.trim() : '';
+    const ip = forwarded || req.socket.remoteAddress || 'unknown';
+    const isAuth = url.startsWith('/api/v1/auth/') || url.startsWith('/trpc/auth.');
+    const [bucket, limit] = isAuth ? [`auth:${ip}`, settings.authRateLimit] : [`api:${ip}`, settings.rateLimit];
+    limiter
+      .hit(bucket, limit, 60_000)
+      .then((d) => {
+        res.setHeader('RateLimit-Limit', String(d.limit));
+        res.setHeader('RateLimit-Remaining', String(d.remaining));
+        if (d.allowed) return next();
+        sendError(req, res, { code: 'RATE_LIMITED', status: 429, message: 'Too many requests; slow down' }, { 'Retry-After': String(Math.ceil(d.resetMs / 1000)) });
+      })
+      .catch(next);
+  }
+
+  function trpc(req: GatewayRequest, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://local');
+    void nodeHTTPRequestHandler({
+      router,
+      req,
+      res,
+      path: url.pathname.slice(1),
+      maxBodySize: settings.bodyLimitBytes,
+      createContext: (): TrpcContext => {
+        let caller: Promise<ReturnType<EdgeAuth['callerOf']> extends Promise<infer C> ? C : never> | undefined;
+        return { requestId: req.$requestId, caller: () => (caller ??= edgeAuth.callerOf(req)) };
+      },
+      onError: ({ error }) => {
+        if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ requestId: req.$requestId, err: String(error.cause ?? error) }, 'tRPC error');
+      },
+    });
+  }
+
+  /** One REST operation: path params, then query (GET/DELETE) or JSON body, then the action. */
+  function restHandler(c: AnyProcedure) {
+    const inPath = pathParams(c.rest!.path);
+    const readsBody = c.rest!.method !== 'GET' && c.rest!.method !== 'DELETE';
+    return async function (req: GatewayRequest, res: ServerResponse) {
+      try {
+        if (readsBody && Number(req.headers['content-length'] ?? 0) > 0 && !String(req.headers['content-type'] ?? '').includes('application/json')) {
+          throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
+        }
+        const input: Record<string, unknown> = readsBody
+          ? { ...(req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as object) : {}) }
+          : { ...(req.query ?? {}) };
+        for (const p of inPath) input[p] = req.$params?.[p];
+        const caller = await edgeAuth.callerOf(req);
+        const out = await forward(c, input, { requestId: req.$requestId, caller });
+        sendJson(res, c.rest!.status ?? 200, out);
+      } catch (err) {
+        const pub = toPublicError(err);
+        if (pub.status >= 500) log.error({ requestId: req.$requestId, action: c.action, err: String(err) }, 'request failed');
+        sendError(req, res, pub);
+      }
+    };
+  }
+
+  const restAliases: Record<string, unknown> = {};
+  for (const c of allProcedures()) {
+    if (c.rest) restAliases[`${c.rest.method} ${c.rest.path.replace(/\{(\w+)\}/g, ':$1')}`] = restHandler(c);
+  }
+
+  async function ready(req: GatewayRequest, res: ServerResponse) {
+    const checks: Record<string, string> = {};
+    if (runtime.config.mode === 'mesh') checks.broker = broker.transit?.connected ? 'up' : 'down';
+    await Promise.all(
+      settings.requiredServices.map(async (s) => {
+        try {
+          await broker.call(`${s}.health`, {}, { timeout: 2_000, retries: 0 });
+          checks[s] = 'up';
+        } catch {
+          checks[s] = 'down';
+        }
+      }),
+    );
+    const ok = Object.values(checks).every((v) => v === 'up');
+    sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not_ready', checks });
+  }
+
+  const onError = (req: GatewayRequest, res: ServerResponse, err: unknown) => {
+    req.$requestId ??= requestIdOf(req);
+    if (!res.headersSent) {
+      res.setHeader('X-Request-Id', req.$requestId);
+      securityHeaders(res, '/');
+    }
+    const pub = edgeError(err);
+    if (pub.status >= 500) log.error({ requestId: req.$requestId, err: String(err) }, 'request failed');
+    sendError(req, res, pub);
+  };
+
+  return {
+    name: 'gateway',
+    mixins: [ApiGateway as unknown as ServiceSchema],
+    settings: webSettings({
+      port: settings.port,
+      ip: settings.host,
+      server: true,
+      logRequest: 'debug',
+      logResponse: 'debug',
+      log4XXResponses: false,
+      use: [edge],
+      onError,
+      routes: [
+        { path: '/trpc', mappingPolicy: 'restrict', bodyParsers: false, use: [trpc], aliases: {} },
+        {
+          path: '/api/v1',
+          mappingPolicy: 'restrict',
+          bodyParsers: { json: { limit: settings.bodyLimitBytes, strict: true }, urlencoded: false },
+          aliases: restAliases,
+          onError,
+        },
+        {
+          path: '/',
+          mappingPolicy: 'restrict',
+          bodyParsers: false,
+          aliases: {
+            'GET /health/live': (_req: GatewayRequest, res: ServerResponse) => sendJson(res, 200, { status: 'live' }),
+            'GET /health/ready': ready,
+            async 'GET /metrics'(_req: GatewayRequest, res: ServerResponse) {
+              res.writeHead(200, { 'Content-Type': registry.contentType });
+              res.end(await registry.metrics());
+            },
+            'GET /openapi.json': (_req: GatewayRequest, res: ServerResponse) => {
+              res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-cache' });
+              res.end(openapi);
+            },
+            async 'GET /.well-known/jwks.json'(req: GatewayRequest, res: ServerResponse) {
+              try {
+                sendJson(res, 200, await broker.call(auth.jwks.action, {}, { meta: { edge: true } }), { 'Cache-Control': 'public, max-age=300' });
+              } catch (err) {
+                sendError(req, res, toPublicError(err));
+              }
+            },
+            'GET /docs': (_req: GatewayRequest, res: ServerResponse) => {
+              res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+              res.end(DOCS_HTML);
+            },
+            'GET /docs/:file': (req: GatewayRequest, res: ServerResponse) => {
+              const file = String(req.$params?.file ?? '');
+              if (file === 'init.js') {
+                res.writeHead(200, { 'Content-Type': 'application/javascript; charset=utf-8' });
+                return res.end(DOCS_INIT);
+              }
+              const type = DOCS_FILES[file]; // a fixed list: no path from the URL reaches the disk
+              if (!type) return sendError(req, res, { code: 'ROUTE_NOT_FOUND', status: 404, message: 'No such file' });
+              res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'public, max-age=86400' });
+              res.end(readFileSync(path.join(swaggerDir, file)));
+            },
+          },
+        },
+      ],
+    }),
+    async stopped() {
+      await limiter.close();
+    },
+  };
+}
+
+/** The edge: tRPC, REST + OpenAPI, docs, health and metrics over moleculer-web. */
+export const gatewayService: ServiceModule = {
+  name: 'gateway',
+  schema: '',
+  migrations: {},
+  consumers: [],
+  build: gatewaySchema,
+};
+
+/** The port the gateway listens on (useful with PORT=0). */
+export function gatewayPort(broker: Runtime['broker']): number {
+  const svc = broker.getLocalService('gateway') as unknown as { server: import('node:http').Server } | undefined;
+  const addr = svc?.server.address();
+  return typeof addr === 'object' && addr ? addr.port : 0;
+}

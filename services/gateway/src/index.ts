@@ -1,0 +1,2 @@
+export { gatewayService, gatewayPort, gatewaySettings } from './gateway.service.js';
+export { buildOpenApi } from './openapi.js';

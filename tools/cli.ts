@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+/**
+ * lms: start (embedded), node (mesh), repl, migrate, openapi, events.
+ * Run through `pnpm lms <command>` or the package scripts.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildOpenApi, gatewayPort } from '@lms/gateway';
+import { migrateSchema, openDatabase, runtimeSettings, startNode, type LmsNode } from '@lms/runtime';
+import { ServiceBroker } from 'moleculer';
+import brokerOptions from '../moleculer.config.ts';
+import { pick, SERVICES } from './services.ts';
+
+const USAGE = `usage: lms <command>
+  start                         embedded mode: every service in one process, PGlite in LMS_DATA_DIR
+  node --services a,b[,...]     mesh mode: join the NATS mesh with these services (or "all")
+  repl                          join the mesh as a REPL node
+  migrate [--down]              run every service's migrations (DATABASE_URL, or PGlite in LMS_DATA_DIR)
+  openapi [--out FILE]          write the OpenAPI document (default clients/openapi.json)
+  events <service> consumers|dead-letters|replay|rebuild [--consumer C] [--id N]
+services: ${Object.keys(SERVICES).join(', ')}`;
+
+function onSignals(node: LmsNode) {
+  let stopping = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      node.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+}
+
+async function main(argv: string[]) {
+  const [cmd, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      services: { type: 'string' },
+      out: { type: 'string' },
+      down: { type: 'boolean' },
+      consumer: { type: 'string' },
+      id: { type: 'string' },
+    },
+  });
+  switch (cmd) {
+    case 'start': {
+      const node = await startNode(Object.values(SERVICES), { mode: 'embedded' });
+      onSignals(node);
+      const port = gatewayPort(node.broker);
+      console.log(`LMS (embedded) on http://localhost:${port}  ·  API docs http://localhost:${port}/docs  ·  data in ${node.runtime.config.dataDir}`);
+      return;
+    }
+    case 'node': {
+      if (!values.services) throw new Error('node needs --services');
+      const node = await startNode(pick(values.services), { mode: 'mesh' });
+      onSignals(node);
+      if (values.services.includes('gateway') || values.services === 'all') console.log(`gateway on port ${gatewayPort(node.broker)}`);
+      return;
+    }
+    case 'repl': {
+      const broker = new ServiceBroker({ ...brokerOptions(runtimeSettings({ mode: 'mesh' })), nodeID: `repl-${process.pid}` });
+      await broker.start();
+      await broker.repl();
+      return;
+    }
+    case 'migrate': {
+      const config = runtimeSettings();
+      const db = await openDatabase(config);
+      const started = Date.now();
+      try {
+        const modules = Object.values(SERVICES).filter((s) => s.schema);
+        for (const [i, s] of modules.entries()) {
+          console.log(`[${i + 1}/${modules.length}] ${s.schema}`);
+          const r = await migrateSchema(db, s.schema, s.migrations, (m) => console.log(`  ${m}`), values.down ? 'down' : 'latest');
+          if (r.applied.length === 0) console.log('  up to date');
+        }
+        console.log(`done in ${Date.now() - started} ms (${db.kind})`);
+      } finally {
+        await db.close();
+      }
+      return;
+    }
+    case 'openapi': {
+      const out = path.resolve(values.out ?? path.join(import.meta.dirname, '../clients/openapi.json'));
+      fs.writeFileSync(out, `${JSON.stringify(buildOpenApi(), null, 2)}\n`);
+      console.log(`wrote ${out}`);
+      return;
+    }
+    case 'events': {
+      const [service, op] = positionals;
+      if (!service || !op) throw new Error(USAGE);
+      const broker = new ServiceBroker({ ...brokerOptions(runtimeSettings({ mode: 'mesh', logLevel: 'warn' })), nodeID: `cli-${process.pid}` });
+      await broker.start();
+      try {
+        await broker.waitForServices([service], 10_000);
+        const action = { consumers: 'events.consumers', 'dead-letters': 'events.deadLetters', replay: 'events.replay', rebuild: 'events.rebuild' }[op];
+        if (!action) throw new Error(USAGE);
+        const res = await broker.call(`${service}.${action}`, { consumer: values.consumer, id: values.id ? Number(values.id) : undefined });
+        console.log(JSON.stringify(res, null, 2));
+      } finally {
+        await broker.stop();
+      }
+      return;
+    }
+    default:
+      console.error(USAGE);
+      process.exit(cmd ? 2 : 0);
+  }
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

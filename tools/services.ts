@@ -1,0 +1,24 @@
+import { analyticsService } from '@lms/analytics';
+import { authService } from '@lms/auth';
+import { coursesService } from '@lms/courses';
+import { gatewayService } from '@lms/gateway';
+import type { ServiceModule } from '@lms/runtime';
+import { usersService } from '@lms/users';
+
+/** Every service this codebase can run, by name. */
+export const SERVICES: Record<string, ServiceModule> = {
+  gateway: gatewayService,
+  auth: authService,
+  users: usersService,
+  courses: coursesService,
+  analytics: analyticsService,
+};
+
+export function pick(names: string): ServiceModule[] {
+  const list = names === 'all' ? Object.keys(SERVICES) : names.split(',').map((s) => s.trim()).filter(Boolean);
+  return list.map((n) => {
+    const s = SERVICES[n];
+    if (!s) throw new Error(`unknown service "${n}"; known: ${Object.keys(SERVICES).join(', ')}`);
+    return s;
+  });
+}
