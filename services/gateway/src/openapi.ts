@@ -49,7 +49,7 @@ function errorStatuses(c: AnyProcedure): number[] {
 /** The OpenAPI 3.1 document for every REST operation the contracts declare. */
 export function buildOpenApi(serverUrl = '/api/v1'): Json {
   const schemas: Json = {};
-  schemas.Error = toSchema(errorBody, 'output', schemas);
+  toSchema(errorBody, 'output', schemas); // named (meta id 'Error'): lands in components.schemas
   const paths: Record<string, Json> = {};
   for (const c of allProcedures()) {
     if (!c.rest) continue;

@@ -1,4 +1,4 @@
-import { ServiceBroker } from 'moleculer';
+import { ServiceBroker, type BrokerOptions } from 'moleculer';
 import brokerOptions from '../../../moleculer.config.ts';
 import { loadConfig, type RuntimeConfig } from './config.js';
 import { openDatabase, type Database } from './db.js';
@@ -51,13 +51,18 @@ export function runtimeSettings(overrides: Partial<RuntimeSettings> = {}): Runti
  * Starts one node: the given services in one broker. Embedded mode: PGlite, in-process events,
  * no transporter, migrations on start. Mesh mode: PostgreSQL, JetStream, NATS transporter.
  */
-export async function startNode(services: ServiceModule[], overrides: Partial<RuntimeSettings> = {}): Promise<LmsNode> {
+export async function startNode(
+  services: ServiceModule[],
+  overrides: Partial<RuntimeSettings> = {},
+  /** Extra broker options (tests add middlewares); merged over moleculer.config.ts. */
+  brokerExtras: Partial<BrokerOptions> = {},
+): Promise<LmsNode> {
   const config = runtimeSettings(overrides);
   if (config.mode === 'mesh' && !config.databaseUrl && services.some((s) => s.schema)) {
     throw new Error('mesh mode needs DATABASE_URL (PostgreSQL)');
   }
   await startTelemetry(`lms-${services.map((s) => s.name).join('-')}`);
-  const broker = new ServiceBroker(brokerOptions(config));
+  const broker = new ServiceBroker({ ...brokerOptions(config), ...brokerExtras });
   const logger = (name: string) => broker.getLogger(name) as unknown as Logger;
   const log = logger('node');
   const needsDb = services.some((s) => s.schema);

@@ -1,0 +1,293 @@
+/**
+ * The vertical slice through both edges, in embedded mode: no NATS, Redis or PostgreSQL server
+ * is used (PGlite in a temp folder, in-process events).
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createLmsClient, errorCode, errorData } from '@lms/client';
+import type { Course, Profile } from '@lms/contracts';
+import { gatewayPort } from '@lms/gateway';
+import type { LmsNode } from '@lms/runtime';
+import { startNode } from '@lms/runtime';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { SERVICES } from '../services.ts';
+import { http, tempDir, waitFor } from './support.ts';
+
+let node: LmsNode;
+let base: string;
+const data = tempDir();
+
+beforeAll(async () => {
+  process.env.RATE_LIMIT_AUTH_PER_MINUTE = '1000';
+  node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: data.dir, port: 0, databaseUrl: undefined });
+  base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
+});
+afterAll(async () => {
+  await node?.stop();
+  data.remove();
+});
+
+describe('embedded mode', () => {
+  it('uses PGlite and in-process events, no servers', () => {
+    expect(node.runtime.db.kind).toBe('pglite');
+    expect(node.runtime.transport.kind).toBe('embedded');
+    expect(node.broker.transit).toBeFalsy();
+  });
+});
+
+describe('REST journey', () => {
+  it('register → first user is admin → grant instructor → create, list, get, patch, publish → projection', async () => {
+    const admin = await http(base, 'POST', '/api/v1/auth/register', { email: 'Root@Example.com', password: 'a long enough password', displayName: 'Root' });
+    expect(admin.status).toBe(201);
+    expect(admin.body.user.roles).toContain('admin');
+    expect(admin.body.user.email).toBe('root@example.com');
+    const adminToken = admin.body.accessToken as string;
+
+    const bob = await http(base, 'POST', '/api/v1/auth/register', { email: 'bob@example.com', password: 'another long password', displayName: 'Bob' });
+    expect(bob.status).toBe(201);
+    expect(bob.body.user.roles).toEqual(['student']);
+
+    // A student cannot create a course: checked in the service.
+    const denied = await http(base, 'POST', '/api/v1/courses', { title: 'Nope', category: 'x' }, bob.body.accessToken);
+    expect(denied.status).toBe(403);
+    expect(denied.body.error.code).toBe('FORBIDDEN');
+
+    // Only an admin may grant roles.
+    const selfGrant = await http(base, 'POST', `/api/v1/users/${bob.body.user.id}/roles`, { role: 'instructor' }, bob.body.accessToken);
+    expect(selfGrant.status).toBe(403);
+    const grant = await http(base, 'POST', `/api/v1/users/${bob.body.user.id}/roles`, { role: 'instructor' }, adminToken);
+    expect(grant.status).toBe(200);
+    expect(grant.body.roles).toEqual(['instructor', 'student']);
+
+    // Roles reach the token at the next login.
+    const login = await http(base, 'POST', '/api/v1/auth/login', { email: 'BOB@example.com', password: 'another long password' });
+    expect(login.status).toBe(200);
+    const bobToken = login.body.accessToken as string;
+
+    const me = await http(base, 'GET', '/api/v1/me', undefined, bobToken);
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({ email: 'bob@example.com', displayName: 'Bob', roles: ['instructor', 'student'] });
+
+    const created: Course[] = [];
+    for (const [i, category] of ['math', 'math', 'art'].entries()) {
+      const r = await http(base, 'POST', '/api/v1/courses', { title: `Course ${i}`, category, description: 'd' }, bobToken);
+      expect(r.status).toBe(201);
+      expect(r.body.status).toBe('draft');
+      created.push(r.body);
+    }
+
+    // Drafts are invisible to other students.
+    const carol = await http(base, 'POST', '/api/v1/auth/register', { email: 'carol@example.com', password: 'carols long password', displayName: 'Carol' });
+    const hidden = await http(base, 'GET', `/api/v1/courses/${created[0]!.id}`, undefined, carol.body.accessToken);
+    expect(hidden.status).toBe(404);
+    expect(hidden.body.error.code).toBe('COURSE_NOT_FOUND');
+
+    const patched = await http(base, 'PATCH', `/api/v1/courses/${created[0]!.id}`, { title: 'Algebra I' }, bobToken);
+    expect(patched.status).toBe(200);
+    expect(patched.body.title).toBe('Algebra I');
+    const notOwner = await http(base, 'PATCH', `/api/v1/courses/${created[0]!.id}`, { title: 'Hijack' }, carol.body.accessToken);
+    expect(notOwner.status).toBe(403);
+
+    // Cursor pagination walks every course once, newest first.
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const q: string = `/api/v1/courses?limit=2${cursor ? `&cursor=${cursor}` : ''}`;
+      const page = await http(base, 'GET', q, undefined, bobToken);
+      expect(page.status).toBe(200);
+      expect(page.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.items.map((c: Course) => c.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(created.map((c) => c.id).reverse());
+
+    for (const c of created) {
+      const p = await http(base, 'POST', `/api/v1/courses/${c.id}/publish`, undefined, bobToken);
+      expect(p.status).toBe(200);
+      expect(p.body.status).toBe('published');
+    }
+    const again = await http(base, 'POST', `/api/v1/courses/${created[0]!.id}/publish`, undefined, bobToken);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('COURSE_ALREADY_PUBLISHED');
+
+    // The analytics projection is fed by course.published through the outbox.
+    const stats = await waitFor(async () => {
+      const r = await http(base, 'GET', '/api/v1/analytics/courses/published-by-category', undefined, adminToken);
+      return r.body.total === 3 ? r.body : undefined;
+    });
+    expect(stats.categories).toEqual([
+      { category: 'math', published: 2 },
+      { category: 'art', published: 1 },
+    ]);
+    // Now visible to everyone signed in.
+    expect((await http(base, 'GET', `/api/v1/courses/${created[0]!.id}`, undefined, carol.body.accessToken)).status).toBe(200);
+  });
+
+  it('answers bad input with a stable code, the right status and no internals', async () => {
+    const reg = await http(base, 'POST', '/api/v1/auth/register', { email: 'not-an-email', password: 'short', displayName: '' });
+    expect(reg.status).toBe(422);
+    expect(reg.body.error.code).toBe('VALIDATION_FAILED');
+    const paths = reg.body.error.details.issues.map((i: { path: string }) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(['email', 'password', 'displayName']));
+    expect(reg.body.error.requestId).toBe(reg.headers.get('x-request-id'));
+
+    const dup = await http(base, 'POST', '/api/v1/auth/register', { email: 'root@example.com', password: 'a long enough password', displayName: 'Again' });
+    expect(dup.status).toBe(409);
+    expect(dup.body.error.code).toBe('EMAIL_TAKEN');
+
+    const bad = await http(base, 'POST', '/api/v1/auth/login', { email: 'root@example.com', password: 'wrong password!' });
+    expect(bad.status).toBe(401);
+    expect(bad.body.error.code).toBe('INVALID_CREDENTIALS');
+
+    expect((await http(base, 'GET', '/api/v1/me')).body.error.code).toBe('UNAUTHENTICATED');
+    const forged = await http(base, 'GET', '/api/v1/me', undefined, 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.');
+    expect(forged.status).toBe(401);
+    expect(forged.body.error.code).toBe('TOKEN_INVALID');
+
+    const json = await http(base, 'POST', '/api/v1/auth/login', '{"email": ');
+    expect(json.status).toBe(400);
+    expect(json.body.error.code).toBe('BAD_REQUEST');
+
+    const big = await http(base, 'POST', '/api/v1/auth/login', { email: 'a@b.co', password: 'x'.repeat(2_000_000) });
+    expect(big.status).toBe(413);
+    expect(big.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+
+    const media = await http(base, 'POST', '/api/v1/auth/login', 'email=a', undefined, { 'content-type': 'text/plain' });
+    expect(media.status).toBe(415);
+
+    const route = await http(base, 'GET', '/api/v1/nope');
+    expect(route.status).toBe(404);
+    expect(route.body.error.code).toBe('ROUTE_NOT_FOUND');
+
+    for (const r of [reg, dup, bad, json, big, route]) expect(JSON.stringify(r.body)).not.toMatch(/stack|at .*\.ts|select |insert /i);
+  });
+
+  it('keeps the caller-supplied request id and sets security headers', async () => {
+    const r = await http(base, 'GET', '/health/live', undefined, undefined, { 'x-request-id': 'abc-123' });
+    expect(r.headers.get('x-request-id')).toBe('abc-123');
+    expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(r.headers.get('x-frame-options')).toBe('DENY');
+    const evil = await http(base, 'GET', '/health/live', undefined, undefined, { 'x-request-id': 'x'.repeat(200) });
+    expect(evil.headers.get('x-request-id')).not.toBe('x'.repeat(200));
+  });
+
+  it('answers CORS preflights', async () => {
+    const r = await fetch(`${base}/api/v1/courses`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+    });
+    expect(r.status).toBe(204);
+    expect(r.headers.get('access-control-allow-origin')).toBe('*');
+    expect(r.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
+  });
+});
+
+describe('tRPC journey (typed client)', () => {
+  it('does the slice with inferred types and the same error codes', async () => {
+    const anon = createLmsClient({ url: base });
+    const session = await anon.auth.register.mutate({ email: 'dana@example.com', password: 'danas long password', displayName: 'Dana' });
+    expectTypeOf(session.user.roles).toEqualTypeOf<Array<'admin' | 'instructor' | 'student'>>();
+
+    const adminSession = await anon.auth.login.mutate({ email: 'root@example.com', password: 'a long enough password' });
+    const admin = createLmsClient({ url: base, token: adminSession.accessToken });
+    await admin.users.grantRole.mutate({ userId: session.user.id, role: 'instructor' });
+    const relog = await anon.auth.login.mutate({ email: 'dana@example.com', password: 'danas long password' });
+    const dana = createLmsClient({ url: base, token: () => relog.accessToken });
+
+    const me = await dana.users.me.query({});
+    expectTypeOf(me).toEqualTypeOf<Profile>();
+    expect(me.roles).toContain('instructor');
+
+    const course = await dana.courses.create.mutate({ title: 'Typed course', category: 'typescript' });
+    expectTypeOf(course).toEqualTypeOf<Course>();
+    expectTypeOf(dana.courses.get.query).parameter(0).toEqualTypeOf<{ courseId: string }>();
+    const published = await dana.courses.publish.mutate({ courseId: course.id });
+    expect(published.status).toBe('published');
+    const list = await dana.courses.list.query({ limit: 50, mine: true });
+    expectTypeOf(list.nextCursor).toEqualTypeOf<string | null>();
+    expect(list.items.map((c) => c.id)).toContain(course.id);
+
+    // Batched calls share one HTTP request.
+    const [a, b] = await Promise.all([dana.courses.get.query({ courseId: course.id }), dana.users.me.query({})]);
+    expect(a.id).toBe(course.id);
+    expect(b.id).toBe(me.id);
+
+    const err = await dana.courses.get.query({ courseId: '00000000-0000-4000-8000-000000000000' }).catch((e: unknown) => e);
+    expect(errorCode(err)).toBe('COURSE_NOT_FOUND');
+    expect(errorData(err)?.httpStatus).toBe(404);
+    const invalid = await dana.courses.create.mutate({ title: 'x', category: 'c' }).catch((e: unknown) => e);
+    expect(errorCode(invalid)).toBe('VALIDATION_FAILED');
+    expect(JSON.stringify(errorData(invalid)?.details)).toContain('title');
+    const anonErr = await anon.users.me.query({}).catch((e: unknown) => e);
+    expect(errorCode(anonErr)).toBe('UNAUTHENTICATED');
+    expect(errorData(anonErr)?.httpStatus).toBe(401);
+
+    await waitFor(async () => (await admin.analytics.publishedByCategory.query({})).categories.some((c) => c.category === 'typescript'));
+  });
+});
+
+describe('operations endpoints', () => {
+  it('serves health, metrics, JWKS and the docs page', async () => {
+    expect((await http(base, 'GET', '/health/live')).status).toBe(200);
+    const ready = await http(base, 'GET', '/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks).toEqual({ auth: 'up', users: 'up', courses: 'up', analytics: 'up' });
+    const metrics = await fetch(`${base}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/lms_http_request_duration_seconds_bucket/);
+    expect(metrics).toMatch(/lms_action_duration_seconds_count\{action="courses.create",outcome="ok"\}/);
+    const jwks = await http(base, 'GET', '/.well-known/jwks.json');
+    expect(jwks.body.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' });
+    expect(jwks.body.keys[0].d).toBeUndefined();
+    const docs = await fetch(`${base}/docs`);
+    expect(await docs.text()).toMatch(/swagger-ui-bundle\.js/);
+    expect((await fetch(`${base}/docs/swagger-ui-bundle.js`)).status).toBe(200);
+    expect((await fetch(`${base}/docs/..%2f..%2fpackage.json`)).status).toBe(404);
+  });
+
+  it('publishes an OpenAPI 3.1 document that passes redocly lint', async () => {
+    const doc = await http(base, 'GET', '/openapi.json');
+    expect(doc.body.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/auth/register', '/auth/login', '/me', '/users/{userId}/roles', '/courses', '/courses/{courseId}', '/courses/{courseId}/publish']),
+    );
+    expect(doc.body.paths['/courses/{courseId}'].patch.security).toEqual([{ bearerAuth: [] }]);
+    const file = path.join(data.dir, 'openapi.json');
+    fs.writeFileSync(file, JSON.stringify(doc.body));
+    const out = execFileSync(path.resolve('node_modules/.bin/redocly'), ['lint', file, '--format', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const report = JSON.parse(out);
+    expect(report.totals.errors).toBe(0);
+  }, 60_000);
+});
+
+describe('rate limiting', () => {
+  it('answers 429 with Retry-After past the auth limit', async () => {
+    process.env.RATE_LIMIT_AUTH_PER_MINUTE = '3';
+    const limited = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: path.join(data.dir, 'rl'), port: 0, databaseUrl: undefined });
+    try {
+      const url = `http://127.0.0.1:${gatewayPort(limited.broker)}`;
+      const codes: number[] = [];
+      for (let i = 0; i < 5; i++) codes.push((await http(url, 'POST', '/api/v1/auth/login', { email: 'x@y.io', password: 'whatever it is' })).status);
+      expect(codes.slice(0, 3)).toEqual([401, 401, 401]);
+      expect(codes.slice(3)).toEqual([429, 429]);
+      const last = await http(url, 'POST', '/api/v1/auth/login', { email: 'x@y.io', password: 'whatever it is' });
+      expect(last.body.error.code).toBe('RATE_LIMITED');
+      expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      process.env.RATE_LIMIT_AUTH_PER_MINUTE = '1000';
+      await limited.stop();
+    }
+  });
+});
+
+describe('restart', () => {
+  it('keeps data in LMS_DATA_DIR across restarts', async () => {
+    await node.stop();
+    node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: data.dir, port: 0, databaseUrl: undefined });
+    base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
+    const login = await http(base, 'POST', '/api/v1/auth/login', { email: 'root@example.com', password: 'a long enough password' });
+    expect(login.status).toBe(200);
+    const stats = await http(base, 'GET', '/api/v1/analytics/courses/published-by-category', undefined, login.body.accessToken);
+    expect(stats.body.total).toBe(4);
+  });
+});
