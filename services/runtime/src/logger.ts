@@ -5,3 +5,8 @@ export interface Logger {
   warn(...args: unknown[]): void;
   error(...args: unknown[]): void;
 }
+
+/** An error as a log field: message and stack, never `{}`. */
+export function errInfo(err: unknown): { message: string; name?: string; stack?: string } {
+  return err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { message: String(err) };
+}

@@ -14,7 +14,7 @@ import { toTransportError, validationError } from './errors.js';
 import { addToOutbox } from './events/outbox.js';
 import { OutboxRelay } from './events/outbox.js';
 import type { RuntimeTables, Subscription } from './events/types.js';
-import type { Logger } from './logger.js';
+import { errInfo, type Logger } from './logger.js';
 import { actionDuration } from './metrics.js';
 import type { Migrations } from './migrate.js';
 import type { Runtime } from './runtime.js';
@@ -193,7 +193,7 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
               outcome = 'error';
               if (err instanceof DomainError) throw toTransportError(err);
               if (err instanceof Errors.MoleculerError) throw err; // from a nested call: already public-safe
-              logger.error({ action: contract.action, requestId: ctx.meta.requestId, err }, 'unhandled error');
+              logger.error({ action: contract.action, requestId: ctx.meta.requestId, err: errInfo(err) }, 'unhandled error');
               throw new Errors.MoleculerError('Internal error', 500, 'INTERNAL');
             } finally {
               actionDuration.observe({ action: contract.action, outcome }, (performance.now() - started) / 1000);

@@ -55,12 +55,13 @@ export class EmbeddedTransport implements EventTransport {
     }
   }
 
-  private async deliver(sub: Subscription, body: string): Promise<void> {
+  private async deliver(sub: Subscription, body: string, replaying = false): Promise<void> {
     let env;
     try {
       env = decode(sub, '', body);
     } catch (err) {
-      return this.deadLetter(sub, body, err, 1);
+      // A rebuild meets poison that was dead-lettered when it first came: skip it this time.
+      return replaying ? undefined : this.deadLetter(sub, body, err, 1);
     }
     for (let attempt = 1; ; attempt++) {
       try {
@@ -141,7 +142,7 @@ export class EmbeddedTransport implements EventTransport {
         .limit(500)
         .execute();
       if (rows.length === 0) return;
-      for (const r of rows) await this.deliver(sub, JSON.stringify(r.envelope));
+      for (const r of rows) await this.deliver(sub, JSON.stringify(r.envelope), true);
       after = Number(rows.at(-1)!.seq);
     }
   }

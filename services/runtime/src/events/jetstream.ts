@@ -28,6 +28,8 @@ export interface JetStreamOptions {
   /** Window in which JetStream drops a second message with the same Nats-Msg-Id. */
   duplicateWindowMs?: number;
   backoffBaseMs?: number;
+  /** Most events applied in one consumer transaction. */
+  batchSize?: number;
   logger: Logger;
 }
 
@@ -170,7 +172,7 @@ export class JetStreamTransport implements EventTransport {
           continue;
         }
         try {
-          await this.process(sub, queue.splice(0, 500));
+          await this.process(sub, queue.splice(0, this.opts.batchSize ?? 500));
         } catch (err) {
           this.opts.logger.error({ err: String(err), consumer: sub.consumer }, 'consumer batch failed');
         }

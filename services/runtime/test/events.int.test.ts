@@ -1,0 +1,274 @@
+/**
+ * The event path on real parts: PostgreSQL + NATS JetStream (mesh), and PGlite + in-process
+ * delivery (embedded), through the same publishing and handler API.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { courseEvents } from '@lms/contracts';
+import { connect } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  addToOutbox,
+  EmbeddedTransport,
+  JetStreamTransport,
+  migrateSchema,
+  openDatabase,
+  OutboxRelay,
+  type Database,
+  type EventTransport,
+  type OutboxRow,
+  type SubscriptionHandle,
+} from '../src/index.js';
+import { NATS_URL, tempDatabase, uniqueName, waitFor } from '../../../tools/test/support.ts';
+import { payload, probeMigrations, probeSubscription } from './fixtures/probe-events.js';
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+interface Setup<T extends EventTransport = EventTransport> {
+  db: Database;
+  transport: T;
+  schema: string;
+  cleanup(): Promise<void>;
+}
+
+async function jetstreamSetup(): Promise<Setup<JetStreamTransport> & { ns: string; url: string }> {
+  const pg = await tempDatabase();
+  const db = await openDatabase({ databaseUrl: pg.url, dataDir: '' });
+  const ns = uniqueName('t');
+  const transport = await JetStreamTransport.connect({ url: NATS_URL, namespace: ns, logger: quiet, backoffBaseMs: 20 });
+  await migrateSchema(db, 'probe', probeMigrations);
+  return {
+    db,
+    transport,
+    schema: 'probe',
+    ns,
+    url: pg.url,
+    async cleanup() {
+      await transport.close();
+      const nc = await connect({ servers: NATS_URL });
+      const jsm = await nc.jetstreamManager();
+      for (const s of [transport.streamName('LMS_COURSE'), transport.dlqStream]) await jsm.streams.delete(s).catch(() => false);
+      await nc.close();
+      await db.close();
+      await pg.drop();
+    },
+  };
+}
+
+async function embeddedSetup(): Promise<Setup> {
+  const db = await openDatabase({ databaseUrl: undefined, dataDir: 'memory://' });
+  await migrateSchema(db, 'probe', probeMigrations);
+  const transport = await EmbeddedTransport.create(db.root, quiet, 5);
+  return { db, transport, schema: 'probe', cleanup: async () => db.close() };
+}
+
+/** Commits `n` events through the outbox and lets a relay publish them. */
+async function publishThroughOutbox(s: Setup, from: number, n: number): Promise<string[]> {
+  const db = s.db.forSchema<any>(s.schema);
+  const ids = await db.transaction().execute(async (trx) => {
+    const out: string[] = [];
+    for (let i = from; i < from + n; i++) out.push(await addToOutbox(trx, courseEvents.published, payload(i)));
+    return out;
+  });
+  await new OutboxRelay('probe', db, s.transport, quiet).drain();
+  return ids;
+}
+
+async function seen(s: Setup): Promise<{ total: number; distinct: number }> {
+  const r = await s.db
+    .forSchema<any>(s.schema)
+    .selectFrom('seen')
+    .select((eb) => [eb.fn.countAll<number>().as('total'), eb.fn.count<number>('event_id').distinct().as('distinct')])
+    .executeTakeFirstOrThrow();
+  return { total: Number(r.total), distinct: Number(r.distinct) };
+}
+
+for (const kind of ['jetstream', 'embedded'] as const) {
+  describe(`${kind} transport`, () => {
+    let s: Setup;
+    const handles: SubscriptionHandle[] = [];
+    /** Every valid event this suite published: what a full replay must rebuild. */
+    const published = new Set<string>();
+    const publish = async (from: number, n: number) => {
+      const ids = await publishThroughOutbox(s, from, n);
+      for (const id of ids) published.add(id);
+      return ids;
+    };
+    const seenIds = async () => (await db().selectFrom('seen').select('event_id').execute()).map((r) => r.event_id as string);
+    beforeAll(async () => {
+      s = kind === 'jetstream' ? await jetstreamSetup() : await embeddedSetup();
+    });
+    afterAll(async () => {
+      for (const h of handles) await h.stop();
+      await s?.cleanup();
+    });
+    const db = () => s.db.forSchema<any>(s.schema);
+
+    it('commits the outbox row with the state change, or neither', async () => {
+      await db().transaction().execute(async (trx) => {
+        await trx.insertInto('items').values({ id: 'kept' }).execute();
+        await addToOutbox(trx, courseEvents.published, payload(1));
+      });
+      await expect(
+        db()
+          .transaction()
+          .execute(async (trx) => {
+            await trx.insertInto('items').values({ id: 'lost' }).execute();
+            await addToOutbox(trx, courseEvents.published, payload(2));
+            throw new Error('boom');
+          }),
+      ).rejects.toThrow('boom');
+      const items = await db().selectFrom('items').select('id').execute();
+      const outbox = await db().selectFrom('outbox').select(['subject', 'payload']).execute();
+      expect(items.map((r) => r.id)).toEqual(['kept']);
+      expect(outbox).toHaveLength(1);
+      expect(outbox[0].payload.title).toBe('Course 1');
+      // An event that breaks its own contract fails the change.
+      await expect(
+        db()
+          .transaction()
+          .execute(async (trx) => addToOutbox(trx, courseEvents.published, { ...payload(3), courseId: 'nope' })),
+      ).rejects.toThrow();
+      await db().deleteFrom('outbox').execute();
+      await db().deleteFrom('items').execute();
+    });
+
+    it('applies a handler that fails twice then succeeds exactly once', async () => {
+      const attempts = new Map<string, number>();
+      const sub = probeSubscription(db(), {
+        consumer: 'probe-flaky',
+        before: (env) => {
+          const n = (attempts.get(env.id) ?? 0) + 1;
+          attempts.set(env.id, n);
+          if (n <= 2) throw new Error(`transient failure ${n}`);
+        },
+      });
+      handles.push(await s.transport.subscribe(sub));
+      await db().deleteFrom('seen').execute();
+      const [id] = await publish(10, 1);
+      await waitFor(async () => (await seenIds()).includes(id!));
+      await new Promise((r) => setTimeout(r, 300)); // room for a wrong extra delivery
+      expect((await seenIds()).filter((e) => e === id)).toHaveLength(1);
+      expect(attempts.get(id!)).toBe(3);
+      const processed = await db().selectFrom('processed_events').selectAll().where('consumer', '=', 'probe-flaky').execute();
+      expect(processed.map((p) => p.event_id)).toEqual([id]);
+      expect(await s.transport.deadLetters(sub)).toEqual([]);
+      await handles.pop()!.stop();
+    });
+
+    it('dead-letters a poison message and a handler that never succeeds, and replays them', async () => {
+      let broken = true;
+      const sub = probeSubscription(db(), {
+        consumer: 'probe-poison',
+        maxDeliver: 3,
+        before: (env) => {
+          if (broken && (env.payload as { title: string }).title === 'Course 20') throw new Error('cannot handle course 20');
+        },
+      });
+      await db().deleteFrom('seen').execute();
+      handles.push(await s.transport.subscribe(sub));
+      // A body that breaks the event contract can never be applied: no retries.
+      await db()
+        .insertInto('outbox')
+        .values({ id: '00000000-0000-4000-8000-0000000000aa', subject: courseEvents.published.subject, payload: JSON.stringify({ courseId: 42 }) })
+        .execute();
+      await new OutboxRelay('probe', db(), s.transport, quiet).drain();
+      const [bad, good] = await publish(20, 2);
+      const letters = await waitFor(async () => {
+        const l = await s.transport.deadLetters(sub);
+        return l.length === 2 ? l : undefined;
+      });
+      expect(letters.map((l) => l.eventId).sort()).toEqual(['00000000-0000-4000-8000-0000000000aa', bad].sort());
+      const slow = letters.find((l) => l.eventId === bad)!;
+      expect(slow.deliveries).toBe(3);
+      expect(slow.error).toMatch(/cannot handle course 20/);
+      expect(letters.find((l) => l.eventId !== bad)!.error).toMatch(/payload fails/);
+      await waitFor(async () => (await seenIds()).includes(good!)); // the good one went through
+      expect(await seenIds()).not.toContain(bad);
+
+      // Fixed: replaying the dead letter applies it, once.
+      broken = false;
+      await s.transport.replay(sub, slow.id);
+      await waitFor(async () => (await seenIds()).includes(bad!));
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await seenIds()).filter((e) => e === bad)).toHaveLength(1);
+      expect((await s.transport.deadLetters(sub)).map((l) => l.eventId)).toEqual(['00000000-0000-4000-8000-0000000000aa']);
+      await handles.pop()!.stop();
+    });
+
+    it('rebuilds a projection by replaying the stream', async () => {
+      await db().deleteFrom('seen').execute();
+      const sub = probeSubscription(db(), { consumer: 'probe-rebuild' });
+      handles.push(await s.transport.subscribe(sub));
+      const ids = await publish(100, 5);
+      await waitFor(async () => (await seenIds()).filter((e) => ids.includes(e)).length === 5);
+      // Damage the projection, then rebuild it from the stream.
+      await db().insertInto('seen').values({ event_id: '00000000-0000-4000-8000-0000000000ff', category: 'junk' }).execute();
+      if (kind === 'jetstream') handles.pop(); // rebuild replaces the handle
+      await s.transport.rebuild(sub);
+      await waitFor(async () => (await seenIds()).length >= published.size, 15_000);
+      await new Promise((r) => setTimeout(r, 300));
+      const after = await seenIds();
+      expect(after.sort()).toEqual([...published].sort()); // every valid event once, no junk
+    });
+  });
+}
+
+describe('jetstream specifics', () => {
+  let s: Awaited<ReturnType<typeof jetstreamSetup>>;
+  beforeAll(async () => {
+    s = await jetstreamSetup();
+  });
+  afterAll(() => s?.cleanup());
+
+  it('drops a second publish of the same event id (Nats-Msg-Id)', async () => {
+    const db = s.db.forSchema<any>(s.schema);
+    await db.transaction().execute((trx) => addToOutbox(trx, courseEvents.published, payload(1)));
+    const rows = (await db.selectFrom('outbox').selectAll().execute()) as OutboxRow[];
+    await s.transport.publish(rows); // e.g. the relay crashed after publishing, before deleting
+    await s.transport.publish(rows);
+    const nc = await connect({ servers: NATS_URL });
+    const info = await (await nc.jetstreamManager()).streams.info(s.transport.streamName('LMS_COURSE'));
+    await nc.close();
+    expect(info.state.messages).toBe(1);
+    await db.deleteFrom('outbox').execute();
+  });
+
+  it('loses nothing and applies nothing twice when the consumer process is killed mid-stream', async () => {
+    const db = s.db.forSchema<any>(s.schema);
+    await db.deleteFrom('seen').execute();
+    const N = 400;
+    // Publish first, so that the stream holds work when the consumer starts.
+    await db.transaction().execute(async (trx) => {
+      for (let i = 0; i < N; i++) await addToOutbox(trx, courseEvents.published, payload(1000 + i));
+    });
+    await new OutboxRelay('probe', db, s.transport, quiet).drain();
+    const start = (): ChildProcess => {
+      const child = spawn(
+        path.resolve('node_modules/.bin/tsx'),
+        [path.resolve('services/runtime/test/fixtures/consumer-process.ts'), s.url, s.schema, s.ns, NATS_URL, '2'],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      return child;
+    };
+    const count = async () => Number((await db.selectFrom('seen').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    const first: ChildProcess = start();
+    await waitFor(async () => (await count()) >= 50, 30_000);
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const atKill = await count();
+    expect(atKill).toBeLessThan(N);
+    const second = start();
+    try {
+      // The group reads the whole stream: the earlier test's event plus these N.
+      const nc = await connect({ servers: NATS_URL });
+      const inStream = (await (await nc.jetstreamManager()).streams.info(s.transport.streamName('LMS_COURSE'))).state.messages;
+      await nc.close();
+      await waitFor(async () => (await count()) >= inStream, 60_000, 200);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await seen(s)).toEqual({ total: inStream, distinct: inStream });
+    } finally {
+      second.kill('SIGKILL');
+    }
+  }, 120_000);
+});
