@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildOpenApi, gatewayPort } from '@lms/gateway';
-import { migrateSchema, openDatabase, runtimeSettings, startNode, type LmsNode } from '@lms/runtime';
+import { migrateAll, openDatabase, runtimeSettings, startNode, type LmsNode } from '@lms/runtime';
 import { ServiceBroker } from 'moleculer';
 import brokerOptions from '../moleculer.config.ts';
 import { pick, SERVICES } from './services.ts';
@@ -74,12 +74,7 @@ async function main(argv: string[]) {
       const db = await openDatabase(config);
       const started = Date.now();
       try {
-        const modules = Object.values(SERVICES).filter((s) => s.schema);
-        for (const [i, s] of modules.entries()) {
-          console.log(`[${i + 1}/${modules.length}] ${s.schema}`);
-          const r = await migrateSchema(db, s.schema, s.migrations, (m) => console.log(`  ${m}`), values.down ? 'down' : 'latest');
-          if (r.applied.length === 0) console.log('  up to date');
-        }
+        await migrateAll(db, Object.values(SERVICES), (m) => console.log(m), values.down ? 'down' : 'latest');
         console.log(`done in ${Date.now() - started} ms (${db.kind})`);
       } finally {
         await db.close();

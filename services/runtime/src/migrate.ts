@@ -77,3 +77,21 @@ export async function migrateSchema(
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return { schema, applied };
 }
+
+/** Migrates every module that has a schema, printing progress as it goes. */
+export async function migrateAll(
+  database: Database,
+  modules: Array<{ schema: string; migrations: Migrations }>,
+  progress: (msg: string) => void = () => {},
+  direction: 'latest' | 'down' = 'latest',
+): Promise<MigrationReport[]> {
+  const withSchema = modules.filter((m) => m.schema);
+  const reports: MigrationReport[] = [];
+  for (const [i, m] of withSchema.entries()) {
+    progress(`[${i + 1}/${withSchema.length}] ${m.schema}`);
+    const r = await migrateSchema(database, m.schema, m.migrations, (msg) => progress(`  ${msg}`), direction);
+    if (r.applied.length === 0) progress('  up to date');
+    reports.push(r);
+  }
+  return reports;
+}

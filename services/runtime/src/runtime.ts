@@ -7,7 +7,7 @@ import { JetStreamTransport } from './events/jetstream.js';
 import type { OutboxRelay } from './events/outbox.js';
 import type { EventTransport, Subscription } from './events/types.js';
 import type { Logger } from './logger.js';
-import { migrateSchema } from './migrate.js';
+import { migrateAll } from './migrate.js';
 import type { ServiceModule } from './service.js';
 import { startTelemetry } from './telemetry.js';
 
@@ -69,7 +69,7 @@ export async function startNode(
   const db = needsDb ? await openDatabase(config) : nullDatabase();
   try {
     if (needsDb && config.migrateOnStart) {
-      for (const s of services) if (s.schema) await migrateSchema(db, s.schema, s.migrations, (m) => log.info(m));
+      await migrateAll(db, services, (m) => log.info(m));
     }
     const transport: EventTransport =
       config.mode === 'embedded'
