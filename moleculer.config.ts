@@ -80,6 +80,9 @@ export default function brokerOptions(cfg: RuntimeConfig): BrokerOptions {
     // Drain in-flight requests on SIGTERM before stopping (ms).
     tracking: { enabled: true, shutdownTimeout: num('MOLECULER_SHUTDOWN_TIMEOUT', 5_000) },
 
+    // The CLI handles SIGINT/SIGTERM itself (stop the broker, then relays, transport, database).
+    skipProcessEventRegistration: true,
+
     // Input validation is done with zod by the runtime, from the contracts.
     validator: false,
   };

@@ -173,7 +173,7 @@ describe('nodes in separate OS processes', () => {
     }, 45_000, 200);
   }, 60_000);
   afterAll(async () => {
-    for (const c of children) c.kill('SIGKILL');
+    await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r).kill('SIGKILL'))));
     await gw?.stop();
     await identity?.stop();
     await dropStreams(pns);

@@ -13,6 +13,12 @@ const AUDIENCE = 'lms-api';
 export class EdgeAuth {
   private keys: ReturnType<typeof createLocalJWKSet> | undefined;
   private fetchedAt = 0;
+  /**
+   * Verified tokens until they expire: an EdDSA verification costs more CPU than the rest of a
+   * small request, and a client sends the same token many times. Bounded; oldest entries go first.
+   */
+  private readonly verified = new Map<string, { caller: Caller; expMs: number }>();
+  private static readonly CACHE_MAX = 10_000;
   constructor(private readonly fetchJwks: () => Promise<JSONWebKeySet>) {}
 
   private async keySet(force = false) {
@@ -30,6 +36,9 @@ export class EdgeAuth {
     const m = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header);
     if (!m) throw new DomainError('TOKEN_INVALID', 'Authorization must be "Bearer <token>"');
     const token = m[1]!;
+    const hit = this.verified.get(token);
+    if (hit && hit.expMs > Date.now()) return hit.caller;
+    if (hit) this.verified.delete(token);
     try {
       return await this.verify(token, false);
     } catch (err) {
@@ -42,7 +51,12 @@ export class EdgeAuth {
     const { payload } = await jwtVerify(token, await this.keySet(refresh), { issuer: ISSUER, audience: AUDIENCE, algorithms: ['EdDSA'] });
     if (typeof payload.sub !== 'string') throw new Error('no subject');
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
-    return { userId: payload.sub, roles, email: typeof payload.email === 'string' ? payload.email : undefined };
+    const caller = { userId: payload.sub, roles, email: typeof payload.email === 'string' ? payload.email : undefined };
+    if (typeof payload.exp === 'number') {
+      if (this.verified.size >= EdgeAuth.CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, { caller, expMs: payload.exp * 1000 });
+    }
+    return caller;
   }
 
   private reject(err: unknown): never {

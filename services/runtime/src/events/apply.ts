@@ -44,6 +44,7 @@ export async function applyBatch(sub: Subscription, envelopes: EventEnvelope[]):
     }
     return fresh.length;
   });
+  sub.onApplied?.(envelopes);
   const now = Date.now();
   for (const env of envelopes) eventLatency.observe({ consumer: sub.consumer }, (now - Date.parse(env.occurredAt)) / 1000);
   eventsHandled.inc({ consumer: sub.consumer, result: 'applied' }, applied);

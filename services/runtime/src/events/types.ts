@@ -43,6 +43,8 @@ export interface Subscription {
   maxDeliver: number;
   /** Clears the projection before a rebuild, inside the same transaction as clearing processed ids. */
   reset?: (trx: Transaction<any>) => Promise<void>;
+  /** Called after a batch's transaction commits (benchmarks, tests). */
+  onApplied?: (events: EventEnvelope[]) => void;
 }
 
 export interface SubscriptionHandle {

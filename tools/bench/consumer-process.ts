@@ -1,0 +1,36 @@
+/**
+ * The consuming service of the events benchmark, in its own process as in a real mesh.
+ * Reports [eventId, committedAt] pairs to the parent over IPC.
+ * argv: databaseUrl natsUrl namespace
+ */
+import { courseEvents } from '@lms/contracts';
+import { JetStreamTransport, openDatabase } from '@lms/runtime';
+
+const [databaseUrl, natsUrl, namespace] = process.argv.slice(2);
+const quiet = { debug() {}, info() {}, warn() {}, error: console.error };
+const db = await openDatabase({ databaseUrl, dataDir: '' });
+const transport = await JetStreamTransport.connect({ url: natsUrl!, namespace: namespace!, logger: quiet });
+let pending: Array<[string, number]> = [];
+await transport.subscribe({
+  consumer: 'bench-seen',
+  events: [courseEvents.published],
+  db: db.forSchema('bench'),
+  maxDeliver: 5,
+  handle: async (env, trx) => void (await trx.insertInto('seen').values({ event_id: env.id, category: 'x' }).execute()),
+  onApplied: (envs) => {
+    const now = performance.timeOrigin + performance.now();
+    for (const e of envs) pending.push([e.id, now]);
+  },
+});
+setInterval(() => {
+  if (pending.length) {
+    process.send!(pending);
+    pending = [];
+  }
+}, 20);
+process.send!('ready');
+process.on('disconnect', async () => {
+  await transport.close();
+  await db.close();
+  process.exit(0);
+});

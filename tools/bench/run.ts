@@ -1,0 +1,326 @@
+/**
+ * Benchmarks (not tests): prints tables and writes docs/benchmarks.md.
+ *   (a) authenticated GET /api/v1/courses/{id}: gateway → NATS → courses → PostgreSQL, each
+ *       service in its own process, beside a bare Node HTTP + pg server running the same query;
+ *   (b) events: outbox → relay → JetStream → durable consumer → PostgreSQL, beside bare JetStream.
+ * Usage: pnpm bench [--seconds 10] [--only http|events] [--no-write]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { courseEvents } from '@lms/contracts';
+import { addToOutbox, JetStreamTransport, migrateAll, migrateSchema, openDatabase, OutboxRelay } from '@lms/runtime';
+import type { Kysely } from 'kysely';
+import { AckPolicy, connect, nanos } from 'nats';
+import { SERVICES } from '../services.ts';
+import { http as req, NATS_URL, tempDatabase, uniqueName, waitFor } from '../test/support.ts';
+import { closedLoop, openLoop, percentile, type LoadResult } from './load.ts';
+
+const { values: args } = parseArgs({
+  options: { seconds: { type: 'string', default: '10' }, only: { type: 'string' }, 'no-write': { type: 'boolean' } },
+});
+const SECONDS = Number(args.seconds);
+const root = path.resolve(import.meta.dirname, '../..');
+const quiet = { debug() {}, info() {}, warn() {}, error: (...a: unknown[]) => console.error(...a) };
+const children: ChildProcess[] = [];
+
+/** CPU seconds (user+system) per process, from /proc: where the cores went during a run. */
+function cpuTimes(pids: Record<string, number | undefined>): Record<string, number> {
+  const out: Record<string, number> = {};
+  const read = (pid: number | string) => {
+    try {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      return 0;
+    }
+  };
+  for (const [k, pid] of Object.entries(pids)) out[k] = read(pid ?? 0);
+  out.loadgen = read(process.pid);
+  for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const comm = fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim();
+      if (comm === 'nats-server' || comm === 'postgres') out[comm] = (out[comm] ?? 0) + read(d);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+function cpuDelta(a: Record<string, number>, b: Record<string, number>) {
+  return Object.fromEntries(Object.keys(b).map((k) => [k, Number((b[k]! - (a[k] ?? 0)).toFixed(2))]));
+}
+
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function rssMiB(pid: number | undefined): number {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid ?? process.pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+function start(args: string[], env: Record<string, string>): ChildProcess {
+  // node --import tsx rather than the tsx wrapper: the pid is the server's (for RSS) and signals reach it.
+  const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  children.push(child);
+  return child;
+}
+
+async function stopAll() {
+  await Promise.all(children.filter((c) => c.exitCode === null).map((c) => new Promise((r) => c.once('exit', r).kill('SIGTERM'))));
+  children.length = 0;
+}
+
+const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '–');
+
+function table(title: string, head: string[], rows: (string | number)[][]): string {
+  const lines = [`### ${title}`, '', `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`), ''];
+  const text = lines.join('\n');
+  console.log(`\n${text}`);
+  return text;
+}
+
+async function httpBench(): Promise<string> {
+  const pg = await tempDatabase();
+  const ns = uniqueName('bench');
+  const db = await openDatabase({ databaseUrl: pg.url, dataDir: '' });
+  await migrateAll(db, Object.values(SERVICES));
+  await db.close();
+  const env = {
+    DATABASE_URL: pg.url,
+    NATS_URL,
+    LMS_NAMESPACE: ns,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_MINUTE: '100000000',
+    RATE_LIMIT_AUTH_PER_MINUTE: '100000000',
+    LMS_REQUIRED_SERVICES: 'auth,users,courses',
+  };
+  try {
+    const [edgePort, barePort] = [await freePort(), await freePort()];
+    const edge = start(['tools/cli.ts', 'node', '--services', 'gateway,auth,users'], { ...env, PORT: String(edgePort), NODE_ID: 'bench-edge' });
+    const courses = start(['tools/cli.ts', 'node', '--services', 'courses'], { ...env, NODE_ID: 'bench-courses' });
+    const bare = start(['tools/bench/bare-server.ts'], { DATABASE_URL: pg.url, PORT: String(barePort) });
+    const base = `http://127.0.0.1:${edgePort}`;
+    await waitFor(async () => (await req(base, 'GET', '/health/ready')).status === 200 || undefined, 60_000, 250).catch(async () => {
+      throw new Error(`gateway not ready: ${JSON.stringify((await req(base, 'GET', '/health/ready').catch(() => ({ body: 'down' }))).body)}`);
+    });
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${barePort}/courses/00000000-0000-4000-8000-000000000000`).catch(() => undefined))?.status === 404 || undefined, 30_000, 250);
+    const s = await req(base, 'POST', '/api/v1/auth/register', { email: 'bench@example.com', password: 'benchmark password', displayName: 'Bench' });
+    const token = s.body.accessToken as string;
+    const course = await req(base, 'POST', '/api/v1/courses', { title: 'Benchmark course', category: 'bench' }, token);
+    const lmsUrl = `${base}/api/v1/courses/${course.body.id}`;
+    const bareUrl = `http://127.0.0.1:${barePort}/courses/${course.body.id}`;
+    const auth = { authorization: `Bearer ${token}` };
+    // Warm up both (JIT, pools, connections).
+    await closedLoop(lmsUrl, auth, 16, 3);
+    await closedLoop(bareUrl, {}, 16, 3);
+    const conns = Number(process.env.BENCH_CONNECTIONS ?? 64);
+    const bareCap = await closedLoop(bareUrl, {}, conns, SECONDS);
+    const cpu0 = cpuTimes({ gateway: edge.pid, courses: courses.pid });
+    const lmsCap = await closedLoop(lmsUrl, auth, conns, SECONDS);
+    if (process.env.BENCH_CPU) console.log('CPU seconds during the LMS capacity run:', cpuDelta(cpu0, cpuTimes({ gateway: edge.pid, courses: courses.pid })));
+    const bare500 = await openLoop(bareUrl, {}, 500, SECONDS);
+    const lms500 = await openLoop(lmsUrl, auth, 500, SECONDS);
+    const mem = { edge: rssMiB(edge.pid), courses: rssMiB(courses.pid), bare: rssMiB(bare.pid) };
+    const row = (name: string, r: LoadResult, memory: string) => [name, f(r.rps, 0), f(r.p50, 2), f(r.p95, 2), f(r.p99, 2), r.errors, memory];
+    const head = ['run', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'RSS MiB'];
+    const out = [
+      table(`(a) GET /api/v1/courses/{id}, ${conns} connections, ${SECONDS}s (capacity)`, head, [
+        row('bare node:http + pg (baseline)', bareCap, f(mem.bare, 0)),
+        row('LMS gateway → NATS → courses → pg', lmsCap, `${f(mem.edge, 0)} + ${f(mem.courses, 0)}`),
+      ]),
+      table(`(a) the same at a fixed 500 req/s, ${SECONDS}s (latency under load)`, head, [
+        row('bare node:http + pg (baseline)', bare500, f(mem.bare, 0)),
+        row('LMS gateway → NATS → courses → pg', lms500, `${f(mem.edge, 0)} + ${f(mem.courses, 0)}`),
+      ]),
+    ];
+    const ratio = lmsCap.rps / bareCap.rps;
+    const verdict = `LMS/bare throughput: **${f(ratio * 100, 0)}%** (target ≥ 40%); p95 at 500 req/s: **${f(lms500.p95, 2)} ms** (target < 15 ms).`;
+    console.log(verdict);
+    return `${out.join('\n')}\n${verdict}\n`;
+  } finally {
+    await stopAll();
+    await pg.drop();
+  }
+}
+
+async function eventsBench(): Promise<string> {
+  const pg = await tempDatabase();
+  const ns = uniqueName('bench');
+  const db = await openDatabase({ databaseUrl: pg.url, dataDir: '' }, 20);
+  await migrateSchema(db, 'bench', {
+    '1_seen': {
+      up: async (k: Kysely<any>) => void (await k.schema.createTable('seen').addColumn('event_id', 'uuid').addColumn('category', 'text').execute()),
+    },
+  });
+  const k = db.forSchema<any>('bench');
+  const transport = await JetStreamTransport.connect({ url: NATS_URL, namespace: ns, logger: quiet });
+  const relay = new OutboxRelay('bench', k, transport, quiet);
+  relay.start();
+  const committed = new Map<string, number>();
+  const latencies: number[] = [];
+  let handled = 0;
+  // The consumer is another service: its own process, as in the mesh.
+  const consumerProc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'tools/bench/consumer-process.ts'), pg.url, NATS_URL, ns], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.push(consumerProc);
+  await new Promise<void>((resolve) => {
+    consumerProc.on('message', (m: 'ready' | Array<[string, number]>) => {
+      if (m === 'ready') return resolve();
+      for (const [id, t] of m) {
+        const c = committed.get(id);
+        if (c !== undefined) latencies.push(t - c);
+        handled++;
+      }
+    });
+  });
+  const payload = { courseId: '00000000-0000-4000-8000-000000000001', title: 'B', category: 'bench', ownerId: '00000000-0000-4000-8000-000000000002', publishedAt: new Date().toISOString() };
+
+  async function writeTx(n: number) {
+    const ids = await k.transaction().execute(async (trx) => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) out.push(await addToOutbox(trx, courseEvents.published, payload));
+      return out;
+    });
+    const t = performance.timeOrigin + performance.now();
+    for (const id of ids) committed.set(id, t);
+    relay.kick();
+  }
+
+  async function run(total: number, pace?: number) {
+    latencies.length = 0;
+    handled = 0;
+    committed.clear();
+    const t0 = performance.now();
+    const perTx = 10;
+    if (pace) {
+      // Paced: every 10 ms, the transactions that keep `pace` events/s.
+      const txPerTick = pace / 100 / perTx;
+      const ticks = total / (txPerTick * perTx);
+      const inflight: Promise<void>[] = [];
+      for (let i = 0; i < ticks; i++) {
+        const wait = t0 + i * 10 - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        for (let j = 0; j < txPerTick; j++) inflight.push(writeTx(perTx));
+      }
+      await Promise.all(inflight);
+    } else {
+      let left = total / perTx;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (left-- > 0) await writeTx(perTx);
+        }),
+      );
+    }
+    await waitFor(async () => handled >= total || undefined, 120_000, 20);
+    const seconds = (performance.now() - t0) / 1000;
+    const sorted = latencies.sort((a, b) => a - b);
+    return { total, seconds, rate: total / seconds, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) };
+  }
+
+  await run(2_000); // warm-up
+  const burst = await run(30_000);
+  const paced = await run(5_000 * Math.min(SECONDS, 6), 5_000);
+  const memLms = `${f(rssMiB(undefined), 0)} + ${f(rssMiB(consumerProc.pid), 0)}`;
+  consumerProc.disconnect();
+  await new Promise((r) => consumerProc.once('exit', r));
+  await relay.stop();
+  await transport.close();
+  await db.close();
+
+  // Baseline: bare JetStream publish → pull consumer → ack, no database, no outbox.
+  const nc = await connect({ servers: NATS_URL });
+  const jsm = await nc.jetstreamManager();
+  const js = nc.jetstream();
+  const stream = `${ns.toUpperCase()}_BARE`;
+  await jsm.streams.add({ name: stream, subjects: [`${ns}.bare.>`] });
+  await jsm.consumers.add(stream, { durable_name: 'bare', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_ack_pending: 5_000 });
+  const consumer = await js.consumers.get(stream, 'bare');
+  const sent = new Map<number, number>();
+  const bareLat: number[] = [];
+  const N = 30_000;
+  let got = 0;
+  const msgs = await consumer.consume({ max_messages: 1_000 });
+  const done = (async () => {
+    for await (const m of msgs) {
+      const s = sent.get(Number(new TextDecoder().decode(m.data)));
+      if (s !== undefined) bareLat.push(performance.now() - s);
+      m.ack();
+      if (++got >= N) break;
+    }
+  })();
+  const b0 = performance.now();
+  for (let i = 0; i < N; i += 500) {
+    await Promise.all(
+      Array.from({ length: 500 }, (_, j) => {
+        sent.set(i + j, performance.now());
+        return js.publish(`${ns}.bare.x`, new TextEncoder().encode(String(i + j)));
+      }),
+    );
+  }
+  await done;
+  const bareSec = (performance.now() - b0) / 1000;
+  bareLat.sort((a, b) => a - b);
+  for (const s of [stream, transport.streamName('LMS_COURSE'), transport.dlqStream]) await jsm.streams.delete(s).catch(() => false);
+  await nc.close();
+  await pg.drop();
+
+  const head = ['run', 'events', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'RSS MiB'];
+  const out = table('(b) events: commit → handled (producer + relay in one process → JetStream → consumer process)', head, [
+    ['bare JetStream publish → consume (baseline, no DB)', N, f(N / bareSec, 0), f(percentile(bareLat, 50), 1), f(percentile(bareLat, 95), 1), f(percentile(bareLat, 99), 1), '–'],
+    ['LMS, as fast as the writers go (8 writers × 10-event tx)', burst.total, f(burst.rate, 0), f(burst.p50, 1), f(burst.p95, 1), f(burst.p99, 1), memLms],
+    ['LMS, paced at 5,000 events/s', paced.total, f(paced.rate, 0), f(paced.p50, 1), f(paced.p95, 1), f(paced.p99, 1), memLms],
+  ]);
+  const verdict = `Events: **${f(burst.rate, 0)} events/s** (target ≥ 5,000); p99 commit→handled at 5,000/s: **${f(paced.p99, 1)} ms** (target < 100 ms).`;
+  console.log(verdict);
+  return `${out}\n${verdict}\n`;
+}
+
+async function main() {
+  const parts: string[] = [];
+  const when = new Date().toISOString();
+  if (args.only !== 'events') parts.push(await httpBench());
+  if (args.only !== 'http') parts.push(await eventsBench());
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  if (!args['no-write'] && !args.only) {
+    const doc = `# Benchmarks
+
+Latest results of \`pnpm bench\` (${when}, ${machine}). Each service runs in its own process on one
+machine with the load generator, PostgreSQL 15 and NATS; the baselines run in the same run, on the same machine.
+
+${parts.join('\n')}
+How to read it: *capacity* is a closed loop (BENCH_CONNECTIONS, default 64, clients back to back); *latency under load* is an
+open loop that starts 500 requests a second on schedule and counts latency from when each was due.
+Event latency is from the producer's commit to the consumer's commit.
+`;
+    fs.writeFileSync(path.join(root, 'docs/benchmarks.md'), doc);
+    console.log('\nwrote docs/benchmarks.md');
+  }
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await stopAll();
+    process.exit();
+  });
