@@ -84,6 +84,7 @@ export async function startNode(
     const runtime: Runtime = { config, broker, db, transport, logger, relays: [], subscriptions: new Map() };
     for (const s of services) broker.createService(s.build(runtime));
     await broker.start();
+    const metricsServer = await serveMetrics(log);
     // Relays start once every consumer of this node is subscribed, so embedded delivery misses none.
     for (const r of runtime.relays) r.start();
     log.info(`node ${broker.nodeID} started (${config.mode}): ${services.map((s) => s.name).join(', ')}`);
@@ -91,6 +92,7 @@ export async function startNode(
       broker,
       runtime,
       async stop() {
+        metricsServer?.close();
         await broker.stop();
         for (const r of runtime.relays) await r.stop();
         await transport.close();
@@ -108,4 +110,19 @@ function nullDatabase(): Database {
     throw new Error('this node runs no service with a database');
   };
   return { kind: 'postgres', root: null as never, forSchema: fail, ping: async () => {}, close: async () => {} };
+}
+
+/** METRICS_PORT: a /metrics endpoint for nodes without the gateway (the gateway serves its own). */
+async function serveMetrics(log: Logger): Promise<import('node:http').Server | undefined> {
+  const port = process.env.METRICS_PORT;
+  if (!port) return undefined;
+  const { createServer } = await import('node:http');
+  const { registry } = await import('./metrics.js');
+  const server = createServer(async (req, res) => {
+    if (req.url !== '/metrics') return void res.writeHead(404).end();
+    res.writeHead(200, { 'Content-Type': registry.contentType }).end(await registry.metrics());
+  });
+  await new Promise<void>((resolve) => server.listen(Number(port), resolve));
+  log.info(`metrics on :${port}/metrics`);
+  return server;
 }

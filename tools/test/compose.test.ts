@@ -1,0 +1,55 @@
+/**
+ * docker-compose.yml cannot run here (no Docker engine): check it statically against the code,
+ * so a renamed service, a missing env var or a broken dependency fails CI.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { SERVICES } from '../services.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true });
+const services = compose.services as Record<string, any>;
+const lmsNodes = Object.entries(services).filter(([, s]) => Array.isArray(s.command) && s.command[0] === 'node');
+
+describe('docker-compose.yml', () => {
+  it('runs the infrastructure mesh mode needs', () => {
+    expect(services.nats.command).toEqual(expect.arrayContaining(['-js']));
+    expect(services.postgres.image).toMatch(/pgvector/);
+    expect(services.redis.image).toMatch(/redis/);
+  });
+
+  it('runs every service of the codebase on some node, and only known ones', () => {
+    const deployed = lmsNodes.flatMap(([, s]) => String(s.command[2]).split(','));
+    expect(deployed.sort()).toEqual(Object.keys(SERVICES).sort());
+  });
+
+  it('gives every LMS node the mesh settings and waits for migrations', () => {
+    for (const [name, s] of lmsNodes) {
+      expect(s.command.slice(0, 2), name).toEqual(['node', '--services']);
+      expect(s.environment.LMS_MODE, name).toBe('mesh');
+      for (const v of ['DATABASE_URL', 'NATS_URL', 'REDIS_URL']) expect(s.environment[v], `${name} ${v}`).toBeTruthy();
+      expect(s.depends_on.migrate.condition, name).toBe('service_completed_successfully');
+      expect(s.build.dockerfile, name).toBe('infra/Dockerfile');
+    }
+    expect(services.migrate.command).toEqual(['migrate']);
+    expect(services.gateway.ports).toContain('3000:3000');
+  });
+
+  it('points at files that exist, with healthchecks on what others wait for', () => {
+    expect(fs.existsSync(path.join(root, 'infra/Dockerfile'))).toBe(true);
+    expect(fs.readFileSync(path.join(root, 'infra/Dockerfile'), 'utf8')).toMatch(/tools\/cli\.ts/);
+    for (const [name, s] of Object.entries(services)) {
+      for (const [dep, cond] of Object.entries((s.depends_on ?? {}) as Record<string, { condition: string }>)) {
+        expect(services[dep], `${name} depends on ${dep}`).toBeTruthy();
+        if (cond.condition === 'service_healthy') expect(services[dep].healthcheck, `${dep} healthcheck`).toBeTruthy();
+      }
+      for (const v of s.volumes ?? []) {
+        const src = String(v).split(':')[0]!;
+        if (src.startsWith('./')) expect(fs.existsSync(path.join(root, src)), src).toBe(true);
+        else expect(compose.volumes).toHaveProperty(src);
+      }
+    }
+  });
+});
