@@ -132,7 +132,8 @@ describe('nodes in separate OS processes', () => {
   let pns: string;
 
   function spawnNode(services: string, nodeId: string): ChildProcess {
-    const child = spawn(path.resolve('node_modules/.bin/tsx'), [path.resolve('tools/cli.ts'), 'node', '--services', services], {
+    // node --import tsx, not the tsx wrapper: a SIGKILL must reach the node itself.
+    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('tools/cli.ts'), 'node', '--services', services], {
       env: {
         ...process.env,
         DATABASE_URL: dbUrl,

@@ -79,6 +79,7 @@ export async function startNode(
             namespace: config.namespace,
             name: String(broker.nodeID),
             backoffBaseMs: config.backoffBaseMs,
+            ackWaitMs: Number(process.env.LMS_EVENT_ACK_WAIT_MS ?? 30_000),
             logger: logger('events'),
           });
     const runtime: Runtime = { config, broker, db, transport, logger, relays: [], subscriptions: new Map() };

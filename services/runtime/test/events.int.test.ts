@@ -244,9 +244,10 @@ describe('jetstream specifics', () => {
     });
     await new OutboxRelay('probe', db, s.transport, quiet).drain();
     const start = (): ChildProcess => {
+      // node --import tsx, not the tsx wrapper: the SIGKILL must hit the consumer itself.
       const child = spawn(
-        path.resolve('node_modules/.bin/tsx'),
-        [path.resolve('services/runtime/test/fixtures/consumer-process.ts'), s.url, s.schema, s.ns, NATS_URL, '2'],
+        process.execPath,
+        ['--import', 'tsx', path.resolve('services/runtime/test/fixtures/consumer-process.ts'), s.url, s.schema, s.ns, NATS_URL, '2'],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
       return child;

@@ -30,6 +30,8 @@ export interface JetStreamOptions {
   backoffBaseMs?: number;
   /** Most events applied in one consumer transaction. */
   batchSize?: number;
+  /** How long JetStream waits for an ack before redelivering (a consumer that died holds its messages this long). */
+  ackWaitMs?: number;
   logger: Logger;
 }
 
@@ -123,7 +125,7 @@ export class JetStreamTransport implements EventTransport {
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       filter_subject: this.wireSubject(e.subject),
-      ack_wait: nanos(30_000),
+      ack_wait: nanos(this.opts.ackWaitMs ?? 30_000),
       // The dead-lettering below is ours; this is only a backstop should it ever fail.
       max_deliver: sub.maxDeliver + 2,
       max_ack_pending: 5_000,
