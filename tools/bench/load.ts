@@ -76,7 +76,7 @@ export async function openLoop(target: string, headers: Record<string, string>, 
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     // Latency counts from when the request was due, so a stalled generator cannot hide queueing.
-    const from = Math.max(due, performance.now());
+    const from = Math.min(due, performance.now()); // early: from the send; late: from when it was due
     inflight.push(
       once(agent, url, headers).then(
         (status) => {
