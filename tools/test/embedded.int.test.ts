@@ -260,6 +260,19 @@ describe('operations endpoints', () => {
   }, 60_000);
 });
 
+describe('readiness', () => {
+  it('answers 503 naming the services that are missing', async () => {
+    const partial = await startNode([SERVICES.gateway!, SERVICES.auth!, SERVICES.users!], { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
+    try {
+      const r = await http(`http://127.0.0.1:${gatewayPort(partial.broker)}`, 'GET', '/health/ready');
+      expect(r.status).toBe(503);
+      expect(r.body).toEqual({ status: 'not_ready', checks: { auth: 'up', users: 'up', courses: 'down', analytics: 'down' } });
+    } finally {
+      await partial.stop();
+    }
+  });
+});
+
 describe('rate limiting', () => {
   it('answers 429 with Retry-After past the auth limit', async () => {
     process.env.RATE_LIMIT_AUTH_PER_MINUTE = '3';

@@ -159,8 +159,10 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
   async function ready(req: GatewayRequest, res: ServerResponse) {
     const checks: Record<string, string> = {};
     if (runtime.config.mode === 'mesh') checks.broker = broker.transit?.connected ? 'up' : 'down';
+    const available = new Set((broker.registry.getServiceList({ onlyAvailable: true }) as Array<{ name: string }>).map((s) => s.name));
     await Promise.all(
       settings.requiredServices.map(async (s) => {
+        if (!available.has(s)) return void (checks[s] = 'down'); // not registered: no call, no warning per probe
         try {
           await broker.call(`${s}.health`, {}, { timeout: 2_000, retries: 0 });
           checks[s] = 'up';
