@@ -10,6 +10,7 @@ import type { Course, Profile } from '@lms/contracts';
 import { gatewayPort } from '@lms/gateway';
 import type { LmsNode } from '@lms/runtime';
 import { startNode } from '@lms/runtime';
+import { generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { SERVICES } from '../services.ts';
 import { http, tempDir, waitFor } from './support.ts';
@@ -258,6 +259,46 @@ describe('operations endpoints', () => {
     const report = JSON.parse(out);
     expect(report.totals.errors).toBe(0);
   }, 60_000);
+});
+
+describe('access tokens', () => {
+  it('refuses none, HS*, unknown or foreign keys, wrong audience or issuer, expired and tampered tokens', async () => {
+    const login = await http(base, 'POST', '/api/v1/auth/login', { email: 'bob@example.com', password: 'another long password' });
+    const good = login.body.accessToken as string;
+    const [h, p, sig] = good.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
+    const row = (await node.runtime.db.root.selectFrom('auth.signing_keys').selectAll().executeTakeFirstOrThrow()) as { kid: string; private_jwk: JWK; public_jwk: JWK };
+    const realKey = await importJWK(row.private_jwk, 'EdDSA');
+    const sign = (c: Record<string, unknown>, key = realKey, header: Record<string, unknown> = { alg: 'EdDSA', kid: row.kid }) =>
+      new SignJWT(c).setProtectedHeader(header as { alg: string }).sign(key);
+    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const { privateKey: foreign } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+    const now = Math.floor(Date.now() / 1000);
+
+    // Control: a token we sign with the real key and the right claims is accepted.
+    expect((await http(base, 'GET', '/api/v1/me', undefined, await sign({ ...claims }))).status).toBe(200);
+
+    const bad: Record<string, string> = {
+      none: `${b64({ alg: 'none', typ: 'JWT' })}.${p}.`,
+      hs256WithPublicKey: await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256', kid: row.kid })
+        .sign(Buffer.from(String(row.public_jwk.x), 'base64url')),
+      unknownKid: await sign(claims, foreign, { alg: 'EdDSA', kid: 'no-such-key' }),
+      foreignKeyRealKid: await sign(claims, foreign),
+      wrongAudience: await sign({ ...claims, aud: 'someone-else' }),
+      wrongIssuer: await sign({ ...claims, iss: 'evil' }),
+      expired: await sign({ ...claims, iat: now - 3600, exp: now - 60 }),
+      tamperedRoles: `${h}.${b64({ ...claims, roles: ['admin'] })}.${sig}`,
+      truncatedSignature: `${h}.${p}.${sig.slice(0, -4)}`,
+    };
+    for (const [name, token] of Object.entries(bad)) {
+      const r = await http(base, 'GET', '/api/v1/me', undefined, token);
+      expect({ name, status: r.status, code: r.body.error?.code }).toEqual({ name, status: 401, code: 'TOKEN_INVALID' });
+    }
+    // The same over tRPC.
+    const trpc = createLmsClient({ url: base, token: bad.tamperedRoles });
+    expect(errorCode(await trpc.users.me.query({}).catch((e: unknown) => e))).toBe('TOKEN_INVALID');
+  });
 });
 
 describe('readiness', () => {
