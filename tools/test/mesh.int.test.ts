@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { gatewayPort } from '@lms/gateway';
 import { migrateAll, openDatabase, startNode, type LmsNode, type RuntimeSettings } from '@lms/runtime';
-import type { Middleware } from 'moleculer';
+import type { Context, Middleware } from 'moleculer';
 import { connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pick, SERVICES } from '../services.ts';
@@ -43,8 +43,8 @@ function mesh(extra: Partial<RuntimeSettings> = {}): Partial<RuntimeSettings> {
 function counter(counts: Map<string, number>): Middleware {
   return {
     name: 'count',
-    localAction(next: (ctx: any) => Promise<unknown>) {
-      return (ctx: any) => {
+    localAction(next: (ctx: Context) => Promise<unknown>) {
+      return (ctx: Context) => {
         const served = String(ctx.broker.nodeID); // the node running the action (ctx.nodeID is the caller's)
         counts.set(served, (counts.get(served) ?? 0) + 1);
         return next(ctx);

@@ -1,4 +1,4 @@
-import { sql, type Generated, type Kysely } from 'kysely';
+import { sql, type ColumnType, type Generated, type Kysely } from 'kysely';
 import type { JWK } from 'jose';
 
 export interface AuthDB {
@@ -9,7 +9,7 @@ export interface AuthDB {
     created_at: Generated<Date>;
     last_login_at: Date | null;
   };
-  signing_keys: { kid: string; private_jwk: JWK; public_jwk: JWK; created_at: Generated<Date> };
+  signing_keys: { kid: string; private_jwk: ColumnType<JWK, string, never>; public_jwk: ColumnType<JWK, string, never>; created_at: Generated<Date> };
 }
 
 export class AuthRepository {
@@ -42,7 +42,7 @@ export class AuthRepository {
   async insertKey(kid: string, privateJwk: JWK, publicJwk: JWK): Promise<void> {
     await this.db
       .insertInto('signing_keys')
-      .values({ kid, private_jwk: JSON.stringify(privateJwk) as never, public_jwk: JSON.stringify(publicJwk) as never })
+      .values({ kid, private_jwk: JSON.stringify(privateJwk), public_jwk: JSON.stringify(publicJwk) })
       .execute();
   }
 }

@@ -8,6 +8,7 @@ import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import { Redis } from 'ioredis';
 import type { ServiceSchema } from 'moleculer';
 import ApiGateway from 'moleculer-web';
+import type { JSONWebKeySet } from 'jose';
 import { EdgeAuth } from './edge-auth.js';
 import { cors, requestIdOf, securityHeaders, sendError, sendJson, type GatewayRequest } from './http.js';
 import { buildOpenApi, pathParams } from './openapi.js';
@@ -79,7 +80,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
 
   const forward: Forward = (contract, input, { requestId, caller }) =>
     broker.call(contract.action, input as object, { meta: { caller, requestId, edge: true } satisfies CallMeta, requestID: requestId });
-  const edgeAuth = new EdgeAuth(async () => (await broker.call(auth.jwks.action, {}, { meta: { edge: true } })) as never);
+  const edgeAuth = new EdgeAuth(async () => (await broker.call(auth.jwks.action, {}, { meta: { edge: true } })) as JSONWebKeySet);
   const router = buildTrpcRouter(forward);
   const openapi = JSON.stringify(buildOpenApi());
 
@@ -118,7 +119,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
       path: url.pathname.slice(1),
       maxBodySize: settings.bodyLimitBytes,
       createContext: (): TrpcContext => {
-        let caller: Promise<ReturnType<EdgeAuth['callerOf']> extends Promise<infer C> ? C : never> | undefined;
+        let caller: ReturnType<EdgeAuth['callerOf']> | undefined;
         return { requestId: req.$requestId, caller: () => (caller ??= edgeAuth.callerOf(req)) };
       },
       onError: ({ error }) => {

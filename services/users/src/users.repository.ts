@@ -39,10 +39,10 @@ export class UsersRepository {
       await sql`select pg_advisory_xact_lock(hashtext('users.first_admin'))`.execute(trx);
       const taken = await trx.selectFrom('users').select('id').where('email', '=', u.email).executeTakeFirst();
       if (taken) return 'email_taken' as const;
-      const any = await trx.selectFrom('users').select('id').limit(1).executeTakeFirst();
+      const someone = await trx.selectFrom('users').select('id').limit(1).executeTakeFirst();
       return trx
         .insertInto('users')
-        .values({ id: u.id, email: u.email, display_name: u.displayName, roles: any ? ['student'] : ['admin', 'instructor', 'student'] })
+        .values({ id: u.id, email: u.email, display_name: u.displayName, roles: someone ? ['student'] : ['admin', 'instructor', 'student'] })
         .returningAll()
         .executeTakeFirstOrThrow();
     });

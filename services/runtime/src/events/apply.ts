@@ -7,7 +7,7 @@ export class PoisonMessageError extends Error {
 }
 
 /** Parses and validates one message body; a body that can never be applied is poison. */
-export function decode(sub: Subscription, subject: string, data: Uint8Array | string): EventEnvelope {
+export function decode(sub: Subscription, data: Uint8Array | string): EventEnvelope {
   let env: EventEnvelope;
   try {
     env = JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data));
@@ -15,7 +15,7 @@ export function decode(sub: Subscription, subject: string, data: Uint8Array | st
     throw new PoisonMessageError('body is not JSON');
   }
   const contract = sub.events.find((e) => e.subject === env?.subject);
-  if (!contract) throw new PoisonMessageError(`no contract for subject ${subject}`);
+  if (!contract) throw new PoisonMessageError(`no contract for subject ${String(env?.subject)}`);
   if (typeof env.id !== 'string') throw new PoisonMessageError('envelope has no id');
   const parsed = contract.payload.safeParse(env.payload);
   if (!parsed.success) throw new PoisonMessageError(`payload fails ${contract.subject}: ${parsed.error.issues[0]?.message}`);

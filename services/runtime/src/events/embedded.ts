@@ -58,7 +58,7 @@ export class EmbeddedTransport implements EventTransport {
   private async deliver(sub: Subscription, body: string, replaying = false): Promise<void> {
     let env;
     try {
-      env = decode(sub, '', body);
+      env = decode(sub, body);
     } catch (err) {
       // A rebuild meets poison that was dead-lettered when it first came: skip it this time.
       return replaying ? undefined : this.deadLetter(sub, body, err, 1);
@@ -84,7 +84,7 @@ export class EmbeddedTransport implements EventTransport {
         consumer: sub.consumer,
         event_id: env.id,
         subject: env.subject,
-        envelope: body as never,
+        envelope: body,
         error: String(err instanceof Error ? err.message : err).slice(0, 500),
         deliveries,
       })

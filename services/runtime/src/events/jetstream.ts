@@ -194,7 +194,7 @@ export class JetStreamTransport implements EventTransport {
     const good: Array<{ m: JsMsg; env: ReturnType<typeof decode> }> = [];
     for (const m of batch) {
       try {
-        good.push({ m, env: decode(sub, m.subject, m.data) });
+        good.push({ m, env: decode(sub, m.data) });
       } catch (err) {
         await this.deadLetter(sub, m, err);
       }

@@ -16,7 +16,7 @@ export async function addToOutbox<E extends EventContract>(
   const id = randomUUID();
   await (trx as Transaction<RuntimeTables>)
     .insertInto('outbox')
-    .values({ id, subject: event.subject, key: opts.key ?? null, request_id: opts.requestId ?? null, payload: JSON.stringify(checked) as never })
+    .values({ id, subject: event.subject, key: opts.key ?? null, request_id: opts.requestId ?? null, payload: JSON.stringify(checked) })
     .execute();
   return id;
 }

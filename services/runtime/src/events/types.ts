@@ -1,5 +1,8 @@
 import type { EventContract, EventEnvelope } from '@lms/contracts';
-import type { Generated, Kysely, Transaction } from 'kysely';
+import type { ColumnType, Generated, Kysely, Transaction } from 'kysely';
+
+/** A jsonb column: read as parsed JSON, written as a JSON string. */
+export type JsonColumn<T = unknown> = ColumnType<T, string, string>;
 
 export interface OutboxRow {
   seq: number;
@@ -13,14 +16,14 @@ export interface OutboxRow {
 
 /** The tables the runtime keeps in each service's schema. */
 export interface RuntimeTables {
-  outbox: Omit<OutboxRow, 'seq' | 'occurred_at'> & { seq: Generated<number>; occurred_at: Generated<Date> };
+  outbox: Omit<OutboxRow, 'seq' | 'occurred_at' | 'payload'> & { seq: Generated<number>; occurred_at: Generated<Date>; payload: JsonColumn };
   processed_events: { consumer: string; event_id: string; processed_at: Generated<Date> };
   dead_letters: {
     id: Generated<number>;
     consumer: string;
     event_id: string;
     subject: string;
-    envelope: unknown;
+    envelope: JsonColumn;
     error: string;
     deliveries: number;
     failed_at: Generated<Date>;
