@@ -3,7 +3,19 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { allProcedures, auth, type AnyProcedure } from '@lms/contracts';
-import { DomainError, httpDuration, registry, toPublicError, type CallMeta, type PublicError, type Runtime, type ServiceModule } from '@lms/runtime';
+import {
+  carrierFromHeaders,
+  DomainError,
+  httpDuration,
+  inSpan,
+  registry,
+  toPublicError,
+  traceCarrier,
+  type CallMeta,
+  type PublicError,
+  type Runtime,
+  type ServiceModule,
+} from '@lms/runtime';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import { Redis } from 'ioredis';
 import type { ServiceSchema } from 'moleculer';
@@ -78,8 +90,14 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         )
       : new MemoryRateLimiter();
 
-  const forward: Forward = (contract, input, { requestId, caller }) =>
-    broker.call(contract.action, input as object, { meta: { caller, requestId, edge: true } satisfies CallMeta, requestID: requestId });
+  // One span per edge call, continuing the client's traceparent; its context rides in ctx.meta.trace.
+  const forward: Forward = (contract, input, { requestId, caller, trace, edge }) =>
+    inSpan(`${edge} ${contract.action}`, trace, { 'lms.request_id': requestId, 'lms.edge': edge }, () =>
+      broker.call(contract.action, input as object, {
+        meta: { caller, requestId, edge: true, trace: traceCarrier() } satisfies CallMeta,
+        requestID: requestId,
+      }),
+    );
   const edgeAuth = new EdgeAuth(async () => (await broker.call(auth.jwks.action, {}, { meta: { edge: true } })) as JSONWebKeySet);
   const router = buildTrpcRouter(forward);
   const openapi = JSON.stringify(buildOpenApi());
@@ -120,7 +138,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
       maxBodySize: settings.bodyLimitBytes,
       createContext: (): TrpcContext => {
         let caller: ReturnType<EdgeAuth['callerOf']> | undefined;
-        return { requestId: req.$requestId, caller: () => (caller ??= edgeAuth.callerOf(req)) };
+        return { requestId: req.$requestId, caller: () => (caller ??= edgeAuth.callerOf(req)), trace: carrierFromHeaders(req.headers) };
       },
       onError: ({ error }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ requestId: req.$requestId, err: String(error.cause ?? error) }, 'tRPC error');
@@ -142,7 +160,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
           : { ...(req.query ?? {}) };
         for (const p of inPath) input[p] = req.$params?.[p];
         const caller = await edgeAuth.callerOf(req);
-        const out = await forward(c, input, { requestId: req.$requestId, caller });
+        const out = await forward(c, input, { requestId: req.$requestId, caller, trace: carrierFromHeaders(req.headers), edge: 'rest' });
         sendJson(res, c.rest!.status ?? 200, out);
       } catch (err) {
         const pub = toPublicError(err);

@@ -1,5 +1,5 @@
 import { catalogue, type AnyProcedure, type AppRouter, type LmsErrorData } from '@lms/contracts';
-import { toPublicError, type Caller, type PublicError } from '@lms/runtime';
+import { toPublicError, type Caller, type PublicError, type TraceCarrier } from '@lms/runtime';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
 
@@ -7,9 +7,15 @@ export interface TrpcContext {
   requestId: string;
   /** Resolved lazily so that a bad token fails the procedure, not the whole batch. */
   caller: () => Promise<Caller | undefined>;
+  /** Incoming W3C trace context, if the client sent one. */
+  trace?: TraceCarrier;
 }
 
-export type Forward = (contract: AnyProcedure, input: unknown, ctx: { requestId: string; caller: Caller | undefined }) => Promise<unknown>;
+export type Forward = (
+  contract: AnyProcedure,
+  input: unknown,
+  ctx: { requestId: string; caller: Caller | undefined; trace?: TraceCarrier; edge: 'trpc' | 'rest' },
+) => Promise<unknown>;
 
 const TRPC_CODE: Record<number, TRPC_ERROR_CODE_KEY> = {
   400: 'BAD_REQUEST',
@@ -69,7 +75,7 @@ export function buildTrpcRouter(forward: Forward): AppRouter {
       const proc = t.procedure.input((raw: unknown) => raw ?? {});
       const resolve = async ({ input, ctx }: { input: unknown; ctx: TrpcContext }) => {
         try {
-          return await forward(contract, input, { requestId: ctx.requestId, caller: await ctx.caller() });
+          return await forward(contract, input, { requestId: ctx.requestId, caller: await ctx.caller(), trace: ctx.trace, edge: 'trpc' });
         } catch (err) {
           throw new ForwardedError(toPublicError(err));
         }

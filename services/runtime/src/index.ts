@@ -11,3 +11,4 @@ export * from './events/apply.js';
 export { addToOutbox, OutboxRelay } from './events/outbox.js';
 export { JetStreamTransport } from './events/jetstream.js';
 export { EmbeddedTransport } from './events/embedded.js';
+export * from './tracing.js';

@@ -16,6 +16,7 @@ import { OutboxRelay } from './events/outbox.js';
 import type { RuntimeTables, Subscription } from './events/types.js';
 import { errInfo, type Logger } from './logger.js';
 import { actionDuration } from './metrics.js';
+import { inSpan, traceCarrier, type TraceCarrier } from './tracing.js';
 import type { Migrations } from './migrate.js';
 import type { Runtime } from './runtime.js';
 
@@ -32,6 +33,8 @@ export interface CallMeta {
   requestId?: string;
   /** True when the call came straight from the gateway; nested service calls clear it. */
   edge?: boolean;
+  /** W3C trace context (`traceparent`, `tracestate`) of the calling span. */
+  trace?: TraceCarrier;
 }
 
 export type Emit = <E extends EventContract>(event: E, payload: z.input<E['payload']>, key?: string) => Promise<string>;
@@ -42,7 +45,7 @@ export async function call<C extends AnyProcedure>(
   contract: C,
   input: z.input<C['input']>,
 ): Promise<z.output<C['output']>> {
-  return ctx.call(contract.action, input, { meta: { edge: false } }) as Promise<z.output<C['output']>>;
+  return ctx.call(contract.action, input, { meta: { edge: false, trace: traceCarrier() } }) as Promise<z.output<C['output']>>;
 }
 
 export interface HandlerArgs<C extends AnyProcedure, DB, R = unknown> {
@@ -150,54 +153,59 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
       for (const [name, contract] of Object.entries(def.contracts)) {
         const handler = def.handlers[name as keyof D] as (a: HandlerArgs<AnyProcedure, DB, R>) => Promise<unknown>;
         if (!handler) throw new Error(`${def.name}: no handler for ${contract.action}`);
+        /** Permission, input, handler, output: the contract enforced on every call. */
+        const run = async (ctx: Context<unknown, CallMeta>) => {
+          const started = performance.now();
+          let outcome = 'ok';
+          try {
+            authorize(contract, ctx.meta);
+            const parsed = contract.input.safeParse(ctx.params ?? {});
+            if (!parsed.success) throw validationError(parsed.error);
+            const caller = ctx.meta.caller;
+            const perms = permissionsOf(caller?.roles ?? []);
+            const result = await handler({
+              input: parsed.data,
+              caller,
+              requestId: ctx.meta.requestId ?? ctx.requestID ?? '',
+              ctx,
+              db,
+              repo,
+              logger,
+              call: (c, input) => call(ctx, c, input),
+              can: (p) => perms.has(p),
+              tx: async (fn) => {
+                let emitted = 0;
+                const r = await db.transaction().execute((trx) =>
+                  fn(trx, (event, payload, key) => {
+                    emitted++;
+                    return addToOutbox(trx as Transaction<any>, event, payload, { key, requestId: ctx.meta.requestId });
+                  }),
+                );
+                if (emitted) relay.kick();
+                return r;
+              },
+            });
+            const out = contract.output.safeParse(result);
+            if (!out.success) {
+              logger.error({ action: contract.action, issues: validationError(out.error, 'output').details }, 'handler returned a value that breaks its contract');
+              throw new DomainError('INTERNAL', 'The service returned an invalid response');
+            }
+            return out.data;
+          } catch (err) {
+            outcome = 'error';
+            if (err instanceof DomainError) throw toTransportError(err);
+            if (err instanceof Errors.MoleculerError) throw err; // from a nested call: already public-safe
+            logger.error({ action: contract.action, requestId: ctx.meta.requestId, err: errInfo(err) }, 'unhandled error');
+            throw new Errors.MoleculerError('Internal error', 500, 'INTERNAL');
+          } finally {
+            actionDuration.observe({ action: contract.action, outcome }, (performance.now() - started) / 1000);
+          }
+        };
         actions[name] = {
           visibility: 'published',
-          async handler(ctx: Context<unknown, CallMeta>) {
-            const started = performance.now();
-            let outcome = 'ok';
-            try {
-              authorize(contract, ctx.meta);
-              const parsed = contract.input.safeParse(ctx.params ?? {});
-              if (!parsed.success) throw validationError(parsed.error);
-              const caller = ctx.meta.caller;
-              const perms = permissionsOf(caller?.roles ?? []);
-              const result = await handler({
-                input: parsed.data,
-                caller,
-                requestId: ctx.meta.requestId ?? ctx.requestID ?? '',
-                ctx,
-                db,
-                repo,
-                logger,
-                call: (c, input) => call(ctx, c, input),
-                can: (p) => perms.has(p),
-                tx: async (fn) => {
-                  let emitted = 0;
-                  const r = await db.transaction().execute((trx) =>
-                    fn(trx, (event, payload, key) => {
-                      emitted++;
-                      return addToOutbox(trx as Transaction<any>, event, payload, { key, requestId: ctx.meta.requestId });
-                    }),
-                  );
-                  if (emitted) relay.kick();
-                  return r;
-                },
-              });
-              const out = contract.output.safeParse(result);
-              if (!out.success) {
-                logger.error({ action: contract.action, issues: validationError(out.error, 'output').details }, 'handler returned a value that breaks its contract');
-                throw new DomainError('INTERNAL', 'The service returned an invalid response');
-              }
-              return out.data;
-            } catch (err) {
-              outcome = 'error';
-              if (err instanceof DomainError) throw toTransportError(err);
-              if (err instanceof Errors.MoleculerError) throw err; // from a nested call: already public-safe
-              logger.error({ action: contract.action, requestId: ctx.meta.requestId, err: errInfo(err) }, 'unhandled error');
-              throw new Errors.MoleculerError('Internal error', 500, 'INTERNAL');
-            } finally {
-              actionDuration.observe({ action: contract.action, outcome }, (performance.now() - started) / 1000);
-            }
+          handler(ctx: Context<unknown, CallMeta>) {
+            const attributes = { 'rpc.system': 'moleculer', 'rpc.method': contract.action, 'lms.request_id': ctx.meta.requestId ?? '' };
+            return inSpan(contract.action, ctx.meta.trace, attributes, () => run(ctx));
           },
         };
       }
