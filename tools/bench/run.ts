@@ -3,7 +3,8 @@
  *   (a) authenticated GET /api/v1/courses/{id}: gateway → NATS → courses → PostgreSQL, each
  *       service in its own process, beside a bare Node HTTP + pg server running the same query;
  *   (b) events: outbox → relay → JetStream → durable consumer → PostgreSQL, beside bare JetStream.
- * Usage: pnpm bench [--seconds 10] [--only http|events] [--no-write]
+ * Usage: pnpm bench [--seconds 10] [--rounds 3] [--only http|events] [--no-write]
+ * Each round starts everything afresh; the tables show the last round, the spread table every round.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,7 +20,7 @@ import { http as req, NATS_URL, tempDatabase, uniqueName, waitFor } from '../tes
 import { closedLoop, openLoop, percentile, type LoadResult } from './load.ts';
 
 const { values: args } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, only: { type: 'string' }, 'no-write': { type: 'boolean' } },
+  options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, only: { type: 'string' }, 'no-write': { type: 'boolean' } },
 });
 const SECONDS = Number(args.seconds);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -94,7 +95,14 @@ function table(title: string, head: string[], rows: (string | number)[][]): stri
   return text;
 }
 
-async function httpBench(): Promise<string> {
+interface Metrics {
+  ratio?: number;
+  p95at500?: number;
+  eventsPerSec?: number;
+  p99at5000?: number;
+}
+
+async function httpBench(m: Metrics): Promise<string> {
   const pg = await tempDatabase();
   const ns = uniqueName('bench');
   const db = await openDatabase({ databaseUrl: pg.url, dataDir: '' });
@@ -150,6 +158,8 @@ async function httpBench(): Promise<string> {
       ]),
     ];
     const ratio = lmsCap.rps / bareCap.rps;
+    m.ratio = ratio;
+    m.p95at500 = lms500.p95;
     const verdict = `LMS/bare throughput: **${f(ratio * 100, 0)}%** (target ≥ 40%); p95 at 500 req/s: **${f(lms500.p95, 2)} ms** (target < 15 ms).`;
     console.log(verdict);
     return `${out.join('\n')}\n${verdict}\n`;
@@ -159,7 +169,7 @@ async function httpBench(): Promise<string> {
   }
 }
 
-async function eventsBench(): Promise<string> {
+async function eventsBench(m: Metrics): Promise<string> {
   const pg = await tempDatabase();
   const ns = uniqueName('bench');
   const db = await openDatabase({ databaseUrl: pg.url, dataDir: '' }, 20);
@@ -282,6 +292,8 @@ async function eventsBench(): Promise<string> {
   await nc.close();
   await pg.drop();
 
+  m.eventsPerSec = burst.rate;
+  m.p99at5000 = paced.p99;
   const head = ['run', 'events', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'RSS MiB'];
   const out = table('(b) events: commit → handled (producer + relay in one process → JetStream → consumer process)', head, [
     ['bare JetStream publish → consume (baseline, no DB)', N, f(N / bareSec, 0), f(percentile(bareLat, 50), 1), f(percentile(bareLat, 95), 1), f(percentile(bareLat, 99), 1), '–'],
@@ -294,21 +306,37 @@ async function eventsBench(): Promise<string> {
 }
 
 async function main() {
-  const parts: string[] = [];
   const when = new Date().toISOString();
-  if (args.only !== 'events') parts.push(await httpBench());
-  if (args.only !== 'http') parts.push(await eventsBench());
+  const rounds = Math.max(1, Number(args.rounds));
+  const all: Metrics[] = [];
+  let parts: string[] = [];
+  for (let r = 1; r <= rounds; r++) {
+    console.log(`\n## round ${r}/${rounds}`);
+    const m: Metrics = {};
+    parts = [];
+    if (args.only !== 'events') parts.push(await httpBench(m));
+    if (args.only !== 'http') parts.push(await eventsBench(m));
+    all.push(m);
+  }
+  const spread = table(
+    `Every round (targets: LMS/bare ≥ 40%, p95 at 500 req/s < 15 ms, ≥ 5,000 events/s, p99 at 5,000 events/s < 100 ms)`,
+    ['round', 'LMS/bare req/s', 'p95 ms at 500 req/s', 'events/s', 'p99 ms at 5,000 events/s'],
+    all.map((m, i) => [i + 1, m.ratio ? `${f(m.ratio * 100, 0)}%` : '–', f(m.p95at500 ?? NaN, 2), f(m.eventsPerSec ?? NaN, 0), f(m.p99at5000 ?? NaN, 1)]),
+  );
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   if (!args['no-write'] && !args.only) {
     const doc = `# Benchmarks
 
-Latest results of \`pnpm bench\` (${when}, ${machine}). Each service runs in its own process on one
-machine with the load generator, PostgreSQL 15 and NATS; the baselines run in the same run, on the same machine.
+Latest results of \`pnpm bench\` (${when}, ${machine}, ${rounds} rounds of ${SECONDS} s). Each service runs in its
+own process on one machine with the load generator, PostgreSQL 15 and NATS; the baselines run in the same
+round, on the same machine. The machine has 2 cores, so results move from round to round: the spread table
+shows every round, the detailed tables the last one.
 
+${spread}
 ${parts.join('\n')}
-How to read it: *capacity* is a closed loop (BENCH_CONNECTIONS, default 64, clients back to back); *latency under load* is an
-open loop that starts 500 requests a second on schedule and counts latency from when each was due.
-Event latency is from the producer's commit to the consumer's commit.
+How to read it: *capacity* is a closed loop (BENCH_CONNECTIONS, default 64, clients back to back); *latency
+under load* is an open loop that starts 500 requests a second on schedule and counts latency from when each was
+due. Event latency is from the producer's commit to the consumer's commit.
 `;
     fs.writeFileSync(path.join(root, 'docs/benchmarks.md'), doc);
     console.log('\nwrote docs/benchmarks.md');
