@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { domain, mutation, query } from './core.js';
+import { domain, isoDate, mutation, query } from './core.js';
 import { role } from './users.js';
 
 const email = z.email().max(254).transform((e) => e.toLowerCase());
@@ -11,9 +11,25 @@ export const session = z
     accessToken: z.string(),
     tokenType: z.literal('Bearer'),
     expiresIn: z.number().int().meta({ description: 'Seconds until the access token expires' }),
+    refreshToken: z.string().meta({ description: 'Opaque, single use: POST it to /auth/refresh for a new session' }),
+    refreshExpiresIn: z.number().int().meta({ description: 'Seconds until the refresh token expires' }),
+    sessionId: z.uuid(),
   })
   .meta({ id: 'Session' });
 export type Session = z.infer<typeof session>;
+
+export const sessionInfo = z
+  .object({
+    id: z.uuid(),
+    userAgent: z.string().nullable(),
+    ip: z.string().nullable(),
+    createdAt: isoDate,
+    lastUsedAt: isoDate,
+    current: z.boolean(),
+  })
+  .meta({ id: 'SessionInfo' });
+
+const refreshToken = z.string().min(20).max(200);
 
 export const jwk = z.looseObject({ kty: z.string(), kid: z.string(), alg: z.string(), use: z.string(), crv: z.string(), x: z.string() });
 export const jwks = z.object({ keys: z.array(jwk) }).meta({ id: 'JWKS' });
@@ -36,6 +52,48 @@ export const auth = domain('auth', {
     rest: { method: 'POST', path: '/auth/login' },
     summary: 'Log in',
     errors: ['INVALID_CREDENTIALS'],
+  }),
+  /** Exchange a refresh token for a new session; each token works once, and reusing one revokes its session. */
+  refresh: mutation({
+    input: z.object({ refreshToken }),
+    output: session,
+    permission: 'public',
+    rest: { method: 'POST', path: '/auth/refresh' },
+    summary: 'Refresh a session',
+    errors: ['TOKEN_INVALID'],
+  }),
+  /** End the caller's current session: its refresh token stops working at once. */
+  logout: mutation({
+    input: z.object({}),
+    output: z.object({ revoked: z.boolean() }),
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/auth/logout' },
+    summary: 'Log out',
+  }),
+  /** The caller's active sessions, most recently used first. */
+  sessions: query({
+    input: z.object({}),
+    output: z.object({ items: z.array(sessionInfo) }),
+    permission: 'authenticated',
+    rest: { method: 'GET', path: '/me/sessions' },
+    summary: 'List my sessions',
+  }),
+  /** Revoke one of the caller's sessions. */
+  revokeSession: mutation({
+    input: z.object({ sessionId: z.uuid() }),
+    output: z.object({ revoked: z.boolean() }),
+    permission: 'authenticated',
+    rest: { method: 'DELETE', path: '/me/sessions/{sessionId}' },
+    summary: 'Revoke a session',
+    errors: ['NOT_FOUND'],
+  }),
+  /** Revoke every session of the caller (log out everywhere). */
+  revokeAllSessions: mutation({
+    input: z.object({}),
+    output: z.object({ revoked: z.number().int() }),
+    permission: 'authenticated',
+    rest: { method: 'DELETE', path: '/me/sessions' },
+    summary: 'Revoke all my sessions',
   }),
   /** The public keys that verify access tokens (also served at /.well-known/jwks.json). */
   jwks: query({

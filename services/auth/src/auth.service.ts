@@ -5,34 +5,51 @@ import type { Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { AuthRepository, type AuthDB } from './auth.repository.js';
 import * as m0 from './migrations/20261124000000_auth.js';
-import { ACCESS_TTL_S, TokenIssuer } from './tokens.js';
+import * as m1 from './migrations/20261124120000_sessions.js';
+import { ACCESS_TTL_S, hashRefreshToken, newRefreshToken, REFRESH_TTL_S, TokenIssuer } from './tokens.js';
 
 // OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane.
 const ARGON = { algorithm: 2 /* Algorithm.Argon2id (a const enum) */, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 // Verified when the email is unknown, so a miss costs as long as a hit.
 const DUMMY_HASH = hash('not-a-real-password', ARGON);
 
-function session(profile: Profile, accessToken: string) {
+type Client = { ip: string; userAgent?: string } | undefined;
+
+/** Opens a session (a refresh-token family) and answers with its first tokens. */
+async function openSession(repo: AuthRepository, tokens: TokenIssuer, profile: Profile, client: Client) {
+  const sessionId = randomUUID();
+  const refresh = newRefreshToken();
+  await repo.createSession({ id: sessionId, userId: profile.id, userAgent: client?.userAgent, ip: client?.ip });
+  await repo.addRefreshToken(sessionId, refresh.hash, new Date(Date.now() + REFRESH_TTL_S * 1000));
+  return answer(profile, await tokens.issue(profile, sessionId), refresh.token, sessionId);
+}
+
+function answer(profile: Profile, accessToken: string, refreshToken: string, sessionId: string) {
   return {
     user: { id: profile.id, email: profile.email, displayName: profile.displayName, roles: profile.roles },
     accessToken,
     tokenType: 'Bearer' as const,
     expiresIn: ACCESS_TTL_S,
+    refreshToken,
+    refreshExpiresIn: REFRESH_TTL_S,
+    sessionId,
   };
 }
+
+const invalidRefresh = () => new DomainError('TOKEN_INVALID', 'The refresh token is not valid; log in again');
 
 /** Accounts' credentials and access tokens (EdDSA JWTs); profiles live in the users service. */
 export const authService = defineService({
   name: 'auth',
   contracts: auth,
-  migrations: { '20261124000000_auth': m0 },
+  migrations: { '20261124000000_auth': m0, '20261124120000_sessions': m1 },
   dependencies: ['users'],
   repository: (db: Kysely<AuthDB>) => {
     const repo = new AuthRepository(db);
     return { repo, tokens: new TokenIssuer(repo) };
   },
   handlers: {
-    async register({ input, repo: { repo, tokens }, call, logger }) {
+    async register({ input, repo: { repo, tokens }, call, logger, client }) {
       if (await repo.byEmail(input.email)) throw new DomainError('EMAIL_TAKEN', 'An account with this email already exists');
       const passwordHash = await hash(input.password, ARGON);
       const id = randomUUID();
@@ -43,15 +60,67 @@ export const authService = defineService({
         throw new DomainError('EMAIL_TAKEN', 'An account with this email already exists');
       }
       logger.info({ userId: id, admin: profile.roles.includes('admin') }, 'account registered');
-      return session(profile, await tokens.issue(profile));
+      return openSession(repo, tokens, profile, client);
     },
-    async login({ input, repo: { repo, tokens }, call }) {
+    async login({ input, repo: { repo, tokens }, call, client }) {
       const cred = await repo.byEmail(input.email);
       const ok = await verify(cred?.password_hash ?? (await DUMMY_HASH), input.password).catch(() => false);
       if (!cred || !ok) throw new DomainError('INVALID_CREDENTIALS', 'Email or password is wrong');
       const profile = await call(usersInternal.byId, { id: cred.user_id });
       await repo.touchLogin(cred.user_id);
-      return session(profile, await tokens.issue(profile));
+      return openSession(repo, tokens, profile, client);
+    },
+    async refresh({ input, repo: { repo, tokens }, call, tx, client, logger }) {
+      const oldHash = hashRefreshToken(input.refreshToken);
+      const found = await repo.findRefreshToken(oldHash);
+      if (!found) throw invalidRefresh();
+      const s = await repo.session(found.session_id);
+      if (!s || s.revoked_at) throw invalidRefresh();
+      if (found.used_at) {
+        // A rotated token came back: it was stolen, or the client was. End the whole family.
+        await repo.revokeSessions(s.user_id, 'refresh_token_reuse', s.id);
+        logger.warn({ userId: s.user_id, sessionId: s.id, ip: client?.ip }, 'refresh token reused: session revoked');
+        throw invalidRefresh();
+      }
+      if (found.expires_at.getTime() <= Date.now()) throw invalidRefresh();
+      // Roles may have changed since the last token: read them before the transaction (no remote call inside one).
+      const profile = await call(usersInternal.byId, { id: s.user_id });
+      const next = newRefreshToken();
+      const rotated = await tx((trx) =>
+        new AuthRepository(trx).rotateRefreshToken(oldHash, { hash: next.hash, sessionId: s.id, expiresAt: new Date(Date.now() + REFRESH_TTL_S * 1000) }),
+      );
+      if (!rotated) {
+        await repo.revokeSessions(s.user_id, 'refresh_token_reuse', s.id);
+        throw invalidRefresh();
+      }
+      await repo.touchSession(s.id, client);
+      return answer(profile, await tokens.issue(profile, s.id), next.token, s.id);
+    },
+    async logout({ caller, repo: { repo } }) {
+      if (!caller!.sessionId) return { revoked: false };
+      return { revoked: (await repo.revokeSessions(caller!.userId, 'logout', caller!.sessionId)) > 0 };
+    },
+    async sessions({ caller, repo: { repo } }) {
+      const rows = await repo.activeSessions(caller!.userId);
+      return {
+        items: rows.map((r) => ({
+          id: r.id,
+          userAgent: r.user_agent,
+          ip: r.ip,
+          createdAt: r.created_at.toISOString(),
+          lastUsedAt: r.last_used_at.toISOString(),
+          current: r.id === caller!.sessionId,
+        })),
+      };
+    },
+    async revokeSession({ input, caller, repo: { repo } }) {
+      // Only the caller's own sessions match: someone else's id is simply not found.
+      const n = await repo.revokeSessions(caller!.userId, 'revoked_by_user', input.sessionId);
+      if (n === 0) throw new DomainError('NOT_FOUND', 'No such active session');
+      return { revoked: true };
+    },
+    async revokeAllSessions({ caller, repo: { repo } }) {
+      return { revoked: await repo.revokeSessions(caller!.userId, 'revoked_all_by_user') };
     },
     async jwks({ repo: { tokens } }) {
       return (await tokens.jwks()) as { keys: Array<{ kty: string; kid: string; alg: string; use: string; crv: string; x: string }> };

@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 import type { AuthRepository } from './auth.repository.js';
 
 export const ISSUER = 'lms';
 export const AUDIENCE = 'lms-api';
 export const ACCESS_TTL_S = Number(process.env.AUTH_ACCESS_TTL_S ?? 900);
+export const REFRESH_TTL_S = Number(process.env.AUTH_REFRESH_TTL_S ?? 30 * 24 * 3600);
 
 interface SigningKey {
   kid: string;
@@ -40,9 +41,9 @@ export class TokenIssuer {
     return this.current;
   }
 
-  async issue(user: { id: string; email: string; roles: string[] }): Promise<string> {
+  async issue(user: { id: string; email: string; roles: string[] }, sessionId: string): Promise<string> {
     const k = await this.signingKey();
-    return new SignJWT({ email: user.email, roles: user.roles })
+    return new SignJWT({ email: user.email, roles: user.roles, sid: sessionId })
       .setProtectedHeader({ alg: 'EdDSA', kid: k.kid, typ: 'JWT' })
       .setSubject(user.id)
       .setIssuer(ISSUER)
@@ -58,4 +59,14 @@ export class TokenIssuer {
     const rows = await this.repo.keys();
     return { keys: rows.map((r) => ({ ...r.public_jwk, kid: r.kid, alg: 'EdDSA', use: 'sig' })) };
   }
+}
+
+/** A refresh token: 256 random bits for the client, only its SHA-256 kept in the database. */
+export function newRefreshToken(): { token: string; hash: string } {
+  const token = randomBytes(32).toString('base64url');
+  return { token, hash: hashRefreshToken(token) };
+}
+
+export function hashRefreshToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
 }

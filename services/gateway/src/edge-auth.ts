@@ -51,7 +51,12 @@ export class EdgeAuth {
     const { payload } = await jwtVerify(token, await this.keySet(refresh), { issuer: ISSUER, audience: AUDIENCE, algorithms: ['EdDSA'] });
     if (typeof payload.sub !== 'string') throw new Error('no subject');
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
-    const caller = { userId: payload.sub, roles, email: typeof payload.email === 'string' ? payload.email : undefined };
+    const caller: Caller = {
+      userId: payload.sub,
+      roles,
+      email: typeof payload.email === 'string' ? payload.email : undefined,
+      sessionId: typeof payload.sid === 'string' ? payload.sid : undefined,
+    };
     if (typeof payload.exp === 'number') {
       if (this.verified.size >= EdgeAuth.CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
       this.verified.set(token, { caller, expMs: payload.exp * 1000 });

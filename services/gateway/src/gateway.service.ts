@@ -76,6 +76,12 @@ function edgeError(err: unknown): PublicError {
   return toPublicError(err);
 }
 
+/** What services learn of the HTTP client: for session lists and audit, never for decisions. */
+function clientOf(req: GatewayRequest): { ip: string; userAgent?: string } {
+  const ua = req.headers['user-agent'];
+  return { ip: req.$ip ?? req.socket.remoteAddress ?? 'unknown', userAgent: typeof ua === 'string' ? ua.slice(0, 256) : undefined };
+}
+
 /** moleculer-web's settings are untyped in Moleculer's ServiceSettingSchema. */
 const webSettings = (s: Record<string, unknown>) => s as ServiceSchema['settings'];
 
@@ -91,10 +97,10 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
       : new MemoryRateLimiter();
 
   // One span per edge call, continuing the client's traceparent; its context rides in ctx.meta.trace.
-  const forward: Forward = (contract, input, { requestId, caller, trace, edge }) =>
+  const forward: Forward = (contract, input, { requestId, caller, trace, edge, client }) =>
     inSpan(`${edge} ${contract.action}`, trace, { 'lms.request_id': requestId, 'lms.edge': edge }, () =>
       broker.call(contract.action, input as object, {
-        meta: { caller, requestId, edge: true, trace: traceCarrier() } satisfies CallMeta,
+        meta: { caller, requestId, edge: true, trace: traceCarrier(), client } satisfies CallMeta,
         requestID: requestId,
       }),
     );
@@ -115,6 +121,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
     if (edgeName === 'other') return next();
     const forwarded = settings.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0]?.trim() : '';
     const ip = forwarded || req.socket.remoteAddress || 'unknown';
+    req.$ip = ip;
     const isAuth = url.startsWith('/api/v1/auth/') || url.startsWith('/trpc/auth.');
     const [bucket, limit] = isAuth ? [`auth:${ip}`, settings.authRateLimit] : [`api:${ip}`, settings.rateLimit];
     limiter
@@ -138,7 +145,12 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
       maxBodySize: settings.bodyLimitBytes,
       createContext: (): TrpcContext => {
         let caller: ReturnType<EdgeAuth['callerOf']> | undefined;
-        return { requestId: req.$requestId, caller: () => (caller ??= edgeAuth.callerOf(req)), trace: carrierFromHeaders(req.headers) };
+        return {
+          requestId: req.$requestId,
+          caller: () => (caller ??= edgeAuth.callerOf(req)),
+          trace: carrierFromHeaders(req.headers),
+          client: clientOf(req),
+        };
       },
       onError: ({ error }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ requestId: req.$requestId, err: String(error.cause ?? error) }, 'tRPC error');
@@ -160,7 +172,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
           : { ...(req.query ?? {}) };
         for (const p of inPath) input[p] = req.$params?.[p];
         const caller = await edgeAuth.callerOf(req);
-        const out = await forward(c, input, { requestId: req.$requestId, caller, trace: carrierFromHeaders(req.headers), edge: 'rest' });
+        const out = await forward(c, input, { requestId: req.$requestId, caller, trace: carrierFromHeaders(req.headers), edge: 'rest', client: clientOf(req) });
         sendJson(res, c.rest!.status ?? 200, out);
       } catch (err) {
         const pub = toPublicError(err);

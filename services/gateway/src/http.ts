@@ -4,6 +4,8 @@ import type { PublicError } from '@lms/runtime';
 
 export interface GatewayRequest extends IncomingMessage {
   $requestId: string;
+  /** Client IP (X-Forwarded-For only with TRUST_PROXY). */
+  $ip?: string;
   $startedAt: number;
   $params?: Record<string, unknown>;
   parsedUrl?: string;

@@ -9,12 +9,13 @@ export interface TrpcContext {
   caller: () => Promise<Caller | undefined>;
   /** Incoming W3C trace context, if the client sent one. */
   trace?: TraceCarrier;
+  client: { ip: string; userAgent?: string };
 }
 
 export type Forward = (
   contract: AnyProcedure,
   input: unknown,
-  ctx: { requestId: string; caller: Caller | undefined; trace?: TraceCarrier; edge: 'trpc' | 'rest' },
+  ctx: { requestId: string; caller: Caller | undefined; trace?: TraceCarrier; edge: 'trpc' | 'rest'; client: { ip: string; userAgent?: string } },
 ) => Promise<unknown>;
 
 const TRPC_CODE: Record<number, TRPC_ERROR_CODE_KEY> = {
@@ -75,7 +76,7 @@ export function buildTrpcRouter(forward: Forward): AppRouter {
       const proc = t.procedure.input((raw: unknown) => raw ?? {});
       const resolve = async ({ input, ctx }: { input: unknown; ctx: TrpcContext }) => {
         try {
-          return await forward(contract, input, { requestId: ctx.requestId, caller: await ctx.caller(), trace: ctx.trace, edge: 'trpc' });
+          return await forward(contract, input, { requestId: ctx.requestId, caller: await ctx.caller(), trace: ctx.trace, edge: 'trpc', client: ctx.client });
         } catch (err) {
           throw new ForwardedError(toPublicError(err));
         }

@@ -25,6 +25,8 @@ export interface Caller {
   userId: string;
   roles: string[];
   email?: string;
+  /** The auth session the access token belongs to (`sid` claim). */
+  sessionId?: string;
 }
 
 /** What travels in `ctx.meta` on every call. */
@@ -35,6 +37,8 @@ export interface CallMeta {
   edge?: boolean;
   /** W3C trace context (`traceparent`, `tracestate`) of the calling span. */
   trace?: TraceCarrier;
+  /** The HTTP client as the gateway saw it (set by the gateway only). */
+  client?: { ip: string; userAgent?: string };
 }
 
 export type Emit = <E extends EventContract>(event: E, payload: z.input<E['payload']>, key?: string) => Promise<string>;
@@ -52,6 +56,8 @@ export interface HandlerArgs<C extends AnyProcedure, DB, R = unknown> {
   input: z.output<C['input']>;
   /** Undefined only on public and internal procedures. */
   caller: Caller | undefined;
+  /** The HTTP client (IP, user agent) when the call came through the gateway. */
+  client: CallMeta['client'];
   requestId: string;
   ctx: Context<unknown, CallMeta>;
   db: Kysely<DB>;
@@ -166,6 +172,7 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
             const result = await handler({
               input: parsed.data,
               caller,
+              client: ctx.meta.client,
               requestId: ctx.meta.requestId ?? ctx.requestID ?? '',
               ctx,
               db,
