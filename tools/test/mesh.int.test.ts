@@ -7,6 +7,7 @@ import path from 'node:path';
 import { gatewayPort } from '@lms/gateway';
 import { migrateAll, openDatabase, startNode, type LmsNode, type RuntimeSettings } from '@lms/runtime';
 import type { Context, Middleware } from 'moleculer';
+import { Redis } from 'ioredis';
 import { connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pick, SERVICES } from '../services.ts';
@@ -116,11 +117,21 @@ describe('brokers on one NATS server', () => {
     }
   });
 
-  it('rate-limits through Redis', async () => {
-    const r = await http(base, 'GET', '/health/live');
-    expect(r.status).toBe(200);
+  it('rate-limits and throttles logins through Redis, shared by the mesh', async () => {
     const api = await http(base, 'GET', '/api/v1/me');
     expect(api.headers.get('ratelimit-limit')).toBeTruthy();
+    const redis = new Redis(REDIS_URL);
+    try {
+      expect(Number(await redis.get(`${ns}:rl:api:127.0.0.1`)) + Number(await redis.get(`${ns}:rl:api:::ffff:127.0.0.1`))).toBeGreaterThan(0);
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await http(base, 'POST', '/api/v1/auth/login', { email: 'locked@example.com', password: `wrong ${i} password` })).status);
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+      const keys = await redis.keys(`${ns}:rl:login:acct:*`);
+      expect(keys).toHaveLength(1);
+      expect(await redis.pttl(keys[0]!)).toBeGreaterThan(0);
+    } finally {
+      redis.disconnect();
+    }
   });
 });
 

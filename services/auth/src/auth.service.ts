@@ -1,11 +1,12 @@
 import { hash, verify } from '@node-rs/argon2';
 import { auth, DomainError, usersInternal, type Profile } from '@lms/contracts';
-import { defineService } from '@lms/runtime';
+import { createRateLimiter, defineService } from '@lms/runtime';
 import type { Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { AuthRepository, type AuthDB } from './auth.repository.js';
 import * as m0 from './migrations/20261124000000_auth.js';
 import * as m1 from './migrations/20261124120000_sessions.js';
+import { LoginThrottle } from './throttle.js';
 import { ACCESS_TTL_S, hashRefreshToken, newRefreshToken, REFRESH_TTL_S, TokenIssuer } from './tokens.js';
 
 // OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane.
@@ -44,10 +45,13 @@ export const authService = defineService({
   contracts: auth,
   migrations: { '20261124000000_auth': m0, '20261124120000_sessions': m1 },
   dependencies: ['users'],
-  repository: (db: Kysely<AuthDB>) => {
+  repository: (db: Kysely<AuthDB>, runtime) => {
     const repo = new AuthRepository(db);
-    return { repo, tokens: new TokenIssuer(repo) };
+    const log = runtime.logger('auth');
+    const limiter = createRateLimiter(runtime.config, (err) => log.warn({ err: String(err) }, 'login throttle unavailable'));
+    return { repo, tokens: new TokenIssuer(repo), throttle: new LoginThrottle(limiter) };
   },
+  stopped: ({ throttle }) => throttle.close(),
   handlers: {
     async register({ input, repo: { repo, tokens }, call, logger, client }) {
       if (await repo.byEmail(input.email)) throw new DomainError('EMAIL_TAKEN', 'An account with this email already exists');
@@ -62,10 +66,15 @@ export const authService = defineService({
       logger.info({ userId: id, admin: profile.roles.includes('admin') }, 'account registered');
       return openSession(repo, tokens, profile, client);
     },
-    async login({ input, repo: { repo, tokens }, call, client }) {
+    async login({ input, repo: { repo, tokens, throttle }, call, client }) {
+      await throttle.check(input.email, client?.ip);
       const cred = await repo.byEmail(input.email);
       const ok = await verify(cred?.password_hash ?? (await DUMMY_HASH), input.password).catch(() => false);
-      if (!cred || !ok) throw new DomainError('INVALID_CREDENTIALS', 'Email or password is wrong');
+      if (!cred || !ok) {
+        await throttle.failed(input.email, client?.ip);
+        throw new DomainError('INVALID_CREDENTIALS', 'Email or password is wrong');
+      }
+      await throttle.succeeded(input.email);
       const profile = await call(usersInternal.byId, { id: cred.user_id });
       await repo.touchLogin(cred.user_id);
       return openSession(repo, tokens, profile, client);

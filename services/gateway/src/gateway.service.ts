@@ -5,6 +5,9 @@ import type { ServerResponse } from 'node:http';
 import { allProcedures, auth, type AnyProcedure } from '@lms/contracts';
 import {
   carrierFromHeaders,
+  createRateLimiter,
+  MemoryRateLimiter,
+  type RateLimiter,
   DomainError,
   httpDuration,
   inSpan,
@@ -17,14 +20,12 @@ import {
   type ServiceModule,
 } from '@lms/runtime';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
-import { Redis } from 'ioredis';
 import type { ServiceSchema } from 'moleculer';
 import ApiGateway from 'moleculer-web';
 import type { JSONWebKeySet } from 'jose';
 import { EdgeAuth } from './edge-auth.js';
 import { cors, requestIdOf, securityHeaders, sendError, sendJson, type GatewayRequest } from './http.js';
 import { buildOpenApi, pathParams } from './openapi.js';
-import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './rate-limit.js';
 import { buildTrpcRouter, type Forward, type TrpcContext } from './trpc.js';
 
 type Next = (err?: unknown) => void;
@@ -89,12 +90,8 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
   const settings = gatewaySettings(runtime);
   const { broker } = runtime;
   const log = runtime.logger('gateway');
-  const limiter: RateLimiter =
-    runtime.config.mode === 'mesh' && runtime.config.redisUrl
-      ? new RedisRateLimiter(new Redis(runtime.config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }), runtime.config.namespace, (err) =>
-          log.warn({ err: String(err) }, 'rate limiter unavailable; letting requests through'),
-        )
-      : new MemoryRateLimiter();
+  // Redis in mesh mode (shared by every gateway), set up when the service starts; memory until then.
+  let limiter: RateLimiter = new MemoryRateLimiter();
 
   // One span per edge call, continuing the client's traceparent; its context rides in ctx.meta.trace.
   const forward: Forward = (contract, input, { requestId, caller, trace, edge, client }) =>
@@ -177,7 +174,8 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
       } catch (err) {
         const pub = toPublicError(err);
         if (pub.status >= 500) log.error({ requestId: req.$requestId, action: c.action, err: String(err) }, 'request failed');
-        sendError(req, res, pub);
+        const retry = pub.details?.retryAfterSeconds;
+        sendError(req, res, pub, typeof retry === 'number' ? { 'Retry-After': String(retry) } : {});
       }
     };
   }
@@ -279,6 +277,9 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         },
       ],
     }),
+    async started() {
+      limiter = await createRateLimiter(runtime.config, (err) => log.warn({ err: String(err) }, 'rate limiter unavailable; letting requests through'));
+    },
     async stopped() {
       await limiter.close();
     },

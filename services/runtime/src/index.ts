@@ -12,3 +12,4 @@ export { addToOutbox, OutboxRelay } from './events/outbox.js';
 export { JetStreamTransport } from './events/jetstream.js';
 export { EmbeddedTransport } from './events/embedded.js';
 export * from './tracing.js';
+export * from './rate-limit.js';

@@ -94,8 +94,10 @@ export interface ServiceDefinition<D extends DomainContracts, DB, R> {
   /** Postgres schema of the service; defaults to its name. */
   schema?: string;
   contracts: D;
-  /** Builds the service's repository (the only code that queries its tables). */
-  repository?: (db: Kysely<DB>) => R;
+  /** Builds the service's repository (the only code that queries its tables) and whatever else handlers share. */
+  repository?: (db: Kysely<DB>, runtime: Runtime) => R;
+  /** Runs when the service stops, after its consumers and relay. */
+  stopped?: (repo: R) => Promise<void>;
   handlers: Handlers<D, DB, R>;
   migrations?: Migrations;
   consumers?: ConsumerDefinition[];
@@ -140,7 +142,7 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
     consumers: def.consumers ?? [],
     build(runtime) {
       const db = runtime.db.forSchema<DB>(schemaName);
-      const repo = (def.repository?.(db) ?? undefined) as R;
+      const repo = (def.repository?.(db, runtime) ?? undefined) as R;
       const logger = runtime.logger(def.name);
       const relay = new OutboxRelay(def.name, db as unknown as Kysely<RuntimeTables>, runtime.transport, runtime.logger(`${def.name}.outbox`));
       runtime.relays.push(relay);
@@ -263,6 +265,7 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
         async stopped() {
           await relay.stop();
           await Promise.all(handles.map((h) => h.stop()));
+          await def.stopped?.(repo);
         },
       };
     },
