@@ -95,6 +95,14 @@ export const auth = domain('auth', {
     rest: { method: 'DELETE', path: '/me/sessions' },
     summary: 'Revoke all my sessions',
   }),
+  /** Start signing tokens with a new key (admins); tokens signed before keep working until they expire. */
+  rotateKeys: mutation({
+    input: z.object({}),
+    output: z.object({ kid: z.string() }),
+    permission: 'users:manage',
+    rest: { method: 'POST', path: '/auth/keys/rotate' },
+    summary: 'Rotate the token signing key',
+  }),
   /** The public keys that verify access tokens (also served at /.well-known/jwks.json). */
   jwks: query({
     input: z.object({}),

@@ -267,7 +267,7 @@ describe('access tokens', () => {
     const good = login.body.accessToken as string;
     const [h, p, sig] = good.split('.') as [string, string, string];
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
-    const row = (await node.runtime.db.root.selectFrom('auth.signing_keys').selectAll().executeTakeFirstOrThrow()) as { kid: string; private_jwk: JWK; public_jwk: JWK };
+    const row = (await node.runtime.db.root.selectFrom('auth.signing_keys').selectAll().orderBy('created_at', 'desc').executeTakeFirstOrThrow()) as { kid: string; private_jwk: JWK; public_jwk: JWK };
     const realKey = await importJWK(row.private_jwk, 'EdDSA');
     const sign = (c: Record<string, unknown>, key = realKey, header: Record<string, unknown> = { alg: 'EdDSA', kid: row.kid }) =>
       new SignJWT(c).setProtectedHeader(header as { alg: string }).sign(key);
@@ -298,6 +298,36 @@ describe('access tokens', () => {
     // The same over tRPC.
     const trpc = createLmsClient({ url: base, token: bad.tamperedRoles });
     expect(errorCode(await trpc.users.me.query({}).catch((e: unknown) => e))).toBe('TOKEN_INVALID');
+  });
+});
+
+describe('signing-key rotation', () => {
+  it('signs with the new key at once and keeps verifying old tokens through the overlap, then retires the old key', async () => {
+    const admin = (await http(base, 'POST', '/api/v1/auth/login', { email: 'root@example.com', password: 'a long enough password' })).body;
+    const before = (await http(base, 'POST', '/api/v1/auth/login', { email: 'carol@example.com', password: 'carols long password' })).body;
+    const oldKid = JSON.parse(Buffer.from(before.accessToken.split('.')[0], 'base64url').toString()).kid;
+
+    expect((await http(base, 'POST', '/api/v1/auth/keys/rotate', undefined, before.accessToken)).status).toBe(403);
+    const rotated = await http(base, 'POST', '/api/v1/auth/keys/rotate', undefined, admin.accessToken);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.kid).not.toBe(oldKid);
+
+    const jwks = (await http(base, 'GET', '/.well-known/jwks.json')).body.keys.map((k: { kid: string }) => k.kid);
+    expect(jwks).toEqual(expect.arrayContaining([oldKid, rotated.body.kid]));
+    // A token from before the rotation still works; a new one carries the new kid and works too
+    // (the gateway fetches the JWKS again when it meets a kid it does not know).
+    expect((await http(base, 'GET', '/api/v1/me', undefined, before.accessToken)).status).toBe(200);
+    const after = (await http(base, 'POST', '/api/v1/auth/login', { email: 'carol@example.com', password: 'carols long password' })).body;
+    expect(JSON.parse(Buffer.from(after.accessToken.split('.')[0], 'base64url').toString()).kid).toBe(rotated.body.kid);
+    expect((await http(base, 'GET', '/api/v1/me', undefined, after.accessToken)).status).toBe(200);
+
+    // Once the overlap (token lifetime + margin) has passed since the rotation, the old key leaves the JWKS.
+    const db = node.runtime.db.root;
+    await db.updateTable('auth.signing_keys').set({ created_at: new Date(Date.now() - 3 * 3600_000) }).where('kid', '!=', rotated.body.kid).execute();
+    await db.updateTable('auth.signing_keys').set({ created_at: new Date(Date.now() - 2 * 3600_000) }).where('kid', '=', rotated.body.kid).execute();
+    const later = (await http(base, 'GET', '/.well-known/jwks.json')).body.keys.map((k: { kid: string }) => k.kid);
+    expect(later).toContain(rotated.body.kid);
+    expect(later).not.toContain(oldKid);
   });
 });
 

@@ -131,6 +131,11 @@ export const authService = defineService({
     async revokeAllSessions({ caller, repo: { repo } }) {
       return { revoked: await repo.revokeSessions(caller!.userId, 'revoked_all_by_user') };
     },
+    async rotateKeys({ repo: { tokens }, logger, caller }) {
+      const r = await tokens.rotate();
+      logger.info({ kid: r.kid, by: caller!.userId }, 'signing key rotated');
+      return r;
+    },
     async jwks({ repo: { tokens } }) {
       return (await tokens.jwks()) as { keys: Array<{ kty: string; kid: string; alg: string; use: string; crv: string; x: string }> };
     },

@@ -10,35 +10,53 @@ export const REFRESH_TTL_S = Number(process.env.AUTH_REFRESH_TTL_S ?? 30 * 24 * 
 interface SigningKey {
   kid: string;
   key: CryptoKey;
-  publicJwk: JWK;
+  createdAt: Date;
 }
 
 /**
- * Ed25519 signing keys kept in the auth schema, shared by every auth node. The newest key signs;
- * all keys are published in the JWKS so tokens survive a rotation.
+ * Ed25519 signing keys kept in the auth schema, shared by every auth node. The newest key signs.
+ * Rotation adds a key; older keys stay in the JWKS for the overlap window (the access-token lifetime
+ * plus `AUTH_KEY_OVERLAP_S`), so tokens signed before a rotation verify until they expire, then retire.
+ * Keys rotate by themselves every `AUTH_KEY_ROTATE_DAYS`, or on demand (`auth.rotateKeys`).
  */
 export class TokenIssuer {
-  private current: Promise<SigningKey> | undefined;
+  private current: { key: Promise<SigningKey>; loadedAt: number } | undefined;
+  private readonly rotateAfterMs = Number(process.env.AUTH_KEY_ROTATE_DAYS ?? 30) * 86_400_000;
+  private readonly overlapMs = (ACCESS_TTL_S + Number(process.env.AUTH_KEY_OVERLAP_S ?? 300)) * 1000;
   constructor(private readonly repo: AuthRepository) {}
 
   private async load(): Promise<SigningKey> {
     let rows = await this.repo.keys();
-    if (rows.length === 0) {
-      const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-      const kid = randomUUID();
-      await this.repo.insertKey(kid, { ...(await exportJWK(privateKey)), kid }, { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' });
+    if (rows.length === 0 || Date.now() - rows[0]!.created_at.getTime() > this.rotateAfterMs) {
+      await this.addKey();
       rows = await this.repo.keys();
     }
     const newest = rows[0]!;
-    return { kid: newest.kid, key: (await importJWK(newest.private_jwk, 'EdDSA')) as CryptoKey, publicJwk: newest.public_jwk };
+    return { kid: newest.kid, key: (await importJWK(newest.private_jwk, 'EdDSA')) as CryptoKey, createdAt: newest.created_at };
   }
 
+  private async addKey(): Promise<string> {
+    const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+    const kid = randomUUID();
+    await this.repo.insertKey(kid, { ...(await exportJWK(privateKey)), kid }, { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' });
+    return kid;
+  }
+
+  /** The key to sign with; re-read every minute so that a rotation on another node is picked up. */
   private signingKey(): Promise<SigningKey> {
-    this.current ??= this.load().catch((err) => {
-      this.current = undefined;
-      throw err;
-    });
-    return this.current;
+    if (!this.current || Date.now() - this.current.loadedAt > 60_000) {
+      const key = this.load();
+      this.current = { key, loadedAt: Date.now() };
+      key.catch(() => (this.current = undefined));
+    }
+    return this.current.key;
+  }
+
+  /** Starts signing with a new key now; the previous ones keep verifying through the overlap window. */
+  async rotate(): Promise<{ kid: string }> {
+    const kid = await this.addKey();
+    this.current = undefined;
+    return { kid };
   }
 
   async issue(user: { id: string; email: string; roles: string[] }, sessionId: string): Promise<string> {
@@ -54,10 +72,17 @@ export class TokenIssuer {
       .sign(k.key);
   }
 
+  /** The newest key, plus every key that signed within the overlap window. Private parts never leave. */
   async jwks(): Promise<{ keys: JWK[] }> {
     await this.signingKey();
     const rows = await this.repo.keys();
-    return { keys: rows.map((r) => ({ ...r.public_jwk, kid: r.kid, alg: 'EdDSA', use: 'sig' })) };
+    const live = rows.filter((r, i) => {
+      if (i === 0) return true;
+      // A key stopped signing when its successor was created; its tokens live ACCESS_TTL after that.
+      const retiredAt = rows[i - 1]!.created_at.getTime();
+      return Date.now() - retiredAt < this.overlapMs;
+    });
+    return { keys: live.map((r) => ({ kty: 'OKP', crv: 'Ed25519', x: String(r.public_jwk.x), kid: r.kid, alg: 'EdDSA', use: 'sig' })) };
   }
 }
 
