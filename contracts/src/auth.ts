@@ -53,6 +53,15 @@ export const auth = domain('auth', {
     summary: 'Log in',
     errors: ['INVALID_CREDENTIALS'],
   }),
+  /** Change the caller's password; every other session of theirs is revoked. */
+  changePassword: mutation({
+    input: z.object({ currentPassword: z.string().min(1).max(200), newPassword: password }),
+    output: z.object({ changed: z.literal(true), otherSessionsRevoked: z.number().int() }),
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/auth/password' },
+    summary: 'Change my password',
+    errors: ['INVALID_CREDENTIALS', 'RATE_LIMITED'],
+  }),
   /** Exchange a refresh token for a new session; each token works once, and reusing one revokes its session. */
   refresh: mutation({
     input: z.object({ refreshToken }),

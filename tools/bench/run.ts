@@ -128,7 +128,7 @@ async function httpBench(m: Metrics): Promise<string> {
       throw new Error(`gateway not ready: ${JSON.stringify((await req(base, 'GET', '/health/ready').catch(() => ({ body: 'down' }))).body)}`);
     });
     await waitFor(async () => (await fetch(`http://127.0.0.1:${barePort}/courses/00000000-0000-4000-8000-000000000000`).catch(() => undefined))?.status === 404 || undefined, 30_000, 250);
-    const s = await req(base, 'POST', '/api/v1/auth/register', { email: 'bench@example.com', password: 'benchmark password', displayName: 'Bench' });
+    const s = await req(base, 'POST', '/api/v1/auth/register', { email: 'bench@example.com', password: 'load test password', displayName: 'Bench' });
     const token = s.body.accessToken as string;
     const course = await req(base, 'POST', '/api/v1/courses', { title: 'Benchmark course', category: 'bench' }, token);
     const lmsUrl = `${base}/api/v1/courses/${course.body.id}`;

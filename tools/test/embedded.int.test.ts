@@ -79,7 +79,7 @@ describe('REST journey', () => {
     }
 
     // Drafts are invisible to other students.
-    const carol = await http(base, 'POST', '/api/v1/auth/register', { email: 'carol@example.com', password: 'carols long password', displayName: 'Carol' });
+    const carol = await http(base, 'POST', '/api/v1/auth/register', { email: 'carol@example.com', password: 'violet long password', displayName: 'Carol' });
     const hidden = await http(base, 'GET', `/api/v1/courses/${created[0]!.id}`, undefined, carol.body.accessToken);
     expect(hidden.status).toBe(404);
     expect(hidden.body.error.code).toBe('COURSE_NOT_FOUND');
@@ -187,13 +187,13 @@ describe('REST journey', () => {
 describe('tRPC journey (typed client)', () => {
   it('does the slice with inferred types and the same error codes', async () => {
     const anon = createLmsClient({ url: base });
-    const session = await anon.auth.register.mutate({ email: 'dana@example.com', password: 'danas long password', displayName: 'Dana' });
+    const session = await anon.auth.register.mutate({ email: 'dana@example.com', password: 'amber long password', displayName: 'Dana' });
     expectTypeOf(session.user.roles).toEqualTypeOf<Array<'admin' | 'instructor' | 'student'>>();
 
     const adminSession = await anon.auth.login.mutate({ email: 'root@example.com', password: 'a long enough password' });
     const admin = createLmsClient({ url: base, token: adminSession.accessToken });
     await admin.users.grantRole.mutate({ userId: session.user.id, role: 'instructor' });
-    const relog = await anon.auth.login.mutate({ email: 'dana@example.com', password: 'danas long password' });
+    const relog = await anon.auth.login.mutate({ email: 'dana@example.com', password: 'amber long password' });
     const dana = createLmsClient({ url: base, token: () => relog.accessToken });
 
     const me = await dana.users.me.query({});
@@ -304,7 +304,7 @@ describe('access tokens', () => {
 describe('signing-key rotation', () => {
   it('signs with the new key at once and keeps verifying old tokens through the overlap, then retires the old key', async () => {
     const admin = (await http(base, 'POST', '/api/v1/auth/login', { email: 'root@example.com', password: 'a long enough password' })).body;
-    const before = (await http(base, 'POST', '/api/v1/auth/login', { email: 'carol@example.com', password: 'carols long password' })).body;
+    const before = (await http(base, 'POST', '/api/v1/auth/login', { email: 'carol@example.com', password: 'violet long password' })).body;
     const oldKid = JSON.parse(Buffer.from(before.accessToken.split('.')[0], 'base64url').toString()).kid;
 
     expect((await http(base, 'POST', '/api/v1/auth/keys/rotate', undefined, before.accessToken)).status).toBe(403);
@@ -317,7 +317,7 @@ describe('signing-key rotation', () => {
     // A token from before the rotation still works; a new one carries the new kid and works too
     // (the gateway fetches the JWKS again when it meets a kid it does not know).
     expect((await http(base, 'GET', '/api/v1/me', undefined, before.accessToken)).status).toBe(200);
-    const after = (await http(base, 'POST', '/api/v1/auth/login', { email: 'carol@example.com', password: 'carols long password' })).body;
+    const after = (await http(base, 'POST', '/api/v1/auth/login', { email: 'carol@example.com', password: 'violet long password' })).body;
     expect(JSON.parse(Buffer.from(after.accessToken.split('.')[0], 'base64url').toString()).kid).toBe(rotated.body.kid);
     expect((await http(base, 'GET', '/api/v1/me', undefined, after.accessToken)).status).toBe(200);
 

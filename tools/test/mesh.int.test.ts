@@ -55,7 +55,7 @@ function counter(counts: Map<string, number>): Middleware {
 }
 
 async function signUpInstructor(base: string, email: string) {
-  const r = await http(base, 'POST', '/api/v1/auth/register', { email, password: 'mesh password 123', displayName: 'Mesh' });
+  const r = await http(base, 'POST', '/api/v1/auth/register', { email, password: 'grid password 123', displayName: 'Mesh' });
   expect(r.status).toBe(201);
   return r.body as { accessToken: string; user: { id: string; roles: string[] } };
 }
@@ -109,7 +109,7 @@ describe('brokers on one NATS server', () => {
   });
 
   it('keeps serving when a courses node stops', async () => {
-    const admin = (await http(base, 'POST', '/api/v1/auth/login', { email: 'mesh-admin@example.com', password: 'mesh password 123' })).body;
+    const admin = (await http(base, 'POST', '/api/v1/auth/login', { email: 'mesh-admin@example.com', password: 'grid password 123' })).body;
     const c = await http(base, 'POST', '/api/v1/courses', { title: 'Survivor', category: 'distributed' }, admin.accessToken);
     await nodes[1]!.stop();
     for (let i = 0; i < 10; i++) {
@@ -192,7 +192,7 @@ describe('nodes in separate OS processes', () => {
   });
 
   it('routes around a SIGKILLed node and the event still reaches the consumer process', async () => {
-    const admin = (await http(base, 'POST', '/api/v1/auth/login', { email: 'mesh-admin@example.com', password: 'mesh password 123' })).body;
+    const admin = (await http(base, 'POST', '/api/v1/auth/login', { email: 'mesh-admin@example.com', password: 'grid password 123' })).body;
     expect(admin.accessToken).toBeTruthy();
     const c = await http(base, 'POST', '/api/v1/courses', { title: 'Across processes', category: 'processes' }, admin.accessToken);
     expect(c.status).toBe(201);

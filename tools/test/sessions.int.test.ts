@@ -93,3 +93,29 @@ describe('sessions', () => {
     expect((await refresh(b.refreshToken)).status).toBe(401);
   });
 });
+
+describe('changing the password', () => {
+  it('needs the current password, refuses weak ones, and revokes every other session', async () => {
+    const here = await login();
+    const elsewhere = await login();
+    const wrong = await http(base, 'POST', '/api/v1/auth/password', { currentPassword: 'not it at all', newPassword: 'a fresh new passphrase' }, here.accessToken);
+    expect(wrong.status).toBe(401);
+    const weak = await http(base, 'POST', '/api/v1/auth/password', { currentPassword: pw, newPassword: 'password1234' }, here.accessToken);
+    expect(weak.status).toBe(422);
+    expect(weak.body.error.details.issues[0]).toMatchObject({ path: 'newPassword', code: 'weak_password' });
+    const ok = await http(base, 'POST', '/api/v1/auth/password', { currentPassword: pw, newPassword: 'a fresh new passphrase' }, here.accessToken);
+    expect(ok.status).toBe(200);
+    expect(ok.body.otherSessionsRevoked).toBeGreaterThanOrEqual(1);
+    expect((await refresh(elsewhere.refreshToken)).status).toBe(401);
+    expect((await refresh(here.refreshToken)).status).toBe(200);
+    expect((await http(base, 'POST', '/api/v1/auth/login', { email: 'sam@sessions.test', password: pw })).status).toBe(401);
+    expect((await http(base, 'POST', '/api/v1/auth/login', { email: 'sam@sessions.test', password: 'a fresh new passphrase' })).status).toBe(200);
+  });
+
+  it('refuses common passwords at registration', async () => {
+    const r = await http(base, 'POST', '/api/v1/auth/register', { email: 'new@sessions.test', password: 'qwertyuiop', displayName: 'New' });
+    expect(r.status).toBe(422);
+    expect(r.body.error.message).toMatch(/most common/);
+  });
+});
+

@@ -31,7 +31,7 @@ describe('tracing', () => {
   it('continues the caller’s traceparent through the gateway and nested service calls', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const traceparent = `00-${traceId}-00f067aa0ba902b7-01`;
-    const r = await http(base, 'POST', '/api/v1/auth/register', { email: 'trace@example.com', password: 'a traced password', displayName: 'T' }, undefined, {
+    const r = await http(base, 'POST', '/api/v1/auth/register', { email: 'trace@example.com', password: 'a followed password', displayName: 'T' }, undefined, {
       traceparent,
     });
     expect(r.status).toBe(201);

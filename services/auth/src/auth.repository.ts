@@ -30,6 +30,14 @@ export class AuthRepository {
     return this.db.selectFrom('credentials').selectAll().where('email', '=', email).executeTakeFirst();
   }
 
+  byUserId(userId: string) {
+    return this.db.selectFrom('credentials').selectAll().where('user_id', '=', userId).executeTakeFirst();
+  }
+
+  async setPassword(userId: string, passwordHash: string): Promise<void> {
+    await this.db.updateTable('credentials').set({ password_hash: passwordHash }).where('user_id', '=', userId).execute();
+  }
+
   /** False when the email is already registered. */
   async insertCredential(c: { userId: string; email: string; passwordHash: string }): Promise<boolean> {
     const r = await this.db
@@ -102,10 +110,11 @@ export class AuthRepository {
     return this.db.selectFrom('sessions').selectAll().where('user_id', '=', userId).where('revoked_at', 'is', null).orderBy('last_used_at', 'desc').execute();
   }
 
-  /** Revokes sessions of a user (all, or one); returns how many were active. */
-  async revokeSessions(userId: string, reason: string, sessionId?: string): Promise<number> {
+  /** Revokes sessions of a user (all, one, or all but one); returns how many were active. */
+  async revokeSessions(userId: string, reason: string, sessionId?: string, exceptId?: string): Promise<number> {
     let q = this.db.updateTable('sessions').set({ revoked_at: sql`now()`, revoked_reason: reason }).where('user_id', '=', userId).where('revoked_at', 'is', null);
     if (sessionId) q = q.where('id', '=', sessionId);
+    if (exceptId) q = q.where('id', '!=', exceptId);
     const rows = await q.returning('id').execute();
     return rows.length;
   }

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { AuthRepository, type AuthDB } from './auth.repository.js';
 import * as m0 from './migrations/20261124000000_auth.js';
 import * as m1 from './migrations/20261124120000_sessions.js';
+import { passwordProblem } from './domain/password-policy.js';
 import { LoginThrottle } from './throttle.js';
 import { ACCESS_TTL_S, hashRefreshToken, newRefreshToken, REFRESH_TTL_S, TokenIssuer } from './tokens.js';
 
@@ -37,6 +38,15 @@ function answer(profile: Profile, accessToken: string, refreshToken: string, ses
   };
 }
 
+function checkPassword(password: string, context: { email: string; displayName?: string }, field: string): void {
+  const problem = passwordProblem(password, context);
+  if (problem) {
+    throw new DomainError('VALIDATION_FAILED', `Invalid input: ${field}: ${problem}`, {
+      issues: [{ path: field, message: problem, code: 'weak_password' }],
+    });
+  }
+}
+
 const invalidRefresh = () => new DomainError('TOKEN_INVALID', 'The refresh token is not valid; log in again');
 
 /** Accounts' credentials and access tokens (EdDSA JWTs); profiles live in the users service. */
@@ -54,6 +64,7 @@ export const authService = defineService({
   stopped: ({ throttle }) => throttle.close(),
   handlers: {
     async register({ input, repo: { repo, tokens }, call, logger, client }) {
+      checkPassword(input.password, input, 'password');
       if (await repo.byEmail(input.email)) throw new DomainError('EMAIL_TAKEN', 'An account with this email already exists');
       const passwordHash = await hash(input.password, ARGON);
       const id = randomUUID();
@@ -78,6 +89,20 @@ export const authService = defineService({
       const profile = await call(usersInternal.byId, { id: cred.user_id });
       await repo.touchLogin(cred.user_id);
       return openSession(repo, tokens, profile, client);
+    },
+    async changePassword({ input, caller, client, repo: { repo, throttle }, logger }) {
+      const cred = await repo.byUserId(caller!.userId);
+      if (!cred) throw new DomainError('INVALID_CREDENTIALS', 'Current password is wrong');
+      await throttle.check(cred.email, client?.ip);
+      if (!(await verify(cred.password_hash, input.currentPassword).catch(() => false))) {
+        await throttle.failed(cred.email, client?.ip);
+        throw new DomainError('INVALID_CREDENTIALS', 'Current password is wrong');
+      }
+      checkPassword(input.newPassword, { email: cred.email }, 'newPassword');
+      await repo.setPassword(cred.user_id, await hash(input.newPassword, ARGON));
+      const n = await repo.revokeSessions(cred.user_id, 'password_changed', undefined, caller!.sessionId);
+      logger.info({ userId: cred.user_id, otherSessionsRevoked: n }, 'password changed');
+      return { changed: true as const, otherSessionsRevoked: n };
     },
     async refresh({ input, repo: { repo, tokens }, call, tx, client, logger }) {
       const oldHash = hashRefreshToken(input.refreshToken);
