@@ -357,6 +357,15 @@ describe('rate limiting', () => {
       const last = await http(url, 'POST', '/api/v1/auth/login', { email: 'x@y.io', password: 'whatever it is' });
       expect(last.body.error.code).toBe('RATE_LIMITED');
       expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Hiding logins in a tRPC batch behind another procedure does not get around the auth limit.
+      const batch = await fetch(`${url}/trpc/users.me,auth.login?batch=1`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ 0: {}, 1: { email: 'x@y.io', password: 'whatever it is' } }),
+      });
+      expect(batch.status).toBe(429);
+      const huge = await fetch(`${url}/trpc/${Array(51).fill('users.me').join(',')}?batch=1`);
+      expect(huge.status).toBe(400);
     } finally {
       process.env.RATE_LIMIT_AUTH_PER_MINUTE = '1000';
       await limited.stop();

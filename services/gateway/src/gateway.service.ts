@@ -83,6 +83,9 @@ function clientOf(req: GatewayRequest): { ip: string; userAgent?: string } {
   return { ip: req.$ip ?? req.socket.remoteAddress ?? 'unknown', userAgent: typeof ua === 'string' ? ua.slice(0, 256) : undefined };
 }
 
+/** Most procedures one tRPC batch request may carry. */
+const MAX_BATCH = 50;
+
 /** moleculer-web's settings are untyped in Moleculer's ServiceSettingSchema. */
 const webSettings = (s: Record<string, unknown>) => s as ServiceSchema['settings'];
 
@@ -119,10 +122,15 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
     const forwarded = settings.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0]?.trim() : '';
     const ip = forwarded || req.socket.remoteAddress || 'unknown';
     req.$ip = ip;
-    const isAuth = url.startsWith('/api/v1/auth/') || url.startsWith('/trpc/auth.');
+    // A tRPC batch (`/trpc/a.b,c.d`) costs one per procedure, and counts as auth if any procedure is.
+    const procedures = edgeName === 'trpc' ? decodeURIComponent(url.slice('/trpc/'.length).split('?')[0] ?? '').split(',') : [];
+    if (procedures.length > MAX_BATCH) {
+      return sendError(req, res, { code: 'BAD_REQUEST', status: 400, message: `At most ${MAX_BATCH} calls per batch` });
+    }
+    const isAuth = url.startsWith('/api/v1/auth/') || procedures.some((p) => p.startsWith('auth.'));
     const [bucket, limit] = isAuth ? [`auth:${ip}`, settings.authRateLimit] : [`api:${ip}`, settings.rateLimit];
     limiter
-      .hit(bucket, limit, 60_000)
+      .hit(bucket, limit, 60_000, Math.max(1, procedures.length))
       .then((d) => {
         res.setHeader('RateLimit-Limit', String(d.limit));
         res.setHeader('RateLimit-Remaining', String(d.remaining));

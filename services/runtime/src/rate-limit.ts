@@ -8,8 +8,8 @@ export interface RateDecision {
 }
 
 export interface RateLimiter {
-  /** Counts one event against `key` and says whether it is within `limit` per window. */
-  hit(key: string, limit: number, windowMs: number): Promise<RateDecision>;
+  /** Counts `cost` events (1 by default) against `key` and says whether it is within `limit` per window. */
+  hit(key: string, limit: number, windowMs: number, cost?: number): Promise<RateDecision>;
   /** The count so far, without adding to it. */
   peek(key: string, limit: number): Promise<RateDecision>;
   reset(key: string): Promise<void>;
@@ -24,14 +24,14 @@ export class MemoryRateLimiter implements RateLimiter {
     for (const [k, w] of this.windows) if (w.resetAt <= now) this.windows.delete(k);
   }, 30_000).unref();
 
-  async hit(key: string, limit: number, windowMs: number): Promise<RateDecision> {
+  async hit(key: string, limit: number, windowMs: number, cost = 1): Promise<RateDecision> {
     const now = Date.now();
     let w = this.windows.get(key);
     if (!w || w.resetAt <= now) {
       w = { count: 0, resetAt: now + windowMs };
       this.windows.set(key, w);
     }
-    w.count++;
+    w.count += cost;
     return { allowed: w.count <= limit, limit, remaining: Math.max(0, limit - w.count), resetMs: w.resetAt - now };
   }
 
@@ -51,8 +51,8 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 }
 
-const SCRIPT = `local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+const SCRIPT = `local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+if n == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {n, redis.call('PTTL', KEYS[1])}`;
 
 /** Fixed window in Redis, shared by every node of the mesh. Fails open if Redis is down. */
@@ -63,9 +63,9 @@ export class RedisRateLimiter implements RateLimiter {
     private readonly onError: (err: unknown) => void,
   ) {}
 
-  async hit(key: string, limit: number, windowMs: number): Promise<RateDecision> {
+  async hit(key: string, limit: number, windowMs: number, cost = 1): Promise<RateDecision> {
     try {
-      const [n, ttl] = (await this.redis.eval(SCRIPT, 1, `${this.prefix}:rl:${key}`, windowMs)) as [number, number];
+      const [n, ttl] = (await this.redis.eval(SCRIPT, 1, `${this.prefix}:rl:${key}`, windowMs, cost)) as [number, number];
       return { allowed: n <= limit, limit, remaining: Math.max(0, limit - n), resetMs: Math.max(0, ttl) };
     } catch (err) {
       this.onError(err);
