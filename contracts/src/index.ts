@@ -4,7 +4,7 @@ import { analytics } from './analytics.js';
 import { auth } from './auth.js';
 import type { AnyProcedure, DomainContracts, ErrorCode, EventContract, ProcedureContract } from './core.js';
 import { courseEvents, courses } from './courses.js';
-import { users, usersInternal } from './users.js';
+import { userEvents, users, usersInternal } from './users.js';
 
 export * from './core.js';
 export * from './auth.js';
@@ -20,7 +20,7 @@ export type Catalogue = typeof catalogue;
 export const internalCatalogue = { users: usersInternal } as const;
 
 /** Every event, by domain: the event registry. */
-export const events = { course: courseEvents } as const satisfies Record<string, Record<string, EventContract>>;
+export const events = { course: courseEvents, user: userEvents } as const satisfies Record<string, Record<string, EventContract>>;
 
 export function allProcedures(): AnyProcedure[] {
   return Object.values(catalogue).flatMap((d: DomainContracts) => Object.values(d));

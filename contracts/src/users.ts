@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { domain, isoDate, mutation, query } from './core.js';
+import { domain, event, isoDate, mutation, page, pageInput, query } from './core.js';
 
 export const role = z.enum(['admin', 'instructor', 'student']);
 
@@ -10,11 +10,26 @@ export const profile = z
     displayName: z.string(),
     bio: z.string(),
     roles: z.array(role),
+    locale: z.string(),
+    timezone: z.string(),
+    status: z.enum(['active', 'deactivated']),
     createdAt: isoDate,
     updatedAt: isoDate,
   })
   .meta({ id: 'Profile' });
 export type Profile = z.infer<typeof profile>;
+
+const locale = z
+  .string()
+  .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, { message: 'a BCP 47 language tag such as en or pt-BR', abort: true })
+  .refine((l) => {
+    try {
+      return Intl.getCanonicalLocales(l).length === 1;
+    } catch {
+      return false; // a refinement must answer, never throw: zod runs it even after the regex failed
+    }
+  }, 'not a valid language tag');
+const timezone = z.string().max(64).refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'not an IANA time zone');
 
 export const users = domain('users', {
   /** The caller's own profile. */
@@ -27,7 +42,12 @@ export const users = domain('users', {
   }),
   /** Change the caller's display name or bio. */
   updateMe: mutation({
-    input: z.object({ displayName: z.string().trim().min(1).max(100).optional(), bio: z.string().max(2000).optional() }),
+    input: z.object({
+      displayName: z.string().trim().min(1).max(100).optional(),
+      bio: z.string().max(2000).optional(),
+      locale: locale.optional(),
+      timezone: timezone.optional(),
+    }),
     output: profile,
     permission: 'authenticated',
     rest: { method: 'PATCH', path: '/me' },
@@ -51,7 +71,71 @@ export const users = domain('users', {
     summary: 'Grant a role',
     errors: ['USER_NOT_FOUND'],
   }),
+  /** Take a role away (admin only); admins cannot take admin from themselves. */
+  revokeRole: mutation({
+    input: z.object({ userId: z.uuid(), role }),
+    output: profile,
+    permission: 'users:manage',
+    rest: { method: 'DELETE', path: '/users/{userId}/roles/{role}' },
+    summary: 'Revoke a role',
+    errors: ['USER_NOT_FOUND', 'CONFLICT'],
+  }),
+  /** Users for administration: search by email or name, filter by role or status, cursor pages. */
+  list: query({
+    input: pageInput.extend({
+      q: z.string().trim().min(1).max(100).optional().meta({ description: 'Email prefix or part of the name' }),
+      role: role.optional(),
+      status: z.enum(['active', 'deactivated']).optional(),
+    }),
+    output: page(profile),
+    permission: 'users:manage',
+    rest: { method: 'GET', path: '/users' },
+    summary: 'List users',
+  }),
+  /** Stop a user from signing in; their sessions are revoked (admin only). */
+  deactivate: mutation({
+    input: z.object({ userId: z.uuid() }),
+    output: profile,
+    permission: 'users:manage',
+    rest: { method: 'POST', path: '/users/{userId}/deactivate' },
+    summary: 'Deactivate a user',
+    errors: ['USER_NOT_FOUND', 'CONFLICT'],
+  }),
+  /** Let a deactivated user sign in again (admin only). */
+  reactivate: mutation({
+    input: z.object({ userId: z.uuid() }),
+    output: profile,
+    permission: 'users:manage',
+    rest: { method: 'POST', path: '/users/{userId}/reactivate' },
+    summary: 'Reactivate a user',
+    errors: ['USER_NOT_FOUND'],
+  }),
 });
+
+const userRef = { userId: z.uuid() };
+export const userEvents = {
+  created: event({
+    subject: 'lms.user.created.v1',
+    stream: 'LMS_USER',
+    version: 1,
+    summary: 'An account was created',
+    payload: z.object({ ...userRef, email: z.string(), displayName: z.string(), roles: z.array(role) }),
+  }),
+  updated: event({
+    subject: 'lms.user.updated.v1',
+    stream: 'LMS_USER',
+    version: 1,
+    summary: 'A profile or its roles changed',
+    payload: z.object({ ...userRef, changed: z.array(z.string()), roles: z.array(role) }),
+  }),
+  deactivated: event({
+    subject: 'lms.user.deactivated.v1',
+    stream: 'LMS_USER',
+    version: 1,
+    summary: 'A user may no longer sign in',
+    payload: z.object({ ...userRef, by: z.uuid() }),
+  }),
+};
 
 /** Service-to-service only: never exposed at the gateway. */
 export const usersInternal = domain('users', {

@@ -1,7 +1,7 @@
 import { hash, verify } from '@node-rs/argon2';
-import { auth, DomainError, usersInternal, type Profile } from '@lms/contracts';
-import { createRateLimiter, defineService } from '@lms/runtime';
-import type { Kysely } from 'kysely';
+import { auth, DomainError, userEvents, usersInternal, type Profile } from '@lms/contracts';
+import { consumer, createRateLimiter, defineService } from '@lms/runtime';
+import type { Kysely, Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { AuthRepository, type AuthDB } from './auth.repository.js';
 import * as m0 from './migrations/20261124000000_auth.js';
@@ -47,6 +47,10 @@ function checkPassword(password: string, context: { email: string; displayName?:
   }
 }
 
+function mustBeActive(profile: Profile): void {
+  if (profile.status !== 'active') throw new DomainError('ACCOUNT_DEACTIVATED', 'This account is deactivated');
+}
+
 const invalidRefresh = () => new DomainError('TOKEN_INVALID', 'The refresh token is not valid; log in again');
 
 /** Accounts' credentials and access tokens (EdDSA JWTs); profiles live in the users service. */
@@ -62,6 +66,14 @@ export const authService = defineService({
     return { repo, tokens: new TokenIssuer(repo), throttle: new LoginThrottle(limiter) };
   },
   stopped: ({ throttle }) => throttle.close(),
+  consumers: [
+    consumer({
+      name: 'users',
+      event: userEvents.deactivated,
+      // A deactivated user's sessions end: refresh stops at once, access tokens at their expiry.
+      handle: async (p, _event, trx: Transaction<AuthDB>) => void (await new AuthRepository(trx).revokeSessions(p.userId, 'user_deactivated')),
+    }),
+  ],
   handlers: {
     async register({ input, repo: { repo, tokens }, call, logger, client }) {
       checkPassword(input.password, input, 'password');
@@ -87,6 +99,7 @@ export const authService = defineService({
       }
       await throttle.succeeded(input.email);
       const profile = await call(usersInternal.byId, { id: cred.user_id });
+      mustBeActive(profile);
       await repo.touchLogin(cred.user_id);
       return openSession(repo, tokens, profile, client);
     },
@@ -119,6 +132,7 @@ export const authService = defineService({
       if (found.expires_at.getTime() <= Date.now()) throw invalidRefresh();
       // Roles may have changed since the last token: read them before the transaction (no remote call inside one).
       const profile = await call(usersInternal.byId, { id: s.user_id });
+      mustBeActive(profile);
       const next = newRefreshToken();
       const rotated = await tx((trx) =>
         new AuthRepository(trx).rotateRefreshToken(oldHash, { hash: next.hash, sessionId: s.id, expiresAt: new Date(Date.now() + REFRESH_TTL_S * 1000) }),

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { courseEvents, courses, DomainError, type Course } from '@lms/contracts';
-import { defineService, type Caller } from '@lms/runtime';
+import { decodeCursor, defineService, encodeCursor, type Caller } from '@lms/runtime';
 import type { Kysely } from 'kysely';
 import { CoursesRepository, toCourse, type CoursesDB } from './courses.repository.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+
 import * as m0 from './migrations/20261124000000_courses.js';
 
 const notFound = () => new DomainError('COURSE_NOT_FOUND', 'No such course');

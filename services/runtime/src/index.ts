@@ -13,3 +13,4 @@ export { JetStreamTransport } from './events/jetstream.js';
 export { EmbeddedTransport } from './events/embedded.js';
 export * from './tracing.js';
 export * from './rate-limit.js';
+export * from './cursor.js';

@@ -1,0 +1,97 @@
+/** Admin user management and the account lifecycle, with its events consumed by auth. */
+import { gatewayPort } from '@lms/gateway';
+import { startNode, type LmsNode } from '@lms/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICES } from '../services.ts';
+import { http, waitFor } from './support.ts';
+
+let node: LmsNode;
+let base: string;
+let admin: { accessToken: string; user: { id: string } };
+const pw = 'admin tests password';
+const sessionOf = async (email: string) => (await http(base, 'POST', '/api/v1/auth/login', { email, password: pw })).body;
+
+beforeAll(async () => {
+  node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
+  base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
+  admin = (await http(base, 'POST', '/api/v1/auth/register', { email: 'root@admin.test', password: pw, displayName: 'Root' })).body;
+  for (const [i, name] of ['Ana Silva', 'Ben Okafor', 'Chen Wei', 'Dora Müller', 'Eli 100%_sure'].entries()) {
+    await http(base, 'POST', '/api/v1/auth/register', { email: `u${i}@admin.test`, password: pw, displayName: name });
+  }
+});
+afterAll(() => node?.stop());
+
+describe('profiles', () => {
+  it('lets a user set locale and time zone, refusing invalid ones', async () => {
+    const ana = await sessionOf('u0@admin.test');
+    const ok = await http(base, 'PATCH', '/api/v1/me', { locale: 'pt-BR', timezone: 'America/Sao_Paulo', bio: 'hi' }, ana.accessToken);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ locale: 'pt-BR', timezone: 'America/Sao_Paulo', bio: 'hi', status: 'active' });
+    const bad = await http(base, 'PATCH', '/api/v1/me', { locale: 'not a locale', timezone: 'Mars/Olympus' }, ana.accessToken);
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.details.issues.map((i: { path: string }) => i.path).sort()).toEqual(['locale', 'timezone']);
+  });
+});
+
+describe('user administration', () => {
+  it('lists, searches and filters users in cursor pages, for admins only', async () => {
+    const ana = await sessionOf('u0@admin.test');
+    expect((await http(base, 'GET', '/api/v1/users', undefined, ana.accessToken)).status).toBe(403);
+
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { items: Array<{ email: string }>; nextCursor: string | null } } = await http(base, 'GET', `/api/v1/users?limit=2${cursor ? `&cursor=${cursor}` : ''}`, undefined, admin.accessToken);
+      seen.push(...page.body.items.map((u) => u.email));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toHaveLength(6);
+    expect(new Set(seen).size).toBe(6);
+
+    const byName = await http(base, 'GET', '/api/v1/users?q=müll', undefined, admin.accessToken);
+    expect(byName.body.items.map((u: { displayName: string }) => u.displayName)).toEqual(['Dora Müller']);
+    const byEmail = await http(base, 'GET', '/api/v1/users?q=U3%40', undefined, admin.accessToken);
+    expect(byEmail.body.items.map((u: { email: string }) => u.email)).toEqual(['u3@admin.test']);
+    // LIKE wildcards in the search are taken literally.
+    const literal = await http(base, 'GET', `/api/v1/users?q=${encodeURIComponent('100%_')}`, undefined, admin.accessToken);
+    expect(literal.body.items.map((u: { displayName: string }) => u.displayName)).toEqual(['Eli 100%_sure']);
+    const wildcard = await http(base, 'GET', `/api/v1/users?q=${encodeURIComponent('%')}`, undefined, admin.accessToken);
+    expect(wildcard.body.items.map((u: { displayName: string }) => u.displayName)).toEqual(['Eli 100%_sure']);
+    const admins = await http(base, 'GET', '/api/v1/users?role=admin', undefined, admin.accessToken);
+    expect(admins.body.items.map((u: { email: string }) => u.email)).toEqual(['root@admin.test']);
+  });
+
+  it('grants and revokes roles, but an admin cannot demote themself', async () => {
+    const ben = (await http(base, 'GET', '/api/v1/users?q=u1%40', undefined, admin.accessToken)).body.items[0];
+    expect((await http(base, 'POST', `/api/v1/users/${ben.id}/roles`, { role: 'instructor' }, admin.accessToken)).body.roles).toEqual(['instructor', 'student']);
+    expect((await http(base, 'DELETE', `/api/v1/users/${ben.id}/roles/instructor`, undefined, admin.accessToken)).body.roles).toEqual(['student']);
+    const self = await http(base, 'DELETE', `/api/v1/users/${admin.user.id}/roles/admin`, undefined, admin.accessToken);
+    expect(self.status).toBe(409);
+  });
+
+  it('deactivates a user: login and refresh refused, sessions revoked through user.deactivated; reactivates', async () => {
+    const chen = await sessionOf('u2@admin.test');
+    expect(chen.refreshToken).toBeTruthy();
+    const off = await http(base, 'POST', `/api/v1/users/${chen.user.id}/deactivate`, undefined, admin.accessToken);
+    expect(off.status).toBe(200);
+    expect(off.body.status).toBe('deactivated');
+
+    const login = await http(base, 'POST', '/api/v1/auth/login', { email: 'u2@admin.test', password: pw });
+    expect(login.status).toBe(403);
+    expect(login.body.error.code).toBe('ACCOUNT_DEACTIVATED');
+    // The auth service consumed user.deactivated and revoked the session.
+    await waitFor(async () => (await http(base, 'POST', '/api/v1/auth/refresh', { refreshToken: chen.refreshToken })).status === 401);
+    expect((await http(base, 'POST', `/api/v1/users/${admin.user.id}/deactivate`, undefined, admin.accessToken)).status).toBe(409);
+
+    const on = await http(base, 'POST', `/api/v1/users/${chen.user.id}/reactivate`, undefined, admin.accessToken);
+    expect(on.body.status).toBe('active');
+    expect((await http(base, 'POST', '/api/v1/auth/login', { email: 'u2@admin.test', password: pw })).status).toBe(200);
+  });
+
+  it('records the lifecycle as events in the outbox log', async () => {
+    const log = await node.runtime.db.root.selectFrom('lms_events.log').select('subject').execute();
+    const subjects = log.map((r: { subject: string }) => r.subject);
+    expect(subjects.filter((s: string) => s === 'lms.user.created.v1')).toHaveLength(6);
+    expect(subjects).toEqual(expect.arrayContaining(['lms.user.updated.v1', 'lms.user.deactivated.v1']));
+  });
+});
