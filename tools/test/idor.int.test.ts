@@ -1,0 +1,120 @@
+/**
+ * The access matrix: every REST operation is tried anonymously, as a student and as a foreign
+ * instructor against another user's resources. Any success where the matrix says "denied" fails the
+ * test, and an operation missing from the matrix fails it too, so a new operation must be placed here.
+ */
+import { allProcedures, type AnyProcedure } from '@lms/contracts';
+import { gatewayPort } from '@lms/gateway';
+import { startNode, type LmsNode } from '@lms/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICES } from '../services.ts';
+import { http } from './support.ts';
+
+type Actor = 'anon' | 'student' | 'foreign';
+interface Fixtures {
+  ownerId: string;
+  ownerSessionId: string;
+  draftId: string;
+}
+interface Rule {
+  /** Who must be refused. */
+  deny: Actor[];
+  input?: (fx: Fixtures) => Record<string, unknown>;
+}
+
+const everyone: Actor[] = [];
+const signedIn: Actor[] = ['anon'];
+const staff: Actor[] = ['anon', 'student'];
+const adminOnly: Actor[] = ['anon', 'student', 'foreign'];
+
+const matrix: Record<string, Rule> = {
+  'auth.register': { deny: everyone },
+  'auth.login': { deny: everyone },
+  'auth.refresh': { deny: everyone },
+  'auth.jwks': { deny: everyone },
+  'auth.logout': { deny: signedIn },
+  'auth.sessions': { deny: signedIn },
+  'auth.changePassword': { deny: signedIn, input: () => ({ currentPassword: 'idor matrix password', newPassword: 'another matrix secret' }) },
+  'auth.revokeSession': { deny: ['anon', 'student', 'foreign'], input: (fx) => ({ sessionId: fx.ownerSessionId }) },
+  'auth.revokeAllSessions': { deny: signedIn },
+  'auth.rotateKeys': { deny: adminOnly },
+  'users.me': { deny: signedIn },
+  'users.updateMe': { deny: signedIn, input: () => ({ bio: 'x' }) },
+  'users.get': { deny: ['anon', 'student', 'foreign'], input: (fx) => ({ userId: fx.ownerId }) },
+  'users.list': { deny: adminOnly },
+  'users.grantRole': { deny: adminOnly, input: (fx) => ({ userId: fx.ownerId, role: 'admin' }) },
+  'users.revokeRole': { deny: adminOnly, input: (fx) => ({ userId: fx.ownerId, role: 'instructor' }) },
+  'users.deactivate': { deny: adminOnly, input: (fx) => ({ userId: fx.ownerId }) },
+  'users.reactivate': { deny: adminOnly, input: (fx) => ({ userId: fx.ownerId }) },
+  'courses.create': { deny: staff, input: () => ({ title: 'Not yours', category: 'x' }) },
+  'courses.list': { deny: signedIn },
+  'courses.get': { deny: ['anon', 'student', 'foreign'], input: (fx) => ({ courseId: fx.draftId }) },
+  'courses.update': { deny: ['anon', 'student', 'foreign'], input: (fx) => ({ courseId: fx.draftId, title: 'Hijacked' }) },
+  'courses.publish': { deny: ['anon', 'student', 'foreign'], input: (fx) => ({ courseId: fx.draftId }) },
+  'analytics.publishedByCategory': { deny: staff },
+};
+
+let node: LmsNode;
+let base: string;
+const tokens: Partial<Record<Actor, string>> = {};
+let fx: Fixtures;
+const pw = 'idor matrix password';
+
+beforeAll(async () => {
+  node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
+  base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
+  const reg = async (email: string) => (await http(base, 'POST', '/api/v1/auth/register', { email, password: pw, displayName: 'M' })).body;
+  const admin = await reg('admin@idor.test');
+  const owner = await reg('owner@idor.test');
+  const foreign = await reg('foreign@idor.test');
+  const student = await reg('student@idor.test');
+  for (const u of [owner, foreign]) await http(base, 'POST', `/api/v1/users/${u.user.id}/roles`, { role: 'instructor' }, admin.accessToken);
+  const login = async (email: string) => (await http(base, 'POST', '/api/v1/auth/login', { email, password: pw })).body;
+  const ownerSession = await login('owner@idor.test');
+  tokens.foreign = (await login('foreign@idor.test')).accessToken;
+  tokens.student = student.accessToken;
+  const draft = await http(base, 'POST', '/api/v1/courses', { title: 'Owner draft', category: 'private' }, ownerSession.accessToken);
+  expect(draft.status).toBe(201);
+  fx = { ownerId: owner.user.id, ownerSessionId: ownerSession.sessionId, draftId: draft.body.id };
+});
+afterAll(() => node?.stop());
+
+function request(c: AnyProcedure, input: Record<string, unknown>): [string, string, unknown] {
+  const rest = { ...input };
+  const path = c.rest!.path.replace(/\{(\w+)\}/g, (_, p: string) => {
+    const v = String(rest[p]);
+    delete rest[p];
+    return encodeURIComponent(v);
+  });
+  const isQuery = c.rest!.method === 'GET' || c.rest!.method === 'DELETE';
+  const qs = isQuery && Object.keys(rest).length ? `?${new URLSearchParams(rest as Record<string, string>)}` : '';
+  return [c.rest!.method, `/api/v1${path}${qs}`, isQuery ? undefined : rest];
+}
+
+describe('access matrix', () => {
+  it('places every REST operation in the matrix', () => {
+    const missing = allProcedures()
+      .filter((c) => c.rest && !matrix[c.action])
+      .map((c) => c.action);
+    expect(missing).toEqual([]);
+  });
+
+  it('refuses every denied actor on every operation, on the resource of another user', async () => {
+    const successes: string[] = [];
+    for (const c of allProcedures().filter((p) => p.rest)) {
+      const rule = matrix[c.action]!;
+      for (const actor of rule.deny) {
+        const [method, url, body] = request(c, rule.input?.(fx) ?? {});
+        const r = await http(base, method, url, body, actor === 'anon' ? undefined : tokens[actor]);
+        if (r.status < 400 || ![401, 403, 404].includes(r.status)) successes.push(`${actor} ${method} ${url} → ${r.status}`);
+        if (actor === 'anon' && r.status !== 401) successes.push(`anon ${method} ${url} → ${r.status} (expected 401)`);
+      }
+    }
+    expect(successes).toEqual([]);
+    // And nothing changed hands: the draft is still the owner's, unpublished, with its title.
+    const owner = (await http(base, 'POST', '/api/v1/auth/login', { email: 'owner@idor.test', password: pw })).body;
+    const draft = await http(base, 'GET', `/api/v1/courses/${fx.draftId}`, undefined, owner.accessToken);
+    expect(draft.body).toMatchObject({ title: 'Owner draft', status: 'draft', ownerId: fx.ownerId });
+    expect(owner.user.roles).toEqual(['instructor', 'student']);
+  });
+});
