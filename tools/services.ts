@@ -1,4 +1,5 @@
 import { analyticsService } from '@lms/analytics';
+import { auditService } from '@lms/audit';
 import { authService } from '@lms/auth';
 import { coursesService } from '@lms/courses';
 import { gatewayService } from '@lms/gateway';
@@ -12,6 +13,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   users: usersService,
   courses: coursesService,
   analytics: analyticsService,
+  audit: auditService,
 };
 
 export function pick(names: string): ServiceModule[] {

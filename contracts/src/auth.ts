@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { domain, isoDate, mutation, query } from './core.js';
+import { domain, event, isoDate, mutation, query } from './core.js';
 import { role } from './users.js';
 
 const email = z.email().max(254).transform((e) => e.toLowerCase());
@@ -121,3 +121,41 @@ export const auth = domain('auth', {
     summary: 'Token verification keys (JWKS)',
   }),
 });
+
+const client = { ip: z.string().nullable(), userAgent: z.string().nullable() };
+export const authEvents = {
+  loginSucceeded: event({
+    subject: 'lms.auth.login_succeeded.v1',
+    stream: 'LMS_AUTH',
+    version: 1,
+    summary: 'A password login succeeded',
+    payload: z.object({ userId: z.uuid(), sessionId: z.uuid(), ...client }),
+  }),
+  loginFailed: event({
+    subject: 'lms.auth.login_failed.v1',
+    stream: 'LMS_AUTH',
+    version: 1,
+    summary: 'A password login failed (wrong password, unknown email, throttled or deactivated)',
+    payload: z.object({
+      /** SHA-256 of the email: correlates attempts without storing addresses that have no account. */
+      emailHash: z.string(),
+      userId: z.uuid().nullable(),
+      reason: z.enum(['bad_credentials', 'throttled', 'deactivated']),
+      ...client,
+    }),
+  }),
+  sessionsRevoked: event({
+    subject: 'lms.auth.sessions_revoked.v1',
+    stream: 'LMS_AUTH',
+    version: 1,
+    summary: 'Sessions of a user were revoked',
+    payload: z.object({ userId: z.uuid(), count: z.number().int(), reason: z.string(), by: z.uuid().nullable() }),
+  }),
+  passwordChanged: event({
+    subject: 'lms.auth.password_changed.v1',
+    stream: 'LMS_AUTH',
+    version: 1,
+    summary: 'A user changed their password',
+    payload: z.object({ userId: z.uuid(), ...client }),
+  }),
+};

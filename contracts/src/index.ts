@@ -1,7 +1,8 @@
 import type { TRPCBuiltRouter, TRPCMutationProcedure, TRPCQueryProcedure } from '@trpc/server';
 import type { z } from 'zod';
 import { analytics } from './analytics.js';
-import { auth } from './auth.js';
+import { audit } from './audit.js';
+import { auth, authEvents } from './auth.js';
 import type { AnyProcedure, DomainContracts, ErrorCode, EventContract, ProcedureContract } from './core.js';
 import { courseEvents, courses } from './courses.js';
 import { userEvents, users, usersInternal } from './users.js';
@@ -11,16 +12,17 @@ export * from './auth.js';
 export * from './users.js';
 export * from './courses.js';
 export * from './analytics.js';
+export * from './audit.js';
 
 /** Every procedure the edges expose, by domain. Adding one here is all it takes to publish it. */
-export const catalogue = { auth, users, courses, analytics } as const;
+export const catalogue = { auth, users, courses, analytics, audit } as const;
 export type Catalogue = typeof catalogue;
 
 /** Procedures only services call each other with. */
 export const internalCatalogue = { users: usersInternal } as const;
 
 /** Every event, by domain: the event registry. */
-export const events = { course: courseEvents, user: userEvents } as const satisfies Record<string, Record<string, EventContract>>;
+export const events = { auth: authEvents, course: courseEvents, user: userEvents } as const satisfies Record<string, Record<string, EventContract>>;
 
 export function allProcedures(): AnyProcedure[] {
   return Object.values(catalogue).flatMap((d: DomainContracts) => Object.values(d));

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { domain, event, isoDate, mutation, page, pageInput, query } from './core.js';
 
-export const role = z.enum(['admin', 'instructor', 'student']);
+export const role = z.enum(['admin', 'instructor', 'auditor', 'student']);
 
 export const profile = z
   .object({
@@ -126,7 +126,7 @@ export const userEvents = {
     stream: 'LMS_USER',
     version: 1,
     summary: 'A profile or its roles changed',
-    payload: z.object({ ...userRef, changed: z.array(z.string()), roles: z.array(role) }),
+    payload: z.object({ ...userRef, changed: z.array(z.string()), roles: z.array(role), by: z.uuid().nullable() }),
   }),
   deactivated: event({
     subject: 'lms.user.deactivated.v1',

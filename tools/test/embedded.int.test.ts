@@ -188,7 +188,7 @@ describe('tRPC journey (typed client)', () => {
   it('does the slice with inferred types and the same error codes', async () => {
     const anon = createLmsClient({ url: base });
     const session = await anon.auth.register.mutate({ email: 'dana@example.com', password: 'amber long password', displayName: 'Dana' });
-    expectTypeOf(session.user.roles).toEqualTypeOf<Array<'admin' | 'instructor' | 'student'>>();
+    expectTypeOf(session.user.roles).toEqualTypeOf<Array<'admin' | 'instructor' | 'auditor' | 'student'>>();
 
     const adminSession = await anon.auth.login.mutate({ email: 'root@example.com', password: 'a long enough password' });
     const admin = createLmsClient({ url: base, token: adminSession.accessToken });
@@ -233,7 +233,7 @@ describe('operations endpoints', () => {
     expect((await http(base, 'GET', '/health/live')).status).toBe(200);
     const ready = await http(base, 'GET', '/health/ready');
     expect(ready.status).toBe(200);
-    expect(ready.body.checks).toEqual({ auth: 'up', users: 'up', courses: 'up', analytics: 'up' });
+    expect(ready.body.checks).toEqual({ auth: 'up', users: 'up', courses: 'up', analytics: 'up', audit: 'up' });
     const metrics = await fetch(`${base}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/lms_http_request_duration_seconds_bucket/);
     expect(metrics).toMatch(/lms_action_duration_seconds_count\{action="courses.create",outcome="ok"\}/);
@@ -337,7 +337,7 @@ describe('readiness', () => {
     try {
       const r = await http(`http://127.0.0.1:${gatewayPort(partial.broker)}`, 'GET', '/health/ready');
       expect(r.status).toBe(503);
-      expect(r.body).toEqual({ status: 'not_ready', checks: { auth: 'up', users: 'up', courses: 'down', analytics: 'down' } });
+      expect(r.body).toEqual({ status: 'not_ready', checks: { auth: 'up', users: 'up', courses: 'down', analytics: 'down', audit: 'down' } });
     } finally {
       await partial.stop();
     }

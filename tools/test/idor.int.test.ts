@@ -52,6 +52,7 @@ const matrix: Record<string, Rule> = {
   'courses.update': { deny: ['anon', 'student', 'foreign'], input: (fx) => ({ courseId: fx.draftId, title: 'Hijacked' }) },
   'courses.publish': { deny: ['anon', 'student', 'foreign'], input: (fx) => ({ courseId: fx.draftId }) },
   'analytics.publishedByCategory': { deny: staff },
+  'audit.list': { deny: adminOnly },
 };
 
 let node: LmsNode;

@@ -70,10 +70,10 @@ describe('brokers on one NATS server', () => {
     nodes.push(await startNode(pick('auth,users'), mesh({ nodeId: 'identity-1' })));
     nodes.push(await startNode(pick('courses'), mesh({ nodeId: 'courses-1' }), { middlewares: [counter(counts)] }));
     nodes.push(await startNode(pick('courses'), mesh({ nodeId: 'courses-2' }), { middlewares: [counter(counts)] }));
-    nodes.push(await startNode(pick('analytics'), mesh({ nodeId: 'analytics-1' })));
+    nodes.push(await startNode(pick('analytics,audit'), mesh({ nodeId: 'analytics-1' })));
     const gw = await startNode(pick('gateway'), mesh({ nodeId: 'gateway-1' }));
     nodes.push(gw);
-    await gw.broker.waitForServices(['auth', 'users', 'courses', 'analytics'], 15_000);
+    await gw.broker.waitForServices(['auth', 'users', 'courses', 'analytics', 'audit'], 15_000);
     base = `http://127.0.0.1:${gatewayPort(gw.broker)}`;
   });
   afterAll(async () => {
@@ -170,7 +170,7 @@ describe('nodes in separate OS processes', () => {
     try {
       spawnNode('courses', 'proc-courses-1');
       spawnNode('courses', 'proc-courses-2');
-      spawnNode('analytics', 'proc-analytics');
+      spawnNode('analytics,audit', 'proc-analytics');
       identity = await startNode(pick('auth,users'), { ...mesh({ nodeId: 'proc-identity' }), namespace: pns });
       gw = await startNode(pick('gateway'), { ...mesh({ nodeId: 'proc-gateway' }), namespace: pns });
     } finally {

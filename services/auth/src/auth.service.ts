@@ -1,8 +1,8 @@
 import { hash, verify } from '@node-rs/argon2';
-import { auth, DomainError, userEvents, usersInternal, type Profile } from '@lms/contracts';
-import { consumer, createRateLimiter, defineService } from '@lms/runtime';
+import { auth, authEvents, DomainError, userEvents, usersInternal, type Profile } from '@lms/contracts';
+import { addToOutbox, consumer, createRateLimiter, defineService, type Emit, type HandlerArgs } from '@lms/runtime';
 import type { Kysely, Transaction } from 'kysely';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { AuthRepository, type AuthDB } from './auth.repository.js';
 import * as m0 from './migrations/20261124000000_auth.js';
 import * as m1 from './migrations/20261124120000_sessions.js';
@@ -16,15 +16,42 @@ const ARGON = { algorithm: 2 /* Algorithm.Argon2id (a const enum) */, memoryCost
 const DUMMY_HASH = hash('not-a-real-password', ARGON);
 
 type Client = { ip: string; userAgent?: string } | undefined;
+type Tx = HandlerArgs<typeof auth.login, AuthDB, unknown>['tx'];
 
-/** Opens a session (a refresh-token family) and answers with its first tokens. */
-async function openSession(repo: AuthRepository, tokens: TokenIssuer, profile: Profile, client: Client) {
+/**
+ * Opens a session (a refresh-token family). Its rows, and whatever `also` emits, commit together;
+ * the access token is signed after the commit: inside the transaction, the signing-key lookup would
+ * wait for the one connection embedded mode has.
+ */
+async function openSession(tx: Tx, tokens: TokenIssuer, profile: Profile, client: Client, also?: (emit: Emit, sessionId: string) => Promise<unknown>) {
   const sessionId = randomUUID();
   const refresh = newRefreshToken();
-  await repo.createSession({ id: sessionId, userId: profile.id, userAgent: client?.userAgent, ip: client?.ip });
-  await repo.addRefreshToken(sessionId, refresh.hash, new Date(Date.now() + REFRESH_TTL_S * 1000));
+  await tx(async (trx, emit) => {
+    const repo = new AuthRepository(trx);
+    await repo.createSession({ id: sessionId, userId: profile.id, userAgent: client?.userAgent, ip: client?.ip });
+    await repo.addRefreshToken(sessionId, refresh.hash, new Date(Date.now() + REFRESH_TTL_S * 1000));
+    await also?.(emit, sessionId);
+  });
   return answer(profile, await tokens.issue(profile, sessionId), refresh.token, sessionId);
 }
+
+/** Revokes sessions and records it in the outbox, in one transaction. */
+async function revoke(
+  tx: Tx,
+  userId: string,
+  reason: string,
+  by: string | null,
+  which: { sessionId?: string; exceptId?: string } = {},
+): Promise<number> {
+  return tx(async (trx, emit) => {
+    const n = await new AuthRepository(trx).revokeSessions(userId, reason, which.sessionId, which.exceptId);
+    if (n > 0) await emit(authEvents.sessionsRevoked, { userId, count: n, reason, by }, userId);
+    return n;
+  });
+}
+
+const clientFields = (client: Client) => ({ ip: client?.ip ?? null, userAgent: client?.userAgent ?? null });
+const emailHash = (email: string) => createHash('sha256').update(email).digest('hex');
 
 function answer(profile: Profile, accessToken: string, refreshToken: string, sessionId: string) {
   return {
@@ -71,11 +98,14 @@ export const authService = defineService({
       name: 'users',
       event: userEvents.deactivated,
       // A deactivated user's sessions end: refresh stops at once, access tokens at their expiry.
-      handle: async (p, _event, trx: Transaction<AuthDB>) => void (await new AuthRepository(trx).revokeSessions(p.userId, 'user_deactivated')),
+      handle: async (p, _event, trx: Transaction<AuthDB>) => {
+        const count = await new AuthRepository(trx).revokeSessions(p.userId, 'user_deactivated');
+        if (count > 0) await addToOutbox(trx, authEvents.sessionsRevoked, { userId: p.userId, count, reason: 'user_deactivated', by: p.by }, { key: p.userId });
+      },
     }),
   ],
   handlers: {
-    async register({ input, repo: { repo, tokens }, call, logger, client }) {
+    async register({ input, repo: { repo, tokens }, call, logger, client, tx }) {
       checkPassword(input.password, input, 'password');
       if (await repo.byEmail(input.email)) throw new DomainError('EMAIL_TAKEN', 'An account with this email already exists');
       const passwordHash = await hash(input.password, ARGON);
@@ -87,23 +117,32 @@ export const authService = defineService({
         throw new DomainError('EMAIL_TAKEN', 'An account with this email already exists');
       }
       logger.info({ userId: id, admin: profile.roles.includes('admin') }, 'account registered');
-      return openSession(repo, tokens, profile, client);
+      return openSession(tx, tokens, profile, client);
     },
-    async login({ input, repo: { repo, tokens, throttle }, call, client }) {
-      await throttle.check(input.email, client?.ip);
+    async login({ input, repo: { repo, tokens, throttle }, call, client, tx }) {
+      const failed = (reason: 'bad_credentials' | 'throttled' | 'deactivated', userId: string | null) =>
+        tx((_trx, emit) => emit(authEvents.loginFailed, { emailHash: emailHash(input.email), userId, reason, ...clientFields(client) }));
+      await throttle.check(input.email, client?.ip).catch(async (err) => {
+        await failed('throttled', null);
+        throw err;
+      });
       const cred = await repo.byEmail(input.email);
       const ok = await verify(cred?.password_hash ?? (await DUMMY_HASH), input.password).catch(() => false);
       if (!cred || !ok) {
         await throttle.failed(input.email, client?.ip);
+        await failed('bad_credentials', cred?.user_id ?? null);
         throw new DomainError('INVALID_CREDENTIALS', 'Email or password is wrong');
       }
       await throttle.succeeded(input.email);
       const profile = await call(usersInternal.byId, { id: cred.user_id });
+      if (profile.status !== 'active') await failed('deactivated', profile.id);
       mustBeActive(profile);
       await repo.touchLogin(cred.user_id);
-      return openSession(repo, tokens, profile, client);
+      return openSession(tx, tokens, profile, client, (emit, sessionId) =>
+        emit(authEvents.loginSucceeded, { userId: profile.id, sessionId, ...clientFields(client) }, profile.id),
+      );
     },
-    async changePassword({ input, caller, client, repo: { repo, throttle }, logger }) {
+    async changePassword({ input, caller, client, repo: { repo, throttle }, logger, tx }) {
       const cred = await repo.byUserId(caller!.userId);
       if (!cred) throw new DomainError('INVALID_CREDENTIALS', 'Current password is wrong');
       await throttle.check(cred.email, client?.ip);
@@ -112,8 +151,12 @@ export const authService = defineService({
         throw new DomainError('INVALID_CREDENTIALS', 'Current password is wrong');
       }
       checkPassword(input.newPassword, { email: cred.email }, 'newPassword');
-      await repo.setPassword(cred.user_id, await hash(input.newPassword, ARGON));
-      const n = await repo.revokeSessions(cred.user_id, 'password_changed', undefined, caller!.sessionId);
+      const newHash = await hash(input.newPassword, ARGON);
+      await tx(async (trx, emit) => {
+        await new AuthRepository(trx).setPassword(cred.user_id, newHash);
+        await emit(authEvents.passwordChanged, { userId: cred.user_id, ...clientFields(client) }, cred.user_id);
+      });
+      const n = await revoke(tx, cred.user_id, 'password_changed', cred.user_id, { exceptId: caller!.sessionId });
       logger.info({ userId: cred.user_id, otherSessionsRevoked: n }, 'password changed');
       return { changed: true as const, otherSessionsRevoked: n };
     },
@@ -125,7 +168,7 @@ export const authService = defineService({
       if (!s || s.revoked_at) throw invalidRefresh();
       if (found.used_at) {
         // A rotated token came back: it was stolen, or the client was. End the whole family.
-        await repo.revokeSessions(s.user_id, 'refresh_token_reuse', s.id);
+        await revoke(tx, s.user_id, 'refresh_token_reuse', null, { sessionId: s.id });
         logger.warn({ userId: s.user_id, sessionId: s.id, ip: client?.ip }, 'refresh token reused: session revoked');
         throw invalidRefresh();
       }
@@ -138,15 +181,15 @@ export const authService = defineService({
         new AuthRepository(trx).rotateRefreshToken(oldHash, { hash: next.hash, sessionId: s.id, expiresAt: new Date(Date.now() + REFRESH_TTL_S * 1000) }),
       );
       if (!rotated) {
-        await repo.revokeSessions(s.user_id, 'refresh_token_reuse', s.id);
+        await revoke(tx, s.user_id, 'refresh_token_reuse', null, { sessionId: s.id });
         throw invalidRefresh();
       }
       await repo.touchSession(s.id, client);
       return answer(profile, await tokens.issue(profile, s.id), next.token, s.id);
     },
-    async logout({ caller, repo: { repo } }) {
+    async logout({ caller, tx }) {
       if (!caller!.sessionId) return { revoked: false };
-      return { revoked: (await repo.revokeSessions(caller!.userId, 'logout', caller!.sessionId)) > 0 };
+      return { revoked: (await revoke(tx, caller!.userId, 'logout', caller!.userId, { sessionId: caller!.sessionId })) > 0 };
     },
     async sessions({ caller, repo: { repo } }) {
       const rows = await repo.activeSessions(caller!.userId);
@@ -161,14 +204,14 @@ export const authService = defineService({
         })),
       };
     },
-    async revokeSession({ input, caller, repo: { repo } }) {
+    async revokeSession({ input, caller, tx }) {
       // Only the caller's own sessions match: someone else's id is simply not found.
-      const n = await repo.revokeSessions(caller!.userId, 'revoked_by_user', input.sessionId);
+      const n = await revoke(tx, caller!.userId, 'revoked_by_user', caller!.userId, { sessionId: input.sessionId });
       if (n === 0) throw new DomainError('NOT_FOUND', 'No such active session');
       return { revoked: true };
     },
-    async revokeAllSessions({ caller, repo: { repo } }) {
-      return { revoked: await repo.revokeSessions(caller!.userId, 'revoked_all_by_user') };
+    async revokeAllSessions({ caller, tx }) {
+      return { revoked: await revoke(tx, caller!.userId, 'revoked_all_by_user', caller!.userId) };
     },
     async rotateKeys({ repo: { tokens }, logger, caller }) {
       const r = await tokens.rotate();

@@ -10,13 +10,14 @@ const notFound = () => new DomainError('USER_NOT_FOUND', 'No such user');
 /** Applies a change in a transaction that also records user.updated in the outbox. */
 async function changed(
   tx: HandlerArgs<AnyProcedure, UsersDB, UsersRepository>['tx'],
+  by: string | null,
   what: string[],
   change: (repo: UsersRepository) => ReturnType<UsersRepository['byId']>,
 ): Promise<Profile> {
   return tx(async (trx, emit) => {
     const row = await change(new UsersRepository(trx));
     if (!row) throw notFound();
-    await emit(userEvents.updated, { userId: row.id, changed: what, roles: row.roles as Profile['roles'] }, row.id);
+    await emit(userEvents.updated, { userId: row.id, changed: what, roles: row.roles as Profile['roles'], by }, row.id);
     return toProfile(row);
   });
 }
@@ -34,7 +35,7 @@ export const usersService = defineService({
       return toProfile(row);
     },
     async updateMe({ input, caller, tx }) {
-      return changed(tx, Object.keys(input), (r) => r.update(caller!.userId, input));
+      return changed(tx, caller!.userId, Object.keys(input), (r) => r.update(caller!.userId, input));
     },
     async get({ input, caller, can, repo }) {
       if (input.userId !== caller!.userId && !can('users:manage')) throw new DomainError('FORBIDDEN', 'You may only see your own profile');
@@ -43,13 +44,13 @@ export const usersService = defineService({
       return toProfile(row);
     },
     async grantRole({ input, tx, logger, caller }) {
-      const p = await changed(tx, ['roles'], (r) => r.addRole(input.userId, input.role));
+      const p = await changed(tx, caller!.userId, ['roles'], (r) => r.addRole(input.userId, input.role));
       logger.info({ userId: input.userId, role: input.role, by: caller!.userId }, 'role granted');
       return p;
     },
     async revokeRole({ input, tx, logger, caller }) {
       if (input.userId === caller!.userId && input.role === 'admin') throw new DomainError('CONFLICT', 'Admins cannot take admin from themselves');
-      const p = await changed(tx, ['roles'], (r) => r.removeRole(input.userId, input.role));
+      const p = await changed(tx, caller!.userId, ['roles'], (r) => r.removeRole(input.userId, input.role));
       logger.info({ userId: input.userId, role: input.role, by: caller!.userId }, 'role revoked');
       return p;
     },
@@ -69,8 +70,8 @@ export const usersService = defineService({
         return toProfile(row);
       });
     },
-    async reactivate({ input, tx }) {
-      return changed(tx, ['status'], (r) => r.setStatus(input.userId, 'active'));
+    async reactivate({ input, tx, caller }) {
+      return changed(tx, caller!.userId, ['status'], (r) => r.setStatus(input.userId, 'active'));
     },
     async create({ input, tx }) {
       return tx(async (trx, emit) => {
