@@ -159,3 +159,12 @@ export const authEvents = {
     payload: z.object({ userId: z.uuid(), ...client }),
   }),
 };
+
+/**
+ * Broadcasts: fire-and-forget notices to every node (Moleculer events over NATS), for caches that
+ * must hear at once. Not durable; what must not be lost goes through the outbox as a domain event.
+ */
+export const authBroadcasts = {
+  /** Sessions ended: gateways refuse their access tokens from now on instead of at expiry. */
+  sessionsRevoked: { name: 'auth.sessions.revoked', payload: z.object({ sessionIds: z.array(z.uuid()), until: z.number().int() }) },
+};

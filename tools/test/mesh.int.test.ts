@@ -74,6 +74,8 @@ describe('brokers on one NATS server', () => {
     const gw = await startNode(pick('gateway'), mesh({ nodeId: 'gateway-1' }));
     nodes.push(gw);
     await gw.broker.waitForServices(['auth', 'users', 'courses', 'analytics', 'audit'], 15_000);
+    // Broadcasts reach the nodes a broker has discovered; discovery of a new node takes up to a heartbeat.
+    await nodes[0]!.broker.waitForServices(['gateway'], 15_000);
     base = `http://127.0.0.1:${gatewayPort(gw.broker)}`;
   });
   afterAll(async () => {
@@ -115,6 +117,13 @@ describe('brokers on one NATS server', () => {
     for (let i = 0; i < 10; i++) {
       expect((await http(base, 'GET', `/api/v1/courses/${c.body.id}`, undefined, admin.accessToken)).status).toBe(200);
     }
+  });
+
+  it('tells the gateway node over NATS when a session ends, so its access token stops working at once', async () => {
+    const s = (await http(base, 'POST', '/api/v1/auth/login', { email: 'mesh-admin@example.com', password: 'grid password 123' })).body;
+    expect((await http(base, 'GET', '/api/v1/me', undefined, s.accessToken)).status).toBe(200);
+    expect((await http(base, 'POST', '/api/v1/auth/logout', undefined, s.accessToken)).body).toEqual({ revoked: true });
+    await waitFor(async () => (await http(base, 'GET', '/api/v1/me', undefined, s.accessToken)).status === 401, 5_000);
   });
 
   it('rate-limits and throttles logins through Redis, shared by the mesh', async () => {

@@ -42,7 +42,10 @@ describe('refresh tokens', () => {
     expect(replay.body.error.code).toBe('TOKEN_INVALID');
     // The legitimate holder's newer token is dead too: the family is revoked.
     expect((await refresh(next.refreshToken)).status).toBe(401);
-    const list = (await http(base, 'GET', '/api/v1/me/sessions', undefined, next.accessToken)).body.items;
+    // Its access token is refused at once too, and the session is gone from the list.
+    expect((await http(base, 'GET', '/api/v1/me', undefined, next.accessToken)).status).toBe(401);
+    const other = await login();
+    const list = (await http(base, 'GET', '/api/v1/me/sessions', undefined, other.accessToken)).body.items;
     expect(list.map((x: { id: string }) => x.id)).not.toContain(s.sessionId);
   });
 
@@ -56,6 +59,21 @@ describe('refresh tokens', () => {
     expect(r.body.user.roles).toContain('instructor');
     const created = await http(base, 'POST', '/api/v1/courses', { title: 'After refresh', category: 'x' }, r.body.accessToken);
     expect(created.status).toBe(201);
+  });
+});
+
+describe('revocation reaches access tokens', () => {
+  it('refuses the access token of a session the moment it ends, not at its expiry', async () => {
+    const phone = await login('sam@sessions.test', 'phone/9');
+    const laptop = await login('sam@sessions.test', 'laptop/9');
+    expect((await http(base, 'GET', '/api/v1/me', undefined, phone.accessToken)).status).toBe(200); // now cached as verified
+    await http(base, 'DELETE', `/api/v1/me/sessions/${phone.sessionId}`, undefined, laptop.accessToken);
+    const after = await http(base, 'GET', '/api/v1/me', undefined, phone.accessToken);
+    expect(after.status).toBe(401);
+    expect(after.body.error.code).toBe('TOKEN_INVALID');
+    expect((await http(base, 'GET', '/api/v1/me', undefined, laptop.accessToken)).status).toBe(200);
+    await http(base, 'POST', '/api/v1/auth/logout', undefined, laptop.accessToken);
+    expect((await http(base, 'GET', '/api/v1/me', undefined, laptop.accessToken)).status).toBe(401);
   });
 });
 

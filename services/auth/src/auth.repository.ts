@@ -110,12 +110,12 @@ export class AuthRepository {
     return this.db.selectFrom('sessions').selectAll().where('user_id', '=', userId).where('revoked_at', 'is', null).orderBy('last_used_at', 'desc').execute();
   }
 
-  /** Revokes sessions of a user (all, one, or all but one); returns how many were active. */
-  async revokeSessions(userId: string, reason: string, sessionId?: string, exceptId?: string): Promise<number> {
+  /** Revokes sessions of a user (all, one, or all but one); returns the ids of those that were active. */
+  async revokeSessions(userId: string, reason: string, sessionId?: string, exceptId?: string): Promise<string[]> {
     let q = this.db.updateTable('sessions').set({ revoked_at: sql`now()`, revoked_reason: reason }).where('user_id', '=', userId).where('revoked_at', 'is', null);
     if (sessionId) q = q.where('id', '=', sessionId);
     if (exceptId) q = q.where('id', '!=', exceptId);
     const rows = await q.returning('id').execute();
-    return rows.length;
+    return rows.map((r) => r.id);
   }
 }

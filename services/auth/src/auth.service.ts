@@ -1,5 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
-import { auth, authEvents, DomainError, userEvents, usersInternal, type Profile } from '@lms/contracts';
+import { auth, authBroadcasts, authEvents, DomainError, userEvents, usersInternal, type Profile } from '@lms/contracts';
 import { addToOutbox, consumer, createRateLimiter, defineService, type Emit, type HandlerArgs } from '@lms/runtime';
 import type { Kysely, Transaction } from 'kysely';
 import { createHash, randomUUID } from 'node:crypto';
@@ -35,19 +35,29 @@ async function openSession(tx: Tx, tokens: TokenIssuer, profile: Profile, client
   return answer(profile, await tokens.issue(profile, sessionId), refresh.token, sessionId);
 }
 
-/** Revokes sessions and records it in the outbox, in one transaction. */
+/** Tells every gateway, at once, to refuse access tokens of these sessions until they would expire anyway. */
+function announceRevoked(broker: { broadcast(name: string, payload: unknown): unknown }, sessionIds: string[]): void {
+  if (sessionIds.length === 0) return;
+  const payload = authBroadcasts.sessionsRevoked.payload.parse({ sessionIds, until: Date.now() + ACCESS_TTL_S * 1000 });
+  void broker.broadcast(authBroadcasts.sessionsRevoked.name, payload);
+}
+
+/** Revokes sessions and records it in the outbox, in one transaction; then tells the gateways. */
 async function revoke(
   tx: Tx,
+  broker: { broadcast(name: string, payload: unknown): unknown },
   userId: string,
   reason: string,
   by: string | null,
   which: { sessionId?: string; exceptId?: string } = {},
 ): Promise<number> {
-  return tx(async (trx, emit) => {
-    const n = await new AuthRepository(trx).revokeSessions(userId, reason, which.sessionId, which.exceptId);
-    if (n > 0) await emit(authEvents.sessionsRevoked, { userId, count: n, reason, by }, userId);
-    return n;
+  const ids = await tx(async (trx, emit) => {
+    const revoked = await new AuthRepository(trx).revokeSessions(userId, reason, which.sessionId, which.exceptId);
+    if (revoked.length > 0) await emit(authEvents.sessionsRevoked, { userId, count: revoked.length, reason, by }, userId);
+    return revoked;
   });
+  announceRevoked(broker, ids);
+  return ids.length;
 }
 
 const clientFields = (client: Client) => ({ ip: client?.ip ?? null, userAgent: client?.userAgent ?? null });
@@ -90,7 +100,7 @@ export const authService = defineService({
     const repo = new AuthRepository(db);
     const log = runtime.logger('auth');
     const limiter = createRateLimiter(runtime.config, (err) => log.warn({ err: String(err) }, 'login throttle unavailable'));
-    return { repo, tokens: new TokenIssuer(repo), throttle: new LoginThrottle(limiter) };
+    return { repo, tokens: new TokenIssuer(repo), throttle: new LoginThrottle(limiter), broker: runtime.broker };
   },
   stopped: ({ throttle }) => throttle.close(),
   consumers: [
@@ -98,9 +108,12 @@ export const authService = defineService({
       name: 'users',
       event: userEvents.deactivated,
       // A deactivated user's sessions end: refresh stops at once, access tokens at their expiry.
-      handle: async (p, _event, trx: Transaction<AuthDB>) => {
-        const count = await new AuthRepository(trx).revokeSessions(p.userId, 'user_deactivated');
-        if (count > 0) await addToOutbox(trx, authEvents.sessionsRevoked, { userId: p.userId, count, reason: 'user_deactivated', by: p.by }, { key: p.userId });
+      handle: async (p, _event, trx: Transaction<AuthDB>, runtime) => {
+        const ids = await new AuthRepository(trx).revokeSessions(p.userId, 'user_deactivated');
+        if (ids.length === 0) return;
+        await addToOutbox(trx, authEvents.sessionsRevoked, { userId: p.userId, count: ids.length, reason: 'user_deactivated', by: p.by }, { key: p.userId });
+        // Announced before this transaction commits: at worst a gateway refuses a little early.
+        announceRevoked(runtime.broker, ids);
       },
     }),
   ],
@@ -142,7 +155,7 @@ export const authService = defineService({
         emit(authEvents.loginSucceeded, { userId: profile.id, sessionId, ...clientFields(client) }, profile.id),
       );
     },
-    async changePassword({ input, caller, client, repo: { repo, throttle }, logger, tx }) {
+    async changePassword({ input, caller, client, repo: { repo, throttle, broker }, logger, tx }) {
       const cred = await repo.byUserId(caller!.userId);
       if (!cred) throw new DomainError('INVALID_CREDENTIALS', 'Current password is wrong');
       await throttle.check(cred.email, client?.ip);
@@ -156,11 +169,11 @@ export const authService = defineService({
         await new AuthRepository(trx).setPassword(cred.user_id, newHash);
         await emit(authEvents.passwordChanged, { userId: cred.user_id, ...clientFields(client) }, cred.user_id);
       });
-      const n = await revoke(tx, cred.user_id, 'password_changed', cred.user_id, { exceptId: caller!.sessionId });
+      const n = await revoke(tx, broker, cred.user_id, 'password_changed', cred.user_id, { exceptId: caller!.sessionId });
       logger.info({ userId: cred.user_id, otherSessionsRevoked: n }, 'password changed');
       return { changed: true as const, otherSessionsRevoked: n };
     },
-    async refresh({ input, repo: { repo, tokens }, call, tx, client, logger }) {
+    async refresh({ input, repo: { repo, tokens, broker }, call, tx, client, logger }) {
       const oldHash = hashRefreshToken(input.refreshToken);
       const found = await repo.findRefreshToken(oldHash);
       if (!found) throw invalidRefresh();
@@ -168,7 +181,7 @@ export const authService = defineService({
       if (!s || s.revoked_at) throw invalidRefresh();
       if (found.used_at) {
         // A rotated token came back: it was stolen, or the client was. End the whole family.
-        await revoke(tx, s.user_id, 'refresh_token_reuse', null, { sessionId: s.id });
+        await revoke(tx, broker, s.user_id, 'refresh_token_reuse', null, { sessionId: s.id });
         logger.warn({ userId: s.user_id, sessionId: s.id, ip: client?.ip }, 'refresh token reused: session revoked');
         throw invalidRefresh();
       }
@@ -181,15 +194,15 @@ export const authService = defineService({
         new AuthRepository(trx).rotateRefreshToken(oldHash, { hash: next.hash, sessionId: s.id, expiresAt: new Date(Date.now() + REFRESH_TTL_S * 1000) }),
       );
       if (!rotated) {
-        await revoke(tx, s.user_id, 'refresh_token_reuse', null, { sessionId: s.id });
+        await revoke(tx, broker, s.user_id, 'refresh_token_reuse', null, { sessionId: s.id });
         throw invalidRefresh();
       }
       await repo.touchSession(s.id, client);
       return answer(profile, await tokens.issue(profile, s.id), next.token, s.id);
     },
-    async logout({ caller, tx }) {
+    async logout({ caller, tx, repo: { broker } }) {
       if (!caller!.sessionId) return { revoked: false };
-      return { revoked: (await revoke(tx, caller!.userId, 'logout', caller!.userId, { sessionId: caller!.sessionId })) > 0 };
+      return { revoked: (await revoke(tx, broker, caller!.userId, 'logout', caller!.userId, { sessionId: caller!.sessionId })) > 0 };
     },
     async sessions({ caller, repo: { repo } }) {
       const rows = await repo.activeSessions(caller!.userId);
@@ -204,14 +217,14 @@ export const authService = defineService({
         })),
       };
     },
-    async revokeSession({ input, caller, tx }) {
+    async revokeSession({ input, caller, tx, repo: { broker } }) {
       // Only the caller's own sessions match: someone else's id is simply not found.
-      const n = await revoke(tx, caller!.userId, 'revoked_by_user', caller!.userId, { sessionId: input.sessionId });
+      const n = await revoke(tx, broker, caller!.userId, 'revoked_by_user', caller!.userId, { sessionId: input.sessionId });
       if (n === 0) throw new DomainError('NOT_FOUND', 'No such active session');
       return { revoked: true };
     },
-    async revokeAllSessions({ caller, tx }) {
-      return { revoked: await revoke(tx, caller!.userId, 'revoked_all_by_user', caller!.userId) };
+    async revokeAllSessions({ caller, tx, repo: { broker } }) {
+      return { revoked: await revoke(tx, broker, caller!.userId, 'revoked_all_by_user', caller!.userId) };
     },
     async rotateKeys({ repo: { tokens }, logger, caller }) {
       const r = await tokens.rotate();

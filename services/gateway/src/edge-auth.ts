@@ -19,6 +19,20 @@ export class EdgeAuth {
    */
   private readonly verified = new Map<string, { caller: Caller; expMs: number }>();
   private static readonly CACHE_MAX = 10_000;
+  /** Sessions revoked while their access tokens may still be unexpired: session id → until when. */
+  private readonly revoked = new Map<string, number>();
+
+  /** From the auth.sessions.revoked broadcast: refuse these sessions' tokens until `until`. */
+  revokeSessions(sessionIds: string[], until: number): void {
+    const now = Date.now();
+    for (const [sid, t] of this.revoked) if (t <= now) this.revoked.delete(sid);
+    for (const sid of sessionIds) this.revoked.set(sid, until);
+  }
+
+  private ended(caller: Caller): boolean {
+    const until = caller.sessionId ? this.revoked.get(caller.sessionId) : undefined;
+    return until !== undefined && until > Date.now();
+  }
   constructor(private readonly fetchJwks: () => Promise<JSONWebKeySet>) {}
 
   private async keySet(force = false) {
@@ -37,14 +51,19 @@ export class EdgeAuth {
     if (!m) throw new DomainError('TOKEN_INVALID', 'Authorization must be "Bearer <token>"');
     const token = m[1]!;
     const hit = this.verified.get(token);
-    if (hit && hit.expMs > Date.now()) return hit.caller;
-    if (hit) this.verified.delete(token);
-    try {
-      return await this.verify(token, false);
-    } catch (err) {
-      if (err instanceof joseErrors.JWKSNoMatchingKey) return this.verify(token, true).catch(() => this.reject(err));
-      return this.reject(err);
+    let caller: Caller;
+    if (hit && hit.expMs > Date.now()) caller = hit.caller;
+    else {
+      if (hit) this.verified.delete(token);
+      try {
+        caller = await this.verify(token, false);
+      } catch (err) {
+        if (!(err instanceof joseErrors.JWKSNoMatchingKey)) return this.reject(err);
+        caller = await this.verify(token, true).catch(() => this.reject(err));
+      }
     }
+    if (this.ended(caller)) throw new DomainError('TOKEN_INVALID', 'The session of this access token has ended');
+    return caller;
   }
 
   private async verify(token: string, refresh: boolean): Promise<Caller> {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ServerResponse } from 'node:http';
-import { allProcedures, auth, type AnyProcedure } from '@lms/contracts';
+import { allProcedures, auth, authBroadcasts, type AnyProcedure } from '@lms/contracts';
 import {
   carrierFromHeaders,
   createRateLimiter,
@@ -285,6 +285,15 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         },
       ],
     }),
+    events: {
+      // Revoked sessions' access tokens are refused from now on, not at their expiry.
+      [authBroadcasts.sessionsRevoked.name]: {
+        handler(ctx: { params: unknown }) {
+          const p = authBroadcasts.sessionsRevoked.payload.safeParse(ctx.params);
+          if (p.success) edgeAuth.revokeSessions(p.data.sessionIds, p.data.until);
+        },
+      },
+    },
     async started() {
       limiter = await createRateLimiter(runtime.config, (err) => log.warn({ err: String(err) }, 'rate limiter unavailable; letting requests through'));
     },

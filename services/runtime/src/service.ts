@@ -79,7 +79,7 @@ export interface ConsumerDefinition<E extends EventContract = EventContract, DB 
   /** Group name, unique within the service; the durable consumer is `<service>-<name>`. */
   name: string;
   event: E;
-  handle: (payload: z.output<E['payload']>, event: EventEnvelope<z.output<E['payload']>>, trx: Transaction<DB>) => Promise<void>;
+  handle: (payload: z.output<E['payload']>, event: EventEnvelope<z.output<E['payload']>>, trx: Transaction<DB>, runtime: Runtime) => Promise<void>;
   /** Empties the projection so that a rebuild can replay the stream into it. */
   reset?: (trx: Transaction<DB>) => Promise<void>;
   maxDeliver?: number;
@@ -150,7 +150,7 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
         consumer: `${def.name}-${c.name}`,
         events: [c.event],
         db: db as Kysely<any>,
-        handle: (env, trx) => c.handle(env.payload, env, trx),
+        handle: (env, trx) => c.handle(env.payload, env, trx, runtime),
         reset: c.reset,
         maxDeliver: c.maxDeliver ?? runtime.config.maxDeliver,
       }));
