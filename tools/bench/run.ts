@@ -166,7 +166,16 @@ async function httpBench(m: Metrics): Promise<string> {
   } finally {
     await stopAll();
     await pg.drop();
+    await dropStreams(ns);
   }
+}
+
+/** The streams the services created for this run's namespace. */
+async function dropStreams(ns: string) {
+  const nc = await connect({ servers: NATS_URL });
+  const jsm = await nc.jetstreamManager();
+  for await (const s of jsm.streams.list()) if (s.config.name.startsWith(`${ns.toUpperCase()}_`)) await jsm.streams.delete(s.config.name);
+  await nc.close();
 }
 
 async function eventsBench(m: Metrics): Promise<string> {
