@@ -7,11 +7,11 @@ export interface AnalyticsDB {
 export class AnalyticsRepository {
   constructor(private readonly db: Kysely<AnalyticsDB>) {}
 
-  async countPublished(category: string): Promise<void> {
+  async countPublished(category: string, n = 1): Promise<void> {
     await this.db
       .insertInto('published_by_category')
-      .values({ category, published: 1 })
-      .onConflict((oc) => oc.column('category').doUpdateSet({ published: sql`published_by_category.published + 1` }))
+      .values({ category, published: n })
+      .onConflict((oc) => oc.column('category').doUpdateSet({ published: sql`published_by_category.published + excluded.published` }))
       .execute();
   }
 

@@ -16,6 +16,13 @@ export const analyticsService = defineService({
       event: courseEvents.published,
       // Runs in the transaction that records the event id: applied once, whatever the redeliveries.
       handle: async (payload, _event, trx: Transaction<AnalyticsDB>) => new AnalyticsRepository(trx).countPublished(payload.category),
+      // A batch adds its counts per category: one statement per category instead of one per event.
+      handleMany: async (events, trx: Transaction<AnalyticsDB>) => {
+        const counts = new Map<string, number>();
+        for (const e of events) counts.set(e.payload.category, (counts.get(e.payload.category) ?? 0) + 1);
+        const repo = new AnalyticsRepository(trx);
+        for (const [category, n] of counts) await repo.countPublished(category, n);
+      },
       reset: (trx: Transaction<AnalyticsDB>) => new AnalyticsRepository(trx).reset(),
     }),
   ],

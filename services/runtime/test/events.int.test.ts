@@ -234,6 +234,32 @@ describe('jetstream specifics', () => {
     await db.deleteFrom('outbox').execute();
   });
 
+  it('applies batches through handleMany when a projection offers it, once per event', async () => {
+    const db = s.db.forSchema<any>(s.schema);
+    await db.deleteFrom('seen').execute();
+    let calls = 0;
+    const sub = {
+      ...probeSubscription(db, { consumer: 'probe-bulk' }),
+      handleMany: async (envs: Array<{ id: string }>, trx: import('kysely').Transaction<any>) => {
+        calls++;
+        await trx.insertInto('seen').values(envs.map((e) => ({ event_id: e.id, category: 'bulk' }))).execute();
+      },
+    };
+    const h = await s.transport.subscribe(sub);
+    await db.transaction().execute(async (trx) => {
+      for (let i = 0; i < 300; i++) await addToOutbox(trx, courseEvents.published, payload(5000 + i));
+    });
+    await new OutboxRelay('probe', db, s.transport, quiet).drain();
+    const nc = await connect({ servers: NATS_URL });
+    const inStream = (await (await nc.jetstreamManager()).streams.info(s.transport.streamName('LMS_COURSE'))).state.messages;
+    await nc.close();
+    await waitFor(async () => (await seen(s)).total >= inStream, 20_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await seen(s)).toEqual({ total: inStream, distinct: inStream });
+    expect(calls).toBeLessThan(inStream); // batched, not one call per event
+    await h.stop();
+  });
+
   it('loses nothing and applies nothing twice when the consumer process is killed mid-stream', async () => {
     const db = s.db.forSchema<any>(s.schema);
     await db.deleteFrom('seen').execute();

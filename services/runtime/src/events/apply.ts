@@ -37,10 +37,16 @@ export async function applyBatch(sub: Subscription, envelopes: EventEnvelope[]):
       .returning('event_id')
       .execute();
     const freshIds = new Set(fresh.map((r: { event_id: string }) => r.event_id));
+    const toApply: EventEnvelope[] = [];
     for (const env of envelopes) {
       if (!freshIds.has(env.id)) continue;
       freshIds.delete(env.id); // the same id twice in one batch applies once
-      await sub.handle(env, trx);
+      toApply.push(env);
+    }
+    if (sub.handleMany) {
+      if (toApply.length) await sub.handleMany(toApply, trx);
+    } else {
+      for (const env of toApply) await sub.handle(env, trx);
     }
     return fresh.length;
   });
