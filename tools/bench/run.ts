@@ -345,7 +345,9 @@ ${spread}
 ${parts.join('\n')}
 How to read it: *capacity* is a closed loop (BENCH_CONNECTIONS, default 64, clients back to back); *latency
 under load* is an open loop that starts 500 requests a second on schedule and counts latency from when each was
-due. Event latency is from the producer's commit to the consumer's commit.
+due. Event latency is from the producer's commit to the consumer's commit. The events bench's projection
+applies each batch with one INSERT (\`handleMany\`); with one INSERT per event, the run before that change gave
+4.7–5.9k events/s and p99 61–186 ms at 5,000 events/s on this machine.
 `;
     fs.writeFileSync(path.join(root, 'docs/benchmarks.md'), doc);
     console.log('\nwrote docs/benchmarks.md');
