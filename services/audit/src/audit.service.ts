@@ -1,5 +1,5 @@
-import { audit, authEvents, DomainError, userEvents, type EventContract, type EventEnvelope } from '@lms/contracts';
-import { consumer, defineService, type ConsumerDefinition } from '@lms/runtime';
+import { audit, authEvents, userEvents, type EventContract, type EventEnvelope } from '@lms/contracts';
+import { consumer, defineService, invalidCursor, keysetPage, type ConsumerDefinition } from '@lms/runtime';
 import type { Kysely, Transaction } from 'kysely';
 import type { z } from 'zod';
 import { AuditRepository, type AuditDB, type NewEntry } from './audit.repository.js';
@@ -38,17 +38,10 @@ export const auditService = defineService({
   ],
   handlers: {
     async list({ input, repo }) {
-      let before: number | undefined;
-      if (input.cursor) {
-        before = Number(input.cursor);
-        if (!Number.isSafeInteger(before) || before < 1) {
-          throw new DomainError('VALIDATION_FAILED', 'Invalid input: cursor: not a cursor from this API', {
-            issues: [{ path: 'cursor', message: 'not a cursor from this API', code: 'invalid_cursor' }],
-          });
-        }
-      }
+      const before = input.cursor ? Number(input.cursor) : undefined;
+      if (before !== undefined && (!Number.isSafeInteger(before) || before < 1)) throw invalidCursor();
       const rows = await repo.list({ limit: input.limit, before, type: input.type, actorId: input.actorId, subjectId: input.subjectId });
-      const items = rows.slice(0, input.limit).map((r) => ({
+      const toEntry = (r: (typeof rows)[number]) => ({
         id: String(r.id),
         eventId: r.event_id,
         at: r.at.toISOString(),
@@ -57,8 +50,8 @@ export const auditService = defineService({
         subjectId: r.subject_id,
         ip: r.ip,
         data: r.data,
-      }));
-      return { items, nextCursor: rows.length > input.limit ? items.at(-1)!.id : null };
+      });
+      return keysetPage(rows, input.limit, toEntry, (e) => e.id);
     },
   },
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { courseEvents, courses, DomainError, type Course } from '@lms/contracts';
-import { decodeCursor, defineService, encodeCursor, type Caller } from '@lms/runtime';
+import { courseEvents, courses, DomainError } from '@lms/contracts';
+import { decodeCursor, defineService, encodeCursor, keysetPage, type Caller } from '@lms/runtime';
 import type { Kysely } from 'kysely';
 import { CoursesRepository, toCourse, type CoursesDB } from './courses.repository.js';
 
@@ -37,9 +37,7 @@ export const coursesService = defineService({
         ownerId: input.mine ? caller!.userId : undefined,
         visibleTo: can('courses:read-all') ? undefined : caller!.userId,
       });
-      const items: Course[] = rows.slice(0, input.limit).map(toCourse);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > input.limit && last ? encodeCursor(last.createdAt, last.id) : null };
+      return keysetPage(rows, input.limit, toCourse, (c) => encodeCursor(c.createdAt, c.id));
     },
     async update({ input, caller, can, tx }) {
       const { courseId, ...patch } = input;

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { DomainError, userEvents, users, usersInternal, type AnyProcedure, type Profile } from '@lms/contracts';
-import { decodeCursor, defineService, encodeCursor, type HandlerArgs } from '@lms/runtime';
+import { decodeCursor, defineService, encodeCursor, keysetPage, type HandlerArgs } from '@lms/runtime';
 import * as m0 from './migrations/20261124000000_users.js';
 import * as m1 from './migrations/20261124130000_profile_status.js';
 import { toProfile, UsersRepository, type UsersDB } from './users.repository.js';
@@ -56,9 +56,7 @@ export const usersService = defineService({
     },
     async list({ input, repo }) {
       const rows = await repo.list({ limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined, q: input.q, role: input.role, status: input.status });
-      const items = rows.slice(0, input.limit).map(toProfile);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > input.limit && last ? encodeCursor(last.createdAt, last.id) : null };
+      return keysetPage(rows, input.limit, toProfile, (p) => encodeCursor(p.createdAt, p.id));
     },
     async deactivate({ input, tx, caller, logger }) {
       if (input.userId === caller!.userId) throw new DomainError('CONFLICT', 'You cannot deactivate yourself');
