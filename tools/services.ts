@@ -4,6 +4,7 @@ import { authService } from '@lms/auth';
 import { coursesService } from '@lms/courses';
 import { gatewayService } from '@lms/gateway';
 import type { ServiceModule } from '@lms/runtime';
+import { notificationsService } from '@lms/notifications';
 import { usersService } from '@lms/users';
 
 /** Every service this codebase can run, by name. */
@@ -14,6 +15,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   courses: coursesService,
   analytics: analyticsService,
   audit: auditService,
+  notifications: notificationsService,
 };
 
 export function pick(names: string): ServiceModule[] {

@@ -1,0 +1,45 @@
+import type { NotificationTemplate } from '@lms/contracts';
+
+export interface Rendered {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** Plain text is the message; the HTML part is the same text, escaped, with the link made clickable. */
+function message(subject: string, lines: string[], link?: { label: string; url: string }): Rendered {
+  const text = [...lines, ...(link ? ['', `${link.label}: ${link.url}`] : [])].join('\n');
+  const html =
+    lines.map((l) => `<p>${esc(l)}</p>`).join('') + (link ? `<p><a href="${esc(link.url)}">${esc(link.label)}</a></p>` : '');
+  return { subject, text, html };
+}
+
+/** Renders a template. `publicUrl` is where users reach the LMS (links in messages point there). */
+export function render(template: NotificationTemplate, data: Record<string, string>, publicUrl: string): Rendered {
+  const name = data.displayName ?? 'there';
+  const url = (path: string, token: string) => `${publicUrl.replace(/\/$/, '')}${path}?token=${encodeURIComponent(token)}`;
+  switch (template) {
+    case 'email_verification':
+      return message(
+        'Confirm your email address',
+        [`Hello ${name},`, `Confirm that this address is yours. The link works once and expires in ${data.expiresInHours ?? '24'} hours.`, 'If you did not create an account, ignore this message.'],
+        { label: 'Confirm my email', url: url('/verify-email', data.token ?? '') },
+      );
+    case 'password_reset':
+      return message(
+        'Reset your password',
+        [`Hello ${name},`, `Someone asked to reset the password of this account. The link works once and expires in ${data.expiresInMinutes ?? '30'} minutes.`, 'If it was not you, ignore this message: your password stays as it is.'],
+        { label: 'Choose a new password', url: url('/reset-password', data.token ?? '') },
+      );
+    case 'password_changed':
+      return message('Your password was changed', [`Hello ${name},`, 'The password of your account was just changed. If it was not you, reset it now and contact your administrator.']);
+    case 'mfa_enabled':
+      return message('Two-step sign-in is on', [`Hello ${name},`, 'Two-step sign-in (an authenticator app) was turned on for your account.']);
+    case 'mfa_disabled':
+      return message('Two-step sign-in is off', [`Hello ${name},`, 'Two-step sign-in was turned off for your account. If it was not you, reset your password now.']);
+    case 'privacy_export_ready':
+      return message('Your data export is ready', [`Hello ${name},`, 'The export of your data you asked for is ready to download from your account.']);
+  }
+}
