@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { domain, event, isoDate, mutation, page, pageInput, query } from './core.js';
+import { notificationPreferences } from './notifications.js';
+import { privacyRequest } from './privacy.js';
 
 export const role = z.enum(['admin', 'instructor', 'auditor', 'student']);
 
@@ -9,10 +11,12 @@ export const profile = z
     email: z.string(),
     displayName: z.string(),
     bio: z.string(),
+    avatarFileId: z.uuid().nullable().meta({ description: 'An image in the files service' }),
+    emailVerified: z.boolean(),
     roles: z.array(role),
     locale: z.string(),
     timezone: z.string(),
-    status: z.enum(['active', 'deactivated']),
+    status: z.enum(['active', 'deactivated', 'erased']),
     createdAt: isoDate,
     updatedAt: isoDate,
   })
@@ -45,6 +49,7 @@ export const users = domain('users', {
     input: z.object({
       displayName: z.string().trim().min(1).max(100).optional(),
       bio: z.string().max(2000).optional(),
+      avatarFileId: z.uuid().nullable().optional(),
       locale: locale.optional(),
       timezone: timezone.optional(),
     }),
@@ -52,6 +57,76 @@ export const users = domain('users', {
     permission: 'authenticated',
     rest: { method: 'PATCH', path: '/me' },
     summary: 'Update my profile',
+  }),
+  /** Which channels deliver each kind of message to the caller. */
+  preferences: query({
+    input: z.object({}),
+    output: notificationPreferences,
+    permission: 'authenticated',
+    rest: { method: 'GET', path: '/me/preferences' },
+    summary: 'Get my notification preferences',
+  }),
+  /** Change some of the caller's channel choices; the rest stay as they were. */
+  updatePreferences: mutation({
+    input: notificationPreferences.partial(),
+    output: notificationPreferences,
+    permission: 'authenticated',
+    rest: { method: 'PATCH', path: '/me/preferences' },
+    summary: 'Update my notification preferences',
+  }),
+  /** Ask for everything the LMS holds about the caller, as one JSON bundle (tracked until complete). */
+  requestExport: mutation({
+    input: z.object({}),
+    output: privacyRequest,
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/me/export', status: 202 },
+    summary: 'Export my data',
+    errors: ['CONFLICT'],
+  }),
+  /** Erase the caller's account and personal data in every service. Cannot be undone. */
+  requestErasure: mutation({
+    input: z.object({ confirm: z.literal('ERASE').meta({ description: 'Type ERASE to confirm' }) }),
+    output: privacyRequest,
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/me/erasure', status: 202 },
+    summary: 'Erase my account',
+    errors: ['CONFLICT'],
+  }),
+  /** Export a user's data on their behalf (admins). */
+  requestExportFor: mutation({
+    input: z.object({ userId: z.uuid() }),
+    output: privacyRequest,
+    permission: 'users:manage',
+    rest: { method: 'POST', path: '/users/{userId}/export', status: 202 },
+    summary: "Export a user's data",
+    errors: ['USER_NOT_FOUND'],
+  }),
+  /** Erase a user on their behalf (admins); admins cannot erase themselves this way. */
+  requestErasureFor: mutation({
+    input: z.object({ userId: z.uuid(), confirm: z.literal('ERASE') }),
+    output: privacyRequest,
+    permission: 'users:manage',
+    rest: { method: 'POST', path: '/users/{userId}/erasure', status: 202 },
+    summary: 'Erase a user',
+    errors: ['USER_NOT_FOUND', 'CONFLICT'],
+  }),
+  /** A privacy request's progress: its requester, its subject or an admin. */
+  privacyRequest: query({
+    input: z.object({ requestId: z.uuid() }),
+    output: privacyRequest,
+    permission: 'authenticated',
+    rest: { method: 'GET', path: '/privacy/requests/{requestId}' },
+    summary: 'Get a privacy request',
+    errors: ['NOT_FOUND'],
+  }),
+  /** The bundle of a completed export: its subject or an admin. */
+  downloadExport: query({
+    input: z.object({ requestId: z.uuid() }),
+    output: z.object({ request: privacyRequest, data: z.record(z.string(), z.unknown()) }).meta({ id: 'DataExport' }),
+    permission: 'authenticated',
+    rest: { method: 'GET', path: '/privacy/requests/{requestId}/download' },
+    summary: 'Download a data export',
+    errors: ['NOT_FOUND', 'CONFLICT'],
   }),
   /** A user's profile: the user themself or an admin. */
   get: query({
@@ -134,6 +209,14 @@ export const userEvents = {
     version: 1,
     summary: 'A user may no longer sign in',
     payload: z.object({ ...userRef, by: z.uuid() }),
+  }),
+  /** Every service erases or anonymises what it holds about the user, then says so (privacy.erased). */
+  deleted: event({
+    subject: 'lms.user.deleted.v1',
+    stream: 'LMS_USER',
+    version: 1,
+    summary: 'A user was erased: every service removes or anonymises their data',
+    payload: z.object({ ...userRef, requestId: z.uuid(), by: z.uuid() }),
   }),
 };
 

@@ -1,5 +1,5 @@
-import { audit, authEvents, userEvents, type EventContract, type EventEnvelope } from '@lms/contracts';
-import { consumer, defineService, invalidCursor, keysetPage, type ConsumerDefinition } from '@lms/runtime';
+import { audit, authEvents, courseEvents, privacyEvents, privacyExportContract, userEvents, type EventContract, type EventEnvelope } from '@lms/contracts';
+import { addToOutbox, consumer, defineService, invalidCursor, keysetPage, type ConsumerDefinition } from '@lms/runtime';
 import type { Kysely, Transaction } from 'kysely';
 import type { z } from 'zod';
 import { AuditRepository, type AuditDB, type NewEntry } from './audit.repository.js';
@@ -8,7 +8,12 @@ import * as m0 from './migrations/20261124140000_audit.js';
 type Who = { actorId: string | null; subjectId: string | null; ip?: string | null };
 
 /** One durable consumer per audited event, each mapping its payload to who did what to whom. */
-function audited<E extends EventContract>(event: E, who: (p: z.output<E['payload']>) => Who): ConsumerDefinition {
+function audited<E extends EventContract>(
+  event: E,
+  who: (p: z.output<E['payload']>) => Who,
+  /** More work in the same transaction, after the entry is appended. */
+  after?: (p: z.output<E['payload']>, trx: Transaction<AuditDB>) => Promise<void>,
+): ConsumerDefinition {
   const type = event.subject.replace(/^lms\./, '').replace(/\.v\d+$/, '');
   return consumer({
     name: type.replace(/[._]/g, '-'),
@@ -17,6 +22,7 @@ function audited<E extends EventContract>(event: E, who: (p: z.output<E['payload
       const w = who(payload);
       const entry: NewEntry = { eventId: env.id, at: env.occurredAt, type, actorId: w.actorId, subjectId: w.subjectId, ip: w.ip ?? null, data: payload as Record<string, unknown> };
       await new AuditRepository(trx).append(entry);
+      await after?.(payload, trx);
     },
   });
 }
@@ -24,7 +30,7 @@ function audited<E extends EventContract>(event: E, who: (p: z.output<E['payload
 /** The audit log: an append-only projection of the sensitive events of every service. */
 export const auditService = defineService({
   name: 'audit',
-  contracts: audit,
+  contracts: { ...audit, ...privacyExportContract('audit') },
   migrations: { '20261124140000_audit': m0 },
   repository: (db: Kysely<AuditDB>) => new AuditRepository(db),
   consumers: [
@@ -35,8 +41,26 @@ export const auditService = defineService({
     audited(userEvents.created, (p) => ({ actorId: null, subjectId: p.userId })),
     audited(userEvents.updated, (p) => ({ actorId: p.by, subjectId: p.userId })),
     audited(userEvents.deactivated, (p) => ({ actorId: p.by, subjectId: p.userId })),
+    audited(authEvents.emailVerified, (p) => ({ actorId: p.userId, subjectId: p.userId })),
+    audited(authEvents.passwordResetRequested, (p) => ({ actorId: null, subjectId: p.userId, ip: p.ip })),
+    audited(authEvents.mfaChanged, (p) => ({ actorId: p.userId, subjectId: p.userId, ip: p.ip })),
+    audited(courseEvents.memberChanged, (p) => ({ actorId: p.by, subjectId: p.userId })),
+    audited(privacyEvents.exported, (p) => ({ actorId: p.by, subjectId: p.userId })),
+    audited(privacyEvents.recordAccessed, (p) => ({ actorId: p.by, subjectId: p.userId })),
+    // Erasure: the log keeps its entries (the law requires the record of access and changes; they
+    // name users only by id), records the erasure itself, and says its part is done.
+    audited(
+      userEvents.deleted,
+      (p) => ({ actorId: p.by, subjectId: p.userId }),
+      (p, trx) => addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'audit' }, { key: p.userId }).then(() => undefined),
+    ),
   ],
   handlers: {
+    async privacyExport({ input, repo }) {
+      // The user's own record of access: who did what to their account and data.
+      const rows = await repo.list({ limit: 10_000, subjectId: input.userId });
+      return { data: { entries: rows.map((r) => ({ at: r.at.toISOString(), type: r.type, actorId: r.actor_id, ip: r.ip })) } };
+    },
     async list({ input, repo }) {
       const before = input.cursor ? Number(input.cursor) : undefined;
       if (before !== undefined && (!Number.isSafeInteger(before) || before < 1)) throw invalidCursor();

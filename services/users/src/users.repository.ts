@@ -1,5 +1,7 @@
-import type { Profile } from '@lms/contracts';
-import { sql, type Generated, type Kysely, type Selectable } from 'kysely';
+import { defaultNotificationPreferences, type NotificationPreferences, type PrivacyRequest, type Profile } from '@lms/contracts';
+import { sql, type ColumnType, type Generated, type Kysely, type Selectable } from 'kysely';
+
+type Json<T> = ColumnType<T, string, string>;
 
 export interface UsersDB {
   users: {
@@ -10,12 +12,47 @@ export interface UsersDB {
     roles: Generated<string[]>;
     locale: Generated<string>;
     timezone: Generated<string>;
-    status: Generated<'active' | 'deactivated'>;
+    status: Generated<'active' | 'deactivated' | 'erased'>;
     deactivated_at: Date | null;
     created_at: Generated<Date>;
     updated_at: Generated<Date>;
+    email_verified_at: Date | null;
+    avatar_file_id: string | null;
+    preferences: ColumnType<Partial<NotificationPreferences>, string | undefined, string>;
+    erased_at: Date | null;
+  };
+  privacy_requests: {
+    id: string;
+    user_id: string;
+    kind: 'export' | 'erasure';
+    status: 'pending' | 'running' | 'complete' | 'failed';
+    requested_by: string;
+    parts: Json<Record<string, 'pending' | 'done'>>;
+    result: Json<Record<string, unknown>> | null;
+    attempts: Generated<number>;
+    error: string | null;
+    created_at: Generated<Date>;
+    completed_at: Date | null;
   };
 }
+type RequestRow = Selectable<UsersDB['privacy_requests']>;
+
+export function toRequest(r: RequestRow): PrivacyRequest {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    kind: r.kind,
+    status: r.status,
+    requestedBy: r.requested_by,
+    parts: r.parts,
+    createdAt: r.created_at.toISOString(),
+    completedAt: r.completed_at?.toISOString() ?? null,
+    error: r.error,
+  };
+}
+
+/** Stored preferences over the defaults: a type added later gets its default channels. */
+export const preferencesOf = (stored: Partial<NotificationPreferences>): NotificationPreferences => ({ ...defaultNotificationPreferences, ...stored });
 type Row = Selectable<UsersDB['users']>;
 
 export function toProfile(r: Row): Profile {
@@ -24,6 +61,8 @@ export function toProfile(r: Row): Profile {
     email: r.email,
     displayName: r.display_name,
     bio: r.bio,
+    avatarFileId: r.avatar_file_id,
+    emailVerified: r.email_verified_at !== null,
     roles: r.roles as Profile['roles'],
     locale: r.locale,
     timezone: r.timezone,
@@ -61,7 +100,7 @@ export class UsersRepository {
     return Number(r.numDeletedRows) > 0;
   }
 
-  async update(id: string, patch: { displayName?: string; bio?: string; locale?: string; timezone?: string }): Promise<Row | undefined> {
+  async update(id: string, patch: { displayName?: string; bio?: string; locale?: string; timezone?: string; avatarFileId?: string | null }): Promise<Row | undefined> {
     return this.db
       .updateTable('users')
       .set({
@@ -69,7 +108,100 @@ export class UsersRepository {
         ...(patch.bio !== undefined && { bio: patch.bio }),
         ...(patch.locale !== undefined && { locale: patch.locale }),
         ...(patch.timezone !== undefined && { timezone: patch.timezone }),
+        ...(patch.avatarFileId !== undefined && { avatar_file_id: patch.avatarFileId }),
         updated_at: sql`now()`,
+      })
+      .where('id', '=', id)
+      .where('status', '!=', 'erased')
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  async setPreferences(id: string, prefs: NotificationPreferences): Promise<void> {
+    await this.db.updateTable('users').set({ preferences: JSON.stringify(prefs), updated_at: sql`now()` }).where('id', '=', id).execute();
+  }
+
+  async markEmailVerified(id: string, email: string): Promise<Row | undefined> {
+    return this.db.updateTable('users').set({ email_verified_at: sql`now()`, updated_at: sql`now()` }).where('id', '=', id).where('email', '=', email).returningAll().executeTakeFirst();
+  }
+
+  /**
+   * Erasure: the row stays as a tombstone (id, roles, dates) so that references elsewhere resolve
+   * to "Erased user"; every personal field is cleared or replaced.
+   */
+  async anonymise(id: string): Promise<Row | undefined> {
+    return this.db
+      .updateTable('users')
+      .set({
+        email: `erased+${id}@invalid`,
+        display_name: 'Erased user',
+        bio: '',
+        avatar_file_id: null,
+        preferences: '{}',
+        locale: 'en',
+        timezone: 'UTC',
+        status: 'erased',
+        email_verified_at: null,
+        erased_at: sql`now()`,
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', id)
+      .where('status', '!=', 'erased')
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  // ------------------------------------------------------------ privacy requests
+
+  request(id: string) {
+    return this.db.selectFrom('privacy_requests').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  requestsOf(userId: string) {
+    return this.db.selectFrom('privacy_requests').select(['id', 'kind', 'status', 'requested_by', 'created_at', 'completed_at']).where('user_id', '=', userId).orderBy('created_at').execute();
+  }
+
+  openExport(userId: string) {
+    return this.db.selectFrom('privacy_requests').select('id').where('user_id', '=', userId).where('kind', '=', 'export').where('status', 'in', ['pending', 'running']).executeTakeFirst();
+  }
+
+  unfinished(kind: 'export' | 'erasure') {
+    return this.db.selectFrom('privacy_requests').select('id').where('kind', '=', kind).where('status', 'in', ['pending', 'running']).execute();
+  }
+
+  async newRequest(r: { id: string; userId: string; kind: 'export' | 'erasure'; requestedBy: string; parts: Record<string, 'pending' | 'done'> }) {
+    return this.db
+      .insertInto('privacy_requests')
+      .values({ id: r.id, user_id: r.userId, kind: r.kind, status: 'pending', requested_by: r.requestedBy, parts: JSON.stringify(r.parts), result: null, error: null, completed_at: null })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  /** Marks one service's part done; completes the request when it was the last. Answers the row. */
+  async partDone(id: string, service: string) {
+    const row = await this.db
+      .updateTable('privacy_requests')
+      .set({ parts: sql`parts || jsonb_build_object(${service}::text, 'done')`, status: 'running' })
+      .where('id', '=', id)
+      .where('status', '!=', 'complete')
+      .returningAll()
+      .executeTakeFirst();
+    if (row && Object.values(row.parts).every((v) => v === 'done')) {
+      return this.db.updateTable('privacy_requests').set({ status: 'complete', completed_at: sql`now()` }).where('id', '=', id).returningAll().executeTakeFirst();
+    }
+    return row;
+  }
+
+  async setRequest(id: string, patch: { status?: RequestRow['status']; attempts?: number; error?: string | null; result?: Record<string, unknown>; parts?: Record<string, 'pending' | 'done'>; complete?: boolean }) {
+    return this.db
+      .updateTable('privacy_requests')
+      .set({
+        ...(patch.status && { status: patch.status }),
+        ...(patch.attempts !== undefined && { attempts: patch.attempts }),
+        ...(patch.error !== undefined && { error: patch.error }),
+        ...(patch.result && { result: JSON.stringify(patch.result) }),
+        ...(patch.parts && { parts: JSON.stringify(patch.parts) }),
+        ...(patch.complete && { completed_at: sql`now()` }),
       })
       .where('id', '=', id)
       .returningAll()

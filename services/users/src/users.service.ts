@@ -1,19 +1,29 @@
-import type { Kysely } from 'kysely';
-import { DomainError, userEvents, users, usersInternal, type AnyProcedure, type Profile } from '@lms/contracts';
-import { decodeCursor, defineService, encodeCursor, keysetPage, type HandlerArgs } from '@lms/runtime';
+import type { Kysely, Transaction } from 'kysely';
+import { randomUUID } from 'node:crypto';
+import {
+  authEvents,
+  DomainError,
+  privacyEvents,
+  privacyExportContract,
+  privacyParticipants,
+  userEvents,
+  users,
+  usersInternal,
+  type AnyProcedure,
+  type Profile,
+} from '@lms/contracts';
+import { consumer, decodeCursor, defineService, encodeCursor, keysetPage, type Caller, type HandlerArgs } from '@lms/runtime';
 import * as m0 from './migrations/20261124000000_users.js';
 import * as m1 from './migrations/20261124130000_profile_status.js';
-import { toProfile, UsersRepository, type UsersDB } from './users.repository.js';
+import * as m2 from './migrations/20261124200000_privacy.js';
+import { ExportJobs } from './privacy-jobs.js';
+import { preferencesOf, toProfile, toRequest, UsersRepository, type UsersDB } from './users.repository.js';
 
 const notFound = () => new DomainError('USER_NOT_FOUND', 'No such user');
+type Tx = HandlerArgs<AnyProcedure, UsersDB, unknown>['tx'];
 
 /** Applies a change in a transaction that also records user.updated in the outbox. */
-async function changed(
-  tx: HandlerArgs<AnyProcedure, UsersDB, UsersRepository>['tx'],
-  by: string | null,
-  what: string[],
-  change: (repo: UsersRepository) => ReturnType<UsersRepository['byId']>,
-): Promise<Profile> {
+async function changed(tx: Tx, by: string | null, what: string[], change: (repo: UsersRepository) => ReturnType<UsersRepository['byId']>): Promise<Profile> {
   return tx(async (trx, emit) => {
     const row = await change(new UsersRepository(trx));
     if (!row) throw notFound();
@@ -22,25 +32,109 @@ async function changed(
   });
 }
 
-/** Profiles and roles. Accounts' credentials live in the auth service. */
+/** Starts an export: one open export per user at a time; the job runs in the background. */
+async function startExport(tx: Tx, jobs: ExportJobs, userId: string, by: string) {
+  const row = await tx(async (trx, emit) => {
+    const r = new UsersRepository(trx);
+    const user = await r.byId(userId);
+    if (!user || user.status === 'erased') throw notFound();
+    if (await r.openExport(userId)) throw new DomainError('CONFLICT', 'An export of this user is already in progress');
+    const req = await r.newRequest({ id: randomUUID(), userId, kind: 'export', requestedBy: by, parts: Object.fromEntries(privacyParticipants.map((p) => [p, 'pending'])) });
+    await emit(privacyEvents.exported, { requestId: req.id, userId, by, stage: 'requested' }, userId);
+    return req;
+  });
+  jobs.kick(row.id);
+  return toRequest(row);
+}
+
+/**
+ * Starts an erasure: the profile is anonymised at once (the user can no longer sign in) and
+ * `user.deleted` goes out in the same transaction; every other participant erases its part and
+ * answers `privacy.erased`, which completes the request here.
+ */
+async function startErasure(tx: Tx, userId: string, by: string) {
+  return tx(async (trx, emit) => {
+    const r = new UsersRepository(trx);
+    const req = await r.newRequest({
+      id: randomUUID(),
+      userId,
+      kind: 'erasure',
+      requestedBy: by,
+      parts: Object.fromEntries(privacyParticipants.map((p) => [p, p === 'users' ? 'done' : 'pending'])),
+    });
+    if (!(await r.anonymise(userId))) throw notFound();
+    await emit(userEvents.deleted, { userId, requestId: req.id, by }, userId);
+    return toRequest(req);
+  });
+}
+
+/** The subject, the requester or an admin may see a request; anyone else is told it does not exist. */
+async function visibleRequest(repo: UsersRepository, id: string, caller: Caller, can: (p: 'users:manage') => boolean) {
+  const row = await repo.request(id);
+  if (!row || (row.user_id !== caller.userId && row.requested_by !== caller.userId && !can('users:manage'))) {
+    throw new DomainError('NOT_FOUND', 'No such privacy request');
+  }
+  return row;
+}
+
+/** Profiles, roles, preferences, and the privacy requests (export, erasure) that span every service. */
 export const usersService = defineService({
   name: 'users',
-  contracts: { ...users, ...usersInternal },
-  migrations: { '20261124000000_users': m0, '20261124130000_profile_status': m1 },
-  repository: (db: Kysely<UsersDB>) => new UsersRepository(db),
+  contracts: { ...users, ...usersInternal, ...privacyExportContract('users') },
+  migrations: { '20261124000000_users': m0, '20261124130000_profile_status': m1, '20261124200000_privacy': m2 },
+  repository: (db: Kysely<UsersDB>, runtime) => ({ repo: new UsersRepository(db), jobs: new ExportJobs(db, runtime, runtime.logger('users.privacy')) }),
+  started: ({ jobs }) => jobs.resume(),
+  stopped: async ({ jobs }) => jobs.stop(),
+  consumers: [
+    consumer({
+      name: 'email-verified',
+      event: authEvents.emailVerified,
+      handle: async (p, _env, trx: Transaction<UsersDB>) => {
+        await new UsersRepository(trx).markEmailVerified(p.userId, p.email);
+      },
+    }),
+    consumer({
+      name: 'erasures',
+      event: privacyEvents.erased,
+      handle: async (p, _env, trx: Transaction<UsersDB>, runtime) => {
+        const row = await new UsersRepository(trx).partDone(p.requestId, p.service);
+        if (row?.status === 'complete') runtime.logger('users.privacy').info({ requestId: p.requestId, userId: p.userId }, 'erasure complete in every service');
+      },
+    }),
+  ],
   handlers: {
-    async me({ caller, repo }) {
+    async me({ caller, repo: { repo } }) {
       const row = await repo.byId(caller!.userId);
       if (!row) throw notFound();
       return toProfile(row);
     },
     async updateMe({ input, caller, tx }) {
+      // TODO(files, issue 5): check that avatarFileId is an image the caller owns.
       return changed(tx, caller!.userId, Object.keys(input), (r) => r.update(caller!.userId, input));
     },
-    async get({ input, caller, can, repo }) {
-      if (input.userId !== caller!.userId && !can('users:manage')) throw new DomainError('FORBIDDEN', 'You may only see your own profile');
+    async preferences({ caller, repo: { repo } }) {
+      const row = await repo.byId(caller!.userId);
+      if (!row) throw notFound();
+      return preferencesOf(row.preferences);
+    },
+    async updatePreferences({ input, caller, tx }) {
+      return tx(async (trx, emit) => {
+        const r = new UsersRepository(trx);
+        const row = await r.byId(caller!.userId);
+        if (!row) throw notFound();
+        const next = { ...preferencesOf(row.preferences), ...input };
+        await r.setPreferences(row.id, next);
+        await emit(userEvents.updated, { userId: row.id, changed: ['preferences'], roles: row.roles as Profile['roles'], by: row.id }, row.id);
+        return next;
+      });
+    },
+    async get({ input, caller, can, repo: { repo }, tx }) {
+      const self = input.userId === caller!.userId;
+      if (!self && !can('users:manage')) throw new DomainError('FORBIDDEN', 'You may only see your own profile');
       const row = await repo.byId(input.userId);
       if (!row) throw notFound();
+      // Staff reading someone's record leaves a trace in the audit log (FERPA's record of access).
+      if (!self) await tx((_trx, emit) => emit(privacyEvents.recordAccessed, { userId: row.id, by: caller!.userId, record: 'profile', action: 'read' }, row.id));
       return toProfile(row);
     },
     async grantRole({ input, tx, logger, caller }) {
@@ -54,7 +148,7 @@ export const usersService = defineService({
       logger.info({ userId: input.userId, role: input.role, by: caller!.userId }, 'role revoked');
       return p;
     },
-    async list({ input, repo }) {
+    async list({ input, repo: { repo } }) {
       const rows = await repo.list({ limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined, q: input.q, role: input.role, status: input.status });
       return keysetPage(rows, input.limit, toProfile, (p) => encodeCursor(p.createdAt, p.id));
     },
@@ -71,6 +165,38 @@ export const usersService = defineService({
     async reactivate({ input, tx, caller }) {
       return changed(tx, caller!.userId, ['status'], (r) => r.setStatus(input.userId, 'active'));
     },
+    async requestExport({ caller, tx, repo: { jobs } }) {
+      return startExport(tx, jobs, caller!.userId, caller!.userId);
+    },
+    async requestExportFor({ input, caller, tx, repo: { jobs } }) {
+      return startExport(tx, jobs, input.userId, caller!.userId);
+    },
+    async requestErasure({ caller, tx, logger }) {
+      const req = await startErasure(tx, caller!.userId, caller!.userId);
+      logger.info({ userId: caller!.userId, requestId: req.id }, 'erasure requested by the user');
+      return req;
+    },
+    async requestErasureFor({ input, caller, tx, logger }) {
+      if (input.userId === caller!.userId) throw new DomainError('CONFLICT', 'Use POST /me/erasure to erase your own account');
+      const req = await startErasure(tx, input.userId, caller!.userId);
+      logger.info({ userId: input.userId, requestId: req.id, by: caller!.userId }, 'erasure requested by an admin');
+      return req;
+    },
+    async privacyRequest({ input, caller, can, repo: { repo } }) {
+      return toRequest(await visibleRequest(repo, input.requestId, caller!, can));
+    },
+    async downloadExport({ input, caller, can, repo: { repo }, tx }) {
+      const row = await visibleRequest(repo, input.requestId, caller!, can);
+      if (row.kind !== 'export') throw new DomainError('NOT_FOUND', 'No such export');
+      if (row.status !== 'complete' || !row.result) throw new DomainError('CONFLICT', 'The export is not ready yet', { status: row.status });
+      await tx((_trx, emit) => emit(privacyEvents.exported, { requestId: row.id, userId: row.user_id, by: caller!.userId, stage: 'downloaded' }, row.user_id));
+      return { request: toRequest(row), data: row.result };
+    },
+    async privacyExport({ input, repo: { repo } }) {
+      const row = await repo.byId(input.userId);
+      const requests = await repo.requestsOf(input.userId);
+      return { data: { profile: row ? toProfile(row) : null, preferences: row ? preferencesOf(row.preferences) : null, privacyRequests: requests } };
+    },
     async create({ input, tx }) {
       return tx(async (trx, emit) => {
         const row = await new UsersRepository(trx).create(input);
@@ -80,10 +206,10 @@ export const usersService = defineService({
         return p;
       });
     },
-    async remove({ input, repo }) {
+    async remove({ input, repo: { repo } }) {
       return { removed: await repo.remove(input.id) };
     },
-    async byId({ input, repo }) {
+    async byId({ input, repo: { repo } }) {
       const row = await repo.byId(input.id);
       if (!row) throw notFound();
       return toProfile(row);
