@@ -18,6 +18,24 @@ export const session = z
   .meta({ id: 'Session' });
 export type Session = z.infer<typeof session>;
 
+/** The password was right but the account uses two-step sign-in: finish with POST /auth/mfa/verify. */
+export const mfaChallenge = z
+  .object({
+    mfaRequired: z.literal(true),
+    mfaToken: z.string().meta({ description: 'Single use, short-lived: send it with a code to /auth/mfa/verify' }),
+    expiresIn: z.number().int(),
+    methods: z.array(z.enum(['totp', 'recovery_code'])),
+  })
+  .meta({ id: 'MfaChallenge' });
+export const loginResult = z.union([session, mfaChallenge]).meta({ id: 'LoginResult' });
+export type LoginResult = z.infer<typeof loginResult>;
+/** Narrows a login answer: a session, or a challenge to finish with a second factor. */
+export const needsSecondFactor = (r: LoginResult): r is z.infer<typeof mfaChallenge> => 'mfaRequired' in r;
+
+const otp = z.string().trim().regex(/^\d{6}$/, 'a 6-digit code from the authenticator app');
+const recoveryCode = z.string().trim().regex(/^[a-z0-9]{5}-?[a-z0-9]{5}$/i, 'a recovery code such as abcde-12345');
+const emailToken = z.string().min(20).max(200);
+
 export const sessionInfo = z
   .object({
     id: z.uuid(),
@@ -47,11 +65,103 @@ export const auth = domain('auth', {
   /** Exchange email and password for an access token. */
   login: mutation({
     input: z.object({ email, password: z.string().min(1).max(200) }),
-    output: session,
+    output: loginResult,
     permission: 'public',
     rest: { method: 'POST', path: '/auth/login' },
     summary: 'Log in',
-    errors: ['INVALID_CREDENTIALS'],
+    errors: ['INVALID_CREDENTIALS', 'RATE_LIMITED', 'ACCOUNT_DEACTIVATED'],
+  }),
+  /** Confirm an email address with the token from the verification message. */
+  verifyEmail: mutation({
+    input: z.object({ token: emailToken }),
+    output: z.object({ verified: z.literal(true), userId: z.uuid() }),
+    permission: 'public',
+    rest: { method: 'POST', path: '/auth/email/verify' },
+    summary: 'Verify my email address',
+    errors: ['TOKEN_INVALID'],
+  }),
+  /** Send the verification message again (earlier links stop working). */
+  resendVerification: mutation({
+    input: z.object({}),
+    output: z.object({ sent: z.boolean() }),
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/auth/email/verify/resend', status: 202 },
+    summary: 'Resend the verification email',
+    errors: ['RATE_LIMITED'],
+  }),
+  /**
+   * Ask for a password-reset message. The answer is the same whether or not an account has this
+   * email, so it reveals nothing; the message goes only to an existing account.
+   */
+  forgotPassword: mutation({
+    input: z.object({ email }),
+    output: z.object({ accepted: z.literal(true) }),
+    permission: 'public',
+    rest: { method: 'POST', path: '/auth/password/forgot', status: 202 },
+    summary: 'Forgot my password',
+    errors: ['RATE_LIMITED'],
+  }),
+  /** Set a new password with the emailed single-use token; every session of the account ends. */
+  resetPassword: mutation({
+    input: z.object({ token: emailToken, newPassword: password }),
+    output: z.object({ reset: z.literal(true), sessionsRevoked: z.number().int() }),
+    permission: 'public',
+    rest: { method: 'POST', path: '/auth/password/reset' },
+    summary: 'Reset my password',
+    errors: ['TOKEN_INVALID', 'RATE_LIMITED'],
+  }),
+  /** Finish a login that asked for a second factor: the TOTP code or one recovery code. */
+  mfaVerify: mutation({
+    input: z.object({ mfaToken: z.string().min(20).max(200), code: otp.optional(), recoveryCode: recoveryCode.optional() }),
+    output: session,
+    permission: 'public',
+    rest: { method: 'POST', path: '/auth/mfa/verify' },
+    summary: 'Complete a two-step login',
+    errors: ['INVALID_CREDENTIALS', 'TOKEN_INVALID', 'RATE_LIMITED'],
+  }),
+  /** Whether the caller uses two-step sign-in, and whether their roles require it. */
+  mfaStatus: query({
+    input: z.object({}),
+    output: z.object({ totp: z.boolean(), recoveryCodesLeft: z.number().int(), required: z.boolean(), thisSessionUsedMfa: z.boolean() }),
+    permission: 'authenticated',
+    rest: { method: 'GET', path: '/auth/mfa' },
+    summary: 'My two-step sign-in status',
+  }),
+  /** Start TOTP enrolment (needs the password again): a secret and its otpauth URI / QR code to scan. */
+  mfaEnrol: mutation({
+    input: z.object({ password: z.string().min(1).max(200) }),
+    output: z.object({ secret: z.string(), otpauthUri: z.string(), qrCodeSvg: z.string() }),
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/auth/mfa/totp' },
+    summary: 'Start TOTP enrolment',
+    errors: ['INVALID_CREDENTIALS', 'CONFLICT', 'RATE_LIMITED'],
+  }),
+  /** Finish enrolment with a code from the app; answers the recovery codes, shown this once. */
+  mfaConfirm: mutation({
+    input: z.object({ code: otp }),
+    output: z.object({ enabled: z.literal(true), recoveryCodes: z.array(z.string()) }),
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/auth/mfa/totp/confirm' },
+    summary: 'Confirm TOTP enrolment',
+    errors: ['INVALID_CREDENTIALS', 'CONFLICT', 'RATE_LIMITED'],
+  }),
+  /** Turn TOTP off: the password and a current code (or a recovery code). */
+  mfaDisable: mutation({
+    input: z.object({ password: z.string().min(1).max(200), code: otp.optional(), recoveryCode: recoveryCode.optional() }),
+    output: z.object({ disabled: z.literal(true) }),
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/auth/mfa/totp/disable' },
+    summary: 'Turn TOTP off',
+    errors: ['INVALID_CREDENTIALS', 'CONFLICT', 'RATE_LIMITED'],
+  }),
+  /** Replace the recovery codes (a current TOTP code needed); the old ones stop working. */
+  mfaRecoveryCodes: mutation({
+    input: z.object({ code: otp }),
+    output: z.object({ recoveryCodes: z.array(z.string()) }),
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/auth/mfa/recovery-codes' },
+    summary: 'New recovery codes',
+    errors: ['INVALID_CREDENTIALS', 'CONFLICT', 'RATE_LIMITED'],
   }),
   /** Change the caller's password; every other session of theirs is revoked. */
   changePassword: mutation({
@@ -140,7 +250,7 @@ export const authEvents = {
       /** SHA-256 of the email: correlates attempts without storing addresses that have no account. */
       emailHash: z.string(),
       userId: z.uuid().nullable(),
-      reason: z.enum(['bad_credentials', 'throttled', 'deactivated']),
+      reason: z.enum(['bad_credentials', 'throttled', 'deactivated', 'bad_second_factor']),
       ...client,
     }),
   }),
@@ -151,12 +261,33 @@ export const authEvents = {
     summary: 'Sessions of a user were revoked',
     payload: z.object({ userId: z.uuid(), count: z.number().int(), reason: z.string(), by: z.uuid().nullable() }),
   }),
+  emailVerified: event({
+    subject: 'lms.auth.email_verified.v1',
+    stream: 'LMS_AUTH',
+    version: 1,
+    summary: 'A user proved they own their email address',
+    payload: z.object({ userId: z.uuid(), email: z.string() }),
+  }),
+  passwordResetRequested: event({
+    subject: 'lms.auth.password_reset_requested.v1',
+    stream: 'LMS_AUTH',
+    version: 1,
+    summary: 'A reset message was sent to an account',
+    payload: z.object({ userId: z.uuid(), ...client }),
+  }),
+  mfaChanged: event({
+    subject: 'lms.auth.mfa_changed.v1',
+    stream: 'LMS_AUTH',
+    version: 1,
+    summary: 'Two-step sign-in was turned on or off, or recovery codes were replaced or used',
+    payload: z.object({ userId: z.uuid(), change: z.enum(['enabled', 'disabled', 'recovery_codes_replaced', 'recovery_code_used']), ...client }),
+  }),
   passwordChanged: event({
     subject: 'lms.auth.password_changed.v1',
     stream: 'LMS_AUTH',
     version: 1,
-    summary: 'A user changed their password',
-    payload: z.object({ userId: z.uuid(), ...client }),
+    summary: 'A user changed their password, or reset it with an emailed token',
+    payload: z.object({ userId: z.uuid(), via: z.enum(['change', 'reset']).default('change'), ...client }),
   }),
 };
 

@@ -16,9 +16,34 @@ export type Role = keyof typeof rolePermissions;
 export const roles = Object.keys(rolePermissions) as Role[];
 export type PermissionName = (typeof rolePermissions)[Role][number];
 
-export function permissionsOf(roleList: readonly string[]): Set<PermissionName> {
+/**
+ * Course-scoped roles: what a member may do in one course, whatever their global role. The owner
+ * created the course; instructors co-teach; teaching assistants grade and see drafts; learners take it.
+ */
+export const courseRolePermissions = {
+  owner: ['course:view', 'course:view-drafts', 'course:edit', 'course:publish', 'course:grade', 'course:members:read', 'course:members:manage', 'course:members:manage-staff'],
+  instructor: ['course:view', 'course:view-drafts', 'course:edit', 'course:publish', 'course:grade', 'course:members:read', 'course:members:manage'],
+  ta: ['course:view', 'course:view-drafts', 'course:grade', 'course:members:read'],
+  learner: ['course:view'],
+} as const satisfies Record<string, readonly string[]>;
+export type CourseRole = keyof typeof courseRolePermissions;
+export const courseRoles = Object.keys(courseRolePermissions) as CourseRole[];
+export type CoursePermission = (typeof courseRolePermissions)[CourseRole][number];
+
+export function coursePermissionsOf(role: CourseRole | undefined): Set<CoursePermission> {
+  return new Set(role ? courseRolePermissions[role] : []);
+}
+
+/**
+ * The permissions a caller's roles grant. Roles listed in `mfaRequiredRoles` (e.g. admin, where the
+ * install requires it) grant theirs only to a session that signed in with a second factor.
+ */
+export function permissionsOf(roleList: readonly string[], opts: { mfa?: boolean; mfaRequiredRoles?: readonly string[] } = {}): Set<PermissionName> {
   const out = new Set<PermissionName>();
-  for (const r of roleList) for (const p of rolePermissions[r as Role] ?? []) out.add(p);
+  for (const r of roleList) {
+    if (!opts.mfa && opts.mfaRequiredRoles?.includes(r)) continue;
+    for (const p of rolePermissions[r as Role] ?? []) out.add(p);
+  }
   return out;
 }
 
@@ -127,6 +152,7 @@ export const errorCodes = {
   TOKEN_INVALID: 401,
   FORBIDDEN: 403,
   ACCOUNT_DEACTIVATED: 403,
+  MFA_REQUIRED: 403,
   NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   USER_NOT_FOUND: 404,

@@ -5,6 +5,8 @@ import { audit } from './audit.js';
 import { auth, authEvents } from './auth.js';
 import type { AnyProcedure, DomainContracts, ErrorCode, EventContract, ProcedureContract } from './core.js';
 import { courseEvents, courses } from './courses.js';
+import { notificationEvents } from './notifications.js';
+import { privacyEvents } from './privacy.js';
 import { userEvents, users, usersInternal } from './users.js';
 
 export * from './core.js';
@@ -13,6 +15,8 @@ export * from './users.js';
 export * from './courses.js';
 export * from './analytics.js';
 export * from './audit.js';
+export * from './notifications.js';
+export * from './privacy.js';
 
 /** Every procedure the edges expose, by domain. Adding one here is all it takes to publish it. */
 export const catalogue = { auth, users, courses, analytics, audit } as const;
@@ -22,7 +26,7 @@ export type Catalogue = typeof catalogue;
 export const internalCatalogue = { users: usersInternal } as const;
 
 /** Every event, by domain: the event registry. */
-export const events = { auth: authEvents, course: courseEvents, user: userEvents } as const satisfies Record<string, Record<string, EventContract>>;
+export const events = { auth: authEvents, course: courseEvents, user: userEvents, notification: notificationEvents, privacy: privacyEvents } as const satisfies Record<string, Record<string, EventContract>>;
 
 export function allProcedures(): AnyProcedure[] {
   return Object.values(catalogue).flatMap((d: DomainContracts) => Object.values(d));

@@ -1,6 +1,6 @@
 /**
- * The access matrix: every REST operation is tried anonymously, as a student and as a foreign
- * instructor against another user's resources. Any success where the matrix says "denied" fails the
+ * The access matrix: every REST operation is tried anonymously, as a student, as an auditor, as a
+ * teaching assistant of the owner's course and as a foreign instructor, against another user's resources. Any success where the matrix says "denied" fails the
  * test, and an operation missing from the matrix fails it too, so a new operation must be placed here.
  */
 import { allProcedures, type AnyProcedure } from '@lms/contracts';
@@ -10,11 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
 import { http } from './support.ts';
 
-type Actor = 'anon' | 'student' | 'foreign';
+type Actor = 'anon' | 'student' | 'foreign' | 'auditor' | 'ta';
 interface Fixtures {
   ownerId: string;
   ownerSessionId: string;
   draftId: string;
+  studentId: string;
+  taId: string;
+  exportId: string;
 }
 interface Rule {
   /** Who must be refused. */
@@ -24,8 +27,13 @@ interface Rule {
 
 const everyone: Actor[] = [];
 const signedIn: Actor[] = ['anon'];
-const staff: Actor[] = ['anon', 'student'];
-const adminOnly: Actor[] = ['anon', 'student', 'foreign'];
+/** Global instructors and admins. */
+const staff: Actor[] = ['anon', 'student', 'auditor', 'ta'];
+const adminOnly: Actor[] = ['anon', 'student', 'foreign', 'auditor', 'ta'];
+/** The owner's resources: everyone else but admins. */
+const ownerOnly: Actor[] = ['anon', 'student', 'foreign', 'auditor', 'ta'];
+/** The owner's draft course: its staff (the TA among them) may read it. */
+const courseStaff: Actor[] = ['anon', 'student', 'foreign', 'auditor'];
 
 const matrix: Record<string, Rule> = {
   'auth.register': { deny: everyone },
@@ -35,12 +43,31 @@ const matrix: Record<string, Rule> = {
   'auth.logout': { deny: signedIn },
   'auth.sessions': { deny: signedIn },
   'auth.changePassword': { deny: signedIn, input: () => ({ currentPassword: 'idor matrix password', newPassword: 'another matrix secret' }) },
-  'auth.revokeSession': { deny: ['anon', 'student', 'foreign'], input: (fx) => ({ sessionId: fx.ownerSessionId }) },
+  'auth.revokeSession': { deny: ownerOnly, input: (fx) => ({ sessionId: fx.ownerSessionId }) },
   'auth.revokeAllSessions': { deny: signedIn },
   'auth.rotateKeys': { deny: adminOnly },
+  'auth.verifyEmail': { deny: everyone },
+  'auth.resendVerification': { deny: signedIn },
+  'auth.forgotPassword': { deny: everyone },
+  'auth.resetPassword': { deny: everyone },
+  'auth.mfaVerify': { deny: everyone },
+  'auth.mfaStatus': { deny: signedIn },
+  'auth.mfaEnrol': { deny: signedIn, input: () => ({ password: 'idor matrix password' }) },
+  'auth.mfaConfirm': { deny: signedIn, input: () => ({ code: '123456' }) },
+  'auth.mfaDisable': { deny: signedIn, input: () => ({ password: 'idor matrix password', code: '123456' }) },
+  'auth.mfaRecoveryCodes': { deny: signedIn, input: () => ({ code: '123456' }) },
   'users.me': { deny: signedIn },
   'users.updateMe': { deny: signedIn, input: () => ({ bio: 'x' }) },
-  'users.get': { deny: ['anon', 'student', 'foreign'], input: (fx) => ({ userId: fx.ownerId }) },
+  'users.preferences': { deny: signedIn },
+  'users.updatePreferences': { deny: signedIn, input: () => ({ grades: { email: false, inApp: true, push: false, sms: false } }) },
+  'users.requestExport': { deny: signedIn },
+  // Only anonymous callers are tried here: a signed-in one would erase their own account.
+  'users.requestErasure': { deny: signedIn, input: () => ({ confirm: 'ERASE' }) },
+  'users.requestExportFor': { deny: adminOnly, input: (fx) => ({ userId: fx.ownerId }) },
+  'users.requestErasureFor': { deny: adminOnly, input: (fx) => ({ userId: fx.ownerId, confirm: 'ERASE' }) },
+  'users.privacyRequest': { deny: ownerOnly, input: (fx) => ({ requestId: fx.exportId }) },
+  'users.downloadExport': { deny: ownerOnly, input: (fx) => ({ requestId: fx.exportId }) },
+  'users.get': { deny: ownerOnly, input: (fx) => ({ userId: fx.ownerId }) },
   'users.list': { deny: adminOnly },
   'users.grantRole': { deny: adminOnly, input: (fx) => ({ userId: fx.ownerId, role: 'admin' }) },
   'users.revokeRole': { deny: adminOnly, input: (fx) => ({ userId: fx.ownerId, role: 'instructor' }) },
@@ -48,11 +75,14 @@ const matrix: Record<string, Rule> = {
   'users.reactivate': { deny: adminOnly, input: (fx) => ({ userId: fx.ownerId }) },
   'courses.create': { deny: staff, input: () => ({ title: 'Not yours', category: 'x' }) },
   'courses.list': { deny: signedIn },
-  'courses.get': { deny: ['anon', 'student', 'foreign'], input: (fx) => ({ courseId: fx.draftId }) },
-  'courses.update': { deny: ['anon', 'student', 'foreign'], input: (fx) => ({ courseId: fx.draftId, title: 'Hijacked' }) },
-  'courses.publish': { deny: ['anon', 'student', 'foreign'], input: (fx) => ({ courseId: fx.draftId }) },
-  'analytics.publishedByCategory': { deny: staff },
-  'audit.list': { deny: adminOnly },
+  'courses.get': { deny: courseStaff, input: (fx) => ({ courseId: fx.draftId }) },
+  'courses.update': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId, title: 'Hijacked' }) },
+  'courses.publish': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId }) },
+  'courses.members': { deny: courseStaff, input: (fx) => ({ courseId: fx.draftId }) },
+  'courses.addMember': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId, userId: fx.studentId, role: 'ta' }) },
+  'courses.removeMember': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId, userId: fx.taId }) },
+  'analytics.publishedByCategory': { deny: ['anon', 'student', 'auditor', 'ta'] },
+  'audit.list': { deny: ['anon', 'student', 'foreign', 'ta'] },
 };
 
 let node: LmsNode;
@@ -69,14 +99,22 @@ beforeAll(async () => {
   const owner = await reg('owner@idor.test');
   const foreign = await reg('foreign@idor.test');
   const student = await reg('student@idor.test');
+  const auditor = await reg('auditor@idor.test');
+  const ta = await reg('ta@idor.test');
   for (const u of [owner, foreign]) await http(base, 'POST', `/api/v1/users/${u.user.id}/roles`, { role: 'instructor' }, admin.accessToken);
+  await http(base, 'POST', `/api/v1/users/${auditor.user.id}/roles`, { role: 'auditor' }, admin.accessToken);
   const login = async (email: string) => (await http(base, 'POST', '/api/v1/auth/login', { email, password: pw })).body;
   const ownerSession = await login('owner@idor.test');
   tokens.foreign = (await login('foreign@idor.test')).accessToken;
+  tokens.auditor = (await login('auditor@idor.test')).accessToken;
   tokens.student = student.accessToken;
+  tokens.ta = ta.accessToken;
   const draft = await http(base, 'POST', '/api/v1/courses', { title: 'Owner draft', category: 'private' }, ownerSession.accessToken);
   expect(draft.status).toBe(201);
-  fx = { ownerId: owner.user.id, ownerSessionId: ownerSession.sessionId, draftId: draft.body.id };
+  expect((await http(base, 'PUT', `/api/v1/courses/${draft.body.id}/members/${ta.user.id}`, { role: 'ta' }, ownerSession.accessToken)).status).toBe(200);
+  const exp = await http(base, 'POST', '/api/v1/me/export', {}, ownerSession.accessToken);
+  expect(exp.status).toBe(202);
+  fx = { ownerId: owner.user.id, ownerSessionId: ownerSession.sessionId, draftId: draft.body.id, studentId: student.user.id, taId: ta.user.id, exportId: exp.body.id };
 });
 afterAll(() => node?.stop());
 
@@ -117,5 +155,8 @@ describe('access matrix', () => {
     const draft = await http(base, 'GET', `/api/v1/courses/${fx.draftId}`, undefined, owner.accessToken);
     expect(draft.body).toMatchObject({ title: 'Owner draft', status: 'draft', ownerId: fx.ownerId });
     expect(owner.user.roles).toEqual(['instructor', 'student']);
+    const members = (await http(base, 'GET', `/api/v1/courses/${fx.draftId}/members`, undefined, owner.accessToken)).body.items;
+    expect(members.map((m: { userId: string; role: string }) => [m.userId, m.role]).sort()).toEqual([[fx.ownerId, 'owner'], [fx.taId, 'ta']].sort());
+    expect((await http(base, 'GET', '/api/v1/me', undefined, owner.accessToken)).body.status).toBe('active');
   });
 });

@@ -80,3 +80,77 @@ export async function http(
   }
   return { status: res.status, body: parsed, headers: res.headers };
 }
+
+/** Deletes the JetStream streams of a test namespace. */
+export async function dropStreams(namespace: string): Promise<void> {
+  const { connect } = await import('nats');
+  const nc = await connect({ servers: NATS_URL });
+  const jsm = await nc.jetstreamManager();
+  for (const s of await jsm.streams.names().next()) if (s.startsWith(`${namespace.toUpperCase()}_`)) await jsm.streams.delete(s);
+  await nc.close();
+}
+
+/**
+ * One mesh node on the machine's real servers: a fresh PostgreSQL database, JetStream on the local
+ * NATS and Redis for throttles, under a namespace of its own. `stop()` removes all of it.
+ */
+export async function meshNode(services: import('@lms/runtime').ServiceModule[]) {
+  const { startNode } = await import('@lms/runtime');
+  const { gatewayPort } = await import('@lms/gateway');
+  const pgdb = await tempDatabase();
+  const namespace = uniqueName('t');
+  const node = await startNode(services, { mode: 'mesh', databaseUrl: pgdb.url, natsUrl: NATS_URL, redisUrl: REDIS_URL, namespace, port: 0, migrateOnStart: true, nodeId: namespace });
+  return {
+    node,
+    base: `http://127.0.0.1:${gatewayPort(node.broker)}`,
+    namespace,
+    databaseUrl: pgdb.url,
+    async stop() {
+      await node.stop();
+      await dropStreams(namespace);
+      await pgdb.drop();
+    },
+  };
+}
+
+export interface Mail {
+  to: string[];
+  raw: string;
+  /** The message with quoted-printable soft breaks and escapes undone. */
+  text: string;
+}
+
+/** A real SMTP peer (smtp-server) that keeps what it receives. */
+export async function smtpPeer() {
+  const { SMTPServer } = await import('smtp-server');
+  const mails: Mail[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, session, done) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const text = raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw, text });
+        done();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.server.address() as { port: number }).port;
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    mails,
+    /** The newest mail to `to` whose text matches, waiting for it. */
+    async next(to: string, match: RegExp, timeoutMs = 10_000): Promise<Mail> {
+      return waitFor(async () => [...mails].reverse().find((m) => m.to.includes(to) && match.test(m.text)), timeoutMs);
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The token of a link in a mail (`...?token=...`). */
+export const tokenIn = (mail: Mail) => /[?&]token=([\w-]+)/.exec(mail.text)?.[1] ?? '';

@@ -1,19 +1,51 @@
 import { hash, verify } from '@node-rs/argon2';
-import { auth, authBroadcasts, authEvents, DomainError, userEvents, usersInternal, type Profile } from '@lms/contracts';
-import { addToOutbox, consumer, createRateLimiter, defineService, type Emit, type HandlerArgs } from '@lms/runtime';
+import {
+  auth,
+  authBroadcasts,
+  authEvents,
+  DomainError,
+  notificationEvents,
+  privacyEvents,
+  privacyExportContract,
+  userEvents,
+  usersInternal,
+  type NotificationTemplate,
+  type Profile,
+} from '@lms/contracts';
+import { addToOutbox, consumer, createRateLimiter, defineService, mfaRequiredRoles, type Emit, type HandlerArgs } from '@lms/runtime';
 import type { Kysely, Transaction } from 'kysely';
-import { createHash, randomUUID } from 'node:crypto';
-import { AuthRepository, type AuthDB } from './auth.repository.js';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import QRCode from 'qrcode';
+import { AuthRepository, type AuthDB, type EmailTokenPurpose } from './auth.repository.js';
 import * as m0 from './migrations/20261124000000_auth.js';
 import * as m1 from './migrations/20261124120000_sessions.js';
+import * as m2 from './migrations/20261124200000_identity.js';
 import { passwordProblem } from './domain/password-policy.js';
-import { LoginThrottle } from './throttle.js';
-import { ACCESS_TTL_S, hashRefreshToken, newRefreshToken, REFRESH_TTL_S, TokenIssuer } from './tokens.js';
+import { dataKeyFromEnv, Sealer } from './domain/sealed.js';
+import { newRecoveryCodes, newTotpSecret, normaliseRecoveryCode, otpauthUri, verifyTotp } from './domain/totp.js';
+import { Throttle, throttleRules } from './throttle.js';
+import { ACCESS_TTL_S, hashRefreshToken, newOpaqueToken, newRefreshToken, REFRESH_TTL_S, TokenIssuer } from './tokens.js';
 
 // OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane.
 const ARGON = { algorithm: 2 /* Algorithm.Argon2id (a const enum) */, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 // Verified when the email is unknown, so a miss costs as long as a hit.
 const DUMMY_HASH = hash('not-a-real-password', ARGON);
+const hash_ = (password: string) => hash(password, ARGON);
+
+/**
+ * Checks a TOTP code (once per time step) or a recovery code (once each) of a user with TOTP on.
+ * Answers which kind matched, or null.
+ */
+async function checkSecondFactor(repo: AuthRepository, sealer: Sealer, userId: string, f: { code?: string; recoveryCode?: string }): Promise<'totp' | 'recovery_code' | null> {
+  const totp = await repo.totp(userId);
+  if (!totp?.confirmed_at) return null;
+  if (f.code) {
+    const step = verifyTotp(sealer.open(totp.secret_sealed, userId), f.code, totp.last_step === null ? null : Number(totp.last_step));
+    return step !== null && (await repo.useTotpStep(userId, step)) ? 'totp' : null;
+  }
+  if (f.recoveryCode) return (await repo.useRecoveryCode(userId, sha256(normaliseRecoveryCode(f.recoveryCode)))) ? 'recovery_code' : null;
+  return null;
+}
 
 type Client = { ip: string; userAgent?: string } | undefined;
 type Tx = HandlerArgs<typeof auth.login, AuthDB, unknown>['tx'];
@@ -23,17 +55,52 @@ type Tx = HandlerArgs<typeof auth.login, AuthDB, unknown>['tx'];
  * the access token is signed after the commit: inside the transaction, the signing-key lookup would
  * wait for the one connection embedded mode has.
  */
-async function openSession(tx: Tx, tokens: TokenIssuer, profile: Profile, client: Client, also?: (emit: Emit, sessionId: string) => Promise<unknown>) {
+async function openSession(
+  tx: Tx,
+  tokens: TokenIssuer,
+  profile: Profile,
+  client: Client,
+  also?: (emit: Emit, sessionId: string, trx: Transaction<AuthDB>) => Promise<unknown>,
+  amr: string[] = ['pwd'],
+) {
   const sessionId = randomUUID();
   const refresh = newRefreshToken();
   await tx(async (trx, emit) => {
     const repo = new AuthRepository(trx);
-    await repo.createSession({ id: sessionId, userId: profile.id, userAgent: client?.userAgent, ip: client?.ip });
+    await repo.createSession({ id: sessionId, userId: profile.id, userAgent: client?.userAgent, ip: client?.ip, amr });
     await repo.addRefreshToken(sessionId, refresh.hash, new Date(Date.now() + REFRESH_TTL_S * 1000));
-    await also?.(emit, sessionId);
+    await also?.(emit, sessionId, trx);
   });
-  return answer(profile, await tokens.issue(profile, sessionId), refresh.token, sessionId);
+  return answer(profile, await tokens.issue(profile, sessionId, amr), refresh.token, sessionId);
 }
+
+/** How long emailed links work. */
+export const EMAIL_TOKEN_TTL_S: Record<EmailTokenPurpose, number> = {
+  verify_email: Number(process.env.AUTH_VERIFY_TOKEN_TTL_S ?? 24 * 3600),
+  reset_password: Number(process.env.AUTH_RESET_TOKEN_TTL_S ?? 30 * 60),
+};
+const MFA_CHALLENGE_TTL_S = 300;
+const MFA_CHALLENGE_ATTEMPTS = 5;
+
+/**
+ * Stores a single-use emailed token (its hash) and asks for the message, in the caller's transaction:
+ * the token exists if and only if the message request does.
+ */
+async function sendEmailToken(trx: Transaction<AuthDB>, emit: Emit, to: { userId: string; email: string; displayName: string }, purpose: EmailTokenPurpose) {
+  const t = newOpaqueToken();
+  const ttl = EMAIL_TOKEN_TTL_S[purpose];
+  await new AuthRepository(trx).newEmailToken({ hash: t.hash, userId: to.userId, purpose, email: to.email, expiresAt: new Date(Date.now() + ttl * 1000) });
+  const template: NotificationTemplate = purpose === 'verify_email' ? 'email_verification' : 'password_reset';
+  const data = { token: t.token, displayName: to.displayName, expiresInHours: String(Math.round(ttl / 3600)), expiresInMinutes: String(Math.round(ttl / 60)) };
+  await emit(notificationEvents.requested, { userId: to.userId, to: to.email, template, data }, to.userId);
+}
+
+/** A security notice to the account's owner (password changed, MFA on/off). */
+function notify(emit: Emit, to: { id: string; email: string; displayName: string }, template: NotificationTemplate) {
+  return emit(notificationEvents.requested, { userId: to.id, to: to.email, template, data: { displayName: to.displayName } }, to.id);
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 
 /** Tells every gateway, at once, to refuse access tokens of these sessions until they would expire anyway. */
 function announceRevoked(broker: { broadcast(name: string, payload: unknown): unknown }, sessionIds: string[]): void {
@@ -84,6 +151,16 @@ function checkPassword(password: string, context: { email: string; displayName?:
   }
 }
 
+/** Checks a password with the login throttle; an account without a password (OIDC only) never matches. */
+async function checkCurrentPassword(cred: { email: string; password_hash: string | null }, password: string, throttle: Throttle, ip: string | undefined, what = 'Password') {
+  await throttle.check(cred.email, ip);
+  const ok = await verify(cred.password_hash ?? (await DUMMY_HASH), password).catch(() => false);
+  if (!cred.password_hash || !ok) {
+    await throttle.failed(cred.email, ip);
+    throw new DomainError('INVALID_CREDENTIALS', `${what} is wrong`);
+  }
+}
+
 function mustBeActive(profile: Profile): void {
   if (profile.status !== 'active') throw new DomainError('ACCOUNT_DEACTIVATED', 'This account is deactivated');
 }
@@ -93,16 +170,35 @@ const invalidRefresh = () => new DomainError('TOKEN_INVALID', 'The refresh token
 /** Accounts' credentials and access tokens (EdDSA JWTs); profiles live in the users service. */
 export const authService = defineService({
   name: 'auth',
-  contracts: auth,
-  migrations: { '20261124000000_auth': m0, '20261124120000_sessions': m1 },
+  contracts: { ...auth, ...privacyExportContract('auth') },
+  migrations: { '20261124000000_auth': m0, '20261124120000_sessions': m1, '20261124200000_identity': m2 },
   dependencies: ['users'],
   repository: (db: Kysely<AuthDB>, runtime) => {
     const repo = new AuthRepository(db);
     const log = runtime.logger('auth');
-    const limiter = createRateLimiter(runtime.config, (err) => log.warn({ err: String(err) }, 'login throttle unavailable'));
-    return { repo, tokens: new TokenIssuer(repo), throttle: new LoginThrottle(limiter), broker: runtime.broker };
+    const limiter = createRateLimiter(runtime.config, (err) => log.warn({ err: String(err) }, 'auth throttle unavailable'));
+    let sealer: Promise<Sealer> | undefined;
+    const rules = throttleRules();
+    return {
+      repo,
+      tokens: new TokenIssuer(repo),
+      limiter,
+      throttle: new Throttle(limiter, rules.login),
+      emailThrottle: new Throttle(limiter, rules.email),
+      mfaThrottle: new Throttle(limiter, rules.mfa),
+      broker: runtime.broker,
+      runtime,
+      /** Seals TOTP seeds: AUTH_DATA_KEY, or else a key generated once and kept in the auth schema. */
+      sealer: () =>
+        (sealer ??= (async () => {
+          const fromEnv = dataKeyFromEnv();
+          if (fromEnv) return new Sealer(fromEnv);
+          if (runtime.config.env === 'production') log.warn('AUTH_DATA_KEY is not set: TOTP seeds are sealed with a key stored in the database');
+          return new Sealer(Buffer.from(await repo.dataKey(() => randomBytes(32).toString('base64')), 'base64'));
+        })()),
+    };
   },
-  stopped: ({ throttle }) => throttle.close(),
+  stopped: async ({ limiter }) => (await limiter).close(),
   consumers: [
     consumer({
       name: 'users',
@@ -116,12 +212,27 @@ export const authService = defineService({
         announceRevoked(runtime.broker, ids);
       },
     }),
+    consumer({
+      name: 'user-deleted',
+      event: userEvents.deleted,
+      // Erasure: sessions end at once, then credentials, tokens, second factors and identities go.
+      handle: async (p, _event, trx: Transaction<AuthDB>, runtime) => {
+        const repo = new AuthRepository(trx);
+        const ids = await repo.revokeSessions(p.userId, 'user_erased');
+        await repo.eraseUser(p.userId);
+        announceRevoked(runtime.broker, ids);
+        await addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'auth' }, { key: p.userId });
+      },
+    }),
   ],
   handlers: {
+    async privacyExport({ input, repo: { repo } }) {
+      return { data: await repo.exportUser(input.userId) };
+    },
     async register({ input, repo: { repo, tokens }, call, logger, client, tx }) {
       checkPassword(input.password, input, 'password');
       if (await repo.byEmail(input.email)) throw new DomainError('EMAIL_TAKEN', 'An account with this email already exists');
-      const passwordHash = await hash(input.password, ARGON);
+      const passwordHash = await hash_(input.password);
       const id = randomUUID();
       const profile = await call(usersInternal.create, { id, email: input.email, displayName: input.displayName });
       if (!(await repo.insertCredential({ userId: id, email: input.email, passwordHash }))) {
@@ -130,7 +241,9 @@ export const authService = defineService({
         throw new DomainError('EMAIL_TAKEN', 'An account with this email already exists');
       }
       logger.info({ userId: id, admin: profile.roles.includes('admin') }, 'account registered');
-      return openSession(tx, tokens, profile, client);
+      return openSession(tx, tokens, profile, client, (emit, _sid, trx) =>
+        sendEmailToken(trx, emit, { userId: id, email: input.email, displayName: input.displayName }, 'verify_email'),
+      );
     },
     async login({ input, repo: { repo, tokens, throttle }, call, client, tx }) {
       const failed = (reason: 'bad_credentials' | 'throttled' | 'deactivated', userId: string | null) =>
@@ -141,7 +254,7 @@ export const authService = defineService({
       });
       const cred = await repo.byEmail(input.email);
       const ok = await verify(cred?.password_hash ?? (await DUMMY_HASH), input.password).catch(() => false);
-      if (!cred || !ok) {
+      if (!cred?.password_hash || !ok) {
         await throttle.failed(input.email, client?.ip);
         await failed('bad_credentials', cred?.user_id ?? null);
         throw new DomainError('INVALID_CREDENTIALS', 'Email or password is wrong');
@@ -150,24 +263,199 @@ export const authService = defineService({
       const profile = await call(usersInternal.byId, { id: cred.user_id });
       if (profile.status !== 'active') await failed('deactivated', profile.id);
       mustBeActive(profile);
+      const totp = await repo.totp(cred.user_id);
+      if (totp?.confirmed_at) {
+        // Step-up: the password was right, now the second factor. No session until then.
+        const challenge = newOpaqueToken();
+        await repo.newChallenge(challenge.hash, cred.user_id, new Date(Date.now() + MFA_CHALLENGE_TTL_S * 1000));
+        return { mfaRequired: true as const, mfaToken: challenge.token, expiresIn: MFA_CHALLENGE_TTL_S, methods: ['totp' as const, 'recovery_code' as const] };
+      }
       await repo.touchLogin(cred.user_id);
       return openSession(tx, tokens, profile, client, (emit, sessionId) =>
         emit(authEvents.loginSucceeded, { userId: profile.id, sessionId, ...clientFields(client) }, profile.id),
       );
     },
-    async changePassword({ input, caller, client, repo: { repo, throttle, broker }, logger, tx }) {
+    async mfaVerify({ input, repo: { repo, tokens, mfaThrottle, sealer }, call, client, tx, logger }) {
+      if ((input.code === undefined) === (input.recoveryCode === undefined)) {
+        throw new DomainError('VALIDATION_FAILED', 'Give either code or recoveryCode', { issues: [{ path: 'code', message: 'give either code or recoveryCode', code: 'custom' }] });
+      }
+      const hash = sha256(input.mfaToken);
+      const challenge = await repo.attemptChallenge(hash, MFA_CHALLENGE_ATTEMPTS);
+      if (!challenge) throw new DomainError('TOKEN_INVALID', 'The sign-in attempt has expired; log in again');
+      const userId = challenge.user_id;
+      await mfaThrottle.check(userId, client?.ip);
+      const used = await checkSecondFactor(repo, await sealer(), userId, input);
+      if (!used) {
+        await mfaThrottle.failed(userId, client?.ip);
+        await tx((_trx, emit) => emit(authEvents.loginFailed, { emailHash: '', userId, reason: 'bad_second_factor', ...clientFields(client) }, userId));
+        throw new DomainError('INVALID_CREDENTIALS', 'The code is wrong');
+      }
+      if (!(await repo.finishChallenge(hash))) throw new DomainError('TOKEN_INVALID', 'The sign-in attempt has expired; log in again');
+      await mfaThrottle.succeeded(userId);
+      const profile = await call(usersInternal.byId, { id: userId });
+      mustBeActive(profile);
+      await repo.touchLogin(userId);
+      if (used === 'recovery_code') logger.info({ userId }, 'signed in with a recovery code');
+      return openSession(
+        tx,
+        tokens,
+        profile,
+        client,
+        async (emit, sessionId) => {
+          await emit(authEvents.loginSucceeded, { userId, sessionId, ...clientFields(client) }, userId);
+          if (used === 'recovery_code') await emit(authEvents.mfaChanged, { userId, change: 'recovery_code_used', ...clientFields(client) }, userId);
+        },
+        ['pwd', 'otp'],
+      );
+    },
+    async mfaStatus({ caller, repo: { repo } }) {
+      const totp = await repo.totp(caller!.userId);
+      return {
+        totp: Boolean(totp?.confirmed_at),
+        recoveryCodesLeft: totp?.confirmed_at ? await repo.recoveryCodesLeft(caller!.userId) : 0,
+        required: caller!.roles.some((r) => mfaRequiredRoles().includes(r)),
+        thisSessionUsedMfa: caller!.mfa === true,
+      };
+    },
+    async mfaEnrol({ input, caller, client, repo: { repo, throttle, sealer } }) {
+      const cred = await repo.byUserId(caller!.userId);
+      if (!cred) throw new DomainError('INVALID_CREDENTIALS', 'Password is wrong');
+      await checkCurrentPassword(cred, input.password, throttle, client?.ip);
+      if ((await repo.totp(cred.user_id))?.confirmed_at) throw new DomainError('CONFLICT', 'Two-step sign-in is already on; turn it off first');
+      const secret = newTotpSecret();
+      await repo.putPendingTotp(cred.user_id, (await sealer()).seal(secret, cred.user_id));
+      const uri = otpauthUri(secret, cred.email, process.env.LMS_NAME ?? 'LMS');
+      return { secret, otpauthUri: uri, qrCodeSvg: await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M' }) };
+    },
+    async mfaConfirm({ input, caller, client, call, repo: { repo, mfaThrottle, sealer }, tx }) {
+      const userId = caller!.userId;
+      const totp = await repo.totp(userId);
+      if (!totp || totp.confirmed_at) throw new DomainError('CONFLICT', totp ? 'Two-step sign-in is already on' : 'Start enrolment first (POST /auth/mfa/totp)');
+      await mfaThrottle.check(userId, client?.ip);
+      const step = verifyTotp((await sealer()).open(totp.secret_sealed, userId), input.code, null);
+      if (step === null) {
+        await mfaThrottle.failed(userId, client?.ip);
+        throw new DomainError('INVALID_CREDENTIALS', 'The code is wrong; check the clock of the device');
+      }
+      const profile = await call(usersInternal.byId, { id: userId });
+      const codes = newRecoveryCodes();
+      await tx(async (trx, emit) => {
+        const r = new AuthRepository(trx);
+        if (!(await r.useTotpStep(userId, step, true))) throw new DomainError('INVALID_CREDENTIALS', 'That code was already used; wait for the next one');
+        await r.replaceRecoveryCodes(userId, codes.map((c) => sha256(normaliseRecoveryCode(c))));
+        await emit(authEvents.mfaChanged, { userId, change: 'enabled', ...clientFields(client) }, userId);
+        await notify(emit, profile, 'mfa_enabled');
+      });
+      await mfaThrottle.succeeded(userId);
+      return { enabled: true as const, recoveryCodes: codes };
+    },
+    async mfaDisable({ input, caller, client, call, repo: { repo, throttle, mfaThrottle, sealer }, tx }) {
+      const userId = caller!.userId;
+      const cred = await repo.byUserId(userId);
+      if (!cred) throw new DomainError('INVALID_CREDENTIALS', 'Password is wrong');
+      await checkCurrentPassword(cred, input.password, throttle, client?.ip);
+      if (!(await repo.totp(userId))?.confirmed_at) throw new DomainError('CONFLICT', 'Two-step sign-in is not on');
+      await mfaThrottle.check(userId, client?.ip);
+      if (!(await checkSecondFactor(repo, await sealer(), userId, input))) {
+        await mfaThrottle.failed(userId, client?.ip);
+        throw new DomainError('INVALID_CREDENTIALS', 'The code is wrong');
+      }
+      const profile = await call(usersInternal.byId, { id: userId });
+      await tx(async (trx, emit) => {
+        await new AuthRepository(trx).deleteTotp(userId);
+        await emit(authEvents.mfaChanged, { userId, change: 'disabled', ...clientFields(client) }, userId);
+        await notify(emit, profile, 'mfa_disabled');
+      });
+      return { disabled: true as const };
+    },
+    async mfaRecoveryCodes({ input, caller, client, repo: { repo, mfaThrottle, sealer }, tx }) {
+      const userId = caller!.userId;
+      if (!(await repo.totp(userId))?.confirmed_at) throw new DomainError('CONFLICT', 'Two-step sign-in is not on');
+      await mfaThrottle.check(userId, client?.ip);
+      if (!(await checkSecondFactor(repo, await sealer(), userId, { code: input.code }))) {
+        await mfaThrottle.failed(userId, client?.ip);
+        throw new DomainError('INVALID_CREDENTIALS', 'The code is wrong');
+      }
+      const codes = newRecoveryCodes();
+      await tx(async (trx, emit) => {
+        await new AuthRepository(trx).replaceRecoveryCodes(userId, codes.map((c) => sha256(normaliseRecoveryCode(c))));
+        await emit(authEvents.mfaChanged, { userId, change: 'recovery_codes_replaced', ...clientFields(client) }, userId);
+      });
+      return { recoveryCodes: codes };
+    },
+    async verifyEmail({ input, tx }) {
+      return tx(async (trx, emit) => {
+        const r = new AuthRepository(trx);
+        const t = await r.useEmailToken(sha256(input.token), 'verify_email');
+        // The address must still be the account's: a link for an old address proves nothing now.
+        if (!t || !(await r.markEmailVerified(t.user_id, t.email))) throw new DomainError('TOKEN_INVALID', 'This link is not valid any more; ask for a new one');
+        await emit(authEvents.emailVerified, { userId: t.user_id, email: t.email }, t.user_id);
+        return { verified: true as const, userId: t.user_id };
+      });
+    },
+    async resendVerification({ caller, client, call, repo: { repo, emailThrottle }, tx }) {
+      const cred = await repo.byUserId(caller!.userId);
+      if (!cred || cred.email_verified_at) return { sent: false };
+      await emailThrottle.take(cred.email, client?.ip);
+      const profile = await call(usersInternal.byId, { id: cred.user_id });
+      await tx((trx, emit) => sendEmailToken(trx, emit, { userId: cred.user_id, email: cred.email, displayName: profile.displayName }, 'verify_email'));
+      return { sent: true };
+    },
+    async forgotPassword({ input, client, call, repo: { repo, emailThrottle }, tx, logger }) {
+      await emailThrottle.take(input.email, client?.ip);
+      // Answered before the work is done, whether or not the account exists: neither the body nor the
+      // time taken tells an attacker which emails have accounts.
+      setImmediate(() => {
+        void (async () => {
+          const cred = await repo.byEmail(input.email);
+          if (!cred) return;
+          const profile = await call(usersInternal.byId, { id: cred.user_id });
+          if (profile.status !== 'active') return;
+          await tx(async (trx, emit) => {
+            await sendEmailToken(trx, emit, { userId: cred.user_id, email: cred.email, displayName: profile.displayName }, 'reset_password');
+            await emit(authEvents.passwordResetRequested, { userId: cred.user_id, ...clientFields(client) }, cred.user_id);
+          });
+        })().catch((err) => logger.error({ err: String(err) }, 'password reset request failed'));
+      });
+      return { accepted: true as const };
+    },
+    async resetPassword({ input, client, call, repo: { repo, throttle, broker }, tx, logger }) {
+      const hash = sha256(input.token);
+      const t = await repo.peekEmailToken(hash, 'reset_password');
+      if (!t) throw new DomainError('TOKEN_INVALID', 'This reset link is not valid any more; ask for a new one');
+      const profile = await call(usersInternal.byId, { id: t.user_id });
+      checkPassword(input.newPassword, { email: t.email, displayName: profile.displayName }, 'newPassword');
+      const newHash = await hash_(input.newPassword);
+      await tx(async (trx, emit) => {
+        const r = new AuthRepository(trx);
+        // Used here, atomically: of two concurrent resets with one token, one wins.
+        if (!(await r.useEmailToken(hash, 'reset_password'))) throw new DomainError('TOKEN_INVALID', 'This reset link is not valid any more; ask for a new one');
+        await r.setPassword(t.user_id, newHash);
+        await r.invalidateEmailTokens(t.user_id, 'reset_password');
+        // Following the link proved the address is theirs.
+        if (await r.markEmailVerified(t.user_id, t.email)) await emit(authEvents.emailVerified, { userId: t.user_id, email: t.email }, t.user_id);
+        await emit(authEvents.passwordChanged, { userId: t.user_id, via: 'reset', ...clientFields(client) }, t.user_id);
+        await notify(emit, profile, 'password_changed');
+      });
+      await throttle.succeeded(t.email);
+      const n = await revoke(tx, broker, t.user_id, 'password_reset', t.user_id);
+      logger.info({ userId: t.user_id, sessionsRevoked: n }, 'password reset');
+      return { reset: true as const, sessionsRevoked: n };
+    },
+    async changePassword({ input, caller, client, call, repo: { repo, throttle, broker }, logger, tx }) {
       const cred = await repo.byUserId(caller!.userId);
       if (!cred) throw new DomainError('INVALID_CREDENTIALS', 'Current password is wrong');
-      await throttle.check(cred.email, client?.ip);
-      if (!(await verify(cred.password_hash, input.currentPassword).catch(() => false))) {
-        await throttle.failed(cred.email, client?.ip);
-        throw new DomainError('INVALID_CREDENTIALS', 'Current password is wrong');
-      }
+      await checkCurrentPassword(cred, input.currentPassword, throttle, client?.ip, 'Current password');
       checkPassword(input.newPassword, { email: cred.email }, 'newPassword');
-      const newHash = await hash(input.newPassword, ARGON);
+      const newHash = await hash_(input.newPassword);
+      const profile = await call(usersInternal.byId, { id: cred.user_id });
       await tx(async (trx, emit) => {
-        await new AuthRepository(trx).setPassword(cred.user_id, newHash);
-        await emit(authEvents.passwordChanged, { userId: cred.user_id, ...clientFields(client) }, cred.user_id);
+        const r = new AuthRepository(trx);
+        await r.setPassword(cred.user_id, newHash);
+        // A reset link sent before the change must not undo it.
+        await r.invalidateEmailTokens(cred.user_id, 'reset_password');
+        await emit(authEvents.passwordChanged, { userId: cred.user_id, via: 'change', ...clientFields(client) }, cred.user_id);
+        await notify(emit, profile, 'password_changed');
       });
       const n = await revoke(tx, broker, cred.user_id, 'password_changed', cred.user_id, { exceptId: caller!.sessionId });
       logger.info({ userId: cred.user_id, otherSessionsRevoked: n }, 'password changed');
@@ -198,7 +486,7 @@ export const authService = defineService({
         throw invalidRefresh();
       }
       await repo.touchSession(s.id, client);
-      return answer(profile, await tokens.issue(profile, s.id), next.token, s.id);
+      return answer(profile, await tokens.issue(profile, s.id, s.amr.split(' ')), next.token, s.id);
     },
     async logout({ caller, tx, repo: { broker } }) {
       if (!caller!.sessionId) return { revoked: false };

@@ -2,50 +2,91 @@ import { createHash } from 'node:crypto';
 import { DomainError } from '@lms/contracts';
 import type { RateLimiter } from '@lms/runtime';
 
+export interface ThrottleRule {
+  /** Key prefix, e.g. `login`. */
+  name: string;
+  windowMs: number;
+  /** Counted events allowed per account per window; then the account is refused until the window ends. */
+  accountLimit: number;
+  /** Counted events allowed per client IP per window, across accounts (credential stuffing). */
+  ipLimit: number;
+  message: string;
+}
+
+const envInt = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+
+/** The throttles of the auth service: what counts, how many, for how long (read when the service starts). */
+export const throttleRules = () => ({
+  /** Failed password logins. */
+  login: {
+    name: 'login',
+    windowMs: envInt('AUTH_LOGIN_WINDOW_S', 900) * 1000,
+    accountLimit: envInt('AUTH_LOGIN_MAX_FAILURES_PER_ACCOUNT', 5),
+    ipLimit: envInt('AUTH_LOGIN_MAX_FAILURES_PER_IP', 50),
+    message: 'Too many failed logins; try again later',
+  },
+  /** Every reset or verification message asked for, found account or not. */
+  email: {
+    name: 'email',
+    windowMs: envInt('AUTH_EMAIL_WINDOW_S', 3600) * 1000,
+    accountLimit: envInt('AUTH_EMAIL_MAX_PER_ACCOUNT', 5),
+    ipLimit: envInt('AUTH_EMAIL_MAX_PER_IP', 30),
+    message: 'Too many messages asked for; try again later',
+  },
+  /** Wrong second-factor codes. */
+  mfa: {
+    name: 'mfa',
+    windowMs: envInt('AUTH_MFA_WINDOW_S', 900) * 1000,
+    accountLimit: envInt('AUTH_MFA_MAX_FAILURES_PER_ACCOUNT', 5),
+    ipLimit: envInt('AUTH_MFA_MAX_FAILURES_PER_IP', 50),
+    message: 'Too many wrong codes; try again later',
+  },
+}) satisfies Record<string, ThrottleRule>;
 
 /**
- * Brute-force throttling of password logins: per account and per client IP, in Redis in mesh mode.
- * Unknown emails count exactly like known ones, so the answers reveal nothing about who has an account.
+ * Brute-force throttling per account and per client IP (Redis in mesh mode, memory embedded).
+ * Accounts are keyed by a hash of what identifies them (an email, a user id), and unknown emails
+ * count exactly like known ones, so answers reveal nothing about who has an account.
  */
-export class LoginThrottle {
-  private readonly windowMs = Number(process.env.AUTH_LOGIN_WINDOW_S ?? 900) * 1000;
-  /** Failed logins allowed per account per window; then the account refuses logins until the window ends. */
-  private readonly accountLimit = Number(process.env.AUTH_LOGIN_MAX_FAILURES_PER_ACCOUNT ?? 5);
-  /** Failed logins allowed per client IP per window, across accounts (credential stuffing). */
-  private readonly ipLimit = Number(process.env.AUTH_LOGIN_MAX_FAILURES_PER_IP ?? 50);
+export class Throttle {
+  constructor(
+    private readonly limiter: Promise<RateLimiter>,
+    private readonly rule: ThrottleRule,
+  ) {}
 
-  constructor(private readonly limiter: Promise<RateLimiter>) {}
-
-  private keys(email: string, ip: string | undefined): Array<[string, number]> {
-    const account = createHash('sha256').update(email).digest('base64url');
-    const keys: Array<[string, number]> = [[`login:acct:${account}`, this.accountLimit]];
-    if (ip) keys.push([`login:ip:${ip}`, this.ipLimit]);
+  private keys(account: string, ip: string | undefined): Array<[string, number]> {
+    const id = createHash('sha256').update(account).digest('base64url');
+    const keys: Array<[string, number]> = [[`${this.rule.name}:acct:${id}`, this.rule.accountLimit]];
+    if (ip) keys.push([`${this.rule.name}:ip:${ip}`, this.rule.ipLimit]);
     return keys;
   }
 
-  /** Throws RATE_LIMITED (429) while the account or the IP is locked out. */
-  async check(email: string, ip: string | undefined): Promise<void> {
+  /** Throws RATE_LIMITED (429, with retryAfterSeconds) while the account or the IP is locked out. */
+  async check(account: string, ip: string | undefined): Promise<void> {
     const limiter = await this.limiter;
-    for (const [key, limit] of this.keys(email, ip)) {
+    for (const [key, limit] of this.keys(account, ip)) {
       const d = await limiter.peek(key, limit);
       if (!d.allowed) {
         const retryAfterSeconds = Math.max(1, Math.ceil(d.resetMs / 1000));
-        throw new DomainError('RATE_LIMITED', 'Too many failed logins; try again later', { retryAfterSeconds });
+        throw new DomainError('RATE_LIMITED', this.rule.message, { retryAfterSeconds });
       }
     }
   }
 
-  async failed(email: string, ip: string | undefined): Promise<void> {
+  /** Counts one event against the account and the IP. */
+  async failed(account: string, ip: string | undefined): Promise<void> {
     const limiter = await this.limiter;
-    for (const [key, limit] of this.keys(email, ip)) await limiter.hit(key, limit, this.windowMs);
+    for (const [key, limit] of this.keys(account, ip)) await limiter.hit(key, limit, this.rule.windowMs);
   }
 
-  /** A good password clears the account's count (not the IP's). */
-  async succeeded(email: string): Promise<void> {
-    await (await this.limiter).reset(this.keys(email, undefined)[0]![0]);
+  /** Check, then count: for throttles where every attempt counts, not only failures. */
+  async take(account: string, ip: string | undefined): Promise<void> {
+    await this.check(account, ip);
+    await this.failed(account, ip);
   }
 
-  async close(): Promise<void> {
-    await (await this.limiter).close();
+  /** A success clears the account's count (not the IP's). */
+  async succeeded(account: string): Promise<void> {
+    await (await this.limiter).reset(this.keys(account, undefined)[0]![0]);
   }
 }

@@ -59,9 +59,10 @@ export class TokenIssuer {
     return { kid };
   }
 
-  async issue(user: { id: string; email: string; roles: string[] }, sessionId: string): Promise<string> {
+  /** `amr` (RFC 8176): how the session signed in: `pwd`, `otp` (a second factor), `ext` (an identity provider). */
+  async issue(user: { id: string; email: string; roles: string[] }, sessionId: string, amr: string[] = ['pwd']): Promise<string> {
     const k = await this.signingKey();
-    return new SignJWT({ email: user.email, roles: user.roles, sid: sessionId })
+    return new SignJWT({ email: user.email, roles: user.roles, sid: sessionId, amr })
       .setProtectedHeader({ alg: 'EdDSA', kid: k.kid, typ: 'JWT' })
       .setSubject(user.id)
       .setIssuer(ISSUER)
@@ -85,6 +86,9 @@ export class TokenIssuer {
     return { keys: live.map((r) => ({ kty: 'OKP', crv: 'Ed25519', x: String(r.public_jwk.x), kid: r.kid, alg: 'EdDSA', use: 'sig' })) };
   }
 }
+
+/** An opaque single-use token (refresh, email link, MFA challenge, OIDC state): 256 random bits, stored hashed. */
+export const newOpaqueToken = () => newRefreshToken();
 
 /** A refresh token: 256 random bits for the client, only its SHA-256 kept in the database. */
 export function newRefreshToken(): { token: string; hash: string } {

@@ -75,6 +75,7 @@ export class EdgeAuth {
       roles,
       email: typeof payload.email === 'string' ? payload.email : undefined,
       sessionId: typeof payload.sid === 'string' ? payload.sid : undefined,
+      mfa: Array.isArray(payload.amr) && payload.amr.includes('otp'),
     };
     if (typeof payload.exp === 'number') {
       if (this.verified.size >= EdgeAuth.CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);

@@ -27,6 +27,18 @@ export interface Caller {
   email?: string;
   /** The auth session the access token belongs to (`sid` claim). */
   sessionId?: string;
+  /** The session signed in with a second factor (`amr` claim holds `otp`). */
+  mfa?: boolean;
+}
+
+/** Roles whose permissions count only in sessions that used a second factor (LMS_MFA_REQUIRED_ROLES). */
+export function mfaRequiredRoles(): string[] {
+  return (process.env.LMS_MFA_REQUIRED_ROLES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** What a caller may do: their roles' permissions, less those that need MFA this session lacks. */
+export function callerPermissions(caller: Caller | undefined): Set<PermissionName> {
+  return permissionsOf(caller?.roles ?? [], { mfa: caller?.mfa === true, mfaRequiredRoles: mfaRequiredRoles() });
 }
 
 /** What travels in `ctx.meta` on every call. */
@@ -98,6 +110,8 @@ export interface ServiceDefinition<D extends DomainContracts, DB, R> {
   contracts: D;
   /** Builds the service's repository (the only code that queries its tables) and whatever else handlers share. */
   repository?: (db: Kysely<DB>, runtime: Runtime) => R;
+  /** Runs once the service and its consumers have started (resume background work here). */
+  started?: (repo: R) => Promise<void>;
   /** Runs when the service stops, after its consumers and relay. */
   stopped?: (repo: R) => Promise<void>;
   handlers: Handlers<D, DB, R>;
@@ -125,7 +139,10 @@ function authorize(c: AnyProcedure, meta: CallMeta): void {
   }
   if (!meta.caller) throw new DomainError('UNAUTHENTICATED', 'Sign in to do this');
   if (p === 'authenticated') return;
-  if (!permissionsOf(meta.caller.roles).has(p)) {
+  if (!callerPermissions(meta.caller).has(p)) {
+    if (permissionsOf(meta.caller.roles).has(p)) {
+      throw new DomainError('MFA_REQUIRED', `Requires the ${p} permission, which your role grants only after two-step sign-in`, { permission: p });
+    }
     throw new DomainError('FORBIDDEN', `Requires the ${p} permission`, { permission: p });
   }
 }
@@ -173,7 +190,7 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
             const parsed = contract.input.safeParse(ctx.params ?? {});
             if (!parsed.success) throw validationError(parsed.error);
             const caller = ctx.meta.caller;
-            const perms = permissionsOf(caller?.roles ?? []);
+            const perms = callerPermissions(caller);
             const result = await handler({
               input: parsed.data,
               caller,
@@ -264,6 +281,7 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
         actions,
         async started() {
           for (const s of subs) handles.push(await runtime.transport.subscribe(s));
+          await def.started?.(repo);
         },
         async stopped() {
           await relay.stop();
