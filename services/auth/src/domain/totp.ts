@@ -77,7 +77,7 @@ export function verifyTotp(secretB32: string, code: string, lastStep: number | n
 }
 
 export function otpauthUri(secretB32: string, account: string, issuer: string): string {
-  const label = encodeURIComponent(`${issuer}:${account}`);
+  const label = `${encodeURIComponent(issuer)}:${encodeURIComponent(account)}`;
   const q = new URLSearchParams({ secret: secretB32, issuer, algorithm: 'SHA1', digits: String(TOTP.digits), period: String(TOTP.periodS) });
   return `otpauth://totp/${label}?${q}`;
 }
