@@ -163,6 +163,43 @@ export const auth = domain('auth', {
     summary: 'New recovery codes',
     errors: ['INVALID_CREDENTIALS', 'CONFLICT', 'RATE_LIMITED'],
   }),
+  /** The external identity providers users can sign in with. */
+  oidcProviders: query({
+    input: z.object({}),
+    output: z.object({ providers: z.array(z.object({ name: z.string(), displayName: z.string(), startUrl: z.string() })) }),
+    permission: 'public',
+    rest: { method: 'GET', path: '/auth/oidc' },
+    summary: 'List identity providers',
+  }),
+  /** Start signing in with an identity provider: redirects the browser to it (authorization code + PKCE). */
+  oidcStart: query({
+    input: z.object({ provider: z.string().max(40) }),
+    output: z.object({ location: z.url().meta({ description: 'The provider’s authorization URL (also in the Location header)' }) }),
+    permission: 'public',
+    rest: { method: 'GET', path: '/auth/oidc/{provider}/start', status: 302 },
+    summary: 'Sign in with an identity provider',
+    errors: ['NOT_FOUND', 'SERVICE_UNAVAILABLE'],
+  }),
+  /**
+   * Where the provider sends the browser back. Checks state, PKCE, nonce and the ID token; signs in
+   * the linked account, links an existing account with the same provider-verified email, or creates one.
+   */
+  oidcCallback: query({
+    input: z.object({
+      provider: z.string().max(40),
+      state: z.string().min(1).max(200),
+      code: z.string().max(2000).optional(),
+      iss: z.string().max(500).optional(),
+      session_state: z.string().max(500).optional(),
+      error: z.string().max(200).optional(),
+      error_description: z.string().max(1000).optional(),
+    }),
+    output: loginResult,
+    permission: 'public',
+    rest: { method: 'GET', path: '/auth/oidc/{provider}/callback' },
+    summary: 'Identity provider callback',
+    errors: ['NOT_FOUND', 'TOKEN_INVALID', 'OIDC_FAILED', 'EMAIL_NOT_VERIFIED', 'CONFLICT', 'ACCOUNT_DEACTIVATED'],
+  }),
   /** Change the caller's password; every other session of theirs is revoked. */
   changePassword: mutation({
     input: z.object({ currentPassword: z.string().min(1).max(200), newPassword: password }),
@@ -281,6 +318,13 @@ export const authEvents = {
     version: 1,
     summary: 'Two-step sign-in was turned on or off, or recovery codes were replaced or used',
     payload: z.object({ userId: z.uuid(), change: z.enum(['enabled', 'disabled', 'recovery_codes_replaced', 'recovery_code_used']), ...client }),
+  }),
+  identityLinked: event({
+    subject: 'lms.auth.identity_linked.v1',
+    stream: 'LMS_AUTH',
+    version: 1,
+    summary: 'An external identity (OIDC) was linked to an account, or an account was created from one',
+    payload: z.object({ userId: z.uuid(), provider: z.string(), created: z.boolean() }),
   }),
   passwordChanged: event({
     subject: 'lms.auth.password_changed.v1',

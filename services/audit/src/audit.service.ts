@@ -43,6 +43,7 @@ export const auditService = defineService({
     audited(userEvents.deactivated, (p) => ({ actorId: p.by, subjectId: p.userId })),
     audited(authEvents.emailVerified, (p) => ({ actorId: p.userId, subjectId: p.userId })),
     audited(authEvents.passwordResetRequested, (p) => ({ actorId: null, subjectId: p.userId, ip: p.ip })),
+    audited(authEvents.identityLinked, (p) => ({ actorId: p.userId, subjectId: p.userId })),
     audited(authEvents.mfaChanged, (p) => ({ actorId: p.userId, subjectId: p.userId, ip: p.ip })),
     audited(courseEvents.memberChanged, (p) => ({ actorId: p.by, subjectId: p.userId })),
     audited(privacyEvents.exported, (p) => ({ actorId: p.by, subjectId: p.userId })),

@@ -23,6 +23,7 @@ import * as m2 from './migrations/20261124200000_identity.js';
 import { passwordProblem } from './domain/password-policy.js';
 import { dataKeyFromEnv, Sealer } from './domain/sealed.js';
 import { newRecoveryCodes, newTotpSecret, normaliseRecoveryCode, otpauthUri, verifyTotp } from './domain/totp.js';
+import { finishFlow, oidcProviders, providerNamed, startFlow } from './oidc.js';
 import { Throttle, throttleRules } from './throttle.js';
 import { ACCESS_TTL_S, hashRefreshToken, newOpaqueToken, newRefreshToken, REFRESH_TTL_S, TokenIssuer } from './tokens.js';
 
@@ -151,6 +152,14 @@ function checkPassword(password: string, context: { email: string; displayName?:
   }
 }
 
+/** A second-factor challenge when the user has TOTP on; undefined otherwise. */
+async function mfaChallengeFor(repo: AuthRepository, userId: string) {
+  if (!(await repo.totp(userId))?.confirmed_at) return undefined;
+  const challenge = newOpaqueToken();
+  await repo.newChallenge(challenge.hash, userId, new Date(Date.now() + MFA_CHALLENGE_TTL_S * 1000));
+  return { mfaRequired: true as const, mfaToken: challenge.token, expiresIn: MFA_CHALLENGE_TTL_S, methods: ['totp' as const, 'recovery_code' as const] };
+}
+
 /** Checks a password with the login throttle; an account without a password (OIDC only) never matches. */
 async function checkCurrentPassword(cred: { email: string; password_hash: string | null }, password: string, throttle: Throttle, ip: string | undefined, what = 'Password') {
   await throttle.check(cred.email, ip);
@@ -263,13 +272,9 @@ export const authService = defineService({
       const profile = await call(usersInternal.byId, { id: cred.user_id });
       if (profile.status !== 'active') await failed('deactivated', profile.id);
       mustBeActive(profile);
-      const totp = await repo.totp(cred.user_id);
-      if (totp?.confirmed_at) {
-        // Step-up: the password was right, now the second factor. No session until then.
-        const challenge = newOpaqueToken();
-        await repo.newChallenge(challenge.hash, cred.user_id, new Date(Date.now() + MFA_CHALLENGE_TTL_S * 1000));
-        return { mfaRequired: true as const, mfaToken: challenge.token, expiresIn: MFA_CHALLENGE_TTL_S, methods: ['totp' as const, 'recovery_code' as const] };
-      }
+      // Step-up: the password was right, now the second factor. No session until then.
+      const challenge = await mfaChallengeFor(repo, cred.user_id);
+      if (challenge) return challenge;
       await repo.touchLogin(cred.user_id);
       return openSession(tx, tokens, profile, client, (emit, sessionId) =>
         emit(authEvents.loginSucceeded, { userId: profile.id, sessionId, ...clientFields(client) }, profile.id),
@@ -382,6 +387,70 @@ export const authService = defineService({
         await emit(authEvents.mfaChanged, { userId, change: 'recovery_codes_replaced', ...clientFields(client) }, userId);
       });
       return { recoveryCodes: codes };
+    },
+    async oidcProviders() {
+      return { providers: oidcProviders().map((p) => ({ name: p.name, displayName: p.displayName, startUrl: `/api/v1/auth/oidc/${p.name}/start` })) };
+    },
+    async oidcStart({ input, repo: { repo } }) {
+      const p = providerNamed(input.provider);
+      const flow = await startFlow(p);
+      // Only the state's hash is kept; the verifier and nonce wait here for the callback, ten minutes at most.
+      await repo.newOidcFlow({ stateHash: sha256(flow.state), provider: p.name, codeVerifier: flow.codeVerifier, nonce: flow.nonce, expiresAt: new Date(Date.now() + 600_000) });
+      return { location: flow.url };
+    },
+    async oidcCallback({ input, repo: { repo, tokens }, call, client, tx, logger }) {
+      const p = providerNamed(input.provider);
+      if (input.error) throw new DomainError('OIDC_FAILED', 'The identity provider refused the sign-in', { error: input.error });
+      // A state works once and only for the provider it was made for: no replay, no mix-up.
+      const flow = await repo.useOidcFlow(sha256(input.state), p.name);
+      if (!flow) throw new DomainError('TOKEN_INVALID', 'This sign-in attempt has expired or was already used; start again');
+      const { provider: _provider, ...query } = input;
+      const ext = await finishFlow(p, query as Record<string, string>, { state: input.state, codeVerifier: flow.code_verifier, nonce: flow.nonce });
+
+      let userId: string;
+      let outcome: 'known' | 'linked' | 'created';
+      const known = await repo.identity(p.name, ext.subject);
+      if (known) {
+        userId = known.user_id;
+        outcome = 'known';
+      } else {
+        if (!ext.email || !ext.emailVerified) {
+          throw new DomainError('EMAIL_NOT_VERIFIED', 'The identity provider does not vouch for your email address, so it cannot be matched to an account');
+        }
+        const cred = await repo.byEmail(ext.email);
+        if (cred) {
+          if (!p.linkByEmail) throw new DomainError('CONFLICT', 'An account with this email exists; sign in with its password');
+          userId = cred.user_id;
+          outcome = 'linked';
+        } else {
+          if (!p.createAccounts) throw new DomainError('FORBIDDEN', 'No account has this email, and this provider may not create accounts');
+          userId = randomUUID();
+          await call(usersInternal.create, { id: userId, email: ext.email, displayName: ext.name ?? ext.email.split('@')[0]! });
+          if (!(await repo.insertCredential({ userId, email: ext.email, passwordHash: null, emailVerified: true }))) {
+            await call(usersInternal.remove, { id: userId });
+            throw new DomainError('CONFLICT', 'An account with this email was just created; try again');
+          }
+          outcome = 'created';
+        }
+      }
+      const profile = await call(usersInternal.byId, { id: userId });
+      mustBeActive(profile);
+      if (outcome !== 'known') {
+        await tx(async (trx, emit) => {
+          await new AuthRepository(trx).linkIdentity({ provider: p.name, subject: ext.subject, userId, email: ext.email });
+          await emit(authEvents.identityLinked, { userId, provider: p.name, created: outcome === 'created' }, userId);
+          // The provider vouched for the address: the account's email is verified too.
+          if (ext.email && (await new AuthRepository(trx).markEmailVerified(userId, ext.email))) await emit(authEvents.emailVerified, { userId, email: ext.email }, userId);
+        });
+        logger.info({ userId, provider: p.name, outcome }, 'external identity linked');
+      } else {
+        await repo.linkIdentity({ provider: p.name, subject: ext.subject, userId, email: ext.email });
+      }
+      // An account with TOTP on still needs its second factor.
+      const challenge = await mfaChallengeFor(repo, userId);
+      if (challenge) return challenge;
+      await repo.touchLogin(userId);
+      return openSession(tx, tokens, profile, client, (emit, sessionId) => emit(authEvents.loginSucceeded, { userId, sessionId, ...clientFields(client) }, userId), ['ext']);
     },
     async verifyEmail({ input, tx }) {
       return tx(async (trx, emit) => {

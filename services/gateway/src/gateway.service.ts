@@ -178,7 +178,10 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         for (const p of inPath) input[p] = req.$params?.[p];
         const caller = await edgeAuth.callerOf(req);
         const out = await forward(c, input, { requestId: req.$requestId, caller, trace: carrierFromHeaders(req.headers), edge: 'rest', client: clientOf(req) });
-        sendJson(res, c.rest!.status ?? 200, out);
+        const status = c.rest!.status ?? 200;
+        // A redirecting operation (OIDC start) answers its target in Location, and in the body for API clients.
+        const location = status >= 300 && status < 400 ? (out as { location?: unknown }).location : undefined;
+        sendJson(res, status, out, typeof location === 'string' ? { Location: location } : {});
       } catch (err) {
         const pub = toPublicError(err);
         if (pub.status >= 500) log.error({ requestId: req.$requestId, action: c.action, err: String(err) }, 'request failed');

@@ -84,7 +84,11 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
     }
     const status = String(c.rest.status ?? 200);
     const responses: Json = {
-      [status]: { description: 'Success', content: { 'application/json': { schema: toSchema(c.output, 'output', schemas) } } },
+      [status]: {
+        description: status.startsWith('3') ? 'Redirect to the target in Location' : 'Success',
+        ...(status.startsWith('3') && { headers: { Location: { description: 'Where to go next', schema: { type: 'string' } } } }),
+        content: { 'application/json': { schema: toSchema(c.output, 'output', schemas) } },
+      },
     };
     for (const s of errorStatuses(c)) {
       responses[String(s)] = {
