@@ -10,6 +10,28 @@ import type { RuntimeConfig } from './services/runtime/src/config.ts';
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const bool = (name: string, fallback: boolean) => (process.env[name] ? process.env[name] === 'true' : fallback);
 
+/**
+ * Moleculer's NATS transporter reads credentials only from the URL (it overwrites `user`/`pass`
+ * options with the URL's), so they go into each server URL here. The URL is never logged.
+ */
+function withCredentials(cfg: RuntimeConfig): string {
+  if (!cfg.natsUser) return cfg.natsUrl;
+  // Moleculer hands the URL's still-encoded parts to NATS, so only unreserved characters survive.
+  const safe = /^[A-Za-z0-9._~-]*$/;
+  if (!safe.test(cfg.natsUser) || !safe.test(cfg.natsPassword ?? '')) {
+    throw new Error('NATS_USER and NATS_PASSWORD may hold only letters, digits and . _ ~ - (generate with `openssl rand -hex 24`)');
+  }
+  return cfg.natsUrl
+    .split(',')
+    .map((u) => {
+      const url = new URL(u.trim());
+      url.username = cfg.natsUser!;
+      url.password = cfg.natsPassword ?? '';
+      return url.href;
+    })
+    .join(',');
+}
+
 export default function brokerOptions(cfg: RuntimeConfig): BrokerOptions {
   return {
     // LMS_NAMESPACE: nodes only see nodes of the same namespace on a shared NATS.
@@ -18,7 +40,8 @@ export default function brokerOptions(cfg: RuntimeConfig): BrokerOptions {
     nodeID: cfg.nodeId ?? `${os.hostname()}-${process.pid}`,
 
     // NATS_URL: the mesh's request/response and discovery bus. None in embedded mode.
-    transporter: cfg.mode === 'mesh' ? { type: 'NATS', options: { url: cfg.natsUrl } } : null,
+    // NATS_USER / NATS_PASSWORD: the node role's credentials (infra/nats/nats.conf).
+    transporter: cfg.mode === 'mesh' ? { type: 'NATS', options: { url: withCredentials(cfg) } } : null,
 
     // LOG_LEVEL; NODE_ENV=production switches to JSON lines (pino), otherwise readable console lines.
     logger:

@@ -15,7 +15,8 @@ const lmsNodes = Object.entries(services).filter(([, s]) => Array.isArray(s.comm
 
 describe('docker-compose.yml', () => {
   it('runs the infrastructure mesh mode needs', () => {
-    expect(services.nats.command).toEqual(expect.arrayContaining(['-js']));
+    expect(services.nats.command).toEqual(['-c', '/etc/nats/nats.conf']);
+    expect(fs.readFileSync(path.join(root, 'infra/nats/nats.conf'), 'utf8')).toMatch(/jetstream \{/);
     expect(services.postgres.image).toMatch(/pgvector/);
     expect(services.redis.image).toMatch(/redis/);
   });
@@ -34,6 +35,20 @@ describe('docker-compose.yml', () => {
       expect(s.build.dockerfile, name).toBe('infra/Dockerfile');
     }
     expect(services.migrate.command).toEqual(['migrate']);
+  });
+
+  it('joins every node to NATS as its own role, with that role’s password', () => {
+    const conf = fs.readFileSync(path.join(root, 'infra/nats/nats.conf'), 'utf8');
+    const roles = new Map([...conf.matchAll(/\{ user: (\w+), password: \$(\w+)/g)].map((m) => [m[1]!, m[2]!]));
+    const seen = new Set<string>();
+    for (const [name, s] of lmsNodes) {
+      const user = s.environment.NATS_USER as string;
+      expect(roles.has(user), `${name} NATS_USER ${user}`).toBe(true);
+      expect(s.environment.NATS_PASSWORD, name).toBe(`\${${roles.get(user)}}`);
+      expect(services.nats.environment[roles.get(user)!], `nats gets ${roles.get(user)}`).toBeTruthy();
+      expect(seen.has(user), `${user} shared by two node kinds`).toBe(false);
+      seen.add(user);
+    }
     expect(services.gateway.ports).toContain('3000:3000');
   });
 

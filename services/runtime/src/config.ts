@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 
 export type Mode = 'embedded' | 'mesh';
@@ -11,6 +12,9 @@ export interface RuntimeConfig {
   /** Unset in embedded mode: PGlite in `dataDir/pg`. */
   databaseUrl: string | undefined;
   natsUrl: string;
+  /** NATS_USER / NATS_PASSWORD (or NATS_PASSWORD_FILE): the node role's credentials, see infra/nats/nats.conf. */
+  natsUser: string | undefined;
+  natsPassword: string | undefined;
   redisUrl: string | undefined;
   logLevel: string;
   /** Namespace for Moleculer and prefix for JetStream streams, so several installs share one NATS. */
@@ -35,6 +39,8 @@ export function loadConfig(overrides: Partial<RuntimeConfig> = {}): RuntimeConfi
     dataDir: path.resolve(process.env.LMS_DATA_DIR ?? './data'),
     databaseUrl: process.env.DATABASE_URL || undefined,
     natsUrl: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+    natsUser: process.env.NATS_USER || undefined,
+    natsPassword: process.env.NATS_PASSWORD || (process.env.NATS_PASSWORD_FILE ? fs.readFileSync(process.env.NATS_PASSWORD_FILE, 'utf8').trim() : undefined),
     redisUrl: process.env.REDIS_URL || undefined,
     logLevel: process.env.LOG_LEVEL ?? (env === 'test' ? 'warn' : 'info'),
     namespace: process.env.LMS_NAMESPACE ?? 'lms',

@@ -71,11 +71,16 @@ export async function startNode(
     if (needsDb && config.migrateOnStart) {
       await migrateAll(db, services, (m) => log.info(m));
     }
-    const transport: EventTransport =
-      config.mode === 'embedded'
+    // A node without tables (the gateway) has no outbox and no consumers: it never touches JetStream,
+    // so its NATS credentials need no JetStream rights at all.
+    const transport: EventTransport = !needsDb
+      ? noEvents
+      : config.mode === 'embedded'
         ? await EmbeddedTransport.create(db.root, logger('events'), config.backoffBaseMs)
         : await JetStreamTransport.connect({
             url: config.natsUrl,
+            user: config.natsUser,
+            pass: config.natsPassword,
             namespace: config.namespace,
             name: String(broker.nodeID),
             backoffBaseMs: config.backoffBaseMs,
@@ -105,6 +110,18 @@ export async function startNode(
     throw err;
   }
 }
+
+const noEventsError = () => Promise.reject(new Error('this node runs no service with events'));
+const noEvents: EventTransport = {
+  kind: 'embedded',
+  lockWhilePublishing: false,
+  publish: noEventsError,
+  subscribe: noEventsError,
+  deadLetters: noEventsError,
+  replay: noEventsError,
+  rebuild: noEventsError,
+  close: async () => {},
+};
 
 function nullDatabase(): Database {
   const fail = () => {

@@ -22,6 +22,8 @@ import { backoffMs, toEnvelope, type DeadLetter, type EventTransport, type Outbo
 
 export interface JetStreamOptions {
   url: string;
+  user?: string;
+  pass?: string;
   /** Replaces the `lms` prefix of subjects and streams, so installs or test runs can share a server. */
   namespace: string;
   name?: string;
@@ -57,7 +59,7 @@ export class JetStreamTransport implements EventTransport {
 
   static async connect(opts: JetStreamOptions): Promise<JetStreamTransport> {
     const t = new JetStreamTransport(opts);
-    t.nc = await connect({ servers: opts.url, name: opts.name ?? 'lms-events', maxReconnectAttempts: -1 });
+    t.nc = await connect({ servers: opts.url, user: opts.user, pass: opts.pass, name: opts.name ?? 'lms-events', maxReconnectAttempts: -1 });
     t.jsm = await t.nc.jetstreamManager();
     t.js = t.nc.jetstream();
     await t.ensureStreams();
@@ -268,11 +270,15 @@ export class JetStreamTransport implements EventTransport {
     return out;
   }
 
+  /**
+   * Applies a dead letter again, in this consumer group only (other groups already have it), with
+   * the same once-only bookkeeping as a delivery; the dead letter goes once it applied. Nothing is
+   * republished, so a node needs no right to publish on subjects it only consumes.
+   */
   async replay(sub: Subscription, id: number): Promise<void> {
     const m = await this.jsm.streams.getMessage(this.dlqStream, { seq: id });
-    const subject = m.header.get('Lms-Subject');
-    // A new message id: the original is inside the duplicate window, or long gone from it.
-    await this.js.publish(subject, m.data, { msgID: `replay:${this.dlqStream}:${id}` });
+    if (m.subject !== `${this.ns}.dlq.${sub.consumer}`) throw new Error(`dead letter ${id} is not ${sub.consumer}'s`);
+    await applyBatch(sub, [decode(sub, m.data)]);
     await this.jsm.streams.deleteMessage(this.dlqStream, id);
   }
 
