@@ -25,10 +25,13 @@ export function createMailer(opts: { smtpUrl?: string; from: string; dataDir: st
     };
   }
   const dir = path.join(opts.dataDir, 'mail');
+  // An in-memory install (tests, demos) keeps no files: the message is rendered and dropped.
+  const inMemory = opts.dataDir.startsWith('memory:');
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   return {
     async send(to, m) {
       const info = await transport.sendMail({ from: opts.from, to, subject: m.subject, text: m.text, html: m.html });
+      if (inMemory) return String(info.messageId);
       await fs.mkdir(dir, { recursive: true, mode: 0o700 });
       const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${String(info.messageId).replace(/[^\w.-]/g, '')}.eml`);
       await fs.writeFile(file, info.message as Buffer, { mode: 0o600 });
