@@ -251,6 +251,22 @@ export const auth = domain('auth', {
     rest: { method: 'DELETE', path: '/me/sessions' },
     summary: 'Revoke all my sessions',
   }),
+  /** A user's active sessions (admins; the access is audited). */
+  userSessions: query({
+    input: z.object({ userId: z.uuid() }),
+    output: z.object({ items: z.array(sessionInfo) }),
+    permission: 'users:manage',
+    rest: { method: 'GET', path: '/users/{userId}/sessions' },
+    summary: "List a user's sessions",
+  }),
+  /** End every session of a user (admins): refresh stops at once, access tokens at the gateways at once. */
+  revokeUserSessions: mutation({
+    input: z.object({ userId: z.uuid() }),
+    output: z.object({ revoked: z.number().int() }),
+    permission: 'users:manage',
+    rest: { method: 'DELETE', path: '/users/{userId}/sessions' },
+    summary: "Revoke a user's sessions",
+  }),
   /** Start signing tokens with a new key (admins); tokens signed before keep working until they expire. */
   rotateKeys: mutation({
     input: z.object({}),

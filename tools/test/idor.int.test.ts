@@ -46,6 +46,8 @@ const matrix: Record<string, Rule> = {
   'auth.revokeSession': { deny: ownerOnly, input: (fx) => ({ sessionId: fx.ownerSessionId }) },
   'auth.revokeAllSessions': { deny: signedIn },
   'auth.rotateKeys': { deny: adminOnly },
+  'auth.userSessions': { deny: adminOnly, input: (fx) => ({ userId: fx.ownerId }) },
+  'auth.revokeUserSessions': { deny: adminOnly, input: (fx) => ({ userId: fx.ownerId }) },
   'auth.verifyEmail': { deny: everyone },
   'auth.resendVerification': { deny: signedIn },
   'auth.forgotPassword': { deny: everyone },

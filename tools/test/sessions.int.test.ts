@@ -110,6 +110,21 @@ describe('sessions', () => {
     expect((await refresh(a.refreshToken)).status).toBe(401);
     expect((await refresh(b.refreshToken)).status).toBe(401);
   });
+
+  it('lets an admin list and end every session of a user, at once for access tokens too', async () => {
+    const admin = await login('admin@sessions.test');
+    const s1 = await login('sam@sessions.test', 'phone/1');
+    const s2 = await login('sam@sessions.test', 'tablet/1');
+    const samId = (await http(base, 'GET', '/api/v1/me', undefined, s1.accessToken)).body.id;
+    const listed = await http(base, 'GET', `/api/v1/users/${samId}/sessions`, undefined, admin.accessToken);
+    expect(listed.body.items.map((x: { id: string }) => x.id)).toEqual(expect.arrayContaining([s1.sessionId, s2.sessionId]));
+    expect((await http(base, 'GET', `/api/v1/users/${samId}/sessions`, undefined, s1.accessToken)).status).toBe(403);
+    const r = await http(base, 'DELETE', `/api/v1/users/${samId}/sessions`, undefined, admin.accessToken);
+    expect(r.body.revoked).toBeGreaterThanOrEqual(2);
+    expect((await http(base, 'GET', '/api/v1/me', undefined, s2.accessToken)).status).toBe(401);
+    expect((await refresh(s1.refreshToken)).status).toBe(401);
+    expect((await refresh(admin.refreshToken)).status).toBe(200);
+  });
 });
 
 describe('changing the password', () => {

@@ -174,6 +174,17 @@ function mustBeActive(profile: Profile): void {
   if (profile.status !== 'active') throw new DomainError('ACCOUNT_DEACTIVATED', 'This account is deactivated');
 }
 
+function toSessionInfo(rows: Awaited<ReturnType<AuthRepository['activeSessions']>>, currentId: string | undefined) {
+  return rows.map((r) => ({
+    id: r.id,
+    userAgent: r.user_agent,
+    ip: r.ip,
+    createdAt: r.created_at.toISOString(),
+    lastUsedAt: r.last_used_at.toISOString(),
+    current: r.id === currentId,
+  }));
+}
+
 const invalidRefresh = () => new DomainError('TOKEN_INVALID', 'The refresh token is not valid; log in again');
 
 /** Accounts' credentials and access tokens (EdDSA JWTs); profiles live in the users service. */
@@ -562,17 +573,18 @@ export const authService = defineService({
       return { revoked: (await revoke(tx, broker, caller!.userId, 'logout', caller!.userId, { sessionId: caller!.sessionId })) > 0 };
     },
     async sessions({ caller, repo: { repo } }) {
-      const rows = await repo.activeSessions(caller!.userId);
-      return {
-        items: rows.map((r) => ({
-          id: r.id,
-          userAgent: r.user_agent,
-          ip: r.ip,
-          createdAt: r.created_at.toISOString(),
-          lastUsedAt: r.last_used_at.toISOString(),
-          current: r.id === caller!.sessionId,
-        })),
-      };
+      return { items: toSessionInfo(await repo.activeSessions(caller!.userId), caller!.sessionId) };
+    },
+    async userSessions({ input, caller, repo: { repo }, tx }) {
+      if (input.userId !== caller!.userId) {
+        await tx((_trx, emit) => emit(privacyEvents.recordAccessed, { userId: input.userId, by: caller!.userId, record: 'sessions', action: 'read' }, input.userId));
+      }
+      return { items: toSessionInfo(await repo.activeSessions(input.userId), caller!.sessionId) };
+    },
+    async revokeUserSessions({ input, caller, tx, repo: { broker }, logger }) {
+      const n = await revoke(tx, broker, input.userId, 'revoked_by_admin', caller!.userId);
+      logger.info({ userId: input.userId, by: caller!.userId, revoked: n }, 'sessions revoked by an admin');
+      return { revoked: n };
     },
     async revokeSession({ input, caller, tx, repo: { broker } }) {
       // Only the caller's own sessions match: someone else's id is simply not found.
