@@ -3,11 +3,10 @@
  * NATS JetStream (notification.requested) and an SMTP server (smtp-server) that receives the mail.
  */
 import { decodeJwt } from 'jose';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpAt } from '../../services/auth/src/domain/totp.ts';
 import { SERVICES } from '../services.ts';
-import { http, meshNode, smtpPeer, tokenIn, waitFor } from './support.ts';
+import { http, meshNode, query, smtpPeer, tokenIn, waitFor } from './support.ts';
 
 let stack: Awaited<ReturnType<typeof meshNode>>;
 let smtp: Awaited<ReturnType<typeof smtpPeer>>;
@@ -39,15 +38,7 @@ async function register(email: string, password = pw) {
 const login = (email: string, password = pw) => http(base, 'POST', '/api/v1/auth/login', { email, password });
 const forgot = (email: string) => http(base, 'POST', '/api/v1/auth/password/forgot', { email });
 
-async function sql(q: string, params: unknown[] = []) {
-  const c = new pg.Client({ connectionString: stack.databaseUrl });
-  await c.connect();
-  try {
-    return (await c.query(q, params)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const sql = (q: string, params: unknown[] = []) => query(stack.databaseUrl, q, params);
 
 describe('email verification', () => {
   it('mails a single-use link through notification.requested and SMTP; following it marks the profile verified', async () => {

@@ -3,10 +3,9 @@
  * each service's part (and no secrets); an erasure reaches every service through user.deleted and is
  * verifiable afterwards; staff access to records, exports and erasures land in the audit log.
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { http, meshNode, smtpPeer, waitFor } from './support.ts';
+import { http, meshNode, query, smtpPeer, waitFor } from './support.ts';
 
 let stack: Awaited<ReturnType<typeof meshNode>>;
 let smtp: Awaited<ReturnType<typeof smtpPeer>>;
@@ -22,15 +21,7 @@ async function register(email: string) {
   return r.body;
 }
 
-async function sql(q: string, params: unknown[] = []) {
-  const c = new pg.Client({ connectionString: stack.databaseUrl });
-  await c.connect();
-  try {
-    return (await c.query(q, params)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const sql = (q: string, params: unknown[] = []) => query(stack.databaseUrl, q, params);
 
 const request = (id: string, token: string) => http(base, 'GET', `/api/v1/privacy/requests/${id}`, undefined, token);
 

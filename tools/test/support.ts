@@ -154,3 +154,14 @@ export async function smtpPeer() {
 
 /** The token of a link in a mail (`...?token=...`). */
 export const tokenIn = (mail: Mail) => /[?&]token=([\w-]+)/.exec(mail.text)?.[1] ?? '';
+
+/** One query on a test database (to look inside a service's tables). */
+export async function query(databaseUrl: string, q: string, params: unknown[] = []): Promise<any[]> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    return (await c.query(q, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
