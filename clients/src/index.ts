@@ -1,4 +1,4 @@
-import type { AppRouter, LmsErrorData } from '@lms/contracts';
+import type { AppRouter, LmsErrorData, LoginResult } from '@lms/contracts';
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 
 export type { AppRouter } from '@lms/contracts';
@@ -34,4 +34,9 @@ export function errorCode(err: unknown): string | undefined {
 }
 export function errorData(err: unknown): LmsErrorData | undefined {
   return err instanceof TRPCClientError ? (err.data as LmsErrorData | undefined) : undefined;
+}
+
+/** A login (or OIDC callback) answer that asks for a second factor: finish with `auth.mfaVerify`. */
+export function needsSecondFactor(r: LoginResult): r is Extract<LoginResult, { mfaRequired: true }> {
+  return 'mfaRequired' in r;
 }

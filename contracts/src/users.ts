@@ -160,7 +160,7 @@ export const users = domain('users', {
     input: pageInput.extend({
       q: z.string().trim().min(1).max(100).optional().meta({ description: 'Email prefix or part of the name' }),
       role: role.optional(),
-      status: z.enum(['active', 'deactivated']).optional(),
+      status: z.enum(['active', 'deactivated', 'erased']).optional(),
     }),
     output: page(profile),
     permission: 'users:manage',

@@ -135,6 +135,9 @@ describe('erasure', () => {
   it('lets an admin erase a user but not themselves through that door', async () => {
     const x = await register('x@privacy.test');
     expect((await http(base, 'POST', `/api/v1/users/${admin.user.id}/erasure`, { confirm: 'ERASE' }, admin.accessToken)).status).toBe(409);
+    // Nor may the last admin erase themselves: nobody could administer the install afterwards.
+    const last = await http(base, 'POST', '/api/v1/me/erasure', { confirm: 'ERASE' }, admin.accessToken);
+    expect([last.status, last.body.error.message]).toEqual([409, expect.stringContaining('last active admin')]);
     const r = await http(base, 'POST', `/api/v1/users/${x.user.id}/erasure`, { confirm: 'ERASE' }, admin.accessToken);
     expect(r.status).toBe(202);
     await waitFor(async () => (await request(r.body.id, admin.accessToken)).body.status === 'complete', 20_000);

@@ -151,6 +151,18 @@ export class UsersRepository {
       .executeTakeFirst();
   }
 
+  /** Active admins other than this user: erasing or demoting the last one would lock everyone out. */
+  async otherActiveAdmins(id: string): Promise<number> {
+    const r = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('id', '!=', id)
+      .where('status', '=', 'active')
+      .where(sql<boolean>`'admin' = any(roles)`)
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
   // ------------------------------------------------------------ privacy requests
 
   request(id: string) {

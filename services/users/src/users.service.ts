@@ -55,6 +55,11 @@ async function startExport(tx: Tx, jobs: ExportJobs, userId: string, by: string)
 async function startErasure(tx: Tx, userId: string, by: string) {
   return tx(async (trx, emit) => {
     const r = new UsersRepository(trx);
+    const user = await r.byId(userId);
+    if (!user || user.status === 'erased') throw notFound();
+    if (user.roles.includes('admin') && (await r.otherActiveAdmins(userId)) === 0) {
+      throw new DomainError('CONFLICT', 'This is the last active admin: make someone else admin first');
+    }
     const req = await r.newRequest({
       id: randomUUID(),
       userId,
