@@ -2,6 +2,7 @@ import { analyticsService } from '@lms/analytics';
 import { auditService } from '@lms/audit';
 import { authService } from '@lms/auth';
 import { coursesService } from '@lms/courses';
+import { enrollmentsService } from '@lms/enrollments';
 import { gatewayService } from '@lms/gateway';
 import type { ServiceModule } from '@lms/runtime';
 import { notificationsService } from '@lms/notifications';
@@ -13,6 +14,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   auth: authService,
   users: usersService,
   courses: coursesService,
+  enrollments: enrollmentsService,
   analytics: analyticsService,
   audit: auditService,
   notifications: notificationsService,

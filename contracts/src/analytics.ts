@@ -13,4 +13,12 @@ export const analytics = domain('analytics', {
     rest: { method: 'GET', path: '/analytics/courses/published-by-category' },
     summary: 'Published courses per category',
   }),
+  /** Enrollments per course, most first: a projection of lms.enrollment.created.v1. */
+  enrollmentsByCourse: query({
+    input: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }),
+    output: z.object({ courses: z.array(z.object({ courseId: z.uuid(), enrolled: z.number().int(), fromWaitlist: z.number().int() })) }),
+    permission: 'analytics:read',
+    rest: { method: 'GET', path: '/analytics/courses/enrollments' },
+    summary: 'Enrollments per course',
+  }),
 });

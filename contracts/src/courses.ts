@@ -1,16 +1,61 @@
 import { z } from 'zod';
 import { courseRoles, domain, event, isoDate, mutation, page, pageInput, query } from './core.js';
 
-export const courseStatus = z.enum(['draft', 'published']);
+/** draft → in_review → published → archived; a published course keeps a draft working copy for edits. */
+export const courseStatus = z.enum(['draft', 'in_review', 'published', 'archived']);
 const category = z.string().trim().min(1).max(60).regex(/^[\p{L}\p{N} _&-]+$/u, 'letters, digits, spaces, _ & - only');
+const tag = z.string().trim().toLowerCase().min(1).max(40).regex(/^[\p{L}\p{N} _&-]+$/u, 'letters, digits, spaces, _ & - only');
+export const courseLevel = z.enum(['beginner', 'intermediate', 'advanced', 'all']);
+export const courseVisibility = z.enum(['public', 'unlisted', 'private']).meta({
+  description: 'public: in the catalogue; unlisted: reachable by id or slug; private: staff and enrolled learners only',
+});
+const slug = z.string().trim().toLowerCase().min(3).max(80).regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'lowercase letters and digits, dash-separated');
+const language = z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'a BCP 47 language tag such as en or pt-BR');
+
+/** What instructors set about a course besides its content. */
+const courseMeta = {
+  slug: slug.optional(),
+  summary: z.string().max(500).optional(),
+  description: z.string().max(20_000).optional(),
+  language: language.optional(),
+  level: courseLevel.optional(),
+  durationMinutes: z.number().int().min(0).max(100_000).optional(),
+  categories: z.array(category).max(10).optional(),
+  tags: z.array(tag).max(30).optional(),
+  coverFileId: z.uuid().nullable().optional(),
+  visibility: courseVisibility.optional(),
+  enrollOpensAt: isoDate.nullable().optional(),
+  enrollClosesAt: isoDate.nullable().optional(),
+  capacity: z.number().int().min(1).max(1_000_000).nullable().optional().meta({ description: 'Seats; null: unlimited' }),
+  sequential: z.boolean().optional().meta({ description: 'Modules unlock one after the other' }),
+  prerequisites: z.array(z.uuid()).max(20).optional().meta({ description: 'Courses a learner must have completed' }),
+};
 
 export const course = z
   .object({
     id: z.uuid(),
     title: z.string(),
+    slug: z.string(),
+    summary: z.string(),
     description: z.string(),
     category: z.string(),
+    categories: z.array(z.string()),
+    tags: z.array(z.string()),
+    language: z.string(),
+    level: courseLevel,
+    durationMinutes: z.number().int(),
+    coverFileId: z.uuid().nullable(),
+    visibility: courseVisibility,
+    enrollOpensAt: isoDate.nullable(),
+    enrollClosesAt: isoDate.nullable(),
+    capacity: z.number().int().nullable(),
+    sequential: z.boolean(),
+    prerequisites: z.array(z.uuid()),
     status: courseStatus,
+    /** The last published version (0: never published). Learners see that version, not the working copy. */
+    version: z.number().int(),
+    /** The working copy differs from the published version. */
+    hasUnpublishedChanges: z.boolean(),
     ownerId: z.uuid(),
     createdAt: isoDate,
     updatedAt: isoDate,
@@ -20,6 +65,64 @@ export const course = z
 export type Course = z.infer<typeof course>;
 
 const courseId = z.uuid();
+const moduleId = z.uuid();
+const lessonId = z.uuid();
+
+/** Lesson types and what each holds. Markdown is rendered to sanitised HTML when read. */
+export const lessonContent = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('markdown'), body: z.string().max(200_000) }),
+    z.object({
+      type: z.literal('video'),
+      fileId: z.uuid(),
+      durationSeconds: z.number().int().min(1).max(86_400),
+      completeAtPercent: z.number().int().min(1).max(100).default(90).meta({ description: 'Watched this far, the lesson completes itself' }),
+    }),
+    z.object({ type: z.literal('file'), fileId: z.uuid() }),
+    z.object({ type: z.literal('link'), url: z.url({ protocol: /^https?$/ }).max(2000) }),
+    z.object({ type: z.literal('quiz'), quizId: z.uuid(), passPercent: z.number().int().min(0).max(100).default(70) }),
+    z.object({ type: z.literal('scorm'), packageFileId: z.uuid() }),
+  ])
+  .meta({ id: 'LessonContent' });
+export type LessonContent = z.infer<typeof lessonContent>;
+
+export const lesson = z
+  .object({
+    id: z.uuid(),
+    moduleId: z.uuid(),
+    courseId: z.uuid(),
+    title: z.string(),
+    position: z.string().meta({ description: 'Sort key within the module (fractional index)' }),
+    durationMinutes: z.number().int(),
+    content: lessonContent,
+    html: z.string().nullable().meta({ description: 'Markdown lessons: the body rendered and sanitised' }),
+    updatedAt: isoDate,
+  })
+  .meta({ id: 'Lesson' });
+export type Lesson = z.infer<typeof lesson>;
+
+export const courseModule = z
+  .object({
+    id: z.uuid(),
+    courseId: z.uuid(),
+    title: z.string(),
+    summary: z.string(),
+    position: z.string(),
+    requires: z.array(z.uuid()).meta({ description: 'Modules to complete first (besides the previous one in a sequential course)' }),
+    updatedAt: isoDate,
+  })
+  .meta({ id: 'Module' });
+export type CourseModule = z.infer<typeof courseModule>;
+
+export const courseContent = z
+  .object({
+    course,
+    version: z.union([z.number().int(), z.literal('draft')]).meta({ description: 'The published version shown, or the working copy' }),
+    modules: z.array(courseModule.extend({ lessons: z.array(lesson) })),
+  })
+  .meta({ id: 'CourseContent' });
+export type CourseContent = z.infer<typeof courseContent>;
+
 export const courseRole = z.enum(courseRoles as ['owner', 'instructor', 'ta', 'learner']);
 export const courseMember = z
   .object({ userId: z.uuid(), role: courseRole, addedBy: z.uuid().nullable(), addedAt: isoDate })
@@ -29,8 +132,8 @@ export const courses = domain('courses', {
   /** Create a draft course owned by the caller. */
   create: mutation({
     input: z.object({
+      ...courseMeta,
       title: z.string().trim().min(3).max(200),
-      description: z.string().max(20_000).default(''),
       category,
     }),
     output: course,
@@ -38,12 +141,12 @@ export const courses = domain('courses', {
     rest: { method: 'POST', path: '/courses', status: 201 },
     summary: 'Create a course',
   }),
-  /** Change a course's title, description or category (its owner or instructors, or an admin). */
+  /** Change a course's metadata (its owner or instructors, or an admin); learners see it at the next publish. */
   update: mutation({
     input: z.object({
+      ...courseMeta,
       courseId,
       title: z.string().trim().min(3).max(200).optional(),
-      description: z.string().max(20_000).optional(),
       category: category.optional(),
     }),
     output: course,
@@ -106,14 +209,128 @@ export const courses = domain('courses', {
     summary: 'Remove a course member',
     errors: ['COURSE_NOT_FOUND', 'CONFLICT'],
   }),
-  /** Publish a draft course (its owner or instructors, or an admin); emits lms.course.published.v1. */
+  /** The course with its modules and lessons: the published version, or (staff, `version=draft`) the working copy. */
+  content: query({
+    input: z.object({ courseId, version: z.enum(['published', 'draft']).default('published') }),
+    output: courseContent,
+    permission: 'authenticated',
+    rest: { method: 'GET', path: '/courses/{courseId}/content' },
+    summary: 'Get course content',
+    errors: ['COURSE_NOT_FOUND'],
+  }),
+  /** Published, public courses for learners: filters, cursor pages, newest first or by title. */
+  catalog: query({
+    input: pageInput.extend({
+      q: z.string().trim().min(1).max(100).optional().meta({ description: 'Words in the title or summary' }),
+      category: z.string().max(60).optional(),
+      tag: z.string().max(40).optional(),
+      language: z.string().max(20).optional(),
+      level: courseLevel.optional(),
+      sort: z.enum(['newest', 'title']).default('newest'),
+    }),
+    output: page(course),
+    permission: 'authenticated',
+    rest: { method: 'GET', path: '/catalog' },
+    summary: 'Browse the catalogue',
+    errors: ['BAD_REQUEST'],
+  }),
+  /** Add a module at the end of the course (or after a given one). */
+  createModule: mutation({
+    input: z.object({ courseId, title: z.string().trim().min(1).max(200), summary: z.string().max(2000).default(''), requires: z.array(moduleId).max(20).default([]) }),
+    output: courseModule,
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/courses/{courseId}/modules', status: 201 },
+    summary: 'Add a module',
+    errors: ['COURSE_NOT_FOUND', 'CONFLICT'],
+  }),
+  updateModule: mutation({
+    input: z.object({ moduleId, title: z.string().trim().min(1).max(200).optional(), summary: z.string().max(2000).optional(), requires: z.array(moduleId).max(20).optional() }),
+    output: courseModule,
+    permission: 'authenticated',
+    rest: { method: 'PATCH', path: '/modules/{moduleId}' },
+    summary: 'Update a module',
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  }),
+  /** Remove a module and its lessons from the working copy (published versions keep them). */
+  deleteModule: mutation({
+    input: z.object({ moduleId }),
+    output: z.object({ deleted: z.literal(true) }),
+    permission: 'authenticated',
+    rest: { method: 'DELETE', path: '/modules/{moduleId}' },
+    summary: 'Delete a module',
+    errors: ['NOT_FOUND'],
+  }),
+  createLesson: mutation({
+    input: z.object({ moduleId, title: z.string().trim().min(1).max(200), durationMinutes: z.number().int().min(0).max(10_000).default(0), content: lessonContent }),
+    output: lesson,
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/modules/{moduleId}/lessons', status: 201 },
+    summary: 'Add a lesson',
+    errors: ['NOT_FOUND'],
+  }),
+  updateLesson: mutation({
+    input: z.object({ lessonId, title: z.string().trim().min(1).max(200).optional(), durationMinutes: z.number().int().min(0).max(10_000).optional(), content: lessonContent.optional() }),
+    output: lesson,
+    permission: 'authenticated',
+    rest: { method: 'PATCH', path: '/lessons/{lessonId}' },
+    summary: 'Update a lesson',
+    errors: ['NOT_FOUND'],
+  }),
+  deleteLesson: mutation({
+    input: z.object({ lessonId }),
+    output: z.object({ deleted: z.literal(true) }),
+    permission: 'authenticated',
+    rest: { method: 'DELETE', path: '/lessons/{lessonId}' },
+    summary: 'Delete a lesson',
+    errors: ['NOT_FOUND'],
+  }),
+  /**
+   * Move one module, or one lesson (possibly into another module), between two neighbours. Only the moved
+   * row changes: positions are fractional keys.
+   */
+  reorder: mutation({
+    input: z.object({
+      courseId,
+      moduleId: moduleId.optional(),
+      lessonId: lessonId.optional(),
+      toModuleId: moduleId.optional().meta({ description: 'Lessons: the module to move into (default: its own)' }),
+      after: z.uuid().nullable().optional().meta({ description: 'The sibling it goes after; null or absent: first' }),
+    }),
+    output: z.object({ id: z.uuid(), position: z.string() }),
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/courses/{courseId}/reorder' },
+    summary: 'Reorder modules or lessons',
+    errors: ['NOT_FOUND', 'BAD_REQUEST'],
+  }),
+  /** Ask for review: the course waits in `in_review` until someone who may publish does. */
+  submitForReview: mutation({
+    input: z.object({ courseId }),
+    output: course,
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/courses/{courseId}/submit-for-review' },
+    summary: 'Submit a course for review',
+    errors: ['COURSE_NOT_FOUND', 'CONFLICT'],
+  }),
+  /** Take a course out of the catalogue; enrolled learners keep read access. */
+  archive: mutation({
+    input: z.object({ courseId }),
+    output: course,
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/courses/{courseId}/archive' },
+    summary: 'Archive a course',
+    errors: ['COURSE_NOT_FOUND', 'CONFLICT'],
+  }),
+  /**
+   * Publish the working copy as a new version (its owner or instructors, or an admin): learners see it from now
+   * on. Emits lms.course.published.v1.
+   */
   publish: mutation({
     input: z.object({ courseId }),
     output: course,
     permission: 'authenticated',
     rest: { method: 'POST', path: '/courses/{courseId}/publish' },
     summary: 'Publish a course',
-    errors: ['COURSE_NOT_FOUND', 'COURSE_ALREADY_PUBLISHED'],
+    errors: ['COURSE_NOT_FOUND', 'COURSE_ALREADY_PUBLISHED', 'CONFLICT'],
   }),
 });
 
@@ -136,6 +353,84 @@ export const courseEvents = {
       category: z.string(),
       ownerId: z.uuid(),
       publishedAt: isoDate,
+      version: z.number().int().default(1),
     }),
   }),
+  contentUpdated: event({
+    subject: 'lms.course.content_updated.v1',
+    stream: 'LMS_COURSE',
+    version: 1,
+    summary: "A course's working copy changed (metadata, a module or a lesson)",
+    payload: z.object({
+      courseId: z.uuid(),
+      kind: z.enum(['course', 'module', 'lesson']),
+      id: z.uuid(),
+      change: z.enum(['created', 'updated', 'deleted', 'moved']),
+      by: z.uuid(),
+    }),
+  }),
+  moduleAdded: event({
+    subject: 'lms.course.module_added.v1',
+    stream: 'LMS_COURSE',
+    version: 1,
+    summary: 'A module was added to a course',
+    payload: z.object({ courseId: z.uuid(), moduleId: z.uuid(), title: z.string(), by: z.uuid() }),
+  }),
+  statusChanged: event({
+    subject: 'lms.course.status_changed.v1',
+    stream: 'LMS_COURSE',
+    version: 1,
+    summary: 'A course went into review or was archived',
+    payload: z.object({ courseId: z.uuid(), status: courseStatus, by: z.uuid() }),
+  }),
 };
+
+/** Service-to-service: what enrollments and progress need to know about a course. */
+export const coursesInternal = domain('courses', {
+  /** Whether and how a course can be enrolled in now. */
+  enrollmentTerms: query({
+    input: z.object({ courseId }),
+    output: z.object({
+      courseId: z.uuid(),
+      title: z.string(),
+      status: courseStatus,
+      visibility: courseVisibility,
+      version: z.number().int(),
+      capacity: z.number().int().nullable(),
+      enrollOpensAt: isoDate.nullable(),
+      enrollClosesAt: isoDate.nullable(),
+      prerequisites: z.array(z.uuid()),
+    }),
+    permission: 'internal',
+    summary: 'Enrollment terms of a course',
+    errors: ['COURSE_NOT_FOUND'],
+  }),
+  /** The published structure: modules in order with their lesson ids and completion rules. */
+  publishedOutline: query({
+    input: z.object({ courseId }),
+    output: z.object({
+      courseId: z.uuid(),
+      version: z.number().int(),
+      sequential: z.boolean(),
+      modules: z.array(z.object({ id: z.uuid(), title: z.string(), requires: z.array(z.uuid()), lessons: z.array(z.object({ id: z.uuid(), title: z.string(), type: z.string() })) })),
+    }),
+    permission: 'internal',
+    summary: 'Published outline of a course',
+    errors: ['COURSE_NOT_FOUND'],
+  }),
+  /** The course a lesson belongs to (working copy). */
+  lessonCourse: query({
+    input: z.object({ lessonId }),
+    output: z.object({ courseId: z.uuid() }),
+    permission: 'internal',
+    summary: 'Course of a lesson',
+    errors: ['NOT_FOUND'],
+  }),
+  /** A user's course role (for services that check course-scoped permissions). */
+  roleOf: query({
+    input: z.object({ courseId, userId: z.uuid() }),
+    output: z.object({ role: courseRole.nullable(), exists: z.boolean() }),
+    permission: 'internal',
+    summary: "A user's role in a course",
+  }),
+});

@@ -9,6 +9,8 @@ export const notificationTemplate = z.enum([
   'mfa_enabled',
   'mfa_disabled',
   'privacy_export_ready',
+  'enrollment_welcome',
+  'waitlist_promoted',
 ]);
 export type NotificationTemplate = z.infer<typeof notificationTemplate>;
 
@@ -25,7 +27,7 @@ export const transactionalTemplates: ReadonlySet<NotificationTemplate> = new Set
 ]);
 
 /** Kinds of non-security messages a user can route per channel (the preferences in the users service). */
-export const notificationTypes = ['announcements', 'assignments', 'grades', 'discussions', 'course_updates', 'privacy'] as const;
+export const notificationTypes = ['announcements', 'assignments', 'grades', 'discussions', 'course_updates', 'enrollments', 'privacy'] as const;
 export const notificationChannels = ['email', 'inApp', 'push', 'sms'] as const;
 const channelSwitches = z.object(Object.fromEntries(notificationChannels.map((c) => [c, z.boolean()])) as Record<(typeof notificationChannels)[number], z.ZodBoolean>);
 export const notificationPreferences = z

@@ -237,6 +237,14 @@ export const usersInternal = domain('users', {
     permission: 'internal',
     summary: 'Remove a profile',
   }),
+  /** Look a profile up by email for another service (bulk enrolment). */
+  byEmail: query({
+    input: z.object({ email: z.string().max(254) }),
+    output: profile,
+    permission: 'internal',
+    summary: 'Profile by email',
+    errors: ['USER_NOT_FOUND'],
+  }),
   /** Look a profile up by id for another service (no caller checks). */
   byId: query({
     input: z.object({ id: z.uuid() }),

@@ -18,6 +18,11 @@ interface Fixtures {
   studentId: string;
   taId: string;
   exportId: string;
+  moduleId: string;
+  lessonId: string;
+  publishedId: string;
+  publishedLessonId: string;
+  enrollmentId: string;
 }
 interface Rule {
   /** Who must be refused. */
@@ -86,6 +91,28 @@ const matrix: Record<string, Rule> = {
   'courses.members': { deny: courseStaff, input: (fx) => ({ courseId: fx.draftId }) },
   'courses.addMember': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId, userId: fx.studentId, role: 'ta' }) },
   'courses.removeMember': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId, userId: fx.taId }) },
+  'courses.content': { deny: courseStaff, input: (fx) => ({ courseId: fx.draftId, version: 'draft' }) },
+  'courses.catalog': { deny: signedIn },
+  'courses.createModule': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId, title: 'Injected' }) },
+  'courses.updateModule': { deny: ownerOnly, input: (fx) => ({ moduleId: fx.moduleId, title: 'Renamed' }) },
+  'courses.deleteModule': { deny: ownerOnly, input: (fx) => ({ moduleId: fx.moduleId }) },
+  'courses.createLesson': { deny: ownerOnly, input: (fx) => ({ moduleId: fx.moduleId, title: 'Injected', content: { type: 'markdown', body: 'x' } }) },
+  'courses.updateLesson': { deny: ownerOnly, input: (fx) => ({ lessonId: fx.lessonId, title: 'Renamed' }) },
+  'courses.deleteLesson': { deny: ownerOnly, input: (fx) => ({ lessonId: fx.lessonId }) },
+  'courses.reorder': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId, moduleId: fx.moduleId }) },
+  'courses.submitForReview': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId }) },
+  'courses.archive': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId }) },
+  // A draft cannot be enrolled in by anyone; the denied here must not even learn it exists.
+  'enrollments.enrol': { deny: signedIn, input: (fx) => ({ courseId: fx.draftId }) },
+  'enrollments.drop': { deny: signedIn, input: (fx) => ({ courseId: fx.draftId }) },
+  'enrollments.bulkEnrol': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId, csv: 'student@idor.test' }) },
+  'enrollments.mine': { deny: signedIn },
+  'enrollments.history': { deny: ['anon', 'student', 'foreign', 'auditor'], input: (fx) => ({ enrollmentId: fx.enrollmentId }) },
+  'enrollments.roster': { deny: courseStaff, input: (fx) => ({ courseId: fx.publishedId }) },
+  'enrollments.completeLesson': { deny: signedIn, input: (fx) => ({ lessonId: fx.publishedLessonId }) },
+  'enrollments.progress': { deny: signedIn, input: (fx) => ({ courseId: fx.publishedId }) },
+  'enrollments.dashboard': { deny: signedIn },
+  'analytics.enrollmentsByCourse': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'analytics.publishedByCategory': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'audit.list': { deny: ['anon', 'student', 'foreign', 'ta'] },
 };
@@ -119,7 +146,29 @@ beforeAll(async () => {
   expect((await http(base, 'PUT', `/api/v1/courses/${draft.body.id}/members/${ta.user.id}`, { role: 'ta' }, ownerSession.accessToken)).status).toBe(200);
   const exp = await http(base, 'POST', '/api/v1/me/export', {}, ownerSession.accessToken);
   expect(exp.status).toBe(202);
-  fx = { ownerId: owner.user.id, ownerSessionId: ownerSession.sessionId, draftId: draft.body.id, studentId: student.user.id, taId: ta.user.id, exportId: exp.body.id };
+  const mod = await http(base, 'POST', `/api/v1/courses/${draft.body.id}/modules`, { title: 'Owner module' }, ownerSession.accessToken);
+  const les = await http(base, 'POST', `/api/v1/modules/${mod.body.id}/lessons`, { title: 'Owner lesson', content: { type: 'markdown', body: 'x' } }, ownerSession.accessToken);
+  // A published course with the TA on staff, where the owner is enrolled as a learner.
+  const pub = await http(base, 'POST', '/api/v1/courses', { title: 'Owner published', category: 'public' }, ownerSession.accessToken);
+  const pm = await http(base, 'POST', `/api/v1/courses/${pub.body.id}/modules`, { title: 'M' }, ownerSession.accessToken);
+  const pl = await http(base, 'POST', `/api/v1/modules/${pm.body.id}/lessons`, { title: 'L', content: { type: 'markdown', body: 'x' } }, ownerSession.accessToken);
+  await http(base, 'PUT', `/api/v1/courses/${pub.body.id}/members/${ta.user.id}`, { role: 'ta' }, ownerSession.accessToken);
+  expect((await http(base, 'POST', `/api/v1/courses/${pub.body.id}/publish`, undefined, ownerSession.accessToken)).status).toBe(200);
+  const enr = await http(base, 'POST', `/api/v1/courses/${pub.body.id}/enrollments`, {}, admin.accessToken);
+  expect(enr.body.status).toBe('active');
+  fx = {
+    ownerId: owner.user.id,
+    ownerSessionId: ownerSession.sessionId,
+    draftId: draft.body.id,
+    studentId: student.user.id,
+    taId: ta.user.id,
+    exportId: exp.body.id,
+    moduleId: mod.body.id,
+    lessonId: les.body.id,
+    publishedId: pub.body.id,
+    publishedLessonId: pl.body.id,
+    enrollmentId: enr.body.id,
+  };
 });
 afterAll(() => node?.stop());
 
@@ -163,5 +212,7 @@ describe('access matrix', () => {
     const members = (await http(base, 'GET', `/api/v1/courses/${fx.draftId}/members`, undefined, owner.accessToken)).body.items;
     expect(members.map((m: { userId: string; role: string }) => [m.userId, m.role]).sort()).toEqual([[fx.ownerId, 'owner'], [fx.taId, 'ta']].sort());
     expect((await http(base, 'GET', '/api/v1/me', undefined, owner.accessToken)).body.status).toBe('active');
+    const content = (await http(base, 'GET', `/api/v1/courses/${fx.draftId}/content?version=draft`, undefined, owner.accessToken)).body;
+    expect(content.modules.map((m: { title: string; lessons: unknown[] }) => [m.title, m.lessons.length])).toEqual([['Owner module', 1]]);
   });
 });

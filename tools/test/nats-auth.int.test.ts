@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pick, SERVICES } from '../services.ts';
 import { http, tempDatabase, tempDir, waitFor } from './support.ts';
 
-const passwords = { gateway: 'gw-pass', identity: 'id-pass', courses: 'co-pass', analytics: 'an-pass', notifications: 'no-pass', operator: 'op-pass' };
+const passwords = { gateway: 'gw-pass', identity: 'id-pass', courses: 'co-pass', enrollments: 'en-pass', analytics: 'an-pass', notifications: 'no-pass', operator: 'op-pass' };
 let server: ChildProcess;
 let port: number;
 let dir: ReturnType<typeof tempDir>;
@@ -48,12 +48,13 @@ beforeAll(async () => {
   const mesh = (role: keyof typeof passwords, nodeId: string) => ({ mode: 'mesh' as const, databaseUrl: db.url, natsUrl: url(), natsUser: role, natsPassword: passwords[role], namespace: 'lms', port: 0, migrateOnStart: false, nodeId });
   nodes.push(await startNode(pick('auth,users'), mesh('identity', 'identity')));
   nodes.push(await startNode(pick('courses'), mesh('courses', 'courses')));
+  nodes.push(await startNode(pick('enrollments'), mesh('enrollments', 'enrollments')));
   nodes.push(await startNode(pick('analytics,audit'), mesh('analytics', 'analytics')));
   nodes.push(await startNode(pick('notifications'), mesh('notifications', 'notifications')));
   const gw = await startNode(pick('gateway'), mesh('gateway', 'gateway'));
   nodes.push(gw);
   base = `http://127.0.0.1:${gatewayPort(gw.broker)}`;
-  await gw.broker.waitForServices(['auth', 'users', 'courses', 'analytics', 'audit', 'notifications'], 20_000);
+  await gw.broker.waitForServices(['auth', 'users', 'courses', 'enrollments', 'analytics', 'audit', 'notifications'], 20_000);
 }, 90_000);
 afterAll(async () => {
   for (const n of nodes.reverse()) await n.stop().catch(() => {});
@@ -74,6 +75,10 @@ describe('NATS credentials per node role', () => {
     expect(admin.accessToken).toBeTruthy();
     const course = await http(base, 'POST', '/api/v1/courses', { title: 'Least privilege', category: 'security' }, admin.accessToken);
     expect((await http(base, 'POST', `/api/v1/courses/${course.body.id}/publish`, undefined, admin.accessToken)).status).toBe(200);
+    // The enrollment saga publishes its events and its welcome message under its own role.
+    const enrolled = await http(base, 'POST', `/api/v1/courses/${course.body.id}/enrollments`, {}, admin.accessToken);
+    expect(enrolled.body.status).toBe('active');
+    await waitFor(async () => (await http(base, 'GET', '/api/v1/analytics/courses/enrollments', undefined, admin.accessToken)).body.courses?.length === 1, 15_000);
     await waitFor(async () => (await http(base, 'GET', '/api/v1/analytics/courses/published-by-category', undefined, admin.accessToken)).body.total === 1, 15_000);
     await waitFor(async () => (await http(base, 'GET', '/api/v1/audit?type=user.created', undefined, admin.accessToken)).body.items?.length === 1, 15_000);
     const other = (await http(base, 'POST', '/api/v1/auth/register', { email: 'gone@nats.test', password: 'nats role password', displayName: 'Gone' })).body;

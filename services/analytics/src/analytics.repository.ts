@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 
 export interface AnalyticsDB {
   published_by_category: { category: string; published: number };
+  enrollments_by_course: { course_id: string; enrolled: number; from_waitlist: number };
 }
 
 export class AnalyticsRepository {
@@ -21,5 +22,26 @@ export class AnalyticsRepository {
 
   async reset(): Promise<void> {
     await this.db.deleteFrom('published_by_category').execute();
+  }
+
+  async countEnrollment(courseId: string, fromWaitlist: boolean): Promise<void> {
+    await this.db
+      .insertInto('enrollments_by_course')
+      .values({ course_id: courseId, enrolled: 1, from_waitlist: fromWaitlist ? 1 : 0 })
+      .onConflict((oc) =>
+        oc.column('course_id').doUpdateSet({
+          enrolled: sql`enrollments_by_course.enrolled + 1`,
+          from_waitlist: sql`enrollments_by_course.from_waitlist + excluded.from_waitlist`,
+        }),
+      )
+      .execute();
+  }
+
+  enrollmentsByCourse(limit: number) {
+    return this.db.selectFrom('enrollments_by_course').selectAll().orderBy('enrolled', 'desc').orderBy('course_id').limit(limit).execute();
+  }
+
+  async resetEnrollments(): Promise<void> {
+    await this.db.deleteFrom('enrollments_by_course').execute();
   }
 }

@@ -1,44 +1,180 @@
-import type { Course, CourseRole } from '@lms/contracts';
-import { sql, type Generated, type Kysely, type Selectable } from 'kysely';
+import type { Course, CourseModule, CourseRole, Lesson, LessonContent } from '@lms/contracts';
+import { sql, type ColumnType, type Generated, type Kysely, type Selectable } from 'kysely';
+
+type Json<T> = ColumnType<T, string, string>;
 
 export interface CoursesDB {
   courses: {
     id: string;
     title: string;
+    slug: string;
+    summary: Generated<string>;
     description: Generated<string>;
     category: string;
-    status: Generated<'draft' | 'published'>;
+    categories: Generated<string[]>;
+    tags: Generated<string[]>;
+    language: Generated<string>;
+    level: Generated<Course['level']>;
+    duration_minutes: Generated<number>;
+    cover_file_id: string | null;
+    visibility: Generated<Course['visibility']>;
+    enroll_opens_at: Date | null;
+    enroll_closes_at: Date | null;
+    capacity: number | null;
+    sequential: Generated<boolean>;
+    prerequisites: Generated<string[]>;
+    status: Generated<Course['status']>;
+    version: Generated<number>;
     owner_id: string;
     created_at: Generated<Date>;
     updated_at: Generated<Date>;
+    content_changed_at: Generated<Date>;
     published_at: Date | null;
   };
   course_members: { course_id: string; user_id: string; role: CourseRole; added_by: string | null; added_at: Generated<Date> };
+  modules: {
+    id: string;
+    course_id: string;
+    title: string;
+    summary: Generated<string>;
+    position: string;
+    requires: Generated<string[]>;
+    created_at: Generated<Date>;
+    updated_at: Generated<Date>;
+  };
+  lessons: {
+    id: string;
+    module_id: string;
+    course_id: string;
+    title: string;
+    type: string;
+    position: string;
+    duration_minutes: Generated<number>;
+    content: Json<LessonContent>;
+    created_at: Generated<Date>;
+    updated_at: Generated<Date>;
+  };
+  course_versions: { course_id: string; version: number; snapshot: Json<unknown>; published_at: Generated<Date>; published_by: string };
 }
-type Row = Selectable<CoursesDB['courses']>;
+export type CourseRow = Selectable<CoursesDB['courses']>;
+export type ModuleRow = Selectable<CoursesDB['modules']>;
+export type LessonRow = Selectable<CoursesDB['lessons']>;
 
-export function toCourse(r: Row): Course {
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function toCourse(r: CourseRow): Course {
   return {
     id: r.id,
     title: r.title,
+    slug: r.slug,
+    summary: r.summary,
     description: r.description,
     category: r.category,
+    categories: r.categories,
+    tags: r.tags,
+    language: r.language,
+    level: r.level,
+    durationMinutes: r.duration_minutes,
+    coverFileId: r.cover_file_id,
+    visibility: r.visibility,
+    enrollOpensAt: iso(r.enroll_opens_at),
+    enrollClosesAt: iso(r.enroll_closes_at),
+    capacity: r.capacity,
+    sequential: r.sequential,
+    prerequisites: r.prerequisites,
     status: r.status,
+    version: r.version,
+    hasUnpublishedChanges: r.published_at === null || r.content_changed_at.getTime() > r.published_at.getTime(),
     ownerId: r.owner_id,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
-    publishedAt: r.published_at ? r.published_at.toISOString() : null,
+    publishedAt: iso(r.published_at),
+  };
+}
+
+export function toModule(r: ModuleRow): CourseModule {
+  return { id: r.id, courseId: r.course_id, title: r.title, summary: r.summary, position: r.position, requires: r.requires, updatedAt: r.updated_at.toISOString() };
+}
+
+export function toLesson(r: LessonRow, render: (markdown: string) => string): Lesson {
+  return {
+    id: r.id,
+    moduleId: r.module_id,
+    courseId: r.course_id,
+    title: r.title,
+    position: r.position,
+    durationMinutes: r.duration_minutes,
+    content: r.content,
+    html: r.content.type === 'markdown' ? render(r.content.body) : null,
+    updatedAt: r.updated_at.toISOString(),
   };
 }
 
 export interface ListFilter {
   limit: number;
   after?: { createdAt: Date; id: string };
-  status?: 'draft' | 'published';
+  status?: Course['status'];
   category?: string;
   ownerId?: string;
   /** Unset: everything (admins). Set: published courses plus those where this user is staff. */
   visibleTo?: string;
+}
+
+export interface CatalogFilter {
+  limit: number;
+  sort: 'newest' | 'title';
+  /** newest: (published_at, id); title: (lower(title), id). */
+  after?: { key: string; id: string };
+  q?: string;
+  category?: string;
+  tag?: string;
+  language?: string;
+  level?: string;
+}
+
+/** Metadata columns an instructor may set, from the contract's field names. */
+export type CourseMetaPatch = Partial<{
+  title: string;
+  slug: string;
+  summary: string;
+  description: string;
+  category: string;
+  categories: string[];
+  tags: string[];
+  language: string;
+  level: Course['level'];
+  durationMinutes: number;
+  coverFileId: string | null;
+  visibility: Course['visibility'];
+  enrollOpensAt: string | null;
+  enrollClosesAt: string | null;
+  capacity: number | null;
+  sequential: boolean;
+  prerequisites: string[];
+}>;
+
+function metaColumns(p: CourseMetaPatch) {
+  const date = (v: string | null | undefined) => (v === undefined ? undefined : v === null ? null : new Date(v));
+  const cols = {
+    title: p.title,
+    slug: p.slug,
+    summary: p.summary,
+    description: p.description,
+    category: p.category,
+    categories: p.categories,
+    tags: p.tags,
+    language: p.language,
+    level: p.level,
+    duration_minutes: p.durationMinutes,
+    cover_file_id: p.coverFileId,
+    visibility: p.visibility,
+    enroll_opens_at: date(p.enrollOpensAt),
+    enroll_closes_at: date(p.enrollClosesAt),
+    capacity: p.capacity,
+    sequential: p.sequential,
+    prerequisites: p.prerequisites,
+  };
+  return Object.fromEntries(Object.entries(cols).filter(([, v]) => v !== undefined));
 }
 
 export class CoursesRepository {
@@ -50,15 +186,152 @@ export class CoursesRepository {
   }
 
   /** Inserts the course and its owner membership; run it in a transaction. */
-  async create(c: { id: string; title: string; description: string; category: string; ownerId: string }) {
+  async create(c: CourseMetaPatch & { id: string; title: string; category: string; ownerId: string }) {
     const row = await this.db
       .insertInto('courses')
-      .values({ id: c.id, title: c.title, description: c.description, category: c.category, owner_id: c.ownerId })
+      .values({
+        ...metaColumns(c),
+        id: c.id,
+        title: c.title,
+        category: c.category,
+        slug: c.slug ?? c.id,
+        categories: c.categories ?? [c.category],
+        owner_id: c.ownerId,
+      } as never)
       .returningAll()
       .executeTakeFirstOrThrow();
     await this.db.insertInto('course_members').values({ course_id: c.id, user_id: c.ownerId, role: 'owner', added_by: c.ownerId }).execute();
     return row;
   }
+
+  slugTaken(slug: string, exceptId: string) {
+    return this.db.selectFrom('courses').select('id').where('slug', '=', slug).where('id', '!=', exceptId).executeTakeFirst();
+  }
+
+  update(id: string, patch: CourseMetaPatch) {
+    return this.db
+      .updateTable('courses')
+      .set({ ...metaColumns(patch), updated_at: sql`now()`, content_changed_at: sql`now()` } as never)
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  /** Content edits (modules, lessons) mark the working copy changed. */
+  async touchContent(id: string): Promise<void> {
+    await this.db.updateTable('courses').set({ content_changed_at: sql`now()` }).where('id', '=', id).execute();
+  }
+
+  setStatus(id: string, status: Course['status']) {
+    return this.db.updateTable('courses').set({ status, updated_at: sql`now()` }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  }
+
+  /** Bumps the version and stores the snapshot learners will see, in the caller's transaction. */
+  async publish(id: string, by: string, snapshot: (course: CourseRow) => unknown) {
+    const row = await this.db
+      .updateTable('courses')
+      .set({ status: 'published', version: sql`version + 1`, published_at: sql`now()`, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await this.db.insertInto('course_versions').values({ course_id: id, version: row.version, snapshot: JSON.stringify(snapshot(row)), published_by: by }).execute();
+    return row;
+  }
+
+  async snapshot(courseId: string, version: number): Promise<unknown | undefined> {
+    return (await this.db.selectFrom('course_versions').select('snapshot').where('course_id', '=', courseId).where('version', '=', version).executeTakeFirst())?.snapshot;
+  }
+
+  // ------------------------------------------------------------ modules and lessons
+
+  modulesOf(courseId: string) {
+    return this.db.selectFrom('modules').selectAll().where('course_id', '=', courseId).orderBy('position').orderBy('id').execute();
+  }
+
+  lessonsOf(courseId: string) {
+    return this.db.selectFrom('lessons').selectAll().where('course_id', '=', courseId).orderBy('position').orderBy('id').execute();
+  }
+
+  module(id: string) {
+    return this.db.selectFrom('modules').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  lesson(id: string) {
+    return this.db.selectFrom('lessons').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** The last position among a parent's children, to append after it. */
+  async lastModulePosition(courseId: string): Promise<string | null> {
+    return (await this.db.selectFrom('modules').select('position').where('course_id', '=', courseId).orderBy('position', 'desc').limit(1).executeTakeFirst())?.position ?? null;
+  }
+
+  async lastLessonPosition(moduleId: string): Promise<string | null> {
+    return (await this.db.selectFrom('lessons').select('position').where('module_id', '=', moduleId).orderBy('position', 'desc').limit(1).executeTakeFirst())?.position ?? null;
+  }
+
+  /** The position right after `afterPosition` (or the first) among a parent's children. */
+  async nextModulePosition(courseId: string, afterPosition: string | null): Promise<string | null> {
+    let q = this.db.selectFrom('modules').select('position').where('course_id', '=', courseId);
+    if (afterPosition !== null) q = q.where('position', '>', afterPosition);
+    return (await q.orderBy('position').limit(1).executeTakeFirst())?.position ?? null;
+  }
+
+  async nextLessonPosition(moduleId: string, afterPosition: string | null, exceptId: string): Promise<string | null> {
+    let q = this.db.selectFrom('lessons').select('position').where('module_id', '=', moduleId).where('id', '!=', exceptId);
+    if (afterPosition !== null) q = q.where('position', '>', afterPosition);
+    return (await q.orderBy('position').limit(1).executeTakeFirst())?.position ?? null;
+  }
+
+  insertModule(m: { id: string; courseId: string; title: string; summary: string; requires: string[]; position: string }) {
+    return this.db
+      .insertInto('modules')
+      .values({ id: m.id, course_id: m.courseId, title: m.title, summary: m.summary, requires: m.requires, position: m.position })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  updateModule(id: string, p: { title?: string; summary?: string; requires?: string[]; position?: string }) {
+    return this.db
+      .updateTable('modules')
+      .set({ ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)), updated_at: sql`now()` })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  async deleteModule(id: string): Promise<void> {
+    await this.db.deleteFrom('modules').where('id', '=', id).execute();
+  }
+
+  insertLesson(l: { id: string; moduleId: string; courseId: string; title: string; durationMinutes: number; content: LessonContent; position: string }) {
+    return this.db
+      .insertInto('lessons')
+      .values({ id: l.id, module_id: l.moduleId, course_id: l.courseId, title: l.title, type: l.content.type, duration_minutes: l.durationMinutes, content: JSON.stringify(l.content), position: l.position })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  updateLesson(id: string, p: { title?: string; durationMinutes?: number; content?: LessonContent; position?: string; moduleId?: string }) {
+    return this.db
+      .updateTable('lessons')
+      .set({
+        ...(p.title !== undefined && { title: p.title }),
+        ...(p.durationMinutes !== undefined && { duration_minutes: p.durationMinutes }),
+        ...(p.content !== undefined && { content: JSON.stringify(p.content), type: p.content.type }),
+        ...(p.position !== undefined && { position: p.position }),
+        ...(p.moduleId !== undefined && { module_id: p.moduleId }),
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  async deleteLesson(id: string): Promise<void> {
+    await this.db.deleteFrom('lessons').where('id', '=', id).execute();
+  }
+
+  // ------------------------------------------------------------ members
 
   async roleIn(courseId: string, userId: string): Promise<CourseRole | undefined> {
     return (await this.db.selectFrom('course_members').select('role').where('course_id', '=', courseId).where('user_id', '=', userId).executeTakeFirst())?.role;
@@ -85,36 +358,7 @@ export class CoursesRepository {
     return Number(r.numDeletedRows) > 0;
   }
 
-  /** What the courses service holds about a user: courses they own, and their memberships. */
-  async exportUser(userId: string) {
-    const owned = await this.db.selectFrom('courses').selectAll().where('owner_id', '=', userId).orderBy('created_at').execute();
-    const memberships = await this.db.selectFrom('course_members').selectAll().where('user_id', '=', userId).orderBy('added_at').execute();
-    return { ownedCourses: owned.map(toCourse), memberships: memberships.map((m) => ({ courseId: m.course_id, role: m.role, addedAt: m.added_at.toISOString() })) };
-  }
-
-  /** Erasure: memberships go; courses the user owned stay (the institution's records) under their pseudonymous id. */
-  async eraseUser(userId: string): Promise<number> {
-    const r = await this.db.deleteFrom('course_members').where('user_id', '=', userId).where('role', '!=', 'owner').executeTakeFirst();
-    return Number(r.numDeletedRows);
-  }
-
-  update(id: string, patch: { title?: string; description?: string; category?: string }) {
-    return this.db
-      .updateTable('courses')
-      .set({ ...patch, updated_at: sql`now()` })
-      .where('id', '=', id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-  }
-
-  publish(id: string) {
-    return this.db
-      .updateTable('courses')
-      .set({ status: 'published', published_at: sql`now()`, updated_at: sql`now()` })
-      .where('id', '=', id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-  }
+  // ------------------------------------------------------------ lists
 
   /** Newest first, keyset-paginated on (created_at, id); fetches one extra row to know if there is more. */
   list(f: ListFilter) {
@@ -128,5 +372,51 @@ export class CoursesRepository {
     if (f.ownerId) q = q.where('owner_id', '=', f.ownerId);
     if (f.after) q = q.where(sql<boolean>`(created_at, id) < (${f.after.createdAt}, ${f.after.id}::uuid)`);
     return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit + 1).execute();
+  }
+
+  /**
+   * The catalogue: published, public courses, as their published version describes them (metadata edits
+   * wait for the next publish, like content). Filters on categories, tags, language, level and words.
+   */
+  catalog(f: CatalogFilter) {
+    const meta = sql`course_versions.snapshot->'course'`;
+    const title = sql<string>`lower(${meta}->>'title')`;
+    let q = this.db
+      .selectFrom('courses')
+      .innerJoin('course_versions', (j) => j.onRef('course_versions.course_id', '=', 'courses.id').onRef('course_versions.version', '=', 'courses.version'))
+      .select(['courses.id', 'courses.published_at', 'course_versions.snapshot', title.as('sort_title')])
+      .where('courses.status', '=', 'published')
+      .where(sql<boolean>`${meta}->>'visibility' = 'public'`);
+    if (f.category) q = q.where(sql<boolean>`(${meta}->'categories') ? ${f.category}`);
+    if (f.tag) q = q.where(sql<boolean>`(${meta}->'tags') ? ${f.tag.toLowerCase()}`);
+    if (f.language) q = q.where(sql<boolean>`${meta}->>'language' = ${f.language}`);
+    if (f.level) q = q.where(sql<boolean>`${meta}->>'level' = ${f.level}`);
+    if (f.q) {
+      const like = `%${f.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      q = q.where(sql<boolean>`(${title} like ${like} or lower(${meta}->>'summary') like ${like})`);
+    }
+    if (f.sort === 'title') {
+      if (f.after) q = q.where(sql<boolean>`(${title}, courses.id) > (${f.after.key}, ${f.after.id}::uuid)`);
+      q = q.orderBy(title).orderBy('courses.id');
+    } else {
+      if (f.after) q = q.where(sql<boolean>`(courses.published_at, courses.id) < (${new Date(f.after.key)}, ${f.after.id}::uuid)`);
+      q = q.orderBy('courses.published_at', 'desc').orderBy('courses.id', 'desc');
+    }
+    return q.limit(f.limit + 1).execute();
+  }
+
+  // ------------------------------------------------------------ privacy
+
+  /** What the courses service holds about a user: courses they own, and their memberships. */
+  async exportUser(userId: string) {
+    const owned = await this.db.selectFrom('courses').selectAll().where('owner_id', '=', userId).orderBy('created_at').execute();
+    const memberships = await this.db.selectFrom('course_members').selectAll().where('user_id', '=', userId).orderBy('added_at').execute();
+    return { ownedCourses: owned.map(toCourse), memberships: memberships.map((m) => ({ courseId: m.course_id, role: m.role, addedAt: m.added_at.toISOString() })) };
+  }
+
+  /** Erasure: memberships go; courses the user owned stay (the institution's records) under their pseudonymous id. */
+  async eraseUser(userId: string): Promise<number> {
+    const r = await this.db.deleteFrom('course_members').where('user_id', '=', userId).where('role', '!=', 'owner').executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 }

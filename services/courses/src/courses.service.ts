@@ -4,34 +4,62 @@ import {
   coursePermissionsOf,
   courseRolePermissions,
   courses,
+  coursesInternal,
   DomainError,
+  enrollmentEvents,
   privacyEvents,
   privacyExportContract,
   userEvents,
   usersInternal,
+  type Course,
+  type CourseContent,
   type CoursePermission,
   type CourseRole,
 } from '@lms/contracts';
-import { addToOutbox, consumer, decodeCursor, defineService, encodeCursor, keysetPage, type Caller } from '@lms/runtime';
+import {
+  addToOutbox,
+  consumer,
+  decodeCursor,
+  decodeKeyCursor,
+  defineService,
+  encodeCursor,
+  encodeKeyCursor,
+  keysetPage,
+  type Caller,
+  type Emit,
+} from '@lms/runtime';
+import { generateKeyBetween } from 'fractional-indexing';
 import type { Kysely, Transaction } from 'kysely';
-import { CoursesRepository, toCourse, type CoursesDB } from './courses.repository.js';
+import { CoursesRepository, toCourse, toLesson, toModule, type CourseRow, type CoursesDB } from './courses.repository.js';
 import * as m0 from './migrations/20261124000000_courses.js';
 import * as m1 from './migrations/20261124210000_members.js';
+import * as m2 from './migrations/20261124220000_content.js';
+import { renderMarkdown } from './render.js';
 
 const notFound = () => new DomainError('COURSE_NOT_FOUND', 'No such course');
 const everything = new Set(Object.values(courseRolePermissions).flat()) as Set<CoursePermission>;
 
 /**
  * The caller's standing in one course: its row, their course role and what it lets them do.
- * Admins (courses:read-all) may do everything. A draft the caller may not see does not exist for them.
+ * Admins (courses:read-all) may do everything. A course the caller may not see does not exist for them.
  */
 async function access(repo: CoursesRepository, courseId: string, caller: Caller, admin: boolean, forUpdate = false) {
   const row = await repo.byId(courseId, forUpdate);
   if (!row) throw notFound();
   const role = await repo.roleIn(courseId, caller.userId);
   const perms = admin ? everything : coursePermissionsOf(role);
-  if (row.status !== 'published' && !perms.has('course:view-drafts')) throw notFound();
+  if (!perms.has('course:view-drafts') && !learnerMaySee(row, role)) throw notFound();
   return { row, role, perms };
+}
+
+/**
+ * What a non-staff user may see of a course: a published version, if the course is public or unlisted
+ * (any signed-in user) or private (members only); an archived course, its members only.
+ */
+function learnerMaySee(row: CourseRow, role: CourseRole | undefined): boolean {
+  if (row.version < 1) return false;
+  if (row.status === 'archived') return role !== undefined;
+  return row.visibility !== 'private' || role !== undefined;
 }
 
 function must(perms: Set<CoursePermission>, p: CoursePermission, what: string): void {
@@ -51,11 +79,43 @@ const toMember = (m: { user_id: string; role: CourseRole; added_by: string | nul
   addedAt: m.added_at.toISOString(),
 });
 
-/** Courses, their publishing workflow and their course-scoped roles. */
+const badInput = (path: string, message: string) => new DomainError('VALIDATION_FAILED', `Invalid input: ${path}: ${message}`, { issues: [{ path, message, code: 'custom' }] });
+
+/** Checks what a metadata change refers to: a free slug, real prerequisite courses, a window that makes sense. */
+async function checkMeta(repo: CoursesRepository, courseId: string, m: { slug?: string; prerequisites?: string[]; enrollOpensAt?: string | null; enrollClosesAt?: string | null }, current?: CourseRow) {
+  if (m.slug && (await repo.slugTaken(m.slug, courseId))) throw new DomainError('CONFLICT', `The slug "${m.slug}" is taken`);
+  for (const p of m.prerequisites ?? []) {
+    if (p === courseId) throw badInput('prerequisites', 'a course cannot require itself');
+    if (!(await repo.byId(p))) throw badInput('prerequisites', `no course ${p}`);
+  }
+  const opens = m.enrollOpensAt !== undefined ? m.enrollOpensAt : current?.enroll_opens_at?.toISOString() ?? null;
+  const closes = m.enrollClosesAt !== undefined ? m.enrollClosesAt : current?.enroll_closes_at?.toISOString() ?? null;
+  if (opens && closes && new Date(opens) >= new Date(closes)) throw badInput('enrollClosesAt', 'must be after enrollOpensAt');
+}
+
+/** The whole working copy as a tree: modules in order, each with its lessons in order. */
+async function workingCopy(repo: CoursesRepository, row: CourseRow): Promise<CourseContent> {
+  const [modules, lessons] = await Promise.all([repo.modulesOf(row.id), repo.lessonsOf(row.id)]);
+  return {
+    course: toCourse(row),
+    version: 'draft',
+    modules: modules.map((m) => ({ ...toModule(m), lessons: lessons.filter((l) => l.module_id === m.id).map((l) => toLesson(l, renderMarkdown)) })),
+  };
+}
+
+/** Records a working-copy change: the course is marked changed and `content.updated` goes out. */
+async function contentChanged(repo: CoursesRepository, emit: Emit, courseId: string, kind: 'course' | 'module' | 'lesson', id: string, change: 'created' | 'updated' | 'deleted' | 'moved', by: string) {
+  await repo.touchContent(courseId);
+  await emit(courseEvents.contentUpdated, { courseId, kind, id, change, by }, courseId);
+}
+
+const unique = (err: unknown) => (err as { code?: string }).code === '23505';
+
+/** Courses, their content, the publishing workflow and course-scoped roles. */
 export const coursesService = defineService({
   name: 'courses',
-  contracts: { ...courses, ...privacyExportContract('courses') },
-  migrations: { '20261124000000_courses': m0, '20261124210000_members': m1 },
+  contracts: { ...courses, ...coursesInternal, ...privacyExportContract('courses') },
+  migrations: { '20261124000000_courses': m0, '20261124210000_members': m1, '20261124220000_content': m2 },
   repository: (db: Kysely<CoursesDB>) => new CoursesRepository(db),
   consumers: [
     consumer({
@@ -66,10 +126,31 @@ export const coursesService = defineService({
         await addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'courses' }, { key: p.userId });
       },
     }),
+    // Enrolled learners are course members with the `learner` role; leaving the course removes it.
+    consumer({
+      name: 'enrollments',
+      event: enrollmentEvents.changed,
+      handle: async (p, _env, trx: Transaction<CoursesDB>) => {
+        const repo = new CoursesRepository(trx);
+        const current = await repo.roleIn(p.courseId, p.userId);
+        if (p.status === 'active' || p.status === 'completed') {
+          if (!current) await repo.putMember({ courseId: p.courseId, userId: p.userId, role: 'learner', by: p.userId });
+        } else if (current === 'learner') {
+          await repo.removeMember(p.courseId, p.userId);
+        }
+      },
+    }),
   ],
   handlers: {
     async create({ input, caller, tx }) {
-      return tx(async (trx) => toCourse(await new CoursesRepository(trx).create({ id: randomUUID(), ...input, ownerId: caller!.userId })));
+      const id = randomUUID();
+      return tx(async (trx) => {
+        const repo = new CoursesRepository(trx);
+        await checkMeta(repo, id, input);
+        return toCourse(await repo.create({ ...input, id, ownerId: caller!.userId }));
+      }).catch((err) => {
+        throw unique(err) ? new DomainError('CONFLICT', 'The slug is taken') : err;
+      });
     },
     async get({ input, caller, can, repo }) {
       return toCourse((await access(repo, input.courseId, caller!, can('courses:read-all'))).row);
@@ -85,13 +166,179 @@ export const coursesService = defineService({
       });
       return keysetPage(rows, input.limit, toCourse, (c) => encodeCursor(c.createdAt, c.id));
     },
+    async catalog({ input, repo }) {
+      const after = input.cursor ? (input.sort === 'title' ? decodeKeyCursor(input.cursor) : (({ createdAt, id }) => ({ key: createdAt.toISOString(), id }))(decodeCursor(input.cursor))) : undefined;
+      const rows = await repo.catalog({ ...input, after });
+      const toItem = (r: (typeof rows)[number]) => ({ ...(r.snapshot as { course: Course }).course, sortTitle: r.sort_title });
+      const page = keysetPage(rows, input.limit, toItem, (c) => (input.sort === 'title' ? encodeKeyCursor(c.sortTitle, c.id) : encodeCursor(c.publishedAt!, c.id)));
+      return { items: page.items.map(({ sortTitle: _s, ...c }) => c), nextCursor: page.nextCursor };
+    },
+    async content({ input, caller, can, repo }) {
+      const { row, perms, role } = await access(repo, input.courseId, caller!, can('courses:read-all'));
+      if (input.version === 'draft') {
+        must(perms, 'course:view-drafts', 'see the working copy');
+        return workingCopy(repo, row);
+      }
+      // Learners see the last published version, never the working copy.
+      if (!learnerMaySee(row, role) && !(perms.has('course:view-drafts') && row.version >= 1)) throw notFound();
+      const snap = (await repo.snapshot(row.id, row.version)) as Omit<CourseContent, 'course'> & { course: Course };
+      if (!snap) throw notFound();
+      return { ...snap, course: { ...snap.course, status: row.status, version: row.version, hasUnpublishedChanges: toCourse(row).hasUnpublishedChanges } };
+    },
     async update({ input, caller, can, tx }) {
       const { courseId, ...patch } = input;
-      return tx(async (trx) => {
+      return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const { perms } = await access(repo, courseId, caller!, can('courses:read-all'), true);
+        const { row, perms } = await access(repo, courseId, caller!, can('courses:read-all'), true);
         must(perms, 'course:edit', 'change it');
-        return toCourse(await repo.update(courseId, patch));
+        await checkMeta(repo, courseId, patch, row);
+        const updated = await repo.update(courseId, patch);
+        await emit(courseEvents.contentUpdated, { courseId, kind: 'course', id: courseId, change: 'updated', by: caller!.userId }, courseId);
+        return toCourse(updated);
+      }).catch((err) => {
+        throw unique(err) ? new DomainError('CONFLICT', 'The slug is taken') : err;
+      });
+    },
+    async createModule({ input, caller, can, tx }) {
+      return tx(async (trx, emit) => {
+        const repo = new CoursesRepository(trx);
+        const { perms } = await access(repo, input.courseId, caller!, can('courses:read-all'), true);
+        must(perms, 'course:edit', 'change its content');
+        const siblings = await repo.modulesOf(input.courseId);
+        for (const r of input.requires) if (!siblings.some((m) => m.id === r)) throw badInput('requires', `no module ${r} in this course`);
+        const m = await repo.insertModule({ id: randomUUID(), courseId: input.courseId, title: input.title, summary: input.summary, requires: input.requires, position: generateKeyBetween(siblings.at(-1)?.position ?? null, null) });
+        await contentChanged(repo, emit, input.courseId, 'module', m.id, 'created', caller!.userId);
+        await emit(courseEvents.moduleAdded, { courseId: input.courseId, moduleId: m.id, title: m.title, by: caller!.userId }, input.courseId);
+        return toModule(m);
+      });
+    },
+    async updateModule({ input, caller, can, tx }) {
+      return tx(async (trx, emit) => {
+        const repo = new CoursesRepository(trx);
+        const m = await repo.module(input.moduleId);
+        if (!m) throw new DomainError('NOT_FOUND', 'No such module');
+        const { perms } = await access(repo, m.course_id, caller!, can('courses:read-all'), true).catch(() => {
+          throw new DomainError('NOT_FOUND', 'No such module');
+        });
+        must(perms, 'course:edit', 'change its content');
+        if (input.requires) {
+          const siblings = await repo.modulesOf(m.course_id);
+          for (const r of input.requires) if (r === m.id || !siblings.some((s) => s.id === r)) throw badInput('requires', `not another module of this course: ${r}`);
+        }
+        const updated = await repo.updateModule(m.id, { title: input.title, summary: input.summary, requires: input.requires });
+        await contentChanged(repo, emit, m.course_id, 'module', m.id, 'updated', caller!.userId);
+        return toModule(updated);
+      });
+    },
+    async deleteModule({ input, caller, can, tx }) {
+      return tx(async (trx, emit) => {
+        const repo = new CoursesRepository(trx);
+        const m = await repo.module(input.moduleId);
+        if (!m) throw new DomainError('NOT_FOUND', 'No such module');
+        const { perms } = await access(repo, m.course_id, caller!, can('courses:read-all'), true).catch(() => {
+          throw new DomainError('NOT_FOUND', 'No such module');
+        });
+        must(perms, 'course:edit', 'change its content');
+        await repo.deleteModule(m.id);
+        await contentChanged(repo, emit, m.course_id, 'module', m.id, 'deleted', caller!.userId);
+        return { deleted: true as const };
+      });
+    },
+    async createLesson({ input, caller, can, tx }) {
+      return tx(async (trx, emit) => {
+        const repo = new CoursesRepository(trx);
+        const m = await repo.module(input.moduleId);
+        if (!m) throw new DomainError('NOT_FOUND', 'No such module');
+        const { perms } = await access(repo, m.course_id, caller!, can('courses:read-all'), true).catch(() => {
+          throw new DomainError('NOT_FOUND', 'No such module');
+        });
+        must(perms, 'course:edit', 'change its content');
+        const position = generateKeyBetween(await repo.lastLessonPosition(m.id), null);
+        const l = await repo.insertLesson({ id: randomUUID(), moduleId: m.id, courseId: m.course_id, title: input.title, durationMinutes: input.durationMinutes, content: input.content, position });
+        await contentChanged(repo, emit, m.course_id, 'lesson', l.id, 'created', caller!.userId);
+        return toLesson(l, renderMarkdown);
+      });
+    },
+    async updateLesson({ input, caller, can, tx }) {
+      return tx(async (trx, emit) => {
+        const repo = new CoursesRepository(trx);
+        const l = await repo.lesson(input.lessonId);
+        if (!l) throw new DomainError('NOT_FOUND', 'No such lesson');
+        const { perms } = await access(repo, l.course_id, caller!, can('courses:read-all'), true).catch(() => {
+          throw new DomainError('NOT_FOUND', 'No such lesson');
+        });
+        must(perms, 'course:edit', 'change its content');
+        const updated = await repo.updateLesson(l.id, { title: input.title, durationMinutes: input.durationMinutes, content: input.content });
+        await contentChanged(repo, emit, l.course_id, 'lesson', l.id, 'updated', caller!.userId);
+        return toLesson(updated, renderMarkdown);
+      });
+    },
+    async deleteLesson({ input, caller, can, tx }) {
+      return tx(async (trx, emit) => {
+        const repo = new CoursesRepository(trx);
+        const l = await repo.lesson(input.lessonId);
+        if (!l) throw new DomainError('NOT_FOUND', 'No such lesson');
+        const { perms } = await access(repo, l.course_id, caller!, can('courses:read-all'), true).catch(() => {
+          throw new DomainError('NOT_FOUND', 'No such lesson');
+        });
+        must(perms, 'course:edit', 'change its content');
+        await repo.deleteLesson(l.id);
+        await contentChanged(repo, emit, l.course_id, 'lesson', l.id, 'deleted', caller!.userId);
+        return { deleted: true as const };
+      });
+    },
+    async reorder({ input, caller, can, tx }) {
+      if ((input.moduleId === undefined) === (input.lessonId === undefined)) throw badInput('moduleId', 'give either moduleId or lessonId');
+      return tx(async (trx, emit) => {
+        const repo = new CoursesRepository(trx);
+        const { perms } = await access(repo, input.courseId, caller!, can('courses:read-all'), true);
+        must(perms, 'course:edit', 'change its content');
+        if (input.moduleId) {
+          const m = await repo.module(input.moduleId);
+          if (!m || m.course_id !== input.courseId) throw new DomainError('NOT_FOUND', 'No such module in this course');
+          const after = input.after ? await repo.module(input.after) : undefined;
+          if (input.after && (!after || after.course_id !== input.courseId || after.id === m.id)) throw new DomainError('NOT_FOUND', 'No such sibling module');
+          const siblings = (await repo.modulesOf(input.courseId)).filter((x) => x.id !== m.id);
+          const i = after ? siblings.findIndex((x) => x.id === after.id) : -1;
+          const position = generateKeyBetween(i >= 0 ? siblings[i]!.position : null, siblings[i + 1]?.position ?? null);
+          await repo.updateModule(m.id, { position });
+          await contentChanged(repo, emit, input.courseId, 'module', m.id, 'moved', caller!.userId);
+          return { id: m.id, position };
+        }
+        const l = await repo.lesson(input.lessonId!);
+        if (!l || l.course_id !== input.courseId) throw new DomainError('NOT_FOUND', 'No such lesson in this course');
+        const target = input.toModuleId ?? l.module_id;
+        const mod = await repo.module(target);
+        if (!mod || mod.course_id !== input.courseId) throw new DomainError('NOT_FOUND', 'No such module in this course');
+        const after = input.after ? await repo.lesson(input.after) : undefined;
+        if (input.after && (!after || after.module_id !== target || after.id === l.id)) throw new DomainError('NOT_FOUND', 'No such sibling lesson in that module');
+        const next = await repo.nextLessonPosition(target, after?.position ?? null, l.id);
+        const position = generateKeyBetween(after?.position ?? null, next);
+        await repo.updateLesson(l.id, { position, moduleId: target });
+        await contentChanged(repo, emit, input.courseId, 'lesson', l.id, 'moved', caller!.userId);
+        return { id: l.id, position };
+      });
+    },
+    async submitForReview({ input, caller, can, tx }) {
+      return tx(async (trx, emit) => {
+        const repo = new CoursesRepository(trx);
+        const { row, perms } = await access(repo, input.courseId, caller!, can('courses:read-all'), true);
+        must(perms, 'course:edit', 'submit it');
+        if (row.status !== 'draft') throw new DomainError('CONFLICT', `Only a draft can go into review; this course is ${row.status}`);
+        const updated = await repo.setStatus(row.id, 'in_review');
+        await emit(courseEvents.statusChanged, { courseId: row.id, status: 'in_review', by: caller!.userId }, row.id);
+        return toCourse(updated);
+      });
+    },
+    async archive({ input, caller, can, tx }) {
+      return tx(async (trx, emit) => {
+        const repo = new CoursesRepository(trx);
+        const { row, perms } = await access(repo, input.courseId, caller!, can('courses:read-all'), true);
+        must(perms, 'course:publish', 'archive it');
+        if (row.status !== 'published') throw new DomainError('CONFLICT', `Only a published course can be archived; this course is ${row.status}`);
+        const updated = await repo.setStatus(row.id, 'archived');
+        await emit(courseEvents.statusChanged, { courseId: row.id, status: 'archived', by: caller!.userId }, row.id);
+        return toCourse(updated);
       });
     },
     async publish({ input, caller, can, tx }) {
@@ -99,11 +346,14 @@ export const coursesService = defineService({
         const repo = new CoursesRepository(trx);
         const { row, perms } = await access(repo, input.courseId, caller!, can('courses:read-all'), true);
         must(perms, 'course:publish', 'publish it');
-        if (row.status === 'published') throw new DomainError('COURSE_ALREADY_PUBLISHED', 'The course is already published');
-        const course = toCourse(await repo.publish(input.courseId));
+        if (row.status === 'archived') throw new DomainError('CONFLICT', 'An archived course cannot be published');
+        if (row.status === 'published' && !toCourse(row).hasUnpublishedChanges) throw new DomainError('COURSE_ALREADY_PUBLISHED', 'The course is already published, with no changes since');
+        const tree = await workingCopy(repo, row);
+        const published = await repo.publish(row.id, caller!.userId, (r) => ({ course: { ...toCourse(r), hasUnpublishedChanges: false }, version: r.version, modules: tree.modules }));
+        const course = toCourse(published);
         await emit(
           courseEvents.published,
-          { courseId: course.id, title: course.title, category: course.category, ownerId: course.ownerId, publishedAt: course.publishedAt! },
+          { courseId: course.id, title: course.title, category: course.category, ownerId: course.ownerId, publishedAt: course.publishedAt!, version: course.version },
           course.id,
         );
         return course;
@@ -140,6 +390,41 @@ export const coursesService = defineService({
         if (removed) await emit(courseEvents.memberChanged, { courseId: input.courseId, userId: input.userId, role: null, by: caller!.userId }, input.courseId);
         return { removed };
       });
+    },
+    async enrollmentTerms({ input, repo }) {
+      const r = await repo.byId(input.courseId);
+      if (!r) throw notFound();
+      return {
+        courseId: r.id,
+        title: r.title,
+        status: r.status,
+        visibility: r.visibility,
+        version: r.version,
+        capacity: r.capacity,
+        enrollOpensAt: r.enroll_opens_at?.toISOString() ?? null,
+        enrollClosesAt: r.enroll_closes_at?.toISOString() ?? null,
+        prerequisites: r.prerequisites,
+      };
+    },
+    async publishedOutline({ input, repo }) {
+      const r = await repo.byId(input.courseId);
+      if (!r || r.version < 1) throw notFound();
+      const snap = (await repo.snapshot(r.id, r.version)) as CourseContent;
+      return {
+        courseId: r.id,
+        version: r.version,
+        sequential: snap.course.sequential,
+        modules: snap.modules.map((m) => ({ id: m.id, title: m.title, requires: m.requires, lessons: m.lessons.map((l) => ({ id: l.id, title: l.title, type: l.content.type })) })),
+      };
+    },
+    async lessonCourse({ input, repo }) {
+      const l = await repo.lesson(input.lessonId);
+      if (!l) throw new DomainError('NOT_FOUND', 'No such lesson');
+      return { courseId: l.course_id };
+    },
+    async roleOf({ input, repo }) {
+      const r = await repo.byId(input.courseId);
+      return { exists: r !== undefined, role: r ? ((await repo.roleIn(input.courseId, input.userId)) ?? null) : null };
     },
     async privacyExport({ input, repo }) {
       return { data: await repo.exportUser(input.userId) };

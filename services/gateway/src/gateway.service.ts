@@ -53,7 +53,7 @@ export function gatewaySettings(runtime: Runtime): GatewaySettings {
     authRateLimit: Number(env.RATE_LIMIT_AUTH_PER_MINUTE ?? 60),
     bodyLimitBytes: Number(env.BODY_LIMIT_BYTES ?? 1_048_576),
     trustProxy: env.TRUST_PROXY === 'true',
-    requiredServices: (env.LMS_REQUIRED_SERVICES ?? 'auth,users,courses,analytics,audit,notifications').split(',').map((s) => s.trim()).filter(Boolean),
+    requiredServices: (env.LMS_REQUIRED_SERVICES ?? 'auth,users,courses,enrollments,analytics,audit,notifications').split(',').map((s) => s.trim()).filter(Boolean),
   };
 }
 

@@ -39,6 +39,13 @@ export function render(template: NotificationTemplate, data: Record<string, stri
       return message('Two-step sign-in is on', [`Hello ${name},`, 'Two-step sign-in (an authenticator app) was turned on for your account.']);
     case 'mfa_disabled':
       return message('Two-step sign-in is off', [`Hello ${name},`, 'Two-step sign-in was turned off for your account. If it was not you, reset your password now.']);
+    case 'enrollment_welcome':
+      return message(`Welcome to ${data.courseTitle ?? 'your course'}`, [`Hello ${name},`, `You are enrolled in ${data.courseTitle ?? 'the course'}. Your first lesson is waiting.`], {
+        label: 'Open the course',
+        url: `${publicUrl.replace(/\/$/, '')}/courses/${encodeURIComponent(data.courseId ?? '')}`,
+      });
+    case 'waitlist_promoted':
+      return message(`A seat opened in ${data.courseTitle ?? 'your course'}`, [`Hello ${name},`, `You were first on the waiting list of ${data.courseTitle ?? 'the course'}: the seat is yours.`]);
     case 'privacy_export_ready':
       return message('Your data export is ready', [`Hello ${name},`, 'The export of your data you asked for is ready to download from your account.']);
   }

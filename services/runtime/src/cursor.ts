@@ -28,3 +28,18 @@ export function keysetPage<R, T>(rows: R[], limit: number, map: (row: R) => T, c
   const last = items.at(-1);
   return { items, nextCursor: rows.length > limit && last !== undefined ? cursorOf(last) : null };
 }
+
+/** A cursor over any text sort key (e.g. a title) plus the id that breaks ties. */
+export function encodeKeyCursor(key: string, id: string): string {
+  return Buffer.from(JSON.stringify([key, id])).toString('base64url');
+}
+
+export function decodeKeyCursor(cursor: string): { key: string; id: string } {
+  try {
+    const [key, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
+    if (typeof key === 'string' && typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id)) return { key, id };
+  } catch {
+    /* not ours */
+  }
+  throw invalidCursor();
+}

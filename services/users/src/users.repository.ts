@@ -75,6 +75,10 @@ export function toProfile(r: Row): Profile {
 export class UsersRepository {
   constructor(private readonly db: Kysely<UsersDB>) {}
 
+  async byEmail(email: string): Promise<Row | undefined> {
+    return this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+  }
+
   async byId(id: string): Promise<Row | undefined> {
     return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
   }

@@ -1,0 +1,1 @@
+export { enrollmentsService } from './enrollments.service.js';

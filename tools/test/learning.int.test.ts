@@ -1,0 +1,177 @@
+/**
+ * The learning core in embedded mode: content hierarchy and ordering, the publishing workflow with
+ * versions learners see, sanitised Markdown, the catalogue, enrolment, progress, sequential unlocks,
+ * prerequisites, completion, dashboard and roster.
+ */
+import { gatewayPort } from '@lms/gateway';
+import { startNode, type LmsNode } from '@lms/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICES } from '../services.ts';
+import { http, waitFor } from './support.ts';
+
+let node: LmsNode;
+let base: string;
+const pw = 'learning core password';
+let teacher: string;
+let learner: string;
+let learnerId: string;
+let other: string;
+
+beforeAll(async () => {
+  process.env.RATE_LIMIT_AUTH_PER_MINUTE = '1000';
+  node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
+  base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
+  const reg = async (email: string) => (await http(base, 'POST', '/api/v1/auth/register', { email, password: pw, displayName: email.split('@')[0] })).body;
+  const admin = await reg('admin@learn.test');
+  const t = await reg('teacher@learn.test');
+  await http(base, 'POST', `/api/v1/users/${t.user.id}/roles`, { role: 'instructor' }, admin.accessToken);
+  teacher = (await http(base, 'POST', '/api/v1/auth/login', { email: 'teacher@learn.test', password: pw })).body.accessToken;
+  const l = await reg('learner@learn.test');
+  learner = l.accessToken;
+  learnerId = l.user.id;
+  other = (await reg('other@learn.test')).accessToken;
+});
+afterAll(async () => {
+  delete process.env.RATE_LIMIT_AUTH_PER_MINUTE;
+  await node?.stop();
+});
+
+const as = (token: string) => ({
+  get: (url: string) => http(base, 'GET', `/api/v1${url}`, undefined, token),
+  post: (url: string, body: unknown = {}) => http(base, 'POST', `/api/v1${url}`, body, token),
+  patch: (url: string, body: unknown) => http(base, 'PATCH', `/api/v1${url}`, body, token),
+  del: (url: string) => http(base, 'DELETE', `/api/v1${url}`, undefined, token),
+});
+
+async function buildCourse(title: string, extra: Record<string, unknown> = {}) {
+  const t = as(teacher);
+  const c = (await t.post('/courses', { title, category: 'science', summary: `${title} summary`, tags: ['Physics'], level: 'beginner', ...extra })).body;
+  const m1 = (await t.post(`/courses/${c.id}/modules`, { title: 'Basics' })).body;
+  const m2 = (await t.post(`/courses/${c.id}/modules`, { title: 'Advanced' })).body;
+  const l1 = (await t.post(`/modules/${m1.id}/lessons`, { title: 'Intro', content: { type: 'markdown', body: '# Hi\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) **bold** <img src=x onerror=alert(1)> [ok](https://example.org)' } })).body;
+  const l2 = (await t.post(`/modules/${m1.id}/lessons`, { title: 'Reading', content: { type: 'link', url: 'https://example.org/read' } })).body;
+  const l3 = (await t.post(`/modules/${m2.id}/lessons`, { title: 'Deep dive', content: { type: 'markdown', body: 'deep' } })).body;
+  return { c, m1, m2, l1, l2, l3 };
+}
+
+describe('content and publishing', () => {
+  it('keeps learners on the published version while instructors edit the working copy', async () => {
+    const t = as(teacher);
+    const { c, m1, l1, l2 } = await buildCourse('Mechanics');
+    expect(l1.html).toContain('<h1>Hi</h1>');
+    expect(l1.html).toContain('<strong>bold</strong>');
+    expect(l1.html).not.toMatch(/<script|href="javascript|onerror/);
+    expect(l1.html).toContain('<a href="https://example.org" rel="noopener noreferrer nofollow" target="_blank">ok</a>');
+    // Draft: invisible to learners, in the catalogue or by id.
+    expect((await as(learner).get(`/courses/${c.id}/content`)).status).toBe(404);
+    expect((await t.post(`/courses/${c.id}/submit-for-review`)).body.status).toBe('in_review');
+    const pub = await t.post(`/courses/${c.id}/publish`);
+    expect(pub.body).toMatchObject({ status: 'published', version: 1, hasUnpublishedChanges: false });
+
+    await t.patch(`/lessons/${l1.id}`, { title: 'Intro (new)' });
+    await t.post(`/modules/${m1.id}/lessons`, { title: 'Unpublished', content: { type: 'markdown', body: 'soon' } });
+    const seen = (await as(learner).get(`/courses/${c.id}/content`)).body;
+    expect(seen.version).toBe(1);
+    expect(seen.modules[0].lessons.map((l: { title: string }) => l.title)).toEqual(['Intro', 'Reading']);
+    expect((await as(learner).get(`/courses/${c.id}/content?version=draft`)).status).toBe(403);
+    const draft = (await t.get(`/courses/${c.id}/content?version=draft`)).body;
+    expect(draft.modules[0].lessons.map((l: { title: string }) => l.title)).toEqual(['Intro (new)', 'Reading', 'Unpublished']);
+    expect(draft.course.hasUnpublishedChanges).toBe(true);
+
+    // Reorder moves one row: Reading first, then into the other module.
+    const moved = await t.post(`/courses/${c.id}/reorder`, { lessonId: l2.id, after: null });
+    expect(moved.status).toBe(200);
+    const again = (await t.get(`/courses/${c.id}/content?version=draft`)).body;
+    expect(again.modules[0].lessons.map((l: { title: string }) => l.title)).toEqual(['Reading', 'Intro (new)', 'Unpublished']);
+
+    expect((await t.post(`/courses/${c.id}/publish`)).body.version).toBe(2);
+    expect((await as(learner).get(`/courses/${c.id}/content`)).body.modules[0].lessons).toHaveLength(3);
+  });
+
+  it('lists only published public courses in the catalogue, filtered and paged', async () => {
+    const t = as(teacher);
+    const a = await buildCourse('Optics', { tags: ['light'], language: 'fr' });
+    await t.post(`/courses/${a.c.id}/publish`);
+    const hidden = await buildCourse('Secret', { visibility: 'unlisted' });
+    await t.post(`/courses/${hidden.c.id}/publish`);
+    const cat = (await as(learner).get('/catalog?tag=light')).body;
+    if (!cat.items) throw new Error(JSON.stringify(cat));
+    expect(cat.items.map((c: { title: string }) => c.title)).toEqual(['Optics']);
+    expect((await as(learner).get('/catalog?language=fr')).body.items).toHaveLength(1);
+    const all = (await as(learner).get('/catalog?sort=title&limit=1')).body;
+    expect(all.items).toHaveLength(1);
+    const next = (await as(learner).get(`/catalog?sort=title&limit=1&cursor=${all.nextCursor}`)).body;
+    expect(next.items[0].title > all.items[0].title).toBe(true);
+    expect((await as(learner).get('/catalog')).body.items.map((c: { title: string }) => c.title)).not.toContain('Secret');
+  });
+});
+
+describe('enrolment and progress', () => {
+  it('enrols, enforces the sequential unlock, completes modules and the course, and shows it on the dashboard and roster', async () => {
+    const t = as(teacher);
+    const { c, m1, l1, l2, l3 } = await buildCourse('Thermo', { sequential: true });
+    await t.post(`/courses/${c.id}/publish`);
+    const e = await as(learner).post(`/courses/${c.id}/enrollments`);
+    expect(e.status).toBe(201);
+    expect(e.body.status).toBe('active');
+    expect((await as(learner).post(`/courses/${c.id}/enrollments`)).status).toBe(409);
+
+    const locked = await as(learner).post(`/lessons/${l3.id}/complete`);
+    expect([locked.status, locked.body.error.code]).toEqual([409, 'LESSON_LOCKED']);
+    await as(learner).post(`/lessons/${l1.id}/complete`);
+    const p = (await as(learner).post(`/lessons/${l2.id}/complete`)).body;
+    expect(p.modules[0]).toMatchObject({ id: m1.id, complete: true });
+    expect(p.modules[1].unlocked).toBe(true);
+    expect(p.nextLesson.id).toBe(l3.id);
+    const dash = (await as(learner).get('/me/dashboard')).body.courses.find((x: { courseId: string }) => x.courseId === c.id);
+    expect(dash).toMatchObject({ title: 'Thermo', nextLesson: { id: l3.id }, status: 'active' });
+    expect(dash.percent).toBeCloseTo(66.7, 0);
+    const done = (await as(learner).post(`/lessons/${l3.id}/complete`)).body;
+    expect(done.percent).toBe(100);
+    expect(done.completedAt).toBeTruthy();
+    const roster = (await t.get(`/courses/${c.id}/roster`)).body.items;
+    expect(roster).toEqual([expect.objectContaining({ userId: learnerId, status: 'completed', percent: 100 })]);
+    expect((await as(other).get(`/courses/${c.id}/roster`)).status).toBe(403);
+    // The learner became a course member; the enrollment's history tells its story.
+    const h = (await as(learner).get(`/enrollments/${e.body.id}`)).body.history.map((x: { status: string }) => x.status);
+    expect(h).toEqual(['pending', 'active', 'completed']);
+  });
+
+  it('refuses a course whose prerequisites are not completed, and closed enrolment windows', async () => {
+    const t = as(teacher);
+    const first = await buildCourse('Prereq one');
+    await t.post(`/courses/${first.c.id}/publish`);
+    const second = await buildCourse('Needs one', { prerequisites: [first.c.id] });
+    await t.post(`/courses/${second.c.id}/publish`);
+    const r = await as(other).post(`/courses/${second.c.id}/enrollments`);
+    expect([r.status, r.body.error.code]).toEqual([409, 'PREREQUISITES_NOT_MET']);
+    const closed = await buildCourse('Closed', { enrollClosesAt: new Date(Date.now() - 60_000).toISOString(), enrollOpensAt: new Date(Date.now() - 120_000).toISOString() });
+    await t.post(`/courses/${closed.c.id}/publish`);
+    expect((await as(other).post(`/courses/${closed.c.id}/enrollments`)).body.error.code).toBe('ENROLLMENT_CLOSED');
+    const draft = await buildCourse('Draft only');
+    expect((await as(other).post(`/courses/${draft.c.id}/enrollments`)).body.error.code).toBe('COURSE_NOT_FOUND');
+  });
+
+  it('waitlists past capacity and promotes the first in line when a seat frees', async () => {
+    const t = as(teacher);
+    const { c } = await buildCourse('Tiny', { capacity: 1 });
+    await t.post(`/courses/${c.id}/publish`);
+    expect((await as(learner).post(`/courses/${c.id}/enrollments`)).body.status).toBe('active');
+    const w = await as(other).post(`/courses/${c.id}/enrollments`);
+    expect(w.body).toMatchObject({ status: 'waitlisted', waitlistPosition: 1 });
+    expect((await as(learner).del(`/courses/${c.id}/enrollments/me`)).body.status).toBe('dropped');
+    await waitFor(async () => (await as(other).get(`/enrollments/${w.body.id}`)).body.enrollment.status === 'active');
+  });
+
+  it('enrols in bulk from CSV with a report per row', async () => {
+    const t = as(teacher);
+    const { c } = await buildCourse('Bulk', { capacity: 2 });
+    await t.post(`/courses/${c.id}/publish`);
+    const csv = 'name,email\nL,learner@learn.test\nO,other@learn.test\nX,nobody@learn.test\nY,not-an-email\nZ,admin@learn.test\n';
+    const r = await t.post(`/courses/${c.id}/enrollments/bulk`, { csv });
+    expect(r.status).toBe(200);
+    expect(r.body.rows.map((x: { outcome: string }) => x.outcome)).toEqual(['enrolled', 'enrolled', 'unknown_user', 'invalid', 'waitlisted']);
+    expect(r.body.summary).toMatchObject({ enrolled: 2, waitlisted: 1, unknown_user: 1, invalid: 1 });
+    expect((await as(learner).post(`/courses/${c.id}/enrollments/bulk`, { csv })).status).toBe(403);
+  });
+});
