@@ -19,6 +19,7 @@ const USAGE = `usage: lms <command>
   migrate [--down]              run every service's migrations (DATABASE_URL, or PGlite in LMS_DATA_DIR)
   openapi [--out FILE]          write the OpenAPI document (default clients/openapi.json)
   events <service> consumers|dead-letters|replay|rebuild [--consumer C] [--id N]
+  seed [--courses N] [--lessons N] [--learners N] [--per-learner N]   seed a catalogue at scale (DATABASE_URL)
 services: ${Object.keys(SERVICES).join(', ')}`;
 
 function onSignals(node: LmsNode) {
@@ -46,6 +47,10 @@ async function main(argv: string[]) {
       down: { type: 'boolean' },
       consumer: { type: 'string' },
       id: { type: 'string' },
+      courses: { type: 'string' },
+      lessons: { type: 'string' },
+      learners: { type: 'string' },
+      'per-learner': { type: 'string' },
     },
   });
   switch (cmd) {
@@ -101,6 +106,20 @@ async function main(argv: string[]) {
       } finally {
         await broker.stop();
       }
+      return;
+    }
+    case 'seed': {
+      const url = process.env.DATABASE_URL;
+      if (!url) throw new Error('seed writes straight into PostgreSQL: set DATABASE_URL (and run pnpm migrate first)');
+      const { seed } = await import('./seed.ts');
+      const started = Date.now();
+      const r = await seed(url, {
+        courses: Number(values.courses ?? 1000),
+        lessonsPerCourse: Number(values.lessons ?? 50),
+        learners: Number(values.learners ?? 10_000),
+        enrollmentsPerLearner: Number(values['per-learner'] ?? 3),
+      });
+      console.log(`seeded ${r.courseIds.length} courses in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return;
     }
     default:

@@ -410,6 +410,7 @@ export const coursesInternal = domain('courses', {
     input: z.object({ courseId }),
     output: z.object({
       courseId: z.uuid(),
+      title: z.string(),
       version: z.number().int(),
       sequential: z.boolean(),
       modules: z.array(z.object({ id: z.uuid(), title: z.string(), requires: z.array(z.uuid()), lessons: z.array(z.object({ id: z.uuid(), title: z.string(), type: z.string() })) })),

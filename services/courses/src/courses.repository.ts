@@ -384,7 +384,7 @@ export class CoursesRepository {
     let q = this.db
       .selectFrom('courses')
       .innerJoin('course_versions', (j) => j.onRef('course_versions.course_id', '=', 'courses.id').onRef('course_versions.version', '=', 'courses.version'))
-      .select(['courses.id', 'courses.published_at', 'course_versions.snapshot', title.as('sort_title')])
+      .select(['courses.id', 'courses.published_at', sql<Course>`${meta}`.as('course'), title.as('sort_title')])
       .where('courses.status', '=', 'published')
       .where(sql<boolean>`${meta}->>'visibility' = 'public'`);
     if (f.category) q = q.where(sql<boolean>`(${meta}->'categories') ? ${f.category}`);

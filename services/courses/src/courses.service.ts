@@ -169,7 +169,7 @@ export const coursesService = defineService({
     async catalog({ input, repo }) {
       const after = input.cursor ? (input.sort === 'title' ? decodeKeyCursor(input.cursor) : (({ createdAt, id }) => ({ key: createdAt.toISOString(), id }))(decodeCursor(input.cursor))) : undefined;
       const rows = await repo.catalog({ ...input, after });
-      const toItem = (r: (typeof rows)[number]) => ({ ...(r.snapshot as { course: Course }).course, sortTitle: r.sort_title });
+      const toItem = (r: (typeof rows)[number]) => ({ ...r.course, sortTitle: r.sort_title });
       const page = keysetPage(rows, input.limit, toItem, (c) => (input.sort === 'title' ? encodeKeyCursor(c.sortTitle, c.id) : encodeCursor(c.publishedAt!, c.id)));
       return { items: page.items.map(({ sortTitle: _s, ...c }) => c), nextCursor: page.nextCursor };
     },
@@ -412,6 +412,7 @@ export const coursesService = defineService({
       const snap = (await repo.snapshot(r.id, r.version)) as CourseContent;
       return {
         courseId: r.id,
+        title: snap.course.title,
         version: r.version,
         sequential: snap.course.sequential,
         modules: snap.modules.map((m) => ({ id: m.id, title: m.title, requires: m.requires, lessons: m.lessons.map((l) => ({ id: l.id, title: l.title, type: l.content.type })) })),

@@ -226,10 +226,8 @@ export const enrollmentsService = defineService({
         rows.map(async (r) => {
           const outline = await outlineOf(call, r.course_id).catch(() => undefined);
           let nextLesson: { id: string; title: string } | null = null;
-          let title = '';
+          const title = outline?.title ?? '';
           if (outline) {
-            const terms = await call(coursesInternal.enrollmentTerms, { courseId: r.course_id }).catch(() => undefined);
-            title = terms?.title ?? '';
             if (r.status !== 'waitlisted') {
               const p = computeProgress(outline, new Set((await repo.completedLessons(r.id)).map((l) => l.lesson_id)));
               nextLesson = p.nextLesson ? { id: p.nextLesson.id, title: p.nextLesson.title } : null;

@@ -1,6 +1,7 @@
 /** The published outline of a course, as the courses service answers it. */
 export interface Outline {
   courseId: string;
+  title: string;
   version: number;
   sequential: boolean;
   modules: Array<{ id: string; title: string; requires: string[]; lessons: Array<{ id: string; title: string; type: string }> }>;
