@@ -127,6 +127,10 @@ export async function seed(databaseUrl: string, o: SeedOptions): Promise<SeedRes
       await insertMany(client, 'courses.modules', ['id', 'course_id', 'title', 'position'], modules);
       await insertMany(client, 'courses.lessons', ['id', 'module_id', 'course_id', 'title', 'type', 'position', 'duration_minutes', 'content'], lessons, { content: 'jsonb' });
       await client.query(`insert into courses.course_versions (course_id, version, snapshot, published_by, published_at) values ($1, 1, $2::jsonb, $3, $4)`, [id, JSON.stringify({ course, version: 1, modules: tree }), ownerId, publishedAt]);
+      await client.query(
+        `insert into courses.catalog (course_id, sort_title, search, categories, tags, language, level, visibility, published_at, course) values ($1, $2, $3, $4, $5, $6, $7, 'public', $8, $9::jsonb)`,
+        [id, course.title.toLowerCase(), `${course.title} ${course.summary}`.toLowerCase(), course.categories, course.tags, course.language, course.level, publishedAt, JSON.stringify(course)],
+      );
       await client.query('commit');
       outlines.push({ id, lessons: lessonIds });
       bar(c + 1);

@@ -10,8 +10,7 @@ async function learning(url: string, res: http.ServerResponse): Promise<boolean>
   if (url.startsWith('/catalog')) {
     rows = (
       await pool.query(
-        `select c.id, v.snapshot->'course' as course from courses.courses c join courses.course_versions v on v.course_id = c.id and v.version = c.version
-         where c.status = 'published' and v.snapshot->'course'->>'visibility' = 'public' order by c.published_at desc, c.id desc limit 21`,
+        `select course_id, course from courses.catalog where visibility = 'public' order by published_at desc, course_id desc limit 21`,
       )
     ).rows;
   } else if (url.startsWith('/dashboard/')) {
@@ -19,7 +18,7 @@ async function learning(url: string, res: http.ServerResponse): Promise<boolean>
     const es = (await pool.query(`select * from enrollments.enrollments where user_id = $1 order by created_at desc limit 201`, [user])).rows;
     rows = [];
     for (const e of es) {
-      const v = await pool.query(`select v.snapshot->'course'->>'title' as title from courses.courses c join courses.course_versions v on v.course_id = c.id and v.version = c.version where c.id = $1`, [e.course_id]);
+      const v = await pool.query(`select course->>'title' as title from courses.catalog where course_id = $1`, [e.course_id]);
       const p = await pool.query(`select lesson_id from enrollments.lesson_progress where enrollment_id = $1`, [e.id]);
       rows.push({ ...e, title: v.rows[0]?.title, done: p.rows.length });
     }

@@ -55,6 +55,18 @@ export interface CoursesDB {
     updated_at: Generated<Date>;
   };
   course_versions: { course_id: string; version: number; snapshot: Json<unknown>; published_at: Generated<Date>; published_by: string };
+  catalog: {
+    course_id: string;
+    sort_title: string;
+    search: string;
+    categories: string[];
+    tags: string[];
+    language: string;
+    level: string;
+    visibility: string;
+    published_at: Date;
+    course: Json<Course>;
+  };
 }
 export type CourseRow = Selectable<CoursesDB['courses']>;
 export type ModuleRow = Selectable<CoursesDB['modules']>;
@@ -374,33 +386,45 @@ export class CoursesRepository {
     return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit + 1).execute();
   }
 
+  /** Puts a published course in the catalogue read model (or refreshes it), as this version describes it. */
+  async catalogPut(c: Course): Promise<void> {
+    const row = {
+      course_id: c.id,
+      sort_title: c.title.toLowerCase(),
+      search: `${c.title} ${c.summary}`.toLowerCase(),
+      categories: c.categories,
+      tags: c.tags,
+      language: c.language,
+      level: c.level,
+      visibility: c.visibility,
+      published_at: new Date(c.publishedAt!),
+      course: JSON.stringify(c),
+    };
+    await this.db.insertInto('catalog').values(row).onConflict((oc) => oc.column('course_id').doUpdateSet(row)).execute();
+  }
+
+  async catalogRemove(courseId: string): Promise<void> {
+    await this.db.deleteFrom('catalog').where('course_id', '=', courseId).execute();
+  }
+
   /**
-   * The catalogue: published, public courses, as their published version describes them (metadata edits
-   * wait for the next publish, like content). Filters on categories, tags, language, level and words.
+   * The catalogue: public courses as their published version describes them (metadata edits wait for the
+   * next publish, like content), from the small `catalog` read model. Filters on categories, tags,
+   * language, level and words in the title or summary.
    */
   catalog(f: CatalogFilter) {
-    const meta = sql`course_versions.snapshot->'course'`;
-    const title = sql<string>`lower(${meta}->>'title')`;
-    let q = this.db
-      .selectFrom('courses')
-      .innerJoin('course_versions', (j) => j.onRef('course_versions.course_id', '=', 'courses.id').onRef('course_versions.version', '=', 'courses.version'))
-      .select(['courses.id', 'courses.published_at', sql<Course>`${meta}`.as('course'), title.as('sort_title')])
-      .where('courses.status', '=', 'published')
-      .where(sql<boolean>`${meta}->>'visibility' = 'public'`);
-    if (f.category) q = q.where(sql<boolean>`(${meta}->'categories') ? ${f.category}`);
-    if (f.tag) q = q.where(sql<boolean>`(${meta}->'tags') ? ${f.tag.toLowerCase()}`);
-    if (f.language) q = q.where(sql<boolean>`${meta}->>'language' = ${f.language}`);
-    if (f.level) q = q.where(sql<boolean>`${meta}->>'level' = ${f.level}`);
-    if (f.q) {
-      const like = `%${f.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      q = q.where(sql<boolean>`(${title} like ${like} or lower(${meta}->>'summary') like ${like})`);
-    }
+    let q = this.db.selectFrom('catalog').select(['course_id', 'published_at', 'sort_title', 'course']).where('visibility', '=', 'public');
+    if (f.category) q = q.where(sql<boolean>`${f.category}::text = any(categories)`);
+    if (f.tag) q = q.where(sql<boolean>`${f.tag.toLowerCase()}::text = any(tags)`);
+    if (f.language) q = q.where('language', '=', f.language);
+    if (f.level) q = q.where('level', '=', f.level);
+    if (f.q) q = q.where('search', 'like', `%${f.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
     if (f.sort === 'title') {
-      if (f.after) q = q.where(sql<boolean>`(${title}, courses.id) > (${f.after.key}, ${f.after.id}::uuid)`);
-      q = q.orderBy(title).orderBy('courses.id');
+      if (f.after) q = q.where(sql<boolean>`(sort_title, course_id) > (${f.after.key}, ${f.after.id}::uuid)`);
+      q = q.orderBy('sort_title').orderBy('course_id');
     } else {
-      if (f.after) q = q.where(sql<boolean>`(courses.published_at, courses.id) < (${new Date(f.after.key)}, ${f.after.id}::uuid)`);
-      q = q.orderBy('courses.published_at', 'desc').orderBy('courses.id', 'desc');
+      if (f.after) q = q.where(sql<boolean>`(published_at, course_id) < (${new Date(f.after.key)}, ${f.after.id}::uuid)`);
+      q = q.orderBy('published_at', 'desc').orderBy('course_id', 'desc');
     }
     return q.limit(f.limit + 1).execute();
   }

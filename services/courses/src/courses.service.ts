@@ -34,6 +34,7 @@ import { CoursesRepository, toCourse, toLesson, toModule, type CourseRow, type C
 import * as m0 from './migrations/20261124000000_courses.js';
 import * as m1 from './migrations/20261124210000_members.js';
 import * as m2 from './migrations/20261124220000_content.js';
+import * as m3 from './migrations/20261124233000_catalog.js';
 import { renderMarkdown } from './render.js';
 
 const notFound = () => new DomainError('COURSE_NOT_FOUND', 'No such course');
@@ -115,7 +116,7 @@ const unique = (err: unknown) => (err as { code?: string }).code === '23505';
 export const coursesService = defineService({
   name: 'courses',
   contracts: { ...courses, ...coursesInternal, ...privacyExportContract('courses') },
-  migrations: { '20261124000000_courses': m0, '20261124210000_members': m1, '20261124220000_content': m2 },
+  migrations: { '20261124000000_courses': m0, '20261124210000_members': m1, '20261124220000_content': m2, '20261124233000_catalog': m3 },
   repository: (db: Kysely<CoursesDB>) => new CoursesRepository(db),
   consumers: [
     consumer({
@@ -337,6 +338,7 @@ export const coursesService = defineService({
         must(perms, 'course:publish', 'archive it');
         if (row.status !== 'published') throw new DomainError('CONFLICT', `Only a published course can be archived; this course is ${row.status}`);
         const updated = await repo.setStatus(row.id, 'archived');
+        await repo.catalogRemove(row.id);
         await emit(courseEvents.statusChanged, { courseId: row.id, status: 'archived', by: caller!.userId }, row.id);
         return toCourse(updated);
       });
@@ -351,6 +353,7 @@ export const coursesService = defineService({
         const tree = await workingCopy(repo, row);
         const published = await repo.publish(row.id, caller!.userId, (r) => ({ course: { ...toCourse(r), hasUnpublishedChanges: false }, version: r.version, modules: tree.modules }));
         const course = toCourse(published);
+        await repo.catalogPut(course);
         await emit(
           courseEvents.published,
           { courseId: course.id, title: course.title, category: course.category, ownerId: course.ownerId, publishedAt: course.publishedAt!, version: course.version },
