@@ -413,7 +413,14 @@ export const coursesInternal = domain('courses', {
       title: z.string(),
       version: z.number().int(),
       sequential: z.boolean(),
-      modules: z.array(z.object({ id: z.uuid(), title: z.string(), requires: z.array(z.uuid()), lessons: z.array(z.object({ id: z.uuid(), title: z.string(), type: z.string() })) })),
+      modules: z.array(
+        z.object({
+          id: z.uuid(),
+          title: z.string(),
+          requires: z.array(z.uuid()),
+          lessons: z.array(z.object({ id: z.uuid(), title: z.string(), type: z.string(), completeAtPercent: z.number().int().nullable() })),
+        }),
+      ),
     }),
     permission: 'internal',
     summary: 'Published outline of a course',

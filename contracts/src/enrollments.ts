@@ -49,7 +49,7 @@ export const enrollments = domain('enrollments', {
     permission: 'authenticated',
     rest: { method: 'POST', path: '/courses/{courseId}/enrollments', status: 201 },
     summary: 'Enrol in a course',
-    errors: ['COURSE_NOT_FOUND', 'CONFLICT', 'ENROLLMENT_CLOSED', 'PREREQUISITES_NOT_MET'],
+    errors: ['COURSE_NOT_FOUND', 'CONFLICT', 'ENROLLMENT_CLOSED', 'PREREQUISITES_NOT_MET', 'PAYMENT_DECLINED'],
   }),
   /** Leave a course: the seat goes to the first of the waitlist. */
   drop: mutation({
@@ -103,9 +103,12 @@ export const enrollments = domain('enrollments', {
     summary: 'Course roster',
     errors: ['COURSE_NOT_FOUND', 'FORBIDDEN'],
   }),
-  /** Mark a lesson done (the caller must be enrolled, and the lesson unlocked). */
+  /**
+   * Mark a lesson done (the caller must be enrolled, and the lesson unlocked). A video lesson completes
+   * when `watchedPercent` reaches its `completeAtPercent`.
+   */
   completeLesson: mutation({
-    input: z.object({ lessonId: z.uuid(), courseId: z.uuid().optional() }),
+    input: z.object({ lessonId: z.uuid(), courseId: z.uuid().optional(), watchedPercent: z.number().min(0).max(100).optional() }),
     output: courseProgress,
     permission: 'authenticated',
     rest: { method: 'POST', path: '/lessons/{lessonId}/complete' },

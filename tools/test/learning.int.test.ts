@@ -3,6 +3,7 @@
  * versions learners see, sanitised Markdown, the catalogue, enrolment, progress, sequential unlocks,
  * prerequisites, completion, dashboard and roster.
  */
+import { freePayments, usePaymentProvider } from '@lms/enrollments';
 import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -173,5 +174,70 @@ describe('enrolment and progress', () => {
     expect(r.body.rows.map((x: { outcome: string }) => x.outcome)).toEqual(['enrolled', 'enrolled', 'unknown_user', 'invalid', 'waitlisted']);
     expect(r.body.summary).toMatchObject({ enrolled: 2, waitlisted: 1, unknown_user: 1, invalid: 1 });
     expect((await as(learner).post(`/courses/${c.id}/enrollments/bulk`, { csv })).status).toBe(403);
+  });
+
+  it('completes a video lesson only once it was watched far enough', async () => {
+    const t = as(teacher);
+    const c = (await t.post('/courses', { title: 'Video course', category: 'media' })).body;
+    const m = (await t.post(`/courses/${c.id}/modules`, { title: 'Watch' })).body;
+    const v = (await t.post(`/modules/${m.id}/lessons`, { title: 'Clip', content: { type: 'video', fileId: '00000000-0000-4000-8000-000000000001', durationSeconds: 600, completeAtPercent: 80 } })).body;
+    await t.post(`/courses/${c.id}/publish`);
+    await as(other).post(`/courses/${c.id}/enrollments`);
+    const early = await as(other).post(`/lessons/${v.id}/complete`, { watchedPercent: 50 });
+    expect([early.status, early.body.error.code]).toEqual([422, 'VALIDATION_FAILED']);
+    const ok = await as(other).post(`/lessons/${v.id}/complete`, { watchedPercent: 85 });
+    expect(ok.body.percent).toBe(100);
+  });
+});
+
+describe('the payment step', () => {
+  afterAll(() => usePaymentProvider(freePayments));
+
+  it('compensates a declined payment: the enrollment fails and its seat is free again', async () => {
+    const t = as(teacher);
+    const { c } = await buildCourse('Paid seats', { capacity: 1 });
+    await t.post(`/courses/${c.id}/publish`);
+    usePaymentProvider({ charge: async () => ({ status: 'declined', paymentId: 'no' }) });
+    const r = await as(learner).post(`/courses/${c.id}/enrollments`);
+    expect([r.status, r.body.error.code]).toEqual([402, 'PAYMENT_DECLINED']);
+    usePaymentProvider(freePayments);
+    expect((await as(other).post(`/courses/${c.id}/enrollments`)).body.status).toBe('active'); // the seat was given back
+  });
+
+  it('retries a payment that fails, then goes on', async () => {
+    const t = as(teacher);
+    const { c } = await buildCourse('Flaky payments');
+    await t.post(`/courses/${c.id}/publish`);
+    let calls = 0;
+    usePaymentProvider({
+      charge: async (req) => {
+        if (++calls <= 2) throw new Error('gateway hiccup');
+        return { status: 'paid', paymentId: `p-${req.idempotencyKey}` };
+      },
+    });
+    const r = await as(learner).post(`/courses/${c.id}/enrollments`);
+    expect(r.body.status).toBe('pending');
+    await waitFor(async () => (await as(learner).get(`/enrollments/${r.body.id}`)).body.enrollment.status === 'active', 15_000, 100);
+    expect(calls).toBe(3);
+  });
+
+  it('gives up on a payment that keeps timing out, and frees the seat', async () => {
+    const t = as(teacher);
+    const { c } = await buildCourse('Stuck payments', { capacity: 1 });
+    await t.post(`/courses/${c.id}/publish`);
+    process.env.ENROLLMENT_PAYMENT_TIMEOUT_MS = '50';
+    usePaymentProvider({ charge: () => new Promise(() => {}) });
+    try {
+      const r = await as(learner).post(`/courses/${c.id}/enrollments`);
+      const failed = await waitFor(async () => {
+        const h = (await as(learner).get(`/enrollments/${r.body.id}`)).body;
+        return h.enrollment.status === 'failed' && h;
+      }, 20_000, 100);
+      expect(failed.enrollment.reason).toMatch(/^SERVICE_UNAVAILABLE: step payment kept failing: Error: timed out/);
+    } finally {
+      delete process.env.ENROLLMENT_PAYMENT_TIMEOUT_MS;
+      usePaymentProvider(freePayments);
+    }
+    expect((await as(other).post(`/courses/${c.id}/enrollments`)).body.status).toBe('active');
   });
 });

@@ -418,7 +418,7 @@ export const coursesService = defineService({
         title: snap.course.title,
         version: r.version,
         sequential: snap.course.sequential,
-        modules: snap.modules.map((m) => ({ id: m.id, title: m.title, requires: m.requires, lessons: m.lessons.map((l) => ({ id: l.id, title: l.title, type: l.content.type })) })),
+        modules: snap.modules.map((m) => ({ id: m.id, title: m.title, requires: m.requires, lessons: m.lessons.map((l) => ({ id: l.id, title: l.title, type: l.content.type, completeAtPercent: l.content.type === 'video' ? l.content.completeAtPercent : null })) })),
       };
     },
     async lessonCourse({ input, repo }) {

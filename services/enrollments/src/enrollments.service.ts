@@ -47,7 +47,7 @@ async function staffOf(call: Args['call'], courseId: string, caller: Caller, adm
 async function settled(repo: EnrollmentsRepository, row: EnrollmentRow) {
   if (row.status === 'failed' && row.reason) {
     const [code, ...rest] = row.reason.split(': ');
-    const known = ['COURSE_NOT_FOUND', 'ENROLLMENT_CLOSED', 'PREREQUISITES_NOT_MET', 'ACCOUNT_DEACTIVATED', 'FORBIDDEN'] as const;
+    const known = ['COURSE_NOT_FOUND', 'ENROLLMENT_CLOSED', 'PREREQUISITES_NOT_MET', 'ACCOUNT_DEACTIVATED', 'PAYMENT_DECLINED', 'SERVICE_UNAVAILABLE'] as const;
     const c = known.find((k) => k === code);
     if (c) throw new DomainError(c, rest.join(': ') || code!, { enrollmentId: row.id });
   }
@@ -199,6 +199,13 @@ export const enrollmentsService = defineService({
       if (!lesson) throw new DomainError('NOT_FOUND', 'No such lesson in the published course');
       // Sequential unlocks and module prerequisites are enforced here, not only shown.
       if (!lesson.unlocked) throw new DomainError('LESSON_LOCKED', 'Complete the modules before this one first');
+      // A video completes itself once watched far enough; the player reports how far.
+      const rule = outline.modules.flatMap((m) => m.lessons).find((l) => l.id === input.lessonId)!;
+      if (rule.type === 'video' && rule.completeAtPercent !== null && (input.watchedPercent ?? 0) < rule.completeAtPercent) {
+        throw new DomainError('VALIDATION_FAILED', `Invalid input: watchedPercent: watch at least ${rule.completeAtPercent}% of the video`, {
+          issues: [{ path: 'watchedPercent', message: `at least ${rule.completeAtPercent}`, code: 'too_small' }],
+        });
+      }
       done.add(input.lessonId);
       const after = computeProgress(outline, done);
       const ref = { enrollmentId: e.id, courseId, userId: e.user_id };

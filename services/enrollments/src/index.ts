@@ -1,1 +1,2 @@
 export { enrollmentsService } from './enrollments.service.js';
+export { freePayments, usePaymentProvider, type PaymentProvider } from './saga.js';

@@ -4,7 +4,7 @@ export interface Outline {
   title: string;
   version: number;
   sequential: boolean;
-  modules: Array<{ id: string; title: string; requires: string[]; lessons: Array<{ id: string; title: string; type: string }> }>;
+  modules: Array<{ id: string; title: string; requires: string[]; lessons: Array<{ id: string; title: string; type: string; completeAtPercent: number | null }> }>;
 }
 
 export interface Progress {
