@@ -3,6 +3,7 @@ import { auditService } from '@lms/audit';
 import { authService } from '@lms/auth';
 import { coursesService } from '@lms/courses';
 import { enrollmentsService } from '@lms/enrollments';
+import { filesService } from '@lms/files';
 import { gatewayService } from '@lms/gateway';
 import type { ServiceModule } from '@lms/runtime';
 import { notificationsService } from '@lms/notifications';
@@ -15,6 +16,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   users: usersService,
   courses: coursesService,
   enrollments: enrollmentsService,
+  files: filesService,
   analytics: analyticsService,
   audit: auditService,
   notifications: notificationsService,

@@ -68,7 +68,7 @@ export const enrollments = domain('enrollments', {
     }),
     output: z.object({
       rows: z.array(z.object({ line: z.number().int(), email: z.string(), outcome: bulkOutcome, enrollmentId: z.uuid().nullable(), message: z.string().nullable() })),
-      summary: z.record(bulkOutcome, z.number().int()),
+      summary: z.object(Object.fromEntries(bulkOutcome.options.map((o) => [o, z.number().int()])) as Record<z.infer<typeof bulkOutcome>, z.ZodNumber>),
     }),
     permission: 'authenticated',
     rest: { method: 'POST', path: '/courses/{courseId}/enrollments/bulk' },

@@ -6,6 +6,7 @@ import { auth, authEvents } from './auth.js';
 import type { AnyProcedure, DomainContracts, ErrorCode, EventContract, ProcedureContract } from './core.js';
 import { courseEvents, courses, coursesInternal } from './courses.js';
 import { enrollmentEvents, enrollments } from './enrollments.js';
+import { fileEvents, files, filesInternal } from './files.js';
 import { notificationEvents } from './notifications.js';
 import { privacyEvents } from './privacy.js';
 import { userEvents, users, usersInternal } from './users.js';
@@ -19,16 +20,17 @@ export * from './audit.js';
 export * from './notifications.js';
 export * from './privacy.js';
 export * from './enrollments.js';
+export * from './files.js';
 
 /** Every procedure the edges expose, by domain. Adding one here is all it takes to publish it. */
-export const catalogue = { auth, users, courses, enrollments, analytics, audit } as const;
+export const catalogue = { auth, users, courses, enrollments, files, analytics, audit } as const;
 export type Catalogue = typeof catalogue;
 
 /** Procedures only services call each other with. */
-export const internalCatalogue = { users: usersInternal, courses: coursesInternal } as const;
+export const internalCatalogue = { users: usersInternal, courses: coursesInternal, files: filesInternal } as const;
 
 /** Every event, by domain: the event registry. */
-export const events = { auth: authEvents, course: courseEvents, user: userEvents, notification: notificationEvents, privacy: privacyEvents, enrollment: enrollmentEvents } as const satisfies Record<string, Record<string, EventContract>>;
+export const events = { auth: authEvents, course: courseEvents, user: userEvents, notification: notificationEvents, privacy: privacyEvents, enrollment: enrollmentEvents, file: fileEvents } as const satisfies Record<string, Record<string, EventContract>>;
 
 export function allProcedures(): AnyProcedure[] {
   return Object.values(catalogue).flatMap((d: DomainContracts) => Object.values(d));

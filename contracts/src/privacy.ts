@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { domain, event, isoDate, mutation } from './core.js';
 
 /** The services that hold personal data: each contributes to exports and applies erasures. */
-export const privacyParticipants = ['auth', 'users', 'courses', 'enrollments', 'notifications', 'audit'] as const;
+export const privacyParticipants = ['auth', 'users', 'courses', 'enrollments', 'files', 'notifications', 'audit'] as const;
 export type PrivacyParticipant = (typeof privacyParticipants)[number];
 
 export const privacyRequest = z

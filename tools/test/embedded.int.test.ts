@@ -236,7 +236,7 @@ describe('operations endpoints', () => {
     expect((await http(base, 'GET', '/health/live')).status).toBe(200);
     const ready = await http(base, 'GET', '/health/ready');
     expect(ready.status).toBe(200);
-    expect(ready.body.checks).toEqual({ auth: 'up', users: 'up', courses: 'up', enrollments: 'up', analytics: 'up', audit: 'up', notifications: 'up' });
+    expect(ready.body.checks).toEqual({ auth: 'up', users: 'up', courses: 'up', enrollments: 'up', files: 'up', analytics: 'up', audit: 'up', notifications: 'up' });
     const metrics = await fetch(`${base}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/lms_http_request_duration_seconds_bucket/);
     expect(metrics).toMatch(/lms_action_duration_seconds_count\{action="courses.create",outcome="ok"\}/);
@@ -340,7 +340,7 @@ describe('readiness', () => {
     try {
       const r = await http(`http://127.0.0.1:${gatewayPort(partial.broker)}`, 'GET', '/health/ready');
       expect(r.status).toBe(503);
-      expect(r.body).toEqual({ status: 'not_ready', checks: { auth: 'up', users: 'up', courses: 'down', enrollments: 'down', analytics: 'down', audit: 'down', notifications: 'down' } });
+      expect(r.body).toEqual({ status: 'not_ready', checks: { auth: 'up', users: 'up', courses: 'down', enrollments: 'down', files: 'down', analytics: 'down', audit: 'down', notifications: 'down' } });
     } finally {
       await partial.stop();
     }

@@ -23,6 +23,7 @@ interface Fixtures {
   publishedId: string;
   publishedLessonId: string;
   enrollmentId: string;
+  fileId: string;
 }
 interface Rule {
   /** Who must be refused. */
@@ -112,6 +113,9 @@ const matrix: Record<string, Rule> = {
   'enrollments.completeLesson': { deny: signedIn, input: (fx) => ({ lessonId: fx.publishedLessonId }) },
   'enrollments.progress': { deny: signedIn, input: (fx) => ({ courseId: fx.publishedId }) },
   'enrollments.dashboard': { deny: signedIn },
+  'files.get': { deny: ownerOnly, input: (fx) => ({ fileId: fx.fileId }) },
+  'files.delete': { deny: ownerOnly, input: (fx) => ({ fileId: fx.fileId }) },
+  'files.signedUrl': { deny: ownerOnly, input: (fx) => ({ fileId: fx.fileId }) },
   'analytics.enrollmentsByCourse': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'analytics.publishedByCategory': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'audit.list': { deny: ['anon', 'student', 'foreign', 'ta'] },
@@ -156,7 +160,10 @@ beforeAll(async () => {
   expect((await http(base, 'POST', `/api/v1/courses/${pub.body.id}/publish`, undefined, ownerSession.accessToken)).status).toBe(200);
   const enr = await http(base, 'POST', `/api/v1/courses/${pub.body.id}/enrollments`, {}, admin.accessToken);
   expect(enr.body.status).toBe('active');
+  const file = await fetch(`${base}/api/v1/files`, { method: 'POST', body: 'owner notes', headers: { authorization: `Bearer ${ownerSession.accessToken}`, 'x-filename': 'notes.txt', 'content-type': 'text/plain' } });
+  expect(file.status).toBe(201);
   fx = {
+    fileId: ((await file.json()) as { id: string }).id,
     ownerId: owner.user.id,
     ownerSessionId: ownerSession.sessionId,
     draftId: draft.body.id,
@@ -213,6 +220,7 @@ describe('access matrix', () => {
     expect(members.map((m: { userId: string; role: string }) => [m.userId, m.role]).sort()).toEqual([[fx.ownerId, 'owner'], [fx.taId, 'ta']].sort());
     expect((await http(base, 'GET', '/api/v1/me', undefined, owner.accessToken)).body.status).toBe('active');
     const content = (await http(base, 'GET', `/api/v1/courses/${fx.draftId}/content?version=draft`, undefined, owner.accessToken)).body;
+    expect((await http(base, 'GET', `/api/v1/files/${fx.fileId}`, undefined, owner.accessToken)).body.name).toBe('notes.txt');
     expect(content.modules.map((m: { title: string; lessons: unknown[] }) => [m.title, m.lessons.length])).toEqual([['Owner module', 1]]);
   });
 });

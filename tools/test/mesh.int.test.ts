@@ -70,7 +70,7 @@ describe('brokers on one NATS server', () => {
     nodes.push(await startNode(pick('auth,users'), mesh({ nodeId: 'identity-1' })));
     nodes.push(await startNode(pick('courses'), mesh({ nodeId: 'courses-1' }), { middlewares: [counter(counts)] }));
     nodes.push(await startNode(pick('courses'), mesh({ nodeId: 'courses-2' }), { middlewares: [counter(counts)] }));
-    nodes.push(await startNode(pick('analytics,audit,notifications,enrollments'), mesh({ nodeId: 'analytics-1' })));
+    nodes.push(await startNode(pick('analytics,audit,notifications,enrollments,files'), mesh({ nodeId: 'analytics-1' })));
     const gw = await startNode(pick('gateway'), mesh({ nodeId: 'gateway-1' }));
     nodes.push(gw);
     await gw.broker.waitForServices(['auth', 'users', 'courses', 'analytics', 'audit'], 15_000);

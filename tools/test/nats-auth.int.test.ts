@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pick, SERVICES } from '../services.ts';
 import { http, tempDatabase, tempDir, waitFor } from './support.ts';
 
-const passwords = { gateway: 'gw-pass', identity: 'id-pass', courses: 'co-pass', enrollments: 'en-pass', analytics: 'an-pass', notifications: 'no-pass', operator: 'op-pass' };
+const passwords = { gateway: 'gw-pass', identity: 'id-pass', courses: 'co-pass', enrollments: 'en-pass', files: 'fi-pass', analytics: 'an-pass', notifications: 'no-pass', operator: 'op-pass' };
 let server: ChildProcess;
 let port: number;
 let dir: ReturnType<typeof tempDir>;
@@ -49,12 +49,13 @@ beforeAll(async () => {
   nodes.push(await startNode(pick('auth,users'), mesh('identity', 'identity')));
   nodes.push(await startNode(pick('courses'), mesh('courses', 'courses')));
   nodes.push(await startNode(pick('enrollments'), mesh('enrollments', 'enrollments')));
+  nodes.push(await startNode(pick('files'), mesh('files', 'files')));
   nodes.push(await startNode(pick('analytics,audit'), mesh('analytics', 'analytics')));
   nodes.push(await startNode(pick('notifications'), mesh('notifications', 'notifications')));
   const gw = await startNode(pick('gateway'), mesh('gateway', 'gateway'));
   nodes.push(gw);
   base = `http://127.0.0.1:${gatewayPort(gw.broker)}`;
-  await gw.broker.waitForServices(['auth', 'users', 'courses', 'enrollments', 'analytics', 'audit', 'notifications'], 20_000);
+  await gw.broker.waitForServices(['auth', 'users', 'courses', 'enrollments', 'files', 'analytics', 'audit', 'notifications'], 20_000);
 }, 90_000);
 afterAll(async () => {
   for (const n of nodes.reverse()) await n.stop().catch(() => {});

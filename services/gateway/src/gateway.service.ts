@@ -24,6 +24,7 @@ import type { ServiceSchema } from 'moleculer';
 import ApiGateway from 'moleculer-web';
 import type { JSONWebKeySet } from 'jose';
 import { EdgeAuth } from './edge-auth.js';
+import { fileRoutes } from './files-http.js';
 import { cors, requestIdOf, securityHeaders, sendError, sendJson, type GatewayRequest } from './http.js';
 import { buildOpenApi, pathParams } from './openapi.js';
 import { buildTrpcRouter, type Forward, type TrpcContext } from './trpc.js';
@@ -53,7 +54,7 @@ export function gatewaySettings(runtime: Runtime): GatewaySettings {
     authRateLimit: Number(env.RATE_LIMIT_AUTH_PER_MINUTE ?? 60),
     bodyLimitBytes: Number(env.BODY_LIMIT_BYTES ?? 1_048_576),
     trustProxy: env.TRUST_PROXY === 'true',
-    requiredServices: (env.LMS_REQUIRED_SERVICES ?? 'auth,users,courses,enrollments,analytics,audit,notifications').split(',').map((s) => s.trim()).filter(Boolean),
+    requiredServices: (env.LMS_REQUIRED_SERVICES ?? 'auth,users,courses,enrollments,files,analytics,audit,notifications').split(',').map((s) => s.trim()).filter(Boolean),
   };
 }
 
@@ -239,6 +240,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
       use: [edge],
       onError,
       routes: [
+        fileRoutes(runtime, edgeAuth, clientOf),
         { path: '/trpc', mappingPolicy: 'restrict', bodyParsers: false, use: [trpc], aliases: {} },
         {
           path: '/api/v1',

@@ -1,4 +1,4 @@
-import { allProcedures, catalogue, errorBody, errorCodes, type AnyProcedure } from '@lms/contracts';
+import { allProcedures, catalogue, errorBody, errorCodes, fileMeta, fileStreams, type AnyProcedure } from '@lms/contracts';
 import { z } from 'zod';
 
 type Json = Record<string, unknown>;
@@ -107,6 +107,57 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       responses,
     };
     paths[c.rest.path] = { ...(paths[c.rest.path] ?? {}), [c.rest.method.toLowerCase()]: JSON.parse(JSON.stringify(op)) };
+  }
+  // The streaming file operations: bytes in and out, served by the gateway itself.
+  const fileRef = toSchema(fileMeta, 'output', schemas);
+  const err = (codes: number[]) =>
+    Object.fromEntries(codes.map((s) => [String(s), { description: STATUS_TEXT[s] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]));
+  const fileIdParam = { name: 'fileId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+  for (const f of fileStreams) {
+    const upload = f.kind === 'upload';
+    const op: Json = {
+      operationId: upload ? (f.path === '/files' ? 'filesUpload' : 'filesUploadVersion') : 'filesDownload',
+      summary: f.summary,
+      description: upload
+        ? 'Streams the body to storage (never buffered whole); sha256 computed on the way; the type is detected from the bytes. Raw body: name in `X-Filename` (URL-encoded). Or multipart/form-data with one file part. `courseId`/`lessonId` attach the file to a course (its staff only). Limit: FILES_MAX_BYTES.'
+        : 'Streams the bytes. `Range: bytes=a-b` answers 206; `If-None-Match` with the ETag (the sha256) answers 304. Without a bearer token, `exp` and `sig` from POST /files/{fileId}/signed-url authorise it until it expires.',
+      tags: ['files'],
+      security: upload ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, {}],
+      parameters: [
+        ...(f.path.includes('{fileId}') ? [fileIdParam] : []),
+        ...(upload
+          ? [
+              { name: 'X-Filename', in: 'header', required: false, schema: { type: 'string' } },
+              { name: 'courseId', in: 'query', required: false, schema: { type: 'string', format: 'uuid' } },
+              { name: 'lessonId', in: 'query', required: false, schema: { type: 'string', format: 'uuid' } },
+            ]
+          : [
+              { name: 'version', in: 'query', required: false, schema: { type: 'integer', minimum: 1 } },
+              { name: 'exp', in: 'query', required: false, schema: { type: 'integer' } },
+              { name: 'sig', in: 'query', required: false, schema: { type: 'string' } },
+              { name: 'Range', in: 'header', required: false, schema: { type: 'string' } },
+            ]),
+      ],
+      ...(upload && {
+        requestBody: {
+          required: true,
+          content: {
+            'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } },
+            'multipart/form-data': { schema: { type: 'object', properties: { file: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
+          },
+        },
+      }),
+      responses: upload
+        ? { '201': { description: 'Stored', content: { 'application/json': { schema: fileRef } } }, ...err([401, 403, 404, 413, 422, 429, 500]) }
+        : {
+            '200': { description: 'The bytes', content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
+            '206': { description: 'The requested range', content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
+            '304': { description: 'Not modified (ETag matched)' },
+            '416': { description: 'Range not satisfiable' },
+            ...err([401, 404, 429, 500]),
+          },
+    };
+    paths[f.path] = { ...(paths[f.path] ?? {}), [f.method.toLowerCase()]: op };
   }
   return {
     openapi: '3.1.0',

@@ -1,0 +1,199 @@
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { coursePermissionsOf, coursesInternal, DomainError, fileEvents, files, filesInternal, privacyEvents, privacyExportContract, userEvents, type FileMeta } from '@lms/contracts';
+import { addToOutbox, consumer, defineService, type Caller, type HandlerArgs } from '@lms/runtime';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import * as m0 from './migrations/20261124240000_files.js';
+import { safeName } from './ingest.js';
+import { storageFromEnv, type BlobStorage } from './storage.js';
+import { detectType, inline } from './types.js';
+
+export interface FilesDB {
+  files: { id: string; owner_id: string; course_id: string | null; lesson_id: string | null; name: string; version: number; state: string; scan: string; created_at?: Date; updated_at?: Date };
+  file_versions: { file_id: string; version: number; blob_key: string; sha256: string; size: string | number; content_type: string; declared_type: string | null; created_at?: Date };
+  url_keys: { id: number; key: string };
+}
+type FileRow = Selectable<FilesDB['files']>;
+type VersionRow = Selectable<FilesDB['file_versions']>;
+
+const notFound = () => new DomainError('NOT_FOUND', 'No such file');
+const QUOTA = () => Number(process.env.FILES_QUOTA_BYTES ?? 1024 ** 3);
+
+function toMeta(f: FileRow, versions: VersionRow[]): FileMeta {
+  const current = versions.find((v) => v.version === f.version)!;
+  return {
+    id: f.id,
+    ownerId: f.owner_id,
+    courseId: f.course_id,
+    lessonId: f.lesson_id,
+    name: f.name,
+    contentType: current.content_type,
+    size: Number(current.size),
+    sha256: current.sha256,
+    version: f.version,
+    state: f.state as FileMeta['state'],
+    scan: f.scan as FileMeta['scan'],
+    versions: versions.map((v) => ({ version: v.version, size: Number(v.size), sha256: v.sha256, contentType: v.content_type, declaredType: v.declared_type, createdAt: v.created_at!.toISOString() })),
+    createdAt: f.created_at!.toISOString(),
+    updatedAt: f.updated_at!.toISOString(),
+  };
+}
+
+type Call = HandlerArgs<typeof files.get, FilesDB, unknown>['call'];
+
+/**
+ * Who may read a file: its owner, admins, and anyone with a role in its course (staff and enrolled
+ * learners). Who may change it: its owner, admins, and course staff who may edit the course.
+ */
+async function access(call: Call, f: FileRow, caller: Caller, admin: boolean): Promise<{ read: boolean; write: boolean }> {
+  if (admin || f.owner_id === caller.userId) return { read: true, write: true };
+  if (!f.course_id) return { read: false, write: false };
+  const r = await call(coursesInternal.roleOf, { courseId: f.course_id, userId: caller.userId });
+  const perms = coursePermissionsOf(r.role ?? undefined);
+  return { read: r.role !== null, write: perms.has('course:edit') };
+}
+
+/** Download URLs are signed with HMAC-SHA256 over file, version and expiry (FILES_URL_SECRET, or a key kept here). */
+class UrlSigner {
+  private key: Promise<Buffer> | undefined;
+  constructor(private readonly db: Kysely<FilesDB>) {}
+  private secret(): Promise<Buffer> {
+    return (this.key ??= (async () => {
+      if (process.env.FILES_URL_SECRET) return Buffer.from(process.env.FILES_URL_SECRET);
+      await this.db.insertInto('url_keys').values({ id: 1, key: randomBytes(32).toString('base64') }).onConflict((oc) => oc.column('id').doNothing()).execute();
+      return Buffer.from((await this.db.selectFrom('url_keys').select('key').where('id', '=', 1).executeTakeFirstOrThrow()).key, 'base64');
+    })());
+  }
+  async sign(fileId: string, version: number, exp: number): Promise<string> {
+    return createHmac('sha256', await this.secret()).update(`${fileId}.${version}.${exp}`).digest('base64url');
+  }
+  async check(fileId: string, version: number, exp: number, sig: string): Promise<boolean> {
+    if (exp * 1000 < Date.now()) return false;
+    const want = Buffer.from(await this.sign(fileId, version, exp));
+    const got = Buffer.from(sig);
+    return want.length === got.length && timingSafeEqual(want, got);
+  }
+}
+
+async function load(db: Kysely<FilesDB>, id: string) {
+  const f = await db.selectFrom('files').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!f) return undefined;
+  const versions = await db.selectFrom('file_versions').selectAll().where('file_id', '=', id).orderBy('version').execute();
+  return { f, versions };
+}
+
+/** Files: metadata, versions, access and signed URLs; the bytes live in BlobStorage (local disk or S3). */
+export const filesService = defineService({
+  name: 'files',
+  contracts: { ...files, ...filesInternal, ...privacyExportContract('files') },
+  migrations: { '20261124240000_files': m0 },
+  repository: (db: Kysely<FilesDB>, runtime) => ({ db, storage: storageFromEnv(runtime.config.dataDir) as BlobStorage, signer: new UrlSigner(db) }),
+  consumers: [
+    consumer({
+      name: 'user-deleted',
+      event: userEvents.deleted,
+      // Erasure: the user's own files go (their blobs stay only if another file shares the same bytes).
+      handle: async (p, _env, trx: Transaction<FilesDB>) => {
+        await trx.deleteFrom('files').where('owner_id', '=', p.userId).where('course_id', 'is', null).execute();
+        await addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'files' }, { key: p.userId });
+      },
+    }),
+  ],
+  handlers: {
+    async register({ input, caller, can, call, repo: { db, storage }, tx, logger }) {
+      try {
+        // Who may do this is settled before the transaction (no remote call inside one).
+        const cur = input.fileId ? await load(db, input.fileId) : undefined;
+        if (input.fileId && !cur) throw notFound();
+        if (cur) {
+          const a = await access(call, cur.f, caller!, can('courses:read-all'));
+          if (!a.read) throw notFound();
+          if (!a.write) throw new DomainError('FORBIDDEN', 'You may not change this file');
+        }
+        const courseId = cur?.f.course_id ?? input.courseId ?? null;
+        if (!cur && courseId) {
+          const r = await call(coursesInternal.roleOf, { courseId, userId: caller!.userId });
+          if (!r.exists) throw new DomainError('NOT_FOUND', 'No such course');
+          if (!can('courses:read-all') && !coursePermissionsOf(r.role ?? undefined).has('course:edit')) throw new DomainError('FORBIDDEN', 'Only the course staff may attach files to it');
+        }
+        const contentType = await detectType(Buffer.from(input.blob.head, 'base64'), input.declaredType);
+        const blobKey = `blobs/${input.blob.sha256}`;
+        const owner = cur?.f.owner_id ?? caller!.userId;
+        const id = cur?.f.id ?? randomUUID();
+        const meta = await tx(async (trx, emit) => {
+          const used = await trx
+            .selectFrom('file_versions')
+            .innerJoin('files', 'files.id', 'file_versions.file_id')
+            .select(sql<string>`coalesce(sum(file_versions.size), 0)`.as('n'))
+            .where('files.owner_id', '=', owner)
+            .executeTakeFirst();
+          if (Number(used?.n ?? 0) + input.blob.size > QUOTA()) throw new DomainError('QUOTA_EXCEEDED', 'The storage quota of this user is used up', { quotaBytes: QUOTA() });
+          let version = 1;
+          if (!cur) {
+            await trx.insertInto('files').values({ id, owner_id: owner, course_id: courseId, lesson_id: input.lessonId ?? null, name: safeName(input.name), version, state: 'ready', scan: 'not_scanned' }).execute();
+          } else {
+            // Versions are numbered under the row lock: two concurrent uploads get 2 and 3, not 2 twice.
+            const locked = await trx.selectFrom('files').select('version').where('id', '=', id).forUpdate().executeTakeFirst();
+            if (!locked) throw notFound();
+            version = locked.version + 1;
+            await trx.updateTable('files').set({ version, name: safeName(input.name), updated_at: sql`now()` }).where('id', '=', id).execute();
+          }
+          await trx.insertInto('file_versions').values({ file_id: id, version, blob_key: blobKey, sha256: input.blob.sha256, size: input.blob.size, content_type: contentType, declared_type: input.declaredType ?? null }).execute();
+          // The bytes reach their content address before the commit: a crash in between leaves an
+          // unreferenced blob, never a row without bytes.
+          await storage.move(input.blob.tmpKey, blobKey);
+          await emit(fileEvents.uploaded, { fileId: id, version, ownerId: owner, courseId, contentType, size: input.blob.size, sha256: input.blob.sha256 }, id);
+          const after = (await load(trx, id))!;
+          return toMeta(after.f, after.versions);
+        });
+        logger.info({ fileId: id, version: meta.version, size: meta.size, contentType }, 'file stored');
+        return meta;
+      } catch (err) {
+        await storage.delete(input.blob.tmpKey).catch(() => {});
+        throw err;
+      }
+    },
+    async get({ input, caller, can, call, repo: { db } }) {
+      const cur = await load(db, input.fileId);
+      if (!cur || !(await access(call, cur.f, caller!, can('courses:read-all'))).read) throw notFound();
+      return toMeta(cur.f, cur.versions);
+    },
+    async delete({ input, caller, can, call, repo: { db }, tx }) {
+      const cur = await load(db, input.fileId);
+      if (!cur) throw notFound();
+      const a = await access(call, cur.f, caller!, can('courses:read-all'));
+      if (!a.read) throw notFound();
+      if (!a.write) throw new DomainError('FORBIDDEN', 'You may not delete this file');
+      return tx(async (trx, emit) => {
+        await trx.deleteFrom('files').where('id', '=', input.fileId).execute();
+        await emit(fileEvents.deleted, { fileId: input.fileId, ownerId: cur.f.owner_id, by: caller!.userId }, input.fileId);
+        return { deleted: true as const };
+      });
+    },
+    async signedUrl({ input, caller, can, call, repo: { db, signer } }) {
+      const cur = await load(db, input.fileId);
+      if (!cur || !(await access(call, cur.f, caller!, can('courses:read-all'))).read) throw notFound();
+      const version = input.version ?? cur.f.version;
+      if (!cur.versions.some((v) => v.version === version)) throw notFound();
+      const exp = Math.floor(Date.now() / 1000) + input.expiresInSeconds;
+      const sig = await signer.sign(cur.f.id, version, exp);
+      return { url: `/api/v1/files/${cur.f.id}/content?version=${version}&exp=${exp}&sig=${sig}`, expiresAt: new Date(exp * 1000).toISOString() };
+    },
+    async openForRead({ input, caller, can, call, repo: { db, signer } }) {
+      const cur = await load(db, input.fileId);
+      if (!cur) throw notFound();
+      const version = input.version ?? cur.f.version;
+      if (input.signature) {
+        if (!(await signer.check(cur.f.id, version, input.signature.exp, input.signature.sig))) throw new DomainError('TOKEN_INVALID', 'The link has expired or is not valid');
+      } else if (!caller || !(await access(call, cur.f, caller, can('courses:read-all'))).read) {
+        throw caller ? notFound() : new DomainError('UNAUTHENTICATED', 'Sign in, or use a signed URL');
+      }
+      const v = cur.versions.find((x) => x.version === version);
+      if (!v) throw notFound();
+      return { blobKey: v.blob_key, size: Number(v.size), contentType: v.content_type, name: cur.f.name, sha256: v.sha256, inline: inline(v.content_type) };
+    },
+    async privacyExport({ input, repo: { db } }) {
+      const rows = await db.selectFrom('files').selectAll().where('owner_id', '=', input.userId).execute();
+      return { data: { files: rows.map((f) => ({ id: f.id, name: f.name, courseId: f.course_id, version: f.version, createdAt: f.created_at?.toISOString() })) } };
+    },
+  },
+});

@@ -1,0 +1,153 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { filesInternal, type FileMeta } from '@lms/contracts';
+import { ingest, storageFromEnv, type BlobStorage } from '@lms/files';
+import { DomainError, toPublicError, type CallMeta, type Runtime } from '@lms/runtime';
+import busboy from 'busboy';
+import type { EdgeAuth } from './edge-auth.js';
+import { sendError, sendJson, type GatewayRequest } from './http.js';
+
+/**
+ * The byte-moving half of the files API, at the edge: uploads stream from the socket through a hash into
+ * storage (never whole in memory), then the files service records them; downloads stream out of storage
+ * with ranges and ETags once the files service has said who may read what.
+ */
+export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req: GatewayRequest) => CallMeta['client']) {
+  let storage: BlobStorage | undefined;
+  const store = () => (storage ??= storageFromEnv(runtime.config.dataDir));
+  const maxBytes = () => Number(process.env.FILES_MAX_BYTES ?? 2 * 1024 ** 3);
+  const { broker } = runtime;
+  const log = runtime.logger('gateway.files');
+
+  const fail = (req: GatewayRequest, res: ServerResponse, err: unknown) => {
+    const pub = toPublicError(err);
+    if (pub.status >= 500) log.error({ requestId: req.$requestId, err: String(err) }, 'file request failed');
+    // A refused upload may still be arriving: answer, then close the connection instead of reading it all.
+    if (!req.complete) res.setHeader('Connection', 'close');
+    sendError(req, res, pub);
+    if (!req.complete) res.once('finish', () => req.destroy());
+  };
+
+  /** The upload itself: multipart/form-data (the first file part) or a raw body named by X-Filename. */
+  async function receive(req: GatewayRequest): Promise<{ name: string; declaredType?: string; blob: Awaited<ReturnType<typeof ingest>> }> {
+    const type = String(req.headers['content-type'] ?? '');
+    if (Number(req.headers['content-length'] ?? 0) > maxBytes()) throw new DomainError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes()} bytes`, { maxBytes: maxBytes() });
+    if (type.startsWith('multipart/form-data')) {
+      return new Promise((resolve, reject) => {
+        let got = false;
+        const bb = busboy({ headers: req.headers, limits: { files: 1, fields: 20, fieldSize: 4096 } });
+        bb.on('file', (_field, stream, info) => {
+          got = true;
+          ingest(store(), stream, maxBytes()).then((blob) => resolve({ name: info.filename ?? '', declaredType: info.mimeType, blob }), reject);
+        });
+        bb.on('error', () => reject(new DomainError('BAD_REQUEST', 'The multipart body is malformed')));
+        bb.on('close', () => {
+          if (!got) reject(new DomainError('VALIDATION_FAILED', 'Invalid input: file: no file part', { issues: [{ path: 'file', message: 'missing', code: 'invalid_type' }] }));
+        });
+        req.pipe(bb);
+      });
+    }
+    const header = req.headers['x-filename'];
+    let name = typeof header === 'string' ? header : '';
+    try {
+      name = decodeURIComponent(name);
+    } catch {
+      /* keep as sent */
+    }
+    return { name, declaredType: type || undefined, blob: await ingest(store(), req, maxBytes()) };
+  }
+
+  async function upload(req: GatewayRequest, res: ServerResponse, fileId?: string) {
+    try {
+      const caller = await edgeAuth.callerOf(req);
+      if (!caller) throw new DomainError('UNAUTHENTICATED', 'Sign in to do this');
+      const q = new URL(req.url ?? '/', 'http://local').searchParams;
+      const { name, declaredType, blob } = await receive(req);
+      const meta = (await broker
+        .call(
+          filesInternal.register.action,
+          {
+            fileId,
+            courseId: q.get('courseId') ?? undefined,
+            lessonId: q.get('lessonId') ?? undefined,
+            name,
+            declaredType,
+            blob: { tmpKey: blob.tmpKey, sha256: blob.sha256, size: blob.size, head: blob.head.toString('base64') },
+          },
+          { meta: { caller, requestId: req.$requestId, edge: false, client: clientOf(req) } satisfies CallMeta },
+        )
+        .catch(async (err) => {
+          await store().delete(blob.tmpKey).catch(() => {});
+          throw err;
+        })) as FileMeta;
+      sendJson(res, 201, meta, { Location: `/api/v1/files/${meta.id}` });
+    } catch (err) {
+      fail(req, res, err);
+    }
+  }
+
+  async function download(req: GatewayRequest, res: ServerResponse) {
+    try {
+      const fileId = String(req.$params?.fileId ?? '');
+      const q = new URL(req.url ?? '/', 'http://local').searchParams;
+      const signed = q.has('sig');
+      const caller = signed ? undefined : await edgeAuth.callerOf(req);
+      const version = q.get('version') ? Number(q.get('version')) : undefined;
+      const f = (await broker.call(
+        filesInternal.openForRead.action,
+        { fileId, version, signature: signed ? { exp: Number(q.get('exp')), sig: q.get('sig') ?? '' } : undefined },
+        { meta: { caller, requestId: req.$requestId, edge: false } satisfies CallMeta },
+      )) as { blobKey: string; size: number; contentType: string; name: string; sha256: string; inline: boolean };
+      const etag = `"${f.sha256}"`;
+      const ascii = f.name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+      const headers: Record<string, string> = {
+        ETag: etag,
+        'Accept-Ranges': 'bytes',
+        'Cache-Control': 'private, max-age=0, must-revalidate',
+        // Only types a browser renders harmlessly are shown inline; the rest download as bytes.
+        'Content-Type': f.inline ? f.contentType : 'application/octet-stream',
+        'Content-Disposition': `${f.inline ? 'inline' : 'attachment'}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(f.name)}`,
+        'Content-Security-Policy': "default-src 'none'; sandbox",
+      };
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304, headers).end();
+        return;
+      }
+      let range: { start: number; end: number } | undefined;
+      const r = req.headers.range;
+      if (r) {
+        const m = /^bytes=(\d*)-(\d*)$/.exec(r.trim());
+        const start = m ? (m[1] === '' ? Math.max(0, f.size - Number(m[2])) : Number(m[1])) : NaN;
+        const end = m ? (m[1] === '' || m[2] === '' ? f.size - 1 : Math.min(Number(m[2]), f.size - 1)) : NaN;
+        if (!m || (m[1] === '' && m[2] === '') || !(start <= end) || start >= f.size) {
+          res.writeHead(416, { 'Content-Range': `bytes */${f.size}` }).end();
+          return;
+        }
+        range = { start, end };
+      }
+      const body = await store().get(f.blobKey, range);
+      res.writeHead(range ? 206 : 200, {
+        ...headers,
+        'Content-Length': String(range ? range.end - range.start + 1 : f.size),
+        ...(range && { 'Content-Range': `bytes ${range.start}-${range.end}/${f.size}` }),
+      });
+      if (req.method === 'HEAD') return res.end();
+      await pipeline(body, res).catch(() => {});
+    } catch (err) {
+      fail(req, res, err);
+    }
+  }
+
+  return {
+    path: '/api/v1/files',
+    mappingPolicy: 'restrict',
+    bodyParsers: false,
+    aliases: {
+      'POST /': (req: GatewayRequest, res: ServerResponse) => upload(req, res),
+      'POST /:fileId/versions': (req: GatewayRequest, res: ServerResponse) => upload(req, res, String(req.$params?.fileId ?? '')),
+      'GET /:fileId/content': download,
+    },
+  };
+}
+
+export type { IncomingMessage };

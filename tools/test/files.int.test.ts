@@ -1,0 +1,221 @@
+/**
+ * Files through the gateway, on local disk and on a real S3-protocol server (s3rver), with one suite:
+ * streaming uploads (raw and multipart), sha256, content types from the bytes, ranges, ETags, signed
+ * URLs, versions, access control, and hostile inputs that must leave nothing behind.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { gatewayPort } from '@lms/gateway';
+import { startNode, type LmsNode } from '@lms/runtime';
+import S3rver from 's3rver';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICES } from '../services.ts';
+import { http as req, tempDir, waitFor } from './support.ts';
+
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+const SECRET = 'files-test-url-secret';
+
+for (const backend of ['local', 's3'] as const) {
+  describe(`files on ${backend} storage`, () => {
+    let node: LmsNode;
+    let base: string;
+    let dir: ReturnType<typeof tempDir>;
+    let s3: S3rver | undefined;
+    let s3Url = '';
+    const tokens: Record<string, string> = {};
+    const ids: Record<string, string> = {};
+
+    /** What is left in temporary storage (must be nothing after any failed upload). */
+    async function leftovers(): Promise<string[]> {
+      if (backend === 'local') {
+        const tmp = path.join(dir.dir, 'files', 'tmp');
+        return fs.existsSync(tmp) ? fs.readdirSync(tmp) : [];
+      }
+      const client = new S3Client({ region: 'us-east-1', endpoint: s3Url, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+      const r = await client.send(new ListObjectsV2Command({ Bucket: 'lms', Prefix: 'tmp/' }));
+      return (r.Contents ?? []).map((o) => o.Key!);
+    }
+
+    /** A raw upload (the JSON helper would serialise a Buffer). */
+    async function upload(token: string, body: Buffer | string, headers: Record<string, string> = {}, url = '/api/v1/files') {
+      const r = await fetch(`${base}${url}`, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', ...headers } });
+      return { status: r.status, body: (await r.json()) as any };
+    }
+
+    beforeAll(async () => {
+      dir = tempDir();
+      const env: Record<string, string> = { FILES_DIR: path.join(dir.dir, 'files'), FILES_URL_SECRET: SECRET, FILES_MAX_BYTES: String(8 * 1024 * 1024), RATE_LIMIT_AUTH_PER_MINUTE: '1000' };
+      if (backend === 's3') {
+        s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: path.join(dir.dir, 's3'), configureBuckets: [{ name: 'lms', configs: [] }] });
+        const addr = (await s3.run()) as { port: number };
+        s3Url = `http://127.0.0.1:${addr.port}`;
+        Object.assign(env, { FILES_STORAGE: 's3', S3_BUCKET: 'lms', S3_ENDPOINT: s3Url, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' });
+      }
+      Object.assign(process.env, env);
+      node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: path.join(dir.dir, 'data'), port: 0, databaseUrl: undefined });
+      base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
+      for (const who of ['admin', 'teacher', 'learner', 'outsider']) {
+        const r = (await req(base, 'POST', '/api/v1/auth/register', { email: `${who}@files-${backend}.test`, password: 'files suite password', displayName: who })).body;
+        tokens[who] = r.accessToken;
+        ids[who] = r.user.id;
+      }
+    }, 60_000);
+    afterAll(async () => {
+      await node?.stop();
+      await new Promise<void>((r) => (s3 ? s3.close(() => r()) : r()));
+      for (const k of ['FILES_DIR', 'FILES_URL_SECRET', 'FILES_MAX_BYTES', 'FILES_STORAGE', 'S3_BUCKET', 'S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'RATE_LIMIT_AUTH_PER_MINUTE']) delete process.env[k];
+      dir?.remove();
+    });
+
+    it('stores a raw upload under its sha256, with a safe name, and serves it back with ranges and ETags', async () => {
+      const body = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz'.repeat(100));
+      const r = await upload(tokens.learner!, body, { 'x-filename': encodeURIComponent('../../etc/pass\u0007wd.txt'), 'content-type': 'text/plain' });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      expect(r.body, JSON.stringify(r.body)).toMatchObject({ name: 'passwd.txt', size: body.length, contentType: 'text/plain', version: 1, ownerId: ids.learner });
+      expect(r.body.sha256).toBe(createHash('sha256').update(body).digest('hex'));
+      const id = r.body.id;
+      const full = await fetch(`${base}/api/v1/files/${id}/content`, { headers: { authorization: `Bearer ${tokens.learner}` } });
+      expect(full.status).toBe(200);
+      expect(Buffer.from(await full.arrayBuffer()).equals(body)).toBe(true);
+      expect(full.headers.get('etag')).toBe(`"${r.body.sha256}"`);
+      expect(full.headers.get('content-disposition')).toBe(`inline; filename="passwd.txt"; filename*=UTF-8''passwd.txt`);
+      const again = await fetch(`${base}/api/v1/files/${id}/content`, { headers: { authorization: `Bearer ${tokens.learner}`, 'if-none-match': `"${r.body.sha256}"` } });
+      expect(again.status).toBe(304);
+      const part = await fetch(`${base}/api/v1/files/${id}/content`, { headers: { authorization: `Bearer ${tokens.learner}`, range: 'bytes=10-19' } });
+      expect([part.status, part.headers.get('content-range'), await part.text()]).toEqual([206, `bytes 10-19/${body.length}`, 'abcdefghij']);
+      const tail = await fetch(`${base}/api/v1/files/${id}/content`, { headers: { authorization: `Bearer ${tokens.learner}`, range: 'bytes=-4' } });
+      expect(await tail.text()).toBe('wxyz');
+      const bad = await fetch(`${base}/api/v1/files/${id}/content`, { headers: { authorization: `Bearer ${tokens.learner}`, range: `bytes=${body.length + 5}-` } });
+      expect([bad.status, bad.headers.get('content-range')]).toEqual([416, `bytes */${body.length}`]);
+    });
+
+    it('takes multipart uploads, and trusts the bytes over the declared type', async () => {
+      const form = new FormData();
+      form.append('file', new Blob([PNG], { type: 'text/plain' }), 'pixel.txt');
+      const r = await fetch(`${base}/api/v1/files`, { method: 'POST', body: form, headers: { authorization: `Bearer ${tokens.learner}` } });
+      const meta = (await r.json()) as { contentType: string; versions: Array<{ declaredType: string }> };
+      expect([r.status, meta.contentType, meta.versions[0]!.declaredType]).toEqual([201, 'image/png', 'text/plain']);
+      // Text that claims to be a PNG is not served as an image: it downloads as bytes.
+      const liar = await upload(tokens.learner!, '<html><script>alert(1)</script></html>', { 'x-filename': 'x.png', 'content-type': 'image/png' });
+      expect(liar.body.contentType).toBe('application/octet-stream');
+      const d = await fetch(`${base}/api/v1/files/${liar.body.id}/content`, { headers: { authorization: `Bearer ${tokens.learner}` } });
+      expect([d.headers.get('content-type'), d.headers.get('content-disposition')?.startsWith('attachment'), d.headers.get('x-content-type-options')]).toEqual(['application/octet-stream', true, 'nosniff']);
+      // A GIF with a script after it (polyglot) is a GIF, served sandboxed.
+      const poly = await upload(tokens.learner!, Buffer.concat([Buffer.from('GIF89a'), Buffer.alloc(20), Buffer.from('<script>alert(1)</script>')]), { 'x-filename': 'poly.gif' });
+      const p = await fetch(`${base}/api/v1/files/${poly.body.id}/content`, { headers: { authorization: `Bearer ${tokens.learner}` } });
+      expect([p.headers.get('content-type'), p.headers.get('content-security-policy')]).toEqual(['image/gif', "default-src 'none'; sandbox"]);
+    });
+
+    it('refuses empty and oversize uploads and interrupted ones, leaving nothing behind', async () => {
+      const before = (await req(base, 'GET', '/api/v1/me/export', undefined, tokens.outsider)).status; // nothing to do with files; keeps the token warm
+      expect(before).toBeGreaterThan(0);
+      const empty = await upload(tokens.outsider!, '', { 'x-filename': 'empty.txt' });
+      expect([empty.status, empty.body.error.code]).toEqual([422, 'VALIDATION_FAILED']);
+      // 12 MiB against an 8 MiB limit, sent without a length: cut mid-stream.
+      const big = await new Promise<number>((resolve) => {
+        const r = http.request(`${base}/api/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${tokens.outsider}`, 'transfer-encoding': 'chunked', 'x-filename': 'big.bin' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        r.on('error', () => resolve(-1));
+        let sent = 0;
+        const chunk = Buffer.alloc(256 * 1024, 7);
+        const pump = () => {
+          while (sent < 12 * 1024 * 1024) {
+            sent += chunk.length;
+            if (!r.write(chunk)) return void r.once('drain', pump);
+          }
+          r.end();
+        };
+        pump();
+      });
+      expect([413, -1]).toContain(big);
+      // A client that goes away mid-upload.
+      await new Promise<void>((resolve) => {
+        const r = http.request(`${base}/api/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${tokens.outsider}`, 'content-length': String(4 * 1024 * 1024), 'x-filename': 'gone.bin' } });
+        r.on('error', () => resolve());
+        r.write(Buffer.alloc(1024 * 1024, 1), () => setTimeout(() => (r.destroy(), resolve()), 100));
+      });
+      await waitFor(async () => (await leftovers()).length === 0, 5_000);
+      const mine = await req(base, 'POST', '/api/v1/me/export', {}, tokens.outsider);
+      expect(mine.status).toBe(202);
+      const done = await waitFor(async () => {
+        const x = await req(base, 'GET', `/api/v1/privacy/requests/${mine.body.id}/download`, undefined, tokens.outsider);
+        return x.status === 200 && x.body;
+      }, 15_000);
+      expect(done.data.services.files.files).toEqual([]); // no row for any refused upload
+    });
+
+    it('keeps versions, signs time-limited URLs, and shows course files to the course only', async () => {
+      const v1 = await upload(tokens.learner!, 'first version', { 'x-filename': 'notes.txt', 'content-type': 'text/plain' });
+      const v2 = await upload(tokens.learner!, 'second version', { 'x-filename': 'notes.txt', 'content-type': 'text/plain' }, `/api/v1/files/${v1.body.id}/versions`);
+      expect([v2.status, v2.body.version, v2.body.versions.length]).toEqual([201, 2, 2]);
+      const old = await fetch(`${base}/api/v1/files/${v1.body.id}/content?version=1`, { headers: { authorization: `Bearer ${tokens.learner}` } });
+      expect(await old.text()).toBe('first version');
+
+      const signed = await req(base, 'POST', `/api/v1/files/${v1.body.id}/signed-url`, { expiresInSeconds: 60 }, tokens.learner);
+      const ok = await fetch(`${base}${signed.body.url}`);
+      expect([ok.status, await ok.text()]).toEqual([200, 'second version']);
+      const tampered = await fetch(`${base}${signed.body.url.replace(/sig=./, 'sig=A')}`);
+      expect(tampered.status).toBe(401);
+      const exp = Math.floor(Date.now() / 1000) - 1;
+      const sig = createHmac('sha256', SECRET).update(`${v1.body.id}.2.${exp}`).digest('base64url');
+      const expired = await fetch(`${base}/api/v1/files/${v1.body.id}/content?version=2&exp=${exp}&sig=${sig}`);
+      expect([expired.status, ((await expired.json()) as { error: { code: string } }).error.code]).toEqual([401, 'TOKEN_INVALID']);
+
+      // Others: not found, metadata or bytes.
+      expect((await req(base, 'GET', `/api/v1/files/${v1.body.id}`, undefined, tokens.outsider)).status).toBe(404);
+      expect((await fetch(`${base}/api/v1/files/${v1.body.id}/content`, { headers: { authorization: `Bearer ${tokens.outsider}` } })).status).toBe(404);
+      expect((await fetch(`${base}/api/v1/files/${v1.body.id}/content`)).status).toBe(401);
+
+      // A course file: staff attach it; enrolled learners read it; outsiders do not.
+      await req(base, 'POST', `/api/v1/users/${ids.teacher}/roles`, { role: 'instructor' }, tokens.admin);
+      const teacher = (await req(base, 'POST', '/api/v1/auth/login', { email: `teacher@files-${backend}.test`, password: 'files suite password' })).body.accessToken;
+      const course = (await req(base, 'POST', '/api/v1/courses', { title: 'Files course', category: 'files' }, teacher)).body;
+      expect((await upload(tokens.learner!, 'not mine to add', { 'x-filename': 'x.txt' }, `/api/v1/files?courseId=${course.id}`)).status).toBe(403);
+      const handout = await upload(teacher, 'course handout', { 'x-filename': 'handout.txt', 'content-type': 'text/plain' }, `/api/v1/files?courseId=${course.id}`);
+      expect(handout.body.courseId).toBe(course.id);
+      await req(base, 'POST', `/api/v1/courses/${course.id}/publish`, undefined, teacher);
+      expect((await req(base, 'GET', `/api/v1/files/${handout.body.id}`, undefined, tokens.learner)).status).toBe(404);
+      await req(base, 'POST', `/api/v1/courses/${course.id}/enrollments`, {}, tokens.learner);
+      await waitFor(async () => (await req(base, 'GET', `/api/v1/files/${handout.body.id}`, undefined, tokens.learner)).status === 200, 10_000);
+      expect((await req(base, 'DELETE', `/api/v1/files/${handout.body.id}`, undefined, tokens.learner)).status).toBe(403);
+      expect((await req(base, 'DELETE', `/api/v1/files/${handout.body.id}`, undefined, teacher)).status).toBe(200);
+      expect((await req(base, 'GET', `/api/v1/files/${handout.body.id}`, undefined, teacher)).status).toBe(404);
+    });
+
+    if (backend === 'local') {
+      it('streams a 1 GiB upload with flat memory', async () => {
+        process.env.FILES_MAX_BYTES = String(2 * 1024 ** 3);
+        global.gc?.();
+        const rss0 = process.memoryUsage().rss;
+        let peak = rss0;
+        const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+        const chunk = Buffer.alloc(1024 * 1024, 42);
+        let n = 0;
+        const source = new Readable({ read() { this.push(n++ < 1024 ? chunk : null); } });
+        const started = performance.now();
+        const status = await new Promise<number>((resolve, reject) => {
+          const r = http.request(`${base}/api/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${tokens.admin}`, 'content-length': String(1024 ** 3), 'x-filename': 'big.bin' } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          r.on('error', reject);
+          source.pipe(r);
+        });
+        clearInterval(timer);
+        const seconds = (performance.now() - started) / 1000;
+        const growthMiB = (peak - rss0) / 2 ** 20;
+        console.log(`1 GiB upload: ${(1024 / seconds).toFixed(0)} MiB/s, RSS growth ${growthMiB.toFixed(0)} MiB`);
+        expect(status).toBe(201);
+        expect(growthMiB).toBeLessThan(64);
+        delete process.env.FILES_MAX_BYTES;
+        process.env.FILES_MAX_BYTES = String(8 * 1024 * 1024);
+      }, 120_000);
+    }
+  });
+}
