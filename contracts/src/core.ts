@@ -147,6 +147,7 @@ export interface EventEnvelope<T = unknown> {
 export const errorCodes = {
   BAD_REQUEST: 400,
   VALIDATION_FAILED: 422,
+  IMAGE_TOO_LARGE: 422,
   UNAUTHENTICATED: 401,
   INVALID_CREDENTIALS: 401,
   TOKEN_INVALID: 401,

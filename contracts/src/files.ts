@@ -24,6 +24,9 @@ export const fileMeta = z
     state: z.enum(['processing', 'ready', 'rejected']),
     scan: z.enum(['not_scanned', 'clean', 'infected']),
     versions: z.array(fileVersion),
+    /** Renditions of the current version (images: thumb, medium, large in WebP and AVIF), once processed. */
+    variants: z.array(z.object({ name: z.string(), contentType: z.string(), width: z.number().int(), height: z.number().int(), size: z.number().int() })),
+    rejectedReason: z.string().nullable(),
     createdAt: isoDate,
     updatedAt: isoDate,
   })
@@ -81,7 +84,12 @@ export const filesInternal = domain('files', {
   }),
   /** Where a readable version's bytes are, for the gateway to stream them out; checks access or a signature. */
   openForRead: query({
-    input: z.object({ fileId, version: z.number().int().min(1).optional(), signature: z.object({ exp: z.number().int(), sig: z.string().max(200) }).optional() }),
+    input: z.object({
+      fileId,
+      version: z.number().int().min(1).optional(),
+      variant: z.string().regex(/^[a-z]+\.(webp|avif)$/).optional(),
+      signature: z.object({ exp: z.number().int(), sig: z.string().max(200) }).optional(),
+    }),
     output: z.object({ blobKey: z.string(), size: z.number().int(), contentType: z.string(), name: z.string(), sha256: z.string(), inline: z.boolean() }),
     permission: 'public',
     summary: 'Open a file for reading',
@@ -94,6 +102,7 @@ export const fileStreams = [
   { method: 'POST', path: '/files', kind: 'upload', summary: 'Upload a file (raw body with X-Filename, or multipart/form-data)', status: 201 },
   { method: 'POST', path: '/files/{fileId}/versions', kind: 'upload', summary: 'Upload a new version of a file', status: 201 },
   { method: 'GET', path: '/files/{fileId}/content', kind: 'download', summary: 'Download a file (Range, ETag; or a signed URL)', status: 200 },
+  { method: 'GET', path: '/files/{fileId}/variants/{name}', kind: 'download', summary: 'Download a rendition (e.g. thumb.webp, medium.avif)', status: 200 },
 ] as const;
 
 const ref = { fileId: z.uuid(), version: z.number().int(), ownerId: z.uuid() };
@@ -104,6 +113,20 @@ export const fileEvents = {
     version: 1,
     summary: 'A file (or a new version) was stored',
     payload: z.object({ ...ref, courseId: z.uuid().nullable(), contentType: z.string(), size: z.number().int(), sha256: z.string() }),
+  }),
+  processed: event({
+    subject: 'lms.file.processed.v1',
+    stream: 'LMS_FILE',
+    version: 1,
+    summary: 'A file version was processed (renditions made)',
+    payload: z.object({ ...ref, variants: z.array(z.string()) }),
+  }),
+  rejected: event({
+    subject: 'lms.file.rejected.v1',
+    stream: 'LMS_FILE',
+    version: 1,
+    summary: 'A file version was refused by processing (its bytes are removed)',
+    payload: z.object({ ...ref, reason: z.string() }),
   }),
   deleted: event({
     subject: 'lms.file.deleted.v1',

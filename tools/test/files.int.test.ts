@@ -12,6 +12,7 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
 import S3rver from 's3rver';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
 import { http as req, tempDir, waitFor } from './support.ts';
@@ -105,7 +106,8 @@ for (const backend of ['local', 's3'] as const) {
       const d = await fetch(`${base}/api/v1/files/${liar.body.id}/content`, { headers: { authorization: `Bearer ${tokens.learner}` } });
       expect([d.headers.get('content-type'), d.headers.get('content-disposition')?.startsWith('attachment'), d.headers.get('x-content-type-options')]).toEqual(['application/octet-stream', true, 'nosniff']);
       // A GIF with a script after it (polyglot) is a GIF, served sandboxed.
-      const poly = await upload(tokens.learner!, Buffer.concat([Buffer.from('GIF89a'), Buffer.alloc(20), Buffer.from('<script>alert(1)</script>')]), { 'x-filename': 'poly.gif' });
+      const gif = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+      const poly = await upload(tokens.learner!, Buffer.concat([gif, Buffer.from('<script>alert(1)</script>')]), { 'x-filename': 'poly.gif' });
       const p = await fetch(`${base}/api/v1/files/${poly.body.id}/content`, { headers: { authorization: `Bearer ${tokens.learner}` } });
       expect([p.headers.get('content-type'), p.headers.get('content-security-policy')]).toEqual(['image/gif', "default-src 'none'; sandbox"]);
     });
@@ -186,6 +188,41 @@ for (const backend of ['local', 's3'] as const) {
       expect((await req(base, 'DELETE', `/api/v1/files/${handout.body.id}`, undefined, tokens.learner)).status).toBe(403);
       expect((await req(base, 'DELETE', `/api/v1/files/${handout.body.id}`, undefined, teacher)).status).toBe(200);
       expect((await req(base, 'GET', `/api/v1/files/${handout.body.id}`, undefined, teacher)).status).toBe(404);
+    });
+
+    it('makes WebP/AVIF renditions of images with orientation applied and metadata stripped, and refuses decompression bombs', async () => {
+      // 2000×1200 stored sideways (EXIF orientation 6): shown upright it is 1200 wide, 2000 high.
+      const photo = await sharp({ create: { width: 2000, height: 1200, channels: 3, background: '#3366aa' } })
+        .jpeg()
+        .withMetadata({ orientation: 6, exif: { IFD0: { Copyright: 'secret location data' } } })
+        .toBuffer();
+      const up = await upload(tokens.learner!, photo, { 'x-filename': 'photo.jpg', 'content-type': 'image/jpeg' });
+      expect([up.status, up.body.state, up.body.contentType]).toEqual([201, 'processing', 'image/jpeg']);
+      const ready = await waitFor(async () => {
+        const m = (await req(base, 'GET', `/api/v1/files/${up.body.id}`, undefined, tokens.learner)).body;
+        return m.state === 'ready' && m;
+      }, 20_000);
+      expect(ready.variants.map((v: { name: string }) => v.name).sort()).toEqual(['large.webp', 'medium.avif', 'medium.webp', 'thumb.avif', 'thumb.webp']);
+      const thumb = await fetch(`${base}/api/v1/files/${up.body.id}/variants/thumb.webp`, { headers: { authorization: `Bearer ${tokens.learner}` } });
+      expect(thumb.headers.get('content-type')).toBe('image/webp');
+      const meta = await sharp(Buffer.from(await thumb.arrayBuffer())).metadata();
+      expect([meta.width, meta.height, meta.exif, meta.orientation]).toEqual([160, 267, undefined, undefined]);
+      expect((await fetch(`${base}/api/v1/files/${up.body.id}/variants/thumb.webp`, { headers: { authorization: `Bearer ${tokens.outsider}` } })).status).toBe(404);
+
+      // A 1 KB PNG that claims 100,000 × 100,000 pixels: refused from its header, nothing kept.
+      const bomb = Buffer.concat([PNG.subarray(0, 16), Buffer.from([0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0]), PNG.subarray(24)]);
+      const refused = await upload(tokens.outsider!, bomb, { 'x-filename': 'bomb.png' });
+      expect([refused.status, refused.body.error.code]).toEqual([422, 'IMAGE_TOO_LARGE']);
+      // Bytes that start like a JPEG but are not one: accepted, then refused by processing, bytes removed.
+      const broken = await upload(tokens.outsider!, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 1)]), { 'x-filename': 'broken.jpg' });
+      expect(broken.status).toBe(201);
+      const rejected = await waitFor(async () => {
+        const m = (await req(base, 'GET', `/api/v1/files/${broken.body.id}`, undefined, tokens.outsider)).body;
+        return m.state === 'rejected' && m;
+      }, 20_000);
+      expect(rejected.rejectedReason).toBeTruthy();
+      expect((await fetch(`${base}/api/v1/files/${broken.body.id}/content`, { headers: { authorization: `Bearer ${tokens.outsider}` } })).status).toBe(404);
+      await waitFor(async () => (await leftovers()).length === 0, 5_000);
     });
 
     if (backend === 'local') {

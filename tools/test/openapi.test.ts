@@ -14,7 +14,7 @@ describe('clients/openapi.json', () => {
     const doc = buildOpenApi() as { paths: Record<string, Record<string, { operationId: string }>> };
     const ops = Object.values(doc.paths).flatMap((p) => Object.values(p).map((o) => o.operationId));
     const fromContracts = allProcedures().filter((c) => c.rest).map((c) => c.action.replace(/\.(\w)/g, (_, ch: string) => ch.toUpperCase()));
-    // Plus the three streaming file operations the gateway serves itself.
-    expect(ops.sort()).toEqual([...fromContracts, 'filesUpload', 'filesUploadVersion', 'filesDownload'].sort());
+    // Plus the four streaming file operations the gateway serves itself.
+    expect(ops.sort()).toEqual([...fromContracts, 'filesUpload', 'filesUploadVersion', 'filesDownload', 'filesDownloadVariant'].sort());
   });
 });

@@ -2,13 +2,17 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { coursePermissionsOf, coursesInternal, DomainError, fileEvents, files, filesInternal, privacyEvents, privacyExportContract, userEvents, type FileMeta } from '@lms/contracts';
 import { addToOutbox, consumer, defineService, type Caller, type HandlerArgs } from '@lms/runtime';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { Readable } from 'node:stream';
 import * as m0 from './migrations/20261124240000_files.js';
+import * as m1 from './migrations/20261124250000_variants.js';
+import { dimensionsFromHead, IMAGE_TYPES, maxPixels, renditions } from './images.js';
 import { safeName } from './ingest.js';
 import { storageFromEnv, type BlobStorage } from './storage.js';
 import { detectType, inline } from './types.js';
 
 export interface FilesDB {
-  files: { id: string; owner_id: string; course_id: string | null; lesson_id: string | null; name: string; version: number; state: string; scan: string; created_at?: Date; updated_at?: Date };
+  files: { id: string; owner_id: string; course_id: string | null; lesson_id: string | null; name: string; version: number; state: string; scan: string; rejected_reason?: string | null; created_at?: Date; updated_at?: Date };
+  file_variants: { file_id: string; version: number; name: string; blob_key: string; content_type: string; width: number; height: number; size: number };
   file_versions: { file_id: string; version: number; blob_key: string; sha256: string; size: string | number; content_type: string; declared_type: string | null; created_at?: Date };
   url_keys: { id: number; key: string };
 }
@@ -18,7 +22,7 @@ type VersionRow = Selectable<FilesDB['file_versions']>;
 const notFound = () => new DomainError('NOT_FOUND', 'No such file');
 const QUOTA = () => Number(process.env.FILES_QUOTA_BYTES ?? 1024 ** 3);
 
-function toMeta(f: FileRow, versions: VersionRow[]): FileMeta {
+function toMeta(f: FileRow, versions: VersionRow[], variants: Array<Selectable<FilesDB['file_variants']>> = []): FileMeta {
   const current = versions.find((v) => v.version === f.version)!;
   return {
     id: f.id,
@@ -33,6 +37,8 @@ function toMeta(f: FileRow, versions: VersionRow[]): FileMeta {
     state: f.state as FileMeta['state'],
     scan: f.scan as FileMeta['scan'],
     versions: versions.map((v) => ({ version: v.version, size: Number(v.size), sha256: v.sha256, contentType: v.content_type, declaredType: v.declared_type, createdAt: v.created_at!.toISOString() })),
+    variants: variants.filter((v) => v.version === f.version).map((v) => ({ name: v.name, contentType: v.content_type, width: v.width, height: v.height, size: v.size })),
+    rejectedReason: f.rejected_reason ?? null,
     createdAt: f.created_at!.toISOString(),
     updatedAt: f.updated_at!.toISOString(),
   };
@@ -78,16 +84,58 @@ async function load(db: Kysely<FilesDB>, id: string) {
   const f = await db.selectFrom('files').selectAll().where('id', '=', id).executeTakeFirst();
   if (!f) return undefined;
   const versions = await db.selectFrom('file_versions').selectAll().where('file_id', '=', id).orderBy('version').execute();
-  return { f, versions };
+  const variants = await db.selectFrom('file_variants').selectAll().where('file_id', '=', id).orderBy('name').execute();
+  return { f, versions, variants };
+}
+
+const storages = new WeakMap<object, BlobStorage>();
+/** One storage per runtime, shared by handlers and consumers. */
+function storageOf(runtime: { config: { dataDir: string } }): BlobStorage {
+  let s = storages.get(runtime);
+  if (!s) storages.set(runtime, (s = storageFromEnv(runtime.config.dataDir)));
+  return s;
 }
 
 /** Files: metadata, versions, access and signed URLs; the bytes live in BlobStorage (local disk or S3). */
 export const filesService = defineService({
   name: 'files',
   contracts: { ...files, ...filesInternal, ...privacyExportContract('files') },
-  migrations: { '20261124240000_files': m0 },
-  repository: (db: Kysely<FilesDB>, runtime) => ({ db, storage: storageFromEnv(runtime.config.dataDir) as BlobStorage, signer: new UrlSigner(db) }),
+  migrations: { '20261124240000_files': m0, '20261124250000_variants': m1 },
+  repository: (db: Kysely<FilesDB>, runtime) => ({ db, storage: storageOf(runtime), signer: new UrlSigner(db) }),
   consumers: [
+    // The processing work queue: one durable group on file.uploaded, shared by every files node.
+    consumer({
+      name: 'process',
+      event: fileEvents.uploaded,
+      handle: async (p, _env, trx: Transaction<FilesDB>, runtime) => {
+        if (!IMAGE_TYPES.has(p.contentType)) return;
+        const f = await trx.selectFrom('files').selectAll().where('id', '=', p.fileId).forUpdate().executeTakeFirst();
+        const v = await trx.selectFrom('file_versions').selectAll().where('file_id', '=', p.fileId).where('version', '=', p.version).executeTakeFirst();
+        if (!f || !v) return; // deleted meanwhile
+        const storage = storageOf(runtime);
+        try {
+          const made = await renditions(await storage.get(v.blob_key));
+          for (const r of made) {
+            const key = `variants/${v.sha256}-${r.name}`;
+            if ((await storage.size(key)) === undefined) await storage.put(key, Readable.from([r.data]));
+            await trx
+              .insertInto('file_variants')
+              .values({ file_id: f.id, version: v.version, name: r.name, blob_key: key, content_type: r.contentType, width: r.width, height: r.height, size: r.data.length })
+              .onConflict((oc) => oc.columns(['file_id', 'version', 'name']).doNothing())
+              .execute();
+          }
+          if (f.version === v.version) await trx.updateTable('files').set({ state: 'ready', updated_at: sql`now()` }).where('id', '=', f.id).execute();
+          await addToOutbox(trx, fileEvents.processed, { fileId: f.id, version: v.version, ownerId: f.owner_id, variants: made.map((r) => r.name) }, { key: f.id });
+        } catch (err) {
+          // Not an image sharp accepts (corrupt, or over the pixel limit while decoding): refused, bytes removed.
+          const reason = String((err as Error).message ?? err).slice(0, 300);
+          await trx.updateTable('files').set({ state: 'rejected', rejected_reason: reason, updated_at: sql`now()` }).where('id', '=', f.id).execute();
+          const shared = await trx.selectFrom('file_versions').select('file_id').where('blob_key', '=', v.blob_key).where('file_id', '!=', f.id).executeTakeFirst();
+          if (!shared) await storage.delete(v.blob_key);
+          await addToOutbox(trx, fileEvents.rejected, { fileId: f.id, version: v.version, ownerId: f.owner_id, reason }, { key: f.id });
+        }
+      },
+    }),
     consumer({
       name: 'user-deleted',
       event: userEvents.deleted,
@@ -115,7 +163,16 @@ export const filesService = defineService({
           if (!r.exists) throw new DomainError('NOT_FOUND', 'No such course');
           if (!can('courses:read-all') && !coursePermissionsOf(r.role ?? undefined).has('course:edit')) throw new DomainError('FORBIDDEN', 'Only the course staff may attach files to it');
         }
-        const contentType = await detectType(Buffer.from(input.blob.head, 'base64'), input.declaredType);
+        const head = Buffer.from(input.blob.head, 'base64');
+        const contentType = await detectType(head, input.declaredType);
+        if (IMAGE_TYPES.has(contentType)) {
+          // A decompression bomb is refused from its header, before anything is kept.
+          const dims = await dimensionsFromHead(head);
+          if (dims && dims.width * dims.height > maxPixels()) {
+            throw new DomainError('IMAGE_TOO_LARGE', `The image is ${dims.width} × ${dims.height} pixels; at most ${maxPixels()} pixels are accepted`, { ...dims, maxPixels: maxPixels() });
+          }
+        }
+        const state = IMAGE_TYPES.has(contentType) ? 'processing' : 'ready';
         const blobKey = `blobs/${input.blob.sha256}`;
         const owner = cur?.f.owner_id ?? caller!.userId;
         const id = cur?.f.id ?? randomUUID();
@@ -129,13 +186,13 @@ export const filesService = defineService({
           if (Number(used?.n ?? 0) + input.blob.size > QUOTA()) throw new DomainError('QUOTA_EXCEEDED', 'The storage quota of this user is used up', { quotaBytes: QUOTA() });
           let version = 1;
           if (!cur) {
-            await trx.insertInto('files').values({ id, owner_id: owner, course_id: courseId, lesson_id: input.lessonId ?? null, name: safeName(input.name), version, state: 'ready', scan: 'not_scanned' }).execute();
+            await trx.insertInto('files').values({ id, owner_id: owner, course_id: courseId, lesson_id: input.lessonId ?? null, name: safeName(input.name), version, state, scan: 'not_scanned' }).execute();
           } else {
             // Versions are numbered under the row lock: two concurrent uploads get 2 and 3, not 2 twice.
             const locked = await trx.selectFrom('files').select('version').where('id', '=', id).forUpdate().executeTakeFirst();
             if (!locked) throw notFound();
             version = locked.version + 1;
-            await trx.updateTable('files').set({ version, name: safeName(input.name), updated_at: sql`now()` }).where('id', '=', id).execute();
+            await trx.updateTable('files').set({ version, state, rejected_reason: null, name: safeName(input.name), updated_at: sql`now()` }).where('id', '=', id).execute();
           }
           await trx.insertInto('file_versions').values({ file_id: id, version, blob_key: blobKey, sha256: input.blob.sha256, size: input.blob.size, content_type: contentType, declared_type: input.declaredType ?? null }).execute();
           // The bytes reach their content address before the commit: a crash in between leaves an
@@ -143,7 +200,7 @@ export const filesService = defineService({
           await storage.move(input.blob.tmpKey, blobKey);
           await emit(fileEvents.uploaded, { fileId: id, version, ownerId: owner, courseId, contentType, size: input.blob.size, sha256: input.blob.sha256 }, id);
           const after = (await load(trx, id))!;
-          return toMeta(after.f, after.versions);
+          return toMeta(after.f, after.versions, after.variants);
         });
         logger.info({ fileId: id, version: meta.version, size: meta.size, contentType }, 'file stored');
         return meta;
@@ -155,7 +212,7 @@ export const filesService = defineService({
     async get({ input, caller, can, call, repo: { db } }) {
       const cur = await load(db, input.fileId);
       if (!cur || !(await access(call, cur.f, caller!, can('courses:read-all'))).read) throw notFound();
-      return toMeta(cur.f, cur.versions);
+      return toMeta(cur.f, cur.versions, cur.variants);
     },
     async delete({ input, caller, can, call, repo: { db }, tx }) {
       const cur = await load(db, input.fileId);
@@ -189,6 +246,12 @@ export const filesService = defineService({
       }
       const v = cur.versions.find((x) => x.version === version);
       if (!v) throw notFound();
+      if (cur.f.state === 'rejected' && version === cur.f.version) throw new DomainError('NOT_FOUND', 'This file was refused by processing', { reason: cur.f.rejected_reason });
+      if (input.variant) {
+        const r = cur.variants.find((x) => x.version === version && x.name === input.variant);
+        if (!r) throw new DomainError('NOT_FOUND', cur.f.state === 'processing' ? 'Not processed yet' : 'No such rendition');
+        return { blobKey: r.blob_key, size: r.size, contentType: r.content_type, name: `${cur.f.name}.${r.name}`, sha256: `${v.sha256}-${r.name}`, inline: true };
+      }
       return { blobKey: v.blob_key, size: Number(v.size), contentType: v.content_type, name: cur.f.name, sha256: v.sha256, inline: inline(v.content_type) };
     },
     async privacyExport({ input, repo: { db } }) {

@@ -93,9 +93,10 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
       const signed = q.has('sig');
       const caller = signed ? undefined : await edgeAuth.callerOf(req);
       const version = q.get('version') ? Number(q.get('version')) : undefined;
+      const variant = req.$params?.name ? String(req.$params.name) : undefined;
       const f = (await broker.call(
         filesInternal.openForRead.action,
-        { fileId, version, signature: signed ? { exp: Number(q.get('exp')), sig: q.get('sig') ?? '' } : undefined },
+        { fileId, version, variant, signature: signed ? { exp: Number(q.get('exp')), sig: q.get('sig') ?? '' } : undefined },
         { meta: { caller, requestId: req.$requestId, edge: false } satisfies CallMeta },
       )) as { blobKey: string; size: number; contentType: string; name: string; sha256: string; inline: boolean };
       const etag = `"${f.sha256}"`;
@@ -146,6 +147,7 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
       'POST /': (req: GatewayRequest, res: ServerResponse) => upload(req, res),
       'POST /:fileId/versions': (req: GatewayRequest, res: ServerResponse) => upload(req, res, String(req.$params?.fileId ?? '')),
       'GET /:fileId/content': download,
+      'GET /:fileId/variants/:name': download,
     },
   };
 }

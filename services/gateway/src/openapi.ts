@@ -116,7 +116,7 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
   for (const f of fileStreams) {
     const upload = f.kind === 'upload';
     const op: Json = {
-      operationId: upload ? (f.path === '/files' ? 'filesUpload' : 'filesUploadVersion') : 'filesDownload',
+      operationId: upload ? (f.path === '/files' ? 'filesUpload' : 'filesUploadVersion') : f.path.includes('variants') ? 'filesDownloadVariant' : 'filesDownload',
       summary: f.summary,
       description: upload
         ? 'Streams the body to storage (never buffered whole); sha256 computed on the way; the type is detected from the bytes. Raw body: name in `X-Filename` (URL-encoded). Or multipart/form-data with one file part. `courseId`/`lessonId` attach the file to a course (its staff only). Limit: FILES_MAX_BYTES.'
@@ -125,6 +125,7 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       security: upload ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, {}],
       parameters: [
         ...(f.path.includes('{fileId}') ? [fileIdParam] : []),
+        ...(f.path.includes('{name}') ? [{ name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z]+\\.(webp|avif)$' } }] : []),
         ...(upload
           ? [
               { name: 'X-Filename', in: 'header', required: false, schema: { type: 'string' } },
