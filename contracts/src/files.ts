@@ -27,6 +27,10 @@ export const fileMeta = z
     /** Renditions of the current version (images: thumb, medium, large in WebP and AVIF), once processed. */
     variants: z.array(z.object({ name: z.string(), contentType: z.string(), width: z.number().int(), height: z.number().int(), size: z.number().int() })),
     rejectedReason: z.string().nullable(),
+    /** Transcoding progress while `processing`, in percent. */
+    progress: z.number().int().nullable(),
+    /** What ffprobe found in a video. */
+    media: z.object({ durationSeconds: z.number(), width: z.number().int().nullable(), height: z.number().int().nullable(), videoCodec: z.string().nullable(), audioCodec: z.string().nullable() }).nullable(),
     createdAt: isoDate,
     updatedAt: isoDate,
   })
@@ -87,7 +91,7 @@ export const filesInternal = domain('files', {
     input: z.object({
       fileId,
       version: z.number().int().min(1).optional(),
-      variant: z.string().regex(/^[a-z]+\.(webp|avif)$/).optional(),
+      variant: z.string().regex(/^[a-z0-9]+\.(webp|avif|mp4)$/).optional(),
       signature: z.object({ exp: z.number().int(), sig: z.string().max(200) }).optional(),
     }),
     output: z.object({ blobKey: z.string(), size: z.number().int(), contentType: z.string(), name: z.string(), sha256: z.string(), inline: z.boolean() }),

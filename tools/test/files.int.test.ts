@@ -3,7 +3,9 @@
  * streaming uploads (raw and multipart), sha256, content types from the bytes, ranges, ETags, signed
  * URLs, versions, access control, and hostile inputs that must leave nothing behind.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -224,6 +226,26 @@ for (const backend of ['local', 's3'] as const) {
       expect((await fetch(`${base}/api/v1/files/${broken.body.id}/content`, { headers: { authorization: `Bearer ${tokens.outsider}` } })).status).toBe(404);
       await waitFor(async () => (await leftovers()).length === 0, 5_000);
     });
+
+    it('probes a video, makes a poster and an H.264/AAC MP4 for browsers, and serves ranges of it', async () => {
+      // A 2-second MPEG-4 Part 2 clip in Matroska: not something every browser plays.
+      const clip = path.join(dir.dir, 'clip.mkv');
+      const ffmpegPath = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+      execFileSync(ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=2:size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', '-c:v', 'mpeg4', '-c:a', 'mp2', '-shortest', '-y', clip]);
+      const up = await upload(tokens.learner!, fs.readFileSync(clip), { 'x-filename': 'clip.mkv' });
+      expect([up.status, up.body.contentType, up.body.state]).toEqual([201, 'video/matroska', 'processing']);
+      const ready = await waitFor(async () => {
+        const m = (await req(base, 'GET', `/api/v1/files/${up.body.id}`, undefined, tokens.learner)).body;
+        if (m.state === 'rejected') throw new Error(m.rejectedReason);
+        return m.state === 'ready' && m;
+      }, 60_000, 200);
+      expect(ready.media).toMatchObject({ width: 320, height: 240, videoCodec: 'mpeg4', audioCodec: 'mp2' });
+      expect(ready.media.durationSeconds).toBeCloseTo(2, 0);
+      expect(ready.variants.map((v: { name: string; contentType: string }) => `${v.name} ${v.contentType}`).sort()).toEqual(['poster.webp image/webp', 'web.mp4 video/mp4']);
+      const mp4 = await fetch(`${base}/api/v1/files/${up.body.id}/variants/web.mp4`, { headers: { authorization: `Bearer ${tokens.learner}`, range: 'bytes=0-11' } });
+      const head = Buffer.from(await mp4.arrayBuffer());
+      expect([mp4.status, mp4.headers.get('content-type'), head.subarray(4, 8).toString()]).toEqual([206, 'video/mp4', 'ftyp']);
+    }, 90_000);
 
     if (backend === 'local') {
       it('streams a 1 GiB upload with flat memory', async () => {

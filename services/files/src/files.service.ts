@@ -1,17 +1,33 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { coursePermissionsOf, coursesInternal, DomainError, fileEvents, files, filesInternal, privacyEvents, privacyExportContract, userEvents, type FileMeta } from '@lms/contracts';
 import { addToOutbox, consumer, defineService, type Caller, type HandlerArgs } from '@lms/runtime';
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { Readable } from 'node:stream';
+import { sql, type ColumnType, type Kysely, type Selectable, type Transaction } from 'kysely';
 import * as m0 from './migrations/20261124240000_files.js';
 import * as m1 from './migrations/20261124250000_variants.js';
-import { dimensionsFromHead, IMAGE_TYPES, maxPixels, renditions } from './images.js';
+import * as m2 from './migrations/20261124260000_jobs.js';
+import { dimensionsFromHead, IMAGE_TYPES, maxPixels } from './images.js';
+import { processable, Processor } from './processor.js';
 import { safeName } from './ingest.js';
 import { storageFromEnv, type BlobStorage } from './storage.js';
 import { detectType, inline } from './types.js';
 
 export interface FilesDB {
-  files: { id: string; owner_id: string; course_id: string | null; lesson_id: string | null; name: string; version: number; state: string; scan: string; rejected_reason?: string | null; created_at?: Date; updated_at?: Date };
+  files: {
+    id: string;
+    owner_id: string;
+    course_id: string | null;
+    lesson_id: string | null;
+    name: string;
+    version: number;
+    state: string;
+    scan: string;
+    rejected_reason?: string | null;
+    progress?: number | null;
+    media?: ColumnType<unknown, string | undefined, string | undefined> | null;
+    created_at?: Date;
+    updated_at?: Date;
+  };
+  jobs: { file_id: string; version: number; status: string; attempts: ColumnType<number, number | undefined, number>; run_after: ColumnType<Date, undefined, unknown>; error: string | null };
   file_variants: { file_id: string; version: number; name: string; blob_key: string; content_type: string; width: number; height: number; size: number };
   file_versions: { file_id: string; version: number; blob_key: string; sha256: string; size: string | number; content_type: string; declared_type: string | null; created_at?: Date };
   url_keys: { id: number; key: string };
@@ -39,6 +55,8 @@ function toMeta(f: FileRow, versions: VersionRow[], variants: Array<Selectable<F
     versions: versions.map((v) => ({ version: v.version, size: Number(v.size), sha256: v.sha256, contentType: v.content_type, declaredType: v.declared_type, createdAt: v.created_at!.toISOString() })),
     variants: variants.filter((v) => v.version === f.version).map((v) => ({ name: v.name, contentType: v.content_type, width: v.width, height: v.height, size: v.size })),
     rejectedReason: f.rejected_reason ?? null,
+    progress: f.progress ?? null,
+    media: (f.media as FileMeta['media']) ?? null,
     createdAt: f.created_at!.toISOString(),
     updatedAt: f.updated_at!.toISOString(),
   };
@@ -89,6 +107,7 @@ async function load(db: Kysely<FilesDB>, id: string) {
 }
 
 const storages = new WeakMap<object, BlobStorage>();
+const processors = new WeakMap<object, Processor>();
 /** One storage per runtime, shared by handlers and consumers. */
 function storageOf(runtime: { config: { dataDir: string } }): BlobStorage {
   let s = storages.get(runtime);
@@ -100,40 +119,24 @@ function storageOf(runtime: { config: { dataDir: string } }): BlobStorage {
 export const filesService = defineService({
   name: 'files',
   contracts: { ...files, ...filesInternal, ...privacyExportContract('files') },
-  migrations: { '20261124240000_files': m0, '20261124250000_variants': m1 },
-  repository: (db: Kysely<FilesDB>, runtime) => ({ db, storage: storageOf(runtime), signer: new UrlSigner(db) }),
+  migrations: { '20261124240000_files': m0, '20261124250000_variants': m1, '20261124260000_jobs': m2 },
+  repository: (db: Kysely<FilesDB>, runtime) => {
+    const processor = new Processor(db, storageOf(runtime), runtime, runtime.logger('files.processor'));
+    processors.set(runtime, processor);
+    return { db, storage: storageOf(runtime), signer: new UrlSigner(db), processor };
+  },
+  started: async ({ processor }) => processor.start(),
+  stopped: async ({ processor }) => processor.stop(),
   consumers: [
-    // The processing work queue: one durable group on file.uploaded, shared by every files node.
+    // The processing work queue: one durable group on file.uploaded, shared by every files node. It only
+    // records the job (inside the event's transaction); the processor renders outside any transaction.
     consumer({
       name: 'process',
       event: fileEvents.uploaded,
       handle: async (p, _env, trx: Transaction<FilesDB>, runtime) => {
-        if (!IMAGE_TYPES.has(p.contentType)) return;
-        const f = await trx.selectFrom('files').selectAll().where('id', '=', p.fileId).forUpdate().executeTakeFirst();
-        const v = await trx.selectFrom('file_versions').selectAll().where('file_id', '=', p.fileId).where('version', '=', p.version).executeTakeFirst();
-        if (!f || !v) return; // deleted meanwhile
-        const storage = storageOf(runtime);
-        try {
-          const made = await renditions(await storage.get(v.blob_key));
-          for (const r of made) {
-            const key = `variants/${v.sha256}-${r.name}`;
-            if ((await storage.size(key)) === undefined) await storage.put(key, Readable.from([r.data]));
-            await trx
-              .insertInto('file_variants')
-              .values({ file_id: f.id, version: v.version, name: r.name, blob_key: key, content_type: r.contentType, width: r.width, height: r.height, size: r.data.length })
-              .onConflict((oc) => oc.columns(['file_id', 'version', 'name']).doNothing())
-              .execute();
-          }
-          if (f.version === v.version) await trx.updateTable('files').set({ state: 'ready', updated_at: sql`now()` }).where('id', '=', f.id).execute();
-          await addToOutbox(trx, fileEvents.processed, { fileId: f.id, version: v.version, ownerId: f.owner_id, variants: made.map((r) => r.name) }, { key: f.id });
-        } catch (err) {
-          // Not an image sharp accepts (corrupt, or over the pixel limit while decoding): refused, bytes removed.
-          const reason = String((err as Error).message ?? err).slice(0, 300);
-          await trx.updateTable('files').set({ state: 'rejected', rejected_reason: reason, updated_at: sql`now()` }).where('id', '=', f.id).execute();
-          const shared = await trx.selectFrom('file_versions').select('file_id').where('blob_key', '=', v.blob_key).where('file_id', '!=', f.id).executeTakeFirst();
-          if (!shared) await storage.delete(v.blob_key);
-          await addToOutbox(trx, fileEvents.rejected, { fileId: f.id, version: v.version, ownerId: f.owner_id, reason }, { key: f.id });
-        }
+        if (!processable(p.contentType)) return;
+        await trx.insertInto('jobs').values({ file_id: p.fileId, version: p.version, status: 'queued', error: null }).onConflict((oc) => oc.doNothing()).execute();
+        setImmediate(() => processors.get(runtime)?.kick());
       },
     }),
     consumer({
@@ -172,7 +175,7 @@ export const filesService = defineService({
             throw new DomainError('IMAGE_TOO_LARGE', `The image is ${dims.width} × ${dims.height} pixels; at most ${maxPixels()} pixels are accepted`, { ...dims, maxPixels: maxPixels() });
           }
         }
-        const state = IMAGE_TYPES.has(contentType) ? 'processing' : 'ready';
+        const state = processable(contentType) ? 'processing' : 'ready';
         const blobKey = `blobs/${input.blob.sha256}`;
         const owner = cur?.f.owner_id ?? caller!.userId;
         const id = cur?.f.id ?? randomUUID();

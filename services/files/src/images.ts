@@ -32,6 +32,8 @@ export interface Rendition {
   width: number;
   height: number;
   data: Buffer;
+  /** Already in storage under this key (large renditions are streamed there, never held in memory). */
+  storedAs?: { key: string; size: number };
 }
 
 /**

@@ -125,7 +125,7 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       security: upload ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, {}],
       parameters: [
         ...(f.path.includes('{fileId}') ? [fileIdParam] : []),
-        ...(f.path.includes('{name}') ? [{ name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z]+\\.(webp|avif)$' } }] : []),
+        ...(f.path.includes('{name}') ? [{ name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9]+\\.(webp|avif|mp4)$' } }] : []),
         ...(upload
           ? [
               { name: 'X-Filename', in: 'header', required: false, schema: { type: 'string' } },

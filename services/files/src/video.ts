@@ -1,0 +1,63 @@
+import { createRequire } from 'node:module';
+import ffmpeg from 'fluent-ffmpeg';
+
+const require = createRequire(import.meta.url);
+// Binaries shipped through the npm registry (no system ffmpeg needed); FFMPEG_PATH/FFPROBE_PATH override.
+ffmpeg.setFfmpegPath(process.env.FFMPEG_PATH ?? (require('@ffmpeg-installer/ffmpeg') as { path: string }).path);
+ffmpeg.setFfprobePath(process.env.FFPROBE_PATH ?? (require('@ffprobe-installer/ffprobe') as { path: string }).path);
+
+export const VIDEO_TYPES = new Set(['video/mp4', 'video/webm', 'video/quicktime', 'video/matroska', 'video/x-matroska', 'video/x-msvideo', 'video/mpeg', 'video/ogg']);
+
+export interface Probe {
+  durationSeconds: number;
+  width: number | null;
+  height: number | null;
+  videoCodec: string | null;
+  audioCodec: string | null;
+}
+
+export function probe(file: string): Promise<Probe> {
+  return new Promise((resolve, reject) =>
+    ffmpeg.ffprobe(file, (err, data) => {
+      if (err) return reject(new Error('not a video ffprobe can read'));
+      const v = data.streams.find((s) => s.codec_type === 'video');
+      const a = data.streams.find((s) => s.codec_type === 'audio');
+      if (!v) return reject(new Error('no video stream'));
+      resolve({ durationSeconds: Number(data.format.duration ?? 0), width: v.width ?? null, height: v.height ?? null, videoCodec: v.codec_name ?? null, audioCodec: a?.codec_name ?? null });
+    }),
+  );
+}
+
+/** One frame as a JPEG, a second in (or mid-way through a shorter video). */
+export function poster(file: string, out: string, atSeconds: number): Promise<void> {
+  return new Promise((resolve, reject) =>
+    ffmpeg(file)
+      .seekInput(atSeconds)
+      .frames(1)
+      .outputOptions(['-q:v 3'])
+      .output(out)
+      .on('end', () => resolve())
+      .on('error', reject)
+      .run(),
+  );
+}
+
+/** An H.264/AAC MP4 any browser plays, at most 1280 px wide, `faststart` for streaming; reports percent done. */
+export function webMp4(file: string, out: string, durationSeconds: number, onProgress: (percent: number) => void): Promise<void> {
+  return new Promise((resolve, reject) =>
+    ffmpeg(file)
+      .videoCodec('libx264')
+      .audioCodec('aac')
+      .outputOptions(['-preset veryfast', '-crf 23', '-pix_fmt yuv420p', '-movflags +faststart', "-vf scale='min(1280,iw)':-2"])
+      .format('mp4')
+      .output(out)
+      .on('progress', (p: { timemark?: string; percent?: number }) => {
+        const t = p.timemark?.split(':').map(Number);
+        const done = t && t.length === 3 ? t[0]! * 3600 + t[1]! * 60 + t[2]! : 0;
+        if (durationSeconds > 0) onProgress(Math.min(99, Math.round((done / durationSeconds) * 100)));
+      })
+      .on('end', () => resolve())
+      .on('error', reject)
+      .run(),
+  );
+}
