@@ -5,7 +5,9 @@
  *   (b) events: outbox → relay → JetStream → durable consumer → PostgreSQL, beside bare JetStream.
  *   (c) learning: catalogue page and learner dashboard with 1,000 courses × 50 lessons and 10,000 learners
  *       seeded, gateway → NATS → courses/enrollments → PostgreSQL, beside bare SQL behind node:http.
- * Usage: pnpm bench [--seconds 10] [--rounds 3] [--only http|events|learning] [--courses 1000] [--no-write]
+ *   (d) files: a 1 GiB upload and download through the gateway to local disk and to an S3-protocol server
+ *       (s3rver), with the gateway's RSS growth, beside streaming the same bytes to disk and `cp`.
+ * Usage: pnpm bench [--seconds 10] [--rounds 3] [--only http|events|learning|files] [--courses 1000] [--mib 1024] [--no-write]
  * Each round starts everything afresh; the tables show the last round, the spread table every round.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -29,6 +31,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     courses: { type: 'string', default: '1000' },
     learners: { type: 'string', default: '10000' },
+    mib: { type: 'string', default: '1024' },
     'no-write': { type: 'boolean' },
   },
 });
@@ -253,6 +256,126 @@ async function learningBench(m: Metrics): Promise<string> {
   }
 }
 
+/** RSS of a process now, and its peak so far (VmHWM), in MiB. */
+function memOf(pid: number | undefined): { rss: number; peak: number } {
+  try {
+    const s = fs.readFileSync(`/proc/${pid ?? process.pid}/status`, 'utf8');
+    const kib = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN) / 1024;
+    return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+  } catch {
+    return { rss: NaN, peak: NaN };
+  }
+}
+
+/** (d) Files: bytes in and out through the gateway, local disk and S3, beside plain disk writes and cp. */
+async function filesBench(): Promise<string> {
+  const { default: S3rver } = await import('s3rver');
+  const { execFileSync } = await import('node:child_process');
+  const { Readable } = await import('node:stream');
+  const { pipeline } = await import('node:stream/promises');
+  const http = await import('node:http');
+  const MIB = Number(args.mib);
+  const bytes = MIB * 1024 * 1024;
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lms-files-bench-'));
+  const chunk = Buffer.alloc(1024 * 1024, 0x5a);
+  const source = () => {
+    let n = 0;
+    return new Readable({ read() { this.push(n++ < MIB ? chunk : null); } });
+  };
+  const rows: (string | number)[][] = [];
+  const timeIt = async (fn: () => Promise<unknown>) => {
+    const t0 = performance.now();
+    await fn();
+    return (performance.now() - t0) / 1000;
+  };
+  // Baselines: the bench process streams the same bytes to a file; cp copies that file.
+  const plain = path.join(work, 'plain.bin');
+  const tPlain = await timeIt(() => pipeline(source(), fs.createWriteStream(plain)));
+  rows.push(['stream to disk (baseline)', f(MIB / tPlain, 0), '–', '–']);
+  const tCp = await timeIt(async () => execFileSync('cp', [plain, path.join(work, 'copy.bin')]));
+  rows.push(['cp (baseline)', f(MIB / tCp, 0), '–', '–']);
+  fs.rmSync(path.join(work, 'copy.bin'));
+
+  const s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: path.join(work, 's3'), configureBuckets: [{ name: 'bench', configs: [] }] });
+  const s3Port = ((await s3.run()) as { port: number }).port;
+  try {
+    for (const backend of ['local', 's3'] as const) {
+      const pg = await tempDatabase();
+      const ns = uniqueName('bench');
+      const db = await openDatabase({ databaseUrl: pg.url, dataDir: '' });
+      await migrateAll(db, Object.values(SERVICES));
+      await db.close();
+      const port = await freePort();
+      const storageEnv: Record<string, string> =
+        backend === 'local'
+          ? { FILES_DIR: path.join(work, 'files') }
+          : { FILES_STORAGE: 's3', S3_BUCKET: 'bench', S3_ENDPOINT: `http://127.0.0.1:${s3Port}`, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' };
+      const node = start(['tools/cli.ts', 'node', '--services', 'gateway,auth,users,courses,files'], {
+        DATABASE_URL: pg.url,
+        NATS_URL,
+        LMS_NAMESPACE: ns,
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+        PORT: String(port),
+        NODE_ID: `bench-files-${backend}`,
+        LMS_REQUIRED_SERVICES: 'auth,users,files',
+        FILES_MAX_BYTES: String(bytes * 2),
+        FILES_QUOTA_BYTES: String(bytes * 4),
+        ...storageEnv,
+      });
+      try {
+        const base = `http://127.0.0.1:${port}`;
+        await waitFor(async () => (await req(base, 'GET', '/health/ready')).status === 200 || undefined, 60_000, 250);
+        const token = (await req(base, 'POST', '/api/v1/auth/register', { email: 'files-bench@example.com', password: 'load test password', displayName: 'Bench' })).body.accessToken as string;
+        const before = memOf(node.pid).rss;
+        let peak = before;
+        const sampler = setInterval(() => (peak = Math.max(peak, memOf(node.pid).rss)), 50);
+        let fileId = '';
+        const tUp = await timeIt(
+          () =>
+            new Promise<void>((resolve, reject) => {
+              const r = http.request(`${base}/api/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-length': String(bytes), 'x-filename': 'bench.bin' } }, (res) => {
+                let body = '';
+                res.on('data', (d) => (body += d));
+                res.on('end', () => (res.statusCode === 201 ? ((fileId = JSON.parse(body).id), resolve()) : reject(new Error(`upload: ${res.statusCode} ${body}`))));
+              });
+              r.on('error', reject);
+              source().pipe(r);
+            }),
+        );
+        const upGrowth = peak - before;
+        peak = memOf(node.pid).rss;
+        const downBefore = peak;
+        const tDown = await timeIt(
+          () =>
+            new Promise<void>((resolve, reject) => {
+              http.get(`${base}/api/v1/files/${fileId}/content`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+                let n = 0;
+                res.on('data', (d: Buffer) => (n += d.length));
+                res.on('end', () => (n === bytes ? resolve() : reject(new Error(`download: ${n} bytes`))));
+              }).on('error', reject);
+            }),
+        );
+        clearInterval(sampler);
+        rows.push([`upload through the gateway → ${backend}`, f(MIB / tUp, 0), f(upGrowth, 0), f(memOf(node.pid).peak, 0)]);
+        rows.push([`download through the gateway ← ${backend}`, f(MIB / tDown, 0), f(peak - downBefore, 0), f(memOf(node.pid).peak, 0)]);
+      } finally {
+        await stopAll();
+        await pg.drop();
+        await dropStreams(ns);
+      }
+    }
+  } finally {
+    await new Promise<void>((r) => s3.close(() => r()));
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  const out = table(`(d) ${MIB} MiB through the gateway (one process: gateway, auth, users, courses, files), beside the baselines`, ['run', 'MiB/s', 'RSS growth MiB', 'peak RSS MiB'], rows);
+  const local = Number(rows.find((r) => String(r[0]).startsWith('upload through the gateway → local'))?.[1]);
+  const verdict = `Upload to local storage through the gateway: **${f(local, 0)} MiB/s** (target ≥ 200 MB/s ≈ 191 MiB/s).`;
+  console.log(verdict);
+  return `${out}\n${verdict}\n`;
+}
+
 /** The streams the services created for this run's namespace. */
 async function dropStreams(ns: string) {
   const nc = await connect({ servers: NATS_URL });
@@ -402,7 +525,7 @@ async function main() {
   const rounds = Math.max(1, Number(args.rounds));
   const all: Metrics[] = [];
   let parts: string[] = [];
-  const want = (k: string) => !args.only || args.only === k;
+  const want = (k: string) => (!args.only && k !== 'files') || args.only === k;
   for (let r = 1; r <= rounds && (want('http') || want('events')); r++) {
     console.log(`\n## round ${r}/${rounds}`);
     const m: Metrics = {};
@@ -410,6 +533,15 @@ async function main() {
     if (want('http')) parts.push(await httpBench(m));
     if (want('events')) parts.push(await eventsBench(m));
     all.push(m);
+  }
+  const filesPart = args.only === 'files' ? await filesBench() : '';
+  if (filesPart && !args['no-write']) {
+    const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+    fs.writeFileSync(
+      path.join(root, 'docs/benchmarks-files.md'),
+      `# Files benchmark\n\nLatest \`pnpm bench --only files\` (${when}, ${machine}). One LMS process (gateway, auth, users, courses,\nfiles) with PostgreSQL, NATS, s3rver and the load generator on the same machine; baselines in the same run.\nRSS growth is the gateway process's, sampled every 50 ms during the transfer.\n\n${filesPart}\ns3rver is a JavaScript S3 server writing to the same disk: its numbers bound the LMS's S3 path from below.\n`,
+    );
+    console.log('\nwrote docs/benchmarks-files.md');
   }
   // The learning bench seeds a large catalogue first: once per run, after the rounds.
   const learning = want('learning') ? await learningBench({}) : '';
