@@ -8,6 +8,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -246,6 +247,53 @@ for (const backend of ['local', 's3'] as const) {
       const head = Buffer.from(await mp4.arrayBuffer());
       expect([mp4.status, mp4.headers.get('content-type'), head.subarray(4, 8).toString()]).toEqual([206, 'video/mp4', 'ftyp']);
     }, 90_000);
+
+    it('scans with ClamAV when configured (a clamd protocol peer here), and limits sizes per kind', async () => {
+      // ClamAV itself cannot run here (no signature download): a server speaking clamd's INSTREAM protocol stands in.
+      const EICAR = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
+      const clamd = net.createServer((sock) => {
+        let buf = Buffer.alloc(0);
+        sock.on('data', (d) => {
+          buf = Buffer.concat([buf, d]);
+          if (buf.subarray(buf.length - 4).equals(Buffer.alloc(4))) {
+            const body = buf.subarray('zINSTREAM\0'.length).toString('latin1');
+            sock.end(body.includes('EICAR-STANDARD-ANTIVIRUS-TEST-FILE') ? 'stream: Eicar-Test-Signature FOUND\0' : 'stream: OK\0');
+          }
+        });
+      });
+      await new Promise<void>((r) => clamd.listen(0, '127.0.0.1', r));
+      process.env.CLAMAV_HOST = '127.0.0.1';
+      process.env.CLAMAV_PORT = String((clamd.address() as net.AddressInfo).port);
+      try {
+        const bad = await upload(tokens.learner!, EICAR, { 'x-filename': 'eicar.txt', 'content-type': 'text/plain' });
+        const good = await upload(tokens.learner!, 'harmless words', { 'x-filename': 'ok.txt', 'content-type': 'text/plain' });
+        expect([bad.body.state, good.body.state]).toEqual(['processing', 'processing']);
+        const infected = await waitFor(async () => {
+          const m = (await req(base, 'GET', `/api/v1/files/${bad.body.id}`, undefined, tokens.learner)).body;
+          return m.state === 'rejected' && m;
+        }, 15_000);
+        expect([infected.scan, infected.rejectedReason]).toEqual(['infected', 'malware found: Eicar-Test-Signature']);
+        expect((await fetch(`${base}/api/v1/files/${bad.body.id}/content`, { headers: { authorization: `Bearer ${tokens.learner}` } })).status).toBe(404);
+        const clean = await waitFor(async () => {
+          const m = (await req(base, 'GET', `/api/v1/files/${good.body.id}`, undefined, tokens.learner)).body;
+          return m.state === 'ready' && m;
+        }, 15_000);
+        expect(clean.scan).toBe('clean');
+      } finally {
+        delete process.env.CLAMAV_HOST;
+        delete process.env.CLAMAV_PORT;
+        clamd.close();
+      }
+      process.env.FILES_MAX_IMAGE_BYTES = '100';
+      try {
+        const photo = await sharp({ create: { width: 300, height: 300, channels: 3, background: '#ff0000' } }).jpeg().toBuffer();
+        const big = await upload(tokens.learner!, photo, { 'x-filename': 'big.jpg' });
+        expect([big.status, big.body.error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+        expect(await leftovers()).toEqual([]);
+      } finally {
+        delete process.env.FILES_MAX_IMAGE_BYTES;
+      }
+    });
 
     if (backend === 'local') {
       it('streams a 1 GiB upload with flat memory', async () => {

@@ -36,6 +36,15 @@ type FileRow = Selectable<FilesDB['files']>;
 type VersionRow = Selectable<FilesDB['file_versions']>;
 
 const notFound = () => new DomainError('NOT_FOUND', 'No such file');
+
+/** Size limits per kind (FILES_MAX_IMAGE_BYTES, FILES_MAX_VIDEO_BYTES, FILES_MAX_OTHER_BYTES), within FILES_MAX_BYTES. */
+function limitFor(contentType: string): number {
+  const env = (k: string, d: number) => Number(process.env[k] ?? d);
+  if (contentType.startsWith('image/')) return env('FILES_MAX_IMAGE_BYTES', 50 * 1024 ** 2);
+  const all = env('FILES_MAX_BYTES', 2 * 1024 ** 3);
+  if (contentType.startsWith('video/')) return env('FILES_MAX_VIDEO_BYTES', all);
+  return env('FILES_MAX_OTHER_BYTES', all);
+}
 const QUOTA = () => Number(process.env.FILES_QUOTA_BYTES ?? 1024 ** 3);
 
 function toMeta(f: FileRow, versions: VersionRow[], variants: Array<Selectable<FilesDB['file_variants']>> = []): FileMeta {
@@ -175,6 +184,8 @@ export const filesService = defineService({
             throw new DomainError('IMAGE_TOO_LARGE', `The image is ${dims.width} × ${dims.height} pixels; at most ${maxPixels()} pixels are accepted`, { ...dims, maxPixels: maxPixels() });
           }
         }
+        const kindLimit = limitFor(contentType);
+        if (input.blob.size > kindLimit) throw new DomainError('PAYLOAD_TOO_LARGE', `Files of this kind (${contentType}) may be at most ${kindLimit} bytes`, { maxBytes: kindLimit, contentType });
         const state = processable(contentType) ? 'processing' : 'ready';
         const blobKey = `blobs/${input.blob.sha256}`;
         const owner = cur?.f.owner_id ?? caller!.userId;

@@ -12,6 +12,7 @@ import type { FilesDB } from './files.service.js';
 import { IMAGE_TYPES, renditions, type Rendition } from './images.js';
 import type { BlobStorage } from './storage.js';
 import { poster, probe, VIDEO_TYPES, webMp4 } from './video.js';
+import { clamavConfigured, scan } from './clamav.js';
 
 /** The bytes cannot be processed (not decodable, over a limit): the version is refused, not retried. */
 class Rejection extends Error {}
@@ -19,7 +20,8 @@ class Rejection extends Error {}
 const MAX_ATTEMPTS = 3;
 const LOCK_MS = 15 * 60_000;
 
-export const processable = (contentType: string) => IMAGE_TYPES.has(contentType) || VIDEO_TYPES.has(contentType);
+/** Whether a new version needs the processor: media to render, or anything at all when ClamAV scans. */
+export const processable = (contentType: string) => IMAGE_TYPES.has(contentType) || VIDEO_TYPES.has(contentType) || clamavConfigured() !== undefined;
 
 /**
  * Runs processing jobs outside any transaction (renditions can take seconds to minutes): claims a due
@@ -90,7 +92,22 @@ export class Processor {
     const v = await this.db.selectFrom('file_versions').selectAll().where('file_id', '=', job.file_id).where('version', '=', job.version).executeTakeFirst();
     if (!f || !v) return void (await this.db.deleteFrom('jobs').where('file_id', '=', job.file_id).where('version', '=', job.version).execute());
     try {
-      const made = IMAGE_TYPES.has(v.content_type) ? await this.image(v.blob_key) : await this.video(f.id, v.blob_key, v.sha256);
+      // Scanned first: an infected upload is never rendered.
+      const clam = clamavConfigured();
+      let scanned: 'clean' | undefined;
+      if (clam) {
+        const verdict = await scan(await this.storage.get(v.blob_key), clam);
+        if (!verdict.clean) {
+          await this.db.updateTable('files').set({ scan: 'infected' }).where('id', '=', f.id).execute();
+          throw new Rejection(`malware found: ${verdict.signature}`);
+        }
+        scanned = 'clean';
+      }
+      const made = IMAGE_TYPES.has(v.content_type)
+        ? await this.image(v.blob_key)
+        : VIDEO_TYPES.has(v.content_type)
+          ? await this.video(f.id, v.blob_key, v.sha256)
+          : { renditions: [] as Rendition[], media: undefined };
       const keys: string[] = [];
       for (const r of made.renditions) {
         if (r.storedAs) {
@@ -111,7 +128,7 @@ export class Processor {
         }
         await trx
           .updateTable('files')
-          .set({ state: 'ready', progress: null, ...(made.media && { media: JSON.stringify(made.media) }), updated_at: sql`now()` })
+          .set({ state: 'ready', progress: null, ...(scanned && { scan: scanned }), ...(made.media && { media: JSON.stringify(made.media) }), updated_at: sql`now()` })
           .where('id', '=', f.id)
           .where('version', '=', v.version)
           .execute();
