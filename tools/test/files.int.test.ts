@@ -295,6 +295,32 @@ for (const backend of ['local', 's3'] as const) {
       }
     });
 
+    it('resumes an interrupted upload (tus): only the rest is sent, and only its owner may touch it', async () => {
+      const body = Buffer.alloc(3 * 1024 * 1024 + 123, 9);
+      const tus = { 'tus-resumable': '1.0.0' };
+      const auth = (t: string) => ({ authorization: `Bearer ${t}` });
+      const created = await fetch(`${base}/api/v1/files/uploads`, {
+        method: 'POST',
+        headers: { ...tus, ...auth(tokens.learner!), 'upload-length': String(body.length), 'upload-metadata': `filename ${Buffer.from('résumé.bin').toString('base64')}` },
+      });
+      expect(created.status).toBe(201);
+      const location = new URL(created.headers.get('location')!, base).pathname;
+      const patch = (token: string, offset: number, part: Buffer) =>
+        fetch(`${base}${location}`, { method: 'PATCH', headers: { ...tus, ...auth(token), 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' }, body: new Uint8Array(part) });
+      expect((await patch(tokens.learner!, 0, body.subarray(0, 1024 * 1024))).status).toBe(204);
+      // The connection drops; the client asks where to resume.
+      const head = await fetch(`${base}${location}`, { method: 'HEAD', headers: { ...tus, ...auth(tokens.learner!) } });
+      expect(head.headers.get('upload-offset')).toBe(String(1024 * 1024));
+      expect((await fetch(`${base}${location}`, { method: 'HEAD', headers: { ...tus, ...auth(tokens.outsider!) } })).status).toBe(404);
+      expect((await patch(tokens.outsider!, 1024 * 1024, body.subarray(1024 * 1024))).status).toBe(404);
+      expect((await fetch(`${base}${location}`, { method: 'HEAD', headers: tus })).status).toBe(401);
+      const last = await patch(tokens.learner!, 1024 * 1024, body.subarray(1024 * 1024));
+      expect(last.status).toBe(204);
+      const fileId = last.headers.get('x-file-id')!;
+      const meta = (await req(base, 'GET', `/api/v1/files/${fileId}`, undefined, tokens.learner)).body;
+      expect([meta.name, meta.size, meta.sha256]).toEqual(['résumé.bin', body.length, createHash('sha256').update(body).digest('hex')]);
+    });
+
     if (backend === 'local') {
       it('streams a 1 GiB upload with flat memory', async () => {
         process.env.FILES_MAX_BYTES = String(2 * 1024 ** 3);

@@ -3,7 +3,12 @@ import { pipeline } from 'node:stream/promises';
 import { filesInternal, type FileMeta } from '@lms/contracts';
 import { ingest, storageFromEnv, type BlobStorage } from '@lms/files';
 import { DomainError, toPublicError, type CallMeta, type Runtime } from '@lms/runtime';
+import { FileStore } from '@tus/file-store';
+import { Server as TusServer } from '@tus/server';
 import busboy from 'busboy';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { EdgeAuth } from './edge-auth.js';
 import { sendError, sendJson, type GatewayRequest } from './http.js';
 
@@ -139,6 +144,69 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
     }
   }
 
+  /**
+   * Resumable uploads (the tus protocol, @tus/server): parts land in FILES_TUS_DIR (shared by the gateways in
+   * a mesh); when the last part arrives the whole file goes through the same ingest and register as any upload.
+   * Every request carries the bearer token, and an upload answers only the user who started it.
+   */
+  const tusDir = path.resolve(process.env.FILES_TUS_DIR ?? path.join(runtime.config.dataDir.startsWith('memory:') ? path.join(process.env.TMPDIR ?? '/tmp', `lms-tus-${process.pid}`) : runtime.config.dataDir, 'tus'));
+  const tusStore = new FileStore({ directory: tusDir });
+  const shim = (r: Request) => ({ headers: { authorization: r.headers.get('authorization') ?? undefined } }) as unknown as IncomingMessage;
+  const deny = (status: number, code: string, message: string) => ({ status_code: status, body: JSON.stringify({ error: { code, message, requestId: '' } }) });
+  const tus = new TusServer({
+    path: '/api/v1/files/uploads',
+    datastore: tusStore,
+    maxSize: () => maxBytes(),
+    respectForwardedHeaders: process.env.TRUST_PROXY === 'true',
+    async onIncomingRequest(req, uploadId) {
+      const caller = await edgeAuth.callerOf(shim(req)).catch(() => undefined);
+      if (!caller) throw deny(401, 'UNAUTHENTICATED', 'Sign in to upload');
+      if (uploadId && req.method !== 'POST') {
+        const upload = await tusStore.getUpload(uploadId).catch(() => undefined);
+        if (upload && upload.metadata?.owner !== caller.userId) throw deny(404, 'NOT_FOUND', 'No such upload');
+      }
+    },
+    async onUploadCreate(req, upload) {
+      const caller = (await edgeAuth.callerOf(shim(req)))!;
+      // The owner is the caller, whatever the client put in the metadata.
+      return { metadata: { ...(upload.metadata ?? {}), owner: caller.userId } };
+    },
+    async onUploadFinish(req, upload) {
+      const caller = (await edgeAuth.callerOf(shim(req)))!;
+      const file = path.join(tusDir, upload.id);
+      try {
+        const blob = await ingest(store(), createReadStream(file), maxBytes());
+        const meta = (await broker
+          .call(
+            filesInternal.register.action,
+            {
+              name: upload.metadata?.filename ?? '',
+              declaredType: upload.metadata?.filetype ?? undefined,
+              courseId: upload.metadata?.courseId ?? undefined,
+              blob: { tmpKey: blob.tmpKey, sha256: blob.sha256, size: blob.size, head: blob.head.toString('base64') },
+            },
+            { meta: { caller, edge: false } satisfies CallMeta },
+          )
+          .catch(async (err) => {
+            await store().delete(blob.tmpKey).catch(() => {});
+            throw err;
+          })) as FileMeta;
+        return { status_code: 204, headers: { 'X-File-Id': meta.id, 'Access-Control-Expose-Headers': 'X-File-Id, Upload-Offset, Location' } };
+      } catch (err) {
+        const pub = toPublicError(err);
+        throw deny(pub.status, pub.code, pub.message);
+      } finally {
+        await fs.rm(file, { force: true });
+        await fs.rm(`${file}.json`, { force: true });
+      }
+    },
+  });
+  const resumable = (req: GatewayRequest, res: ServerResponse) => {
+    // moleculer-web strips the route prefix; tus matches on the full path.
+    req.url = req.originalUrl ?? req.url;
+    void tus.handle(req, res).catch((err) => fail(req, res, err));
+  };
+
   return {
     path: '/api/v1/files',
     mappingPolicy: 'restrict',
@@ -148,6 +216,12 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
       'POST /:fileId/versions': (req: GatewayRequest, res: ServerResponse) => upload(req, res, String(req.$params?.fileId ?? '')),
       'GET /:fileId/content': download,
       'GET /:fileId/variants/:name': download,
+      'POST /uploads': resumable,
+      'HEAD /uploads/:id': resumable,
+      'PATCH /uploads/:id': resumable,
+      'DELETE /uploads/:id': resumable,
+      'OPTIONS /uploads': resumable,
+      'OPTIONS /uploads/:id': resumable,
     },
   };
 }
