@@ -89,7 +89,8 @@ function rssMiB(pid: number | undefined): number {
 function start(args: string[], env: Record<string, string>): ChildProcess {
   // node --import tsx rather than the tsx wrapper: the pid is the server's (for RSS) and signals reach it.
   const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const flags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : [];
+  const child = spawn(process.execPath, [...prof, ...flags, '--import', 'tsx', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
   children.push(child);
   return child;
 }
@@ -319,6 +320,8 @@ async function filesBench(): Promise<string> {
         PORT: String(port),
         NODE_ID: `bench-files-${backend}`,
         LMS_REQUIRED_SERVICES: 'auth,users,files',
+        // As docker-compose runs the gateway: a small young generation keeps streaming memory flat.
+        NODE_OPTIONS: process.env.BENCH_FILES_NODE_OPTIONS ?? '--max-semi-space-size=2',
         FILES_MAX_BYTES: String(bytes * 2),
         FILES_QUOTA_BYTES: String(bytes * 4),
         ...storageEnv,
@@ -539,7 +542,8 @@ async function main() {
     const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
     fs.writeFileSync(
       path.join(root, 'docs/benchmarks-files.md'),
-      `# Files benchmark\n\nLatest \`pnpm bench --only files\` (${when}, ${machine}). One LMS process (gateway, auth, users, courses,\nfiles) with PostgreSQL, NATS, s3rver and the load generator on the same machine; baselines in the same run.\nRSS growth is the gateway process's, sampled every 50 ms during the transfer.\n\n${filesPart}\ns3rver is a JavaScript S3 server writing to the same disk: its numbers bound the LMS's S3 path from below.\n`,
+      `# Files benchmark\n\nLatest \`pnpm bench --only files\` (${when}, ${machine}). One LMS process (gateway, auth, users, courses,\nfiles) with PostgreSQL, NATS, s3rver and the load generator on the same machine; baselines in the same run.\nRSS growth is the gateway process's, sampled every 50 ms during the transfer. The process runs with
+NODE_OPTIONS=--max-semi-space-size=2, as docker-compose runs the gateway (see below).\n\n${filesPart}\ns3rver is a JavaScript S3 server writing to the same disk: its numbers bound the LMS's S3 path from below.\n`,
     );
     console.log('\nwrote docs/benchmarks-files.md');
   }

@@ -81,6 +81,10 @@ for (const backend of ['local', 's3'] as const) {
       expect(r.status, JSON.stringify(r.body)).toBe(201);
       expect(r.body, JSON.stringify(r.body)).toMatchObject({ name: 'passwd.txt', size: body.length, contentType: 'text/plain', version: 1, ownerId: ids.learner });
       expect(r.body.sha256).toBe(createHash('sha256').update(body).digest('hex'));
+      // Absolute and Windows paths keep their last segment only.
+      for (const [raw, safe] of [['/etc/shadow', 'shadow'], ['C:\\Windows\\evil.exe', 'evil.exe'], ['...hidden', 'hidden']]) {
+        expect((await upload(tokens.learner!, 'x', { 'x-filename': encodeURIComponent(raw!) })).body.name).toBe(safe);
+      }
       const id = r.body.id;
       const full = await fetch(`${base}/api/v1/files/${id}/content`, { headers: { authorization: `Bearer ${tokens.learner}` } });
       expect(full.status).toBe(200);
