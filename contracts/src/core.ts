@@ -6,7 +6,7 @@ export type Permission = 'public' | 'authenticated' | 'internal' | PermissionNam
 
 /** Roles grant permissions; the map lives here so services and gateway agree on it. */
 export const rolePermissions = {
-  admin: ['users:manage', 'courses:write', 'courses:read-all', 'analytics:read', 'audit:read'],
+  admin: ['users:manage', 'courses:write', 'courses:read-all', 'analytics:read', 'audit:read', 'notifications:manage'],
   instructor: ['courses:write', 'analytics:read'],
   /** Read-only oversight: the audit log, nothing else. */
   auditor: ['audit:read'],

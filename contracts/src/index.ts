@@ -7,7 +7,7 @@ import type { AnyProcedure, DomainContracts, ErrorCode, EventContract, Procedure
 import { courseEvents, courses, coursesInternal } from './courses.js';
 import { enrollmentEvents, enrollments } from './enrollments.js';
 import { fileEvents, files, filesInternal } from './files.js';
-import { notificationEvents } from './notifications.js';
+import { notificationEvents, notifications } from './notifications.js';
 import { privacyEvents } from './privacy.js';
 import { userEvents, users, usersInternal } from './users.js';
 
@@ -23,7 +23,7 @@ export * from './enrollments.js';
 export * from './files.js';
 
 /** Every procedure the edges expose, by domain. Adding one here is all it takes to publish it. */
-export const catalogue = { auth, users, courses, enrollments, files, analytics, audit } as const;
+export const catalogue = { auth, users, courses, enrollments, files, notifications, analytics, audit } as const;
 export type Catalogue = typeof catalogue;
 
 /** Procedures only services call each other with. */

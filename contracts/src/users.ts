@@ -237,6 +237,14 @@ export const usersInternal = domain('users', {
     permission: 'internal',
     summary: 'Remove a profile',
   }),
+  /** What the notifications service needs to address a user: language, time zone, channel choices. */
+  notificationSettings: query({
+    input: z.object({ id: z.uuid() }),
+    output: z.object({ locale: z.string(), timezone: z.string(), status: z.string(), preferences: notificationPreferences }),
+    permission: 'internal',
+    summary: "A user's notification settings",
+    errors: ['USER_NOT_FOUND'],
+  }),
   /** Look a profile up by email for another service (bulk enrolment). */
   byEmail: query({
     input: z.object({ email: z.string().max(254) }),

@@ -8,7 +8,7 @@ import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { http } from './support.ts';
+import { http, waitFor } from './support.ts';
 
 type Actor = 'anon' | 'student' | 'foreign' | 'auditor' | 'ta';
 interface Fixtures {
@@ -24,6 +24,7 @@ interface Fixtures {
   publishedLessonId: string;
   enrollmentId: string;
   fileId: string;
+  notificationId: string;
 }
 interface Rule {
   /** Who must be refused. */
@@ -116,6 +117,11 @@ const matrix: Record<string, Rule> = {
   'files.get': { deny: ownerOnly, input: (fx) => ({ fileId: fx.fileId }) },
   'files.delete': { deny: ownerOnly, input: (fx) => ({ fileId: fx.fileId }) },
   'files.signedUrl': { deny: ownerOnly, input: (fx) => ({ fileId: fx.fileId }) },
+  'notifications.inbox': { deny: signedIn },
+  'notifications.markRead': { deny: ['anon', 'student', 'foreign', 'auditor', 'ta'], input: (fx) => ({ notificationId: fx.notificationId }) },
+  'notifications.markAllRead': { deny: signedIn },
+  'notifications.deliveries': { deny: adminOnly },
+  'notifications.retryDelivery': { deny: adminOnly, input: (fx) => ({ eventId: fx.notificationId }) },
   'analytics.enrollmentsByCourse': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'analytics.publishedByCategory': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'audit.list': { deny: ['anon', 'student', 'foreign', 'ta'] },
@@ -162,7 +168,11 @@ beforeAll(async () => {
   expect(enr.body.status).toBe('active');
   const file = await fetch(`${base}/api/v1/files`, { method: 'POST', body: 'owner notes', headers: { authorization: `Bearer ${ownerSession.accessToken}`, 'x-filename': 'notes.txt', 'content-type': 'text/plain' } });
   expect(file.status).toBe(201);
+  // The admin's welcome notification from the enrolment above: someone else's in-app notification.
+  const adminToken = admin.accessToken as string;
+  const note = await waitFor(async () => (await http(base, 'GET', '/api/v1/me/notifications', undefined, adminToken)).body.items?.[0]?.id as string | undefined, 10_000);
   fx = {
+    notificationId: note,
     fileId: ((await file.json()) as { id: string }).id,
     ownerId: owner.user.id,
     ownerSessionId: ownerSession.sessionId,

@@ -120,14 +120,19 @@ export interface Mail {
   text: string;
 }
 
-/** A real SMTP peer (smtp-server) that keeps what it receives. */
-export async function smtpPeer() {
+/** A real SMTP peer (smtp-server) that keeps what it receives; `refuse` makes it reject matching recipients. */
+export async function smtpPeer(port = 0) {
   const { SMTPServer } = await import('smtp-server');
   const mails: Mail[] = [];
+  const state = { refuse: undefined as RegExp | undefined };
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo(address, _session, done) {
+      if (state.refuse?.test(address.address)) return done(Object.assign(new Error('550 mailbox unavailable'), { responseCode: 550 }));
+      done();
+    },
     onData(stream, session, done) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
@@ -139,11 +144,12 @@ export async function smtpPeer() {
       });
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const bound = (server.server.address() as { port: number }).port;
   return {
-    url: `smtp://127.0.0.1:${port}`,
+    url: `smtp://127.0.0.1:${bound}`,
     mails,
+    state,
     /** The newest mail to `to` whose text matches, waiting for it. */
     async next(to: string, match: RegExp, timeoutMs = 10_000): Promise<Mail> {
       return waitFor(async () => [...mails].reverse().find((m) => m.to.includes(to) && match.test(m.text)), timeoutMs);
@@ -164,4 +170,15 @@ export async function query(databaseUrl: string, q: string, params: unknown[] = 
   } finally {
     await c.end();
   }
+}
+
+/** A TCP port nothing listens on (yet). */
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ServerResponse } from 'node:http';
-import { allProcedures, auth, authBroadcasts, type AnyProcedure } from '@lms/contracts';
+import { allProcedures, auth, authBroadcasts, notificationBroadcasts, type AnyProcedure } from '@lms/contracts';
 import {
   carrierFromHeaders,
   createRateLimiter,
@@ -193,6 +193,27 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
   }
 
   const restAliases: Record<string, unknown> = {};
+  // Live in-app notifications as Server-Sent Events: one stream per tab, fed by the notifications broadcast.
+  const streams = new Map<string, Set<ServerResponse>>();
+  restAliases['GET /me/notifications/stream'] = async (req: GatewayRequest, res: ServerResponse) => {
+    try {
+      const caller = await edgeAuth.callerOf(req);
+      if (!caller) throw new DomainError('UNAUTHENTICATED', 'Sign in to do this');
+      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+      res.write(': connected\n\n');
+      const set = streams.get(caller.userId) ?? new Set();
+      set.add(res);
+      streams.set(caller.userId, set);
+      const ping = setInterval(() => res.write(': ping\n\n'), 25_000);
+      req.on('close', () => {
+        clearInterval(ping);
+        set.delete(res);
+        if (set.size === 0) streams.delete(caller.userId);
+      });
+    } catch (err) {
+      sendError(req, res, toPublicError(err));
+    }
+  };
   for (const c of allProcedures()) {
     if (c.rest) restAliases[`${c.rest.method} ${c.rest.path.replace(/\{(\w+)\}/g, ':$1')}`] = restHandler(c);
   }
@@ -291,6 +312,13 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
       ],
     }),
     events: {
+      [notificationBroadcasts.created.name]: {
+        handler(ctx: { params: unknown }) {
+          const p = notificationBroadcasts.created.payload.safeParse(ctx.params);
+          if (!p.success) return;
+          for (const res of streams.get(p.data.userId) ?? []) res.write(`event: notification\ndata: ${JSON.stringify(p.data.item)}\n\n`);
+        },
+      },
       // Revoked sessions' access tokens are refused from now on, not at their expiry.
       [authBroadcasts.sessionsRevoked.name]: {
         handler(ctx: { params: unknown }) {

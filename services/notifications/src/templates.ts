@@ -1,11 +1,5 @@
 import type { NotificationTemplate } from '@lms/contracts';
 
-export interface Rendered {
-  subject: string;
-  text: string;
-  html: string;
-}
-
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** Plain text is the message; the HTML part is the same text, escaped, with the link made clickable. */
@@ -13,11 +7,52 @@ function message(subject: string, lines: string[], link?: { label: string; url: 
   const text = [...lines, ...(link ? ['', `${link.label}: ${link.url}`] : [])].join('\n');
   const html =
     lines.map((l) => `<p>${esc(l)}</p>`).join('') + (link ? `<p><a href="${esc(link.url)}">${esc(link.label)}</a></p>` : '');
-  return { subject, text, html };
+  return { subject, text, html, link: link?.url };
 }
 
-/** Renders a template. `publicUrl` is where users reach the LMS (links in messages point there). */
-export function render(template: NotificationTemplate, data: Record<string, string>, publicUrl: string): Rendered {
+export interface Rendered {
+  subject: string;
+  text: string;
+  html: string;
+  /** Where the message leads (for the in-app copy), if anywhere. */
+  link?: string;
+}
+
+/** French versions; any template or locale missing here falls back to English. */
+function renderFr(template: NotificationTemplate, data: Record<string, string>, publicUrl: string): Rendered | undefined {
+  const name = data.displayName ?? '';
+  const url = (p: string, token: string) => `${publicUrl.replace(/\/$/, '')}${p}?token=${encodeURIComponent(token)}`;
+  switch (template) {
+    case 'email_verification':
+      return message('Confirmez votre adresse e-mail', [`Bonjour ${name},`, `Confirmez que cette adresse est bien la vôtre. Le lien ne sert qu'une fois et expire dans ${data.expiresInHours ?? '24'} heures.`], {
+        label: 'Confirmer mon adresse',
+        url: url('/verify-email', data.token ?? ''),
+      });
+    case 'password_reset':
+      return message('Réinitialisez votre mot de passe', [`Bonjour ${name},`, `Le lien ne sert qu'une fois et expire dans ${data.expiresInMinutes ?? '30'} minutes. Si ce n'était pas vous, ignorez ce message.`], {
+        label: 'Choisir un nouveau mot de passe',
+        url: url('/reset-password', data.token ?? ''),
+      });
+    case 'enrollment_welcome':
+      return message(`Bienvenue dans ${data.courseTitle ?? 'votre cours'}`, [`Bonjour ${name},`, `Vous êtes inscrit à ${data.courseTitle ?? 'ce cours'}.`], {
+        label: 'Ouvrir le cours',
+        url: `${publicUrl.replace(/\/$/, '')}/courses/${encodeURIComponent(data.courseId ?? '')}`,
+      });
+    default:
+      return undefined;
+  }
+}
+
+/** Renders a template in a locale (`fr`, `fr-CA` → French; anything else, English). */
+export function render(template: NotificationTemplate, data: Record<string, string>, publicUrl: string, locale = 'en'): Rendered {
+  if (locale.toLowerCase().startsWith('fr')) {
+    const fr = renderFr(template, data, publicUrl);
+    if (fr) return fr;
+  }
+  return renderEn(template, data, publicUrl);
+}
+
+function renderEn(template: NotificationTemplate, data: Record<string, string>, publicUrl: string): Rendered {
   const name = data.displayName ?? 'there';
   const url = (path: string, token: string) => `${publicUrl.replace(/\/$/, '')}${path}?token=${encodeURIComponent(token)}`;
   switch (template) {

@@ -214,6 +214,11 @@ export const usersService = defineService({
     async remove({ input, repo: { repo } }) {
       return { removed: await repo.remove(input.id) };
     },
+    async notificationSettings({ input, repo: { repo } }) {
+      const row = await repo.byId(input.id);
+      if (!row) throw notFound();
+      return { locale: row.locale, timezone: row.timezone, status: row.status, preferences: preferencesOf(row.preferences) };
+    },
     async byEmail({ input, repo: { repo } }) {
       const row = await repo.byEmail(input.email.trim().toLowerCase());
       if (!row) throw notFound();
