@@ -104,6 +104,17 @@ async function workingCopy(repo: CoursesRepository, row: CourseRow): Promise<Cou
   };
 }
 
+/** A module or lesson the caller may edit (course role with `course:edit`, or admin); one they may not see is not found. */
+async function editable<T extends { course_id: string }>(repo: CoursesRepository, row: T | undefined, what: 'module' | 'lesson', caller: Caller, admin: boolean): Promise<T> {
+  const gone = () => new DomainError('NOT_FOUND', `No such ${what}`);
+  if (!row) throw gone();
+  const { perms } = await access(repo, row.course_id, caller, admin, true).catch(() => {
+    throw gone();
+  });
+  must(perms, 'course:edit', 'change its content');
+  return row;
+}
+
 /** Records a working-copy change: the course is marked changed and `content.updated` goes out. */
 async function contentChanged(repo: CoursesRepository, emit: Emit, courseId: string, kind: 'course' | 'module' | 'lesson', id: string, change: 'created' | 'updated' | 'deleted' | 'moved', by: string) {
   await repo.touchContent(courseId);
@@ -216,12 +227,7 @@ export const coursesService = defineService({
     async updateModule({ input, caller, can, tx }) {
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const m = await repo.module(input.moduleId);
-        if (!m) throw new DomainError('NOT_FOUND', 'No such module');
-        const { perms } = await access(repo, m.course_id, caller!, can('courses:read-all'), true).catch(() => {
-          throw new DomainError('NOT_FOUND', 'No such module');
-        });
-        must(perms, 'course:edit', 'change its content');
+        const m = await editable(repo, await repo.module(input.moduleId), 'module', caller!, can('courses:read-all'));
         if (input.requires) {
           const siblings = await repo.modulesOf(m.course_id);
           for (const r of input.requires) if (r === m.id || !siblings.some((s) => s.id === r)) throw badInput('requires', `not another module of this course: ${r}`);
@@ -234,12 +240,7 @@ export const coursesService = defineService({
     async deleteModule({ input, caller, can, tx }) {
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const m = await repo.module(input.moduleId);
-        if (!m) throw new DomainError('NOT_FOUND', 'No such module');
-        const { perms } = await access(repo, m.course_id, caller!, can('courses:read-all'), true).catch(() => {
-          throw new DomainError('NOT_FOUND', 'No such module');
-        });
-        must(perms, 'course:edit', 'change its content');
+        const m = await editable(repo, await repo.module(input.moduleId), 'module', caller!, can('courses:read-all'));
         await repo.deleteModule(m.id);
         await contentChanged(repo, emit, m.course_id, 'module', m.id, 'deleted', caller!.userId);
         return { deleted: true as const };
@@ -248,12 +249,7 @@ export const coursesService = defineService({
     async createLesson({ input, caller, can, tx }) {
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const m = await repo.module(input.moduleId);
-        if (!m) throw new DomainError('NOT_FOUND', 'No such module');
-        const { perms } = await access(repo, m.course_id, caller!, can('courses:read-all'), true).catch(() => {
-          throw new DomainError('NOT_FOUND', 'No such module');
-        });
-        must(perms, 'course:edit', 'change its content');
+        const m = await editable(repo, await repo.module(input.moduleId), 'module', caller!, can('courses:read-all'));
         const position = generateKeyBetween(await repo.lastLessonPosition(m.id), null);
         const l = await repo.insertLesson({ id: randomUUID(), moduleId: m.id, courseId: m.course_id, title: input.title, durationMinutes: input.durationMinutes, content: input.content, position });
         await contentChanged(repo, emit, m.course_id, 'lesson', l.id, 'created', caller!.userId);
@@ -263,12 +259,7 @@ export const coursesService = defineService({
     async updateLesson({ input, caller, can, tx }) {
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const l = await repo.lesson(input.lessonId);
-        if (!l) throw new DomainError('NOT_FOUND', 'No such lesson');
-        const { perms } = await access(repo, l.course_id, caller!, can('courses:read-all'), true).catch(() => {
-          throw new DomainError('NOT_FOUND', 'No such lesson');
-        });
-        must(perms, 'course:edit', 'change its content');
+        const l = await editable(repo, await repo.lesson(input.lessonId), 'lesson', caller!, can('courses:read-all'));
         const updated = await repo.updateLesson(l.id, { title: input.title, durationMinutes: input.durationMinutes, content: input.content });
         await contentChanged(repo, emit, l.course_id, 'lesson', l.id, 'updated', caller!.userId);
         return toLesson(updated, renderMarkdown);
@@ -277,12 +268,7 @@ export const coursesService = defineService({
     async deleteLesson({ input, caller, can, tx }) {
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const l = await repo.lesson(input.lessonId);
-        if (!l) throw new DomainError('NOT_FOUND', 'No such lesson');
-        const { perms } = await access(repo, l.course_id, caller!, can('courses:read-all'), true).catch(() => {
-          throw new DomainError('NOT_FOUND', 'No such lesson');
-        });
-        must(perms, 'course:edit', 'change its content');
+        const l = await editable(repo, await repo.lesson(input.lessonId), 'lesson', caller!, can('courses:read-all'));
         await repo.deleteLesson(l.id);
         await contentChanged(repo, emit, l.course_id, 'lesson', l.id, 'deleted', caller!.userId);
         return { deleted: true as const };

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileEvents } from '@lms/contracts';
-import { addToOutbox, type Logger, type Runtime } from '@lms/runtime';
+import { addToOutbox, PollingWorker, type Logger, type Runtime } from '@lms/runtime';
 import { sql, type Kysely } from 'kysely';
 import sharp from 'sharp';
 import type { FilesDB } from './files.service.js';
@@ -29,42 +29,17 @@ export const processable = (contentType: string) => IMAGE_TYPES.has(contentType)
  * records the renditions, the state and the event. A node that dies mid-job leaves the job claimed until
  * its lock expires; another node then runs it again (renditions land under the same keys).
  */
-export class Processor {
-  private timer: NodeJS.Timeout | undefined;
-  private busy = false;
-  private stopped = false;
-
+export class Processor extends PollingWorker<{ file_id: string; version: number; attempts: number }> {
   constructor(
     private readonly db: Kysely<FilesDB>,
     private readonly storage: BlobStorage,
     private readonly runtime: Runtime,
-    private readonly log: Logger,
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => this.kick(), Number(process.env.FILES_PROCESS_POLL_MS ?? 500));
-    this.timer.unref();
-    this.kick();
+    log: Logger,
+  ) {
+    super(log, Number(process.env.FILES_PROCESS_POLL_MS ?? 500));
   }
 
-  stop(): void {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-  }
-
-  kick(): void {
-    if (this.busy || this.stopped) return;
-    this.busy = true;
-    void this.drain()
-      .catch((err) => this.log.warn({ err: String(err) }, 'file processing loop failed'))
-      .finally(() => (this.busy = false));
-  }
-
-  private async drain(): Promise<void> {
-    for (let job = await this.claim(); job && !this.stopped; job = await this.claim()) await this.run(job);
-  }
-
-  private async claim() {
+  protected async claim() {
     return this.db.transaction().execute(async (trx) => {
       const due = await trx
         .selectFrom('jobs')
@@ -87,7 +62,7 @@ export class Processor {
     });
   }
 
-  private async run(job: { file_id: string; version: number; attempts: number }): Promise<void> {
+  protected async run(job: { file_id: string; version: number; attempts: number }): Promise<void> {
     const f = await this.db.selectFrom('files').selectAll().where('id', '=', job.file_id).executeTakeFirst();
     const v = await this.db.selectFrom('file_versions').selectAll().where('file_id', '=', job.file_id).where('version', '=', job.version).executeTakeFirst();
     if (!f || !v) return void (await this.db.deleteFrom('jobs').where('file_id', '=', job.file_id).where('version', '=', job.version).execute());

@@ -13,7 +13,7 @@ import {
   type InboxItem,
   type NotificationTemplate,
 } from '@lms/contracts';
-import { addToOutbox, consumer, decodeCursor, defineService, encodeCursor, keysetPage, type Logger, type Runtime } from '@lms/runtime';
+import { addToOutbox, consumer, decodeCursor, defineService, encodeCursor, keysetPage, PollingWorker, type Logger, type Runtime } from '@lms/runtime';
 import { sql, type ColumnType, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { createMailer, type Mailer } from './mailer.js';
 import * as m0 from './migrations/20261124200000_notifications.js';
@@ -58,48 +58,32 @@ const toItem = (r: InboxRow): InboxItem => ({ id: r.id, template: r.template, ti
  * after NOTIFY_MAX_ATTEMPTS, the delivery is `dead` until an operator retries it. A crash between the
  * SMTP hand-off and the record leaves the row `sending` until its lock expires: at least once.
  */
-class DeliveryWorker {
-  private timer: NodeJS.Timeout | undefined;
-  private busy = false;
-  private stopped = false;
+class DeliveryWorker extends PollingWorker<Selectable<NotificationsDB['deliveries']>> {
   private mailer: Mailer | undefined;
 
   constructor(
     private readonly db: Kysely<NotificationsDB>,
     private readonly runtime: Runtime,
-    private readonly log: Logger,
-  ) {}
+    log: Logger,
+  ) {
+    super(log, Number(process.env.NOTIFY_POLL_MS ?? 500));
+  }
 
   private mail(): Mailer {
     return (this.mailer ??= createMailer({ smtpUrl: process.env.SMTP_URL || undefined, from: process.env.MAIL_FROM ?? 'LMS <no-reply@localhost>', dataDir: this.runtime.config.dataDir }));
   }
 
-  start(): void {
+  override start(): void {
     if (!process.env.SMTP_URL && !this.runtime.config.dataDir.startsWith('memory:')) this.log.info(`no SMTP_URL: mail is written to ${this.runtime.config.dataDir}/mail`);
-    this.timer = setInterval(() => this.kick(), Number(process.env.NOTIFY_POLL_MS ?? 500));
-    this.timer.unref();
-    this.kick();
+    super.start();
   }
 
-  stop(): void {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+  override stop(): void {
+    super.stop();
     this.mailer?.close();
   }
 
-  kick(): void {
-    if (this.busy || this.stopped) return;
-    this.busy = true;
-    void this.drain()
-      .catch((err) => this.log.warn({ err: String(err) }, 'delivery loop failed'))
-      .finally(() => (this.busy = false));
-  }
-
-  private async drain(): Promise<void> {
-    for (let d = await this.claim(); d && !this.stopped; d = await this.claim()) await this.send(d);
-  }
-
-  private claim() {
+  protected claim() {
     return this.db.transaction().execute(async (trx) => {
       const due = await trx
         .selectFrom('deliveries')
@@ -117,7 +101,7 @@ class DeliveryWorker {
     });
   }
 
-  private async send(d: Selectable<NotificationsDB['deliveries']>): Promise<void> {
+  protected async run(d: Selectable<NotificationsDB['deliveries']>): Promise<void> {
     const attempts = d.attempts + 1;
     try {
       // The user's language and choices, as they are now (the sender may not know them).

@@ -14,3 +14,4 @@ export { EmbeddedTransport } from './events/embedded.js';
 export * from './tracing.js';
 export * from './rate-limit.js';
 export * from './cursor.js';
+export * from './worker.js';

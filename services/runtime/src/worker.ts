@@ -1,0 +1,43 @@
+import type { Logger } from './logger.js';
+
+/**
+ * A loop that claims one due job at a time and runs it, woken by a timer and by `kick()` (after a
+ * commit that queued work). Subclasses claim with `FOR UPDATE SKIP LOCKED` so that any number of nodes
+ * can run the same worker over one table; a job is whatever the claim returns.
+ */
+export abstract class PollingWorker<J> {
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+  protected stopped = false;
+
+  constructor(
+    protected readonly log: Logger,
+    private readonly pollMs: number,
+  ) {}
+
+  protected abstract claim(): Promise<J | undefined>;
+  protected abstract run(job: J): Promise<void>;
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.pollMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  kick(): void {
+    if (this.busy || this.stopped) return;
+    this.busy = true;
+    void this.drain()
+      .catch((err) => this.log.warn({ err: String(err) }, `${this.constructor.name} loop failed`))
+      .finally(() => (this.busy = false));
+  }
+
+  private async drain(): Promise<void> {
+    for (let job = await this.claim(); job !== undefined && !this.stopped; job = await this.claim()) await this.run(job);
+  }
+}
