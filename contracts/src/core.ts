@@ -55,6 +55,8 @@ export interface RestBinding {
   path: string;
   /** Success status; 200 unless given. */
   status?: number;
+  /** Also accept a form post with the input in the query string (one-click links from mail clients). */
+  acceptsForm?: boolean;
 }
 
 export interface ProcedureContract<

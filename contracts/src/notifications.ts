@@ -127,6 +127,15 @@ export const notifications = domain('notifications', {
     rest: { method: 'GET', path: '/admin/notifications/deliveries' },
     summary: 'List deliveries',
   }),
+  /** One-click unsubscribe (RFC 8058) from a message type, with the signed token in the email's link. */
+  unsubscribe: mutation({
+    input: z.object({ token: z.string().min(10).max(300) }),
+    output: z.object({ unsubscribed: z.literal(true), type: z.string() }),
+    permission: 'public',
+    rest: { method: 'POST', path: '/notifications/unsubscribe', acceptsForm: true },
+    summary: 'Unsubscribe from a kind of email',
+    errors: ['TOKEN_INVALID'],
+  }),
   /** Send a dead delivery again. */
   retryDelivery: mutation({
     input: z.object({ eventId: z.uuid() }),

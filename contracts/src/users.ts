@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { domain, event, isoDate, mutation, page, pageInput, query } from './core.js';
-import { notificationPreferences } from './notifications.js';
+import { notificationChannels, notificationPreferences, notificationTypes } from './notifications.js';
 import { privacyRequest } from './privacy.js';
 
 export const role = z.enum(['admin', 'instructor', 'auditor', 'student']);
@@ -243,6 +243,14 @@ export const usersInternal = domain('users', {
     output: z.object({ locale: z.string(), timezone: z.string(), status: z.string(), preferences: notificationPreferences }),
     permission: 'internal',
     summary: "A user's notification settings",
+    errors: ['USER_NOT_FOUND'],
+  }),
+  /** Turn one channel of one message type on or off for a user (one-click unsubscribe). */
+  setChannelPreference: mutation({
+    input: z.object({ id: z.uuid(), type: z.enum(notificationTypes), channel: z.enum(notificationChannels), enabled: z.boolean() }),
+    output: notificationPreferences,
+    permission: 'internal',
+    summary: 'Set one notification preference',
     errors: ['USER_NOT_FOUND'],
   }),
   /** Look a profile up by email for another service (bulk enrolment). */

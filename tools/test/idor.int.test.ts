@@ -118,6 +118,7 @@ const matrix: Record<string, Rule> = {
   'files.delete': { deny: ownerOnly, input: (fx) => ({ fileId: fx.fileId }) },
   'files.signedUrl': { deny: ownerOnly, input: (fx) => ({ fileId: fx.fileId }) },
   'notifications.inbox': { deny: signedIn },
+  'notifications.unsubscribe': { deny: everyone, input: () => ({ token: 'not.a.valid-token' }) },
   'notifications.markRead': { deny: ['anon', 'student', 'foreign', 'auditor', 'ta'], input: (fx) => ({ notificationId: fx.notificationId }) },
   'notifications.markAllRead': { deny: signedIn },
   'notifications.deliveries': { deny: adminOnly },

@@ -136,4 +136,26 @@ describe('preferences and in-app', () => {
     await http(base, 'POST', '/api/v1/me/notifications/read-all', {}, learner.accessToken);
     expect((await http(base, 'GET', '/api/v1/me/notifications?unread=true', undefined, learner.accessToken)).body).toMatchObject({ items: [], unreadCount: 0 });
   });
+
+  it('unsubscribes from a kind of email with the one-click link (RFC 8058) in the message', async () => {
+    const t = (await http(base, 'POST', '/api/v1/auth/login', { email: 'teacher@notify.test', password: pw })).body.accessToken;
+    const learner = await register('clicker@notify.test');
+    const course = (await http(base, 'POST', '/api/v1/courses', { title: 'Loud course', category: 'x' }, t)).body;
+    await http(base, 'POST', `/api/v1/courses/${course.id}/publish`, undefined, t);
+    await http(base, 'POST', `/api/v1/courses/${course.id}/enrollments`, {}, learner.accessToken);
+    const mail = await smtp!.next('clicker@notify.test', /Welcome to Loud course/);
+    const headers = mail.raw.split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
+    expect(headers).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click$/m);
+    const url = new URL(/^List-Unsubscribe: <([^>]+)>$/m.exec(headers)![1]!);
+    // What a mail client does: a form POST to the link, no session.
+    const click = await fetch(`${base}${url.pathname}${url.search}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    expect([click.status, await click.json()]).toEqual([200, { unsubscribed: true, type: 'enrollments' }]);
+    expect((await http(base, 'GET', '/api/v1/me/preferences', undefined, learner.accessToken)).body.enrollments.email).toBe(false);
+    const forged = new URL(url);
+    forged.searchParams.set('token', `${learner.user.id}.grades.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
+    expect((await fetch(`${base}${forged.pathname}${forged.search}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' })).status).toBe(401);
+    // Security mail has no unsubscribe link.
+    const reset = await smtp!.next('clicker@notify.test', /Confirm your email/);
+    expect(reset.raw).not.toMatch(/^List-Unsubscribe:/m);
+  });
 });

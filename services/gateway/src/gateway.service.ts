@@ -170,12 +170,14 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
     const readsBody = c.rest!.method !== 'GET' && c.rest!.method !== 'DELETE';
     return async function (req: GatewayRequest, res: ServerResponse) {
       try {
-        if (readsBody && Number(req.headers['content-length'] ?? 0) > 0 && !String(req.headers['content-type'] ?? '').includes('application/json')) {
+        const json = String(req.headers['content-type'] ?? '').includes('application/json');
+        // One-click links (RFC 8058) post a form and carry their input in the query string.
+        const form = readsBody && c.rest!.acceptsForm === true && !json;
+        if (readsBody && !form && Number(req.headers['content-length'] ?? 0) > 0 && !json) {
           throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
         }
-        const input: Record<string, unknown> = readsBody
-          ? { ...(req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as object) : {}) }
-          : { ...(req.query ?? {}) };
+        const input: Record<string, unknown> =
+          readsBody && !form ? { ...(req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as object) : {}) } : { ...(req.query ?? {}) };
         for (const p of inPath) input[p] = req.$params?.[p];
         const caller = await edgeAuth.callerOf(req);
         const out = await forward(c, input, { requestId: req.$requestId, caller, trace: carrierFromHeaders(req.headers), edge: 'rest', client: clientOf(req) });

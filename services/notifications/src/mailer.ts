@@ -18,7 +18,7 @@ export function createMailer(opts: { smtpUrl?: string; from: string; dataDir: st
     const transport: Transporter = nodemailer.createTransport(opts.smtpUrl);
     return {
       async send(to, m) {
-        const info = await transport.sendMail({ from: opts.from, to, subject: m.subject, text: m.text, html: m.html });
+        const info = await transport.sendMail({ from: opts.from, to, subject: m.subject, text: m.text, html: m.html, headers: m.headers });
         return String(info.messageId);
       },
       close: () => transport.close(),
@@ -30,7 +30,7 @@ export function createMailer(opts: { smtpUrl?: string; from: string; dataDir: st
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   return {
     async send(to, m) {
-      const info = await transport.sendMail({ from: opts.from, to, subject: m.subject, text: m.text, html: m.html });
+      const info = await transport.sendMail({ from: opts.from, to, subject: m.subject, text: m.text, html: m.html, headers: m.headers });
       if (inMemory) return String(info.messageId);
       await fs.mkdir(dir, { recursive: true, mode: 0o700 });
       const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${String(info.messageId).replace(/[^\w.-]/g, '')}.eml`);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import {
   DomainError,
   notificationBroadcasts,
@@ -18,6 +18,7 @@ import { sql, type ColumnType, type Kysely, type Selectable, type Transaction } 
 import { createMailer, type Mailer } from './mailer.js';
 import * as m0 from './migrations/20261124200000_notifications.js';
 import * as m1 from './migrations/20261124270000_delivery.js';
+import * as m2 from './migrations/20261124280000_keys.js';
 import { render } from './templates.js';
 
 export interface NotificationsDB {
@@ -38,6 +39,7 @@ export interface NotificationsDB {
     updated_at: ColumnType<Date, undefined, unknown>;
   };
   delivery_attempts: { id: ColumnType<string, undefined, never>; event_id: string; at: ColumnType<Date, undefined, never>; outcome: string; error: string | null };
+  keys: { id: number; key: string };
   inbox: { id: string; event_id: string; user_id: string; template: string; title: string; body: string; link: string | null; created_at: ColumnType<Date, undefined, never>; read_at: Date | null };
 }
 type InboxRow = Selectable<NotificationsDB['inbox']>;
@@ -65,6 +67,7 @@ class DeliveryWorker extends PollingWorker<Selectable<NotificationsDB['deliverie
     private readonly db: Kysely<NotificationsDB>,
     private readonly runtime: Runtime,
     log: Logger,
+    private readonly signer: UnsubscribeSigner,
   ) {
     super(log, Number(process.env.NOTIFY_POLL_MS ?? 500));
   }
@@ -120,6 +123,12 @@ class DeliveryWorker extends PollingWorker<Selectable<NotificationsDB['deliverie
         }
       }
       const message = render(template, d.data ?? {}, publicUrlOf(this.runtime), locale);
+      // Optional mail carries a one-click unsubscribe (RFC 8058); security mail does not.
+      const type = templateType[template];
+      if (d.user_id && type && !transactionalTemplates.has(template)) {
+        const url = `${publicUrlOf(this.runtime).replace(/\/$/, '')}/api/v1/notifications/unsubscribe?token=${encodeURIComponent(await this.signer.token(d.user_id, type))}`;
+        message.headers = { 'List-Unsubscribe': `<${url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' };
+      }
       const providerId = await this.mail().send(d.recipient, message);
       await this.db.transaction().execute(async (trx) => {
         // Sent: the data (it may hold a token) is no longer needed.
@@ -146,6 +155,32 @@ class DeliveryWorker extends PollingWorker<Selectable<NotificationsDB['deliverie
 
 const workers = new WeakMap<Runtime, DeliveryWorker>();
 
+/** Signs one-click unsubscribe links: `<userId>.<type>.<hmac>` (NOTIFY_SECRET, or a key generated and kept here). */
+class UnsubscribeSigner {
+  private key: Promise<Buffer> | undefined;
+  constructor(private readonly db: Kysely<NotificationsDB>) {}
+  private secret(): Promise<Buffer> {
+    return (this.key ??= (async () => {
+      if (process.env.NOTIFY_SECRET) return Buffer.from(process.env.NOTIFY_SECRET);
+      await this.db.insertInto('keys').values({ id: 1, key: randomBytes(32).toString('base64') }).onConflict((oc) => oc.column('id').doNothing()).execute();
+      return Buffer.from((await this.db.selectFrom('keys').select('key').where('id', '=', 1).executeTakeFirstOrThrow()).key, 'base64');
+    })());
+  }
+  private async mac(userId: string, type: string): Promise<string> {
+    return createHmac('sha256', await this.secret()).update(`unsubscribe.${userId}.${type}`).digest('base64url');
+  }
+  async token(userId: string, type: string): Promise<string> {
+    return `${userId}.${type}.${await this.mac(userId, type)}`;
+  }
+  async check(token: string): Promise<{ userId: string; type: string } | undefined> {
+    const [userId, type, sig] = token.split('.');
+    if (!userId || !type || !sig) return undefined;
+    const want = Buffer.from(await this.mac(userId, type));
+    const got = Buffer.from(sig);
+    return want.length === got.length && timingSafeEqual(want, got) ? { userId, type } : undefined;
+  }
+}
+
 const toDelivery = (r: Selectable<NotificationsDB['deliveries']>) => ({
   eventId: r.event_id,
   userId: r.user_id,
@@ -167,11 +202,12 @@ const toDelivery = (r: Selectable<NotificationsDB['deliveries']>) => ({
 export const notificationsService = defineService({
   name: 'notifications',
   contracts: { ...notifications, ...privacyExportContract('notifications') },
-  migrations: { '20261124200000_notifications': m0, '20261124270000_delivery': m1 },
+  migrations: { '20261124200000_notifications': m0, '20261124270000_delivery': m1, '20261124280000_keys': m2 },
   repository: (db: Kysely<NotificationsDB>, runtime) => {
-    const worker = new DeliveryWorker(db, runtime, runtime.logger('notifications'));
+    const signer = new UnsubscribeSigner(db);
+    const worker = new DeliveryWorker(db, runtime, runtime.logger('notifications'), signer);
     workers.set(runtime, worker);
-    return { db, worker };
+    return { db, worker, signer };
   },
   started: async ({ worker }) => worker.start(),
   stopped: async ({ worker }) => worker.stop(),
@@ -246,6 +282,15 @@ export const notificationsService = defineService({
       }
       const rows = await q.orderBy('updated_at', 'desc').orderBy('event_id', 'desc').limit(input.limit + 1).execute();
       return keysetPage(rows, input.limit, toDelivery, (d) => encodeCursor(d.updatedAt, d.eventId));
+    },
+    async unsubscribe({ input, call, repo: { signer }, logger }) {
+      const t = await signer.check(input.token);
+      if (!t) throw new DomainError('TOKEN_INVALID', 'This unsubscribe link is not valid');
+      await call(usersInternal.setChannelPreference, { id: t.userId, type: t.type as never, channel: 'email', enabled: false }).catch((err) => {
+        // An erased user, or a type that no longer exists: nothing left to unsubscribe from.
+        logger.warn({ err: String(err) }, 'unsubscribe found nothing to change');
+      });
+      return { unsubscribed: true as const, type: t.type };
     },
     async retryDelivery({ input, caller, repo: { db, worker }, logger }) {
       const row = await db

@@ -16,6 +16,8 @@ export interface Rendered {
   html: string;
   /** Where the message leads (for the in-app copy), if anywhere. */
   link?: string;
+  /** Extra mail headers (List-Unsubscribe). */
+  headers?: Record<string, string>;
 }
 
 /** French versions; any template or locale missing here falls back to English. */

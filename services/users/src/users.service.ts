@@ -219,6 +219,18 @@ export const usersService = defineService({
       if (!row) throw notFound();
       return { locale: row.locale, timezone: row.timezone, status: row.status, preferences: preferencesOf(row.preferences) };
     },
+    async setChannelPreference({ input, tx }) {
+      return tx(async (trx, emit) => {
+        const r = new UsersRepository(trx);
+        const row = await r.byId(input.id);
+        if (!row) throw notFound();
+        const prefs = preferencesOf(row.preferences);
+        const next = { ...prefs, [input.type]: { ...prefs[input.type], [input.channel]: input.enabled } };
+        await r.setPreferences(row.id, next);
+        await emit(userEvents.updated, { userId: row.id, changed: ['preferences'], roles: row.roles as Profile['roles'], by: row.id }, row.id);
+        return next;
+      });
+    },
     async byEmail({ input, repo: { repo } }) {
       const row = await repo.byEmail(input.email.trim().toLowerCase());
       if (!row) throw notFound();
