@@ -345,6 +345,20 @@ export class CoursesRepository {
 
   // ------------------------------------------------------------ members
 
+  /** The course and the user's role in it, in one round trip (the read path of every course request). */
+  async withRole(courseId: string, userId: string): Promise<{ row: CourseRow; role: CourseRole | undefined } | undefined> {
+    const r = await this.db
+      .selectFrom('courses')
+      .leftJoin('course_members', (j) => j.onRef('course_members.course_id', '=', 'courses.id').on('course_members.user_id', '=', userId))
+      .selectAll('courses')
+      .select('course_members.role as member_role')
+      .where('courses.id', '=', courseId)
+      .executeTakeFirst();
+    if (!r) return undefined;
+    const { member_role, ...row } = r;
+    return { row: row as CourseRow, role: member_role ?? undefined };
+  }
+
   async roleIn(courseId: string, userId: string): Promise<CourseRole | undefined> {
     return (await this.db.selectFrom('course_members').select('role').where('course_id', '=', courseId).where('user_id', '=', userId).executeTakeFirst())?.role;
   }

@@ -45,9 +45,12 @@ const everything = new Set(Object.values(courseRolePermissions).flat()) as Set<C
  * Admins (courses:read-all) may do everything. A course the caller may not see does not exist for them.
  */
 async function access(repo: CoursesRepository, courseId: string, caller: Caller, admin: boolean, forUpdate = false) {
-  const row = await repo.byId(courseId, forUpdate);
-  if (!row) throw notFound();
-  const role = await repo.roleIn(courseId, caller.userId);
+  // Writes lock the course row first; reads fetch it with the caller's role in one query.
+  const found = forUpdate
+    ? await repo.byId(courseId, true).then(async (row) => row && { row, role: await repo.roleIn(courseId, caller.userId) })
+    : await repo.withRole(courseId, caller.userId);
+  if (!found) throw notFound();
+  const { row, role } = found;
   const perms = admin ? everything : coursePermissionsOf(role);
   if (!perms.has('course:view-drafts') && !learnerMaySee(row, role)) throw notFound();
   return { row, role, perms };
