@@ -86,6 +86,14 @@ export const filesInternal = domain('files', {
     summary: 'Register an upload',
     errors: ['NOT_FOUND', 'FORBIDDEN', 'QUOTA_EXCEEDED', 'PAYLOAD_TOO_LARGE'],
   }),
+  /** Who owns a file and what it is (e.g. for the users service to accept it as an avatar). */
+  describe: query({
+    input: z.object({ fileId }),
+    output: z.object({ ownerId: z.uuid(), contentType: z.string(), state: z.enum(['processing', 'ready', 'rejected']) }),
+    permission: 'internal',
+    summary: 'Describe a file',
+    errors: ['NOT_FOUND'],
+  }),
   /** Where a readable version's bytes are, for the gateway to stream them out; checks access or a signature. */
   openForRead: query({
     input: z.object({

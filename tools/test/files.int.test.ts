@@ -215,6 +215,12 @@ for (const backend of ['local', 's3'] as const) {
       const meta = await sharp(Buffer.from(await thumb.arrayBuffer())).metadata();
       expect([meta.width, meta.height, meta.exif, meta.orientation]).toEqual([160, 267, undefined, undefined]);
       expect((await fetch(`${base}/api/v1/files/${up.body.id}/variants/thumb.webp`, { headers: { authorization: `Bearer ${tokens.outsider}` } })).status).toBe(404);
+      // Only an image of one's own can be an avatar.
+      expect((await req(base, 'PATCH', '/api/v1/me', { avatarFileId: up.body.id }, tokens.learner)).body.avatarFileId).toBe(up.body.id);
+      const notMine = await req(base, 'PATCH', '/api/v1/me', { avatarFileId: up.body.id }, tokens.outsider);
+      expect([notMine.status, notMine.body.error.details.issues[0].path]).toEqual([422, 'avatarFileId']);
+      const text = await upload(tokens.learner!, 'plain words', { 'x-filename': 'a.txt', 'content-type': 'text/plain' });
+      expect((await req(base, 'PATCH', '/api/v1/me', { avatarFileId: text.body.id }, tokens.learner)).status).toBe(422);
 
       // A 1 KB PNG that claims 100,000 × 100,000 pixels: refused from its header, nothing kept.
       const bomb = Buffer.concat([PNG.subarray(0, 16), Buffer.from([0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0]), PNG.subarray(24)]);

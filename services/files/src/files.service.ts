@@ -249,6 +249,12 @@ export const filesService = defineService({
       const sig = await signer.sign(cur.f.id, version, exp);
       return { url: `/api/v1/files/${cur.f.id}/content?version=${version}&exp=${exp}&sig=${sig}`, expiresAt: new Date(exp * 1000).toISOString() };
     },
+    async describe({ input, repo: { db } }) {
+      const cur = await load(db, input.fileId);
+      if (!cur) throw notFound();
+      const v = cur.versions.find((x) => x.version === cur.f.version)!;
+      return { ownerId: cur.f.owner_id, contentType: v.content_type, state: cur.f.state as 'processing' | 'ready' | 'rejected' };
+    },
     async openForRead({ input, caller, can, call, repo: { db, signer } }) {
       const cur = await load(db, input.fileId);
       if (!cur) throw notFound();

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import {
   authEvents,
   DomainError,
+  filesInternal,
   privacyEvents,
   privacyExportContract,
   privacyParticipants,
@@ -113,8 +114,16 @@ export const usersService = defineService({
       if (!row) throw notFound();
       return toProfile(row);
     },
-    async updateMe({ input, caller, tx }) {
-      // TODO(files, issue 5): check that avatarFileId is an image the caller owns.
+    async updateMe({ input, caller, call, tx }) {
+      // An avatar must be an image the caller owns (checked before the transaction: no remote call inside one).
+      if (input.avatarFileId) {
+        const f = await call(filesInternal.describe, { fileId: input.avatarFileId }).catch(() => undefined);
+        if (!f || f.ownerId !== caller!.userId || !f.contentType.startsWith('image/') || f.state === 'rejected') {
+          throw new DomainError('VALIDATION_FAILED', 'Invalid input: avatarFileId: not an image of yours', {
+            issues: [{ path: 'avatarFileId', message: 'not an image of yours', code: 'invalid_avatar' }],
+          });
+        }
+      }
       return changed(tx, caller!.userId, Object.keys(input), (r) => r.update(caller!.userId, input));
     },
     async preferences({ caller, repo: { repo } }) {
