@@ -18,9 +18,9 @@ const children: ChildProcess[] = [];
 const admin = { userId: randomUUID(), roles: ['admin', 'instructor', 'student'] };
 
 const settings = (nodeId: string): Partial<RuntimeSettings> => ({ mode: 'mesh', databaseUrl: db.url, natsUrl: NATS_URL, namespace: ns, port: 0, migrateOnStart: false, nodeId });
-const call = <T = any>(action: string, params: object, caller?: { userId: string; roles: string[] }): Promise<T> =>
+const call = <T = unknown>(action: string, params: object, caller?: { userId: string; roles: string[] }): Promise<T> =>
   core.broker.call(action, params, { meta: caller ? { caller, edge: true } : { edge: false }, timeout: 60_000 }) as Promise<T>;
-const sql = (q: string, params: unknown[] = []) => query(db.url, q, params);
+const sql = <R = Record<string, unknown>>(q: string, params: unknown[] = []) => query<R>(db.url, q, params);
 
 async function users(n: number, prefix: string) {
   const out: string[] = [];
@@ -81,8 +81,8 @@ describe('enrollment saga', () => {
       const byStatus = await sql('select status, count(*)::int as n from enrollments.enrollments where course_id = $1 group by status order by status', [courseId]);
       expect(byStatus).toEqual([{ status: 'active', n: 50 }, { status: 'waitlisted', n: 150 }]);
 
-      const [first] = await sql(`select user_id from enrollments.enrollments where course_id = $1 and status = 'waitlisted' order by waitlisted_at, id limit 1`, [courseId]);
-      const [leaver] = await sql(`select user_id from enrollments.enrollments where course_id = $1 and status = 'active' limit 1`, [courseId]);
+      const [first] = await sql<{ user_id: string }>(`select user_id from enrollments.enrollments where course_id = $1 and status = 'waitlisted' order by waitlisted_at, id limit 1`, [courseId]);
+      const [leaver] = await sql<{ user_id: string }>(`select user_id from enrollments.enrollments where course_id = $1 and status = 'active' limit 1`, [courseId]);
       await call('enrollments.drop', { courseId }, { userId: leaver.user_id, roles: ['student'] });
       await waitFor(async () => (await sql(`select status from enrollments.enrollments where course_id = $1 and user_id = $2 and status = 'active'`, [courseId, first.user_id])).length === 1);
       const after = await sql('select status, count(*)::int as n from enrollments.enrollments where course_id = $1 group by status order by status', [courseId]);
@@ -110,8 +110,8 @@ describe('enrollment saga', () => {
       await waitFor(async () => (await sql(`select 1 from notifications.deliveries where user_id = $1 and template = 'enrollment_welcome'`, [userId])).length === 1, 15_000);
       await new Promise((r) => setTimeout(r, 1500)); // time for a duplicate to show up, if there were one
       expect(await sql(`select count(*)::int as n from notifications.deliveries where user_id = $1`, [userId])).toEqual([{ n: 1 }]);
-      const history = await sql(`select h.status from enrollments.enrollment_history h join enrollments.enrollments e on e.id = h.enrollment_id where e.user_id = $1 order by h.id`, [userId]);
-      expect(history.map((h: { status: string }) => h.status)).toEqual(['pending', 'active']);
+      const history = await sql<{ status: string }>(`select h.status from enrollments.enrollment_history h join enrollments.enrollments e on e.id = h.enrollment_id where e.user_id = $1 order by h.id`, [userId]);
+      expect(history.map((h) => h.status)).toEqual(['pending', 'active']);
       expect(await sql('select taken from enrollments.seats where course_id = $1', [courseId])).toEqual([{ taken: 1 }]);
       await waitFor(async () => (await sql(`select enrolled from analytics.enrollments_by_course where course_id = $1`, [courseId]))[0]?.enrolled === 1, 15_000);
       // Stop this one before the next crash case, so only the doomed node runs sagas then.

@@ -44,11 +44,9 @@ for (const backend of ['local', 's3'] as const) {
       return (r.Contents ?? []).map((o) => o.Key!);
     }
 
-    /** A raw upload (the JSON helper would serialise a Buffer). */
-    async function upload(token: string, body: Buffer | string, headers: Record<string, string> = {}, url = '/api/v1/files') {
-      const r = await fetch(`${base}${url}`, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', ...headers } });
-      return { status: r.status, body: (await r.json()) as any };
-    }
+    /** A raw upload: the bytes as they are, octet-stream unless the test says otherwise. */
+    const upload = (token: string, body: Buffer | string, headers: Record<string, string> = {}, url = '/api/v1/files') =>
+      req(base, 'POST', url, body, token, { 'content-type': 'application/octet-stream', ...headers });
 
     beforeAll(async () => {
       dir = tempDir();

@@ -68,7 +68,7 @@ export async function http(
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...headers,
     },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    body: body === undefined ? undefined : typeof body === 'string' ? body : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body),
     signal: AbortSignal.timeout(15_000),
   });
   const text = await res.text();
@@ -162,7 +162,7 @@ export async function smtpPeer(port = 0) {
 export const tokenIn = (mail: Mail) => /[?&]token=([\w-]+)/.exec(mail.text)?.[1] ?? '';
 
 /** One query on a test database (to look inside a service's tables). */
-export async function query(databaseUrl: string, q: string, params: unknown[] = []): Promise<any[]> {
+export async function query<R = Record<string, unknown>>(databaseUrl: string, q: string, params: unknown[] = []): Promise<R[]> {
   const c = new pg.Client({ connectionString: databaseUrl });
   await c.connect();
   try {

@@ -1,5 +1,5 @@
 import type { Course, CourseModule, CourseRole, Lesson, LessonContent } from '@lms/contracts';
-import { sql, type ColumnType, type Generated, type Kysely, type Selectable } from 'kysely';
+import { sql, type ColumnType, type Generated, type Kysely, type Selectable, type Updateable } from 'kysely';
 
 type Json<T> = ColumnType<T, string, string>;
 
@@ -165,9 +165,10 @@ export type CourseMetaPatch = Partial<{
   prerequisites: string[];
 }>;
 
-function metaColumns(p: CourseMetaPatch) {
+/** The metadata columns of a patch; fields left undefined are not written (Kysely skips undefined values). */
+function metaColumns(p: CourseMetaPatch): Updateable<CoursesDB['courses']> {
   const date = (v: string | null | undefined) => (v === undefined ? undefined : v === null ? null : new Date(v));
-  const cols = {
+  return {
     title: p.title,
     slug: p.slug,
     summary: p.summary,
@@ -186,7 +187,6 @@ function metaColumns(p: CourseMetaPatch) {
     sequential: p.sequential,
     prerequisites: p.prerequisites,
   };
-  return Object.fromEntries(Object.entries(cols).filter(([, v]) => v !== undefined));
 }
 
 export class CoursesRepository {
@@ -209,7 +209,12 @@ export class CoursesRepository {
         slug: c.slug ?? c.id,
         categories: c.categories ?? [c.category],
         owner_id: c.ownerId,
-      } as never)
+        cover_file_id: c.coverFileId ?? null,
+        enroll_opens_at: c.enrollOpensAt ? new Date(c.enrollOpensAt) : null,
+        enroll_closes_at: c.enrollClosesAt ? new Date(c.enrollClosesAt) : null,
+        capacity: c.capacity ?? null,
+        published_at: null,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     await this.db.insertInto('course_members').values({ course_id: c.id, user_id: c.ownerId, role: 'owner', added_by: c.ownerId }).execute();
@@ -223,7 +228,7 @@ export class CoursesRepository {
   update(id: string, patch: CourseMetaPatch) {
     return this.db
       .updateTable('courses')
-      .set({ ...metaColumns(patch), updated_at: sql`now()`, content_changed_at: sql`now()` } as never)
+      .set({ ...metaColumns(patch), updated_at: sql`now()`, content_changed_at: sql`now()` })
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow();

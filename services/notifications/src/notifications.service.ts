@@ -6,6 +6,7 @@ import {
   notifications,
   privacyEvents,
   privacyExportContract,
+  notificationTypes,
   templateType,
   transactionalTemplates,
   userEvents,
@@ -285,8 +286,9 @@ export const notificationsService = defineService({
     },
     async unsubscribe({ input, call, repo: { signer }, logger }) {
       const t = await signer.check(input.token);
-      if (!t) throw new DomainError('TOKEN_INVALID', 'This unsubscribe link is not valid');
-      await call(usersInternal.setChannelPreference, { id: t.userId, type: t.type as never, channel: 'email', enabled: false }).catch((err) => {
+      const type = notificationTypes.find((x) => x === t?.type);
+      if (!t || !type) throw new DomainError('TOKEN_INVALID', 'This unsubscribe link is not valid');
+      await call(usersInternal.setChannelPreference, { id: t.userId, type, channel: 'email', enabled: false }).catch((err) => {
         // An erased user, or a type that no longer exists: nothing left to unsubscribe from.
         logger.warn({ err: String(err) }, 'unsubscribe found nothing to change');
       });
