@@ -118,13 +118,17 @@ interface Metrics {
   p99at5000?: number;
 }
 
-async function httpBench(m: Metrics): Promise<string> {
+/**
+ * A fresh migrated database and JetStream namespace for one bench, the environment its LMS processes
+ * run with, and the teardown that removes all of it.
+ */
+async function benchStack(requiredServices: string) {
   const pg = await tempDatabase();
   const ns = uniqueName('bench');
   const db = await openDatabase({ databaseUrl: pg.url, dataDir: '' });
   await migrateAll(db, Object.values(SERVICES));
   await db.close();
-  const env = {
+  const env: Record<string, string> = {
     DATABASE_URL: pg.url,
     NATS_URL,
     LMS_NAMESPACE: ns,
@@ -132,8 +136,21 @@ async function httpBench(m: Metrics): Promise<string> {
     LOG_LEVEL: 'warn',
     RATE_LIMIT_PER_MINUTE: '100000000',
     RATE_LIMIT_AUTH_PER_MINUTE: '100000000',
-    LMS_REQUIRED_SERVICES: 'auth,users,courses',
+    LMS_REQUIRED_SERVICES: requiredServices,
   };
+  return {
+    pg,
+    env,
+    async teardown() {
+      await stopAll();
+      await pg.drop();
+      await dropStreams(ns);
+    },
+  };
+}
+
+async function httpBench(m: Metrics): Promise<string> {
+  const { pg, env, teardown } = await benchStack('auth,users,courses');
   try {
     const [edgePort, barePort] = [await freePort(), await freePort()];
     const edge = start(['tools/cli.ts', 'node', '--services', 'gateway,auth,users'], { ...env, PORT: String(edgePort), NODE_ID: 'bench-edge' });
@@ -180,29 +197,13 @@ async function httpBench(m: Metrics): Promise<string> {
     console.log(verdict);
     return `${out.join('\n')}\n${verdict}\n`;
   } finally {
-    await stopAll();
-    await pg.drop();
-    await dropStreams(ns);
+    await teardown();
   }
 }
 
 /** (c) The learning core at scale: seeded catalogue, catalogue page and learner dashboard. */
 async function learningBench(m: Metrics): Promise<string> {
-  const pg = await tempDatabase();
-  const ns = uniqueName('bench');
-  const db = await openDatabase({ databaseUrl: pg.url, dataDir: '' });
-  await migrateAll(db, Object.values(SERVICES));
-  await db.close();
-  const env = {
-    DATABASE_URL: pg.url,
-    NATS_URL,
-    LMS_NAMESPACE: ns,
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_PER_MINUTE: '100000000',
-    RATE_LIMIT_AUTH_PER_MINUTE: '100000000',
-    LMS_REQUIRED_SERVICES: 'auth,users,courses,enrollments',
-  };
+  const { pg, env, teardown } = await benchStack('auth,users,courses,enrollments');
   try {
     const [edgePort, barePort] = [await freePort(), await freePort()];
     const edge = start(['tools/cli.ts', 'node', '--services', 'gateway,auth,users'], { ...env, PORT: String(edgePort), NODE_ID: 'bench-edge' });
@@ -251,9 +252,7 @@ async function learningBench(m: Metrics): Promise<string> {
     console.log(verdict);
     return `${out.join('\n')}\n${verdict}\n`;
   } finally {
-    await stopAll();
-    await pg.drop();
-    await dropStreams(ns);
+    await teardown();
   }
 }
 
@@ -301,25 +300,16 @@ async function filesBench(): Promise<string> {
   const s3Port = ((await s3.run()) as { port: number }).port;
   try {
     for (const backend of ['local', 's3'] as const) {
-      const pg = await tempDatabase();
-      const ns = uniqueName('bench');
-      const db = await openDatabase({ databaseUrl: pg.url, dataDir: '' });
-      await migrateAll(db, Object.values(SERVICES));
-      await db.close();
+      const { env, teardown } = await benchStack('auth,users,files');
       const port = await freePort();
       const storageEnv: Record<string, string> =
         backend === 'local'
           ? { FILES_DIR: path.join(work, 'files') }
           : { FILES_STORAGE: 's3', S3_BUCKET: 'bench', S3_ENDPOINT: `http://127.0.0.1:${s3Port}`, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' };
       const node = start(['tools/cli.ts', 'node', '--services', 'gateway,auth,users,courses,files'], {
-        DATABASE_URL: pg.url,
-        NATS_URL,
-        LMS_NAMESPACE: ns,
-        NODE_ENV: 'production',
-        LOG_LEVEL: 'warn',
+        ...env,
         PORT: String(port),
         NODE_ID: `bench-files-${backend}`,
-        LMS_REQUIRED_SERVICES: 'auth,users,files',
         // As docker-compose runs the gateway: a small young generation keeps streaming memory flat.
         NODE_OPTIONS: process.env.BENCH_FILES_NODE_OPTIONS ?? '--max-semi-space-size=2',
         FILES_MAX_BYTES: String(bytes * 2),
@@ -363,9 +353,7 @@ async function filesBench(): Promise<string> {
         rows.push([`upload through the gateway → ${backend}`, f(MIB / tUp, 0), f(upGrowth, 0), f(memOf(node.pid).peak, 0)]);
         rows.push([`download through the gateway ← ${backend}`, f(MIB / tDown, 0), f(peak - downBefore, 0), f(memOf(node.pid).peak, 0)]);
       } finally {
-        await stopAll();
-        await pg.drop();
-        await dropStreams(ns);
+        await teardown();
       }
     }
   } finally {

@@ -32,8 +32,13 @@ export interface Caller {
 }
 
 /** Roles whose permissions count only in sessions that used a second factor (LMS_MFA_REQUIRED_ROLES). */
+let mfaRoles: { raw: string; roles: string[] } | undefined;
 export function mfaRequiredRoles(): string[] {
-  return (process.env.LMS_MFA_REQUIRED_ROLES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  // Read on every call (tests and operators change it at run time), parsed only when it changed: this is on
+  // the path of every action.
+  const raw = process.env.LMS_MFA_REQUIRED_ROLES ?? '';
+  if (mfaRoles?.raw !== raw) mfaRoles = { raw, roles: raw.split(',').map((s) => s.trim()).filter(Boolean) };
+  return mfaRoles.roles;
 }
 
 /** What a caller may do: their roles' permissions, less those that need MFA this session lacks. */
