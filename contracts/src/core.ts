@@ -21,9 +21,9 @@ export type PermissionName = (typeof rolePermissions)[Role][number];
  * created the course; instructors co-teach; teaching assistants grade and see drafts; learners take it.
  */
 export const courseRolePermissions = {
-  owner: ['course:view', 'course:view-drafts', 'course:edit', 'course:publish', 'course:grade', 'course:members:read', 'course:members:manage', 'course:members:manage-staff'],
-  instructor: ['course:view', 'course:view-drafts', 'course:edit', 'course:publish', 'course:grade', 'course:members:read', 'course:members:manage'],
-  ta: ['course:view', 'course:view-drafts', 'course:grade', 'course:members:read'],
+  owner: ['course:view', 'course:view-drafts', 'course:edit', 'course:publish', 'course:grade', 'course:announce', 'course:members:read', 'course:members:manage', 'course:members:manage-staff'],
+  instructor: ['course:view', 'course:view-drafts', 'course:edit', 'course:publish', 'course:grade', 'course:announce', 'course:members:read', 'course:members:manage'],
+  ta: ['course:view', 'course:view-drafts', 'course:grade', 'course:announce', 'course:members:read'],
   learner: ['course:view'],
 } as const satisfies Record<string, readonly string[]>;
 export type CourseRole = keyof typeof courseRolePermissions;

@@ -145,6 +145,17 @@ export const enrollments = domain('enrollments', {
   }),
 });
 
+/** Service-to-service: who learns in a course (announcements, course updates). */
+export const enrollmentsInternal = domain('enrollments', {
+  /** Learners holding a seat (active or completed), by user id, in pages. */
+  learnerIds: query({
+    input: z.object({ courseId: z.uuid(), after: z.uuid().optional(), limit: z.number().int().min(1).max(1000).default(500) }),
+    output: z.object({ userIds: z.array(z.uuid()), next: z.uuid().nullable() }),
+    permission: 'internal',
+    summary: "A course's learners",
+  }),
+});
+
 const ref = { enrollmentId: z.uuid(), courseId: z.uuid(), userId: z.uuid() };
 export const enrollmentEvents = {
   /** The seed's UserEnrolled: a learner holds a seat. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { domain, event, isoDate, mutation, page, pageInput, query } from './core.js';
-import { notificationChannels, notificationPreferences, notificationTypes } from './notifications.js';
+import { deliveryMode, notificationChannels, notificationPreferences, notificationPreferencesInput, notificationTypes } from './notifications.js';
 import { privacyRequest } from './privacy.js';
 
 export const role = z.enum(['admin', 'instructor', 'auditor', 'student']);
@@ -58,21 +58,25 @@ export const users = domain('users', {
     rest: { method: 'PATCH', path: '/me' },
     summary: 'Update my profile',
   }),
-  /** Which channels deliver each kind of message to the caller. */
-  preferences: query({
+  /** How each kind of message reaches the caller: per type and channel, immediately, in a digest or never; quiet hours. */
+  notificationPreferences: query({
     input: z.object({}),
     output: notificationPreferences,
     permission: 'authenticated',
-    rest: { method: 'GET', path: '/me/preferences' },
+    rest: { method: 'GET', path: '/me/notification-preferences' },
     summary: 'Get my notification preferences',
   }),
-  /** Change some of the caller's channel choices; the rest stay as they were. */
-  updatePreferences: mutation({
-    input: notificationPreferences.partial(),
+  /**
+   * Replace the caller's notification preferences; types and channels left out take their defaults.
+   * Mandatory types (security) cannot have their email turned off or delayed: 422.
+   */
+  setNotificationPreferences: mutation({
+    input: notificationPreferencesInput,
     output: notificationPreferences,
     permission: 'authenticated',
-    rest: { method: 'PATCH', path: '/me/preferences' },
-    summary: 'Update my notification preferences',
+    rest: { method: 'PUT', path: '/me/notification-preferences' },
+    summary: 'Replace my notification preferences',
+    errors: ['VALIDATION_FAILED'],
   }),
   /** Ask for everything the LMS holds about the caller, as one JSON bundle (tracked until complete). */
   requestExport: mutation({
@@ -237,17 +241,17 @@ export const usersInternal = domain('users', {
     permission: 'internal',
     summary: 'Remove a profile',
   }),
-  /** What the notifications service needs to address a user: language, time zone, channel choices. */
+  /** What the notifications service needs to address a user: address, name, language, time zone, channel choices. */
   notificationSettings: query({
     input: z.object({ id: z.uuid() }),
-    output: z.object({ locale: z.string(), timezone: z.string(), status: z.string(), preferences: notificationPreferences }),
+    output: z.object({ email: z.string(), displayName: z.string(), locale: z.string(), timezone: z.string(), status: z.string(), preferences: notificationPreferences }),
     permission: 'internal',
     summary: "A user's notification settings",
     errors: ['USER_NOT_FOUND'],
   }),
-  /** Turn one channel of one message type on or off for a user (one-click unsubscribe). */
+  /** Set the mode of one channel of one message type for a user (one-click unsubscribe: never). Mandatory email stays on. */
   setChannelPreference: mutation({
-    input: z.object({ id: z.uuid(), type: z.enum(notificationTypes), channel: z.enum(notificationChannels), enabled: z.boolean() }),
+    input: z.object({ id: z.uuid(), type: z.enum(notificationTypes), channel: z.enum(notificationChannels), mode: deliveryMode }),
     output: notificationPreferences,
     permission: 'internal',
     summary: 'Set one notification preference',

@@ -25,6 +25,8 @@ interface Fixtures {
   enrollmentId: string;
   fileId: string;
   notificationId: string;
+  pushSubscriptionId: string;
+  announcementId: string;
 }
 interface Rule {
   /** Who must be refused. */
@@ -70,8 +72,8 @@ const matrix: Record<string, Rule> = {
   'auth.mfaRecoveryCodes': { deny: signedIn, input: () => ({ code: '123456' }) },
   'users.me': { deny: signedIn },
   'users.updateMe': { deny: signedIn, input: () => ({ bio: 'x' }) },
-  'users.preferences': { deny: signedIn },
-  'users.updatePreferences': { deny: signedIn, input: () => ({ grades: { email: false, inApp: true, push: false, sms: false } }) },
+  'users.notificationPreferences': { deny: signedIn },
+  'users.setNotificationPreferences': { deny: signedIn, input: () => ({ types: { grades: { email: 'daily' } } }) },
   'users.requestExport': { deny: signedIn },
   // Only anonymous callers are tried here: a signed-in one would erase their own account.
   'users.requestErasure': { deny: signedIn, input: () => ({ confirm: 'ERASE' }) },
@@ -122,11 +124,24 @@ const matrix: Record<string, Rule> = {
   'notifications.markRead': { deny: ['anon', 'student', 'foreign', 'auditor', 'ta'], input: (fx) => ({ notificationId: fx.notificationId }) },
   'notifications.markAllRead': { deny: signedIn },
   'notifications.deliveries': { deny: adminOnly },
-  'notifications.retryDelivery': { deny: adminOnly, input: (fx) => ({ eventId: fx.notificationId }) },
+  'notifications.retryDelivery': { deny: adminOnly, input: (fx) => ({ deliveryId: fx.notificationId }) },
+  'notifications.pushKey': { deny: everyone },
+  'notifications.subscribePush': { deny: signedIn, input: () => ({ endpoint: 'https://push.example.org/send/matrix', keys: pushKeys }) },
+  'notifications.pushSubscriptions': { deny: signedIn },
+  'notifications.unsubscribePush': { deny: ownerOnly, input: (fx) => ({ subscriptionId: fx.pushSubscriptionId }) },
+  // The TA is on the draft's staff and may announce; learners and strangers may not, nor see progress.
+  'notifications.announce': { deny: courseStaff, input: (fx) => ({ courseId: fx.draftId, title: 'Hijacked', body: 'x' }) },
+  'notifications.announcements': { deny: courseStaff, input: (fx) => ({ courseId: fx.draftId }) },
+  'notifications.announcement': { deny: courseStaff, input: (fx) => ({ courseId: fx.draftId, announcementId: fx.announcementId }) },
+  'notifications.templates': { deny: adminOnly },
+  'notifications.previewTemplate': { deny: adminOnly, input: () => ({ template: 'welcome', locale: 'fr' }) },
   'analytics.enrollmentsByCourse': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'analytics.publishedByCategory': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'audit.list': { deny: ['anon', 'student', 'foreign', 'ta'] },
 };
+
+/** A well-formed subscription's keys (a P-256 point and a 16-byte secret, base64url). */
+const pushKeys = { p256dh: `B${'A'.repeat(86)}`, auth: 'AAAAAAAAAAAAAAAAAAAAAA' };
 
 let node: LmsNode;
 let base: string;
@@ -172,8 +187,14 @@ beforeAll(async () => {
   // The admin's welcome notification from the enrolment above: someone else's in-app notification.
   const adminToken = admin.accessToken as string;
   const note = await waitFor(async () => (await http(base, 'GET', '/api/v1/me/notifications', undefined, adminToken)).body.items?.[0]?.id as string | undefined, 10_000);
+  const sub = await http(base, 'POST', '/api/v1/me/push-subscriptions', { endpoint: 'https://push.example.org/send/owner', keys: pushKeys }, ownerSession.accessToken);
+  expect(sub.status).toBe(201);
+  const ann = await http(base, 'POST', `/api/v1/courses/${draft.body.id}/announcements`, { title: 'Owner news', body: 'x' }, ownerSession.accessToken);
+  expect(ann.status).toBe(202);
   fx = {
     notificationId: note,
+    pushSubscriptionId: sub.body.id,
+    announcementId: ann.body.id,
     fileId: ((await file.json()) as { id: string }).id,
     ownerId: owner.user.id,
     ownerSessionId: ownerSession.sessionId,
@@ -233,5 +254,7 @@ describe('access matrix', () => {
     const content = (await http(base, 'GET', `/api/v1/courses/${fx.draftId}/content?version=draft`, undefined, owner.accessToken)).body;
     expect((await http(base, 'GET', `/api/v1/files/${fx.fileId}`, undefined, owner.accessToken)).body.name).toBe('notes.txt');
     expect(content.modules.map((m: { title: string; lessons: unknown[] }) => [m.title, m.lessons.length])).toEqual([['Owner module', 1]]);
+    expect((await http(base, 'GET', '/api/v1/me/push-subscriptions', undefined, owner.accessToken)).body.items.map((i: { id: string }) => i.id)).toEqual([fx.pushSubscriptionId]);
+    expect((await http(base, 'GET', `/api/v1/courses/${fx.draftId}/announcements`, undefined, owner.accessToken)).body.items.map((i: { title: string }) => i.title)).toEqual(['Owner news']);
   });
 });

@@ -1,14 +1,22 @@
 /**
  * Notifications: email through a real SMTP server (smtp-server), in the user's language; one email for an
- * event delivered twice; SMTP down then up; dead deliveries retried by an operator; per-type preferences
- * with security mail always sent; in-app notifications pushed live over Server-Sent Events.
+ * event delivered twice; SMTP down then up; bounces retried by an operator; per-type preferences with
+ * security mail always sent; in-app notifications pushed live over Server-Sent Events; web push to a real
+ * HTTPS receiver that decrypts the message (RFC 8291) and checks the VAPID signature (RFC 8292); SMS to a
+ * local HTTP gateway; quiet hours; preference validation; template preview.
  */
-import { randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createECDH, createPublicKey, randomBytes, randomUUID, verify } from 'node:crypto';
+import fs from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import path from 'node:path';
+import ece from 'http_ece';
 import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { freePort, http, smtpPeer, waitFor } from './support.ts';
+import { freePort, http, smtpPeer, tempDir, waitFor } from './support.ts';
 
 let node: LmsNode;
 let base: string;
@@ -17,9 +25,45 @@ let smtp: Awaited<ReturnType<typeof smtpPeer>> | undefined;
 let admin: string;
 const pw = 'notifications suite password';
 
+interface Received {
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+const pushed: Received[] = [];
+const texted: Received[] = [];
+const smsAnswer = { status: 200 };
+const certs = tempDir();
+const collect = (into: Received[], answer: (path: string) => number) => (req: IncomingMessage, res: import('node:http').ServerResponse) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    into.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
+    res.writeHead(answer(req.url ?? ''), { 'content-type': 'application/json' }).end(JSON.stringify({ id: `msg-${into.length}` }));
+  });
+};
+// A push service (HTTPS, self-signed for the test) and an SMS gateway, both real HTTP peers.
+const keyFile = path.join(certs.dir, 'key.pem');
+const certFile = path.join(certs.dir, 'cert.pem');
+execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+const pushService = createHttpsServer({ key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile) }, collect(pushed, (p) => (p.includes('gone') ? 410 : 201)));
+const smsGateway = createHttpServer(collect(texted, () => smsAnswer.status));
+let pushBase: string;
+
 beforeAll(async () => {
   smtpPort = await freePort();
-  Object.assign(process.env, { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, RATE_LIMIT_AUTH_PER_MINUTE: '1000', NOTIFY_POLL_MS: '100' });
+  await new Promise<void>((r) => pushService.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => smsGateway.listen(0, '127.0.0.1', r));
+  pushBase = `https://127.0.0.1:${(pushService.address() as import('node:net').AddressInfo).port}`;
+  Object.assign(process.env, {
+    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    RATE_LIMIT_AUTH_PER_MINUTE: '1000',
+    NOTIFY_POLL_MS: '100',
+    PUSH_CA_FILE: certFile,
+    PUSH_ALLOW_PRIVATE: '1',
+    SMS_HTTP_URL: `http://127.0.0.1:${(smsGateway.address() as import('node:net').AddressInfo).port}/messages`,
+    SMS_HTTP_TOKEN: 'gateway-secret',
+  });
   node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
   base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
   admin = (await http(base, 'POST', '/api/v1/auth/register', { email: 'admin@notify.test', password: pw, displayName: 'Admin' })).body.accessToken;
@@ -27,10 +71,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await node?.stop();
   await smtp?.close();
-  for (const k of ['SMTP_URL', 'RATE_LIMIT_AUTH_PER_MINUTE', 'NOTIFY_POLL_MS', 'NOTIFY_MAX_ATTEMPTS']) delete process.env[k];
+  pushService.close();
+  smsGateway.close();
+  certs.remove();
+  for (const k of ['SMTP_URL', 'RATE_LIMIT_AUTH_PER_MINUTE', 'NOTIFY_POLL_MS', 'NOTIFY_MAX_ATTEMPTS', 'PUSH_CA_FILE', 'PUSH_ALLOW_PRIVATE', 'SMS_HTTP_URL', 'SMS_HTTP_TOKEN']) delete process.env[k];
 });
 
-const deliveries = async (status?: string) => (await http(base, 'GET', `/api/v1/admin/notifications/deliveries${status ? `?status=${status}` : ''}`, undefined, admin)).body.items as Array<{ eventId: string; recipient: string; status: string; attempts: number; template: string; lastError: string | null }>;
+const deliveries = async (status?: string) =>
+  (await http(base, 'GET', `/api/v1/admin/notifications/deliveries?limit=100${status ? `&status=${status}` : ''}`, undefined, admin)).body.items as Array<{ id: string; channel: string; recipient: string; status: string; attempts: number; template: string; lastError: string | null; runAfter: string }>;
 const register = async (email: string) => (await http(base, 'POST', '/api/v1/auth/register', { email, password: pw, displayName: 'Sam' })).body;
 
 describe('email delivery', () => {
@@ -71,20 +119,18 @@ describe('email delivery', () => {
     expect(smtp!.mails.filter((m) => m.to.includes('twice@notify.test'))).toHaveLength(1);
   });
 
-  it('marks a delivery dead after its attempts, and sends it when an operator retries', async () => {
-    process.env.NOTIFY_MAX_ATTEMPTS = '1';
+  it('records a bounce (a 5xx from the receiving server) at once, and sends it when an operator retries', async () => {
     smtp!.state.refuse = /bounce/;
     try {
       await register('bounce@notify.test');
-      const dead = await waitFor(async () => (await deliveries('dead')).find((d) => d.recipient === 'b***@notify.test'), 15_000, 100);
-      expect(dead.lastError).toMatch(/550/);
+      const bounced = await waitFor(async () => (await deliveries('bounced')).find((d) => d.recipient === 'b***@notify.test' && d.template === 'email_verification'), 15_000, 100);
+      expect([bounced.attempts, bounced.lastError]).toEqual([1, expect.stringMatching(/550/)]);
       smtp!.state.refuse = undefined;
-      const retried = await http(base, 'POST', `/api/v1/admin/notifications/deliveries/${dead.eventId}/retry`, {}, admin);
+      const retried = await http(base, 'POST', `/api/v1/admin/notifications/deliveries/${bounced.id}/retry`, {}, admin);
       expect(retried.body.status).toBe('queued');
       await smtp!.next('bounce@notify.test', /Confirm your email/);
-      expect((await http(base, 'POST', `/api/v1/admin/notifications/deliveries/${dead.eventId}/retry`, {}, admin)).status).toBe(409);
+      expect((await http(base, 'POST', `/api/v1/admin/notifications/deliveries/${bounced.id}/retry`, {}, admin)).status).toBe(409);
     } finally {
-      delete process.env.NOTIFY_MAX_ATTEMPTS;
       smtp!.state.refuse = undefined;
     }
   });
@@ -96,7 +142,7 @@ describe('preferences and in-app', () => {
     await http(base, 'POST', `/api/v1/users/${teacher.user.id}/roles`, { role: 'instructor' }, admin);
     const t = (await http(base, 'POST', '/api/v1/auth/login', { email: 'teacher@notify.test', password: pw })).body.accessToken;
     const learner = await register('quiet@notify.test');
-    await http(base, 'PATCH', '/api/v1/me/preferences', { enrollments: { email: false, inApp: true, push: false, sms: false } }, learner.accessToken);
+    expect((await http(base, 'PUT', '/api/v1/me/notification-preferences', { types: { enrollments: { email: 'never' } } }, learner.accessToken)).status).toBe(200);
 
     // Live stream first, then the event.
     const ctrl = new AbortController();
@@ -150,12 +196,161 @@ describe('preferences and in-app', () => {
     // What a mail client does: a form POST to the link, no session.
     const click = await fetch(`${base}${url.pathname}${url.search}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
     expect([click.status, await click.json()]).toEqual([200, { unsubscribed: true, type: 'enrollments' }]);
-    expect((await http(base, 'GET', '/api/v1/me/preferences', undefined, learner.accessToken)).body.enrollments.email).toBe(false);
+    expect((await http(base, 'GET', '/api/v1/me/notification-preferences', undefined, learner.accessToken)).body.types.enrollments.email).toBe('never');
     const forged = new URL(url);
     forged.searchParams.set('token', `${learner.user.id}.grades.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
     expect((await fetch(`${base}${forged.pathname}${forged.search}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' })).status).toBe(401);
     // Security mail has no unsubscribe link.
     const reset = await smtp!.next('clicker@notify.test', /Confirm your email/);
     expect(reset.raw).not.toMatch(/^List-Unsubscribe:/m);
+  });
+});
+
+/** A course an instructor publishes, for events to happen in. */
+let author: Promise<string> | undefined;
+async function publishedCourse(title: string) {
+  author ??= (async () => {
+    const a = await register('author@notify.test');
+    await http(base, 'POST', `/api/v1/users/${a.user.id}/roles`, { role: 'instructor' }, admin);
+    return (await http(base, 'POST', '/api/v1/auth/login', { email: 'author@notify.test', password: pw })).body.accessToken as string;
+  })();
+  const t = await author;
+  const course = (await http(base, 'POST', '/api/v1/courses', { title, category: 'x' }, t)).body;
+  await http(base, 'POST', `/api/v1/courses/${course.id}/publish`, undefined, t);
+  return course.id as string;
+}
+
+/** A browser's push subscription: a P-256 key pair and a 16-byte auth secret, as PushSubscription.toJSON() has them. */
+function browserKeys() {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const auth = randomBytes(16);
+  return { ecdh, auth, keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: auth.toString('base64url') } };
+}
+
+describe('preferences', () => {
+  it('answers the defaults, refuses turning off or delaying mandatory email, and validates modes', async () => {
+    const u = await register('prefs@notify.test');
+    const got = (await http(base, 'GET', '/api/v1/me/notification-preferences', undefined, u.accessToken)).body;
+    expect(got).toMatchObject({ mandatory: ['security'], quietHours: null, smsNumber: null });
+    expect(got.types.security).toEqual({ email: 'immediately', inApp: 'immediately', push: 'never', sms: 'never' });
+    expect(got.types.announcements).toEqual({ email: 'immediately', inApp: 'immediately', push: 'immediately', sms: 'never' });
+    for (const bad of [
+      { types: { security: { email: 'never' } } },
+      { types: { security: { email: 'daily' } } },
+      { types: { grades: { inApp: 'weekly' } } },
+      { types: { grades: { email: 'sometimes' } } },
+      { smsNumber: '0612345678' },
+      { quietHours: { start: '22:00', end: '25:00' } },
+    ]) {
+      const r = await http(base, 'PUT', '/api/v1/me/notification-preferences', bad, u.accessToken);
+      expect([r.status, r.body.error?.code], JSON.stringify(bad)).toEqual([422, 'VALIDATION_FAILED']);
+    }
+    const put = await http(base, 'PUT', '/api/v1/me/notification-preferences', { types: { grades: { email: 'weekly', push: 'never' } }, quietHours: { start: '22:00', end: '07:00' } }, u.accessToken);
+    expect(put.status).toBe(200);
+    expect(put.body.types.grades).toEqual({ email: 'weekly', inApp: 'immediately', push: 'never', sms: 'never' });
+    // PUT replaces: what is left out goes back to its default.
+    const again = await http(base, 'PUT', '/api/v1/me/notification-preferences', { types: {} }, u.accessToken);
+    expect([again.body.types.grades.email, again.body.quietHours]).toEqual(['immediately', null]);
+  });
+
+  it('holds messages during quiet hours in the user time zone, but never security mail', async () => {
+    const u = await register('night@notify.test');
+    await http(base, 'PATCH', '/api/v1/me', { timezone: 'Asia/Tokyo' }, u.accessToken);
+    // A window around "now" in Tokyo (UTC+9, no DST).
+    const tokyo = new Date(Date.now() + 9 * 3600_000);
+    const hhmm = (d: Date) => d.toISOString().slice(11, 16);
+    const end = new Date(tokyo.getTime() + 3600_000);
+    await http(base, 'PUT', '/api/v1/me/notification-preferences', { quietHours: { start: hhmm(new Date(tokyo.getTime() - 3600_000)), end: hhmm(end) } }, u.accessToken);
+    const courseId = await publishedCourse('Night course');
+    await http(base, 'POST', `/api/v1/courses/${courseId}/enrollments`, {}, u.accessToken);
+    const held = await waitFor(async () => (await deliveries()).find((d) => d.recipient === 'n***@notify.test' && d.template === 'enrollment_welcome'), 10_000);
+    expect(held.status).toBe('queued');
+    const expectedEnd = Date.parse(`${new Date(Date.now() + 3600_000).toISOString().slice(0, 11)}${hhmm(end)}:00Z`) - 9 * 3600_000;
+    expect(Math.abs(Date.parse(held.runAfter) - expectedEnd) % 86_400_000).toBeLessThan(120_000);
+    await http(base, 'POST', '/api/v1/auth/password', { currentPassword: pw, newPassword: 'the stars keep calm at dusk' }, u.accessToken);
+    await smtp!.next('night@notify.test', /password of your account was just changed/);
+    expect(smtp!.mails.some((m) => m.to.includes('night@notify.test') && /Welcome to Night course/.test(m.text))).toBe(false);
+  });
+});
+
+describe('web push and SMS', () => {
+  it('pushes an encrypted, VAPID-signed message to each device, forgets expired ones, and texts the phone', async () => {
+    const u = await register('devices@notify.test');
+    await http(base, 'PUT', '/api/v1/me/notification-preferences', { types: { enrollments: { sms: 'immediately' } }, smsNumber: '+33612345678' }, u.accessToken);
+    const phone = browserKeys();
+    const old = browserKeys();
+    const s1 = await http(base, 'POST', '/api/v1/me/push-subscriptions', { endpoint: `${pushBase}/push/device-1`, keys: phone.keys, userAgent: 'Firefox' }, u.accessToken);
+    expect([s1.status, s1.body.endpointHost]).toEqual([201, new URL(pushBase).host]);
+    await http(base, 'POST', '/api/v1/me/push-subscriptions', { endpoint: `${pushBase}/push/gone-2`, keys: old.keys }, u.accessToken);
+    expect((await http(base, 'POST', '/api/v1/me/push-subscriptions', { endpoint: 'http://push.example.org/x', keys: phone.keys }, u.accessToken)).status).toBe(422);
+
+    const courseId = await publishedCourse('Pocket course');
+    await http(base, 'POST', `/api/v1/courses/${courseId}/enrollments`, {}, u.accessToken);
+    const push = await waitFor(async () => pushed.find((p) => p.path === '/push/device-1'), 10_000);
+    // What the browser would do: decrypt with its private key and auth secret.
+    const message = JSON.parse(ece.decrypt(push.body, { version: 'aes128gcm', privateKey: phone.ecdh, authSecret: phone.keys.auth }).toString());
+    expect(message).toMatchObject({ title: 'Welcome to Pocket course', url: expect.stringContaining(`/courses/${courseId}`) });
+    expect(push.headers['content-encoding']).toBe('aes128gcm');
+    expect(Number(push.headers.ttl)).toBeGreaterThan(0);
+    // VAPID: a JWT for this push service's origin, signed with the key the browser subscribed with.
+    const { publicKey } = (await http(base, 'GET', '/api/v1/notifications/push-key')).body;
+    const [, jwt, k] = /^vapid t=([^,]+), k=(.+)$/.exec(String(push.headers.authorization))!;
+    expect(k).toBe(publicKey);
+    const [h, p, sig] = jwt!.split('.');
+    expect(JSON.parse(Buffer.from(p!, 'base64url').toString())).toMatchObject({ aud: pushBase, sub: expect.stringMatching(/^mailto:/) });
+    const raw = Buffer.from(publicKey, 'base64url');
+    const key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: raw.subarray(1, 33).toString('base64url'), y: raw.subarray(33, 65).toString('base64url') }, format: 'jwk' });
+    expect(verify('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig!, 'base64url'))).toBe(true);
+    // The push service said 410 for the other device: it is forgotten.
+    await waitFor(async () => (await http(base, 'GET', '/api/v1/me/push-subscriptions', undefined, u.accessToken)).body.items.length === 1, 10_000);
+    // Secrets never travel by push: the verification link went by email only.
+    expect(pushed.map((x) => ece.decrypt(x.body, { version: 'aes128gcm', privateKey: x.path.includes('gone') ? old.ecdh : phone.ecdh, authSecret: (x.path.includes('gone') ? old : phone).keys.auth }).toString()).join()).not.toMatch(/token=/);
+
+    const sms = await waitFor(async () => texted.find((t) => JSON.parse(t.body.toString()).to === '+33612345678'), 10_000);
+    expect(sms.headers.authorization).toBe('Bearer gateway-secret');
+    expect(JSON.parse(sms.body.toString()).text).toMatch(/^Welcome to Pocket course: http/);
+    const listed = await waitFor(async () => (await http(base, 'GET', '/api/v1/admin/notifications/deliveries?channel=sms', undefined, admin)).body.items.filter((d: { status: string }) => d.status === 'sent'), 5000);
+    expect(listed).toContainEqual(expect.objectContaining({ recipient: '+33*******78', status: 'sent', template: 'enrollment_welcome' }));
+  });
+
+  it('records a refused SMS as bounced, and refuses push endpoints on private addresses', async () => {
+    smsAnswer.status = 400;
+    try {
+      const u = await register('badphone@notify.test');
+      await http(base, 'PUT', '/api/v1/me/notification-preferences', { types: { enrollments: { sms: 'immediately' } }, smsNumber: '+15005550001' }, u.accessToken);
+      await http(base, 'POST', `/api/v1/courses/${await publishedCourse('Silent phone course')}/enrollments`, {}, u.accessToken);
+      const bounced = await waitFor(async () => (await deliveries('bounced')).find((d) => d.channel === 'sms' && d.recipient === '+15*******01'), 10_000);
+      expect(bounced.lastError).toMatch(/400/);
+    } finally {
+      smsAnswer.status = 200;
+    }
+    // Without PUSH_ALLOW_PRIVATE the agent will not connect to a private address (checked at connection time).
+    const { generateVapidKeys, pushAgent, sendPush, isPrivateAddress } = await import('../../services/notifications/src/channels.ts');
+    expect(['127.0.0.1', '10.1.2.3', '169.254.169.254', '192.168.0.1', '::1', '::ffff:10.0.0.1', 'fd00::1'].every(isPrivateAddress)).toBe(true);
+    expect(['8.8.8.8', '2a00:1450::1'].some(isPrivateAddress)).toBe(false);
+    delete process.env.PUSH_ALLOW_PRIVATE;
+    try {
+      const agent = pushAgent();
+      const out = await sendPush({ endpoint: `${pushBase}/push/ssrf`, ...browserKeys().keys }, { title: 'x', body: 'y' }, { subject: 'mailto:a@b.c', ...generateVapidKeys() }, agent);
+      agent.destroy();
+      expect(out).toMatchObject({ ok: false, error: expect.stringMatching(/private address/) });
+      expect(pushed.some((x) => x.path === '/push/ssrf')).toBe(false);
+    } finally {
+      process.env.PUSH_ALLOW_PRIVATE = '1';
+    }
+  });
+});
+
+describe('templates', () => {
+  it('lists templates and previews one in a locale with sample or given values, escaped', async () => {
+    const list = (await http(base, 'GET', '/api/v1/admin/notifications/templates', undefined, admin)).body.items;
+    expect(list).toContainEqual({ template: 'password_reset', type: 'security', mandatory: true, locales: ['en', 'fr'] });
+    const fr = (await http(base, 'POST', '/api/v1/admin/notifications/templates/welcome/preview', { locale: 'fr-CA' }, admin)).body;
+    expect(fr).toMatchObject({ template: 'welcome', locale: 'fr', subject: 'Bienvenue, Ada Lovelace' });
+    const de = (await http(base, 'POST', '/api/v1/admin/notifications/templates/announcement/preview', { locale: 'de', data: { title: 'Exam', body: '<script>alert(1)</script>' } }, admin)).body;
+    expect(de).toMatchObject({ locale: 'en', subject: 'Exam' });
+    expect(de.html).toContain('&#60;script&#62;');
+    expect(de.html).not.toContain('<script>');
   });
 });

@@ -48,7 +48,7 @@ describe('data export', () => {
   it('collects every service’s part into one bundle, tracked until complete, with no secrets in it', async () => {
     const pat = await register('pat@privacy.test');
     await http(base, 'PUT', `/api/v1/courses/${courseId}/members/${pat.user.id}`, { role: 'ta' }, teacher.accessToken);
-    await http(base, 'PATCH', '/api/v1/me/preferences', { grades: { email: false, inApp: true, push: true, sms: false } }, pat.accessToken);
+    await http(base, 'PUT', '/api/v1/me/notification-preferences', { types: { grades: { email: 'never', push: 'weekly' } } }, pat.accessToken);
     // The verification mail and the audit entry of the membership are projections: let them land first.
     await waitFor(async () => (await sql('select 1 from notifications.deliveries where user_id = $1', [pat.user.id])).length > 0);
     await waitFor(async () => (await sql(`select 1 from audit.entries where subject_id = $1 and type = 'course.member_changed'`, [pat.user.id])).length > 0);
@@ -68,10 +68,10 @@ describe('data export', () => {
     const s = dl.body.data.services;
     expect(Object.keys(s).sort()).toEqual(['audit', 'auth', 'courses', 'enrollments', 'files', 'notifications', 'users']);
     expect(s.users.profile).toMatchObject({ email: 'pat@privacy.test', displayName: 'Pat Doe' });
-    expect(s.users.preferences.grades).toEqual({ email: false, inApp: true, push: true, sms: false });
+    expect(s.users.preferences.types.grades).toEqual({ email: 'never', inApp: 'immediately', push: 'weekly', sms: 'never' });
     expect(s.auth.sessions.length).toBeGreaterThanOrEqual(1);
     expect(s.courses.memberships).toEqual([expect.objectContaining({ courseId, role: 'ta' })]);
-    expect(s.notifications.deliveries).toEqual([expect.objectContaining({ template: 'email_verification' })]);
+    expect(s.notifications.deliveries).toEqual(expect.arrayContaining([expect.objectContaining({ template: 'email_verification' })]));
     expect(s.audit.entries.map((e: { type: string }) => e.type)).toContain('course.member_changed');
     const text = JSON.stringify(dl.body);
     for (const secret of ['$argon2', 'password_hash', 'token_hash', 'secret_sealed', 'code_hash']) expect(text).not.toContain(secret);
@@ -124,6 +124,8 @@ describe('erasure', () => {
     expect(await sql('select * from auth.sessions where user_id = $1', [dee.user.id])).toEqual([]);
     expect(await sql('select * from courses.course_members where user_id = $1', [dee.user.id])).toEqual([]);
     expect(await sql('select * from notifications.deliveries where user_id = $1', [dee.user.id])).toEqual([]);
+    expect(await sql('select * from notifications.requests where user_id = $1', [dee.user.id])).toEqual([]);
+    expect(await sql('select * from notifications.push_subscriptions where user_id = $1', [dee.user.id])).toEqual([]);
     expect(await sql(`select * from users.users where id = $1 and (email like '%dee%' or display_name like '%Pat%')`, [dee.user.id])).toEqual([]);
     // What the law keeps: the audit trail, by id only, including the erasure itself.
     const audit = (await http(base, 'GET', `/api/v1/audit?subjectId=${dee.user.id}&type=user.deleted`, undefined, admin.accessToken)).body.items;

@@ -241,6 +241,13 @@ export class EnrollmentsRepository {
     return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit + 1).execute();
   }
 
+  /** Seat holders of a course in user id order (a keyset over the (course_id, user_id) key). */
+  async learnerIds(courseId: string, after: string | undefined, limit: number): Promise<string[]> {
+    let q = this.db.selectFrom('enrollments').select('user_id').where('course_id', '=', courseId).where('status', 'in', ['active', 'completed']);
+    if (after) q = q.where('user_id', '>', after);
+    return (await q.orderBy('user_id').limit(limit).execute()).map((r) => r.user_id);
+  }
+
   roster(f: { courseId: string; status?: EnrollmentStatus; limit: number; after?: { createdAt: Date; id: string } }) {
     let q = this.db.selectFrom('enrollments').selectAll().where('course_id', '=', f.courseId);
     q = f.status ? q.where('status', '=', f.status) : q.where('status', 'in', ['active', 'completed', 'waitlisted']);

@@ -5,6 +5,7 @@ import {
   DomainError,
   enrollmentEvents,
   enrollments,
+  enrollmentsInternal,
   privacyEvents,
   privacyExportContract,
   userEvents,
@@ -57,7 +58,7 @@ async function settled(repo: EnrollmentsRepository, row: EnrollmentRow) {
 /** Enrollments (the enrollment saga, the waitlist), progress and completion. */
 export const enrollmentsService = defineService({
   name: 'enrollments',
-  contracts: { ...enrollments, ...privacyExportContract('enrollments') },
+  contracts: { ...enrollments, ...enrollmentsInternal, ...privacyExportContract('enrollments') },
   migrations: { '20261124230000_enrollments': m0 },
   dependencies: ['courses', 'users'],
   repository: (db: Kysely<EnrollmentsDB>, runtime) => ({ repo: new EnrollmentsRepository(db), saga: new EnrollmentSaga(db, runtime, runtime.logger('enrollments.saga')), db }),
@@ -160,6 +161,10 @@ export const enrollmentsService = defineService({
       }
       const h = await repo.historyOf(e.id);
       return { enrollment: toEnrollment(e, await repo.waitlistPosition(e)), history: h.map((x) => ({ status: x.status, at: x.at.toISOString(), reason: x.reason, by: x.by })) };
+    },
+    async learnerIds({ input, repo: { repo } }) {
+      const ids = await repo.learnerIds(input.courseId, input.after, input.limit);
+      return { userIds: ids, next: ids.length === input.limit ? ids[ids.length - 1]! : null };
     },
     async roster({ input, caller, can, call, repo: { repo } }) {
       await staffOf(call, input.courseId, caller!, can('courses:read-all'), 'course:members:read');

@@ -40,10 +40,67 @@ function renderFr(template: NotificationTemplate, data: Record<string, string>, 
         label: 'Ouvrir le cours',
         url: `${publicUrl.replace(/\/$/, '')}/courses/${encodeURIComponent(data.courseId ?? '')}`,
       });
+    case 'welcome':
+      return message(`Bienvenue, ${name}`, [`Bonjour ${name},`, 'Votre compte est prêt. Confirmez votre adresse avec le lien reçu à part, puis choisissez un premier cours.'], {
+        label: 'Parcourir le catalogue',
+        url: `${publicUrl.replace(/\/$/, '')}/courses`,
+      });
+    case 'announcement':
+      return message(data.title ?? 'Annonce', [`${data.courseTitle ?? 'Votre cours'} :`, ...(data.body ?? '').split(/\n+/)], { label: 'Ouvrir le cours', url: courseUrl(publicUrl, data.courseId) });
+    case 'digest':
+      return digest(data, publicUrl, { subject: (n) => `${n} notification${n > 1 ? 's' : ''} ${data.period === 'weekly' ? 'cette semaine' : "aujourd'hui"}`, hello: `Bonjour ${name},`, open: 'Voir toutes mes notifications' });
     default:
       return undefined;
   }
 }
+
+const courseUrl = (publicUrl: string, courseId?: string) => `${publicUrl.replace(/\/$/, '')}/courses/${encodeURIComponent(courseId ?? '')}`;
+
+/** A digest: one line per held message (`data.items` is JSON: [{ title, link }]). */
+function digest(data: Record<string, string>, publicUrl: string, words: { subject: (n: number) => string; hello: string; open: string }): Rendered {
+  let items: Array<{ title: string; link?: string | null }> = [];
+  try {
+    items = JSON.parse(data.items ?? '[]');
+  } catch {
+    items = [];
+  }
+  return message(words.subject(items.length), [words.hello, ...items.map((i) => `• ${i.title}${i.link ? ` — ${i.link}` : ''}`)], {
+    label: words.open,
+    url: `${publicUrl.replace(/\/$/, '')}/notifications`,
+  });
+}
+
+/** Locales with their own wording (any other locale gets English). */
+export const templateLocales: Record<NotificationTemplate, string[]> = {
+  email_verification: ['en', 'fr'],
+  password_reset: ['en', 'fr'],
+  password_changed: ['en'],
+  mfa_enabled: ['en'],
+  mfa_disabled: ['en'],
+  welcome: ['en', 'fr'],
+  privacy_export_ready: ['en'],
+  enrollment_welcome: ['en', 'fr'],
+  waitlist_promoted: ['en'],
+  course_updated: ['en'],
+  announcement: ['en', 'fr'],
+  digest: ['en', 'fr'],
+};
+
+/** Values an administrator's preview fills in when none are given. */
+export const sampleData: Record<NotificationTemplate, Record<string, string>> = {
+  email_verification: { displayName: 'Ada Lovelace', token: 'sample-token', expiresInHours: '24' },
+  password_reset: { displayName: 'Ada Lovelace', token: 'sample-token', expiresInMinutes: '30' },
+  password_changed: { displayName: 'Ada Lovelace' },
+  mfa_enabled: { displayName: 'Ada Lovelace' },
+  mfa_disabled: { displayName: 'Ada Lovelace' },
+  welcome: { displayName: 'Ada Lovelace' },
+  privacy_export_ready: { displayName: 'Ada Lovelace' },
+  enrollment_welcome: { displayName: 'Ada Lovelace', courseTitle: 'Analytical Engines 101', courseId: '00000000-0000-4000-8000-000000000000' },
+  waitlist_promoted: { displayName: 'Ada Lovelace', courseTitle: 'Analytical Engines 101' },
+  course_updated: { displayName: 'Ada Lovelace', courseTitle: 'Analytical Engines 101', courseId: '00000000-0000-4000-8000-000000000000', version: '2' },
+  announcement: { displayName: 'Ada Lovelace', courseTitle: 'Analytical Engines 101', courseId: '00000000-0000-4000-8000-000000000000', title: 'Room change', body: 'Thursday we meet in room 4.' },
+  digest: { displayName: 'Ada Lovelace', period: 'daily', items: JSON.stringify([{ title: 'Welcome to Analytical Engines 101', link: null }, { title: 'Room change', link: null }]) },
+};
 
 /** Renders a template in a locale (`fr`, `fr-CA` → French; anything else, English). */
 export function render(template: NotificationTemplate, data: Record<string, string>, publicUrl: string, locale = 'en'): Rendered {
@@ -85,5 +142,16 @@ function renderEn(template: NotificationTemplate, data: Record<string, string>, 
       return message(`A seat opened in ${data.courseTitle ?? 'your course'}`, [`Hello ${name},`, `You were first on the waiting list of ${data.courseTitle ?? 'the course'}: the seat is yours.`]);
     case 'privacy_export_ready':
       return message('Your data export is ready', [`Hello ${name},`, 'The export of your data you asked for is ready to download from your account.']);
+    case 'welcome':
+      return message(`Welcome, ${name}`, [`Hello ${name},`, 'Your account is ready. Confirm your address with the link we sent separately, then pick a first course.'], {
+        label: 'Browse the catalogue',
+        url: `${publicUrl.replace(/\/$/, '')}/courses`,
+      });
+    case 'course_updated':
+      return message(`${data.courseTitle ?? 'Your course'} was updated`, [`Hello ${name},`, `A new version of ${data.courseTitle ?? 'your course'} is published. Your progress is kept.`], { label: 'Open the course', url: courseUrl(publicUrl, data.courseId) });
+    case 'announcement':
+      return message(data.title ?? 'Announcement', [`${data.courseTitle ?? 'Your course'}:`, ...(data.body ?? '').split(/\n+/)], { label: 'Open the course', url: courseUrl(publicUrl, data.courseId) });
+    case 'digest':
+      return digest(data, publicUrl, { subject: (n) => `${n} notification${n === 1 ? '' : 's'} ${data.period === 'weekly' ? 'this week' : 'today'}`, hello: `Hello ${name},`, open: 'See all my notifications' });
   }
 }

@@ -1,4 +1,4 @@
-import { defaultNotificationPreferences, type NotificationPreferences, type PrivacyRequest, type Profile } from '@lms/contracts';
+import { resolvePreferences, type NotificationPreferences, type PrivacyRequest, type Profile } from '@lms/contracts';
 import { sql, type ColumnType, type Generated, type Kysely, type Selectable } from 'kysely';
 
 type Json<T> = ColumnType<T, string, string>;
@@ -18,7 +18,8 @@ export interface UsersDB {
     updated_at: Generated<Date>;
     email_verified_at: Date | null;
     avatar_file_id: string | null;
-    preferences: ColumnType<Partial<NotificationPreferences>, string | undefined, string>;
+    /** NotificationPreferences as stored: older rows hold per-type on/off switches (see resolvePreferences). */
+    preferences: ColumnType<unknown, string | undefined, string>;
     erased_at: Date | null;
   };
   privacy_requests: {
@@ -51,8 +52,8 @@ export function toRequest(r: RequestRow): PrivacyRequest {
   };
 }
 
-/** Stored preferences over the defaults: a type added later gets its default channels. */
-export const preferencesOf = (stored: Partial<NotificationPreferences>): NotificationPreferences => ({ ...defaultNotificationPreferences, ...stored });
+/** Stored preferences over the defaults: a type added later gets its default modes. */
+export const preferencesOf = (stored: unknown): NotificationPreferences => resolvePreferences(stored);
 type Row = Selectable<UsersDB['users']>;
 
 export function toProfile(r: Row): Profile {

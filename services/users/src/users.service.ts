@@ -126,17 +126,18 @@ export const usersService = defineService({
       }
       return changed(tx, caller!.userId, Object.keys(input), (r) => r.update(caller!.userId, input));
     },
-    async preferences({ caller, repo: { repo } }) {
+    async notificationPreferences({ caller, repo: { repo } }) {
       const row = await repo.byId(caller!.userId);
       if (!row) throw notFound();
       return preferencesOf(row.preferences);
     },
-    async updatePreferences({ input, caller, tx }) {
+    async setNotificationPreferences({ input, caller, tx }) {
       return tx(async (trx, emit) => {
         const r = new UsersRepository(trx);
         const row = await r.byId(caller!.userId);
         if (!row) throw notFound();
-        const next = { ...preferencesOf(row.preferences), ...input };
+        // Everything left out takes its default (resolvePreferences fills it in and pins mandatory email).
+        const next = preferencesOf({ types: input.types, quietHours: input.quietHours, smsNumber: input.smsNumber });
         await r.setPreferences(row.id, next);
         await emit(userEvents.updated, { userId: row.id, changed: ['preferences'], roles: row.roles as Profile['roles'], by: row.id }, row.id);
         return next;
@@ -226,7 +227,7 @@ export const usersService = defineService({
     async notificationSettings({ input, repo: { repo } }) {
       const row = await repo.byId(input.id);
       if (!row) throw notFound();
-      return { locale: row.locale, timezone: row.timezone, status: row.status, preferences: preferencesOf(row.preferences) };
+      return { email: row.email, displayName: row.display_name, locale: row.locale, timezone: row.timezone, status: row.status, preferences: preferencesOf(row.preferences) };
     },
     async setChannelPreference({ input, tx }) {
       return tx(async (trx, emit) => {
@@ -234,7 +235,7 @@ export const usersService = defineService({
         const row = await r.byId(input.id);
         if (!row) throw notFound();
         const prefs = preferencesOf(row.preferences);
-        const next = { ...prefs, [input.type]: { ...prefs[input.type], [input.channel]: input.enabled } };
+        const next = preferencesOf({ ...prefs, types: { ...prefs.types, [input.type]: { ...prefs.types[input.type], [input.channel]: input.mode } } });
         await r.setPreferences(row.id, next);
         await emit(userEvents.updated, { userId: row.id, changed: ['preferences'], roles: row.roles as Profile['roles'], by: row.id }, row.id);
         return next;

@@ -1,0 +1,402 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  defaultNotificationPreferences,
+  enrollmentsInternal,
+  mandatoryTypes,
+  notificationBroadcasts,
+  templateType,
+  usersInternal,
+  type DeliveryMode,
+  type InboxItem,
+  type NotificationPreferences,
+  type NotificationTemplate,
+} from '@lms/contracts';
+import { PollingWorker, type Logger, type Runtime } from '@lms/runtime';
+import { sql, type Insertable, type Kysely } from 'kysely';
+import { ChannelThrottle, PermanentDeliveryError, pushAgent, sendPush, smsProviderFromEnv, smsText, type ShortMessage, type SmsProvider } from './channels.js';
+import { nextDigestAt, quietUntil } from './clock.js';
+import type { AnnouncementRow, DeliveryRow, InboxRow, NotificationsDB, RequestRow } from './db.js';
+import type { UnsubscribeSigner, Vapid } from './keys.js';
+import { createMailer, type Mailer } from './mailer.js';
+import { render } from './templates.js';
+
+/** Templates that carry a secret (a link with a token) go by email only: never the inbox, a phone or a push service. */
+export const EMAIL_ONLY: ReadonlySet<NotificationTemplate> = new Set(['email_verification', 'password_reset']);
+const MAX_ATTEMPTS = () => Number(process.env.NOTIFY_MAX_ATTEMPTS ?? 6);
+const DIGEST_HOUR = () => Number(process.env.NOTIFY_DIGEST_HOUR ?? 8);
+export const publicUrlOf = (runtime: Runtime) => (process.env.PUBLIC_URL ?? `http://localhost:${runtime.config.port}`).replace(/\/$/, '');
+
+/** Masks an address for logs and listings: `a***@example.org`, `+33******78`. */
+export const masked = (to: string) => (to.includes('@') ? to.replace(/^(.).*@/, '$1***@') : to.startsWith('+') ? `${to.slice(0, 3)}${'*'.repeat(Math.max(0, to.length - 5))}${to.slice(-2)}` : to);
+
+export const toItem = (r: InboxRow): InboxItem => ({ id: r.id, template: r.template, title: r.title, body: r.body, link: r.link, createdAt: r.created_at.toISOString(), readAt: r.read_at?.toISOString() ?? null });
+
+/** A stable id from parts: the same announcement and learner always make the same request (idempotent fan-out). */
+export function stableId(...parts: string[]): string {
+  const h = createHash('sha256').update(parts.join('\u0000')).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+interface Settings {
+  email: string;
+  displayName: string;
+  locale: string;
+  timezone: string;
+  status: string;
+  preferences: NotificationPreferences;
+}
+
+const backoffMs = (attempts: number) => Math.min(600_000, 1000 * 2 ** (attempts - 1));
+
+/**
+ * Routes requests: reads the user's settings (outside any transaction), then in one transaction writes the
+ * in-app copy and one delivery per channel the preferences allow: queued now, queued for the end of quiet
+ * hours, or held for a daily/weekly digest. A request whose user cannot be read now is retried.
+ */
+export class RouteWorker extends PollingWorker<RequestRow> {
+  constructor(
+    private readonly db: Kysely<NotificationsDB>,
+    private readonly runtime: Runtime,
+    log: Logger,
+    private readonly kickDelivery: () => void,
+    private readonly sms: () => SmsProvider | undefined,
+  ) {
+    super(log, Number(process.env.NOTIFY_POLL_MS ?? 500));
+  }
+
+  protected claim() {
+    return this.db.transaction().execute(async (trx) => {
+      const due = await trx.selectFrom('requests').selectAll().where('status', '=', 'pending').where('run_after', '<=', sql<Date>`now()`).orderBy('run_after').limit(1).forUpdate().skipLocked().executeTakeFirst();
+      if (!due) return undefined;
+      await trx.updateTable('requests').set({ run_after: sql`now() + interval '2 minutes'` }).where('event_id', '=', due.event_id).execute();
+      return due;
+    });
+  }
+
+  protected async run(r: RequestRow): Promise<void> {
+    const template = r.template as NotificationTemplate;
+    const type = template === 'digest' ? undefined : templateType[template];
+    const mandatory = type !== undefined && mandatoryTypes.has(type);
+    let settings: Settings | null | undefined;
+    if (r.user_id) {
+      try {
+        settings = (await this.runtime.broker.call(usersInternal.notificationSettings.action, { id: r.user_id }, { meta: { edge: false } })) as Settings;
+      } catch (err) {
+        if ((err as { type?: string }).type !== 'USER_NOT_FOUND') {
+          const attempts = r.attempts + 1;
+          await this.db.updateTable('requests').set({ attempts, run_after: sql`now() + ${`${backoffMs(attempts)} milliseconds`}::interval` }).where('event_id', '=', r.event_id).execute();
+          this.log.warn({ eventId: r.event_id, attempts, err: String(err) }, 'cannot read the recipient settings; will retry');
+          return;
+        }
+        settings = null; // the account is gone
+      }
+    }
+    const send = !r.user_id || mandatory || (settings && settings.status === 'active');
+    const prefs = settings?.preferences ?? defaultNotificationPreferences;
+    const modes = type ? prefs.types[type] : { email: 'immediately', inApp: 'never', push: 'never', sms: 'never' };
+    const tz = settings?.timezone ?? 'UTC';
+    const locale = settings?.locale ?? r.locale;
+    const data: Record<string, string> = { ...(settings ? { displayName: settings.displayName } : {}), ...(r.data ?? {}) };
+    const now = new Date();
+    const quiet = mandatory ? undefined : quietUntil(now, tz, prefs.quietHours);
+    const rows: Array<Insertable<NotificationsDB['deliveries']>> = [];
+    const plan = (channel: 'email' | 'push' | 'sms', recipient: string, mode: DeliveryMode) => {
+      const base = { event_id: r.event_id, user_id: r.user_id, channel, template, recipient, provider_id: null, sent_at: null, attempts: 0, locale, announcement_id: r.announcement_id, digest_id: null };
+      if (mode === 'never') return rows.push({ ...base, status: 'skipped', digest: null, data: null, last_error: 'turned off in the user preferences' });
+      if (mode === 'immediately') return rows.push({ ...base, status: 'queued', digest: null, data: JSON.stringify(data), last_error: null, run_after: quiet ?? now });
+      return rows.push({ ...base, status: 'held', digest: mode, data: JSON.stringify(data), last_error: null, run_after: nextDigestAt(now, tz, mode, DIGEST_HOUR()) });
+    };
+    let item: InboxRow | undefined;
+    if (send) {
+      const to = r.to ?? settings?.email;
+      if (to) plan('email', to, mandatory ? 'immediately' : (modes.email as DeliveryMode));
+      const secret = EMAIL_ONLY.has(template);
+      if (r.user_id && !secret && modes.push !== 'never') {
+        const n = Number((await this.db.selectFrom('push_subscriptions').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', r.user_id).executeTakeFirst())?.n ?? 0);
+        if (n > 0) plan('push', `${n} device${n === 1 ? '' : 's'}`, modes.push as DeliveryMode);
+      }
+      if (r.user_id && !secret && modes.sms !== 'never' && prefs.smsNumber && this.sms()) plan('sms', prefs.smsNumber, modes.sms as DeliveryMode);
+      if (r.user_id && !secret && modes.inApp !== 'never') {
+        const m = render(template, data, publicUrlOf(this.runtime), locale);
+        item = { id: randomUUID(), event_id: r.event_id, user_id: r.user_id, template, title: m.subject, body: m.text, link: m.link ?? null, created_at: now, read_at: null };
+      }
+    }
+    const wrote = await this.db.transaction().execute(async (trx) => {
+      const done = await trx.updateTable('requests').set({ status: 'routed', data: null }).where('event_id', '=', r.event_id).where('status', '=', 'pending').executeTakeFirst();
+      if (Number(done.numUpdatedRows) === 0) return undefined; // routed by someone else meanwhile
+      if (rows.length) await trx.insertInto('deliveries').values(rows).onConflict((oc) => oc.columns(['event_id', 'channel']).doNothing()).execute();
+      if (!item) return null;
+      const { created_at: _c, ...values } = item;
+      return (await trx.insertInto('inbox').values(values).onConflict((oc) => oc.column('event_id').doNothing()).returningAll().executeTakeFirst()) ?? null;
+    });
+    // Live and best effort: the inbox row is what lasts.
+    if (wrote) void this.runtime.broker.broadcast(notificationBroadcasts.created.name, { userId: wrote.user_id, item: toItem(wrote) });
+    if (rows.some((x) => x.status === 'queued')) this.kickDelivery();
+  }
+}
+
+/**
+ * Lists an announcement's recipients a page at a time (from the enrollments service, outside any
+ * transaction) and writes one request per learner, idempotently (a stable id per announcement and learner);
+ * the cursor is kept, so a crash resumes where it stopped.
+ */
+export class FanOutWorker extends PollingWorker<AnnouncementRow> {
+  constructor(
+    private readonly db: Kysely<NotificationsDB>,
+    private readonly runtime: Runtime,
+    log: Logger,
+    private readonly kickRouter: () => void,
+  ) {
+    super(log, Number(process.env.NOTIFY_POLL_MS ?? 500));
+  }
+
+  protected claim() {
+    return this.db.transaction().execute(async (trx) => {
+      const due = await trx.selectFrom('announcements').selectAll().where('status', '=', 'fanning_out').where('run_after', '<=', sql<Date>`now()`).orderBy('run_after').limit(1).forUpdate().skipLocked().executeTakeFirst();
+      if (!due) return undefined;
+      await trx.updateTable('announcements').set({ run_after: sql`now() + interval '2 minutes'` }).where('id', '=', due.id).execute();
+      return due;
+    });
+  }
+
+  protected async run(a: AnnouncementRow): Promise<void> {
+    let page: { userIds: string[]; next: string | null };
+    try {
+      page = (await this.runtime.broker.call(enrollmentsInternal.learnerIds.action, { courseId: a.course_id, after: a.cursor ?? undefined, limit: 500 }, { meta: { edge: false } })) as typeof page;
+    } catch (err) {
+      await this.db.updateTable('announcements').set({ run_after: sql`now() + interval '5 seconds'` }).where('id', '=', a.id).execute();
+      this.log.warn({ announcementId: a.id, err: String(err) }, 'cannot list the learners; will retry');
+      return;
+    }
+    const template: NotificationTemplate = a.kind === 'course_updated' ? 'course_updated' : 'announcement';
+    const data = JSON.stringify({ courseId: a.course_id, courseTitle: a.course_title, title: a.title, body: a.body });
+    await this.db.transaction().execute(async (trx) => {
+      let added = 0;
+      if (page.userIds.length) {
+        const r = await trx
+          .insertInto('requests')
+          .values(page.userIds.map((userId) => ({ event_id: stableId(a.id, userId), user_id: userId, to: null, template, locale: 'en', data, announcement_id: a.id })))
+          .onConflict((oc) => oc.column('event_id').doNothing())
+          .returning('event_id')
+          .execute();
+        added = r.length;
+      }
+      await trx
+        .updateTable('announcements')
+        .set({ cursor: page.next, recipients: sql`recipients + ${added}`, status: page.next ? 'fanning_out' : 'queued', run_after: sql`now()` })
+        .where('id', '=', a.id)
+        .execute();
+    });
+    this.log.info({ announcementId: a.id, listed: page.userIds.length, more: page.next !== null }, 'announcement recipients listed');
+    this.kickRouter();
+  }
+}
+
+/**
+ * Assembles due digests: one user and channel at a time, every held message of theirs that is due goes
+ * into one digest delivery, in one transaction. The first row is claimed with SKIP LOCKED and the rest of
+ * that user's rows are then locked (waiting for any other node that has them), so with any number of
+ * nodes a held message is digested once and each user gets one digest per period.
+ */
+export class DigestWorker extends PollingWorker<number> {
+  constructor(
+    private readonly db: Kysely<NotificationsDB>,
+    private readonly runtime: Runtime,
+    log: Logger,
+    private readonly kickDelivery: () => void,
+  ) {
+    super(log, Number(process.env.NOTIFY_DIGEST_POLL_MS ?? 60_000));
+  }
+
+  protected claim() {
+    return this.db.transaction().execute(async (trx) => {
+      const first = await trx.selectFrom('deliveries').select(['user_id', 'channel']).where('status', '=', 'held').where('run_after', '<=', sql<Date>`now()`).orderBy('run_after').limit(1).forUpdate().skipLocked().executeTakeFirst();
+      if (!first) return undefined;
+      let q = trx.selectFrom('deliveries').selectAll().where('status', '=', 'held').where('run_after', '<=', sql<Date>`now()`).where('channel', '=', first.channel);
+      q = first.user_id ? q.where('user_id', '=', first.user_id) : q.where('user_id', 'is', null);
+      const held = await q.orderBy('run_after').forUpdate().execute();
+      if (!held.length) return 0; // another node digested them meanwhile
+      const last = held[held.length - 1]!;
+      const items = held.map((h) => {
+        const m = render(h.template as NotificationTemplate, h.data ?? {}, publicUrlOf(this.runtime), h.locale);
+        return { title: m.subject, link: m.link ?? null };
+      });
+      const digest = await trx
+        .insertInto('deliveries')
+        .values({
+          event_id: randomUUID(),
+          user_id: last.user_id,
+          channel: last.channel,
+          template: 'digest',
+          recipient: last.recipient,
+          provider_id: null,
+          sent_at: null,
+          status: 'queued',
+          attempts: 0,
+          locale: last.locale,
+          data: JSON.stringify({ displayName: last.data?.displayName ?? '', period: held.some((h) => h.digest === 'weekly') ? 'weekly' : 'daily', items: JSON.stringify(items) }),
+          last_error: null,
+          digest: null,
+          digest_id: null,
+          announcement_id: null,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await trx
+        .updateTable('deliveries')
+        .set({ status: 'digested', digest_id: digest.id, data: null, updated_at: sql`now()` })
+        .where('id', 'in', held.map((h) => h.id))
+        .execute();
+      return held.length;
+    });
+  }
+
+  protected async run(n: number): Promise<void> {
+    if (n > 0) {
+      this.log.info({ messages: n }, 'digest assembled');
+      this.kickDelivery();
+    }
+  }
+}
+
+/**
+ * Sends queued deliveries outside any transaction: claims one due row of a channel that is under its rate
+ * (SKIP LOCKED, so any number of nodes), sends it, records the attempt. Failures back off exponentially
+ * (2^n s, at most 10 min) and after NOTIFY_MAX_ATTEMPTS the delivery is `dead`; a permanent refusal (SMTP
+ * 5xx, an SMS gateway's 4xx) is `bounced` at once. Dead and bounced deliveries wait for an operator's retry.
+ * A crash between the hand-off and the record leaves the row `sending` until its lease ends: at least once.
+ */
+export class DeliveryWorker extends PollingWorker<DeliveryRow> {
+  private mailer: Mailer | undefined;
+  private agent: ReturnType<typeof pushAgent> | undefined;
+  private readonly throttle = new ChannelThrottle({
+    email: Number(process.env.NOTIFY_RATE_EMAIL ?? 50),
+    push: Number(process.env.NOTIFY_RATE_PUSH ?? 200),
+    sms: Number(process.env.NOTIFY_RATE_SMS ?? 10),
+  });
+  private wake: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Kysely<NotificationsDB>,
+    private readonly runtime: Runtime,
+    log: Logger,
+    private readonly signer: UnsubscribeSigner,
+    private readonly vapid: () => Promise<Vapid>,
+    readonly sms: () => SmsProvider | undefined = smsProviderFromEnv,
+  ) {
+    super(log, Number(process.env.NOTIFY_POLL_MS ?? 500));
+  }
+
+  private mail(): Mailer {
+    return (this.mailer ??= createMailer({ smtpUrl: process.env.SMTP_URL || undefined, from: process.env.MAIL_FROM ?? 'LMS <no-reply@localhost>', dataDir: this.runtime.config.dataDir }));
+  }
+
+  override start(): void {
+    if (!process.env.SMTP_URL && !this.runtime.config.dataDir.startsWith('memory:')) this.log.info(`no SMTP_URL: mail is written to ${this.runtime.config.dataDir}/mail`);
+    super.start();
+  }
+
+  override stop(): void {
+    super.stop();
+    clearTimeout(this.wake);
+    this.mailer?.close();
+    this.agent?.destroy();
+  }
+
+  protected async claim() {
+    const open = this.throttle.open();
+    if (!open.length) {
+      // Every channel is at its rate: look again when the first token is back.
+      clearTimeout(this.wake);
+      this.wake = setTimeout(() => this.kick(), this.throttle.waitMs()).unref();
+      return undefined;
+    }
+    return this.db.transaction().execute(async (trx) => {
+      const due = await trx
+        .selectFrom('deliveries')
+        .selectAll()
+        .where('status', 'in', ['queued', 'sending'])
+        .where('run_after', '<=', sql<Date>`now()`)
+        .where('channel', 'in', open)
+        .orderBy('run_after')
+        .limit(1)
+        .forUpdate()
+        .skipLocked()
+        .executeTakeFirst();
+      if (!due) return undefined;
+      await trx.updateTable('deliveries').set({ status: 'sending', run_after: sql`now() + interval '5 minutes'`, updated_at: sql`now()` }).where('id', '=', due.id).execute();
+      return due;
+    });
+  }
+
+  private short(d: DeliveryRow): ShortMessage {
+    const m = render(d.template as NotificationTemplate, d.data ?? {}, publicUrlOf(this.runtime), d.locale);
+    const body = d.template === 'announcement' ? (d.data?.body ?? m.text) : m.text;
+    return { title: m.subject, body: body.length > 400 ? `${body.slice(0, 397)}...` : body, url: m.link };
+  }
+
+  /** Hands a message to its channel; answers the provider id, or a reason to skip. */
+  private async send(d: DeliveryRow): Promise<{ providerId: string } | { skipped: string }> {
+    const template = d.template as NotificationTemplate;
+    if (d.channel === 'email') {
+      const message = render(template, d.data ?? {}, publicUrlOf(this.runtime), d.locale);
+      // Optional mail carries a one-click unsubscribe (RFC 8058); security mail and digests do not.
+      const type = template === 'digest' ? undefined : templateType[template];
+      if (d.user_id && type && !mandatoryTypes.has(type)) {
+        const url = `${publicUrlOf(this.runtime)}/api/v1/notifications/unsubscribe?token=${encodeURIComponent(await this.signer.token(d.user_id, type))}`;
+        message.headers = { 'List-Unsubscribe': `<${url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' };
+      }
+      return { providerId: await this.mail().send(d.recipient, message) };
+    }
+    if (d.channel === 'sms') {
+      const provider = this.sms();
+      if (!provider) return { skipped: 'no SMS provider configured' };
+      return { providerId: await provider.send(d.recipient, smsText(this.short(d))) };
+    }
+    // Web push: every device of the user; one that is gone for good is forgotten.
+    const subs = await this.db.selectFrom('push_subscriptions').selectAll().where('user_id', '=', d.user_id ?? '').execute();
+    if (!subs.length) return { skipped: 'no push subscription' };
+    const vapid = await this.vapid();
+    const message = this.short(d);
+    const outcomes = await Promise.all(subs.map((s) => sendPush(s, message, vapid, (this.agent ??= pushAgent()))));
+    const ok = subs.filter((_, i) => outcomes[i]!.ok).map((s) => s.id);
+    const gone = subs.filter((_, i) => { const o = outcomes[i]!; return !o.ok && o.gone; }).map((s) => s.id);
+    if (gone.length) await this.db.deleteFrom('push_subscriptions').where('id', 'in', gone).execute();
+    if (ok.length) {
+      await this.db.updateTable('push_subscriptions').set({ last_success_at: sql`now()` }).where('id', 'in', ok).execute();
+      return { providerId: `${ok.length}/${subs.length} devices` };
+    }
+    if (gone.length === subs.length) return { skipped: 'every push subscription has expired' };
+    const first = outcomes.find((o) => !o.ok) as { error: string };
+    throw new Error(first.error);
+  }
+
+  protected async run(d: DeliveryRow): Promise<void> {
+    this.throttle.take(d.channel);
+    const attempts = d.attempts + 1;
+    try {
+      const r = await this.send(d);
+      await this.db.transaction().execute(async (trx) => {
+        // Sent: the data (it may hold a token) is no longer needed.
+        if ('skipped' in r) await trx.updateTable('deliveries').set({ status: 'skipped', attempts, data: null, last_error: r.skipped, updated_at: sql`now()` }).where('id', '=', d.id).execute();
+        else await trx.updateTable('deliveries').set({ status: 'sent', attempts, provider_id: r.providerId, sent_at: sql`now()`, data: null, last_error: null, updated_at: sql`now()` }).where('id', '=', d.id).execute();
+        await trx.insertInto('delivery_attempts').values({ event_id: d.event_id, delivery_id: d.id, outcome: 'skipped' in r ? 'skipped' : 'sent', error: 'skipped' in r ? r.skipped : null }).execute();
+      });
+      if (!('skipped' in r)) this.log.info({ channel: d.channel, template: d.template, to: masked(d.recipient), deliveryId: d.id, attempts }, `${d.channel} sent`);
+    } catch (err) {
+      const error = String((err as Error).message ?? err).slice(0, 300);
+      const code = (err as { responseCode?: number }).responseCode;
+      const bounced = err instanceof PermanentDeliveryError || (typeof code === 'number' && code >= 500);
+      const dead = !bounced && attempts >= MAX_ATTEMPTS();
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('deliveries')
+          .set({ status: bounced ? 'bounced' : dead ? 'dead' : 'queued', attempts, last_error: error, run_after: sql`now() + ${`${backoffMs(attempts)} milliseconds`}::interval`, updated_at: sql`now()` })
+          .where('id', '=', d.id)
+          .execute();
+        await trx.insertInto('delivery_attempts').values({ event_id: d.event_id, delivery_id: d.id, outcome: bounced ? 'bounced' : 'failed', error }).execute();
+      });
+      this.log.warn({ channel: d.channel, template: d.template, to: masked(d.recipient), attempts, bounced, dead, err: error }, bounced ? `${d.channel} bounced` : dead ? `${d.channel} delivery dead` : `${d.channel} delivery failed; will retry`);
+    }
+  }
+}
