@@ -13,7 +13,9 @@ import { createServer as createHttpsServer } from 'node:https';
 import path from 'node:path';
 import ece from 'http_ece';
 import { gatewayPort } from '@lms/gateway';
+import { notificationWorkers } from '@lms/notifications';
 import { startNode, type LmsNode } from '@lms/runtime';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
 import { freePort, http, smtpPeer, tempDir, waitFor } from './support.ts';
@@ -88,6 +90,8 @@ describe('email delivery', () => {
     expect(failing.status).toMatch(/queued|sending/);
     smtp = await smtpPeer(smtpPort);
     await smtp.next('early@notify.test', /Confirm your email/, 20_000);
+    // user.created: a welcome, besides the verification mail from the auth service.
+    await smtp.next('early@notify.test', /Your account is ready/, 20_000);
     const sent = await waitFor(async () => (await deliveries()).find((d) => d.recipient === 'e***@notify.test' && d.status === 'sent'), 10_000);
     expect(sent.attempts).toBeGreaterThanOrEqual(2);
   });
@@ -271,6 +275,24 @@ describe('preferences', () => {
     await http(base, 'POST', '/api/v1/auth/password', { currentPassword: pw, newPassword: 'the stars keep calm at dusk' }, u.accessToken);
     await smtp!.next('night@notify.test', /password of your account was just changed/);
     expect(smtp!.mails.some((m) => m.to.includes('night@notify.test') && /Welcome to Night course/.test(m.text))).toBe(false);
+  });
+});
+
+describe('digests (embedded)', () => {
+  it('holds a weekly message until Monday 08:00 in the user time zone, then sends one digest', async () => {
+    const u = await register('weekly@notify.test');
+    await http(base, 'PATCH', '/api/v1/me', { timezone: 'America/New_York' }, u.accessToken);
+    await http(base, 'PUT', '/api/v1/me/notification-preferences', { types: { enrollments: { email: 'weekly' } } }, u.accessToken);
+    await http(base, 'POST', `/api/v1/courses/${await publishedCourse('Weekly course')}/enrollments`, {}, u.accessToken);
+    const held = await waitFor(async () => (await deliveries('held')).find((d) => d.recipient === 'w***@notify.test'), 10_000);
+    const local = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', weekday: 'short', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' }).format(new Date(held.runAfter));
+    expect(local).toBe('Mon 08:00');
+    const db = node.runtime.subscriptions.get('notifications-email')!.db;
+    await db.transaction().execute((trx) => sql`update notifications.deliveries set run_after = now() where id = ${held.id}`.execute(trx));
+    expect(await notificationWorkers(node.runtime)!.digest.assembleDue()).toBe(1);
+    const mail = await smtp!.next('weekly@notify.test', /1 notification this week/);
+    expect(mail.text).toContain('Welcome to Weekly course');
+    expect((await deliveries('digested')).find((d) => d.id === held.id)).toBeTruthy();
   });
 });
 

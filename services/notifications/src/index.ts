@@ -1,1 +1,1 @@
-export { notificationsService } from './notifications.service.js';
+export { notificationsService, notificationWorkers } from './notifications.service.js';

@@ -95,6 +95,8 @@ interface Workers {
   delivery: DeliveryWorker;
 }
 const running = new WeakMap<Runtime, Workers>();
+/** The notifications workers of a node (REPL: `notificationWorkers(runtime).digest.assembleDue()`; tests). */
+export const notificationWorkers = (runtime: Runtime): Workers | undefined => running.get(runtime);
 
 /** Records a request for routing (idempotent on the event id) and wakes the router after the commit. */
 async function request(trx: Transaction<NotificationsDB>, runtime: Runtime, r: { eventId: string; userId: string | null; to: string | null; template: NotificationTemplate; locale: string; data: Record<string, string> }) {

@@ -194,9 +194,10 @@ export class FanOutWorker extends PollingWorker<AnnouncementRow> {
 
 /**
  * Assembles due digests: one user and channel at a time, every held message of theirs that is due goes
- * into one digest delivery, in one transaction. The first row is claimed with SKIP LOCKED and the rest of
- * that user's rows are then locked (waiting for any other node that has them), so with any number of
- * nodes a held message is digested once and each user gets one digest per period.
+ * into one digest delivery, in one transaction. The user is claimed with a transaction-scoped advisory lock
+ * (tried, never waited for: another node moves on to the next user), and the rows are re-read under it, so
+ * with any number of nodes a held message is digested once and each user gets one digest per period.
+ * (Row locks alone deadlock here: two nodes can each lock one of the same user's rows, then wait for the other's.)
  */
 export class DigestWorker extends PollingWorker<number> {
   constructor(
@@ -210,8 +211,27 @@ export class DigestWorker extends PollingWorker<number> {
 
   protected claim() {
     return this.db.transaction().execute(async (trx) => {
-      const first = await trx.selectFrom('deliveries').select(['user_id', 'channel']).where('status', '=', 'held').where('run_after', '<=', sql<Date>`now()`).orderBy('run_after').limit(1).forUpdate().skipLocked().executeTakeFirst();
-      if (!first) return undefined;
+      // Users with due held messages, oldest first; take the first whose digest lock no other node holds.
+      const candidates = await trx
+        .selectFrom('deliveries')
+        .select(['user_id', 'channel', (eb) => eb.fn.min('run_after').as('due')])
+        .where('status', '=', 'held')
+        .where('run_after', '<=', sql<Date>`now()`)
+        .groupBy(['user_id', 'channel'])
+        .orderBy('due')
+        .limit(20)
+        .execute();
+      if (!candidates.length) return undefined;
+      let first: (typeof candidates)[number] | undefined;
+      for (const c of candidates) {
+        const key = `digest:${c.user_id ?? ''}:${c.channel}`;
+        const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${key}, 0)) as ok`.execute(trx);
+        if (rows[0]?.ok) {
+          first = c;
+          break;
+        }
+      }
+      if (!first) return undefined; // every due user is being digested by another node
       let q = trx.selectFrom('deliveries').selectAll().where('status', '=', 'held').where('run_after', '<=', sql<Date>`now()`).where('channel', '=', first.channel);
       q = first.user_id ? q.where('user_id', '=', first.user_id) : q.where('user_id', 'is', null);
       const held = await q.orderBy('run_after').forUpdate().execute();
@@ -249,6 +269,16 @@ export class DigestWorker extends PollingWorker<number> {
         .execute();
       return held.length;
     });
+  }
+
+  /** Assembles every due digest now (operators, tests); answers how many held messages went into digests. */
+  async assembleDue(): Promise<number> {
+    let total = 0;
+    for (let n = await this.claim(); n !== undefined; n = await this.claim()) {
+      total += n;
+      await this.run(n);
+    }
+    return total;
   }
 
   protected async run(n: number): Promise<void> {
