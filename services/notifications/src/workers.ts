@@ -46,6 +46,12 @@ interface Settings {
   preferences: NotificationPreferences;
 }
 
+/** A positive rate from the environment, or the default (0, negative or garbage would stall or spin the worker). */
+const rate = (name: string, fallback: number) => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+
 const backoffMs = (attempts: number) => Math.min(600_000, 1000 * 2 ** (attempts - 1));
 
 /**
@@ -299,11 +305,7 @@ export class DigestWorker extends PollingWorker<number> {
 export class DeliveryWorker extends PollingWorker<DeliveryRow> {
   private mailer: Mailer | undefined;
   private agent: ReturnType<typeof pushAgent> | undefined;
-  private readonly throttle = new ChannelThrottle({
-    email: Number(process.env.NOTIFY_RATE_EMAIL ?? 50),
-    push: Number(process.env.NOTIFY_RATE_PUSH ?? 200),
-    sms: Number(process.env.NOTIFY_RATE_SMS ?? 10),
-  });
+  private readonly throttle = new ChannelThrottle({ email: rate('NOTIFY_RATE_EMAIL', 50), push: rate('NOTIFY_RATE_PUSH', 200), sms: rate('NOTIFY_RATE_SMS', 10) });
   private wake: NodeJS.Timeout | undefined;
 
   constructor(
