@@ -7,7 +7,7 @@
  *       seeded, gateway → NATS → courses/enrollments → PostgreSQL, beside bare SQL behind node:http.
  *   (d) files: a 1 GiB upload and download through the gateway to local disk and to an S3-protocol server
  *       (s3rver), with the gateway's RSS growth, beside streaming the same bytes to disk and `cp`.
- * Usage: pnpm bench [--seconds 10] [--rounds 3] [--only http|events|learning|files] [--courses 1000] [--mib 1024] [--no-write]
+ * Usage: pnpm bench [--seconds 10] [--rounds 3] [--only http|events|learning|files|notifications] [--courses 1000] [--mib 1024] [--recipients 2000] [--no-write]
  * Each round starts everything afresh; the tables show the last round, the spread table every round.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
     courses: { type: 'string', default: '1000' },
     learners: { type: 'string', default: '10000' },
     mib: { type: 'string', default: '1024' },
+    recipients: { type: 'string', default: '2000' },
     'no-write': { type: 'boolean' },
   },
 });
@@ -265,6 +266,96 @@ function memOf(pid: number | undefined): { rss: number; peak: number } {
   } catch {
     return { rss: NaN, peak: NaN };
   }
+}
+
+/**
+ * (e) Notifications: an announcement to N seeded learners of one course, through fan-out, routing (one settings
+ * read per learner) and SMTP delivery to a local smtp-server, unthrottled; latency is from the announce call to
+ * each mail's arrival. Baselines in the same run: nodemailer sending the same number of mails to the same server,
+ * one connection per mail (as the LMS does) and over a pool.
+ */
+async function notificationsBench(): Promise<string> {
+  const { SMTPServer } = await import('smtp-server');
+  const nodemailer = (await import('nodemailer')).default;
+  const N = Number(args.recipients);
+  const arrivals: number[] = [];
+  let counting = false;
+  const smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    // No reverse DNS of the client: without a resolver it costs a timeout per connection.
+    disableReverseLookup: true,
+    logger: false,
+    onData(stream, _session, done) {
+      stream.on('data', () => {});
+      stream.on('end', () => {
+        if (counting) arrivals.push(performance.now());
+        done();
+      });
+    },
+  });
+  const smtpPort = await freePort();
+  await new Promise<void>((r) => smtp.listen(smtpPort, '127.0.0.1', r));
+  const rows: (string | number)[][] = [];
+  const stats = (t0: number, label: string, rss: string) => {
+    const lat = arrivals.map((a) => a - t0).sort((x, y) => x - y);
+    const total = (lat[lat.length - 1]! ) / 1000;
+    rows.push([label, N, f(N / total, 0), f(percentile(lat, 50), 0), f(percentile(lat, 95), 0), f(percentile(lat, 99), 0), rss]);
+  };
+  const body = { subject: 'Lab closed', text: 'No lab on Friday. See you Monday.\n'.repeat(8), html: '<p>No lab on Friday.</p>'.repeat(8) };
+  try {
+    for (const pool of [false, true]) {
+      const transport = nodemailer.createTransport(`smtp://127.0.0.1:${smtpPort}/${pool ? '?pool=true' : ''}`);
+      arrivals.length = 0;
+      counting = true;
+      const t0 = performance.now();
+      for (let i = 0; i < N; i++) await transport.sendMail({ from: 'bench@example.org', to: `l${i}@seed.test`, ...body });
+      counting = false;
+      transport.close();
+      stats(t0, `nodemailer, one ${pool ? 'pooled connection' : 'connection per mail'} (baseline)`, '–');
+    }
+
+    const { pg, env, teardown } = await benchStack('auth,users,courses,enrollments,notifications');
+    try {
+      const port = await freePort();
+      const node = start(['tools/cli.ts', 'node', '--services', 'gateway,auth,users,courses,enrollments,notifications'], {
+        ...env,
+        PORT: String(port),
+        NODE_ID: 'bench-notifications',
+        SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+        NOTIFY_RATE_EMAIL: '1000000',
+      });
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(async () => (await req(base, 'GET', '/health/ready')).status === 200 || undefined, 60_000, 250);
+      const admin = (await req(base, 'POST', '/api/v1/auth/register', { email: 'bench-admin@example.com', password: 'load test password', displayName: 'Admin' })).body.accessToken as string;
+      const { courseIds } = await seed(pg.url, { courses: 1, lessonsPerCourse: 3, learners: N, enrollmentsPerLearner: 1 });
+      await new Promise((r) => setTimeout(r, 1500)); // the admin's own welcome and verification mail go first
+      arrivals.length = 0;
+      counting = true;
+      let peak = memOf(node.pid).rss;
+      const sampler = setInterval(() => (peak = Math.max(peak, memOf(node.pid).rss)), 100);
+      const t0 = performance.now();
+      const ann = await req(base, 'POST', `/api/v1/courses/${courseIds[0]}/announcements`, { title: 'Lab closed', body: 'No lab on Friday.\nSee you Monday.' }, admin);
+      if (ann.status !== 202) throw new Error(`announce: ${ann.status} ${JSON.stringify(ann.body)}`);
+      let listed = NaN;
+      const done = await waitFor(async () => {
+        const p = (await req(base, 'GET', `/api/v1/courses/${courseIds[0]}/announcements/${ann.body.id}`, undefined, admin)).body;
+        if (Number.isNaN(listed) && p.status !== 'fanning_out') listed = performance.now() - t0;
+        return p.status === 'done' && p;
+      }, 600_000, 100);
+      clearInterval(sampler);
+      counting = false;
+      if (done.progress.email?.sent !== N || arrivals.length !== N) throw new Error(`sent ${done.progress.email?.sent}, received ${arrivals.length} of ${N}`);
+      stats(t0, 'LMS: announce → fan-out → route → SMTP', `${f(peak, 0)} peak`);
+      rows.push([`of which listing the ${N} learners (fan-out)`, N, f(N / (listed / 1000), 0), '–', '–', '–', '–']);
+    } finally {
+      await teardown();
+    }
+  } finally {
+    await new Promise<void>((r) => smtp.close(() => r()));
+  }
+  const out = table(`(e) An announcement to ${N} learners, delivered to a local smtp-server (unthrottled), beside nodemailer alone`, ['run', 'mails', 'mails/s', 'p50 ms', 'p95 ms', 'p99 ms', 'RSS MiB'], rows);
+  return out;
 }
 
 /** (d) Files: bytes in and out through the gateway, local disk and S3, beside plain disk writes and cp. */
@@ -524,6 +615,15 @@ async function main() {
     if (want('http')) parts.push(await httpBench(m));
     if (want('events')) parts.push(await eventsBench(m));
     all.push(m);
+  }
+  const notificationsPart = args.only === 'notifications' ? await notificationsBench() : '';
+  if (notificationsPart && !args['no-write']) {
+    const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+    fs.writeFileSync(
+      path.join(root, 'docs/benchmarks-notifications.md'),
+      `# Notifications benchmark\n\nLatest \`pnpm bench --only notifications --recipients ${args.recipients}\` (${when}, ${machine}). One LMS process (gateway,\nauth, users, courses, enrollments, notifications) with PostgreSQL, NATS, the smtp-server and the bench on the same machine;\nlearners seeded straight into PostgreSQL (\`lms seed\`); the send rate is unthrottled (NOTIFY_RATE_EMAIL=1000000).\nLatency is from the announce call to each mail's arrival at the SMTP server.\n\n${notificationsPart}`,
+    );
+    console.log('\nwrote docs/benchmarks-notifications.md');
   }
   const filesPart = args.only === 'files' ? await filesBench() : '';
   if (filesPart && !args['no-write']) {

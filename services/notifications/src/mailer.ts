@@ -1,7 +1,10 @@
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Rendered } from './templates.js';
+
+type SocketFactory = (options: { host: string; port: number }, callback: (err: Error | null, socket?: { connection: net.Socket }) => void) => void;
 
 /** Sends one rendered message; answers the provider's message id. */
 export interface Mailer {
@@ -15,7 +18,23 @@ export interface Mailer {
  */
 export function createMailer(opts: { smtpUrl?: string; from: string; dataDir: string }): Mailer {
   if (opts.smtpUrl) {
-    const transport: Transporter = nodemailer.createTransport(opts.smtpUrl);
+    // One kept-open connection (a pool) rather than a connection per message: ~100 ms less per mail.
+    const url = new URL(opts.smtpUrl);
+    if (!url.searchParams.has('pool')) url.searchParams.set('pool', 'true');
+    const transport: Transporter = nodemailer.createTransport(url.toString());
+    // Our own TCP socket, with Nagle off: nodemailer writes a message's end in a small second write, which
+    // otherwise waits for the server's delayed ACK (~40 ms a mail on a local relay). TLS (smtps, STARTTLS)
+    // is still nodemailer's, over this socket.
+    (transport as unknown as { transporter: { getSocket: SocketFactory } }).transporter.getSocket = (o, cb) => {
+      const socket = net.connect({ host: o.host, port: o.port });
+      socket.setNoDelay(true);
+      const failed = (err: Error) => cb(err);
+      socket.once('error', failed);
+      socket.once('connect', () => {
+        socket.removeListener('error', failed);
+        cb(null, { connection: socket });
+      });
+    };
     return {
       async send(to, m) {
         const info = await transport.sendMail({ from: opts.from, to, subject: m.subject, text: m.text, html: m.html, headers: m.headers });
