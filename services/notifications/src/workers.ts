@@ -67,7 +67,7 @@ export class RouteWorker extends PollingWorker<RequestRow> {
     private readonly kickDelivery: () => void,
     private readonly sms: () => SmsProvider | undefined,
   ) {
-    super(log, Number(process.env.NOTIFY_POLL_MS ?? 500));
+    super(log, Number(process.env.NOTIFY_POLL_MS ?? 500), Math.floor(rate('NOTIFY_CONCURRENCY', 4)));
   }
 
   protected claim() {
@@ -316,7 +316,8 @@ export class DeliveryWorker extends PollingWorker<DeliveryRow> {
     private readonly vapid: () => Promise<Vapid>,
     readonly sms: () => SmsProvider | undefined = smsProviderFromEnv,
   ) {
-    super(log, Number(process.env.NOTIFY_POLL_MS ?? 500));
+    // Several sends in flight per node: a message spends most of its time waiting for the SMTP server or push service.
+    super(log, Number(process.env.NOTIFY_POLL_MS ?? 500), Math.floor(rate('NOTIFY_CONCURRENCY', 4)));
   }
 
   private mail(): Mailer {
@@ -357,6 +358,8 @@ export class DeliveryWorker extends PollingWorker<DeliveryRow> {
         .executeTakeFirst();
       if (!due) return undefined;
       await trx.updateTable('deliveries').set({ status: 'sending', run_after: sql`now() + interval '5 minutes'`, updated_at: sql`now()` }).where('id', '=', due.id).execute();
+      // Taken at the claim: with several loops a bucket may go briefly below zero, which only delays the next claim.
+      this.throttle.take(due.channel);
       return due;
     });
   }
@@ -404,7 +407,6 @@ export class DeliveryWorker extends PollingWorker<DeliveryRow> {
   }
 
   protected async run(d: DeliveryRow): Promise<void> {
-    this.throttle.take(d.channel);
     const attempts = d.attempts + 1;
     try {
       const r = await this.send(d);

@@ -1,18 +1,19 @@
 import type { Logger } from './logger.js';
 
 /**
- * A loop that claims one due job at a time and runs it, woken by a timer and by `kick()` (after a
- * commit that queued work). Subclasses claim with `FOR UPDATE SKIP LOCKED` so that any number of nodes
- * can run the same worker over one table; a job is whatever the claim returns.
+ * Loops that claim one due job at a time and run it, woken by a timer and by `kick()` (after a commit that
+ * queued work). Subclasses claim with `FOR UPDATE SKIP LOCKED` so that any number of nodes, and up to
+ * `concurrency` loops in each, can run the same worker over one table; a job is whatever the claim returns.
  */
 export abstract class PollingWorker<J> {
   private timer: NodeJS.Timeout | undefined;
-  private busy = false;
+  private loops = 0;
   protected stopped = false;
 
   constructor(
     protected readonly log: Logger,
     private readonly pollMs: number,
+    private readonly concurrency = 1,
   ) {}
 
   protected abstract claim(): Promise<J | undefined>;
@@ -29,12 +30,14 @@ export abstract class PollingWorker<J> {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /** Starts loops up to `concurrency`; each drains until a claim finds nothing. */
   kick(): void {
-    if (this.busy || this.stopped) return;
-    this.busy = true;
-    void this.drain()
-      .catch((err) => this.log.warn({ err: String(err) }, `${this.constructor.name} loop failed`))
-      .finally(() => (this.busy = false));
+    while (this.loops < this.concurrency && !this.stopped) {
+      this.loops++;
+      void this.drain()
+        .catch((err) => this.log.warn({ err: String(err) }, `${this.constructor.name} loop failed`))
+        .finally(() => this.loops--);
+    }
   }
 
   private async drain(): Promise<void> {
