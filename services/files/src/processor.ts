@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileEvents } from '@lms/contracts';
-import { addToOutbox, PollingWorker, type Logger, type Runtime } from '@lms/runtime';
+import { addToOutbox, oldestDue, PollingWorker, type Logger, type Runtime } from '@lms/runtime';
 import { sql, type Kysely } from 'kysely';
 import sharp from 'sharp';
 import type { FilesDB } from './files.service.js';
@@ -41,16 +41,7 @@ export class Processor extends PollingWorker<{ file_id: string; version: number;
 
   protected async claim() {
     return this.db.transaction().execute(async (trx) => {
-      const due = await trx
-        .selectFrom('jobs')
-        .selectAll()
-        .where('status', 'in', ['queued', 'running'])
-        .where('run_after', '<=', sql<Date>`now()`)
-        .orderBy('run_after')
-        .limit(1)
-        .forUpdate()
-        .skipLocked()
-        .executeTakeFirst();
+      const due = await oldestDue(trx, 'jobs', ['queued', 'running']);
       if (!due) return undefined;
       await trx
         .updateTable('jobs')

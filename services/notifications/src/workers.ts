@@ -11,7 +11,7 @@ import {
   type NotificationPreferences,
   type NotificationTemplate,
 } from '@lms/contracts';
-import { PollingWorker, type Logger, type Runtime } from '@lms/runtime';
+import { oldestDue, PollingWorker, type Logger, type Runtime } from '@lms/runtime';
 import { sql, type Insertable, type Kysely } from 'kysely';
 import { ChannelThrottle, PermanentDeliveryError, pushAgent, sendPush, smsProviderFromEnv, smsText, type ShortMessage, type SmsProvider } from './channels.js';
 import { nextDigestAt, quietUntil } from './clock.js';
@@ -72,7 +72,7 @@ export class RouteWorker extends PollingWorker<RequestRow> {
 
   protected claim() {
     return this.db.transaction().execute(async (trx) => {
-      const due = await trx.selectFrom('requests').selectAll().where('status', '=', 'pending').where('run_after', '<=', sql<Date>`now()`).orderBy('run_after').limit(1).forUpdate().skipLocked().executeTakeFirst();
+      const due = await oldestDue(trx, 'requests', ['pending']);
       if (!due) return undefined;
       await trx.updateTable('requests').set({ run_after: sql`now() + interval '2 minutes'` }).where('event_id', '=', due.event_id).execute();
       return due;
@@ -158,7 +158,7 @@ export class FanOutWorker extends PollingWorker<AnnouncementRow> {
 
   protected claim() {
     return this.db.transaction().execute(async (trx) => {
-      const due = await trx.selectFrom('announcements').selectAll().where('status', '=', 'fanning_out').where('run_after', '<=', sql<Date>`now()`).orderBy('run_after').limit(1).forUpdate().skipLocked().executeTakeFirst();
+      const due = await oldestDue(trx, 'announcements', ['fanning_out']);
       if (!due) return undefined;
       await trx.updateTable('announcements').set({ run_after: sql`now() + interval '2 minutes'` }).where('id', '=', due.id).execute();
       return due;
@@ -345,17 +345,7 @@ export class DeliveryWorker extends PollingWorker<DeliveryRow> {
       return undefined;
     }
     return this.db.transaction().execute(async (trx) => {
-      const due = await trx
-        .selectFrom('deliveries')
-        .selectAll()
-        .where('status', 'in', ['queued', 'sending'])
-        .where('run_after', '<=', sql<Date>`now()`)
-        .where('channel', 'in', open)
-        .orderBy('run_after')
-        .limit(1)
-        .forUpdate()
-        .skipLocked()
-        .executeTakeFirst();
+      const due = await oldestDue(trx, 'deliveries', ['queued', 'sending'], (q) => q.where('channel', 'in', open));
       if (!due) return undefined;
       await trx.updateTable('deliveries').set({ status: 'sending', run_after: sql`now() + interval '5 minutes'`, updated_at: sql`now()` }).where('id', '=', due.id).execute();
       // Taken at the claim: with several loops a bucket may go briefly below zero, which only delays the next claim.

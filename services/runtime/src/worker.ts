@@ -1,4 +1,21 @@
+import { sql, type Kysely, type Selectable, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { Logger } from './logger.js';
+
+/**
+ * The oldest due row of a work table (its `status` among `statuses`, its `run_after` passed), locked for
+ * this transaction; rows other nodes or loops hold are skipped (`FOR UPDATE SKIP LOCKED`). `narrow` adds
+ * conditions. The caller then moves the row's `run_after` on (its lease) in the same transaction.
+ */
+export function oldestDue<DB, T extends keyof DB & string>(
+  trx: Transaction<DB>,
+  table: T,
+  statuses: readonly string[],
+  narrow: (q: SelectQueryBuilder<any, any, any>) => SelectQueryBuilder<any, any, any> = (q) => q,
+): Promise<Selectable<DB[T]> | undefined> {
+  const db = trx as unknown as Kysely<{ work: { status: string; run_after: Date } }>;
+  const q = db.selectFrom(table as 'work').selectAll().where('status', 'in', [...statuses]).where('run_after', '<=', sql<Date>`now()`);
+  return narrow(q).orderBy('run_after').limit(1).forUpdate().skipLocked().executeTakeFirst() as Promise<Selectable<DB[T]> | undefined>;
+}
 
 /**
  * Loops that claim one due job at a time and run it, woken by a timer and by `kick()` (after a commit that
