@@ -123,6 +123,25 @@ describe('email delivery', () => {
     expect(smtp!.mails.filter((m) => m.to.includes('twice@notify.test'))).toHaveLength(1);
   });
 
+  it('sends a deactivated account nothing but mandatory mail', async () => {
+    const u = await register('gone@notify.test');
+    expect((await http(base, 'POST', `/api/v1/users/${u.user.id}/deactivate`, {}, admin)).status).toBe(200);
+    const sub = node.runtime.subscriptions.get('notifications-email')!;
+    const ask = async (template: string) => {
+      const id = randomUUID();
+      const env = { id, subject: 'lms.notification.requested.v1', version: 1, occurredAt: new Date().toISOString(), key: null, requestId: null, payload: { userId: u.user.id, to: 'gone@notify.test', template, locale: 'en', data: {} } };
+      await sub.db.transaction().execute((trx) => sub.handle(env, trx));
+      return id;
+    };
+    const optional = await ask('privacy_export_ready');
+    await ask('password_changed');
+    await smtp!.next('gone@notify.test', /password of your account was just changed/);
+    const db = sub.db;
+    await waitFor(async () => (await sql<{ status: string }>`select status from notifications.requests where event_id = ${optional}`.execute(db)).rows[0]?.status === 'routed', 5000);
+    expect((await sql`select 1 from notifications.deliveries where event_id = ${optional}`.execute(db)).rows).toEqual([]);
+    expect((await sql`select 1 from notifications.inbox where event_id = ${optional}`.execute(db)).rows).toEqual([]);
+  });
+
   it('records a bounce (a 5xx from the receiving server) at once, and sends it when an operator retries', async () => {
     smtp!.state.refuse = /bounce/;
     try {

@@ -103,6 +103,9 @@ describe('erasure', () => {
   it('erases or anonymises the user in every service, ends their sessions, and can be verified afterwards', async () => {
     const dee = await register('dee@privacy.test');
     await http(base, 'PUT', `/api/v1/courses/${courseId}/members/${dee.user.id}`, { role: 'learner' }, teacher.accessToken);
+    const device = { endpoint: 'https://push.example.org/send/dee', keys: { p256dh: `B${'A'.repeat(86)}`, auth: 'AAAAAAAAAAAAAAAAAAAAAA' } };
+    expect((await http(base, 'POST', '/api/v1/me/push-subscriptions', device, dee.accessToken)).status).toBe(201);
+    expect(await sql('select 1 from notifications.push_subscriptions where user_id = $1', [dee.user.id])).toHaveLength(1);
     expect((await http(base, 'POST', '/api/v1/me/erasure', {}, dee.accessToken)).status).toBe(422); // must confirm
     const r = await http(base, 'POST', '/api/v1/me/erasure', { confirm: 'ERASE' }, dee.accessToken);
     expect(r.status).toBe(202);
