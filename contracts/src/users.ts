@@ -241,13 +241,12 @@ export const usersInternal = domain('users', {
     permission: 'internal',
     summary: 'Remove a profile',
   }),
-  /** What the notifications service needs to address a user: address, name, language, time zone, channel choices. */
-  notificationSettings: query({
-    input: z.object({ id: z.uuid() }),
-    output: z.object({ email: z.string(), displayName: z.string(), locale: z.string(), timezone: z.string(), status: z.string(), preferences: notificationPreferences }),
+  /** What the notifications service needs to address users: address, name, language, time zone, channel choices (a routing batch); unknown ids are left out. */
+  notificationSettingsMany: query({
+    input: z.object({ ids: z.array(z.uuid()).min(1).max(500) }),
+    output: z.object({ items: z.array(z.object({ id: z.uuid(), email: z.string(), displayName: z.string(), locale: z.string(), timezone: z.string(), status: z.string(), preferences: notificationPreferences })) }),
     permission: 'internal',
-    summary: "A user's notification settings",
-    errors: ['USER_NOT_FOUND'],
+    summary: "Many users' notification settings",
   }),
   /** Set the mode of one channel of one message type for a user (one-click unsubscribe: never). Mandatory email stays on. */
   setChannelPreference: mutation({

@@ -54,12 +54,56 @@ const rate = (name: string, fallback: number) => {
 
 const backoffMs = (attempts: number) => Math.min(600_000, 1000 * 2 ** (attempts - 1));
 
+/** What routing one request decides: its deliveries and its in-app copy. */
+interface Routed {
+  rows: Array<Insertable<NotificationsDB['deliveries']>>;
+  item?: Omit<InboxRow, 'created_at'>;
+}
+
 /**
- * Routes requests: reads the user's settings (outside any transaction), then in one transaction writes the
- * in-app copy and one delivery per channel the preferences allow: queued now, queued for the end of quiet
- * hours, or held for a daily/weekly digest. A request whose user cannot be read now is retried.
+ * Applies a user's preferences to one request (pure: no I/O). `settings` is undefined for a request without a
+ * user, null for an account that is gone; `devices` is how many push subscriptions the user has.
  */
-export class RouteWorker extends PollingWorker<RequestRow> {
+export function route(r: RequestRow, settings: Settings | null | undefined, devices: number, smsReady: boolean, publicUrl: string, now = new Date()): Routed {
+  const template = r.template as NotificationTemplate;
+  const type = template === 'digest' ? undefined : templateType[template];
+  const mandatory = type !== undefined && mandatoryTypes.has(type);
+  const out: Routed = { rows: [] };
+  // Deactivated, erased or unknown accounts get nothing but mandatory mail.
+  if (r.user_id && !mandatory && settings?.status !== 'active') return out;
+  const prefs = settings?.preferences ?? defaultNotificationPreferences;
+  const modes = type ? prefs.types[type] : { email: 'immediately', inApp: 'never', push: 'never', sms: 'never' };
+  const tz = settings?.timezone ?? 'UTC';
+  const locale = settings?.locale ?? r.locale;
+  const data: Record<string, string> = { ...(settings ? { displayName: settings.displayName } : {}), ...(r.data ?? {}) };
+  const quiet = mandatory ? undefined : quietUntil(now, tz, prefs.quietHours);
+  const plan = (channel: 'email' | 'push' | 'sms', recipient: string, mode: DeliveryMode) => {
+    const base = { event_id: r.event_id, user_id: r.user_id, channel, template, recipient, provider_id: null, sent_at: null, attempts: 0, locale, announcement_id: r.announcement_id, digest_id: null };
+    if (mode === 'never') return out.rows.push({ ...base, status: 'skipped', digest: null, data: null, last_error: 'turned off in the user preferences' });
+    if (mode === 'immediately') return out.rows.push({ ...base, status: 'queued', digest: null, data: JSON.stringify(data), last_error: null, run_after: quiet ?? now });
+    return out.rows.push({ ...base, status: 'held', digest: mode, data: JSON.stringify(data), last_error: null, run_after: nextDigestAt(now, tz, mode, DIGEST_HOUR()) });
+  };
+  const to = r.to ?? settings?.email;
+  if (to) plan('email', to, mandatory ? 'immediately' : (modes.email as DeliveryMode));
+  if (!r.user_id || EMAIL_ONLY.has(template)) return out;
+  if (modes.push !== 'never' && devices > 0) plan('push', `${devices} device${devices === 1 ? '' : 's'}`, modes.push as DeliveryMode);
+  if (modes.sms !== 'never' && prefs.smsNumber && smsReady) plan('sms', prefs.smsNumber, modes.sms as DeliveryMode);
+  if (modes.inApp !== 'never') {
+    const m = render(template, data, publicUrl, locale);
+    out.item = { id: randomUUID(), event_id: r.event_id, user_id: r.user_id, template, title: m.subject, body: m.text, link: m.link ?? null, read_at: null };
+  }
+  return out;
+}
+
+const ROUTE_BATCH = 50;
+
+/**
+ * Routes requests in batches of up to 50: reads the users' settings in one call (outside any transaction),
+ * their push devices in one query, then in one transaction writes each request's in-app copy and one delivery
+ * per channel the preferences allow: queued now, queued for the end of quiet hours, or held for a daily/weekly
+ * digest. A batch whose users cannot be read now is retried with backoff.
+ */
+export class RouteWorker extends PollingWorker<RequestRow[]> {
   constructor(
     private readonly db: Kysely<NotificationsDB>,
     private readonly runtime: Runtime,
@@ -72,72 +116,49 @@ export class RouteWorker extends PollingWorker<RequestRow> {
 
   protected claim() {
     return this.db.transaction().execute(async (trx) => {
-      const due = await oldestDue(trx, 'requests', ['pending']);
-      if (!due) return undefined;
-      await trx.updateTable('requests').set({ run_after: sql`now() + interval '2 minutes'` }).where('event_id', '=', due.event_id).execute();
+      const due = await trx.selectFrom('requests').selectAll().where('status', '=', 'pending').where('run_after', '<=', sql<Date>`now()`).orderBy('run_after').limit(ROUTE_BATCH).forUpdate().skipLocked().execute();
+      if (!due.length) return undefined;
+      await trx.updateTable('requests').set({ run_after: sql`now() + interval '2 minutes'` }).where('event_id', 'in', due.map((r) => r.event_id)).execute();
       return due;
     });
   }
 
-  protected async run(r: RequestRow): Promise<void> {
-    const template = r.template as NotificationTemplate;
-    const type = template === 'digest' ? undefined : templateType[template];
-    const mandatory = type !== undefined && mandatoryTypes.has(type);
-    let settings: Settings | null | undefined;
-    if (r.user_id) {
+  protected async run(batch: RequestRow[]): Promise<void> {
+    const userIds = [...new Set(batch.map((r) => r.user_id).filter((u): u is string => u !== null))];
+    let settings = new Map<string, Settings>();
+    if (userIds.length) {
       try {
-        settings = (await this.runtime.broker.call(usersInternal.notificationSettings.action, { id: r.user_id }, { meta: { edge: false } })) as Settings;
+        const found = (await this.runtime.broker.call(usersInternal.notificationSettingsMany.action, { ids: userIds }, { meta: { edge: false } })) as { items: Array<Settings & { id: string }> };
+        settings = new Map(found.items.map((s) => [s.id, s]));
       } catch (err) {
-        if ((err as { type?: string }).type !== 'USER_NOT_FOUND') {
-          const attempts = r.attempts + 1;
-          await this.db.updateTable('requests').set({ attempts, run_after: sql`now() + ${`${backoffMs(attempts)} milliseconds`}::interval` }).where('event_id', '=', r.event_id).execute();
-          this.log.warn({ eventId: r.event_id, attempts, err: String(err) }, 'cannot read the recipient settings; will retry');
-          return;
-        }
-        settings = null; // the account is gone
+        const attempts = Math.max(...batch.map((r) => r.attempts)) + 1;
+        await this.db.updateTable('requests').set({ attempts: sql`attempts + 1`, run_after: sql`now() + ${`${backoffMs(attempts)} milliseconds`}::interval` }).where('event_id', 'in', batch.map((r) => r.event_id)).execute();
+        this.log.warn({ requests: batch.length, attempts, err: String(err) }, 'cannot read the recipients settings; will retry');
+        return;
       }
     }
-    const send = !r.user_id || mandatory || (settings && settings.status === 'active');
-    const prefs = settings?.preferences ?? defaultNotificationPreferences;
-    const modes = type ? prefs.types[type] : { email: 'immediately', inApp: 'never', push: 'never', sms: 'never' };
-    const tz = settings?.timezone ?? 'UTC';
-    const locale = settings?.locale ?? r.locale;
-    const data: Record<string, string> = { ...(settings ? { displayName: settings.displayName } : {}), ...(r.data ?? {}) };
+    const devices = new Map<string, number>();
+    if (userIds.length) {
+      const counts = await this.db.selectFrom('push_subscriptions').select(['user_id', (eb) => eb.fn.countAll<string>().as('n')]).where('user_id', 'in', userIds).groupBy('user_id').execute();
+      for (const c of counts) devices.set(c.user_id, Number(c.n));
+    }
+    const smsReady = this.sms() !== undefined;
+    const publicUrl = publicUrlOf(this.runtime);
     const now = new Date();
-    const quiet = mandatory ? undefined : quietUntil(now, tz, prefs.quietHours);
-    const rows: Array<Insertable<NotificationsDB['deliveries']>> = [];
-    const plan = (channel: 'email' | 'push' | 'sms', recipient: string, mode: DeliveryMode) => {
-      const base = { event_id: r.event_id, user_id: r.user_id, channel, template, recipient, provider_id: null, sent_at: null, attempts: 0, locale, announcement_id: r.announcement_id, digest_id: null };
-      if (mode === 'never') return rows.push({ ...base, status: 'skipped', digest: null, data: null, last_error: 'turned off in the user preferences' });
-      if (mode === 'immediately') return rows.push({ ...base, status: 'queued', digest: null, data: JSON.stringify(data), last_error: null, run_after: quiet ?? now });
-      return rows.push({ ...base, status: 'held', digest: mode, data: JSON.stringify(data), last_error: null, run_after: nextDigestAt(now, tz, mode, DIGEST_HOUR()) });
-    };
-    let item: InboxRow | undefined;
-    if (send) {
-      const to = r.to ?? settings?.email;
-      if (to) plan('email', to, mandatory ? 'immediately' : (modes.email as DeliveryMode));
-      const secret = EMAIL_ONLY.has(template);
-      if (r.user_id && !secret && modes.push !== 'never') {
-        const n = Number((await this.db.selectFrom('push_subscriptions').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', r.user_id).executeTakeFirst())?.n ?? 0);
-        if (n > 0) plan('push', `${n} device${n === 1 ? '' : 's'}`, modes.push as DeliveryMode);
-      }
-      if (r.user_id && !secret && modes.sms !== 'never' && prefs.smsNumber && this.sms()) plan('sms', prefs.smsNumber, modes.sms as DeliveryMode);
-      if (r.user_id && !secret && modes.inApp !== 'never') {
-        const m = render(template, data, publicUrlOf(this.runtime), locale);
-        item = { id: randomUUID(), event_id: r.event_id, user_id: r.user_id, template, title: m.subject, body: m.text, link: m.link ?? null, created_at: now, read_at: null };
-      }
-    }
-    const wrote = await this.db.transaction().execute(async (trx) => {
-      const done = await trx.updateTable('requests').set({ status: 'routed', data: null }).where('event_id', '=', r.event_id).where('status', '=', 'pending').executeTakeFirst();
-      if (Number(done.numUpdatedRows) === 0) return undefined; // routed by someone else meanwhile
+    const plans = new Map(batch.map((r) => [r.event_id, route(r, r.user_id ? (settings.get(r.user_id) ?? null) : undefined, r.user_id ? (devices.get(r.user_id) ?? 0) : 0, smsReady, publicUrl, now)]));
+    const { wrote, queued } = await this.db.transaction().execute(async (trx) => {
+      // Only what is still pending is routed here (another loop may have taken a request after its lease).
+      const mine = await trx.updateTable('requests').set({ status: 'routed', data: null }).where('event_id', 'in', [...plans.keys()]).where('status', '=', 'pending').returning('event_id').execute();
+      const routed = mine.map((m) => plans.get(m.event_id)!);
+      const rows = routed.flatMap((p) => p.rows);
+      const items = routed.flatMap((p) => (p.item ? [p.item] : []));
       if (rows.length) await trx.insertInto('deliveries').values(rows).onConflict((oc) => oc.columns(['event_id', 'channel']).doNothing()).execute();
-      if (!item) return null;
-      const { created_at: _c, ...values } = item;
-      return (await trx.insertInto('inbox').values(values).onConflict((oc) => oc.column('event_id').doNothing()).returningAll().executeTakeFirst()) ?? null;
+      const inserted = items.length ? await trx.insertInto('inbox').values(items).onConflict((oc) => oc.column('event_id').doNothing()).returningAll().execute() : [];
+      return { wrote: inserted, queued: rows.some((x) => x.status === 'queued') };
     });
     // Live and best effort: the inbox row is what lasts.
-    if (wrote) void this.runtime.broker.broadcast(notificationBroadcasts.created.name, { userId: wrote.user_id, item: toItem(wrote) });
-    if (rows.some((x) => x.status === 'queued')) this.kickDelivery();
+    for (const w of wrote) void this.runtime.broker.broadcast(notificationBroadcasts.created.name, { userId: w.user_id, item: toItem(w) });
+    if (queued) this.kickDelivery();
   }
 }
 

@@ -84,6 +84,10 @@ export class UsersRepository {
     return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  byIds(ids: readonly string[]): Promise<Row[]> {
+    return this.db.selectFrom('users').selectAll().where('id', 'in', [...ids]).execute();
+  }
+
   /**
    * Inserts a user; the first user of an empty install gets `admin`. Run it inside a transaction:
    * the advisory lock that serialises "is this the first user?" lasts until that transaction ends.

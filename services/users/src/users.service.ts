@@ -224,10 +224,9 @@ export const usersService = defineService({
     async remove({ input, repo: { repo } }) {
       return { removed: await repo.remove(input.id) };
     },
-    async notificationSettings({ input, repo: { repo } }) {
-      const row = await repo.byId(input.id);
-      if (!row) throw notFound();
-      return { email: row.email, displayName: row.display_name, locale: row.locale, timezone: row.timezone, status: row.status, preferences: preferencesOf(row.preferences) };
+    async notificationSettingsMany({ input, repo: { repo } }) {
+      const rows = await repo.byIds(input.ids);
+      return { items: rows.map((row) => ({ id: row.id, email: row.email, displayName: row.display_name, locale: row.locale, timezone: row.timezone, status: row.status, preferences: preferencesOf(row.preferences) })) };
     },
     async setChannelPreference({ input, tx }) {
       return tx(async (trx, emit) => {
