@@ -102,7 +102,9 @@ export const notificationPreferencesInput = z.object({
 /** The stored preferences over the defaults (older rows held on/off switches: on = immediately, off = never). */
 export function resolvePreferences(stored: unknown): NotificationPreferences {
   const s = (stored ?? {}) as { types?: Record<string, Partial<Record<NotificationChannel, unknown>>>; quietHours?: NotificationPreferences['quietHours']; smsNumber?: string | null };
-  const byType = s.types ?? (stored as Record<string, Partial<Record<NotificationChannel, unknown>>>) ?? {};
+  // The current shape has `types`, `quietHours` or `smsNumber`; the older one is the per-type map itself.
+  const current = s.types !== undefined || 'quietHours' in s || 'smsNumber' in s;
+  const byType = current ? (s.types ?? {}) : ((stored as Record<string, Partial<Record<NotificationChannel, unknown>>>) ?? {});
   const mode = (v: unknown, d: DeliveryMode): DeliveryMode => (v === true ? 'immediately' : v === false ? 'never' : deliveryMode.safeParse(v).data ?? d);
   const types = Object.fromEntries(
     notificationTypes.map((t) => {
@@ -113,7 +115,7 @@ export function resolvePreferences(stored: unknown): NotificationPreferences {
       return [t, modes];
     }),
   ) as NotificationPreferences['types'];
-  return { types, quietHours: s.types ? (s.quietHours ?? null) : null, smsNumber: s.types ? (s.smsNumber ?? null) : null, mandatory: [...mandatoryTypes] };
+  return { types, quietHours: current ? (s.quietHours ?? null) : null, smsNumber: current ? (s.smsNumber ?? null) : null, mandatory: [...mandatoryTypes] };
 }
 
 export const notificationEvents = {
