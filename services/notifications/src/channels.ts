@@ -135,38 +135,3 @@ export function smsText(m: ShortMessage): string {
   const t = m.url ? `${m.title}: ${m.url}` : `${m.title}. ${m.body}`;
   return t.length > 320 ? `${t.slice(0, 317)}...` : t;
 }
-
-// ------------------------------------------------------------------ throttling
-
-/**
- * Per-channel send rates for this node (NOTIFY_RATE_EMAIL / _PUSH / _SMS, messages per second): a token
- * bucket each. The delivery worker only claims work for channels that have a token, so a slow channel
- * never holds up the others.
- */
-export class ChannelThrottle {
-  private readonly buckets = new Map<string, { tokens: number; at: number; rate: number }>();
-  constructor(rates: Record<string, number>) {
-    for (const [c, rate] of Object.entries(rates)) this.buckets.set(c, { tokens: Math.max(1, rate), at: Date.now(), rate });
-  }
-  private refill(c: string) {
-    const b = this.buckets.get(c)!;
-    const now = Date.now();
-    b.tokens = Math.min(Math.max(1, b.rate), b.tokens + ((now - b.at) / 1000) * b.rate);
-    b.at = now;
-    return b;
-  }
-  /** Channels that may send now. */
-  open(): string[] {
-    return [...this.buckets.keys()].filter((c) => this.refill(c).tokens >= 1);
-  }
-  take(c: string): void {
-    this.refill(c).tokens -= 1;
-  }
-  /** Milliseconds until some channel has a token. */
-  waitMs(): number {
-    return Math.min(...[...this.buckets.keys()].map((c) => {
-      const b = this.refill(c);
-      return b.tokens >= 1 ? 0 : Math.ceil(((1 - b.tokens) / b.rate) * 1000);
-    }));
-  }
-}

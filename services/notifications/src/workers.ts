@@ -11,9 +11,9 @@ import {
   type NotificationPreferences,
   type NotificationTemplate,
 } from '@lms/contracts';
-import { oldestDue, PollingWorker, type Logger, type Runtime } from '@lms/runtime';
+import { createRateLimiter, oldestDue, PollingWorker, type Logger, type RateLimiter, type Runtime } from '@lms/runtime';
 import { sql, type Insertable, type Kysely } from 'kysely';
-import { ChannelThrottle, PermanentDeliveryError, pushAgent, sendPush, smsProviderFromEnv, smsText, type ShortMessage, type SmsProvider } from './channels.js';
+import { PermanentDeliveryError, pushAgent, sendPush, smsProviderFromEnv, smsText, type ShortMessage, type SmsProvider } from './channels.js';
 import { nextDigestAt, quietUntil } from './clock.js';
 import type { AnnouncementRow, DeliveryRow, InboxRow, NotificationsDB, RequestRow } from './db.js';
 import type { UnsubscribeSigner, Vapid } from './keys.js';
@@ -318,7 +318,10 @@ export class DigestWorker extends PollingWorker<number> {
 
 /**
  * Sends queued deliveries outside any transaction: claims one due row of a channel that is under its rate
- * (SKIP LOCKED, so any number of nodes), sends it, records the attempt. Failures back off exponentially
+ * (SKIP LOCKED, so any number of nodes), sends it, records the attempt. Rates (NOTIFY_RATE_EMAIL / _PUSH /
+ * _SMS, messages per second) are counted in a one-second window shared by every node (Redis in mesh mode, the
+ * process in embedded mode): a provider's account-wide limit holds however many nodes send. A claim over the
+ * rate is rolled back and its channel paused until the window ends, so a slow channel never holds up the others. Failures back off exponentially
  * (2^n s, at most 10 min) and after NOTIFY_MAX_ATTEMPTS the delivery is `dead`; a permanent refusal (SMTP
  * 5xx, an SMS gateway's 4xx) is `bounced` at once. Dead and bounced deliveries wait for an operator's retry.
  * A crash between the hand-off and the record leaves the row `sending` until its lease ends: at least once.
@@ -326,7 +329,13 @@ export class DigestWorker extends PollingWorker<number> {
 export class DeliveryWorker extends PollingWorker<DeliveryRow> {
   private mailer: Mailer | undefined;
   private agent: ReturnType<typeof pushAgent> | undefined;
-  private readonly throttle = new ChannelThrottle({ email: rate('NOTIFY_RATE_EMAIL', 50), push: rate('NOTIFY_RATE_PUSH', 200), sms: rate('NOTIFY_RATE_SMS', 10) });
+  /** Read at each claim: an operator can change a rate without a restart (e.g. from the REPL). */
+  private rates(): Record<string, number> {
+    return { email: rate('NOTIFY_RATE_EMAIL', 50), push: rate('NOTIFY_RATE_PUSH', 200), sms: rate('NOTIFY_RATE_SMS', 10) };
+  }
+  /** Channel → when its rate window ends (epoch ms), while it is full. */
+  private readonly paused = new Map<string, number>();
+  private limiter: Promise<RateLimiter> | undefined;
   private wake: NodeJS.Timeout | undefined;
 
   constructor(
@@ -355,24 +364,40 @@ export class DeliveryWorker extends PollingWorker<DeliveryRow> {
     clearTimeout(this.wake);
     this.mailer?.close();
     this.agent?.destroy();
+    void this.limiter?.then((l) => l.close());
+  }
+
+  private rateLimiter(): Promise<RateLimiter> {
+    return (this.limiter ??= createRateLimiter(this.runtime.config, (err) => this.log.warn({ err: String(err) }, 'send-rate limiter unavailable; sending unthrottled')));
   }
 
   protected async claim() {
-    const open = this.throttle.open();
-    if (!open.length) {
-      // Every channel is at its rate: look again when the first token is back.
-      clearTimeout(this.wake);
-      this.wake = setTimeout(() => this.kick(), this.throttle.waitMs()).unref();
-      return undefined;
+    const limiter = await this.rateLimiter();
+    const rates = this.rates();
+    for (;;) {
+      const now = Date.now();
+      const open = Object.keys(rates).filter((c) => (this.paused.get(c) ?? 0) <= now);
+      const full = [...this.paused.values()].filter((t) => t > now);
+      if (full.length) {
+        // Some channel is at its rate: look again when its window ends (not at the next poll).
+        clearTimeout(this.wake);
+        this.wake = setTimeout(() => this.kick(), Math.max(10, Math.min(...full) - now)).unref();
+      }
+      if (!open.length) return undefined;
+      const claimed = await this.db.transaction().execute(async (trx) => {
+        const due = await oldestDue(trx, 'deliveries', ['queued', 'sending'], (q) => q.where('channel', 'in', open));
+        if (!due) return undefined;
+        // Counted only for a row that will be sent: an idle poll uses none of the rate.
+        const window = await limiter.hit(`notify:${due.channel}`, rates[due.channel]!, 1000);
+        if (!window.allowed) {
+          this.paused.set(due.channel, now + Math.max(10, window.resetMs));
+          return 'over' as const; // the row stays as it was
+        }
+        await trx.updateTable('deliveries').set({ status: 'sending', run_after: sql`now() + interval '5 minutes'`, updated_at: sql`now()` }).where('id', '=', due.id).execute();
+        return due;
+      });
+      if (claimed !== 'over') return claimed;
     }
-    return this.db.transaction().execute(async (trx) => {
-      const due = await oldestDue(trx, 'deliveries', ['queued', 'sending'], (q) => q.where('channel', 'in', open));
-      if (!due) return undefined;
-      await trx.updateTable('deliveries').set({ status: 'sending', run_after: sql`now() + interval '5 minutes'`, updated_at: sql`now()` }).where('id', '=', due.id).execute();
-      // Taken at the claim: with several loops a bucket may go briefly below zero, which only delays the next claim.
-      this.throttle.take(due.channel);
-      return due;
-    });
   }
 
   private short(d: DeliveryRow): ShortMessage {
