@@ -645,7 +645,7 @@ async function main() {
     const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
     fs.writeFileSync(
       path.join(root, 'docs/benchmarks-notifications.md'),
-      `# Notifications benchmark\n\nLatest \`pnpm bench --only notifications --recipients ${args.recipients}\` (${when}, ${machine}). One LMS process (gateway,\nauth, users, courses, enrollments, notifications) with PostgreSQL, NATS, the smtp-server and the bench on the same machine;\nlearners seeded straight into PostgreSQL (\`lms seed\`); the send rate is unthrottled (NOTIFY_RATE_EMAIL=1000000).\nLatency is from the announce call to each mail's arrival at the SMTP server.\n\n${notificationsPart}\n${NOTIFICATIONS_NOTES}`,
+      `# Notifications benchmark\n\nLatest \`pnpm bench --only notifications --recipients ${args.recipients}\` (${when}, ${machine}). One LMS process (gateway,\nauth, users, courses, enrollments, notifications) with PostgreSQL, NATS, the smtp-server and the bench on the same machine;\nlearners seeded straight into PostgreSQL (\`lms seed\`); the send rate is unthrottled (NOTIFY_RATE_EMAIL=1000000)${process.env.REDIS_URL ? ', its window still\ncounted in Redis for every mail (REDIS_URL set)' : ''}.\nLatency is from the announce call to each mail's arrival at the SMTP server.\n\n${notificationsPart}\n${NOTIFICATIONS_NOTES}`,
     );
     console.log('\nwrote docs/benchmarks-notifications.md');
   }
