@@ -123,6 +123,19 @@ describe('email delivery', () => {
     expect(smtp!.mails.filter((m) => m.to.includes('twice@notify.test'))).toHaveLength(1);
   });
 
+  it('picks up work a dead process left half done once its lease ends: a claimed request, a delivery mid-send', async () => {
+    const db = node.runtime.subscriptions.get('notifications-email')!.db;
+    // As a router that died after claiming leaves it: pending, its lease (run_after) over.
+    await sql`insert into notifications.requests (event_id, user_id, "to", template, locale, data, status, run_after)
+      values (${randomUUID()}, null, 'lease-a@notify.test', 'password_changed', 'en', '{"displayName":"A"}', 'pending', now() - interval '1 second')`.execute(db);
+    // As a sender that died between the SMTP hand-off and the record leaves it: sending, lease over (sent again: at least once).
+    await sql`insert into notifications.deliveries (id, event_id, user_id, channel, template, recipient, status, attempts, run_after, locale, data)
+      values (${randomUUID()}, ${randomUUID()}, null, 'email', 'password_changed', 'lease-b@notify.test', 'sending', 0, now() - interval '1 second', 'en', '{"displayName":"B"}')`.execute(db);
+    await smtp!.next('lease-a@notify.test', /password of your account was just changed/);
+    await smtp!.next('lease-b@notify.test', /password of your account was just changed/);
+    await waitFor(async () => (await deliveries('sent')).some((d) => d.recipient === 'l***@notify.test'), 5000);
+  });
+
   it('sends a deactivated account nothing but mandatory mail', async () => {
     const u = await register('gone@notify.test');
     expect((await http(base, 'POST', `/api/v1/users/${u.user.id}/deactivate`, {}, admin)).status).toBe(200);
