@@ -94,7 +94,7 @@ export const notificationPreferencesInput = z.object({
         if (mandatoryTypes.has(t) && m?.email && m.email !== 'immediately') ctx.addIssue({ code: 'custom', path: [t, 'email'], message: `${t} messages are mandatory: their email is always sent at once` });
       }
     })
-    .default({} as never),
+    .default({}),
   quietHours: quietHours.nullable().default(null),
   smsNumber: z.string().regex(/^\+[1-9]\d{6,14}$/, 'an E.164 number such as +33612345678').nullable().default(null),
 });

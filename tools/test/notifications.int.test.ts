@@ -385,10 +385,14 @@ describe('web push and SMS', () => {
     expect(['8.8.8.8', '2a00:1450::1'].some(isPrivateAddress)).toBe(false);
     delete process.env.PUSH_ALLOW_PRIVATE;
     try {
-      const agent = pushAgent();
-      const out = await sendPush({ endpoint: `${pushBase}/push/ssrf`, ...browserKeys().keys }, { title: 'x', body: 'y' }, { subject: 'mailto:a@b.c', ...generateVapidKeys() }, agent);
-      agent.destroy();
-      expect(out).toMatchObject({ ok: false, error: expect.stringMatching(/private address/) });
+      const push = pushAgent();
+      const vapid = { subject: 'mailto:a@b.c', ...generateVapidKeys() };
+      // An address literal, and a name that resolves to one (refused by the agent's lookup when it connects).
+      const literal = await sendPush({ endpoint: `${pushBase}/push/ssrf`, ...browserKeys().keys }, { title: 'x', body: 'y' }, vapid, push);
+      const named = await sendPush({ endpoint: `${pushBase.replace('127.0.0.1', 'localhost')}/push/ssrf`, ...browserKeys().keys }, { title: 'x', body: 'y' }, vapid, push);
+      push.agent.destroy();
+      expect(literal).toMatchObject({ ok: false, error: expect.stringMatching(/private address/) });
+      expect(named).toMatchObject({ ok: false, error: expect.stringMatching(/resolves to a private address/) });
       expect(pushed.some((x) => x.path === '/push/ssrf')).toBe(false);
     } finally {
       process.env.PUSH_ALLOW_PRIVATE = '1';

@@ -43,8 +43,8 @@ export class EdgeAuth {
     return this.keys;
   }
 
-  /** Undefined when there is no Authorization header; throws on a bad one. */
-  async callerOf(req: IncomingMessage): Promise<Caller | undefined> {
+  /** Undefined when there is no Authorization header; throws on a bad one. Reads nothing but that header. */
+  async callerOf(req: { headers: Pick<IncomingMessage['headers'], 'authorization'> }): Promise<Caller | undefined> {
     const header = req.headers.authorization;
     if (!header) return undefined;
     const m = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header);

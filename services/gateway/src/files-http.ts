@@ -151,7 +151,7 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
    */
   const tusDir = path.resolve(process.env.FILES_TUS_DIR ?? path.join(runtime.config.dataDir.startsWith('memory:') ? path.join(process.env.TMPDIR ?? '/tmp', `lms-tus-${process.pid}`) : runtime.config.dataDir, 'tus'));
   const tusStore = new FileStore({ directory: tusDir });
-  const shim = (r: Request) => ({ headers: { authorization: r.headers.get('authorization') ?? undefined } }) as unknown as IncomingMessage;
+  const shim = (r: Request) => ({ headers: { authorization: r.headers.get('authorization') ?? undefined } });
   const deny = (status: number, code: string, message: string) => ({ status_code: status, body: JSON.stringify({ error: { code, message, requestId: '' } }) });
   const tus = new TusServer({
     path: '/api/v1/files/uploads',

@@ -25,40 +25,43 @@ export function isPrivateAddress(ip: string): boolean {
   return x === '::' || x === '::1' || x.startsWith('fc') || x.startsWith('fd') || x.startsWith('fe8') || x.startsWith('fe9') || x.startsWith('fea') || x.startsWith('feb') || x.startsWith('ff');
 }
 
+/** An HTTPS agent for push services, and the check an endpoint's host must pass before it is used. */
+export interface PushAgent {
+  agent: https.Agent;
+  /** Why this endpoint's host is refused (a private address literal), or undefined. */
+  refuses(endpoint: string): string | undefined;
+}
+
 /**
- * Push endpoints come from browsers, i.e. from users: hostile URLs. Requests go over HTTPS only, through an
- * agent whose DNS lookup refuses private addresses at connection time (no rebinding between check and use).
- * PUSH_ALLOW_PRIVATE=1 lifts that for a push service on the local network (and tests); PUSH_CA_FILE adds a CA.
+ * Push endpoints come from browsers, i.e. from users: hostile URLs. Requests go over HTTPS only; a host that
+ * is a private address literal is refused before connecting, and a name is checked by the agent's DNS lookup
+ * at connection time (no rebinding between check and use). PUSH_ALLOW_PRIVATE=1 lifts both for a push
+ * service on the local network (and tests); PUSH_CA_FILE adds a CA.
  */
-export function pushAgent(): https.Agent {
+export function pushAgent(): PushAgent {
   const allowPrivate = process.env.PUSH_ALLOW_PRIVATE === '1';
   const extraCa = process.env.PUSH_CA_FILE ? [fs.readFileSync(process.env.PUSH_CA_FILE, 'utf8')] : [];
-  /** An address literal never reaches `lookup`: it is checked here. */
-  class GuardedAgent extends https.Agent {
-    override createConnection(options: Parameters<https.Agent['createConnection']>[0], cb?: Parameters<https.Agent['createConnection']>[1]) {
-      const host = String((options as { host?: string }).host ?? '').replace(/^\[|\]$/g, '');
-      if (!allowPrivate && net.isIP(host) && isPrivateAddress(host)) {
-        cb?.(Object.assign(new Error(`push endpoint ${host} is a private address`), { code: 'EPRIVATE' }), undefined as never);
-        return undefined as never;
-      }
-      return super.createConnection(options, cb);
-    }
-  }
-  return new GuardedAgent({
+  const agent = new https.Agent({
     keepAlive: true,
     maxSockets: 16,
     ca: extraCa.length ? [...tls.rootCertificates, ...extraCa] : undefined,
     lookup: (hostname, options, cb) => {
-      dns.lookup(hostname, { ...(options as dns.LookupOptions), all: true }, (err, addresses) => {
+      dns.lookup(hostname, { ...options, all: true }, (err, list) => {
         if (err) return cb(err, '', 0);
-        const list = addresses as dns.LookupAddress[];
-        const bad = list.find((a) => isPrivateAddress(a.address));
-        if (bad && !allowPrivate) return cb(Object.assign(new Error(`push endpoint ${hostname} resolves to a private address`), { code: 'EPRIVATE' }), '', 0);
-        if ((options as dns.LookupOptions).all) return (cb as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
+        if (!allowPrivate && list.some((a) => isPrivateAddress(a.address))) return cb(Object.assign(new Error(`push endpoint ${hostname} resolves to a private address`), { code: 'EPRIVATE' }), '', 0);
+        if (options.all) return cb(null, list);
         cb(null, list[0]!.address, list[0]!.family);
       });
     },
   });
+  return {
+    agent,
+    refuses(endpoint) {
+      // An address literal never reaches `lookup`.
+      const host = new URL(endpoint).hostname.replace(/^\[|\]$/g, '');
+      return !allowPrivate && net.isIP(host) && isPrivateAddress(host) ? `push endpoint ${host} is a private address` : undefined;
+    },
+  };
 }
 
 export interface PushTarget {
@@ -70,13 +73,15 @@ export interface PushTarget {
 export type PushOutcome = { ok: true } | { ok: false; gone: boolean; error: string };
 
 /** Sends one encrypted (RFC 8291) message with VAPID (RFC 8292) to one subscription. */
-export async function sendPush(target: PushTarget, message: ShortMessage, vapid: { subject: string; publicKey: string; privateKey: string }, agent: https.Agent): Promise<PushOutcome> {
+export async function sendPush(target: PushTarget, message: ShortMessage, vapid: { subject: string; publicKey: string; privateKey: string }, push: PushAgent): Promise<PushOutcome> {
+  const refused = push.refuses(target.endpoint);
+  if (refused) return { ok: false, gone: false, error: refused };
   try {
     await webpush.sendNotification({ endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } }, JSON.stringify(message), {
       vapidDetails: vapid,
       TTL: 24 * 3600,
       timeout: 10_000,
-      agent,
+      agent: push.agent,
       contentEncoding: 'aes128gcm',
     });
     return { ok: true };

@@ -13,7 +13,7 @@ import {
 } from '@lms/contracts';
 import { createRateLimiter, oldestDue, PollingWorker, type Logger, type RateLimiter, type Runtime } from '@lms/runtime';
 import { sql, type Insertable, type Kysely } from 'kysely';
-import { PermanentDeliveryError, pushAgent, sendPush, smsProviderFromEnv, smsText, type ShortMessage, type SmsProvider } from './channels.js';
+import { PermanentDeliveryError, pushAgent, type PushAgent, sendPush, smsProviderFromEnv, smsText, type ShortMessage, type SmsProvider } from './channels.js';
 import { nextDigestAt, quietUntil } from './clock.js';
 import type { AnnouncementRow, DeliveryRow, InboxRow, NotificationsDB, RequestRow } from './db.js';
 import type { UnsubscribeSigner, Vapid } from './keys.js';
@@ -328,7 +328,7 @@ export class DigestWorker extends PollingWorker<number> {
  */
 export class DeliveryWorker extends PollingWorker<DeliveryRow> {
   private mailer: Mailer | undefined;
-  private agent: ReturnType<typeof pushAgent> | undefined;
+  private push: PushAgent | undefined;
   /** Read at each claim: an operator can change a rate without a restart (e.g. from the REPL). */
   private rates(): Record<string, number> {
     return { email: rate('NOTIFY_RATE_EMAIL', 50), push: rate('NOTIFY_RATE_PUSH', 200), sms: rate('NOTIFY_RATE_SMS', 10) };
@@ -363,7 +363,7 @@ export class DeliveryWorker extends PollingWorker<DeliveryRow> {
     super.stop();
     clearTimeout(this.wake);
     this.mailer?.close();
-    this.agent?.destroy();
+    this.push?.agent.destroy();
     void this.limiter?.then((l) => l.close());
   }
 
@@ -429,7 +429,7 @@ export class DeliveryWorker extends PollingWorker<DeliveryRow> {
     if (!subs.length) return { skipped: 'no push subscription' };
     const vapid = await this.vapid();
     const message = this.short(d);
-    const outcomes = await Promise.all(subs.map((s) => sendPush(s, message, vapid, (this.agent ??= pushAgent()))));
+    const outcomes = await Promise.all(subs.map((s) => sendPush(s, message, vapid, (this.push ??= pushAgent()))));
     const ok = subs.filter((_, i) => outcomes[i]!.ok).map((s) => s.id);
     const gone = subs.filter((_, i) => { const o = outcomes[i]!; return !o.ok && o.gone; }).map((s) => s.id);
     if (gone.length) await this.db.deleteFrom('push_subscriptions').where('id', 'in', gone).execute();
