@@ -2,9 +2,9 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
+import SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Rendered } from './templates.js';
-
-type SocketFactory = (options: { host: string; port: number }, callback: (err: Error | null, socket?: { connection: net.Socket }) => void) => void;
 
 /** Sends one rendered message; answers the provider's message id. */
 export interface Mailer {
@@ -25,16 +25,20 @@ export function createMailer(opts: { smtpUrl?: string; from: string; dataDir: st
     // Our own TCP socket, with Nagle off: nodemailer writes a message's end in a small second write, which
     // otherwise waits for the server's delayed ACK (~40 ms a mail on a local relay). TLS (smtps, STARTTLS)
     // is still nodemailer's, over this socket.
-    (transport as unknown as { transporter: { getSocket: SocketFactory } }).transporter.getSocket = (o, cb) => {
-      const socket = net.connect({ host: o.host, port: o.port });
-      socket.setNoDelay(true);
-      const failed = (err: Error) => cb(err);
-      socket.once('error', failed);
-      socket.once('connect', () => {
-        socket.removeListener('error', failed);
-        cb(null, { connection: socket });
-      });
-    };
+    const smtp = transport.transporter;
+    if (smtp instanceof SMTPPool || smtp instanceof SMTPTransport) {
+      smtp.getSocket = (o: SMTPPool.Options, cb: (err: Error | null, socketOptions: { connection: net.Socket }) => void) => {
+        // nodemailer's own defaults when the URL names no host or port.
+        const socket = net.connect({ host: o.host ?? 'localhost', port: Number(o.port) || (o.secure ? 465 : 587) });
+        socket.setNoDelay(true);
+        const failed = (err: Error) => cb(err, { connection: socket });
+        socket.once('error', failed);
+        socket.once('connect', () => {
+          socket.removeListener('error', failed);
+          cb(null, { connection: socket });
+        });
+      };
+    }
     return {
       async send(to, m) {
         const info = await transport.sendMail({ from: opts.from, to, subject: m.subject, text: m.text, html: m.html, headers: m.headers });
