@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileEvents } from '@lms/contracts';
-import { addToOutbox, oldestDue, PollingWorker, type Logger, type Runtime } from '@lms/runtime';
+import { addToOutbox, dueRows, PollingWorker, type Logger, type Runtime } from '@lms/runtime';
 import { sql, type Kysely } from 'kysely';
 import sharp from 'sharp';
 import type { FilesDB } from './files.service.js';
@@ -41,7 +41,7 @@ export class Processor extends PollingWorker<{ file_id: string; version: number;
 
   protected async claim() {
     return this.db.transaction().execute(async (trx) => {
-      const due = await oldestDue(trx, 'jobs', ['queued', 'running']);
+      const due = await dueRows(trx.selectFrom('jobs').selectAll(), ['queued', 'running']).limit(1).executeTakeFirst();
       if (!due) return undefined;
       await trx
         .updateTable('jobs')

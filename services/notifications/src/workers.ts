@@ -11,7 +11,7 @@ import {
   type NotificationPreferences,
   type NotificationTemplate,
 } from '@lms/contracts';
-import { createRateLimiter, oldestDue, PollingWorker, type Logger, type RateLimiter, type Runtime } from '@lms/runtime';
+import { createRateLimiter, dueRows, PollingWorker, type Logger, type RateLimiter, type Runtime } from '@lms/runtime';
 import { sql, type Insertable, type Kysely } from 'kysely';
 import { PermanentDeliveryError, pushAgent, type PushAgent, sendPush, smsProviderFromEnv, smsText, type ShortMessage, type SmsProvider } from './channels.js';
 import { nextDigestAt, quietUntil } from './clock.js';
@@ -116,7 +116,7 @@ export class RouteWorker extends PollingWorker<RequestRow[]> {
 
   protected claim() {
     return this.db.transaction().execute(async (trx) => {
-      const due = await trx.selectFrom('requests').selectAll().where('status', '=', 'pending').where('run_after', '<=', sql<Date>`now()`).orderBy('run_after').limit(ROUTE_BATCH).forUpdate().skipLocked().execute();
+      const due = await dueRows(trx.selectFrom('requests').selectAll(), ['pending']).limit(ROUTE_BATCH).execute();
       if (!due.length) return undefined;
       await trx.updateTable('requests').set({ run_after: sql`now() + interval '2 minutes'` }).where('event_id', 'in', due.map((r) => r.event_id)).execute();
       return due;
@@ -179,7 +179,7 @@ export class FanOutWorker extends PollingWorker<AnnouncementRow> {
 
   protected claim() {
     return this.db.transaction().execute(async (trx) => {
-      const due = await oldestDue(trx, 'announcements', ['fanning_out']);
+      const due = await dueRows(trx.selectFrom('announcements').selectAll(), ['fanning_out']).limit(1).executeTakeFirst();
       if (!due) return undefined;
       await trx.updateTable('announcements').set({ run_after: sql`now() + interval '2 minutes'` }).where('id', '=', due.id).execute();
       return due;
@@ -385,7 +385,7 @@ export class DeliveryWorker extends PollingWorker<DeliveryRow> {
       }
       if (!open.length) return undefined;
       const claimed = await this.db.transaction().execute(async (trx) => {
-        const due = await oldestDue(trx, 'deliveries', ['queued', 'sending'], (q) => q.where('channel', 'in', open));
+        const due = await dueRows(trx.selectFrom('deliveries').selectAll().where('channel', 'in', open), ['queued', 'sending']).limit(1).executeTakeFirst();
         if (!due) return undefined;
         // Counted only for a row that will be sent: an idle poll uses none of the rate.
         const window = await limiter.hit(`notify:${due.channel}`, rates[due.channel]!, 1000);

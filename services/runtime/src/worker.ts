@@ -1,20 +1,14 @@
-import { sql, type Kysely, type Selectable, type SelectQueryBuilder, type Transaction } from 'kysely';
+import { sql, type SelectQueryBuilder } from 'kysely';
 import type { Logger } from './logger.js';
 
 /**
- * The oldest due row of a work table (its `status` among `statuses`, its `run_after` passed), locked for
- * this transaction; rows other nodes or loops hold are skipped (`FOR UPDATE SKIP LOCKED`). `narrow` adds
- * conditions. The caller then moves the row's `run_after` on (its lease) in the same transaction.
+ * The due rows of a work table, oldest first — `query` selects from it, with any conditions of the caller's —
+ * whose `status` is among `statuses` and whose `run_after` has passed, locked for this transaction; rows other
+ * nodes or loops hold are skipped (`FOR UPDATE SKIP LOCKED`). The caller adds the limit, then moves the rows'
+ * `run_after` on (their lease) in the same transaction.
  */
-export function oldestDue<DB, T extends keyof DB & string>(
-  trx: Transaction<DB>,
-  table: T,
-  statuses: readonly string[],
-  narrow: (q: SelectQueryBuilder<any, any, any>) => SelectQueryBuilder<any, any, any> = (q) => q,
-): Promise<Selectable<DB[T]> | undefined> {
-  const db = trx as unknown as Kysely<{ work: { status: string; run_after: Date } }>;
-  const q = db.selectFrom(table as 'work').selectAll().where('status', 'in', [...statuses]).where('run_after', '<=', sql<Date>`now()`);
-  return narrow(q).orderBy('run_after').limit(1).forUpdate().skipLocked().executeTakeFirst() as Promise<Selectable<DB[T]> | undefined>;
+export function dueRows<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>, statuses: readonly string[]): SelectQueryBuilder<DB, TB, O> {
+  return query.where(sql<boolean>`status in (${sql.join(statuses)})`).where(sql<boolean>`run_after <= now()`).orderBy(sql`run_after`).forUpdate().skipLocked();
 }
 
 /**
