@@ -44,11 +44,6 @@ export const templateType: Record<Exclude<NotificationTemplate, 'digest'>, Notif
   announcement: 'announcements',
 };
 
-/** Templates sent whatever the preferences say (their type is mandatory). */
-export const transactionalTemplates: ReadonlySet<NotificationTemplate> = new Set(
-  (Object.entries(templateType) as Array<[NotificationTemplate, NotificationType]>).filter(([, t]) => mandatoryTypes.has(t)).map(([k]) => k),
-);
-
 /**
  * When a channel delivers a type: at once, gathered in a daily or weekly digest (sent at
  * NOTIFY_DIGEST_HOUR in the user's time zone; weekly on Mondays), or never. The in-app inbox is

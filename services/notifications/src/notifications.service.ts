@@ -12,7 +12,6 @@ import {
   privacyEvents,
   privacyExportContract,
   templateType,
-  transactionalTemplates,
   userEvents,
   usersInternal,
   type NotificationTemplate,
@@ -54,31 +53,36 @@ const toSubscription = (r: Selectable<NotificationsDB['push_subscriptions']>) =>
   lastSuccessAt: r.last_success_at?.toISOString() ?? null,
 });
 
-/** Per channel and status, how many of an announcement's messages there are; and whether anything is left. */
-async function withProgress(db: Kysely<NotificationsDB>, a: AnnouncementRow) {
+/**
+ * Announcements as the API shows them: per channel and status, how many of each one's messages there are, and
+ * whether anything is left to send. Two grouped queries for the whole page.
+ */
+async function withProgress(db: Kysely<NotificationsDB>, list: AnnouncementRow[]) {
+  const ids = list.map((a) => a.id);
+  if (!ids.length) return [];
   const counts = await db
     .selectFrom('deliveries')
-    .select(['channel', 'status', (eb) => eb.fn.countAll<string>().as('n')])
-    .where('announcement_id', '=', a.id)
-    .groupBy(['channel', 'status'])
+    .select(['announcement_id', 'channel', 'status', (eb) => eb.fn.countAll<string>().as('n')])
+    .where('announcement_id', 'in', ids)
+    .groupBy(['announcement_id', 'channel', 'status'])
     .execute();
-  const progress: Record<string, Record<string, number>> = {};
-  for (const c of counts) (progress[c.channel] ??= {})[c.status] = Number(c.n);
-  const routing = Number((await db.selectFrom('requests').select((eb) => eb.fn.countAll<string>().as('n')).where('announcement_id', '=', a.id).where('status', '=', 'pending').executeTakeFirst())?.n ?? 0);
-  if (routing) progress.routing = { pending: routing };
-  const open = counts.some((c) => c.status === 'queued' || c.status === 'sending');
-  const status = a.status === 'fanning_out' ? 'fanning_out' : routing || open ? 'queued' : 'done';
-  return {
-    id: a.id,
-    courseId: a.course_id,
-    authorId: a.author_id,
-    title: a.title,
-    body: a.body,
-    status: status as 'fanning_out' | 'queued' | 'done',
-    recipients: a.recipients as number,
-    progress,
-    createdAt: a.created_at.toISOString(),
-  };
+  const pending = await db
+    .selectFrom('requests')
+    .select(['announcement_id', (eb) => eb.fn.countAll<string>().as('n')])
+    .where('announcement_id', 'in', ids)
+    .where('status', '=', 'pending')
+    .groupBy('announcement_id')
+    .execute();
+  return list.map((a) => {
+    const mine = counts.filter((c) => c.announcement_id === a.id);
+    const progress: Record<string, Record<string, number>> = {};
+    for (const c of mine) (progress[c.channel] ??= {})[c.status] = Number(c.n);
+    const routing = Number(pending.find((p) => p.announcement_id === a.id)?.n ?? 0);
+    if (routing) progress.routing = { pending: routing };
+    const open = routing > 0 || mine.some((c) => c.status === 'queued' || c.status === 'sending');
+    const status: 'fanning_out' | 'queued' | 'done' = a.status === 'fanning_out' ? 'fanning_out' : open ? 'queued' : 'done';
+    return { id: a.id, courseId: a.course_id, authorId: a.author_id, title: a.title, body: a.body, status, recipients: a.recipients, progress, createdAt: a.created_at.toISOString() };
+  });
 }
 
 /** Course staff with `course:announce` (or an administrator); the course must exist. */
@@ -239,7 +243,7 @@ export const notificationsService = defineService({
         .executeTakeFirstOrThrow();
       logger.info({ announcementId: row.id, courseId: input.courseId, by: caller!.userId }, 'announcement queued');
       workers.fanOut.kick();
-      return withProgress(db, row);
+      return (await withProgress(db, [row]))[0]!;
     },
     async announcements({ input, caller, can, call, repo: { db } }) {
       await mayAnnounce(call, input.courseId, caller!, can('courses:read-all'));
@@ -249,14 +253,14 @@ export const notificationsService = defineService({
         q = q.where(sql<boolean>`(created_at, id) < (${c.createdAt}, ${c.id}::uuid)`);
       }
       const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(input.limit + 1).execute();
-      const items = await Promise.all(rows.slice(0, input.limit).map((r) => withProgress(db, r)));
+      const items = await withProgress(db, rows.slice(0, input.limit));
       return { items, nextCursor: rows.length > input.limit ? encodeCursor(items[items.length - 1]!.createdAt, items[items.length - 1]!.id) : null };
     },
     async announcement({ input, caller, can, call, repo: { db } }) {
       await mayAnnounce(call, input.courseId, caller!, can('courses:read-all'));
       const row = await db.selectFrom('announcements').selectAll().where('id', '=', input.announcementId).where('course_id', '=', input.courseId).executeTakeFirst();
       if (!row) throw new DomainError('NOT_FOUND', 'No such announcement');
-      return withProgress(db, row);
+      return (await withProgress(db, [row]))[0]!;
     },
     async templates() {
       return {
@@ -317,4 +321,3 @@ export const notificationsService = defineService({
   },
 });
 
-export { transactionalTemplates };
