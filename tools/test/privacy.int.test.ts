@@ -3,12 +3,16 @@
  * each service's part (and no secrets); an erasure reaches every service through user.deleted and is
  * verifiable afterwards; staff access to records, exports and erasures land in the audit log.
  */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { http, meshNode, query, smtpPeer, waitFor } from './support.ts';
+import { http, meshNode, query, smtpPeer, tempDir, waitFor } from './support.ts';
 
 let stack: Awaited<ReturnType<typeof meshNode>>;
 let smtp: Awaited<ReturnType<typeof smtpPeer>>;
+let files: ReturnType<typeof tempDir>;
 let base: string;
 const pw = 'privacy suite password';
 let admin: { accessToken: string; user: { id: string } };
@@ -29,6 +33,10 @@ beforeAll(async () => {
   smtp = await smtpPeer();
   process.env.SMTP_URL = smtp.url;
   process.env.RATE_LIMIT_AUTH_PER_MINUTE = '1000';
+  // Client addresses from X-Forwarded-For (two devices of one user), and file bytes where the test can look.
+  process.env.TRUST_PROXY = 'true';
+  files = tempDir();
+  process.env.FILES_DIR = files.dir;
   stack = await meshNode(Object.values(SERVICES));
   base = stack.base;
   admin = await register('admin@privacy.test');
@@ -42,6 +50,9 @@ afterAll(async () => {
   await smtp?.close();
   delete process.env.SMTP_URL;
   delete process.env.RATE_LIMIT_AUTH_PER_MINUTE;
+  delete process.env.TRUST_PROXY;
+  delete process.env.FILES_DIR;
+  files?.remove();
 });
 
 describe('data export', () => {
@@ -148,4 +159,144 @@ describe('erasure', () => {
     await waitFor(async () => (await request(r.body.id, admin.accessToken)).body.status === 'complete', 20_000);
     expect((await http(base, 'POST', `/api/v1/users/${x.user.id}/erasure`, { confirm: 'ERASE' }, admin.accessToken)).status).toBe(404);
   });
+});
+
+/** Every page of a list endpoint (follows nextCursor), or the one response of any other. */
+async function walk(url: string, token: string): Promise<Array<{ url: string; status: number; text: string }>> {
+  const out: Array<{ url: string; status: number; text: string }> = [];
+  let next: string | null = url;
+  for (let i = 0; next && i < 100; i++) {
+    const r = await http(base, 'GET', next, undefined, token);
+    out.push({ url: next, status: r.status, text: typeof r.body === 'string' ? r.body : JSON.stringify(r.body) });
+    const cursor: unknown = r.body?.nextCursor;
+    next = typeof cursor === 'string' && cursor ? `${url}${url.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}` : null;
+  }
+  return out;
+}
+
+/** Rows of every table of every service's schema whose text holds one of the needles: `schema.table: needle`. */
+async function rowsHolding(needles: string[], allowed: (table: string, needle: string) => boolean = () => false): Promise<string[]> {
+  const tables = await sql(
+    `select table_schema as s, table_name as t from information_schema.tables
+      where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1, 2`,
+  );
+  const found: string[] = [];
+  for (const { s, t } of tables as Array<{ s: string; t: string }>) {
+    for (const needle of needles) {
+      const rows = await sql(`select 1 from "${s}"."${t}" x where strpos(lower(x::text), lower($1)) > 0 limit 1`, [needle]);
+      if (rows.length && !allowed(`${s}.${t}`, needle)) found.push(`${s}.${t}: ${needle}`);
+    }
+  }
+  return found;
+}
+
+/** Files under a directory whose bytes hold one of the needles. */
+function filesHolding(dir: string, needles: string[]): string[] {
+  const found: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    const full = path.join(e.parentPath, e.name);
+    const text = fs.readFileSync(full).toString('latin1').toLowerCase();
+    for (const n of needles) if (text.includes(n.toLowerCase())) found.push(`${path.relative(dir, full)}: ${n}`);
+  }
+  return found;
+}
+
+describe('erasure of someone who did everything', () => {
+  it('leaves nothing about them in any response staff can get, in any service’s tables or in stored files', async () => {
+    const email = 'quinn.leftover@privacy.test';
+    const name = 'Quinn Leftover';
+    const bio = 'Quinn writes about tidepools';
+    const phone = '+15550107777';
+    const notes = 'quinn private notes';
+    const phoneDevice = { 'x-forwarded-for': '203.0.113.77', 'user-agent': 'QuinnPhone/7.1' };
+    const laptop = { 'x-forwarded-for': '198.51.100.88', 'user-agent': 'QuinnLaptop/8.2' };
+    const hashed = createHash('sha256').update(email).digest('hex');
+    const needles = [email, name, bio, phone, notes, '203.0.113.77', '198.51.100.88', 'QuinnPhone/7.1', 'QuinnLaptop/8.2', hashed];
+
+    // An auditor, and a published course with a lesson.
+    const aud = await register('auditor@privacy.test');
+    await http(base, 'POST', `/api/v1/users/${aud.user.id}/roles`, { role: 'auditor' }, admin.accessToken);
+    const auditor = (await http(base, 'POST', '/api/v1/auth/login', { email: 'auditor@privacy.test', password: pw })).body;
+    const course = (await http(base, 'POST', '/api/v1/courses', { title: 'Tidepools', category: 'biology' }, teacher.accessToken)).body;
+    const mod = (await http(base, 'POST', `/api/v1/courses/${course.id}/modules`, { title: 'Rocks' }, teacher.accessToken)).body;
+    const lesson = (await http(base, 'POST', `/api/v1/modules/${mod.id}/lessons`, { title: 'Barnacles', content: { type: 'markdown', body: 'x' } }, teacher.accessToken)).body;
+    expect((await http(base, 'POST', `/api/v1/courses/${course.id}/publish`, undefined, teacher.accessToken)).status).toBe(200);
+
+    // Quinn: two devices, a failed login, a profile with a bio and a phone number, a push subscription.
+    const reg = await http(base, 'POST', '/api/v1/auth/register', { email, password: pw, displayName: name }, undefined, phoneDevice);
+    expect(reg.status).toBe(201);
+    const quinn = reg.body;
+    const qid: string = quinn.user.id;
+    expect((await http(base, 'POST', '/api/v1/auth/login', { email, password: 'not it at all' }, undefined, laptop)).status).toBe(401);
+    const second = await http(base, 'POST', '/api/v1/auth/login', { email, password: pw }, undefined, laptop);
+    expect(second.status).toBe(200);
+    const token: string = second.body.accessToken;
+    expect((await http(base, 'PATCH', '/api/v1/me', { bio }, token)).status).toBe(200);
+    expect((await http(base, 'PUT', '/api/v1/me/notification-preferences', { smsNumber: phone }, token)).status).toBe(200);
+    const device = { endpoint: 'https://push.example.org/send/quinn', keys: { p256dh: `B${'A'.repeat(86)}`, auth: 'AAAAAAAAAAAAAAAAAAAAAA' } };
+    expect((await http(base, 'POST', '/api/v1/me/push-subscriptions', device, token, laptop)).status).toBe(201);
+    // Enrolled, with progress; a file of their own; notified in the app and by email.
+    const enr = await http(base, 'POST', `/api/v1/courses/${course.id}/enrollments`, {}, token);
+    expect(enr.body.status).toBe('active');
+    expect((await http(base, 'POST', `/api/v1/lessons/${lesson.id}/complete`, {}, token)).status).toBe(200);
+    const up = await http(base, 'POST', '/api/v1/files', `${notes} of ${name} <${email}>`, token, { 'content-type': 'text/plain', 'x-filename': `${name} notes.txt` });
+    expect(up.status).toBe(201);
+    expect((await http(base, 'POST', `/api/v1/courses/${course.id}/announcements`, { title: 'Low tide at six', body: 'Bring boots.' }, teacher.accessToken)).status).toBe(202);
+    await waitFor(async () => (await http(base, 'GET', '/api/v1/me/notifications', undefined, token)).body.items?.length > 0, 20_000);
+    await waitFor(async () => (await sql(`select 1 from notifications.deliveries where user_id = $1 and channel = 'email' and status = 'sent'`, [qid])).length > 0, 20_000);
+    // Exported their data.
+    const exp = await http(base, 'POST', '/api/v1/me/export', {}, token);
+    await waitFor(async () => (await request(exp.body.id, token)).body.status === 'complete', 20_000);
+    const bundle = await http(base, 'GET', `/api/v1/privacy/requests/${exp.body.id}/download`, undefined, token);
+    expect(bundle.status).toBe(200);
+    for (const n of [email, name, bio, phone, '203.0.113.77', '198.51.100.88', 'QuinnPhone/7.1', 'QuinnLaptop/8.2']) expect(JSON.stringify(bundle.body)).toContain(n);
+    await waitFor(async () => (await sql(`select 1 from audit.entries where subject_id = $1 and type = 'privacy.exported'`, [qid])).length >= 3);
+
+    // What staff can read, as a list of requests per role.
+    const staffViews = (fileId: string) => ({
+      admin: [
+        '/api/v1/users?limit=100', `/api/v1/users?q=quinn`, `/api/v1/users/${qid}`, `/api/v1/users/${qid}/sessions`, '/api/v1/audit?limit=100',
+        `/api/v1/audit?subjectId=${qid}&limit=100`, `/api/v1/audit?actorId=${qid}&limit=100`, '/api/v1/courses?limit=100', `/api/v1/courses/${course.id}`,
+        `/api/v1/courses/${course.id}/members`, `/api/v1/courses/${course.id}/roster`, `/api/v1/courses/${course.id}/announcements`, `/api/v1/courses/${course.id}/content`,
+        '/api/v1/admin/notifications/deliveries?limit=100', '/api/v1/analytics/courses/enrollments', '/api/v1/analytics/courses/published-by-category',
+        `/api/v1/privacy/requests/${exp.body.id}`, `/api/v1/privacy/requests/${exp.body.id}/download`, `/api/v1/enrollments/${enr.body.id}`, `/api/v1/files/${fileId}`, '/api/v1/catalog',
+      ],
+      teacher: [
+        '/api/v1/courses?limit=100', `/api/v1/courses/${course.id}`, `/api/v1/courses/${course.id}/members`, `/api/v1/courses/${course.id}/roster`,
+        `/api/v1/courses/${course.id}/announcements`, `/api/v1/courses/${course.id}/content`, '/api/v1/analytics/courses/enrollments', `/api/v1/enrollments/${enr.body.id}`, `/api/v1/files/${fileId}`, '/api/v1/catalog',
+      ],
+      auditor: ['/api/v1/audit?limit=100', `/api/v1/audit?subjectId=${qid}&limit=100`, `/api/v1/audit?actorId=${qid}&limit=100`, `/api/v1/users/${qid}`, '/api/v1/users?limit=100'],
+    });
+    const tokens = { admin: admin.accessToken as string, teacher: teacher.accessToken as string, auditor: auditor.accessToken as string };
+    const readAll = async () => {
+      const views = staffViews(up.body.id);
+      const seen: Array<{ who: string; url: string; status: number; text: string }> = [];
+      for (const who of ['admin', 'teacher', 'auditor'] as const) for (const url of views[who]) for (const r of await walk(url, tokens[who])) seen.push({ who, ...r });
+      return seen;
+    };
+    const holding = (seen: Array<{ who: string; url: string; text: string }>) =>
+      seen.flatMap((r) => needles.filter((n) => r.text.toLowerCase().includes(n.toLowerCase())).map((n) => `${r.who} GET ${r.url}: ${n}`));
+
+    // Before: the search finds them (so that "nothing" afterwards means something).
+    const before = holding(await readAll()).join('\n');
+    for (const n of [email, name, '203.0.113.77', '198.51.100.88', 'QuinnPhone/7.1', 'QuinnLaptop/8.2']) expect(before).toContain(n);
+    expect((await rowsHolding([qid, ...needles])).length).toBeGreaterThan(10);
+    expect(filesHolding(files.dir, [notes])).not.toEqual([]);
+
+    const er = await http(base, 'POST', '/api/v1/me/erasure', { confirm: 'ERASE' }, token);
+    expect(er.status).toBe(202);
+    await waitFor(async () => (await request(er.body.id, admin.accessToken)).body.status === 'complete', 30_000);
+    await waitFor(async () => (await sql(`select 1 from audit.entries where subject_id = $1 and type = 'user.deleted'`, [qid])).length > 0);
+
+    // The finished export is gone with the rest: its download is not found, for anyone.
+    expect.soft((await http(base, 'GET', `/api/v1/privacy/requests/${exp.body.id}/download`, undefined, admin.accessToken)).status).toBe(404);
+    // Nothing staff can read holds them.
+    expect.soft(holding(await readAll())).toEqual([]);
+    // Nor any row of any service: their id remains only in the tombstone, the privacy requests and the audit log.
+    const keepsId = new Set(['users.users', 'users.privacy_requests', 'audit.entries']);
+    expect.soft(await rowsHolding([qid, ...needles], (table, needle) => needle === qid && keepsId.has(table))).toEqual([]);
+    // Nor the bytes in storage.
+    expect.soft(filesHolding(files.dir, [notes, email])).toEqual([]);
+  }, 120_000);
 });

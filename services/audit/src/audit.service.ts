@@ -1,9 +1,10 @@
 import { audit, authEvents, courseEvents, privacyEvents, privacyExportContract, userEvents, type EventContract, type EventEnvelope } from '@lms/contracts';
-import { addToOutbox, consumer, defineService, invalidCursor, keysetPage, type ConsumerDefinition } from '@lms/runtime';
+import { addToOutbox, consumer, defineService, invalidCursor, keysetPage, type ConsumerDefinition, type Runtime } from '@lms/runtime';
 import type { Kysely, Transaction } from 'kysely';
 import type { z } from 'zod';
 import { AuditRepository, type AuditDB, type NewEntry } from './audit.repository.js';
 import * as m0 from './migrations/20261124140000_audit.js';
+import * as m1 from './migrations/20261130000000_personal.js';
 
 type Who = { actorId: string | null; subjectId: string | null; ip?: string | null };
 
@@ -12,17 +13,17 @@ function audited<E extends EventContract>(
   event: E,
   who: (p: z.output<E['payload']>) => Who,
   /** More work in the same transaction, after the entry is appended. */
-  after?: (p: z.output<E['payload']>, trx: Transaction<AuditDB>) => Promise<void>,
+  after?: (p: z.output<E['payload']>, trx: Transaction<AuditDB>, runtime: Runtime) => Promise<void>,
 ): ConsumerDefinition {
   const type = event.subject.replace(/^lms\./, '').replace(/\.v\d+$/, '');
   return consumer({
     name: type.replace(/[._]/g, '-'),
     event,
-    handle: async (payload: z.output<E['payload']>, env: EventEnvelope, trx: Transaction<AuditDB>) => {
+    handle: async (payload: z.output<E['payload']>, env: EventEnvelope, trx: Transaction<AuditDB>, runtime: Runtime) => {
       const w = who(payload);
       const entry: NewEntry = { eventId: env.id, at: env.occurredAt, type, actorId: w.actorId, subjectId: w.subjectId, ip: w.ip ?? null, data: payload as Record<string, unknown> };
       await new AuditRepository(trx).append(entry);
-      await after?.(payload, trx);
+      await after?.(payload, trx, runtime);
     },
   });
 }
@@ -31,7 +32,7 @@ function audited<E extends EventContract>(
 export const auditService = defineService({
   name: 'audit',
   contracts: { ...audit, ...privacyExportContract('audit') },
-  migrations: { '20261124140000_audit': m0 },
+  migrations: { '20261124140000_audit': m0, '20261130000000_personal': m1 },
   repository: (db: Kysely<AuditDB>) => new AuditRepository(db),
   consumers: [
     audited(authEvents.loginSucceeded, (p) => ({ actorId: p.userId, subjectId: p.userId, ip: p.ip })),
@@ -49,11 +50,16 @@ export const auditService = defineService({
     audited(privacyEvents.exported, (p) => ({ actorId: p.by, subjectId: p.userId })),
     audited(privacyEvents.recordAccessed, (p) => ({ actorId: p.by, subjectId: p.userId })),
     // Erasure: the log keeps its entries (the law requires the record of access and changes; they
-    // name users only by id), records the erasure itself, and says its part is done.
+    // name users only by id), deletes every personal field kept about the user (email, name, IPs,
+    // user agents), records the erasure itself, and only then says its part is done.
     audited(
       userEvents.deleted,
       (p) => ({ actorId: p.by, subjectId: p.userId }),
-      (p, trx) => addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'audit' }, { key: p.userId }).then(() => undefined),
+      async (p, trx, runtime) => {
+        const erased = await new AuditRepository(trx).erasePerson(p.userId);
+        runtime.logger('audit.privacy').info({ requestId: p.requestId, userId: p.userId, erased }, 'personal fields of the audit log erased');
+        await addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'audit' }, { key: p.userId });
+      },
     ),
   ],
   handlers: {

@@ -151,9 +151,26 @@ export const filesService = defineService({
     consumer({
       name: 'user-deleted',
       event: userEvents.deleted,
-      // Erasure: the user's own files go (their blobs stay only if another file shares the same bytes).
-      handle: async (p, _env, trx: Transaction<FilesDB>) => {
+      // Erasure: the user's own files go, and their bytes with them (blobs and variants stay only
+      // while another file shares the same bytes). Files they put in a course stay with the course.
+      handle: async (p, _env, trx: Transaction<FilesDB>, runtime) => {
+        const mine = trx.selectFrom('files').select('id').where('owner_id', '=', p.userId).where('course_id', 'is', null);
+        const keys = new Set([
+          ...(await trx.selectFrom('file_versions').select('blob_key').where('file_id', 'in', mine).execute()).map((r) => r.blob_key),
+          ...(await trx.selectFrom('file_variants').select('blob_key').where('file_id', 'in', mine).execute()).map((r) => r.blob_key),
+        ]);
         await trx.deleteFrom('files').where('owner_id', '=', p.userId).where('course_id', 'is', null).execute();
+        if (keys.size) {
+          const shared = [
+            ...(await trx.selectFrom('file_versions').select('blob_key').where('blob_key', 'in', [...keys]).execute()),
+            ...(await trx.selectFrom('file_variants').select('blob_key').where('blob_key', 'in', [...keys]).execute()),
+          ];
+          for (const r of shared) keys.delete(r.blob_key);
+          // Before the commit, and a failure fails the whole erasure here: it is redelivered (and the
+          // receipt below not sent) until the bytes are gone. Deleting a missing key is no error.
+          const storage = storageOf(runtime);
+          for (const key of keys) await storage.delete(key);
+        }
         await addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'files' }, { key: p.userId });
       },
     }),

@@ -61,17 +61,24 @@ export class ExportJobs {
           this.log.info({ requestId: id, service: svc, done: Object.values(parts).filter((p) => p === 'done').length, of: privacyParticipants.length }, 'export progress');
         }
         const bundle = { format: 'lms-data-export/1', generatedAt: new Date().toISOString(), userId: req.user_id, services };
-        const profile = await repo.byId(req.user_id);
-        await this.db.transaction().execute(async (trx) => {
+        const erased = await this.db.transaction().execute(async (trx) => {
+          // The profile row is locked: an erasure that commits first is seen here, one that comes
+          // after waits and then deletes this bundle with the others (UsersRepository.dropExports).
+          const profile = await trx.selectFrom('users').selectAll().where('id', '=', req.user_id).forUpdate().executeTakeFirst();
+          if (!profile || profile.status === 'erased') {
+            await new UsersRepository(trx).setRequest(id, { status: 'failed', error: 'The user was erased' });
+            return true;
+          }
           const done = await new UsersRepository(trx).setRequest(id, { status: 'complete', result: bundle, complete: true, error: null });
           await addToOutbox(trx, privacyEvents.exported, { requestId: id, userId: req.user_id, by: req.requested_by, stage: 'completed' }, { key: req.user_id });
           if (done && profile && profile.status === 'active') {
             const p = toProfile(profile);
             await addToOutbox(trx, notificationEvents.requested, { userId: p.id, to: p.email, template: 'privacy_export_ready', data: { displayName: p.displayName, requestId: id } }, { key: p.id });
           }
+          return false;
         });
         for (const r of this.runtime.relays) r.kick();
-        this.log.info({ requestId: id }, 'export complete');
+        this.log.info({ requestId: id }, erased ? 'export dropped: the user was erased' : 'export complete');
       } catch (err) {
         const last = attempts >= MAX_ATTEMPTS;
         await repo.setRequest(id, { status: last ? 'failed' : 'pending', error: String(err).slice(0, 500) });

@@ -160,6 +160,24 @@ export class UsersRepository {
       .executeTakeFirst();
   }
 
+  /**
+   * Erasure reaches the user's exports: finished bundles are deleted (the request stays, by id, as the
+   * record that it happened) and unfinished ones fail, so no bundle is written after the erasure.
+   */
+  async dropExports(userId: string): Promise<number> {
+    const r = await this.db
+      .updateTable('privacy_requests')
+      .set({
+        result: null,
+        status: sql`case when status in ('pending', 'running') then 'failed' else status end`,
+        error: sql`case when status in ('pending', 'running') then 'The user was erased' else error end`,
+      })
+      .where('user_id', '=', userId)
+      .where('kind', '=', 'export')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
   /** Active admins other than this user: erasing or demoting the last one would lock everyone out. */
   async otherActiveAdmins(id: string): Promise<number> {
     const r = await this.db

@@ -69,6 +69,8 @@ async function startErasure(tx: Tx, userId: string, by: string) {
       parts: Object.fromEntries(privacyParticipants.map((p) => [p, p === 'users' ? 'done' : 'pending'])),
     });
     if (!(await r.anonymise(userId))) throw notFound();
+    // Finished exports hold the profile, sessions and the rest as they were: they go too.
+    await r.dropExports(userId);
     await emit(userEvents.deleted, { userId, requestId: req.id, by }, userId);
     return toRequest(req);
   });
@@ -203,6 +205,9 @@ export const usersService = defineService({
     async downloadExport({ input, caller, can, repo: { repo }, tx }) {
       const row = await visibleRequest(repo, input.requestId, caller!, can);
       if (row.kind !== 'export') throw new DomainError('NOT_FOUND', 'No such export');
+      // An erased user's bundles are deleted with them: there is nothing to download any more.
+      const subject = await repo.byId(row.user_id);
+      if (!subject || subject.status === 'erased' || (row.status === 'complete' && !row.result)) throw new DomainError('NOT_FOUND', 'No such export');
       if (row.status !== 'complete' || !row.result) throw new DomainError('CONFLICT', 'The export is not ready yet', { status: row.status });
       await tx((_trx, emit) => emit(privacyEvents.exported, { requestId: row.id, userId: row.user_id, by: caller!.userId, stage: 'downloaded' }, row.user_id));
       return { request: toRequest(row), data: row.result };
