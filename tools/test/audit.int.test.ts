@@ -1,6 +1,9 @@
 /** The audit log: sensitive actions of every service, append-only, readable by admins and auditors only. */
+import { AuditRepository, auditService, type AuditDB } from '@lms/audit';
 import { gatewayPort } from '@lms/gateway';
-import { startNode, type LmsNode } from '@lms/runtime';
+import { migrateSchema, openDatabase, startNode, type LmsNode } from '@lms/runtime';
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
 import { http, waitFor } from './support.ts';
@@ -65,5 +68,89 @@ describe('audit log', () => {
     const row = await db.selectFrom('audit.entries').select('id').limit(1).executeTakeFirstOrThrow();
     await expect(db.deleteFrom('audit.entries').where('id', '=', row.id).execute()).rejects.toThrow(/append-only/);
     await expect(db.updateTable('audit.entries').set({ type: 'forged' }).where('id', '=', row.id).execute()).rejects.toThrow(/append-only/);
+  });
+
+  it('keeps personal fields apart from its entries and erases them with the user; entries stay, by id only', async () => {
+    const admin = (await http(base, 'POST', '/api/v1/auth/login', { email: 'boss@audit.test', password: pw })).body;
+    const reg = (email: string, displayName: string, ua: string) =>
+      http(base, 'POST', '/api/v1/auth/register', { email, password: pw, displayName }, undefined, { 'user-agent': ua }).then((r) => r.body);
+    const zoe = await reg('zoe@audit.test', 'Zoe Gone', 'zoe-agent/1');
+    const yan = await reg('yan@audit.test', 'Yan Kept', 'yan-agent/1');
+    for (const [email, ua] of [['zoe@audit.test', 'zoe-agent/2'], ['yan@audit.test', 'yan-agent/2'], ['zoe@audit.test', 'zoe-agent/3']]) {
+      await http(base, 'POST', '/api/v1/auth/login', { email, password: email === 'zoe@audit.test' && ua.endsWith('3') ? 'wrong password!' : pw }, undefined, { 'user-agent': ua! });
+    }
+    const about = async (userId: string) => (await http(base, 'GET', `/api/v1/audit?subjectId=${userId}&limit=100`, undefined, admin.accessToken)).body.items as Entry[];
+    await waitFor(async () => (await about(zoe.user.id)).filter((e) => e.type.startsWith('auth.login')).length === 2);
+    await waitFor(async () => (await about(yan.user.id)).some((e) => e.type === 'auth.login_succeeded'));
+    // Before the erasure the log shows who they are; the entries themselves hold ids only.
+    expect(JSON.stringify(await about(zoe.user.id))).toContain('zoe@audit.test');
+    const db = node.runtime.db.root;
+    const stored = await db.selectFrom('audit.entries').selectAll().where('subject_id', '=', zoe.user.id).execute();
+    expect(JSON.stringify(stored)).not.toMatch(/zoe@audit\.test|Zoe Gone|zoe-agent|emailHash/);
+
+    expect((await http(base, 'POST', '/api/v1/me/erasure', { confirm: 'ERASE' }, zoe.accessToken)).status).toBe(202);
+    const after = await waitFor(async () => {
+      const e = await about(zoe.user.id);
+      return e.some((x) => x.type === 'user.deleted') && e;
+    });
+    // The entries are all still there, naming Zoe by id; her email, name, agents, IPs and email hash are gone.
+    expect(after.map((e) => e.type)).toEqual(expect.arrayContaining(['user.created', 'auth.login_succeeded', 'auth.login_failed', 'user.deleted']));
+    expect(JSON.stringify(after)).not.toMatch(/zoe@audit\.test|Zoe Gone|zoe-agent|emailHash/);
+    for (const e of after) expect(e.ip).toBeNull();
+    expect(await db.selectFrom('audit.personal').selectAll().where('subject_id', '=', zoe.user.id).execute()).toEqual([]);
+    // Someone not erased still shows in full.
+    const yans = await about(yan.user.id);
+    expect(yans.find((e) => e.type === 'user.created')!.data).toMatchObject({ email: 'yan@audit.test', displayName: 'Yan Kept' });
+    expect(yans.find((e) => e.type === 'auth.login_succeeded')!.data).toMatchObject({ userAgent: 'yan-agent/2' });
+
+    // An event about Zoe that lands after her erasure keeps no personal field either.
+    await node.runtime.db.forSchema<AuditDB>('audit').transaction().execute((trx) =>
+      new AuditRepository(trx).append({ eventId: randomUUID(), at: new Date().toISOString(), type: 'auth.login_failed', actorId: null, subjectId: zoe.user.id, ip: '192.0.2.9', data: { userAgent: 'late-agent', reason: 'bad_credentials' } }),
+    );
+    expect(JSON.stringify(await about(zoe.user.id))).not.toMatch(/late-agent|192\.0\.2\.9/);
+    expect((await about(zoe.user.id))[0]!.data).toEqual({ reason: 'bad_credentials' });
+    // And the log is still append-only.
+    await expect(db.deleteFrom('audit.entries').where('subject_id', '=', zoe.user.id).execute()).rejects.toThrow(/append-only/);
+    await expect(sql`truncate audit.entries cascade`.execute(db)).rejects.toThrow(/append-only/);
+  });
+
+  it('moves the personal fields of existing entries out of them, and shreds those of users already erased', async () => {
+    const d = await openDatabase({ databaseUrl: undefined, dataDir: 'memory://' });
+    try {
+      const { '20261130000000_personal': personal, ...before } = auditService.migrations;
+      expect(personal).toBeDefined();
+      await migrateSchema(d, 'audit', before);
+      const [kept, gone] = [randomUUID(), randomUUID()];
+      const legacy = [
+        { type: 'user.created', actor: null, subject: kept, ip: null, data: { userId: kept, email: 'kept@legacy.test', displayName: 'Kept Person', roles: ['student'] } },
+        { type: 'auth.login_succeeded', actor: kept, subject: kept, ip: '192.0.2.1', data: { userId: kept, ip: '192.0.2.1', userAgent: 'kept-agent' } },
+        { type: 'user.created', actor: null, subject: gone, ip: null, data: { userId: gone, email: 'gone@legacy.test', displayName: 'Gone Person', roles: ['student'] } },
+        { type: 'auth.login_succeeded', actor: gone, subject: gone, ip: '192.0.2.2', data: { userId: gone, ip: '192.0.2.2', userAgent: 'gone-agent' } },
+        { type: 'auth.login_failed', actor: null, subject: null, ip: '192.0.2.3', data: { emailHash: 'ab'.repeat(32), userId: null, ip: '192.0.2.3', reason: 'bad_credentials', userAgent: null } },
+        { type: 'user.deleted', actor: gone, subject: gone, ip: null, data: { userId: gone, requestId: randomUUID(), by: gone } },
+      ];
+      for (const e of legacy) {
+        await sql`insert into audit.entries (event_id, at, type, actor_id, subject_id, ip, data)
+          values (${randomUUID()}, now(), ${e.type}, ${e.actor}, ${e.subject}, ${e.ip}, ${JSON.stringify(e.data)}::jsonb)`.execute(d.root);
+      }
+      await migrateSchema(d, 'audit', auditService.migrations);
+
+      const entries = await d.root.selectFrom('audit.entries').selectAll().orderBy('id').execute();
+      expect(entries).toHaveLength(legacy.length);
+      expect(JSON.stringify(entries)).not.toMatch(/@legacy\.test|Person|agent|192\.0\.2|emailHash/);
+      expect(entries[0]).not.toHaveProperty('ip');
+      const repo = new AuditRepository(d.forSchema<AuditDB>('audit'));
+      const listed = await repo.list({ limit: 100 });
+      const text = JSON.stringify(listed);
+      expect(text).toContain('kept@legacy.test');
+      expect(text).toContain('kept-agent');
+      expect(listed.find((e) => e.subject_id === kept && e.type === 'auth.login_succeeded')!.ip).toBe('192.0.2.1');
+      expect(text).toContain('192.0.2.3'); // a failed login for no account belongs to nobody to erase
+      expect(text).not.toMatch(/gone@legacy\.test|Gone Person|gone-agent|192\.0\.2\.2/);
+      // Still append-only after the migration.
+      await expect(d.root.updateTable('audit.entries').set({ type: 'forged' }).where('id', '=', entries[0]!.id).execute()).rejects.toThrow(/append-only/);
+    } finally {
+      await d.close();
+    }
   });
 });
