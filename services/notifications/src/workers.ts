@@ -448,8 +448,12 @@ export class DeliveryWorker extends PollingWorker<DeliveryRow> {
       const r = await this.send(d);
       await this.db.transaction().execute(async (trx) => {
         // Sent: the data (it may hold a token) is no longer needed.
-        if ('skipped' in r) await trx.updateTable('deliveries').set({ status: 'skipped', attempts, data: null, last_error: r.skipped, updated_at: sql`now()` }).where('id', '=', d.id).execute();
-        else await trx.updateTable('deliveries').set({ status: 'sent', attempts, provider_id: r.providerId, sent_at: sql`now()`, data: null, last_error: null, updated_at: sql`now()` }).where('id', '=', d.id).execute();
+        const u =
+          'skipped' in r
+            ? await trx.updateTable('deliveries').set({ status: 'skipped', attempts, data: null, last_error: r.skipped, updated_at: sql`now()` }).where('id', '=', d.id).executeTakeFirst()
+            : await trx.updateTable('deliveries').set({ status: 'sent', attempts, provider_id: r.providerId, sent_at: sql`now()`, data: null, last_error: null, updated_at: sql`now()` }).where('id', '=', d.id).executeTakeFirst();
+        // The user was erased while this was in flight: their deliveries are gone, and stay gone.
+        if (Number(u.numUpdatedRows) === 0) return;
         await trx.insertInto('delivery_attempts').values({ event_id: d.event_id, delivery_id: d.id, outcome: 'skipped' in r ? 'skipped' : 'sent', error: 'skipped' in r ? r.skipped : null }).execute();
       });
       if (!('skipped' in r)) this.log.info({ channel: d.channel, template: d.template, to: masked(d.recipient), deliveryId: d.id, attempts }, `${d.channel} sent`);
@@ -459,11 +463,12 @@ export class DeliveryWorker extends PollingWorker<DeliveryRow> {
       const bounced = err instanceof PermanentDeliveryError || (typeof code === 'number' && code >= 500);
       const dead = !bounced && attempts >= MAX_ATTEMPTS();
       await this.db.transaction().execute(async (trx) => {
-        await trx
+        const u = await trx
           .updateTable('deliveries')
           .set({ status: bounced ? 'bounced' : dead ? 'dead' : 'queued', attempts, last_error: error, run_after: sql`now() + ${`${backoffMs(attempts)} milliseconds`}::interval`, updated_at: sql`now()` })
           .where('id', '=', d.id)
-          .execute();
+          .executeTakeFirst();
+        if (Number(u.numUpdatedRows) === 0) return; // erased meanwhile (see above)
         await trx.insertInto('delivery_attempts').values({ event_id: d.event_id, delivery_id: d.id, outcome: bounced ? 'bounced' : 'failed', error }).execute();
       });
       this.log.warn({ channel: d.channel, template: d.template, to: masked(d.recipient), attempts, bounced, dead, err: error }, bounced ? `${d.channel} bounced` : dead ? `${d.channel} delivery dead` : `${d.channel} delivery failed; will retry`);
