@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
 import { http, meshNode, query, smtpPeer, tempDir, waitFor } from './support.ts';
@@ -176,18 +177,25 @@ async function walk(url: string, token: string): Promise<Array<{ url: string; st
 
 /** Rows of every table of every service's schema whose text holds one of the needles: `schema.table: needle`. */
 async function rowsHolding(needles: string[], allowed: (table: string, needle: string) => boolean = () => false): Promise<string[]> {
-  const tables = await sql(
-    `select table_schema as s, table_name as t from information_schema.tables
-      where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1, 2`,
-  );
-  const found: string[] = [];
-  for (const { s, t } of tables as Array<{ s: string; t: string }>) {
-    for (const needle of needles) {
-      const rows = await sql(`select 1 from "${s}"."${t}" x where strpos(lower(x::text), lower($1)) > 0 limit 1`, [needle]);
-      if (rows.length && !allowed(`${s}.${t}`, needle)) found.push(`${s}.${t}: ${needle}`);
+  const c = new pg.Client({ connectionString: stack.databaseUrl });
+  await c.connect();
+  try {
+    const tables = await c.query<{ s: string; t: string }>(
+      `select table_schema as s, table_name as t from information_schema.tables
+        where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1, 2`,
+    );
+    const found: string[] = [];
+    for (const { s, t } of tables.rows) {
+      const hits = await c.query<{ n: string }>(
+        `select n from unnest($1::text[]) n where exists (select 1 from "${s}"."${t}" x where strpos(lower(x::text), lower(n)) > 0)`,
+        [needles],
+      );
+      for (const { n } of hits.rows) if (!allowed(`${s}.${t}`, n)) found.push(`${s}.${t}: ${n}`);
     }
+    return found;
+  } finally {
+    await c.end();
   }
-  return found;
 }
 
 /** Files under a directory whose bytes hold one of the needles. */
@@ -203,6 +211,24 @@ function filesHolding(dir: string, needles: string[]): string[] {
 }
 
 describe('erasure of someone who did everything', () => {
+  it('drops an export that is still running when its user is erased: no bundle is stored after the erasure', async () => {
+    const rae = await register('rae@privacy.test');
+    const exp = await http(base, 'POST', '/api/v1/me/export', {}, rae.accessToken);
+    expect(exp.status).toBe(202);
+    const er = await http(base, 'POST', '/api/v1/me/erasure', { confirm: 'ERASE' }, rae.accessToken);
+    expect(er.status).toBe(202);
+    await waitFor(async () => (await request(er.body.id, admin.accessToken)).body.status === 'complete', 20_000);
+    const settled = await waitFor(async () => {
+      const r = (await request(exp.body.id, admin.accessToken)).body;
+      return (r.status === 'failed' || r.status === 'complete') && r;
+    }, 20_000);
+    // Give a job that was mid-way the time to finish what it would have written.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await sql('select id from users.privacy_requests where user_id = $1 and result is not null', [rae.user.id])).toEqual([]);
+    expect((await http(base, 'GET', `/api/v1/privacy/requests/${exp.body.id}/download`, undefined, admin.accessToken)).status).toBe(404);
+    expect(['failed', 'complete']).toContain(settled.status);
+  });
+
   it('leaves nothing about them in any response staff can get, in any service’s tables or in stored files', async () => {
     const email = 'quinn.leftover@privacy.test';
     const name = 'Quinn Leftover';
