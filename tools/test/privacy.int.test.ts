@@ -3,7 +3,7 @@
  * each service's part (and no secrets); an erasure reaches every service through user.deleted and is
  * verifiable afterwards; staff access to records, exports and erasures land in the audit log.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -315,6 +315,13 @@ describe('erasure of someone who did everything', () => {
     await waitFor(async () => (await request(er.body.id, admin.accessToken)).body.status === 'complete', 30_000);
     await waitFor(async () => (await sql(`select 1 from audit.entries where subject_id = $1 and type = 'user.deleted'`, [qid])).length > 0);
 
+    // A message about them that arrives after the erasure (here: mandatory mail to the old address) is dropped.
+    const mailsBefore = smtp.mails.filter((m) => m.to.includes(email)).length;
+    const late = randomUUID();
+    await sql(`insert into notifications.requests (event_id, user_id, "to", template, data) values ($1, $2, $3, 'email_verification', '{"token":"late-token-123"}')`, [late, qid, email]);
+    await waitFor(async () => (await sql('select 1 from notifications.requests where event_id = $1', [late])).length === 0);
+    expect(await sql('select 1 from notifications.deliveries where event_id = $1', [late])).toEqual([]);
+    expect(smtp.mails.filter((m) => m.to.includes(email))).toHaveLength(mailsBefore);
     // The finished export is gone with the rest: its download is not found, for anyone.
     expect.soft((await http(base, 'GET', `/api/v1/privacy/requests/${exp.body.id}/download`, undefined, admin.accessToken)).status).toBe(404);
     // Nothing staff can read holds them.

@@ -69,7 +69,9 @@ export function route(r: RequestRow, settings: Settings | null | undefined, devi
   const type = template === 'digest' ? undefined : templateType[template];
   const mandatory = type !== undefined && mandatoryTypes.has(type);
   const out: Routed = { rows: [] };
-  // Deactivated, erased or unknown accounts get nothing but mandatory mail.
+  // An erased account gets nothing at all: a request about it that arrives after the erasure (another
+  // stream, a slow outbox) may still carry the old address. Deactivated or unknown: only mandatory mail.
+  if (r.user_id && settings?.status === 'erased') return out;
   if (r.user_id && !mandatory && settings?.status !== 'active') return out;
   const prefs = settings?.preferences ?? defaultNotificationPreferences;
   const modes = type ? prefs.types[type] : { email: 'immediately', inApp: 'never', push: 'never', sms: 'never' };
@@ -146,7 +148,10 @@ export class RouteWorker extends PollingWorker<RequestRow[]> {
     const publicUrl = publicUrlOf(this.runtime);
     const now = new Date();
     const plans = new Map(batch.map((r) => [r.event_id, route(r, r.user_id ? (settings.get(r.user_id) ?? null) : undefined, r.user_id ? (devices.get(r.user_id) ?? 0) : 0, smsReady, publicUrl, now)]));
+    // Requests about erased users are deleted, not kept as routed: they may hold the old address.
+    const erased = batch.filter((r) => r.user_id && settings.get(r.user_id)?.status === 'erased').map((r) => r.event_id);
     const { wrote, queued } = await this.db.transaction().execute(async (trx) => {
+      if (erased.length) await trx.deleteFrom('requests').where('event_id', 'in', erased).where('status', '=', 'pending').execute();
       // Only what is still pending is routed here (another loop may have taken a request after its lease).
       const mine = await trx.updateTable('requests').set({ status: 'routed', data: null }).where('event_id', 'in', [...plans.keys()]).where('status', '=', 'pending').returning('event_id').execute();
       const routed = mine.map((m) => plans.get(m.event_id)!);

@@ -62,6 +62,12 @@ describe('route()', () => {
     const anon = route({ ...request('email_verification', null), to: 'new@example.org' }, undefined, 0, true, 'https://lms.test', now);
     expect(anon.rows.map((x) => [x.channel, x.recipient, x.locale])).toEqual([['email', 'new@example.org', 'en']]);
   });
+
+  it('sends nothing at all to an erased account, not even mandatory mail to the address a late request still carries', () => {
+    for (const template of ['password_changed', 'email_verification', 'announcement']) {
+      expect(route({ ...request(template), to: 'u1@example.org' }, settings({}, 'erased'), 2, true, 'https://lms.test', now)).toEqual({ rows: [] });
+    }
+  });
 });
 
 describe('resolvePreferences()', () => {
