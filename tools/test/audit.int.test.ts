@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { http, waitFor } from './support.ts';
+import { http, tempDatabase, waitFor } from './support.ts';
 
 let node: LmsNode;
 let base: string;
@@ -114,8 +114,9 @@ describe('audit log', () => {
     await expect(sql`truncate audit.entries cascade`.execute(db)).rejects.toThrow(/append-only/);
   });
 
-  it('moves the personal fields of existing entries out of them, and shreds those of users already erased', async () => {
-    const d = await openDatabase({ databaseUrl: undefined, dataDir: 'memory://' });
+  it.each(['pglite', 'postgres'])('moves the personal fields of existing entries out of them, and shreds those of users already erased (%s)', async (kind) => {
+    const pgdb = kind === 'postgres' ? await tempDatabase() : undefined;
+    const d = await openDatabase({ databaseUrl: pgdb?.url, dataDir: 'memory://' });
     try {
       const { '20261130000000_personal': personal, ...before } = auditService.migrations;
       expect(personal).toBeDefined();
@@ -151,6 +152,7 @@ describe('audit log', () => {
       await expect(d.root.updateTable('audit.entries').set({ type: 'forged' }).where('id', '=', entries[0]!.id).execute()).rejects.toThrow(/append-only/);
     } finally {
       await d.close();
+      await pgdb?.drop();
     }
   });
 });
