@@ -287,10 +287,12 @@ describe('erasure of someone who did everything', () => {
         `/api/v1/courses/${course.id}/members`, `/api/v1/courses/${course.id}/roster`, `/api/v1/courses/${course.id}/announcements`, `/api/v1/courses/${course.id}/content`,
         '/api/v1/admin/notifications/deliveries?limit=100', '/api/v1/analytics/courses/enrollments', '/api/v1/analytics/courses/published-by-category',
         `/api/v1/privacy/requests/${exp.body.id}`, `/api/v1/privacy/requests/${exp.body.id}/download`, `/api/v1/enrollments/${enr.body.id}`, `/api/v1/files/${fileId}`, '/api/v1/catalog',
+        '/api/v1/me/notifications?limit=100', '/api/v1/me/dashboard',
       ],
       teacher: [
         '/api/v1/courses?limit=100', `/api/v1/courses/${course.id}`, `/api/v1/courses/${course.id}/members`, `/api/v1/courses/${course.id}/roster`,
         `/api/v1/courses/${course.id}/announcements`, `/api/v1/courses/${course.id}/content`, '/api/v1/analytics/courses/enrollments', `/api/v1/enrollments/${enr.body.id}`, `/api/v1/files/${fileId}`, '/api/v1/catalog',
+        '/api/v1/me/notifications?limit=100', '/api/v1/me/dashboard',
       ],
       auditor: ['/api/v1/audit?limit=100', `/api/v1/audit?subjectId=${qid}&limit=100`, `/api/v1/audit?actorId=${qid}&limit=100`, `/api/v1/users/${qid}`, '/api/v1/users?limit=100'],
     });
