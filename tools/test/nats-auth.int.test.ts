@@ -21,6 +21,7 @@ let dir: ReturnType<typeof tempDir>;
 let db: Awaited<ReturnType<typeof tempDatabase>>;
 const nodes: LmsNode[] = [];
 let base: string;
+let serverLog = '';
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -30,7 +31,7 @@ const freePort = () =>
     });
   });
 const url = () => `nats://127.0.0.1:${port}`;
-const as = (role: keyof typeof passwords, password: string = passwords[role]) => ({ servers: url(), user: role, pass: password });
+const as = (role: keyof typeof passwords, password: string = passwords[role]) => ({ servers: url(), user: role, pass: password, inboxPrefix: `_INBOX_${role}` });
 
 beforeAll(async () => {
   dir = tempDir();
@@ -38,7 +39,8 @@ beforeAll(async () => {
   const conf = fs.readFileSync(path.resolve('infra/nats/nats.conf'), 'utf8').replace('"/data"', JSON.stringify(path.join(dir.dir, 'js')));
   fs.writeFileSync(path.join(dir.dir, 'nats.conf'), conf);
   const env = Object.fromEntries(Object.entries(passwords).map(([r, p]) => [`NATS_${r.toUpperCase()}_PASSWORD`, p]));
-  server = spawn('nats-server', ['-c', path.join(dir.dir, 'nats.conf'), '-p', String(port), '-m', String(await freePort())], { env: { ...process.env, ...env }, stdio: 'ignore' });
+  server = spawn('nats-server', ['-c', path.join(dir.dir, 'nats.conf'), '-p', String(port), '-m', String(await freePort())], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  server.stderr?.on('data', (d: Buffer) => (serverLog += d.toString()));
   await waitFor(async () => (await connect(as('operator')).then((nc) => nc.close().then(() => true))) as boolean);
 
   db = await tempDatabase();

@@ -1,4 +1,4 @@
-import { audit, authEvents, courseEvents, privacyEvents, privacyExportContract, userEvents, type EventContract, type EventEnvelope } from '@lms/contracts';
+import { audit, authEvents, courseEvents, erasureReceipts, privacyEvents, privacyExportContract, userEvents, type EventContract, type EventEnvelope } from '@lms/contracts';
 import { addToOutbox, consumer, defineService, invalidCursor, keysetPage, type ConsumerDefinition } from '@lms/runtime';
 import type { Kysely, Transaction } from 'kysely';
 import type { z } from 'zod';
@@ -53,7 +53,7 @@ export const auditService = defineService({
     audited(
       userEvents.deleted,
       (p) => ({ actorId: p.by, subjectId: p.userId }),
-      (p, trx) => addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'audit' }, { key: p.userId }).then(() => undefined),
+      (p, trx) => addToOutbox(trx, erasureReceipts.audit, { requestId: p.requestId, userId: p.userId, service: 'audit' }, { key: p.userId }).then(() => undefined),
     ),
   ],
   handlers: {

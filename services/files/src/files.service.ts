@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { coursePermissionsOf, coursesInternal, DomainError, fileEvents, files, filesInternal, privacyEvents, privacyExportContract, userEvents, type FileMeta } from '@lms/contracts';
+import { coursePermissionsOf, coursesInternal, DomainError, fileEvents, files, filesInternal, erasureReceipts, privacyExportContract, userEvents, type FileMeta } from '@lms/contracts';
 import { addToOutbox, consumer, defineService, type Caller, type HandlerArgs } from '@lms/runtime';
 import { sql, type ColumnType, type Kysely, type Selectable, type Transaction } from 'kysely';
 import * as m0 from './migrations/20261124240000_files.js';
@@ -154,7 +154,7 @@ export const filesService = defineService({
       // Erasure: the user's own files go (their blobs stay only if another file shares the same bytes).
       handle: async (p, _env, trx: Transaction<FilesDB>) => {
         await trx.deleteFrom('files').where('owner_id', '=', p.userId).where('course_id', 'is', null).execute();
-        await addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'files' }, { key: p.userId });
+        await addToOutbox(trx, erasureReceipts.files, { requestId: p.requestId, userId: p.userId, service: 'files' }, { key: p.userId });
       },
     }),
   ],
