@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { nodeIdOf } from '../../moleculer.config.ts';
 import { natsConfPath, natsRoles, permissionsOf, renderNatsConf } from '../nats-config.ts';
 import { SERVICES } from '../services.ts';
 
@@ -51,5 +52,12 @@ describe('nats.conf', () => {
     expect(subscribe.filter((s) => s.startsWith('_INBOX'))).toEqual([]);
     expect(publish).not.toContain('MOL-lms.REQB.users.byId');
     expect(publish).toContain('MOL-lms.REQB.files.register');
+  });
+
+  it('gives a node with NATS credentials an id that starts with its role, so its own subjects are `<TYPE>.<role>.>`', () => {
+    expect(nodeIdOf({ nodeId: 'host-1', natsUser: 'courses' })).toBe('courses.host-1');
+    expect(nodeIdOf({ nodeId: 'courses.host-1', natsUser: 'courses' })).toBe('courses.host-1');
+    expect(nodeIdOf({ nodeId: 'host-1', natsUser: undefined })).toBe('host-1');
+    expect(nodeIdOf({ nodeId: undefined, natsUser: 'gateway' })).toMatch(/^gateway\.[^.].*-\d+$/);
   });
 });
