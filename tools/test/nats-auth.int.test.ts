@@ -158,6 +158,26 @@ async function callAs(nc: NatsConnection, sender: string, action: string, params
   return undefined;
 }
 
+describe('calls on the action subjects', () => {
+  it('sends a call to another node on MOL-lms.REQB.<action>, never to a node, and keeps a call within a node in-process', async () => {
+    const op = await connect(as('operator'));
+    try {
+      const seen: string[] = [];
+      op.subscribe('MOL-lms.REQB.>', { callback: (_e, m) => seen.push(m.subject) });
+      op.subscribe('MOL-lms.REQ.>', { callback: (_e, m) => seen.push(m.subject) });
+      await op.flush();
+      // The gateway calls auth.login on the identity node, where auth calls users (same process).
+      expect((await http(base, 'POST', '/api/v1/auth/login', { email: 'root@nats.test', password: 'nats role password' })).status).toBe(200);
+      await op.flush();
+      expect(seen).toContain('MOL-lms.REQB.auth.login');
+      expect(seen.filter((s) => s.startsWith('MOL-lms.REQ.'))).toEqual([]);
+      expect(seen).not.toContain('MOL-lms.REQB.users.byId');
+    } finally {
+      await op.close();
+    }
+  });
+});
+
 describe('mesh trust: what gateway credentials cannot do', () => {
   it('cannot read another node’s requests: no subscribing to auth.login requests, the auth node’s subjects or other inboxes', async () => {
     const nc = await connect(as('gateway'));

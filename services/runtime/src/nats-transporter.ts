@@ -22,7 +22,12 @@ type AnyPacket = Parameters<InstanceType<typeof Transporters.NATS>['prepublish']
 export class ActionSubjectNatsTransporter extends Transporters.NATS {
   override prepublish(packet: AnyPacket): Promise<void> {
     if (this.connected) {
-      if (packet.type === 'REQ' && packet.target != null && !(packet.payload as { stream?: boolean }).stream) {
+      const payload = packet.payload as { id?: string; stream?: boolean };
+      if (packet.type === 'REQ' && packet.target != null && !payload.stream) {
+        // Whichever node serves it, not the one the broker picked: that one leaving must not fail this call
+        // (Moleculer rejects, and retries, the pending requests of a node that disconnects).
+        const pending = payload.id ? this.transit.pendingRequests.get(payload.id) : undefined;
+        if (pending) pending.nodeID = '';
         return this.publishBalancedRequest(packet as Parameters<this['publishBalancedRequest']>[0]);
       }
       if (packet.type === 'INFO' && packet.target == null) {
