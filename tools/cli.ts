@@ -18,7 +18,7 @@ const USAGE = `usage: lms <command>
   repl                          join the mesh as a REPL node
   migrate [--down]              run every service's migrations (DATABASE_URL, or PGlite in LMS_DATA_DIR)
   openapi [--out FILE]          write the OpenAPI document (default clients/openapi.json)
-  nats-config [--out FILE]      write the NATS permissions per node role (default infra/nats/nats.conf)
+  nats-config [--out FILE] [--namespace NS]   write the NATS permissions per node role (default infra/nats/nats.conf, lms)
   events <service> consumers|dead-letters|replay|rebuild [--consumer C] [--id N]
   seed [--courses N] [--lessons N] [--learners N] [--per-learner N]   seed a catalogue at scale (DATABASE_URL)
 services: ${Object.keys(SERVICES).join(', ')}`;
@@ -48,6 +48,7 @@ async function main(argv: string[]) {
       down: { type: 'boolean' },
       consumer: { type: 'string' },
       id: { type: 'string' },
+      namespace: { type: 'string' },
       courses: { type: 'string' },
       lessons: { type: 'string' },
       learners: { type: 'string' },
@@ -95,7 +96,7 @@ async function main(argv: string[]) {
     }
     case 'nats-config': {
       const { writeNatsConf, natsConfPath } = await import('./nats-config.ts');
-      console.log(`wrote ${writeNatsConf(path.resolve(values.out ?? natsConfPath))}`);
+      console.log(`wrote ${writeNatsConf(path.resolve(values.out ?? natsConfPath), values.namespace)}`);
       return;
     }
     case 'events': {

@@ -200,7 +200,8 @@ ${users.join('\n')}
 
 export const natsConfPath = path.resolve(import.meta.dirname, '../infra/nats/nats.conf');
 
-export function writeNatsConf(out = natsConfPath): string {
-  fs.writeFileSync(out, renderNatsConf());
+export function writeNatsConf(out = natsConfPath, ns = 'lms'): string {
+  if (!/^[a-z][a-z0-9_]*$/.test(ns)) throw new Error(`bad namespace ${ns}`);
+  fs.writeFileSync(out, renderNatsConf(ns));
   return out;
 }

@@ -34,7 +34,7 @@ describe('nats.conf', () => {
     const internal = new Set(Object.values(SERVICES).flatMap((s) => Object.values(s.contracts ?? {}).filter((c) => c.permission === 'internal').map((c) => c.action)));
     for (const [role, r] of Object.entries(natsRoles)) {
       const publish = new Set(permissionsOf(role).publish);
-      const used = new Set(r.services.flatMap((s) => sources(path.join(root, 'services', s, 'src'))).flatMap((src) => [...src.matchAll(/\b(users|courses|files|enrollments)Internal\.(\w+)\b/g)].map((m) => `${m[1]}.${m[2]}`)));
+      const used = new Set(r.services.flatMap((s) => sources(path.join(root, 'services', s, 'src'))).flatMap((src) => [...src.matchAll(/\b([a-z]+)Internal\.(\w+)\b/g)].map((m) => `${m[1]}.${m[2]}`).filter((a) => internal.has(a))));
       for (const a of used) expect(publish.has(`MOL-lms.REQB.${a}`), `${role} calls ${a}`).toBe(true);
       const granted = [...internal].filter((a) => publish.has(`MOL-lms.REQB.${a}`));
       for (const a of granted) {
