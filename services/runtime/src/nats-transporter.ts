@@ -16,14 +16,15 @@ type AnyPacket = Parameters<InstanceType<typeof Transporters.NATS>['prepublish']
  * that died is no longer in the queue group, so a call never waits on it).
  *
  * Each node joins the queue groups of its actions before it announces them (the broadcast INFO), as the
- * local discoverer does with disableBalancer. Streamed requests keep the node's own subject (their chunks
- * must reach one node); the LMS sends none, and the role permissions allow none.
+ * local discoverer does with disableBalancer. Streamed requests (`stream`, `seq`) keep the node's own subject
+ * (their chunks must reach one node); the LMS sends none, and the role permissions allow none. The answer
+ * names the node that served it, and Moleculer takes that as the context's node.
  */
 export class ActionSubjectNatsTransporter extends Transporters.NATS {
   override prepublish(packet: AnyPacket): Promise<void> {
     if (this.connected) {
-      const payload = packet.payload as { id?: string; stream?: boolean };
-      if (packet.type === 'REQ' && packet.target != null && !payload.stream) {
+      const payload = packet.payload as { id?: string; stream?: boolean; seq?: number };
+      if (packet.type === 'REQ' && packet.target != null && !payload.stream && payload.seq == null) {
         // Whichever node serves it, not the one the broker picked: that one leaving must not fail this call
         // (Moleculer rejects, and retries, the pending requests of a node that disconnects).
         const pending = payload.id ? this.transit.pendingRequests.get(payload.id) : undefined;
