@@ -23,12 +23,11 @@ type AnyPacket = Parameters<InstanceType<typeof Transporters.NATS>['prepublish']
 export class ActionSubjectNatsTransporter extends Transporters.NATS {
   override prepublish(packet: AnyPacket): Promise<void> {
     if (this.connected) {
-      const payload = packet.payload as { id?: string; stream?: boolean; seq?: number };
+      const payload = packet.payload as { stream?: boolean; seq?: number };
       if (packet.type === 'REQ' && packet.target != null && !payload.stream && payload.seq == null) {
-        // Whichever node serves it, not the one the broker picked: that one leaving must not fail this call
-        // (Moleculer rejects, and retries, the pending requests of a node that disconnects).
-        const pending = payload.id ? this.transit.pendingRequests.get(payload.id) : undefined;
-        if (pending) pending.nodeID = '';
+        // The request stays pending under the node the broker picked: if that node leaves, Moleculer rejects
+        // and retries it at once, as before, rather than waiting for the timeout (with several nodes per
+        // action another may have served it; retried calls were at-least-once already).
         return this.publishBalancedRequest(packet as Parameters<this['publishBalancedRequest']>[0]);
       }
       if (packet.type === 'INFO' && packet.target == null) {
