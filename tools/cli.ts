@@ -18,6 +18,7 @@ const USAGE = `usage: lms <command>
   repl                          join the mesh as a REPL node
   migrate [--down]              run every service's migrations (DATABASE_URL, or PGlite in LMS_DATA_DIR)
   openapi [--out FILE]          write the OpenAPI document (default clients/openapi.json)
+  nats-config [--out FILE] [--namespace NS]   write the NATS permissions per node role (default infra/nats/nats.conf, lms)
   events <service> consumers|dead-letters|replay|rebuild [--consumer C] [--id N]
   seed [--courses N] [--lessons N] [--learners N] [--per-learner N]   seed a catalogue at scale (DATABASE_URL)
 services: ${Object.keys(SERVICES).join(', ')}`;
@@ -47,6 +48,7 @@ async function main(argv: string[]) {
       down: { type: 'boolean' },
       consumer: { type: 'string' },
       id: { type: 'string' },
+      namespace: { type: 'string' },
       courses: { type: 'string' },
       lessons: { type: 'string' },
       learners: { type: 'string' },
@@ -90,6 +92,11 @@ async function main(argv: string[]) {
       const out = path.resolve(values.out ?? path.join(import.meta.dirname, '../clients/openapi.json'));
       fs.writeFileSync(out, `${JSON.stringify(buildOpenApi(), null, 2)}\n`);
       console.log(`wrote ${out}`);
+      return;
+    }
+    case 'nats-config': {
+      const { writeNatsConf, natsConfPath } = await import('./nats-config.ts');
+      console.log(`wrote ${writeNatsConf(path.resolve(values.out ?? natsConfPath), values.namespace)}`);
       return;
     }
     case 'events': {

@@ -8,7 +8,7 @@ import { courseEvents, courses, coursesInternal } from './courses.js';
 import { enrollmentEvents, enrollments } from './enrollments.js';
 import { fileEvents, files, filesInternal } from './files.js';
 import { notificationEvents, notifications } from './notifications.js';
-import { privacyEvents } from './privacy.js';
+import { erasureReceipts, privacyEvents } from './privacy.js';
 import { userEvents, users, usersInternal } from './users.js';
 
 export * from './core.js';
@@ -30,7 +30,7 @@ export type Catalogue = typeof catalogue;
 export const internalCatalogue = { users: usersInternal, courses: coursesInternal, files: filesInternal } as const;
 
 /** Every event, by domain: the event registry. */
-export const events = { auth: authEvents, course: courseEvents, user: userEvents, notification: notificationEvents, privacy: privacyEvents, enrollment: enrollmentEvents, file: fileEvents } as const satisfies Record<string, Record<string, EventContract>>;
+export const events = { auth: authEvents, course: courseEvents, user: userEvents, notification: notificationEvents, privacy: { ...privacyEvents, ...erasureReceipts }, enrollment: enrollmentEvents, file: fileEvents } as const satisfies Record<string, Record<string, EventContract>>;
 
 export function allProcedures(): AnyProcedure[] {
   return Object.values(catalogue).flatMap((d: DomainContracts) => Object.values(d));

@@ -36,15 +36,31 @@ export function privacyExportContract<const S extends PrivacyParticipant>(servic
   });
 }
 
-export const privacyEvents = {
-  /** A participant erased (or anonymised) what it held about a user. */
-  erased: event({
-    subject: 'lms.privacy.erased.v1',
+/** The participants that answer an erasure with a receipt (users anonymises in the request's own transaction). */
+export const erasureReceiptServices = ['auth', 'courses', 'enrollments', 'files', 'notifications', 'audit'] as const satisfies readonly PrivacyParticipant[];
+export type ErasureReceiptService = (typeof erasureReceiptServices)[number];
+
+/**
+ * A participant erased (or anonymised) what it held about a user. One subject per service
+ * (`lms.privacy.courses_erased.v1`), so that NATS lets only that service's role publish it: a receipt
+ * cannot be forged by another node (infra/nats/nats.conf).
+ */
+function erasureReceipt<const S extends ErasureReceiptService>(service: S) {
+  return event({
+    subject: `lms.privacy.${service}_erased.v1`,
     stream: 'LMS_PRIVACY',
     version: 1,
-    summary: 'A service finished erasing a user',
-    payload: z.object({ requestId: z.uuid(), userId: z.uuid(), service: z.string() }),
-  }),
+    summary: `${service} finished erasing a user`,
+    payload: z.object({ requestId: z.uuid(), userId: z.uuid(), service: z.literal(service) }),
+  });
+}
+
+/** Erasure receipts, by the service that sends them. */
+export const erasureReceipts = Object.fromEntries(erasureReceiptServices.map((s) => [s, erasureReceipt(s)])) as {
+  [S in ErasureReceiptService]: ReturnType<typeof erasureReceipt<S>>;
+};
+
+export const privacyEvents = {
   /** Someone asked for a user's data, or downloaded it. */
   exported: event({
     subject: 'lms.privacy.exported.v1',

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { natsRoles } from '../nats-config.ts';
 import { SERVICES } from '../services.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -50,6 +51,14 @@ describe('docker-compose.yml', () => {
       seen.add(user);
     }
     expect(services.gateway.ports).toContain('3000:3000');
+  });
+
+  it('runs each node as the NATS role whose permissions cover exactly its services, with an id of that role', () => {
+    for (const [name, s] of lmsNodes) {
+      const user = s.environment.NATS_USER as string;
+      expect(natsRoles[user]?.services.slice().sort(), `${name} as ${user}`).toEqual(String(s.command[2]).split(',').sort());
+      if (s.environment.NODE_ID) expect(String(s.environment.NODE_ID).startsWith(`${user}.`), `${name} NODE_ID`).toBe(true);
+    }
   });
 
   it('points at files that exist, with healthchecks on what others wait for', () => {

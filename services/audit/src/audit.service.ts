@@ -1,4 +1,4 @@
-import { audit, authEvents, courseEvents, privacyEvents, privacyExportContract, userEvents, type EventContract, type EventEnvelope } from '@lms/contracts';
+import { audit, authEvents, courseEvents, erasureReceipts, privacyEvents, privacyExportContract, userEvents, type EventContract, type EventEnvelope } from '@lms/contracts';
 import { addToOutbox, consumer, defineService, invalidCursor, keysetPage, type ConsumerDefinition, type Runtime } from '@lms/runtime';
 import type { Kysely, Transaction } from 'kysely';
 import type { z } from 'zod';
@@ -58,7 +58,7 @@ export const auditService = defineService({
       async (p, trx, runtime) => {
         const erased = await new AuditRepository(trx).erasePerson(p.userId);
         runtime.logger('audit.privacy').info({ requestId: p.requestId, userId: p.userId, erased }, 'personal fields of the audit log erased');
-        await addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'audit' }, { key: p.userId });
+        await addToOutbox(trx, erasureReceipts.audit, { requestId: p.requestId, userId: p.userId, service: 'audit' }, { key: p.userId });
       },
     ),
   ],

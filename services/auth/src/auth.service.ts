@@ -5,6 +5,7 @@ import {
   authEvents,
   DomainError,
   notificationEvents,
+  erasureReceipts,
   privacyEvents,
   privacyExportContract,
   userEvents,
@@ -241,7 +242,7 @@ export const authService = defineService({
         const ids = await repo.revokeSessions(p.userId, 'user_erased');
         await repo.eraseUser(p.userId);
         announceRevoked(runtime.broker, ids);
-        await addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'auth' }, { key: p.userId });
+        await addToOutbox(trx, erasureReceipts.auth, { requestId: p.requestId, userId: p.userId, service: 'auth' }, { key: p.userId });
       },
     }),
   ],

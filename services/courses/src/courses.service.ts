@@ -7,7 +7,7 @@ import {
   coursesInternal,
   DomainError,
   enrollmentEvents,
-  privacyEvents,
+  erasureReceipts,
   privacyExportContract,
   userEvents,
   usersInternal,
@@ -138,7 +138,7 @@ export const coursesService = defineService({
       event: userEvents.deleted,
       handle: async (p, _env, trx: Transaction<CoursesDB>) => {
         await new CoursesRepository(trx).eraseUser(p.userId);
-        await addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'courses' }, { key: p.userId });
+        await addToOutbox(trx, erasureReceipts.courses, { requestId: p.requestId, userId: p.userId, service: 'courses' }, { key: p.userId });
       },
     }),
     // Enrolled learners are course members with the `learner` role; leaving the course removes it.

@@ -6,7 +6,7 @@ import {
   enrollmentEvents,
   enrollments,
   enrollmentsInternal,
-  privacyEvents,
+  erasureReceipts,
   privacyExportContract,
   userEvents,
   usersInternal,
@@ -71,7 +71,7 @@ export const enrollmentsService = defineService({
       handle: async (p, _env, trx: Transaction<EnrollmentsDB>) => {
         const r = new EnrollmentsRepository(trx);
         for (const courseId of await r.eraseUser(p.userId)) await r.releaseSeat(courseId);
-        await addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'enrollments' }, { key: p.userId });
+        await addToOutbox(trx, erasureReceipts.enrollments, { requestId: p.requestId, userId: p.userId, service: 'enrollments' }, { key: p.userId });
       },
     }),
   ],

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { coursePermissionsOf, coursesInternal, DomainError, fileEvents, files, filesInternal, privacyEvents, privacyExportContract, userEvents, type FileMeta } from '@lms/contracts';
+import { coursePermissionsOf, coursesInternal, DomainError, fileEvents, files, filesInternal, erasureReceipts, privacyExportContract, userEvents, type FileMeta } from '@lms/contracts';
 import { addToOutbox, consumer, defineService, type Caller, type HandlerArgs } from '@lms/runtime';
 import { sql, type ColumnType, type Kysely, type Selectable, type Transaction } from 'kysely';
 import * as m0 from './migrations/20261124240000_files.js';
@@ -171,7 +171,7 @@ export const filesService = defineService({
           const storage = storageOf(runtime);
           for (const key of keys) await storage.delete(key);
         }
-        await addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'files' }, { key: p.userId });
+        await addToOutbox(trx, erasureReceipts.files, { requestId: p.requestId, userId: p.userId, service: 'files' }, { key: p.userId });
       },
     }),
   ],

@@ -9,7 +9,7 @@ import {
   notifications,
   notificationTemplate,
   notificationTypes,
-  privacyEvents,
+  erasureReceipts,
   privacyExportContract,
   templateType,
   userEvents,
@@ -176,7 +176,7 @@ export const notificationsService = defineService({
         await trx.deleteFrom('requests').where('user_id', '=', p.userId).execute();
         await trx.deleteFrom('inbox').where('user_id', '=', p.userId).execute();
         await trx.deleteFrom('push_subscriptions').where('user_id', '=', p.userId).execute();
-        await addToOutbox(trx, privacyEvents.erased, { requestId: p.requestId, userId: p.userId, service: 'notifications' }, { key: p.userId });
+        await addToOutbox(trx, erasureReceipts.notifications, { requestId: p.requestId, userId: p.userId, service: 'notifications' }, { key: p.userId });
       },
     }),
   ],

@@ -132,6 +132,8 @@ export interface ServiceModule {
   schema: string;
   migrations: Migrations;
   consumers: ConsumerDefinition[];
+  /** The procedures it serves (its Moleculer actions, besides `health` and the `events.*` operator actions). */
+  contracts?: DomainContracts;
   build(runtime: Runtime): ServiceSchema;
 }
 
@@ -164,6 +166,7 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
     schema: schemaName,
     migrations: def.migrations ?? {},
     consumers: def.consumers ?? [],
+    contracts: def.contracts,
     build(runtime) {
       const db = runtime.db.forSchema<DB>(schemaName);
       const repo = (def.repository?.(db, runtime) ?? undefined) as R;

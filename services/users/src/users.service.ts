@@ -4,6 +4,8 @@ import {
   authEvents,
   DomainError,
   filesInternal,
+  erasureReceipts,
+  erasureReceiptServices,
   privacyEvents,
   privacyExportContract,
   privacyParticipants,
@@ -51,7 +53,7 @@ async function startExport(tx: Tx, jobs: ExportJobs, userId: string, by: string)
 /**
  * Starts an erasure: the profile is anonymised at once (the user can no longer sign in) and
  * `user.deleted` goes out in the same transaction; every other participant erases its part and
- * answers `privacy.erased`, which completes the request here.
+ * answers with its receipt (`privacy.<service>_erased`), which completes the request here.
  */
 async function startErasure(tx: Tx, userId: string, by: string) {
   return tx(async (trx, emit) => {
@@ -101,14 +103,18 @@ export const usersService = defineService({
         await new UsersRepository(trx).markEmailVerified(p.userId, p.email);
       },
     }),
-    consumer({
-      name: 'erasures',
-      event: privacyEvents.erased,
-      handle: async (p, _env, trx: Transaction<UsersDB>, runtime) => {
-        const row = await new UsersRepository(trx).partDone(p.requestId, p.service);
-        if (row?.status === 'complete') runtime.logger('users.privacy').info({ requestId: p.requestId, userId: p.userId }, 'erasure complete in every service');
-      },
-    }),
+    // One consumer per participant's receipt subject: the part marked done is the one whose subject the
+    // receipt came on, which only that service's NATS role may publish (never the payload's word for it).
+    ...erasureReceiptServices.map((service) =>
+      consumer({
+        name: `erasures-${service}`,
+        event: erasureReceipts[service],
+        handle: async (p, _env, trx: Transaction<UsersDB>, runtime) => {
+          const row = await new UsersRepository(trx).partDone(p.requestId, service);
+          if (row?.status === 'complete') runtime.logger('users.privacy').info({ requestId: p.requestId, userId: p.userId }, 'erasure complete in every service');
+        },
+      }),
+    ),
   ],
   handlers: {
     async me({ caller, repo: { repo } }) {

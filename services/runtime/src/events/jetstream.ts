@@ -59,7 +59,9 @@ export class JetStreamTransport implements EventTransport {
 
   static async connect(opts: JetStreamOptions): Promise<JetStreamTransport> {
     const t = new JetStreamTransport(opts);
-    t.nc = await connect({ servers: opts.url, user: opts.user, pass: opts.pass, name: opts.name ?? 'lms-events', maxReconnectAttempts: -1 });
+    // A role's connection gets its answers and pulled messages on its own inbox prefix, so NATS can let it
+    // read only those (`_INBOX_<role>.>` in infra/nats/nats.conf), not every node's.
+    t.nc = await connect({ servers: opts.url, user: opts.user, pass: opts.pass, name: opts.name ?? 'lms-events', maxReconnectAttempts: -1, inboxPrefix: opts.user ? `_INBOX_${opts.user}` : undefined });
     t.jsm = await t.nc.jetstreamManager();
     t.js = t.nc.jetstream();
     await t.ensureStreams();
