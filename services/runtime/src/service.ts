@@ -1,4 +1,5 @@
 import {
+  auditInternal,
   DomainError,
   permissionsOf,
   type AnyProcedure,
@@ -77,7 +78,8 @@ export async function call<C extends AnyProcedure>(
   contract: C,
   input: z.input<C['input']>,
 ): Promise<z.output<C['output']>> {
-  return ctx.call(contract.action, input, { meta: { edge: false, trace: traceCarrier(), token: ctx.meta.token } satisfies CallMeta }) as Promise<z.output<C['output']>>;
+  // Not `via`: a REPL call is audited once, where it lands, not at every service it reaches.
+  return ctx.call(contract.action, input, { meta: { edge: false, trace: traceCarrier(), token: ctx.meta.token, via: undefined } satisfies CallMeta }) as Promise<z.output<C['output']>>;
 }
 
 export interface HandlerArgs<C extends AnyProcedure, DB, R = unknown> {
@@ -205,6 +207,11 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
             // The caller comes from a verified token, never from what the sender wrote into meta.caller.
             const caller = typeof ctx.meta.token === 'string' ? await runtime.verifier.verify(ctx.meta.token) : undefined;
             ctx.meta.caller = caller;
+            if (ctx.meta.via === 'repl' && caller && contract.action !== auditInternal.recordOperatorCall.action) {
+              // An operator's REPL call is audited as that operator before it runs (refused ones too); a fresh
+              // call, so that nothing of its meta merges back into this one.
+              await runtime.broker.call(auditInternal.recordOperatorCall.action, { action: contract.action, requestId: ctx.meta.requestId }, { meta: { token: ctx.meta.token, edge: false } satisfies CallMeta });
+            }
             authorize(contract, ctx.meta, caller);
             const parsed = contract.input.safeParse(ctx.params ?? {});
             if (!parsed.success) throw validationError(parsed.error);
