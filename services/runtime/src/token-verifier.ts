@@ -35,6 +35,7 @@ interface Verified {
 /** Clocks of the auth and users nodes may differ this much: a token issued this soon after a role change still gets the overlay. */
 const SKEW_MS = 5_000;
 const CACHE_MAX = 10_000;
+const LOOKUP_WAIT_MS = 5_000;
 const KEYS_MAX_AGE_MS = 5 * 60_000;
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
@@ -129,8 +130,11 @@ export class TokenVerifier {
     if (!this.sources.roleChanges) return v.caller;
     this.rolesLoaded ??= this.sources.roleChanges({ since: Date.now() - this.accessTtlMs - SKEW_MS }).then((c) => this.apply(c));
     try {
-      await this.rolesLoaded;
-      await this.rolesPending.get(v.caller.userId);
+      // Bounded: in embedded mode a lookup waits for the one database connection, which a transaction making
+      // this nested call may hold; failing the call ends the wait instead of deadlocking.
+      await within(this.rolesLoaded, LOOKUP_WAIT_MS);
+      const pending = this.rolesPending.get(v.caller.userId);
+      if (pending) await within(pending, LOOKUP_WAIT_MS);
     } catch {
       this.rolesLoaded = undefined; // tried again by the next call
       throw new DomainError('SERVICE_UNAVAILABLE', 'Roles cannot be checked right now; try again shortly');
@@ -211,6 +215,12 @@ export class TokenVerifier {
     this.verified.set(token, v);
     return v;
   }
+}
+
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error('timed out')), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 function reject(err: unknown): never {
