@@ -10,12 +10,14 @@ import { buildOpenApi, gatewayPort } from '@lms/gateway';
 import { migrateAll, openDatabase, runtimeSettings, startNode, type LmsNode } from '@lms/runtime';
 import { ServiceBroker } from 'moleculer';
 import brokerOptions from '../moleculer.config.ts';
+import { ReplIdentity, replCredentials } from './repl.ts';
 import { pick, SERVICES } from './services.ts';
 
 const USAGE = `usage: lms <command>
   start                         embedded mode: every service in one process, PGlite in LMS_DATA_DIR
   node --services a,b[,...]     mesh mode: join the NATS mesh with these services (or "all")
-  repl                          join the mesh as a REPL node
+  repl                          join the mesh as a REPL node, signed in as a person (LMS_REPL_EMAIL, LMS_REPL_PASSWORD,
+                                LMS_REPL_TOTP, or asked): every call carries their token and is audited as them
   migrate [--down]              run every service's migrations (DATABASE_URL, or PGlite in LMS_DATA_DIR)
   openapi [--out FILE]          write the OpenAPI document (default clients/openapi.json)
   nats-config [--out FILE] [--namespace NS]   write the NATS permissions per node role (default infra/nats/nats.conf, lms)
@@ -71,8 +73,19 @@ async function main(argv: string[]) {
       return;
     }
     case 'repl': {
-      const broker = new ServiceBroker({ ...brokerOptions(runtimeSettings({ mode: 'mesh' })), nodeID: `repl-${process.pid}` });
+      const identity = new ReplIdentity();
+      const options = brokerOptions(runtimeSettings({ mode: 'mesh' }));
+      const broker = new ServiceBroker({ ...options, nodeID: `repl-${process.pid}`, middlewares: [...(options.middlewares ?? []), identity.middleware()] });
       await broker.start();
+      try {
+        await broker.waitForServices(['auth'], 15_000);
+        const user = await identity.signIn(await replCredentials());
+        console.log(`Signed in as ${user.email} (${user.roles.join(', ')}): every call carries this identity and is audited.`);
+      } catch (err) {
+        await broker.stop();
+        throw err;
+      }
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void identity.signOut().finally(() => process.exit(0)));
       await broker.repl();
       return;
     }

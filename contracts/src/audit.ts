@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { domain, isoDate, page, pageInput, query } from './core.js';
+import { domain, isoDate, mutation, page, pageInput, query } from './core.js';
 
 export const auditEntry = z
   .object({
@@ -26,5 +26,19 @@ export const audit = domain('audit', {
     permission: 'audit:read',
     rest: { method: 'GET', path: '/audit' },
     summary: 'Read the audit log',
+  }),
+});
+
+/** Not published at the edge. */
+export const auditInternal = domain('audit', {
+  /**
+   * Records that an operator's REPL called an action: the actor is the verified caller (the operator's
+   * token), the entry names the action only, never its input. The runtime calls it for every REPL call.
+   */
+  recordOperatorCall: mutation({
+    input: z.object({ action: z.string().max(120), requestId: z.string().max(128).optional() }),
+    output: z.object({ recorded: z.literal(true) }),
+    permission: 'authenticated',
+    summary: 'Record an operator call',
   }),
 });

@@ -358,4 +358,6 @@ export const authEvents = {
 export const authBroadcasts = {
   /** Sessions ended: gateways refuse their access tokens from now on instead of at expiry. */
   sessionsRevoked: { name: 'auth.sessions.revoked', payload: z.object({ sessionIds: z.array(z.uuid()), until: z.number().int() }) },
+  /** A new signing key: every node's token verifier fetches the JWKS again at the next token. */
+  keysRotated: { name: 'auth.keys.rotated', payload: z.object({ kid: z.string() }) },
 };

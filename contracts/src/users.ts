@@ -272,4 +272,23 @@ export const usersInternal = domain('users', {
     summary: 'Profile by id',
     errors: ['USER_NOT_FOUND'],
   }),
+  /**
+   * Current roles of the users whose roles changed since `since` (epoch ms), or of the named users: what
+   * every node's token verifier uses instead of the roles inside access tokens issued before the change.
+   */
+  roleChanges: query({
+    input: z.object({ since: z.number().int().optional(), userIds: z.array(z.uuid()).max(500).optional() }),
+    output: z.object({ items: z.array(z.object({ userId: z.uuid(), roles: z.array(role), at: z.number().int() })) }),
+    permission: 'internal',
+    summary: 'Recent role changes',
+  }),
 });
+
+/**
+ * Broadcasts: fire-and-forget notices to every node. A notice carries no authority: the verifier asks
+ * the users service for the roles it names, so a forged notice cannot grant anything.
+ */
+export const usersBroadcasts = {
+  /** A user's roles changed: every node's token verifier looks up their roles again. */
+  rolesChanged: { name: 'users.roles.changed', payload: z.object({ userId: z.uuid(), at: z.number().int() }) },
+};

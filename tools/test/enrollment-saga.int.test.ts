@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { importJWK, SignJWT, type JWK } from 'jose';
 import path from 'node:path';
 import { migrateAll, openDatabase, startNode, type LmsNode, type RuntimeSettings } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,11 +16,28 @@ let db: Awaited<ReturnType<typeof tempDatabase>>;
 let ns: string;
 let core: LmsNode;
 const children: ChildProcess[] = [];
-const admin = { userId: randomUUID(), roles: ['admin', 'instructor', 'student'] };
+/** The first account of the install (admin): services take the caller from its access token. */
+const admin = { token: '' };
 
 const settings = (nodeId: string): Partial<RuntimeSettings> => ({ mode: 'mesh', databaseUrl: db.url, natsUrl: NATS_URL, namespace: ns, port: 0, migrateOnStart: false, nodeId });
-const call = <T = unknown>(action: string, params: object, caller?: { userId: string; roles: string[] }): Promise<T> =>
-  core.broker.call(action, params, { meta: caller ? { caller, edge: true } : { edge: false }, timeout: 60_000 }) as Promise<T>;
+const call = <T = unknown>(action: string, params: object, as?: { token: string } | { userId: string; roles: string[] }): Promise<T> =>
+  (as && 'userId' in as ? tokenFor(as.userId, as.roles) : Promise.resolve(as?.token)).then(
+    (token) => core.broker.call(action, params, { meta: token ? { token, edge: true } : { edge: false }, timeout: 60_000 }) as Promise<T>,
+  );
+/** A learner's access token, signed with the auth service's current key (their profiles have no password). */
+async function tokenFor(userId: string, roles: string[]): Promise<string> {
+  const [row] = await sql<{ kid: string; private_jwk: JWK }>('select kid, private_jwk from auth.signing_keys order by created_at desc limit 1');
+  if (!row) throw new Error('auth has no signing key yet');
+  const key = await importJWK(row.private_jwk, 'EdDSA');
+  return new SignJWT({ roles, sid: randomUUID(), amr: ['pwd'] })
+    .setProtectedHeader({ alg: 'EdDSA', kid: row.kid })
+    .setSubject(userId)
+    .setIssuer('lms')
+    .setAudience('lms-api')
+    .setIssuedAt()
+    .setExpirationTime('15m')
+    .sign(key);
+}
 const sql = <R = Record<string, unknown>>(q: string, params: unknown[] = []) => query<R>(db.url, q, params);
 
 async function users(n: number, prefix: string) {
@@ -55,7 +73,8 @@ beforeAll(async () => {
   await migrateAll(d, Object.values(SERVICES));
   await d.close();
   core = await startNode(pick('auth,users,courses,notifications,analytics,audit'), settings('core'));
-  await call('users.create', { id: admin.userId, email: 'admin@saga.test', displayName: 'Admin' });
+  const registered = await core.broker.call('auth.register', { email: 'admin@saga.test', password: 'correct horse battery staple 42', displayName: 'Admin' }, { meta: { edge: true } });
+  admin.token = (registered as { accessToken: string }).accessToken;
 }, 60_000);
 afterAll(async () => {
   await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r).kill('SIGKILL'))));

@@ -1,6 +1,7 @@
-import { audit, authEvents, courseEvents, erasureReceipts, privacyEvents, privacyExportContract, userEvents, type EventContract, type EventEnvelope } from '@lms/contracts';
+import { audit, auditInternal, authEvents, courseEvents, erasureReceipts, privacyEvents, privacyExportContract, userEvents, type EventContract, type EventEnvelope } from '@lms/contracts';
 import { addToOutbox, consumer, defineService, invalidCursor, keysetPage, type ConsumerDefinition, type Runtime } from '@lms/runtime';
 import type { Kysely, Transaction } from 'kysely';
+import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AuditRepository, type AuditDB, type NewEntry } from './audit.repository.js';
 import * as m0 from './migrations/20261124140000_audit.js';
@@ -31,7 +32,7 @@ function audited<E extends EventContract>(
 /** The audit log: an append-only projection of the sensitive events of every service. */
 export const auditService = defineService({
   name: 'audit',
-  contracts: { ...audit, ...privacyExportContract('audit') },
+  contracts: { ...audit, ...auditInternal, ...privacyExportContract('audit') },
   migrations: { '20261124140000_audit': m0, '20261130000000_personal': m1 },
   repository: (db: Kysely<AuditDB>) => new AuditRepository(db),
   consumers: [
@@ -67,6 +68,11 @@ export const auditService = defineService({
       // The user's own record of access: who did what to their account and data.
       const rows = await repo.list({ limit: 10_000, subjectId: input.userId });
       return { data: { entries: rows.map((r) => ({ at: r.at.toISOString(), type: r.type, actorId: r.actor_id, ip: r.ip })) } };
+    },
+    async recordOperatorCall({ input, caller, repo }) {
+      const data = { action: input.action, via: 'repl', ...(input.requestId && { requestId: input.requestId }) };
+      await repo.append({ eventId: randomUUID(), at: new Date().toISOString(), type: 'operator.call', actorId: caller!.userId, subjectId: null, ip: null, data });
+      return { recorded: true as const };
     },
     async list({ input, repo }) {
       const before = input.cursor ? Number(input.cursor) : undefined;

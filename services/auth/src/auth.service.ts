@@ -596,8 +596,10 @@ export const authService = defineService({
     async revokeAllSessions({ caller, tx, repo: { broker } }) {
       return { revoked: await revoke(tx, broker, caller!.userId, 'revoked_all_by_user', caller!.userId) };
     },
-    async rotateKeys({ repo: { tokens }, logger, caller }) {
+    async rotateKeys({ repo: { tokens }, logger, caller, ctx }) {
       const r = await tokens.rotate();
+      // Every node's verifier fetches the keys again at the next token (unknown kids alone refresh at most every 30 s).
+      void ctx.broker.broadcast(authBroadcasts.keysRotated.name, authBroadcasts.keysRotated.payload.parse({ kid: r.kid }));
       logger.info({ kid: r.kid, by: caller!.userId }, 'signing key rotated');
       return r;
     },

@@ -66,6 +66,7 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
     try {
       const caller = await edgeAuth.callerOf(req);
       if (!caller) throw new DomainError('UNAUTHENTICATED', 'Sign in to do this');
+      const token = edgeAuth.tokenOf(req);
       const q = new URL(req.url ?? '/', 'http://local').searchParams;
       const { name, declaredType, blob } = await receive(req);
       const meta = (await broker
@@ -79,7 +80,7 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
             declaredType,
             blob: { tmpKey: blob.tmpKey, sha256: blob.sha256, size: blob.size, head: blob.head.toString('base64') },
           },
-          { meta: { caller, requestId: req.$requestId, edge: false, client: clientOf(req) } satisfies CallMeta },
+          { meta: { token, requestId: req.$requestId, edge: false, client: clientOf(req) } satisfies CallMeta },
         )
         .catch(async (err) => {
           await store().delete(blob.tmpKey).catch(() => {});
@@ -97,12 +98,13 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
       const q = new URL(req.url ?? '/', 'http://local').searchParams;
       const signed = q.has('sig');
       const caller = signed ? undefined : await edgeAuth.callerOf(req);
+      const token = caller ? edgeAuth.tokenOf(req) : undefined;
       const version = q.get('version') ? Number(q.get('version')) : undefined;
       const variant = req.$params?.name ? String(req.$params.name) : undefined;
       const f = (await broker.call(
         filesInternal.openForRead.action,
         { fileId, version, variant, signature: signed ? { exp: Number(q.get('exp')), sig: q.get('sig') ?? '' } : undefined },
-        { meta: { caller, requestId: req.$requestId, edge: false } satisfies CallMeta },
+        { meta: { token, requestId: req.$requestId, edge: false } satisfies CallMeta },
       )) as { blobKey: string; size: number; contentType: string; name: string; sha256: string; inline: boolean };
       const etag = `"${f.sha256}"`;
       const ascii = f.name.replace(/[^\x20-\x7e]|["\\]/g, '_');
@@ -172,7 +174,8 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
       return { metadata: { ...(upload.metadata ?? {}), owner: caller.userId } };
     },
     async onUploadFinish(req, upload) {
-      const caller = (await edgeAuth.callerOf(shim(req)))!;
+      // Checked in onIncomingRequest; the files service verifies it again.
+      const token = edgeAuth.tokenOf(shim(req));
       const file = path.join(tusDir, upload.id);
       try {
         const blob = await ingest(store(), createReadStream(file), maxBytes());
@@ -185,7 +188,7 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
               courseId: upload.metadata?.courseId ?? undefined,
               blob: { tmpKey: blob.tmpKey, sha256: blob.sha256, size: blob.size, head: blob.head.toString('base64') },
             },
-            { meta: { caller, edge: false } satisfies CallMeta },
+            { meta: { token, edge: false } satisfies CallMeta },
           )
           .catch(async (err) => {
             await store().delete(blob.tmpKey).catch(() => {});

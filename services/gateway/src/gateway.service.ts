@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ServerResponse } from 'node:http';
-import { allProcedures, auth, authBroadcasts, notificationBroadcasts, type AnyProcedure } from '@lms/contracts';
+import { allProcedures, auth, notificationBroadcasts, type AnyProcedure } from '@lms/contracts';
 import {
   carrierFromHeaders,
   createRateLimiter,
@@ -22,7 +22,6 @@ import {
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import type { ServiceSchema } from 'moleculer';
 import ApiGateway from 'moleculer-web';
-import type { JSONWebKeySet } from 'jose';
 import { EdgeAuth } from './edge-auth.js';
 import { fileRoutes } from './files-http.js';
 import { cors, requestIdOf, securityHeaders, sendError, sendJson, type GatewayRequest } from './http.js';
@@ -98,14 +97,15 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
   let limiter: RateLimiter = new MemoryRateLimiter();
 
   // One span per edge call, continuing the client's traceparent; its context rides in ctx.meta.trace.
-  const forward: Forward = (contract, input, { requestId, caller, trace, edge, client }) =>
+  // The token (already checked here) travels, not the caller: each service verifies it again.
+  const forward: Forward = (contract, input, { requestId, token, trace, edge, client }) =>
     inSpan(`${edge} ${contract.action}`, trace, { 'lms.request_id': requestId, 'lms.edge': edge }, () =>
       broker.call(contract.action, input as object, {
-        meta: { caller, requestId, edge: true, trace: traceCarrier(), client } satisfies CallMeta,
+        meta: { token, requestId, edge: true, trace: traceCarrier(), client } satisfies CallMeta,
         requestID: requestId,
       }),
     );
-  const edgeAuth = new EdgeAuth(async () => (await broker.call(auth.jwks.action, {}, { meta: { edge: true } })) as JSONWebKeySet);
+  const edgeAuth = new EdgeAuth(runtime.verifier);
   const router = buildTrpcRouter(forward);
   const openapi = JSON.stringify(buildOpenApi());
 
@@ -154,6 +154,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         return {
           requestId: req.$requestId,
           caller: () => (caller ??= edgeAuth.callerOf(req)),
+          token: () => edgeAuth.tokenOf(req),
           trace: carrierFromHeaders(req.headers),
           client: clientOf(req),
         };
@@ -180,7 +181,8 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
           readsBody && !form ? { ...(req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as object) : {}) } : { ...(req.query ?? {}) };
         for (const p of inPath) input[p] = req.$params?.[p];
         const caller = await edgeAuth.callerOf(req);
-        const out = await forward(c, input, { requestId: req.$requestId, caller, trace: carrierFromHeaders(req.headers), edge: 'rest', client: clientOf(req) });
+        const token = caller ? edgeAuth.tokenOf(req) : undefined;
+        const out = await forward(c, input, { requestId: req.$requestId, caller, token, trace: carrierFromHeaders(req.headers), edge: 'rest', client: clientOf(req) });
         const status = c.rest!.status ?? 200;
         // A redirecting operation (OIDC start) answers its target in Location, and in the body for API clients.
         const location = status >= 300 && status < 400 ? (out as { location?: unknown }).location : undefined;
@@ -319,13 +321,6 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
           const p = notificationBroadcasts.created.payload.safeParse(ctx.params);
           if (!p.success) return;
           for (const res of streams.get(p.data.userId) ?? []) res.write(`event: notification\ndata: ${JSON.stringify(p.data.item)}\n\n`);
-        },
-      },
-      // Revoked sessions' access tokens are refused from now on, not at their expiry.
-      [authBroadcasts.sessionsRevoked.name]: {
-        handler(ctx: { params: unknown }) {
-          const p = authBroadcasts.sessionsRevoked.payload.safeParse(ctx.params);
-          if (p.success) edgeAuth.revokeSessions(p.data.sessionIds, p.data.until);
         },
       },
     },

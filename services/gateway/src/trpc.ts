@@ -7,6 +7,8 @@ export interface TrpcContext {
   requestId: string;
   /** Resolved lazily so that a bad token fails the procedure, not the whole batch. */
   caller: () => Promise<Caller | undefined>;
+  /** The bearer token the caller was verified from, forwarded to the services. */
+  token: () => string | undefined;
   /** Incoming W3C trace context, if the client sent one. */
   trace?: TraceCarrier;
   client: { ip: string; userAgent?: string };
@@ -15,7 +17,7 @@ export interface TrpcContext {
 export type Forward = (
   contract: AnyProcedure,
   input: unknown,
-  ctx: { requestId: string; caller: Caller | undefined; trace?: TraceCarrier; edge: 'trpc' | 'rest'; client: { ip: string; userAgent?: string } },
+  ctx: { requestId: string; caller: Caller | undefined; token: string | undefined; trace?: TraceCarrier; edge: 'trpc' | 'rest'; client: { ip: string; userAgent?: string } },
 ) => Promise<unknown>;
 
 const TRPC_CODE: Record<number, TRPC_ERROR_CODE_KEY> = {
@@ -76,7 +78,8 @@ export function buildTrpcRouter(forward: Forward): AppRouter {
       const proc = t.procedure.input((raw: unknown) => raw ?? {});
       const resolve = async ({ input, ctx }: { input: unknown; ctx: TrpcContext }) => {
         try {
-          return await forward(contract, input, { requestId: ctx.requestId, caller: await ctx.caller(), trace: ctx.trace, edge: 'trpc', client: ctx.client });
+          const caller = await ctx.caller();
+          return await forward(contract, input, { requestId: ctx.requestId, caller, token: caller ? ctx.token() : undefined, trace: ctx.trace, edge: 'trpc', client: ctx.client });
         } catch (err) {
           throw new ForwardedError(toPublicError(err));
         }

@@ -6,6 +6,7 @@ export * from './metrics.js';
 export * from './migrate.js';
 export * from './runtime.js';
 export * from './service.js';
+export * from './token-verifier.js';
 export * from './events/types.js';
 export * from './events/apply.js';
 export { addToOutbox, OutboxRelay } from './events/outbox.js';

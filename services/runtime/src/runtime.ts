@@ -1,4 +1,6 @@
-import { ServiceBroker, type BrokerOptions } from 'moleculer';
+import { auth, authBroadcasts, usersBroadcasts, usersInternal } from '@lms/contracts';
+import { ServiceBroker, type BrokerOptions, type ServiceSchema } from 'moleculer';
+import type { JSONWebKeySet } from 'jose';
 import brokerOptions from '../../../moleculer.config.ts';
 import { loadConfig, type RuntimeConfig } from './config.js';
 import { openDatabase, type Database } from './db.js';
@@ -10,6 +12,7 @@ import type { Logger } from './logger.js';
 import { migrateAll } from './migrate.js';
 import type { ServiceModule } from './service.js';
 import { startTelemetry } from './telemetry.js';
+import { TokenVerifier } from './token-verifier.js';
 
 export interface RuntimeSettings extends RuntimeConfig {
   /** Deliveries before an event is dead-lettered. */
@@ -28,6 +31,8 @@ export interface Runtime {
   logger(name: string): Logger;
   relays: OutboxRelay[];
   subscriptions: Map<string, Subscription>;
+  /** Checks the access token every call carries (`meta.token`): the one source of `caller` on this node. */
+  verifier: TokenVerifier;
 }
 
 export interface LmsNode {
@@ -87,7 +92,9 @@ export async function startNode(
             ackWaitMs: Number(process.env.LMS_EVENT_ACK_WAIT_MS ?? 30_000),
             logger: logger('events'),
           });
-    const runtime: Runtime = { config, broker, db, transport, logger, relays: [], subscriptions: new Map() };
+    const verifier = nodeVerifier(broker);
+    const runtime: Runtime = { config, broker, db, transport, logger, relays: [], subscriptions: new Map(), verifier };
+    broker.createService(trustService(verifier));
     for (const s of services) broker.createService(s.build(runtime));
     await broker.start();
     const metricsServer = await serveMetrics(log);
@@ -109,6 +116,37 @@ export async function startNode(
     await db.close().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * The node's token verifier: keys from `auth.jwks`, roles from `users.roleChanges`, both called without a
+ * token (no caller to verify), so the auth and users services verify their own callers without a cycle.
+ */
+export function nodeVerifier(broker: ServiceBroker): TokenVerifier {
+  return new TokenVerifier({
+    jwks: async () => (await broker.call(auth.jwks.action, {}, { meta: {} })) as JSONWebKeySet,
+    roleChanges: async (q) => ((await broker.call(usersInternal.roleChanges.action, q, { meta: { edge: false } })) as { items: Array<{ userId: string; roles: string[]; at: number }> }).items,
+  });
+}
+
+/** Every node hears the notices that change what its verifier accepts: revoked sessions, new keys, role changes. */
+function trustService(verifier: TokenVerifier): ServiceSchema {
+  return {
+    name: '$trust',
+    events: {
+      [authBroadcasts.sessionsRevoked.name](ctx: { params: unknown }) {
+        const p = authBroadcasts.sessionsRevoked.payload.safeParse(ctx.params);
+        if (p.success) verifier.revokeSessions(p.data.sessionIds, p.data.until);
+      },
+      [authBroadcasts.keysRotated.name]() {
+        verifier.keysRotated();
+      },
+      [usersBroadcasts.rolesChanged.name](ctx: { params: unknown }) {
+        const p = usersBroadcasts.rolesChanged.payload.safeParse(ctx.params);
+        if (p.success) void verifier.rolesChanged(p.data.userId);
+      },
+    },
+  };
 }
 
 const noEventsError = () => Promise.reject(new Error('this node runs no service with events'));

@@ -1,4 +1,5 @@
 import {
+  auditInternal,
   DomainError,
   permissionsOf,
   type AnyProcedure,
@@ -20,7 +21,7 @@ import { inSpan, traceCarrier, type TraceCarrier } from './tracing.js';
 import type { Migrations } from './migrate.js';
 import type { Runtime } from './runtime.js';
 
-/** The authenticated caller, as the gateway verified it from the access token. */
+/** The authenticated caller, as this node's TokenVerifier read it from the access token in `meta.token`. */
 export interface Caller {
   userId: string;
   roles: string[];
@@ -48,7 +49,18 @@ export function callerPermissions(caller: Caller | undefined): Set<PermissionNam
 
 /** What travels in `ctx.meta` on every call. */
 export interface CallMeta {
+  /**
+   * The signed-in person's access token (the gateway forwards the bearer token; nested calls pass it on).
+   * Every action verifies it and derives the caller from it.
+   */
+  token?: string;
+  /**
+   * Derived: the action wrapper sets it from `token` on arrival. A caller sent by a peer without a
+   * valid token is ignored, whoever sent it.
+   */
   caller?: Caller;
+  /** `repl` for calls made by an operator's REPL (audited as that operator). */
+  via?: 'repl';
   requestId?: string;
   /** True when the call came straight from the gateway; nested service calls clear it. */
   edge?: boolean;
@@ -60,13 +72,14 @@ export interface CallMeta {
 
 export type Emit = <E extends EventContract>(event: E, payload: z.input<E['payload']>, key?: string) => Promise<string>;
 
-/** Calls another service's action, typed by its contract; the caller and request id travel along. */
+/** Calls another service's action, typed by its contract; the caller's token and the request id travel along. */
 export async function call<C extends AnyProcedure>(
   ctx: Context<unknown, CallMeta>,
   contract: C,
   input: z.input<C['input']>,
 ): Promise<z.output<C['output']>> {
-  return ctx.call(contract.action, input, { meta: { edge: false, trace: traceCarrier() } }) as Promise<z.output<C['output']>>;
+  // Not `via`: a REPL call is audited once, where it lands, not at every service it reaches.
+  return ctx.call(contract.action, input, { meta: { edge: false, trace: traceCarrier(), token: ctx.meta.token, via: undefined } satisfies CallMeta }) as Promise<z.output<C['output']>>;
 }
 
 export interface HandlerArgs<C extends AnyProcedure, DB, R = unknown> {
@@ -137,17 +150,17 @@ export interface ServiceModule {
   build(runtime: Runtime): ServiceSchema;
 }
 
-function authorize(c: AnyProcedure, meta: CallMeta): void {
+function authorize(c: AnyProcedure, meta: CallMeta, caller: Caller | undefined): void {
   const p = c.permission;
   if (p === 'public') return;
   if (p === 'internal') {
     if (meta.edge) throw new DomainError('FORBIDDEN', 'This operation is not available');
     return;
   }
-  if (!meta.caller) throw new DomainError('UNAUTHENTICATED', 'Sign in to do this');
+  if (!caller) throw new DomainError('UNAUTHENTICATED', 'Sign in to do this');
   if (p === 'authenticated') return;
-  if (!callerPermissions(meta.caller).has(p)) {
-    if (permissionsOf(meta.caller.roles).has(p)) {
+  if (!callerPermissions(caller).has(p)) {
+    if (permissionsOf(caller.roles).has(p)) {
       throw new DomainError('MFA_REQUIRED', `Requires the ${p} permission, which your role grants only after two-step sign-in`, { permission: p });
     }
     throw new DomainError('FORBIDDEN', `Requires the ${p} permission`, { permission: p });
@@ -194,10 +207,17 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
           const started = performance.now();
           let outcome = 'ok';
           try {
-            authorize(contract, ctx.meta);
+            // The caller comes from a verified token, never from what the sender wrote into meta.caller.
+            const caller = typeof ctx.meta.token === 'string' ? await runtime.verifier.verify(ctx.meta.token) : undefined;
+            ctx.meta.caller = caller;
+            if (ctx.meta.via === 'repl' && caller && contract.action !== auditInternal.recordOperatorCall.action) {
+              // An operator's REPL call is audited as that operator before it runs (refused ones too); a fresh
+              // call, so that nothing of its meta merges back into this one.
+              await runtime.broker.call(auditInternal.recordOperatorCall.action, { action: contract.action, requestId: ctx.meta.requestId }, { meta: { token: ctx.meta.token, edge: false } satisfies CallMeta });
+            }
+            authorize(contract, ctx.meta, caller);
             const parsed = contract.input.safeParse(ctx.params ?? {});
             if (!parsed.success) throw validationError(parsed.error);
-            const caller = ctx.meta.caller;
             const perms = callerPermissions(caller);
             const result = await handler({
               input: parsed.data,

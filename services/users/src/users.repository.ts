@@ -21,6 +21,8 @@ export interface UsersDB {
     /** NotificationPreferences as stored: older rows hold per-type on/off switches (see resolvePreferences). */
     preferences: ColumnType<unknown, string | undefined, string>;
     erased_at: Date | null;
+    /** When the roles last changed (token verifiers load the recent changes). */
+    roles_changed_at: Date | null;
   };
   privacy_requests: {
     id: string;
@@ -250,7 +252,7 @@ export class UsersRepository {
   async removeRole(id: string, role: string): Promise<Row | undefined> {
     return this.db
       .updateTable('users')
-      .set({ roles: sql`array_remove(roles, ${role}::text)`, updated_at: sql`now()` })
+      .set({ roles: sql`array_remove(roles, ${role}::text)`, updated_at: sql`now()`, roles_changed_at: sql`now()` })
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirst();
@@ -284,9 +286,18 @@ export class UsersRepository {
       .set({
         roles: sql`(select array_agg(distinct r order by r) from unnest(array_append(roles, ${role}::text)) r)`,
         updated_at: sql`now()`,
+        roles_changed_at: sql`now()`,
       })
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirst();
+  }
+
+  /** Users whose roles changed since `since`, or the named users: their current roles and when they changed. */
+  roleChanges(f: { since?: Date; userIds?: string[] }) {
+    let q = this.db.selectFrom('users').select(['id', 'roles', 'roles_changed_at', 'updated_at']);
+    if (f.userIds) q = q.where('id', 'in', f.userIds.length ? f.userIds : ['00000000-0000-0000-0000-000000000000']);
+    if (f.since) q = q.where('roles_changed_at', '>', f.since);
+    return q.limit(10_000).execute();
   }
 }

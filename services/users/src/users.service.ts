@@ -11,6 +11,7 @@ import {
   privacyParticipants,
   userEvents,
   users,
+  usersBroadcasts,
   usersInternal,
   type AnyProcedure,
   type Profile,
@@ -19,6 +20,7 @@ import { consumer, decodeCursor, defineService, encodeCursor, keysetPage, type C
 import * as m0 from './migrations/20261124000000_users.js';
 import * as m1 from './migrations/20261124130000_profile_status.js';
 import * as m2 from './migrations/20261124200000_privacy.js';
+import * as m3 from './migrations/20261130000000_roles_changed_at.js';
 import { ExportJobs } from './privacy-jobs.js';
 import { preferencesOf, toProfile, toRequest, UsersRepository, type UsersDB } from './users.repository.js';
 
@@ -33,6 +35,11 @@ async function changed(tx: Tx, by: string | null, what: string[], change: (repo:
     await emit(userEvents.updated, { userId: row.id, changed: what, roles: row.roles as Profile['roles'], by }, row.id);
     return toProfile(row);
   });
+}
+
+/** After the commit: every node's token verifier looks up this user's roles again (tokens keep the old ones). */
+function announceRoles(broker: { broadcast(name: string, payload: unknown): unknown }, userId: string): void {
+  void broker.broadcast(usersBroadcasts.rolesChanged.name, usersBroadcasts.rolesChanged.payload.parse({ userId, at: Date.now() }));
 }
 
 /** Starts an export: one open export per user at a time; the job runs in the background. */
@@ -91,7 +98,7 @@ async function visibleRequest(repo: UsersRepository, id: string, caller: Caller,
 export const usersService = defineService({
   name: 'users',
   contracts: { ...users, ...usersInternal, ...privacyExportContract('users') },
-  migrations: { '20261124000000_users': m0, '20261124130000_profile_status': m1, '20261124200000_privacy': m2 },
+  migrations: { '20261124000000_users': m0, '20261124130000_profile_status': m1, '20261124200000_privacy': m2, '20261130000000_roles_changed_at': m3 },
   repository: (db: Kysely<UsersDB>, runtime) => ({ repo: new UsersRepository(db), jobs: new ExportJobs(db, runtime, runtime.logger('users.privacy')) }),
   started: ({ jobs }) => jobs.resume(),
   stopped: async ({ jobs }) => jobs.stop(),
@@ -160,14 +167,16 @@ export const usersService = defineService({
       if (!self) await tx((_trx, emit) => emit(privacyEvents.recordAccessed, { userId: row.id, by: caller!.userId, record: 'profile', action: 'read' }, row.id));
       return toProfile(row);
     },
-    async grantRole({ input, tx, logger, caller }) {
+    async grantRole({ input, tx, logger, caller, ctx }) {
       const p = await changed(tx, caller!.userId, ['roles'], (r) => r.addRole(input.userId, input.role));
+      announceRoles(ctx.broker, input.userId);
       logger.info({ userId: input.userId, role: input.role, by: caller!.userId }, 'role granted');
       return p;
     },
-    async revokeRole({ input, tx, logger, caller }) {
+    async revokeRole({ input, tx, logger, caller, ctx }) {
       if (input.userId === caller!.userId && input.role === 'admin') throw new DomainError('CONFLICT', 'Admins cannot take admin from themselves');
       const p = await changed(tx, caller!.userId, ['roles'], (r) => r.removeRole(input.userId, input.role));
+      announceRoles(ctx.broker, input.userId);
       logger.info({ userId: input.userId, role: input.role, by: caller!.userId }, 'role revoked');
       return p;
     },
@@ -255,6 +264,10 @@ export const usersService = defineService({
       const row = await repo.byEmail(input.email.trim().toLowerCase());
       if (!row) throw notFound();
       return toProfile(row);
+    },
+    async roleChanges({ input, repo: { repo } }) {
+      const rows = await repo.roleChanges({ since: input.since === undefined ? undefined : new Date(input.since), userIds: input.userIds });
+      return { items: rows.map((r) => ({ userId: r.id, roles: r.roles as Profile['roles'], at: (r.roles_changed_at ?? r.updated_at).getTime() })) };
     },
     async byId({ input, repo: { repo } }) {
       const row = await repo.byId(input.id);
