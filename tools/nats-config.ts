@@ -23,6 +23,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  auditInternal,
   coursesInternal,
   enrollmentsInternal,
   erasureReceiptServices,
@@ -51,14 +52,14 @@ export const natsRoles: Record<string, NatsRole> = {
   gateway: {
     note: 'The only node facing the internet: RPC only. It can neither publish domain events nor read the\n    # event log (which carries single-use email tokens), nor touch JetStream at all; it cannot read another\n    # node\'s requests, broadcast, or call an internal action but the two file streaming needs.',
     services: ['gateway'],
-    calls: [filesInternal.register, filesInternal.openForRead],
+    calls: [filesInternal.register, filesInternal.openForRead, usersInternal.roleChanges],
     broadcastsTo: [],
   },
   identity: {
-    note: 'auth + users: account, session and profile events, the notification requests they make, privacy\n    # exports (it asks every participant), avatars (files.describe); it tells gateways when sessions end.',
+    note: 'auth + users: account, session and profile events, the notification requests they make, privacy\n    # exports (it asks every participant), avatars (files.describe); it tells every node when sessions end, keys rotate or roles change.',
     services: ['auth', 'users'],
     calls: [filesInternal.describe, ...privacyParticipants.map((s) => privacyExportContract(s).privacyExport)],
-    broadcastsTo: ['gateway'],
+    broadcastsTo: ['gateway', 'identity', 'courses', 'files', 'enrollments', 'analytics', 'notifications'],
     events: ['lms.auth.>', 'lms.user.>', 'lms.notification.>', 'lms.privacy.exported.v1', 'lms.privacy.record_accessed.v1'],
   },
   courses: {
@@ -97,6 +98,15 @@ export const natsRoles: Record<string, NatsRole> = {
     events: [],
   },
 };
+
+/**
+ * `internal` actions the runtime itself calls on every node, whatever its services: the token verifier reads role
+ * changes (users.roleChanges), and a service called from an operator's REPL records the call in the audit log
+ * (audit.recordOperatorCall; the gateway serves no REPL calls).
+ */
+export function runtimeCalls(role: string): AnyProcedure[] {
+  return [usersInternal.roleChanges, ...(role === 'gateway' ? [] : [auditInternal.recordOperatorCall])];
+}
 
 /** Every action that checks its caller itself: any role may send it (the caller's token decides). */
 function openActions(): string[] {
@@ -137,7 +147,7 @@ export function permissionsOf(role: string, ns = 'lms'): { publish: string[]; su
   if (!r) throw new Error(`nats-config: unknown role ${role}`);
   const mol = `MOL-${ns}`;
   const own = r.services.flatMap(actionsOf);
-  const callable = [...openActions(), ...own, ...r.calls.map((c) => c.action)];
+  const callable = [...openActions(), ...own, ...r.calls.map((c) => c.action), ...runtimeCalls(role).map((c) => c.action)];
   if (role === 'gateway') callable.push(...Object.keys(SERVICES).filter((s) => SERVICES[s]!.contracts).map((s) => `${s}.health`)); // readiness
   const receipts = r.services.filter((s) => (erasureReceiptServices as readonly string[]).includes(s)).map((s) => erasureReceipts[s as keyof typeof erasureReceipts].subject);
   const publish = [
@@ -151,6 +161,8 @@ export function permissionsOf(role: string, ns = 'lms'): { publish: string[]; su
   const subscribe = [
     ...r.services.flatMap((s) => [`${mol}.REQB.${s}.>`, `${mol}.EVENTB.${s}.>`]),
     `${mol}.REQB.$node.>`,
+    // The runtime's $trust service on every node (session revocations, key rotations, role changes).
+    `${mol}.EVENTB.$trust.>`,
     ...['REQ', 'RES', 'EVENT', 'DISCOVER', 'INFO', 'PING', 'PONG'].map((t) => `${mol}.${t}.${role}.>`),
     ...['DISCOVER', 'INFO', 'DISCONNECT', 'HEARTBEAT', 'PING'].map((t) => `${mol}.${t}`),
     // JetStream answers and pulled messages come to the connection's inbox: `_INBOX_<role>` (events/jetstream.ts), not `_INBOX.>`.
