@@ -95,3 +95,29 @@ describe('user administration', () => {
     expect(subjects).toEqual(expect.arrayContaining(['lms.user.updated.v1', 'lms.user.deactivated.v1']));
   });
 });
+
+describe('an erased account is a tombstone', () => {
+  it('cannot be reactivated, deactivated or given or stripped of roles: 404 USER_NOT_FOUND, nothing changes', async () => {
+    const gone = (await http(base, 'POST', '/api/v1/auth/register', { email: 'tomb@admin.test', password: pw, displayName: 'Tomb Stone' })).body;
+    expect((await http(base, 'POST', `/api/v1/users/${gone.user.id}/erasure`, { confirm: 'ERASE' }, admin.accessToken)).status).toBe(202);
+    const before = (await http(base, 'GET', `/api/v1/users/${gone.user.id}`, undefined, admin.accessToken)).body;
+    expect(before.status).toBe('erased');
+    const eventsBefore = await node.runtime.db.root.selectFrom('lms_events.log').select('subject').execute();
+    for (const [method, path, body] of [
+      ['POST', `/users/${gone.user.id}/reactivate`, undefined],
+      ['POST', `/users/${gone.user.id}/deactivate`, undefined],
+      ['POST', `/users/${gone.user.id}/roles`, { role: 'admin' }],
+      ['DELETE', `/users/${gone.user.id}/roles/student`, undefined],
+    ] as const) {
+      const r = await http(base, method, `/api/v1${path}`, body, admin.accessToken);
+      expect(r.status, `${method} ${path}`).toBe(404);
+      expect(r.body.error.code).toBe('USER_NOT_FOUND');
+    }
+    const after = (await http(base, 'GET', `/api/v1/users/${gone.user.id}`, undefined, admin.accessToken)).body;
+    expect(after).toEqual(before);
+    const eventsAfter = await node.runtime.db.root.selectFrom('lms_events.log').select('subject').execute();
+    expect(eventsAfter.filter((e: { subject: string }) => /user\.(updated|deactivated)/.test(e.subject))).toHaveLength(
+      eventsBefore.filter((e: { subject: string }) => /user\.(updated|deactivated)/.test(e.subject)).length,
+    );
+  });
+});

@@ -234,6 +234,7 @@ export class UsersRepository {
       .updateTable('users')
       .set({ roles: sql`array_remove(roles, ${role}::text)`, updated_at: sql`now()` })
       .where('id', '=', id)
+      .where('status', '!=', 'erased')
       .returningAll()
       .executeTakeFirst();
   }
@@ -243,6 +244,7 @@ export class UsersRepository {
       .updateTable('users')
       .set({ status, deactivated_at: status === 'deactivated' ? sql`now()` : null, updated_at: sql`now()` })
       .where('id', '=', id)
+      .where('status', '!=', 'erased') // an erased account is a tombstone: never reactivated
       .returningAll()
       .executeTakeFirst();
   }
@@ -268,6 +270,7 @@ export class UsersRepository {
         updated_at: sql`now()`,
       })
       .where('id', '=', id)
+      .where('status', '!=', 'erased')
       .returningAll()
       .executeTakeFirst();
   }
