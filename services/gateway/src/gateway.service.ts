@@ -22,7 +22,7 @@ import {
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import type { ServiceSchema } from 'moleculer';
 import ApiGateway from 'moleculer-web';
-import type { JSONWebKeySet } from 'jose';
+import { decodeJwt, type JSONWebKeySet } from 'jose';
 import { EdgeAuth } from './edge-auth.js';
 import { fileRoutes } from './files-http.js';
 import { cors, requestIdOf, securityHeaders, sendError, sendJson, type GatewayRequest } from './http.js';
@@ -82,6 +82,16 @@ function edgeError(err: unknown): PublicError {
 function clientOf(req: GatewayRequest): { ip: string; userAgent?: string } {
   const ua = req.headers['user-agent'];
   return { ip: req.$ip ?? req.socket.remoteAddress ?? 'unknown', userAgent: typeof ua === 'string' ? ua.slice(0, 256) : undefined };
+}
+
+/** When a verified bearer token expires (its `exp`, in ms); now when it has none. */
+function tokenExpiryMs(authorization: string | undefined): number {
+  try {
+    const exp = decodeJwt(String(authorization ?? '').replace(/^Bearer /, '')).exp;
+    return typeof exp === 'number' ? exp * 1000 : Date.now();
+  } catch {
+    return Date.now();
+  }
 }
 
 /** Most procedures one tRPC batch request may carry. */
@@ -197,20 +207,37 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
   const restAliases: Record<string, unknown> = {};
   // Live in-app notifications as Server-Sent Events: one stream per tab, fed by the notifications broadcast.
   const streams = new Map<string, Set<ServerResponse>>();
+  // A stream lives no longer than its session (logout, revocation, password change, deactivation, erasure all
+  // broadcast auth.sessions.revoked) or its access token: the client reconnects with a fresh token.
+  const streamsBySession = new Map<string, Set<() => void>>();
   restAliases['GET /me/notifications/stream'] = async (req: GatewayRequest, res: ServerResponse) => {
     try {
       const caller = await edgeAuth.callerOf(req);
       if (!caller) throw new DomainError('UNAUTHENTICATED', 'Sign in to do this');
+      const expMs = tokenExpiryMs(req.headers.authorization);
       res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
       res.write(': connected\n\n');
       const set = streams.get(caller.userId) ?? new Set();
       set.add(res);
       streams.set(caller.userId, set);
-      const ping = setInterval(() => res.write(': ping\n\n'), 25_000);
-      req.on('close', () => {
+      const ping = setInterval(() => !res.writableEnded && res.write(': ping\n\n'), 25_000);
+      const end = (reason: 'session_ended' | 'token_expired') => {
+        if (res.writableEnded) return;
+        res.end(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
+      };
+      const endSession = () => end('session_ended');
+      // setTimeout holds at most 2^31-1 ms; a token without exp gets no stream time.
+      const expiry = setTimeout(() => end('token_expired'), Math.min(Math.max(0, expMs - Date.now()), 2 ** 31 - 1));
+      const sid = caller.sessionId;
+      if (sid) streamsBySession.set(sid, (streamsBySession.get(sid) ?? new Set()).add(endSession));
+      res.once('close', () => {
         clearInterval(ping);
+        clearTimeout(expiry);
         set.delete(res);
         if (set.size === 0) streams.delete(caller.userId);
+        const byS = sid ? streamsBySession.get(sid) : undefined;
+        byS?.delete(endSession);
+        if (sid && byS?.size === 0) streamsBySession.delete(sid);
       });
     } catch (err) {
       sendError(req, res, toPublicError(err));
@@ -318,14 +345,16 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         handler(ctx: { params: unknown }) {
           const p = notificationBroadcasts.created.payload.safeParse(ctx.params);
           if (!p.success) return;
-          for (const res of streams.get(p.data.userId) ?? []) res.write(`event: notification\ndata: ${JSON.stringify(p.data.item)}\n\n`);
+          for (const res of streams.get(p.data.userId) ?? []) if (!res.writableEnded) res.write(`event: notification\ndata: ${JSON.stringify(p.data.item)}\n\n`);
         },
       },
       // Revoked sessions' access tokens are refused from now on, not at their expiry.
       [authBroadcasts.sessionsRevoked.name]: {
         handler(ctx: { params: unknown }) {
           const p = authBroadcasts.sessionsRevoked.payload.safeParse(ctx.params);
-          if (p.success) edgeAuth.revokeSessions(p.data.sessionIds, p.data.until);
+          if (!p.success) return;
+          edgeAuth.revokeSessions(p.data.sessionIds, p.data.until);
+          for (const sid of p.data.sessionIds) for (const end of streamsBySession.get(sid) ?? []) end();
         },
       },
     },
