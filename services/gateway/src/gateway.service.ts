@@ -11,7 +11,6 @@ import {
   DomainError,
   httpDuration,
   inSpan,
-  registry,
   toPublicError,
   traceCarrier,
   type CallMeta,
@@ -306,10 +305,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
           aliases: {
             'GET /health/live': (_req: GatewayRequest, res: ServerResponse) => sendJson(res, 200, { status: 'live' }),
             'GET /health/ready': ready,
-            async 'GET /metrics'(_req: GatewayRequest, res: ServerResponse) {
-              res.writeHead(200, { 'Content-Type': registry.contentType });
-              res.end(await registry.metrics());
-            },
+            // No /metrics here: the API port is public. Every node, this one too, serves it on METRICS_PORT.
             'GET /openapi.json': (_req: GatewayRequest, res: ServerResponse) => {
               res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-cache' });
               res.end(openapi);
@@ -367,7 +363,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
   };
 }
 
-/** The edge: tRPC, REST + OpenAPI, docs, health and metrics over moleculer-web. */
+/** The edge: tRPC, REST + OpenAPI, docs and health over moleculer-web (metrics: METRICS_PORT, not the API port). */
 export const gatewayService: ServiceModule = {
   name: 'gateway',
   schema: '',
