@@ -69,7 +69,7 @@ export const auth = domain('auth', {
     permission: 'public',
     rest: { method: 'POST', path: '/auth/login' },
     summary: 'Log in',
-    errors: ['INVALID_CREDENTIALS', 'RATE_LIMITED', 'ACCOUNT_DEACTIVATED'],
+    errors: ['INVALID_CREDENTIALS', 'RATE_LIMITED'],
   }),
   /** Confirm an email address with the token from the verification message. */
   verifyEmail: mutation({

@@ -61,6 +61,25 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('scrapes metrics from every LMS node on METRICS_PORT, which no container publishes, and not from the API port', () => {
+    const prom = parse(fs.readFileSync(path.join(root, 'infra/prometheus/prometheus.yml'), 'utf8')) as {
+      scrape_configs: Array<{ static_configs?: Array<{ targets: string[] }>; dns_sd_configs?: Array<{ names: string[]; port: number }> }>;
+    };
+    const scraped = new Map<string, number>();
+    for (const job of prom.scrape_configs) {
+      for (const sd of job.dns_sd_configs ?? []) for (const n of sd.names) scraped.set(n, sd.port);
+      for (const st of job.static_configs ?? []) for (const t of st.targets) scraped.set(t.split(':')[0]!, Number(t.split(':')[1]));
+    }
+    for (const [name, s] of lmsNodes) {
+      const port = Number(s.environment.METRICS_PORT);
+      expect(port, `${name} METRICS_PORT`).toBeGreaterThan(0);
+      expect(port, name).not.toBe(Number(s.environment.PORT ?? 3000));
+      expect(scraped.get(name), `prometheus scrapes ${name}`).toBe(port);
+      expect((s.ports ?? []).some((p: string) => String(p).endsWith(`:${port}`)), `${name} publishes ${port}`).toBe(false);
+    }
+    expect([...scraped.keys()].sort()).toEqual(lmsNodes.map(([n]) => n).sort());
+  });
+
   it('points at files that exist, with healthchecks on what others wait for', () => {
     expect(fs.existsSync(path.join(root, 'infra/Dockerfile'))).toBe(true);
     expect(fs.readFileSync(path.join(root, 'infra/Dockerfile'), 'utf8')).toMatch(/tools\/cli\.ts/);

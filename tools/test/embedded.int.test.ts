@@ -13,15 +13,19 @@ import { startNode } from '@lms/runtime';
 import { generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { http, tempDir, waitFor } from './support.ts';
+import { freePort, http, tempDir, waitFor } from './support.ts';
 
 let node: LmsNode;
 let base: string;
+let metricsPort: number;
 const data = tempDir();
 
 beforeAll(async () => {
   process.env.RATE_LIMIT_AUTH_PER_MINUTE = '1000';
+  metricsPort = await freePort();
+  process.env.METRICS_PORT = String(metricsPort);
   node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: data.dir, port: 0, databaseUrl: undefined });
+  delete process.env.METRICS_PORT; // the other nodes this file starts serve none
   base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
 });
 afterAll(async () => {
@@ -237,7 +241,11 @@ describe('operations endpoints', () => {
     const ready = await http(base, 'GET', '/health/ready');
     expect(ready.status).toBe(200);
     expect(ready.body.checks).toEqual({ auth: 'up', users: 'up', courses: 'up', enrollments: 'up', files: 'up', analytics: 'up', audit: 'up', notifications: 'up' });
-    const metrics = await fetch(`${base}/metrics`).then((r) => r.text());
+    // Metrics are not public: not on the API port (404 like any unknown route), only on METRICS_PORT.
+    const onApi = await http(base, 'GET', '/metrics');
+    expect(onApi.status).toBe(404);
+    expect(onApi.body.error.code).toBe('ROUTE_NOT_FOUND');
+    const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/lms_http_request_duration_seconds_bucket/);
     expect(metrics).toMatch(/lms_action_duration_seconds_count\{action="courses.create",outcome="ok"\}/);
     const jwks = await http(base, 'GET', '/.well-known/jwks.json');

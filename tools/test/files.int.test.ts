@@ -117,6 +117,38 @@ for (const backend of ['local', 's3'] as const) {
       expect([p.headers.get('content-type'), p.headers.get('content-security-policy')]).toEqual(['image/gif', "default-src 'none'; sandbox"]);
     });
 
+    it('strips bidi controls and other format and control characters from names, however uploaded, and at download', async () => {
+      // Bidi embeddings, overrides and isolates; zero-width and joiners; marks; BOM; soft hyphen; word joiner;
+      // invisible operators; a tag character; C0 and C1 controls; line and paragraph separators.
+      const invisible = '\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200c\u200d\u200e\u200f\u061c\ufeff\u00ad\u2060\u2062\u{e0041}\u0001\u001b\u007f\u0085\u009b\u2028\u2029';
+      const trick = 'résumé\u202egpj.exe'; // shows as "résuméexe.jpg"
+      const raw = await upload(tokens.learner!, 'not a picture', { 'x-filename': encodeURIComponent(trick) });
+      expect([raw.status, raw.body.name]).toEqual([201, 'résumégpj.exe']);
+      const all = await upload(tokens.learner!, 'x', { 'x-filename': encodeURIComponent(`a${invisible}b${invisible}.txt`) });
+      expect(all.body.name).toBe('ab.txt');
+
+      const form = new FormData();
+      form.append('file', new Blob(['multipart bytes'], { type: 'text/plain' }), `inv\u202eoice\u2066.pdf`);
+      const multi = await fetch(`${base}/api/v1/files`, { method: 'POST', body: form, headers: { authorization: `Bearer ${tokens.learner}` } });
+      expect(((await multi.json()) as { name: string }).name).toBe('invoice.pdf');
+
+      const tus = { 'tus-resumable': '1.0.0', authorization: `Bearer ${tokens.learner}` };
+      const body = Buffer.from('resumable bytes');
+      const created = await fetch(`${base}/api/v1/files/uploads`, {
+        method: 'POST',
+        headers: { ...tus, 'upload-length': String(body.length), 'upload-metadata': `filename ${Buffer.from(trick).toString('base64')}` },
+      });
+      const location = new URL(created.headers.get('location')!, base).pathname;
+      const done = await fetch(`${base}${location}`, { method: 'PATCH', headers: { ...tus, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: new Uint8Array(body) });
+      expect(done.status).toBe(204);
+      expect((await req(base, 'GET', `/api/v1/files/${done.headers.get('x-file-id')}`, undefined, tokens.learner)).body.name).toBe('résumégpj.exe');
+
+      // A name stored before this cleaning loses its bidi controls in the download's Content-Disposition too.
+      await node.runtime.db.root.updateTable('files.files').set({ name: trick }).where('id', '=', raw.body.id).execute();
+      const d = await fetch(`${base}/api/v1/files/${raw.body.id}/content`, { headers: { authorization: `Bearer ${tokens.learner}` } });
+      expect(d.headers.get('content-disposition')?.split('; ').slice(1)).toEqual(['filename="r_sum_gpj.exe"', `filename*=UTF-8''${encodeURIComponent('résumégpj.exe')}`]);
+    });
+
     it('refuses empty and oversize uploads and interrupted ones, leaving nothing behind', async () => {
       const before = (await req(base, 'GET', '/api/v1/me/export', undefined, tokens.outsider)).status; // nothing to do with files; keeps the token warm
       expect(before).toBeGreaterThan(0);

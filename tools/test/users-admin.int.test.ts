@@ -77,8 +77,8 @@ describe('user administration', () => {
     expect(off.body.status).toBe('deactivated');
 
     const login = await http(base, 'POST', '/api/v1/auth/login', { email: 'u2@admin.test', password: pw });
-    expect(login.status).toBe(403);
-    expect(login.body.error.code).toBe('ACCOUNT_DEACTIVATED');
+    expect(login.status).toBe(401);
+    expect(login.body.error.code).toBe('INVALID_CREDENTIALS');
     // The auth service consumed user.deactivated and revoked the session.
     await waitFor(async () => (await http(base, 'POST', '/api/v1/auth/refresh', { refreshToken: chen.refreshToken })).status === 401);
     expect((await http(base, 'POST', `/api/v1/users/${admin.user.id}/deactivate`, undefined, admin.accessToken)).status).toBe(409);
@@ -93,5 +93,68 @@ describe('user administration', () => {
     const subjects = log.map((r: { subject: string }) => r.subject);
     expect(subjects.filter((s: string) => s === 'lms.user.created.v1')).toHaveLength(6);
     expect(subjects).toEqual(expect.arrayContaining(['lms.user.updated.v1', 'lms.user.deactivated.v1']));
+  });
+});
+
+describe('an erased account is a tombstone', () => {
+  it('cannot be reactivated, deactivated or given or stripped of roles: 404 USER_NOT_FOUND, nothing changes', async () => {
+    const gone = (await http(base, 'POST', '/api/v1/auth/register', { email: 'tomb@admin.test', password: pw, displayName: 'Tomb Stone' })).body;
+    expect((await http(base, 'POST', `/api/v1/users/${gone.user.id}/erasure`, { confirm: 'ERASE' }, admin.accessToken)).status).toBe(202);
+    const before = (await http(base, 'GET', `/api/v1/users/${gone.user.id}`, undefined, admin.accessToken)).body;
+    expect(before.status).toBe('erased');
+    const eventsBefore = await node.runtime.db.root.selectFrom('lms_events.log').select('subject').execute();
+    for (const [method, path, body] of [
+      ['POST', `/users/${gone.user.id}/reactivate`, undefined],
+      ['POST', `/users/${gone.user.id}/deactivate`, undefined],
+      ['POST', `/users/${gone.user.id}/roles`, { role: 'admin' }],
+      ['DELETE', `/users/${gone.user.id}/roles/student`, undefined],
+    ] as const) {
+      const r = await http(base, method, `/api/v1${path}`, body, admin.accessToken);
+      expect(r.status, `${method} ${path}`).toBe(404);
+      expect(r.body.error.code).toBe('USER_NOT_FOUND');
+    }
+    const after = (await http(base, 'GET', `/api/v1/users/${gone.user.id}`, undefined, admin.accessToken)).body;
+    expect(after).toEqual(before);
+    const eventsAfter = await node.runtime.db.root.selectFrom('lms_events.log').select('subject').execute();
+    expect(eventsAfter.filter((e: { subject: string }) => /user\.(updated|deactivated)/.test(e.subject))).toHaveLength(
+      eventsBefore.filter((e: { subject: string }) => /user\.(updated|deactivated)/.test(e.subject)).length,
+    );
+  });
+});
+
+describe('a deactivated account reveals nothing', () => {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const timedLogin = async (email: string, password: string) => {
+    const t = performance.now();
+    const r = await http(base, 'POST', '/api/v1/auth/login', { email, password });
+    return { ...r, ms: performance.now() - t };
+  };
+  const publicPart = (r: { status: number; body: { error: { code: string; message: string; details?: unknown } } }) => ({
+    status: r.status,
+    code: r.body.error.code,
+    message: r.body.error.message,
+    details: r.body.error.details,
+  });
+
+  it('its login (right password) answers exactly like a wrong password, in similar time; its refresh like an invalid token', async () => {
+    const gone = (await http(base, 'POST', '/api/v1/auth/register', { email: 'closed@admin.test', password: pw, displayName: 'Closed' })).body;
+    await http(base, 'POST', '/api/v1/auth/register', { email: 'open@admin.test', password: pw, displayName: 'Open' });
+    expect((await http(base, 'POST', `/api/v1/users/${gone.user.id}/deactivate`, undefined, admin.accessToken)).status).toBe(200);
+
+    const closed: Array<Awaited<ReturnType<typeof timedLogin>>> = [];
+    const wrong: Array<Awaited<ReturnType<typeof timedLogin>>> = [];
+    for (let i = 0; i < 3; i++) {
+      wrong.push(await timedLogin('open@admin.test', 'not the password'));
+      closed.push(await timedLogin('closed@admin.test', pw));
+    }
+    for (const r of [...closed, ...wrong]) expect(publicPart(r)).toEqual(publicPart(wrong[0]!));
+    expect(publicPart(closed[0]!)).toMatchObject({ status: 401, code: 'INVALID_CREDENTIALS' });
+    // Same work either way (one password hash check); only scheduling noise may differ.
+    expect(median(closed.map((r) => r.ms))).toBeLessThan(median(wrong.map((r) => r.ms)) * 2 + 50);
+
+    // Its refresh token fails like any invalid one (whether or not revocation got there first).
+    const refresh = await http(base, 'POST', '/api/v1/auth/refresh', { refreshToken: gone.refreshToken });
+    const unknown = await http(base, 'POST', '/api/v1/auth/refresh', { refreshToken: 'x'.repeat(43) });
+    expect(publicPart(refresh)).toEqual(publicPart(unknown));
   });
 });

@@ -275,15 +275,16 @@ export const authService = defineService({
       });
       const cred = await repo.byEmail(input.email);
       const ok = await verify(cred?.password_hash ?? (await DUMMY_HASH), input.password).catch(() => false);
-      if (!cred?.password_hash || !ok) {
+      // A deactivated account answers exactly like a wrong password (and counts against the throttle
+      // like one): a login must not tell anyone which accounts exist or were closed. The audit log
+      // still records the real reason.
+      const profile = cred?.password_hash && ok ? await call(usersInternal.byId, { id: cred.user_id }) : undefined;
+      if (!cred || !profile || profile.status !== 'active') {
         await throttle.failed(input.email, client?.ip);
-        await failed('bad_credentials', cred?.user_id ?? null);
+        await failed(profile ? 'deactivated' : 'bad_credentials', cred?.user_id ?? null);
         throw new DomainError('INVALID_CREDENTIALS', 'Email or password is wrong');
       }
       await throttle.succeeded(input.email);
-      const profile = await call(usersInternal.byId, { id: cred.user_id });
-      if (profile.status !== 'active') await failed('deactivated', profile.id);
-      mustBeActive(profile);
       // Step-up: the password was right, now the second factor. No session until then.
       const challenge = await mfaChallengeFor(repo, cred.user_id);
       if (challenge) return challenge;
@@ -310,7 +311,8 @@ export const authService = defineService({
       if (!(await repo.finishChallenge(hash))) throw new DomainError('TOKEN_INVALID', 'The sign-in attempt has expired; log in again');
       await mfaThrottle.succeeded(userId);
       const profile = await call(usersInternal.byId, { id: userId });
-      mustBeActive(profile);
+      // Deactivated since the password step: the attempt is over, without saying why.
+      if (profile.status !== 'active') throw new DomainError('TOKEN_INVALID', 'The sign-in attempt has expired; log in again');
       await repo.touchLogin(userId);
       if (used === 'recovery_code') logger.info({ userId }, 'signed in with a recovery code');
       return openSession(
@@ -557,7 +559,8 @@ export const authService = defineService({
       if (found.expires_at.getTime() <= Date.now()) throw invalidRefresh();
       // Roles may have changed since the last token: read them before the transaction (no remote call inside one).
       const profile = await call(usersInternal.byId, { id: s.user_id });
-      mustBeActive(profile);
+      // A deactivated account's session is simply not valid any more (its sessions were revoked too).
+      if (profile.status !== 'active') throw invalidRefresh();
       const next = newRefreshToken();
       const rotated = await tx((trx) =>
         new AuthRepository(trx).rotateRefreshToken(oldHash, { hash: next.hash, sessionId: s.id, expiresAt: new Date(Date.now() + REFRESH_TTL_S * 1000) }),

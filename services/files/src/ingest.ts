@@ -55,16 +55,23 @@ export async function ingest(storage: BlobStorage, source: Readable, maxBytes: n
 }
 
 /**
+ * Control (Cc) and format (Cf) characters: bidi overrides and isolates (U+202A–202E, U+2066–2069) that make
+ * `résumé\u202egpj.exe` read as `résuméexe.jpg`, zero-width characters, U+FEFF, tag characters, soft hyphens;
+ * also line and paragraph separators and lone surrogates (which no header or URL encoding can carry).
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+
+/**
  * A file name as users gave it, made safe to store and to put in a header: the last path segment only,
- * no control characters, no leading dots, at most 200 characters. Never used as a storage key.
+ * no control or format characters, no leading dots, at most 200 characters. Never used as a storage key.
  */
 export function safeName(raw: string | undefined): string {
   const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
   const clean = base
     .normalize('NFC')
-    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '')
+    .replace(INVISIBLE, '')
     .replace(/^[.\s]+/, '')
-    .trim()
-    .slice(0, 200);
-  return clean || 'file';
+    .trim();
+  // 200 characters, not UTF-16 units: a cut never leaves half a surrogate pair.
+  return Array.from(clean).slice(0, 200).join('') || 'file';
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { filesInternal, type FileMeta } from '@lms/contracts';
-import { ingest, storageFromEnv, type BlobStorage } from '@lms/files';
+import { ingest, safeName, storageFromEnv, type BlobStorage } from '@lms/files';
 import { DomainError, toPublicError, type CallMeta, type Runtime } from '@lms/runtime';
 import { FileStore } from '@tus/file-store';
 import { Server as TusServer } from '@tus/server';
@@ -40,7 +40,7 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
     if (type.startsWith('multipart/form-data')) {
       return new Promise((resolve, reject) => {
         let got = false;
-        const bb = busboy({ headers: req.headers, limits: { files: 1, fields: 20, fieldSize: 4096 } });
+        const bb = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: 1, fields: 20, fieldSize: 4096 } });
         bb.on('file', (_field, stream, info) => {
           got = true;
           ingest(store(), stream, maxBytes()).then((blob) => resolve({ name: info.filename ?? '', declaredType: info.mimeType, blob }), reject);
@@ -107,14 +107,16 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
         { meta: { token, requestId: req.$requestId, edge: false } satisfies CallMeta },
       )) as { blobKey: string; size: number; contentType: string; name: string; sha256: string; inline: boolean };
       const etag = `"${f.sha256}"`;
-      const ascii = f.name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+      // Cleaned again on the way out: a name stored before bidi and format characters were stripped loses them here.
+      const name = safeName(f.name);
+      const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
       const headers: Record<string, string> = {
         ETag: etag,
         'Accept-Ranges': 'bytes',
         'Cache-Control': 'private, max-age=0, must-revalidate',
         // Only types a browser renders harmlessly are shown inline; the rest download as bytes.
         'Content-Type': f.inline ? f.contentType : 'application/octet-stream',
-        'Content-Disposition': `${f.inline ? 'inline' : 'attachment'}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(f.name)}`,
+        'Content-Disposition': `${f.inline ? 'inline' : 'attachment'}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`,
         'Content-Security-Policy': "default-src 'none'; sandbox",
       };
       if (req.headers['if-none-match'] === etag) {

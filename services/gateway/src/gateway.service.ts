@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ServerResponse } from 'node:http';
-import { allProcedures, auth, notificationBroadcasts, type AnyProcedure } from '@lms/contracts';
+import { allProcedures, authBroadcasts, auth, notificationBroadcasts, type AnyProcedure } from '@lms/contracts';
 import {
   carrierFromHeaders,
   createRateLimiter,
@@ -11,7 +11,6 @@ import {
   DomainError,
   httpDuration,
   inSpan,
-  registry,
   toPublicError,
   traceCarrier,
   type CallMeta,
@@ -22,6 +21,7 @@ import {
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import type { ServiceSchema } from 'moleculer';
 import ApiGateway from 'moleculer-web';
+import { decodeJwt } from 'jose';
 import { EdgeAuth } from './edge-auth.js';
 import { fileRoutes } from './files-http.js';
 import { cors, requestIdOf, securityHeaders, sendError, sendJson, type GatewayRequest } from './http.js';
@@ -81,6 +81,16 @@ function edgeError(err: unknown): PublicError {
 function clientOf(req: GatewayRequest): { ip: string; userAgent?: string } {
   const ua = req.headers['user-agent'];
   return { ip: req.$ip ?? req.socket.remoteAddress ?? 'unknown', userAgent: typeof ua === 'string' ? ua.slice(0, 256) : undefined };
+}
+
+/** When a verified bearer token expires (its `exp`, in ms); now when it has none. */
+function tokenExpiryMs(authorization: string | undefined): number {
+  try {
+    const exp = decodeJwt(String(authorization ?? '').replace(/^Bearer /, '')).exp;
+    return typeof exp === 'number' ? exp * 1000 : Date.now();
+  } catch {
+    return Date.now();
+  }
 }
 
 /** Most procedures one tRPC batch request may carry. */
@@ -199,20 +209,37 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
   const restAliases: Record<string, unknown> = {};
   // Live in-app notifications as Server-Sent Events: one stream per tab, fed by the notifications broadcast.
   const streams = new Map<string, Set<ServerResponse>>();
+  // A stream lives no longer than its session (logout, revocation, password change, deactivation, erasure all
+  // broadcast auth.sessions.revoked) or its access token: the client reconnects with a fresh token.
+  const streamsBySession = new Map<string, Set<() => void>>();
   restAliases['GET /me/notifications/stream'] = async (req: GatewayRequest, res: ServerResponse) => {
     try {
       const caller = await edgeAuth.callerOf(req);
       if (!caller) throw new DomainError('UNAUTHENTICATED', 'Sign in to do this');
+      const expMs = tokenExpiryMs(req.headers.authorization);
       res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
       res.write(': connected\n\n');
       const set = streams.get(caller.userId) ?? new Set();
       set.add(res);
       streams.set(caller.userId, set);
-      const ping = setInterval(() => res.write(': ping\n\n'), 25_000);
-      req.on('close', () => {
+      const ping = setInterval(() => !res.writableEnded && res.write(': ping\n\n'), 25_000);
+      const end = (reason: 'session_ended' | 'token_expired') => {
+        if (res.writableEnded) return;
+        res.end(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
+      };
+      const endSession = () => end('session_ended');
+      // setTimeout holds at most 2^31-1 ms; a token without exp gets no stream time.
+      const expiry = setTimeout(() => end('token_expired'), Math.min(Math.max(0, expMs - Date.now()), 2 ** 31 - 1));
+      const sid = caller.sessionId;
+      if (sid) streamsBySession.set(sid, (streamsBySession.get(sid) ?? new Set()).add(endSession));
+      res.once('close', () => {
         clearInterval(ping);
+        clearTimeout(expiry);
         set.delete(res);
         if (set.size === 0) streams.delete(caller.userId);
+        const byS = sid ? streamsBySession.get(sid) : undefined;
+        byS?.delete(endSession);
+        if (sid && byS?.size === 0) streamsBySession.delete(sid);
       });
     } catch (err) {
       sendError(req, res, toPublicError(err));
@@ -281,10 +308,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
           aliases: {
             'GET /health/live': (_req: GatewayRequest, res: ServerResponse) => sendJson(res, 200, { status: 'live' }),
             'GET /health/ready': ready,
-            async 'GET /metrics'(_req: GatewayRequest, res: ServerResponse) {
-              res.writeHead(200, { 'Content-Type': registry.contentType });
-              res.end(await registry.metrics());
-            },
+            // No /metrics here: the API port is public. Every node, this one too, serves it on METRICS_PORT.
             'GET /openapi.json': (_req: GatewayRequest, res: ServerResponse) => {
               res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-cache' });
               res.end(openapi);
@@ -320,7 +344,15 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         handler(ctx: { params: unknown }) {
           const p = notificationBroadcasts.created.payload.safeParse(ctx.params);
           if (!p.success) return;
-          for (const res of streams.get(p.data.userId) ?? []) res.write(`event: notification\ndata: ${JSON.stringify(p.data.item)}\n\n`);
+          for (const res of streams.get(p.data.userId) ?? []) if (!res.writableEnded) res.write(`event: notification\ndata: ${JSON.stringify(p.data.item)}\n\n`);
+        },
+      },
+      // A session that ends ends its live streams (the node's verifier, in the runtime, refuses its tokens).
+      [authBroadcasts.sessionsRevoked.name]: {
+        handler(ctx: { params: unknown }) {
+          const p = authBroadcasts.sessionsRevoked.payload.safeParse(ctx.params);
+          if (!p.success) return;
+          for (const sid of p.data.sessionIds) for (const end of streamsBySession.get(sid) ?? []) end();
         },
       },
     },
@@ -333,7 +365,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
   };
 }
 
-/** The edge: tRPC, REST + OpenAPI, docs, health and metrics over moleculer-web. */
+/** The edge: tRPC, REST + OpenAPI, docs and health over moleculer-web (metrics: METRICS_PORT, not the API port). */
 export const gatewayService: ServiceModule = {
   name: 'gateway',
   schema: '',

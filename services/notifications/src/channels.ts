@@ -14,15 +14,77 @@ export interface ShortMessage {
 
 // ------------------------------------------------------------------ web push
 
-/** Loopback, private, link-local, CGNAT, multicast and reserved ranges (IPv4 and IPv6). */
+/** An address as bytes: 4 for IPv4, 16 for IPv6; undefined when it is not an IP address literal. */
+function addressBytes(ip: string): number[] | undefined {
+  const kind = net.isIP(ip);
+  if (kind === 4) return ip.split('.').map(Number);
+  if (kind !== 6) return undefined;
+  // A trailing dotted quad (`::ffff:127.0.0.1`) is the last two groups.
+  const text = ip.toLowerCase().replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) =>
+    `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`,
+  );
+  const [head = '', rest] = text.split('::') as [string, string | undefined];
+  const groups = (part: string) => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
+  const h = groups(head);
+  const r = rest === undefined ? [] : groups(rest);
+  const all = [...h, ...Array<number>(8 - h.length - r.length).fill(0), ...r];
+  const bytes = all.flatMap((g) => [g >> 8, g & 0xff]);
+  return bytes.length === 16 && bytes.every((x) => Number.isInteger(x) && x >= 0 && x <= 255) ? bytes : undefined;
+}
+
+/**
+ * The IPv4 address an IPv6 address stands for, if any: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible
+ * (`::a.b.c.d`, deprecated but still routed to IPv4 by some stacks), NAT64 (`64:ff9b::/96`, RFC 6052), and
+ * 6to4 (`2002:AABB:CCDD::/16`, RFC 3056). Whatever way it is spelt (hex groups, dotted tail, expanded).
+ */
+function embeddedIPv4(b: number[]): number[] | undefined {
+  const zero = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
+  if (zero(0, 10) && b[10] === 0xff && b[11] === 0xff) return b.slice(12); // mapped
+  if (zero(0, 12)) return b.slice(12); // compatible, and :: / ::1 (0.0.0.0/8: refused as IPv4 too)
+  if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zero(4, 12)) return b.slice(12); // NAT64
+  if (b[0] === 0x20 && b[1] === 0x02) return b.slice(2, 6); // 6to4
+  return undefined;
+}
+
+function isPrivateIPv4([a, b, c]: number[]): boolean {
+  return (
+    a === 0 || // "this network"
+    a === 10 ||
+    a === 127 ||
+    (a === 100 && b! >= 64 && b! < 128) || // CGNAT
+    (a === 169 && b === 254) || // link-local, cloud metadata
+    (a === 172 && b! >= 16 && b! < 32) ||
+    (a === 192 && b === 168) ||
+    (a === 192 && b === 0 && (c === 0 || c === 2)) || // IETF assignments, documentation
+    (a === 198 && (b === 18 || b === 19)) || // benchmarking
+    (a === 198 && b === 51 && c === 100) ||
+    (a === 203 && b === 0 && c === 113) ||
+    a! >= 224 // multicast, reserved, broadcast
+  );
+}
+
+/**
+ * Loopback, private, link-local, CGNAT, multicast and reserved ranges, IPv4 and IPv6, whatever the spelling:
+ * an IPv6 address that carries an IPv4 one (mapped, compatible, NAT64, 6to4) is judged by that IPv4 address.
+ * Anything that is not an IP address literal counts as private (fail closed).
+ */
 export function isPrivateAddress(ip: string): boolean {
-  const v4 = net.isIPv4(ip) ? ip : /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
-  if (v4) {
-    const [a, b] = v4.split('.').map(Number) as [number, number];
-    return a === 0 || a === 10 || a === 127 || a >= 224 || (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254) || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) || (a === 198 && (b === 18 || b === 19));
-  }
-  const x = ip.toLowerCase();
-  return x === '::' || x === '::1' || x.startsWith('fc') || x.startsWith('fd') || x.startsWith('fe8') || x.startsWith('fe9') || x.startsWith('fea') || x.startsWith('feb') || x.startsWith('ff');
+  const bytes = addressBytes(ip.replace(/^\[|\]$/g, ''));
+  if (!bytes) return true;
+  if (bytes.length === 4) return isPrivateIPv4(bytes);
+  const v4 = embeddedIPv4(bytes);
+  if (v4) return isPrivateIPv4(v4);
+  const [a, b] = bytes as [number, number];
+  return (
+    (a & 0xfe) === 0xfc || // fc00::/7 unique local
+    (a === 0xfe && (b & 0xc0) === 0x80) || // fe80::/10 link-local
+    (a === 0xfe && (b & 0xc0) === 0xc0) || // fec0::/10 site-local (deprecated)
+    a === 0xff || // multicast
+    (a === 0x01 && b === 0x00 && bytes.slice(2, 8).every((x) => x === 0)) || // 100::/64 discard
+    (a === 0x00 && b === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b) || // 64:ff9b:1::/48 local NAT64
+    (a === 0x20 && b === 0x01 && bytes[2] === 0x0d && bytes[3] === 0xb8) || // 2001:db8::/32 documentation
+    (a === 0x20 && b === 0x01 && bytes[2] === 0x00 && bytes[3] === 0x00) // 2001::/32 Teredo: tunnels to any IPv4
+  );
 }
 
 /** An HTTPS agent for push services, and the check an endpoint's host must pass before it is used. */

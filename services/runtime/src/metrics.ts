@@ -1,6 +1,6 @@
 import client from 'prom-client';
 
-/** One registry per process; the gateway serves it at /metrics. */
+/** One registry per process; served at /metrics on METRICS_PORT (never on the API port). */
 export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry, prefix: 'lms_' });
 

@@ -168,17 +168,20 @@ function nullDatabase(): Database {
   return { kind: 'postgres', root: null as never, forSchema: fail, ping: async () => {}, close: async () => {} };
 }
 
-/** METRICS_PORT: a /metrics endpoint for nodes without the gateway (the gateway serves its own). */
+/**
+ * METRICS_PORT: `/metrics` for Prometheus on its own port, on every node, the gateway's too: never on the public
+ * API port. METRICS_HOST narrows the interface it listens on (all by default: scraped across the private network).
+ */
 async function serveMetrics(log: Logger): Promise<import('node:http').Server | undefined> {
   const port = process.env.METRICS_PORT;
   if (!port) return undefined;
   const { createServer } = await import('node:http');
   const { registry } = await import('./metrics.js');
   const server = createServer(async (req, res) => {
-    if (req.url !== '/metrics') return void res.writeHead(404).end();
+    if (req.method !== 'GET' || req.url !== '/metrics') return void res.writeHead(404).end();
     res.writeHead(200, { 'Content-Type': registry.contentType }).end(await registry.metrics());
   });
-  await new Promise<void>((resolve) => server.listen(Number(port), resolve));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(Number(port), process.env.METRICS_HOST, resolve));
   log.info(`metrics on :${port}/metrics`);
   return server;
 }

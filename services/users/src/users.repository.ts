@@ -254,6 +254,7 @@ export class UsersRepository {
       .updateTable('users')
       .set({ roles: sql`array_remove(roles, ${role}::text)`, updated_at: sql`now()`, roles_changed_at: sql`now()` })
       .where('id', '=', id)
+      .where('status', '!=', 'erased')
       .returningAll()
       .executeTakeFirst();
   }
@@ -263,6 +264,7 @@ export class UsersRepository {
       .updateTable('users')
       .set({ status, deactivated_at: status === 'deactivated' ? sql`now()` : null, updated_at: sql`now()` })
       .where('id', '=', id)
+      .where('status', '!=', 'erased') // an erased account is a tombstone: never reactivated
       .returningAll()
       .executeTakeFirst();
   }
@@ -289,6 +291,7 @@ export class UsersRepository {
         roles_changed_at: sql`now()`,
       })
       .where('id', '=', id)
+      .where('status', '!=', 'erased')
       .returningAll()
       .executeTakeFirst();
   }
