@@ -155,7 +155,10 @@ export const courses = domain('courses', {
     summary: 'Update a course',
     errors: ['COURSE_NOT_FOUND'],
   }),
-  /** One course: published ones for anyone signed in, drafts for its staff (owner, instructors, TAs) and admins. */
+  /**
+   * One course: published ones for anyone signed in (private ones for members), as their published version
+   * describes them; the working copy for its staff (owner, instructors, TAs) and admins.
+   */
   get: query({
     input: z.object({ courseId }),
     output: course,
@@ -164,7 +167,10 @@ export const courses = domain('courses', {
     summary: 'Get a course',
     errors: ['COURSE_NOT_FOUND'],
   }),
-  /** Courses newest first, cursor-paginated: published ones, and drafts where the caller is staff. */
+  /**
+   * Courses newest first, cursor-paginated: public published ones and those the caller is a learner in (as
+   * published), and, as they stand, those where the caller is staff; admins see every course.
+   */
   list: query({
     input: pageInput.extend({
       status: courseStatus.optional(),
@@ -218,7 +224,7 @@ export const courses = domain('courses', {
     summary: 'Get course content',
     errors: ['COURSE_NOT_FOUND'],
   }),
-  /** Published, public courses for learners: filters, cursor pages, newest first or by title. */
+  /** Published, public courses for anyone, signed in or not: filters, cursor pages, newest first or by title. */
   catalog: query({
     input: pageInput.extend({
       q: z.string().trim().min(1).max(100).optional().meta({ description: 'Words in the title or summary' }),
@@ -229,7 +235,7 @@ export const courses = domain('courses', {
       sort: z.enum(['newest', 'title']).default('newest'),
     }),
     output: page(course),
-    permission: 'authenticated',
+    permission: 'public',
     rest: { method: 'GET', path: '/catalog' },
     summary: 'Browse the catalogue',
     errors: ['BAD_REQUEST'],

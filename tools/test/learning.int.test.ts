@@ -107,6 +107,56 @@ describe('content and publishing', () => {
   });
 });
 
+describe('what others see of a course', () => {
+  it('lists for non-members only public published courses, as published; learners their courses; staff the working copy', async () => {
+    const t = as(teacher);
+    const pub = await buildCourse('Seen public');
+    await t.post(`/courses/${pub.c.id}/publish`);
+    expect((await t.patch(`/courses/${pub.c.id}`, { title: 'Seen public (unpublished edit)', summary: 'secret plans' })).status).toBe(200);
+    const priv = await buildCourse('Seen private', { visibility: 'private' });
+    await t.post(`/courses/${priv.c.id}/publish`);
+    const unlisted = await buildCourse('Seen unlisted', { visibility: 'unlisted' });
+    await t.post(`/courses/${unlisted.c.id}/publish`);
+    const draft = await buildCourse('Seen draft');
+    const titles = async (token: string) => {
+      const items = (await as(token).get('/courses?limit=100')).body.items as Array<{ id: string; title: string; summary: string }>;
+      return new Map(items.filter((c) => [pub.c.id, priv.c.id, unlisted.c.id, draft.c.id].includes(c.id)).map((c) => [c.id, `${c.title} / ${c.summary}`]));
+    };
+    // A stranger: the public course only, as it was published.
+    expect([...(await titles(other)).values()]).toEqual(['Seen public / Seen public summary']);
+    const one = (await as(other).get(`/courses/${pub.c.id}`)).body;
+    expect([one.title, one.summary, one.hasUnpublishedChanges]).toEqual(['Seen public', 'Seen public summary', false]);
+    expect((await as(other).get(`/courses/${priv.c.id}`)).status).toBe(404);
+    // A learner of the private course sees it too (its published version).
+    expect((await t.post(`/courses/${priv.c.id}/enrollments/bulk`, { csv: 'learner@learn.test' })).body.summary.enrolled).toBe(1);
+    await waitFor(async () => (await titles(learner)).has(priv.c.id));
+    expect((await titles(learner)).get(priv.c.id)).toBe('Seen private / Seen private summary');
+    expect((await titles(learner)).get(pub.c.id)).toBe('Seen public / Seen public summary');
+    // The teacher: everything, as it stands.
+    const mine = await titles(teacher);
+    expect(mine.get(pub.c.id)).toBe('Seen public (unpublished edit) / secret plans');
+    expect(mine.size).toBe(4);
+  });
+
+  it('shows the catalogue to anonymous visitors: public published courses only, as published', async () => {
+    const t = as(teacher);
+    const open = await buildCourse('Anon catalogue');
+    await t.post(`/courses/${open.c.id}/publish`);
+    await t.patch(`/courses/${open.c.id}`, { title: 'Anon catalogue (unpublished edit)' });
+    const closing = await buildCourse('Soon private');
+    await t.post(`/courses/${closing.c.id}/publish`);
+    const r = await http(base, 'GET', '/api/v1/catalog?limit=100');
+    expect(r.status).toBe(200);
+    const seen = r.body.items.map((c: { title: string }) => c.title);
+    expect(seen).toContain('Anon catalogue');
+    expect(seen).toContain('Soon private');
+    expect(seen.join()).not.toMatch(/unpublished edit|Seen private|Seen unlisted|Seen draft/);
+    // Made private (not yet republished): out of the catalogue at once.
+    await t.patch(`/courses/${closing.c.id}`, { visibility: 'private' });
+    expect((await http(base, 'GET', '/api/v1/catalog?limit=100')).body.items.map((c: { title: string }) => c.title)).not.toContain('Soon private');
+  });
+});
+
 describe('enrolment and progress', () => {
   it('enrols, enforces the sequential unlock, completes modules and the course, and shows it on the dashboard and roster', async () => {
     const t = as(teacher);

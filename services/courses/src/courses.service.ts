@@ -66,6 +66,17 @@ function learnerMaySee(row: CourseRow, role: CourseRole | undefined): boolean {
   return row.visibility !== 'private' || role !== undefined;
 }
 
+/**
+ * What the caller sees of a course's metadata: staff (and admins) the working copy; everyone else the course as
+ * its last published version describes it, never unpublished edits.
+ */
+function viewOf(row: CourseRow, perms: Set<CoursePermission>, published: Course | null | undefined): Course {
+  const current = toCourse(row);
+  if (perms.has('course:view-drafts')) return current;
+  if (!published) throw notFound();
+  return { ...current, ...published, status: current.status, version: current.version, publishedAt: current.publishedAt, hasUnpublishedChanges: false };
+}
+
 function must(perms: Set<CoursePermission>, p: CoursePermission, what: string): void {
   if (!perms.has(p)) throw new DomainError('FORBIDDEN', `Your role in this course does not allow you to ${what}`, { permission: p });
 }
@@ -168,18 +179,22 @@ export const coursesService = defineService({
       });
     },
     async get({ input, caller, can, repo }) {
-      return toCourse((await access(repo, input.courseId, caller!, can('courses:read-all'))).row);
+      const { row, perms } = await access(repo, input.courseId, caller!, can('courses:read-all'));
+      return viewOf(row, perms, perms.has('course:view-drafts') ? undefined : await repo.publishedCourse(row.id, row.version));
     },
     async list({ input, caller, can, repo }) {
+      const admin = can('courses:read-all');
       const rows = await repo.list({
         limit: input.limit,
         after: input.cursor ? decodeCursor(input.cursor) : undefined,
         status: input.status,
         category: input.category,
         ownerId: input.mine ? caller!.userId : undefined,
-        visibleTo: can('courses:read-all') ? undefined : caller!.userId,
+        viewer: caller!.userId,
+        all: admin,
       });
-      return keysetPage(rows, input.limit, toCourse, (c) => encodeCursor(c.createdAt, c.id));
+      const view = ({ member_role, published, ...row }: (typeof rows)[number]) => viewOf(row, admin ? everything : coursePermissionsOf(member_role ?? undefined), published);
+      return keysetPage(rows, input.limit, view, (c) => encodeCursor(c.createdAt, c.id));
     },
     async catalog({ input, repo }) {
       const after = input.cursor ? (input.sort === 'title' ? decodeKeyCursor(input.cursor) : (({ createdAt, id }) => ({ key: createdAt.toISOString(), id }))(decodeCursor(input.cursor))) : undefined;
