@@ -440,10 +440,13 @@ export const coursesInternal = domain('courses', {
     summary: 'Course of a lesson',
     errors: ['NOT_FOUND'],
   }),
-  /** A user's course role (for services that check course-scoped permissions). */
+  /**
+   * A user's course role (for services that check course-scoped permissions), and whether the course is
+   * `visible` to them without admin rights: a course they may not see must not exist for them (404, never 403).
+   */
   roleOf: query({
     input: z.object({ courseId, userId: z.uuid() }),
-    output: z.object({ role: courseRole.nullable(), exists: z.boolean() }),
+    output: z.object({ role: courseRole.nullable(), exists: z.boolean(), visible: z.boolean() }),
     permission: 'internal',
     summary: "A user's role in a course",
   }),

@@ -96,12 +96,22 @@ const toMember = (m: { user_id: string; role: CourseRole; added_by: string | nul
 
 const badInput = (path: string, message: string) => new DomainError('VALIDATION_FAILED', `Invalid input: ${path}: ${message}`, { issues: [{ path, message, code: 'custom' }] });
 
-/** Checks what a metadata change refers to: a free slug, real prerequisite courses, a window that makes sense. */
-async function checkMeta(repo: CoursesRepository, courseId: string, m: { slug?: string; prerequisites?: string[]; enrollOpensAt?: string | null; enrollClosesAt?: string | null }, current?: CourseRow) {
+/**
+ * Checks what a metadata change refers to: a free slug, real prerequisite courses, a window that makes sense.
+ * A prerequisite must be a course the caller may see: one they may not is refused exactly like an unknown id.
+ */
+async function checkMeta(
+  repo: CoursesRepository,
+  courseId: string,
+  m: { slug?: string; prerequisites?: string[]; enrollOpensAt?: string | null; enrollClosesAt?: string | null },
+  who: { caller: Caller; admin: boolean },
+  current?: CourseRow,
+) {
   if (m.slug && (await repo.slugTaken(m.slug, courseId))) throw new DomainError('CONFLICT', `The slug "${m.slug}" is taken`);
   for (const p of m.prerequisites ?? []) {
     if (p === courseId) throw badInput('prerequisites', 'a course cannot require itself');
-    if (!(await repo.byId(p))) throw badInput('prerequisites', `no course ${p}`);
+    const seen = await access(repo, p, who.caller, who.admin).catch(() => undefined);
+    if (!seen) throw badInput('prerequisites', `no course ${p}`);
   }
   const opens = m.enrollOpensAt !== undefined ? m.enrollOpensAt : current?.enroll_opens_at?.toISOString() ?? null;
   const closes = m.enrollClosesAt !== undefined ? m.enrollClosesAt : current?.enroll_closes_at?.toISOString() ?? null;
@@ -168,11 +178,11 @@ export const coursesService = defineService({
     }),
   ],
   handlers: {
-    async create({ input, caller, tx }) {
+    async create({ input, caller, can, tx }) {
       const id = randomUUID();
       return tx(async (trx) => {
         const repo = new CoursesRepository(trx);
-        await checkMeta(repo, id, input);
+        await checkMeta(repo, id, input, { caller: caller!, admin: can('courses:read-all') });
         return toCourse(await repo.create({ ...input, id, ownerId: caller!.userId }));
       }).catch((err) => {
         throw unique(err) ? new DomainError('CONFLICT', 'The slug is taken') : err;
@@ -221,7 +231,7 @@ export const coursesService = defineService({
         const repo = new CoursesRepository(trx);
         const { row, perms } = await access(repo, courseId, caller!, can('courses:read-all'), true);
         must(perms, 'course:edit', 'change it');
-        await checkMeta(repo, courseId, patch, row);
+        await checkMeta(repo, courseId, patch, { caller: caller!, admin: can('courses:read-all') }, row);
         const updated = await repo.update(courseId, patch);
         await emit(courseEvents.contentUpdated, { courseId, kind: 'course', id: courseId, change: 'updated', by: caller!.userId }, courseId);
         return toCourse(updated);
@@ -431,8 +441,10 @@ export const coursesService = defineService({
       return { courseId: l.course_id };
     },
     async roleOf({ input, repo }) {
-      const r = await repo.byId(input.courseId);
-      return { exists: r !== undefined, role: r ? ((await repo.roleIn(input.courseId, input.userId)) ?? null) : null };
+      const found = await repo.withRole(input.courseId, input.userId);
+      if (!found) return { exists: false, role: null, visible: false };
+      const visible = coursePermissionsOf(found.role).has('course:view-drafts') || learnerMaySee(found.row, found.role);
+      return { exists: true, role: found.role ?? null, visible };
     },
     async privacyExport({ input, repo }) {
       return { data: await repo.exportUser(input.userId) };

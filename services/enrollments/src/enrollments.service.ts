@@ -34,10 +34,13 @@ function outlineOf(call: Args['call'], courseId: string): Promise<Outline> {
   return outline;
 }
 
-/** Course staff (by course role) or admins may see rosters and enrol others. */
+/**
+ * Course staff (by course role) or admins may see rosters and enrol others. A course the caller may not even
+ * see does not exist for them (404); one they see but may not do this in answers 403.
+ */
 async function staffOf(call: Args['call'], courseId: string, caller: Caller, admin: boolean, permission: 'course:members:read' | 'course:members:manage') {
   const r = await call(coursesInternal.roleOf, { courseId, userId: caller.userId });
-  if (!r.exists) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
+  if (!r.exists || !(admin || r.visible)) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
   if (!admin && !coursePermissionsOf(r.role ?? undefined).has(permission)) {
     // Someone with no role at all learns nothing about the course's learners.
     throw new DomainError('FORBIDDEN', 'Only the course staff may do this', { permission });

@@ -85,10 +85,13 @@ async function withProgress(db: Kysely<NotificationsDB>, list: AnnouncementRow[]
   });
 }
 
-/** Course staff with `course:announce` (or an administrator); the course must exist. */
+/**
+ * Course staff with `course:announce` (or an administrator). A course the caller may not even see does not
+ * exist for them (404, like an unknown id); one they see but may not announce in answers 403.
+ */
 async function mayAnnounce(call: HandlerArgs<typeof notifications.announce, unknown>['call'], courseId: string, caller: Caller, admin: boolean) {
   const r = await call(coursesInternal.roleOf, { courseId, userId: caller.userId });
-  if (!r.exists) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
+  if (!r.exists || !(admin || r.visible)) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
   if (!admin && !coursePermissionsOf(r.role ?? undefined).has('course:announce')) throw new DomainError('FORBIDDEN', 'Only the course staff may announce', { permission: 'course:announce' });
 }
 
