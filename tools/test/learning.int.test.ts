@@ -203,6 +203,20 @@ describe('enrolment and progress', () => {
     expect((await as(other).post(`/courses/${draft.c.id}/enrollments`)).body.error.code).toBe('COURSE_NOT_FOUND');
   });
 
+  it('stores nothing for an enrolment in a course that does not exist, or that the caller cannot see', async () => {
+    const t = as(teacher);
+    const priv = await buildCourse('Hidden private', { visibility: 'private' });
+    await t.post(`/courses/${priv.c.id}/publish`);
+    const draft = await buildCourse('Hidden draft');
+    const ghost = '00000000-0000-4000-8000-0000000000ee';
+    for (const courseId of [ghost, ghost, priv.c.id, draft.c.id]) {
+      const r = await as(other).post(`/courses/${courseId}/enrollments`);
+      expect([r.status, r.body.error?.code]).toEqual([404, 'COURSE_NOT_FOUND']);
+    }
+    const mine = (await as(other).get('/me/enrollments?limit=100')).body.items.map((e: { courseId: string }) => e.courseId);
+    expect(mine.filter((id: string) => [ghost, priv.c.id, draft.c.id].includes(id))).toEqual([]);
+  });
+
   it('waitlists past capacity and promotes the first in line when a seat frees', async () => {
     const t = as(teacher);
     const { c } = await buildCourse('Tiny', { capacity: 1 });

@@ -123,8 +123,8 @@ describe('announcements', () => {
     expect(inbox.map((i: { title: string }) => i.title)).toContain('Lab closed');
     // Staff see the list with its progress; learners read the announcements, without it.
     expect((await http(a.base, 'GET', `/api/v1/courses/${courseId}/announcements`, undefined, teacher)).body.items.map((i: { title: string }) => i.title)).toEqual(['Lab closed']);
-    const seen = (await http(a.base, 'GET', `/api/v1/courses/${courseId}/announcements`, undefined, learners[1].accessToken)).body.items;
-    expect(seen.map((i: { title: string; progress?: unknown }) => [i.title, i.progress])).toEqual([['Lab closed', undefined]]);
+    const asLearner = (await http(a.base, 'GET', `/api/v1/courses/${courseId}/announcements`, undefined, learners[1].accessToken)).body.items;
+    expect(asLearner.map((i: { title: string; progress?: unknown }) => [i.title, i.progress])).toEqual([['Lab closed', undefined]]);
 
     // A new version of the course reaches every learner.
     await http(a.base, 'PATCH', `/api/v1/courses/${courseId}`, { description: 'Now with more labs' }, teacher);

@@ -79,7 +79,11 @@ export const enrollmentsService = defineService({
     }),
   ],
   handlers: {
-    async enrol({ input, caller, repo: { repo, saga }, tx }) {
+    async enrol({ input, caller, call, repo: { repo, saga }, tx }) {
+      // A course that does not exist, or that the caller may not see, is refused before anything is written:
+      // no `failed` row per call for anyone to pile up.
+      const course = await call(coursesInternal.roleOf, { courseId: input.courseId, userId: caller!.userId });
+      if (!course.exists || !course.visible) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
       const id = randomUUID();
       const sagaId = randomUUID();
       const row = await tx((trx) => new EnrollmentsRepository(trx).start({ id, courseId: input.courseId, userId: caller!.userId, sagaId, by: caller!.userId }));
