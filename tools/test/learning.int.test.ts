@@ -89,6 +89,30 @@ describe('content and publishing', () => {
     expect((await as(learner).get(`/courses/${c.id}/content`)).body.modules[0].lessons).toHaveLength(3);
   });
 
+  it('refuses module requirements that form a cycle, when written and at publish', async () => {
+    const t = as(teacher);
+    const { c, m1, m2 } = await buildCourse('Cyclic');
+    const m3 = (await t.post(`/courses/${c.id}/modules`, { title: 'Expert', requires: [m2.id] })).body;
+    expect((await t.patch(`/modules/${m2.id}`, { requires: [m1.id] })).status).toBe(200);
+    // Basics → Expert → Advanced → Basics: never completable.
+    const r = await t.patch(`/modules/${m1.id}`, { requires: [m3.id] });
+    expect([r.status, r.body.error.code]).toEqual([422, 'VALIDATION_FAILED']);
+    expect(r.body.error.message).toContain('"Basics" → "Expert" → "Advanced" → "Basics"');
+    expect(r.body.error.details.cycle).toEqual([m1.id, m3.id, m2.id, m1.id]);
+    const self = await t.patch(`/modules/${m1.id}`, { requires: [m1.id] });
+    expect(self.status).toBe(422);
+    // Advanced (second) requires Basics... and Basics the later Advanced: fine until the course is made sequential,
+    // where each module also waits for the one before it. Publishing then refuses.
+    expect((await t.patch(`/modules/${m2.id}`, { requires: [] })).status).toBe(200);
+    expect((await t.patch(`/modules/${m1.id}`, { requires: [m2.id] })).status).toBe(200);
+    expect((await t.patch(`/courses/${c.id}`, { sequential: true })).status).toBe(200);
+    const pub = await t.post(`/courses/${c.id}/publish`);
+    expect([pub.status, pub.body.error.code]).toEqual([409, 'CONFLICT']);
+    expect(pub.body.error.message).toContain('"Basics" → "Advanced" → "Basics"');
+    expect((await t.patch(`/courses/${c.id}`, { sequential: false })).status).toBe(200);
+    expect((await t.post(`/courses/${c.id}/publish`)).status).toBe(200);
+  });
+
   it('lists only published public courses in the catalogue, filtered and paged', async () => {
     const t = as(teacher);
     const a = await buildCourse('Optics', { tags: ['light'], language: 'fr' });

@@ -118,6 +118,45 @@ async function checkMeta(
   if (opens && closes && new Date(opens) >= new Date(closes)) throw badInput('enrollClosesAt', 'must be after enrollOpensAt');
 }
 
+/**
+ * A cycle among module requirements, if there is one: `requires` edges, and in a sequential course each module's
+ * edge to the one before it (it unlocks once that one is complete). A cycle makes the course impossible to
+ * complete. Answers the cycle as module ids, first repeated at the end (M1 → M2 → M1).
+ */
+export function requirementCycle(modules: ReadonlyArray<{ id: string; requires: readonly string[] }>, sequential: boolean): string[] | undefined {
+  const known = new Set(modules.map((m) => m.id));
+  const edges = new Map(modules.map((m, i) => [m.id, [...(sequential && i > 0 ? [modules[i - 1]!.id] : []), ...m.requires.filter((r) => known.has(r))]]));
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (id: string): string[] | undefined => {
+    if (state.get(id) === 'done') return undefined;
+    if (state.get(id) === 'open') return [...path.slice(path.indexOf(id)), id];
+    state.set(id, 'open');
+    path.push(id);
+    for (const next of edges.get(id) ?? []) {
+      const found = visit(next);
+      if (found) return found;
+    }
+    path.pop();
+    state.set(id, 'done');
+    return undefined;
+  };
+  for (const m of modules) {
+    const found = visit(m.id);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The refusal of a requirement cycle, naming it by module titles (and ids in `details.cycle`). */
+function cycleError(code: 'VALIDATION_FAILED' | 'CONFLICT', cycle: string[], modules: ReadonlyArray<{ id: string; title: string }>) {
+  const named = cycle.map((id) => `"${modules.find((m) => m.id === id)?.title ?? id}"`).join(' → ');
+  const message = `module requirements form a cycle, so the course could never be completed: ${named}`;
+  return code === 'VALIDATION_FAILED'
+    ? new DomainError(code, `Invalid input: requires: ${message}`, { issues: [{ path: 'requires', message, code: 'custom' }], cycle })
+    : new DomainError(code, `Cannot publish: ${message}`, { cycle });
+}
+
 /** The whole working copy as a tree: modules in order, each with its lessons in order. */
 async function workingCopy(repo: CoursesRepository, row: CourseRow): Promise<CourseContent> {
   const [modules, lessons] = await Promise.all([repo.modulesOf(row.id), repo.lessonsOf(row.id)]);
@@ -246,6 +285,7 @@ export const coursesService = defineService({
         must(perms, 'course:edit', 'change its content');
         const siblings = await repo.modulesOf(input.courseId);
         for (const r of input.requires) if (!siblings.some((m) => m.id === r)) throw badInput('requires', `no module ${r} in this course`);
+        // A new module comes last and nothing requires it yet: it cannot close a cycle.
         const m = await repo.insertModule({ id: randomUUID(), courseId: input.courseId, title: input.title, summary: input.summary, requires: input.requires, position: generateKeyBetween(siblings.at(-1)?.position ?? null, null) });
         await contentChanged(repo, emit, input.courseId, 'module', m.id, 'created', caller!.userId);
         await emit(courseEvents.moduleAdded, { courseId: input.courseId, moduleId: m.id, title: m.title, by: caller!.userId }, input.courseId);
@@ -256,9 +296,14 @@ export const coursesService = defineService({
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
         const m = await editable(repo, await repo.module(input.moduleId), 'module', caller!, can('courses:read-all'));
-        if (input.requires) {
+        const requires = input.requires;
+        if (requires) {
           const siblings = await repo.modulesOf(m.course_id);
-          for (const r of input.requires) if (r === m.id || !siblings.some((s) => s.id === r)) throw badInput('requires', `not another module of this course: ${r}`);
+          for (const r of requires) if (r === m.id || !siblings.some((s) => s.id === r)) throw badInput('requires', `not another module of this course: ${r}`);
+          const course = await repo.byId(m.course_id);
+          const after = siblings.map((s) => (s.id === m.id ? { ...s, requires } : s));
+          const cycle = requirementCycle(after, course?.sequential ?? false);
+          if (cycle) throw cycleError('VALIDATION_FAILED', cycle, after);
         }
         const updated = await repo.updateModule(m.id, { title: input.title, summary: input.summary, requires: input.requires });
         await contentChanged(repo, emit, m.course_id, 'module', m.id, 'updated', caller!.userId);
@@ -365,6 +410,9 @@ export const coursesService = defineService({
         if (row.status === 'archived') throw new DomainError('CONFLICT', 'An archived course cannot be published');
         if (row.status === 'published' && !toCourse(row).hasUnpublishedChanges) throw new DomainError('COURSE_ALREADY_PUBLISHED', 'The course is already published, with no changes since');
         const tree = await workingCopy(repo, row);
+        // Cycles written before they were refused, or made by reordering a sequential course.
+        const cycle = requirementCycle(tree.modules, row.sequential);
+        if (cycle) throw cycleError('CONFLICT', cycle, tree.modules);
         const published = await repo.publish(row.id, caller!.userId, (r) => ({ course: { ...toCourse(r), hasUnpublishedChanges: false }, version: r.version, modules: tree.modules }));
         const course = toCourse(published);
         await repo.catalogPut(course);
