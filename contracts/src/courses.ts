@@ -125,7 +125,16 @@ export type CourseContent = z.infer<typeof courseContent>;
 
 export const courseRole = z.enum(courseRoles as ['owner', 'instructor', 'ta', 'learner']);
 export const courseMember = z
-  .object({ userId: z.uuid(), role: courseRole, addedBy: z.uuid().nullable(), addedAt: isoDate })
+  .object({
+    userId: z.uuid(),
+    /** Lists only: who the member is. Null if the account is gone. */
+    displayName: z.string().nullable().optional(),
+    /** Lists only, and only for who may manage the course's members (or users): their email. */
+    email: z.string().nullable().optional(),
+    role: courseRole,
+    addedBy: z.uuid().nullable(),
+    addedAt: isoDate,
+  })
   .meta({ id: 'CourseMember' });
 
 export const courses = domain('courses', {

@@ -205,7 +205,7 @@ describe('enrolment and progress', () => {
     expect(done.percent).toBe(100);
     expect(done.completedAt).toBeTruthy();
     const roster = (await t.get(`/courses/${c.id}/roster`)).body.items;
-    expect(roster).toEqual([expect.objectContaining({ userId: learnerId, status: 'completed', percent: 100 })]);
+    expect(roster).toEqual([expect.objectContaining({ userId: learnerId, displayName: 'learner', email: 'learner@learn.test', status: 'completed', percent: 100 })]);
     expect((await as(other).get(`/courses/${c.id}/roster`)).status).toBe(403);
     // The learner became a course member; the enrollment's history tells its story.
     const h = (await as(learner).get(`/enrollments/${e.body.id}`)).body.history.map((x: { status: string }) => x.status);

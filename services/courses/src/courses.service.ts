@@ -424,11 +424,19 @@ export const coursesService = defineService({
         return course;
       });
     },
-    async members({ input, caller, can, repo }) {
+    async members({ input, caller, can, call, repo }) {
       const { perms } = await access(repo, input.courseId, caller!, can('courses:read-all'));
       must(perms, 'course:members:read', 'see its members');
       const rows = await repo.members({ courseId: input.courseId, role: input.role, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
-      return keysetPage(rows, input.limit, toMember, (m) => encodeCursor(m.addedAt, m.userId));
+      const page = keysetPage(rows, input.limit, toMember, (m) => encodeCursor(m.addedAt, m.userId));
+      // Names for everyone who may read the list; emails for who may manage its members (or users). One call per page.
+      const ids = page.items.map((m) => m.userId);
+      const people = new Map(ids.length ? (await call(usersInternal.summaries, { ids })).items.map((u) => [u.id, u]) : []);
+      const withEmail = perms.has('course:members:manage') || can('users:manage');
+      return {
+        ...page,
+        items: page.items.map((m) => ({ ...m, displayName: people.get(m.userId)?.displayName ?? null, ...(withEmail && { email: people.get(m.userId)?.email ?? null }) })),
+      };
     },
     async addMember({ input, caller, can, repo, call, tx }) {
       const { perms } = await access(repo, input.courseId, caller!, can('courses:read-all'));

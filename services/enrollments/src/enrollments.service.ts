@@ -41,10 +41,13 @@ function outlineOf(call: Args['call'], courseId: string): Promise<Outline> {
 async function staffOf(call: Args['call'], courseId: string, caller: Caller, admin: boolean, permission: 'course:members:read' | 'course:members:manage') {
   const r = await call(coursesInternal.roleOf, { courseId, userId: caller.userId });
   if (!r.exists || !(admin || r.visible)) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
-  if (!admin && !coursePermissionsOf(r.role ?? undefined).has(permission)) {
+  const perms = coursePermissionsOf(r.role ?? undefined);
+  if (!admin && !perms.has(permission)) {
     // Someone with no role at all learns nothing about the course's learners.
     throw new DomainError('FORBIDDEN', 'Only the course staff may do this', { permission });
   }
+  /** Whether the caller may see the learners' emails: who manages the course's members, and admins. */
+  return { seesEmails: admin || perms.has('course:members:manage') };
 }
 
 /** The answer to an enrolment: the enrollment, or the reason it was refused as an error. */
@@ -174,13 +177,19 @@ export const enrollmentsService = defineService({
       return { userIds: ids, next: ids.length === input.limit ? ids[ids.length - 1]! : null };
     },
     async roster({ input, caller, can, call, repo: { repo } }) {
-      await staffOf(call, input.courseId, caller!, can('courses:read-all'), 'course:members:read');
+      const { seesEmails } = await staffOf(call, input.courseId, caller!, can('courses:read-all'), 'course:members:read');
       const rows = await repo.roster({ courseId: input.courseId, status: input.status, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
+      // Names (and emails for who may see them) for the whole page in one call.
+      const ids = [...new Set(rows.slice(0, input.limit).map((r) => r.user_id))];
+      const people = new Map(ids.length ? (await call(usersInternal.summaries, { ids })).items.map((u) => [u.id, u]) : []);
+      const withEmail = seesEmails || can('users:manage');
       return keysetPage(
         rows,
         input.limit,
         (r) => ({
           userId: r.user_id,
+          displayName: people.get(r.user_id)?.displayName ?? null,
+          ...(withEmail && { email: people.get(r.user_id)?.email ?? null }),
           enrollmentId: r.id,
           status: r.status,
           percent: r.percent,

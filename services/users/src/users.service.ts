@@ -245,6 +245,10 @@ export const usersService = defineService({
       if (!row) throw notFound();
       return toProfile(row);
     },
+    async summaries({ input, repo: { repo } }) {
+      const rows = await repo.byIds(input.ids);
+      return { items: rows.map((r) => ({ id: r.id, displayName: r.display_name, email: r.status === 'erased' ? null : r.email, status: r.status })) };
+    },
     async byId({ input, repo: { repo } }) {
       const row = await repo.byId(input.id);
       if (!row) throw notFound();
