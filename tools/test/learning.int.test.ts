@@ -263,6 +263,32 @@ describe('enrolment and progress', () => {
     expect(r.body.summary).toMatchObject({ enrolled: 2, waitlisted: 1, unknown_user: 1, invalid: 1 });
     expect((await as(learner).post(`/courses/${c.id}/enrollments/bulk`, { csv })).status).toBe(403);
   });
+  it('parses bulk CSV per RFC 4180 and neutralises every echoed cell against formula injection', async () => {
+    const t = as(teacher);
+    const { c } = await buildCourse('Bulk RFC 4180');
+    await t.post(`/courses/${c.id}/publish`);
+    // Quoted commas, doubled quotes, a line break inside quotes, CRLF; the email column is not the first.
+    const csv = [
+      'name,email,note',
+      '"Lopez, Maria",learner@learn.test,"said ""hi"""',
+      '"Two\r\nlines",other@learn.test,x',
+      'Evil,"=HYPERLINK(""http://evil.test"",""x"")@x.io",x',
+      'Plus,+1@evil.test,x',
+      'At,@SUM(A1),x',
+      'Tab,"\tcmd@evil.test",x',
+      '',
+    ].join('\r\n');
+    const r = await t.post(`/courses/${c.id}/enrollments/bulk`, { csv });
+    expect(r.status).toBe(200);
+    expect(r.body.rows.map((x: { line: number; email: string; outcome: string }) => [x.line, x.email, x.outcome])).toEqual([
+      [2, 'learner@learn.test', 'enrolled'],
+      [3, 'other@learn.test', 'enrolled'],
+      [5, `'=hyperlink("http://evil.test","x")@x.io`, 'unknown_user'],
+      [6, "'+1@evil.test", 'unknown_user'],
+      [7, "'@sum(a1)", 'invalid'],
+      [8, 'cmd@evil.test', 'unknown_user'],
+    ]);
+  });
 
   it('completes a video lesson only once it was watched far enough', async () => {
     const t = as(teacher);

@@ -15,6 +15,7 @@ import { addToOutbox, consumer, decodeCursor, defineService, encodeCursor, keyse
 import type { Kysely, Transaction } from 'kysely';
 import { EnrollmentsRepository, toEnrollment, type EnrollmentRow, type EnrollmentsDB } from './enrollments.repository.js';
 import * as m0 from './migrations/20261124230000_enrollments.js';
+import { neutralise, parseCsv } from './csv.js';
 import { computeProgress, type Outline } from './progress.js';
 import { EnrollmentSaga } from './saga.js';
 
@@ -117,16 +118,18 @@ export const enrollmentsService = defineService({
     },
     async bulkEnrol({ input, caller, can, call, repo: { repo, saga }, tx }) {
       await staffOf(call, input.courseId, caller!, can('courses:read-all'), 'course:members:manage');
-      const lines = input.csv.split(/\r?\n/);
-      const header = lines[0]?.toLowerCase().split(',').map((h) => h.trim().replace(/^"|"$/g, ''));
+      // RFC 4180: quoted fields may hold commas, doubled quotes and line breaks.
+      const records = parseCsv(input.csv);
+      const header = records[0]?.cells.map((h) => h.trim().toLowerCase());
       const col = header?.includes('email') ? header.indexOf('email') : 0;
       const start = header?.includes('email') ? 1 : 0;
       const rows: Array<{ line: number; email: string; outcome: 'enrolled' | 'waitlisted' | 'already_enrolled' | 'unknown_user' | 'invalid' | 'failed'; enrollmentId: string | null; message: string | null }> = [];
-      for (let i = start; i < lines.length && rows.length < 5000; i++) {
-        const raw = lines[i]!.split(',')[col]?.trim().replace(/^"|"$/g, '') ?? '';
+      for (let i = start; i < records.length && rows.length < 5000; i++) {
+        const raw = records[i]!.cells[col]?.trim() ?? '';
         if (!raw) continue;
         const email = raw.toLowerCase();
-        const row = { line: i + 1, email, enrollmentId: null as string | null, message: null as string | null };
+        // What the report echoes is neutralised against formula injection (it is often opened in a spreadsheet).
+        const row = { line: records[i]!.line, email: neutralise(email), enrollmentId: null as string | null, message: null as string | null };
         if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 254) {
           rows.push({ ...row, outcome: 'invalid', message: 'not an email address' });
           continue;
