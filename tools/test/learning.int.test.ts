@@ -73,6 +73,7 @@ describe('content and publishing', () => {
     await t.post(`/modules/${m1.id}/lessons`, { title: 'Unpublished', content: { type: 'markdown', body: 'soon' } });
     const seen = (await as(learner).get(`/courses/${c.id}/content`)).body;
     expect(seen.version).toBe(1);
+    expect(seen.course.hasUnpublishedChanges).toBe(false); // learners learn nothing of unpublished edits
     expect(seen.modules[0].lessons.map((l: { title: string }) => l.title)).toEqual(['Intro', 'Reading']);
     expect((await as(learner).get(`/courses/${c.id}/content?version=draft`)).status).toBe(403);
     const draft = (await t.get(`/courses/${c.id}/content?version=draft`)).body;

@@ -262,7 +262,9 @@ export const coursesService = defineService({
       if (!learnerMaySee(row, role) && !(perms.has('course:view-drafts') && row.version >= 1)) throw notFound();
       const snap = (await repo.snapshot(row.id, row.version)) as Omit<CourseContent, 'course'> & { course: Course };
       if (!snap) throw notFound();
-      return { ...snap, course: { ...snap.course, status: row.status, version: row.version, hasUnpublishedChanges: toCourse(row).hasUnpublishedChanges } };
+      // Staff see whether the working copy moved on; learners only the published version (nothing about edits).
+      const course = perms.has('course:view-drafts') ? { ...snap.course, status: row.status, version: row.version, hasUnpublishedChanges: toCourse(row).hasUnpublishedChanges } : viewOf(row, perms, snap.course);
+      return { ...snap, course };
     },
     async update({ input, caller, can, tx }) {
       const { courseId, ...patch } = input;
