@@ -123,7 +123,7 @@ async function checkMeta(
  * edge to the one before it (it unlocks once that one is complete). A cycle makes the course impossible to
  * complete. Answers the cycle as module ids, first repeated at the end (M1 → M2 → M1).
  */
-export function requirementCycle(modules: ReadonlyArray<{ id: string; requires: readonly string[] }>, sequential: boolean): string[] | undefined {
+function requirementCycle(modules: ReadonlyArray<{ id: string; requires: readonly string[] }>, sequential: boolean): string[] | undefined {
   const known = new Set(modules.map((m) => m.id));
   const edges = new Map(modules.map((m, i) => [m.id, [...(sequential && i > 0 ? [modules[i - 1]!.id] : []), ...m.requires.filter((r) => known.has(r))]]));
   const state = new Map<string, 'open' | 'done'>();
