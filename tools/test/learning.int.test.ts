@@ -161,6 +161,12 @@ describe('what others see of a course', () => {
     const mine = await titles(teacher);
     expect(mine.get(pub.c.id)).toBe('Seen public (unpublished edit) / secret plans');
     expect(mine.size).toBe(4);
+    // Archived (out of the catalogue): its learners still see it, from its snapshot, and strangers do not.
+    await t.patch(`/courses/${priv.c.id}`, { title: 'Seen private (edited)' });
+    expect((await t.post(`/courses/${priv.c.id}/archive`)).status).toBe(200);
+    expect((await titles(learner)).get(priv.c.id)).toBe('Seen private / Seen private summary');
+    expect((await as(learner).get(`/courses/${priv.c.id}`)).body).toMatchObject({ title: 'Seen private', status: 'archived' });
+    expect((await titles(other)).has(priv.c.id)).toBe(false);
   });
 
   it('shows the catalogue to anonymous visitors: public published courses only, as published', async () => {

@@ -401,9 +401,11 @@ export class CoursesRepository {
     let q = this.db
       .selectFrom('courses')
       .leftJoin('course_members as cm', (j) => j.onRef('cm.course_id', '=', 'courses.id').on('cm.user_id', '=', f.viewer))
+      .leftJoin('catalog as cat', 'cat.course_id', 'courses.id')
       .leftJoin('course_versions as cv', (j) => j.onRef('cv.course_id', '=', 'courses.id').onRef('cv.version', '=', 'courses.version'))
       .selectAll('courses')
-      .select(['cm.role as member_role', sql<Course | null>`cv.snapshot->'course'`.as('published')]);
+      // The published course from the small catalogue row; the large snapshot is opened only for archived courses.
+      .select(['cm.role as member_role', sql<Course | null>`coalesce(cat.course, cv.snapshot->'course')`.as('published')]);
     if (!f.all) {
       // Staff see their courses; learners the courses they are in, once published; anyone else public
       // courses that are published and were public when published (the catalogue's rows).
@@ -423,8 +425,10 @@ export class CoursesRepository {
     return q.orderBy('courses.created_at', 'desc').orderBy('courses.id', 'desc').limit(f.limit + 1).execute();
   }
 
-  /** The course as its last published version describes it (the snapshot's course part only). */
+  /** The course as its last published version describes it: its catalogue row, or (archived) its snapshot's course part. */
   async publishedCourse(courseId: string, version: number): Promise<Course | undefined> {
+    const listed = await this.db.selectFrom('catalog').select('course').where('course_id', '=', courseId).executeTakeFirst();
+    if (listed && listed.course.version === version) return listed.course;
     const r = await this.db
       .selectFrom('course_versions')
       .select(sql<Course>`snapshot->'course'`.as('course'))
