@@ -65,7 +65,7 @@ export const natsRoles: Record<string, NatsRole> = {
   courses: {
     note: 'courses: course events.',
     services: ['courses'],
-    calls: [usersInternal.byId],
+    calls: [usersInternal.byId, usersInternal.summaries],
     broadcastsTo: [],
     events: ['lms.course.>'],
   },
@@ -79,7 +79,7 @@ export const natsRoles: Record<string, NatsRole> = {
   enrollments: {
     note: 'enrollments: the saga\'s events and the welcome messages it asks for.',
     services: ['enrollments'],
-    calls: [coursesInternal.publishedOutline, coursesInternal.roleOf, coursesInternal.lessonCourse, coursesInternal.enrollmentTerms, usersInternal.byEmail, usersInternal.byId],
+    calls: [coursesInternal.publishedOutline, coursesInternal.roleOf, coursesInternal.lessonCourse, coursesInternal.enrollmentTerms, usersInternal.byEmail, usersInternal.byId, usersInternal.summaries],
     broadcastsTo: [],
     events: ['lms.enrollment.>', 'lms.notification.>'],
   },

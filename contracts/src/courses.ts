@@ -125,7 +125,16 @@ export type CourseContent = z.infer<typeof courseContent>;
 
 export const courseRole = z.enum(courseRoles as ['owner', 'instructor', 'ta', 'learner']);
 export const courseMember = z
-  .object({ userId: z.uuid(), role: courseRole, addedBy: z.uuid().nullable(), addedAt: isoDate })
+  .object({
+    userId: z.uuid(),
+    /** Lists only: who the member is. Null if the account is gone. */
+    displayName: z.string().nullable().optional(),
+    /** Lists only, and only for who may manage the course's members (or users): their email. */
+    email: z.string().nullable().optional(),
+    role: courseRole,
+    addedBy: z.uuid().nullable(),
+    addedAt: isoDate,
+  })
   .meta({ id: 'CourseMember' });
 
 export const courses = domain('courses', {
@@ -155,7 +164,10 @@ export const courses = domain('courses', {
     summary: 'Update a course',
     errors: ['COURSE_NOT_FOUND'],
   }),
-  /** One course: published ones for anyone signed in, drafts for its staff (owner, instructors, TAs) and admins. */
+  /**
+   * One course: published ones for anyone signed in (private ones for members), as their published version
+   * describes them; the working copy for its staff (owner, instructors, TAs) and admins.
+   */
   get: query({
     input: z.object({ courseId }),
     output: course,
@@ -164,7 +176,10 @@ export const courses = domain('courses', {
     summary: 'Get a course',
     errors: ['COURSE_NOT_FOUND'],
   }),
-  /** Courses newest first, cursor-paginated: published ones, and drafts where the caller is staff. */
+  /**
+   * Courses newest first, cursor-paginated: public published ones and those the caller is a learner in (as
+   * published), and, as they stand, those where the caller is staff; admins see every course.
+   */
   list: query({
     input: pageInput.extend({
       status: courseStatus.optional(),
@@ -218,7 +233,7 @@ export const courses = domain('courses', {
     summary: 'Get course content',
     errors: ['COURSE_NOT_FOUND'],
   }),
-  /** Published, public courses for learners: filters, cursor pages, newest first or by title. */
+  /** Published, public courses for anyone, signed in or not: filters, cursor pages, newest first or by title. */
   catalog: query({
     input: pageInput.extend({
       q: z.string().trim().min(1).max(100).optional().meta({ description: 'Words in the title or summary' }),
@@ -229,7 +244,7 @@ export const courses = domain('courses', {
       sort: z.enum(['newest', 'title']).default('newest'),
     }),
     output: page(course),
-    permission: 'authenticated',
+    permission: 'public',
     rest: { method: 'GET', path: '/catalog' },
     summary: 'Browse the catalogue',
     errors: ['BAD_REQUEST'],
@@ -434,10 +449,13 @@ export const coursesInternal = domain('courses', {
     summary: 'Course of a lesson',
     errors: ['NOT_FOUND'],
   }),
-  /** A user's course role (for services that check course-scoped permissions). */
+  /**
+   * A user's course role (for services that check course-scoped permissions), and whether the course is
+   * `visible` to them without admin rights: a course they may not see must not exist for them (404, never 403).
+   */
   roleOf: query({
     input: z.object({ courseId, userId: z.uuid() }),
-    output: z.object({ role: courseRole.nullable(), exists: z.boolean() }),
+    output: z.object({ role: courseRole.nullable(), exists: z.boolean(), visible: z.boolean() }),
     permission: 'internal',
     summary: "A user's role in a course",
   }),

@@ -96,7 +96,17 @@ export const enrollments = domain('enrollments', {
   roster: query({
     input: pageInput.extend({ courseId: z.uuid(), status: enrollmentStatus.optional() }),
     output: page(
-      z.object({ userId: z.uuid(), enrollmentId: z.uuid(), status: enrollmentStatus, percent: z.number(), lastActivityAt: isoDate.nullable(), completedAt: isoDate.nullable(), enrolledAt: isoDate.nullable() }),
+      z.object({
+        userId: z.uuid(),
+        displayName: z.string().nullable().meta({ description: 'Null if the account is gone' }),
+        email: z.string().nullable().optional().meta({ description: "Only for who may manage the course's members (or users)" }),
+        enrollmentId: z.uuid(),
+        status: enrollmentStatus,
+        percent: z.number(),
+        lastActivityAt: isoDate.nullable(),
+        completedAt: isoDate.nullable(),
+        enrolledAt: isoDate.nullable(),
+      }),
     ),
     permission: 'authenticated',
     rest: { method: 'GET', path: '/courses/{courseId}/roster' },

@@ -177,10 +177,14 @@ export const announcement = z
     authorId: z.uuid(),
     title: z.string(),
     body: z.string(),
-    status: z.enum(['fanning_out', 'queued', 'done']).meta({ description: 'fanning_out: recipients are being listed; queued: every recipient has its messages; done: nothing left to send' }),
-    recipients: z.number().int(),
+    /** Delivery progress (`status`, `recipients`, `progress`) is for the course's staff and admins; learners get the announcement alone. */
+    status: z
+      .enum(['fanning_out', 'queued', 'done'])
+      .optional()
+      .meta({ description: 'Staff only. fanning_out: recipients are being listed; queued: every recipient has its messages; done: nothing left to send' }),
+    recipients: z.number().int().optional().meta({ description: 'Staff only' }),
     /** Per channel, how many messages are in each state (the send is throttled per channel). */
-    progress: z.record(z.string(), z.record(z.string(), z.number().int())),
+    progress: z.record(z.string(), z.record(z.string(), z.number().int())).optional().meta({ description: 'Staff only: per channel, how many messages are in each state' }),
     createdAt: isoDate,
   })
   .meta({ id: 'Announcement' });
@@ -259,12 +263,13 @@ export const notifications = domain('notifications', {
     summary: 'Announce to a course',
     errors: ['COURSE_NOT_FOUND', 'FORBIDDEN'],
   }),
+  /** A course's announcements, newest first: its members (enrolled learners) read them; its staff and admins also see their delivery progress. */
   announcements: query({
     input: pageInput.extend({ courseId: z.uuid() }),
     output: page(announcement),
     permission: 'authenticated',
     rest: { method: 'GET', path: '/courses/{courseId}/announcements' },
-    summary: "A course's announcements, with their progress",
+    summary: "A course's announcements (with their progress, for staff)",
     errors: ['COURSE_NOT_FOUND', 'FORBIDDEN'],
   }),
   announcement: query({
@@ -272,7 +277,7 @@ export const notifications = domain('notifications', {
     output: announcement,
     permission: 'authenticated',
     rest: { method: 'GET', path: '/courses/{courseId}/announcements/{announcementId}' },
-    summary: 'An announcement and its progress',
+    summary: 'An announcement (with its progress, for staff)',
     errors: ['COURSE_NOT_FOUND', 'FORBIDDEN', 'NOT_FOUND'],
   }),
   /** Every template, its type and whether it is mandatory, for administrators. */

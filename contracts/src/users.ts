@@ -264,6 +264,16 @@ export const usersInternal = domain('users', {
     summary: 'Profile by email',
     errors: ['USER_NOT_FOUND'],
   }),
+  /**
+   * Names (and emails) of many users at once, for lists that show people (rosters, course members): one call per
+   * page. Unknown ids are left out; an erased user keeps the pseudonym and has no email.
+   */
+  summaries: query({
+    input: z.object({ ids: z.array(z.uuid()).min(1).max(500) }),
+    output: z.object({ items: z.array(z.object({ id: z.uuid(), displayName: z.string(), email: z.string().nullable(), status: z.enum(['active', 'deactivated', 'erased']) })) }),
+    permission: 'internal',
+    summary: "Many users' names and emails",
+  }),
   /** Look a profile up by id for another service (no caller checks). */
   byId: query({
     input: z.object({ id: z.uuid() }),

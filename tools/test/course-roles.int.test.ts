@@ -53,6 +53,24 @@ describe('course-scoped roles', () => {
     expect(mine).toContain(courseId);
   });
 
+  it('lists members by name, with their emails only for who may manage members', async () => {
+    const list = async (who: string) =>
+      (await http(base, 'GET', `/api/v1/courses/${courseId}/members`, undefined, t[who]!.token)).body.items as Array<{ userId: string; displayName: string; email?: string; role: string }>;
+    const byOwner = await list('owner');
+    expect(byOwner.map((m) => [m.role, m.displayName, m.email]).sort()).toEqual(
+      [
+        ['owner', 'owner', 'owner@roles.test'],
+        ['instructor', 'coteacher', 'coteacher@roles.test'],
+        ['ta', 'ta', 'ta@roles.test'],
+        ['learner', 'learner', 'learner@roles.test'],
+      ].sort(),
+    );
+    // A TA reads the list (names) but does not manage members: no emails.
+    const byTa = await list('ta');
+    expect(byTa.map((m) => m.displayName).sort()).toEqual(['coteacher', 'learner', 'owner', 'ta']);
+    expect(byTa.some((m) => 'email' in m)).toBe(false);
+  });
+
   it('hides the draft from its learners and from outsiders until it is published', async () => {
     expect((await get('learner')).status).toBe(404);
     expect((await get('outsider')).status).toBe(404);

@@ -216,7 +216,8 @@ for (const backend of ['local', 's3'] as const) {
       await req(base, 'POST', `/api/v1/users/${ids.teacher}/roles`, { role: 'instructor' }, tokens.admin);
       const teacher = (await req(base, 'POST', '/api/v1/auth/login', { email: `teacher@files-${backend}.test`, password: 'files suite password' })).body.accessToken;
       const course = (await req(base, 'POST', '/api/v1/courses', { title: 'Files course', category: 'files' }, teacher)).body;
-      expect((await upload(tokens.learner!, 'not mine to add', { 'x-filename': 'x.txt' }, `/api/v1/files?courseId=${course.id}`)).status).toBe(403);
+      // A draft the learner cannot see does not exist for them: 404, as for an unknown course.
+      expect((await upload(tokens.learner!, 'not mine to add', { 'x-filename': 'x.txt' }, `/api/v1/files?courseId=${course.id}`)).status).toBe(404);
       const handout = await upload(teacher, 'course handout', { 'x-filename': 'handout.txt', 'content-type': 'text/plain' }, `/api/v1/files?courseId=${course.id}`);
       expect(handout.body.courseId).toBe(course.id);
       await req(base, 'POST', `/api/v1/courses/${course.id}/publish`, undefined, teacher);

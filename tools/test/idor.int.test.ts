@@ -31,6 +31,8 @@ interface Fixtures {
 interface Rule {
   /** Who must be refused. */
   deny: Actor[];
+  /** Of those, who may not even see the resource: they must get 404, never 403 (nothing learnt about it). */
+  hidden?: Actor[];
   input?: (fx: Fixtures) => Record<string, unknown>;
 }
 
@@ -43,6 +45,8 @@ const adminOnly: Actor[] = ['anon', 'student', 'foreign', 'auditor', 'ta'];
 const ownerOnly: Actor[] = ['anon', 'student', 'foreign', 'auditor', 'ta'];
 /** The owner's draft course: its staff (the TA among them) may read it. */
 const courseStaff: Actor[] = ['anon', 'student', 'foreign', 'auditor'];
+/** Signed-in users who cannot see the owner's draft (nor its modules, lessons, roster, announcements): 404 for them. */
+const strangers: Actor[] = ['student', 'foreign', 'auditor'];
 
 const matrix: Record<string, Rule> = {
   'auth.register': { deny: everyone },
@@ -89,27 +93,28 @@ const matrix: Record<string, Rule> = {
   'users.reactivate': { deny: adminOnly, input: (fx) => ({ userId: fx.ownerId }) },
   'courses.create': { deny: staff, input: () => ({ title: 'Not yours', category: 'x' }) },
   'courses.list': { deny: signedIn },
-  'courses.get': { deny: courseStaff, input: (fx) => ({ courseId: fx.draftId }) },
-  'courses.update': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId, title: 'Hijacked' }) },
-  'courses.publish': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId }) },
-  'courses.members': { deny: courseStaff, input: (fx) => ({ courseId: fx.draftId }) },
-  'courses.addMember': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId, userId: fx.studentId, role: 'ta' }) },
-  'courses.removeMember': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId, userId: fx.taId }) },
-  'courses.content': { deny: courseStaff, input: (fx) => ({ courseId: fx.draftId, version: 'draft' }) },
-  'courses.catalog': { deny: signedIn },
-  'courses.createModule': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId, title: 'Injected' }) },
-  'courses.updateModule': { deny: ownerOnly, input: (fx) => ({ moduleId: fx.moduleId, title: 'Renamed' }) },
-  'courses.deleteModule': { deny: ownerOnly, input: (fx) => ({ moduleId: fx.moduleId }) },
-  'courses.createLesson': { deny: ownerOnly, input: (fx) => ({ moduleId: fx.moduleId, title: 'Injected', content: { type: 'markdown', body: 'x' } }) },
-  'courses.updateLesson': { deny: ownerOnly, input: (fx) => ({ lessonId: fx.lessonId, title: 'Renamed' }) },
-  'courses.deleteLesson': { deny: ownerOnly, input: (fx) => ({ lessonId: fx.lessonId }) },
-  'courses.reorder': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId, moduleId: fx.moduleId }) },
-  'courses.submitForReview': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId }) },
-  'courses.archive': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId }) },
+  'courses.get': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'courses.update': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, title: 'Hijacked' }) },
+  'courses.publish': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'courses.members': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'courses.addMember': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, userId: fx.studentId, role: 'ta' }) },
+  'courses.removeMember': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, userId: fx.taId }) },
+  'courses.content': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, version: 'draft' }) },
+  // The catalogue is how people find courses: anyone, signed in or not (public published courses only).
+  'courses.catalog': { deny: everyone },
+  'courses.createModule': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, title: 'Injected' }) },
+  'courses.updateModule': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ moduleId: fx.moduleId, title: 'Renamed' }) },
+  'courses.deleteModule': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ moduleId: fx.moduleId }) },
+  'courses.createLesson': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ moduleId: fx.moduleId, title: 'Injected', content: { type: 'markdown', body: 'x' } }) },
+  'courses.updateLesson': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ lessonId: fx.lessonId, title: 'Renamed' }) },
+  'courses.deleteLesson': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ lessonId: fx.lessonId }) },
+  'courses.reorder': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, moduleId: fx.moduleId }) },
+  'courses.submitForReview': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'courses.archive': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
   // A draft cannot be enrolled in by anyone; the denied here must not even learn it exists.
-  'enrollments.enrol': { deny: signedIn, input: (fx) => ({ courseId: fx.draftId }) },
-  'enrollments.drop': { deny: signedIn, input: (fx) => ({ courseId: fx.draftId }) },
-  'enrollments.bulkEnrol': { deny: ownerOnly, input: (fx) => ({ courseId: fx.draftId, csv: 'student@idor.test' }) },
+  'enrollments.enrol': { deny: signedIn, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'enrollments.drop': { deny: signedIn, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'enrollments.bulkEnrol': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, csv: 'student@idor.test' }) },
   'enrollments.mine': { deny: signedIn },
   'enrollments.history': { deny: ['anon', 'student', 'foreign', 'auditor'], input: (fx) => ({ enrollmentId: fx.enrollmentId }) },
   'enrollments.roster': { deny: courseStaff, input: (fx) => ({ courseId: fx.publishedId }) },
@@ -130,9 +135,9 @@ const matrix: Record<string, Rule> = {
   'notifications.pushSubscriptions': { deny: signedIn },
   'notifications.unsubscribePush': { deny: ownerOnly, input: (fx) => ({ subscriptionId: fx.pushSubscriptionId }) },
   // The TA is on the draft's staff and may announce; learners and strangers may not, nor see progress.
-  'notifications.announce': { deny: courseStaff, input: (fx) => ({ courseId: fx.draftId, title: 'Hijacked', body: 'x' }) },
-  'notifications.announcements': { deny: courseStaff, input: (fx) => ({ courseId: fx.draftId }) },
-  'notifications.announcement': { deny: courseStaff, input: (fx) => ({ courseId: fx.draftId, announcementId: fx.announcementId }) },
+  'notifications.announce': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, title: 'Hijacked', body: 'x' }) },
+  'notifications.announcements': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'notifications.announcement': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, announcementId: fx.announcementId }) },
   'notifications.templates': { deny: adminOnly },
   'notifications.previewTemplate': { deny: adminOnly, input: () => ({ template: 'welcome', locale: 'fr' }) },
   'analytics.enrollmentsByCourse': { deny: ['anon', 'student', 'auditor', 'ta'] },
@@ -240,6 +245,7 @@ describe('access matrix', () => {
         const r = await http(base, method, url, body, actor === 'anon' ? undefined : tokens[actor]);
         if (r.status < 400 || ![401, 403, 404].includes(r.status)) successes.push(`${actor} ${method} ${url} → ${r.status}`);
         if (actor === 'anon' && r.status !== 401) successes.push(`anon ${method} ${url} → ${r.status} (expected 401)`);
+        if (rule.hidden?.includes(actor) && r.status !== 404) successes.push(`${actor} ${method} ${url} → ${r.status} (expected 404: they cannot see it)`);
       }
     }
     expect(successes).toEqual([]);
@@ -256,5 +262,34 @@ describe('access matrix', () => {
     expect(content.modules.map((m: { title: string; lessons: unknown[] }) => [m.title, m.lessons.length])).toEqual([['Owner module', 1]]);
     expect((await http(base, 'GET', '/api/v1/me/push-subscriptions', undefined, owner.accessToken)).body.items.map((i: { id: string }) => i.id)).toEqual([fx.pushSubscriptionId]);
     expect((await http(base, 'GET', `/api/v1/courses/${fx.draftId}/announcements`, undefined, owner.accessToken)).body.items.map((i: { title: string }) => i.title)).toEqual(['Owner news']);
+  });
+  it('answers 404, never 403, to whoever cannot see the course, on everything course-scoped outside the matrix', async () => {
+    const body = (r: { status: number; body: { error?: { code: string; message: string } } }) => [r.status, r.body.error?.code];
+    for (const actor of strangers) {
+      const token = tokens[actor]!;
+      // The draft's roster (the matrix tries the published course's, which they may see but not read: 403).
+      expect(body(await http(base, 'GET', `/api/v1/courses/${fx.draftId}/roster`, undefined, token)), actor).toEqual([404, 'COURSE_NOT_FOUND']);
+      // An upload into the draft, raw and resumable (tus).
+      const up = await fetch(`${base}/api/v1/files?courseId=${fx.draftId}`, { method: 'POST', body: 'planted', headers: { authorization: `Bearer ${token}`, 'x-filename': 'x.txt', 'content-type': 'text/plain' } });
+      expect(up.status, actor).toBe(404);
+      const tus = { 'tus-resumable': '1.0.0', authorization: `Bearer ${token}` };
+      const meta = `filename ${Buffer.from('x.txt').toString('base64')},courseId ${Buffer.from(fx.draftId).toString('base64')}`;
+      const created = await fetch(`${base}/api/v1/files/uploads`, { method: 'POST', headers: { ...tus, 'upload-length': '7', 'upload-metadata': meta } });
+      expect(created.status).toBe(201);
+      const done = await fetch(new URL(created.headers.get('location')!, base), { method: 'PATCH', headers: { ...tus, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: 'planted' });
+      expect(done.status, actor).toBe(404);
+    }
+    // The TA sees the draft but may not attach files to it: that is a 403.
+    const ta = await fetch(`${base}/api/v1/files?courseId=${fx.draftId}`, { method: 'POST', body: 'planted', headers: { authorization: `Bearer ${tokens.ta}`, 'x-filename': 'x.txt', 'content-type': 'text/plain' } });
+    expect(ta.status).toBe(403);
+    // A prerequisite the caller cannot see is refused exactly like an unknown id (it does not leak that the course exists).
+    const prereq = async (id: string) => {
+      const r = await http(base, 'POST', '/api/v1/courses', { title: 'Foreign course', category: 'x', prerequisites: [id] }, tokens.foreign);
+      return [r.status, r.body.error?.code, String(r.body.error?.message).replace(id, '<id>')];
+    };
+    const unknown = await prereq('00000000-0000-4000-8000-00000000abcd');
+    expect(unknown[0]).toBe(422);
+    expect(await prereq(fx.draftId)).toEqual(unknown);
+    expect((await http(base, 'POST', '/api/v1/courses', { title: 'Foreign course', category: 'x', prerequisites: [fx.publishedId] }, tokens.foreign)).status).toBe(201);
   });
 });

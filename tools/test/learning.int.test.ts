@@ -73,6 +73,7 @@ describe('content and publishing', () => {
     await t.post(`/modules/${m1.id}/lessons`, { title: 'Unpublished', content: { type: 'markdown', body: 'soon' } });
     const seen = (await as(learner).get(`/courses/${c.id}/content`)).body;
     expect(seen.version).toBe(1);
+    expect(seen.course.hasUnpublishedChanges).toBe(false); // learners learn nothing of unpublished edits
     expect(seen.modules[0].lessons.map((l: { title: string }) => l.title)).toEqual(['Intro', 'Reading']);
     expect((await as(learner).get(`/courses/${c.id}/content?version=draft`)).status).toBe(403);
     const draft = (await t.get(`/courses/${c.id}/content?version=draft`)).body;
@@ -87,6 +88,30 @@ describe('content and publishing', () => {
 
     expect((await t.post(`/courses/${c.id}/publish`)).body.version).toBe(2);
     expect((await as(learner).get(`/courses/${c.id}/content`)).body.modules[0].lessons).toHaveLength(3);
+  });
+
+  it('refuses module requirements that form a cycle, when written and at publish', async () => {
+    const t = as(teacher);
+    const { c, m1, m2 } = await buildCourse('Cyclic');
+    const m3 = (await t.post(`/courses/${c.id}/modules`, { title: 'Expert', requires: [m2.id] })).body;
+    expect((await t.patch(`/modules/${m2.id}`, { requires: [m1.id] })).status).toBe(200);
+    // Basics → Expert → Advanced → Basics: never completable.
+    const r = await t.patch(`/modules/${m1.id}`, { requires: [m3.id] });
+    expect([r.status, r.body.error.code]).toEqual([422, 'VALIDATION_FAILED']);
+    expect(r.body.error.message).toContain('"Basics" → "Expert" → "Advanced" → "Basics"');
+    expect(r.body.error.details.cycle).toEqual([m1.id, m3.id, m2.id, m1.id]);
+    const self = await t.patch(`/modules/${m1.id}`, { requires: [m1.id] });
+    expect(self.status).toBe(422);
+    // Advanced (second) requires Basics... and Basics the later Advanced: fine until the course is made sequential,
+    // where each module also waits for the one before it. Publishing then refuses.
+    expect((await t.patch(`/modules/${m2.id}`, { requires: [] })).status).toBe(200);
+    expect((await t.patch(`/modules/${m1.id}`, { requires: [m2.id] })).status).toBe(200);
+    expect((await t.patch(`/courses/${c.id}`, { sequential: true })).status).toBe(200);
+    const pub = await t.post(`/courses/${c.id}/publish`);
+    expect([pub.status, pub.body.error.code]).toEqual([409, 'CONFLICT']);
+    expect(pub.body.error.message).toContain('"Basics" → "Advanced" → "Basics"');
+    expect((await t.patch(`/courses/${c.id}`, { sequential: false })).status).toBe(200);
+    expect((await t.post(`/courses/${c.id}/publish`)).status).toBe(200);
   });
 
   it('lists only published public courses in the catalogue, filtered and paged', async () => {
@@ -104,6 +129,62 @@ describe('content and publishing', () => {
     const next = (await as(learner).get(`/catalog?sort=title&limit=1&cursor=${all.nextCursor}`)).body;
     expect(next.items[0].title > all.items[0].title).toBe(true);
     expect((await as(learner).get('/catalog')).body.items.map((c: { title: string }) => c.title)).not.toContain('Secret');
+  });
+});
+
+describe('what others see of a course', () => {
+  it('lists for non-members only public published courses, as published; learners their courses; staff the working copy', async () => {
+    const t = as(teacher);
+    const pub = await buildCourse('Seen public');
+    await t.post(`/courses/${pub.c.id}/publish`);
+    expect((await t.patch(`/courses/${pub.c.id}`, { title: 'Seen public (unpublished edit)', summary: 'secret plans' })).status).toBe(200);
+    const priv = await buildCourse('Seen private', { visibility: 'private' });
+    await t.post(`/courses/${priv.c.id}/publish`);
+    const unlisted = await buildCourse('Seen unlisted', { visibility: 'unlisted' });
+    await t.post(`/courses/${unlisted.c.id}/publish`);
+    const draft = await buildCourse('Seen draft');
+    const titles = async (token: string) => {
+      const items = (await as(token).get('/courses?limit=100')).body.items as Array<{ id: string; title: string; summary: string }>;
+      return new Map(items.filter((c) => [pub.c.id, priv.c.id, unlisted.c.id, draft.c.id].includes(c.id)).map((c) => [c.id, `${c.title} / ${c.summary}`]));
+    };
+    // A stranger: the public course only, as it was published.
+    expect([...(await titles(other)).values()]).toEqual(['Seen public / Seen public summary']);
+    const one = (await as(other).get(`/courses/${pub.c.id}`)).body;
+    expect([one.title, one.summary, one.hasUnpublishedChanges]).toEqual(['Seen public', 'Seen public summary', false]);
+    expect((await as(other).get(`/courses/${priv.c.id}`)).status).toBe(404);
+    // A learner of the private course sees it too (its published version).
+    expect((await t.post(`/courses/${priv.c.id}/enrollments/bulk`, { csv: 'learner@learn.test' })).body.summary.enrolled).toBe(1);
+    await waitFor(async () => (await titles(learner)).has(priv.c.id));
+    expect((await titles(learner)).get(priv.c.id)).toBe('Seen private / Seen private summary');
+    expect((await titles(learner)).get(pub.c.id)).toBe('Seen public / Seen public summary');
+    // The teacher: everything, as it stands.
+    const mine = await titles(teacher);
+    expect(mine.get(pub.c.id)).toBe('Seen public (unpublished edit) / secret plans');
+    expect(mine.size).toBe(4);
+    // Archived (out of the catalogue): its learners still see it, from its snapshot, and strangers do not.
+    await t.patch(`/courses/${priv.c.id}`, { title: 'Seen private (edited)' });
+    expect((await t.post(`/courses/${priv.c.id}/archive`)).status).toBe(200);
+    expect((await titles(learner)).get(priv.c.id)).toBe('Seen private / Seen private summary');
+    expect((await as(learner).get(`/courses/${priv.c.id}`)).body).toMatchObject({ title: 'Seen private', status: 'archived' });
+    expect((await titles(other)).has(priv.c.id)).toBe(false);
+  });
+
+  it('shows the catalogue to anonymous visitors: public published courses only, as published', async () => {
+    const t = as(teacher);
+    const open = await buildCourse('Anon catalogue');
+    await t.post(`/courses/${open.c.id}/publish`);
+    await t.patch(`/courses/${open.c.id}`, { title: 'Anon catalogue (unpublished edit)' });
+    const closing = await buildCourse('Soon private');
+    await t.post(`/courses/${closing.c.id}/publish`);
+    const r = await http(base, 'GET', '/api/v1/catalog?limit=100');
+    expect(r.status).toBe(200);
+    const seen = r.body.items.map((c: { title: string }) => c.title);
+    expect(seen).toContain('Anon catalogue');
+    expect(seen).toContain('Soon private');
+    expect(seen.join()).not.toMatch(/unpublished edit|Seen private|Seen unlisted|Seen draft/);
+    // Made private (not yet republished): out of the catalogue at once.
+    await t.patch(`/courses/${closing.c.id}`, { visibility: 'private' });
+    expect((await http(base, 'GET', '/api/v1/catalog?limit=100')).body.items.map((c: { title: string }) => c.title)).not.toContain('Soon private');
   });
 });
 
@@ -131,7 +212,7 @@ describe('enrolment and progress', () => {
     expect(done.percent).toBe(100);
     expect(done.completedAt).toBeTruthy();
     const roster = (await t.get(`/courses/${c.id}/roster`)).body.items;
-    expect(roster).toEqual([expect.objectContaining({ userId: learnerId, status: 'completed', percent: 100 })]);
+    expect(roster).toEqual([expect.objectContaining({ userId: learnerId, displayName: 'learner', email: 'learner@learn.test', status: 'completed', percent: 100 })]);
     expect((await as(other).get(`/courses/${c.id}/roster`)).status).toBe(403);
     // The learner became a course member; the enrollment's history tells its story.
     const h = (await as(learner).get(`/enrollments/${e.body.id}`)).body.history.map((x: { status: string }) => x.status);
@@ -151,6 +232,20 @@ describe('enrolment and progress', () => {
     expect((await as(other).post(`/courses/${closed.c.id}/enrollments`)).body.error.code).toBe('ENROLLMENT_CLOSED');
     const draft = await buildCourse('Draft only');
     expect((await as(other).post(`/courses/${draft.c.id}/enrollments`)).body.error.code).toBe('COURSE_NOT_FOUND');
+  });
+
+  it('stores nothing for an enrolment in a course that does not exist, or that the caller cannot see', async () => {
+    const t = as(teacher);
+    const priv = await buildCourse('Hidden private', { visibility: 'private' });
+    await t.post(`/courses/${priv.c.id}/publish`);
+    const draft = await buildCourse('Hidden draft');
+    const ghost = '00000000-0000-4000-8000-0000000000ee';
+    for (const courseId of [ghost, ghost, priv.c.id, draft.c.id]) {
+      const r = await as(other).post(`/courses/${courseId}/enrollments`);
+      expect([r.status, r.body.error?.code]).toEqual([404, 'COURSE_NOT_FOUND']);
+    }
+    const mine = (await as(other).get('/me/enrollments?limit=100')).body.items.map((e: { courseId: string }) => e.courseId);
+    expect(mine.filter((id: string) => [ghost, priv.c.id, draft.c.id].includes(id))).toEqual([]);
   });
 
   it('waitlists past capacity and promotes the first in line when a seat frees', async () => {
@@ -174,6 +269,32 @@ describe('enrolment and progress', () => {
     expect(r.body.rows.map((x: { outcome: string }) => x.outcome)).toEqual(['enrolled', 'enrolled', 'unknown_user', 'invalid', 'waitlisted']);
     expect(r.body.summary).toMatchObject({ enrolled: 2, waitlisted: 1, unknown_user: 1, invalid: 1 });
     expect((await as(learner).post(`/courses/${c.id}/enrollments/bulk`, { csv })).status).toBe(403);
+  });
+  it('parses bulk CSV per RFC 4180 and neutralises every echoed cell against formula injection', async () => {
+    const t = as(teacher);
+    const { c } = await buildCourse('Bulk RFC 4180');
+    await t.post(`/courses/${c.id}/publish`);
+    // Quoted commas, doubled quotes, a line break inside quotes, CRLF; the email column is not the first.
+    const csv = [
+      'name,email,note',
+      '"Lopez, Maria",learner@learn.test,"said ""hi"""',
+      '"Two\r\nlines",other@learn.test,x',
+      'Evil,"=HYPERLINK(""http://evil.test"",""x"")@x.io",x',
+      'Plus,+1@evil.test,x',
+      'At,@SUM(A1),x',
+      'Tab,"\tcmd@evil.test",x',
+      '',
+    ].join('\r\n');
+    const r = await t.post(`/courses/${c.id}/enrollments/bulk`, { csv });
+    expect(r.status).toBe(200);
+    expect(r.body.rows.map((x: { line: number; email: string; outcome: string }) => [x.line, x.email, x.outcome])).toEqual([
+      [2, 'learner@learn.test', 'enrolled'],
+      [3, 'other@learn.test', 'enrolled'],
+      [5, `'=hyperlink("http://evil.test","x")@x.io`, 'unknown_user'],
+      [6, "'+1@evil.test", 'unknown_user'],
+      [7, "'@sum(a1)", 'invalid'],
+      [8, 'cmd@evil.test', 'unknown_user'],
+    ]);
   });
 
   it('completes a video lesson only once it was watched far enough', async () => {

@@ -242,6 +242,34 @@ describe('preferences and in-app', () => {
   });
 });
 
+describe('announcements for learners', () => {
+  it('lets enrolled learners read their course announcements, without the delivery progress staff see', async () => {
+    const courseId = await publishedCourse('Announced course');
+    const teacher = (await author)!;
+    const learner = await register('reader@notify.test');
+    const outsider = await register('outsider@notify.test');
+    expect((await http(base, 'POST', `/api/v1/courses/${courseId}/enrollments`, {}, learner.accessToken)).body.status).toBe('active');
+    const ann = await http(base, 'POST', `/api/v1/courses/${courseId}/announcements`, { title: 'Exam moved', body: 'To Friday.' }, teacher);
+    expect(ann.status).toBe(202);
+    // The learner's membership follows the enrolment event: wait until the list answers.
+    const list = await waitFor(async () => {
+      const r = await http(base, 'GET', `/api/v1/courses/${courseId}/announcements`, undefined, learner.accessToken);
+      return r.status === 200 && r.body;
+    });
+    expect(list.items).toEqual([{ id: ann.body.id, courseId, authorId: ann.body.authorId, title: 'Exam moved', body: 'To Friday.', createdAt: ann.body.createdAt }]);
+    const one = await http(base, 'GET', `/api/v1/courses/${courseId}/announcements/${ann.body.id}`, undefined, learner.accessToken);
+    expect(one.status).toBe(200);
+    expect(Object.keys(one.body).sort()).toEqual(['authorId', 'body', 'courseId', 'createdAt', 'id', 'title']);
+    // Staff still see how the sending goes.
+    const staff = (await http(base, 'GET', `/api/v1/courses/${courseId}/announcements/${ann.body.id}`, undefined, teacher)).body;
+    expect(staff).toHaveProperty('progress');
+    expect(staff).toHaveProperty('recipients');
+    // Someone who may see the (public) course but is not in it: refused; a learner may not announce.
+    expect((await http(base, 'GET', `/api/v1/courses/${courseId}/announcements`, undefined, outsider.accessToken)).status).toBe(403);
+    expect((await http(base, 'POST', `/api/v1/courses/${courseId}/announcements`, { title: 'x', body: 'y' }, learner.accessToken)).status).toBe(403);
+  });
+});
+
 /** A course an instructor publishes, for events to happen in. */
 let author: Promise<string> | undefined;
 async function publishedCourse(title: string) {

@@ -128,8 +128,10 @@ export interface ListFilter {
   status?: Course['status'];
   category?: string;
   ownerId?: string;
-  /** Unset: everything (admins). Set: published courses plus those where this user is staff. */
-  visibleTo?: string;
+  /** Who is looking: their course role comes with each row. */
+  viewer: string;
+  /** Everything (admins); otherwise what the viewer may see (see `list`). */
+  all: boolean;
 }
 
 export interface CatalogFilter {
@@ -391,18 +393,49 @@ export class CoursesRepository {
 
   // ------------------------------------------------------------ lists
 
-  /** Newest first, keyset-paginated on (created_at, id); fetches one extra row to know if there is more. */
+  /**
+   * Newest first, keyset-paginated on (created_at, id); fetches one extra row to know if there is more. Each row
+   * comes with the viewer's course role and the course as its last published version describes it.
+   */
   list(f: ListFilter) {
-    let q = this.db.selectFrom('courses').selectAll();
-    if (f.visibleTo) {
-      const staffOf = this.db.selectFrom('course_members').select('course_id').where('user_id', '=', f.visibleTo).where('role', '!=', 'learner');
-      q = q.where((eb) => eb.or([eb('status', '=', 'published'), eb('id', 'in', staffOf)]));
+    let q = this.db
+      .selectFrom('courses')
+      .leftJoin('course_members as cm', (j) => j.onRef('cm.course_id', '=', 'courses.id').on('cm.user_id', '=', f.viewer))
+      .leftJoin('catalog as cat', 'cat.course_id', 'courses.id')
+      .leftJoin('course_versions as cv', (j) => j.onRef('cv.course_id', '=', 'courses.id').onRef('cv.version', '=', 'courses.version'))
+      .selectAll('courses')
+      // The published course from the small catalogue row; the large snapshot is opened only for archived courses.
+      .select(['cm.role as member_role', sql<Course | null>`coalesce(cat.course, cv.snapshot->'course')`.as('published')]);
+    if (!f.all) {
+      // Staff see their courses; learners the courses they are in, once published; anyone else public
+      // courses that are published and were public when published (the catalogue's rows).
+      const publicNow = this.db.selectFrom('catalog').select('catalog.course_id').where('catalog.visibility', '=', 'public');
+      q = q.where((eb) =>
+        eb.or([
+          eb('cm.role', 'in', ['owner', 'instructor', 'ta']),
+          eb.and([eb('cm.role', '=', 'learner'), eb('courses.version', '>=', 1)]),
+          eb.and([eb('courses.status', '=', 'published'), eb('courses.visibility', '=', 'public'), eb('courses.id', 'in', publicNow)]),
+        ]),
+      );
     }
-    if (f.status) q = q.where('status', '=', f.status);
-    if (f.category) q = q.where('category', '=', f.category);
-    if (f.ownerId) q = q.where('owner_id', '=', f.ownerId);
-    if (f.after) q = q.where(sql<boolean>`(created_at, id) < (${f.after.createdAt}, ${f.after.id}::uuid)`);
-    return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit + 1).execute();
+    if (f.status) q = q.where('courses.status', '=', f.status);
+    if (f.category) q = q.where('courses.category', '=', f.category);
+    if (f.ownerId) q = q.where('courses.owner_id', '=', f.ownerId);
+    if (f.after) q = q.where(sql<boolean>`(courses.created_at, courses.id) < (${f.after.createdAt}, ${f.after.id}::uuid)`);
+    return q.orderBy('courses.created_at', 'desc').orderBy('courses.id', 'desc').limit(f.limit + 1).execute();
+  }
+
+  /** The course as its last published version describes it: its catalogue row, or (archived) its snapshot's course part. */
+  async publishedCourse(courseId: string, version: number): Promise<Course | undefined> {
+    const listed = await this.db.selectFrom('catalog').select('course').where('course_id', '=', courseId).executeTakeFirst();
+    if (listed && listed.course.version === version) return listed.course;
+    const r = await this.db
+      .selectFrom('course_versions')
+      .select(sql<Course>`snapshot->'course'`.as('course'))
+      .where('course_id', '=', courseId)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return r?.course;
   }
 
   /** Puts a published course in the catalogue read model (or refreshes it), as this version describes it. */
@@ -432,7 +465,9 @@ export class CoursesRepository {
    * language, level and words in the title or summary.
    */
   catalog(f: CatalogFilter) {
-    let q = this.db.selectFrom('catalog').select(['course_id', 'published_at', 'sort_title', 'course']).where('visibility', '=', 'public');
+    // Public when published and still public and published now (a course made private or archived leaves at once).
+    const publicNow = this.db.selectFrom('courses').select('courses.id').where('courses.status', '=', 'published').where('courses.visibility', '=', 'public');
+    let q = this.db.selectFrom('catalog').select(['course_id', 'published_at', 'sort_title', 'course']).where('visibility', '=', 'public').where('course_id', 'in', publicNow);
     if (f.category) q = q.where(sql<boolean>`${f.category}::text = any(categories)`);
     if (f.tag) q = q.where(sql<boolean>`${f.tag.toLowerCase()}::text = any(tags)`);
     if (f.language) q = q.where('language', '=', f.language);

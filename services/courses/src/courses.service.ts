@@ -66,6 +66,17 @@ function learnerMaySee(row: CourseRow, role: CourseRole | undefined): boolean {
   return row.visibility !== 'private' || role !== undefined;
 }
 
+/**
+ * What the caller sees of a course's metadata: staff (and admins) the working copy; everyone else the course as
+ * its last published version describes it, never unpublished edits.
+ */
+function viewOf(row: CourseRow, perms: Set<CoursePermission>, published: Course | null | undefined): Course {
+  const current = toCourse(row);
+  if (perms.has('course:view-drafts')) return current;
+  if (!published) throw notFound();
+  return { ...current, ...published, status: current.status, version: current.version, publishedAt: current.publishedAt, hasUnpublishedChanges: false };
+}
+
 function must(perms: Set<CoursePermission>, p: CoursePermission, what: string): void {
   if (!perms.has(p)) throw new DomainError('FORBIDDEN', `Your role in this course does not allow you to ${what}`, { permission: p });
 }
@@ -85,16 +96,65 @@ const toMember = (m: { user_id: string; role: CourseRole; added_by: string | nul
 
 const badInput = (path: string, message: string) => new DomainError('VALIDATION_FAILED', `Invalid input: ${path}: ${message}`, { issues: [{ path, message, code: 'custom' }] });
 
-/** Checks what a metadata change refers to: a free slug, real prerequisite courses, a window that makes sense. */
-async function checkMeta(repo: CoursesRepository, courseId: string, m: { slug?: string; prerequisites?: string[]; enrollOpensAt?: string | null; enrollClosesAt?: string | null }, current?: CourseRow) {
+/**
+ * Checks what a metadata change refers to: a free slug, real prerequisite courses, a window that makes sense.
+ * A prerequisite must be a course the caller may see: one they may not is refused exactly like an unknown id.
+ */
+async function checkMeta(
+  repo: CoursesRepository,
+  courseId: string,
+  m: { slug?: string; prerequisites?: string[]; enrollOpensAt?: string | null; enrollClosesAt?: string | null },
+  who: { caller: Caller; admin: boolean },
+  current?: CourseRow,
+) {
   if (m.slug && (await repo.slugTaken(m.slug, courseId))) throw new DomainError('CONFLICT', `The slug "${m.slug}" is taken`);
   for (const p of m.prerequisites ?? []) {
     if (p === courseId) throw badInput('prerequisites', 'a course cannot require itself');
-    if (!(await repo.byId(p))) throw badInput('prerequisites', `no course ${p}`);
+    const seen = await access(repo, p, who.caller, who.admin).catch(() => undefined);
+    if (!seen) throw badInput('prerequisites', `no course ${p}`);
   }
   const opens = m.enrollOpensAt !== undefined ? m.enrollOpensAt : current?.enroll_opens_at?.toISOString() ?? null;
   const closes = m.enrollClosesAt !== undefined ? m.enrollClosesAt : current?.enroll_closes_at?.toISOString() ?? null;
   if (opens && closes && new Date(opens) >= new Date(closes)) throw badInput('enrollClosesAt', 'must be after enrollOpensAt');
+}
+
+/**
+ * A cycle among module requirements, if there is one: `requires` edges, and in a sequential course each module's
+ * edge to the one before it (it unlocks once that one is complete). A cycle makes the course impossible to
+ * complete. Answers the cycle as module ids, first repeated at the end (M1 → M2 → M1).
+ */
+function requirementCycle(modules: ReadonlyArray<{ id: string; requires: readonly string[] }>, sequential: boolean): string[] | undefined {
+  const known = new Set(modules.map((m) => m.id));
+  const edges = new Map(modules.map((m, i) => [m.id, [...(sequential && i > 0 ? [modules[i - 1]!.id] : []), ...m.requires.filter((r) => known.has(r))]]));
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (id: string): string[] | undefined => {
+    if (state.get(id) === 'done') return undefined;
+    if (state.get(id) === 'open') return [...path.slice(path.indexOf(id)), id];
+    state.set(id, 'open');
+    path.push(id);
+    for (const next of edges.get(id) ?? []) {
+      const found = visit(next);
+      if (found) return found;
+    }
+    path.pop();
+    state.set(id, 'done');
+    return undefined;
+  };
+  for (const m of modules) {
+    const found = visit(m.id);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The refusal of a requirement cycle, naming it by module titles (and ids in `details.cycle`). */
+function cycleError(code: 'VALIDATION_FAILED' | 'CONFLICT', cycle: string[], modules: ReadonlyArray<{ id: string; title: string }>) {
+  const named = cycle.map((id) => `"${modules.find((m) => m.id === id)?.title ?? id}"`).join(' → ');
+  const message = `module requirements form a cycle, so the course could never be completed: ${named}`;
+  return code === 'VALIDATION_FAILED'
+    ? new DomainError(code, `Invalid input: requires: ${message}`, { issues: [{ path: 'requires', message, code: 'custom' }], cycle })
+    : new DomainError(code, `Cannot publish: ${message}`, { cycle });
 }
 
 /** The whole working copy as a tree: modules in order, each with its lessons in order. */
@@ -157,29 +217,33 @@ export const coursesService = defineService({
     }),
   ],
   handlers: {
-    async create({ input, caller, tx }) {
+    async create({ input, caller, can, tx }) {
       const id = randomUUID();
       return tx(async (trx) => {
         const repo = new CoursesRepository(trx);
-        await checkMeta(repo, id, input);
+        await checkMeta(repo, id, input, { caller: caller!, admin: can('courses:read-all') });
         return toCourse(await repo.create({ ...input, id, ownerId: caller!.userId }));
       }).catch((err) => {
         throw unique(err) ? new DomainError('CONFLICT', 'The slug is taken') : err;
       });
     },
     async get({ input, caller, can, repo }) {
-      return toCourse((await access(repo, input.courseId, caller!, can('courses:read-all'))).row);
+      const { row, perms } = await access(repo, input.courseId, caller!, can('courses:read-all'));
+      return viewOf(row, perms, perms.has('course:view-drafts') ? undefined : await repo.publishedCourse(row.id, row.version));
     },
     async list({ input, caller, can, repo }) {
+      const admin = can('courses:read-all');
       const rows = await repo.list({
         limit: input.limit,
         after: input.cursor ? decodeCursor(input.cursor) : undefined,
         status: input.status,
         category: input.category,
         ownerId: input.mine ? caller!.userId : undefined,
-        visibleTo: can('courses:read-all') ? undefined : caller!.userId,
+        viewer: caller!.userId,
+        all: admin,
       });
-      return keysetPage(rows, input.limit, toCourse, (c) => encodeCursor(c.createdAt, c.id));
+      const view = ({ member_role, published, ...row }: (typeof rows)[number]) => viewOf(row, admin ? everything : coursePermissionsOf(member_role ?? undefined), published);
+      return keysetPage(rows, input.limit, view, (c) => encodeCursor(c.createdAt, c.id));
     },
     async catalog({ input, repo }) {
       const after = input.cursor ? (input.sort === 'title' ? decodeKeyCursor(input.cursor) : (({ createdAt, id }) => ({ key: createdAt.toISOString(), id }))(decodeCursor(input.cursor))) : undefined;
@@ -198,7 +262,9 @@ export const coursesService = defineService({
       if (!learnerMaySee(row, role) && !(perms.has('course:view-drafts') && row.version >= 1)) throw notFound();
       const snap = (await repo.snapshot(row.id, row.version)) as Omit<CourseContent, 'course'> & { course: Course };
       if (!snap) throw notFound();
-      return { ...snap, course: { ...snap.course, status: row.status, version: row.version, hasUnpublishedChanges: toCourse(row).hasUnpublishedChanges } };
+      // Staff see whether the working copy moved on; learners only the published version (nothing about edits).
+      const course = perms.has('course:view-drafts') ? { ...snap.course, status: row.status, version: row.version, hasUnpublishedChanges: toCourse(row).hasUnpublishedChanges } : viewOf(row, perms, snap.course);
+      return { ...snap, course };
     },
     async update({ input, caller, can, tx }) {
       const { courseId, ...patch } = input;
@@ -206,7 +272,7 @@ export const coursesService = defineService({
         const repo = new CoursesRepository(trx);
         const { row, perms } = await access(repo, courseId, caller!, can('courses:read-all'), true);
         must(perms, 'course:edit', 'change it');
-        await checkMeta(repo, courseId, patch, row);
+        await checkMeta(repo, courseId, patch, { caller: caller!, admin: can('courses:read-all') }, row);
         const updated = await repo.update(courseId, patch);
         await emit(courseEvents.contentUpdated, { courseId, kind: 'course', id: courseId, change: 'updated', by: caller!.userId }, courseId);
         return toCourse(updated);
@@ -221,6 +287,7 @@ export const coursesService = defineService({
         must(perms, 'course:edit', 'change its content');
         const siblings = await repo.modulesOf(input.courseId);
         for (const r of input.requires) if (!siblings.some((m) => m.id === r)) throw badInput('requires', `no module ${r} in this course`);
+        // A new module comes last and nothing requires it yet: it cannot close a cycle.
         const m = await repo.insertModule({ id: randomUUID(), courseId: input.courseId, title: input.title, summary: input.summary, requires: input.requires, position: generateKeyBetween(siblings.at(-1)?.position ?? null, null) });
         await contentChanged(repo, emit, input.courseId, 'module', m.id, 'created', caller!.userId);
         await emit(courseEvents.moduleAdded, { courseId: input.courseId, moduleId: m.id, title: m.title, by: caller!.userId }, input.courseId);
@@ -231,9 +298,14 @@ export const coursesService = defineService({
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
         const m = await editable(repo, await repo.module(input.moduleId), 'module', caller!, can('courses:read-all'));
-        if (input.requires) {
+        const requires = input.requires;
+        if (requires) {
           const siblings = await repo.modulesOf(m.course_id);
-          for (const r of input.requires) if (r === m.id || !siblings.some((s) => s.id === r)) throw badInput('requires', `not another module of this course: ${r}`);
+          for (const r of requires) if (r === m.id || !siblings.some((s) => s.id === r)) throw badInput('requires', `not another module of this course: ${r}`);
+          const course = await repo.byId(m.course_id);
+          const after = siblings.map((s) => (s.id === m.id ? { ...s, requires } : s));
+          const cycle = requirementCycle(after, course?.sequential ?? false);
+          if (cycle) throw cycleError('VALIDATION_FAILED', cycle, after);
         }
         const updated = await repo.updateModule(m.id, { title: input.title, summary: input.summary, requires: input.requires });
         await contentChanged(repo, emit, m.course_id, 'module', m.id, 'updated', caller!.userId);
@@ -340,6 +412,9 @@ export const coursesService = defineService({
         if (row.status === 'archived') throw new DomainError('CONFLICT', 'An archived course cannot be published');
         if (row.status === 'published' && !toCourse(row).hasUnpublishedChanges) throw new DomainError('COURSE_ALREADY_PUBLISHED', 'The course is already published, with no changes since');
         const tree = await workingCopy(repo, row);
+        // Cycles written before they were refused, or made by reordering a sequential course.
+        const cycle = requirementCycle(tree.modules, row.sequential);
+        if (cycle) throw cycleError('CONFLICT', cycle, tree.modules);
         const published = await repo.publish(row.id, caller!.userId, (r) => ({ course: { ...toCourse(r), hasUnpublishedChanges: false }, version: r.version, modules: tree.modules }));
         const course = toCourse(published);
         await repo.catalogPut(course);
@@ -351,11 +426,19 @@ export const coursesService = defineService({
         return course;
       });
     },
-    async members({ input, caller, can, repo }) {
+    async members({ input, caller, can, call, repo }) {
       const { perms } = await access(repo, input.courseId, caller!, can('courses:read-all'));
       must(perms, 'course:members:read', 'see its members');
       const rows = await repo.members({ courseId: input.courseId, role: input.role, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
-      return keysetPage(rows, input.limit, toMember, (m) => encodeCursor(m.addedAt, m.userId));
+      const page = keysetPage(rows, input.limit, toMember, (m) => encodeCursor(m.addedAt, m.userId));
+      // Names for everyone who may read the list; emails for who may manage its members (or users). One call per page.
+      const ids = page.items.map((m) => m.userId);
+      const people = new Map(ids.length ? (await call(usersInternal.summaries, { ids })).items.map((u) => [u.id, u]) : []);
+      const withEmail = perms.has('course:members:manage') || can('users:manage');
+      return {
+        ...page,
+        items: page.items.map((m) => ({ ...m, displayName: people.get(m.userId)?.displayName ?? null, ...(withEmail && { email: people.get(m.userId)?.email ?? null }) })),
+      };
     },
     async addMember({ input, caller, can, repo, call, tx }) {
       const { perms } = await access(repo, input.courseId, caller!, can('courses:read-all'));
@@ -416,8 +499,10 @@ export const coursesService = defineService({
       return { courseId: l.course_id };
     },
     async roleOf({ input, repo }) {
-      const r = await repo.byId(input.courseId);
-      return { exists: r !== undefined, role: r ? ((await repo.roleIn(input.courseId, input.userId)) ?? null) : null };
+      const found = await repo.withRole(input.courseId, input.userId);
+      if (!found) return { exists: false, role: null, visible: false };
+      const visible = coursePermissionsOf(found.role).has('course:view-drafts') || learnerMaySee(found.row, found.role);
+      return { exists: true, role: found.role ?? null, visible };
     },
     async privacyExport({ input, repo }) {
       return { data: await repo.exportUser(input.userId) };

@@ -15,6 +15,7 @@ import { addToOutbox, consumer, decodeCursor, defineService, encodeCursor, keyse
 import type { Kysely, Transaction } from 'kysely';
 import { EnrollmentsRepository, toEnrollment, type EnrollmentRow, type EnrollmentsDB } from './enrollments.repository.js';
 import * as m0 from './migrations/20261124230000_enrollments.js';
+import { neutralise, parseCsv } from './csv.js';
 import { computeProgress, type Outline } from './progress.js';
 import { EnrollmentSaga } from './saga.js';
 
@@ -34,14 +35,20 @@ function outlineOf(call: Args['call'], courseId: string): Promise<Outline> {
   return outline;
 }
 
-/** Course staff (by course role) or admins may see rosters and enrol others. */
+/**
+ * Course staff (by course role) or admins may see rosters and enrol others. A course the caller may not even
+ * see does not exist for them (404); one they see but may not do this in answers 403.
+ */
 async function staffOf(call: Args['call'], courseId: string, caller: Caller, admin: boolean, permission: 'course:members:read' | 'course:members:manage') {
   const r = await call(coursesInternal.roleOf, { courseId, userId: caller.userId });
-  if (!r.exists) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
-  if (!admin && !coursePermissionsOf(r.role ?? undefined).has(permission)) {
+  if (!r.exists || !(admin || r.visible)) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
+  const perms = coursePermissionsOf(r.role ?? undefined);
+  if (!admin && !perms.has(permission)) {
     // Someone with no role at all learns nothing about the course's learners.
     throw new DomainError('FORBIDDEN', 'Only the course staff may do this', { permission });
   }
+  /** Whether the caller may see the learners' emails: who manages the course's members, and admins. */
+  return { seesEmails: admin || perms.has('course:members:manage') };
 }
 
 /** The answer to an enrolment: the enrollment, or the reason it was refused as an error. */
@@ -76,7 +83,11 @@ export const enrollmentsService = defineService({
     }),
   ],
   handlers: {
-    async enrol({ input, caller, repo: { repo, saga }, tx }) {
+    async enrol({ input, caller, call, repo: { repo, saga }, tx }) {
+      // A course that does not exist, or that the caller may not see, is refused before anything is written:
+      // no `failed` row per call for anyone to pile up.
+      const course = await call(coursesInternal.roleOf, { courseId: input.courseId, userId: caller!.userId });
+      if (!course.exists || !course.visible) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
       const id = randomUUID();
       const sagaId = randomUUID();
       const row = await tx((trx) => new EnrollmentsRepository(trx).start({ id, courseId: input.courseId, userId: caller!.userId, sagaId, by: caller!.userId }));
@@ -107,16 +118,18 @@ export const enrollmentsService = defineService({
     },
     async bulkEnrol({ input, caller, can, call, repo: { repo, saga }, tx }) {
       await staffOf(call, input.courseId, caller!, can('courses:read-all'), 'course:members:manage');
-      const lines = input.csv.split(/\r?\n/);
-      const header = lines[0]?.toLowerCase().split(',').map((h) => h.trim().replace(/^"|"$/g, ''));
+      // RFC 4180: quoted fields may hold commas, doubled quotes and line breaks.
+      const records = parseCsv(input.csv);
+      const header = records[0]?.cells.map((h) => h.trim().toLowerCase());
       const col = header?.includes('email') ? header.indexOf('email') : 0;
       const start = header?.includes('email') ? 1 : 0;
       const rows: Array<{ line: number; email: string; outcome: 'enrolled' | 'waitlisted' | 'already_enrolled' | 'unknown_user' | 'invalid' | 'failed'; enrollmentId: string | null; message: string | null }> = [];
-      for (let i = start; i < lines.length && rows.length < 5000; i++) {
-        const raw = lines[i]!.split(',')[col]?.trim().replace(/^"|"$/g, '') ?? '';
+      for (let i = start; i < records.length && rows.length < 5000; i++) {
+        const raw = records[i]!.cells[col]?.trim() ?? '';
         if (!raw) continue;
         const email = raw.toLowerCase();
-        const row = { line: i + 1, email, enrollmentId: null as string | null, message: null as string | null };
+        // What the report echoes is neutralised against formula injection (it is often opened in a spreadsheet).
+        const row = { line: records[i]!.line, email: neutralise(email), enrollmentId: null as string | null, message: null as string | null };
         if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 254) {
           rows.push({ ...row, outcome: 'invalid', message: 'not an email address' });
           continue;
@@ -167,13 +180,19 @@ export const enrollmentsService = defineService({
       return { userIds: ids, next: ids.length === input.limit ? ids[ids.length - 1]! : null };
     },
     async roster({ input, caller, can, call, repo: { repo } }) {
-      await staffOf(call, input.courseId, caller!, can('courses:read-all'), 'course:members:read');
+      const { seesEmails } = await staffOf(call, input.courseId, caller!, can('courses:read-all'), 'course:members:read');
       const rows = await repo.roster({ courseId: input.courseId, status: input.status, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
+      // Names (and emails for who may see them) for the whole page in one call.
+      const ids = [...new Set(rows.slice(0, input.limit).map((r) => r.user_id))];
+      const people = new Map(ids.length ? (await call(usersInternal.summaries, { ids })).items.map((u) => [u.id, u]) : []);
+      const withEmail = seesEmails || can('users:manage');
       return keysetPage(
         rows,
         input.limit,
         (r) => ({
           userId: r.user_id,
+          displayName: people.get(r.user_id)?.displayName ?? null,
+          ...(withEmail && { email: people.get(r.user_id)?.email ?? null }),
           enrollmentId: r.id,
           status: r.status,
           percent: r.percent,

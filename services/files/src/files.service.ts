@@ -189,7 +189,8 @@ export const filesService = defineService({
         const courseId = cur?.f.course_id ?? input.courseId ?? null;
         if (!cur && courseId) {
           const r = await call(coursesInternal.roleOf, { courseId, userId: caller!.userId });
-          if (!r.exists) throw new DomainError('NOT_FOUND', 'No such course');
+          // A course the caller may not even see does not exist for them: 404, like an unknown id.
+          if (!r.exists || !(can('courses:read-all') || r.visible)) throw new DomainError('NOT_FOUND', 'No such course');
           if (!can('courses:read-all') && !coursePermissionsOf(r.role ?? undefined).has('course:edit')) throw new DomainError('FORBIDDEN', 'Only the course staff may attach files to it');
         }
         const head = Buffer.from(input.blob.head, 'base64');

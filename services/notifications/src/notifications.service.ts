@@ -85,12 +85,31 @@ async function withProgress(db: Kysely<NotificationsDB>, list: AnnouncementRow[]
   });
 }
 
-/** Course staff with `course:announce` (or an administrator); the course must exist. */
+/**
+ * Course staff with `course:announce` (or an administrator). A course the caller may not even see does not
+ * exist for them (404, like an unknown id); one they see but may not announce in answers 403.
+ */
 async function mayAnnounce(call: HandlerArgs<typeof notifications.announce, unknown>['call'], courseId: string, caller: Caller, admin: boolean) {
   const r = await call(coursesInternal.roleOf, { courseId, userId: caller.userId });
-  if (!r.exists) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
+  if (!r.exists || !(admin || r.visible)) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
   if (!admin && !coursePermissionsOf(r.role ?? undefined).has('course:announce')) throw new DomainError('FORBIDDEN', 'Only the course staff may announce', { permission: 'course:announce' });
 }
+
+/**
+ * Who reads a course's announcements: its staff with `course:announce` and admins see their delivery progress;
+ * its other members (enrolled learners) the announcements themselves; anyone else who may see the course is
+ * refused (403), and a course they may not see does not exist for them (404).
+ */
+async function readerOf(call: HandlerArgs<typeof notifications.announcements, unknown>['call'], courseId: string, caller: Caller, admin: boolean): Promise<'staff' | 'member'> {
+  const r = await call(coursesInternal.roleOf, { courseId, userId: caller.userId });
+  if (!r.exists || !(admin || r.visible)) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
+  if (admin || coursePermissionsOf(r.role ?? undefined).has('course:announce')) return 'staff';
+  if (r.role) return 'member';
+  throw new DomainError('FORBIDDEN', "Only the course's members may read its announcements", { permission: 'course:view' });
+}
+
+/** An announcement as its course's learners see it: what was said, when and by whom; not how its delivery goes. */
+const forMembers = (a: AnnouncementRow) => ({ id: a.id, courseId: a.course_id, authorId: a.author_id, title: a.title, body: a.body, createdAt: a.created_at.toISOString() });
 
 interface Workers {
   route: RouteWorker;
@@ -246,21 +265,21 @@ export const notificationsService = defineService({
       return (await withProgress(db, [row]))[0]!;
     },
     async announcements({ input, caller, can, call, repo: { db } }) {
-      await mayAnnounce(call, input.courseId, caller!, can('courses:read-all'));
+      const reader = await readerOf(call, input.courseId, caller!, can('courses:read-all'));
       let q = db.selectFrom('announcements').selectAll().where('course_id', '=', input.courseId).where('kind', '=', 'announcement');
       if (input.cursor) {
         const c = decodeCursor(input.cursor);
         q = q.where(sql<boolean>`(created_at, id) < (${c.createdAt}, ${c.id}::uuid)`);
       }
       const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(input.limit + 1).execute();
-      const items = await withProgress(db, rows.slice(0, input.limit));
+      const items = reader === 'staff' ? await withProgress(db, rows.slice(0, input.limit)) : rows.slice(0, input.limit).map(forMembers);
       return { items, nextCursor: rows.length > input.limit ? encodeCursor(items[items.length - 1]!.createdAt, items[items.length - 1]!.id) : null };
     },
     async announcement({ input, caller, can, call, repo: { db } }) {
-      await mayAnnounce(call, input.courseId, caller!, can('courses:read-all'));
+      const reader = await readerOf(call, input.courseId, caller!, can('courses:read-all'));
       const row = await db.selectFrom('announcements').selectAll().where('id', '=', input.announcementId).where('course_id', '=', input.courseId).executeTakeFirst();
       if (!row) throw new DomainError('NOT_FOUND', 'No such announcement');
-      return (await withProgress(db, [row]))[0]!;
+      return reader === 'staff' ? (await withProgress(db, [row]))[0]! : forMembers(row);
     },
     async templates() {
       return {

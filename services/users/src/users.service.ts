@@ -269,6 +269,10 @@ export const usersService = defineService({
       const rows = await repo.roleChanges({ since: input.since === undefined ? undefined : new Date(input.since), userIds: input.userIds });
       return { items: rows.map((r) => ({ userId: r.id, roles: r.roles as Profile['roles'], at: (r.roles_changed_at ?? r.updated_at).getTime() })) };
     },
+    async summaries({ input, repo: { repo } }) {
+      const rows = await repo.byIds(input.ids);
+      return { items: rows.map((r) => ({ id: r.id, displayName: r.display_name, email: r.status === 'erased' ? null : r.email, status: r.status })) };
+    },
     async byId({ input, repo: { repo } }) {
       const row = await repo.byId(input.id);
       if (!row) throw notFound();
