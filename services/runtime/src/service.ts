@@ -1,5 +1,6 @@
 import {
   DomainError,
+  nulIssues,
   permissionsOf,
   type AnyProcedure,
   type DomainContracts,
@@ -192,6 +193,8 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
           let outcome = 'ok';
           try {
             authorize(contract, ctx.meta);
+            const nul = nulIssues(ctx.params);
+            if (nul[0]) throw new DomainError('VALIDATION_FAILED', `Invalid input: ${nul[0].path}: ${nul[0].message}`, { issues: nul });
             const parsed = contract.input.safeParse(ctx.params ?? {});
             if (!parsed.success) throw validationError(parsed.error);
             const caller = ctx.meta.caller;
