@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -194,9 +195,11 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
   const tusDir = path.resolve(process.env.FILES_TUS_DIR ?? path.join(runtime.config.dataDir.startsWith('memory:') ? path.join(process.env.TMPDIR ?? '/tmp', `lms-tus-${process.pid}`) : runtime.config.dataDir, 'tus'));
   const tusStore = new FileStore({ directory: tusDir });
   const shim = (r: Request) => ({ headers: { authorization: r.headers.get('authorization') ?? undefined } });
-  // The gateway's request id rides to the tus hooks as a header of the request (set in `resumable`).
-  const requestIdIn = (r: Request) => r.headers.get('x-request-id') ?? randomUUID();
-  const deny = (r: Request, status: number, code: string, message: string) => ({ status_code: status, body: JSON.stringify({ error: { code, message, requestId: requestIdIn(r) } }) });
+  // The gateway's request id, for tus's hooks and answers (set in `resumable`).
+  const tusRequest = new AsyncLocalStorage<string>();
+  const requestIdIn = (_r?: Request) => tusRequest.getStore() ?? randomUUID();
+  const errorBody = (code: string, message: string) => JSON.stringify({ error: { code, message, requestId: requestIdIn() } });
+  const deny = (_r: Request, status: number, code: string, message: string) => ({ status_code: status, body: errorBody(code, message) });
   /** tus's own refusals (offset conflicts, wrong content type, unknown upload) in the public error model. */
   const TUS_CODES: Record<number, ErrorCode> = { 400: 'BAD_REQUEST', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 410: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
   const tus = new TusServer({
@@ -257,11 +260,17 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
       }
     },
   });
+  // Every refusal tus writes itself (missing Tus-Resumable, invalid headers, unknown upload) in the error model too.
+  const tusWrite = tus.write.bind(tus);
+  tus.write = (context, headers, status, body = '') => {
+    if (status < 400) return tusWrite(context, headers, status, body);
+    headers.set('Content-Type', 'application/json; charset=utf-8');
+    return tusWrite(context, headers, status, body.startsWith('{') ? body : errorBody(TUS_CODES[status] ?? 'BAD_REQUEST', body.trim() || 'Bad request'));
+  };
   const resumable = (req: GatewayRequest, res: ServerResponse) => {
     // moleculer-web strips the route prefix; tus matches on the full path.
     req.url = req.originalUrl ?? req.url;
-    req.headers['x-request-id'] = req.$requestId;
-    void tus.handle(req, res).catch((err) => fail(req, res, err));
+    void tusRequest.run(req.$requestId, () => tus.handle(req, res)).catch((err) => fail(req, res, err));
   };
 
   return {
