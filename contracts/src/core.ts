@@ -236,8 +236,8 @@ export function nulIssues(input: unknown, max = 10): FieldIssue[] {
   const nodes: Array<{ value: unknown; key: string; parent: number }> = [{ value: input, key: '', parent: -1 }];
   const pathOf = (i: number, last?: string) => {
     const parts = last === undefined ? [] : [last];
-    for (let n = i; n > 0; n = nodes[n]?.parent ?? 0) parts.unshift(nodes[n]?.key ?? '');
-    return parts.join('.') || '(root)';
+    for (let n = i; n > 0; n = nodes[n]?.parent ?? 0) parts.push(nodes[n]?.key ?? '');
+    return parts.reverse().join('.') || '(root)';
   };
   const refuse = (path: string) => issues.push({ path, message: 'must not contain the NUL character (U+0000)', code: 'invalid_format' });
   for (let i = 0; i < nodes.length && issues.length < max; i++) {
