@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildOpenApi, gatewayPort } from '@lms/gateway';
-import { migrateAll, openDatabase, runtimeSettings, startNode, type LmsNode } from '@lms/runtime';
+import { guardProcess, migrateAll, openDatabase, runtimeSettings, startNode, type LmsNode } from '@lms/runtime';
 import { ServiceBroker } from 'moleculer';
 import brokerOptions from '../moleculer.config.ts';
 import { ReplIdentity, replCredentials } from './repl.ts';
@@ -60,6 +60,7 @@ async function main(argv: string[]) {
   switch (cmd) {
     case 'start': {
       const node = await startNode(Object.values(SERVICES), { mode: 'embedded' });
+      guardProcess(node.runtime.logger('process'));
       onSignals(node);
       const port = gatewayPort(node.broker);
       console.log(`LMS (embedded) on http://localhost:${port}  ·  API docs http://localhost:${port}/docs  ·  data in ${node.runtime.config.dataDir}`);
@@ -68,6 +69,7 @@ async function main(argv: string[]) {
     case 'node': {
       if (!values.services) throw new Error('node needs --services');
       const node = await startNode(pick(values.services), { mode: 'mesh' });
+      guardProcess(node.runtime.logger('process'));
       onSignals(node);
       if (values.services.includes('gateway') || values.services === 'all') console.log(`gateway on port ${gatewayPort(node.broker)}`);
       return;

@@ -226,6 +226,34 @@ export function issuesOf(error: z.ZodError): FieldIssue[] {
   }));
 }
 
+/**
+ * Where an input holds U+0000 (PostgreSQL refuses it in text and JSON): one check for every input, whatever
+ * its schema, so no field needs its own refinement. Strings and object keys at any depth; iterative, so
+ * deep nesting cannot overflow the stack; the path is built only for a string that fails.
+ */
+export function nulIssues(input: unknown, max = 10): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const nodes: Array<{ value: unknown; key: string; parent: number }> = [{ value: input, key: '', parent: -1 }];
+  const pathOf = (i: number, last?: string) => {
+    const parts = last === undefined ? [] : [last];
+    for (let n = i; n > 0; n = nodes[n]?.parent ?? 0) parts.push(nodes[n]?.key ?? '');
+    return parts.reverse().join('.') || '(root)';
+  };
+  const refuse = (path: string) => issues.push({ path, message: 'must not contain the NUL character (U+0000)', code: 'invalid_format' });
+  for (let i = 0; i < nodes.length && issues.length < max; i++) {
+    const { value } = nodes[i] ?? {};
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) refuse(pathOf(i));
+    } else if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value)) {
+      for (const [key, child] of Object.entries(value)) {
+        if (key.includes('\u0000')) refuse(pathOf(i, key));
+        nodes.push({ value: child, key, parent: i });
+      }
+    }
+  }
+  return issues;
+}
+
 // ---------------------------------------------------------------- shared schemas
 
 export const uuid = z.uuid();

@@ -36,8 +36,11 @@ export async function ingest(storage: BlobStorage, source: Readable, maxBytes: n
       done(null, chunk);
     },
   });
+  // The source may fail before storage has attached to the meter (a short malformed body fails at once):
+  // the error must have a listener then, or it ends the process; storage.put sees the destroyed meter.
+  meter.on('error', () => {});
   source.once('aborted', () => meter.destroy(new DomainError('BAD_REQUEST', 'The upload was interrupted')));
-  source.once('error', (err) => meter.destroy(err));
+  source.on('error', (err) => meter.destroy(err));
   source.pipe(meter);
   try {
     await storage.put(tmpKey, meter);

@@ -1,6 +1,8 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { filesInternal, type FileMeta } from '@lms/contracts';
+import { filesInternal, type ErrorCode, type FileMeta } from '@lms/contracts';
 import { ingest, safeName, storageFromEnv, type BlobStorage } from '@lms/files';
 import { DomainError, toPublicError, type CallMeta, type Runtime } from '@lms/runtime';
 import { FileStore } from '@tus/file-store';
@@ -11,6 +13,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { EdgeAuth } from './edge-auth.js';
 import { sendError, sendJson, type GatewayRequest } from './http.js';
+
+type Ingested = Awaited<ReturnType<typeof ingest>>;
 
 /**
  * The byte-moving half of the files API, at the edge: uploads stream from the socket through a hash into
@@ -34,24 +38,13 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
   };
 
   /** The upload itself: multipart/form-data (the first file part) or a raw body named by X-Filename. */
-  async function receive(req: GatewayRequest): Promise<{ name: string; declaredType?: string; blob: Awaited<ReturnType<typeof ingest>> }> {
+  async function receive(req: GatewayRequest): Promise<{ name: string; declaredType?: string; blob: Ingested }> {
     const type = String(req.headers['content-type'] ?? '');
     if (Number(req.headers['content-length'] ?? 0) > maxBytes()) throw new DomainError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes()} bytes`, { maxBytes: maxBytes() });
-    if (type.startsWith('multipart/form-data')) {
-      return new Promise((resolve, reject) => {
-        let got = false;
-        const bb = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: 1, fields: 20, fieldSize: 4096 } });
-        bb.on('file', (_field, stream, info) => {
-          got = true;
-          ingest(store(), stream, maxBytes()).then((blob) => resolve({ name: info.filename ?? '', declaredType: info.mimeType, blob }), reject);
-        });
-        bb.on('error', () => reject(new DomainError('BAD_REQUEST', 'The multipart body is malformed')));
-        bb.on('close', () => {
-          if (!got) reject(new DomainError('VALIDATION_FAILED', 'Invalid input: file: no file part', { issues: [{ path: 'file', message: 'missing', code: 'invalid_type' }] }));
-        });
-        req.pipe(bb);
-      });
-    }
+    // Bytes are stored as they are sent: a compressed body would be stored compressed.
+    const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (encoding !== 'identity' && encoding !== '') throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'Send the file without Content-Encoding');
+    if (/^multipart\/form-data\b/i.test(type)) return receiveMultipart(req);
     const header = req.headers['x-filename'];
     let name = typeof header === 'string' ? header : '';
     try {
@@ -60,6 +53,56 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
       /* keep as sent */
     }
     return { name, declaredType: type || undefined, blob: await ingest(store(), req, maxBytes()) };
+  }
+
+  /**
+   * The first file part of a multipart body. The upload counts only once the whole form has been read: a
+   * form that breaks anywhere (no closing boundary, a client that goes away) is a 400 and its blob is removed.
+   */
+  function receiveMultipart(req: GatewayRequest): Promise<{ name: string; declaredType?: string; blob: Ingested }> {
+    let bb: ReturnType<typeof busboy>;
+    try {
+      bb = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: 1, fields: 20, fieldSize: 4096 } });
+    } catch {
+      return Promise.reject(new DomainError('BAD_REQUEST', 'multipart/form-data needs a boundary parameter'));
+    }
+    return new Promise((resolve, reject) => {
+      let file: { name: string; declaredType?: string; blob: Promise<Ingested> } | undefined;
+      let broken = false;
+      const settle = async () => {
+        const blob = file ? await file.blob.then((b) => b, (err: unknown) => (broken ? undefined : Promise.reject(err))) : undefined;
+        if (broken) {
+          if (blob) await store().delete(blob.tmpKey).catch(() => {});
+          throw new DomainError('BAD_REQUEST', 'The multipart body is malformed or incomplete');
+        }
+        if (!file || !blob) throw new DomainError('VALIDATION_FAILED', 'Invalid input: file: no file part', { issues: [{ path: 'file', message: 'missing', code: 'invalid_type' }] });
+        return { name: file.name, declaredType: file.declaredType, blob };
+      };
+      let settled = false;
+      const done = () => {
+        if (settled) return;
+        settled = true;
+        settle().then(resolve, reject);
+      };
+      bb.on('file', (_field, stream, info) => {
+        if (file) return void stream.resume();
+        const blob = ingest(store(), stream, maxBytes());
+        blob.catch(() => {}); // read in settle()
+        file = { name: info.filename ?? '', declaredType: info.mimeType, blob };
+      });
+      bb.on('error', () => {
+        broken = true;
+        req.unpipe(bb);
+        req.resume();
+        done();
+      });
+      bb.on('close', done);
+      // A client that goes away mid-form: the parser will never finish on its own.
+      req.once('close', () => {
+        if (!req.complete && !settled) bb.destroy(new Error('The upload was interrupted'));
+      });
+      req.pipe(bb);
+    });
   }
 
   async function upload(req: GatewayRequest, res: ServerResponse, fileId?: string) {
@@ -156,18 +199,34 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
   const tusDir = path.resolve(process.env.FILES_TUS_DIR ?? path.join(runtime.config.dataDir.startsWith('memory:') ? path.join(process.env.TMPDIR ?? '/tmp', `lms-tus-${process.pid}`) : runtime.config.dataDir, 'tus'));
   const tusStore = new FileStore({ directory: tusDir });
   const shim = (r: Request) => ({ headers: { authorization: r.headers.get('authorization') ?? undefined } });
-  const deny = (status: number, code: string, message: string) => ({ status_code: status, body: JSON.stringify({ error: { code, message, requestId: '' } }) });
+  // The gateway's request id, for tus's hooks and answers (set in `resumable`).
+  const tusRequest = new AsyncLocalStorage<string>();
+  const requestIdIn = (_r?: Request) => tusRequest.getStore() ?? randomUUID();
+  const errorBody = (code: string, message: string) => JSON.stringify({ error: { code, message, requestId: requestIdIn() } });
+  const deny = (_r: Request, status: number, code: string, message: string) => ({ status_code: status, body: errorBody(code, message) });
+  /** tus's own refusals (offset conflicts, wrong content type, unknown upload) in the public error model. */
+  const TUS_CODES: Record<number, ErrorCode> = { 400: 'BAD_REQUEST', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 410: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
   const tus = new TusServer({
     path: '/api/v1/files/uploads',
     datastore: tusStore,
     maxSize: () => maxBytes(),
+    onResponseError(req, err) {
+      if ('status_code' in err) {
+        if (err.body.startsWith('{')) return err; // ours, from deny()
+        const code = TUS_CODES[err.status_code];
+        if (code) return deny(req, err.status_code, code, err.body.trim() || code);
+      }
+      // Anything else broke mid-request (a client gone, a stream cut): the upload did not happen.
+      log.warn({ requestId: requestIdIn(req), err: 'status_code' in err ? `${err.status_code} ${err.body.trim()}` : String(err) }, 'resumable upload request failed');
+      return deny(req, 400, 'BAD_REQUEST', 'The upload request failed; check its offset and retry');
+    },
     respectForwardedHeaders: process.env.TRUST_PROXY === 'true',
     async onIncomingRequest(req, uploadId) {
       const caller = await edgeAuth.callerOf(shim(req)).catch(() => undefined);
-      if (!caller) throw deny(401, 'UNAUTHENTICATED', 'Sign in to upload');
+      if (!caller) throw deny(req, 401, 'UNAUTHENTICATED', 'Sign in to upload');
       if (uploadId && req.method !== 'POST') {
         const upload = await tusStore.getUpload(uploadId).catch(() => undefined);
-        if (upload && upload.metadata?.owner !== caller.userId) throw deny(404, 'NOT_FOUND', 'No such upload');
+        if (upload && upload.metadata?.owner !== caller.userId) throw deny(req, 404, 'NOT_FOUND', 'No such upload');
       }
     },
     async onUploadCreate(req, upload) {
@@ -199,17 +258,24 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
         return { status_code: 204, headers: { 'X-File-Id': meta.id, 'Access-Control-Expose-Headers': 'X-File-Id, Upload-Offset, Location' } };
       } catch (err) {
         const pub = toPublicError(err);
-        throw deny(pub.status, pub.code, pub.message);
+        throw deny(req, pub.status, pub.code, pub.message);
       } finally {
         await fs.rm(file, { force: true });
         await fs.rm(`${file}.json`, { force: true });
       }
     },
   });
+  // Every refusal tus writes itself (missing Tus-Resumable, invalid headers, unknown upload) in the error model too.
+  const tusWrite = tus.write.bind(tus);
+  tus.write = (context, headers, status, body = '') => {
+    if (status < 400) return tusWrite(context, headers, status, body);
+    headers.set('Content-Type', 'application/json; charset=utf-8');
+    return tusWrite(context, headers, status, body.startsWith('{') ? body : errorBody(TUS_CODES[status] ?? 'BAD_REQUEST', body.trim() || 'Bad request'));
+  };
   const resumable = (req: GatewayRequest, res: ServerResponse) => {
     // moleculer-web strips the route prefix; tus matches on the full path.
     req.url = req.originalUrl ?? req.url;
-    void tus.handle(req, res).catch((err) => fail(req, res, err));
+    void tusRequest.run(req.$requestId, () => tus.handle(req, res)).catch((err) => fail(req, res, err));
   };
 
   return {

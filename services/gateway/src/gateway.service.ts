@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ServerResponse } from 'node:http';
-import { allProcedures, authBroadcasts, auth, notificationBroadcasts, type AnyProcedure } from '@lms/contracts';
+import { pipeline } from 'node:stream/promises';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { allProcedures, auth, authBroadcasts, isErrorCode, notificationBroadcasts, type AnyProcedure } from '@lms/contracts';
 import {
   carrierFromHeaders,
   createRateLimiter,
@@ -26,7 +28,7 @@ import { EdgeAuth } from './edge-auth.js';
 import { fileRoutes } from './files-http.js';
 import { cors, requestIdOf, securityHeaders, sendError, sendJson, type GatewayRequest } from './http.js';
 import { buildOpenApi, pathParams } from './openapi.js';
-import { buildTrpcRouter, type Forward, type TrpcContext } from './trpc.js';
+import { buildTrpcRouter, sendTrpcError, trpcCallsOf, trpcRequest, type Forward, type TrpcContext } from './trpc.js';
 
 type Next = (err?: unknown) => void;
 
@@ -69,12 +71,50 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '
 
 /** Maps what moleculer-web and its body parser throw onto the public error model. */
 function edgeError(err: unknown): PublicError {
-  const e = err as { code?: number; status?: number; type?: string; name?: string };
+  const e = err as { code?: number | string; status?: number; type?: string; name?: string };
   if (e?.name === 'NotFoundError' || (e?.code === 404 && e?.type === 'NOT_FOUND')) return { code: 'ROUTE_NOT_FOUND', status: 404, message: 'No such route' };
   if (e?.status === 413 || e?.type === 'entity.too.large') return { code: 'PAYLOAD_TOO_LARGE', status: 413, message: 'Body too large' };
   if (e?.type === 'entity.parse.failed' || e?.type === 'charset.unsupported') return { code: 'BAD_REQUEST', status: 400, message: 'Body is not valid JSON' };
   if (e?.status === 415) return { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: 'Send application/json' };
+  // moleculer-web wraps its body parser's errors as MoleculerError(message, err.code || err.status, err.type).
+  if (e?.type === 'encoding.unsupported' || (e?.code === 415 && !isErrorCode(e?.type))) return { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: 'Unsupported Content-Encoding' };
+  if (typeof e?.code === 'string' && /^(Z_|ERR_)/.test(e.code)) return { code: 'BAD_REQUEST', status: 400, message: 'The body does not match its Content-Encoding' };
+  if (err instanceof URIError || e?.type === 'UNABLE_DECODE_PARAM') return { code: 'BAD_REQUEST', status: 400, message: 'The URL is not valid percent-encoding' };
+  if (e?.code === 400 && !isErrorCode(e?.type)) return { code: 'BAD_REQUEST', status: 400, message: 'The request body could not be read' };
   return toPublicError(err);
+}
+
+/** Content codings a request body may use (RFC 9110 §8.4), on REST and tRPC alike. */
+const BODY_ENCODINGS = new Set(['gzip', 'deflate', 'br']);
+
+/** The body's Content-Encoding, lower case; '' for none or identity. */
+function contentEncodingOf(req: GatewayRequest): string {
+  const v = String(req.headers['content-encoding'] ?? '').trim().toLowerCase();
+  return v === 'identity' ? '' : v;
+}
+
+function hasBody(req: GatewayRequest): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+/** A compressed body, inflated and read whole up to `limit` bytes (tRPC reads bodies itself, uncompressed). */
+async function inflate(req: GatewayRequest, encoding: string, limit: number): Promise<string> {
+  const z = encoding === 'br' ? createBrotliDecompress() : encoding === 'deflate' ? createInflate() : createGunzip();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    await pipeline(req, z, async function (source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) {
+        size += chunk.length;
+        if (size > limit) throw new DomainError('PAYLOAD_TOO_LARGE', 'Body too large');
+        chunks.push(chunk);
+      }
+    });
+  } catch (err) {
+    if (err instanceof DomainError) throw err;
+    throw new DomainError('BAD_REQUEST', 'The body does not match its Content-Encoding');
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** What services learn of the HTTP client: for session lists and audit, never for decisions. */
@@ -129,14 +169,26 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
     const edgeName = url.startsWith('/trpc') ? 'trpc' : url.startsWith('/api/') ? 'rest' : 'other';
     res.once('finish', () => httpDuration.observe({ edge: edgeName, status: String(res.statusCode) }, (performance.now() - req.$startedAt) / 1000));
     if (cors(req, res, { origins: settings.corsOrigins })) return;
+    const refuse = (pub: PublicError, headers: Record<string, string> = {}) => (edgeName === 'trpc' ? sendTrpcError : sendError)(req, res, pub, headers);
+    // A path that is not valid percent-encoding names no route: 400 here, before a router trips on it.
+    try {
+      decodeURIComponent(url.split('?')[0] ?? '');
+    } catch {
+      return refuse({ code: 'BAD_REQUEST', status: 400, message: 'The URL path is not valid percent-encoding' });
+    }
     if (edgeName === 'other') return next();
+    // Bodies arrive as they are or compressed with one of these; anything else is refused on both edges alike.
+    const encoding = contentEncodingOf(req);
+    if (encoding && !BODY_ENCODINGS.has(encoding) && hasBody(req)) {
+      return refuse({ code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: `Content-Encoding ${encoding.slice(0, 40)} is not supported; send identity, gzip, deflate or br` });
+    }
     const forwarded = settings.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0]?.trim() : '';
     const ip = forwarded || req.socket.remoteAddress || 'unknown';
     req.$ip = ip;
     // A tRPC batch (`/trpc/a.b,c.d`) costs one per procedure, and counts as auth if any procedure is.
     const procedures = edgeName === 'trpc' ? decodeURIComponent(url.slice('/trpc/'.length).split('?')[0] ?? '').split(',') : [];
     if (procedures.length > MAX_BATCH) {
-      return sendError(req, res, { code: 'BAD_REQUEST', status: 400, message: `At most ${MAX_BATCH} calls per batch` });
+      return refuse({ code: 'BAD_REQUEST', status: 400, message: `At most ${MAX_BATCH} calls per batch` });
     }
     const isAuth = url.startsWith('/api/v1/auth/') || procedures.some((p) => p.startsWith('auth.'));
     const [bucket, limit] = isAuth ? [`auth:${ip}`, settings.authRateLimit] : [`api:${ip}`, settings.rateLimit];
@@ -146,33 +198,46 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         res.setHeader('RateLimit-Limit', String(d.limit));
         res.setHeader('RateLimit-Remaining', String(d.remaining));
         if (d.allowed) return next();
-        sendError(req, res, { code: 'RATE_LIMITED', status: 429, message: 'Too many requests; slow down' }, { 'Retry-After': String(Math.ceil(d.resetMs / 1000)) });
+        refuse({ code: 'RATE_LIMITED', status: 429, message: 'Too many requests; slow down' }, { 'Retry-After': String(Math.ceil(d.resetMs / 1000)) });
       })
       .catch(next);
   }
 
-  function trpc(req: GatewayRequest, res: ServerResponse) {
+  async function trpc(req: GatewayRequest, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://local');
-    void nodeHTTPRequestHandler({
-      router,
-      req,
-      res,
-      path: url.pathname.slice(1),
-      maxBodySize: settings.bodyLimitBytes,
-      createContext: (): TrpcContext => {
-        let caller: ReturnType<EdgeAuth['callerOf']> | undefined;
-        return {
-          requestId: req.$requestId,
-          caller: () => (caller ??= edgeAuth.callerOf(req)),
-          token: () => edgeAuth.tokenOf(req),
-          trace: carrierFromHeaders(req.headers),
-          client: clientOf(req),
-        };
-      },
-      onError: ({ error }) => {
-        if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ requestId: req.$requestId, err: String(error.cause ?? error) }, 'tRPC error');
-      },
-    });
+    const encoding = contentEncodingOf(req);
+    if (encoding && hasBody(req)) {
+      // tRPC reads the body as it comes: a compressed one is inflated here, within the same size limit.
+      try {
+        req.body = await inflate(req, encoding, settings.bodyLimitBytes);
+      } catch (err) {
+        return sendTrpcError(req, res, toPublicError(err));
+      }
+    }
+    const { paths, batch } = trpcCallsOf(req.originalUrl ?? req.url ?? '/');
+    await trpcRequest.run({ requestId: req.$requestId, batch: batch ? paths : undefined }, () =>
+      nodeHTTPRequestHandler({
+        router,
+        req,
+        res,
+        path: url.pathname.slice(1),
+        maxBodySize: settings.bodyLimitBytes,
+        createContext: ({ info }): TrpcContext => {
+          let caller: ReturnType<EdgeAuth['callerOf']> | undefined;
+          return {
+            requestId: req.$requestId,
+            batch: info.isBatchCall ? info.calls.map((c) => c.path) : undefined,
+            caller: () => (caller ??= edgeAuth.callerOf(req)),
+            token: () => edgeAuth.tokenOf(req),
+            trace: carrierFromHeaders(req.headers),
+            client: clientOf(req),
+          };
+        },
+        onError: ({ error }) => {
+          if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ requestId: req.$requestId, err: String(error.cause ?? error) }, 'tRPC error');
+        },
+      }),
+    );
   }
 
   /** One REST operation: path params, then query (GET/DELETE) or JSON body, then the action. */

@@ -1,10 +1,16 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ServerResponse } from 'node:http';
 import { catalogue, type AnyProcedure, type AppRouter, type LmsErrorData } from '@lms/contracts';
 import { toPublicError, type Caller, type PublicError, type TraceCarrier } from '@lms/runtime';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
+import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
+import { sendJson, type GatewayRequest } from './http.js';
 
 export interface TrpcContext {
   requestId: string;
+  /** The procedures of a batch, in order; undefined for a single call. Each call of a batch has its own request id. */
+  batch?: string[];
   /** Resolved lazily so that a bad token fails the procedure, not the whole batch. */
   caller: () => Promise<Caller | undefined>;
   /** The bearer token the caller was verified from, forwarded to the services. */
@@ -37,9 +43,64 @@ const TRPC_CODE: Record<number, TRPC_ERROR_CODE_KEY> = {
 };
 
 class ForwardedError extends TRPCError {
-  constructor(readonly pub: PublicError) {
+  constructor(
+    readonly pub: PublicError,
+    readonly requestId: string,
+  ) {
     super({ code: TRPC_CODE[pub.status] ?? 'INTERNAL_SERVER_ERROR', message: pub.message });
   }
+}
+
+/** The request id of one call: the HTTP request's, and `<id>-<index>` for the calls of a batch. */
+export function callRequestId(requestId: string, batch: boolean, index: number): string {
+  return batch ? `${requestId}-${index}` : requestId;
+}
+
+/** The HTTP request being answered, for errors tRPC raises before any context exists (content type, body). */
+export const trpcRequest = new AsyncLocalStorage<{ requestId: string; batch?: string[] }>();
+
+/** What tRPC itself refuses (route, body, method, content type), in the public error model. */
+function publicOfTrpc(error: TRPCError): PublicError {
+  switch (error.code) {
+    case 'NOT_FOUND':
+      return { code: 'ROUTE_NOT_FOUND', status: 404, message: error.message };
+    case 'PARSE_ERROR':
+    case 'BAD_REQUEST':
+    case 'CLIENT_CLOSED_REQUEST':
+      return { code: 'BAD_REQUEST', status: 400, message: error.message };
+    case 'PAYLOAD_TOO_LARGE':
+      return { code: 'PAYLOAD_TOO_LARGE', status: 413, message: 'Body too large' };
+    case 'METHOD_NOT_SUPPORTED':
+      return { code: 'METHOD_NOT_ALLOWED', status: 405, message: error.message };
+    case 'UNSUPPORTED_MEDIA_TYPE':
+      return { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: 'Send the body as application/json' };
+    default:
+      return toPublicError(error.cause ?? error);
+  }
+}
+
+/** The procedures a `/trpc/...` URL names (`a.b,c.d`), and whether it is a batch. */
+export function trpcCallsOf(url: string): { paths: string[]; batch: boolean } {
+  const u = new URL(url, 'http://local');
+  let names = u.pathname.replace(/^\/trpc\/?/, '');
+  try {
+    names = decodeURIComponent(names);
+  } catch {
+    /* reported as sent */
+  }
+  const batch = u.searchParams.get('batch') === '1';
+  const paths = names.split(',');
+  return { paths: batch ? paths : paths.slice(0, 1), batch };
+}
+
+/** An error the edge answers before tRPC runs (rate limit, batch cap, bad URL), in the tRPC envelope. */
+export function sendTrpcError(req: GatewayRequest, res: ServerResponse, pub: PublicError, headers: Record<string, string> = {}): void {
+  const { paths, batch } = trpcCallsOf(req.originalUrl ?? req.url ?? '/');
+  const entry = (path: string | undefined, i: number) => {
+    const data: LmsErrorData = { code: pub.code, httpStatus: pub.status, details: pub.details, requestId: callRequestId(req.$requestId, batch, i), path };
+    return { error: { message: pub.message, code: TRPC_ERROR_CODES_BY_KEY[TRPC_CODE[pub.status] ?? 'INTERNAL_SERVER_ERROR'], data } };
+  };
+  sendJson(res, pub.status, batch ? paths.map(entry) : entry(paths[0], 0), headers);
 }
 
 /**
@@ -48,24 +109,16 @@ class ForwardedError extends TRPCError {
  */
 export function buildTrpcRouter(forward: Forward): AppRouter {
   const t = initTRPC.context<TrpcContext>().create({
-    errorFormatter({ shape, error, ctx }) {
-      const pub: PublicError =
-        error instanceof ForwardedError
-          ? error.pub
-          : error.code === 'NOT_FOUND'
-            ? { code: 'ROUTE_NOT_FOUND', status: 404, message: error.message }
-            : error.code === 'PARSE_ERROR' || error.code === 'BAD_REQUEST'
-              ? { code: 'BAD_REQUEST', status: 400, message: error.message }
-              : error.code === 'PAYLOAD_TOO_LARGE'
-                ? { code: 'PAYLOAD_TOO_LARGE', status: 413, message: 'Body too large' }
-                : error.code === 'METHOD_NOT_SUPPORTED'
-                  ? { code: 'METHOD_NOT_ALLOWED', status: 405, message: error.message }
-                  : toPublicError(error.cause ?? error);
+    errorFormatter({ shape, error, ctx, path }) {
+      const pub: PublicError = error instanceof ForwardedError ? error.pub : publicOfTrpc(error);
+      const scope = ctx ?? trpcRequest.getStore();
+      const index = scope?.batch && path !== undefined ? Math.max(0, scope.batch.indexOf(path)) : 0;
+      const requestId = error instanceof ForwardedError ? error.requestId : scope ? callRequestId(scope.requestId, scope.batch !== undefined, index) : '';
       const data: LmsErrorData = {
         code: pub.code,
         httpStatus: pub.status,
         details: pub.details,
-        requestId: ctx?.requestId ?? '',
+        requestId,
         path: shape.data.path,
       };
       return { message: pub.message, code: shape.code, data };
@@ -76,12 +129,13 @@ export function buildTrpcRouter(forward: Forward): AppRouter {
     const record: Record<string, unknown> = {};
     for (const [name, contract] of Object.entries(procedures as Record<string, AnyProcedure>)) {
       const proc = t.procedure.input((raw: unknown) => raw ?? {});
-      const resolve = async ({ input, ctx }: { input: unknown; ctx: TrpcContext }) => {
+      const resolve = async ({ input, ctx, batchIndex }: { input: unknown; ctx: TrpcContext; batchIndex?: number }) => {
+        const requestId = callRequestId(ctx.requestId, ctx.batch !== undefined, batchIndex ?? 0);
         try {
           const caller = await ctx.caller();
-          return await forward(contract, input, { requestId: ctx.requestId, caller, token: caller ? ctx.token() : undefined, trace: ctx.trace, edge: 'trpc', client: ctx.client });
+          return await forward(contract, input, { requestId, caller, token: caller ? ctx.token() : undefined, trace: ctx.trace, edge: 'trpc', client: ctx.client });
         } catch (err) {
-          throw new ForwardedError(toPublicError(err));
+          throw new ForwardedError(toPublicError(err), requestId);
         }
       };
       record[name] = contract.kind === 'query' ? proc.query(resolve) : proc.mutation(resolve);

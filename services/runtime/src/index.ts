@@ -1,6 +1,7 @@
 export * from './config.js';
 export * from './db.js';
 export * from './errors.js';
+export * from './guard.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './migrate.js';

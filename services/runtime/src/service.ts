@@ -1,6 +1,7 @@
 import {
   auditInternal,
   DomainError,
+  nulIssues,
   permissionsOf,
   type AnyProcedure,
   type DomainContracts,
@@ -216,6 +217,8 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
               await runtime.broker.call(auditInternal.recordOperatorCall.action, { action: contract.action, requestId: ctx.meta.requestId }, { meta: { token: ctx.meta.token, edge: false } satisfies CallMeta });
             }
             authorize(contract, ctx.meta, caller);
+            const nul = nulIssues(ctx.params);
+            if (nul[0]) throw new DomainError('VALIDATION_FAILED', `Invalid input: ${nul[0].path}: ${nul[0].message}`, { issues: nul });
             const parsed = contract.input.safeParse(ctx.params ?? {});
             if (!parsed.success) throw validationError(parsed.error);
             const perms = callerPermissions(caller);
