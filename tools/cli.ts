@@ -10,6 +10,7 @@ import { buildOpenApi, gatewayPort } from '@lms/gateway';
 import { migrateAll, openDatabase, runtimeSettings, startNode, type LmsNode } from '@lms/runtime';
 import { ServiceBroker } from 'moleculer';
 import brokerOptions from '../moleculer.config.ts';
+import { openApiTypes } from './openapi-types.ts';
 import { pick, SERVICES } from './services.ts';
 
 const USAGE = `usage: lms <command>
@@ -17,7 +18,7 @@ const USAGE = `usage: lms <command>
   node --services a,b[,...]     mesh mode: join the NATS mesh with these services (or "all")
   repl                          join the mesh as a REPL node
   migrate [--down]              run every service's migrations (DATABASE_URL, or PGlite in LMS_DATA_DIR)
-  openapi [--out FILE]          write the OpenAPI document (default clients/openapi.json)
+  openapi [--out FILE]          write the OpenAPI document (default clients/openapi.json) and its types (.d.ts beside it)
   events <service> consumers|dead-letters|replay|rebuild [--consumer C] [--id N]
   seed [--courses N] [--lessons N] [--learners N] [--per-learner N]   seed a catalogue at scale (DATABASE_URL)
 services: ${Object.keys(SERVICES).join(', ')}`;
@@ -88,8 +89,13 @@ async function main(argv: string[]) {
     }
     case 'openapi': {
       const out = path.resolve(values.out ?? path.join(import.meta.dirname, '../clients/openapi.json'));
-      fs.writeFileSync(out, `${JSON.stringify(buildOpenApi(), null, 2)}\n`);
+      const doc = buildOpenApi();
+      fs.writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
       console.log(`wrote ${out}`);
+      // Beside it, the types openapi-typescript generates from it (what a third-party client codes against).
+      const types = out.replace(/\.json$/, '.d.ts');
+      fs.writeFileSync(types, await openApiTypes(doc));
+      console.log(`wrote ${types}`);
       return;
     }
     case 'events': {

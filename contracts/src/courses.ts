@@ -140,6 +140,8 @@ export const courses = domain('courses', {
     permission: 'courses:write',
     rest: { method: 'POST', path: '/courses', status: 201 },
     summary: 'Create a course',
+    /** CONFLICT: the slug is taken. */
+    errors: ['CONFLICT'],
   }),
   /** Change a course's metadata (its owner or instructors, or an admin); learners see it at the next publish. */
   update: mutation({
@@ -153,7 +155,7 @@ export const courses = domain('courses', {
     permission: 'authenticated',
     rest: { method: 'PATCH', path: '/courses/{courseId}' },
     summary: 'Update a course',
-    errors: ['COURSE_NOT_FOUND'],
+    errors: ['COURSE_NOT_FOUND', 'CONFLICT'],
   }),
   /** One course: published ones for anyone signed in, drafts for its staff (owner, instructors, TAs) and admins. */
   get: query({

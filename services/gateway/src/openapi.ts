@@ -1,20 +1,80 @@
-import { allProcedures, catalogue, errorBody, errorCodes, fileMeta, fileStreams, type AnyProcedure } from '@lms/contracts';
+import { allProcedures, catalogue, errorBody, errorCodes, fileMeta, fileStreams, inlineContentTypes, variantContentTypes, type AnyProcedure, type ErrorCode } from '@lms/contracts';
 import { z } from 'zod';
 
 type Json = Record<string, unknown>;
 
 const STATUS_TEXT: Record<number, string> = {
-  400: 'Malformed request',
+  400: 'Malformed request (e.g. invalid JSON or percent-encoding)',
   401: 'Missing, invalid or expired access token',
+  402: 'The payment was declined',
   403: 'The caller lacks the permission',
-  404: 'Not found',
+  404: 'Not found (or not visible to the caller)',
   409: 'Conflicts with the current state',
   413: 'Body too large',
+  415: 'Unsupported Content-Type or Content-Encoding',
   422: 'Input fails validation; details.issues names each field',
   429: 'Rate limited; see Retry-After',
+  431: 'Request headers too large',
   500: 'Internal error',
   503: 'A required service is unavailable',
+  504: 'A service did not answer in time',
 };
+
+/** Response headers, declared once and referenced from each response that sends them. */
+const HEADERS: Record<string, Json> = {
+  'X-Request-Id': { description: 'The request id (the client\'s X-Request-Id when valid); also in error bodies', required: true, schema: { type: 'string' } },
+  'RateLimit-Limit': { description: 'Requests allowed per window for this client', required: true, schema: { type: 'integer' } },
+  'RateLimit-Remaining': { description: 'Requests left in the current window', required: true, schema: { type: 'integer' } },
+  'Retry-After': { description: 'Seconds to wait before trying again', required: true, schema: { type: 'integer' } },
+  'Retry-After-Optional': { description: 'Seconds to wait before trying again, when known', required: false, schema: { type: 'integer' } },
+  Location: { description: 'Where the created resource lives, or where to go next', required: true, schema: { type: 'string' } },
+  ETag: { description: 'The strong ETag of the bytes (their sha256)', required: true, schema: { type: 'string' } },
+  'Accept-Ranges': { description: 'Byte ranges are supported', required: true, schema: { type: 'string', enum: ['bytes'] } },
+  'Content-Range': { description: 'The range sent, or `bytes */size` when the range cannot be satisfied', required: true, schema: { type: 'string' } },
+};
+const header = (name: string) => ({ $ref: `#/components/headers/${name}` });
+/** Headers every response of the API sends: the request id and the rate-limit state. */
+const COMMON_HEADERS = { 'X-Request-Id': header('X-Request-Id'), 'RateLimit-Limit': header('RateLimit-Limit'), 'RateLimit-Remaining': header('RateLimit-Remaining') };
+
+/**
+ * The error statuses an operation can answer, derived from the runtime's error model so a new operation
+ * gets them without anyone listing them: what any request can meet at the edge (malformed request,
+ * a bad bearer token, validation, rate limits, oversized headers, outages), what a body brings (size,
+ * media type), what a permission brings (403), what an id in the path brings (404), plus the codes the
+ * contract names (`errors`, mapped through `errorCodes`).
+ */
+export function errorStatuses(op: { permission: string; errors?: readonly ErrorCode[]; readsBody: boolean; path: string }): number[] {
+  const s = new Set<number>([400, 401, 422, 429, 431, 500, 503, 504]);
+  if (op.readsBody) [413, 415].forEach((x) => s.add(x));
+  if (op.permission !== 'public') s.add(403);
+  if (pathParams(op.path).length > 0) s.add(404);
+  for (const code of op.errors ?? []) s.add(errorCodes[code]);
+  return [...s].sort((a, b) => a - b);
+}
+
+/** The error responses, declared once in components.responses (`Error400`…) and referenced by status. */
+function errorComponents(): Json {
+  return Object.fromEntries(
+    Object.keys(STATUS_TEXT).map((code) => {
+      const s = Number(code);
+      return [
+        `Error${s}`,
+        {
+          description: STATUS_TEXT[s],
+          // A 431 is answered before the request is routed: no rate-limit state yet.
+          headers: s === 431 ? { 'X-Request-Id': header('X-Request-Id') } : { ...COMMON_HEADERS, ...(s === 429 && { 'Retry-After': header('Retry-After') }), ...(s === 503 && { 'Retry-After': header('Retry-After-Optional') }) },
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        },
+      ];
+    }),
+  );
+}
+
+function errorResponses(statuses: number[]): Json {
+  return Object.fromEntries(statuses.map((s) => [String(s), STATUS_TEXT[s] ? { $ref: `#/components/responses/Error${s}` } : { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]));
+}
+
+const binary = { type: 'string', format: 'binary' } as const;
 
 /** JSON Schema for a zod schema, with named schemas hoisted into components. */
 function toSchema(schema: z.ZodType, io: 'input' | 'output', components: Json): Json {
@@ -36,14 +96,6 @@ function shapeOf(c: AnyProcedure): Record<string, z.ZodType> {
 
 export function pathParams(path: string): string[] {
   return [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
-}
-
-function errorStatuses(c: AnyProcedure): number[] {
-  const s = new Set<number>([422, 429, 500, 503]);
-  if (c.permission !== 'public') s.add(401);
-  if (c.permission !== 'public' && c.permission !== 'authenticated') s.add(403);
-  for (const code of c.errors ?? []) s.add(errorCodes[code]);
-  return [...s].sort();
 }
 
 /** The OpenAPI 3.1 document for every REST operation the contracts declare. */
@@ -78,7 +130,8 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
     } else {
       const bodySchema = (c.input as unknown as z.ZodObject).omit(Object.fromEntries(inPath.map((p) => [p, true])) as never);
       requestBody = {
-        required: true,
+        // An operation whose body fields are all optional takes no body at all (publish, enrol, logout…).
+        required: !bodySchema.safeParse({}).success,
         content: { 'application/json': { schema: toSchema(bodySchema, 'input', schemas) } },
       };
     }
@@ -86,16 +139,11 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
     const responses: Json = {
       [status]: {
         description: status.startsWith('3') ? 'Redirect to the target in Location' : 'Success',
-        ...(status.startsWith('3') && { headers: { Location: { description: 'Where to go next', schema: { type: 'string' } } } }),
+        headers: { ...COMMON_HEADERS, ...(status.startsWith('3') && { Location: header('Location') }) },
         content: { 'application/json': { schema: toSchema(c.output, 'output', schemas) } },
       },
+      ...errorResponses(errorStatuses({ permission: c.permission, errors: c.errors, readsBody: requestBody !== undefined, path: c.rest.path })),
     };
-    for (const s of errorStatuses(c)) {
-      responses[String(s)] = {
-        description: STATUS_TEXT[s] ?? 'Error',
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-      };
-    }
     const op: Json = {
       operationId: c.action.replace(/\.(\w)/g, (_, ch: string) => ch.toUpperCase()),
       summary: c.summary,
@@ -110,16 +158,18 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
   }
   // The streaming file operations: bytes in and out, served by the gateway itself.
   const fileRef = toSchema(fileMeta, 'output', schemas);
-  const err = (codes: number[]) =>
-    Object.fromEntries(codes.map((s) => [String(s), { description: STATUS_TEXT[s] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]));
   const fileIdParam = { name: 'fileId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
   for (const f of fileStreams) {
     const upload = f.kind === 'upload';
+    const variant = f.path.includes('variants');
+    // Downloads answer application/octet-stream, or the file's own type when a browser may show it inline.
+    const served = Object.fromEntries(['application/octet-stream', ...(variant ? variantContentTypes : inlineContentTypes)].map((t) => [t, { schema: binary }]));
+    const bytesHeaders = { ...COMMON_HEADERS, ETag: header('ETag'), 'Accept-Ranges': header('Accept-Ranges') };
     const op: Json = {
-      operationId: upload ? (f.path === '/files' ? 'filesUpload' : 'filesUploadVersion') : f.path.includes('variants') ? 'filesDownloadVariant' : 'filesDownload',
+      operationId: upload ? (f.path === '/files' ? 'filesUpload' : 'filesUploadVersion') : variant ? 'filesDownloadVariant' : 'filesDownload',
       summary: f.summary,
       description: upload
-        ? 'Streams the body to storage (never buffered whole); sha256 computed on the way; the type is detected from the bytes. Raw body: name in `X-Filename` (URL-encoded). Or multipart/form-data with one file part. `courseId`/`lessonId` attach the file to a course (its staff only). Limit: FILES_MAX_BYTES.'
+        ? 'Streams the body to storage (never buffered whole); sha256 computed on the way; the type is detected from the bytes. Raw body (any media type but JSON and forms, which answer 415; the declared type is only a hint): name in `X-Filename` (URL-encoded). Or multipart/form-data with one file part. `courseId`/`lessonId` attach the file to a course (its staff only). Limit: FILES_MAX_BYTES.'
         : 'Streams the bytes. `Range: bytes=a-b` answers 206; `If-None-Match` with the ETag (the sha256) answers 304. Without a bearer token, `exp` and `sig` from POST /files/{fileId}/signed-url authorise it until it expires.',
       tags: ['files'],
       security: upload ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, {}],
@@ -137,25 +187,29 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
               { name: 'exp', in: 'query', required: false, schema: { type: 'integer' } },
               { name: 'sig', in: 'query', required: false, schema: { type: 'string' } },
               { name: 'Range', in: 'header', required: false, schema: { type: 'string' } },
+              { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } },
             ]),
       ],
       ...(upload && {
         requestBody: {
           required: true,
           content: {
-            'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } },
-            'multipart/form-data': { schema: { type: 'object', properties: { file: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
+            'application/octet-stream': { schema: binary },
+            'multipart/form-data': { schema: { type: 'object', properties: { file: binary }, required: ['file'] } },
           },
         },
       }),
       responses: upload
-        ? { '201': { description: 'Stored', content: { 'application/json': { schema: fileRef } } }, ...err([401, 403, 404, 413, 422, 429, 500]) }
+        ? {
+            '201': { description: 'Stored', headers: { ...COMMON_HEADERS, Location: header('Location') }, content: { 'application/json': { schema: fileRef } } },
+            ...errorResponses(errorStatuses({ permission: 'authenticated', errors: ['NOT_FOUND', 'QUOTA_EXCEEDED', 'IMAGE_TOO_LARGE'], readsBody: true, path: f.path })),
+          }
         : {
-            '200': { description: 'The bytes', content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
-            '206': { description: 'The requested range', content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
-            '304': { description: 'Not modified (ETag matched)' },
-            '416': { description: 'Range not satisfiable' },
-            ...err([401, 404, 429, 500]),
+            '200': { description: 'The bytes', headers: bytesHeaders, content: served },
+            '206': { description: 'The requested range', headers: { ...bytesHeaders, 'Content-Range': header('Content-Range') }, content: served },
+            '304': { description: 'Not modified (ETag matched)', headers: { ...COMMON_HEADERS, ETag: header('ETag') } },
+            '416': { description: 'Range not satisfiable', headers: { ...COMMON_HEADERS, 'Content-Range': header('Content-Range') } },
+            ...errorResponses(errorStatuses({ permission: 'public', errors: ['NOT_FOUND'], readsBody: false, path: f.path })),
           },
     };
     paths[f.path] = { ...(paths[f.path] ?? {}), [f.method.toLowerCase()]: op };
@@ -174,6 +228,8 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
     paths,
     components: {
       schemas,
+      responses: errorComponents(),
+      headers: HEADERS,
       securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
     },
   };
