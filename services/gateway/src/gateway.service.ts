@@ -22,10 +22,11 @@ import {
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import type { ServiceSchema } from 'moleculer';
 import ApiGateway from 'moleculer-web';
+import bodyParser from 'body-parser';
 import type { JSONWebKeySet } from 'jose';
 import { EdgeAuth } from './edge-auth.js';
 import { fileRoutes } from './files-http.js';
-import { cors, requestIdOf, securityHeaders, sendError, sendJson, type GatewayRequest } from './http.js';
+import { answerClientErrors, cors, requestIdOf, securityHeaders, sendError, sendJson, type GatewayRequest } from './http.js';
 import { buildOpenApi, pathParams } from './openapi.js';
 import { buildTrpcRouter, type Forward, type TrpcContext } from './trpc.js';
 
@@ -176,8 +177,11 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         if (readsBody && !form && Number(req.headers['content-length'] ?? 0) > 0 && !json) {
           throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
         }
-        const input: Record<string, unknown> =
-          readsBody && !form ? { ...(req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as object) : {}) } : { ...(req.query ?? {}) };
+        // No body is an empty input; a JSON body must be an object (`[]`, `"x"`, `1`, `null` are not).
+        if (readsBody && !form && req.body !== undefined && (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body))) {
+          throw new DomainError('VALIDATION_FAILED', 'Invalid input: (root): expected a JSON object', { issues: [{ path: '(root)', message: 'expected a JSON object', code: 'invalid_type' }] });
+        }
+        const input: Record<string, unknown> = readsBody && !form ? { ...(req.body ?? {}) } : { ...(req.query ?? {}) };
         for (const p of inPath) input[p] = req.$params?.[p];
         const caller = await edgeAuth.callerOf(req);
         const out = await forward(c, input, { requestId: req.$requestId, caller, trace: carrierFromHeaders(req.headers), edge: 'rest', client: clientOf(req) });
@@ -268,7 +272,11 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         {
           path: '/api/v1',
           mappingPolicy: 'restrict',
-          bodyParsers: { json: { limit: settings.bodyLimitBytes, strict: true }, urlencoded: false },
+          // The JSON parser runs after `edge` (route parsers would run before it): a malformed or oversized body is
+          // rate-limited and answered with the request id and rate-limit headers like any other request. Any JSON
+          // value parses; restHandler answers 422 for one that is not an object.
+          bodyParsers: false,
+          use: [bodyParser.json({ limit: settings.bodyLimitBytes, strict: false })],
           aliases: restAliases,
           onError,
         },
@@ -330,6 +338,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
       },
     },
     async started() {
+      answerClientErrors(this.server); // moleculer-web's http.Server, made in created()
       limiter = await createRateLimiter(runtime.config, (err) => log.warn({ err: String(err) }, 'rate limiter unavailable; letting requests through'));
     },
     async stopped() {
