@@ -2226,6 +2226,49 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** @description A daily window in the user's time zone (it may span midnight) when nothing but security messages is sent; held messages go out when it ends */
+        QuietHoursInput: {
+            start: string;
+            end: string;
+        };
+        LessonContentInput: {
+            /** @constant */
+            type: "markdown";
+            body: string;
+        } | {
+            /** @constant */
+            type: "video";
+            /** Format: uuid */
+            fileId: string;
+            durationSeconds: number;
+            /**
+             * @description Watched this far, the lesson completes itself
+             * @default 90
+             */
+            completeAtPercent?: number;
+        } | {
+            /** @constant */
+            type: "file";
+            /** Format: uuid */
+            fileId: string;
+        } | {
+            /** @constant */
+            type: "link";
+            /** Format: uri */
+            url: string;
+        } | {
+            /** @constant */
+            type: "quiz";
+            /** Format: uuid */
+            quizId: string;
+            /** @default 70 */
+            passPercent?: number;
+        } | {
+            /** @constant */
+            type: "scorm";
+            /** Format: uuid */
+            packageFileId: string;
+        };
     };
     responses: {
         /** @description Malformed request (e.g. invalid JSON or percent-encoding) */
@@ -3643,7 +3686,7 @@ export interface operations {
                         };
                     };
                     /** @default null */
-                    quietHours?: components["schemas"]["QuietHours"] | null;
+                    quietHours?: components["schemas"]["QuietHoursInput"] | null;
                     /** @default null */
                     smsNumber?: string | null;
                 };
@@ -4727,7 +4770,7 @@ export interface operations {
                     title: string;
                     /** @default 0 */
                     durationMinutes?: number;
-                    content: components["schemas"]["LessonContent"];
+                    content: components["schemas"]["LessonContentInput"];
                 };
             };
         };
@@ -4810,7 +4853,7 @@ export interface operations {
                 "application/json": {
                     title?: string;
                     durationMinutes?: number;
-                    content?: components["schemas"]["LessonContent"];
+                    content?: components["schemas"]["LessonContentInput"];
                 };
             };
         };

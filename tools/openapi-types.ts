@@ -9,6 +9,8 @@ import ts from 'typescript';
 export async function openApiTypes(doc: object): Promise<string> {
   const ast = await openapiTS(doc as OpenAPI3, {
     silent: true,
+    // Optional is what `required` says: an input field with a default may be left out (the output lists it as required).
+    defaultNonNullable: false,
     transform(schema) {
       if (schema.format === 'binary') return ts.factory.createTypeReferenceNode('Blob');
       return undefined;

@@ -90,6 +90,15 @@ describe('clients/openapi.json', () => {
     expect(Object.keys(variant).sort()).toEqual(['application/octet-stream', 'image/avif', 'image/webp', 'video/mp4']);
   });
 
+  it('keeps a named schema whose input differs from its output as two components (defaults are optional going in)', () => {
+    const schemas = (buildOpenApi() as { components: { schemas: Record<string, { oneOf?: Array<{ properties: { type: { const: string } }; required: string[] }> }> } }).components.schemas;
+    const video = (name: string) => schemas[name]!.oneOf!.find((v) => v.properties.type.const === 'video')!.required;
+    expect(video('LessonContent')).toContain('completeAtPercent');
+    expect(video('LessonContentInput')).not.toContain('completeAtPercent');
+    expect(JSON.stringify(byId('coursesCreateLesson').op.requestBody)).toContain('#/components/schemas/LessonContentInput');
+    expect(JSON.stringify(buildOpenApi())).not.toContain('__input__');
+  });
+
   it('marks the body optional on operations that need no input', () => {
     for (const id of ['coursesPublish', 'enrollmentsEnrol', 'authLogout', 'notificationsMarkAllRead']) expect(byId(id).op.requestBody?.required, id).toBe(false);
     expect(byId('authRegister').op.requestBody?.required).toBe(true);

@@ -76,18 +76,33 @@ function errorResponses(statuses: number[]): Json {
 
 const binary = { type: 'string', format: 'binary' } as const;
 
-/** JSON Schema for a zod schema, with named schemas hoisted into components. */
-function toSchema(schema: z.ZodType, io: 'input' | 'output', components: Json): Json {
+/** Where a named input schema is referenced until buildOpenApi knows its final name (see `nameInputs`). */
+const INPUT_REF = '"#/components/schemas/__input__/';
+
+/**
+ * JSON Schema for a zod schema, with named schemas hoisted into components. Input and output of one named schema
+ * can differ (a default makes an output field required, an input field optional): input defs are kept apart
+ * and named by `nameInputs`.
+ */
+function toSchema(schema: z.ZodType, io: 'input' | 'output', components: Json, inputs?: Json): Json {
   const js = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Json;
   delete js.$schema;
   const defs = (js.$defs ?? {}) as Json;
   delete js.$defs;
-  for (const [name, def] of Object.entries(defs)) components[name] = rewriteRefs(def);
-  return rewriteRefs(js) as Json;
+  const rewrite = (v: unknown): Json => JSON.parse(JSON.stringify(v).replaceAll('"#/$defs/', io === 'input' && inputs ? INPUT_REF : '"#/components/schemas/'));
+  for (const [name, def] of Object.entries(defs)) (io === 'input' && inputs ? inputs : components)[name] = rewrite(def);
+  return rewrite(js);
 }
 
-function rewriteRefs(v: unknown): Json {
-  return JSON.parse(JSON.stringify(v).replaceAll('"#/$defs/', '"#/components/schemas/'));
+/** An input def keeps the name when it is the output def too, else it becomes `<name>Input`; its refs follow. */
+function nameInputs(doc: Json, components: Json, inputs: Json): Json {
+  const plain = (v: unknown) => JSON.stringify(v).replaceAll(INPUT_REF, '"#/components/schemas/');
+  const names: Record<string, string> = {};
+  for (const [name, def] of Object.entries(inputs)) {
+    names[name] = !(name in components) || plain(components[name]) === plain(def) ? name : `${name}Input`;
+  }
+  for (const [name, def] of Object.entries(inputs)) components[names[name]!] ??= def;
+  return JSON.parse(JSON.stringify(doc).replace(/"#\/components\/schemas\/__input__\/([^"]+)"/g, (_, n: string) => `"#/components/schemas/${names[n] ?? n}"`));
 }
 
 function shapeOf(c: AnyProcedure): Record<string, z.ZodType> {
@@ -101,6 +116,7 @@ export function pathParams(path: string): string[] {
 /** The OpenAPI 3.1 document for every REST operation the contracts declare. */
 export function buildOpenApi(serverUrl = '/api/v1'): Json {
   const schemas: Json = {};
+  const inputs: Json = {};
   toSchema(errorBody, 'output', schemas); // named (meta id 'Error'): lands in components.schemas
   const paths: Record<string, Json> = {};
   for (const c of allProcedures()) {
@@ -111,14 +127,14 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       name,
       in: 'path',
       required: true,
-      schema: toSchema(shape[name]!, 'input', schemas),
+      schema: toSchema(shape[name]!, 'input', schemas, inputs),
     }));
     const rest = Object.keys(shape).filter((k) => !inPath.includes(k));
     let requestBody: Json | undefined;
     if (c.rest.method === 'GET' || c.rest.method === 'DELETE') {
       for (const name of rest) {
         const field = shape[name]!;
-        const schema = toSchema(field, 'input', schemas);
+        const schema = toSchema(field, 'input', schemas, inputs);
         parameters.push({
           name,
           in: 'query',
@@ -132,7 +148,7 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       requestBody = {
         // An operation whose body fields are all optional takes no body at all (publish, enrol, logout…).
         required: !bodySchema.safeParse({}).success,
-        content: { 'application/json': { schema: toSchema(bodySchema, 'input', schemas) } },
+        content: { 'application/json': { schema: toSchema(bodySchema, 'input', schemas, inputs) } },
       };
     }
     const status = String(c.rest.status ?? 200);
@@ -214,7 +230,7 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
     };
     paths[f.path] = { ...(paths[f.path] ?? {}), [f.method.toLowerCase()]: op };
   }
-  return {
+  return nameInputs({
     openapi: '3.1.0',
     info: {
       title: 'LMS API',
@@ -232,5 +248,5 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       headers: HEADERS,
       securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
     },
-  };
+  }, schemas, inputs);
 }
