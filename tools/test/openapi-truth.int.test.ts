@@ -4,6 +4,7 @@
  * and carries the rate-limit headers; bytes are never taken as JSON. Every response here also goes through the
  * conformance check in http() (conformance.ts), and one test proves that check fails on a mismatch.
  */
+import { request } from 'node:http';
 import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +45,21 @@ describe('the edge tells the truth the document tells', () => {
     }
     expect((await http(base, 'POST', '/api/v1/me/notifications/read-all', '{}', token)).status).toBe(200);
     expect((await http(base, 'POST', '/api/v1/me/notifications/read-all', undefined, token)).status).toBe(200);
+  });
+
+  it('refuses a body that is not JSON with 415, chunked or not', async () => {
+    for (const chunked of [false, true]) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request(`${base}/api/v1/me/notifications/read-all`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', ...(chunked ? {} : { 'content-length': '5' }) } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        if (chunked) req.write('hel'); // a write before end: Node sends Transfer-Encoding: chunked
+        req.end(chunked ? 'lo' : 'hello');
+      });
+      expect([chunked, status]).toEqual([chunked, 415]);
+    }
   });
 
   it('rate-limits a malformed or oversized body like any request (its answer carries the rate-limit state)', async () => {

@@ -174,7 +174,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         const json = String(req.headers['content-type'] ?? '').includes('application/json');
         // One-click links (RFC 8058) post a form and carry their input in the query string.
         const form = readsBody && c.rest!.acceptsForm === true && !json;
-        if (readsBody && !form && Number(req.headers['content-length'] ?? 0) > 0 && !json) {
+        if (readsBody && !form && (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined) && !json) {
           throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
         }
         // No body is an empty input; a JSON body must be an object (`[]`, `"x"`, `1`, `null` are not).
