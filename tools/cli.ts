@@ -11,6 +11,7 @@ import { guardProcess, migrateAll, openDatabase, runtimeSettings, startNode, typ
 import { ServiceBroker } from 'moleculer';
 import brokerOptions from '../moleculer.config.ts';
 import { ReplIdentity, replCredentials } from './repl.ts';
+import { openApiTypes } from './openapi-types.ts';
 import { pick, SERVICES } from './services.ts';
 
 const USAGE = `usage: lms <command>
@@ -19,7 +20,7 @@ const USAGE = `usage: lms <command>
   repl                          join the mesh as a REPL node, signed in as a person (LMS_REPL_EMAIL, LMS_REPL_PASSWORD,
                                 LMS_REPL_TOTP, or asked): every call carries their token and is audited as them
   migrate [--down]              run every service's migrations (DATABASE_URL, or PGlite in LMS_DATA_DIR)
-  openapi [--out FILE]          write the OpenAPI document (default clients/openapi.json)
+  openapi [--out FILE]          write the OpenAPI document (default clients/openapi.json) and its types (.d.ts beside it)
   nats-config [--out FILE] [--namespace NS]   write the NATS permissions per node role (default infra/nats/nats.conf, lms)
   events <service> consumers|dead-letters|replay|rebuild [--consumer C] [--id N]
   seed [--courses N] [--lessons N] [--learners N] [--per-learner N]   seed a catalogue at scale (DATABASE_URL)
@@ -105,8 +106,13 @@ async function main(argv: string[]) {
     }
     case 'openapi': {
       const out = path.resolve(values.out ?? path.join(import.meta.dirname, '../clients/openapi.json'));
-      fs.writeFileSync(out, `${JSON.stringify(buildOpenApi(), null, 2)}\n`);
+      const doc = buildOpenApi();
+      fs.writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
       console.log(`wrote ${out}`);
+      // Beside it, the types openapi-typescript generates from it (what a third-party client codes against).
+      const types = out.replace(/\.json$/, '.d.ts');
+      fs.writeFileSync(types, await openApiTypes(doc));
+      console.log(`wrote ${types}`);
       return;
     }
     case 'nats-config': {

@@ -149,6 +149,8 @@ export const courses = domain('courses', {
     permission: 'courses:write',
     rest: { method: 'POST', path: '/courses', status: 201 },
     summary: 'Create a course',
+    /** CONFLICT: the slug is taken. */
+    errors: ['CONFLICT'],
   }),
   /** Change a course's metadata (its owner or instructors, or an admin); learners see it at the next publish. */
   update: mutation({
@@ -162,7 +164,7 @@ export const courses = domain('courses', {
     permission: 'authenticated',
     rest: { method: 'PATCH', path: '/courses/{courseId}' },
     summary: 'Update a course',
-    errors: ['COURSE_NOT_FOUND'],
+    errors: ['COURSE_NOT_FOUND', 'CONFLICT'],
   }),
   /**
    * One course: published ones for anyone signed in (private ones for members), as their published version

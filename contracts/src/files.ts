@@ -110,6 +110,11 @@ export const filesInternal = domain('files', {
 });
 
 /** The streaming operations: served by the gateway (not JSON procedures), documented in OpenAPI from here. */
+/** Types a browser may show inline (served as themselves); anything else is served as application/octet-stream. */
+export const inlineContentTypes = ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif', 'video/mp4', 'video/webm', 'audio/mpeg', 'audio/ogg', 'audio/wav', 'application/pdf', 'text/plain'] as const;
+/** What a rendition (`/files/{fileId}/variants/{name}`) is served as. */
+export const variantContentTypes = ['image/webp', 'image/avif', 'video/mp4'] as const;
+
 export const fileStreams = [
   { method: 'POST', path: '/files', kind: 'upload', summary: 'Upload a file (raw body with X-Filename, or multipart/form-data)', status: 201 },
   { method: 'POST', path: '/files/{fileId}/versions', kind: 'upload', summary: 'Upload a new version of a file', status: 201 },

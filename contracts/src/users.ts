@@ -103,7 +103,7 @@ export const users = domain('users', {
     permission: 'users:manage',
     rest: { method: 'POST', path: '/users/{userId}/export', status: 202 },
     summary: "Export a user's data",
-    errors: ['USER_NOT_FOUND'],
+    errors: ['USER_NOT_FOUND', 'CONFLICT'],
   }),
   /** Erase a user on their behalf (admins); admins cannot erase themselves this way. */
   requestErasureFor: mutation({

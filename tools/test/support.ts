@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { checkResponse } from './conformance.ts';
 
 /** A short unique name for streams, schemas and databases of one test run. */
 export function uniqueName(prefix = 't'): string {
@@ -78,6 +79,8 @@ export async function http(
   } catch {
     /* not JSON */
   }
+  // Every response a test receives must be what /openapi.json declares (conformance.ts); a mismatch fails the test.
+  await checkResponse(method, url, { status: res.status, headers: res.headers, text, body: parsed });
   return { status: res.status, body: parsed, headers: res.headers };
 }
 

@@ -1,7 +1,8 @@
+import { inlineContentTypes } from '@lms/contracts';
 import { fileTypeFromBuffer } from 'file-type';
 
 /** Types a browser may show inline; anything else is served as an attachment of application/octet-stream. */
-const INLINE = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif', 'video/mp4', 'video/webm', 'audio/mpeg', 'audio/ogg', 'audio/wav', 'application/pdf', 'text/plain']);
+const INLINE = new Set<string>(inlineContentTypes);
 
 /**
  * The content type, from the bytes: what file-type recognises wins over the client's claim (a lying

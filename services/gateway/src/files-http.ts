@@ -41,6 +41,11 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
   async function receive(req: GatewayRequest): Promise<{ name: string; declaredType?: string; blob: Ingested }> {
     const type = String(req.headers['content-type'] ?? '');
     if (Number(req.headers['content-length'] ?? 0) > maxBytes()) throw new DomainError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes()} bytes`, { maxBytes: maxBytes() });
+    // Bytes come raw or as multipart; a JSON or form body is a client encoding the file as text (a generated client
+    // JSON-encodes a Uint8Array as {"0":104,…}): refuse it rather than store the encoding.
+    if (/^application\/(json|x-www-form-urlencoded)\b|^[\w.-]+\/[\w.-]+\+json\b/i.test(type.trim())) {
+      throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'Send the bytes as application/octet-stream (or their own type) or multipart/form-data, not JSON or a form');
+    }
     // Bytes are stored as they are sent: a compressed body would be stored compressed.
     const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (encoding !== 'identity' && encoding !== '') throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'Send the file without Content-Encoding');

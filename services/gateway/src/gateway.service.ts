@@ -23,10 +23,11 @@ import {
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import type { ServiceSchema } from 'moleculer';
 import ApiGateway from 'moleculer-web';
+import bodyParser from 'body-parser';
 import { decodeJwt } from 'jose';
 import { EdgeAuth } from './edge-auth.js';
 import { fileRoutes } from './files-http.js';
-import { cors, requestIdOf, securityHeaders, sendError, sendJson, type GatewayRequest } from './http.js';
+import { answerClientErrors, cors, requestIdOf, securityHeaders, sendError, sendJson, type GatewayRequest } from './http.js';
 import { buildOpenApi, pathParams } from './openapi.js';
 import { buildTrpcRouter, sendTrpcError, trpcCallsOf, trpcRequest, type Forward, type TrpcContext } from './trpc.js';
 
@@ -249,11 +250,14 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         const json = String(req.headers['content-type'] ?? '').includes('application/json');
         // One-click links (RFC 8058) post a form and carry their input in the query string.
         const form = readsBody && c.rest!.acceptsForm === true && !json;
-        if (readsBody && !form && Number(req.headers['content-length'] ?? 0) > 0 && !json) {
+        if (readsBody && !form && (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined) && !json) {
           throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
         }
-        const input: Record<string, unknown> =
-          readsBody && !form ? { ...(req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as object) : {}) } : { ...(req.query ?? {}) };
+        // No body is an empty input; a JSON body must be an object (`[]`, `"x"`, `1`, `null` are not).
+        if (readsBody && !form && req.body !== undefined && (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body))) {
+          throw new DomainError('VALIDATION_FAILED', 'Invalid input: (root): expected a JSON object', { issues: [{ path: '(root)', message: 'expected a JSON object', code: 'invalid_type' }] });
+        }
+        const input: Record<string, unknown> = readsBody && !form ? { ...(req.body ?? {}) } : { ...(req.query ?? {}) };
         for (const p of inPath) input[p] = req.$params?.[p];
         const caller = await edgeAuth.callerOf(req);
         const token = caller ? edgeAuth.tokenOf(req) : undefined;
@@ -362,7 +366,11 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         {
           path: '/api/v1',
           mappingPolicy: 'restrict',
-          bodyParsers: { json: { limit: settings.bodyLimitBytes, strict: true }, urlencoded: false },
+          // The JSON parser runs after `edge` (route parsers would run before it): a malformed or oversized body is
+          // rate-limited and answered with the request id and rate-limit headers like any other request. Any JSON
+          // value parses; restHandler answers 422 for one that is not an object.
+          bodyParsers: false,
+          use: [bodyParser.json({ limit: settings.bodyLimitBytes, strict: false })],
           aliases: restAliases,
           onError,
         },
@@ -422,6 +430,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
       },
     },
     async started() {
+      answerClientErrors(this.server); // moleculer-web's http.Server, made in created()
       limiter = await createRateLimiter(runtime.config, (err) => log.warn({ err: String(err) }, 'rate limiter unavailable; letting requests through'));
     },
     async stopped() {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { PublicError } from '@lms/runtime';
 
 export interface GatewayRequest extends IncomingMessage {
@@ -71,4 +72,25 @@ export function cors(req: IncomingMessage, res: ServerResponse, opts: CorsOption
     return true;
   }
   return false;
+}
+
+/**
+ * What Node's HTTP parser refuses before a request exists (headers over maxHeaderSize, a malformed request line)
+ * is answered in the error model too: 431 HEADERS_TOO_LARGE or 400 BAD_REQUEST, with a request id, then the
+ * connection closes. (Node's own answer is a bare status line with no body.)
+ */
+export function answerClientErrors(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || !socket.writable) return void socket.destroy();
+    const requestId = randomUUID();
+    const [status, reason, code, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE', 'The request headers are too large']
+        : [400, 'Bad Request', 'BAD_REQUEST', 'The request is not valid HTTP'];
+    const body = JSON.stringify({ error: { code, message, requestId } });
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${requestId}\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }

@@ -1,33 +1,108 @@
-import { allProcedures, catalogue, errorBody, errorCodes, fileMeta, fileStreams, type AnyProcedure } from '@lms/contracts';
+import { allProcedures, catalogue, errorBody, errorCodes, fileMeta, fileStreams, inlineContentTypes, variantContentTypes, type AnyProcedure, type ErrorCode } from '@lms/contracts';
 import { z } from 'zod';
 
 type Json = Record<string, unknown>;
 
 const STATUS_TEXT: Record<number, string> = {
-  400: 'Malformed request',
+  400: 'Malformed request (e.g. invalid JSON or percent-encoding)',
   401: 'Missing, invalid or expired access token',
+  402: 'The payment was declined',
   403: 'The caller lacks the permission',
-  404: 'Not found',
+  404: 'Not found (or not visible to the caller)',
   409: 'Conflicts with the current state',
   413: 'Body too large',
+  415: 'Unsupported Content-Type or Content-Encoding',
   422: 'Input fails validation; details.issues names each field',
   429: 'Rate limited; see Retry-After',
+  431: 'Request headers too large',
   500: 'Internal error',
   503: 'A required service is unavailable',
+  504: 'A service did not answer in time',
 };
 
-/** JSON Schema for a zod schema, with named schemas hoisted into components. */
-function toSchema(schema: z.ZodType, io: 'input' | 'output', components: Json): Json {
+/** Response headers, declared once and referenced from each response that sends them. */
+const HEADERS: Record<string, Json> = {
+  'X-Request-Id': { description: 'The request id (the client\'s X-Request-Id when valid); also in error bodies', required: true, schema: { type: 'string' } },
+  'RateLimit-Limit': { description: 'Requests allowed per window for this client', required: true, schema: { type: 'integer' } },
+  'RateLimit-Remaining': { description: 'Requests left in the current window', required: true, schema: { type: 'integer' } },
+  'Retry-After': { description: 'Seconds to wait before trying again', required: true, schema: { type: 'integer' } },
+  'Retry-After-Optional': { description: 'Seconds to wait before trying again, when known', required: false, schema: { type: 'integer' } },
+  Location: { description: 'Where the created resource lives, or where to go next', required: true, schema: { type: 'string' } },
+  ETag: { description: 'The strong ETag of the bytes (their sha256)', required: true, schema: { type: 'string' } },
+  'Accept-Ranges': { description: 'Byte ranges are supported', required: true, schema: { type: 'string', enum: ['bytes'] } },
+  'Content-Range': { description: 'The range sent, or `bytes */size` when the range cannot be satisfied', required: true, schema: { type: 'string' } },
+};
+const header = (name: string) => ({ $ref: `#/components/headers/${name}` });
+/** Headers every response of the API sends: the request id and the rate-limit state. */
+const COMMON_HEADERS = { 'X-Request-Id': header('X-Request-Id'), 'RateLimit-Limit': header('RateLimit-Limit'), 'RateLimit-Remaining': header('RateLimit-Remaining') };
+
+/**
+ * The error statuses an operation can answer, derived from the runtime's error model so a new operation
+ * gets them without anyone listing them: what any request can meet at the edge (malformed request,
+ * a bad bearer token, validation, rate limits, oversized headers, outages), what a body brings (size,
+ * media type), what a permission brings (403), what an id in the path brings (404), plus the codes the
+ * contract names (`errors`, mapped through `errorCodes`).
+ */
+export function errorStatuses(op: { permission: string; errors?: readonly ErrorCode[]; readsBody: boolean; path: string }): number[] {
+  const s = new Set<number>([400, 401, 422, 429, 431, 500, 503, 504]);
+  if (op.readsBody) [413, 415].forEach((x) => s.add(x));
+  if (op.permission !== 'public') s.add(403);
+  if (pathParams(op.path).length > 0) s.add(404);
+  for (const code of op.errors ?? []) s.add(errorCodes[code]);
+  return [...s].sort((a, b) => a - b);
+}
+
+/** The error responses, declared once in components.responses (`Error400`…) and referenced by status. */
+function errorComponents(): Json {
+  return Object.fromEntries(
+    Object.keys(STATUS_TEXT).map((code) => {
+      const s = Number(code);
+      return [
+        `Error${s}`,
+        {
+          description: STATUS_TEXT[s],
+          // A 431 is answered before the request is routed: no rate-limit state yet.
+          headers: s === 431 ? { 'X-Request-Id': header('X-Request-Id') } : { ...COMMON_HEADERS, ...(s === 429 && { 'Retry-After': header('Retry-After') }), ...(s === 503 && { 'Retry-After': header('Retry-After-Optional') }) },
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        },
+      ];
+    }),
+  );
+}
+
+function errorResponses(statuses: number[]): Json {
+  return Object.fromEntries(statuses.map((s) => [String(s), STATUS_TEXT[s] ? { $ref: `#/components/responses/Error${s}` } : { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]));
+}
+
+const binary = { type: 'string', format: 'binary' } as const;
+
+/** Where a named input schema is referenced until buildOpenApi knows its final name (see `nameInputs`). */
+const INPUT_REF = '"#/components/schemas/__input__/';
+
+/**
+ * JSON Schema for a zod schema, with named schemas hoisted into components. Input and output of one named schema
+ * can differ (a default makes an output field required, an input field optional): input defs are kept apart
+ * and named by `nameInputs`.
+ */
+function toSchema(schema: z.ZodType, io: 'input' | 'output', components: Json, inputs?: Json): Json {
   const js = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Json;
   delete js.$schema;
   const defs = (js.$defs ?? {}) as Json;
   delete js.$defs;
-  for (const [name, def] of Object.entries(defs)) components[name] = rewriteRefs(def);
-  return rewriteRefs(js) as Json;
+  const rewrite = (v: unknown): Json => JSON.parse(JSON.stringify(v).replaceAll('"#/$defs/', io === 'input' && inputs ? INPUT_REF : '"#/components/schemas/'));
+  for (const [name, def] of Object.entries(defs)) (io === 'input' && inputs ? inputs : components)[name] = rewrite(def);
+  return rewrite(js);
 }
 
-function rewriteRefs(v: unknown): Json {
-  return JSON.parse(JSON.stringify(v).replaceAll('"#/$defs/', '"#/components/schemas/'));
+/** An input def keeps the name when it is the output def too, else it becomes `<name>Input`; its refs follow. */
+function nameInputs(doc: Json, components: Json, inputs: Json): Json {
+  const plain = (v: unknown) => JSON.stringify(v).replaceAll(INPUT_REF, '"#/components/schemas/');
+  const names: Record<string, string> = {};
+  for (const [name, def] of Object.entries(inputs)) {
+    names[name] = !(name in components) || plain(components[name]) === plain(def) ? name : `${name}Input`;
+  }
+  for (const [name, def] of Object.entries(inputs)) components[names[name]!] ??= def;
+  return JSON.parse(JSON.stringify(doc).replace(/"#\/components\/schemas\/__input__\/([^"]+)"/g, (_, n: string) => `"#/components/schemas/${names[n] ?? n}"`));
 }
 
 function shapeOf(c: AnyProcedure): Record<string, z.ZodType> {
@@ -38,17 +113,10 @@ export function pathParams(path: string): string[] {
   return [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
 }
 
-function errorStatuses(c: AnyProcedure): number[] {
-  const s = new Set<number>([422, 429, 500, 503]);
-  if (c.permission !== 'public') s.add(401);
-  if (c.permission !== 'public' && c.permission !== 'authenticated') s.add(403);
-  for (const code of c.errors ?? []) s.add(errorCodes[code]);
-  return [...s].sort();
-}
-
 /** The OpenAPI 3.1 document for every REST operation the contracts declare. */
 export function buildOpenApi(serverUrl = '/api/v1'): Json {
   const schemas: Json = {};
+  const inputs: Json = {};
   toSchema(errorBody, 'output', schemas); // named (meta id 'Error'): lands in components.schemas
   const paths: Record<string, Json> = {};
   for (const c of allProcedures()) {
@@ -59,14 +127,14 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       name,
       in: 'path',
       required: true,
-      schema: toSchema(shape[name]!, 'input', schemas),
+      schema: toSchema(shape[name]!, 'input', schemas, inputs),
     }));
     const rest = Object.keys(shape).filter((k) => !inPath.includes(k));
     let requestBody: Json | undefined;
     if (c.rest.method === 'GET' || c.rest.method === 'DELETE') {
       for (const name of rest) {
         const field = shape[name]!;
-        const schema = toSchema(field, 'input', schemas);
+        const schema = toSchema(field, 'input', schemas, inputs);
         parameters.push({
           name,
           in: 'query',
@@ -78,24 +146,20 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
     } else {
       const bodySchema = (c.input as unknown as z.ZodObject).omit(Object.fromEntries(inPath.map((p) => [p, true])) as never);
       requestBody = {
-        required: true,
-        content: { 'application/json': { schema: toSchema(bodySchema, 'input', schemas) } },
+        // An operation whose body fields are all optional takes no body at all (publish, enrol, logout…).
+        required: !bodySchema.safeParse({}).success,
+        content: { 'application/json': { schema: toSchema(bodySchema, 'input', schemas, inputs) } },
       };
     }
     const status = String(c.rest.status ?? 200);
     const responses: Json = {
       [status]: {
         description: status.startsWith('3') ? 'Redirect to the target in Location' : 'Success',
-        ...(status.startsWith('3') && { headers: { Location: { description: 'Where to go next', schema: { type: 'string' } } } }),
+        headers: { ...COMMON_HEADERS, ...(status.startsWith('3') && { Location: header('Location') }) },
         content: { 'application/json': { schema: toSchema(c.output, 'output', schemas) } },
       },
+      ...errorResponses(errorStatuses({ permission: c.permission, errors: c.errors, readsBody: requestBody !== undefined, path: c.rest.path })),
     };
-    for (const s of errorStatuses(c)) {
-      responses[String(s)] = {
-        description: STATUS_TEXT[s] ?? 'Error',
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-      };
-    }
     const op: Json = {
       operationId: c.action.replace(/\.(\w)/g, (_, ch: string) => ch.toUpperCase()),
       summary: c.summary,
@@ -110,16 +174,18 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
   }
   // The streaming file operations: bytes in and out, served by the gateway itself.
   const fileRef = toSchema(fileMeta, 'output', schemas);
-  const err = (codes: number[]) =>
-    Object.fromEntries(codes.map((s) => [String(s), { description: STATUS_TEXT[s] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]));
   const fileIdParam = { name: 'fileId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
   for (const f of fileStreams) {
     const upload = f.kind === 'upload';
+    const variant = f.path.includes('variants');
+    // Downloads answer application/octet-stream, or the file's own type when a browser may show it inline.
+    const served = Object.fromEntries(['application/octet-stream', ...(variant ? variantContentTypes : inlineContentTypes)].map((t) => [t, { schema: binary }]));
+    const bytesHeaders = { ...COMMON_HEADERS, ETag: header('ETag'), 'Accept-Ranges': header('Accept-Ranges') };
     const op: Json = {
-      operationId: upload ? (f.path === '/files' ? 'filesUpload' : 'filesUploadVersion') : f.path.includes('variants') ? 'filesDownloadVariant' : 'filesDownload',
+      operationId: upload ? (f.path === '/files' ? 'filesUpload' : 'filesUploadVersion') : variant ? 'filesDownloadVariant' : 'filesDownload',
       summary: f.summary,
       description: upload
-        ? 'Streams the body to storage (never buffered whole); sha256 computed on the way; the type is detected from the bytes. Raw body: name in `X-Filename` (URL-encoded). Or multipart/form-data with one file part. `courseId`/`lessonId` attach the file to a course (its staff only). Limit: FILES_MAX_BYTES.'
+        ? 'Streams the body to storage (never buffered whole); sha256 computed on the way; the type is detected from the bytes. Raw body (any media type but JSON and forms, which answer 415; the declared type is only a hint): name in `X-Filename` (URL-encoded). Or multipart/form-data with one file part. `courseId`/`lessonId` attach the file to a course (its staff only). Limit: FILES_MAX_BYTES.'
         : 'Streams the bytes. `Range: bytes=a-b` answers 206; `If-None-Match` with the ETag (the sha256) answers 304. Without a bearer token, `exp` and `sig` from POST /files/{fileId}/signed-url authorise it until it expires.',
       tags: ['files'],
       security: upload ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, {}],
@@ -137,30 +203,34 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
               { name: 'exp', in: 'query', required: false, schema: { type: 'integer' } },
               { name: 'sig', in: 'query', required: false, schema: { type: 'string' } },
               { name: 'Range', in: 'header', required: false, schema: { type: 'string' } },
+              { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } },
             ]),
       ],
       ...(upload && {
         requestBody: {
           required: true,
           content: {
-            'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } },
-            'multipart/form-data': { schema: { type: 'object', properties: { file: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
+            'application/octet-stream': { schema: binary },
+            'multipart/form-data': { schema: { type: 'object', properties: { file: binary }, required: ['file'] } },
           },
         },
       }),
       responses: upload
-        ? { '201': { description: 'Stored', content: { 'application/json': { schema: fileRef } } }, ...err([401, 403, 404, 413, 422, 429, 500]) }
+        ? {
+            '201': { description: 'Stored', headers: { ...COMMON_HEADERS, Location: header('Location') }, content: { 'application/json': { schema: fileRef } } },
+            ...errorResponses(errorStatuses({ permission: 'authenticated', errors: ['NOT_FOUND', 'QUOTA_EXCEEDED', 'IMAGE_TOO_LARGE'], readsBody: true, path: f.path })),
+          }
         : {
-            '200': { description: 'The bytes', content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
-            '206': { description: 'The requested range', content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
-            '304': { description: 'Not modified (ETag matched)' },
-            '416': { description: 'Range not satisfiable' },
-            ...err([401, 404, 429, 500]),
+            '200': { description: 'The bytes', headers: bytesHeaders, content: served },
+            '206': { description: 'The requested range', headers: { ...bytesHeaders, 'Content-Range': header('Content-Range') }, content: served },
+            '304': { description: 'Not modified (ETag matched)', headers: { ...COMMON_HEADERS, ETag: header('ETag') } },
+            '416': { description: 'Range not satisfiable', headers: { ...COMMON_HEADERS, 'Content-Range': header('Content-Range') } },
+            ...errorResponses(errorStatuses({ permission: 'public', errors: ['NOT_FOUND'], readsBody: false, path: f.path })),
           },
     };
     paths[f.path] = { ...(paths[f.path] ?? {}), [f.method.toLowerCase()]: op };
   }
-  return {
+  return nameInputs({
     openapi: '3.1.0',
     info: {
       title: 'LMS API',
@@ -174,7 +244,9 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
     paths,
     components: {
       schemas,
+      responses: errorComponents(),
+      headers: HEADERS,
       securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
     },
-  };
+  }, schemas, inputs);
 }
