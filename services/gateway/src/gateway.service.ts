@@ -79,7 +79,7 @@ function edgeError(err: unknown): PublicError {
   if (e?.status === 415) return { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: 'Send application/json' };
   // moleculer-web wraps its body parser's errors as MoleculerError(message, err.code || err.status, err.type).
   if (e?.type === 'encoding.unsupported' || (e?.code === 415 && !isErrorCode(e?.type))) return { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: 'Unsupported Content-Encoding' };
-  if (typeof e?.code === 'string' && /^(Z_|ERR_)/.test(e.code)) return { code: 'BAD_REQUEST', status: 400, message: 'The body does not match its Content-Encoding' };
+  if (e?.type === 'encoding.broken' || (typeof e?.code === 'string' && /^(Z_|ERR_)/.test(e.code))) return { code: 'BAD_REQUEST', status: 400, message: 'The body does not match its Content-Encoding' };
   if (err instanceof URIError || e?.type === 'UNABLE_DECODE_PARAM') return { code: 'BAD_REQUEST', status: 400, message: 'The URL is not valid percent-encoding' };
   if (e?.code === 400 && !isErrorCode(e?.type)) return { code: 'BAD_REQUEST', status: 400, message: 'The request body could not be read' };
   return toPublicError(err);
@@ -412,6 +412,14 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         },
       ],
     }),
+    methods: {
+      /** A client's broken compressed body is a 400 (logged as such), not a server error with a stack in the log. */
+      errorHandler(this: { [k: string]: unknown }, req: GatewayRequest, res: ServerResponse, err: { code?: unknown; type?: unknown }) {
+        if (err && typeof err.code === 'string' && /^(Z_|ERR_)/.test(err.code)) Object.assign(err, { code: 400, type: 'encoding.broken' });
+        const base = (ApiGateway as unknown as ServiceSchema).methods?.errorHandler;
+        return base?.call(this, req, res, err);
+      },
+    },
     events: {
       [notificationBroadcasts.created.name]: {
         handler(ctx: { params: unknown }) {
