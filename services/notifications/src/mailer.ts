@@ -31,7 +31,13 @@ export function createMailer(opts: { smtpUrl?: string; from: string; dataDir: st
         // nodemailer's own defaults when the URL names no host or port.
         const socket = net.connect({ host: o.host ?? 'localhost', port: Number(o.port) || (o.secure ? 465 : 587) });
         socket.setNoDelay(true);
-        const failed = (err: Error) => cb(err, { connection: socket });
+        // A failed connection goes through nodemailer's own error path (SMTPConnection's socket 'error'): handing
+        // the error to cb instead leaves the pool resource busy for ever, and after `maxConnections` (5) refused
+        // connections every later message waited in the pool's queue — the delivery loops hung until a restart.
+        const failed = (err: Error) => {
+          cb(null, { connection: socket });
+          setImmediate(() => socket.emit('error', err));
+        };
         socket.once('error', failed);
         socket.once('connect', () => {
           socket.removeListener('error', failed);
