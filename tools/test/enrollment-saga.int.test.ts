@@ -25,12 +25,16 @@ const call = <T = unknown>(action: string, params: object, as?: { token: string 
     (token) => core.broker.call(action, params, { meta: token ? { token, edge: true } : { edge: false }, timeout: 60_000 }) as Promise<T>,
   );
 /** A learner's access token, signed with the auth service's current key (their profiles have no password). */
+let signingKey: Promise<{ kid: string; key: Awaited<ReturnType<typeof importJWK>> }> | undefined;
 async function tokenFor(userId: string, roles: string[]): Promise<string> {
-  const [row] = await sql<{ kid: string; private_jwk: JWK }>('select kid, private_jwk from auth.signing_keys order by created_at desc limit 1');
-  if (!row) throw new Error('auth has no signing key yet');
-  const key = await importJWK(row.private_jwk, 'EdDSA');
+  // Read once: 200 concurrent enrolments must not open 200 database connections for the same key.
+  signingKey ??= sql<{ kid: string; private_jwk: JWK }>('select kid, private_jwk from auth.signing_keys order by created_at desc limit 1').then(async ([row]) => {
+    if (!row) throw new Error('auth has no signing key yet');
+    return { kid: row.kid, key: await importJWK(row.private_jwk, 'EdDSA') };
+  });
+  const { kid, key } = await signingKey;
   return new SignJWT({ roles, sid: randomUUID(), amr: ['pwd'] })
-    .setProtectedHeader({ alg: 'EdDSA', kid: row.kid })
+    .setProtectedHeader({ alg: 'EdDSA', kid })
     .setSubject(userId)
     .setIssuer('lms')
     .setAudience('lms-api')
