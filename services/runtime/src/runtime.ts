@@ -124,10 +124,27 @@ export async function startNode(
  */
 export function nodeVerifier(broker: ServiceBroker): TokenVerifier {
   return new TokenVerifier({
-    jwks: async () => (await broker.call(auth.jwks.action, {}, { meta: {} })) as JSONWebKeySet,
-    roleChanges: async (q) => ((await broker.call(usersInternal.roleChanges.action, q, { meta: { edge: false } })) as { items: Array<{ userId: string; roles: string[]; at: number }> }).items,
+    jwks: async () => {
+      await discovered(broker, 'auth');
+      return (await broker.call(auth.jwks.action, {}, { meta: {} })) as JSONWebKeySet;
+    },
+    roleChanges: async (q) => {
+      await discovered(broker, 'users');
+      return ((await broker.call(usersInternal.roleChanges.action, q, { meta: { edge: false } })) as { items: Array<{ userId: string; roles: string[]; at: number }> }).items;
+    },
   });
 }
+
+/**
+ * A node that has just started may not have heard of the auth or users node yet (discovery takes up to a
+ * heartbeat): its first verification waits a moment for it instead of failing every call until then (which also
+ * opened the callers' circuit breakers on this node — the HTTP bench's first requests all failed).
+ */
+async function discovered(broker: ServiceBroker, service: string): Promise<void> {
+  // Answers at once when the service is known (the first check runs before any wait).
+  await broker.waitForServices([service], DISCOVERY_WAIT_MS, 100).catch(() => {});
+}
+const DISCOVERY_WAIT_MS = 5_000;
 
 /** Every node hears the notices that change what its verifier accepts: revoked sessions, new keys, role changes. */
 function trustService(verifier: TokenVerifier): ServiceSchema {
