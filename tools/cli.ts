@@ -22,6 +22,7 @@ const USAGE = `usage: lms <command>
   migrate [--down]              run every service's migrations (DATABASE_URL, or PGlite in LMS_DATA_DIR)
   openapi [--out FILE]          write the OpenAPI document (default clients/openapi.json) and its types (.d.ts beside it)
   nats-config [--out FILE] [--namespace NS]   write the NATS permissions per node role (default infra/nats/nats.conf, lms)
+  config [--services a,b] [--readme]   print the effective configuration (secrets masked), or regenerate README's table
   events <service> consumers|dead-letters|replay|rebuild [--consumer C] [--id N]
   seed [--courses N] [--lessons N] [--learners N] [--per-learner N]   seed a catalogue at scale (DATABASE_URL)
 services: ${Object.keys(SERVICES).join(', ')}`;
@@ -49,6 +50,7 @@ async function main(argv: string[]) {
       services: { type: 'string' },
       out: { type: 'string' },
       down: { type: 'boolean' },
+      readme: { type: 'boolean' },
       consumer: { type: 'string' },
       id: { type: 'string' },
       namespace: { type: 'string' },
@@ -113,6 +115,17 @@ async function main(argv: string[]) {
       const types = out.replace(/\.json$/, '.d.ts');
       fs.writeFileSync(types, await openApiTypes(doc));
       console.log(`wrote ${types}`);
+      return;
+    }
+    case 'config': {
+      const { effectiveConfig, withEnvTable } = await import('./env-docs.ts');
+      if (values.readme) {
+        const file = path.resolve(import.meta.dirname, '..', 'README.md');
+        fs.writeFileSync(file, withEnvTable(fs.readFileSync(file, 'utf8')));
+        console.log(`wrote the environment table into ${file}`);
+        return;
+      }
+      console.log(effectiveConfig(values.services ? pick(values.services).map((s) => s.name) : Object.keys(SERVICES)));
       return;
     }
     case 'nats-config': {

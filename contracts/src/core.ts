@@ -63,11 +63,13 @@ export interface ProcedureContract<
   I extends z.ZodType = z.ZodType,
   O extends z.ZodType = z.ZodType,
   K extends 'query' | 'mutation' = 'query' | 'mutation',
+  P extends Permission = Permission,
 > {
   kind: K;
   input: I;
   output: O;
-  permission: Permission;
+  /** Kept as a literal type: handlers of procedures that need a caller receive one (see the runtime's HandlerArgs). */
+  permission: P;
   /** Absent for internal procedures. */
   rest?: RestBinding;
   summary: string;
@@ -80,24 +82,27 @@ export interface ProcedureContract<
   action: string;
 }
 
-type ContractDef<I extends z.ZodType, O extends z.ZodType> = Omit<
-  ProcedureContract<I, O>,
+type ContractDef<I extends z.ZodType, O extends z.ZodType, P extends Permission> = Omit<
+  ProcedureContract<I, O, 'query' | 'mutation', P>,
   'kind' | 'service' | 'name' | 'action'
 >;
 
-export function query<I extends z.ZodType, O extends z.ZodType>(
-  def: ContractDef<I, O>,
-): ProcedureContract<I, O, 'query'> {
+export function query<I extends z.ZodType, O extends z.ZodType, const P extends Permission>(
+  def: ContractDef<I, O, P>,
+): ProcedureContract<I, O, 'query', P> {
   return { ...def, kind: 'query', service: '', name: '', action: '' };
 }
 
-export function mutation<I extends z.ZodType, O extends z.ZodType>(
-  def: ContractDef<I, O>,
-): ProcedureContract<I, O, 'mutation'> {
+export function mutation<I extends z.ZodType, O extends z.ZodType, const P extends Permission>(
+  def: ContractDef<I, O, P>,
+): ProcedureContract<I, O, 'mutation', P> {
   return { ...def, kind: 'mutation', service: '', name: '', action: '' };
 }
 
-export type AnyProcedure = ProcedureContract<z.ZodType, z.ZodType, 'query' | 'mutation'>;
+export type AnyProcedure = ProcedureContract<z.ZodType, z.ZodType, 'query' | 'mutation', Permission>;
+
+/** Procedures any caller may reach without signing in (public), or only other services (internal). */
+export type CallerOptional = 'public' | 'internal';
 export type DomainContracts = Record<string, AnyProcedure>;
 
 /** Names a domain's procedures: the Moleculer service and action names come from here. */

@@ -17,23 +17,23 @@ export const analyticsService = defineService({
       event: courseEvents.published,
       // Runs in the transaction that records the event id: applied once, whatever the redeliveries.
       // A course counts once, at its first publication (later versions republish it).
-      handle: async (payload, _event, trx: Transaction<AnalyticsDB>) => {
+      handle: async ({ payload: payload, event: _event, trx }) => {
         if (payload.version === 1) await new AnalyticsRepository(trx).countPublished(payload.category);
       },
       // A batch adds its counts per category: one statement per category instead of one per event.
-      handleMany: async (events, trx: Transaction<AnalyticsDB>) => {
+      handleMany: async (events, { trx }) => {
         const counts = new Map<string, number>();
         for (const e of events) if (e.payload.version === 1) counts.set(e.payload.category, (counts.get(e.payload.category) ?? 0) + 1);
         const repo = new AnalyticsRepository(trx);
         for (const [category, n] of counts) await repo.countPublished(category, n);
       },
-      reset: (trx: Transaction<AnalyticsDB>) => new AnalyticsRepository(trx).reset(),
+      reset: ({ trx }) => new AnalyticsRepository(trx).reset(),
     }),
     consumer({
       name: 'enrollments',
       event: enrollmentEvents.created,
-      handle: async (p, _event, trx: Transaction<AnalyticsDB>) => new AnalyticsRepository(trx).countEnrollment(p.courseId, p.promotedFromWaitlist),
-      reset: (trx: Transaction<AnalyticsDB>) => new AnalyticsRepository(trx).resetEnrollments(),
+      handle: async ({ payload: p, event: _event, trx }) => new AnalyticsRepository(trx).countEnrollment(p.courseId, p.promotedFromWaitlist),
+      reset: ({ trx }) => new AnalyticsRepository(trx).resetEnrollments(),
     }),
   ],
   handlers: {

@@ -20,10 +20,10 @@ function audited<E extends EventContract>(
   return consumer({
     name: type.replace(/[._]/g, '-'),
     event,
-    handle: async (payload: z.output<E['payload']>, env: EventEnvelope, trx: Transaction<AuditDB>, runtime: Runtime) => {
+    handle: async ({ payload: payload, event: env, trx, runtime }) => {
       const w = who(payload);
       const entry: NewEntry = { eventId: env.id, at: env.occurredAt, type, actorId: w.actorId, subjectId: w.subjectId, ip: w.ip ?? null, data: payload as Record<string, unknown> };
-      await new AuditRepository(trx).append(entry);
+      await new AuditRepository((trx as Transaction<AuditDB>)).append(entry);
       await after?.(payload, trx, runtime);
     },
   });
@@ -71,7 +71,7 @@ export const auditService = defineService({
     },
     async recordOperatorCall({ input, caller, repo }) {
       const data = { action: input.action, via: 'repl', ...(input.requestId && { requestId: input.requestId }) };
-      await repo.append({ eventId: randomUUID(), at: new Date().toISOString(), type: 'operator.call', actorId: caller!.userId, subjectId: null, ip: null, data });
+      await repo.append({ eventId: randomUUID(), at: new Date().toISOString(), type: 'operator.call', actorId: caller.userId, subjectId: null, ip: null, data });
       return { recorded: true as const };
     },
     async list({ input, repo }) {

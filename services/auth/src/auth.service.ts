@@ -225,8 +225,8 @@ export const authService = defineService({
       name: 'users',
       event: userEvents.deactivated,
       // A deactivated user's sessions end: refresh stops at once, access tokens at their expiry.
-      handle: async (p, _event, trx: Transaction<AuthDB>, runtime) => {
-        const ids = await new AuthRepository(trx).revokeSessions(p.userId, 'user_deactivated');
+      handle: async ({ payload: p, event: _event, trx, runtime }) => {
+        const ids = await new AuthRepository((trx as Transaction<AuthDB>)).revokeSessions(p.userId, 'user_deactivated');
         if (ids.length === 0) return;
         await addToOutbox(trx, authEvents.sessionsRevoked, { userId: p.userId, count: ids.length, reason: 'user_deactivated', by: p.by }, { key: p.userId });
         // Announced before this transaction commits: at worst a gateway refuses a little early.
@@ -237,8 +237,8 @@ export const authService = defineService({
       name: 'user-deleted',
       event: userEvents.deleted,
       // Erasure: sessions end at once, then credentials, tokens, second factors and identities go.
-      handle: async (p, _event, trx: Transaction<AuthDB>, runtime) => {
-        const repo = new AuthRepository(trx);
+      handle: async ({ payload: p, event: _event, trx, runtime }) => {
+        const repo = new AuthRepository((trx as Transaction<AuthDB>));
         const ids = await repo.revokeSessions(p.userId, 'user_erased');
         await repo.eraseUser(p.userId);
         announceRevoked(runtime.broker, ids);
@@ -328,16 +328,16 @@ export const authService = defineService({
       );
     },
     async mfaStatus({ caller, repo: { repo } }) {
-      const totp = await repo.totp(caller!.userId);
+      const totp = await repo.totp(caller.userId);
       return {
         totp: Boolean(totp?.confirmed_at),
-        recoveryCodesLeft: totp?.confirmed_at ? await repo.recoveryCodesLeft(caller!.userId) : 0,
-        required: caller!.roles.some((r) => mfaRequiredRoles().includes(r)),
-        thisSessionUsedMfa: caller!.mfa === true,
+        recoveryCodesLeft: totp?.confirmed_at ? await repo.recoveryCodesLeft(caller.userId) : 0,
+        required: caller.roles.some((r) => mfaRequiredRoles().includes(r)),
+        thisSessionUsedMfa: caller.mfa === true,
       };
     },
     async mfaEnrol({ input, caller, client, repo: { repo, throttle, sealer } }) {
-      const cred = await repo.byUserId(caller!.userId);
+      const cred = await repo.byUserId(caller.userId);
       if (!cred) throw new DomainError('INVALID_CREDENTIALS', 'Password is wrong');
       await checkCurrentPassword(cred, input.password, throttle, client?.ip);
       if ((await repo.totp(cred.user_id))?.confirmed_at) throw new DomainError('CONFLICT', 'Two-step sign-in is already on; turn it off first');
@@ -347,7 +347,7 @@ export const authService = defineService({
       return { secret, otpauthUri: uri, qrCodeSvg: await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M' }) };
     },
     async mfaConfirm({ input, caller, client, call, repo: { repo, mfaThrottle, sealer }, tx }) {
-      const userId = caller!.userId;
+      const userId = caller.userId;
       const totp = await repo.totp(userId);
       if (!totp || totp.confirmed_at) throw new DomainError('CONFLICT', totp ? 'Two-step sign-in is already on' : 'Start enrolment first (POST /auth/mfa/totp)');
       await mfaThrottle.check(userId, client?.ip);
@@ -369,7 +369,7 @@ export const authService = defineService({
       return { enabled: true as const, recoveryCodes: codes };
     },
     async mfaDisable({ input, caller, client, call, repo: { repo, throttle, mfaThrottle, sealer }, tx }) {
-      const userId = caller!.userId;
+      const userId = caller.userId;
       const cred = await repo.byUserId(userId);
       if (!cred) throw new DomainError('INVALID_CREDENTIALS', 'Password is wrong');
       await checkCurrentPassword(cred, input.password, throttle, client?.ip);
@@ -388,7 +388,7 @@ export const authService = defineService({
       return { disabled: true as const };
     },
     async mfaRecoveryCodes({ input, caller, client, repo: { repo, mfaThrottle, sealer }, tx }) {
-      const userId = caller!.userId;
+      const userId = caller.userId;
       if (!(await repo.totp(userId))?.confirmed_at) throw new DomainError('CONFLICT', 'Two-step sign-in is not on');
       await mfaThrottle.check(userId, client?.ip);
       if (!(await checkSecondFactor(repo, await sealer(), userId, { code: input.code }))) {
@@ -477,7 +477,7 @@ export const authService = defineService({
       });
     },
     async resendVerification({ caller, client, call, repo: { repo, emailThrottle }, tx }) {
-      const cred = await repo.byUserId(caller!.userId);
+      const cred = await repo.byUserId(caller.userId);
       if (!cred || cred.email_verified_at) return { sent: false };
       await emailThrottle.take(cred.email, client?.ip);
       const profile = await call(usersInternal.byId, { id: cred.user_id });
@@ -526,7 +526,7 @@ export const authService = defineService({
       return { reset: true as const, sessionsRevoked: n };
     },
     async changePassword({ input, caller, client, call, repo: { repo, throttle, broker }, logger, tx }) {
-      const cred = await repo.byUserId(caller!.userId);
+      const cred = await repo.byUserId(caller.userId);
       if (!cred) throw new DomainError('INVALID_CREDENTIALS', 'Current password is wrong');
       await checkCurrentPassword(cred, input.currentPassword, throttle, client?.ip, 'Current password');
       checkPassword(input.newPassword, { email: cred.email }, 'newPassword');
@@ -540,7 +540,7 @@ export const authService = defineService({
         await emit(authEvents.passwordChanged, { userId: cred.user_id, via: 'change', ...clientFields(client) }, cred.user_id);
         await notify(emit, profile, 'password_changed');
       });
-      const n = await revoke(tx, broker, cred.user_id, 'password_changed', cred.user_id, { exceptId: caller!.sessionId });
+      const n = await revoke(tx, broker, cred.user_id, 'password_changed', cred.user_id, { exceptId: caller.sessionId });
       logger.info({ userId: cred.user_id, otherSessionsRevoked: n }, 'password changed');
       return { changed: true as const, otherSessionsRevoked: n };
     },
@@ -573,37 +573,37 @@ export const authService = defineService({
       return answer(profile, await tokens.issue(profile, s.id, s.amr.split(' ')), next.token, s.id);
     },
     async logout({ caller, tx, repo: { broker } }) {
-      if (!caller!.sessionId) return { revoked: false };
-      return { revoked: (await revoke(tx, broker, caller!.userId, 'logout', caller!.userId, { sessionId: caller!.sessionId })) > 0 };
+      if (!caller.sessionId) return { revoked: false };
+      return { revoked: (await revoke(tx, broker, caller.userId, 'logout', caller.userId, { sessionId: caller.sessionId })) > 0 };
     },
     async sessions({ caller, repo: { repo } }) {
-      return { items: toSessionInfo(await repo.activeSessions(caller!.userId), caller!.sessionId) };
+      return { items: toSessionInfo(await repo.activeSessions(caller.userId), caller.sessionId) };
     },
     async userSessions({ input, caller, repo: { repo }, tx }) {
-      if (input.userId !== caller!.userId) {
-        await tx((_trx, emit) => emit(privacyEvents.recordAccessed, { userId: input.userId, by: caller!.userId, record: 'sessions', action: 'read' }, input.userId));
+      if (input.userId !== caller.userId) {
+        await tx((_trx, emit) => emit(privacyEvents.recordAccessed, { userId: input.userId, by: caller.userId, record: 'sessions', action: 'read' }, input.userId));
       }
-      return { items: toSessionInfo(await repo.activeSessions(input.userId), caller!.sessionId) };
+      return { items: toSessionInfo(await repo.activeSessions(input.userId), caller.sessionId) };
     },
     async revokeUserSessions({ input, caller, tx, repo: { broker }, logger }) {
-      const n = await revoke(tx, broker, input.userId, 'revoked_by_admin', caller!.userId);
-      logger.info({ userId: input.userId, by: caller!.userId, revoked: n }, 'sessions revoked by an admin');
+      const n = await revoke(tx, broker, input.userId, 'revoked_by_admin', caller.userId);
+      logger.info({ userId: input.userId, by: caller.userId, revoked: n }, 'sessions revoked by an admin');
       return { revoked: n };
     },
     async revokeSession({ input, caller, tx, repo: { broker } }) {
       // Only the caller's own sessions match: someone else's id is simply not found.
-      const n = await revoke(tx, broker, caller!.userId, 'revoked_by_user', caller!.userId, { sessionId: input.sessionId });
+      const n = await revoke(tx, broker, caller.userId, 'revoked_by_user', caller.userId, { sessionId: input.sessionId });
       if (n === 0) throw new DomainError('NOT_FOUND', 'No such active session');
       return { revoked: true };
     },
     async revokeAllSessions({ caller, tx, repo: { broker } }) {
-      return { revoked: await revoke(tx, broker, caller!.userId, 'revoked_all_by_user', caller!.userId) };
+      return { revoked: await revoke(tx, broker, caller.userId, 'revoked_all_by_user', caller.userId) };
     },
     async rotateKeys({ repo: { tokens }, logger, caller, ctx }) {
       const r = await tokens.rotate();
       // Every node's verifier fetches the keys again at the next token (unknown kids alone refresh at most every 30 s).
       void ctx.broker.broadcast(authBroadcasts.keysRotated.name, authBroadcasts.keysRotated.payload.parse({ kid: r.kid }));
-      logger.info({ kid: r.kid, by: caller!.userId }, 'signing key rotated');
+      logger.info({ kid: r.kid, by: caller.userId }, 'signing key rotated');
       return r;
     },
     async jwks({ repo: { tokens } }) {

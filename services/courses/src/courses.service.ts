@@ -196,7 +196,7 @@ export const coursesService = defineService({
     consumer({
       name: 'user-deleted',
       event: userEvents.deleted,
-      handle: async (p, _env, trx: Transaction<CoursesDB>) => {
+      handle: async ({ payload: p, event: _env, trx }) => {
         await new CoursesRepository(trx).eraseUser(p.userId);
         await addToOutbox(trx, erasureReceipts.courses, { requestId: p.requestId, userId: p.userId, service: 'courses' }, { key: p.userId });
       },
@@ -205,7 +205,7 @@ export const coursesService = defineService({
     consumer({
       name: 'enrollments',
       event: enrollmentEvents.changed,
-      handle: async (p, _env, trx: Transaction<CoursesDB>) => {
+      handle: async ({ payload: p, event: _env, trx }) => {
         const repo = new CoursesRepository(trx);
         const current = await repo.roleIn(p.courseId, p.userId);
         if (p.status === 'active' || p.status === 'completed') {
@@ -221,14 +221,14 @@ export const coursesService = defineService({
       const id = randomUUID();
       return tx(async (trx) => {
         const repo = new CoursesRepository(trx);
-        await checkMeta(repo, id, input, { caller: caller!, admin: can('courses:read-all') });
-        return toCourse(await repo.create({ ...input, id, ownerId: caller!.userId }));
+        await checkMeta(repo, id, input, { caller: caller, admin: can('courses:read-all') });
+        return toCourse(await repo.create({ ...input, id, ownerId: caller.userId }));
       }).catch((err) => {
         throw unique(err) ? new DomainError('CONFLICT', 'The slug is taken') : err;
       });
     },
     async get({ input, caller, can, repo }) {
-      const { row, perms } = await access(repo, input.courseId, caller!, can('courses:read-all'));
+      const { row, perms } = await access(repo, input.courseId, caller, can('courses:read-all'));
       return viewOf(row, perms, perms.has('course:view-drafts') ? undefined : await repo.publishedCourse(row.id, row.version));
     },
     async list({ input, caller, can, repo }) {
@@ -238,8 +238,8 @@ export const coursesService = defineService({
         after: input.cursor ? decodeCursor(input.cursor) : undefined,
         status: input.status,
         category: input.category,
-        ownerId: input.mine ? caller!.userId : undefined,
-        viewer: caller!.userId,
+        ownerId: input.mine ? caller.userId : undefined,
+        viewer: caller.userId,
         all: admin,
       });
       const view = ({ member_role, published, ...row }: (typeof rows)[number]) => viewOf(row, admin ? everything : coursePermissionsOf(member_role ?? undefined), published);
@@ -253,7 +253,7 @@ export const coursesService = defineService({
       return { items: page.items.map(({ sortTitle: _s, ...c }) => c), nextCursor: page.nextCursor };
     },
     async content({ input, caller, can, repo }) {
-      const { row, perms, role } = await access(repo, input.courseId, caller!, can('courses:read-all'));
+      const { row, perms, role } = await access(repo, input.courseId, caller, can('courses:read-all'));
       if (input.version === 'draft') {
         must(perms, 'course:view-drafts', 'see the working copy');
         return workingCopy(repo, row);
@@ -270,11 +270,11 @@ export const coursesService = defineService({
       const { courseId, ...patch } = input;
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const { row, perms } = await access(repo, courseId, caller!, can('courses:read-all'), true);
+        const { row, perms } = await access(repo, courseId, caller, can('courses:read-all'), true);
         must(perms, 'course:edit', 'change it');
-        await checkMeta(repo, courseId, patch, { caller: caller!, admin: can('courses:read-all') }, row);
+        await checkMeta(repo, courseId, patch, { caller: caller, admin: can('courses:read-all') }, row);
         const updated = await repo.update(courseId, patch);
-        await emit(courseEvents.contentUpdated, { courseId, kind: 'course', id: courseId, change: 'updated', by: caller!.userId }, courseId);
+        await emit(courseEvents.contentUpdated, { courseId, kind: 'course', id: courseId, change: 'updated', by: caller.userId }, courseId);
         return toCourse(updated);
       }).catch((err) => {
         throw unique(err) ? new DomainError('CONFLICT', 'The slug is taken') : err;
@@ -283,21 +283,21 @@ export const coursesService = defineService({
     async createModule({ input, caller, can, tx }) {
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const { perms } = await access(repo, input.courseId, caller!, can('courses:read-all'), true);
+        const { perms } = await access(repo, input.courseId, caller, can('courses:read-all'), true);
         must(perms, 'course:edit', 'change its content');
         const siblings = await repo.modulesOf(input.courseId);
         for (const r of input.requires) if (!siblings.some((m) => m.id === r)) throw badInput('requires', `no module ${r} in this course`);
         // A new module comes last and nothing requires it yet: it cannot close a cycle.
         const m = await repo.insertModule({ id: randomUUID(), courseId: input.courseId, title: input.title, summary: input.summary, requires: input.requires, position: generateKeyBetween(siblings.at(-1)?.position ?? null, null) });
-        await contentChanged(repo, emit, input.courseId, 'module', m.id, 'created', caller!.userId);
-        await emit(courseEvents.moduleAdded, { courseId: input.courseId, moduleId: m.id, title: m.title, by: caller!.userId }, input.courseId);
+        await contentChanged(repo, emit, input.courseId, 'module', m.id, 'created', caller.userId);
+        await emit(courseEvents.moduleAdded, { courseId: input.courseId, moduleId: m.id, title: m.title, by: caller.userId }, input.courseId);
         return toModule(m);
       });
     },
     async updateModule({ input, caller, can, tx }) {
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const m = await editable(repo, await repo.module(input.moduleId), 'module', caller!, can('courses:read-all'));
+        const m = await editable(repo, await repo.module(input.moduleId), 'module', caller, can('courses:read-all'));
         const requires = input.requires;
         if (requires) {
           const siblings = await repo.modulesOf(m.course_id);
@@ -308,44 +308,44 @@ export const coursesService = defineService({
           if (cycle) throw cycleError('VALIDATION_FAILED', cycle, after);
         }
         const updated = await repo.updateModule(m.id, { title: input.title, summary: input.summary, requires: input.requires });
-        await contentChanged(repo, emit, m.course_id, 'module', m.id, 'updated', caller!.userId);
+        await contentChanged(repo, emit, m.course_id, 'module', m.id, 'updated', caller.userId);
         return toModule(updated);
       });
     },
     async deleteModule({ input, caller, can, tx }) {
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const m = await editable(repo, await repo.module(input.moduleId), 'module', caller!, can('courses:read-all'));
+        const m = await editable(repo, await repo.module(input.moduleId), 'module', caller, can('courses:read-all'));
         await repo.deleteModule(m.id);
-        await contentChanged(repo, emit, m.course_id, 'module', m.id, 'deleted', caller!.userId);
+        await contentChanged(repo, emit, m.course_id, 'module', m.id, 'deleted', caller.userId);
         return { deleted: true as const };
       });
     },
     async createLesson({ input, caller, can, tx }) {
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const m = await editable(repo, await repo.module(input.moduleId), 'module', caller!, can('courses:read-all'));
+        const m = await editable(repo, await repo.module(input.moduleId), 'module', caller, can('courses:read-all'));
         const position = generateKeyBetween(await repo.lastLessonPosition(m.id), null);
         const l = await repo.insertLesson({ id: randomUUID(), moduleId: m.id, courseId: m.course_id, title: input.title, durationMinutes: input.durationMinutes, content: input.content, position });
-        await contentChanged(repo, emit, m.course_id, 'lesson', l.id, 'created', caller!.userId);
+        await contentChanged(repo, emit, m.course_id, 'lesson', l.id, 'created', caller.userId);
         return toLesson(l, renderMarkdown);
       });
     },
     async updateLesson({ input, caller, can, tx }) {
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const l = await editable(repo, await repo.lesson(input.lessonId), 'lesson', caller!, can('courses:read-all'));
+        const l = await editable(repo, await repo.lesson(input.lessonId), 'lesson', caller, can('courses:read-all'));
         const updated = await repo.updateLesson(l.id, { title: input.title, durationMinutes: input.durationMinutes, content: input.content });
-        await contentChanged(repo, emit, l.course_id, 'lesson', l.id, 'updated', caller!.userId);
+        await contentChanged(repo, emit, l.course_id, 'lesson', l.id, 'updated', caller.userId);
         return toLesson(updated, renderMarkdown);
       });
     },
     async deleteLesson({ input, caller, can, tx }) {
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const l = await editable(repo, await repo.lesson(input.lessonId), 'lesson', caller!, can('courses:read-all'));
+        const l = await editable(repo, await repo.lesson(input.lessonId), 'lesson', caller, can('courses:read-all'));
         await repo.deleteLesson(l.id);
-        await contentChanged(repo, emit, l.course_id, 'lesson', l.id, 'deleted', caller!.userId);
+        await contentChanged(repo, emit, l.course_id, 'lesson', l.id, 'deleted', caller.userId);
         return { deleted: true as const };
       });
     },
@@ -353,7 +353,7 @@ export const coursesService = defineService({
       if ((input.moduleId === undefined) === (input.lessonId === undefined)) throw badInput('moduleId', 'give either moduleId or lessonId');
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const { perms } = await access(repo, input.courseId, caller!, can('courses:read-all'), true);
+        const { perms } = await access(repo, input.courseId, caller, can('courses:read-all'), true);
         must(perms, 'course:edit', 'change its content');
         if (input.moduleId) {
           const m = await repo.module(input.moduleId);
@@ -364,7 +364,7 @@ export const coursesService = defineService({
           const i = after ? siblings.findIndex((x) => x.id === after.id) : -1;
           const position = generateKeyBetween(i >= 0 ? siblings[i]!.position : null, siblings[i + 1]?.position ?? null);
           await repo.updateModule(m.id, { position });
-          await contentChanged(repo, emit, input.courseId, 'module', m.id, 'moved', caller!.userId);
+          await contentChanged(repo, emit, input.courseId, 'module', m.id, 'moved', caller.userId);
           return { id: m.id, position };
         }
         const l = await repo.lesson(input.lessonId!);
@@ -377,37 +377,37 @@ export const coursesService = defineService({
         const next = await repo.nextLessonPosition(target, after?.position ?? null, l.id);
         const position = generateKeyBetween(after?.position ?? null, next);
         await repo.updateLesson(l.id, { position, moduleId: target });
-        await contentChanged(repo, emit, input.courseId, 'lesson', l.id, 'moved', caller!.userId);
+        await contentChanged(repo, emit, input.courseId, 'lesson', l.id, 'moved', caller.userId);
         return { id: l.id, position };
       });
     },
     async submitForReview({ input, caller, can, tx }) {
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const { row, perms } = await access(repo, input.courseId, caller!, can('courses:read-all'), true);
+        const { row, perms } = await access(repo, input.courseId, caller, can('courses:read-all'), true);
         must(perms, 'course:edit', 'submit it');
         if (row.status !== 'draft') throw new DomainError('CONFLICT', `Only a draft can go into review; this course is ${row.status}`);
         const updated = await repo.setStatus(row.id, 'in_review');
-        await emit(courseEvents.statusChanged, { courseId: row.id, status: 'in_review', by: caller!.userId }, row.id);
+        await emit(courseEvents.statusChanged, { courseId: row.id, status: 'in_review', by: caller.userId }, row.id);
         return toCourse(updated);
       });
     },
     async archive({ input, caller, can, tx }) {
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const { row, perms } = await access(repo, input.courseId, caller!, can('courses:read-all'), true);
+        const { row, perms } = await access(repo, input.courseId, caller, can('courses:read-all'), true);
         must(perms, 'course:publish', 'archive it');
         if (row.status !== 'published') throw new DomainError('CONFLICT', `Only a published course can be archived; this course is ${row.status}`);
         const updated = await repo.setStatus(row.id, 'archived');
         await repo.catalogRemove(row.id);
-        await emit(courseEvents.statusChanged, { courseId: row.id, status: 'archived', by: caller!.userId }, row.id);
+        await emit(courseEvents.statusChanged, { courseId: row.id, status: 'archived', by: caller.userId }, row.id);
         return toCourse(updated);
       });
     },
     async publish({ input, caller, can, tx }) {
       return tx(async (trx, emit) => {
         const repo = new CoursesRepository(trx);
-        const { row, perms } = await access(repo, input.courseId, caller!, can('courses:read-all'), true);
+        const { row, perms } = await access(repo, input.courseId, caller, can('courses:read-all'), true);
         must(perms, 'course:publish', 'publish it');
         if (row.status === 'archived') throw new DomainError('CONFLICT', 'An archived course cannot be published');
         if (row.status === 'published' && !toCourse(row).hasUnpublishedChanges) throw new DomainError('COURSE_ALREADY_PUBLISHED', 'The course is already published, with no changes since');
@@ -415,7 +415,7 @@ export const coursesService = defineService({
         // Cycles written before they were refused, or made by reordering a sequential course.
         const cycle = requirementCycle(tree.modules, row.sequential);
         if (cycle) throw cycleError('CONFLICT', cycle, tree.modules);
-        const published = await repo.publish(row.id, caller!.userId, (r) => ({ course: { ...toCourse(r), hasUnpublishedChanges: false }, version: r.version, modules: tree.modules }));
+        const published = await repo.publish(row.id, caller.userId, (r) => ({ course: { ...toCourse(r), hasUnpublishedChanges: false }, version: r.version, modules: tree.modules }));
         const course = toCourse(published);
         await repo.catalogPut(course);
         await emit(
@@ -427,7 +427,7 @@ export const coursesService = defineService({
       });
     },
     async members({ input, caller, can, call, repo }) {
-      const { perms } = await access(repo, input.courseId, caller!, can('courses:read-all'));
+      const { perms } = await access(repo, input.courseId, caller, can('courses:read-all'));
       must(perms, 'course:members:read', 'see its members');
       const rows = await repo.members({ courseId: input.courseId, role: input.role, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
       const page = keysetPage(rows, input.limit, toMember, (m) => encodeCursor(m.addedAt, m.userId));
@@ -441,19 +441,19 @@ export const coursesService = defineService({
       };
     },
     async addMember({ input, caller, can, repo, call, tx }) {
-      const { perms } = await access(repo, input.courseId, caller!, can('courses:read-all'));
+      const { perms } = await access(repo, input.courseId, caller, can('courses:read-all'));
       mayManage(perms, input.role);
       mayManage(perms, await repo.roleIn(input.courseId, input.userId));
       const user = await call(usersInternal.byId, { id: input.userId });
       if (user.status === 'erased') throw new DomainError('USER_NOT_FOUND', 'No such user');
       return tx(async (trx, emit) => {
-        const m = await new CoursesRepository(trx).putMember({ courseId: input.courseId, userId: input.userId, role: input.role, by: caller!.userId });
-        await emit(courseEvents.memberChanged, { courseId: input.courseId, userId: input.userId, role: input.role, by: caller!.userId }, input.courseId);
+        const m = await new CoursesRepository(trx).putMember({ courseId: input.courseId, userId: input.userId, role: input.role, by: caller.userId });
+        await emit(courseEvents.memberChanged, { courseId: input.courseId, userId: input.userId, role: input.role, by: caller.userId }, input.courseId);
         return toMember(m);
       });
     },
     async removeMember({ input, caller, can, repo, tx }) {
-      const { perms } = await access(repo, input.courseId, caller!, can('courses:read-all'));
+      const { perms } = await access(repo, input.courseId, caller, can('courses:read-all'));
       const current = await repo.roleIn(input.courseId, input.userId);
       if (!current) {
         must(perms, 'course:members:manage', 'manage members');
@@ -462,7 +462,7 @@ export const coursesService = defineService({
       mayManage(perms, current);
       return tx(async (trx, emit) => {
         const removed = await new CoursesRepository(trx).removeMember(input.courseId, input.userId);
-        if (removed) await emit(courseEvents.memberChanged, { courseId: input.courseId, userId: input.userId, role: null, by: caller!.userId }, input.courseId);
+        if (removed) await emit(courseEvents.memberChanged, { courseId: input.courseId, userId: input.userId, role: null, by: caller.userId }, input.courseId);
         return { removed };
       });
     },

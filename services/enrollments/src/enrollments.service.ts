@@ -75,8 +75,8 @@ export const enrollmentsService = defineService({
     consumer({
       name: 'user-deleted',
       event: userEvents.deleted,
-      handle: async (p, _env, trx: Transaction<EnrollmentsDB>) => {
-        const r = new EnrollmentsRepository(trx);
+      handle: async ({ payload: p, event: _env, trx }) => {
+        const r = new EnrollmentsRepository((trx as Transaction<EnrollmentsDB>));
         for (const courseId of await r.eraseUser(p.userId)) await r.releaseSeat(courseId);
         await addToOutbox(trx, erasureReceipts.enrollments, { requestId: p.requestId, userId: p.userId, service: 'enrollments' }, { key: p.userId });
       },
@@ -86,13 +86,13 @@ export const enrollmentsService = defineService({
     async enrol({ input, caller, call, repo: { repo, saga }, tx }) {
       // A course that does not exist, or that the caller may not see, is refused before anything is written:
       // no `failed` row per call for anyone to pile up.
-      const course = await call(coursesInternal.roleOf, { courseId: input.courseId, userId: caller!.userId });
+      const course = await call(coursesInternal.roleOf, { courseId: input.courseId, userId: caller.userId });
       if (!course.exists || !course.visible) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
       const id = randomUUID();
       const sagaId = randomUUID();
-      const row = await tx((trx) => new EnrollmentsRepository(trx).start({ id, courseId: input.courseId, userId: caller!.userId, sagaId, by: caller!.userId }));
+      const row = await tx((trx) => new EnrollmentsRepository(trx).start({ id, courseId: input.courseId, userId: caller.userId, sagaId, by: caller.userId }));
       if (!row) {
-        const live = await repo.live(input.courseId, caller!.userId);
+        const live = await repo.live(input.courseId, caller.userId);
         throw new DomainError('CONFLICT', `You are already ${live?.status === 'waitlisted' ? 'on the waiting list' : 'enrolled'}`, { enrollmentId: live?.id, status: live?.status });
       }
       // The saga runs here; it survives this process (the sweep resumes it) if the caller gives up waiting.
@@ -100,12 +100,12 @@ export const enrollmentsService = defineService({
       return settled(repo, (await repo.byId(id))!);
     },
     async drop({ input, caller, repo: { repo, saga }, tx }) {
-      const live = await repo.live(input.courseId, caller!.userId);
+      const live = await repo.live(input.courseId, caller.userId);
       if (!live || live.status === 'pending') throw notEnrolled();
       let promoted: string | undefined;
       const after = await tx(async (trx, emit) => {
         const r = new EnrollmentsRepository(trx);
-        const { before, after } = await r.setStatus(live.id, 'dropped', 'DROPPED_BY_LEARNER', caller!.userId);
+        const { before, after } = await r.setStatus(live.id, 'dropped', 'DROPPED_BY_LEARNER', caller.userId);
         const s = await r.sagaOf(live.id);
         if (s && s.status === 'waiting') await r.advance(s.id, s.step, s.data, 'failed');
         // The seat goes to the first in line, or back to the pool.
@@ -117,7 +117,7 @@ export const enrollmentsService = defineService({
       return toEnrollment(after);
     },
     async bulkEnrol({ input, caller, can, call, repo: { repo, saga }, tx }) {
-      await staffOf(call, input.courseId, caller!, can('courses:read-all'), 'course:members:manage');
+      await staffOf(call, input.courseId, caller, can('courses:read-all'), 'course:members:manage');
       // RFC 4180: quoted fields may hold commas, doubled quotes and line breaks.
       const records = parseCsv(input.csv);
       const header = records[0]?.cells.map((h) => h.trim().toLowerCase());
@@ -141,7 +141,7 @@ export const enrollmentsService = defineService({
         }
         const id = randomUUID();
         const sagaId = randomUUID();
-        const started = await tx((trx) => new EnrollmentsRepository(trx).start({ id, courseId: input.courseId, userId: user.id, sagaId, by: caller!.userId }));
+        const started = await tx((trx) => new EnrollmentsRepository(trx).start({ id, courseId: input.courseId, userId: user.id, sagaId, by: caller.userId }));
         if (!started) {
           rows.push({ ...row, outcome: 'already_enrolled', enrollmentId: (await repo.live(input.courseId, user.id))?.id ?? null });
           continue;
@@ -160,15 +160,15 @@ export const enrollmentsService = defineService({
       return { rows, summary };
     },
     async mine({ input, caller, repo: { repo } }) {
-      const rows = await repo.mine({ userId: caller!.userId, status: input.status, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
+      const rows = await repo.mine({ userId: caller.userId, status: input.status, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
       const page = keysetPage(rows, input.limit, (r) => r, (r) => encodeCursor(r.created_at.toISOString(), r.id));
       return { items: await Promise.all(page.items.map(async (r) => toEnrollment(r, await repo.waitlistPosition(r)))), nextCursor: page.nextCursor };
     },
     async history({ input, caller, can, call, repo: { repo } }) {
       const e = await repo.byId(input.enrollmentId);
       if (!e) throw new DomainError('NOT_FOUND', 'No such enrollment');
-      if (e.user_id !== caller!.userId) {
-        await staffOf(call, e.course_id, caller!, can('courses:read-all'), 'course:members:read').catch(() => {
+      if (e.user_id !== caller.userId) {
+        await staffOf(call, e.course_id, caller, can('courses:read-all'), 'course:members:read').catch(() => {
           throw new DomainError('NOT_FOUND', 'No such enrollment');
         });
       }
@@ -180,7 +180,7 @@ export const enrollmentsService = defineService({
       return { userIds: ids, next: ids.length === input.limit ? ids[ids.length - 1]! : null };
     },
     async roster({ input, caller, can, call, repo: { repo } }) {
-      const { seesEmails } = await staffOf(call, input.courseId, caller!, can('courses:read-all'), 'course:members:read');
+      const { seesEmails } = await staffOf(call, input.courseId, caller, can('courses:read-all'), 'course:members:read');
       const rows = await repo.roster({ courseId: input.courseId, status: input.status, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
       // Names (and emails for who may see them) for the whole page in one call.
       const ids = [...new Set(rows.slice(0, input.limit).map((r) => r.user_id))];
@@ -205,7 +205,7 @@ export const enrollmentsService = defineService({
       );
     },
     async progress({ input, caller, call, repo: { repo } }) {
-      const e = await repo.live(input.courseId, caller!.userId);
+      const e = await repo.live(input.courseId, caller.userId);
       if (!e || (e.status !== 'active' && e.status !== 'completed')) throw notEnrolled();
       const outline = await outlineOf(call, input.courseId);
       const done = new Set((await repo.completedLessons(e.id)).map((l) => l.lesson_id));
@@ -214,7 +214,7 @@ export const enrollmentsService = defineService({
     async completeLesson({ input, caller, call, repo: { repo }, tx }) {
       const courseId = input.courseId ?? (await call(coursesInternal.lessonCourse, { lessonId: input.lessonId }).catch(() => undefined))?.courseId;
       if (!courseId) throw new DomainError('NOT_FOUND', 'No such lesson');
-      const e = await repo.live(courseId, caller!.userId);
+      const e = await repo.live(courseId, caller.userId);
       if (!e || (e.status !== 'active' && e.status !== 'completed')) throw notEnrolled();
       const outline = await outlineOf(call, courseId);
       const done = new Set((await repo.completedLessons(e.id)).map((l) => l.lesson_id));
@@ -252,7 +252,7 @@ export const enrollmentsService = defineService({
       return { ...after, completedAt: completedAt?.toISOString() ?? null };
     },
     async dashboard({ caller, call, repo: { repo } }) {
-      const rows = (await repo.mine({ userId: caller!.userId, limit: 200 })).filter((r) => r.status === 'active' || r.status === 'completed' || r.status === 'waitlisted');
+      const rows = (await repo.mine({ userId: caller.userId, limit: 200 })).filter((r) => r.status === 'active' || r.status === 'completed' || r.status === 'waitlisted');
       const courses = await Promise.all(
         rows.map(async (r) => {
           const outline = await outlineOf(call, r.course_id).catch(() => undefined);

@@ -1,5 +1,5 @@
 import { coursesInternal, DomainError, enrollmentEvents, notificationEvents, usersInternal, type ErrorCode } from '@lms/contracts';
-import { addToOutbox, type Logger, type Runtime } from '@lms/runtime';
+import { addToOutbox, detached, type Logger, type Runtime } from '@lms/runtime';
 import type { Kysely, Transaction } from 'kysely';
 import type { z } from 'zod';
 import { EnrollmentsRepository, type EnrollmentsDB, type SagaData, type SagaRow, type SagaStep } from './enrollments.repository.js';
@@ -77,7 +77,8 @@ export class EnrollmentSaga {
   run(id: string): Promise<void> {
     const current = this.running.get(id);
     if (current) return current;
-    const p = this.drive(id).finally(() => this.running.delete(id));
+    // Never inside the unit of work that started the saga: each step is a unit of its own.
+    const p = detached(() => this.drive(id)).finally(() => this.running.delete(id));
     this.running.set(id, p);
     return p;
   }

@@ -142,7 +142,7 @@ export const filesService = defineService({
     consumer({
       name: 'process',
       event: fileEvents.uploaded,
-      handle: async (p, _env, trx: Transaction<FilesDB>, runtime) => {
+      handle: async ({ payload: p, event: _env, trx, runtime }) => {
         if (!processable(p.contentType)) return;
         await trx.insertInto('jobs').values({ file_id: p.fileId, version: p.version, status: 'queued', error: null }).onConflict((oc) => oc.doNothing()).execute();
         setImmediate(() => processors.get(runtime)?.kick());
@@ -153,7 +153,7 @@ export const filesService = defineService({
       event: userEvents.deleted,
       // Erasure: the user's own files go, and their bytes with them (blobs and variants stay only
       // while another file shares the same bytes). Files they put in a course stay with the course.
-      handle: async (p, _env, trx: Transaction<FilesDB>, runtime) => {
+      handle: async ({ payload: p, event: _env, trx, runtime }) => {
         const mine = trx.selectFrom('files').select('id').where('owner_id', '=', p.userId).where('course_id', 'is', null);
         const keys = new Set([
           ...(await trx.selectFrom('file_versions').select('blob_key').where('file_id', 'in', mine).execute()).map((r) => r.blob_key),
@@ -182,13 +182,13 @@ export const filesService = defineService({
         const cur = input.fileId ? await load(db, input.fileId) : undefined;
         if (input.fileId && !cur) throw notFound();
         if (cur) {
-          const a = await access(call, cur.f, caller!, can('courses:read-all'));
+          const a = await access(call, cur.f, caller, can('courses:read-all'));
           if (!a.read) throw notFound();
           if (!a.write) throw new DomainError('FORBIDDEN', 'You may not change this file');
         }
         const courseId = cur?.f.course_id ?? input.courseId ?? null;
         if (!cur && courseId) {
-          const r = await call(coursesInternal.roleOf, { courseId, userId: caller!.userId });
+          const r = await call(coursesInternal.roleOf, { courseId, userId: caller.userId });
           // A course the caller may not even see does not exist for them: 404, like an unknown id.
           if (!r.exists || !(can('courses:read-all') || r.visible)) throw new DomainError('NOT_FOUND', 'No such course');
           if (!can('courses:read-all') && !coursePermissionsOf(r.role ?? undefined).has('course:edit')) throw new DomainError('FORBIDDEN', 'Only the course staff may attach files to it');
@@ -206,7 +206,7 @@ export const filesService = defineService({
         if (input.blob.size > kindLimit) throw new DomainError('PAYLOAD_TOO_LARGE', `Files of this kind (${contentType}) may be at most ${kindLimit} bytes`, { maxBytes: kindLimit, contentType });
         const state = processable(contentType) ? 'processing' : 'ready';
         const blobKey = `blobs/${input.blob.sha256}`;
-        const owner = cur?.f.owner_id ?? caller!.userId;
+        const owner = cur?.f.owner_id ?? caller.userId;
         const id = cur?.f.id ?? randomUUID();
         const meta = await tx(async (trx, emit) => {
           const used = await trx
@@ -243,24 +243,24 @@ export const filesService = defineService({
     },
     async get({ input, caller, can, call, repo: { db } }) {
       const cur = await load(db, input.fileId);
-      if (!cur || !(await access(call, cur.f, caller!, can('courses:read-all'))).read) throw notFound();
+      if (!cur || !(await access(call, cur.f, caller, can('courses:read-all'))).read) throw notFound();
       return toMeta(cur.f, cur.versions, cur.variants);
     },
     async delete({ input, caller, can, call, repo: { db }, tx }) {
       const cur = await load(db, input.fileId);
       if (!cur) throw notFound();
-      const a = await access(call, cur.f, caller!, can('courses:read-all'));
+      const a = await access(call, cur.f, caller, can('courses:read-all'));
       if (!a.read) throw notFound();
       if (!a.write) throw new DomainError('FORBIDDEN', 'You may not delete this file');
       return tx(async (trx, emit) => {
         await trx.deleteFrom('files').where('id', '=', input.fileId).execute();
-        await emit(fileEvents.deleted, { fileId: input.fileId, ownerId: cur.f.owner_id, by: caller!.userId }, input.fileId);
+        await emit(fileEvents.deleted, { fileId: input.fileId, ownerId: cur.f.owner_id, by: caller.userId }, input.fileId);
         return { deleted: true as const };
       });
     },
     async signedUrl({ input, caller, can, call, repo: { db, signer } }) {
       const cur = await load(db, input.fileId);
-      if (!cur || !(await access(call, cur.f, caller!, can('courses:read-all'))).read) throw notFound();
+      if (!cur || !(await access(call, cur.f, caller, can('courses:read-all'))).read) throw notFound();
       const version = input.version ?? cur.f.version;
       if (!cur.versions.some((v) => v.version === version)) throw notFound();
       const exp = Math.floor(Date.now() / 1000) + input.expiresInSeconds;

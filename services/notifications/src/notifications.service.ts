@@ -160,7 +160,7 @@ export const notificationsService = defineService({
     consumer({
       name: 'email',
       event: notificationEvents.requested,
-      handle: async (p, env, trx: Transaction<NotificationsDB>, runtime) => {
+      handle: async ({ payload: p, event: env, trx, runtime }) => {
         // Events from before routing existed already have their email delivery: nothing to do again.
         const old = await trx.selectFrom('deliveries').select('id').where('event_id', '=', env.id).executeTakeFirst();
         if (!old) await request(trx, runtime, { eventId: env.id, userId: p.userId, to: p.to, template: p.template, locale: p.locale, data: p.data });
@@ -169,14 +169,14 @@ export const notificationsService = defineService({
     consumer({
       name: 'welcome',
       event: userEvents.created,
-      handle: async (p, env, trx: Transaction<NotificationsDB>, runtime) => {
+      handle: async ({ payload: p, event: env, trx, runtime }) => {
         await request(trx, runtime, { eventId: env.id, userId: p.userId, to: p.email, template: 'welcome', locale: 'en', data: { displayName: p.displayName } });
       },
     }),
     consumer({
       name: 'course-published',
       event: courseEvents.published,
-      handle: async (p, env, trx: Transaction<NotificationsDB>, runtime) => {
+      handle: async ({ payload: p, event: env, trx, runtime }) => {
         // A first publication has no learners yet; a new version tells the enrolled ones.
         if (p.version <= 1) return;
         await trx
@@ -190,7 +190,7 @@ export const notificationsService = defineService({
     consumer({
       name: 'user-deleted',
       event: userEvents.deleted,
-      handle: async (p, _env, trx: Transaction<NotificationsDB>) => {
+      handle: async ({ payload: p, event: _env, trx }) => {
         await trx.deleteFrom('deliveries').where('user_id', '=', p.userId).execute();
         await trx.deleteFrom('requests').where('user_id', '=', p.userId).execute();
         await trx.deleteFrom('inbox').where('user_id', '=', p.userId).execute();
@@ -201,14 +201,14 @@ export const notificationsService = defineService({
   ],
   handlers: {
     async inbox({ input, caller, repo: { db } }) {
-      let q = db.selectFrom('inbox').selectAll().where('user_id', '=', caller!.userId);
+      let q = db.selectFrom('inbox').selectAll().where('user_id', '=', caller.userId);
       if (input.unread) q = q.where('read_at', 'is', null);
       if (input.cursor) {
         const c = decodeCursor(input.cursor);
         q = q.where(sql<boolean>`(created_at, id) < (${c.createdAt}, ${c.id}::uuid)`);
       }
       const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(input.limit + 1).execute();
-      const unread = await db.selectFrom('inbox').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', caller!.userId).where('read_at', 'is', null).executeTakeFirst();
+      const unread = await db.selectFrom('inbox').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', caller.userId).where('read_at', 'is', null).executeTakeFirst();
       return { ...keysetPage(rows, input.limit, toItem, (i) => encodeCursor(i.createdAt, i.id)), unreadCount: Number(unread?.n ?? 0) };
     },
     async markRead({ input, caller, repo: { db } }) {
@@ -216,56 +216,56 @@ export const notificationsService = defineService({
         .updateTable('inbox')
         .set({ read_at: sql`coalesce(read_at, now())` })
         .where('id', '=', input.notificationId)
-        .where('user_id', '=', caller!.userId)
+        .where('user_id', '=', caller.userId)
         .returningAll()
         .executeTakeFirst();
       if (!row) throw new DomainError('NOT_FOUND', 'No such notification');
       return toItem(row);
     },
     async markAllRead({ caller, repo: { db } }) {
-      const r = await db.updateTable('inbox').set({ read_at: sql`now()` }).where('user_id', '=', caller!.userId).where('read_at', 'is', null).executeTakeFirst();
+      const r = await db.updateTable('inbox').set({ read_at: sql`now()` }).where('user_id', '=', caller.userId).where('read_at', 'is', null).executeTakeFirst();
       return { marked: Number(r.numUpdatedRows) };
     },
     async pushKey({ repo: { vapid } }) {
       return { publicKey: (await vapid()).publicKey };
     },
     async subscribePush({ input, caller, repo: { db }, logger }) {
-      const count = Number((await db.selectFrom('push_subscriptions').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', caller!.userId).executeTakeFirst())?.n ?? 0);
+      const count = Number((await db.selectFrom('push_subscriptions').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', caller.userId).executeTakeFirst())?.n ?? 0);
       const existing = await db.selectFrom('push_subscriptions').select(['id', 'user_id']).where('endpoint', '=', input.endpoint).executeTakeFirst();
       if (!existing && count >= 20) throw new DomainError('VALIDATION_FAILED', 'At most 20 push subscriptions per account: remove an old device first');
       // The same endpoint again (a refreshed subscription, or the browser now signed in as someone else) moves to this caller.
       const row = await db
         .insertInto('push_subscriptions')
-        .values({ id: randomUUID(), user_id: caller!.userId, endpoint: input.endpoint, p256dh: input.keys.p256dh, auth: input.keys.auth, user_agent: input.userAgent ?? null, last_success_at: null })
-        .onConflict((oc) => oc.column('endpoint').doUpdateSet({ user_id: caller!.userId, p256dh: input.keys.p256dh, auth: input.keys.auth, user_agent: input.userAgent ?? null }))
+        .values({ id: randomUUID(), user_id: caller.userId, endpoint: input.endpoint, p256dh: input.keys.p256dh, auth: input.keys.auth, user_agent: input.userAgent ?? null, last_success_at: null })
+        .onConflict((oc) => oc.column('endpoint').doUpdateSet({ user_id: caller.userId, p256dh: input.keys.p256dh, auth: input.keys.auth, user_agent: input.userAgent ?? null }))
         .returningAll()
         .executeTakeFirstOrThrow();
-      logger.info({ userId: caller!.userId, host: new URL(input.endpoint).host, moved: existing !== undefined && existing.user_id !== caller!.userId }, 'push subscription saved');
+      logger.info({ userId: caller.userId, host: new URL(input.endpoint).host, moved: existing !== undefined && existing.user_id !== caller.userId }, 'push subscription saved');
       return toSubscription(row);
     },
     async pushSubscriptions({ caller, repo: { db } }) {
-      const rows = await db.selectFrom('push_subscriptions').selectAll().where('user_id', '=', caller!.userId).orderBy('created_at').execute();
+      const rows = await db.selectFrom('push_subscriptions').selectAll().where('user_id', '=', caller.userId).orderBy('created_at').execute();
       return { items: rows.map(toSubscription) };
     },
     async unsubscribePush({ input, caller, repo: { db } }) {
-      const r = await db.deleteFrom('push_subscriptions').where('id', '=', input.subscriptionId).where('user_id', '=', caller!.userId).executeTakeFirst();
+      const r = await db.deleteFrom('push_subscriptions').where('id', '=', input.subscriptionId).where('user_id', '=', caller.userId).executeTakeFirst();
       if (Number(r.numDeletedRows) === 0) throw new DomainError('NOT_FOUND', 'No such push subscription');
       return { removed: true as const };
     },
     async announce({ input, caller, can, call, repo: { db, workers }, logger }) {
-      await mayAnnounce(call, input.courseId, caller!, can('notifications:manage'));
+      await mayAnnounce(call, input.courseId, caller, can('notifications:manage'));
       const terms = await call(coursesInternal.enrollmentTerms, { courseId: input.courseId });
       const row = await db
         .insertInto('announcements')
-        .values({ id: randomUUID(), kind: 'announcement', course_id: input.courseId, course_title: terms.title, author_id: caller!.userId, title: input.title, body: input.body, cursor: null })
+        .values({ id: randomUUID(), kind: 'announcement', course_id: input.courseId, course_title: terms.title, author_id: caller.userId, title: input.title, body: input.body, cursor: null })
         .returningAll()
         .executeTakeFirstOrThrow();
-      logger.info({ announcementId: row.id, courseId: input.courseId, by: caller!.userId }, 'announcement queued');
+      logger.info({ announcementId: row.id, courseId: input.courseId, by: caller.userId }, 'announcement queued');
       workers.fanOut.kick();
       return (await withProgress(db, [row]))[0]!;
     },
     async announcements({ input, caller, can, call, repo: { db } }) {
-      const reader = await readerOf(call, input.courseId, caller!, can('courses:read-all'));
+      const reader = await readerOf(call, input.courseId, caller, can('courses:read-all'));
       let q = db.selectFrom('announcements').selectAll().where('course_id', '=', input.courseId).where('kind', '=', 'announcement');
       if (input.cursor) {
         const c = decodeCursor(input.cursor);
@@ -276,7 +276,7 @@ export const notificationsService = defineService({
       return { items, nextCursor: rows.length > input.limit ? encodeCursor(items[items.length - 1]!.createdAt, items[items.length - 1]!.id) : null };
     },
     async announcement({ input, caller, can, call, repo: { db } }) {
-      const reader = await readerOf(call, input.courseId, caller!, can('courses:read-all'));
+      const reader = await readerOf(call, input.courseId, caller, can('courses:read-all'));
       const row = await db.selectFrom('announcements').selectAll().where('id', '=', input.announcementId).where('course_id', '=', input.courseId).executeTakeFirst();
       if (!row) throw new DomainError('NOT_FOUND', 'No such announcement');
       return reader === 'staff' ? (await withProgress(db, [row]))[0]! : forMembers(row);
@@ -327,7 +327,7 @@ export const notificationsService = defineService({
         const exists = await db.selectFrom('deliveries').select('status').where('id', '=', input.deliveryId).executeTakeFirst();
         throw exists ? new DomainError('CONFLICT', `Only dead or bounced deliveries can be retried; this one is ${exists.status}`) : new DomainError('NOT_FOUND', 'No such delivery');
       }
-      logger.info({ deliveryId: input.deliveryId, by: caller!.userId }, 'delivery retried by an operator');
+      logger.info({ deliveryId: input.deliveryId, by: caller.userId }, 'delivery retried by an operator');
       workers.delivery.kick();
       return toDelivery(row);
     },

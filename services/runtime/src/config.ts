@@ -1,7 +1,115 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 
 export type Mode = 'embedded' | 'mesh';
+
+/**
+ * The environment, declared. Each service (and the runtime itself) declares the variables it reads as a zod object
+ * whose keys are the variables' names and whose fields carry `.meta({ description, secret? })`; `parseEnv` reads
+ * `process.env` once, at start — the one place that reads it — and fails with one message listing every problem.
+ * `pnpm lms config` prints the effective values (secrets masked) and the README's table is generated from these.
+ */
+export type EnvSchema = z.ZodObject<Record<string, z.ZodType>>;
+
+export interface EnvMeta {
+  description: string;
+  /** Masked by `pnpm lms config` and never logged. */
+  secret?: boolean;
+  /** Shown instead of the default value in docs (a default computed at run time). */
+  defaultText?: string;
+}
+
+/** Declares a service's environment: `declareEnv('files', { FILES_QUOTA_BYTES: int(…).meta({ description }) })`. */
+export function declareEnv<S extends Record<string, z.ZodType>>(owner: string, shape: S): z.ZodObject<S> & { owner: string } {
+  for (const [name, field] of Object.entries(shape)) {
+    const meta = field.meta() as Partial<EnvMeta> | undefined;
+    if (!meta?.description) throw new Error(`${owner}: environment variable ${name} has no description`);
+  }
+  return Object.assign(z.object(shape), { owner });
+}
+
+/** Building blocks for declarations: environment strings coerced, with clear messages. */
+export const env = {
+  string: () => z.string(),
+  /** A non-negative integer (ports, sizes, milliseconds, counts). */
+  int: () => z.coerce.number({ error: 'must be a number' }).int('must be a whole number').nonnegative('must not be negative'),
+  number: () => z.coerce.number({ error: 'must be a number' }),
+  /** `true`/`false` (also `1`/`0`, `yes`/`no`). */
+  bool: () =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  url: () => z.url({ error: 'must be a URL' }),
+  /** A comma-separated list. */
+  list: () => z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** The metadata of one declared variable. */
+export function envMeta(field: z.ZodType): EnvMeta {
+  return { description: '', ...(field.meta() as Partial<EnvMeta> | undefined) };
+}
+
+/**
+ * Parses the environment against several declarations at once (the runtime's and every service's of the node):
+ * empty values count as unset; every problem is collected, then thrown as one ConfigError.
+ */
+export function parseEnv(schemas: readonly EnvSchema[], source: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const schema of schemas) {
+    for (const [name, field] of Object.entries(schema.shape)) {
+      if (seen.has(name)) continue; // declared by two services (PUBLIC_URL…): parsed once
+      seen.add(name);
+      const raw = source[name];
+      const r = field.safeParse(raw === '' ? undefined : raw);
+      if (r.success) values[name] = r.data;
+      else {
+        const shown = raw === undefined || raw === '' ? 'unset' : envMeta(field).secret ? 'set (secret)' : JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw);
+        problems.push(`${name}: ${r.error.issues.map((i) => (i.code === 'invalid_type' && raw === undefined ? 'is required' : i.message)).join('; ')} (${shown})`);
+      }
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return values;
+}
+
+/** The runtime's own variables: every node reads these. */
+export const runtimeEnv = declareEnv('runtime', {
+  LMS_MODE: z.enum(['embedded', 'mesh']).default('embedded').meta({ description: '`embedded` (one process, PGlite, in-process events) or `mesh` (NATS, PostgreSQL)' }),
+  NODE_ENV: z.enum(['production', 'development', 'test']).default('development').meta({ description: 'Logs are JSON in `production`, readable otherwise' }),
+  PORT: env.int().default(3000).meta({ description: 'HTTP port of the gateway' }),
+  LMS_DATA_DIR: z.string().default('./data').meta({ description: 'Data directory: PGlite database (embedded), files, mail drop' }),
+  DATABASE_URL: z.string().optional().meta({ description: 'PostgreSQL URL (mesh mode); unset in embedded mode', secret: true }),
+  NATS_URL: z.string().default('nats://127.0.0.1:4222').meta({ description: 'NATS server URL(s), comma-separated' }),
+  NATS_USER: z.string().optional().meta({ description: "The node role's NATS user (see infra/nats/nats.conf)" }),
+  NATS_PASSWORD: z.string().optional().meta({ description: "The node role's NATS password", secret: true }),
+  NATS_PASSWORD_FILE: z.string().optional().meta({ description: 'File holding NATS_PASSWORD (Docker secrets)' }),
+  REDIS_URL: z.string().optional().meta({ description: 'Redis URL (shared rate limits in mesh mode)', secret: true }),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).optional().meta({ description: 'Log level', defaultText: '`warn` in tests, else `info`' }),
+  LMS_NAMESPACE: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('lms').meta({ description: 'Moleculer namespace and JetStream stream prefix (several installs on one NATS)' }),
+  NODE_ID: z.string().optional().meta({ description: 'Node id; defaults to `<role>.<host>-<pid>`' }),
+  LMS_EVENT_MAX_DELIVER: env.int().min(1).default(5).meta({ description: 'Deliveries of an event before it is dead-lettered' }),
+  LMS_EVENT_BACKOFF_MS: env.int().default(200).meta({ description: 'First redelivery delay of a failed event (doubles, capped at 30 s)' }),
+  LMS_EVENT_ACK_WAIT_MS: env.int().min(1000).default(30_000).meta({ description: 'JetStream ack wait: an unacknowledged event is redelivered after it' }),
+  LMS_MIGRATE_ON_START: env.bool().default(false).meta({ description: 'Run migrations when a mesh node starts (always in embedded mode)' }),
+  METRICS_PORT: env.int().optional().meta({ description: 'Port of `/metrics` (Prometheus), never the API port; unset: no metrics endpoint' }),
+  METRICS_HOST: z.string().optional().meta({ description: 'Interface `/metrics` listens on (all by default)' }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().optional().meta({ description: 'OTLP endpoint for traces; unset: tracing off' }),
+  OTEL_SERVICE_NAME: z.string().optional().meta({ description: 'Service name in traces', defaultText: '`lms-<services>`' }),
+  LMS_JWKS_REFRESH_MIN_MS: env.int().default(30_000).meta({ description: 'Least time between two fetches of the signing keys by a node' }),
+  LMS_MFA_REQUIRED_ROLES: env.list().default([]).meta({ description: 'Roles whose permissions count only in sessions signed in with a second factor' }),
+  AUTH_ACCESS_TTL_S: env.int().min(1).default(900).meta({ description: 'Access token lifetime in seconds' }),
+});
+export type RuntimeEnv = z.output<typeof runtimeEnv>;
 
 /** Everything the runtime reads from the environment, read once. */
 export interface RuntimeConfig {
@@ -22,29 +130,36 @@ export interface RuntimeConfig {
   nodeId: string | undefined;
 }
 
-function int(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
-  return n;
+/** The runtime's settings from its parsed variables. */
+export function runtimeConfigOf(e: RuntimeEnv): RuntimeConfig {
+  return {
+    mode: e.LMS_MODE,
+    env: e.NODE_ENV,
+    port: e.PORT,
+    dataDir: path.resolve(e.LMS_DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    natsUrl: e.NATS_URL,
+    natsUser: e.NATS_USER,
+    natsPassword: e.NATS_PASSWORD ?? (e.NATS_PASSWORD_FILE ? fs.readFileSync(e.NATS_PASSWORD_FILE, 'utf8').trim() : undefined),
+    redisUrl: e.REDIS_URL,
+    logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'warn' : 'info'),
+    namespace: e.LMS_NAMESPACE,
+    nodeId: e.NODE_ID,
+  };
+}
+
+/** The runtime's own variables, parsed (throws ConfigError listing every problem). */
+export function readRuntimeEnv(source: NodeJS.ProcessEnv = process.env): RuntimeEnv {
+  return parseEnv([runtimeEnv], source) as RuntimeEnv;
 }
 
 export function loadConfig(overrides: Partial<RuntimeConfig> = {}): RuntimeConfig {
-  const env = (process.env.NODE_ENV ?? 'development') as RuntimeConfig['env'];
-  return {
-    mode: (process.env.LMS_MODE as Mode) ?? 'embedded',
-    env,
-    port: int('PORT', 3000),
-    dataDir: path.resolve(process.env.LMS_DATA_DIR ?? './data'),
-    databaseUrl: process.env.DATABASE_URL || undefined,
-    natsUrl: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
-    natsUser: process.env.NATS_USER || undefined,
-    natsPassword: process.env.NATS_PASSWORD || (process.env.NATS_PASSWORD_FILE ? fs.readFileSync(process.env.NATS_PASSWORD_FILE, 'utf8').trim() : undefined),
-    redisUrl: process.env.REDIS_URL || undefined,
-    logLevel: process.env.LOG_LEVEL ?? (env === 'test' ? 'warn' : 'info'),
-    namespace: process.env.LMS_NAMESPACE ?? 'lms',
-    nodeId: process.env.NODE_ID || undefined,
-    ...overrides,
-  };
+  return { ...runtimeConfigOf(readRuntimeEnv()), ...overrides };
+}
+
+/** What `pnpm lms config` shows of a value: secrets masked. */
+export function shownValue(field: z.ZodType, value: unknown): string {
+  if (value === undefined) return '(unset)';
+  if (envMeta(field).secret) return '********';
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }

@@ -17,3 +17,5 @@ export * from './tracing.js';
 export * from './rate-limit.js';
 export * from './cursor.js';
 export * from './worker.js';
+export { detached, inUnitOfWork, type Emit, type UnitOfWork } from './unit-of-work.js';
+export * from './retry.js';

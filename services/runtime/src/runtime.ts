@@ -2,7 +2,7 @@ import { auth, authBroadcasts, usersBroadcasts, usersInternal } from '@lms/contr
 import { ServiceBroker, type BrokerOptions, type ServiceSchema } from 'moleculer';
 import type { JSONWebKeySet } from 'jose';
 import brokerOptions from '../../../moleculer.config.ts';
-import { loadConfig, type RuntimeConfig } from './config.js';
+import { parseEnv, runtimeConfigOf, runtimeEnv, type EnvSchema, type RuntimeConfig, type RuntimeEnv } from './config.js';
 import { openDatabase, type Database } from './db.js';
 import { EmbeddedTransport } from './events/embedded.js';
 import { JetStreamTransport } from './events/jetstream.js';
@@ -10,7 +10,7 @@ import type { OutboxRelay } from './events/outbox.js';
 import type { EventTransport, Subscription } from './events/types.js';
 import type { Logger } from './logger.js';
 import { migrateAll } from './migrate.js';
-import type { ServiceModule } from './service.js';
+import { setMfaRequiredRoles, type ServiceModule } from './service.js';
 import { startTelemetry } from './telemetry.js';
 import { TokenVerifier } from './token-verifier.js';
 
@@ -18,8 +18,18 @@ export interface RuntimeSettings extends RuntimeConfig {
   /** Deliveries before an event is dead-lettered. */
   maxDeliver: number;
   backoffBaseMs: number;
+  ackWaitMs: number;
   /** Run migrations when the node starts (always in embedded mode). */
   migrateOnStart: boolean;
+  metricsPort: number | undefined;
+  metricsHost: string | undefined;
+  otelEndpoint: string | undefined;
+  otelServiceName: string | undefined;
+  jwksRefreshMinMs: number;
+  accessTtlS: number;
+  mfaRequiredRoles: string[];
+  /** Every variable the node's declarations parsed (the runtime's and its services'), by name. */
+  envValues: Record<string, unknown>;
 }
 
 /** What every service of a node shares: config, database, event transport, loggers. */
@@ -41,12 +51,28 @@ export interface LmsNode {
   stop(): Promise<void>;
 }
 
-export function runtimeSettings(overrides: Partial<RuntimeSettings> = {}): RuntimeSettings {
-  const base = loadConfig(overrides);
+/**
+ * The node's settings: the environment parsed once against the runtime's declaration and those of `services`
+ * (a bad or missing value throws one ConfigError listing every problem), then `overrides` (tests, the CLI).
+ */
+export function runtimeSettings(overrides: Partial<RuntimeSettings> = {}, services: Array<Pick<ServiceModule, 'env'>> = []): RuntimeSettings {
+  const schemas = [runtimeEnv, ...services.flatMap((s) => (s.env ? [s.env] : []))] as EnvSchema[];
+  const values = parseEnv(schemas);
+  const e = values as RuntimeEnv;
+  const base = { ...runtimeConfigOf(e), ...overrides };
   return {
-    maxDeliver: Number(process.env.LMS_EVENT_MAX_DELIVER ?? 5),
-    backoffBaseMs: Number(process.env.LMS_EVENT_BACKOFF_MS ?? 200),
-    migrateOnStart: base.mode === 'embedded' || process.env.LMS_MIGRATE_ON_START === 'true',
+    maxDeliver: e.LMS_EVENT_MAX_DELIVER,
+    backoffBaseMs: e.LMS_EVENT_BACKOFF_MS,
+    ackWaitMs: e.LMS_EVENT_ACK_WAIT_MS,
+    migrateOnStart: base.mode === 'embedded' || e.LMS_MIGRATE_ON_START,
+    metricsPort: e.METRICS_PORT,
+    metricsHost: e.METRICS_HOST,
+    otelEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    otelServiceName: e.OTEL_SERVICE_NAME,
+    jwksRefreshMinMs: e.LMS_JWKS_REFRESH_MIN_MS,
+    accessTtlS: e.AUTH_ACCESS_TTL_S,
+    mfaRequiredRoles: e.LMS_MFA_REQUIRED_ROLES,
+    envValues: values,
     ...base,
     ...overrides,
   };
@@ -62,11 +88,12 @@ export async function startNode(
   /** Extra broker options (tests add middlewares); merged over moleculer.config.ts. */
   brokerExtras: Partial<BrokerOptions> = {},
 ): Promise<LmsNode> {
-  const config = runtimeSettings(overrides);
+  const config = runtimeSettings(overrides, services);
+  setMfaRequiredRoles(config.mfaRequiredRoles);
   if (config.mode === 'mesh' && !config.databaseUrl && services.some((s) => s.schema)) {
     throw new Error('mesh mode needs DATABASE_URL (PostgreSQL)');
   }
-  await startTelemetry(`lms-${services.map((s) => s.name).join('-')}`);
+  await startTelemetry(config.otelEndpoint, config.otelServiceName ?? `lms-${services.map((s) => s.name).join('-')}`);
   const broker = new ServiceBroker({ ...brokerOptions(config), ...brokerExtras });
   const logger = (name: string) => broker.getLogger(name) as unknown as Logger;
   const log = logger('node');
@@ -89,15 +116,15 @@ export async function startNode(
             namespace: config.namespace,
             name: String(broker.nodeID),
             backoffBaseMs: config.backoffBaseMs,
-            ackWaitMs: Number(process.env.LMS_EVENT_ACK_WAIT_MS ?? 30_000),
+            ackWaitMs: config.ackWaitMs,
             logger: logger('events'),
           });
-    const verifier = nodeVerifier(broker);
+    const verifier = nodeVerifier(broker, { refreshMinMs: config.jwksRefreshMinMs, accessTtlMs: config.accessTtlS * 1000 });
     const runtime: Runtime = { config, broker, db, transport, logger, relays: [], subscriptions: new Map(), verifier };
     broker.createService(trustService(verifier));
     for (const s of services) broker.createService(s.build(runtime));
     await broker.start();
-    const metricsServer = await serveMetrics(log);
+    const metricsServer = await serveMetrics(log, config.metricsPort, config.metricsHost);
     // Relays start once every consumer of this node is subscribed, so embedded delivery misses none.
     for (const r of runtime.relays) r.start();
     log.info(`node ${broker.nodeID} started (${config.mode}): ${services.map((s) => s.name).join(', ')}`);
@@ -122,8 +149,9 @@ export async function startNode(
  * The node's token verifier: keys from `auth.jwks`, roles from `users.roleChanges`, both called without a
  * token (no caller to verify), so the auth and users services verify their own callers without a cycle.
  */
-export function nodeVerifier(broker: ServiceBroker): TokenVerifier {
+export function nodeVerifier(broker: ServiceBroker, timing: { refreshMinMs?: number; accessTtlMs?: number } = {}): TokenVerifier {
   return new TokenVerifier({
+    ...timing,
     jwks: async () => {
       await discovered(broker, 'auth');
       return (await broker.call(auth.jwks.action, {}, { meta: {} })) as JSONWebKeySet;
@@ -189,8 +217,7 @@ function nullDatabase(): Database {
  * METRICS_PORT: `/metrics` for Prometheus on its own port, on every node, the gateway's too: never on the public
  * API port. METRICS_HOST narrows the interface it listens on (all by default: scraped across the private network).
  */
-async function serveMetrics(log: Logger): Promise<import('node:http').Server | undefined> {
-  const port = process.env.METRICS_PORT;
+async function serveMetrics(log: Logger, port: number | undefined, host: string | undefined): Promise<import('node:http').Server | undefined> {
   if (!port) return undefined;
   const { createServer } = await import('node:http');
   const { registry } = await import('./metrics.js');
@@ -198,7 +225,7 @@ async function serveMetrics(log: Logger): Promise<import('node:http').Server | u
     if (req.method !== 'GET' || req.url !== '/metrics') return void res.writeHead(404).end();
     res.writeHead(200, { 'Content-Type': registry.contentType }).end(await registry.metrics());
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(Number(port), process.env.METRICS_HOST, resolve));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
   log.info(`metrics on :${port}/metrics`);
   return server;
 }

@@ -1,5 +1,6 @@
 import {
   auditInternal,
+  type CallerOptional,
   DomainError,
   nulIssues,
   permissionsOf,
@@ -13,14 +14,15 @@ import type { Kysely, Transaction } from 'kysely';
 import { Errors, type Context, type ServiceSchema } from 'moleculer';
 import type { z } from 'zod';
 import { toTransportError, validationError } from './errors.js';
-import { addToOutbox } from './events/outbox.js';
 import { OutboxRelay } from './events/outbox.js';
+import { detached, joinUnit, routed, runUnit, type Emit, type UnitOfWork } from './unit-of-work.js';
 import type { RuntimeTables, Subscription } from './events/types.js';
 import { errInfo, type Logger } from './logger.js';
 import { actionDuration } from './metrics.js';
 import { inSpan, traceCarrier, type TraceCarrier } from './tracing.js';
 import type { Migrations } from './migrate.js';
 import type { Runtime } from './runtime.js';
+import type { EnvSchema } from './config.js';
 
 /** The authenticated caller, as this node's TokenVerifier read it from the access token in `meta.token`. */
 export interface Caller {
@@ -33,14 +35,13 @@ export interface Caller {
   mfa?: boolean;
 }
 
-/** Roles whose permissions count only in sessions that used a second factor (LMS_MFA_REQUIRED_ROLES). */
-let mfaRoles: { raw: string; roles: string[] } | undefined;
+/** Roles whose permissions count only in sessions that used a second factor (LMS_MFA_REQUIRED_ROLES, set at node start). */
+let mfaRoles: string[] = [];
 export function mfaRequiredRoles(): string[] {
-  // Read on every call (tests and operators change it at run time), parsed only when it changed: this is on
-  // the path of every action.
-  const raw = process.env.LMS_MFA_REQUIRED_ROLES ?? '';
-  if (mfaRoles?.raw !== raw) mfaRoles = { raw, roles: raw.split(',').map((s) => s.trim()).filter(Boolean) };
-  return mfaRoles.roles;
+  return mfaRoles;
+}
+export function setMfaRequiredRoles(roles: string[]): void {
+  mfaRoles = roles;
 }
 
 /** What a caller may do: their roles' permissions, less those that need MFA this session lacks. */
@@ -71,7 +72,10 @@ export interface CallMeta {
   client?: { ip: string; userAgent?: string };
 }
 
-export type Emit = <E extends EventContract>(event: E, payload: z.input<E['payload']>, key?: string) => Promise<string>;
+export type { Emit, UnitOfWork } from './unit-of-work.js';
+
+/** A typed call of another service's action. */
+export type Call = <T extends AnyProcedure>(contract: T, input: z.input<T['input']>) => Promise<z.output<T['output']>>;
 
 /** Calls another service's action, typed by its contract; the caller's token and the request id travel along. */
 export async function call<C extends AnyProcedure>(
@@ -83,59 +87,113 @@ export async function call<C extends AnyProcedure>(
   return ctx.call(contract.action, input, { meta: { edge: false, trace: traceCarrier(), token: ctx.meta.token, via: undefined } satisfies CallMeta }) as Promise<z.output<C['output']>>;
 }
 
-export interface HandlerArgs<C extends AnyProcedure, DB, R = unknown> {
+/** The caller a handler receives: always one, but on public and internal procedures (where there may be none). */
+export type CallerOf<C extends AnyProcedure> = C['permission'] extends CallerOptional ? Caller | undefined : Caller;
+
+/** Runs `fn` as one unit of work: one transaction; its events reach the outbox with it and are relayed after it commits. */
+export type RunUnit<DB, R> = <T>(fn: (w: UnitOfWork<DB, R>) => Promise<T>) => Promise<T>;
+
+/**
+ * What a service's background code (workers, sagas, jobs, its `deps` factory) gets from the runtime: what handlers
+ * get, without a caller.
+ */
+export interface ServiceContext<DB, R, Cfg = unknown> {
+  name: string;
+  /** The service's declared environment (`env` of its definition), parsed once when the node started. */
+  config: Cfg;
+  /** The service's repository. Inside a unit of work it queries through that unit's transaction. */
+  repo: R;
+  uow: RunUnit<DB, R>;
+  /** Calls another service's action as the service itself (no caller: internal procedures). */
+  call: Call;
+  logger: Logger;
+  /** Wakes this service's outbox relay (after a commit that wrote events outside `uow`). */
+  kickRelay(): void;
+  runtime: Runtime;
+}
+
+export interface HandlerArgs<C extends AnyProcedure, DB, R = unknown, Deps = unknown> {
   input: z.output<C['input']>;
-  /** Undefined only on public and internal procedures. */
-  caller: Caller | undefined;
+  /** The verified caller; `undefined` is possible only on public and internal procedures. */
+  caller: CallerOf<C>;
   /** The HTTP client (IP, user agent) when the call came through the gateway. */
   client: CallMeta['client'];
   requestId: string;
   ctx: Context<unknown, CallMeta>;
+  /** @deprecated SQL belongs in the repository: use `repo`. */
   db: Kysely<DB>;
-  /** The service's repository, built once over `db`. */
+  /** The service's repository (inside `uow`, it queries through the unit's transaction). */
   repo: R;
+  /** The service's typed dependencies (workers, token issuers, throttles…), built once. */
+  deps: Deps;
   logger: Logger;
-  call: <T extends AnyProcedure>(contract: T, input: z.input<T['input']>) => Promise<z.output<T['output']>>;
-  /** A transaction whose emitted events are written to the outbox in it, and relayed once it commits. */
-  tx: <R>(fn: (trx: Transaction<DB>, emit: Emit) => Promise<R>) => Promise<R>;
+  /** Calls another service's action with this caller's token. */
+  call: Call;
+  /** One unit of work: a transaction, the repository bound to it, `emit`; events relayed once it commits. */
+  uow: RunUnit<DB, R>;
+  /** @deprecated use `uow`. */
+  tx: <T>(fn: (trx: Transaction<DB>, emit: Emit) => Promise<T>) => Promise<T>;
   /** Whether the caller holds a permission (admins hold every one). */
   can: (permission: PermissionName) => boolean;
 }
 
-export type Handlers<D extends DomainContracts, DB, R> = {
-  [K in keyof D]: (args: HandlerArgs<D[K], DB, R>) => Promise<z.input<D[K]['output']>>;
+export type Handlers<D extends DomainContracts, DB, R, Deps = unknown> = {
+  [K in keyof D]: (args: HandlerArgs<D[K], DB, R, Deps>) => Promise<z.input<D[K]['output']>>;
 };
 
-export interface ConsumerDefinition<E extends EventContract = EventContract, DB = any> {
+/** What a consumer's handler gets: the event, and a unit of work over the transaction that records it as applied. */
+export interface ConsumerArgs<E extends EventContract, DB, R, Deps> extends UnitOfWork<DB, R> {
+  payload: z.output<E['payload']>;
+  event: EventEnvelope<z.output<E['payload']>>;
+  deps: Deps;
+  call: Call;
+  logger: Logger;
+  /** @deprecated reach what the service needs through `deps`. */
+  runtime: Runtime;
+}
+
+export interface ConsumerDefinition<E extends EventContract = EventContract, DB = any, R = any, Deps = any> {
   /** Group name, unique within the service; the durable consumer is `<service>-<name>`. */
   name: string;
   event: E;
-  handle: (payload: z.output<E['payload']>, event: EventEnvelope<z.output<E['payload']>>, trx: Transaction<DB>, runtime: Runtime) => Promise<void>;
+  /** Applies one event, in the transaction that records it as applied; events it emits commit with it. */
+  handle: (e: ConsumerArgs<E, DB, R, Deps>) => Promise<void>;
   /** Optional bulk form of `handle` (same effect, fewer statements): see Subscription.handleMany. */
-  handleMany?: (events: Array<EventEnvelope<z.output<E['payload']>>>, trx: Transaction<DB>, runtime: Runtime) => Promise<void>;
+  handleMany?: (events: Array<EventEnvelope<z.output<E['payload']>>>, w: UnitOfWork<DB, R> & { deps: Deps }) => Promise<void>;
   /** Empties the projection so that a rebuild can replay the stream into it. */
-  reset?: (trx: Transaction<DB>) => Promise<void>;
+  reset?: (w: UnitOfWork<DB, R>) => Promise<void>;
   maxDeliver?: number;
 }
 
-export function consumer<E extends EventContract, DB = any>(def: ConsumerDefinition<E, DB>): ConsumerDefinition {
-  return def as unknown as ConsumerDefinition;
+/** Declares a consumer; its repository and dependencies are typed by the service it is declared in. */
+export function consumer<E extends EventContract, DB = any, R = any, Deps = any>(def: ConsumerDefinition<E, DB, R, Deps>): ConsumerDefinition<EventContract, DB, R, Deps> {
+  return def as unknown as ConsumerDefinition<EventContract, DB, R, Deps>;
 }
 
-export interface ServiceDefinition<D extends DomainContracts, DB, R> {
+/** What `started`/`stopped` receive: the service's deps, or (services without `deps`) its repository. */
+type LifecycleArg<R, Deps> = unknown extends Deps ? R : Deps extends undefined ? R : Deps;
+
+export interface ServiceDefinition<D extends DomainContracts, DB, R, Deps, Cfg> {
   name: string;
+  /** The environment variables the service reads (`declareEnv`): parsed once at start, typed in `deps`' context. */
+  env?: z.ZodType<Cfg> & EnvSchema;
   /** Postgres schema of the service; defaults to its name. */
   schema?: string;
   contracts: D;
-  /** Builds the service's repository (the only code that queries its tables) and whatever else handlers share. */
-  repository?: (db: Kysely<DB>, runtime: Runtime) => R;
+  /**
+   * Builds the service's repository (the only code that queries its tables) over a database handle: once over the
+   * pool (`repo` in handlers, which inside a unit of work means the unit's transaction), and once per unit of work.
+   */
+  repository?: (db: Kysely<DB>, /** @deprecated: services being moved to `deps` */ runtime: Runtime) => R;
+  /** Builds the service's other dependencies (workers, sagas, issuers, throttles) once, from its context. */
+  deps?: (service: ServiceContext<DB, R, Cfg>) => Deps;
   /** Runs once the service and its consumers have started (resume background work here). */
-  started?: (repo: R) => Promise<void>;
+  started?: (deps: NoInfer<LifecycleArg<R, Deps>>, service: ServiceContext<DB, R, Cfg>) => Promise<void>;
   /** Runs when the service stops, after its consumers and relay. */
-  stopped?: (repo: R) => Promise<void>;
-  handlers: Handlers<D, DB, R>;
+  stopped?: (deps: NoInfer<LifecycleArg<R, Deps>>, service: ServiceContext<DB, R, Cfg>) => Promise<void>;
+  handlers: Handlers<D, DB, R, Deps>;
   migrations?: Migrations;
-  consumers?: ConsumerDefinition[];
+  consumers?: Array<ConsumerDefinition<EventContract, DB, R, Deps>>;
   /** Services that must be reachable for this one to be ready. */
   dependencies?: string[];
 }
@@ -144,8 +202,10 @@ export interface ServiceDefinition<D extends DomainContracts, DB, R> {
 export interface ServiceModule {
   name: string;
   schema: string;
+  /** The environment variables it reads, declared. */
+  env?: EnvSchema;
   migrations: Migrations;
-  consumers: ConsumerDefinition[];
+  consumers: Array<ConsumerDefinition<EventContract, any, any, any>>;
   /** The procedures it serves (its Moleculer actions, besides `health` and the `events.*` operator actions). */
   contracts?: DomainContracts;
   build(runtime: Runtime): ServiceSchema;
@@ -173,35 +233,76 @@ function authorize(c: AnyProcedure, meta: CallMeta, caller: Caller | undefined):
  * and output with the contract's zod schemas and checks the permission against the caller
  * in `ctx.meta`, so a service is safe whoever calls it.
  */
-export function defineService<D extends DomainContracts, DB = unknown, R = undefined>(def: ServiceDefinition<D, DB, R>): ServiceModule {
+export function defineService<D extends DomainContracts, DB = unknown, R = undefined, Deps = undefined, Cfg = Record<string, never>>(
+  def: ServiceDefinition<D, DB, R, Deps, Cfg>,
+): ServiceModule {
   const schemaName = def.schema ?? def.name;
   return {
     name: def.name,
+    env: def.env,
     schema: schemaName,
     migrations: def.migrations ?? {},
     consumers: def.consumers ?? [],
     contracts: def.contracts,
     build(runtime) {
-      const db = runtime.db.forSchema<DB>(schemaName);
-      const repo = (def.repository?.(db, runtime) ?? undefined) as R;
+      // Inside a unit of work this handle (and every repository over it) is the unit's transaction.
+      const db = routed(runtime.db.forSchema<DB>(schemaName), schemaName);
+      const repoOver = (handle: Kysely<DB>) => (def.repository?.(handle, runtime) ?? undefined) as R;
+      const repo = repoOver(db);
       const logger = runtime.logger(def.name);
       const relay = new OutboxRelay(def.name, db as unknown as Kysely<RuntimeTables>, runtime.transport, runtime.logger(`${def.name}.outbox`));
       runtime.relays.push(relay);
-      const subs: Subscription[] = (def.consumers ?? []).map((c) => ({
-        consumer: `${def.name}-${c.name}`,
-        events: [c.event],
-        db: db as Kysely<any>,
-        handle: (env, trx) => c.handle(env.payload, env, trx, runtime),
-        handleMany: c.handleMany ? (envs, trx) => c.handleMany!(envs, trx, runtime) : undefined,
-        reset: c.reset,
-        maxDeliver: c.maxDeliver ?? runtime.config.maxDeliver,
-      }));
+      const kickRelay = () => detached(() => relay.kick());
+
+      /** One unit of work of this service; one opened inside another of this service joins it. */
+      const unitOfWork = async <T>(fn: (w: UnitOfWork<DB, R>) => Promise<T>, requestId?: string): Promise<T> => {
+        const outer = joinUnit(schemaName);
+        if (outer) return fn({ trx: outer.trx as Transaction<DB>, repo: repoOver(outer.trx as Transaction<DB>), emit: outer.emit });
+        let emitted = 0;
+        const result = await runtime.db
+          .forSchema<DB>(schemaName)
+          .transaction()
+          .execute(async (trx) => {
+            const r = await runUnit(schemaName, trx, requestId, (emit) => fn({ trx, repo: repoOver(trx), emit }));
+            emitted = r.emitted;
+            return r.result;
+          });
+        if (emitted) kickRelay();
+        return result;
+      };
+      /** A call as the service itself (background code): no caller, so internal procedures only. */
+      const serviceCall: Call = <T extends AnyProcedure>(c: T, input: z.input<T['input']>) =>
+        detached(() => runtime.broker.call(c.action, input, { meta: { edge: false, trace: traceCarrier() } satisfies CallMeta })) as Promise<z.output<T['output']>>;
+      // Parsed with the runtime's variables when the node started (one error listing every problem).
+      const config = Object.fromEntries(Object.keys(def.env?.shape ?? {}).map((k) => [k, runtime.config.envValues[k]])) as Cfg;
+      const service: ServiceContext<DB, R, Cfg> = { name: def.name, config, repo, uow: (fn) => unitOfWork(fn), call: serviceCall, logger, kickRelay, runtime };
+      const deps = def.deps?.(service) as Deps;
+      const lifecycleArg = (def.deps ? deps : repo) as LifecycleArg<R, Deps>;
+
+      /** A consumer's handler runs as a unit of work over the transaction that records the event as applied. */
+      const asUnit = async (trx: Transaction<any>, requestId: string | undefined, fn: (w: UnitOfWork<DB, R>) => Promise<void>) => {
+        const r = await runUnit(schemaName, trx, requestId, (emit) => fn({ trx: trx as Transaction<DB>, repo: repoOver(trx as Transaction<DB>), emit }));
+        if (r.emitted) setImmediate(kickRelay); // after the consumer's commit; the relay's poll is the safety net
+      };
+      const subs: Subscription[] = (def.consumers ?? []).map((c) => {
+        const many = c.handleMany;
+        const reset = c.reset;
+        return {
+          consumer: `${def.name}-${c.name}`,
+          events: [c.event],
+          db: runtime.db.forSchema<any>(schemaName),
+          handle: (env, trx) => asUnit(trx, env.requestId ?? undefined, (w) => c.handle({ ...w, payload: env.payload, event: env, deps, call: serviceCall, logger, runtime })),
+          handleMany: many ? (envs, trx) => asUnit(trx, undefined, (w) => many(envs, { ...w, deps })) : undefined,
+          reset: reset ? (trx) => asUnit(trx, undefined, (w) => reset(w)) : undefined,
+          maxDeliver: c.maxDeliver ?? runtime.config.maxDeliver,
+        };
+      });
       for (const s of subs) runtime.subscriptions.set(s.consumer, s);
       const handles: Array<{ stop(): Promise<void> }> = [];
 
       const actions: NonNullable<ServiceSchema['actions']> = {};
       for (const [name, contract] of Object.entries(def.contracts)) {
-        const handler = def.handlers[name as keyof D] as (a: HandlerArgs<AnyProcedure, DB, R>) => Promise<unknown>;
+        const handler = def.handlers[name as keyof D] as (a: HandlerArgs<AnyProcedure, DB, R, Deps>) => Promise<unknown>;
         if (!handler) throw new Error(`${def.name}: no handler for ${contract.action}`);
         /** Permission, input, handler, output: the contract enforced on every call. */
         const run = async (ctx: Context<unknown, CallMeta>) => {
@@ -222,28 +323,22 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
             const parsed = contract.input.safeParse(ctx.params ?? {});
             if (!parsed.success) throw validationError(parsed.error);
             const perms = callerPermissions(caller);
+            const requestId = ctx.meta.requestId;
             const result = await handler({
               input: parsed.data,
-              caller,
+              // authorize() let no call without a caller through to a procedure that needs one.
+              caller: caller as Caller,
               client: ctx.meta.client,
-              requestId: ctx.meta.requestId ?? ctx.requestID ?? '',
+              requestId: requestId ?? ctx.requestID ?? '',
               ctx,
               db,
               repo,
+              deps,
               logger,
-              call: (c, input) => call(ctx, c, input),
+              call: (c, input) => detached(() => call(ctx, c, input)),
               can: (p) => perms.has(p),
-              tx: async (fn) => {
-                let emitted = 0;
-                const r = await db.transaction().execute((trx) =>
-                  fn(trx, (event, payload, key) => {
-                    emitted++;
-                    return addToOutbox(trx as Transaction<any>, event, payload, { key, requestId: ctx.meta.requestId });
-                  }),
-                );
-                if (emitted) relay.kick();
-                return r;
-              },
+              uow: (fn) => unitOfWork(fn, requestId),
+              tx: (fn) => unitOfWork((w) => fn(w.trx, w.emit), requestId),
             });
             const out = contract.output.safeParse(result);
             if (!out.success) {
@@ -265,7 +360,8 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
           visibility: 'published',
           handler(ctx: Context<unknown, CallMeta>) {
             const attributes = { 'rpc.system': 'moleculer', 'rpc.method': contract.action, 'lms.request_id': ctx.meta.requestId ?? '' };
-            return inSpan(contract.action, ctx.meta.trace, attributes, () => run(ctx));
+            // A local call (embedded mode) from inside another service's unit of work must not run in its transaction.
+            return detached(() => inSpan(contract.action, ctx.meta.trace, attributes, () => run(ctx)));
           },
         };
       }
@@ -312,12 +408,12 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
         actions,
         async started() {
           for (const s of subs) handles.push(await runtime.transport.subscribe(s));
-          await def.started?.(repo);
+          await def.started?.(lifecycleArg, service);
         },
         async stopped() {
           await relay.stop();
           await Promise.all(handles.map((h) => h.stop()));
-          await def.stopped?.(repo);
+          await def.stopped?.(lifecycleArg, service);
         },
       };
     },

@@ -70,8 +70,8 @@ export class TokenVerifier {
     private readonly sources: TokenSources,
     opts: TokenVerifierOptions = {},
   ) {
-    this.refreshMinMs = opts.refreshMinMs ?? Number(process.env.LMS_JWKS_REFRESH_MIN_MS ?? 30_000);
-    this.accessTtlMs = opts.accessTtlMs ?? Number(process.env.AUTH_ACCESS_TTL_S ?? 900) * 1000;
+    this.refreshMinMs = opts.refreshMinMs ?? 30_000;
+    this.accessTtlMs = opts.accessTtlMs ?? 900_000;
   }
 
   /** The caller a token stands for, with their current roles; throws TOKEN_INVALID for anything but a good token. */

@@ -1,5 +1,6 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
 import type { Logger } from './logger.js';
+import { detached } from './unit-of-work.js';
 
 /**
  * The due rows of a work table, oldest first — `query` selects from it, with any conditions of the caller's —
@@ -43,6 +44,11 @@ export abstract class PollingWorker<J> {
 
   /** Starts loops up to `concurrency`; each drains until a claim finds nothing. */
   kick(): void {
+    // Kicked from inside a unit of work (after queueing work), the loops must not run in its transaction.
+    detached(() => this.startLoops());
+  }
+
+  private startLoops(): void {
     while (this.loops < this.concurrency && !this.stopped) {
       this.loops++;
       void this.drain()

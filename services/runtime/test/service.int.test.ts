@@ -33,7 +33,7 @@ const probeService = defineService({
     },
     adminOnly: async () => ({ ok: true }),
     internalOnly: async () => ({ ok: true }),
-    whoami: async ({ caller }) => ({ userId: caller!.userId, roles: caller!.roles }),
+    whoami: async ({ caller }) => ({ userId: caller.userId, roles: caller.roles }),
     nested: async ({ ctx }) => call(ctx, probe.whoami, {}),
   },
 });

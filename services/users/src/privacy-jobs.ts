@@ -1,5 +1,5 @@
 import { notificationEvents, privacyEvents, privacyParticipants, type PrivacyRequest } from '@lms/contracts';
-import { addToOutbox, type Logger, type Runtime } from '@lms/runtime';
+import { addToOutbox, detached, type Logger, type Runtime } from '@lms/runtime';
 import type { Kysely } from 'kysely';
 import { toProfile, toRequest, UsersRepository, type UsersDB } from './users.repository.js';
 
@@ -23,10 +23,13 @@ export class ExportJobs {
 
   kick(id: string, delayMs = 0): void {
     if (this.stopped) return;
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      void this.run(id);
-    }, delayMs);
+    // Not in the transaction of a unit of work that queued the job.
+    const t = detached(() =>
+      setTimeout(() => {
+        this.timers.delete(t);
+        void this.run(id);
+      }, delayMs),
+    );
     this.timers.add(t);
   }
 

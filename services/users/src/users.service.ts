@@ -106,8 +106,8 @@ export const usersService = defineService({
     consumer({
       name: 'email-verified',
       event: authEvents.emailVerified,
-      handle: async (p, _env, trx: Transaction<UsersDB>) => {
-        await new UsersRepository(trx).markEmailVerified(p.userId, p.email);
+      handle: async ({ payload: p, event: _env, trx }) => {
+        await new UsersRepository((trx as Transaction<UsersDB>)).markEmailVerified(p.userId, p.email);
       },
     }),
     // One consumer per participant's receipt subject: the part marked done is the one whose subject the
@@ -116,8 +116,8 @@ export const usersService = defineService({
       consumer({
         name: `erasures-${service}`,
         event: erasureReceipts[service],
-        handle: async (p, _env, trx: Transaction<UsersDB>, runtime) => {
-          const row = await new UsersRepository(trx).partDone(p.requestId, service);
+        handle: async ({ payload: p, event: _env, trx, runtime }) => {
+          const row = await new UsersRepository((trx as Transaction<UsersDB>)).partDone(p.requestId, service);
           if (row?.status === 'complete') runtime.logger('users.privacy').info({ requestId: p.requestId, userId: p.userId }, 'erasure complete in every service');
         },
       }),
@@ -125,7 +125,7 @@ export const usersService = defineService({
   ],
   handlers: {
     async me({ caller, repo: { repo } }) {
-      const row = await repo.byId(caller!.userId);
+      const row = await repo.byId(caller.userId);
       if (!row) throw notFound();
       return toProfile(row);
     },
@@ -133,23 +133,23 @@ export const usersService = defineService({
       // An avatar must be an image the caller owns (checked before the transaction: no remote call inside one).
       if (input.avatarFileId) {
         const f = await call(filesInternal.describe, { fileId: input.avatarFileId }).catch(() => undefined);
-        if (!f || f.ownerId !== caller!.userId || !f.contentType.startsWith('image/') || f.state === 'rejected') {
+        if (!f || f.ownerId !== caller.userId || !f.contentType.startsWith('image/') || f.state === 'rejected') {
           throw new DomainError('VALIDATION_FAILED', 'Invalid input: avatarFileId: not an image of yours', {
             issues: [{ path: 'avatarFileId', message: 'not an image of yours', code: 'invalid_avatar' }],
           });
         }
       }
-      return changed(tx, caller!.userId, Object.keys(input), (r) => r.update(caller!.userId, input));
+      return changed(tx, caller.userId, Object.keys(input), (r) => r.update(caller.userId, input));
     },
     async notificationPreferences({ caller, repo: { repo } }) {
-      const row = await repo.byId(caller!.userId);
+      const row = await repo.byId(caller.userId);
       if (!row) throw notFound();
       return preferencesOf(row.preferences);
     },
     async setNotificationPreferences({ input, caller, tx }) {
       return tx(async (trx, emit) => {
         const r = new UsersRepository(trx);
-        const row = await r.byId(caller!.userId);
+        const row = await r.byId(caller.userId);
         if (!row) throw notFound();
         // Everything left out takes its default (resolvePreferences fills it in and pins mandatory email).
         const next = preferencesOf({ types: input.types, quietHours: input.quietHours, smsNumber: input.smsNumber });
@@ -159,25 +159,25 @@ export const usersService = defineService({
       });
     },
     async get({ input, caller, can, repo: { repo }, tx }) {
-      const self = input.userId === caller!.userId;
+      const self = input.userId === caller.userId;
       if (!self && !can('users:manage')) throw new DomainError('FORBIDDEN', 'You may only see your own profile');
       const row = await repo.byId(input.userId);
       if (!row) throw notFound();
       // Staff reading someone's record leaves a trace in the audit log (FERPA's record of access).
-      if (!self) await tx((_trx, emit) => emit(privacyEvents.recordAccessed, { userId: row.id, by: caller!.userId, record: 'profile', action: 'read' }, row.id));
+      if (!self) await tx((_trx, emit) => emit(privacyEvents.recordAccessed, { userId: row.id, by: caller.userId, record: 'profile', action: 'read' }, row.id));
       return toProfile(row);
     },
     async grantRole({ input, tx, logger, caller, ctx }) {
-      const p = await changed(tx, caller!.userId, ['roles'], (r) => r.addRole(input.userId, input.role));
+      const p = await changed(tx, caller.userId, ['roles'], (r) => r.addRole(input.userId, input.role));
       announceRoles(ctx.broker, input.userId);
-      logger.info({ userId: input.userId, role: input.role, by: caller!.userId }, 'role granted');
+      logger.info({ userId: input.userId, role: input.role, by: caller.userId }, 'role granted');
       return p;
     },
     async revokeRole({ input, tx, logger, caller, ctx }) {
-      if (input.userId === caller!.userId && input.role === 'admin') throw new DomainError('CONFLICT', 'Admins cannot take admin from themselves');
-      const p = await changed(tx, caller!.userId, ['roles'], (r) => r.removeRole(input.userId, input.role));
+      if (input.userId === caller.userId && input.role === 'admin') throw new DomainError('CONFLICT', 'Admins cannot take admin from themselves');
+      const p = await changed(tx, caller.userId, ['roles'], (r) => r.removeRole(input.userId, input.role));
       announceRoles(ctx.broker, input.userId);
-      logger.info({ userId: input.userId, role: input.role, by: caller!.userId }, 'role revoked');
+      logger.info({ userId: input.userId, role: input.role, by: caller.userId }, 'role revoked');
       return p;
     },
     async list({ input, repo: { repo } }) {
@@ -185,46 +185,46 @@ export const usersService = defineService({
       return keysetPage(rows, input.limit, toProfile, (p) => encodeCursor(p.createdAt, p.id));
     },
     async deactivate({ input, tx, caller, logger }) {
-      if (input.userId === caller!.userId) throw new DomainError('CONFLICT', 'You cannot deactivate yourself');
+      if (input.userId === caller.userId) throw new DomainError('CONFLICT', 'You cannot deactivate yourself');
       return tx(async (trx, emit) => {
         const row = await new UsersRepository(trx).setStatus(input.userId, 'deactivated');
         if (!row) throw notFound();
-        await emit(userEvents.deactivated, { userId: row.id, by: caller!.userId }, row.id);
-        logger.info({ userId: row.id, by: caller!.userId }, 'user deactivated');
+        await emit(userEvents.deactivated, { userId: row.id, by: caller.userId }, row.id);
+        logger.info({ userId: row.id, by: caller.userId }, 'user deactivated');
         return toProfile(row);
       });
     },
     async reactivate({ input, tx, caller }) {
-      return changed(tx, caller!.userId, ['status'], (r) => r.setStatus(input.userId, 'active'));
+      return changed(tx, caller.userId, ['status'], (r) => r.setStatus(input.userId, 'active'));
     },
     async requestExport({ caller, tx, repo: { jobs } }) {
-      return startExport(tx, jobs, caller!.userId, caller!.userId);
+      return startExport(tx, jobs, caller.userId, caller.userId);
     },
     async requestExportFor({ input, caller, tx, repo: { jobs } }) {
-      return startExport(tx, jobs, input.userId, caller!.userId);
+      return startExport(tx, jobs, input.userId, caller.userId);
     },
     async requestErasure({ caller, tx, logger }) {
-      const req = await startErasure(tx, caller!.userId, caller!.userId);
-      logger.info({ userId: caller!.userId, requestId: req.id }, 'erasure requested by the user');
+      const req = await startErasure(tx, caller.userId, caller.userId);
+      logger.info({ userId: caller.userId, requestId: req.id }, 'erasure requested by the user');
       return req;
     },
     async requestErasureFor({ input, caller, tx, logger }) {
-      if (input.userId === caller!.userId) throw new DomainError('CONFLICT', 'Use POST /me/erasure to erase your own account');
-      const req = await startErasure(tx, input.userId, caller!.userId);
-      logger.info({ userId: input.userId, requestId: req.id, by: caller!.userId }, 'erasure requested by an admin');
+      if (input.userId === caller.userId) throw new DomainError('CONFLICT', 'Use POST /me/erasure to erase your own account');
+      const req = await startErasure(tx, input.userId, caller.userId);
+      logger.info({ userId: input.userId, requestId: req.id, by: caller.userId }, 'erasure requested by an admin');
       return req;
     },
     async privacyRequest({ input, caller, can, repo: { repo } }) {
-      return toRequest(await visibleRequest(repo, input.requestId, caller!, can));
+      return toRequest(await visibleRequest(repo, input.requestId, caller, can));
     },
     async downloadExport({ input, caller, can, repo: { repo }, tx }) {
-      const row = await visibleRequest(repo, input.requestId, caller!, can);
+      const row = await visibleRequest(repo, input.requestId, caller, can);
       if (row.kind !== 'export') throw new DomainError('NOT_FOUND', 'No such export');
       // An erased user's bundles are deleted with them: there is nothing to download any more.
       const subject = await repo.byId(row.user_id);
       if (!subject || subject.status === 'erased' || (row.status === 'complete' && !row.result)) throw new DomainError('NOT_FOUND', 'No such export');
       if (row.status !== 'complete' || !row.result) throw new DomainError('CONFLICT', 'The export is not ready yet', { status: row.status });
-      await tx((_trx, emit) => emit(privacyEvents.exported, { requestId: row.id, userId: row.user_id, by: caller!.userId, stage: 'downloaded' }, row.user_id));
+      await tx((_trx, emit) => emit(privacyEvents.exported, { requestId: row.id, userId: row.user_id, by: caller.userId, stage: 'downloaded' }, row.user_id));
       return { request: toRequest(row), data: row.result };
     },
     async privacyExport({ input, repo: { repo } }) {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventContract } from '@lms/contracts';
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from '../logger.js';
+import { detached } from '../unit-of-work.js';
 import { eventsPublished } from '../metrics.js';
 import type { EventTransport, OutboxRow, RuntimeTables } from './types.js';
 
@@ -51,6 +52,10 @@ export class OutboxRelay {
 
   /** Drains now; coalesces with a drain already under way. */
   kick(): void {
+    detached(() => this.drainNow());
+  }
+
+  private drainNow(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
@@ -62,7 +67,7 @@ export class OutboxRelay {
         this.running = undefined;
         if (this.again) {
           this.again = false;
-          this.kick();
+          this.drainNow();
         }
       });
   }

@@ -1,4 +1,5 @@
 import type { EventContract, EventEnvelope } from '@lms/contracts';
+import { retryDelay, retryPolicies } from '../retry.js';
 import type { ColumnType, Generated, Kysely, Transaction } from 'kysely';
 
 /** A jsonb column: read as parsed JSON, written as a JSON string. */
@@ -86,9 +87,9 @@ export interface EventTransport {
   close(): Promise<void>;
 }
 
-/** Delay before the n-th redelivery: 100 ms doubling, capped at 30 s. */
-export function backoffMs(deliveries: number, base = 100): number {
-  return Math.min(30_000, base * 2 ** Math.max(0, deliveries - 1));
+/** Delay before the next delivery after `deliveries` failed ones: the runtime's retry policy for events. */
+export function backoffMs(deliveries: number, base: number = retryPolicies.events.baseMs): number {
+  return retryDelay(deliveries, { baseMs: base, maxMs: retryPolicies.events.maxMs });
 }
 
 export function toEnvelope(row: OutboxRow): EventEnvelope {
