@@ -12,7 +12,7 @@ import type { Logger } from './logger.js';
 import { migrateAll } from './migrate.js';
 import { setMfaRequiredRoles, type ServiceModule } from './service.js';
 import { startTelemetry } from './telemetry.js';
-import { TokenVerifier } from './token-verifier.js';
+import { TokenVerifier, type Verifier } from './token-verifier.js';
 
 export interface RuntimeSettings extends RuntimeConfig {
   /** Deliveries before an event is dead-lettered. */
@@ -42,7 +42,7 @@ export interface Runtime {
   relays: OutboxRelay[];
   subscriptions: Map<string, Subscription>;
   /** Checks the access token every call carries (`meta.token`): the one source of `caller` on this node. */
-  verifier: TokenVerifier;
+  verifier: Verifier;
 }
 
 export interface LmsNode {
@@ -87,6 +87,8 @@ export async function startNode(
   overrides: Partial<RuntimeSettings> = {},
   /** Extra broker options (tests add middlewares); merged over moleculer.config.ts. */
   brokerExtras: Partial<BrokerOptions> = {},
+  /** Test seams: a verifier standing in for auth's keys (unit tests of one service; see testing.ts). */
+  seams: { verifier?: (broker: ServiceBroker) => Verifier } = {},
 ): Promise<LmsNode> {
   const config = runtimeSettings(overrides, services);
   setMfaRequiredRoles(config.mfaRequiredRoles);
@@ -119,7 +121,7 @@ export async function startNode(
             ackWaitMs: config.ackWaitMs,
             logger: logger('events'),
           });
-    const verifier = nodeVerifier(broker, { refreshMinMs: config.jwksRefreshMinMs, accessTtlMs: config.accessTtlS * 1000 });
+    const verifier = seams.verifier?.(broker) ?? nodeVerifier(broker, { refreshMinMs: config.jwksRefreshMinMs, accessTtlMs: config.accessTtlS * 1000 });
     const runtime: Runtime = { config, broker, db, transport, logger, relays: [], subscriptions: new Map(), verifier };
     broker.createService(trustService(verifier));
     for (const s of services) broker.createService(s.build(runtime));
@@ -175,7 +177,7 @@ async function discovered(broker: ServiceBroker, service: string): Promise<void>
 const DISCOVERY_WAIT_MS = 5_000;
 
 /** Every node hears the notices that change what its verifier accepts: revoked sessions, new keys, role changes. */
-function trustService(verifier: TokenVerifier): ServiceSchema {
+function trustService(verifier: Verifier): ServiceSchema {
   return {
     name: '$trust',
     events: {
