@@ -15,7 +15,7 @@ import { Errors, type Context, type ServiceSchema } from 'moleculer';
 import type { z } from 'zod';
 import { toTransportError, validationError } from './errors.js';
 import { OutboxRelay } from './events/outbox.js';
-import { detached, joinUnit, routed, runUnit, type Emit, type UnitOfWork } from './unit-of-work.js';
+import { detached, inUnitOfWork, joinUnit, routed, runUnit, type Emit, type UnitOfWork } from './unit-of-work.js';
 import type { RuntimeTables, Subscription } from './events/types.js';
 import { errInfo, type Logger } from './logger.js';
 import { actionDuration } from './metrics.js';
@@ -146,7 +146,6 @@ export interface ConsumerArgs<E extends EventContract, DB, R, Deps> extends Unit
   payload: z.output<E['payload']>;
   event: EventEnvelope<z.output<E['payload']>>;
   deps: Deps;
-  call: Call;
   logger: Logger;
   /** @deprecated reach what the service needs through `deps`. */
   runtime: Runtime;
@@ -211,6 +210,14 @@ export interface ServiceModule {
   build(runtime: Runtime): ServiceSchema;
 }
 
+/**
+ * A call of another service from inside a unit of work is refused: the callee cannot see the unit's uncommitted rows,
+ * and in embedded mode (PGlite: one connection, held by the unit's transaction) its queries would wait forever.
+ */
+function outsideUnit(c: AnyProcedure): void {
+  if (inUnitOfWork()) throw new Error(`${c.action} called inside a unit of work: call other services before or after it`);
+}
+
 function authorize(c: AnyProcedure, meta: CallMeta, caller: Caller | undefined): void {
   const p = c.permission;
   if (p === 'public') return;
@@ -271,8 +278,10 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
         return result;
       };
       /** A call as the service itself (background code): no caller, so internal procedures only. */
-      const serviceCall: Call = <T extends AnyProcedure>(c: T, input: z.input<T['input']>) =>
-        detached(() => runtime.broker.call(c.action, input, { meta: { edge: false, trace: traceCarrier() } satisfies CallMeta })) as Promise<z.output<T['output']>>;
+      const serviceCall: Call = <T extends AnyProcedure>(c: T, input: z.input<T['input']>) => {
+        outsideUnit(c);
+        return detached(() => runtime.broker.call(c.action, input, { meta: { edge: false, trace: traceCarrier() } satisfies CallMeta })) as Promise<z.output<T['output']>>;
+      };
       // Parsed with the runtime's variables when the node started (one error listing every problem).
       const config = Object.fromEntries(Object.keys(def.env?.shape ?? {}).map((k) => [k, runtime.config.envValues[k]])) as Cfg;
       const service: ServiceContext<DB, R, Cfg> = { name: def.name, config, repo, uow: (fn) => unitOfWork(fn), call: serviceCall, logger, kickRelay, runtime };
@@ -291,7 +300,7 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
           consumer: `${def.name}-${c.name}`,
           events: [c.event],
           db: runtime.db.forSchema<any>(schemaName),
-          handle: (env, trx) => asUnit(trx, env.requestId ?? undefined, (w) => c.handle({ ...w, payload: env.payload, event: env, deps, call: serviceCall, logger, runtime })),
+          handle: (env, trx) => asUnit(trx, env.requestId ?? undefined, (w) => c.handle({ ...w, payload: env.payload, event: env, deps, logger, runtime })),
           handleMany: many ? (envs, trx) => asUnit(trx, undefined, (w) => many(envs, { ...w, deps })) : undefined,
           reset: reset ? (trx) => asUnit(trx, undefined, (w) => reset(w)) : undefined,
           maxDeliver: c.maxDeliver ?? runtime.config.maxDeliver,
@@ -335,7 +344,10 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
               repo,
               deps,
               logger,
-              call: (c, input) => detached(() => call(ctx, c, input)),
+              call: (c, input) => {
+                outsideUnit(c);
+                return detached(() => call(ctx, c, input));
+              },
               can: (p) => perms.has(p),
               uow: (fn) => unitOfWork(fn, requestId),
               tx: (fn) => unitOfWork((w) => fn(w.trx, w.emit), requestId),
