@@ -254,8 +254,9 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
     build(runtime) {
       // Inside a unit of work this handle (and every repository over it) is the unit's transaction.
       const db = routed(runtime.db.forSchema<DB>(schemaName), schemaName);
-      const repoOver = (handle: Kysely<DB>) => (def.repository?.(handle, runtime) ?? undefined) as R;
-      const repo = repoOver(db);
+      // Built once: inside a unit of work it queries through the unit's transaction (the handle is routed), so units
+      // reuse it instead of building one per transaction.
+      const repo = (def.repository?.(db, runtime) ?? undefined) as R;
       const logger = runtime.logger(def.name);
       const relay = new OutboxRelay(def.name, db as unknown as Kysely<RuntimeTables>, runtime.transport, runtime.logger(`${def.name}.outbox`));
       runtime.relays.push(relay);
@@ -264,13 +265,13 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
       /** One unit of work of this service; one opened inside another of this service joins it. */
       const unitOfWork = async <T>(fn: (w: UnitOfWork<DB, R>) => Promise<T>, requestId?: string): Promise<T> => {
         const outer = joinUnit(schemaName);
-        if (outer) return fn({ trx: outer.trx as Transaction<DB>, repo: repoOver(outer.trx as Transaction<DB>), emit: outer.emit });
+        if (outer) return fn({ trx: outer.trx as Transaction<DB>, repo, emit: outer.emit });
         let emitted = 0;
         const result = await runtime.db
           .forSchema<DB>(schemaName)
           .transaction()
           .execute(async (trx) => {
-            const r = await runUnit(schemaName, trx, requestId, (emit) => fn({ trx, repo: repoOver(trx), emit }));
+            const r = await runUnit(schemaName, trx, requestId, (emit) => fn({ trx, repo, emit }));
             emitted = r.emitted;
             return r.result;
           });
@@ -290,7 +291,7 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
 
       /** A consumer's handler runs as a unit of work over the transaction that records the event as applied. */
       const asUnit = async (trx: Transaction<any>, requestId: string | undefined, fn: (w: UnitOfWork<DB, R>) => Promise<void>) => {
-        const r = await runUnit(schemaName, trx, requestId, (emit) => fn({ trx: trx as Transaction<DB>, repo: repoOver(trx as Transaction<DB>), emit }));
+        const r = await runUnit(schemaName, trx, requestId, (emit) => fn({ trx: trx as Transaction<DB>, repo, emit }));
         if (r.emitted) setImmediate(kickRelay); // after the consumer's commit; the relay's poll is the safety net
       };
       const subs: Subscription[] = (def.consumers ?? []).map((c) => {
