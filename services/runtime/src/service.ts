@@ -180,8 +180,8 @@ export interface ServiceDefinition<D extends DomainContracts, DB, R, Deps, Cfg> 
   schema?: string;
   contracts: D;
   /**
-   * Builds the service's repository (the only code that queries its tables) over a database handle: once over the
-   * pool (`repo` in handlers, which inside a unit of work means the unit's transaction), and once per unit of work.
+   * Builds the service's repository (the only code that queries its tables), once, over the service's database handle:
+   * inside a unit of work that handle (and so the repository) queries through the unit's transaction.
    */
   repository?: (db: Kysely<DB>, /** @deprecated: services being moved to `deps` */ runtime: Runtime) => R;
   /** Builds the service's other dependencies (workers, sagas, issuers, throttles) once, from its context. */
