@@ -265,17 +265,19 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
       /** One unit of work of this service; one opened inside another of this service joins it. */
       const unitOfWork = async <T>(fn: (w: UnitOfWork<DB, R>) => Promise<T>, requestId?: string): Promise<T> => {
         const outer = joinUnit(schemaName);
-        if (outer) return fn({ trx: outer.trx as Transaction<DB>, repo, emit: outer.emit });
+        if (outer) return fn({ trx: outer.trx as Transaction<DB>, repo, emit: outer.emit, afterCommit: outer.afterCommit });
         let emitted = 0;
+        const after: Array<() => void> = [];
         const result = await runtime.db
           .forSchema<DB>(schemaName)
           .transaction()
           .execute(async (trx) => {
-            const r = await runUnit(schemaName, trx, requestId, (emit) => fn({ trx, repo, emit }));
+            const r = await runUnit(schemaName, trx, requestId, after, (emit) => fn({ trx, repo, emit, afterCommit: (f) => void after.push(f) }));
             emitted = r.emitted;
             return r.result;
           });
         if (emitted) kickRelay();
+        for (const f of after) detached(f);
         return result;
       };
       /** A call as the service itself (background code): no caller, so internal procedures only. */
@@ -287,12 +289,15 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
       const config = Object.fromEntries(Object.keys(def.env?.shape ?? {}).map((k) => [k, runtime.config.envValues[k]])) as Cfg;
       const service: ServiceContext<DB, R, Cfg> = { name: def.name, config, repo, uow: (fn) => unitOfWork(fn), call: serviceCall, logger, kickRelay, runtime };
       const deps = def.deps?.(service) as Deps;
+      runtime.deps.set(def.name, deps);
       const lifecycleArg = (def.deps ? deps : repo) as LifecycleArg<R, Deps>;
 
       /** A consumer's handler runs as a unit of work over the transaction that records the event as applied. */
-      const asUnit = async (trx: Transaction<any>, requestId: string | undefined, fn: (w: UnitOfWork<DB, R>) => Promise<void>) => {
-        const r = await runUnit(schemaName, trx, requestId, (emit) => fn({ trx: trx as Transaction<DB>, repo, emit }));
-        if (r.emitted) setImmediate(kickRelay); // after the consumer's commit; the relay's poll is the safety net
+      const asUnit = async (trx: Transaction<any>, requestId: string | undefined, afterCommit: ((fn: () => void) => void) | undefined, fn: (w: UnitOfWork<DB, R>) => Promise<void>) => {
+        // Called by a transport, after its commit; called straight from a test, on the next turn.
+        const later = (f: () => void) => (afterCommit ? afterCommit(() => detached(f)) : void setImmediate(() => detached(f)));
+        const r = await runUnit(schemaName, trx, requestId, { push: later }, (emit) => fn({ trx: trx as Transaction<DB>, repo, emit, afterCommit: later }));
+        if (r.emitted) later(kickRelay);
       };
       const subs: Subscription[] = (def.consumers ?? []).map((c) => {
         const many = c.handleMany;
@@ -301,9 +306,9 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
           consumer: `${def.name}-${c.name}`,
           events: [c.event],
           db: runtime.db.forSchema<any>(schemaName),
-          handle: (env, trx) => asUnit(trx, env.requestId ?? undefined, (w) => c.handle({ ...w, payload: env.payload, event: env, deps, logger, runtime })),
-          handleMany: many ? (envs, trx) => asUnit(trx, undefined, (w) => many(envs, { ...w, deps })) : undefined,
-          reset: reset ? (trx) => asUnit(trx, undefined, (w) => reset(w)) : undefined,
+          handle: (env, trx, afterCommit) => asUnit(trx, env.requestId ?? undefined, afterCommit, (w) => c.handle({ ...w, payload: env.payload, event: env, deps, logger, runtime })),
+          handleMany: many ? (envs, trx, afterCommit) => asUnit(trx, undefined, afterCommit, (w) => many(envs, { ...w, deps })) : undefined,
+          reset: reset ? (trx) => asUnit(trx, undefined, () => {}, (w) => reset(w)) : undefined,
           maxDeliver: c.maxDeliver ?? runtime.config.maxDeliver,
         };
       });
