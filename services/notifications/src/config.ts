@@ -18,7 +18,7 @@ export const notificationsEnv = declareEnv('notifications', {
   NOTIFY_MAX_ATTEMPTS: env.int().min(1).default(6).meta({ description: 'Delivery attempts before a message is `dead`' }),
   NOTIFY_POLL_MS: env.int().min(1).default(500).meta({ description: 'Poll interval of the routing, fan-out and delivery workers (they are also woken after each commit)' }),
   NOTIFY_DIGEST_POLL_MS: env.int().min(1).default(60_000).meta({ description: 'Poll interval of the digest worker' }),
-  NOTIFY_DIGEST_HOUR: env.int().max(23).default(8).meta({ description: 'Local hour (in the user’s time zone) at which digests go out' }),
+  NOTIFY_DIGEST_HOUR: env.int().max(23).default(8).meta({ description: "Local hour (in each user's time zone) at which digests go out" }),
   NOTIFY_RATE_EMAIL: env.number().positive('must be positive').default(50).meta({ description: 'Emails per second for the whole mesh (counted in Redis)' }),
   NOTIFY_RATE_PUSH: env.number().positive('must be positive').default(200).meta({ description: 'Web push messages per second for the whole mesh' }),
   NOTIFY_RATE_SMS: env.number().positive('must be positive').default(10).meta({ description: 'Text messages per second for the whole mesh' }),
