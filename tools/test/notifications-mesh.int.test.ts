@@ -3,7 +3,7 @@
  * a digest is assembled and sent once; an announcement fans out to a course's learners, is throttled per
  * channel with its progress visible; a new version of a course tells its learners.
  */
-import { notificationWorkers } from '@lms/notifications';
+import { notificationsOf } from '@lms/notifications';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
@@ -72,7 +72,7 @@ describe('digests with two nodes', () => {
     await drained();
     await sql(`update notifications.deliveries set run_after = now() where user_id = any($1) and status = 'held'`, [ids]);
     // Both nodes assemble at once, over the same rows.
-    const [byA, byB] = await Promise.all([notificationWorkers(a.node.runtime)!.digest.assembleDue(), notificationWorkers(b.runtime)!.digest.assembleDue()]);
+    const [byA, byB] = await Promise.all([notificationsOf(a.node.broker).digest.assembleDue(), notificationsOf(b.broker).digest.assembleDue()]);
     expect(byA + byB).toBe(9);
     for (const name of ['dee', 'dom', 'dot']) {
       const mail = await smtp.next(`${name}@mesh.test`, /3 notifications today/, 20_000);
@@ -99,8 +99,9 @@ describe('announcements', () => {
     await http(a.base, 'PUT', '/api/v1/me/notification-preferences', { types: { announcements: { email: 'never' } } }, learners[0].accessToken);
     await drained();
 
-    // 2 mails a second for the whole mesh (read at each claim; both nodes are in this process).
-    process.env.NOTIFY_RATE_EMAIL = '2';
+    // 2 mails a second for the whole mesh (read at each claim, set on both nodes as an operator would).
+    const setEmailRate = (perSecond: number) => [a.node.broker, b.broker].forEach((broker) => notificationsOf(broker).delivery.setRate('email', perSecond));
+    setEmailRate(2);
     const ann = await http(a.base, 'POST', `/api/v1/courses/${courseId}/announcements`, { title: 'Lab closed', body: 'No lab on Friday.\nSee you Monday.' }, teacher);
     expect([ann.status, ann.body.status]).toEqual([202, 'fanning_out']);
     const seen: Array<{ status: string; sent: number; at: number }> = [];
@@ -109,7 +110,7 @@ describe('announcements', () => {
       seen.push({ status: p.status, sent: p.progress.email?.sent ?? 0, at: Date.now() });
       return p.status === 'done' && p;
     }, 30_000, 50);
-    process.env.NOTIFY_RATE_EMAIL = '1000';
+    setEmailRate(1000);
     expect(done).toMatchObject({ recipients: 10, progress: { email: { sent: 9, skipped: 1 } } });
     // Two nodes sending 9 mails at 2 a second for the whole mesh: five one-second windows, so at least 4 s from
     // the first to the last (with a limit per node, 4 a second, it would take 2 s); the progress showed them going.

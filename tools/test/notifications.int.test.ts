@@ -13,7 +13,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import path from 'node:path';
 import ece from 'http_ece';
 import { gatewayPort } from '@lms/gateway';
-import { notificationWorkers } from '@lms/notifications';
+import { notificationsOf } from '@lms/notifications';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -349,7 +349,7 @@ describe('digests (embedded)', () => {
     expect(local).toBe('Mon 08:00');
     const db = node.runtime.subscriptions.get('notifications-email')!.db;
     await db.transaction().execute((trx) => sql`update notifications.deliveries set run_after = now() where id = ${held.id}`.execute(trx));
-    expect(await notificationWorkers(node.runtime)!.digest.assembleDue()).toBe(1);
+    expect(await notificationsOf(node.broker).digest.assembleDue()).toBe(1);
     const mail = await smtp!.next('weekly@notify.test', /1 notification this week/);
     expect(mail.text).toContain('Welcome to Weekly course');
     expect((await deliveries('digested')).find((d) => d.id === held.id)).toBeTruthy();
@@ -411,9 +411,9 @@ describe('web push and SMS', () => {
     const { generateVapidKeys, pushAgent, sendPush, isPrivateAddress } = await import('../../services/notifications/src/channels.ts');
     expect(['127.0.0.1', '10.1.2.3', '169.254.169.254', '192.168.0.1', '::1', '::ffff:10.0.0.1', 'fd00::1'].every(isPrivateAddress)).toBe(true);
     expect(['8.8.8.8', '2a00:1450::1'].some(isPrivateAddress)).toBe(false);
-    delete process.env.PUSH_ALLOW_PRIVATE;
-    try {
-      const push = pushAgent();
+    {
+      // The node's agent allows private addresses (PUSH_ALLOW_PRIVATE=1 here); one built without it refuses them.
+      const push = pushAgent({ allowPrivate: false, caFile: certFile });
       const vapid = { subject: 'mailto:a@b.c', ...generateVapidKeys() };
       // An address literal, and a name that resolves to one (refused by the agent's lookup when it connects).
       const literal = await sendPush({ endpoint: `${pushBase}/push/ssrf`, ...browserKeys().keys }, { title: 'x', body: 'y' }, vapid, push);
@@ -422,8 +422,6 @@ describe('web push and SMS', () => {
       expect(literal).toMatchObject({ ok: false, error: expect.stringMatching(/private address/) });
       expect(named).toMatchObject({ ok: false, error: expect.stringMatching(/resolves to a private address/) });
       expect(pushed.some((x) => x.path === '/push/ssrf')).toBe(false);
-    } finally {
-      process.env.PUSH_ALLOW_PRIVATE = '1';
     }
   });
 });

@@ -46,20 +46,20 @@ function embeddedIPv4(b: number[]): number[] | undefined {
   return undefined;
 }
 
-function isPrivateIPv4([a, b, c]: number[]): boolean {
+function isPrivateIPv4([a = 0, b = 0, c = 0]: number[]): boolean {
   return (
     a === 0 || // "this network"
     a === 10 ||
     a === 127 ||
-    (a === 100 && b! >= 64 && b! < 128) || // CGNAT
+    (a === 100 && b >= 64 && b < 128) || // CGNAT
     (a === 169 && b === 254) || // link-local, cloud metadata
-    (a === 172 && b! >= 16 && b! < 32) ||
+    (a === 172 && b >= 16 && b < 32) ||
     (a === 192 && b === 168) ||
     (a === 192 && b === 0 && (c === 0 || c === 2)) || // IETF assignments, documentation
     (a === 198 && (b === 18 || b === 19)) || // benchmarking
     (a === 198 && b === 51 && c === 100) ||
     (a === 203 && b === 0 && c === 113) ||
-    a! >= 224 // multicast, reserved, broadcast
+    a >= 224 // multicast, reserved, broadcast
   );
 }
 
@@ -97,12 +97,12 @@ export interface PushAgent {
 /**
  * Push endpoints come from browsers, i.e. from users: hostile URLs. Requests go over HTTPS only; a host that
  * is a private address literal is refused before connecting, and a name is checked by the agent's DNS lookup
- * at connection time (no rebinding between check and use). PUSH_ALLOW_PRIVATE=1 lifts both for a push
- * service on the local network (and tests); PUSH_CA_FILE adds a CA.
+ * at connection time (no rebinding between check and use). `allowPrivate` (PUSH_ALLOW_PRIVATE) lifts both for a
+ * push service on the local network (and tests); `caFile` (PUSH_CA_FILE) adds a CA.
  */
-export function pushAgent(): PushAgent {
-  const allowPrivate = process.env.PUSH_ALLOW_PRIVATE === '1';
-  const extraCa = process.env.PUSH_CA_FILE ? [fs.readFileSync(process.env.PUSH_CA_FILE, 'utf8')] : [];
+export function pushAgent(opts: { allowPrivate?: boolean; caFile?: string } = {}): PushAgent {
+  const allowPrivate = opts.allowPrivate === true;
+  const extraCa = opts.caFile ? [fs.readFileSync(opts.caFile, 'utf8')] : [];
   const agent = new https.Agent({
     keepAlive: true,
     maxSockets: 16,
@@ -112,7 +112,9 @@ export function pushAgent(): PushAgent {
         if (err) return cb(err, '', 0);
         if (!allowPrivate && list.some((a) => isPrivateAddress(a.address))) return cb(Object.assign(new Error(`push endpoint ${hostname} resolves to a private address`), { code: 'EPRIVATE' }), '', 0);
         if (options.all) return cb(null, list);
-        cb(null, list[0]!.address, list[0]!.family);
+        const first = list[0];
+        if (!first) return cb(Object.assign(new Error(`push endpoint ${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
+        cb(null, first.address, first.family);
       });
     },
   });
@@ -193,8 +195,8 @@ export class HttpSmsProvider implements SmsProvider {
 }
 
 /** The configured SMS provider, if any (SMS_HTTP_URL). */
-export function smsProviderFromEnv(): SmsProvider | undefined {
-  return process.env.SMS_HTTP_URL ? new HttpSmsProvider({ url: process.env.SMS_HTTP_URL, token: process.env.SMS_HTTP_TOKEN, from: process.env.SMS_FROM }) : undefined;
+export function smsProviderOf(config: { SMS_HTTP_URL?: string; SMS_HTTP_TOKEN?: string; SMS_FROM?: string }): SmsProvider | undefined {
+  return config.SMS_HTTP_URL ? new HttpSmsProvider({ url: config.SMS_HTTP_URL, token: config.SMS_HTTP_TOKEN, from: config.SMS_FROM }) : undefined;
 }
 
 /** One SMS: the title and link, at most 320 characters (two segments). */

@@ -1,1 +1,3 @@
-export { notificationsService, notificationWorkers } from './notifications.service.js';
+export { notificationsService } from './notifications.service.js';
+export { notificationsOf, type NotificationDeps } from './deps.js';
+export { notificationsEnv, type NotificationsConfig } from './config.js';

@@ -1,22 +1,19 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import { generateVapidKeys } from './channels.js';
-import type { NotificationsDB } from './db.js';
-
-/** A secret made once per install and kept in `keys` (the first node to start writes it; the others read it). */
-async function kept(db: Kysely<NotificationsDB>, id: number, make: () => string): Promise<string> {
-  await db.insertInto('keys').values({ id, key: make() }).onConflict((oc) => oc.column('id').doNothing()).execute();
-  return (await db.selectFrom('keys').select('key').where('id', '=', id).executeTakeFirstOrThrow()).key;
-}
+import type { KeysRepository } from './repository/keys.repository.js';
 
 /** Signs one-click unsubscribe links: `<userId>.<type>.<hmac>` (NOTIFY_SECRET, or a key generated and kept here). */
 export class UnsubscribeSigner {
   private key: Promise<Buffer> | undefined;
-  constructor(private readonly db: Kysely<NotificationsDB>) {}
+  constructor(
+    private readonly keys: KeysRepository,
+    /** NOTIFY_SECRET; unset: a key generated once per install and kept. */
+    private readonly configured: string | undefined,
+  ) {}
   private secret(): Promise<Buffer> {
-    return (this.key ??= process.env.NOTIFY_SECRET
-      ? Promise.resolve(Buffer.from(process.env.NOTIFY_SECRET))
-      : kept(this.db, 1, () => randomBytes(32).toString('base64')).then((k) => Buffer.from(k, 'base64')));
+    return (this.key ??= this.configured
+      ? Promise.resolve(Buffer.from(this.configured))
+      : this.keys.kept(1, () => randomBytes(32).toString('base64')).then((k) => Buffer.from(k, 'base64')));
   }
   private async mac(userId: string, type: string): Promise<string> {
     return createHmac('sha256', await this.secret()).update(`unsubscribe.${userId}.${type}`).digest('base64url');
@@ -40,13 +37,14 @@ export interface Vapid {
 }
 
 /** VAPID keys: VAPID_PUBLIC_KEY/VAPID_PRIVATE_KEY, or a pair generated once per install and kept. */
-export function vapidKeys(db: Kysely<NotificationsDB>): () => Promise<Vapid> {
+export function vapidKeys(keys: KeysRepository, config: { VAPID_PUBLIC_KEY?: string; VAPID_PRIVATE_KEY?: string; VAPID_SUBJECT?: string; MAIL_FROM: string }): () => Promise<Vapid> {
   let v: Promise<Vapid> | undefined;
-  const subject = () => process.env.VAPID_SUBJECT ?? `mailto:${(process.env.MAIL_FROM ?? 'no-reply@localhost').replace(/^.*<|>.*$/g, '')}`;
+  const subject = config.VAPID_SUBJECT ?? `mailto:${config.MAIL_FROM.replace(/^.*<|>.*$/g, '')}`;
+  const { VAPID_PUBLIC_KEY: publicKey, VAPID_PRIVATE_KEY: privateKey } = config;
   return () =>
     (v ??= (async () => {
-      if (process.env.VAPID_PUBLIC_KEY && process.env.VAPID_PRIVATE_KEY) return { subject: subject(), publicKey: process.env.VAPID_PUBLIC_KEY, privateKey: process.env.VAPID_PRIVATE_KEY };
-      const pair = JSON.parse(await kept(db, 2, () => JSON.stringify(generateVapidKeys()))) as { publicKey: string; privateKey: string };
-      return { subject: subject(), ...pair };
+      if (publicKey && privateKey) return { subject, publicKey, privateKey };
+      const pair = JSON.parse(await keys.kept(2, () => JSON.stringify(generateVapidKeys()))) as { publicKey: string; privateKey: string };
+      return { subject, ...pair };
     })());
 }

@@ -2,7 +2,7 @@
 import { resolvePreferences } from '@lms/contracts';
 import { describe, expect, it } from 'vitest';
 import type { RequestRow } from '../src/db.ts';
-import { route } from '../src/workers.ts';
+import { route } from '../src/routing.ts';
 
 const now = new Date('2026-11-24T23:30:00Z'); // 00:30 in Paris, a Wednesday
 const request = (template: string, userId: string | null = 'u1'): RequestRow => ({
