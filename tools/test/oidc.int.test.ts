@@ -24,10 +24,20 @@ let base: string;
 let idp: Server;
 let issuer: string;
 
+/** A port free right now (the gateway's: its URL must be known before the node starts, for PUBLIC_URL). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
 beforeAll(async () => {
   process.env.RATE_LIMIT_AUTH_PER_MINUTE = '1000';
-  node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
-  base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
+  // The provider first: auth reads its configuration (OIDC_*, PUBLIC_URL) once, when the node starts.
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
   idp = createServer();
   await new Promise<void>((resolve) => idp.listen(0, '127.0.0.1', resolve));
   issuer = `http://127.0.0.1:${(idp.address() as { port: number }).port}`;
@@ -47,6 +57,8 @@ beforeAll(async () => {
     OIDC_SCHOOL_CLIENT_SECRET: 'lms-secret',
     OIDC_ALLOW_INSECURE_HTTP: 'true',
   });
+  node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: 'memory://', port, databaseUrl: undefined });
+  expect(gatewayPort(node.broker)).toBe(port);
 });
 afterAll(async () => {
   await node?.stop();
