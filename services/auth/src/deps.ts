@@ -45,7 +45,7 @@ export function authDeps(s: AuthContext) {
           return new Sealer(Buffer.from(await s.repo.dataKey(() => randomBytes(32).toString('base64')), 'base64'));
         })();
         // A failed read of the stored key is not kept: the next use tries again.
-        made.catch(() => (sealer = undefined));
+        void made.catch(() => (sealer = undefined));
         sealer = made;
       }
       return sealer;

@@ -90,7 +90,7 @@ export class Oidc {
       // Plain http only where the operator says so (a provider on localhost in development and tests).
       c = oidc.discovery(new URL(p.issuer), p.clientId, p.clientSecret || undefined, undefined, this.insecure ? { execute: [oidc.allowInsecureRequests] } : undefined);
       this.configs.set(key, c);
-      c.catch(() => this.configs.delete(key));
+      void c.catch(() => this.configs.delete(key));
     }
     return c;
   }

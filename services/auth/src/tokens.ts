@@ -60,7 +60,7 @@ export class TokenIssuer {
       const key = this.load();
       this.current = { key, loadedAt: Date.now() };
       // A failed load is not cached: the next token tries again (the caller sees this failure).
-      key.catch(() => (this.current = undefined));
+      void key.catch(() => (this.current = undefined));
     }
     return this.current.key;
   }
