@@ -11,7 +11,7 @@ import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpAt } from '../../services/auth/src/domain/totp.ts';
 import { SERVICES } from '../services.ts';
-import { http } from './support.ts';
+import { freePort, http } from './support.ts';
 
 const accounts: Record<string, { email: string; email_verified: boolean; name: string }> = {
   'sub-alice': { email: 'alice@school.test', email_verified: true, name: 'Alice Example' },
@@ -24,19 +24,10 @@ let base: string;
 let idp: Server;
 let issuer: string;
 
-/** A port free right now (the gateway's: its URL must be known before the node starts, for PUBLIC_URL). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
 beforeAll(async () => {
   process.env.RATE_LIMIT_AUTH_PER_MINUTE = '1000';
   // The provider first: auth reads its configuration (OIDC_*, PUBLIC_URL) once, when the node starts.
-  const port = await freePort();
+  const port = await freePort(); // the gateway's: its URL must be known before the node starts, for PUBLIC_URL
   base = `http://127.0.0.1:${port}`;
   idp = createServer();
   await new Promise<void>((resolve) => idp.listen(0, '127.0.0.1', resolve));

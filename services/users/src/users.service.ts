@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import { Errors } from 'moleculer';
 import { randomUUID } from 'node:crypto';
 import {
   authEvents,
@@ -103,8 +102,12 @@ function usersDeps(s: ServiceContext<UsersDB, UsersRepository>) {
 type UsersDeps = ReturnType<typeof usersDeps>;
 const usersConsumer = <E extends EventContract>(def: ConsumerDefinition<E, UsersDB, UsersRepository, UsersDeps>) => consumer(def);
 
-/** Whether a failed call means the thing asked for does not exist (anything else, a timeout or an outage, is not an answer). */
-const isNotFound = (err: unknown) => err instanceof Errors.MoleculerError && (err.type === 'NOT_FOUND' || err.code === 404);
+/**
+ * Whether a failed call means the thing asked for does not exist: the callee's NOT_FOUND. Anything else (a timeout,
+ * SERVICE_NOT_FOUND, which is also a 404, an open circuit) is not an answer. By the error's type, not `instanceof`:
+ * this package and the runtime may load different copies of moleculer.
+ */
+const isNotFound = (err: unknown) => typeof err === 'object' && err !== null && (err as { type?: unknown }).type === 'NOT_FOUND';
 
 /** Profiles, roles, preferences, and the privacy requests (export, erasure) that span every service. */
 export const usersService = defineService({
