@@ -11,7 +11,7 @@ import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpAt } from '../../services/auth/src/domain/totp.ts';
 import { SERVICES } from '../services.ts';
-import { http } from './support.ts';
+import { freePort, http } from './support.ts';
 
 const accounts: Record<string, { email: string; email_verified: boolean; name: string }> = {
   'sub-alice': { email: 'alice@school.test', email_verified: true, name: 'Alice Example' },
@@ -26,8 +26,9 @@ let issuer: string;
 
 beforeAll(async () => {
   process.env.RATE_LIMIT_AUTH_PER_MINUTE = '1000';
-  node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
-  base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
+  // The provider first: auth reads its configuration (OIDC_*, PUBLIC_URL) once, when the node starts.
+  const port = await freePort(); // the gateway's: its URL must be known before the node starts, for PUBLIC_URL
+  base = `http://127.0.0.1:${port}`;
   idp = createServer();
   await new Promise<void>((resolve) => idp.listen(0, '127.0.0.1', resolve));
   issuer = `http://127.0.0.1:${(idp.address() as { port: number }).port}`;
@@ -47,6 +48,8 @@ beforeAll(async () => {
     OIDC_SCHOOL_CLIENT_SECRET: 'lms-secret',
     OIDC_ALLOW_INSECURE_HTTP: 'true',
   });
+  node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: 'memory://', port, databaseUrl: undefined });
+  expect(gatewayPort(node.broker)).toBe(port);
 });
 afterAll(async () => {
   await node?.stop();

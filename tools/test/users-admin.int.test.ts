@@ -158,3 +158,20 @@ describe('a deactivated account reveals nothing', () => {
     expect(publicPart(refresh)).toEqual(publicPart(unknown));
   });
 });
+
+describe('avatar check when files cannot answer', () => {
+  // Last in this file: it takes the files service away.
+  it('refuses a file that does not exist, but answers 503 (not "not an image of yours") when files is unreachable', async () => {
+    const ana = await sessionOf('u0@admin.test');
+    const fileId = '00000000-0000-4000-8000-000000000001';
+    const missing = await http(base, 'PATCH', '/api/v1/me', { avatarFileId: fileId }, ana.accessToken);
+    expect(missing.status).toBe(422);
+    expect(missing.body.error.details.issues[0].code).toBe('invalid_avatar');
+    const files = node.broker.getLocalService('files');
+    if (!files) throw new Error('no files service on this node');
+    await node.broker.destroyService(files);
+    const outage = await http(base, 'PATCH', '/api/v1/me', { avatarFileId: fileId }, ana.accessToken);
+    expect(outage.status).toBe(503);
+    expect(outage.body.error.code).toBe('SERVICE_UNAVAILABLE');
+  });
+});

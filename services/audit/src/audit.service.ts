@@ -1,6 +1,6 @@
 import { audit, auditInternal, authEvents, courseEvents, erasureReceipts, privacyEvents, privacyExportContract, userEvents, type EventContract, type EventEnvelope } from '@lms/contracts';
-import { addToOutbox, consumer, defineService, invalidCursor, keysetPage, type ConsumerDefinition, type Runtime } from '@lms/runtime';
-import type { Kysely, Transaction } from 'kysely';
+import { consumer, defineService, invalidCursor, keysetPage, type ConsumerArgs, type ConsumerDefinition } from '@lms/runtime';
+import type { Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AuditRepository, type AuditDB, type NewEntry } from './audit.repository.js';
@@ -13,18 +13,19 @@ type Who = { actorId: string | null; subjectId: string | null; ip?: string | nul
 function audited<E extends EventContract>(
   event: E,
   who: (p: z.output<E['payload']>) => Who,
-  /** More work in the same transaction, after the entry is appended. */
-  after?: (p: z.output<E['payload']>, trx: Transaction<AuditDB>, runtime: Runtime) => Promise<void>,
-): ConsumerDefinition {
+  /** More work in the same unit of work, after the entry is appended. */
+  after?: (p: z.output<E['payload']>, w: ConsumerArgs<E, AuditDB, AuditRepository, undefined>) => Promise<void>,
+): ConsumerDefinition<EventContract, AuditDB, AuditRepository, undefined> {
   const type = event.subject.replace(/^lms\./, '').replace(/\.v\d+$/, '');
-  return consumer({
+  return consumer<E, AuditDB, AuditRepository, undefined>({
     name: type.replace(/[._]/g, '-'),
     event,
-    handle: async ({ payload: payload, event: env, trx, runtime }) => {
+    handle: async (args) => {
+      const { payload, event: env, repo } = args;
       const w = who(payload);
       const entry: NewEntry = { eventId: env.id, at: env.occurredAt, type, actorId: w.actorId, subjectId: w.subjectId, ip: w.ip ?? null, data: payload as Record<string, unknown> };
-      await new AuditRepository((trx as Transaction<AuditDB>)).append(entry);
-      await after?.(payload, trx, runtime);
+      await repo.append(entry);
+      await after?.(payload, args);
     },
   });
 }
@@ -56,10 +57,10 @@ export const auditService = defineService({
     audited(
       userEvents.deleted,
       (p) => ({ actorId: p.by, subjectId: p.userId }),
-      async (p, trx, runtime) => {
-        const erased = await new AuditRepository(trx).erasePerson(p.userId);
-        runtime.logger('audit.privacy').info({ requestId: p.requestId, userId: p.userId, erased }, 'personal fields of the audit log erased');
-        await addToOutbox(trx, erasureReceipts.audit, { requestId: p.requestId, userId: p.userId, service: 'audit' }, { key: p.userId });
+      async (p, { repo, emit, logger }) => {
+        const erased = await repo.erasePerson(p.userId);
+        logger.info({ requestId: p.requestId, userId: p.userId, erased }, 'personal fields of the audit log erased');
+        await emit(erasureReceipts.audit, { requestId: p.requestId, userId: p.userId, service: 'audit' }, p.userId);
       },
     ),
   ],

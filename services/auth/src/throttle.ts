@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DomainError } from '@lms/contracts';
 import type { RateLimiter } from '@lms/runtime';
+import type { AuthConfig } from './config.js';
 
 export interface ThrottleRule {
   /** Key prefix, e.g. `login`. */
@@ -13,35 +14,34 @@ export interface ThrottleRule {
   message: string;
 }
 
-const envInt = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
-
-/** The throttles of the auth service: what counts, how many, for how long (read when the service starts). */
-export const throttleRules = () => ({
-  /** Failed password logins. */
-  login: {
-    name: 'login',
-    windowMs: envInt('AUTH_LOGIN_WINDOW_S', 900) * 1000,
-    accountLimit: envInt('AUTH_LOGIN_MAX_FAILURES_PER_ACCOUNT', 5),
-    ipLimit: envInt('AUTH_LOGIN_MAX_FAILURES_PER_IP', 50),
-    message: 'Too many failed logins; try again later',
-  },
-  /** Every reset or verification message asked for, found account or not. */
-  email: {
-    name: 'email',
-    windowMs: envInt('AUTH_EMAIL_WINDOW_S', 3600) * 1000,
-    accountLimit: envInt('AUTH_EMAIL_MAX_PER_ACCOUNT', 5),
-    ipLimit: envInt('AUTH_EMAIL_MAX_PER_IP', 30),
-    message: 'Too many messages asked for; try again later',
-  },
-  /** Wrong second-factor codes. */
-  mfa: {
-    name: 'mfa',
-    windowMs: envInt('AUTH_MFA_WINDOW_S', 900) * 1000,
-    accountLimit: envInt('AUTH_MFA_MAX_FAILURES_PER_ACCOUNT', 5),
-    ipLimit: envInt('AUTH_MFA_MAX_FAILURES_PER_IP', 50),
-    message: 'Too many wrong codes; try again later',
-  },
-}) satisfies Record<string, ThrottleRule>;
+/** The throttles of the auth service: what counts, how many, for how long (from its configuration, read at start). */
+export const throttleRules = (c: AuthConfig) =>
+  ({
+    /** Failed password logins. */
+    login: {
+      name: 'login',
+      windowMs: c.AUTH_LOGIN_WINDOW_S * 1000,
+      accountLimit: c.AUTH_LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      ipLimit: c.AUTH_LOGIN_MAX_FAILURES_PER_IP,
+      message: 'Too many failed logins; try again later',
+    },
+    /** Every reset or verification message asked for, found account or not. */
+    email: {
+      name: 'email',
+      windowMs: c.AUTH_EMAIL_WINDOW_S * 1000,
+      accountLimit: c.AUTH_EMAIL_MAX_PER_ACCOUNT,
+      ipLimit: c.AUTH_EMAIL_MAX_PER_IP,
+      message: 'Too many messages asked for; try again later',
+    },
+    /** Wrong second-factor codes. */
+    mfa: {
+      name: 'mfa',
+      windowMs: c.AUTH_MFA_WINDOW_S * 1000,
+      accountLimit: c.AUTH_MFA_MAX_FAILURES_PER_ACCOUNT,
+      ipLimit: c.AUTH_MFA_MAX_FAILURES_PER_IP,
+      message: 'Too many wrong codes; try again later',
+    },
+  }) satisfies Record<string, ThrottleRule>;
 
 /**
  * Brute-force throttling per account and per client IP (Redis in mesh mode, memory embedded).
@@ -54,9 +54,12 @@ export class Throttle {
     private readonly rule: ThrottleRule,
   ) {}
 
+  private accountKey(account: string): string {
+    return `${this.rule.name}:acct:${createHash('sha256').update(account).digest('base64url')}`;
+  }
+
   private keys(account: string, ip: string | undefined): Array<[string, number]> {
-    const id = createHash('sha256').update(account).digest('base64url');
-    const keys: Array<[string, number]> = [[`${this.rule.name}:acct:${id}`, this.rule.accountLimit]];
+    const keys: Array<[string, number]> = [[this.accountKey(account), this.rule.accountLimit]];
     if (ip) keys.push([`${this.rule.name}:ip:${ip}`, this.rule.ipLimit]);
     return keys;
   }
@@ -87,6 +90,6 @@ export class Throttle {
 
   /** A success clears the account's count (not the IP's). */
   async succeeded(account: string): Promise<void> {
-    await (await this.limiter).reset(this.keys(account, undefined)[0]![0]);
+    await (await this.limiter).reset(this.accountKey(account));
   }
 }

@@ -4,8 +4,14 @@ import type { AuthRepository } from './auth.repository.js';
 
 export const ISSUER = 'lms';
 export const AUDIENCE = 'lms-api';
-export const ACCESS_TTL_S = Number(process.env.AUTH_ACCESS_TTL_S ?? 900);
-export const REFRESH_TTL_S = Number(process.env.AUTH_REFRESH_TTL_S ?? 30 * 24 * 3600);
+
+/** Lifetimes and rotation of the tokens (AUTH_ACCESS_TTL_S, AUTH_REFRESH_TTL_S, AUTH_KEY_ROTATE_DAYS, AUTH_KEY_OVERLAP_S). */
+export interface TokenSettings {
+  accessTtlS: number;
+  refreshTtlS: number;
+  rotateAfterDays: number;
+  overlapS: number;
+}
 
 interface SigningKey {
   kid: string;
@@ -21,17 +27,23 @@ interface SigningKey {
  */
 export class TokenIssuer {
   private current: { key: Promise<SigningKey>; loadedAt: number } | undefined;
-  private readonly rotateAfterMs = Number(process.env.AUTH_KEY_ROTATE_DAYS ?? 30) * 86_400_000;
-  private readonly overlapMs = (ACCESS_TTL_S + Number(process.env.AUTH_KEY_OVERLAP_S ?? 300)) * 1000;
-  constructor(private readonly repo: AuthRepository) {}
+  private readonly rotateAfterMs: number;
+  private readonly overlapMs: number;
+  constructor(
+    private readonly repo: AuthRepository,
+    readonly settings: TokenSettings,
+  ) {
+    this.rotateAfterMs = settings.rotateAfterDays * 86_400_000;
+    this.overlapMs = (settings.accessTtlS + settings.overlapS) * 1000;
+  }
 
   private async load(): Promise<SigningKey> {
-    let rows = await this.repo.keys();
-    if (rows.length === 0 || Date.now() - rows[0]!.created_at.getTime() > this.rotateAfterMs) {
+    let newest = (await this.repo.keys())[0];
+    if (!newest || Date.now() - newest.created_at.getTime() > this.rotateAfterMs) {
       await this.addKey();
-      rows = await this.repo.keys();
+      newest = (await this.repo.keys())[0];
+      if (!newest) throw new Error('no signing key after adding one');
     }
-    const newest = rows[0]!;
     return { kid: newest.kid, key: (await importJWK(newest.private_jwk, 'EdDSA')) as CryptoKey, createdAt: newest.created_at };
   }
 
@@ -47,7 +59,8 @@ export class TokenIssuer {
     if (!this.current || Date.now() - this.current.loadedAt > 60_000) {
       const key = this.load();
       this.current = { key, loadedAt: Date.now() };
-      key.catch(() => (this.current = undefined));
+      // A failed load is not cached: the next token tries again (the caller sees this failure).
+      void key.catch(() => (this.current = undefined));
     }
     return this.current.key;
   }
@@ -69,7 +82,7 @@ export class TokenIssuer {
       .setAudience(AUDIENCE)
       .setIssuedAt()
       .setJti(randomUUID())
-      .setExpirationTime(`${ACCESS_TTL_S}s`)
+      .setExpirationTime(`${this.settings.accessTtlS}s`)
       .sign(k.key);
   }
 
@@ -80,8 +93,8 @@ export class TokenIssuer {
     const live = rows.filter((r, i) => {
       if (i === 0) return true;
       // A key stopped signing when its successor was created; its tokens live ACCESS_TTL after that.
-      const retiredAt = rows[i - 1]!.created_at.getTime();
-      return Date.now() - retiredAt < this.overlapMs;
+      const successor = rows[i - 1];
+      return successor !== undefined && Date.now() - successor.created_at.getTime() < this.overlapMs;
     });
     return { keys: live.map((r) => ({ kty: 'OKP', crv: 'Ed25519', x: String(r.public_jwk.x), kid: r.kid, alg: 'EdDSA', use: 'sig' })) };
   }

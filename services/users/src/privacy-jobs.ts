@@ -1,14 +1,15 @@
-import { notificationEvents, privacyEvents, privacyParticipants, type PrivacyRequest } from '@lms/contracts';
-import { addToOutbox, detached, type Logger, type Runtime } from '@lms/runtime';
-import type { Kysely } from 'kysely';
-import { toProfile, toRequest, UsersRepository, type UsersDB } from './users.repository.js';
+import { notificationEvents, privacyEvents, privacyExportContract, privacyParticipants, type PrivacyRequest } from '@lms/contracts';
+import { detached, errInfo, mayRetry, retryDelay, retryPolicies, type ServiceContext } from '@lms/runtime';
+import { toProfile, toRequest, type UsersDB, type UsersRepository } from './users.repository.js';
 
-const MAX_ATTEMPTS = 5;
+/** How long the export waits for every participant to be reachable before it counts as a failed attempt. */
+const PARTICIPANTS_WAIT_MS = 30_000;
 
 /**
  * Runs data exports in the background: asks every participant for what it holds about the user,
  * one internal call each, and stores the bundle with the request. Requests live in the database,
- * so a node that dies mid-export resumes the unfinished ones when it starts again.
+ * so a node that dies mid-export resumes the unfinished ones when it starts again. A failed attempt
+ * is retried with the runtime's policy for background jobs (`retryPolicies.jobs`).
  */
 export class ExportJobs {
   private readonly running = new Set<string>();
@@ -16,9 +17,8 @@ export class ExportJobs {
   private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(
-    private readonly db: Kysely<UsersDB>,
-    private readonly runtime: Runtime,
-    private readonly log: Logger,
+    private readonly s: Pick<ServiceContext<UsersDB, UsersRepository>, 'repo' | 'uow' | 'call' | 'logger' | 'runtime'>,
+    private readonly policy = retryPolicies.jobs,
   ) {}
 
   kick(id: string, delayMs = 0): void {
@@ -34,7 +34,7 @@ export class ExportJobs {
   }
 
   async resume(): Promise<void> {
-    for (const r of await new UsersRepository(this.db).unfinished('export')) this.kick(r.id);
+    for (const r of await this.s.repo.unfinished('export')) this.kick(r.id);
   }
 
   stop(): void {
@@ -45,48 +45,46 @@ export class ExportJobs {
   private async run(id: string): Promise<void> {
     if (this.running.has(id) || this.stopped) return;
     this.running.add(id);
-    const repo = new UsersRepository(this.db);
+    const { repo, logger } = this.s;
     try {
       const req = await repo.request(id);
       if (!req || req.kind !== 'export' || req.status === 'complete' || req.status === 'failed') return;
       const attempts = req.attempts + 1;
       await repo.setRequest(id, { status: 'running', attempts });
       try {
-        const broker = this.runtime.broker;
-        await broker.waitForServices([...privacyParticipants], 30_000);
+        await this.s.runtime.broker.waitForServices([...privacyParticipants], PARTICIPANTS_WAIT_MS);
         const parts: Record<string, 'pending' | 'done'> = { ...req.parts };
         const services: Record<string, unknown> = {};
         for (const svc of privacyParticipants) {
-          const out = (await broker.call(`${svc}.privacyExport`, { userId: req.user_id }, { meta: { edge: false }, timeout: 30_000 })) as { data: unknown };
+          const out = await this.s.call(privacyExportContract(svc).privacyExport, { userId: req.user_id });
           services[svc] = out.data;
           parts[svc] = 'done';
           await repo.setRequest(id, { parts });
-          this.log.info({ requestId: id, service: svc, done: Object.values(parts).filter((p) => p === 'done').length, of: privacyParticipants.length }, 'export progress');
+          logger.info({ requestId: id, service: svc, done: Object.values(parts).filter((p) => p === 'done').length, of: privacyParticipants.length }, 'export progress');
         }
         const bundle = { format: 'lms-data-export/1', generatedAt: new Date().toISOString(), userId: req.user_id, services };
-        const erased = await this.db.transaction().execute(async (trx) => {
+        const erased = await this.s.uow(async ({ repo, emit }) => {
           // The profile row is locked: an erasure that commits first is seen here, one that comes
           // after waits and then deletes this bundle with the others (UsersRepository.dropExports).
-          const profile = await trx.selectFrom('users').selectAll().where('id', '=', req.user_id).forUpdate().executeTakeFirst();
+          const profile = await repo.byIdForUpdate(req.user_id);
           if (!profile || profile.status === 'erased') {
-            await new UsersRepository(trx).setRequest(id, { status: 'failed', error: 'The user was erased' });
+            await repo.setRequest(id, { status: 'failed', error: 'The user was erased' });
             return true;
           }
-          const done = await new UsersRepository(trx).setRequest(id, { status: 'complete', result: bundle, complete: true, error: null });
-          await addToOutbox(trx, privacyEvents.exported, { requestId: id, userId: req.user_id, by: req.requested_by, stage: 'completed' }, { key: req.user_id });
-          if (done && profile && profile.status === 'active') {
+          const done = await repo.setRequest(id, { status: 'complete', result: bundle, complete: true, error: null });
+          await emit(privacyEvents.exported, { requestId: id, userId: req.user_id, by: req.requested_by, stage: 'completed' }, req.user_id);
+          if (done && profile.status === 'active') {
             const p = toProfile(profile);
-            await addToOutbox(trx, notificationEvents.requested, { userId: p.id, to: p.email, template: 'privacy_export_ready', data: { displayName: p.displayName, requestId: id } }, { key: p.id });
+            await emit(notificationEvents.requested, { userId: p.id, to: p.email, template: 'privacy_export_ready', data: { displayName: p.displayName, requestId: id } }, p.id);
           }
           return false;
         });
-        for (const r of this.runtime.relays) r.kick();
-        this.log.info({ requestId: id }, erased ? 'export dropped: the user was erased' : 'export complete');
+        logger.info({ requestId: id }, erased ? 'export dropped: the user was erased' : 'export complete');
       } catch (err) {
-        const last = attempts >= MAX_ATTEMPTS;
-        await repo.setRequest(id, { status: last ? 'failed' : 'pending', error: String(err).slice(0, 500) });
-        this.log.warn({ requestId: id, attempts, err: String(err) }, last ? 'export failed for good' : 'export failed; will retry');
-        if (!last) this.kick(id, 1000 * 2 ** attempts);
+        const again = mayRetry(attempts, this.policy);
+        await repo.setRequest(id, { status: again ? 'pending' : 'failed', error: String(err).slice(0, 500) });
+        logger.warn({ requestId: id, attempts, err: errInfo(err) }, again ? 'export failed; will retry' : 'export failed for good');
+        if (again) this.kick(id, retryDelay(attempts, this.policy));
       }
     } finally {
       this.running.delete(id);

@@ -86,6 +86,11 @@ export class UsersRepository {
     return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  /** The profile, locked until the transaction ends (run it in a unit of work). */
+  async byIdForUpdate(id: string): Promise<Row | undefined> {
+    return this.db.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  }
+
   byIds(ids: readonly string[]): Promise<Row[]> {
     return this.db.selectFrom('users').selectAll().where('id', 'in', [...ids]).execute();
   }

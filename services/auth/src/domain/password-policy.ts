@@ -19,7 +19,7 @@ export function passwordProblem(password: string, context: { email: string; disp
   const lower = password.toLowerCase();
   if (commonPasswords().has(lower)) return 'is one of the most common passwords; choose another';
   if (/^(.)\1+$/.test(password)) return 'is one character repeated; choose another';
-  const local = context.email.split('@')[0]!.toLowerCase();
+  const local = (context.email.split('@')[0] ?? '').toLowerCase();
   const name = context.displayName?.toLowerCase().replace(/\s+/g, '');
   if ((local.length >= 4 && lower.includes(local)) || (name && name.length >= 4 && lower.includes(name))) {
     return 'must not contain your email or name';

@@ -27,10 +27,14 @@ export class Sealer {
   }
 }
 
-/** AUTH_DATA_KEY: 32 bytes as base64 or hex. Undefined when unset. */
-export function dataKeyFromEnv(raw = process.env.AUTH_DATA_KEY): Buffer | undefined {
+/** What is wrong with an AUTH_DATA_KEY value (32 bytes, base64 or hex), or undefined when it is a key. */
+export function dataKeyProblem(raw: string): string | undefined {
+  return dataKeyOf(raw) ? undefined : 'must be 32 bytes, base64 or hex';
+}
+
+/** AUTH_DATA_KEY's value as a key: 32 bytes as base64 or hex. Undefined when unset or not 32 bytes. */
+export function dataKeyOf(raw: string | undefined): Buffer | undefined {
   if (!raw) return undefined;
   const key = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
-  if (key.length !== 32) throw new Error('AUTH_DATA_KEY must be 32 bytes, base64 or hex');
-  return key;
+  return key.length === 32 ? key : undefined;
 }

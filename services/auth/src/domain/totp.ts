@@ -49,7 +49,7 @@ export function hotp(secret: Buffer, counter: number, digits: number = TOTP.digi
   const msg = Buffer.alloc(8);
   msg.writeBigUInt64BE(BigInt(counter));
   const mac = createHmac('sha1', secret).update(msg).digest();
-  const offset = mac[mac.length - 1]! & 0xf;
+  const offset = (mac[mac.length - 1] ?? 0) & 0xf;
   const bin = (mac.readUInt32BE(offset) & 0x7fffffff) % 10 ** digits;
   return String(bin).padStart(digits, '0');
 }
