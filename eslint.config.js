@@ -35,7 +35,13 @@ export default tseslint.config(
       // An async callback where a void one is expected (event emitters, setInterval, array.forEach) drops its rejection.
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { attributes: false } }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
-      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      // `import { type X }` for types; `import('zod').input<…>` in a type position stays allowed.
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      // `Kysely<any>` / `Transaction<any>` is Kysely's own idiom for schema-agnostic code (migrations, the outbox, event
+      // consumers); the no-unsafe-* rules below catch `any` flowing into values, which is what matters.
+      '@typescript-eslint/no-explicit-any': 'off',
+      // tus answers a thrown `{ status_code, body }` as the HTTP response (its documented hook contract).
+      '@typescript-eslint/only-throw-error': ['error', { allow: [{ from: 'file', name: 'TusRefusal', path: 'services/gateway/src/files-http.ts' }] }],
       // Dropping `async` from a function that throws turns a rejection into a synchronous throw: not worth the risk for style.
       '@typescript-eslint/require-await': 'off',
       'no-console': 'off',
@@ -46,7 +52,7 @@ export default tseslint.config(
   {
     // Tests read HTTP and JSON bodies as `any` and let the assertion fail on a wrong shape; typing every response would add
     // noise, not safety. Non-null assertions and floating promises stay errors here too.
-    files: ['**/test/**', 'tools/test/**', 'tools/bench/**'],
+    files: ['**/test/**', 'tools/test/**'],
     rules: {
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
