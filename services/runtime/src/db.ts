@@ -45,7 +45,7 @@ export async function openDatabase(config: Pick<RuntimeConfig, 'databaseUrl' | '
   return {
     kind,
     root,
-    forSchema: <DB>(schema: string): Kysely<DB> => root.withSchema(schema),
+    forSchema: <DB>(schema: string) => root.withSchema(schema) as Kysely<DB>,
     async ping() {
       await sql`select 1`.execute(root);
     },
