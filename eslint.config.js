@@ -17,10 +17,8 @@ export default tseslint.config(
       sourceType: 'module',
       globals: { ...globals.node },
       parserOptions: {
-        projectService: {
-          // Files outside tsconfig.json's include (plain .js/.mjs tools, this file) get a default program.
-          allowDefaultProject: ['*.js', 'tools/*.mjs'],
-        },
+        // Every .ts file is in tsconfig.json's include; plain JavaScript is linted without types (below).
+        projectService: true,
         tsconfigRootDir: import.meta.dirname,
       },
     },
