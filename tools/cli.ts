@@ -91,7 +91,7 @@ async function main(argv: string[]) {
         throw err;
       }
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void identity.signOut().finally(() => process.exit(0)));
-      await broker.repl();
+      broker.repl(); // starts the prompt and returns (moleculer-repl is synchronous)
       return;
     }
     case 'migrate': {

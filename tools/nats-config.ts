@@ -148,7 +148,7 @@ export function permissionsOf(role: string, ns = 'lms'): { publish: string[]; su
   const mol = `MOL-${ns}`;
   const own = r.services.flatMap(actionsOf);
   const callable = [...openActions(), ...own, ...r.calls.map((c) => c.action), ...runtimeCalls(role).map((c) => c.action)];
-  if (role === 'gateway') callable.push(...Object.keys(SERVICES).filter((s) => SERVICES[s]!.contracts).map((s) => `${s}.health`)); // readiness
+  if (role === 'gateway') callable.push(...Object.entries(SERVICES).filter(([, s]) => s.contracts).map(([name]) => `${name}.health`)); // readiness
   const receipts = r.services.filter((s) => (erasureReceiptServices as readonly string[]).includes(s)).map((s) => erasureReceipts[s as keyof typeof erasureReceipts].subject);
   const publish = [
     ...[...new Set(callable)].sort().map((a) => `${mol}.REQB.${a}`),

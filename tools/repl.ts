@@ -114,7 +114,7 @@ export class ReplIdentity {
 async function ask(question: string, hidden = false): Promise<string> {
   let muted = false;
   const output = new Writable({
-    write(chunk, encoding, done) {
+    write(chunk: Buffer | string, encoding, done) {
       if (!muted) process.stdout.write(chunk, encoding);
       done();
     },

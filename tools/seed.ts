@@ -38,13 +38,20 @@ export function progressBar(label: string, total: number) {
   };
 }
 
+/** The item at `i`, wrapping round the list (which must not be empty). */
+function pick<T>(list: readonly T[], i: number): T {
+  const item = list[i % list.length];
+  if (item === undefined) throw new Error('seed: pick from an empty list');
+  return item;
+}
+
 async function insertMany(client: pg.Client, table: string, columns: string[], rows: unknown[][], casts: Record<string, string> = {}): Promise<void> {
   for (let i = 0; i < rows.length; i += 500) {
     const batch = rows.slice(i, i + 500);
     const params: unknown[] = [];
     const values = batch.map((r) => `(${r.map((v, j) => {
       params.push(v);
-      const cast = casts[columns[j]!];
+      const cast = casts[columns[j] ?? ''];
       return `$${params.length}${cast ? `::${cast}` : ''}`;
     }).join(', ')})`);
     await client.query(`insert into ${table} (${columns.join(', ')}) values ${values.join(', ')}`, params);
@@ -71,7 +78,7 @@ export async function seed(databaseUrl: string, o: SeedOptions): Promise<SeedRes
       const id = randomUUID();
       courseIds.push(id);
       const publishedAt = new Date(t0 - (o.courses - c) * 60_000);
-      const category = CATEGORIES[c % CATEGORIES.length]!;
+      const category = pick(CATEGORIES, c);
       const course = {
         id,
         title: `Course ${String(c).padStart(5, '0')} ${category}`,
@@ -81,8 +88,8 @@ export async function seed(databaseUrl: string, o: SeedOptions): Promise<SeedRes
         category,
         categories: [category],
         tags: [`tag${c % 20}`],
-        language: LANGS[c % LANGS.length]!,
-        level: LEVELS[c % LEVELS.length]!,
+        language: pick(LANGS, c),
+        level: pick(LEVELS, c),
         durationMinutes: o.lessonsPerCourse * 10,
         coverFileId: null,
         visibility: 'public',
@@ -155,7 +162,7 @@ export async function seed(databaseUrl: string, o: SeedOptions): Promise<SeedRes
     const taken = new Map<string, number>();
     for (let i = 0; i < learners.length; i++) {
       for (let k = 0; k < o.enrollmentsPerLearner && outlines.length > 0; k++) {
-        const course = outlines[(i * 7 + k * 131) % outlines.length]!;
+        const course = pick(outlines, i * 7 + k * 131);
         const eid = randomUUID();
         const done = (i + k) % (course.lessons.length + 1);
         const percent = course.lessons.length ? Math.round((done / course.lessons.length) * 1000) / 10 : 0;

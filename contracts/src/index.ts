@@ -36,12 +36,13 @@ export function allProcedures(): AnyProcedure[] {
   return Object.values(catalogue).flatMap((d: DomainContracts) => Object.values(d));
 }
 export function allEvents(): EventContract[] {
-  return Object.values(events).flatMap((d) => Object.values(d));
+  return Object.values(events).flatMap((d: Record<string, EventContract>) => Object.values(d));
 }
 
 /** tRPC's error `data` on every error the gateway returns. */
 export interface LmsErrorData {
-  code: ErrorCode | string;
+  // Any string, with the known codes offered first (`string & {}` keeps the union from collapsing to `string`).
+  code: ErrorCode | (string & {});
   httpStatus: number;
   details?: Record<string, unknown>;
   requestId: string;

@@ -1,5 +1,5 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { allEvents, allProcedures, catalogue, courses, errorCodes, internalCatalogue, permissionsOf, type AppRouter } from '../src/index.js';
+import { allEvents, allProcedures, catalogue, type courses, errorCodes, internalCatalogue, permissionsOf, type AppRouter } from '../src/index.js';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 
 describe('the contract catalogue', () => {
@@ -15,8 +15,9 @@ describe('the contract catalogue', () => {
     expect(new Set(routes).size).toBe(routes.length);
     for (const c of allProcedures()) {
       expect(c.rest, c.action).toBeDefined();
-      if (c.kind === 'query') expect(c.rest!.method, c.action).toBe('GET');
-      for (const p of c.rest!.path.matchAll(/\{(\w+)\}/g)) expect(Object.keys((c.input as unknown as { shape: object }).shape), c.action).toContain(p[1]);
+      if (!c.rest) continue;
+      if (c.kind === 'query') expect(c.rest.method, c.action).toBe('GET');
+      for (const p of c.rest.path.matchAll(/\{(\w+)\}/g)) expect(Object.keys((c.input as unknown as { shape: object }).shape), c.action).toContain(p[1]);
     }
   });
 
@@ -24,7 +25,7 @@ describe('the contract catalogue', () => {
     for (const e of allEvents()) {
       expect(e.subject).toMatch(/^lms\.[a-z]+\.[a-z_]+ed\.v\d+$/);
       expect(e.subject.endsWith(`.v${e.version}`)).toBe(true);
-      expect(e.stream).toBe(`LMS_${e.subject.split('.')[1]!.toUpperCase()}`);
+      expect(e.stream).toBe(`LMS_${e.subject.split('.')[1]?.toUpperCase()}`);
     }
   });
 

@@ -15,10 +15,10 @@ async function learning(url: string, res: http.ServerResponse): Promise<boolean>
     ).rows;
   } else if (url.startsWith('/dashboard/')) {
     const user = url.split('/').pop();
-    const es = (await pool.query(`select * from enrollments.enrollments where user_id = $1 order by created_at desc limit 201`, [user])).rows;
+    const es = (await pool.query<{ id: string; course_id: string }>(`select * from enrollments.enrollments where user_id = $1 order by created_at desc limit 201`, [user])).rows;
     rows = [];
     for (const e of es) {
-      const v = await pool.query(`select course->>'title' as title from courses.catalog where course_id = $1`, [e.course_id]);
+      const v = await pool.query<{ title: string }>(`select course->>'title' as title from courses.catalog where course_id = $1`, [e.course_id]);
       const p = await pool.query(`select lesson_id from enrollments.lesson_progress where enrollment_id = $1`, [e.id]);
       rows.push({ ...e, title: v.rows[0]?.title, done: p.rows.length });
     }
@@ -29,7 +29,7 @@ async function learning(url: string, res: http.ServerResponse): Promise<boolean>
   return true;
 }
 
-const server = http.createServer(async (req, res) => {
+async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const id = req.url?.split('/').pop() ?? '';
   try {
     if (await learning(req.url ?? '', res)) return;
@@ -43,6 +43,8 @@ const server = http.createServer(async (req, res) => {
   } catch {
     res.writeHead(500).end();
   }
-});
+}
+
+const server = http.createServer((req, res) => void handle(req, res));
 server.keepAliveTimeout = 60_000;
 server.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));

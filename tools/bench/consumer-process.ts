@@ -7,9 +7,11 @@ import { courseEvents } from '@lms/contracts';
 import { JetStreamTransport, openDatabase } from '@lms/runtime';
 
 const [databaseUrl, natsUrl, namespace] = process.argv.slice(2);
+if (!natsUrl || !namespace || !process.send) throw new Error('usage: forked (with IPC) as consumer-process <databaseUrl> <natsUrl> <namespace>');
+const send = process.send.bind(process);
 const quiet = { debug() {}, info() {}, warn() {}, error: console.error };
 const db = await openDatabase({ databaseUrl, dataDir: '' });
-const transport = await JetStreamTransport.connect({ url: natsUrl!, namespace: namespace!, logger: quiet });
+const transport = await JetStreamTransport.connect({ url: natsUrl, namespace, logger: quiet });
 let pending: Array<[string, number]> = [];
 await transport.subscribe({
   consumer: 'bench-seen',
@@ -26,13 +28,14 @@ await transport.subscribe({
 });
 setInterval(() => {
   if (pending.length) {
-    process.send!(pending);
+    send(pending);
     pending = [];
   }
 }, 20);
-process.send!('ready');
-process.on('disconnect', async () => {
+send('ready');
+async function shutdown(): Promise<void> {
   await transport.close();
   await db.close();
   process.exit(0);
-});
+}
+process.on('disconnect', () => void shutdown());

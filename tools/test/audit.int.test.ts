@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { http, tempDatabase, waitFor } from './support.ts';
+import { defined, http, tempDatabase, waitFor } from './support.ts';
 
 let node: LmsNode;
 let base: string;
@@ -42,13 +42,13 @@ describe('audit log', () => {
     expect(types).toEqual(
       expect.arrayContaining(['user.created', 'auth.login_failed', 'auth.login_succeeded', 'user.deactivated', 'auth.sessions_revoked']),
     );
-    const failed = entries.find((e) => e.type === 'auth.login_failed')!;
+    const failed = defined(entries.find((e) => e.type === 'auth.login_failed'));
     expect(failed.data).toMatchObject({ reason: 'bad_credentials', userAgent: 'probe/1' });
     expect(failed.data.emailHash).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(entries)).not.toContain('not the password');
-    expect(entries.find((e) => e.type === 'user.deactivated')!.actorId).toBe(admin.user.id);
-    expect(entries.find((e) => e.type === 'auth.sessions_revoked')!.data).toMatchObject({ reason: 'user_deactivated', by: admin.user.id });
-    const roleChange = (await about(ivo.user.id)).find((e) => e.type === 'user.updated')!;
+    expect(defined(entries.find((e) => e.type === 'user.deactivated')).actorId).toBe(admin.user.id);
+    expect(defined(entries.find((e) => e.type === 'auth.sessions_revoked')).data).toMatchObject({ reason: 'user_deactivated', by: admin.user.id });
+    const roleChange = defined((await about(ivo.user.id)).find((e) => e.type === 'user.updated'));
     expect(roleChange).toMatchObject({ actorId: admin.user.id, data: { changed: ['roles'], roles: ['auditor', 'student'] } });
 
     // Pages walk the log newest first without overlap.
@@ -76,8 +76,9 @@ describe('audit log', () => {
       http(base, 'POST', '/api/v1/auth/register', { email, password: pw, displayName }, undefined, { 'user-agent': ua }).then((r) => r.body);
     const zoe = await reg('zoe@audit.test', 'Zoe Gone', 'zoe-agent/1');
     const yan = await reg('yan@audit.test', 'Yan Kept', 'yan-agent/1');
-    for (const [email, ua] of [['zoe@audit.test', 'zoe-agent/2'], ['yan@audit.test', 'yan-agent/2'], ['zoe@audit.test', 'zoe-agent/3']]) {
-      await http(base, 'POST', '/api/v1/auth/login', { email, password: email === 'zoe@audit.test' && ua.endsWith('3') ? 'wrong password!' : pw }, undefined, { 'user-agent': ua! });
+    const logins: Array<[string, string]> = [['zoe@audit.test', 'zoe-agent/2'], ['yan@audit.test', 'yan-agent/2'], ['zoe@audit.test', 'zoe-agent/3']];
+    for (const [email, ua] of logins) {
+      await http(base, 'POST', '/api/v1/auth/login', { email, password: email === 'zoe@audit.test' && ua.endsWith('3') ? 'wrong password!' : pw }, undefined, { 'user-agent': ua });
     }
     const about = async (userId: string) => (await http(base, 'GET', `/api/v1/audit?subjectId=${userId}&limit=100`, undefined, admin.accessToken)).body.items as Entry[];
     await waitFor(async () => (await about(zoe.user.id)).filter((e) => e.type.startsWith('auth.login')).length === 2);
@@ -100,15 +101,15 @@ describe('audit log', () => {
     expect(await db.selectFrom('audit.personal').selectAll().where('subject_id', '=', zoe.user.id).execute()).toEqual([]);
     // Someone not erased still shows in full.
     const yans = await about(yan.user.id);
-    expect(yans.find((e) => e.type === 'user.created')!.data).toMatchObject({ email: 'yan@audit.test', displayName: 'Yan Kept' });
-    expect(yans.find((e) => e.type === 'auth.login_succeeded')!.data).toMatchObject({ userAgent: 'yan-agent/2' });
+    expect(defined(yans.find((e) => e.type === 'user.created')).data).toMatchObject({ email: 'yan@audit.test', displayName: 'Yan Kept' });
+    expect(defined(yans.find((e) => e.type === 'auth.login_succeeded')).data).toMatchObject({ userAgent: 'yan-agent/2' });
 
     // An event about Zoe that lands after her erasure keeps no personal field either.
     await node.runtime.db.forSchema<AuditDB>('audit').transaction().execute((trx) =>
       new AuditRepository(trx).append({ eventId: randomUUID(), at: new Date().toISOString(), type: 'auth.login_failed', actorId: null, subjectId: zoe.user.id, ip: '192.0.2.9', data: { userAgent: 'late-agent', reason: 'bad_credentials' } }),
     );
     expect(JSON.stringify(await about(zoe.user.id))).not.toMatch(/late-agent|192\.0\.2\.9/);
-    expect((await about(zoe.user.id))[0]!.data).toEqual({ reason: 'bad_credentials' });
+    expect(defined((await about(zoe.user.id))[0]).data).toEqual({ reason: 'bad_credentials' });
     // And the log is still append-only.
     await expect(db.deleteFrom('audit.entries').where('subject_id', '=', zoe.user.id).execute()).rejects.toThrow(/append-only/);
     await expect(sql`truncate audit.entries cascade`.execute(db)).rejects.toThrow(/append-only/);
@@ -145,11 +146,11 @@ describe('audit log', () => {
       const text = JSON.stringify(listed);
       expect(text).toContain('kept@legacy.test');
       expect(text).toContain('kept-agent');
-      expect(listed.find((e) => e.subject_id === kept && e.type === 'auth.login_succeeded')!.ip).toBe('192.0.2.1');
+      expect(defined(listed.find((e) => e.subject_id === kept && e.type === 'auth.login_succeeded')).ip).toBe('192.0.2.1');
       expect(text).toContain('192.0.2.3'); // a failed login for no account belongs to nobody to erase
       expect(text).not.toMatch(/gone@legacy\.test|Gone Person|gone-agent|192\.0\.2\.2/);
       // Still append-only after the migration.
-      await expect(d.root.updateTable('audit.entries').set({ type: 'forged' }).where('id', '=', entries[0]!.id).execute()).rejects.toThrow(/append-only/);
+      await expect(d.root.updateTable('audit.entries').set({ type: 'forged' }).where('id', '=', defined(entries[0]).id).execute()).rejects.toThrow(/append-only/);
     } finally {
       await d.close();
       await pgdb?.drop();

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { natsRoles } from '../nats-config.ts';
 import { SERVICES } from '../services.ts';
+import { defined } from './support.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true });
@@ -40,13 +41,13 @@ describe('docker-compose.yml', () => {
 
   it('joins every node to NATS as its own role, with that role’s password', () => {
     const conf = fs.readFileSync(path.join(root, 'infra/nats/nats.conf'), 'utf8');
-    const roles = new Map([...conf.matchAll(/\{ user: (\w+), password: \$(\w+)/g)].map((m) => [m[1]!, m[2]!]));
+    const roles = new Map([...conf.matchAll(/\{ user: (\w+), password: \$(\w+)/g)].map((m) => [defined(m[1]), defined(m[2])]));
     const seen = new Set<string>();
     for (const [name, s] of lmsNodes) {
       const user = s.environment.NATS_USER as string;
       expect(roles.has(user), `${name} NATS_USER ${user}`).toBe(true);
       expect(s.environment.NATS_PASSWORD, name).toBe(`\${${roles.get(user)}}`);
-      expect(services.nats.environment[roles.get(user)!], `nats gets ${roles.get(user)}`).toBeTruthy();
+      expect(services.nats.environment[defined(roles.get(user))], `nats gets ${roles.get(user)}`).toBeTruthy();
       expect(seen.has(user), `${user} shared by two node kinds`).toBe(false);
       seen.add(user);
     }
@@ -68,7 +69,7 @@ describe('docker-compose.yml', () => {
     const scraped = new Map<string, number>();
     for (const job of prom.scrape_configs) {
       for (const sd of job.dns_sd_configs ?? []) for (const n of sd.names) scraped.set(n, sd.port);
-      for (const st of job.static_configs ?? []) for (const t of st.targets) scraped.set(t.split(':')[0]!, Number(t.split(':')[1]));
+      for (const st of job.static_configs ?? []) for (const t of st.targets) scraped.set(defined(t.split(':')[0]), Number(t.split(':')[1]));
     }
     for (const [name, s] of lmsNodes) {
       const port = Number(s.environment.METRICS_PORT);
@@ -89,7 +90,7 @@ describe('docker-compose.yml', () => {
         if (cond.condition === 'service_healthy') expect(services[dep].healthcheck, `${dep} healthcheck`).toBeTruthy();
       }
       for (const v of s.volumes ?? []) {
-        const src = String(v).split(':')[0]!;
+        const src = defined(String(v).split(':')[0]);
         if (src.startsWith('./')) expect(fs.existsSync(path.join(root, src)), src).toBe(true);
         else expect(compose.volumes).toHaveProperty(src);
       }

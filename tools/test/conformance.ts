@@ -47,7 +47,7 @@ const pointer = (...parts: string[]) => parts.map((p) => encodeURIComponent(p.re
 function deref(doc: Json, v: Json): Json {
   let cur = v;
   while (cur && typeof cur.$ref === 'string') {
-    cur = (cur.$ref as string)
+    cur = cur.$ref
       .slice(2)
       .split('/')
       .reduce((o: Json, k) => o?.[k.replaceAll('~1', '/').replaceAll('~0', '~')], doc);
@@ -93,7 +93,7 @@ export async function checkResponse(method: string, url: string, res: { status: 
   for (const [name, h] of Object.entries((r.headers ?? {}) as Json)) {
     if (deref(c.doc, h)?.required && !res.headers.has(name)) fail(`${label} ${res.status}: declared header ${name} is missing`);
   }
-  const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = ((res.headers.get('content-type') ?? '').split(';')[0] ?? '').trim().toLowerCase();
   const empty = res.text.length === 0;
   if (empty && (!r.content || method.toUpperCase() === 'HEAD' || res.status === 204 || res.status === 304)) return;
   if (!r.content) return fail(`${label} ${res.status}: declares no body, got ${type || 'untyped'} (${res.text.length} chars)`);

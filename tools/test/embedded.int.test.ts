@@ -13,7 +13,7 @@ import { startNode } from '@lms/runtime';
 import { generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { freePort, http, tempDir, waitFor } from './support.ts';
+import { defined, freePort, http, tempDir, waitFor } from './support.ts';
 
 let node: LmsNode;
 let base: string;
@@ -84,15 +84,15 @@ describe('REST journey', () => {
 
     // Drafts are invisible to other students.
     const carol = await http(base, 'POST', '/api/v1/auth/register', { email: 'carol@example.com', password: 'violet long password', displayName: 'Carol' });
-    const hidden = await http(base, 'GET', `/api/v1/courses/${created[0]!.id}`, undefined, carol.body.accessToken);
+    const hidden = await http(base, 'GET', `/api/v1/courses/${defined(created[0]).id}`, undefined, carol.body.accessToken);
     expect(hidden.status).toBe(404);
     expect(hidden.body.error.code).toBe('COURSE_NOT_FOUND');
 
-    const patched = await http(base, 'PATCH', `/api/v1/courses/${created[0]!.id}`, { title: 'Algebra I' }, bobToken);
+    const patched = await http(base, 'PATCH', `/api/v1/courses/${defined(created[0]).id}`, { title: 'Algebra I' }, bobToken);
     expect(patched.status).toBe(200);
     expect(patched.body.title).toBe('Algebra I');
     // Someone else's draft does not exist for them, even to change it.
-    const notOwner = await http(base, 'PATCH', `/api/v1/courses/${created[0]!.id}`, { title: 'Hijack' }, carol.body.accessToken);
+    const notOwner = await http(base, 'PATCH', `/api/v1/courses/${defined(created[0]).id}`, { title: 'Hijack' }, carol.body.accessToken);
     expect(notOwner.status).toBe(404);
 
     // Cursor pagination walks every course once, newest first.
@@ -113,7 +113,7 @@ describe('REST journey', () => {
       expect(p.status).toBe(200);
       expect(p.body.status).toBe('published');
     }
-    const again = await http(base, 'POST', `/api/v1/courses/${created[0]!.id}/publish`, undefined, bobToken);
+    const again = await http(base, 'POST', `/api/v1/courses/${defined(created[0]).id}/publish`, undefined, bobToken);
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('COURSE_ALREADY_PUBLISHED');
 
@@ -127,7 +127,7 @@ describe('REST journey', () => {
       { category: 'art', published: 1 },
     ]);
     // Now visible to everyone signed in.
-    expect((await http(base, 'GET', `/api/v1/courses/${created[0]!.id}`, undefined, carol.body.accessToken)).status).toBe(200);
+    expect((await http(base, 'GET', `/api/v1/courses/${defined(created[0]).id}`, undefined, carol.body.accessToken)).status).toBe(200);
   });
 
   it('answers bad input with a stable code, the right status and no internals', async () => {
@@ -344,7 +344,7 @@ describe('signing-key rotation', () => {
 
 describe('readiness', () => {
   it('answers 503 naming the services that are missing', async () => {
-    const partial = await startNode([SERVICES.gateway!, SERVICES.auth!, SERVICES.users!], { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
+    const partial = await startNode([defined(SERVICES.gateway), defined(SERVICES.auth), defined(SERVICES.users)], { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
     try {
       const r = await http(`http://127.0.0.1:${gatewayPort(partial.broker)}`, 'GET', '/health/ready');
       expect(r.status).toBe(503);

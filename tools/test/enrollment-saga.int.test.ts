@@ -10,7 +10,7 @@ import path from 'node:path';
 import { migrateAll, openDatabase, startNode, type LmsNode, type RuntimeSettings } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pick, SERVICES } from '../services.ts';
-import { dropStreams, NATS_URL, query, tempDatabase, uniqueName, waitFor } from './support.ts';
+import { defined, dropStreams, NATS_URL, query, tempDatabase, uniqueName, waitFor } from './support.ts';
 
 let db: Awaited<ReturnType<typeof tempDatabase>>;
 let ns: string;
@@ -22,7 +22,7 @@ const admin = { token: '' };
 const settings = (nodeId: string): Partial<RuntimeSettings> => ({ mode: 'mesh', databaseUrl: db.url, natsUrl: NATS_URL, namespace: ns, port: 0, migrateOnStart: false, nodeId });
 const call = <T = unknown>(action: string, params: object, as?: { token: string } | { userId: string; roles: string[] }): Promise<T> =>
   (as && 'userId' in as ? tokenFor(as.userId, as.roles) : Promise.resolve(as?.token)).then(
-    (token) => core.broker.call(action, params, { meta: token ? { token, edge: true } : { edge: false }, timeout: 60_000 }) as Promise<T>,
+    (token) => core.broker.call<T, object>(action, params, { meta: token ? { token, edge: true } : { edge: false }, timeout: 60_000 }),
   );
 /** A learner's access token, signed with the auth service's current key (their profiles have no password). */
 let signingKey: Promise<{ kid: string; key: Awaited<ReturnType<typeof importJWK>> }> | undefined;
@@ -104,13 +104,13 @@ describe('enrollment saga', () => {
       const byStatus = await sql('select status, count(*)::int as n from enrollments.enrollments where course_id = $1 group by status order by status', [courseId]);
       expect(byStatus).toEqual([{ status: 'active', n: 50 }, { status: 'waitlisted', n: 150 }]);
 
-      const [first] = await sql<{ user_id: string }>(`select user_id from enrollments.enrollments where course_id = $1 and status = 'waitlisted' order by waitlisted_at, id limit 1`, [courseId]);
-      const [leaver] = await sql<{ user_id: string }>(`select user_id from enrollments.enrollments where course_id = $1 and status = 'active' limit 1`, [courseId]);
+      const first = defined((await sql<{ user_id: string }>(`select user_id from enrollments.enrollments where course_id = $1 and status = 'waitlisted' order by waitlisted_at, id limit 1`, [courseId]))[0]);
+      const leaver = defined((await sql<{ user_id: string }>(`select user_id from enrollments.enrollments where course_id = $1 and status = 'active' limit 1`, [courseId]))[0]);
       await call('enrollments.drop', { courseId }, { userId: leaver.user_id, roles: ['student'] });
       await waitFor(async () => (await sql(`select status from enrollments.enrollments where course_id = $1 and user_id = $2 and status = 'active'`, [courseId, first.user_id])).length === 1);
       const after = await sql('select status, count(*)::int as n from enrollments.enrollments where course_id = $1 group by status order by status', [courseId]);
       expect(after).toEqual([{ status: 'active', n: 50 }, { status: 'dropped', n: 1 }, { status: 'waitlisted', n: 149 }]);
-      expect((await sql('select taken from enrollments.seats where course_id = $1', [courseId]))[0].taken).toBe(50);
+      expect((await sql('select taken from enrollments.seats where course_id = $1', [courseId]))[0]?.taken).toBe(50);
     } finally {
       await enrollments.stop();
     }
@@ -123,10 +123,10 @@ describe('enrollment saga', () => {
       const doomed = spawnEnrollments(`doomed-${step}`, { ENROLLMENT_SAGA_CRASH_AFTER: step });
       await core.broker.waitForServices(['enrollments'], 30_000);
       const died = new Promise<NodeJS.Signals | null>((r) => doomed.once('exit', (_code, signal) => r(signal)));
-      await call('enrollments.enrol', { courseId }, { userId: userId!, roles: ['student'] }).catch(() => 'the node died mid-call');
+      await call('enrollments.enrol', { courseId }, { userId: defined(userId), roles: ['student'] }).catch(() => 'the node died mid-call');
       expect(await died).toBe('SIGKILL');
       const [mid] = await sql('select s.step, s.status, e.status as enrollment from enrollments.sagas s join enrollments.enrollments e on e.id = s.enrollment_id where e.user_id = $1', [userId]);
-      expect(mid.status).toBe('running'); // stopped between steps, state on disk
+      expect(mid?.status).toBe('running'); // stopped between steps, state on disk
 
       spawnEnrollments(`revived-${step}`);
       await waitFor(async () => (await sql(`select 1 from enrollments.sagas s join enrollments.enrollments e on e.id = s.enrollment_id where e.user_id = $1 and s.status = 'done' and e.status = 'active'`, [userId])).length === 1, 45_000, 200);
@@ -138,7 +138,7 @@ describe('enrollment saga', () => {
       expect(await sql('select taken from enrollments.seats where course_id = $1', [courseId])).toEqual([{ taken: 1 }]);
       await waitFor(async () => (await sql(`select enrolled from analytics.enrollments_by_course where course_id = $1`, [courseId]))[0]?.enrolled === 1, 15_000);
       // Stop this one before the next crash case, so only the doomed node runs sagas then.
-      const revived = children.at(-1)!;
+      const revived = defined(children.at(-1));
       await new Promise((r) => revived.once('exit', r).kill('SIGTERM'));
       await waitFor(async () => !(core.broker.registry.getServiceList({ onlyAvailable: true }) as Array<{ name: string }>).some((s) => s.name === 'enrollments'), 20_000, 200);
     }, 120_000);

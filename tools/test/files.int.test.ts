@@ -18,7 +18,7 @@ import S3rver from 's3rver';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { http as req, tempDir, waitFor } from './support.ts';
+import { defined, http as req, tempDir, waitFor } from './support.ts';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
 const SECRET = 'files-test-url-secret';
@@ -30,8 +30,9 @@ for (const backend of ['local', 's3'] as const) {
     let dir: ReturnType<typeof tempDir>;
     let s3: S3rver | undefined;
     let s3Url = '';
-    const tokens: Record<string, string> = {};
-    const ids: Record<string, string> = {};
+    // Filled in beforeAll.
+    const tokens = { admin: '', teacher: '', learner: '', outsider: '' };
+    const ids = { ...tokens };
 
     /** What is left in temporary storage (must be nothing after any failed upload). */
     async function leftovers(): Promise<string[]> {
@@ -41,7 +42,7 @@ for (const backend of ['local', 's3'] as const) {
       }
       const client = new S3Client({ region: 'us-east-1', endpoint: s3Url, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
       const r = await client.send(new ListObjectsV2Command({ Bucket: 'lms', Prefix: 'tmp/' }));
-      return (r.Contents ?? []).map((o) => o.Key!);
+      return (r.Contents ?? []).map((o) => defined(o.Key));
     }
 
     /** A raw upload: the bytes as they are, octet-stream unless the test says otherwise. */
@@ -60,7 +61,7 @@ for (const backend of ['local', 's3'] as const) {
       Object.assign(process.env, env);
       node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: path.join(dir.dir, 'data'), port: 0, databaseUrl: undefined });
       base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
-      for (const who of ['admin', 'teacher', 'learner', 'outsider']) {
+      for (const who of ['admin', 'teacher', 'learner', 'outsider'] as const) {
         const r = (await req(base, 'POST', '/api/v1/auth/register', { email: `${who}@files-${backend}.test`, password: 'files suite password', displayName: who })).body;
         tokens[who] = r.accessToken;
         ids[who] = r.user.id;
@@ -75,13 +76,13 @@ for (const backend of ['local', 's3'] as const) {
 
     it('stores a raw upload under its sha256, with a safe name, and serves it back with ranges and ETags', async () => {
       const body = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz'.repeat(100));
-      const r = await upload(tokens.learner!, body, { 'x-filename': encodeURIComponent('../../etc/pass\u0007wd.txt'), 'content-type': 'text/plain' });
+      const r = await upload(tokens.learner, body, { 'x-filename': encodeURIComponent('../../etc/pass\u0007wd.txt'), 'content-type': 'text/plain' });
       expect(r.status, JSON.stringify(r.body)).toBe(201);
       expect(r.body, JSON.stringify(r.body)).toMatchObject({ name: 'passwd.txt', size: body.length, contentType: 'text/plain', version: 1, ownerId: ids.learner });
       expect(r.body.sha256).toBe(createHash('sha256').update(body).digest('hex'));
       // Absolute and Windows paths keep their last segment only.
       for (const [raw, safe] of [['/etc/shadow', 'shadow'], ['C:\\Windows\\evil.exe', 'evil.exe'], ['...hidden', 'hidden']]) {
-        expect((await upload(tokens.learner!, 'x', { 'x-filename': encodeURIComponent(raw!) })).body.name).toBe(safe);
+        expect((await upload(tokens.learner, 'x', { 'x-filename': encodeURIComponent(defined(raw)) })).body.name).toBe(safe);
       }
       const id = r.body.id;
       const full = await fetch(`${base}/api/v1/files/${id}/content`, { headers: { authorization: `Bearer ${tokens.learner}` } });
@@ -104,15 +105,15 @@ for (const backend of ['local', 's3'] as const) {
       form.append('file', new Blob([PNG], { type: 'text/plain' }), 'pixel.txt');
       const r = await fetch(`${base}/api/v1/files`, { method: 'POST', body: form, headers: { authorization: `Bearer ${tokens.learner}` } });
       const meta = (await r.json()) as { contentType: string; versions: Array<{ declaredType: string }> };
-      expect([r.status, meta.contentType, meta.versions[0]!.declaredType]).toEqual([201, 'image/png', 'text/plain']);
+      expect([r.status, meta.contentType, defined(meta.versions[0]).declaredType]).toEqual([201, 'image/png', 'text/plain']);
       // Text that claims to be a PNG is not served as an image: it downloads as bytes.
-      const liar = await upload(tokens.learner!, '<html><script>alert(1)</script></html>', { 'x-filename': 'x.png', 'content-type': 'image/png' });
+      const liar = await upload(tokens.learner, '<html><script>alert(1)</script></html>', { 'x-filename': 'x.png', 'content-type': 'image/png' });
       expect(liar.body.contentType).toBe('application/octet-stream');
       const d = await fetch(`${base}/api/v1/files/${liar.body.id}/content`, { headers: { authorization: `Bearer ${tokens.learner}` } });
       expect([d.headers.get('content-type'), d.headers.get('content-disposition')?.startsWith('attachment'), d.headers.get('x-content-type-options')]).toEqual(['application/octet-stream', true, 'nosniff']);
       // A GIF with a script after it (polyglot) is a GIF, served sandboxed.
       const gif = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
-      const poly = await upload(tokens.learner!, Buffer.concat([gif, Buffer.from('<script>alert(1)</script>')]), { 'x-filename': 'poly.gif' });
+      const poly = await upload(tokens.learner, Buffer.concat([gif, Buffer.from('<script>alert(1)</script>')]), { 'x-filename': 'poly.gif' });
       const p = await fetch(`${base}/api/v1/files/${poly.body.id}/content`, { headers: { authorization: `Bearer ${tokens.learner}` } });
       expect([p.headers.get('content-type'), p.headers.get('content-security-policy')]).toEqual(['image/gif', "default-src 'none'; sandbox"]);
     });
@@ -122,9 +123,9 @@ for (const backend of ['local', 's3'] as const) {
       // invisible operators; a tag character; C0 and C1 controls; line and paragraph separators.
       const invisible = '\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200c\u200d\u200e\u200f\u061c\ufeff\u00ad\u2060\u2062\u{e0041}\u0001\u001b\u007f\u0085\u009b\u2028\u2029';
       const trick = 'résumé\u202egpj.exe'; // shows as "résuméexe.jpg"
-      const raw = await upload(tokens.learner!, 'not a picture', { 'x-filename': encodeURIComponent(trick) });
+      const raw = await upload(tokens.learner, 'not a picture', { 'x-filename': encodeURIComponent(trick) });
       expect([raw.status, raw.body.name]).toEqual([201, 'résumégpj.exe']);
-      const all = await upload(tokens.learner!, 'x', { 'x-filename': encodeURIComponent(`a${invisible}b${invisible}.txt`) });
+      const all = await upload(tokens.learner, 'x', { 'x-filename': encodeURIComponent(`a${invisible}b${invisible}.txt`) });
       expect(all.body.name).toBe('ab.txt');
 
       const form = new FormData();
@@ -138,7 +139,7 @@ for (const backend of ['local', 's3'] as const) {
         method: 'POST',
         headers: { ...tus, 'upload-length': String(body.length), 'upload-metadata': `filename ${Buffer.from(trick).toString('base64')}` },
       });
-      const location = new URL(created.headers.get('location')!, base).pathname;
+      const location = new URL(defined(created.headers.get('location')), base).pathname;
       const done = await fetch(`${base}${location}`, { method: 'PATCH', headers: { ...tus, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: new Uint8Array(body) });
       expect(done.status).toBe(204);
       expect((await req(base, 'GET', `/api/v1/files/${done.headers.get('x-file-id')}`, undefined, tokens.learner)).body.name).toBe('résumégpj.exe');
@@ -152,7 +153,7 @@ for (const backend of ['local', 's3'] as const) {
     it('refuses empty and oversize uploads and interrupted ones, leaving nothing behind', async () => {
       const before = (await req(base, 'GET', '/api/v1/me/export', undefined, tokens.outsider)).status; // nothing to do with files; keeps the token warm
       expect(before).toBeGreaterThan(0);
-      const empty = await upload(tokens.outsider!, '', { 'x-filename': 'empty.txt' });
+      const empty = await upload(tokens.outsider, '', { 'x-filename': 'empty.txt' });
       expect([empty.status, empty.body.error.code]).toEqual([422, 'VALIDATION_FAILED']);
       // 12 MiB against an 8 MiB limit, sent without a length: cut mid-stream.
       const big = await new Promise<number>((resolve) => {
@@ -190,8 +191,8 @@ for (const backend of ['local', 's3'] as const) {
     });
 
     it('keeps versions, signs time-limited URLs, and shows course files to the course only', async () => {
-      const v1 = await upload(tokens.learner!, 'first version', { 'x-filename': 'notes.txt', 'content-type': 'text/plain' });
-      const v2 = await upload(tokens.learner!, 'second version', { 'x-filename': 'notes.txt', 'content-type': 'text/plain' }, `/api/v1/files/${v1.body.id}/versions`);
+      const v1 = await upload(tokens.learner, 'first version', { 'x-filename': 'notes.txt', 'content-type': 'text/plain' });
+      const v2 = await upload(tokens.learner, 'second version', { 'x-filename': 'notes.txt', 'content-type': 'text/plain' }, `/api/v1/files/${v1.body.id}/versions`);
       expect([v2.status, v2.body.version, v2.body.versions.length]).toEqual([201, 2, 2]);
       const old = await fetch(`${base}/api/v1/files/${v1.body.id}/content?version=1`, { headers: { authorization: `Bearer ${tokens.learner}` } });
       expect(await old.text()).toBe('first version');
@@ -217,7 +218,7 @@ for (const backend of ['local', 's3'] as const) {
       const teacher = (await req(base, 'POST', '/api/v1/auth/login', { email: `teacher@files-${backend}.test`, password: 'files suite password' })).body.accessToken;
       const course = (await req(base, 'POST', '/api/v1/courses', { title: 'Files course', category: 'files' }, teacher)).body;
       // A draft the learner cannot see does not exist for them: 404, as for an unknown course.
-      expect((await upload(tokens.learner!, 'not mine to add', { 'x-filename': 'x.txt' }, `/api/v1/files?courseId=${course.id}`)).status).toBe(404);
+      expect((await upload(tokens.learner, 'not mine to add', { 'x-filename': 'x.txt' }, `/api/v1/files?courseId=${course.id}`)).status).toBe(404);
       const handout = await upload(teacher, 'course handout', { 'x-filename': 'handout.txt', 'content-type': 'text/plain' }, `/api/v1/files?courseId=${course.id}`);
       expect(handout.body.courseId).toBe(course.id);
       await req(base, 'POST', `/api/v1/courses/${course.id}/publish`, undefined, teacher);
@@ -235,7 +236,7 @@ for (const backend of ['local', 's3'] as const) {
         .jpeg()
         .withMetadata({ orientation: 6, exif: { IFD0: { Copyright: 'secret location data' } } })
         .toBuffer();
-      const up = await upload(tokens.learner!, photo, { 'x-filename': 'photo.jpg', 'content-type': 'image/jpeg' });
+      const up = await upload(tokens.learner, photo, { 'x-filename': 'photo.jpg', 'content-type': 'image/jpeg' });
       expect([up.status, up.body.state, up.body.contentType]).toEqual([201, 'processing', 'image/jpeg']);
       const ready = await waitFor(async () => {
         const m = (await req(base, 'GET', `/api/v1/files/${up.body.id}`, undefined, tokens.learner)).body;
@@ -251,15 +252,15 @@ for (const backend of ['local', 's3'] as const) {
       expect((await req(base, 'PATCH', '/api/v1/me', { avatarFileId: up.body.id }, tokens.learner)).body.avatarFileId).toBe(up.body.id);
       const notMine = await req(base, 'PATCH', '/api/v1/me', { avatarFileId: up.body.id }, tokens.outsider);
       expect([notMine.status, notMine.body.error.details.issues[0].path]).toEqual([422, 'avatarFileId']);
-      const text = await upload(tokens.learner!, 'plain words', { 'x-filename': 'a.txt', 'content-type': 'text/plain' });
+      const text = await upload(tokens.learner, 'plain words', { 'x-filename': 'a.txt', 'content-type': 'text/plain' });
       expect((await req(base, 'PATCH', '/api/v1/me', { avatarFileId: text.body.id }, tokens.learner)).status).toBe(422);
 
       // A 1 KB PNG that claims 100,000 × 100,000 pixels: refused from its header, nothing kept.
       const bomb = Buffer.concat([PNG.subarray(0, 16), Buffer.from([0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0]), PNG.subarray(24)]);
-      const refused = await upload(tokens.outsider!, bomb, { 'x-filename': 'bomb.png' });
+      const refused = await upload(tokens.outsider, bomb, { 'x-filename': 'bomb.png' });
       expect([refused.status, refused.body.error.code]).toEqual([422, 'IMAGE_TOO_LARGE']);
       // Bytes that start like a JPEG but are not one: accepted, then refused by processing, bytes removed.
-      const broken = await upload(tokens.outsider!, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 1)]), { 'x-filename': 'broken.jpg' });
+      const broken = await upload(tokens.outsider, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 1)]), { 'x-filename': 'broken.jpg' });
       expect(broken.status).toBe(201);
       const rejected = await waitFor(async () => {
         const m = (await req(base, 'GET', `/api/v1/files/${broken.body.id}`, undefined, tokens.outsider)).body;
@@ -275,7 +276,7 @@ for (const backend of ['local', 's3'] as const) {
       const clip = path.join(dir.dir, 'clip.mkv');
       const ffmpegPath = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
       execFileSync(ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=2:size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', '-c:v', 'mpeg4', '-c:a', 'mp2', '-shortest', '-y', clip]);
-      const up = await upload(tokens.learner!, fs.readFileSync(clip), { 'x-filename': 'clip.mkv' });
+      const up = await upload(tokens.learner, fs.readFileSync(clip), { 'x-filename': 'clip.mkv' });
       expect([up.status, up.body.contentType, up.body.state]).toEqual([201, 'video/matroska', 'processing']);
       const ready = await waitFor(async () => {
         const m = (await req(base, 'GET', `/api/v1/files/${up.body.id}`, undefined, tokens.learner)).body;
@@ -307,8 +308,8 @@ for (const backend of ['local', 's3'] as const) {
       process.env.CLAMAV_HOST = '127.0.0.1';
       process.env.CLAMAV_PORT = String((clamd.address() as net.AddressInfo).port);
       try {
-        const bad = await upload(tokens.learner!, EICAR, { 'x-filename': 'eicar.txt', 'content-type': 'text/plain' });
-        const good = await upload(tokens.learner!, 'harmless words', { 'x-filename': 'ok.txt', 'content-type': 'text/plain' });
+        const bad = await upload(tokens.learner, EICAR, { 'x-filename': 'eicar.txt', 'content-type': 'text/plain' });
+        const good = await upload(tokens.learner, 'harmless words', { 'x-filename': 'ok.txt', 'content-type': 'text/plain' });
         expect([bad.body.state, good.body.state]).toEqual(['processing', 'processing']);
         const infected = await waitFor(async () => {
           const m = (await req(base, 'GET', `/api/v1/files/${bad.body.id}`, undefined, tokens.learner)).body;
@@ -329,7 +330,7 @@ for (const backend of ['local', 's3'] as const) {
       process.env.FILES_MAX_IMAGE_BYTES = '100';
       try {
         const photo = await sharp({ create: { width: 300, height: 300, channels: 3, background: '#ff0000' } }).jpeg().toBuffer();
-        const big = await upload(tokens.learner!, photo, { 'x-filename': 'big.jpg' });
+        const big = await upload(tokens.learner, photo, { 'x-filename': 'big.jpg' });
         expect([big.status, big.body.error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
         expect(await leftovers()).toEqual([]);
       } finally {
@@ -343,22 +344,22 @@ for (const backend of ['local', 's3'] as const) {
       const auth = (t: string) => ({ authorization: `Bearer ${t}` });
       const created = await fetch(`${base}/api/v1/files/uploads`, {
         method: 'POST',
-        headers: { ...tus, ...auth(tokens.learner!), 'upload-length': String(body.length), 'upload-metadata': `filename ${Buffer.from('résumé.bin').toString('base64')}` },
+        headers: { ...tus, ...auth(tokens.learner), 'upload-length': String(body.length), 'upload-metadata': `filename ${Buffer.from('résumé.bin').toString('base64')}` },
       });
       expect(created.status).toBe(201);
-      const location = new URL(created.headers.get('location')!, base).pathname;
+      const location = new URL(defined(created.headers.get('location')), base).pathname;
       const patch = (token: string, offset: number, part: Buffer) =>
         fetch(`${base}${location}`, { method: 'PATCH', headers: { ...tus, ...auth(token), 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' }, body: new Uint8Array(part) });
-      expect((await patch(tokens.learner!, 0, body.subarray(0, 1024 * 1024))).status).toBe(204);
+      expect((await patch(tokens.learner, 0, body.subarray(0, 1024 * 1024))).status).toBe(204);
       // The connection drops; the client asks where to resume.
-      const head = await fetch(`${base}${location}`, { method: 'HEAD', headers: { ...tus, ...auth(tokens.learner!) } });
+      const head = await fetch(`${base}${location}`, { method: 'HEAD', headers: { ...tus, ...auth(tokens.learner) } });
       expect(head.headers.get('upload-offset')).toBe(String(1024 * 1024));
-      expect((await fetch(`${base}${location}`, { method: 'HEAD', headers: { ...tus, ...auth(tokens.outsider!) } })).status).toBe(404);
-      expect((await patch(tokens.outsider!, 1024 * 1024, body.subarray(1024 * 1024))).status).toBe(404);
+      expect((await fetch(`${base}${location}`, { method: 'HEAD', headers: { ...tus, ...auth(tokens.outsider) } })).status).toBe(404);
+      expect((await patch(tokens.outsider, 1024 * 1024, body.subarray(1024 * 1024))).status).toBe(404);
       expect((await fetch(`${base}${location}`, { method: 'HEAD', headers: tus })).status).toBe(401);
-      const last = await patch(tokens.learner!, 1024 * 1024, body.subarray(1024 * 1024));
+      const last = await patch(tokens.learner, 1024 * 1024, body.subarray(1024 * 1024));
       expect(last.status).toBe(204);
-      const fileId = last.headers.get('x-file-id')!;
+      const fileId = defined(last.headers.get('x-file-id'));
       const meta = (await req(base, 'GET', `/api/v1/files/${fileId}`, undefined, tokens.learner)).body;
       expect([meta.name, meta.size, meta.sha256]).toEqual(['résumé.bin', body.length, createHash('sha256').update(body).digest('hex')]);
     });

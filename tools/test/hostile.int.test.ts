@@ -40,7 +40,8 @@ function raw(head: string, body: Buffer | string = '', abortAfterMs?: number): P
   });
 }
 
-const post = (url: string, headers: Record<string, string | number>, body: Buffer | string) =>
+/** The head of a POST (the body is sent after it by `raw`). */
+const post = (url: string, headers: Record<string, string | number>) =>
   [`POST ${url} HTTP/1.1`, 'Host: test', 'Connection: close', `Authorization: Bearer ${token}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)].join('\n');
 
 async function leftovers(): Promise<string[]> {
@@ -90,20 +91,20 @@ describe('a request never takes the process down', () => {
     const part = '--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhi\r\n';
     for (const url of ['/api/v1/files', `/api/v1/files/${good.body.id}/versions`]) {
       // The closing boundary is missing (the issue's curl): this ended the process.
-      expectError(await raw(post(url, { 'Content-Type': 'multipart/form-data; boundary=b', 'Content-Length': part.length }, part), part), 400, 'BAD_REQUEST');
+      expectError(await raw(post(url, { 'Content-Type': 'multipart/form-data; boundary=b', 'Content-Length': part.length }), part), 400, 'BAD_REQUEST');
       await alive();
       // The file part is whole, but the form breaks after it: the upload does not count.
       const broken = `${part}--b\r\nContent-Disposition: form-data; name="x"\r\n\r\nunfinished`;
-      expectError(await raw(post(url, { 'Content-Type': 'multipart/form-data; boundary=b', 'Content-Length': broken.length }, broken), broken), 400, 'BAD_REQUEST');
+      expectError(await raw(post(url, { 'Content-Type': 'multipart/form-data; boundary=b', 'Content-Length': broken.length }), broken), 400, 'BAD_REQUEST');
       await alive();
       // No boundary at all.
-      expectError(await raw(post(url, { 'Content-Type': 'multipart/form-data', 'Content-Length': part.length }, part), part), 400, 'BAD_REQUEST');
+      expectError(await raw(post(url, { 'Content-Type': 'multipart/form-data', 'Content-Length': part.length }), part), 400, 'BAD_REQUEST');
       // Compressed bytes would be stored compressed: refused.
       const gz = gzipSync('hello');
-      expectError(await raw(post(url, { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip', 'Content-Length': gz.length, 'X-Filename': 'a.txt' }, gz), gz), 415, 'UNSUPPORTED_MEDIA_TYPE');
+      expectError(await raw(post(url, { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip', 'Content-Length': gz.length, 'X-Filename': 'a.txt' }), gz), 415, 'UNSUPPORTED_MEDIA_TYPE');
       // Clients that go away mid-upload, raw and multipart.
-      await raw(post(url, { 'Content-Type': 'text/plain', 'Content-Length': 100_000, 'X-Filename': 'a.txt' }, ''), 'x'.repeat(5000), 150);
-      await raw(post(url, { 'Content-Type': 'multipart/form-data; boundary=b', 'Content-Length': 100_000 }, ''), part + 'x'.repeat(5000), 150);
+      await raw(post(url, { 'Content-Type': 'text/plain', 'Content-Length': 100_000, 'X-Filename': 'a.txt' }), 'x'.repeat(5000), 150);
+      await raw(post(url, { 'Content-Type': 'multipart/form-data; boundary=b', 'Content-Length': 100_000 }), part + 'x'.repeat(5000), 150);
       await alive();
     }
     await waitFor(async () => (await leftovers()).length === 0, 5_000).catch(async () => expect(await leftovers()).toEqual([]));
@@ -115,14 +116,14 @@ describe('a request never takes the process down', () => {
     const created = await fetch(`${base}/api/v1/files/uploads`, { method: 'POST', headers: { ...tus, authorization: `Bearer ${token}`, 'upload-length': '10' } });
     expect(created.status).toBe(201);
     const location = new URL(created.headers.get('location') ?? '', base).pathname;
-    const patch = (headers: Record<string, string | number>, body: string) => raw(post(location, { ...tus, 'Content-Length': body.length, ...headers }, body).replace('POST', 'PATCH'), body);
+    const patch = (headers: Record<string, string | number>, body: string) => raw(post(location, { ...tus, 'Content-Length': body.length, ...headers }).replace('POST', 'PATCH'), body);
     expectError(await patch({ 'Upload-Offset': 5, 'Content-Type': 'application/offset+octet-stream' }, 'abc'), 409, 'CONFLICT');
     expectError(await patch({ 'Upload-Offset': 0, 'Content-Type': 'text/plain' }, 'abc'), 400, 'BAD_REQUEST');
     expectError(await patch({ 'Upload-Offset': 'x', 'Content-Type': 'application/offset+octet-stream' }, 'abc'), 400, 'BAD_REQUEST');
-    expectError(await raw(post(location, { 'Upload-Offset': 0, 'Content-Type': 'application/offset+octet-stream', 'Content-Length': 3 }, 'abc').replace('POST', 'PATCH'), 'abc'), 412);
+    expectError(await raw(post(location, { 'Upload-Offset': 0, 'Content-Type': 'application/offset+octet-stream', 'Content-Length': 3 }).replace('POST', 'PATCH'), 'abc'), 412);
     expectError(await patch({ 'Upload-Offset': 0, 'Content-Type': 'application/offset+octet-stream' }, 'more than ten bytes'), 413, 'PAYLOAD_TOO_LARGE');
     // A client gone mid-PATCH.
-    await raw(post(location, { ...tus, 'Upload-Offset': 0, 'Content-Type': 'application/offset+octet-stream', 'Content-Length': 10 }, '').replace('POST', 'PATCH'), 'abc', 150);
+    await raw(post(location, { ...tus, 'Upload-Offset': 0, 'Content-Type': 'application/offset+octet-stream', 'Content-Length': 10 }).replace('POST', 'PATCH'), 'abc', 150);
     await alive();
     const anonymous = await fetch(`${base}/api/v1/files/uploads`, { method: 'POST', headers: { ...tus, 'upload-length': '10' } });
     const denied = (await anonymous.json()) as { error: { code: string; requestId: string } };
@@ -138,12 +139,12 @@ describe('a request never takes the process down', () => {
     for (const url of ['/api/v1/auth/login', '/trpc/auth.login']) {
       const trpc = url.startsWith('/trpc');
       const code = (r: { body: string }) => (trpc ? JSON.parse(r.body).error.data.code : JSON.parse(r.body).error.code);
-      const broken = await raw(post(url, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', 'Content-Length': bad.length }, bad), bad);
+      const broken = await raw(post(url, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', 'Content-Length': bad.length }), bad);
       expect([broken.status, code(broken)], broken.body).toEqual([400, 'BAD_REQUEST']);
-      const unsupported = await raw(post(url, { 'Content-Type': 'application/json', 'Content-Encoding': 'compress', 'Content-Length': login.length }, login), login);
+      const unsupported = await raw(post(url, { 'Content-Type': 'application/json', 'Content-Encoding': 'compress', 'Content-Length': login.length }), login);
       expect([unsupported.status, code(unsupported)], unsupported.body).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
       const gz = gzipSync(login);
-      const ok = await raw(post(url, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', 'Content-Length': gz.length }, gz), gz);
+      const ok = await raw(post(url, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', 'Content-Length': gz.length }), gz);
       expect(ok.status, ok.body).toBe(200);
       await alive();
     }

@@ -154,8 +154,8 @@ describe('TOTP', () => {
     await smtp.next('tom@identity.test', /Two-step sign-in is on/);
     // The seed is sealed at rest.
     const [row] = await sql('select secret_sealed from auth.mfa_totp where user_id = $1', [s.user.id]);
-    expect(row.secret_sealed).toMatch(/^v1\./);
-    expect(row.secret_sealed).not.toContain(e.body.secret);
+    expect(row?.secret_sealed).toMatch(/^v1\./);
+    expect(row?.secret_sealed).not.toContain(e.body.secret);
 
     const challenge = await login('tom@identity.test');
     expect(challenge.status).toBe(200);

@@ -8,7 +8,7 @@ import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { http, waitFor } from './support.ts';
+import { defined, http, waitFor } from './support.ts';
 
 type Actor = 'anon' | 'student' | 'foreign' | 'auditor' | 'ta';
 interface Fixtures {
@@ -217,15 +217,16 @@ beforeAll(async () => {
 afterAll(() => node?.stop());
 
 function request(c: AnyProcedure, input: Record<string, unknown>): [string, string, unknown] {
+  const route = defined(c.rest, `${c.action}'s REST route`);
   const rest = { ...input };
-  const path = c.rest!.path.replace(/\{(\w+)\}/g, (_, p: string) => {
+  const path = route.path.replace(/\{(\w+)\}/g, (_, p: string) => {
     const v = String(rest[p]);
     delete rest[p];
     return encodeURIComponent(v);
   });
-  const isQuery = c.rest!.method === 'GET' || c.rest!.method === 'DELETE';
-  const qs = isQuery && Object.keys(rest).length ? `?${new URLSearchParams(rest as Record<string, string>)}` : '';
-  return [c.rest!.method, `/api/v1${path}${qs}`, isQuery ? undefined : rest];
+  const isQuery = route.method === 'GET' || route.method === 'DELETE';
+  const qs = isQuery && Object.keys(rest).length ? `?${new URLSearchParams(rest as Record<string, string>).toString()}` : '';
+  return [route.method, `/api/v1${path}${qs}`, isQuery ? undefined : rest];
 }
 
 describe('access matrix', () => {
@@ -239,7 +240,7 @@ describe('access matrix', () => {
   it('refuses every denied actor on every operation, on the resource of another user', async () => {
     const successes: string[] = [];
     for (const c of allProcedures().filter((p) => p.rest)) {
-      const rule = matrix[c.action]!;
+      const rule = defined(matrix[c.action]);
       for (const actor of rule.deny) {
         const [method, url, body] = request(c, rule.input?.(fx) ?? {});
         const r = await http(base, method, url, body, actor === 'anon' ? undefined : tokens[actor]);
@@ -266,7 +267,7 @@ describe('access matrix', () => {
   it('answers 404, never 403, to whoever cannot see the course, on everything course-scoped outside the matrix', async () => {
     const body = (r: { status: number; body: { error?: { code: string; message: string } } }) => [r.status, r.body.error?.code];
     for (const actor of strangers) {
-      const token = tokens[actor]!;
+      const token = defined(tokens[actor]);
       // The draft's roster (the matrix tries the published course's, which they may see but not read: 403).
       expect(body(await http(base, 'GET', `/api/v1/courses/${fx.draftId}/roster`, undefined, token)), actor).toEqual([404, 'COURSE_NOT_FOUND']);
       // An upload into the draft, raw and resumable (tus).
@@ -276,7 +277,7 @@ describe('access matrix', () => {
       const meta = `filename ${Buffer.from('x.txt').toString('base64')},courseId ${Buffer.from(fx.draftId).toString('base64')}`;
       const created = await fetch(`${base}/api/v1/files/uploads`, { method: 'POST', headers: { ...tus, 'upload-length': '7', 'upload-metadata': meta } });
       expect(created.status).toBe(201);
-      const done = await fetch(new URL(created.headers.get('location')!, base), { method: 'PATCH', headers: { ...tus, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: 'planted' });
+      const done = await fetch(new URL(defined(created.headers.get('location')), base), { method: 'PATCH', headers: { ...tus, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: 'planted' });
       expect(done.status, actor).toBe(404);
     }
     // The TA sees the draft but may not attach files to it: that is a 403.

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pick, SERVICES } from '../services.ts';
-import { http, NATS_URL, REDIS_URL, tempDatabase, uniqueName, waitFor } from './support.ts';
+import { defined, http, NATS_URL, REDIS_URL, tempDatabase, uniqueName, waitFor } from './support.ts';
 
 let dbUrl: string;
 let dropDb: () => Promise<void>;
@@ -27,7 +27,7 @@ async function dropStreams(namespace: string) {
 beforeAll(async () => {
   const pg = await tempDatabase();
   dbUrl = pg.url;
-  dropDb = pg.drop;
+  dropDb = () => pg.drop();
   const db = await openDatabase({ databaseUrl: dbUrl, dataDir: '' });
   await migrateAll(db, Object.values(SERVICES));
   await db.close();
@@ -42,7 +42,7 @@ function mesh(extra: Partial<RuntimeSettings> = {}): Partial<RuntimeSettings> {
 
 /** Counts the actions each node served. */
 function counter(counts: Map<string, number>): Middleware {
-  return {
+  const middleware: Middleware = {
     name: 'count',
     localAction(next: (ctx: Context) => Promise<unknown>) {
       return (ctx: Context) => {
@@ -51,7 +51,8 @@ function counter(counts: Map<string, number>): Middleware {
         return next(ctx);
       };
     },
-  } as Middleware;
+  };
+  return middleware;
 }
 
 async function signUpInstructor(base: string, email: string) {
@@ -75,7 +76,7 @@ describe('brokers on one NATS server', () => {
     nodes.push(gw);
     await gw.broker.waitForServices(['auth', 'users', 'courses', 'analytics', 'audit'], 15_000);
     // Broadcasts reach the nodes a broker has discovered; discovery of a new node takes up to a heartbeat.
-    await nodes[0]!.broker.waitForServices(['gateway'], 15_000);
+    await defined(nodes[0]).broker.waitForServices(['gateway'], 15_000);
     base = `http://127.0.0.1:${gatewayPort(gw.broker)}`;
   });
   afterAll(async () => {
@@ -113,7 +114,7 @@ describe('brokers on one NATS server', () => {
   it('keeps serving when a courses node stops', async () => {
     const admin = (await http(base, 'POST', '/api/v1/auth/login', { email: 'mesh-admin@example.com', password: 'grid password 123' })).body;
     const c = await http(base, 'POST', '/api/v1/courses', { title: 'Survivor', category: 'distributed' }, admin.accessToken);
-    await nodes[1]!.stop();
+    await defined(nodes[1]).stop();
     for (let i = 0; i < 10; i++) {
       expect((await http(base, 'GET', `/api/v1/courses/${c.body.id}`, undefined, admin.accessToken)).status).toBe(200);
     }
@@ -137,7 +138,7 @@ describe('brokers on one NATS server', () => {
       expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
       const keys = await redis.keys(`${ns}:rl:login:acct:*`);
       expect(keys).toHaveLength(1);
-      expect(await redis.pttl(keys[0]!)).toBeGreaterThan(0);
+      expect(await redis.pttl(defined(keys[0]))).toBeGreaterThan(0);
     } finally {
       redis.disconnect();
     }
@@ -206,7 +207,7 @@ describe('nodes in separate OS processes', () => {
     const c = await http(base, 'POST', '/api/v1/courses', { title: 'Across processes', category: 'processes' }, admin.accessToken);
     expect(c.status).toBe(201);
 
-    children[0]!.kill('SIGKILL');
+    defined(children[0]).kill('SIGKILL');
     const statuses: number[] = [];
     for (let i = 0; i < 10; i++) statuses.push((await http(base, 'GET', `/api/v1/courses/${c.body.id}`, undefined, admin.accessToken)).status);
     expect(statuses).toEqual(Array(10).fill(200));

@@ -15,7 +15,7 @@ import { migrateAll, openDatabase, startNode, type LmsNode } from '@lms/runtime'
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pick, SERVICES } from '../services.ts';
-import { http, tempDatabase, tempDir, waitFor } from './support.ts';
+import { defined, http, tempDatabase, tempDir, waitFor } from './support.ts';
 
 const passwords = { gateway: 'gw-pass', identity: 'id-pass', courses: 'co-pass', enrollments: 'en-pass', files: 'fi-pass', analytics: 'an-pass', notifications: 'no-pass', operator: 'op-pass' };
 let server: ChildProcess;
@@ -44,7 +44,7 @@ beforeAll(async () => {
   const env = Object.fromEntries(Object.entries(passwords).map(([r, p]) => [`NATS_${r.toUpperCase()}_PASSWORD`, p]));
   server = spawn('nats-server', ['-c', path.join(dir.dir, 'nats.conf'), '-p', String(port), '-m', String(await freePort())], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   server.stderr?.on('data', (d: Buffer) => (serverLog += d.toString()));
-  await waitFor(async () => (await connect(as('operator')).then((nc) => nc.close().then(() => true))) as boolean);
+  await waitFor(async () => connect(as('operator')).then((nc) => nc.close().then(() => true)));
 
   db = await tempDatabase();
   const d = await openDatabase({ databaseUrl: db.url, dataDir: '' });
@@ -61,7 +61,7 @@ beforeAll(async () => {
   nodes.push(gw);
   base = `http://127.0.0.1:${gatewayPort(gw.broker)}`;
   await gw.broker.waitForServices(['auth', 'users', 'courses', 'enrollments', 'files', 'analytics', 'audit', 'notifications'], 20_000);
-  await nodes[0]!.broker.waitForServices(['gateway'], 20_000);
+  await defined(nodes[0]).broker.waitForServices(['gateway'], 20_000);
 }, 90_000);
 afterAll(async () => {
   for (const n of nodes.reverse()) await n.stop().catch(() => {});

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { nodeIdOf } from '../../moleculer.config.ts';
 import { natsConfPath, natsRoles, permissionsOf, renderNatsConf, runtimeCalls } from '../nats-config.ts';
 import { SERVICES } from '../services.ts';
+import { defined } from './support.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -38,7 +39,7 @@ describe('nats.conf', () => {
       for (const a of used) expect(publish.has(`MOL-lms.REQB.${a}`), `${role} calls ${a}`).toBe(true);
       const granted = [...internal].filter((a) => publish.has(`MOL-lms.REQB.${a}`));
       for (const a of granted) {
-        const mine = r.services.includes(a.split('.')[0]!);
+        const mine = r.services.includes(defined(a.split('.')[0]));
         expect(mine || used.has(a) || a.endsWith('.privacyExport') || runtimeCalls(role).some((c) => c.action === a), `${role} may call ${a} but never does`).toBe(true);
       }
     }

@@ -9,7 +9,7 @@ import { decodeJwt, importJWK, SignJWT, type JWK } from 'jose';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { http } from './support.ts';
+import { defined, http } from './support.ts';
 
 let node: LmsNode;
 let base: string;
@@ -32,7 +32,7 @@ async function openStream(token: string) {
   const ctrl = new AbortController();
   const res = await fetch(`${base}/api/v1/me/notifications/stream`, { headers: { authorization: `Bearer ${token}` }, signal: ctrl.signal });
   expect(res.status).toBe(200);
-  const reader = res.body!.getReader();
+  const reader = defined(res.body).getReader();
   let text = '';
   let connected!: () => void;
   const isConnected = new Promise<void>((r) => (connected = r));
@@ -103,7 +103,7 @@ describe('the notification stream ends with its session', () => {
     const s = await register('expiry@stream.test');
     // The same token, signed by auth's own key, but expiring in two seconds.
     const key = await sql<{ kid: string; private_jwk: JWK }>`select kid, private_jwk from auth.signing_keys order by created_at desc limit 1`.execute(node.runtime.db.root);
-    const { kid, private_jwk } = key.rows[0]!;
+    const { kid, private_jwk } = defined(key.rows[0]);
     const { exp: _exp, iat: _iat, ...claims } = decodeJwt(s.accessToken);
     const short = await new SignJWT(claims)
       .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })

@@ -7,7 +7,7 @@ import { notificationsOf } from '@lms/notifications';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { freePort, http, meshNode, NATS_URL, query, REDIS_URL, smtpPeer, waitFor } from './support.ts';
+import { defined, freePort, http, meshNode, NATS_URL, query, REDIS_URL, smtpPeer, waitFor } from './support.ts';
 
 let a: Awaited<ReturnType<typeof meshNode>>;
 let b: LmsNode;
@@ -23,7 +23,7 @@ beforeAll(async () => {
   Object.assign(process.env, env, { SMTP_URL: `smtp://127.0.0.1:${port}` });
   a = await meshNode(Object.values(SERVICES));
   // A second node with only the notifications service, on the same database and broker.
-  b = await startNode([SERVICES.notifications!], { mode: 'mesh', databaseUrl: a.databaseUrl, natsUrl: NATS_URL, redisUrl: REDIS_URL, namespace: a.namespace, port: 0, migrateOnStart: false, nodeId: `${a.namespace}-b` });
+  b = await startNode([defined(SERVICES.notifications)], { mode: 'mesh', databaseUrl: a.databaseUrl, natsUrl: NATS_URL, redisUrl: REDIS_URL, namespace: a.namespace, port: 0, migrateOnStart: false, nodeId: `${a.namespace}-b` });
   await a.node.broker.waitForServices(['notifications'], 10_000);
   admin = (await http(a.base, 'POST', '/api/v1/auth/register', { email: 'admin@mesh.test', password: pw, displayName: 'Admin' })).body.accessToken;
   const t = (await http(a.base, 'POST', '/api/v1/auth/register', { email: 'teacher@mesh.test', password: pw, displayName: 'Teach' })).body;
@@ -39,7 +39,7 @@ afterAll(async () => {
 
 const sql = <R = Record<string, unknown>>(q: string, params: unknown[] = []) => query<R>(a.databaseUrl, q, params);
 /** Nothing left to send: the queue is empty (the throttle makes the registrations' mail take a while). */
-const drained = () => waitFor(async () => (await sql<{ n: number }>(`select count(*)::int as n from notifications.deliveries where status in ('queued', 'sending')`))[0]!.n === 0, 60_000, 200);
+const drained = () => waitFor(async () => defined((await sql<{ n: number }>(`select count(*)::int as n from notifications.deliveries where status in ('queued', 'sending')`))[0]).n === 0, 60_000, 200);
 
 async function course(title: string) {
   const c = (await http(a.base, 'POST', '/api/v1/courses', { title, category: 'x' }, teacher)).body;
@@ -115,8 +115,8 @@ describe('announcements', () => {
     // Two nodes sending 9 mails at 2 a second for the whole mesh: five one-second windows, so at least 4 s from
     // the first to the last (with a limit per node, 4 a second, it would take 2 s); the progress showed them going.
     expect(seen.some((s) => s.sent > 0 && s.sent < 9)).toBe(true);
-    const firstSent = seen.find((s) => s.sent > 0)!.at;
-    expect(seen.at(-1)!.at - firstSent).toBeGreaterThan(3000);
+    const firstSent = defined(seen.find((s) => s.sent > 0)).at;
+    expect(defined(seen.at(-1)).at - firstSent).toBeGreaterThan(3000);
     const mail = await smtp.next('crowd3@mesh.test', /No lab on Friday/);
     expect(mail.text).toContain('Crowded course');
     expect(smtp.mails.some((m) => m.to.includes('crowd0@mesh.test') && /Lab closed/.test(m.text))).toBe(false);

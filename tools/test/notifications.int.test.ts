@@ -18,12 +18,14 @@ import { startNode, type LmsNode } from '@lms/runtime';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { freePort, http, smtpPeer, tempDir, waitFor } from './support.ts';
+import { defined, freePort, http, smtpPeer, tempDir, waitFor } from './support.ts';
 
 let node: LmsNode;
 let base: string;
 let smtpPort: number;
 let smtp: Awaited<ReturnType<typeof smtpPeer>> | undefined;
+/** The SMTP peer, started by the first email test (the ones after it need it). */
+const mailbox = () => defined(smtp, 'the SMTP peer (started by the first email test)');
 let admin: string;
 const pw = 'notifications suite password';
 
@@ -100,14 +102,14 @@ describe('email delivery', () => {
     const s = await register('marie@notify.test');
     await http(base, 'PATCH', '/api/v1/me', { locale: 'fr' }, s.accessToken);
     await http(base, 'POST', '/api/v1/auth/password/forgot', { email: 'marie@notify.test' });
-    const fr = await smtp!.next('marie@notify.test', /Le lien ne sert qu'une fois/);
+    const fr = await mailbox().next('marie@notify.test', /Le lien ne sert qu'une fois/);
     expect(fr.raw).toMatch(/^Subject: =\?UTF-8\?/m); // "Réinitialisez…", encoded
     await http(base, 'POST', '/api/v1/auth/password', { currentPassword: pw, newPassword: 'another long secret' }, s.accessToken);
-    await smtp!.next('marie@notify.test', /password of your account was just changed/); // no French version: English
+    await mailbox().next('marie@notify.test', /password of your account was just changed/); // no French version: English
   });
 
   it('sends one email for an event delivered twice', async () => {
-    const sub = node.runtime.subscriptions.get('notifications-email')!;
+    const sub = defined(node.runtime.subscriptions.get('notifications-email'));
     const env = {
       id: randomUUID(),
       subject: 'lms.notification.requested.v1',
@@ -118,28 +120,28 @@ describe('email delivery', () => {
       payload: { userId: null, to: 'twice@notify.test', template: 'password_changed', locale: 'en', data: { displayName: 'Twice' } },
     };
     for (let i = 0; i < 2; i++) await sub.db.transaction().execute((trx) => sub.handle(env, trx));
-    await smtp!.next('twice@notify.test', /password/);
+    await mailbox().next('twice@notify.test', /password/);
     await new Promise((r) => setTimeout(r, 1000));
-    expect(smtp!.mails.filter((m) => m.to.includes('twice@notify.test'))).toHaveLength(1);
+    expect(mailbox().mails.filter((m) => m.to.includes('twice@notify.test'))).toHaveLength(1);
   });
 
   it('picks up work a dead process left half done once its lease ends: a claimed request, a delivery mid-send', async () => {
-    const db = node.runtime.subscriptions.get('notifications-email')!.db;
+    const db = defined(node.runtime.subscriptions.get('notifications-email')).db;
     // As a router that died after claiming leaves it: pending, its lease (run_after) over.
     await sql`insert into notifications.requests (event_id, user_id, "to", template, locale, data, status, run_after)
       values (${randomUUID()}, null, 'lease-a@notify.test', 'password_changed', 'en', '{"displayName":"A"}', 'pending', now() - interval '1 second')`.execute(db);
     // As a sender that died between the SMTP hand-off and the record leaves it: sending, lease over (sent again: at least once).
     await sql`insert into notifications.deliveries (id, event_id, user_id, channel, template, recipient, status, attempts, run_after, locale, data)
       values (${randomUUID()}, ${randomUUID()}, null, 'email', 'password_changed', 'lease-b@notify.test', 'sending', 0, now() - interval '1 second', 'en', '{"displayName":"B"}')`.execute(db);
-    await smtp!.next('lease-a@notify.test', /password of your account was just changed/);
-    await smtp!.next('lease-b@notify.test', /password of your account was just changed/);
+    await mailbox().next('lease-a@notify.test', /password of your account was just changed/);
+    await mailbox().next('lease-b@notify.test', /password of your account was just changed/);
     await waitFor(async () => (await deliveries('sent')).some((d) => d.recipient === 'l***@notify.test'), 5000);
   });
 
   it('sends a deactivated account nothing but mandatory mail', async () => {
     const u = await register('gone@notify.test');
     expect((await http(base, 'POST', `/api/v1/users/${u.user.id}/deactivate`, {}, admin)).status).toBe(200);
-    const sub = node.runtime.subscriptions.get('notifications-email')!;
+    const sub = defined(node.runtime.subscriptions.get('notifications-email'));
     const ask = async (template: string) => {
       const id = randomUUID();
       const env = { id, subject: 'lms.notification.requested.v1', version: 1, occurredAt: new Date().toISOString(), key: null, requestId: null, payload: { userId: u.user.id, to: 'gone@notify.test', template, locale: 'en', data: {} } };
@@ -148,7 +150,7 @@ describe('email delivery', () => {
     };
     const optional = await ask('privacy_export_ready');
     await ask('password_changed');
-    await smtp!.next('gone@notify.test', /password of your account was just changed/);
+    await mailbox().next('gone@notify.test', /password of your account was just changed/);
     const db = sub.db;
     await waitFor(async () => (await sql<{ status: string }>`select status from notifications.requests where event_id = ${optional}`.execute(db)).rows[0]?.status === 'routed', 5000);
     expect((await sql`select 1 from notifications.deliveries where event_id = ${optional}`.execute(db)).rows).toEqual([]);
@@ -156,18 +158,18 @@ describe('email delivery', () => {
   });
 
   it('records a bounce (a 5xx from the receiving server) at once, and sends it when an operator retries', async () => {
-    smtp!.state.refuse = /bounce/;
+    mailbox().state.refuse = /bounce/;
     try {
       await register('bounce@notify.test');
       const bounced = await waitFor(async () => (await deliveries('bounced')).find((d) => d.recipient === 'b***@notify.test' && d.template === 'email_verification'), 15_000, 100);
       expect([bounced.attempts, bounced.lastError]).toEqual([1, expect.stringMatching(/550/)]);
-      smtp!.state.refuse = undefined;
+      mailbox().state.refuse = undefined;
       const retried = await http(base, 'POST', `/api/v1/admin/notifications/deliveries/${bounced.id}/retry`, {}, admin);
       expect(retried.body.status).toBe('queued');
-      await smtp!.next('bounce@notify.test', /Confirm your email/);
+      await mailbox().next('bounce@notify.test', /Confirm your email/);
       expect((await http(base, 'POST', `/api/v1/admin/notifications/deliveries/${bounced.id}/retry`, {}, admin)).status).toBe(409);
     } finally {
-      smtp!.state.refuse = undefined;
+      mailbox().state.refuse = undefined;
     }
   });
 });
@@ -184,7 +186,7 @@ describe('preferences and in-app', () => {
     const ctrl = new AbortController();
     const stream = await fetch(`${base}/api/v1/me/notifications/stream`, { headers: { authorization: `Bearer ${learner.accessToken}` }, signal: ctrl.signal });
     expect(stream.headers.get('content-type')).toMatch(/text\/event-stream/);
-    const reader = stream.body!.getReader();
+    const reader = defined(stream.body).getReader();
     let seen = '';
     const live = (async () => {
       for (;;) {
@@ -205,8 +207,8 @@ describe('preferences and in-app', () => {
     const skipped = await waitFor(async () => (await deliveries('skipped')).find((d) => d.recipient === 'q***@notify.test'), 10_000);
     expect(skipped.template).toBe('enrollment_welcome');
     await http(base, 'POST', '/api/v1/auth/password', { currentPassword: pw, newPassword: 'silent but safe now' }, learner.accessToken);
-    await smtp!.next('quiet@notify.test', /password of your account was just changed/);
-    expect(smtp!.mails.some((m) => m.to.includes('quiet@notify.test') && /Welcome to/.test(m.text))).toBe(false);
+    await mailbox().next('quiet@notify.test', /password of your account was just changed/);
+    expect(mailbox().mails.some((m) => m.to.includes('quiet@notify.test') && /Welcome to/.test(m.text))).toBe(false);
 
     const inbox = (await http(base, 'GET', '/api/v1/me/notifications', undefined, learner.accessToken)).body;
     expect(inbox.unreadCount).toBeGreaterThanOrEqual(1);
@@ -225,10 +227,10 @@ describe('preferences and in-app', () => {
     const course = (await http(base, 'POST', '/api/v1/courses', { title: 'Loud course', category: 'x' }, t)).body;
     await http(base, 'POST', `/api/v1/courses/${course.id}/publish`, undefined, t);
     await http(base, 'POST', `/api/v1/courses/${course.id}/enrollments`, {}, learner.accessToken);
-    const mail = await smtp!.next('clicker@notify.test', /Welcome to Loud course/);
-    const headers = mail.raw.split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
+    const mail = await mailbox().next('clicker@notify.test', /Welcome to Loud course/);
+    const headers = defined(mail.raw.split(/\r?\n\r?\n/)[0]).replace(/\r?\n[ \t]+/g, ' ');
     expect(headers).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click$/m);
-    const url = new URL(/^List-Unsubscribe: <([^>]+)>$/m.exec(headers)![1]!);
+    const url = new URL(defined(defined(/^List-Unsubscribe: <([^>]+)>$/m.exec(headers))[1]));
     // What a mail client does: a form POST to the link, no session.
     const click = await fetch(`${base}${url.pathname}${url.search}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
     expect([click.status, await click.json()]).toEqual([200, { unsubscribed: true, type: 'enrollments' }]);
@@ -237,7 +239,7 @@ describe('preferences and in-app', () => {
     forged.searchParams.set('token', `${learner.user.id}.grades.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
     expect((await fetch(`${base}${forged.pathname}${forged.search}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' })).status).toBe(401);
     // Security mail has no unsubscribe link.
-    const reset = await smtp!.next('clicker@notify.test', /Confirm your email/);
+    const reset = await mailbox().next('clicker@notify.test', /Confirm your email/);
     expect(reset.raw).not.toMatch(/^List-Unsubscribe:/m);
   });
 });
@@ -245,7 +247,7 @@ describe('preferences and in-app', () => {
 describe('announcements for learners', () => {
   it('lets enrolled learners read their course announcements, without the delivery progress staff see', async () => {
     const courseId = await publishedCourse('Announced course');
-    const teacher = (await author)!;
+    const teacher = defined(await author);
     const learner = await register('reader@notify.test');
     const outsider = await register('outsider@notify.test');
     expect((await http(base, 'POST', `/api/v1/courses/${courseId}/enrollments`, {}, learner.accessToken)).body.status).toBe('active');
@@ -333,8 +335,8 @@ describe('preferences', () => {
     const expectedEnd = Date.parse(`${new Date(Date.now() + 3600_000).toISOString().slice(0, 11)}${hhmm(end)}:00Z`) - 9 * 3600_000;
     expect(Math.abs(Date.parse(held.runAfter) - expectedEnd) % 86_400_000).toBeLessThan(120_000);
     await http(base, 'POST', '/api/v1/auth/password', { currentPassword: pw, newPassword: 'the stars keep calm at dusk' }, u.accessToken);
-    await smtp!.next('night@notify.test', /password of your account was just changed/);
-    expect(smtp!.mails.some((m) => m.to.includes('night@notify.test') && /Welcome to Night course/.test(m.text))).toBe(false);
+    await mailbox().next('night@notify.test', /password of your account was just changed/);
+    expect(mailbox().mails.some((m) => m.to.includes('night@notify.test') && /Welcome to Night course/.test(m.text))).toBe(false);
   });
 });
 
@@ -347,10 +349,10 @@ describe('digests (embedded)', () => {
     const held = await waitFor(async () => (await deliveries('held')).find((d) => d.recipient === 'w***@notify.test'), 10_000);
     const local = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', weekday: 'short', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' }).format(new Date(held.runAfter));
     expect(local).toBe('Mon 08:00');
-    const db = node.runtime.subscriptions.get('notifications-email')!.db;
+    const db = defined(node.runtime.subscriptions.get('notifications-email')).db;
     await db.transaction().execute((trx) => sql`update notifications.deliveries set run_after = now() where id = ${held.id}`.execute(trx));
     expect(await notificationsOf(node.broker).digest.assembleDue()).toBe(1);
-    const mail = await smtp!.next('weekly@notify.test', /1 notification this week/);
+    const mail = await mailbox().next('weekly@notify.test', /1 notification this week/);
     expect(mail.text).toContain('Welcome to Weekly course');
     expect((await deliveries('digested')).find((d) => d.id === held.id)).toBeTruthy();
   });
@@ -377,13 +379,13 @@ describe('web push and SMS', () => {
     expect(Number(push.headers.ttl)).toBeGreaterThan(0);
     // VAPID: a JWT for this push service's origin, signed with the key the browser subscribed with.
     const { publicKey } = (await http(base, 'GET', '/api/v1/notifications/push-key')).body;
-    const [, jwt, k] = /^vapid t=([^,]+), k=(.+)$/.exec(String(push.headers.authorization))!;
+    const [, jwt, k] = defined(/^vapid t=([^,]+), k=(.+)$/.exec(String(push.headers.authorization)));
     expect(k).toBe(publicKey);
-    const [h, p, sig] = jwt!.split('.');
-    expect(JSON.parse(Buffer.from(p!, 'base64url').toString())).toMatchObject({ aud: pushBase, sub: expect.stringMatching(/^mailto:/) });
+    const [h, p, sig] = defined(jwt).split('.');
+    expect(JSON.parse(Buffer.from(defined(p), 'base64url').toString())).toMatchObject({ aud: pushBase, sub: expect.stringMatching(/^mailto:/) });
     const raw = Buffer.from(publicKey, 'base64url');
     const key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: raw.subarray(1, 33).toString('base64url'), y: raw.subarray(33, 65).toString('base64url') }, format: 'jwk' });
-    expect(verify('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig!, 'base64url'))).toBe(true);
+    expect(verify('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(defined(sig), 'base64url'))).toBe(true);
     // The push service said 410 for the other device: it is forgotten.
     await waitFor(async () => (await http(base, 'GET', '/api/v1/me/push-subscriptions', undefined, u.accessToken)).body.items.length === 1, 10_000);
     // Secrets never travel by push: the verification link went by email only.

@@ -11,7 +11,7 @@ import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpAt } from '../../services/auth/src/domain/totp.ts';
 import { SERVICES } from '../services.ts';
-import { freePort, http } from './support.ts';
+import { defined, freePort, http } from './support.ts';
 
 const accounts: Record<string, { email: string; email_verified: boolean; name: string }> = {
   'sub-alice': { email: 'alice@school.test', email_verified: true, name: 'Alice Example' },
@@ -38,7 +38,8 @@ beforeAll(async () => {
     findAccount: async (_ctx, sub) => (accounts[sub] ? { accountId: sub, claims: async () => ({ sub, ...accounts[sub] }) } : undefined),
     cookies: { keys: ['oidc-test-cookie-key'] },
   });
-  idp.on('request', provider.callback());
+  const handle = provider.callback();
+  idp.on('request', (req, res) => void handle(req, res));
   Object.assign(process.env, {
     PUBLIC_URL: base,
     OIDC_PROVIDERS: 'school',
@@ -75,20 +76,20 @@ async function signInAtProvider(startUrl: string, login: string): Promise<URL> {
       body,
     });
     for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const i = pair!.indexOf('=');
-      jar.set(pair!.slice(0, i), pair!.slice(i + 1));
+      const pair = c.split(';')[0] ?? '';
+      const i = pair.indexOf('=');
+      jar.set(pair.slice(0, i), pair.slice(i + 1));
     }
     method = 'GET';
     body = undefined;
     if (res.status >= 300 && res.status < 400) {
-      url = new URL(res.headers.get('location')!, url);
+      url = new URL(defined(res.headers.get('location')), url);
       continue;
     }
     const html = await res.text();
     const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
     const prompt = /name="prompt" value="(\w+)"/.exec(html)?.[1];
-    if (!action || !prompt) throw new Error(`unexpected page at ${url}: ${res.status} ${html.slice(0, 200)}`);
+    if (!action || !prompt) throw new Error(`unexpected page at ${url.href}: ${res.status} ${html.slice(0, 200)}`);
     url = new URL(action, url);
     method = 'POST';
     body = new URLSearchParams(prompt === 'login' ? { prompt, login, password: 'any' } : { prompt }).toString();
@@ -99,7 +100,7 @@ async function signInAtProvider(startUrl: string, login: string): Promise<URL> {
 async function oidcLogin(login: string) {
   const start = await fetch(`${base}/api/v1/auth/oidc/school/start`, { redirect: 'manual' });
   expect(start.status).toBe(302);
-  const location = start.headers.get('location')!;
+  const location = defined(start.headers.get('location'));
   const callback = await signInAtProvider(location, login);
   return { location: new URL(location), callback, result: await http(base, 'GET', `${callback.pathname}${callback.search}`) };
 }
@@ -109,7 +110,7 @@ describe('OIDC sign-in', () => {
     const list = await http(base, 'GET', '/api/v1/auth/oidc');
     expect(list.body.providers).toEqual([{ name: 'school', displayName: 'Example School', startUrl: '/api/v1/auth/oidc/school/start' }]);
     const start = await fetch(`${base}/api/v1/auth/oidc/school/start`, { redirect: 'manual' });
-    const loc = new URL(start.headers.get('location')!);
+    const loc = new URL(defined(start.headers.get('location')));
     expect(loc.origin).toBe(issuer);
     expect(Object.fromEntries(loc.searchParams)).toMatchObject({
       client_id: 'lms',
@@ -163,11 +164,11 @@ describe('OIDC sign-in', () => {
 
     // A code obtained in one flow, presented with the state of another (login CSRF / code injection).
     const victimStart = await fetch(`${base}/api/v1/auth/oidc/school/start`, { redirect: 'manual' });
-    const victimState = new URL(victimStart.headers.get('location')!).searchParams.get('state')!;
+    const victimState = defined(new URL(defined(victimStart.headers.get('location'))).searchParams.get('state'));
     const attacker = await oidcLogin('sub-alice').catch(() => undefined);
     expect(attacker).toBeDefined();
     const start = await fetch(`${base}/api/v1/auth/oidc/school/start`, { redirect: 'manual' });
-    const cb = await signInAtProvider(start.headers.get('location')!, 'sub-alice');
+    const cb = await signInAtProvider(defined(start.headers.get('location')), 'sub-alice');
     cb.searchParams.set('state', victimState);
     const swapped = await http(base, 'GET', `${cb.pathname}${cb.search}`);
     expect(swapped.status).toBe(401);

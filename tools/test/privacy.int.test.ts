@@ -296,7 +296,7 @@ describe('erasure of someone who did everything', () => {
       ],
       auditor: ['/api/v1/audit?limit=100', `/api/v1/audit?subjectId=${qid}&limit=100`, `/api/v1/audit?actorId=${qid}&limit=100`, `/api/v1/users/${qid}`, '/api/v1/users?limit=100'],
     });
-    const tokens = { admin: admin.accessToken as string, teacher: teacher.accessToken as string, auditor: auditor.accessToken as string };
+    const tokens: Record<'admin' | 'teacher' | 'auditor', string> = { admin: admin.accessToken, teacher: teacher.accessToken, auditor: auditor.accessToken };
     const readAll = async () => {
       const views = staffViews(up.body.id);
       const seen: Array<{ who: string; url: string; status: number; text: string }> = [];

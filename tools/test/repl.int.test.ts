@@ -52,7 +52,7 @@ describe('REPL', () => {
       // The enrolment used this time step's code; the next step's is accepted.
       const user = await identity.signIn({ email: 'ops@repl.test', password, totp: async () => totpAt(admin.secret, Date.now() + 30_000) });
       expect(user).toMatchObject({ id: admin.id, roles: expect.arrayContaining(['admin']) });
-      const courses = (await broker.call('courses.list', { q: 'secret search words' })) as { items: unknown[] };
+      const courses: { items: unknown[] } = await broker.call('courses.list', { q: 'secret search words' });
       expect(courses.items).toEqual([]);
       const rows = await waitFor(async () => {
         const r = await query<{ actor_id: string; data: Record<string, unknown> }>(db.url, `select actor_id, data from audit.entries where type = 'operator.call'`);

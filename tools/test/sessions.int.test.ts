@@ -3,7 +3,7 @@ import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { http } from './support.ts';
+import { defined, http } from './support.ts';
 
 let node: LmsNode;
 let base: string;
@@ -82,7 +82,7 @@ describe('sessions', () => {
     const phone = await login('sam@sessions.test', 'phone/2.0');
     const laptop = await login('sam@sessions.test', 'laptop/3.0');
     const list = (await http(base, 'GET', '/api/v1/me/sessions', undefined, laptop.accessToken)).body.items as Array<Record<string, unknown>>;
-    const mine = list.find((x) => x.id === laptop.sessionId)!;
+    const mine = defined(list.find((x) => x.id === laptop.sessionId));
     expect(mine).toMatchObject({ userAgent: 'laptop/3.0', current: true });
     expect(mine.ip).toMatch(/127\.0\.0\.1/);
     expect(list.find((x) => x.id === phone.sessionId)).toMatchObject({ userAgent: 'phone/2.0', current: false });

@@ -2,8 +2,15 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import pg from 'pg';
 import { checkResponse } from './conformance.ts';
+
+/** The value, or a failed test that says what was missing: a test's "this must exist by now", checked, instead of `!`. */
+export function defined<T>(value: T | null | undefined, what = 'a value'): T {
+  if (value === undefined || value === null) throw new Error(`expected ${what}, got ${String(value)}`);
+  return value;
+}
 
 /** A short unique name for streams, schemas and databases of one test run. */
 export function uniqueName(prefix = 't'): string {
@@ -48,7 +55,7 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeo
     } catch (err) {
       last = err;
     }
-    if (Date.now() > until) throw new Error(`waitFor timed out${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > until) throw new Error(`waitFor timed out${last ? `: ${last instanceof Error ? String(last) : inspect(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { paths } from '../../clients/openapi.d.ts';
 import { SERVICES } from '../services.ts';
 import { checkResponse } from './conformance.ts';
-import { tempDir } from './support.ts';
+import { defined, tempDir } from './support.ts';
 
 let node: LmsNode;
 let api: ReturnType<typeof createClient<paths>>;
@@ -48,22 +48,22 @@ describe('a third-party client generated from the OpenAPI document (openapi-type
   it('registers, builds and publishes a course, enrols, completes it and reads the progress', async () => {
     const admin = await api.POST('/auth/register', { body: { email: 'integrator@example.com', password: 'a long enough password', displayName: 'Integrator' } });
     expect(admin.response.status).toBe(201);
-    const teacher = admin.data!.accessToken; // the first account is the admin, who may create courses
+    const teacher = defined(admin.data).accessToken; // the first account is the admin, who may create courses
     const learnerReg = await api.POST('/auth/register', { body: { email: 'learner@example.com', password: 'another long password', displayName: 'Learner' } });
-    const learner = learnerReg.data!.accessToken;
+    const learner = defined(learnerReg.data).accessToken;
 
     const course = await api.POST('/courses', { headers: bearer(teacher), body: { title: 'Integration 101', category: 'tech', visibility: 'public' } });
     expect(course.response.status).toBe(201);
-    const courseId = course.data!.id;
+    const courseId = defined(course.data).id;
     const mod = await api.POST('/courses/{courseId}/modules', { headers: bearer(teacher), params: { path: { courseId } }, body: { title: 'Getting started' } });
     expect(mod.response.status).toBe(201);
     const lesson = await api.POST('/modules/{moduleId}/lessons', {
       headers: bearer(teacher),
-      params: { path: { moduleId: mod.data!.id } },
+      params: { path: { moduleId: defined(mod.data).id } },
       body: { title: 'Hello', content: { type: 'markdown', body: '# Hello' } },
     });
     expect(lesson.response.status).toBe(201);
-    const lessonId = lesson.data!.id;
+    const lessonId = defined(lesson.data).id;
 
     // Operations without input take no body: the client sends none.
     const published = await api.POST('/courses/{courseId}/publish', { headers: bearer(teacher), params: { path: { courseId } } });
@@ -76,7 +76,7 @@ describe('a third-party client generated from the OpenAPI document (openapi-type
     expect(done.error).toBeUndefined();
     const progress = await api.GET('/courses/{courseId}/progress', { headers: bearer(learner), params: { path: { courseId } } });
     expect(progress.data).toMatchObject({ courseId, percent: 100, completedLessons: 1, totalLessons: 1 });
-    expect(progress.data!.completedAt).not.toBeNull();
+    expect(defined(progress.data).completedAt).not.toBeNull();
 
     // Errors come typed too: the Error schema.
     const missing = await api.GET('/courses/{courseId}/progress', { headers: bearer(learner), params: { path: { courseId: '00000000-0000-4000-8000-000000000000' } } });
@@ -86,7 +86,7 @@ describe('a third-party client generated from the OpenAPI document (openapi-type
 
   it('uploads and downloads bytes exactly (0x00 and 0xff included), raw and as multipart', async () => {
     const user = await api.POST('/auth/register', { body: { email: 'bytes@example.com', password: 'a long enough password', displayName: 'Bytes' } });
-    const token = user.data!.accessToken;
+    const token = defined(user.data).accessToken;
     const bytes = new Uint8Array([0x00, 0xff, 0x68, 0x69, 0x00, 0x0a, 0x0d, 0x7f, 0x80, 0xfe, 0xff, 0x00, ...Array.from({ length: 300 }, (_, i) => (i * 37) & 0xff)]);
 
     // The request body is typed Blob (format: binary): the bytes go as they are, not JSON-encoded.
@@ -98,7 +98,7 @@ describe('a third-party client generated from the OpenAPI document (openapi-type
     });
     expect(raw.response.status).toBe(201);
     expect(raw.data?.size).toBe(bytes.length);
-    expect(raw.response.headers.get('location')).toBe(`/api/v1/files/${raw.data!.id}`);
+    expect(raw.response.headers.get('location')).toBe(`/api/v1/files/${defined(raw.data).id}`);
 
     const multipart = await api.POST('/files', {
       headers: bearer(token),
@@ -111,13 +111,13 @@ describe('a third-party client generated from the OpenAPI document (openapi-type
     });
     expect(multipart.response.status).toBe(201);
 
-    for (const id of [raw.data!.id, multipart.data!.id]) {
+    for (const id of [defined(raw.data).id, defined(multipart.data).id]) {
       const down = await api.GET('/files/{fileId}/content', { headers: bearer(token), params: { path: { fileId: id } }, parseAs: 'arrayBuffer' });
       expect(down.response.status).toBe(200);
-      expect(new Uint8Array(down.data!)).toEqual(bytes);
+      expect(new Uint8Array(defined(down.data))).toEqual(bytes);
       expect(down.response.headers.get('etag')).toBeTruthy();
     }
-    const part = await api.GET('/files/{fileId}/content', { headers: { ...bearer(token), Range: 'bytes=0-1' }, params: { path: { fileId: raw.data!.id } }, parseAs: 'arrayBuffer' });
-    expect([part.response.status, [...new Uint8Array(part.data!)]]).toEqual([206, [0x00, 0xff]]);
+    const part = await api.GET('/files/{fileId}/content', { headers: { ...bearer(token), Range: 'bytes=0-1' }, params: { path: { fileId: defined(raw.data).id } }, parseAs: 'arrayBuffer' });
+    expect([part.response.status, [...new Uint8Array(defined(part.data))]]).toEqual([206, [0x00, 0xff]]);
   });
 });

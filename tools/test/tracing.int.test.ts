@@ -7,7 +7,7 @@ import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { http } from './support.ts';
+import { defined, http } from './support.ts';
 
 const exporter = new InMemorySpanExporter();
 let node: LmsNode;
@@ -38,10 +38,10 @@ describe('tracing', () => {
     const spans = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
     const byName = Object.fromEntries(spans.map((s) => [s.name, s]));
     expect(Object.keys(byName)).toEqual(expect.arrayContaining(['rest auth.register', 'auth.register', 'users.create']));
-    const parentOf = (name: string) => byName[name]!.parentSpanContext?.spanId;
+    const parentOf = (name: string) => defined(byName[name]).parentSpanContext?.spanId;
     expect(parentOf('rest auth.register')).toBe('00f067aa0ba902b7');
-    expect(parentOf('auth.register')).toBe(byName['rest auth.register']!.spanContext().spanId);
-    expect(parentOf('users.create')).toBe(byName['auth.register']!.spanContext().spanId);
+    expect(parentOf('auth.register')).toBe(defined(byName['rest auth.register']).spanContext().spanId);
+    expect(parentOf('users.create')).toBe(defined(byName['auth.register']).spanContext().spanId);
   });
 
   it('starts a trace when the client sends none, and ignores a malformed traceparent', async () => {
@@ -49,7 +49,7 @@ describe('tracing', () => {
     await http(base, 'GET', '/api/v1/me', undefined, undefined, { traceparent: 'garbage' });
     const [edge] = exporter.getFinishedSpans().filter((s) => s.name === 'rest users.me');
     expect(edge).toBeDefined();
-    expect(edge!.spanContext().traceId).toMatch(/^[\da-f]{32}$/);
-    expect(edge!.parentSpanContext?.spanId).toBeUndefined();
+    expect(defined(edge).spanContext().traceId).toMatch(/^[\da-f]{32}$/);
+    expect(defined(edge).parentSpanContext?.spanId).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@ import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { http, waitFor } from './support.ts';
+import { defined, http, waitFor } from './support.ts';
 
 let node: LmsNode;
 let base: string;
@@ -123,7 +123,7 @@ describe('an erased account is a tombstone', () => {
 });
 
 describe('a deactivated account reveals nothing', () => {
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]) => defined([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
   const timedLogin = async (email: string, password: string) => {
     const t = performance.now();
     const r = await http(base, 'POST', '/api/v1/auth/login', { email, password });
@@ -147,8 +147,8 @@ describe('a deactivated account reveals nothing', () => {
       wrong.push(await timedLogin('open@admin.test', 'not the password'));
       closed.push(await timedLogin('closed@admin.test', pw));
     }
-    for (const r of [...closed, ...wrong]) expect(publicPart(r)).toEqual(publicPart(wrong[0]!));
-    expect(publicPart(closed[0]!)).toMatchObject({ status: 401, code: 'INVALID_CREDENTIALS' });
+    for (const r of [...closed, ...wrong]) expect(publicPart(r)).toEqual(publicPart(defined(wrong[0])));
+    expect(publicPart(defined(closed[0]))).toMatchObject({ status: 401, code: 'INVALID_CREDENTIALS' });
     // Same work either way (one password hash check); only scheduling noise may differ.
     expect(median(closed.map((r) => r.ms))).toBeLessThan(median(wrong.map((r) => r.ms)) * 2 + 50);
 

@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { EdgeAuth } from './edge-auth.js';
-import { sendError, sendJson, type GatewayRequest } from './http.js';
+import { pathParam, sendError, sendJson, type GatewayRequest } from './http.js';
 
 type Ingested = Awaited<ReturnType<typeof ingest>>;
 
@@ -75,7 +75,15 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
       let file: { name: string; declaredType?: string; blob: Promise<Ingested> } | undefined;
       let broken = false;
       const settle = async () => {
-        const blob = file ? await file.blob.then((b) => b, (err: unknown) => (broken ? undefined : Promise.reject(err))) : undefined;
+        const blob = file
+          ? await file.blob.then(
+              (b) => b,
+              (err: unknown) => {
+                if (broken) return undefined;
+                throw err;
+              },
+            )
+          : undefined;
         if (broken) {
           if (blob) await store().delete(blob.tmpKey).catch(() => {});
           throw new DomainError('BAD_REQUEST', 'The multipart body is malformed or incomplete');
@@ -142,18 +150,18 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
 
   async function download(req: GatewayRequest, res: ServerResponse) {
     try {
-      const fileId = String(req.$params?.fileId ?? '');
+      const fileId = pathParam(req, 'fileId');
       const q = new URL(req.url ?? '/', 'http://local').searchParams;
       const signed = q.has('sig');
       const caller = signed ? undefined : await edgeAuth.callerOf(req);
       const token = caller ? edgeAuth.tokenOf(req) : undefined;
       const version = q.get('version') ? Number(q.get('version')) : undefined;
-      const variant = req.$params?.name ? String(req.$params.name) : undefined;
-      const f = (await broker.call(
+      const variant = pathParam(req, 'name') || undefined;
+      const f: { blobKey: string; size: number; contentType: string; name: string; sha256: string; inline: boolean } = await broker.call(
         filesInternal.openForRead.action,
         { fileId, version, variant, signature: signed ? { exp: Number(q.get('exp')), sig: q.get('sig') ?? '' } : undefined },
         { meta: { token, requestId: req.$requestId, edge: false } satisfies CallMeta },
-      )) as { blobKey: string; size: number; contentType: string; name: string; sha256: string; inline: boolean };
+      );
       const etag = `"${f.sha256}"`;
       // Cleaned again on the way out: a name stored before bidi and format characters were stripped loses them here.
       const name = safeName(f.name);
@@ -208,7 +216,12 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
   const tusRequest = new AsyncLocalStorage<string>();
   const requestIdIn = (_r?: Request) => tusRequest.getStore() ?? randomUUID();
   const errorBody = (code: string, message: string) => JSON.stringify({ error: { code, message, requestId: requestIdIn() } });
-  const deny = (_r: Request, status: number, code: string, message: string) => ({ status_code: status, body: errorBody(code, message) });
+  /** What tus answers when a hook throws it (its hook contract); also what `onResponseError` returns. */
+  interface TusRefusal {
+    status_code: number;
+    body: string;
+  }
+  const deny = (_r: Request, status: number, code: string, message: string): TusRefusal => ({ status_code: status, body: errorBody(code, message) });
   /** tus's own refusals (offset conflicts, wrong content type, unknown upload) in the public error model. */
   const TUS_CODES: Record<number, ErrorCode> = { 400: 'BAD_REQUEST', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 410: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
   const tus = new TusServer({
@@ -235,7 +248,9 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
       }
     },
     async onUploadCreate(req, upload) {
-      const caller = (await edgeAuth.callerOf(shim(req)))!;
+      // Checked in onIncomingRequest already; a token that expired in between is refused the same way.
+      const caller = await edgeAuth.callerOf(shim(req));
+      if (!caller) throw deny(req, 401, 'UNAUTHENTICATED', 'Sign in to upload');
       // The owner is the caller, whatever the client put in the metadata.
       return { metadata: { ...(upload.metadata ?? {}), owner: caller.userId } };
     },
@@ -289,7 +304,7 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
     bodyParsers: false,
     aliases: {
       'POST /': (req: GatewayRequest, res: ServerResponse) => upload(req, res),
-      'POST /:fileId/versions': (req: GatewayRequest, res: ServerResponse) => upload(req, res, String(req.$params?.fileId ?? '')),
+      'POST /:fileId/versions': (req: GatewayRequest, res: ServerResponse) => upload(req, res, pathParam(req, 'fileId')),
       'GET /:fileId/content': download,
       'GET /:fileId/variants/:name': download,
       'POST /uploads': resumable,

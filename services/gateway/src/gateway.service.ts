@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { allProcedures, auth, authBroadcasts, isErrorCode, notificationBroadcasts, type AnyProcedure } from '@lms/contracts';
+import { allProcedures, auth, authBroadcasts, isErrorCode, notificationBroadcasts, type AnyProcedure, type RestBinding } from '@lms/contracts';
 import {
   carrierFromHeaders,
   createRateLimiter,
@@ -27,7 +27,7 @@ import bodyParser from 'body-parser';
 import { decodeJwt } from 'jose';
 import { EdgeAuth } from './edge-auth.js';
 import { fileRoutes } from './files-http.js';
-import { answerClientErrors, cors, requestIdOf, securityHeaders, sendError, sendJson, type GatewayRequest } from './http.js';
+import { answerClientErrors, cors, pathParam, requestIdOf, securityHeaders, sendError, sendJson, type GatewayRequest } from './http.js';
 import { buildOpenApi, pathParams } from './openapi.js';
 import { buildTrpcRouter, sendTrpcError, trpcCallsOf, trpcRequest, type Forward, type TrpcContext } from './trpc.js';
 
@@ -242,14 +242,14 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
   }
 
   /** One REST operation: path params, then query (GET/DELETE) or JSON body, then the action. */
-  function restHandler(c: AnyProcedure) {
-    const inPath = pathParams(c.rest!.path);
-    const readsBody = c.rest!.method !== 'GET' && c.rest!.method !== 'DELETE';
+  function restHandler(c: AnyProcedure, rest: RestBinding) {
+    const inPath = pathParams(rest.path);
+    const readsBody = rest.method !== 'GET' && rest.method !== 'DELETE';
     return async function (req: GatewayRequest, res: ServerResponse) {
       try {
         const json = String(req.headers['content-type'] ?? '').includes('application/json');
         // One-click links (RFC 8058) post a form and carry their input in the query string.
-        const form = readsBody && c.rest!.acceptsForm === true && !json;
+        const form = readsBody && rest.acceptsForm === true && !json;
         if (readsBody && !form && (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined) && !json) {
           throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
         }
@@ -262,7 +262,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         const caller = await edgeAuth.callerOf(req);
         const token = caller ? edgeAuth.tokenOf(req) : undefined;
         const out = await forward(c, input, { requestId: req.$requestId, caller, token, trace: carrierFromHeaders(req.headers), edge: 'rest', client: clientOf(req) });
-        const status = c.rest!.status ?? 200;
+        const status = rest.status ?? 200;
         // A redirecting operation (OIDC start) answers its target in Location, and in the body for API clients.
         const location = status >= 300 && status < 400 ? (out as { location?: unknown }).location : undefined;
         sendJson(res, status, out, typeof location === 'string' ? { Location: location } : {});
@@ -315,7 +315,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
     }
   };
   for (const c of allProcedures()) {
-    if (c.rest) restAliases[`${c.rest.method} ${c.rest.path.replace(/\{(\w+)\}/g, ':$1')}`] = restHandler(c);
+    if (c.rest) restAliases[`${c.rest.method} ${c.rest.path.replace(/\{(\w+)\}/g, ':$1')}`] = restHandler(c, c.rest);
   }
 
   async function ready(req: GatewayRequest, res: ServerResponse) {
@@ -350,7 +350,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
 
   return {
     name: 'gateway',
-    mixins: [ApiGateway as unknown as ServiceSchema],
+    mixins: [ApiGateway],
     settings: webSettings({
       port: settings.port,
       ip: settings.host,
@@ -398,7 +398,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
               res.end(DOCS_HTML);
             },
             'GET /docs/:file': (req: GatewayRequest, res: ServerResponse) => {
-              const file = String(req.$params?.file ?? '');
+              const file = pathParam(req, 'file');
               if (file === 'init.js') {
                 res.writeHead(200, { 'Content-Type': 'application/javascript; charset=utf-8' });
                 return res.end(DOCS_INIT);
@@ -417,7 +417,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
       errorHandler(this: { [k: string]: unknown }, req: GatewayRequest, res: ServerResponse, err: { code?: unknown; type?: unknown }) {
         if (err && typeof err.code === 'string' && /^(Z_|ERR_)/.test(err.code)) Object.assign(err, { code: 400, type: 'encoding.broken' });
         const base = (ApiGateway as unknown as ServiceSchema).methods?.errorHandler;
-        return base?.call(this, req, res, err);
+        return base?.call(this, req, res, err) as unknown;
       },
     },
     events: {
@@ -438,7 +438,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
       },
     },
     async started() {
-      answerClientErrors(this.server); // moleculer-web's http.Server, made in created()
+      answerClientErrors(this.server as Server); // moleculer-web's http.Server, made in created()
       limiter = await createRateLimiter(runtime.config, (err) => log.warn({ err: String(err) }, 'rate limiter unavailable; letting requests through'));
     },
     async stopped() {

@@ -15,6 +15,12 @@ export interface GatewayRequest extends IncomingMessage {
   body?: unknown;
 }
 
+/** A path parameter moleculer-web matched (`/:fileId`), or '' when the route has none by that name. */
+export function pathParam(req: GatewayRequest, name: string): string {
+  const v = req.$params?.[name];
+  return typeof v === 'string' ? v : '';
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export function requestIdOf(req: IncomingMessage): string {

@@ -89,7 +89,7 @@ function toSchema(schema: z.ZodType, io: 'input' | 'output', components: Json, i
   delete js.$schema;
   const defs = (js.$defs ?? {}) as Json;
   delete js.$defs;
-  const rewrite = (v: unknown): Json => JSON.parse(JSON.stringify(v).replaceAll('"#/$defs/', io === 'input' && inputs ? INPUT_REF : '"#/components/schemas/'));
+  const rewrite = (v: unknown) => JSON.parse(JSON.stringify(v).replaceAll('"#/$defs/', io === 'input' && inputs ? INPUT_REF : '"#/components/schemas/')) as Json;
   for (const [name, def] of Object.entries(defs)) (io === 'input' && inputs ? inputs : components)[name] = rewrite(def);
   return rewrite(js);
 }
@@ -97,20 +97,26 @@ function toSchema(schema: z.ZodType, io: 'input' | 'output', components: Json, i
 /** An input def keeps the name when it is the output def too, else it becomes `<name>Input`; its refs follow. */
 function nameInputs(doc: Json, components: Json, inputs: Json): Json {
   const plain = (v: unknown) => JSON.stringify(v).replaceAll(INPUT_REF, '"#/components/schemas/');
-  const names: Record<string, string> = {};
-  for (const [name, def] of Object.entries(inputs)) {
-    names[name] = !(name in components) || plain(components[name]) === plain(def) ? name : `${name}Input`;
-  }
-  for (const [name, def] of Object.entries(inputs)) components[names[name]!] ??= def;
-  return JSON.parse(JSON.stringify(doc).replace(/"#\/components\/schemas\/__input__\/([^"]+)"/g, (_, n: string) => `"#/components/schemas/${names[n] ?? n}"`));
+  // Every name is chosen before any input lands in `components` (a landed input must not change the next choice).
+  const named = Object.entries(inputs).map(([name, def]) => ({ name, def, as: !(name in components) || plain(components[name]) === plain(def) ? name : `${name}Input` }));
+  const names: Record<string, string> = Object.fromEntries(named.map((n) => [n.name, n.as]));
+  for (const n of named) components[n.as] ??= n.def;
+  return JSON.parse(JSON.stringify(doc).replace(/"#\/components\/schemas\/__input__\/([^"]+)"/g, (_, n: string) => `"#/components/schemas/${names[n] ?? n}"`)) as Json;
 }
 
 function shapeOf(c: AnyProcedure): Record<string, z.ZodType> {
   return (c.input as unknown as z.ZodObject).shape ?? {};
 }
 
+/** A field of a procedure's input; a path or query parameter the input does not declare is a broken contract. */
+function fieldOf(c: AnyProcedure, shape: Record<string, z.ZodType>, name: string): z.ZodType {
+  const field = shape[name];
+  if (!field) throw new Error(`${c.action}: its REST route names {${name}}, which its input does not declare`);
+  return field;
+}
+
 export function pathParams(path: string): string[] {
-  return [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+  return [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] ?? '');
 }
 
 /** The OpenAPI 3.1 document for every REST operation the contracts declare. */
@@ -127,13 +133,13 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       name,
       in: 'path',
       required: true,
-      schema: toSchema(shape[name]!, 'input', schemas, inputs),
+      schema: toSchema(fieldOf(c, shape, name), 'input', schemas, inputs),
     }));
     const rest = Object.keys(shape).filter((k) => !inPath.includes(k));
     let requestBody: Json | undefined;
     if (c.rest.method === 'GET' || c.rest.method === 'DELETE') {
       for (const name of rest) {
-        const field = shape[name]!;
+        const field = fieldOf(c, shape, name);
         const schema = toSchema(field, 'input', schemas, inputs);
         parameters.push({
           name,
@@ -170,7 +176,7 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       requestBody,
       responses,
     };
-    paths[c.rest.path] = { ...(paths[c.rest.path] ?? {}), [c.rest.method.toLowerCase()]: JSON.parse(JSON.stringify(op)) };
+    paths[c.rest.path] = { ...(paths[c.rest.path] ?? {}), [c.rest.method.toLowerCase()]: JSON.parse(JSON.stringify(op)) as Json };
   }
   // The streaming file operations: bytes in and out, served by the gateway itself.
   const fileRef = toSchema(fileMeta, 'output', schemas);

@@ -143,5 +143,5 @@ export function buildTrpcRouter(forward: Forward): AppRouter {
     domains[domain] = record;
   }
   // The runtime router is built by loop; its type is the one derived from the contracts.
-  return t.router(domains as never) as unknown as AppRouter;
+  return t.router(domains as never);
 }

@@ -38,14 +38,14 @@ export async function openDatabase(config: Pick<RuntimeConfig, 'databaseUrl' | '
     if (dir !== 'memory://') fs.mkdirSync(dir, { recursive: true });
     const lite = await PGlite.create({ dataDir: dir, extensions: { vector } });
     await lite.exec('create extension if not exists vector');
-    pool = new pg.Pool(createPgConfig(lite) as unknown as pg.PoolConfig);
+    pool = new pg.Pool(createPgConfig(lite));
     closeExtra = () => lite.close();
   }
   const root = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
   return {
     kind,
     root,
-    forSchema: <DB>(schema: string) => root.withSchema(schema) as unknown as Kysely<DB>,
+    forSchema: <DB>(schema: string) => root.withSchema(schema) as Kysely<DB>,
     async ping() {
       await sql`select 1`.execute(root);
     },

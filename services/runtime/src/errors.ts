@@ -36,7 +36,8 @@ export function toPublicError(err: unknown): PublicError {
   if (err instanceof ZodError) return toPublicError(validationError(err));
   if (err instanceof Errors.MoleculerError) {
     if (isErrorCode(err.type)) {
-      const data = err.data && typeof err.data === 'object' && Object.keys(err.data).length ? (err.data as Record<string, unknown>) : undefined;
+      const raw: unknown = err.data;
+      const data = raw && typeof raw === 'object' && Object.keys(raw).length ? (raw as Record<string, unknown>) : undefined;
       return { code: err.type, status: errorCodes[err.type], message: err.message, details: data };
     }
     if (err instanceof Errors.RequestTimeoutError) return { code: 'TIMEOUT', status: 504, message: 'The request timed out' };

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { sql, type Kysely } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 import type { Database } from './db.js';
@@ -74,7 +75,7 @@ export async function migrateSchema(
     progress(`${schema}: ${r.direction === 'Up' ? 'applied' : 'reverted'} ${r.migrationName} (${r.status})`);
     if (r.status === 'Success') applied.push(r.migrationName);
   }
-  if (error) throw error instanceof Error ? error : new Error(String(error));
+  if (error) throw error instanceof Error ? error : new Error(inspect(error));
   return { schema, applied };
 }
 

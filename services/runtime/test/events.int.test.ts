@@ -19,7 +19,7 @@ import {
   type OutboxRow,
   type SubscriptionHandle,
 } from '../src/index.js';
-import { NATS_URL, tempDatabase, uniqueName, waitFor } from '../../../tools/test/support.ts';
+import { defined, NATS_URL, tempDatabase, uniqueName, waitFor } from '../../../tools/test/support.ts';
 import { payload, probeMigrations, probeSubscription } from './fixtures/probe-events.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -122,7 +122,7 @@ for (const kind of ['jetstream', 'embedded'] as const) {
       const outbox = await db().selectFrom('outbox').select(['subject', 'payload']).execute();
       expect(items.map((r) => r.id)).toEqual(['kept']);
       expect(outbox).toHaveLength(1);
-      expect(outbox[0].payload.title).toBe('Course 1');
+      expect(outbox[0]?.payload.title).toBe('Course 1');
       // An event that breaks its own contract fails the change.
       await expect(
         db()
@@ -146,14 +146,14 @@ for (const kind of ['jetstream', 'embedded'] as const) {
       handles.push(await s.transport.subscribe(sub));
       await db().deleteFrom('seen').execute();
       const [id] = await publish(10, 1);
-      await waitFor(async () => (await seenIds()).includes(id!));
+      await waitFor(async () => (await seenIds()).includes(defined(id)));
       await new Promise((r) => setTimeout(r, 300)); // room for a wrong extra delivery
       expect((await seenIds()).filter((e) => e === id)).toHaveLength(1);
-      expect(attempts.get(id!)).toBe(3);
+      expect(attempts.get(defined(id))).toBe(3);
       const processed = await db().selectFrom('processed_events').selectAll().where('consumer', '=', 'probe-flaky').execute();
       expect(processed.map((p) => p.event_id)).toEqual([id]);
       expect(await s.transport.deadLetters(sub)).toEqual([]);
-      await handles.pop()!.stop();
+      await defined(handles.pop()).stop();
     });
 
     it('dead-letters a poison message and a handler that never succeeds, and replays them', async () => {
@@ -179,21 +179,21 @@ for (const kind of ['jetstream', 'embedded'] as const) {
         return l.length === 2 ? l : undefined;
       });
       expect(letters.map((l) => l.eventId).sort()).toEqual(['00000000-0000-4000-8000-0000000000aa', bad].sort());
-      const slow = letters.find((l) => l.eventId === bad)!;
+      const slow = defined(letters.find((l) => l.eventId === bad));
       expect(slow.deliveries).toBe(3);
       expect(slow.error).toMatch(/cannot handle course 20/);
-      expect(letters.find((l) => l.eventId !== bad)!.error).toMatch(/payload fails/);
-      await waitFor(async () => (await seenIds()).includes(good!)); // the good one went through
+      expect(defined(letters.find((l) => l.eventId !== bad)).error).toMatch(/payload fails/);
+      await waitFor(async () => (await seenIds()).includes(defined(good))); // the good one went through
       expect(await seenIds()).not.toContain(bad);
 
       // Fixed: replaying the dead letter applies it, once.
       broken = false;
       await s.transport.replay(sub, slow.id);
-      await waitFor(async () => (await seenIds()).includes(bad!));
+      await waitFor(async () => (await seenIds()).includes(defined(bad)));
       await new Promise((r) => setTimeout(r, 200));
       expect((await seenIds()).filter((e) => e === bad)).toHaveLength(1);
       expect((await s.transport.deadLetters(sub)).map((l) => l.eventId)).toEqual(['00000000-0000-4000-8000-0000000000aa']);
-      await handles.pop()!.stop();
+      await defined(handles.pop()).stop();
     });
 
     it('rebuilds a projection by replaying the stream', async () => {

@@ -10,7 +10,7 @@ export class PoisonMessageError extends Error {
 export function decode(sub: Subscription, data: Uint8Array | string): EventEnvelope {
   let env: EventEnvelope;
   try {
-    env = JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data));
+    env = JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data)) as EventEnvelope;
   } catch {
     throw new PoisonMessageError('body is not JSON');
   }

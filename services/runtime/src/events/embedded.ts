@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely } from 'kysely';
+import type { EventEnvelope } from '@lms/contracts';
 import type { Logger } from '../logger.js';
 import { eventsHandled } from '../metrics.js';
 import { applyBatch, decode, resetConsumer } from './apply.js';
@@ -77,7 +78,7 @@ export class EmbeddedTransport implements EventTransport {
   }
 
   private async deadLetter(sub: Subscription, body: string, err: unknown, deliveries: number): Promise<void> {
-    const env = JSON.parse(body);
+    const env = JSON.parse(body) as Pick<EventEnvelope, 'id' | 'subject'>;
     await (sub.db as Kysely<RuntimeTables>)
       .insertInto('dead_letters')
       .values({
@@ -141,9 +142,10 @@ export class EmbeddedTransport implements EventTransport {
         .orderBy('seq')
         .limit(500)
         .execute();
-      if (rows.length === 0) return;
+      const last = rows.at(-1);
+      if (!last) return;
       for (const r of rows) await this.deliver(sub, JSON.stringify(r.envelope), true);
-      after = Number(rows.at(-1)!.seq);
+      after = Number(last.seq);
     }
   }
 

@@ -124,8 +124,9 @@ export class JetStreamTransport implements EventTransport {
   }
 
   private async ensureConsumer(sub: Subscription, e: EventContract): Promise<void> {
+    const durable = this.durable(sub, e);
     const cfg: Partial<ConsumerConfig> = {
-      durable_name: this.durable(sub, e),
+      durable_name: durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       filter_subject: this.wireSubject(e.subject),
@@ -136,8 +137,8 @@ export class JetStreamTransport implements EventTransport {
     };
     const stream = this.streamName(e.stream);
     try {
-      await this.jsm.consumers.info(stream, cfg.durable_name!);
-      await this.jsm.consumers.update(stream, cfg.durable_name!, { ack_wait: cfg.ack_wait, max_deliver: cfg.max_deliver, max_ack_pending: cfg.max_ack_pending });
+      await this.jsm.consumers.info(stream, durable);
+      await this.jsm.consumers.update(stream, durable, { ack_wait: cfg.ack_wait, max_deliver: cfg.max_deliver, max_ack_pending: cfg.max_ack_pending });
     } catch (err) {
       if (!String(err).includes('not found')) throw err;
       await this.jsm.consumers.add(stream, cfg);
@@ -209,7 +210,8 @@ export class JetStreamTransport implements EventTransport {
       for (const g of good) g.m.ack();
       return;
     } catch (err) {
-      if (good.length === 1) return this.failed(sub, good[0]!.m, err);
+      const [only] = good;
+      if (good.length === 1 && only) return this.failed(sub, only.m, err);
     }
     // One bad event must not hold back the rest: apply them one by one.
     for (const g of good) {
@@ -254,7 +256,7 @@ export class JetStreamTransport implements EventTransport {
       if (!m || m.subject !== `${this.ns}.dlq.${sub.consumer}`) continue;
       let envelope: DeadLetter['envelope'];
       try {
-        envelope = JSON.parse(new TextDecoder().decode(m.data));
+        envelope = JSON.parse(new TextDecoder().decode(m.data)) as DeadLetter['envelope'];
       } catch {
         envelope = { id: '', subject: m.header.get('Lms-Subject'), version: 0, occurredAt: '', key: null, requestId: null, payload: null };
       }
