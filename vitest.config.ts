@@ -27,8 +27,6 @@ export default defineConfig({
           name: 'unit',
           include: ['{contracts,clients,services/*,tools}/test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
-          // Unit files start no servers: they may run side by side.
-          fileParallelism: true,
         },
       },
       {

@@ -17,7 +17,9 @@ const times: string[] = [];
 let status = 0;
 for (const tier of tiers) {
   const started = performance.now();
-  const r = spawnSync(vitest, ['run', '--project', tier, ...args], { cwd: root, stdio: 'inherit' });
+  // Unit files start no servers: they may run side by side.
+  const parallel = tier === 'unit' ? ['--fileParallelism'] : [];
+  const r = spawnSync(vitest, ['run', '--project', tier, ...parallel, ...args], { cwd: root, stdio: 'inherit' });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   times.push(`${tier}: ${seconds}s${r.status === 0 ? '' : ' (failed)'}`);
   status = r.status ?? 1;
