@@ -185,3 +185,62 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** Where a test's event pipeline lives: its database (an in-process node's, or a URL) and, on JetStream, its namespace. */
+export interface Pipeline {
+  /** An in-process node's root database handle (embedded PGlite or PostgreSQL)… */
+  db?: import('kysely').Kysely<any>;
+  /** …or a PostgreSQL URL, for nodes in other processes. */
+  databaseUrl?: string;
+  /** The JetStream namespace (streams `<NS>_*`); none for the embedded transport. */
+  namespace?: string;
+}
+
+/** Rows waiting in every service's outbox (every schema that has an `outbox` table). */
+async function outboxBacklog(p: Pipeline): Promise<number> {
+  const run = async (q: string): Promise<Array<Record<string, unknown>>> =>
+    p.db ? (await import('kysely')).sql.raw<Record<string, unknown>>(q).execute(p.db).then((r) => r.rows) : query(p.databaseUrl!, q);
+  const schemas = await run(`select table_schema as s from information_schema.tables where table_name = 'outbox'`);
+  if (schemas.length === 0) return 0;
+  const counts = await run(schemas.map((r) => `select count(*)::int as n from "${String(r.s)}".outbox`).join(' union all '));
+  return counts.reduce((sum, r) => sum + Number(r.n), 0);
+}
+
+/** Messages of the namespace's streams not yet delivered, or delivered and not yet acknowledged, over every consumer. */
+async function consumerBacklog(namespace: string): Promise<number> {
+  const { connect } = await import('nats');
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    const jsm = await nc.jetstreamManager();
+    let backlog = 0;
+    for (const stream of await jsm.streams.names().next()) {
+      if (!stream.startsWith(`${namespace.toUpperCase()}_`)) continue;
+      for (const c of await jsm.consumers.list(stream).next()) backlog += c.num_pending + c.num_ack_pending;
+    }
+    return backlog;
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * Waits until the event pipeline has nothing left in flight: every outbox empty and (on JetStream) every consumer
+ * of the namespace with nothing pending or unacknowledged — twice in a row, since a consumer can write a new
+ * outbox row between the two looks. The embedded transport has no queue of its own: a relay deletes an outbox row
+ * only after every local consumer applied (or dead-lettered) it, so empty outboxes mean it is idle.
+ * Use it before asserting that "nothing more happened" (no duplicate, no second effect), instead of a fixed sleep.
+ */
+export async function drained(p: Pipeline, timeoutMs = 15_000): Promise<void> {
+  let clean = 0;
+  await waitFor(
+    async () => {
+      const backlog = (await outboxBacklog(p)) + (p.namespace ? await consumerBacklog(p.namespace) : 0);
+      clean = backlog === 0 ? clean + 1 : 0;
+      return clean >= 2;
+    },
+    timeoutMs,
+    50,
+  ).catch((err: unknown) => {
+    throw new Error(`the event pipeline did not drain in ${timeoutMs} ms (${String(err)})`);
+  });
+}
