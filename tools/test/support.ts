@@ -194,6 +194,11 @@ export interface Pipeline {
   databaseUrl?: string;
   /** The JetStream namespace (streams `<NS>_*`); none for the embedded transport. */
   namespace?: string;
+  /**
+   * Only the JetStream consumer groups whose durable names start with one of these (e.g. `analytics-`); by default
+   * every group of the namespace. A group whose subscriber has stopped keeps counting what it has not read: leave it out.
+   */
+  consumers?: string[];
 }
 
 /** Rows waiting in every service's outbox (every schema that has an `outbox` table). */
@@ -207,7 +212,7 @@ async function outboxBacklog(p: Pipeline): Promise<number> {
 }
 
 /** Messages of the namespace's streams not yet delivered, or delivered and not yet acknowledged, over every consumer. */
-async function consumerBacklog(namespace: string): Promise<number> {
+async function consumerBacklog(namespace: string, only?: string[]): Promise<number> {
   const { connect } = await import('nats');
   const nc = await connect({ servers: NATS_URL });
   try {
@@ -215,7 +220,10 @@ async function consumerBacklog(namespace: string): Promise<number> {
     let backlog = 0;
     for (const stream of await jsm.streams.names().next()) {
       if (!stream.startsWith(`${namespace.toUpperCase()}_`)) continue;
-      for (const c of await jsm.consumers.list(stream).next()) backlog += c.num_pending + c.num_ack_pending;
+      for (const c of await jsm.consumers.list(stream).next()) {
+        if (only && !only.some((prefix) => c.name.startsWith(prefix))) continue;
+        backlog += c.num_pending + c.num_ack_pending;
+      }
     }
     return backlog;
   } finally {
@@ -234,7 +242,7 @@ export async function drained(p: Pipeline, timeoutMs = 15_000): Promise<void> {
   let clean = 0;
   await waitFor(
     async () => {
-      const backlog = (await outboxBacklog(p)) + (p.namespace ? await consumerBacklog(p.namespace) : 0);
+      const backlog = (await outboxBacklog(p)) + (p.namespace ? await consumerBacklog(p.namespace, p.consumers) : 0);
       clean = backlog === 0 ? clean + 1 : 0;
       return clean >= 2;
     },

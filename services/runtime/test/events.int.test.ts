@@ -17,9 +17,10 @@ import {
   type Database,
   type EventTransport,
   type OutboxRow,
+  type Subscription,
   type SubscriptionHandle,
 } from '../src/index.js';
-import { NATS_URL, tempDatabase, uniqueName, waitFor } from '../../../tools/test/support.ts';
+import { drained, NATS_URL, tempDatabase, uniqueName, waitFor } from '../../../tools/test/support.ts';
 import { payload, probeMigrations, probeSubscription } from './fixtures/probe-events.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -154,6 +155,34 @@ for (const kind of ['jetstream', 'embedded'] as const) {
       expect(processed.map((p) => p.event_id)).toEqual([id]);
       expect(await s.transport.deadLetters(sub)).toEqual([]);
       await handles.pop()!.stop();
+    });
+
+    it('applies an event once when it is redelivered after its effect committed but before the ack', async () => {
+      // The ack is lost: the batch's transaction has committed (the effect and the processed id), then the step
+      // before the ack fails, so the transport delivers the event again. The second delivery must change nothing.
+      const committed = new Map<string, number>();
+      const sub: Subscription = {
+        ...probeSubscription(db(), { consumer: 'probe-lost-ack' }),
+        onApplied: (envs) => {
+          for (const env of envs) {
+            const n = (committed.get(env.id) ?? 0) + 1;
+            committed.set(env.id, n);
+            if (n === 1) throw new Error('connection lost before the ack');
+          }
+        },
+      };
+      await db().deleteFrom('seen').execute();
+      const handle = await s.transport.subscribe(sub);
+      try {
+        const ids = await publish(30, 3);
+        await waitFor(async () => ids.every((id) => (committed.get(id) ?? 0) >= 2)); // delivered again, each of them
+        await drained({ db: s.db.root, ...(kind === 'jetstream' ? { namespace: (s as Setup & { ns: string }).ns, consumers: ['probe-lost-ack'] } : {}) });
+        const applied = (await seenIds()).filter((e) => ids.includes(e));
+        expect(applied.sort()).toEqual([...ids].sort()); // each effect once, not twice
+        expect(await s.transport.deadLetters(sub)).toEqual([]);
+      } finally {
+        await handle.stop();
+      }
     });
 
     it('dead-letters a poison message and a handler that never succeeds, and replays them', async () => {
