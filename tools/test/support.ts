@@ -108,6 +108,8 @@ export async function meshNode(services: import('@lms/runtime').ServiceModule[])
     base: `http://127.0.0.1:${gatewayPort(node.broker)}`,
     namespace,
     databaseUrl: pgdb.url,
+    /** Where its events flow, for drained(). */
+    pipeline: { databaseUrl: pgdb.url, namespace } satisfies Pipeline,
     async stop() {
       await node.stop();
       await dropStreams(namespace);
@@ -199,16 +201,38 @@ export interface Pipeline {
    * every group of the namespace. A group whose subscriber has stopped keeps counting what it has not read: leave it out.
    */
   consumers?: string[];
+  /** Background work to wait for besides the outboxes; WORK_QUEUES by default (each where its table exists). */
+  queues?: WorkQueue[];
 }
 
-/** Rows waiting in every service's outbox (every schema that has an `outbox` table). */
-async function outboxBacklog(p: Pipeline): Promise<number> {
+/** Rows a background worker will still act on soon: `where` picks them in `table`. */
+export interface WorkQueue {
+  table: string;
+  where: string;
+}
+
+/**
+ * The services' background work that follows an event: notification requests to route, deliveries due or being
+ * sent (a lease taken in the last 30 s: one a dead process left is not waited for), privacy jobs not yet finished.
+ * Work scheduled for later (a digest held until 08:00, a retry backing off) is not in flight.
+ */
+export const WORK_QUEUES: WorkQueue[] = [
+  { table: 'notifications.requests', where: `status = 'pending' and run_after <= now()` },
+  { table: 'notifications.deliveries', where: `(status = 'queued' and run_after <= now()) or (status = 'sending' and updated_at > now() - interval '30 seconds')` },
+  { table: 'users.privacy_requests', where: `status in ('pending', 'running')` },
+];
+
+/** Rows waiting in every service's outbox (every schema that has an `outbox` table) and in the work queues. */
+async function tableBacklog(p: Pipeline): Promise<number> {
   const run = async (q: string): Promise<Array<Record<string, unknown>>> =>
     p.db ? (await import('kysely')).sql.raw<Record<string, unknown>>(q).execute(p.db).then((r) => r.rows) : query(p.databaseUrl!, q);
-  const schemas = await run(`select table_schema as s from information_schema.tables where table_name = 'outbox'`);
-  if (schemas.length === 0) return 0;
-  const counts = await run(schemas.map((r) => `select count(*)::int as n from "${String(r.s)}".outbox`).join(' union all '));
-  return counts.reduce((sum, r) => sum + Number(r.n), 0);
+  const tables = new Set((await run(`select table_schema || '.' || table_name as t from information_schema.tables`)).map((r) => String(r.t)));
+  const counts = [
+    ...[...tables].filter((t) => t.endsWith('.outbox')).map((t) => `select count(*)::int as n from ${t}`),
+    ...(p.queues ?? WORK_QUEUES).filter((q) => tables.has(q.table)).map((q) => `select count(*)::int as n from ${q.table} where ${q.where}`),
+  ];
+  if (counts.length === 0) return 0;
+  return (await run(counts.join(' union all '))).reduce((sum, r) => sum + Number(r.n), 0);
 }
 
 /** Messages of the namespace's streams not yet delivered, or delivered and not yet acknowledged, over every consumer. */
@@ -232,9 +256,9 @@ async function consumerBacklog(namespace: string, only?: string[]): Promise<numb
 }
 
 /**
- * Waits until the event pipeline has nothing left in flight: every outbox empty and (on JetStream) every consumer
- * of the namespace with nothing pending or unacknowledged — twice in a row, since a consumer can write a new
- * outbox row between the two looks. The embedded transport has no queue of its own: a relay deletes an outbox row
+ * Waits until the event pipeline has nothing left in flight: every outbox empty, (on JetStream) every consumer
+ * of the namespace with nothing pending or unacknowledged, and no background work due (WORK_QUEUES) — twice in a
+ * row, since a consumer can write a new outbox row between the two looks. The embedded transport has no queue of its own: a relay deletes an outbox row
  * only after every local consumer applied (or dead-lettered) it, so empty outboxes mean it is idle.
  * Use it before asserting that "nothing more happened" (no duplicate, no second effect), instead of a fixed sleep.
  */
@@ -242,7 +266,7 @@ export async function drained(p: Pipeline, timeoutMs = 15_000): Promise<void> {
   let clean = 0;
   await waitFor(
     async () => {
-      const backlog = (await outboxBacklog(p)) + (p.namespace ? await consumerBacklog(p.namespace, p.consumers) : 0);
+      const backlog = (await tableBacklog(p)) + (p.namespace ? await consumerBacklog(p.namespace, p.consumers) : 0);
       clean = backlog === 0 ? clean + 1 : 0;
       return clean >= 2;
     },
