@@ -1,13 +1,14 @@
 /**
  * A handler that returns a value breaking its output contract: the caller gets INTERNAL (nothing of the bad value),
- * and the error is logged with the action and what was wrong, so that someone finds out. No servers:
- * a node with one service on in-memory PGlite and a logger that keeps what it is given.
+ * and the error is logged with the action and what was wrong, so that someone finds out. No servers, no database:
+ * a node with one service whose queries would go nowhere (it makes none), and a logger that keeps what it is given.
  */
 import { domain, query } from '@lms/contracts';
+import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import { Errors, Loggers } from 'moleculer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineService, startNode, toPublicError, type LmsNode } from '../src/index.js';
+import { defineService, startNode, toPublicError, type LmsNode, type ServiceModule } from '../src/index.js';
 
 interface Line {
   module: string;
@@ -27,6 +28,22 @@ const shape = domain('shape', {
   broken: query({ input: z.object({}), output: z.object({ id: z.uuid(), count: z.number().int() }), permission: 'public', summary: 'returns the wrong shape' }),
   fine: query({ input: z.object({}), output: z.object({ id: z.uuid(), count: z.number().int() }), permission: 'public', summary: 'returns the right shape' }),
 });
+/**
+ * The module without a database: the node opens none (no schema), and the service gets a query builder that
+ * compiles but never connects. For services whose handlers under test run no query.
+ */
+function withoutDatabase(mod: ServiceModule): ServiceModule {
+  const nowhere = new Kysely<any>({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (db) => new PostgresIntrospector(db),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+  });
+  return { ...mod, schema: '', build: (runtime) => mod.build({ ...runtime, db: { ...runtime.db, root: nowhere, forSchema: <DB>() => nowhere as Kysely<DB> } }) };
+}
+
 const shapeService = defineService({
     name: 'shape',
     contracts: shape,
@@ -48,7 +65,7 @@ function pathsIn(value: unknown): string[] {
 const logger = new CaptureLogger({ level: 'info' });
 let node: LmsNode;
 beforeAll(async () => {
-  node = await startNode([shapeService], { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined }, { logger });
+  node = await startNode([withoutDatabase(shapeService)], { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined }, { logger });
 });
 afterAll(() => node?.stop());
 
