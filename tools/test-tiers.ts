@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
-const args = process.argv.slice(2);
+const args = process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')); // `pnpm test -- …` passes the `--` on
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1] : undefined;
 const tiers = (['unit', 'int'] as const).filter((t) => !only || t === only);
