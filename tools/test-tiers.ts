@@ -20,7 +20,7 @@ for (const tier of tiers) {
   // Unit files start no servers: they may run side by side, and share one module cache per worker (--no-isolate:
   // a third of the CPU time; projects cannot set either option).
   const parallel = tier === 'unit' ? ['--fileParallelism', '--no-isolate'] : [];
-  const r = spawnSync(vitest, ['run', '--project', tier, ...parallel, ...args], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(vitest, ['run', '--project', tier, '--passWithNoTests', ...parallel, ...args], { cwd: root, stdio: 'inherit' });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   times.push(`${tier}: ${seconds}s${r.status === 0 ? '' : ' (failed)'}`);
   status = r.status ?? 1;
