@@ -10,7 +10,7 @@ import path from 'node:path';
 import { migrateAll, openDatabase, startNode, type LmsNode, type RuntimeSettings } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pick, SERVICES } from '../services.ts';
-import { defined, dropStreams, NATS_URL, query, tempDatabase, uniqueName, waitFor } from './support.ts';
+import {  defined,  drained, dropStreams, NATS_URL, query, tempDatabase, uniqueName, waitFor  } from './support.ts';
 
 let db: Awaited<ReturnType<typeof tempDatabase>>;
 let ns: string;
@@ -131,7 +131,7 @@ describe('enrollment saga', () => {
       spawnEnrollments(`revived-${step}`);
       await waitFor(async () => (await sql(`select 1 from enrollments.sagas s join enrollments.enrollments e on e.id = s.enrollment_id where e.user_id = $1 and s.status = 'done' and e.status = 'active'`, [userId])).length === 1, 45_000, 200);
       await waitFor(async () => (await sql(`select 1 from notifications.deliveries where user_id = $1 and template = 'enrollment_welcome'`, [userId])).length === 1, 15_000);
-      await new Promise((r) => setTimeout(r, 1500)); // time for a duplicate to show up, if there were one
+      await drained({ databaseUrl: db.url, namespace: ns }); // a duplicate, if there were one, would be delivered by now
       expect(await sql(`select count(*)::int as n from notifications.deliveries where user_id = $1 and template = 'enrollment_welcome'`, [userId])).toEqual([{ n: 1 }]);
       const history = await sql<{ status: string }>(`select h.status from enrollments.enrollment_history h join enrollments.enrollments e on e.id = h.enrollment_id where e.user_id = $1 order by h.id`, [userId]);
       expect(history.map((h) => h.status)).toEqual(['pending', 'active']);

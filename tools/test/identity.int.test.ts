@@ -6,7 +6,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpAt } from '../../services/auth/src/domain/totp.ts';
 import { SERVICES } from '../services.ts';
-import { http, meshNode, query, smtpPeer, tokenIn, waitFor } from './support.ts';
+import { drained, http, meshNode, query, smtpPeer, tokenIn, waitFor } from './support.ts';
 
 let stack: Awaited<ReturnType<typeof meshNode>>;
 let smtp: Awaited<ReturnType<typeof smtpPeer>>;
@@ -81,7 +81,7 @@ describe('password reset', () => {
     expect([unknown.status, unknown.body]).toEqual([202, { accepted: true }]);
     expect([known.status, known.body]).toEqual([known.status, unknown.body]);
     await smtp.next('kim@identity.test', /Reset your password/);
-    await new Promise((r) => setTimeout(r, 300));
+    await drained(stack.pipeline);
     expect(smtp.mails.some((m) => m.to.includes('nobody@identity.test'))).toBe(false);
   });
 

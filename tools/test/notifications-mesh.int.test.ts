@@ -7,7 +7,7 @@ import { notificationsOf } from '@lms/notifications';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { defined, freePort, http, meshNode, NATS_URL, query, REDIS_URL, smtpPeer, waitFor } from './support.ts';
+import {  defined,  drained as pipelineDrained, freePort, http, meshNode, NATS_URL, query, REDIS_URL, smtpPeer, waitFor  } from './support.ts';
 
 let a: Awaited<ReturnType<typeof meshNode>>;
 let b: LmsNode;
@@ -78,7 +78,7 @@ describe('digests with two nodes', () => {
       const mail = await smtp.next(`${name}@mesh.test`, /3 notifications today/, 20_000);
       for (const t of ['Welcome to Digest course', 'Room change', 'Exam date']) expect(mail.text).toContain(t);
     }
-    await new Promise((r) => setTimeout(r, 1500)); // time for a second digest to show up, if there were one
+    await pipelineDrained(a.pipeline); // a second digest, if there were one, would have been sent by now
     expect(smtp.mails.filter((m) => /notifications today/.test(m.text)).map((m) => m.to[0]).sort()).toEqual(['dee@mesh.test', 'dom@mesh.test', 'dot@mesh.test']);
     const rows = await sql(`select user_id, count(*)::int as n, count(distinct digest_id)::int as digests from notifications.deliveries where user_id = any($1) and status = 'digested' group by user_id`, [ids]);
     expect(rows.map((r) => [r.n, r.digests])).toEqual([[3, 1], [3, 1], [3, 1]]);

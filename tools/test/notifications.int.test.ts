@@ -18,7 +18,7 @@ import { startNode, type LmsNode } from '@lms/runtime';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { defined, freePort, http, smtpPeer, tempDir, waitFor } from './support.ts';
+import {  defined,  drained, freePort, http, smtpPeer, tempDir, waitFor  } from './support.ts';
 
 let node: LmsNode;
 let base: string;
@@ -121,7 +121,7 @@ describe('email delivery', () => {
     };
     for (let i = 0; i < 2; i++) await sub.db.transaction().execute((trx) => sub.handle(env, trx));
     await mailbox().next('twice@notify.test', /password/);
-    await new Promise((r) => setTimeout(r, 1000));
+    await drained({ db: node.runtime.db.root }); // a second email, if there were one, would be queued or sending by now
     expect(mailbox().mails.filter((m) => m.to.includes('twice@notify.test'))).toHaveLength(1);
   });
 

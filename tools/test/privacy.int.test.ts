@@ -9,7 +9,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { http, meshNode, query, smtpPeer, tempDir, waitFor } from './support.ts';
+import { drained, http, meshNode, query, smtpPeer, tempDir, waitFor } from './support.ts';
 
 let stack: Awaited<ReturnType<typeof meshNode>>;
 let smtp: Awaited<ReturnType<typeof smtpPeer>>;
@@ -222,8 +222,8 @@ describe('erasure of someone who did everything', () => {
       const r = (await request(exp.body.id, admin.accessToken)).body;
       return (r.status === 'failed' || r.status === 'complete') && r;
     }, 20_000);
-    // Give a job that was mid-way the time to finish what it would have written.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Let a job that was mid-way finish what it would have written: no privacy job, event or consumer left in flight.
+    await drained(stack.pipeline);
     expect(await sql('select id from users.privacy_requests where user_id = $1 and result is not null', [rae.user.id])).toEqual([]);
     expect((await http(base, 'GET', `/api/v1/privacy/requests/${exp.body.id}/download`, undefined, admin.accessToken)).status).toBe(404);
     expect(['failed', 'complete']).toContain(settled.status);

@@ -115,6 +115,8 @@ export async function meshNode(services: import('@lms/runtime').ServiceModule[])
     base: `http://127.0.0.1:${gatewayPort(node.broker)}`,
     namespace,
     databaseUrl: pgdb.url,
+    /** Where its events flow, for drained(). */
+    pipeline: { databaseUrl: pgdb.url, namespace } satisfies Pipeline,
     async stop() {
       await node.stop();
       await dropStreams(namespace);
@@ -190,5 +192,94 @@ export async function freePort(): Promise<number> {
       const p = (s.address() as { port: number }).port;
       s.close(() => resolve(p));
     });
+  });
+}
+
+/** Where a test's event pipeline lives: its database (an in-process node's, or a URL) and, on JetStream, its namespace. */
+export interface Pipeline {
+  /** An in-process node's root database handle (embedded PGlite or PostgreSQL)… */
+  db?: import('kysely').Kysely<any>;
+  /** …or a PostgreSQL URL, for nodes in other processes. */
+  databaseUrl?: string;
+  /** The JetStream namespace (streams `<NS>_*`); none for the embedded transport. */
+  namespace?: string;
+  /**
+   * Only the JetStream consumer groups whose durable names start with one of these (e.g. `analytics-`); by default
+   * every group of the namespace. A group whose subscriber has stopped keeps counting what it has not read: leave it out.
+   */
+  consumers?: string[];
+  /** Background work to wait for besides the outboxes; WORK_QUEUES by default (each where its table exists). */
+  queues?: WorkQueue[];
+}
+
+/** Rows a background worker will still act on soon: `where` picks them in `table`. */
+export interface WorkQueue {
+  table: string;
+  where: string;
+}
+
+/**
+ * The services' background work that follows an event: notification requests to route, deliveries due or being
+ * sent (a lease taken in the last 30 s: one a dead process left is not waited for), privacy jobs not yet finished.
+ * Work scheduled for later (a digest held until 08:00, a retry backing off) is not in flight.
+ */
+export const WORK_QUEUES: WorkQueue[] = [
+  { table: 'notifications.requests', where: `status = 'pending' and run_after <= now()` },
+  { table: 'notifications.deliveries', where: `(status = 'queued' and run_after <= now()) or (status = 'sending' and updated_at > now() - interval '30 seconds')` },
+  { table: 'users.privacy_requests', where: `status in ('pending', 'running')` },
+];
+
+/** Rows waiting in every service's outbox (every schema that has an `outbox` table) and in the work queues. */
+async function tableBacklog(p: Pipeline): Promise<number> {
+  const run = async (q: string): Promise<Array<Record<string, unknown>>> =>
+    p.db ? (await import('kysely')).sql.raw<Record<string, unknown>>(q).execute(p.db).then((r) => r.rows) : query(p.databaseUrl!, q);
+  const tables = new Set((await run(`select table_schema || '.' || table_name as t from information_schema.tables`)).map((r) => String(r.t)));
+  const counts = [
+    ...[...tables].filter((t) => t.endsWith('.outbox')).map((t) => `select count(*)::int as n from ${t}`),
+    ...(p.queues ?? WORK_QUEUES).filter((q) => tables.has(q.table)).map((q) => `select count(*)::int as n from ${q.table} where ${q.where}`),
+  ];
+  if (counts.length === 0) return 0;
+  return (await run(counts.join(' union all '))).reduce((sum, r) => sum + Number(r.n), 0);
+}
+
+/** Messages of the namespace's streams not yet delivered, or delivered and not yet acknowledged, over every consumer. */
+async function consumerBacklog(namespace: string, only?: string[]): Promise<number> {
+  const { connect } = await import('nats');
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    const jsm = await nc.jetstreamManager();
+    let backlog = 0;
+    for (const stream of await jsm.streams.names().next()) {
+      if (!stream.startsWith(`${namespace.toUpperCase()}_`)) continue;
+      for (const c of await jsm.consumers.list(stream).next()) {
+        if (only && !only.some((prefix) => c.name.startsWith(prefix))) continue;
+        backlog += c.num_pending + c.num_ack_pending;
+      }
+    }
+    return backlog;
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * Waits until the event pipeline has nothing left in flight: every outbox empty, (on JetStream) every consumer
+ * of the namespace with nothing pending or unacknowledged, and no background work due (WORK_QUEUES) — twice in a
+ * row, since a consumer can write a new outbox row between the two looks. The embedded transport has no queue of its own: a relay deletes an outbox row
+ * only after every local consumer applied (or dead-lettered) it, so empty outboxes mean it is idle.
+ * Use it before asserting that "nothing more happened" (no duplicate, no second effect), instead of a fixed sleep.
+ */
+export async function drained(p: Pipeline, timeoutMs = 15_000): Promise<void> {
+  let clean = 0;
+  await waitFor(
+    async () => {
+      const backlog = (await tableBacklog(p)) + (p.namespace ? await consumerBacklog(p.namespace, p.consumers) : 0);
+      clean = backlog === 0 ? clean + 1 : 0;
+      return clean >= 2;
+    },
+    timeoutMs,
+    50,
+  ).catch((err: unknown) => {
+    throw new Error(`the event pipeline did not drain in ${timeoutMs} ms (${String(err)})`);
   });
 }

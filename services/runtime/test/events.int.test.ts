@@ -17,9 +17,10 @@ import {
   type Database,
   type EventTransport,
   type OutboxRow,
+  type Subscription,
   type SubscriptionHandle,
 } from '../src/index.js';
-import { defined, NATS_URL, tempDatabase, uniqueName, waitFor } from '../../../tools/test/support.ts';
+import {  defined,  drained, NATS_URL, tempDatabase, uniqueName, waitFor  } from '../../../tools/test/support.ts';
 import { payload, probeMigrations, probeSubscription } from './fixtures/probe-events.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -28,8 +29,16 @@ interface Setup<T extends EventTransport = EventTransport> {
   db: Database;
   transport: T;
   schema: string;
+  /** The JetStream namespace; none for the embedded transport. */
+  ns?: string;
   cleanup(): Promise<void>;
 }
+
+/**
+ * Waits until the consumer group has nothing left in flight (see drained()): what a test checks for a wrong extra
+ * delivery, instead of sleeping. Embedded delivery is done when the relay's drain returns.
+ */
+const settled = (s: Setup, consumer: string) => drained({ db: s.db.root, ...(s.ns ? { namespace: s.ns, consumers: [consumer] } : {}) });
 
 async function jetstreamSetup(): Promise<Setup<JetStreamTransport> & { ns: string; url: string }> {
   const pg = await tempDatabase();
@@ -147,13 +156,41 @@ for (const kind of ['jetstream', 'embedded'] as const) {
       await db().deleteFrom('seen').execute();
       const [id] = await publish(10, 1);
       await waitFor(async () => (await seenIds()).includes(defined(id)));
-      await new Promise((r) => setTimeout(r, 300)); // room for a wrong extra delivery
+      await settled(s, 'probe-flaky'); // room for a wrong extra delivery
       expect((await seenIds()).filter((e) => e === id)).toHaveLength(1);
       expect(attempts.get(defined(id))).toBe(3);
       const processed = await db().selectFrom('processed_events').selectAll().where('consumer', '=', 'probe-flaky').execute();
       expect(processed.map((p) => p.event_id)).toEqual([id]);
       expect(await s.transport.deadLetters(sub)).toEqual([]);
       await defined(handles.pop()).stop();
+    });
+
+    it('applies an event once when it is redelivered after its effect committed but before the ack', async () => {
+      // The ack is lost: the batch's transaction has committed (the effect and the processed id), then the step
+      // before the ack fails, so the transport delivers the event again. The second delivery must change nothing.
+      const committed = new Map<string, number>();
+      const sub: Subscription = {
+        ...probeSubscription(db(), { consumer: 'probe-lost-ack' }),
+        onApplied: (envs) => {
+          for (const env of envs) {
+            const n = (committed.get(env.id) ?? 0) + 1;
+            committed.set(env.id, n);
+            if (n === 1) throw new Error('connection lost before the ack');
+          }
+        },
+      };
+      await db().deleteFrom('seen').execute();
+      const handle = await s.transport.subscribe(sub);
+      try {
+        const ids = await publish(30, 3);
+        await waitFor(async () => ids.every((id) => (committed.get(id) ?? 0) >= 2)); // delivered again, each of them
+        await settled(s, 'probe-lost-ack');
+        const applied = (await seenIds()).filter((e) => ids.includes(e));
+        expect(applied.sort()).toEqual([...ids].sort()); // each effect once, not twice
+        expect(await s.transport.deadLetters(sub)).toEqual([]);
+      } finally {
+        await handle.stop();
+      }
     });
 
     it('dead-letters a poison message and a handler that never succeeds, and replays them', async () => {
@@ -190,7 +227,7 @@ for (const kind of ['jetstream', 'embedded'] as const) {
       broken = false;
       await s.transport.replay(sub, slow.id);
       await waitFor(async () => (await seenIds()).includes(defined(bad)));
-      await new Promise((r) => setTimeout(r, 200));
+      await settled(s, 'probe-poison');
       expect((await seenIds()).filter((e) => e === bad)).toHaveLength(1);
       expect((await s.transport.deadLetters(sub)).map((l) => l.eventId)).toEqual(['00000000-0000-4000-8000-0000000000aa']);
       await defined(handles.pop()).stop();
@@ -207,7 +244,7 @@ for (const kind of ['jetstream', 'embedded'] as const) {
       if (kind === 'jetstream') handles.pop(); // rebuild replaces the handle
       await s.transport.rebuild(sub);
       await waitFor(async () => (await seenIds()).length >= published.size, 15_000);
-      await new Promise((r) => setTimeout(r, 300));
+      await settled(s, 'probe-rebuild');
       const after = await seenIds();
       expect(after.sort()).toEqual([...published].sort()); // every valid event once, no junk
     });
@@ -254,7 +291,7 @@ describe('jetstream specifics', () => {
     const inStream = (await (await nc.jetstreamManager()).streams.info(s.transport.streamName('LMS_COURSE'))).state.messages;
     await nc.close();
     await waitFor(async () => (await seen(s)).total >= inStream, 20_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await settled(s, 'probe-bulk');
     expect(await seen(s)).toEqual({ total: inStream, distinct: inStream });
     expect(calls).toBeLessThan(inStream); // batched, not one call per event
     await h.stop();
@@ -292,7 +329,7 @@ describe('jetstream specifics', () => {
       const inStream = (await (await nc.jetstreamManager()).streams.info(s.transport.streamName('LMS_COURSE'))).state.messages;
       await nc.close();
       await waitFor(async () => (await count()) >= inStream, 60_000, 200);
-      await new Promise((r) => setTimeout(r, 500));
+      await settled(s, 'probe-seen');
       expect(await seen(s)).toEqual({ total: inStream, distinct: inStream });
     } finally {
       second.kill('SIGKILL');
