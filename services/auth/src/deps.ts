@@ -54,11 +54,11 @@ export function authDeps(s: AuthContext) {
     announceRevoked(sessionIds: string[]): void {
       if (sessionIds.length === 0) return;
       const payload = authBroadcasts.sessionsRevoked.payload.parse({ sessionIds, until: Date.now() + accessTtlS * 1000 });
-      void s.runtime.broker.broadcast(authBroadcasts.sessionsRevoked.name, payload);
+      void s.broadcast(authBroadcasts.sessionsRevoked.name, payload);
     },
     /** Every node's verifier fetches the keys again at the next token. */
     announceKeysRotated(kid: string): void {
-      void s.runtime.broker.broadcast(authBroadcasts.keysRotated.name, authBroadcasts.keysRotated.payload.parse({ kid }));
+      void s.broadcast(authBroadcasts.keysRotated.name, authBroadcasts.keysRotated.payload.parse({ kid }));
     },
   };
 }

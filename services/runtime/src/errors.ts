@@ -53,3 +53,14 @@ export function toPublicError(err: unknown): PublicError {
   }
   return { code: 'INTERNAL', status: 500, message: 'Internal error' };
 }
+
+/**
+ * Whether a failed call means "that does not exist" (one of the `*_NOT_FOUND` domain codes) — and not that the
+ * other service is down, slow or missing (SERVICE_NOT_FOUND, TIMEOUT…), which must never read as "absent".
+ * By the error's `type`, so it holds whichever copy of Moleculer made the error.
+ */
+export function isNotFound(err: unknown, code?: ErrorCode): boolean {
+  const type = (err as { type?: unknown } | null)?.type ?? (err instanceof DomainError ? err.code : undefined);
+  if (typeof type !== 'string' || !isErrorCode(type)) return false;
+  return code ? type === code : type.endsWith('_NOT_FOUND') || type === 'NOT_FOUND';
+}

@@ -75,16 +75,22 @@ export interface CallMeta {
 export type { Emit, UnitOfWork } from './unit-of-work.js';
 
 /** A typed call of another service's action. */
-export type Call = <T extends AnyProcedure>(contract: T, input: z.input<T['input']>) => Promise<z.output<T['output']>>;
+export type Call = <T extends AnyProcedure>(contract: T, input: z.input<T['input']>, opts?: CallOptions) => Promise<z.output<T['output']>>;
+
+export interface CallOptions {
+  /** Longer (or shorter) than the broker's request timeout, for a call known to take long (a privacy export). */
+  timeout?: number;
+}
 
 /** Calls another service's action, typed by its contract; the caller's token and the request id travel along. */
 export async function call<C extends AnyProcedure>(
   ctx: Context<unknown, CallMeta>,
   contract: C,
   input: z.input<C['input']>,
+  opts: CallOptions = {},
 ): Promise<z.output<C['output']>> {
   // Not `via`: a REPL call is audited once, where it lands, not at every service it reaches.
-  return ctx.call(contract.action, input, { meta: { edge: false, trace: traceCarrier(), token: ctx.meta.token, via: undefined } satisfies CallMeta }) as Promise<z.output<C['output']>>;
+  return ctx.call(contract.action, input, { ...opts, meta: { edge: false, trace: traceCarrier(), token: ctx.meta.token, via: undefined } satisfies CallMeta }) as Promise<z.output<C['output']>>;
 }
 
 /** The caller a handler receives: always one, but on public and internal procedures (where there may be none). */
@@ -109,6 +115,8 @@ export interface ServiceContext<DB, R, Cfg = unknown> {
   logger: Logger;
   /** Wakes this service's outbox relay (after a commit that wrote events outside `uow`). */
   kickRelay(): void;
+  /** Tells every node (Moleculer broadcast, not the event log): for notices that change in-memory state (revoked sessions). */
+  broadcast<P>(name: string, payload: P): Promise<void>;
   runtime: Runtime;
 }
 
@@ -281,13 +289,23 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
         return result;
       };
       /** A call as the service itself (background code): no caller, so internal procedures only. */
-      const serviceCall: Call = <T extends AnyProcedure>(c: T, input: z.input<T['input']>) => {
+      const serviceCall: Call = <T extends AnyProcedure>(c: T, input: z.input<T['input']>, opts: CallOptions = {}) => {
         outsideUnit(c);
-        return detached(() => runtime.broker.call(c.action, input, { meta: { edge: false, trace: traceCarrier() } satisfies CallMeta })) as Promise<z.output<T['output']>>;
+        return detached(() => runtime.broker.call(c.action, input, { ...opts, meta: { edge: false, trace: traceCarrier() } satisfies CallMeta })) as Promise<z.output<T['output']>>;
       };
       // Parsed with the runtime's variables when the node started (one error listing every problem).
       const config = Object.fromEntries(Object.keys(def.env?.shape ?? {}).map((k) => [k, runtime.config.envValues[k]])) as Cfg;
-      const service: ServiceContext<DB, R, Cfg> = { name: def.name, config, repo, uow: (fn) => unitOfWork(fn), call: serviceCall, logger, kickRelay, runtime };
+      const service: ServiceContext<DB, R, Cfg> = {
+        name: def.name,
+        config,
+        repo,
+        uow: (fn) => unitOfWork(fn),
+        call: serviceCall,
+        logger,
+        kickRelay,
+        broadcast: (name, payload) => runtime.broker.broadcast(name, payload),
+        runtime,
+      };
       const deps = def.deps?.(service) as Deps;
       runtime.deps.set(def.name, deps);
       const lifecycleArg = (def.deps ? deps : repo) as LifecycleArg<R, Deps>;
@@ -350,9 +368,9 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
               repo,
               deps,
               logger,
-              call: (c, input) => {
+              call: (c, input, opts) => {
                 outsideUnit(c);
-                return detached(() => call(ctx, c, input));
+                return detached(() => call(ctx, c, input, opts));
               },
               can: (p) => perms.has(p),
               uow: (fn) => unitOfWork(fn, requestId),

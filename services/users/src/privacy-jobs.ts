@@ -56,7 +56,7 @@ export class ExportJobs {
         const parts: Record<string, 'pending' | 'done'> = { ...req.parts };
         const services: Record<string, unknown> = {};
         for (const svc of privacyParticipants) {
-          const out = await this.s.call(privacyExportContract(svc).privacyExport, { userId: req.user_id });
+          const out = await this.s.call(privacyExportContract(svc).privacyExport, { userId: req.user_id }, { timeout: 30_000 });
           services[svc] = out.data;
           parts[svc] = 'done';
           await repo.setRequest(id, { parts });

@@ -16,7 +16,7 @@ import {
   type EventContract,
   type Profile,
 } from '@lms/contracts';
-import { consumer, decodeCursor, defineService, encodeCursor, keysetPage, type Caller, type ConsumerDefinition, type RunUnit, type ServiceContext } from '@lms/runtime';
+import { consumer, decodeCursor, defineService, encodeCursor, keysetPage, type Caller, type ConsumerDefinition, type RunUnit, type ServiceContext, isNotFound as isNotFoundError } from '@lms/runtime';
 import * as m0 from './migrations/20261124000000_users.js';
 import * as m1 from './migrations/20261124130000_profile_status.js';
 import * as m2 from './migrations/20261124200000_privacy.js';
@@ -95,19 +95,15 @@ function usersDeps(s: ServiceContext<UsersDB, UsersRepository>) {
     privacyLog,
     /** After the commit: every node's token verifier looks up this user's roles again (tokens keep the old ones). */
     announceRoles(userId: string): void {
-      void s.runtime.broker.broadcast(usersBroadcasts.rolesChanged.name, usersBroadcasts.rolesChanged.payload.parse({ userId, at: Date.now() }));
+      void s.broadcast(usersBroadcasts.rolesChanged.name, usersBroadcasts.rolesChanged.payload.parse({ userId, at: Date.now() }));
     },
   };
 }
 type UsersDeps = ReturnType<typeof usersDeps>;
 const usersConsumer = <E extends EventContract>(def: ConsumerDefinition<E, UsersDB, UsersRepository, UsersDeps>) => consumer(def);
 
-/**
- * Whether a failed call means the thing asked for does not exist: the callee's NOT_FOUND. Anything else (a timeout,
- * SERVICE_NOT_FOUND, which is also a 404, an open circuit) is not an answer. By the error's type, not `instanceof`:
- * this package and the runtime may load different copies of moleculer.
- */
-const isNotFound = (err: unknown) => typeof err === 'object' && err !== null && (err as { type?: unknown }).type === 'NOT_FOUND';
+/** The callee's NOT_FOUND only (not SERVICE_NOT_FOUND, a timeout or an open circuit): see the runtime's isNotFound. */
+const isNotFound = (err: unknown) => isNotFoundError(err, 'NOT_FOUND');
 
 /** Profiles, roles, preferences, and the privacy requests (export, erasure) that span every service. */
 export const usersService = defineService({
