@@ -1,5 +1,5 @@
 import { DomainError } from '@lms/contracts';
-import type { Caller, TokenVerifier } from '@lms/runtime';
+import type { Caller, Verifier } from '@lms/runtime';
 import type { IncomingMessage } from 'node:http';
 
 type WithAuthorization = { headers: Pick<IncomingMessage['headers'], 'authorization'> };
@@ -10,7 +10,7 @@ type WithAuthorization = { headers: Pick<IncomingMessage['headers'], 'authorizat
  * forwards the token itself (`meta.token`); each service derives the caller from it again.
  */
 export class EdgeAuth {
-  constructor(private readonly verifier: TokenVerifier) {}
+  constructor(private readonly verifier: Verifier) {}
 
   /** The bearer token, or undefined when there is no Authorization header; throws on a malformed one. */
   tokenOf(req: WithAuthorization): string | undefined {

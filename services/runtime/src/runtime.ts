@@ -12,7 +12,7 @@ import type { Logger } from './logger.js';
 import { migrateAll } from './migrate.js';
 import { setMfaRequiredRoles, type ServiceModule } from './service.js';
 import { startTelemetry } from './telemetry.js';
-import { TokenVerifier } from './token-verifier.js';
+import { TokenVerifier, type Verifier } from './token-verifier.js';
 
 export interface RuntimeSettings extends RuntimeConfig {
   /** Deliveries before an event is dead-lettered. */
@@ -41,8 +41,10 @@ export interface Runtime {
   logger(name: string): Logger;
   relays: OutboxRelay[];
   subscriptions: Map<string, Subscription>;
+  /** Each service's deps on this node, by service name (tests and the REPL reach workers through `depsOf`). */
+  deps: Map<string, unknown>;
   /** Checks the access token every call carries (`meta.token`): the one source of `caller` on this node. */
-  verifier: TokenVerifier;
+  verifier: Verifier;
 }
 
 export interface LmsNode {
@@ -87,6 +89,8 @@ export async function startNode(
   overrides: Partial<RuntimeSettings> = {},
   /** Extra broker options (tests add middlewares); merged over moleculer.config.ts. */
   brokerExtras: Partial<BrokerOptions> = {},
+  /** Test seams: a verifier standing in for auth's keys (unit tests of one service; see testing.ts). */
+  seams: { verifier?: (broker: ServiceBroker) => Verifier } = {},
 ): Promise<LmsNode> {
   const config = runtimeSettings(overrides, services);
   setMfaRequiredRoles(config.mfaRequiredRoles);
@@ -119,8 +123,8 @@ export async function startNode(
             ackWaitMs: config.ackWaitMs,
             logger: logger('events'),
           });
-    const verifier = nodeVerifier(broker, { refreshMinMs: config.jwksRefreshMinMs, accessTtlMs: config.accessTtlS * 1000 });
-    const runtime: Runtime = { config, broker, db, transport, logger, relays: [], subscriptions: new Map(), verifier };
+    const verifier = seams.verifier?.(broker) ?? nodeVerifier(broker, { refreshMinMs: config.jwksRefreshMinMs, accessTtlMs: config.accessTtlS * 1000 });
+    const runtime: Runtime = { config, broker, db, transport, logger, relays: [], subscriptions: new Map(), deps: new Map(), verifier };
     broker.createService(trustService(verifier));
     for (const s of services) broker.createService(s.build(runtime));
     await broker.start();
@@ -143,6 +147,11 @@ export async function startNode(
     await db.close().catch(() => {});
     throw err;
   }
+}
+
+/** A service's deps on this node (its workers, saga…), for tests and the REPL; undefined where it does not run. */
+export function depsOf<T>(runtime: Pick<Runtime, 'deps'>, service: string): T | undefined {
+  return runtime.deps.get(service) as T | undefined;
 }
 
 /**
@@ -175,7 +184,7 @@ async function discovered(broker: ServiceBroker, service: string): Promise<void>
 const DISCOVERY_WAIT_MS = 5_000;
 
 /** Every node hears the notices that change what its verifier accepts: revoked sessions, new keys, role changes. */
-function trustService(verifier: TokenVerifier): ServiceSchema {
+function trustService(verifier: Verifier): ServiceSchema {
   return {
     name: '$trust',
     events: {

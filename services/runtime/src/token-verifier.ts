@@ -52,6 +52,9 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
  *   verifier asks the users service for the current ones and uses them for that user's older tokens. At first
  *   use it loads the changes of the last token lifetime, so a node that missed a notice is not left stale.
  */
+/** What a node needs of a token verifier (the real one below; tests may start a node with a named test double). */
+export type Verifier = Pick<TokenVerifier, 'verify' | 'revokeSessions' | 'keysRotated' | 'rolesChanged'>;
+
 export class TokenVerifier {
   private keys: ReturnType<typeof createLocalJWKSet> | undefined;
   private keysAt = 0;
