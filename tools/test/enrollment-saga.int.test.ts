@@ -60,9 +60,10 @@ async function publishedCourse(title: string, capacity: number | null) {
   return c.id;
 }
 
+/** An enrollments node in a process of its own; ENROLLMENT_SAGA_CRASH_AFTER makes its fixture install the crash hook. */
 function spawnEnrollments(nodeId: string, env: Record<string, string> = {}): ChildProcess {
   // node --import tsx, not the tsx wrapper: the SIGKILL must reach the node itself.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('tools/cli.ts'), 'node', '--services', 'enrollments'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('tools/test/fixtures/enrollments-node.ts')], {
     env: { ...process.env, DATABASE_URL: db.url, NATS_URL, LMS_NAMESPACE: ns, NODE_ID: nodeId, LOG_LEVEL: 'warn', ENROLLMENT_SAGA_POLL_MS: '200', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

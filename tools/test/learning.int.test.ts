@@ -3,7 +3,7 @@
  * versions learners see, sanitised Markdown, the catalogue, enrolment, progress, sequential unlocks,
  * prerequisites, completion, dashboard and roster.
  */
-import { freePayments, usePaymentProvider } from '@lms/enrollments';
+import { createEnrollmentsService, freePayments, type PaymentProvider } from '@lms/enrollments';
 import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,10 +17,18 @@ let teacher: string;
 let learner: string;
 let learnerId: string;
 let other: string;
+/** The payment provider the enrollments service of this node uses (injected; the payment tests swap it). */
+let payments: PaymentProvider = freePayments;
+const usePaymentProvider = (p: PaymentProvider) => {
+  payments = p;
+};
 
 beforeAll(async () => {
   process.env.RATE_LIMIT_AUTH_PER_MINUTE = '1000';
-  node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
+  // Read when the node starts: payments that hang time out fast (free and failing ones answer at once).
+  process.env.ENROLLMENT_PAYMENT_TIMEOUT_MS = '200';
+  const enrollments = createEnrollmentsService({ payments: { charge: (req) => payments.charge(req) } });
+  node = await startNode(Object.values({ ...SERVICES, enrollments }), { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
   base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
   const reg = async (email: string) => (await http(base, 'POST', '/api/v1/auth/register', { email, password: pw, displayName: email.split('@')[0] })).body;
   const admin = await reg('admin@learn.test');
@@ -34,6 +42,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   delete process.env.RATE_LIMIT_AUTH_PER_MINUTE;
+  delete process.env.ENROLLMENT_PAYMENT_TIMEOUT_MS;
   await node?.stop();
 });
 
@@ -346,7 +355,6 @@ describe('the payment step', () => {
     const t = as(teacher);
     const { c } = await buildCourse('Stuck payments', { capacity: 1 });
     await t.post(`/courses/${c.id}/publish`);
-    process.env.ENROLLMENT_PAYMENT_TIMEOUT_MS = '50';
     usePaymentProvider({ charge: () => new Promise(() => {}) });
     try {
       const r = await as(learner).post(`/courses/${c.id}/enrollments`);
@@ -356,7 +364,6 @@ describe('the payment step', () => {
       }, 20_000, 100);
       expect(failed.enrollment.reason).toMatch(/^SERVICE_UNAVAILABLE: step payment kept failing: Error: timed out/);
     } finally {
-      delete process.env.ENROLLMENT_PAYMENT_TIMEOUT_MS;
       usePaymentProvider(freePayments);
     }
     expect((await as(other).post(`/courses/${c.id}/enrollments`)).body.status).toBe('active');

@@ -15,10 +15,11 @@ import {
   type CourseContent,
   type CoursePermission,
   type CourseRole,
+  type EventContract,
 } from '@lms/contracts';
 import {
-  addToOutbox,
   consumer,
+  type ConsumerDefinition,
   decodeCursor,
   decodeKeyCursor,
   defineService,
@@ -29,7 +30,7 @@ import {
   type Emit,
 } from '@lms/runtime';
 import { generateKeyBetween } from 'fractional-indexing';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import { CoursesRepository, toCourse, toLesson, toModule, type CourseRow, type CoursesDB } from './courses.repository.js';
 import * as m0 from './migrations/20261124000000_courses.js';
 import * as m1 from './migrations/20261124210000_members.js';
@@ -38,6 +39,14 @@ import * as m3 from './migrations/20261124233000_catalog.js';
 import { renderMarkdown } from './render.js';
 
 const notFound = () => new DomainError('COURSE_NOT_FOUND', 'No such course');
+/** Only a real "no such course" means absent: a database outage or a timeout is not one, and propagates. */
+const isCourseNotFound = (err: unknown) => err instanceof DomainError && err.code === 'COURSE_NOT_FOUND';
+const absentIf =
+  (is: (err: unknown) => boolean) =>
+  (err: unknown): undefined => {
+    if (is(err)) return undefined;
+    throw err;
+  };
 const everything = new Set(Object.values(courseRolePermissions).flat()) as Set<CoursePermission>;
 
 /**
@@ -110,7 +119,7 @@ async function checkMeta(
   if (m.slug && (await repo.slugTaken(m.slug, courseId))) throw new DomainError('CONFLICT', `The slug "${m.slug}" is taken`);
   for (const p of m.prerequisites ?? []) {
     if (p === courseId) throw badInput('prerequisites', 'a course cannot require itself');
-    const seen = await access(repo, p, who.caller, who.admin).catch(() => undefined);
+    const seen = await access(repo, p, who.caller, who.admin).catch(absentIf(isCourseNotFound));
     if (!seen) throw badInput('prerequisites', `no course ${p}`);
   }
   const opens = m.enrollOpensAt !== undefined ? m.enrollOpensAt : current?.enroll_opens_at?.toISOString() ?? null;
@@ -125,7 +134,12 @@ async function checkMeta(
  */
 function requirementCycle(modules: ReadonlyArray<{ id: string; requires: readonly string[] }>, sequential: boolean): string[] | undefined {
   const known = new Set(modules.map((m) => m.id));
-  const edges = new Map(modules.map((m, i) => [m.id, [...(sequential && i > 0 ? [modules[i - 1]!.id] : []), ...m.requires.filter((r) => known.has(r))]]));
+  const edges = new Map(
+    modules.map((m, i) => {
+      const before = sequential ? modules[i - 1] : undefined;
+      return [m.id, [...(before ? [before.id] : []), ...m.requires.filter((r) => known.has(r))]];
+    }),
+  );
   const state = new Map<string, 'open' | 'done'>();
   const path: string[] = [];
   const visit = (id: string): string[] | undefined => {
@@ -171,8 +185,8 @@ async function workingCopy(repo: CoursesRepository, row: CourseRow): Promise<Cou
 async function editable<T extends { course_id: string }>(repo: CoursesRepository, row: T | undefined, what: 'module' | 'lesson', caller: Caller, admin: boolean): Promise<T> {
   const gone = () => new DomainError('NOT_FOUND', `No such ${what}`);
   if (!row) throw gone();
-  const { perms } = await access(repo, row.course_id, caller, admin, true).catch(() => {
-    throw gone();
+  const { perms } = await access(repo, row.course_id, caller, admin, true).catch((err: unknown) => {
+    throw isCourseNotFound(err) ? gone() : err;
   });
   must(perms, 'course:edit', 'change its content');
   return row;
@@ -184,6 +198,9 @@ async function contentChanged(repo: CoursesRepository, emit: Emit, courseId: str
   await emit(courseEvents.contentUpdated, { courseId, kind, id, change, by }, courseId);
 }
 
+/** A consumer of this service: its handler gets the courses repository, typed. */
+const on = <E extends EventContract>(def: ConsumerDefinition<E, CoursesDB, CoursesRepository, undefined>) => consumer(def);
+
 const unique = (err: unknown) => (err as { code?: string }).code === '23505';
 
 /** Courses, their content, the publishing workflow and course-scoped roles. */
@@ -193,20 +210,19 @@ export const coursesService = defineService({
   migrations: { '20261124000000_courses': m0, '20261124210000_members': m1, '20261124220000_content': m2, '20261124233000_catalog': m3 },
   repository: (db: Kysely<CoursesDB>) => new CoursesRepository(db),
   consumers: [
-    consumer({
+    on({
       name: 'user-deleted',
       event: userEvents.deleted,
-      handle: async ({ payload: p, event: _env, trx }) => {
-        await new CoursesRepository(trx).eraseUser(p.userId);
-        await addToOutbox(trx, erasureReceipts.courses, { requestId: p.requestId, userId: p.userId, service: 'courses' }, { key: p.userId });
+      handle: async ({ payload: p, repo, emit }) => {
+        await repo.eraseUser(p.userId);
+        await emit(erasureReceipts.courses, { requestId: p.requestId, userId: p.userId, service: 'courses' }, p.userId);
       },
     }),
     // Enrolled learners are course members with the `learner` role; leaving the course removes it.
-    consumer({
+    on({
       name: 'enrollments',
       event: enrollmentEvents.changed,
-      handle: async ({ payload: p, event: _env, trx }) => {
-        const repo = new CoursesRepository(trx);
+      handle: async ({ payload: p, repo }) => {
         const current = await repo.roleIn(p.courseId, p.userId);
         if (p.status === 'active' || p.status === 'completed') {
           if (!current) await repo.putMember({ courseId: p.courseId, userId: p.userId, role: 'learner', by: p.userId });
@@ -217,10 +233,9 @@ export const coursesService = defineService({
     }),
   ],
   handlers: {
-    async create({ input, caller, can, tx }) {
+    async create({ input, caller, can, uow }) {
       const id = randomUUID();
-      return tx(async (trx) => {
-        const repo = new CoursesRepository(trx);
+      return uow(async ({ repo }) => {
         await checkMeta(repo, id, input, { caller: caller, admin: can('courses:read-all') });
         return toCourse(await repo.create({ ...input, id, ownerId: caller.userId }));
       }).catch((err) => {
@@ -266,10 +281,9 @@ export const coursesService = defineService({
       const course = perms.has('course:view-drafts') ? { ...snap.course, status: row.status, version: row.version, hasUnpublishedChanges: toCourse(row).hasUnpublishedChanges } : viewOf(row, perms, snap.course);
       return { ...snap, course };
     },
-    async update({ input, caller, can, tx }) {
+    async update({ input, caller, can, uow }) {
       const { courseId, ...patch } = input;
-      return tx(async (trx, emit) => {
-        const repo = new CoursesRepository(trx);
+      return uow(async ({ repo, emit }) => {
         const { row, perms } = await access(repo, courseId, caller, can('courses:read-all'), true);
         must(perms, 'course:edit', 'change it');
         await checkMeta(repo, courseId, patch, { caller: caller, admin: can('courses:read-all') }, row);
@@ -280,9 +294,8 @@ export const coursesService = defineService({
         throw unique(err) ? new DomainError('CONFLICT', 'The slug is taken') : err;
       });
     },
-    async createModule({ input, caller, can, tx }) {
-      return tx(async (trx, emit) => {
-        const repo = new CoursesRepository(trx);
+    async createModule({ input, caller, can, uow }) {
+      return uow(async ({ repo, emit }) => {
         const { perms } = await access(repo, input.courseId, caller, can('courses:read-all'), true);
         must(perms, 'course:edit', 'change its content');
         const siblings = await repo.modulesOf(input.courseId);
@@ -294,9 +307,8 @@ export const coursesService = defineService({
         return toModule(m);
       });
     },
-    async updateModule({ input, caller, can, tx }) {
-      return tx(async (trx, emit) => {
-        const repo = new CoursesRepository(trx);
+    async updateModule({ input, caller, can, uow }) {
+      return uow(async ({ repo, emit }) => {
         const m = await editable(repo, await repo.module(input.moduleId), 'module', caller, can('courses:read-all'));
         const requires = input.requires;
         if (requires) {
@@ -312,18 +324,16 @@ export const coursesService = defineService({
         return toModule(updated);
       });
     },
-    async deleteModule({ input, caller, can, tx }) {
-      return tx(async (trx, emit) => {
-        const repo = new CoursesRepository(trx);
+    async deleteModule({ input, caller, can, uow }) {
+      return uow(async ({ repo, emit }) => {
         const m = await editable(repo, await repo.module(input.moduleId), 'module', caller, can('courses:read-all'));
         await repo.deleteModule(m.id);
         await contentChanged(repo, emit, m.course_id, 'module', m.id, 'deleted', caller.userId);
         return { deleted: true as const };
       });
     },
-    async createLesson({ input, caller, can, tx }) {
-      return tx(async (trx, emit) => {
-        const repo = new CoursesRepository(trx);
+    async createLesson({ input, caller, can, uow }) {
+      return uow(async ({ repo, emit }) => {
         const m = await editable(repo, await repo.module(input.moduleId), 'module', caller, can('courses:read-all'));
         const position = generateKeyBetween(await repo.lastLessonPosition(m.id), null);
         const l = await repo.insertLesson({ id: randomUUID(), moduleId: m.id, courseId: m.course_id, title: input.title, durationMinutes: input.durationMinutes, content: input.content, position });
@@ -331,28 +341,25 @@ export const coursesService = defineService({
         return toLesson(l, renderMarkdown);
       });
     },
-    async updateLesson({ input, caller, can, tx }) {
-      return tx(async (trx, emit) => {
-        const repo = new CoursesRepository(trx);
+    async updateLesson({ input, caller, can, uow }) {
+      return uow(async ({ repo, emit }) => {
         const l = await editable(repo, await repo.lesson(input.lessonId), 'lesson', caller, can('courses:read-all'));
         const updated = await repo.updateLesson(l.id, { title: input.title, durationMinutes: input.durationMinutes, content: input.content });
         await contentChanged(repo, emit, l.course_id, 'lesson', l.id, 'updated', caller.userId);
         return toLesson(updated, renderMarkdown);
       });
     },
-    async deleteLesson({ input, caller, can, tx }) {
-      return tx(async (trx, emit) => {
-        const repo = new CoursesRepository(trx);
+    async deleteLesson({ input, caller, can, uow }) {
+      return uow(async ({ repo, emit }) => {
         const l = await editable(repo, await repo.lesson(input.lessonId), 'lesson', caller, can('courses:read-all'));
         await repo.deleteLesson(l.id);
         await contentChanged(repo, emit, l.course_id, 'lesson', l.id, 'deleted', caller.userId);
         return { deleted: true as const };
       });
     },
-    async reorder({ input, caller, can, tx }) {
+    async reorder({ input, caller, can, uow }) {
       if ((input.moduleId === undefined) === (input.lessonId === undefined)) throw badInput('moduleId', 'give either moduleId or lessonId');
-      return tx(async (trx, emit) => {
-        const repo = new CoursesRepository(trx);
+      return uow(async ({ repo, emit }) => {
         const { perms } = await access(repo, input.courseId, caller, can('courses:read-all'), true);
         must(perms, 'course:edit', 'change its content');
         if (input.moduleId) {
@@ -362,12 +369,13 @@ export const coursesService = defineService({
           if (input.after && (!after || after.course_id !== input.courseId || after.id === m.id)) throw new DomainError('NOT_FOUND', 'No such sibling module');
           const siblings = (await repo.modulesOf(input.courseId)).filter((x) => x.id !== m.id);
           const i = after ? siblings.findIndex((x) => x.id === after.id) : -1;
-          const position = generateKeyBetween(i >= 0 ? siblings[i]!.position : null, siblings[i + 1]?.position ?? null);
+          const position = generateKeyBetween(siblings[i]?.position ?? null, siblings[i + 1]?.position ?? null);
           await repo.updateModule(m.id, { position });
           await contentChanged(repo, emit, input.courseId, 'module', m.id, 'moved', caller.userId);
           return { id: m.id, position };
         }
-        const l = await repo.lesson(input.lessonId!);
+        if (input.lessonId === undefined) throw badInput('lessonId', 'give either moduleId or lessonId'); // checked above
+        const l = await repo.lesson(input.lessonId);
         if (!l || l.course_id !== input.courseId) throw new DomainError('NOT_FOUND', 'No such lesson in this course');
         const target = input.toModuleId ?? l.module_id;
         const mod = await repo.module(target);
@@ -381,9 +389,8 @@ export const coursesService = defineService({
         return { id: l.id, position };
       });
     },
-    async submitForReview({ input, caller, can, tx }) {
-      return tx(async (trx, emit) => {
-        const repo = new CoursesRepository(trx);
+    async submitForReview({ input, caller, can, uow }) {
+      return uow(async ({ repo, emit }) => {
         const { row, perms } = await access(repo, input.courseId, caller, can('courses:read-all'), true);
         must(perms, 'course:edit', 'submit it');
         if (row.status !== 'draft') throw new DomainError('CONFLICT', `Only a draft can go into review; this course is ${row.status}`);
@@ -392,9 +399,8 @@ export const coursesService = defineService({
         return toCourse(updated);
       });
     },
-    async archive({ input, caller, can, tx }) {
-      return tx(async (trx, emit) => {
-        const repo = new CoursesRepository(trx);
+    async archive({ input, caller, can, uow }) {
+      return uow(async ({ repo, emit }) => {
         const { row, perms } = await access(repo, input.courseId, caller, can('courses:read-all'), true);
         must(perms, 'course:publish', 'archive it');
         if (row.status !== 'published') throw new DomainError('CONFLICT', `Only a published course can be archived; this course is ${row.status}`);
@@ -404,9 +410,8 @@ export const coursesService = defineService({
         return toCourse(updated);
       });
     },
-    async publish({ input, caller, can, tx }) {
-      return tx(async (trx, emit) => {
-        const repo = new CoursesRepository(trx);
+    async publish({ input, caller, can, uow }) {
+      return uow(async ({ repo, emit }) => {
         const { row, perms } = await access(repo, input.courseId, caller, can('courses:read-all'), true);
         must(perms, 'course:publish', 'publish it');
         if (row.status === 'archived') throw new DomainError('CONFLICT', 'An archived course cannot be published');
@@ -440,19 +445,19 @@ export const coursesService = defineService({
         items: page.items.map((m) => ({ ...m, displayName: people.get(m.userId)?.displayName ?? null, ...(withEmail && { email: people.get(m.userId)?.email ?? null }) })),
       };
     },
-    async addMember({ input, caller, can, repo, call, tx }) {
+    async addMember({ input, caller, can, repo, call, uow }) {
       const { perms } = await access(repo, input.courseId, caller, can('courses:read-all'));
       mayManage(perms, input.role);
       mayManage(perms, await repo.roleIn(input.courseId, input.userId));
       const user = await call(usersInternal.byId, { id: input.userId });
       if (user.status === 'erased') throw new DomainError('USER_NOT_FOUND', 'No such user');
-      return tx(async (trx, emit) => {
-        const m = await new CoursesRepository(trx).putMember({ courseId: input.courseId, userId: input.userId, role: input.role, by: caller.userId });
+      return uow(async ({ repo: r, emit }) => {
+        const m = await r.putMember({ courseId: input.courseId, userId: input.userId, role: input.role, by: caller.userId });
         await emit(courseEvents.memberChanged, { courseId: input.courseId, userId: input.userId, role: input.role, by: caller.userId }, input.courseId);
         return toMember(m);
       });
     },
-    async removeMember({ input, caller, can, repo, tx }) {
+    async removeMember({ input, caller, can, repo, uow }) {
       const { perms } = await access(repo, input.courseId, caller, can('courses:read-all'));
       const current = await repo.roleIn(input.courseId, input.userId);
       if (!current) {
@@ -460,8 +465,8 @@ export const coursesService = defineService({
         return { removed: false };
       }
       mayManage(perms, current);
-      return tx(async (trx, emit) => {
-        const removed = await new CoursesRepository(trx).removeMember(input.courseId, input.userId);
+      return uow(async ({ repo: r, emit }) => {
+        const removed = await r.removeMember(input.courseId, input.userId);
         if (removed) await emit(courseEvents.memberChanged, { courseId: input.courseId, userId: input.userId, role: null, by: caller.userId }, input.courseId);
         return { removed };
       });

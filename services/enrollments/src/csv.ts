@@ -23,7 +23,7 @@ export function parseCsv(text: string): CsvRecord[] {
     wasQuoted = false;
   };
   for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
+    const c = text.charAt(i);
     if (quoted) {
       if (c === '"') {
         if (text[i + 1] === '"') {

@@ -1,4 +1,4 @@
-import type { Enrollment, EnrollmentStatus } from '@lms/contracts';
+import type { Enrollment, EnrollmentStatus, ErrorCode } from '@lms/contracts';
 import { sql, type ColumnType, type Generated, type Kysely, type Selectable } from 'kysely';
 
 export type SagaStep = 'validate' | 'reserve' | 'payment' | 'record' | 'welcome' | 'analytics' | 'done';
@@ -21,7 +21,10 @@ export interface EnrollmentsDB {
     course_id: string;
     user_id: string;
     status: EnrollmentStatus;
+    /** Shown to people: why it is in this status (`CODE: message` for a failed one). */
     reason: string | null;
+    /** The error code of a failed enrollment (the refusal `enrol` answers with); null otherwise. */
+    failure_code: ErrorCode | null;
     waitlisted_at: Date | null;
     enrolled_at: Date | null;
     completed_at: Date | null;
@@ -101,14 +104,21 @@ export class EnrollmentsRepository {
     return this.db.selectFrom('enrollment_history').selectAll().where('enrollment_id', '=', enrollmentId).orderBy('id').execute();
   }
 
-  /** Moves an enrollment to a status (and records it); answers the row as it was before. */
-  async setStatus(id: string, status: EnrollmentStatus, reason: string | null, by: string | null): Promise<{ before: EnrollmentRow; after: EnrollmentRow }> {
+  /** Moves an enrollment to a status (and records it); answers the row as it was before. A failed one has its code. */
+  async setStatus(
+    id: string,
+    status: EnrollmentStatus,
+    reason: string | null,
+    by: string | null,
+    failureCode: ErrorCode | null = null,
+  ): Promise<{ before: EnrollmentRow; after: EnrollmentRow }> {
     const before = await this.db.selectFrom('enrollments').selectAll().where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
     const after = await this.db
       .updateTable('enrollments')
       .set({
         status,
         reason,
+        failure_code: failureCode,
         updated_at: sql`now()`,
         ...(status === 'waitlisted' && { waitlisted_at: sql`now()` }),
         ...(status === 'active' && !before.enrolled_at && { enrolled_at: sql`now()` }),
@@ -204,8 +214,9 @@ export class EnrollmentsRepository {
       .execute();
   }
 
-  due(limit = 50) {
-    return this.db.selectFrom('sagas').select('id').where('status', '=', 'running').where('next_run_at', '<=', sql<Date>`now()`).orderBy('next_run_at').limit(limit).execute();
+  async due(limit = 50): Promise<string[]> {
+    const rows = await this.db.selectFrom('sagas').select('id').where('status', '=', 'running').where('next_run_at', '<=', sql<Date>`now()`).orderBy('next_run_at').limit(limit).execute();
+    return rows.map((r) => r.id);
   }
 
   /** Completed courses of a user (for prerequisites). */

@@ -10,36 +10,45 @@ import {
   privacyExportContract,
   userEvents,
   usersInternal,
+  type EventContract,
 } from '@lms/contracts';
-import { addToOutbox, consumer, decodeCursor, defineService, encodeCursor, keysetPage, type Caller, type HandlerArgs } from '@lms/runtime';
-import type { Kysely, Transaction } from 'kysely';
+import { consumer, decodeCursor, defineService, encodeCursor, keysetPage, retryPolicies, type Call, type Caller, type ConsumerDefinition } from '@lms/runtime';
+import type { Kysely } from 'kysely';
+import { enrollmentsEnv } from './config.js';
+import { enrollmentSaga, failureMessage, freePayments, type EnrollmentSagaTypes, type EnrollmentStep, type PaymentProvider } from './enrollment-saga.js';
 import { EnrollmentsRepository, toEnrollment, type EnrollmentRow, type EnrollmentsDB } from './enrollments.repository.js';
+import { absentOn, errorCode } from './errors.js';
 import * as m0 from './migrations/20261124230000_enrollments.js';
+import * as m1 from './migrations/20261201000000_failure_code.js';
 import { neutralise, parseCsv } from './csv.js';
 import { computeProgress, type Outline } from './progress.js';
-import { EnrollmentSaga } from './saga.js';
+import { SagaRunner } from './saga/engine.js';
 
-type Args = HandlerArgs<typeof enrollments.enrol, EnrollmentsDB, unknown>;
 const notEnrolled = () => new DomainError('NOT_FOUND', 'You are not enrolled in this course');
+const noSuchEnrollment = () => new DomainError('NOT_FOUND', 'No such enrollment');
 
 /** Published outlines, cached briefly per course (a publish shows up within OUTLINE_TTL_MS). */
 const OUTLINE_TTL_MS = 5_000;
-const outlines = new Map<string, { at: number; outline: Promise<Outline> }>();
-function outlineOf(call: Args['call'], courseId: string): Promise<Outline> {
-  const hit = outlines.get(courseId);
-  if (hit && Date.now() - hit.at < OUTLINE_TTL_MS) return hit.outline;
-  const outline = call(coursesInternal.publishedOutline, { courseId });
-  outlines.set(courseId, { at: Date.now(), outline });
-  outline.catch(() => outlines.delete(courseId));
-  if (outlines.size > 10_000) outlines.delete(outlines.keys().next().value!);
-  return outline;
+class OutlineCache {
+  private readonly outlines = new Map<string, { at: number; outline: Promise<Outline> }>();
+
+  get(call: Call, courseId: string): Promise<Outline> {
+    const hit = this.outlines.get(courseId);
+    if (hit && Date.now() - hit.at < OUTLINE_TTL_MS) return hit.outline;
+    const outline = call(coursesInternal.publishedOutline, { courseId });
+    this.outlines.set(courseId, { at: Date.now(), outline });
+    outline.catch(() => this.outlines.delete(courseId)); // a failed read is not cached (the caller sees the failure)
+    const oldest = this.outlines.keys().next();
+    if (this.outlines.size > 10_000 && !oldest.done) this.outlines.delete(oldest.value);
+    return outline;
+  }
 }
 
 /**
  * Course staff (by course role) or admins may see rosters and enrol others. A course the caller may not even
  * see does not exist for them (404); one they see but may not do this in answers 403.
  */
-async function staffOf(call: Args['call'], courseId: string, caller: Caller, admin: boolean, permission: 'course:members:read' | 'course:members:manage') {
+async function staffOf(call: Call, courseId: string, caller: Caller, admin: boolean, permission: 'course:members:read' | 'course:members:manage') {
   const r = await call(coursesInternal.roleOf, { courseId, userId: caller.userId });
   if (!r.exists || !(admin || r.visible)) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
   const perms = coursePermissionsOf(r.role ?? undefined);
@@ -52,227 +61,259 @@ async function staffOf(call: Args['call'], courseId: string, caller: Caller, adm
 }
 
 /** The answer to an enrolment: the enrollment, or the reason it was refused as an error. */
-async function settled(repo: EnrollmentsRepository, row: EnrollmentRow) {
-  if (row.status === 'failed' && row.reason) {
-    const [code, ...rest] = row.reason.split(': ');
-    const known = ['COURSE_NOT_FOUND', 'ENROLLMENT_CLOSED', 'PREREQUISITES_NOT_MET', 'ACCOUNT_DEACTIVATED', 'PAYMENT_DECLINED', 'SERVICE_UNAVAILABLE'] as const;
-    const c = known.find((k) => k === code);
-    if (c) throw new DomainError(c, rest.join(': ') || code!, { enrollmentId: row.id });
-  }
+async function settled(repo: EnrollmentsRepository, row: EnrollmentRow | undefined) {
+  if (!row) throw noSuchEnrollment(); // erased meanwhile
+  if (row.status === 'failed' && row.failure_code) throw new DomainError(row.failure_code, failureMessage(row), { enrollmentId: row.id });
   return toEnrollment(row, await repo.waitlistPosition(row));
 }
 
+/** What an enrollments service is built with; tests pass their own. */
+export interface EnrollmentsOptions {
+  /** The payment step's provider (default: free). */
+  payments?: PaymentProvider;
+  /** Test hook: runs after each saga step committed (the crash test kills its process there). */
+  onStepCommitted?: (step: EnrollmentStep, sagaId: string) => void;
+}
+
+interface EnrollmentsDeps {
+  saga: SagaRunner<EnrollmentSagaTypes>;
+  outlines: OutlineCache;
+}
+
+/** A consumer of this service, typed by its repository and dependencies. */
+const on = <E extends EventContract>(def: ConsumerDefinition<E, EnrollmentsDB, EnrollmentsRepository, EnrollmentsDeps>) => consumer(def);
+
 /** Enrollments (the enrollment saga, the waitlist), progress and completion. */
-export const enrollmentsService = defineService({
-  name: 'enrollments',
-  contracts: { ...enrollments, ...enrollmentsInternal, ...privacyExportContract('enrollments') },
-  migrations: { '20261124230000_enrollments': m0 },
-  dependencies: ['courses', 'users'],
-  repository: (db: Kysely<EnrollmentsDB>, runtime) => ({ repo: new EnrollmentsRepository(db), saga: new EnrollmentSaga(db, runtime, runtime.logger('enrollments.saga')), db }),
-  started: async ({ saga }) => saga.start(),
-  stopped: async ({ saga }) => saga.stop(),
-  consumers: [
-    consumer({
-      name: 'user-deleted',
-      event: userEvents.deleted,
-      handle: async ({ payload: p, event: _env, trx }) => {
-        const r = new EnrollmentsRepository((trx as Transaction<EnrollmentsDB>));
-        for (const courseId of await r.eraseUser(p.userId)) await r.releaseSeat(courseId);
-        await addToOutbox(trx, erasureReceipts.enrollments, { requestId: p.requestId, userId: p.userId, service: 'enrollments' }, { key: p.userId });
-      },
+export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
+  defineService({
+    name: 'enrollments',
+    env: enrollmentsEnv,
+    contracts: { ...enrollments, ...enrollmentsInternal, ...privacyExportContract('enrollments') },
+    migrations: { '20261124230000_enrollments': m0, '20261201000000_failure_code': m1 },
+    dependencies: ['courses', 'users'],
+    repository: (db: Kysely<EnrollmentsDB>) => new EnrollmentsRepository(db),
+    deps: (s): EnrollmentsDeps => ({
+      saga: new SagaRunner(
+        enrollmentSaga({ repo: s.repo, call: s.call, payments: options.payments ?? freePayments, paymentTimeoutMs: s.config.ENROLLMENT_PAYMENT_TIMEOUT_MS }),
+        {
+          repo: s.repo,
+          uow: s.uow,
+          logger: s.runtime.logger('enrollments.saga'),
+          pollMs: s.config.ENROLLMENT_SAGA_POLL_MS,
+          retry: { ...retryPolicies.sagas, maxAttempts: s.config.ENROLLMENT_SAGA_MAX_ATTEMPTS },
+          onStepCommitted: options.onStepCommitted,
+        },
+      ),
+      outlines: new OutlineCache(),
     }),
-  ],
-  handlers: {
-    async enrol({ input, caller, call, repo: { repo, saga }, tx }) {
-      // A course that does not exist, or that the caller may not see, is refused before anything is written:
-      // no `failed` row per call for anyone to pile up.
-      const course = await call(coursesInternal.roleOf, { courseId: input.courseId, userId: caller.userId });
-      if (!course.exists || !course.visible) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
-      const id = randomUUID();
-      const sagaId = randomUUID();
-      const row = await tx((trx) => new EnrollmentsRepository(trx).start({ id, courseId: input.courseId, userId: caller.userId, sagaId, by: caller.userId }));
-      if (!row) {
-        const live = await repo.live(input.courseId, caller.userId);
-        throw new DomainError('CONFLICT', `You are already ${live?.status === 'waitlisted' ? 'on the waiting list' : 'enrolled'}`, { enrollmentId: live?.id, status: live?.status });
-      }
-      // The saga runs here; it survives this process (the sweep resumes it) if the caller gives up waiting.
-      await Promise.race([saga.run(sagaId), new Promise((r) => setTimeout(r, 15_000))]);
-      return settled(repo, (await repo.byId(id))!);
-    },
-    async drop({ input, caller, repo: { repo, saga }, tx }) {
-      const live = await repo.live(input.courseId, caller.userId);
-      if (!live || live.status === 'pending') throw notEnrolled();
-      let promoted: string | undefined;
-      const after = await tx(async (trx, emit) => {
-        const r = new EnrollmentsRepository(trx);
-        const { before, after } = await r.setStatus(live.id, 'dropped', 'DROPPED_BY_LEARNER', caller.userId);
-        const s = await r.sagaOf(live.id);
-        if (s && s.status === 'waiting') await r.advance(s.id, s.step, s.data, 'failed');
-        // The seat goes to the first in line, or back to the pool.
-        if (before.status === 'active' || before.status === 'completed') promoted = await r.releaseSeat(live.course_id);
-        await emit(enrollmentEvents.changed, { enrollmentId: live.id, courseId: live.course_id, userId: live.user_id, status: 'dropped', previous: before.status, reason: 'DROPPED_BY_LEARNER' }, live.course_id);
-        return after;
-      });
-      if (promoted) void saga.run(promoted);
-      return toEnrollment(after);
-    },
-    async bulkEnrol({ input, caller, can, call, repo: { repo, saga }, tx }) {
-      await staffOf(call, input.courseId, caller, can('courses:read-all'), 'course:members:manage');
-      // RFC 4180: quoted fields may hold commas, doubled quotes and line breaks.
-      const records = parseCsv(input.csv);
-      const header = records[0]?.cells.map((h) => h.trim().toLowerCase());
-      const col = header?.includes('email') ? header.indexOf('email') : 0;
-      const start = header?.includes('email') ? 1 : 0;
-      const rows: Array<{ line: number; email: string; outcome: 'enrolled' | 'waitlisted' | 'already_enrolled' | 'unknown_user' | 'invalid' | 'failed'; enrollmentId: string | null; message: string | null }> = [];
-      for (let i = start; i < records.length && rows.length < 5000; i++) {
-        const raw = records[i]!.cells[col]?.trim() ?? '';
-        if (!raw) continue;
-        const email = raw.toLowerCase();
-        // What the report echoes is neutralised against formula injection (it is often opened in a spreadsheet).
-        const row = { line: records[i]!.line, email: neutralise(email), enrollmentId: null as string | null, message: null as string | null };
-        if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 254) {
-          rows.push({ ...row, outcome: 'invalid', message: 'not an email address' });
-          continue;
-        }
-        const user = await call(usersInternal.byEmail, { email }).catch(() => undefined);
-        if (!user) {
-          rows.push({ ...row, outcome: 'unknown_user', message: 'no account with this email' });
-          continue;
-        }
+    started: async ({ saga }) => saga.start(),
+    stopped: async ({ saga }) => saga.stop(),
+    consumers: [
+      on({
+        name: 'user-deleted',
+        event: userEvents.deleted,
+        handle: async ({ payload: p, repo, emit }) => {
+          for (const courseId of await repo.eraseUser(p.userId)) await repo.releaseSeat(courseId);
+          await emit(erasureReceipts.enrollments, { requestId: p.requestId, userId: p.userId, service: 'enrollments' }, p.userId);
+        },
+      }),
+    ],
+    handlers: {
+      async enrol({ input, caller, call, repo, deps: { saga }, uow }) {
+        // A course that does not exist, or that the caller may not see, is refused before anything is written:
+        // no `failed` row per call for anyone to pile up.
+        const course = await call(coursesInternal.roleOf, { courseId: input.courseId, userId: caller.userId });
+        if (!course.exists || !course.visible) throw new DomainError('COURSE_NOT_FOUND', 'No such course');
         const id = randomUUID();
         const sagaId = randomUUID();
-        const started = await tx((trx) => new EnrollmentsRepository(trx).start({ id, courseId: input.courseId, userId: user.id, sagaId, by: caller.userId }));
-        if (!started) {
-          rows.push({ ...row, outcome: 'already_enrolled', enrollmentId: (await repo.live(input.courseId, user.id))?.id ?? null });
-          continue;
+        const row = await uow(({ repo: r }) => r.start({ id, courseId: input.courseId, userId: caller.userId, sagaId, by: caller.userId }));
+        if (!row) {
+          const live = await repo.live(input.courseId, caller.userId);
+          throw new DomainError('CONFLICT', `You are already ${live?.status === 'waitlisted' ? 'on the waiting list' : 'enrolled'}`, { enrollmentId: live?.id, status: live?.status });
         }
-        await saga.run(sagaId);
-        const e = (await repo.byId(id))!;
-        rows.push({
-          ...row,
-          enrollmentId: id,
-          outcome: e.status === 'active' ? 'enrolled' : e.status === 'waitlisted' ? 'waitlisted' : 'failed',
-          message: e.status === 'failed' ? e.reason : e.status === 'pending' ? 'still in progress' : null,
+        // The saga runs here; it survives this process (the sweep resumes it) if the caller gives up waiting.
+        await Promise.race([saga.run(sagaId), new Promise((r) => setTimeout(r, 15_000))]);
+        return settled(repo, await repo.byId(id));
+      },
+      async drop({ input, caller, repo, deps: { saga }, uow }) {
+        const live = await repo.live(input.courseId, caller.userId);
+        if (!live || live.status === 'pending') throw notEnrolled();
+        let promoted: string | undefined;
+        const after = await uow(async ({ repo: r, emit }) => {
+          const { before, after } = await r.setStatus(live.id, 'dropped', 'DROPPED_BY_LEARNER', caller.userId);
+          const s = await r.sagaOf(live.id);
+          if (s && s.status === 'waiting') await r.advance(s.id, s.step, s.data, 'failed');
+          // The seat goes to the first in line, or back to the pool.
+          if (before.status === 'active' || before.status === 'completed') promoted = await r.releaseSeat(live.course_id);
+          await emit(enrollmentEvents.changed, { enrollmentId: live.id, courseId: live.course_id, userId: live.user_id, status: 'dropped', previous: before.status, reason: 'DROPPED_BY_LEARNER' }, live.course_id);
+          return after;
         });
-      }
-      const summary = { enrolled: 0, waitlisted: 0, already_enrolled: 0, unknown_user: 0, invalid: 0, failed: 0 };
-      for (const r of rows) summary[r.outcome]++;
-      return { rows, summary };
-    },
-    async mine({ input, caller, repo: { repo } }) {
-      const rows = await repo.mine({ userId: caller.userId, status: input.status, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
-      const page = keysetPage(rows, input.limit, (r) => r, (r) => encodeCursor(r.created_at.toISOString(), r.id));
-      return { items: await Promise.all(page.items.map(async (r) => toEnrollment(r, await repo.waitlistPosition(r)))), nextCursor: page.nextCursor };
-    },
-    async history({ input, caller, can, call, repo: { repo } }) {
-      const e = await repo.byId(input.enrollmentId);
-      if (!e) throw new DomainError('NOT_FOUND', 'No such enrollment');
-      if (e.user_id !== caller.userId) {
-        await staffOf(call, e.course_id, caller, can('courses:read-all'), 'course:members:read').catch(() => {
-          throw new DomainError('NOT_FOUND', 'No such enrollment');
-        });
-      }
-      const h = await repo.historyOf(e.id);
-      return { enrollment: toEnrollment(e, await repo.waitlistPosition(e)), history: h.map((x) => ({ status: x.status, at: x.at.toISOString(), reason: x.reason, by: x.by })) };
-    },
-    async learnerIds({ input, repo: { repo } }) {
-      const ids = await repo.learnerIds(input.courseId, input.after, input.limit);
-      return { userIds: ids, next: ids.length === input.limit ? ids[ids.length - 1]! : null };
-    },
-    async roster({ input, caller, can, call, repo: { repo } }) {
-      const { seesEmails } = await staffOf(call, input.courseId, caller, can('courses:read-all'), 'course:members:read');
-      const rows = await repo.roster({ courseId: input.courseId, status: input.status, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
-      // Names (and emails for who may see them) for the whole page in one call.
-      const ids = [...new Set(rows.slice(0, input.limit).map((r) => r.user_id))];
-      const people = new Map(ids.length ? (await call(usersInternal.summaries, { ids })).items.map((u) => [u.id, u]) : []);
-      const withEmail = seesEmails || can('users:manage');
-      return keysetPage(
-        rows,
-        input.limit,
-        (r) => ({
-          userId: r.user_id,
-          displayName: people.get(r.user_id)?.displayName ?? null,
-          ...(withEmail && { email: people.get(r.user_id)?.email ?? null }),
-          enrollmentId: r.id,
-          status: r.status,
-          percent: r.percent,
-          lastActivityAt: r.last_activity_at?.toISOString() ?? null,
-          completedAt: r.completed_at?.toISOString() ?? null,
-          enrolledAt: r.enrolled_at?.toISOString() ?? null,
-          createdAt: r.created_at.toISOString(),
-        }),
-        (x) => encodeCursor(x.createdAt, x.enrollmentId),
-      );
-    },
-    async progress({ input, caller, call, repo: { repo } }) {
-      const e = await repo.live(input.courseId, caller.userId);
-      if (!e || (e.status !== 'active' && e.status !== 'completed')) throw notEnrolled();
-      const outline = await outlineOf(call, input.courseId);
-      const done = new Set((await repo.completedLessons(e.id)).map((l) => l.lesson_id));
-      return { ...computeProgress(outline, done), completedAt: e.completed_at?.toISOString() ?? null };
-    },
-    async completeLesson({ input, caller, call, repo: { repo }, tx }) {
-      const courseId = input.courseId ?? (await call(coursesInternal.lessonCourse, { lessonId: input.lessonId }).catch(() => undefined))?.courseId;
-      if (!courseId) throw new DomainError('NOT_FOUND', 'No such lesson');
-      const e = await repo.live(courseId, caller.userId);
-      if (!e || (e.status !== 'active' && e.status !== 'completed')) throw notEnrolled();
-      const outline = await outlineOf(call, courseId);
-      const done = new Set((await repo.completedLessons(e.id)).map((l) => l.lesson_id));
-      const before = computeProgress(outline, done);
-      const lesson = before.modules.flatMap((m) => m.lessons).find((l) => l.id === input.lessonId);
-      if (!lesson) throw new DomainError('NOT_FOUND', 'No such lesson in the published course');
-      // Sequential unlocks and module prerequisites are enforced here, not only shown.
-      if (!lesson.unlocked) throw new DomainError('LESSON_LOCKED', 'Complete the modules before this one first');
-      // A video completes itself once watched far enough; the player reports how far.
-      const rule = outline.modules.flatMap((m) => m.lessons).find((l) => l.id === input.lessonId)!;
-      if (rule.type === 'video' && rule.completeAtPercent !== null && (input.watchedPercent ?? 0) < rule.completeAtPercent) {
-        throw new DomainError('VALIDATION_FAILED', `Invalid input: watchedPercent: watch at least ${rule.completeAtPercent}% of the video`, {
-          issues: [{ path: 'watchedPercent', message: `at least ${rule.completeAtPercent}`, code: 'too_small' }],
-        });
-      }
-      done.add(input.lessonId);
-      const after = computeProgress(outline, done);
-      const ref = { enrollmentId: e.id, courseId, userId: e.user_id };
-      const completedAt = await tx(async (trx, emit) => {
-        const r = new EnrollmentsRepository(trx);
-        await r.completeLesson(e.id, input.lessonId);
-        await r.setProgress(e.id, after.percent);
-        for (const m of after.modules) {
-          if (m.complete && m.lessons.length > 0 && (await r.completeModule(e.id, m.id))) await emit(enrollmentEvents.moduleCompleted, { ...ref, moduleId: m.id }, courseId);
-        }
-        // Completion is sticky: lessons added later lower the percentage, not the completion.
-        if (after.totalLessons > 0 && after.completedLessons === after.totalLessons && e.status === 'active') {
-          const s = await r.setStatus(e.id, 'completed', null, e.user_id);
-          await emit(enrollmentEvents.courseCompleted, { ...ref, version: outline.version }, courseId);
-          await emit(enrollmentEvents.changed, { ...ref, status: 'completed', previous: 'active', reason: null }, courseId);
-          return s.after.completed_at;
-        }
-        return e.completed_at;
-      });
-      return { ...after, completedAt: completedAt?.toISOString() ?? null };
-    },
-    async dashboard({ caller, call, repo: { repo } }) {
-      const rows = (await repo.mine({ userId: caller.userId, limit: 200 })).filter((r) => r.status === 'active' || r.status === 'completed' || r.status === 'waitlisted');
-      const courses = await Promise.all(
-        rows.map(async (r) => {
-          const outline = await outlineOf(call, r.course_id).catch(() => undefined);
-          let nextLesson: { id: string; title: string } | null = null;
-          const title = outline?.title ?? '';
-          if (outline) {
-            if (r.status !== 'waitlisted') {
-              const p = computeProgress(outline, new Set((await repo.completedLessons(r.id)).map((l) => l.lesson_id)));
-              nextLesson = p.nextLesson ? { id: p.nextLesson.id, title: p.nextLesson.title } : null;
-            }
+        if (promoted) saga.wake(promoted);
+        return toEnrollment(after);
+      },
+      async bulkEnrol({ input, caller, can, call, repo, deps: { saga }, uow }) {
+        await staffOf(call, input.courseId, caller, can('courses:read-all'), 'course:members:manage');
+        // RFC 4180: quoted fields may hold commas, doubled quotes and line breaks.
+        const records = parseCsv(input.csv);
+        const header = records[0]?.cells.map((h) => h.trim().toLowerCase());
+        const col = header?.includes('email') ? header.indexOf('email') : 0;
+        const start = header?.includes('email') ? 1 : 0;
+        const rows: Array<{ line: number; email: string; outcome: 'enrolled' | 'waitlisted' | 'already_enrolled' | 'unknown_user' | 'invalid' | 'failed'; enrollmentId: string | null; message: string | null }> = [];
+        for (const record of records.slice(start)) {
+          if (rows.length >= 5000) break;
+          const raw = record.cells[col]?.trim() ?? '';
+          if (!raw) continue;
+          const email = raw.toLowerCase();
+          // What the report echoes is neutralised against formula injection (it is often opened in a spreadsheet).
+          const row = { line: record.line, email: neutralise(email), enrollmentId: null as string | null, message: null as string | null };
+          if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 254) {
+            rows.push({ ...row, outcome: 'invalid', message: 'not an email address' });
+            continue;
           }
-          return { courseId: r.course_id, title, status: r.status, percent: r.percent, nextLesson, lastActivityAt: r.last_activity_at?.toISOString() ?? null };
-        }),
-      );
-      return { courses };
+          const user = await call(usersInternal.byEmail, { email }).catch(absentOn('USER_NOT_FOUND'));
+          if (!user) {
+            rows.push({ ...row, outcome: 'unknown_user', message: 'no account with this email' });
+            continue;
+          }
+          const id = randomUUID();
+          const sagaId = randomUUID();
+          const started = await uow(({ repo: r }) => r.start({ id, courseId: input.courseId, userId: user.id, sagaId, by: caller.userId }));
+          if (!started) {
+            rows.push({ ...row, outcome: 'already_enrolled', enrollmentId: (await repo.live(input.courseId, user.id))?.id ?? null });
+            continue;
+          }
+          await saga.run(sagaId);
+          const e = await repo.byId(id);
+          rows.push({
+            ...row,
+            enrollmentId: id,
+            outcome: e?.status === 'active' ? 'enrolled' : e?.status === 'waitlisted' ? 'waitlisted' : 'failed',
+            message: !e ? 'erased meanwhile' : e.status === 'failed' ? e.reason : e.status === 'pending' ? 'still in progress' : null,
+          });
+        }
+        const summary = { enrolled: 0, waitlisted: 0, already_enrolled: 0, unknown_user: 0, invalid: 0, failed: 0 };
+        for (const r of rows) summary[r.outcome]++;
+        return { rows, summary };
+      },
+      async mine({ input, caller, repo }) {
+        const rows = await repo.mine({ userId: caller.userId, status: input.status, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
+        const page = keysetPage(rows, input.limit, (r) => r, (r) => encodeCursor(r.created_at.toISOString(), r.id));
+        return { items: await Promise.all(page.items.map(async (r) => toEnrollment(r, await repo.waitlistPosition(r)))), nextCursor: page.nextCursor };
+      },
+      async history({ input, caller, can, call, repo }) {
+        const e = await repo.byId(input.enrollmentId);
+        if (!e) throw noSuchEnrollment();
+        if (e.user_id !== caller.userId) {
+          // Someone who may not see the course's learners learns nothing about this enrollment; an outage stays one.
+          await staffOf(call, e.course_id, caller, can('courses:read-all'), 'course:members:read').catch((err: unknown) => {
+            const code = errorCode(err);
+            throw code === 'COURSE_NOT_FOUND' || code === 'FORBIDDEN' ? noSuchEnrollment() : err;
+          });
+        }
+        const h = await repo.historyOf(e.id);
+        return { enrollment: toEnrollment(e, await repo.waitlistPosition(e)), history: h.map((x) => ({ status: x.status, at: x.at.toISOString(), reason: x.reason, by: x.by })) };
+      },
+      async learnerIds({ input, repo }) {
+        const ids = await repo.learnerIds(input.courseId, input.after, input.limit);
+        return { userIds: ids, next: ids.length === input.limit ? (ids.at(-1) ?? null) : null };
+      },
+      async roster({ input, caller, can, call, repo }) {
+        const { seesEmails } = await staffOf(call, input.courseId, caller, can('courses:read-all'), 'course:members:read');
+        const rows = await repo.roster({ courseId: input.courseId, status: input.status, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
+        // Names (and emails for who may see them) for the whole page in one call.
+        const ids = [...new Set(rows.slice(0, input.limit).map((r) => r.user_id))];
+        const people = new Map(ids.length ? (await call(usersInternal.summaries, { ids })).items.map((u) => [u.id, u]) : []);
+        const withEmail = seesEmails || can('users:manage');
+        return keysetPage(
+          rows,
+          input.limit,
+          (r) => ({
+            userId: r.user_id,
+            displayName: people.get(r.user_id)?.displayName ?? null,
+            ...(withEmail && { email: people.get(r.user_id)?.email ?? null }),
+            enrollmentId: r.id,
+            status: r.status,
+            percent: r.percent,
+            lastActivityAt: r.last_activity_at?.toISOString() ?? null,
+            completedAt: r.completed_at?.toISOString() ?? null,
+            enrolledAt: r.enrolled_at?.toISOString() ?? null,
+            createdAt: r.created_at.toISOString(),
+          }),
+          (x) => encodeCursor(x.createdAt, x.enrollmentId),
+        );
+      },
+      async progress({ input, caller, call, repo, deps: { outlines } }) {
+        const e = await repo.live(input.courseId, caller.userId);
+        if (!e || (e.status !== 'active' && e.status !== 'completed')) throw notEnrolled();
+        const outline = await outlines.get(call, input.courseId);
+        const done = new Set((await repo.completedLessons(e.id)).map((l) => l.lesson_id));
+        return { ...computeProgress(outline, done), completedAt: e.completed_at?.toISOString() ?? null };
+      },
+      async completeLesson({ input, caller, call, repo, deps: { outlines }, uow }) {
+        const courseId = input.courseId ?? (await call(coursesInternal.lessonCourse, { lessonId: input.lessonId }).catch(absentOn('NOT_FOUND')))?.courseId;
+        if (!courseId) throw new DomainError('NOT_FOUND', 'No such lesson');
+        const e = await repo.live(courseId, caller.userId);
+        if (!e || (e.status !== 'active' && e.status !== 'completed')) throw notEnrolled();
+        const outline = await outlines.get(call, courseId);
+        const done = new Set((await repo.completedLessons(e.id)).map((l) => l.lesson_id));
+        const before = computeProgress(outline, done);
+        const lesson = before.modules.flatMap((m) => m.lessons).find((l) => l.id === input.lessonId);
+        if (!lesson) throw new DomainError('NOT_FOUND', 'No such lesson in the published course');
+        // Sequential unlocks and module prerequisites are enforced here, not only shown.
+        if (!lesson.unlocked) throw new DomainError('LESSON_LOCKED', 'Complete the modules before this one first');
+        // A video completes itself once watched far enough; the player reports how far.
+        const rule = outline.modules.flatMap((m) => m.lessons).find((l) => l.id === input.lessonId);
+        if (rule?.type === 'video' && rule.completeAtPercent !== null && (input.watchedPercent ?? 0) < rule.completeAtPercent) {
+          throw new DomainError('VALIDATION_FAILED', `Invalid input: watchedPercent: watch at least ${rule.completeAtPercent}% of the video`, {
+            issues: [{ path: 'watchedPercent', message: `at least ${rule.completeAtPercent}`, code: 'too_small' }],
+          });
+        }
+        done.add(input.lessonId);
+        const after = computeProgress(outline, done);
+        const ref = { enrollmentId: e.id, courseId, userId: e.user_id };
+        const completedAt = await uow(async ({ repo: r, emit }) => {
+          await r.completeLesson(e.id, input.lessonId);
+          await r.setProgress(e.id, after.percent);
+          for (const m of after.modules) {
+            if (m.complete && m.lessons.length > 0 && (await r.completeModule(e.id, m.id))) await emit(enrollmentEvents.moduleCompleted, { ...ref, moduleId: m.id }, courseId);
+          }
+          // Completion is sticky: lessons added later lower the percentage, not the completion.
+          if (after.totalLessons > 0 && after.completedLessons === after.totalLessons && e.status === 'active') {
+            const s = await r.setStatus(e.id, 'completed', null, e.user_id);
+            await emit(enrollmentEvents.courseCompleted, { ...ref, version: outline.version }, courseId);
+            await emit(enrollmentEvents.changed, { ...ref, status: 'completed', previous: 'active', reason: null }, courseId);
+            return s.after.completed_at;
+          }
+          return e.completed_at;
+        });
+        return { ...after, completedAt: completedAt?.toISOString() ?? null };
+      },
+      async dashboard({ caller, call, repo, deps: { outlines } }) {
+        const rows = (await repo.mine({ userId: caller.userId, limit: 200 })).filter((r) => r.status === 'active' || r.status === 'completed' || r.status === 'waitlisted');
+        const courses = await Promise.all(
+          rows.map(async (r) => {
+            // A course no longer published shows without a title or next lesson; an outage fails the dashboard.
+            const outline = await outlines.get(call, r.course_id).catch(absentOn('COURSE_NOT_FOUND'));
+            let nextLesson: { id: string; title: string } | null = null;
+            const title = outline?.title ?? '';
+            if (outline) {
+              if (r.status !== 'waitlisted') {
+                const p = computeProgress(outline, new Set((await repo.completedLessons(r.id)).map((l) => l.lesson_id)));
+                nextLesson = p.nextLesson ? { id: p.nextLesson.id, title: p.nextLesson.title } : null;
+              }
+            }
+            return { courseId: r.course_id, title, status: r.status, percent: r.percent, nextLesson, lastActivityAt: r.last_activity_at?.toISOString() ?? null };
+          }),
+        );
+        return { courses };
+      },
+      async privacyExport({ input, repo }) {
+        return { data: await repo.exportUser(input.userId) };
+      },
     },
-    async privacyExport({ input, repo: { repo } }) {
-      return { data: await repo.exportUser(input.userId) };
-    },
-  },
-});
+  });
+
+/** The enrollments service with the free payment provider. */
+export const enrollmentsService = createEnrollmentsService();
 
 export type { EnrollmentsDB };

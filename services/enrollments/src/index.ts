@@ -1,2 +1,2 @@
-export { enrollmentsService } from './enrollments.service.js';
-export { freePayments, usePaymentProvider, type PaymentProvider } from './saga.js';
+export { createEnrollmentsService, enrollmentsService, type EnrollmentsOptions } from './enrollments.service.js';
+export { freePayments, type EnrollmentStep, type PaymentProvider } from './enrollment-saga.js';

@@ -32,7 +32,8 @@ export function computeProgress(outline: Outline, done: Set<string>): Progress {
   let completed = 0;
   let next: Progress['nextLesson'] = null;
   const modules = outline.modules.map((m, i) => {
-    const previousDone = !outline.sequential || i === 0 || complete.get(outline.modules[i - 1]!.id) === true;
+    const before = outline.modules[i - 1];
+    const previousDone = !outline.sequential || !before || complete.get(before.id) === true;
     const unlocked = previousDone && m.requires.every((r) => complete.get(r) !== false);
     const lessons = m.lessons.map((l) => {
       total++;
@@ -41,7 +42,7 @@ export function computeProgress(outline: Outline, done: Set<string>): Progress {
       if (!isDone && unlocked && !next) next = { id: l.id, title: l.title, moduleId: m.id };
       return { id: l.id, title: l.title, complete: isDone, unlocked };
     });
-    return { id: m.id, title: m.title, complete: complete.get(m.id)!, unlocked, lessons };
+    return { id: m.id, title: m.title, complete: complete.get(m.id) === true, unlocked, lessons };
   });
   return {
     courseId: outline.courseId,

@@ -6,13 +6,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { coursesInternal, enrollmentEvents, notificationEvents, usersInternal } from '@lms/contracts';
-import { migrateSchema, openDatabase, type Database, type Runtime } from '@lms/runtime';
+import { addToOutbox, migrateSchema, openDatabase, retryPolicies, type Call, type Database } from '@lms/runtime';
 import type { Kysely } from 'kysely';
 import { ServiceBroker } from 'moleculer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrollmentsService } from '../src/index.js';
 import { EnrollmentsRepository, type EnrollmentsDB } from '../src/enrollments.repository.js';
-import { EnrollmentSaga, type PaymentProvider } from '../src/saga.js';
+import { enrollmentSaga, type EnrollmentSagaTypes, type PaymentProvider } from '../src/enrollment-saga.js';
+import { SagaRunner } from '../src/saga/engine.js';
 import { query, tempDatabase } from '../../../tools/test/support.ts';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -46,10 +47,21 @@ const payments: PaymentProvider = {
   },
 };
 
-/** The one place a runner is built: the saga's constructor is the only thing here that may change shape. */
-function runner(): EnrollmentSaga {
-  const runtime = { broker, relays: [] } as unknown as Runtime;
-  return new EnrollmentSaga(db, runtime, quiet, payments);
+/**
+ * The one place a runner is built: what another process's enrollments service would build — the same saga definition,
+ * a unit of work over its own transactions (outbox rows written in them), calls over the broker.
+ */
+function runner(): SagaRunner<EnrollmentSagaTypes> {
+  const repo = new EnrollmentsRepository(db);
+  const call: Call = (c, input) => broker.call(c.action, input);
+  return new SagaRunner(enrollmentSaga({ repo, call, payments, paymentTimeoutMs: 10_000 }), {
+    repo,
+    uow: (fn) =>
+      db.transaction().execute((trx) => fn({ repo: new EnrollmentsRepository(trx), emit: (event, payload, key) => addToOutbox(trx, event, payload, { key }) })),
+    logger: quiet,
+    pollMs: 60_000,
+    retry: retryPolicies.sagas,
+  });
 }
 
 beforeAll(async () => {
