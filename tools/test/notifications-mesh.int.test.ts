@@ -72,7 +72,7 @@ describe('digests with two nodes', () => {
     await drained();
     await sql(`update notifications.deliveries set run_after = now() where user_id = any($1) and status = 'held'`, [ids]);
     // Both nodes assemble at once, over the same rows.
-    const [byA, byB] = await Promise.all([notificationsOf(a.node.broker).digest.assembleDue(), notificationsOf(b.broker).digest.assembleDue()]);
+    const [byA, byB] = await Promise.all([notificationsOf(a.node).digest.assembleDue(), notificationsOf(b).digest.assembleDue()]);
     expect(byA + byB).toBe(9);
     for (const name of ['dee', 'dom', 'dot']) {
       const mail = await smtp.next(`${name}@mesh.test`, /3 notifications today/, 20_000);
@@ -100,7 +100,7 @@ describe('announcements', () => {
     await drained();
 
     // 2 mails a second for the whole mesh (read at each claim, set on both nodes as an operator would).
-    const setEmailRate = (perSecond: number) => [a.node.broker, b.broker].forEach((broker) => notificationsOf(broker).delivery.setRate('email', perSecond));
+    const setEmailRate = (perSecond: number) => [a.node, b].forEach((n) => notificationsOf(n).delivery.setRate('email', perSecond));
     setEmailRate(2);
     const ann = await http(a.base, 'POST', `/api/v1/courses/${courseId}/announcements`, { title: 'Lab closed', body: 'No lab on Friday.\nSee you Monday.' }, teacher);
     expect([ann.status, ann.body.status]).toEqual([202, 'fanning_out']);

@@ -351,7 +351,7 @@ describe('digests (embedded)', () => {
     expect(local).toBe('Mon 08:00');
     const db = defined(node.runtime.subscriptions.get('notifications-email')).db;
     await db.transaction().execute((trx) => sql`update notifications.deliveries set run_after = now() where id = ${held.id}`.execute(trx));
-    expect(await notificationsOf(node.broker).digest.assembleDue()).toBe(1);
+    expect(await notificationsOf(node).digest.assembleDue()).toBe(1);
     const mail = await mailbox().next('weekly@notify.test', /1 notification this week/);
     expect(mail.text).toContain('Welcome to Weekly course');
     expect((await deliveries('digested')).find((d) => d.id === held.id)).toBeTruthy();

@@ -1,5 +1,5 @@
 import { notificationBroadcasts } from '@lms/contracts';
-import { retryPolicies, type LmsNode } from '@lms/runtime';
+import { depsOf, retryPolicies, type LmsNode } from '@lms/runtime';
 import { smsProviderOf, type SmsProvider } from './channels.js';
 import type { NotificationsContext, WorkerEnv } from './context.js';
 import { UnsubscribeSigner, vapidKeys, type Vapid } from './keys.js';
@@ -41,12 +41,11 @@ export function notificationDeps(s: NotificationsContext): NotificationDeps {
 export const workersOf = (d: NotificationDeps) => [d.route, d.fanOut, d.digest, d.delivery];
 
 /**
- * The notifications service's dependencies on this node (REPL: `notificationsOf(broker).digest.assembleDue()`;
+ * The notifications service's dependencies on this node (REPL: `notificationsOf(node).digest.assembleDue()`;
  * `.delivery.setRate('email', 20)`; tests). Throws when the node does not run the service.
  */
-export function notificationsOf(broker: LmsNode['broker']): NotificationDeps {
-  const service = broker.getLocalService('notifications') as unknown as { deps?: () => NotificationDeps } | undefined;
-  const deps = service?.deps?.();
+export function notificationsOf(node: Pick<LmsNode, 'runtime'>): NotificationDeps {
+  const deps = depsOf<NotificationDeps>(node.runtime, 'notifications');
   if (!deps) throw new Error('this node does not run the notifications service');
   return deps;
 }

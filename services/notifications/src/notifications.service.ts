@@ -14,7 +14,7 @@ import {
   userEvents,
   usersInternal,
 } from '@lms/contracts';
-import { consumer, defineService, encodeCursor, keysetPage, type Call, type Caller, type ServiceModule } from '@lms/runtime';
+import { consumerOf, defineService, encodeCursor, isNotFound, keysetPage, type Call, type Caller } from '@lms/runtime';
 import type { Kysely } from 'kysely';
 import { notificationsEnv } from './config.js';
 import type { AnnouncementRow, NotificationsDB } from './db.js';
@@ -83,11 +83,7 @@ async function readerOf(call: Call, courseId: string, caller: Caller, admin: boo
 /** An announcement as its course's learners see it: what was said, when and by whom; not how its delivery goes. */
 const forMembers = (a: AnnouncementRow) => ({ id: a.id, courseId: a.course_id, authorId: a.author_id, title: a.title, body: a.body, createdAt: a.created_at.toISOString() });
 
-/** The error of a call to another service that says the thing asked about does not exist (and nothing else). */
-const isNotFound = (err: unknown, code: string) => (err as { type?: unknown } | null)?.type === code;
-
-/** Wakes a worker once the consumer's transaction has committed (the worker's own poll is the safety net). */
-const afterCommit = (kick: () => void) => void setImmediate(kick);
+const on = consumerOf<NotificationsDB, NotificationsRepository, NotificationDeps>();
 
 /**
  * Decides whether, when, how and in which language a message is delivered: `notification.requested` (and
@@ -96,51 +92,46 @@ const afterCommit = (kick: () => void) => void setImmediate(kick);
  * email (SMTP), web push (VAPID) and SMS (an HTTP gateway) with retries, and assemble digests.
  * Every worker claims with SKIP LOCKED: any number of nodes can run this service.
  */
-const definition = (built?: (deps: NotificationDeps) => void) =>
-  defineService({
+export const notificationsService = defineService({
     name: 'notifications',
     env: notificationsEnv,
     contracts: { ...notifications, ...privacyExportContract('notifications') },
     migrations: { '20261124200000_notifications': m0, '20261124270000_delivery': m1, '20261124280000_keys': m2, '20261125000000_channels': m3 },
     repository: (db: Kysely<NotificationsDB>) => new NotificationsRepository(db),
-    deps: (s) => {
-      const deps = notificationDeps(s);
-      built?.(deps);
-      return deps;
-    },
+    deps: (s) => notificationDeps(s),
     started: async (deps) => workersOf(deps).forEach((w) => w.start()),
     stopped: async (deps) => workersOf(deps).forEach((w) => w.stop()),
     consumers: [
       // The durable keeps its first name ('email'): renaming it would replay the stream into a new consumer.
-      consumer({
+      on({
         name: 'email',
         event: notificationEvents.requested,
-        handle: async ({ payload: p, event, repo, deps }) => {
+        handle: async ({ payload: p, event, repo, deps, afterCommit }) => {
           // Events from before routing existed already have their email delivery: nothing to do again.
           if (await repo.deliveries.existsForEvent(event.id)) return;
           await repo.requests.add({ eventId: event.id, userId: p.userId, to: p.to, template: p.template, locale: p.locale, data: p.data });
           afterCommit(() => deps.route.kick());
         },
       }),
-      consumer({
+      on({
         name: 'welcome',
         event: userEvents.created,
-        handle: async ({ payload: p, event, repo, deps }) => {
+        handle: async ({ payload: p, event, repo, deps, afterCommit }) => {
           await repo.requests.add({ eventId: event.id, userId: p.userId, to: p.email, template: 'welcome', locale: 'en', data: { displayName: p.displayName } });
           afterCommit(() => deps.route.kick());
         },
       }),
-      consumer({
+      on({
         name: 'course-published',
         event: courseEvents.published,
-        handle: async ({ payload: p, event, repo, deps }) => {
+        handle: async ({ payload: p, event, repo, deps, afterCommit }) => {
           // A first publication has no learners yet; a new version tells the enrolled ones.
           if (p.version <= 1) return;
           await repo.announcements.addCourseUpdate({ id: event.id, courseId: p.courseId, courseTitle: p.title, authorId: p.ownerId, title: `${p.title} was updated`, body: `Version ${p.version} is published.` });
           afterCommit(() => deps.fanOut.kick());
         },
       }),
-      consumer({
+      on({
         name: 'user-deleted',
         event: userEvents.deleted,
         handle: async ({ payload: p, repo, emit }) => {
@@ -252,18 +243,3 @@ const definition = (built?: (deps: NotificationDeps) => void) =>
       },
     },
   });
-
-const notificationsDefinition = definition();
-
-/**
- * The notifications service. Its dependencies (workers, signer, keys) are reachable on a node through the broker
- * (`notificationsOf(broker)`): the Moleculer service exposes them as its `deps()` method.
- */
-export const notificationsService: ServiceModule = {
-  ...notificationsDefinition,
-  build(runtime) {
-    let deps: NotificationDeps | undefined;
-    const schema = definition((d) => (deps = d)).build(runtime);
-    return { ...schema, methods: { ...schema.methods, deps: () => deps } };
-  },
-};

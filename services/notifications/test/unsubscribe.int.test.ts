@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 const unsubscribe = async (userId: string) => {
-  const token = await notificationsOf(node.broker).signer.token(userId, 'announcements');
+  const token = await notificationsOf(node).signer.token(userId, 'announcements');
   return node.broker.call('notifications.unsubscribe', { token });
 };
 

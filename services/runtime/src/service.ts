@@ -172,6 +172,14 @@ export interface ConsumerDefinition<E extends EventContract = EventContract, DB 
   maxDeliver?: number;
 }
 
+/**
+ * A `consumer()` typed by its service: `const on = consumerOf<NotificationsDB, NotificationsRepository, Deps>()`, then
+ * `on({ name, event, handle: async ({ payload, repo, deps }) => … })` — repo and deps typed, not `any`.
+ */
+export function consumerOf<DB, R, Deps>() {
+  return <E extends EventContract>(def: ConsumerDefinition<E, DB, R, Deps>): ConsumerDefinition<EventContract, DB, R, Deps> => consumer(def);
+}
+
 /** Declares a consumer; its repository and dependencies are typed by the service it is declared in. */
 export function consumer<E extends EventContract, DB = any, R = any, Deps = any>(def: ConsumerDefinition<E, DB, R, Deps>): ConsumerDefinition<EventContract, DB, R, Deps> {
   return def as unknown as ConsumerDefinition<EventContract, DB, R, Deps>;
