@@ -100,7 +100,7 @@ export default function brokerOptions(cfg: RuntimeConfig): BrokerOptions {
     // (RoundRobin, Random, CpuUsage, Latency, Shard). preferLocal keeps calls in-process when possible.
     // Between nodes, NATS's queue group has the last word on which node serves a call.
     registry: {
-      strategy: (process.env.MOLECULER_STRATEGY as 'RoundRobin') ?? 'RoundRobin',
+      strategy: (process.env.MOLECULER_STRATEGY) ?? 'RoundRobin',
       preferLocal: bool('MOLECULER_PREFER_LOCAL', true),
     },
 

@@ -3,7 +3,7 @@ import { SERVICES } from './services.ts';
 
 /** Every declaration: the runtime's, then each service's, in registry order. */
 export function declarations(names: string[] = Object.keys(SERVICES)): Array<{ owner: string; schema: EnvSchema }> {
-  const out: Array<{ owner: string; schema: EnvSchema }> = [{ owner: 'runtime', schema: runtimeEnv as unknown as EnvSchema }];
+  const out: Array<{ owner: string; schema: EnvSchema }> = [{ owner: 'runtime', schema: runtimeEnv }];
   for (const n of names) {
     const env = SERVICES[n]?.env;
     if (env) out.push({ owner: n, schema: env });

@@ -363,7 +363,7 @@ export class CoursesRepository {
       .executeTakeFirst();
     if (!r) return undefined;
     const { member_role, ...row } = r;
-    return { row: row as CourseRow, role: member_role ?? undefined };
+    return { row: row, role: member_role ?? undefined };
   }
 
   async roleIn(courseId: string, userId: string): Promise<CourseRole | undefined> {

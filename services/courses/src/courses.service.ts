@@ -47,7 +47,7 @@ const absentIf =
     if (is(err)) return undefined;
     throw err;
   };
-const everything = new Set(Object.values(courseRolePermissions).flat()) as Set<CoursePermission>;
+const everything = new Set(Object.values(courseRolePermissions).flat());
 
 /**
  * The caller's standing in one course: its row, their course role and what it lets them do.

@@ -15,7 +15,7 @@ const world = {
   lessonId: randomUUID(),
   /** `lessonCourse` and `publishedOutline`: answer, say "not found", or fail like an outage. */
   courses: 'ok' as 'ok' | 'not-found' | 'outage',
-  payments: freePayments as PaymentProvider,
+  payments: freePayments,
 };
 const outage = () => new Error('connection reset'); // not a domain error: what a timeout or a crash looks like
 

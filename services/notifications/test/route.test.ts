@@ -19,7 +19,7 @@ const request = (template: string, userId: string | null = 'u1'): RequestRow => 
   created_at: now,
 });
 const settings = (prefs: object, status = 'active') => ({ email: 'u1@example.org', displayName: 'Uma', locale: 'fr', timezone: 'Europe/Paris', status, preferences: resolvePreferences(prefs) });
-const channels = (r: ReturnType<typeof route>) => Object.fromEntries(r.rows.map((x) => [x.channel, [x.status, x.digest ?? null, (x.run_after as Date | undefined)?.toISOString() ?? null]]));
+const channels = (r: ReturnType<typeof route>) => Object.fromEntries(r.rows.map((x) => [x.channel, [x.status, x.digest ?? null, (x.run_after)?.toISOString() ?? null]]));
 
 describe('route()', () => {
   it('sends on every channel the type allows, with SMS only where a number and a provider exist', () => {

@@ -182,7 +182,7 @@ export function consumerOf<DB, R, Deps>() {
 
 /** Declares a consumer; its repository and dependencies are typed by the service it is declared in. */
 export function consumer<E extends EventContract, DB = any, R = any, Deps = any>(def: ConsumerDefinition<E, DB, R, Deps>): ConsumerDefinition<EventContract, DB, R, Deps> {
-  return def as unknown as ConsumerDefinition<EventContract, DB, R, Deps>;
+  return def;
 }
 
 /** What `started`/`stopped` receive: the service's deps, or (services without `deps`) its repository. */

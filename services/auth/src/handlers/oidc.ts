@@ -24,7 +24,7 @@ export const oidcHandlers: Pick<AuthHandlers, 'oidcProviders' | 'oidcStart' | 'o
     const flow = await repo.useOidcFlow(sha256(input.state), p.name);
     if (!flow) throw new DomainError('TOKEN_INVALID', 'This sign-in attempt has expired or was already used; start again');
     const { provider: _provider, ...query } = input;
-    const ext = await deps.oidc.finishFlow(p, query as Record<string, string>, { state: input.state, codeVerifier: flow.code_verifier, nonce: flow.nonce });
+    const ext = await deps.oidc.finishFlow(p, query, { state: input.state, codeVerifier: flow.code_verifier, nonce: flow.nonce });
 
     let userId: string;
     let outcome: 'known' | 'linked' | 'created';

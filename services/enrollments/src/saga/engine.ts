@@ -282,7 +282,7 @@ export function withTimeout<T>(p: Promise<T>, ms: number | undefined): Promise<T
       },
       (e: unknown) => {
         clearTimeout(t);
-        reject(e as Error);
+        reject(e);
       },
     );
   });
