@@ -22,7 +22,7 @@ export function scan(body: Readable, at: { host: string; port: number }, timeout
       const text = reply.replace(/\0/g, '').trim();
       const found = /^stream: (.+) FOUND$/.exec(text);
       if (text === 'stream: OK') resolve({ clean: true });
-      else if (found) resolve({ clean: false, signature: found[1]! });
+      else if (found?.[1]) resolve({ clean: false, signature: found[1] });
       else reject(new Error(`clamd said: ${text.slice(0, 200)}`));
     });
     socket.once('connect', async () => {

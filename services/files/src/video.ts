@@ -56,7 +56,8 @@ export function webMp4(file: string, out: string, durationSeconds: number, onPro
       .output(out)
       .on('progress', (p: { timemark?: string; percent?: number }) => {
         const t = p.timemark?.split(':').map(Number);
-        const done = t && t.length === 3 ? t[0]! * 3600 + t[1]! * 60 + t[2]! : 0;
+        const [h = 0, m = 0, s = 0] = t?.length === 3 ? t : [];
+        const done = h * 3600 + m * 60 + s;
         if (durationSeconds > 0) onProgress(Math.min(99, Math.round((done / durationSeconds) * 100)));
       })
       .on('end', () => resolve())

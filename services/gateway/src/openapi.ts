@@ -110,7 +110,7 @@ function shapeOf(c: AnyProcedure): Record<string, z.ZodType> {
 }
 
 export function pathParams(path: string): string[] {
-  return [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+  return [...path.matchAll(/\{(\w+)\}/g)].flatMap((m) => (m[1] ? [m[1]] : []));
 }
 
 /** The OpenAPI 3.1 document for every REST operation the contracts declare. */
@@ -123,17 +123,15 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
     if (!c.rest) continue;
     const shape = shapeOf(c);
     const inPath = pathParams(c.rest.path);
-    const parameters: Json[] = inPath.map((name) => ({
-      name,
-      in: 'path',
-      required: true,
-      schema: toSchema(shape[name]!, 'input', schemas, inputs),
-    }));
+    const parameters: Json[] = inPath.map((name) => {
+      const field = shape[name];
+      if (!field) throw new Error(`${c.action}: path parameter {${name}} is not in its input`);
+      return { name, in: 'path', required: true, schema: toSchema(field, 'input', schemas, inputs) };
+    });
     const rest = Object.keys(shape).filter((k) => !inPath.includes(k));
     let requestBody: Json | undefined;
     if (c.rest.method === 'GET' || c.rest.method === 'DELETE') {
-      for (const name of rest) {
-        const field = shape[name]!;
+      for (const [name, field] of Object.entries(shape).filter(([k]) => rest.includes(k))) {
         const schema = toSchema(field, 'input', schemas, inputs);
         parameters.push({
           name,
