@@ -2,7 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { filesInternal, type ErrorCode, type FileMeta } from '@lms/contracts';
+import { filesInternal, type AnyProcedure, type ErrorCode } from '@lms/contracts';
+import type { z } from 'zod';
 import { ingest, safeName, storageFromEnv, type BlobStorage } from '@lms/files';
 import { DomainError, toPublicError, type CallMeta, type Caller, type Runtime } from '@lms/runtime';
 import { FileStore } from '@tus/file-store';
@@ -28,6 +29,9 @@ export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: Ed
   const store = () => (storage ??= storageFromEnv(runtime.config.dataDir, config));
   const maxBytes = () => config.FILES_MAX_BYTES;
   const { broker } = runtime;
+  /** A call of a files procedure on behalf of the uploader (their token in `meta`), typed by its contract. */
+  const callFiles = <C extends AnyProcedure>(c: C, input: z.input<C['input']>, meta: CallMeta) =>
+    broker.call(c.action, input as object, { meta }) as Promise<z.output<C['output']>>;
   const log = runtime.logger('gateway.files');
 
   const fail = (req: GatewayRequest, res: ServerResponse, err: unknown) => {
@@ -119,9 +123,8 @@ export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: Ed
       const token = edgeAuth.tokenOf(req);
       const q = new URL(req.url ?? '/', 'http://local').searchParams;
       const { name, declaredType, blob } = await receive(req);
-      const meta = (await broker
-        .call(
-          filesInternal.register.action,
+      const meta = await callFiles(
+          filesInternal.register,
           {
             fileId,
             courseId: q.get('courseId') ?? undefined,
@@ -130,12 +133,11 @@ export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: Ed
             declaredType,
             blob: { tmpKey: blob.tmpKey, sha256: blob.sha256, size: blob.size, head: blob.head.toString('base64') },
           },
-          { meta: { token, requestId: req.$requestId, edge: false, client: clientOf(req) } satisfies CallMeta },
-        )
-        .catch(async (err) => {
+          { token, requestId: req.$requestId, edge: false, client: clientOf(req) },
+        ).catch(async (err: unknown) => {
           await store().delete(blob.tmpKey).catch(() => {});
           throw err;
-        })) as FileMeta;
+        });
       sendJson(res, 201, meta, { Location: `/api/v1/files/${meta.id}` });
     } catch (err) {
       fail(req, res, err);
@@ -151,11 +153,11 @@ export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: Ed
       const token = caller ? edgeAuth.tokenOf(req) : undefined;
       const version = q.get('version') ? Number(q.get('version')) : undefined;
       const variant = req.$params?.name ? String(req.$params.name) : undefined;
-      const f = (await broker.call(
-        filesInternal.openForRead.action,
+      const f = await callFiles(
+        filesInternal.openForRead,
         { fileId, version, variant, signature: signed ? { exp: Number(q.get('exp')), sig: q.get('sig') ?? '' } : undefined },
-        { meta: { token, requestId: req.$requestId, edge: false } satisfies CallMeta },
-      )) as { blobKey: string; size: number; contentType: string; name: string; sha256: string; inline: boolean };
+        { token, requestId: req.$requestId, edge: false },
+      );
       const etag = `"${f.sha256}"`;
       // Cleaned again on the way out: a name stored before bidi and format characters were stripped loses them here.
       const name = safeName(f.name);
@@ -266,21 +268,19 @@ export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: Ed
       const file = path.join(tusDir, upload.id);
       try {
         const blob = await ingest(store(), createReadStream(file), maxBytes());
-        const meta = (await broker
-          .call(
-            filesInternal.register.action,
+        const meta = await callFiles(
+            filesInternal.register,
             {
               name: upload.metadata?.filename ?? '',
               declaredType: upload.metadata?.filetype ?? undefined,
               courseId: upload.metadata?.courseId ?? undefined,
               blob: { tmpKey: blob.tmpKey, sha256: blob.sha256, size: blob.size, head: blob.head.toString('base64') },
             },
-            { meta: { token, edge: false } satisfies CallMeta },
-          )
-          .catch(async (err) => {
+            { token, edge: false },
+          ).catch(async (err: unknown) => {
             await store().delete(blob.tmpKey).catch(() => {});
             throw err;
-          })) as FileMeta;
+          });
         return { status_code: 204, headers: { 'X-File-Id': meta.id, 'Access-Control-Expose-Headers': 'X-File-Id, Upload-Offset, Location' } };
       } catch (err) {
         const pub = toPublicError(err);
