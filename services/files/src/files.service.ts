@@ -120,11 +120,11 @@ export const filesService = defineService({
     filesConsumer({
       name: 'process',
       event: fileEvents.uploaded,
-      handle: async ({ payload: p, repo, deps }) => {
+      handle: async ({ payload: p, repo, deps, afterCommit }) => {
         if (!processable(deps.config, p.contentType)) return;
         await repo.queueJob(p.fileId, p.version);
-        // After the event's transaction (the job is visible then); kick() runs outside it.
-        setImmediate(() => deps.processor.kick());
+        // Once the event's transaction has committed (the job is visible then); never if it rolls back.
+        afterCommit(() => deps.processor.kick());
       },
     }),
     filesConsumer({
