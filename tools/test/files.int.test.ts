@@ -49,6 +49,23 @@ for (const backend of ['local', 's3'] as const) {
     const upload = (token: string, body: Buffer | string, headers: Record<string, string> = {}, url = '/api/v1/files') =>
       req(base, 'POST', url, body, token, { 'content-type': 'application/octet-stream', ...headers });
 
+    async function start() {
+      node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: path.join(dir.dir, 'data'), port: 0, databaseUrl: undefined });
+      base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
+    }
+    /**
+     * A node reads its configuration once, when it starts: a test that needs other settings restarts it with them
+     * (`undefined` unsets a variable). The data directory, and so every account and token, stays.
+     */
+    async function restartWith(settings: Record<string, string | undefined>) {
+      await node.stop();
+      for (const [k, v] of Object.entries(settings)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      await start();
+    }
+
     beforeAll(async () => {
       dir = tempDir();
       const env: Record<string, string> = { FILES_DIR: path.join(dir.dir, 'files'), FILES_URL_SECRET: SECRET, FILES_MAX_BYTES: String(8 * 1024 * 1024), RATE_LIMIT_AUTH_PER_MINUTE: '1000' };
@@ -59,8 +76,7 @@ for (const backend of ['local', 's3'] as const) {
         Object.assign(env, { FILES_STORAGE: 's3', S3_BUCKET: 'lms', S3_ENDPOINT: s3Url, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' });
       }
       Object.assign(process.env, env);
-      node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: path.join(dir.dir, 'data'), port: 0, databaseUrl: undefined });
-      base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
+      await start();
       for (const who of ['admin', 'teacher', 'learner', 'outsider'] as const) {
         const r = (await req(base, 'POST', '/api/v1/auth/register', { email: `${who}@files-${backend}.test`, password: 'files suite password', displayName: who })).body;
         tokens[who] = r.accessToken;
@@ -305,8 +321,7 @@ for (const backend of ['local', 's3'] as const) {
         });
       });
       await new Promise<void>((r) => clamd.listen(0, '127.0.0.1', r));
-      process.env.CLAMAV_HOST = '127.0.0.1';
-      process.env.CLAMAV_PORT = String((clamd.address() as net.AddressInfo).port);
+      await restartWith({ CLAMAV_HOST: '127.0.0.1', CLAMAV_PORT: String((clamd.address() as net.AddressInfo).port), FILES_MAX_IMAGE_BYTES: '100' });
       try {
         const bad = await upload(tokens.learner, EICAR, { 'x-filename': 'eicar.txt', 'content-type': 'text/plain' });
         const good = await upload(tokens.learner, 'harmless words', { 'x-filename': 'ok.txt', 'content-type': 'text/plain' });
@@ -322,21 +337,15 @@ for (const backend of ['local', 's3'] as const) {
           return m.state === 'ready' && m;
         }, 15_000);
         expect(clean.scan).toBe('clean');
-      } finally {
-        delete process.env.CLAMAV_HOST;
-        delete process.env.CLAMAV_PORT;
-        clamd.close();
-      }
-      process.env.FILES_MAX_IMAGE_BYTES = '100';
-      try {
         const photo = await sharp({ create: { width: 300, height: 300, channels: 3, background: '#ff0000' } }).jpeg().toBuffer();
         const big = await upload(tokens.learner, photo, { 'x-filename': 'big.jpg' });
         expect([big.status, big.body.error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
         expect(await leftovers()).toEqual([]);
       } finally {
-        delete process.env.FILES_MAX_IMAGE_BYTES;
+        await restartWith({ CLAMAV_HOST: undefined, CLAMAV_PORT: undefined, FILES_MAX_IMAGE_BYTES: undefined });
+        clamd.close();
       }
-    });
+    }, 60_000);
 
     it('resumes an interrupted upload (tus): only the rest is sent, and only its owner may touch it', async () => {
       const body = Buffer.alloc(3 * 1024 * 1024 + 123, 9);
@@ -366,7 +375,7 @@ for (const backend of ['local', 's3'] as const) {
 
     if (backend === 'local') {
       it('streams a 1 GiB upload with flat memory', async () => {
-        process.env.FILES_MAX_BYTES = String(2 * 1024 ** 3);
+        await restartWith({ FILES_MAX_BYTES: String(2 * 1024 ** 3) });
         global.gc?.();
         const rss0 = process.memoryUsage().rss;
         let peak = rss0;
@@ -389,8 +398,7 @@ for (const backend of ['local', 's3'] as const) {
         console.log(`1 GiB upload: ${(1024 / seconds).toFixed(0)} MiB/s, RSS growth ${growthMiB.toFixed(0)} MiB`);
         expect(status).toBe(201);
         expect(growthMiB).toBeLessThan(64);
-        delete process.env.FILES_MAX_BYTES;
-        process.env.FILES_MAX_BYTES = String(8 * 1024 * 1024);
+        await restartWith({ FILES_MAX_BYTES: String(8 * 1024 * 1024) });
       }, 120_000);
     }
   });

@@ -133,6 +133,20 @@ describe('a request never takes the process down', () => {
     await waitFor(async () => (await leftovers()).length === 0, 5_000).catch(async () => expect(await leftovers()).toEqual([]));
   });
 
+  it('answers a resumable upload 503 when tokens cannot be checked (auth unreachable), 401 only for a bad token', async () => {
+    const tus = { 'Tus-Resumable': '1.0.0', 'upload-length': '10' };
+    const bad = await fetch(`${base}/api/v1/files/uploads`, { method: 'POST', headers: { ...tus, authorization: 'Bearer not.a.token' } });
+    expect([bad.status, ((await bad.json()) as { error: { code: string } }).error.code]).toEqual([401, 'UNAUTHENTICATED']);
+    // A gateway on its own: nothing answers for the signing keys, so a good token cannot be checked. That is an outage, not "sign in".
+    const lone = await startNode([SERVICES.gateway!], { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
+    try {
+      const r = await fetch(`http://127.0.0.1:${gatewayPort(lone.broker)}/api/v1/files/uploads`, { method: 'POST', headers: { ...tus, authorization: `Bearer ${token}` } });
+      expect([r.status, ((await r.json()) as { error: { code: string } }).error.code]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+    } finally {
+      await lone.stop();
+    }
+  });
+
   it('answers broken and unsupported Content-Encoding 400 and 415 on REST and tRPC alike, and inflates what it supports', async () => {
     const login = JSON.stringify({ email: 'admin@hostile.test', password: 'hostile suite password' });
     const bad = Buffer.from('not gzip at all');

@@ -1,12 +1,6 @@
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 
-/** CLAMAV_HOST[:CLAMAV_PORT]: scanning on. Unset: files say `not_scanned`. */
-export function clamavConfigured(): { host: string; port: number } | undefined {
-  const host = process.env.CLAMAV_HOST;
-  return host ? { host, port: Number(process.env.CLAMAV_PORT ?? 3310) } : undefined;
-}
-
 /**
  * Streams bytes to clamd with the INSTREAM command (length-prefixed chunks, a zero-length chunk to end) and
  * reads its verdict: `stream: OK` or `stream: <signature> FOUND`. Throws when clamd cannot be reached or
@@ -28,7 +22,7 @@ export function scan(body: Readable, at: { host: string; port: number }, timeout
       const text = reply.replace(/\0/g, '').trim();
       const found = /^stream: (.+) FOUND$/.exec(text);
       if (text === 'stream: OK') resolve({ clean: true });
-      else if (found) resolve({ clean: false, signature: found[1]! });
+      else if (found?.[1]) resolve({ clean: false, signature: found[1] });
       else reject(new Error(`clamd said: ${text.slice(0, 200)}`));
     });
     socket.once('connect', async () => {

@@ -1,54 +1,32 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { coursePermissionsOf, coursesInternal, DomainError, fileEvents, files, filesInternal, erasureReceipts, privacyExportContract, userEvents, type FileMeta } from '@lms/contracts';
-import { addToOutbox, consumer, defineService, type Caller, type HandlerArgs } from '@lms/runtime';
-import { sql, type ColumnType, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { coursePermissionsOf, coursesInternal, DomainError, fileEvents, files, filesInternal, erasureReceipts, privacyExportContract, userEvents, type EventContract, type FileMeta } from '@lms/contracts';
+import { consumer, defineService, type Call, type Caller, type ConsumerDefinition, type ServiceContext } from '@lms/runtime';
+import type { Kysely } from 'kysely';
 import * as m0 from './migrations/20261124240000_files.js';
 import * as m1 from './migrations/20261124250000_variants.js';
 import * as m2 from './migrations/20261124260000_jobs.js';
-import { dimensionsFromHead, IMAGE_TYPES, maxPixels } from './images.js';
+import { filesEnv, limitFor, type FilesConfig } from './config.js';
+import { FilesRepository, type FileRow, type FilesDB, type LoadedFile } from './files.repository.js';
+import { dimensionsFromHead, IMAGE_TYPES } from './images.js';
 import { processable, Processor } from './processor.js';
 import { safeName } from './ingest.js';
 import { storageFromEnv, type BlobStorage } from './storage.js';
 import { detectType, inline } from './types.js';
 
-export interface FilesDB {
-  files: {
-    id: string;
-    owner_id: string;
-    course_id: string | null;
-    lesson_id: string | null;
-    name: string;
-    version: number;
-    state: string;
-    scan: string;
-    rejected_reason?: string | null;
-    progress?: number | null;
-    media?: ColumnType<unknown, string | undefined, string | undefined> | null;
-    created_at?: Date;
-    updated_at?: Date;
-  };
-  jobs: { file_id: string; version: number; status: string; attempts: ColumnType<number, number | undefined, number>; run_after: ColumnType<Date, undefined, unknown>; error: string | null };
-  file_variants: { file_id: string; version: number; name: string; blob_key: string; content_type: string; width: number; height: number; size: number };
-  file_versions: { file_id: string; version: number; blob_key: string; sha256: string; size: string | number; content_type: string; declared_type: string | null; created_at?: Date };
-  url_keys: { id: number; key: string };
-}
-type FileRow = Selectable<FilesDB['files']>;
-type VersionRow = Selectable<FilesDB['file_versions']>;
+export type { FilesDB } from './files.repository.js';
 
 const notFound = () => new DomainError('NOT_FOUND', 'No such file');
 
-/** Size limits per kind (FILES_MAX_IMAGE_BYTES, FILES_MAX_VIDEO_BYTES, FILES_MAX_OTHER_BYTES), within FILES_MAX_BYTES. */
-function limitFor(contentType: string): number {
-  const env = (k: string, d: number) => Number(process.env[k] ?? d);
-  if (contentType.startsWith('image/')) return env('FILES_MAX_IMAGE_BYTES', 50 * 1024 ** 2);
-  const all = env('FILES_MAX_BYTES', 2 * 1024 ** 3);
-  if (contentType.startsWith('video/')) return env('FILES_MAX_VIDEO_BYTES', all);
-  return env('FILES_MAX_OTHER_BYTES', all);
+/** The version a file's row points at (always recorded with it). */
+function currentVersion({ f, versions }: LoadedFile) {
+  const v = versions.find((x) => x.version === f.version);
+  if (!v) throw new Error(`file ${f.id} has no row for its version ${f.version}`);
+  return v;
 }
-const QUOTA = () => Number(process.env.FILES_QUOTA_BYTES ?? 1024 ** 3);
 
-function toMeta(f: FileRow, versions: VersionRow[], variants: Array<Selectable<FilesDB['file_variants']>> = []): FileMeta {
-  const current = versions.find((v) => v.version === f.version)!;
+function toMeta(file: LoadedFile): FileMeta {
+  const { f, versions, variants } = file;
+  const current = currentVersion(file);
   return {
     id: f.id,
     ownerId: f.owner_id,
@@ -61,17 +39,15 @@ function toMeta(f: FileRow, versions: VersionRow[], variants: Array<Selectable<F
     version: f.version,
     state: f.state as FileMeta['state'],
     scan: f.scan as FileMeta['scan'],
-    versions: versions.map((v) => ({ version: v.version, size: Number(v.size), sha256: v.sha256, contentType: v.content_type, declaredType: v.declared_type, createdAt: v.created_at!.toISOString() })),
+    versions: versions.map((v) => ({ version: v.version, size: Number(v.size), sha256: v.sha256, contentType: v.content_type, declaredType: v.declared_type, createdAt: v.created_at.toISOString() })),
     variants: variants.filter((v) => v.version === f.version).map((v) => ({ name: v.name, contentType: v.content_type, width: v.width, height: v.height, size: v.size })),
     rejectedReason: f.rejected_reason ?? null,
     progress: f.progress ?? null,
     media: (f.media as FileMeta['media']) ?? null,
-    createdAt: f.created_at!.toISOString(),
-    updatedAt: f.updated_at!.toISOString(),
+    createdAt: f.created_at.toISOString(),
+    updatedAt: f.updated_at.toISOString(),
   };
 }
-
-type Call = HandlerArgs<typeof files.get, FilesDB, unknown>['call'];
 
 /**
  * Who may read a file: its owner, admins, and anyone with a role in its course (staff and enrolled
@@ -85,16 +61,21 @@ async function access(call: Call, f: FileRow, caller: Caller, admin: boolean): P
   return { read: r.role !== null, write: perms.has('course:edit') };
 }
 
-/** Download URLs are signed with HMAC-SHA256 over file, version and expiry (FILES_URL_SECRET, or a key kept here). */
+/** Download URLs are signed with HMAC-SHA256 over file, version and expiry (FILES_URL_SECRET, or a key kept in the database). */
 class UrlSigner {
   private key: Promise<Buffer> | undefined;
-  constructor(private readonly db: Kysely<FilesDB>) {}
+  constructor(
+    private readonly repo: FilesRepository,
+    private readonly configured: string | undefined,
+  ) {}
   private secret(): Promise<Buffer> {
     return (this.key ??= (async () => {
-      if (process.env.FILES_URL_SECRET) return Buffer.from(process.env.FILES_URL_SECRET);
-      await this.db.insertInto('url_keys').values({ id: 1, key: randomBytes(32).toString('base64') }).onConflict((oc) => oc.column('id').doNothing()).execute();
-      return Buffer.from((await this.db.selectFrom('url_keys').select('key').where('id', '=', 1).executeTakeFirstOrThrow()).key, 'base64');
-    })());
+      if (this.configured) return Buffer.from(this.configured);
+      return Buffer.from(await this.repo.urlKey(randomBytes(32).toString('base64')), 'base64');
+    })().catch((err: unknown) => {
+      this.key = undefined; // a database outage is not remembered: the next request asks again
+      throw err;
+    }));
   }
   async sign(fileId: string, version: number, exp: number): Promise<string> {
     return createHmac('sha256', await this.secret()).update(`${fileId}.${version}.${exp}`).digest('base64url');
@@ -107,79 +88,64 @@ class UrlSigner {
   }
 }
 
-async function load(db: Kysely<FilesDB>, id: string) {
-  const f = await db.selectFrom('files').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!f) return undefined;
-  const versions = await db.selectFrom('file_versions').selectAll().where('file_id', '=', id).orderBy('version').execute();
-  const variants = await db.selectFrom('file_variants').selectAll().where('file_id', '=', id).orderBy('name').execute();
-  return { f, versions, variants };
+/** What the files service's handlers, consumers and processor share, built once per node. */
+export interface FilesDeps {
+  config: FilesConfig;
+  storage: BlobStorage;
+  signer: UrlSigner;
+  processor: Processor;
 }
 
-const storages = new WeakMap<object, BlobStorage>();
-const processors = new WeakMap<object, Processor>();
-/** One storage per runtime, shared by handlers and consumers. */
-function storageOf(runtime: { config: { dataDir: string } }): BlobStorage {
-  let s = storages.get(runtime);
-  if (!s) storages.set(runtime, (s = storageFromEnv(runtime.config.dataDir)));
-  return s;
+function filesDeps(s: ServiceContext<FilesDB, FilesRepository, FilesConfig>): FilesDeps {
+  const storage = storageFromEnv(s.runtime.config.dataDir, s.config);
+  return { config: s.config, storage, signer: new UrlSigner(s.repo, s.config.FILES_URL_SECRET), processor: new Processor(s, storage) };
 }
+
+/** A consumer of this service: its repository and deps typed. */
+const filesConsumer = <E extends EventContract>(def: ConsumerDefinition<E, FilesDB, FilesRepository, FilesDeps>) => consumer(def);
 
 /** Files: metadata, versions, access and signed URLs; the bytes live in BlobStorage (local disk or S3). */
 export const filesService = defineService({
   name: 'files',
+  env: filesEnv,
   contracts: { ...files, ...filesInternal, ...privacyExportContract('files') },
   migrations: { '20261124240000_files': m0, '20261124250000_variants': m1, '20261124260000_jobs': m2 },
-  repository: (db: Kysely<FilesDB>, runtime) => {
-    const processor = new Processor(db, storageOf(runtime), runtime, runtime.logger('files.processor'));
-    processors.set(runtime, processor);
-    return { db, storage: storageOf(runtime), signer: new UrlSigner(db), processor };
-  },
+  repository: (db: Kysely<FilesDB>) => new FilesRepository(db),
+  deps: filesDeps,
   started: async ({ processor }) => processor.start(),
   stopped: async ({ processor }) => processor.stop(),
   consumers: [
     // The processing work queue: one durable group on file.uploaded, shared by every files node. It only
     // records the job (inside the event's transaction); the processor renders outside any transaction.
-    consumer({
+    filesConsumer({
       name: 'process',
       event: fileEvents.uploaded,
-      handle: async ({ payload: p, event: _env, trx, runtime }) => {
-        if (!processable(p.contentType)) return;
-        await trx.insertInto('jobs').values({ file_id: p.fileId, version: p.version, status: 'queued', error: null }).onConflict((oc) => oc.doNothing()).execute();
-        setImmediate(() => processors.get(runtime)?.kick());
+      handle: async ({ payload: p, repo, deps, afterCommit }) => {
+        if (!processable(deps.config, p.contentType)) return;
+        await repo.queueJob(p.fileId, p.version);
+        // Once the event's transaction has committed (the job is visible then); never if it rolls back.
+        afterCommit(() => deps.processor.kick());
       },
     }),
-    consumer({
+    filesConsumer({
       name: 'user-deleted',
       event: userEvents.deleted,
       // Erasure: the user's own files go, and their bytes with them (blobs and variants stay only
       // while another file shares the same bytes). Files they put in a course stay with the course.
-      handle: async ({ payload: p, event: _env, trx, runtime }) => {
-        const mine = trx.selectFrom('files').select('id').where('owner_id', '=', p.userId).where('course_id', 'is', null);
-        const keys = new Set([
-          ...(await trx.selectFrom('file_versions').select('blob_key').where('file_id', 'in', mine).execute()).map((r) => r.blob_key),
-          ...(await trx.selectFrom('file_variants').select('blob_key').where('file_id', 'in', mine).execute()).map((r) => r.blob_key),
-        ]);
-        await trx.deleteFrom('files').where('owner_id', '=', p.userId).where('course_id', 'is', null).execute();
-        if (keys.size) {
-          const shared = [
-            ...(await trx.selectFrom('file_versions').select('blob_key').where('blob_key', 'in', [...keys]).execute()),
-            ...(await trx.selectFrom('file_variants').select('blob_key').where('blob_key', 'in', [...keys]).execute()),
-          ];
-          for (const r of shared) keys.delete(r.blob_key);
-          // Before the commit, and a failure fails the whole erasure here: it is redelivered (and the
-          // receipt below not sent) until the bytes are gone. Deleting a missing key is no error.
-          const storage = storageOf(runtime);
-          for (const key of keys) await storage.delete(key);
-        }
-        await addToOutbox(trx, erasureReceipts.files, { requestId: p.requestId, userId: p.userId, service: 'files' }, { key: p.userId });
+      handle: async ({ payload: p, repo, emit, deps }) => {
+        const unshared = await repo.deleteOwnFiles(p.userId);
+        // Before the commit, and a failure fails the whole erasure here: it is redelivered (and the
+        // receipt below not sent) until the bytes are gone. Deleting a missing key is no error.
+        for (const key of unshared) await deps.storage.delete(key);
+        await emit(erasureReceipts.files, { requestId: p.requestId, userId: p.userId, service: 'files' }, p.userId);
       },
     }),
   ],
   handlers: {
-    async register({ input, caller, can, call, repo: { db, storage }, tx, logger }) {
+    async register({ input, caller, can, call, repo, uow, deps: { config, storage }, logger }) {
       try {
         // Who may do this is settled before the transaction (no remote call inside one).
-        const cur = input.fileId ? await load(db, input.fileId) : undefined;
+        const cur = input.fileId ? await repo.load(input.fileId) : undefined;
         if (input.fileId && !cur) throw notFound();
         if (cur) {
           const a = await access(call, cur.f, caller, can('courses:read-all'));
@@ -198,68 +164,66 @@ export const filesService = defineService({
         if (IMAGE_TYPES.has(contentType)) {
           // A decompression bomb is refused from its header, before anything is kept.
           const dims = await dimensionsFromHead(head);
-          if (dims && dims.width * dims.height > maxPixels()) {
-            throw new DomainError('IMAGE_TOO_LARGE', `The image is ${dims.width} × ${dims.height} pixels; at most ${maxPixels()} pixels are accepted`, { ...dims, maxPixels: maxPixels() });
+          const maxPixels = config.FILES_MAX_PIXELS;
+          if (dims && dims.width * dims.height > maxPixels) {
+            throw new DomainError('IMAGE_TOO_LARGE', `The image is ${dims.width} × ${dims.height} pixels; at most ${maxPixels} pixels are accepted`, { ...dims, maxPixels });
           }
         }
-        const kindLimit = limitFor(contentType);
+        const kindLimit = limitFor(config, contentType);
         if (input.blob.size > kindLimit) throw new DomainError('PAYLOAD_TOO_LARGE', `Files of this kind (${contentType}) may be at most ${kindLimit} bytes`, { maxBytes: kindLimit, contentType });
-        const state = processable(contentType) ? 'processing' : 'ready';
+        const state = processable(config, contentType) ? 'processing' : 'ready';
         const blobKey = `blobs/${input.blob.sha256}`;
         const owner = cur?.f.owner_id ?? caller.userId;
         const id = cur?.f.id ?? randomUUID();
-        const meta = await tx(async (trx, emit) => {
-          const used = await trx
-            .selectFrom('file_versions')
-            .innerJoin('files', 'files.id', 'file_versions.file_id')
-            .select(sql<string>`coalesce(sum(file_versions.size), 0)`.as('n'))
-            .where('files.owner_id', '=', owner)
-            .executeTakeFirst();
-          if (Number(used?.n ?? 0) + input.blob.size > QUOTA()) throw new DomainError('QUOTA_EXCEEDED', 'The storage quota of this user is used up', { quotaBytes: QUOTA() });
+        const meta = await uow(async ({ repo, emit }) => {
+          const quota = config.FILES_QUOTA_BYTES;
+          if ((await repo.bytesUsedBy(owner)) + input.blob.size > quota) throw new DomainError('QUOTA_EXCEEDED', 'The storage quota of this user is used up', { quotaBytes: quota });
           let version = 1;
           if (!cur) {
-            await trx.insertInto('files').values({ id, owner_id: owner, course_id: courseId, lesson_id: input.lessonId ?? null, name: safeName(input.name), version, state, scan: 'not_scanned' }).execute();
+            await repo.insertFile({ id, ownerId: owner, courseId, lessonId: input.lessonId ?? null, name: safeName(input.name), state });
           } else {
             // Versions are numbered under the row lock: two concurrent uploads get 2 and 3, not 2 twice.
-            const locked = await trx.selectFrom('files').select('version').where('id', '=', id).forUpdate().executeTakeFirst();
-            if (!locked) throw notFound();
-            version = locked.version + 1;
-            await trx.updateTable('files').set({ version, state, rejected_reason: null, name: safeName(input.name), updated_at: sql`now()` }).where('id', '=', id).execute();
+            const locked = await repo.lockVersion(id);
+            if (locked === undefined) throw notFound();
+            version = locked + 1;
+            await repo.setCurrentVersion(id, version, state, safeName(input.name));
           }
-          await trx.insertInto('file_versions').values({ file_id: id, version, blob_key: blobKey, sha256: input.blob.sha256, size: input.blob.size, content_type: contentType, declared_type: input.declaredType ?? null }).execute();
+          await repo.insertVersion({ fileId: id, version, blobKey, sha256: input.blob.sha256, size: input.blob.size, contentType, declaredType: input.declaredType ?? null });
           // The bytes reach their content address before the commit: a crash in between leaves an
           // unreferenced blob, never a row without bytes.
           await storage.move(input.blob.tmpKey, blobKey);
           await emit(fileEvents.uploaded, { fileId: id, version, ownerId: owner, courseId, contentType, size: input.blob.size, sha256: input.blob.sha256 }, id);
-          const after = (await load(trx, id))!;
-          return toMeta(after.f, after.versions, after.variants);
+          const after = await repo.load(id);
+          if (!after) throw notFound();
+          return toMeta(after);
         });
         logger.info({ fileId: id, version: meta.version, size: meta.size, contentType }, 'file stored');
         return meta;
       } catch (err) {
-        await storage.delete(input.blob.tmpKey).catch(() => {});
+        // Best effort: the refusal is what the client must hear; a temporary blob left behind is only logged.
+        await storage.delete(input.blob.tmpKey).catch((e: unknown) => logger.warn({ tmpKey: input.blob.tmpKey, err: String(e) }, 'could not delete a refused upload'));
         throw err;
       }
     },
-    async get({ input, caller, can, call, repo: { db } }) {
-      const cur = await load(db, input.fileId);
+    async get({ input, caller, can, call, repo }) {
+      const cur = await repo.load(input.fileId);
       if (!cur || !(await access(call, cur.f, caller, can('courses:read-all'))).read) throw notFound();
-      return toMeta(cur.f, cur.versions, cur.variants);
+      return toMeta(cur);
     },
-    async delete({ input, caller, can, call, repo: { db }, tx }) {
-      const cur = await load(db, input.fileId);
+    async delete({ input, caller, can, call, repo, uow }) {
+      const cur = await repo.load(input.fileId);
       if (!cur) throw notFound();
       const a = await access(call, cur.f, caller, can('courses:read-all'));
       if (!a.read) throw notFound();
       if (!a.write) throw new DomainError('FORBIDDEN', 'You may not delete this file');
-      return tx(async (trx, emit) => {
-        await trx.deleteFrom('files').where('id', '=', input.fileId).execute();
+      return uow(async ({ repo, emit }) => {
+        await repo.deleteFile(input.fileId);
         await emit(fileEvents.deleted, { fileId: input.fileId, ownerId: cur.f.owner_id, by: caller.userId }, input.fileId);
         return { deleted: true as const };
       });
     },
-    async signedUrl({ input, caller, can, call, repo: { db, signer } }) {
-      const cur = await load(db, input.fileId);
+    async signedUrl({ input, caller, can, call, repo, deps: { signer } }) {
+      const cur = await repo.load(input.fileId);
       if (!cur || !(await access(call, cur.f, caller, can('courses:read-all'))).read) throw notFound();
       const version = input.version ?? cur.f.version;
       if (!cur.versions.some((v) => v.version === version)) throw notFound();
@@ -267,14 +231,14 @@ export const filesService = defineService({
       const sig = await signer.sign(cur.f.id, version, exp);
       return { url: `/api/v1/files/${cur.f.id}/content?version=${version}&exp=${exp}&sig=${sig}`, expiresAt: new Date(exp * 1000).toISOString() };
     },
-    async describe({ input, repo: { db } }) {
-      const cur = await load(db, input.fileId);
+    async describe({ input, repo }) {
+      const cur = await repo.load(input.fileId);
       if (!cur) throw notFound();
-      const v = cur.versions.find((x) => x.version === cur.f.version)!;
+      const v = currentVersion(cur);
       return { ownerId: cur.f.owner_id, contentType: v.content_type, state: cur.f.state as 'processing' | 'ready' | 'rejected' };
     },
-    async openForRead({ input, caller, can, call, repo: { db, signer } }) {
-      const cur = await load(db, input.fileId);
+    async openForRead({ input, caller, can, call, repo, deps: { signer } }) {
+      const cur = await repo.load(input.fileId);
       if (!cur) throw notFound();
       const version = input.version ?? cur.f.version;
       if (input.signature) {
@@ -292,9 +256,9 @@ export const filesService = defineService({
       }
       return { blobKey: v.blob_key, size: Number(v.size), contentType: v.content_type, name: cur.f.name, sha256: v.sha256, inline: inline(v.content_type) };
     },
-    async privacyExport({ input, repo: { db } }) {
-      const rows = await db.selectFrom('files').selectAll().where('owner_id', '=', input.userId).execute();
-      return { data: { files: rows.map((f) => ({ id: f.id, name: f.name, courseId: f.course_id, version: f.version, createdAt: f.created_at?.toISOString() })) } };
+    async privacyExport({ input, repo }) {
+      const rows = await repo.ownedBy(input.userId);
+      return { data: { files: rows.map((f) => ({ id: f.id, name: f.name, courseId: f.course_id, version: f.version, createdAt: f.created_at.toISOString() })) } };
     },
   },
 });

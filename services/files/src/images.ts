@@ -1,9 +1,6 @@
 import type { Readable } from 'node:stream';
 import sharp from 'sharp';
 
-/** Most pixels an image may have (FILES_MAX_PIXELS): a small file that decodes to gigabytes is refused. */
-export const maxPixels = () => Number(process.env.FILES_MAX_PIXELS ?? 40_000_000);
-
 export const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/gif', 'image/avif', 'image/tiff']);
 
 /** Width and height from the first bytes, where the format puts them there (PNG, GIF, WebP…); else undefined. */
@@ -38,10 +35,11 @@ export interface Rendition {
 
 /**
  * Renditions of an image: EXIF orientation applied, metadata stripped (sharp writes none unless asked),
- * never enlarged, with the pixel limit enforced while decoding.
+ * never enlarged, with the pixel limit (FILES_MAX_PIXELS: a small file that decodes to gigabytes is refused)
+ * enforced while decoding.
  */
-export async function renditions(source: Readable): Promise<Rendition[]> {
-  const base = sharp({ limitInputPixels: maxPixels(), failOn: 'error' }).rotate();
+export async function renditions(source: Readable, maxPixels: number): Promise<Rendition[]> {
+  const base = sharp({ limitInputPixels: maxPixels, failOn: 'error' }).rotate();
   source.pipe(base);
   const out: Rendition[] = [];
   for (const r of RENDITIONS) {

@@ -5,66 +5,61 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileEvents } from '@lms/contracts';
-import { addToOutbox, dueRows, PollingWorker, type Logger, type Runtime } from '@lms/runtime';
-import { sql, type Kysely } from 'kysely';
+import { mayRetry, PollingWorker, retryDelay, retryPolicies, type RetryPolicy, type ServiceContext } from '@lms/runtime';
 import sharp from 'sharp';
-import type { FilesDB } from './files.service.js';
+import { clamavOf, type FilesConfig } from './config.js';
+import type { FilesDB, FilesRepository, Job, NewVariant } from './files.repository.js';
 import { IMAGE_TYPES, renditions, type Rendition } from './images.js';
 import type { BlobStorage } from './storage.js';
-import { poster, probe, VIDEO_TYPES, webMp4 } from './video.js';
-import { clamavConfigured, scan } from './clamav.js';
+import { configureFfmpeg, poster, probe, VIDEO_TYPES, webMp4 } from './video.js';
+import { scan } from './clamav.js';
 
 /** The bytes cannot be processed (not decodable, over a limit): the version is refused, not retried. */
 class Rejection extends Error {}
 
-const MAX_ATTEMPTS = 3;
+/** The runtime's policy for background jobs; a file is tried three times in all (as documented), then refused. */
+const FILE_JOBS: RetryPolicy = { ...retryPolicies.jobs, maxAttempts: 3 };
 const LOCK_MS = 15 * 60_000;
 
 /** Whether a new version needs the processor: media to render, or anything at all when ClamAV scans. */
-export const processable = (contentType: string) => IMAGE_TYPES.has(contentType) || VIDEO_TYPES.has(contentType) || clamavConfigured() !== undefined;
+export const processable = (config: FilesConfig, contentType: string) => IMAGE_TYPES.has(contentType) || VIDEO_TYPES.has(contentType) || clamavOf(config) !== undefined;
 
 /**
  * Runs processing jobs outside any transaction (renditions can take seconds to minutes): claims a due
- * job with SKIP LOCKED (many files nodes share the table), works, and finishes in one transaction that
+ * job with SKIP LOCKED (many files nodes share the table), works, and finishes in one unit of work that
  * records the renditions, the state and the event. A node that dies mid-job leaves the job claimed until
  * its lock expires; another node then runs it again (renditions land under the same keys).
  */
-export class Processor extends PollingWorker<{ file_id: string; version: number; attempts: number }> {
+export class Processor extends PollingWorker<Job> {
+  private readonly repo: FilesRepository;
+  private readonly config: FilesConfig;
+
   constructor(
-    private readonly db: Kysely<FilesDB>,
+    private readonly service: ServiceContext<FilesDB, FilesRepository, FilesConfig>,
     private readonly storage: BlobStorage,
-    private readonly runtime: Runtime,
-    log: Logger,
   ) {
-    super(log, Number(process.env.FILES_PROCESS_POLL_MS ?? 500));
+    super(service.runtime.logger('files.processor'), service.config.FILES_PROCESS_POLL_MS);
+    this.repo = service.repo;
+    this.config = service.config;
+    configureFfmpeg(service.config);
   }
 
-  protected async claim() {
-    return this.db.transaction().execute(async (trx) => {
-      const due = await dueRows(trx.selectFrom('jobs').selectAll(), ['queued', 'running']).limit(1).executeTakeFirst();
-      if (!due) return undefined;
-      await trx
-        .updateTable('jobs')
-        .set({ status: 'running', attempts: due.attempts + 1, run_after: sql`now() + ${`${LOCK_MS} milliseconds`}::interval` })
-        .where('file_id', '=', due.file_id)
-        .where('version', '=', due.version)
-        .execute();
-      return { ...due, attempts: due.attempts + 1 };
-    });
+  protected async claim(): Promise<Job | undefined> {
+    return this.service.uow(({ repo }) => repo.claimJob(LOCK_MS));
   }
 
-  protected async run(job: { file_id: string; version: number; attempts: number }): Promise<void> {
-    const f = await this.db.selectFrom('files').selectAll().where('id', '=', job.file_id).executeTakeFirst();
-    const v = await this.db.selectFrom('file_versions').selectAll().where('file_id', '=', job.file_id).where('version', '=', job.version).executeTakeFirst();
-    if (!f || !v) return void (await this.db.deleteFrom('jobs').where('file_id', '=', job.file_id).where('version', '=', job.version).execute());
+  protected async run(job: Job): Promise<void> {
+    const f = await this.repo.file(job.file_id);
+    const v = await this.repo.version(job.file_id, job.version);
+    if (!f || !v) return this.repo.deleteJob(job.file_id, job.version);
     try {
       // Scanned first: an infected upload is never rendered.
-      const clam = clamavConfigured();
+      const clam = clamavOf(this.config);
       let scanned: 'clean' | undefined;
       if (clam) {
         const verdict = await scan(await this.storage.get(v.blob_key), clam);
         if (!verdict.clean) {
-          await this.db.updateTable('files').set({ scan: 'infected' }).where('id', '=', f.id).execute();
+          await this.repo.markInfected(f.id);
           throw new Rejection(`malware found: ${verdict.signature}`);
         }
         scanned = 'clean';
@@ -74,58 +69,46 @@ export class Processor extends PollingWorker<{ file_id: string; version: number;
         : VIDEO_TYPES.has(v.content_type)
           ? await this.video(f.id, v.blob_key, v.sha256)
           : { renditions: [] as Rendition[], media: undefined };
-      const keys: string[] = [];
+      const variants: NewVariant[] = [];
       for (const r of made.renditions) {
         if (r.storedAs) {
-          keys.push(r.storedAs.key);
+          variants.push({ name: r.name, blobKey: r.storedAs.key, contentType: r.contentType, width: r.width, height: r.height, size: r.storedAs.size });
           continue;
         }
         const key = `variants/${v.sha256}-${r.name}`;
         if ((await this.storage.size(key)) === undefined) await this.storage.put(key, Readable.from([r.data]));
-        keys.push(key);
+        variants.push({ name: r.name, blobKey: key, contentType: r.contentType, width: r.width, height: r.height, size: r.data.length });
       }
-      await this.db.transaction().execute(async (trx) => {
-        for (const [i, r] of made.renditions.entries()) {
-          await trx
-            .insertInto('file_variants')
-            .values({ file_id: f.id, version: v.version, name: r.name, blob_key: keys[i]!, content_type: r.contentType, width: r.width, height: r.height, size: r.storedAs?.size ?? r.data.length })
-            .onConflict((oc) => oc.columns(['file_id', 'version', 'name']).doNothing())
-            .execute();
-        }
-        await trx
-          .updateTable('files')
-          .set({ state: 'ready', progress: null, ...(scanned && { scan: scanned }), ...(made.media && { media: JSON.stringify(made.media) }), updated_at: sql`now()` })
-          .where('id', '=', f.id)
-          .where('version', '=', v.version)
-          .execute();
-        await trx.updateTable('jobs').set({ status: 'done', error: null }).where('file_id', '=', f.id).where('version', '=', v.version).execute();
-        await addToOutbox(trx, fileEvents.processed, { fileId: f.id, version: v.version, ownerId: f.owner_id, variants: made.renditions.map((r) => r.name) }, { key: f.id });
+      await this.service.uow(async ({ repo, emit }) => {
+        await repo.markReady(f.id, v.version, variants, { scan: scanned, media: made.media });
+        await repo.finishJob(f.id, v.version, 'done', null);
+        await emit(fileEvents.processed, { fileId: f.id, version: v.version, ownerId: f.owner_id, variants: made.renditions.map((r) => r.name) }, f.id);
       });
       this.log.info({ fileId: f.id, version: v.version, variants: made.renditions.length }, 'file processed');
     } catch (err) {
       const reason = String((err as Error).message ?? err).slice(0, 300);
-      if (!(err instanceof Rejection) && job.attempts < MAX_ATTEMPTS) {
-        await this.db.updateTable('jobs').set({ status: 'queued', error: reason, run_after: sql`now() + ${`${1000 * 2 ** job.attempts} milliseconds`}::interval` }).where('file_id', '=', f.id).where('version', '=', v.version).execute();
+      if (!(err instanceof Rejection) && mayRetry(job.attempts, FILE_JOBS)) {
+        await this.repo.retryJob(f.id, v.version, reason, retryDelay(job.attempts, FILE_JOBS));
         this.log.warn({ fileId: f.id, attempts: job.attempts, err: reason }, 'file processing failed; will retry');
         return;
       }
       // Refused: the version's bytes go (unless another file holds the same bytes), the reason stays.
-      const shared = await this.db.selectFrom('file_versions').select('file_id').where('blob_key', '=', v.blob_key).where('file_id', '!=', f.id).executeTakeFirst();
-      if (!shared) await this.storage.delete(v.blob_key).catch(() => {});
-      await this.db.transaction().execute(async (trx) => {
-        await trx.updateTable('files').set({ state: 'rejected', rejected_reason: reason, progress: null, updated_at: sql`now()` }).where('id', '=', f.id).where('version', '=', v.version).execute();
-        await trx.updateTable('jobs').set({ status: 'failed', error: reason }).where('file_id', '=', f.id).where('version', '=', v.version).execute();
-        await addToOutbox(trx, fileEvents.rejected, { fileId: f.id, version: v.version, ownerId: f.owner_id, reason }, { key: f.id });
+      if (!(await this.repo.blobSharedWith(v.blob_key, f.id))) {
+        // The refusal stands either way; bytes left behind are logged for the (future) sweep of unreferenced blobs.
+        await this.storage.delete(v.blob_key).catch((e: unknown) => this.log.warn({ fileId: f.id, err: String(e) }, 'could not delete the bytes of a refused file'));
+      }
+      await this.service.uow(async ({ repo, emit }) => {
+        await repo.markRejected(f.id, v.version, reason);
+        await repo.finishJob(f.id, v.version, 'failed', reason);
+        await emit(fileEvents.rejected, { fileId: f.id, version: v.version, ownerId: f.owner_id, reason }, f.id);
       });
       this.log.info({ fileId: f.id, version: v.version, reason }, 'file rejected by processing');
-    } finally {
-      for (const r of this.runtime.relays) r.kick();
     }
   }
 
   private async image(blobKey: string): Promise<{ renditions: Rendition[]; media?: undefined }> {
     try {
-      return { renditions: await renditions(await this.storage.get(blobKey)) };
+      return { renditions: await renditions(await this.storage.get(blobKey), this.config.FILES_MAX_PIXELS) };
     } catch (err) {
       throw new Rejection(`not an image we can read: ${String((err as Error).message ?? err)}`);
     }
@@ -148,7 +131,8 @@ export class Processor extends PollingWorker<{ file_id: string; version: number;
       await webMp4(src, mp4, media.durationSeconds, (percent) => {
         if (percent - last < 5) return;
         last = percent;
-        void this.db.updateTable('files').set({ progress: percent }).where('id', '=', fileId).execute();
+        // Progress is advisory: a failed update is logged, never fails the transcode.
+        void this.repo.setProgress(fileId, percent).catch((err: unknown) => this.log.warn({ fileId, err: String(err) }, 'could not record progress'));
       });
       const rendered = await probe(mp4);
       const key = `variants/${sha256}-web.mp4`;

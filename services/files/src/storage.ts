@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import type { StorageEnv } from './config.js';
 
 export interface Range {
   start: number;
@@ -143,16 +144,19 @@ export class S3Storage implements BlobStorage {
   }
 }
 
-/** FILES_STORAGE=local (default; FILES_DIR, or <data dir>/files) or s3 (S3_BUCKET, S3_REGION, S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY). */
-export function storageFromEnv(dataDir: string, env = process.env): BlobStorage {
+/**
+ * FILES_STORAGE=local (default; FILES_DIR, or <data dir>/files) or s3 (S3_BUCKET, S3_REGION, S3_ENDPOINT, S3_ACCESS_KEY_ID,
+ * S3_SECRET_ACCESS_KEY), from the node's parsed configuration.
+ */
+export function storageFromEnv(dataDir: string, env: StorageEnv): BlobStorage {
   if (env.FILES_STORAGE === 's3') {
     if (!env.S3_BUCKET) throw new Error('FILES_STORAGE=s3 needs S3_BUCKET');
     return new S3Storage({
       bucket: env.S3_BUCKET,
-      region: env.S3_REGION ?? 'us-east-1',
-      endpoint: env.S3_ENDPOINT || undefined,
-      accessKeyId: env.S3_ACCESS_KEY_ID || undefined,
-      secretAccessKey: env.S3_SECRET_ACCESS_KEY || undefined,
+      region: env.S3_REGION,
+      endpoint: env.S3_ENDPOINT,
+      accessKeyId: env.S3_ACCESS_KEY_ID,
+      secretAccessKey: env.S3_SECRET_ACCESS_KEY,
     });
   }
   const root = env.FILES_DIR ?? (dataDir.startsWith('memory:') ? path.join(os.tmpdir(), `lms-files-${process.pid}`) : path.join(dataDir, 'files'));

@@ -12,7 +12,7 @@ const INLINE = new Set<string>(inlineContentTypes);
 export async function detectType(head: Buffer, declared: string | undefined): Promise<string> {
   const found = await fileTypeFromBuffer(head);
   if (found) return found.mime;
-  const d = (declared ?? '').split(';')[0]!.trim().toLowerCase();
+  const d = (declared ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   const looksText = !head.includes(0) && Buffer.from(head.toString('utf8'), 'utf8').equals(head);
   if (looksText && (d === '' || d === 'text/plain' || d === 'application/octet-stream')) return 'text/plain';
   return 'application/octet-stream';

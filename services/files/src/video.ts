@@ -2,9 +2,12 @@ import { createRequire } from 'node:module';
 import ffmpeg from 'fluent-ffmpeg';
 
 const require = createRequire(import.meta.url);
-// Binaries shipped through the npm registry (no system ffmpeg needed); FFMPEG_PATH/FFPROBE_PATH override.
-ffmpeg.setFfmpegPath(process.env.FFMPEG_PATH ?? (require('@ffmpeg-installer/ffmpeg') as { path: string }).path);
-ffmpeg.setFfprobePath(process.env.FFPROBE_PATH ?? (require('@ffprobe-installer/ffprobe') as { path: string }).path);
+
+/** Binaries shipped through the npm registry (no system ffmpeg needed); FFMPEG_PATH/FFPROBE_PATH override. */
+export function configureFfmpeg(paths: { FFMPEG_PATH?: string; FFPROBE_PATH?: string }): void {
+  ffmpeg.setFfmpegPath(paths.FFMPEG_PATH ?? (require('@ffmpeg-installer/ffmpeg') as { path: string }).path);
+  ffmpeg.setFfprobePath(paths.FFPROBE_PATH ?? (require('@ffprobe-installer/ffprobe') as { path: string }).path);
+}
 
 export const VIDEO_TYPES = new Set(['video/mp4', 'video/webm', 'video/quicktime', 'video/matroska', 'video/x-matroska', 'video/x-msvideo', 'video/mpeg', 'video/ogg']);
 
@@ -53,7 +56,8 @@ export function webMp4(file: string, out: string, durationSeconds: number, onPro
       .output(out)
       .on('progress', (p: { timemark?: string; percent?: number }) => {
         const t = p.timemark?.split(':').map(Number);
-        const done = t && t.length === 3 ? t[0]! * 3600 + t[1]! * 60 + t[2]! : 0;
+        const [h = 0, m = 0, s = 0] = t?.length === 3 ? t : [];
+        const done = h * 3600 + m * 60 + s;
         if (durationSeconds > 0) onProgress(Math.min(99, Math.round((done / durationSeconds) * 100)));
       })
       .on('end', () => resolve())

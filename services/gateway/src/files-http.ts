@@ -2,15 +2,18 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { filesInternal, type ErrorCode, type FileMeta } from '@lms/contracts';
+import { filesInternal, type AnyProcedure, type ErrorCode } from '@lms/contracts';
+import type { z } from 'zod';
 import { ingest, safeName, storageFromEnv, type BlobStorage } from '@lms/files';
-import { DomainError, toPublicError, type CallMeta, type Runtime } from '@lms/runtime';
+import { DomainError, toPublicError, type CallMeta, type Caller, type Runtime } from '@lms/runtime';
 import { FileStore } from '@tus/file-store';
 import { Server as TusServer } from '@tus/server';
 import busboy from 'busboy';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import type { GatewayConfig } from './config.js';
 import type { EdgeAuth } from './edge-auth.js';
 import { pathParam, sendError, sendJson, type GatewayRequest } from './http.js';
 
@@ -21,11 +24,14 @@ type Ingested = Awaited<ReturnType<typeof ingest>>;
  * storage (never whole in memory), then the files service records them; downloads stream out of storage
  * with ranges and ETags once the files service has said who may read what.
  */
-export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req: GatewayRequest) => CallMeta['client']) {
+export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: EdgeAuth, clientOf: (req: GatewayRequest) => CallMeta['client']) {
   let storage: BlobStorage | undefined;
-  const store = () => (storage ??= storageFromEnv(runtime.config.dataDir));
-  const maxBytes = () => Number(process.env.FILES_MAX_BYTES ?? 2 * 1024 ** 3);
+  const store = () => (storage ??= storageFromEnv(runtime.config.dataDir, config));
+  const maxBytes = () => config.FILES_MAX_BYTES;
   const { broker } = runtime;
+  /** A call of a files procedure on behalf of the uploader (their token in `meta`), typed by its contract. */
+  const callFiles = <C extends AnyProcedure>(c: C, input: z.input<C['input']>, meta: CallMeta) =>
+    broker.call(c.action, input as object, { meta }) as Promise<z.output<C['output']>>;
   const log = runtime.logger('gateway.files');
 
   const fail = (req: GatewayRequest, res: ServerResponse, err: unknown) => {
@@ -125,9 +131,8 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
       const token = edgeAuth.tokenOf(req);
       const q = new URL(req.url ?? '/', 'http://local').searchParams;
       const { name, declaredType, blob } = await receive(req);
-      const meta = (await broker
-        .call(
-          filesInternal.register.action,
+      const meta = await callFiles(
+          filesInternal.register,
           {
             fileId,
             courseId: q.get('courseId') ?? undefined,
@@ -136,12 +141,11 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
             declaredType,
             blob: { tmpKey: blob.tmpKey, sha256: blob.sha256, size: blob.size, head: blob.head.toString('base64') },
           },
-          { meta: { token, requestId: req.$requestId, edge: false, client: clientOf(req) } satisfies CallMeta },
-        )
-        .catch(async (err) => {
+          { token, requestId: req.$requestId, edge: false, client: clientOf(req) },
+        ).catch(async (err: unknown) => {
           await store().delete(blob.tmpKey).catch(() => {});
           throw err;
-        })) as FileMeta;
+        });
       sendJson(res, 201, meta, { Location: `/api/v1/files/${meta.id}` });
     } catch (err) {
       fail(req, res, err);
@@ -157,10 +161,10 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
       const token = caller ? edgeAuth.tokenOf(req) : undefined;
       const version = q.get('version') ? Number(q.get('version')) : undefined;
       const variant = pathParam(req, 'name') || undefined;
-      const f: { blobKey: string; size: number; contentType: string; name: string; sha256: string; inline: boolean } = await broker.call(
-        filesInternal.openForRead.action,
+      const f = await callFiles(
+        filesInternal.openForRead,
         { fileId, version, variant, signature: signed ? { exp: Number(q.get('exp')), sig: q.get('sig') ?? '' } : undefined },
-        { meta: { token, requestId: req.$requestId, edge: false } satisfies CallMeta },
+        { token, requestId: req.$requestId, edge: false },
       );
       const etag = `"${f.sha256}"`;
       // Cleaned again on the way out: a name stored before bidi and format characters were stripped loses them here.
@@ -209,7 +213,7 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
    * a mesh); when the last part arrives the whole file goes through the same ingest and register as any upload.
    * Every request carries the bearer token, and an upload answers only the user who started it.
    */
-  const tusDir = path.resolve(process.env.FILES_TUS_DIR ?? path.join(runtime.config.dataDir.startsWith('memory:') ? path.join(process.env.TMPDIR ?? '/tmp', `lms-tus-${process.pid}`) : runtime.config.dataDir, 'tus'));
+  const tusDir = path.resolve(config.FILES_TUS_DIR ?? (runtime.config.dataDir.startsWith('memory:') ? path.join(os.tmpdir(), `lms-tus-${process.pid}`, 'tus') : path.join(runtime.config.dataDir, 'tus')));
   const tusStore = new FileStore({ directory: tusDir });
   const shim = (r: Request) => ({ headers: { authorization: r.headers.get('authorization') ?? undefined } });
   // The gateway's request id, for tus's hooks and answers (set in `resumable`).
@@ -223,6 +227,22 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
   }
   const deny = (_r: Request, status: number, code: string, message: string): TusRefusal => ({ status_code: status, body: errorBody(code, message) });
   /** tus's own refusals (offset conflicts, wrong content type, unknown upload) in the public error model. */
+  const isTusError = (err: unknown): err is { status_code: number; body: string } => typeof err === 'object' && err !== null && 'status_code' in err;
+  /**
+   * The signed-in user a tus request comes from. A missing or bad token is 401; an outage of what checks tokens
+   * (the auth service unreachable) is its own answer (503), never "sign in".
+   */
+  const uploader = async (req: Request): Promise<Caller> => {
+    let caller: Caller | undefined;
+    try {
+      caller = await edgeAuth.callerOf(shim(req));
+    } catch (err) {
+      const pub = toPublicError(err);
+      if (pub.status !== 401) throw deny(req, pub.status, pub.code, pub.message);
+    }
+    if (!caller) throw deny(req, 401, 'UNAUTHENTICATED', 'Sign in to upload');
+    return caller;
+  };
   const TUS_CODES: Record<number, ErrorCode> = { 400: 'BAD_REQUEST', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 410: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
   const tus = new TusServer({
     path: '/api/v1/files/uploads',
@@ -238,19 +258,20 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
       log.warn({ requestId: requestIdIn(req), err: 'status_code' in err ? `${err.status_code} ${err.body.trim()}` : String(err) }, 'resumable upload request failed');
       return deny(req, 400, 'BAD_REQUEST', 'The upload request failed; check its offset and retry');
     },
-    respectForwardedHeaders: process.env.TRUST_PROXY === 'true',
+    respectForwardedHeaders: config.TRUST_PROXY,
     async onIncomingRequest(req, uploadId) {
-      const caller = await edgeAuth.callerOf(shim(req)).catch(() => undefined);
-      if (!caller) throw deny(req, 401, 'UNAUTHENTICATED', 'Sign in to upload');
+      const caller = await uploader(req);
       if (uploadId && req.method !== 'POST') {
-        const upload = await tusStore.getUpload(uploadId).catch(() => undefined);
+        // Only an upload that does not exist (or no longer does) is let through to tus, which answers 404/410 itself.
+        const upload = await tusStore.getUpload(uploadId).catch((err: unknown) => {
+          if (isTusError(err) && (err.status_code === 404 || err.status_code === 410)) return undefined;
+          throw err;
+        });
         if (upload && upload.metadata?.owner !== caller.userId) throw deny(req, 404, 'NOT_FOUND', 'No such upload');
       }
     },
     async onUploadCreate(req, upload) {
-      // Checked in onIncomingRequest already; a token that expired in between is refused the same way.
-      const caller = await edgeAuth.callerOf(shim(req));
-      if (!caller) throw deny(req, 401, 'UNAUTHENTICATED', 'Sign in to upload');
+      const caller = await uploader(req);
       // The owner is the caller, whatever the client put in the metadata.
       return { metadata: { ...(upload.metadata ?? {}), owner: caller.userId } };
     },
@@ -260,21 +281,19 @@ export function fileRoutes(runtime: Runtime, edgeAuth: EdgeAuth, clientOf: (req:
       const file = path.join(tusDir, upload.id);
       try {
         const blob = await ingest(store(), createReadStream(file), maxBytes());
-        const meta = (await broker
-          .call(
-            filesInternal.register.action,
+        const meta = await callFiles(
+            filesInternal.register,
             {
               name: upload.metadata?.filename ?? '',
               declaredType: upload.metadata?.filetype ?? undefined,
               courseId: upload.metadata?.courseId ?? undefined,
               blob: { tmpKey: blob.tmpKey, sha256: blob.sha256, size: blob.size, head: blob.head.toString('base64') },
             },
-            { meta: { token, edge: false } satisfies CallMeta },
-          )
-          .catch(async (err) => {
+            { token, edge: false },
+          ).catch(async (err: unknown) => {
             await store().delete(blob.tmpKey).catch(() => {});
             throw err;
-          })) as FileMeta;
+          });
         return { status_code: 204, headers: { 'X-File-Id': meta.id, 'Access-Control-Expose-Headers': 'X-File-Id, Upload-Offset, Location' } };
       } catch (err) {
         const pub = toPublicError(err);

@@ -116,7 +116,7 @@ function fieldOf(c: AnyProcedure, shape: Record<string, z.ZodType>, name: string
 }
 
 export function pathParams(path: string): string[] {
-  return [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] ?? '');
+  return [...path.matchAll(/\{(\w+)\}/g)].flatMap((m) => (m[1] ? [m[1]] : []));
 }
 
 /** The OpenAPI 3.1 document for every REST operation the contracts declare. */

@@ -1,0 +1,63 @@
+import { declareEnv, env, type Runtime } from '@lms/runtime';
+import { z } from 'zod';
+
+/** The services /health/ready asks by default: every one of an embedded node. */
+const ALL_SERVICES = ['auth', 'users', 'courses', 'enrollments', 'files', 'analytics', 'audit', 'notifications'];
+
+/**
+ * The gateway's environment, parsed once when the node starts. The file storage variables are those of
+ * services/files/src/config.ts, declared again word for word: the gateway moves the bytes to and from the same
+ * storage, and must not load the files service's image and video code to read its declaration.
+ */
+export const gatewayEnv = declareEnv('gateway', {
+  HOST: z.string().default('0.0.0.0').meta({ description: 'Interface the gateway listens on' }),
+  CORS_ORIGINS: z.string().optional().meta({ description: 'Origins allowed by CORS, comma-separated; unset or `*`: any', defaultText: '`*`' }),
+  RATE_LIMIT_PER_MINUTE: env.int().default(1200).meta({ description: 'Requests per client IP per minute across the API' }),
+  RATE_LIMIT_AUTH_PER_MINUTE: env.int().default(60).meta({ description: 'Requests per client IP per minute to `/auth/*` (and `auth.*` tRPC calls)' }),
+  BODY_LIMIT_BYTES: env.int().default(1_048_576).meta({ description: 'Largest JSON request body in bytes (uploads have their own limit)' }),
+  TRUST_PROXY: env.bool().default(false).meta({ description: 'Take the client IP from `X-Forwarded-For` (behind a reverse proxy only)' }),
+  LMS_REQUIRED_SERVICES: env.list().default(ALL_SERVICES).meta({ description: 'Services `/health/ready` requires', defaultText: 'every service' }),
+  FILES_MAX_BYTES: env.int().default(2 * 1024 ** 3).meta({ description: 'Largest upload in bytes (the stream is cut past it; 413)' }),
+  FILES_TUS_DIR: z.string().optional().meta({ description: 'Where resumable (tus) upload parts wait; gateways of a mesh must share it', defaultText: '`<LMS_DATA_DIR>/tus`' }),
+  FILES_STORAGE: z.enum(['local', 's3']).default('local').meta({ description: 'Where file bytes live: `local` disk or `s3`' }),
+  FILES_DIR: z.string().optional().meta({ description: 'Directory of local file storage', defaultText: '`<LMS_DATA_DIR>/files`' }),
+  S3_BUCKET: z.string().optional().meta({ description: 'S3 bucket of file storage (required with `FILES_STORAGE=s3`; created on first use)' }),
+  S3_REGION: z.string().default('us-east-1').meta({ description: 'S3 region' }),
+  S3_ENDPOINT: z.string().optional().meta({ description: 'S3 endpoint (MinIO, s3rver…); path-style addressing when set' }),
+  S3_ACCESS_KEY_ID: z.string().optional().meta({ description: "S3 access key id (else the SDK's default credentials)" }),
+  S3_SECRET_ACCESS_KEY: z.string().optional().meta({ description: 'S3 secret access key', secret: true }),
+});
+export type GatewayConfig = z.output<typeof gatewayEnv>;
+
+/** The gateway's variables, as the node parsed them when it started. */
+export function gatewayConfigOf(runtime: Runtime): GatewayConfig {
+  const values = runtime.config.envValues;
+  return Object.fromEntries(Object.keys(gatewayEnv.shape).map((k) => [k, values[k]])) as GatewayConfig;
+}
+
+export interface GatewaySettings {
+  port: number;
+  host: string;
+  corsOrigins: '*' | string[];
+  /** Requests per client IP per minute, across the API. */
+  rateLimit: number;
+  /** Requests per client IP per minute to /auth/* (password guessing). */
+  authRateLimit: number;
+  bodyLimitBytes: number;
+  trustProxy: boolean;
+  requiredServices: string[];
+}
+
+export function gatewaySettings(runtime: Runtime): GatewaySettings {
+  const c = gatewayConfigOf(runtime);
+  return {
+    port: runtime.config.port,
+    host: c.HOST,
+    corsOrigins: !c.CORS_ORIGINS || c.CORS_ORIGINS === '*' ? '*' : c.CORS_ORIGINS.split(',').map((s) => s.trim()),
+    rateLimit: c.RATE_LIMIT_PER_MINUTE,
+    authRateLimit: c.RATE_LIMIT_AUTH_PER_MINUTE,
+    bodyLimitBytes: c.BODY_LIMIT_BYTES,
+    trustProxy: c.TRUST_PROXY,
+    requiredServices: c.LMS_REQUIRED_SERVICES,
+  };
+}
