@@ -17,3 +17,4 @@ export * from './tracing.js';
 export * from './rate-limit.js';
 export * from './cursor.js';
 export * from './worker.js';
+export { default as brokerOptions, nodeIdOf } from './broker-options.js';
