@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { filesInternal, type ErrorCode, type FileMeta } from '@lms/contracts';
-import { ingest, safeName, storageFromEnv, type BlobStorage } from '@lms/files';
+import { ingest, safeName, storageFromEnv, type BlobStorage } from '@lms/files/edge';
 import { DomainError, toPublicError, type CallMeta, type Runtime } from '@lms/runtime';
 import { FileStore } from '@tus/file-store';
 import { Server as TusServer } from '@tus/server';
