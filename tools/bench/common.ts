@@ -21,6 +21,7 @@ export const { values: args } = parseArgs({
     learners: { type: 'string', default: '10000' },
     mib: { type: 'string', default: '1024' },
     recipients: { type: 'string', default: '2000' },
+    idle: { type: 'string', default: '5' },
     'no-write': { type: 'boolean' },
   },
 });

@@ -7,7 +7,9 @@
  *       seeded, gateway → NATS → courses/enrollments → PostgreSQL, beside bare SQL behind node:http.
  *   (d) files: a 1 GiB upload and download through the gateway to local disk and to an S3-protocol server
  *       (s3rver), with the gateway's RSS growth, beside streaming the same bytes to disk and `cp`.
- * Usage: pnpm bench [--seconds 10] [--rounds 3] [--only http|events|learning|files|notifications] [--courses 1000] [--mib 1024] [--recipients 2000] [--no-write]
+ *   (e) notifications: an announcement to N learners delivered over SMTP, beside nodemailer.
+ *   (f) footprint: start to ready and idle RSS, embedded and a single-service mesh node, beside bare Node.
+ * Usage: pnpm bench [--seconds 10] [--rounds 3] [--only http|events|learning|files|notifications|footprint] [--idle 5] [--courses 1000] [--mib 1024] [--recipients 2000] [--no-write]
  * Each round starts everything afresh; the tables show the last round, the spread table every round.
  * One file per bench beside this dispatcher; common.ts holds what they share.
  */
@@ -16,6 +18,7 @@ import path from 'node:path';
 import { args, f, machine as machineOf, root, SECONDS, stopAll, table, type Metrics } from './common.ts';
 import { eventsBench } from './events.ts';
 import { filesBench } from './files.ts';
+import { footprintBench, FOOTPRINT_NOTES } from './footprint.ts';
 import { httpBench } from './http.ts';
 import { learningBench } from './learning.ts';
 import { notificationsBench, NOTIFICATIONS_NOTES } from './notifications.ts';
@@ -33,6 +36,14 @@ async function main() {
     if (want('http')) parts.push(await httpBench(m));
     if (want('events')) parts.push(await eventsBench(m));
     all.push(m);
+  }
+  const footprintPart = args.only === 'footprint' ? await footprintBench() : '';
+  if (footprintPart && !args['no-write']) {
+    fs.writeFileSync(
+      path.join(root, 'docs/benchmarks-footprint.md'),
+      `# Footprint benchmark\n\nLatest \`pnpm bench --only footprint --rounds ${args.rounds} --idle ${args.idle}\` (${when}, ${machineOf()}). Processes started one at a\ntime with \`node\` directly (no pnpm wrapper), NODE_ENV=production, LOG_LEVEL=warn; the mesh node uses the local\nPostgreSQL and NATS; the baseline and the runs from sources are measured in the same run.\n\n${footprintPart}\n${FOOTPRINT_NOTES}`,
+    );
+    console.log('\nwrote docs/benchmarks-footprint.md');
   }
   const notificationsPart = args.only === 'notifications' ? await notificationsBench() : '';
   if (notificationsPart && !args['no-write']) {
