@@ -10,7 +10,6 @@ import { buildOpenApi, gatewayPort } from '@lms/gateway';
 import { brokerOptions, guardProcess, migrateAll, openDatabase, runtimeSettings, startNode, type LmsNode } from '@lms/runtime';
 import { ServiceBroker } from 'moleculer';
 import { ReplIdentity, replCredentials } from './repl.ts';
-import { openApiTypes } from './openapi-types.ts';
 import { pick, SERVICES } from './services.ts';
 
 const USAGE = `usage: lms <command>
@@ -110,6 +109,8 @@ async function main(argv: string[]) {
       console.log(`wrote ${out}`);
       // Beside it, the types openapi-typescript generates from it (what a third-party client codes against).
       const types = out.replace(/\.json$/, '.d.ts');
+      // Loaded here only: openapi-typescript brings the TypeScript compiler (~80 MB, seconds to load).
+      const { openApiTypes } = await import('./openapi-types.ts');
       fs.writeFileSync(types, await openApiTypes(doc));
       console.log(`wrote ${types}`);
       return;

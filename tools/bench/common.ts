@@ -80,7 +80,9 @@ export function start(args: string[], env: Record<string, string>): ChildProcess
   // node --import tsx rather than the tsx wrapper: the pid is the server's (for RSS) and signals reach it.
   const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const flags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : [];
-  const child = spawn(process.execPath, [...prof, ...flags, '--import', 'tsx', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  // BENCH_COMPILED=1: LMS nodes run the build output (dist/cli.mjs, as in production) instead of the sources.
+  const entry = process.env.BENCH_COMPILED && args[0] === 'tools/cli.ts' ? ['dist/cli.mjs', ...args.slice(1)] : ['--import', 'tsx', ...args];
+  const child = spawn(process.execPath, [...prof, ...flags, ...entry], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
   children.push(child);
   return child;
 }

@@ -11,7 +11,8 @@
  *   (f) footprint: start to ready and idle RSS, embedded and a single-service mesh node, beside bare Node.
  * Usage: pnpm bench [--seconds 10] [--rounds 3] [--only http|events|learning|files|notifications|footprint] [--idle 5] [--courses 1000] [--mib 1024] [--recipients 2000] [--no-write]
  * Each round starts everything afresh; the tables show the last round, the spread table every round.
- * One file per bench beside this dispatcher; common.ts holds what they share.
+ * One file per bench beside this dispatcher; common.ts holds what they share. BENCH_COMPILED=1 runs the LMS nodes
+ * from the build output (dist/cli.mjs, as production does) rather than from sources through tsx.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,6 +25,10 @@ import { learningBench } from './learning.ts';
 import { notificationsBench, NOTIFICATIONS_NOTES } from './notifications.ts';
 
 async function main() {
+  if (process.env.BENCH_COMPILED) {
+    const { build, isFresh } = (await import(path.join(root, 'tools/build.mjs'))) as { build(): Promise<unknown>; isFresh(): boolean };
+    if (!isFresh()) await build();
+  }
   const when = new Date().toISOString();
   const rounds = Math.max(1, Number(args.rounds));
   const all: Metrics[] = [];

@@ -1,5 +1,11 @@
 import type { Readable } from 'node:stream';
-import sharp from 'sharp';
+
+/**
+ * sharp (libvips, ~8 MB of RSS and its threads) loads when the first image is measured or processed, not when the
+ * files module is imported: the gateway and nodes that never see an image do not pay for it.
+ */
+let sharpLib: Promise<(typeof import('sharp'))['default']> | undefined;
+export const loadSharp = () => (sharpLib ??= import('sharp').then((m) => m.default));
 
 /** Most pixels an image may have (FILES_MAX_PIXELS): a small file that decodes to gigabytes is refused. */
 export const maxPixels = () => Number(process.env.FILES_MAX_PIXELS ?? 40_000_000);
@@ -13,6 +19,7 @@ export async function dimensionsFromHead(head: Buffer): Promise<{ width: number;
     return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
   }
   try {
+    const sharp = await loadSharp();
     const m = await sharp(head, { failOn: 'none' }).metadata();
     return m.width && m.height ? { width: m.width, height: m.height } : undefined;
   } catch {
@@ -41,6 +48,7 @@ export interface Rendition {
  * never enlarged, with the pixel limit enforced while decoding.
  */
 export async function renditions(source: Readable): Promise<Rendition[]> {
+  const sharp = await loadSharp();
   const base = sharp({ limitInputPixels: maxPixels(), failOn: 'error' }).rotate();
   source.pipe(base);
   const out: Rendition[] = [];
