@@ -6,11 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildOpenApi, gatewayPort } from '@lms/gateway';
 import { brokerOptions, guardProcess, migrateAll, openDatabase, runtimeSettings, startNode, type LmsNode } from '@lms/runtime';
 import { ServiceBroker } from 'moleculer';
 import { ReplIdentity, replCredentials } from './repl.ts';
-import { pick, SERVICES } from './services.ts';
+import { loadServices, SERVICE_LOADERS } from './service-loaders.ts';
 
 const USAGE = `usage: lms <command>
   start                         embedded mode: every service in one process, PGlite in LMS_DATA_DIR
@@ -22,7 +21,7 @@ const USAGE = `usage: lms <command>
   nats-config [--out FILE] [--namespace NS]   write the NATS permissions per node role (default infra/nats/nats.conf, lms)
   events <service> consumers|dead-letters|replay|rebuild [--consumer C] [--id N]
   seed [--courses N] [--lessons N] [--learners N] [--per-learner N]   seed a catalogue at scale (DATABASE_URL)
-services: ${Object.keys(SERVICES).join(', ')}`;
+services: ${Object.keys(SERVICE_LOADERS).join(', ')}`;
 
 function onSignals(node: LmsNode) {
   let stopping = false;
@@ -58,19 +57,21 @@ async function main(argv: string[]) {
   });
   switch (cmd) {
     case 'start': {
-      const node = await startNode(Object.values(SERVICES), { mode: 'embedded' });
+      const node = await startNode(await loadServices('all'), { mode: 'embedded' });
       guardProcess(node.runtime.logger('process'));
       onSignals(node);
+      const { gatewayPort } = await import('@lms/gateway');
       const port = gatewayPort(node.broker);
       console.log(`LMS (embedded) on http://localhost:${port}  ·  API docs http://localhost:${port}/docs  ·  data in ${node.runtime.config.dataDir}`);
       return;
     }
     case 'node': {
       if (!values.services) throw new Error('node needs --services');
-      const node = await startNode(pick(values.services), { mode: 'mesh' });
+      // Only the services this node runs are loaded (and their libraries).
+      const node = await startNode(await loadServices(values.services), { mode: 'mesh' });
       guardProcess(node.runtime.logger('process'));
       onSignals(node);
-      if (values.services.includes('gateway') || values.services === 'all') console.log(`gateway on port ${gatewayPort(node.broker)}`);
+      if (values.services.includes('gateway') || values.services === 'all') console.log(`gateway on port ${(await import('@lms/gateway')).gatewayPort(node.broker)}`);
       return;
     }
     case 'repl': {
@@ -95,7 +96,7 @@ async function main(argv: string[]) {
       const db = await openDatabase(config);
       const started = Date.now();
       try {
-        await migrateAll(db, Object.values(SERVICES), (m) => console.log(m), values.down ? 'down' : 'latest');
+        await migrateAll(db, await loadServices('all'), (m) => console.log(m), values.down ? 'down' : 'latest');
         console.log(`done in ${Date.now() - started} ms (${db.kind})`);
       } finally {
         await db.close();
@@ -104,6 +105,7 @@ async function main(argv: string[]) {
     }
     case 'openapi': {
       const out = path.resolve(values.out ?? path.join(import.meta.dirname, '../clients/openapi.json'));
+      const { buildOpenApi } = await import('@lms/gateway');
       const doc = buildOpenApi();
       fs.writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
       console.log(`wrote ${out}`);

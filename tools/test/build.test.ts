@@ -9,6 +9,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadServices, SERVICE_LOADERS } from '../service-loaders.ts';
+import { SERVICES } from '../services.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const node = (args: string[], env: NodeJS.ProcessEnv = process.env) => spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 120_000, env });
@@ -23,6 +25,14 @@ async function freePort(): Promise<number> {
     });
   });
 }
+
+describe('the services the CLI loads by name', () => {
+  it('are every service of tools/services.ts, the same modules', async () => {
+    expect(Object.keys(SERVICE_LOADERS).sort()).toEqual(Object.keys(SERVICES).sort());
+    for (const [name, load] of Object.entries(SERVICE_LOADERS)) expect(await load(), name).toBe(SERVICES[name]);
+    await expect(loadServices('courses,nope')).rejects.toThrow(/unknown service "nope"/);
+  });
+});
 
 describe('the build', () => {
   it('builds (or is current), and is then cached until the sources change', () => {
