@@ -22,6 +22,7 @@ export const { values: args } = parseArgs({
     mib: { type: 'string', default: '1024' },
     recipients: { type: 'string', default: '2000' },
     idle: { type: 'string', default: '5' },
+    before: { type: 'string' },
     'no-write': { type: 'boolean' },
   },
 });

@@ -6,6 +6,8 @@
  * the baseline is a bare Node HTTP server started the same way. Ready: /health/ready answers 200 (embedded), or the
  * node's METRICS_PORT answers (mesh: it opens once the broker has started every service).
  * Idle RSS is read --idle seconds (default 5) after ready. Each row is the median of --rounds.
+ * --before DIR adds the same runs from another checkout (e.g. a worktree of the commit before a change, with its
+ * dependencies installed), from its sources through tsx as it started then: before and after in the same run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,13 +37,24 @@ async function answers(url: string): Promise<boolean> {
 
 interface Sample {
   readyMs: number;
+  /** CPU seconds (user + system) the process used until ready: less sensitive than wall time to a busy machine. */
+  cpu: number;
   rss: number;
 }
 
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Spawns `argv`, polls `readyUrl` every 20 ms, then waits idle and reads the RSS; stops the process. */
-async function measure(argv: string[], env: NodeJS.ProcessEnv, readyUrl: string): Promise<Sample> {
+async function measure(argv: string[], env: NodeJS.ProcessEnv, readyUrl: string, cwd = root): Promise<Sample> {
   const t0 = performance.now();
-  const child: ChildProcess = spawn(process.execPath, argv, { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, argv, { cwd, env, stdio: ['ignore', 'ignore', 'inherit'] });
   let exited = false;
   child.once('exit', () => (exited = true));
   try {
@@ -52,8 +65,9 @@ async function measure(argv: string[], env: NodeJS.ProcessEnv, readyUrl: string)
       await new Promise((r) => setTimeout(r, 20));
     }
     const readyMs = performance.now() - t0;
+    const cpu = cpuSeconds(child.pid);
     await new Promise((r) => setTimeout(r, IDLE_MS));
-    return { readyMs, rss: rssMiB(child.pid) };
+    return { readyMs, cpu, rss: rssMiB(child.pid) };
   } finally {
     if (!exited) await new Promise((r) => child.once('exit', r).kill('SIGTERM'));
   }
@@ -79,18 +93,23 @@ export async function footprintBench(): Promise<string> {
       const port = await freePort();
       const ready = `http://127.0.0.1:${port}/health/ready`;
       add('bare', await measure(['tools/bench/bare-ready.mjs'], { ...baseEnv(), PORT: String(port) }, ready));
-      for (const [how, argv] of [['compiled', compiled], ['tsx', tsx]] as const) {
+      const ways: Array<readonly [string, string[], string]> = [
+        ['compiled', compiled, root],
+        ['tsx', tsx, root],
+      ];
+      if (args.before) ways.push(['before', tsx, path.resolve(args.before)]);
+      for (const [how, argv, cwd] of ways) {
         const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lms-footprint-'));
         try {
           const env = { ...baseEnv(), PORT: String(port), LMS_DATA_DIR: dataDir };
-          add(`${how} first`, await measure([...argv, 'start'], env, ready));
-          add(`${how} warm`, await measure([...argv, 'start'], env, ready));
+          add(`${how} first`, await measure([...argv, 'start'], env, ready, cwd));
+          add(`${how} warm`, await measure([...argv, 'start'], env, ready, cwd));
         } finally {
           fs.rmSync(dataDir, { recursive: true, force: true });
         }
         const metrics = await freePort();
         const nodeEnv = { ...baseEnv(), ...meshEnv, LMS_MODE: 'mesh', METRICS_PORT: String(metrics), NODE_ID: `footprint-courses-${r}` };
-        add(`${how} courses`, await measure([...argv, 'node', '--services', 'courses'], nodeEnv, `http://127.0.0.1:${metrics}/metrics`));
+        add(`${how} courses`, await measure([...argv, 'node', '--services', 'courses'], nodeEnv, `http://127.0.0.1:${metrics}/metrics`, cwd));
       }
     }
   } finally {
@@ -98,12 +117,19 @@ export async function footprintBench(): Promise<string> {
   }
 
   const row = (name: string, k: string, target: string) => {
-    const s = results.get(k)!;
-    return [name, f(median(s.map((x) => x.readyMs)) / 1000, 2), f(median(s.map((x) => x.rss)), 0), target];
+    const s = results.get(k) ?? [];
+    return [name, f(median(s.map((x) => x.readyMs)) / 1000, 2), f(median(s.map((x) => x.cpu)), 2), f(median(s.map((x) => x.rss)), 0), target];
   };
+  const before = args.before
+    ? [
+        row(`before: embedded, first start (${args.before}, \`node --import tsx tools/cli.ts start\`)`, 'before first', '–'),
+        row('before: embedded, warm start', 'before warm', '–'),
+        row('before: mesh node, courses only', 'before courses', '–'),
+      ]
+    : [];
   const out = table(
     `(f) Start to ready and idle RSS (${IDLE_MS / 1000} s after ready), median of ${ROUNDS}; build: ${f(buildMs / 1000, 1)} s (cached until sources change)`,
-    ['process', 'start → ready s', 'idle RSS MiB', 'target'],
+    ['process', 'start → ready s', 'CPU s to ready', 'idle RSS MiB', 'target'],
     [
       row('bare node:http (baseline, `node bare-ready.mjs`)', 'bare', '–'),
       row('embedded, first start (empty data dir): `node dist/cli.mjs start`', 'compiled first', '< 4 s'),
@@ -112,11 +138,12 @@ export async function footprintBench(): Promise<string> {
       row('embedded, first start, from sources (`node --import tsx tools/cli.ts`)', 'tsx first', '–'),
       row('embedded, warm start, from sources', 'tsx warm', '–'),
       row('mesh node, courses only, from sources', 'tsx courses', '–'),
+      ...before,
     ],
   );
-  const every = [...results.entries()].map(([k, s]) => `${k}: ${s.map((x) => `${f(x.readyMs / 1000, 2)} s/${f(x.rss, 0)} MiB`).join(', ')}`).join('; ');
+  const every = [...results.entries()].map(([k, s]) => `${k}: ${s.map((x) => `${f(x.readyMs / 1000, 2)} s/${f(x.cpu, 2)} CPU s/${f(x.rss, 0)} MiB`).join(', ')}`).join('; ');
   console.log(`every round: ${every}`);
-  return `${out}\nEvery round (start → ready / idle RSS): ${every}.\n`;
+  return `${out}\nEvery round (start → ready / CPU to ready / idle RSS): ${every}.\n`;
 }
 
 export const FOOTPRINT_NOTES = `Where the time and memory go: see docs/benchmarks.md, "Footprint".
