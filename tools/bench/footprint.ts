@@ -146,5 +146,8 @@ export async function footprintBench(): Promise<string> {
   return `${out}\nEvery round (start → ready / CPU to ready / idle RSS): ${every}.\n`;
 }
 
-export const FOOTPRINT_NOTES = `Where the time and memory go: see docs/benchmarks.md, "Footprint".
+export const FOOTPRINT_NOTES = `How to read it: *start → ready* is wall time from spawn to the first 200, which a busy machine stretches;
+*CPU s to ready* is the CPU time the process itself used until then, which it stretches much less. *Idle RSS* includes
+the Node binary's own pages (shared between processes): the bare baseline is almost all of that. Where the time and
+memory went, and what changed, is in docs/benchmarks.md ("Footprint").
 `;
