@@ -31,7 +31,7 @@ describe('the services the CLI loads by name', () => {
     expect(Object.keys(SERVICE_LOADERS).sort()).toEqual(Object.keys(SERVICES).sort());
     for (const [name, load] of Object.entries(SERVICE_LOADERS)) expect(await load(), name).toBe(SERVICES[name]);
     await expect(loadServices('courses,nope')).rejects.toThrow(/unknown service "nope"/);
-  });
+  }, 60_000);
 });
 
 describe('the build', () => {
@@ -39,7 +39,7 @@ describe('the build', () => {
     const built = node(['tools/build.mjs']);
     expect(built.status, built.stderr).toBe(0);
     expect(node(['tools/build.mjs', '--check']).status).toBe(0);
-  });
+  }, 180_000);
 
   it('runs the CLI without a TypeScript loader', () => {
     const r = node(['dist/cli.mjs']);
@@ -50,7 +50,7 @@ describe('the build', () => {
     const o = node(['dist/cli.mjs', 'openapi', '--out', out]);
     expect(o.status, o.stderr).toBe(0);
     expect(JSON.parse(fs.readFileSync(out, 'utf8')).openapi).toMatch(/^3\./);
-  });
+  }, 120_000);
 
   it('starts every service embedded and answers /health/ready', async () => {
     const port = await freePort();
