@@ -25,16 +25,17 @@ pg.types.setTypeParser(20, (v) => Number(v));
 /**
  * PostgreSQL settings of the embedded database (PGlite). PGlite keeps PostgreSQL's default shared_buffers of
  * 128 MB, and its WebAssembly memory holds all of it once started: ~130 MB of RSS for a cache an embedded LMS
- * never fills (its tables fit in a few MB; the operating system still caches the data files). 16 MB measured
- * no slower here (docs/benchmarks.md, "Footprint"). One backend runs, so few connection slots are needed.
+ * does not need (the operating system still caches the data files below it). On a 2-core machine under load, point
+ * reads and updates showed no difference beyond the noise; scans of tables larger than 16 MB read through that
+ * cache more often (docs/benchmarks.md, "Footprint"). One backend runs, so few connection slots are needed.
  */
 const PGLITE_SETTINGS = ['-c', 'shared_buffers=16MB', '-c', 'max_connections=10'];
 
 /**
  * V8 compiles PGlite's 9 MB of WebAssembly with its baseline compiler (Liftoff) and then recompiles hot functions
  * with TurboFan, which for PostgreSQL's large functions (the parser, the executor) takes 0.5 GB of memory at its peak,
- * keeps ~50 MB more for good and several CPU seconds at start. Liftoff alone measured as fast on the LMS's queries
- * (a query's time goes to the protocol and the JavaScript around it). Process-wide, so only where PGlite runs, before
+ * keeps ~50 MB more for good and several CPU seconds at start. Liftoff alone was as fast in a quick measurement of
+ * point reads and updates (TurboFan's compiling competes for the same cores). Process-wide, so only where PGlite runs, before
  * its module compiles; the implied flags are set too, as V8 does not derive them after start.
  */
 function liftoffOnly() {
