@@ -46,7 +46,7 @@ async function main() {
   if (footprintPart && !args['no-write']) {
     fs.writeFileSync(
       path.join(root, 'docs/benchmarks-footprint.md'),
-      `# Footprint benchmark\n\nLatest \`pnpm bench --only footprint --rounds ${args.rounds} --idle ${args.idle}\` (${when}, ${machineOf()}). Processes started one at a\ntime with \`node\` directly (no pnpm wrapper), NODE_ENV=production, LOG_LEVEL=warn; the mesh node uses the local\nPostgreSQL and NATS; the baseline and the runs from sources are measured in the same run.\n\n${footprintPart}\n${FOOTPRINT_NOTES}`,
+      `# Footprint benchmark\n\nLatest \`pnpm bench --only footprint --rounds ${args.rounds} --idle ${args.idle}${args.before ? ` --before ${args.before}` : ''}\` (${when}, ${machineOf()}). Processes started one at a\ntime with \`node\` directly (no pnpm wrapper), NODE_ENV=production, LOG_LEVEL=warn; the mesh node uses the local\nPostgreSQL and NATS; the baseline and the runs from sources are measured in the same run.\n\n${footprintPart}\n${FOOTPRINT_NOTES}`,
     );
     console.log('\nwrote docs/benchmarks-footprint.md');
   }
