@@ -6,13 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildOpenApi, gatewayPort } from '@lms/gateway';
-import { guardProcess, migrateAll, openDatabase, runtimeSettings, startNode, type LmsNode } from '@lms/runtime';
+import { brokerOptions, guardProcess, migrateAll, openDatabase, runtimeSettings, startNode, type LmsNode } from '@lms/runtime';
 import { ServiceBroker } from 'moleculer';
-import brokerOptions from '../moleculer.config.ts';
 import { ReplIdentity, replCredentials } from './repl.ts';
-import { openApiTypes } from './openapi-types.ts';
-import { pick, SERVICES } from './services.ts';
+import { loadServices, SERVICE_LOADERS } from './service-loaders.ts';
 
 const USAGE = `usage: lms <command>
   start                         embedded mode: every service in one process, PGlite in LMS_DATA_DIR
@@ -25,7 +22,7 @@ const USAGE = `usage: lms <command>
   config [--services a,b] [--readme]   print the effective configuration (secrets masked), or regenerate README's table
   events <service> consumers|dead-letters|replay|rebuild [--consumer C] [--id N]
   seed [--courses N] [--lessons N] [--learners N] [--per-learner N]   seed a catalogue at scale (DATABASE_URL)
-services: ${Object.keys(SERVICES).join(', ')}`;
+services: ${Object.keys(SERVICE_LOADERS).join(', ')}`;
 
 function onSignals(node: LmsNode) {
   let stopping = false;
@@ -62,19 +59,21 @@ async function main(argv: string[]) {
   });
   switch (cmd) {
     case 'start': {
-      const node = await startNode(Object.values(SERVICES), { mode: 'embedded' });
+      const node = await startNode(await loadServices('all'), { mode: 'embedded' });
       guardProcess(node.runtime.logger('process'));
       onSignals(node);
+      const { gatewayPort } = await import('@lms/gateway');
       const port = gatewayPort(node.broker);
       console.log(`LMS (embedded) on http://localhost:${port}  ·  API docs http://localhost:${port}/docs  ·  data in ${node.runtime.config.dataDir}`);
       return;
     }
     case 'node': {
       if (!values.services) throw new Error('node needs --services');
-      const node = await startNode(pick(values.services), { mode: 'mesh' });
+      // Only the services this node runs are loaded (and their libraries).
+      const node = await startNode(await loadServices(values.services), { mode: 'mesh' });
       guardProcess(node.runtime.logger('process'));
       onSignals(node);
-      if (values.services.includes('gateway') || values.services === 'all') console.log(`gateway on port ${gatewayPort(node.broker)}`);
+      if (values.services.includes('gateway') || values.services === 'all') console.log(`gateway on port ${(await import('@lms/gateway')).gatewayPort(node.broker)}`);
       return;
     }
     case 'repl': {
@@ -99,7 +98,7 @@ async function main(argv: string[]) {
       const db = await openDatabase(config);
       const started = Date.now();
       try {
-        await migrateAll(db, Object.values(SERVICES), (m) => console.log(m), values.down ? 'down' : 'latest');
+        await migrateAll(db, await loadServices('all'), (m) => console.log(m), values.down ? 'down' : 'latest');
         console.log(`done in ${Date.now() - started} ms (${db.kind})`);
       } finally {
         await db.close();
@@ -108,11 +107,14 @@ async function main(argv: string[]) {
     }
     case 'openapi': {
       const out = path.resolve(values.out ?? path.join(import.meta.dirname, '../clients/openapi.json'));
+      const { buildOpenApi } = await import('@lms/gateway');
       const doc = buildOpenApi();
       fs.writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
       console.log(`wrote ${out}`);
       // Beside it, the types openapi-typescript generates from it (what a third-party client codes against).
       const types = out.replace(/\.json$/, '.d.ts');
+      // Loaded here only: openapi-typescript brings the TypeScript compiler (~80 MB, seconds to load).
+      const { openApiTypes } = await import('./openapi-types.ts');
       fs.writeFileSync(types, await openApiTypes(doc));
       console.log(`wrote ${types}`);
       return;
@@ -125,7 +127,8 @@ async function main(argv: string[]) {
         console.log(`wrote the environment table into ${file}`);
         return;
       }
-      console.log(effectiveConfig(values.services ? pick(values.services).map((s) => s.name) : Object.keys(SERVICES)));
+      const names = values.services ? (await loadServices(values.services)).map((s) => s.name) : Object.keys(SERVICE_LOADERS);
+      console.log(effectiveConfig(names));
       return;
     }
     case 'nats-config': {
@@ -150,7 +153,7 @@ async function main(argv: string[]) {
       return;
     }
     case 'seed': {
-      const url = process.env.DATABASE_URL;
+      const url = runtimeSettings().databaseUrl;
       if (!url) throw new Error('seed writes straight into PostgreSQL: set DATABASE_URL (and run pnpm migrate first)');
       const { seed } = await import('./seed.ts');
       const started = Date.now();

@@ -1,4 +1,5 @@
 import { envMeta, parseEnv, runtimeEnv, shownValue, type EnvSchema } from '@lms/runtime';
+import { replEnv } from './repl.ts';
 import { SERVICES } from './services.ts';
 
 /** Every declaration: the runtime's, then each service's, in registry order. */
@@ -8,6 +9,7 @@ export function declarations(names: string[] = Object.keys(SERVICES)): Array<{ o
     const env = SERVICES[n]?.env;
     if (env) out.push({ owner: n, schema: env });
   }
+  out.push({ owner: 'repl', schema: replEnv });
   return out;
 }
 

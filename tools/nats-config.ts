@@ -3,7 +3,7 @@
  * (`pnpm lms nats-config`; tools/test/nats-config.test.ts fails when the committed file is out of date).
  *
  * What Moleculer puts on NATS (moleculer 0.15, NATS transporter, `disableBalancer: true` in mesh mode, see
- * moleculer.config.ts; prefix `MOL-<namespace>`):
+ * services/runtime/src/broker-options.ts; prefix `MOL-<namespace>`):
  * - a call: `REQB.<action>`, a queue group per action that every node serving the action joins
  *   (transporters/base.js publishBalancedRequest, nats.js subscribeBalancedRequest). Never `REQ.<node>`
  *   unless a caller names a node (`opts.nodeID`), which the LMS never does.
@@ -11,7 +11,7 @@
  * - `broker.broadcast()`: `EVENT.<node>`, once per node with a handler (service-broker.js broadcast);
  *   `broker.emit()`: `EVENTB.<group>.<event>` (a group is a service name).
  * - discovery: `DISCOVER`, `INFO`, `DISCONNECT`, `HEARTBEAT`, `PING` broadcast; `DISCOVER|INFO|PING|PONG.<node>`.
- * Node ids carry the role (`<role>.<host>-<pid>`, moleculer.config.ts), so `REQ.courses.>` is exactly the
+ * Node ids carry the role (`<role>.<host>-<pid>`, broker-options.ts), so `REQ.courses.>` is exactly the
  * courses nodes' own subjects.
  *
  * So per role: subscribe to the requests of its own services' actions, its own node subjects and the

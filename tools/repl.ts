@@ -7,7 +7,8 @@
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { auth, needsSecondFactor, type Session } from '@lms/contracts';
-import { toPublicError, type CallMeta } from '@lms/runtime';
+import { declareEnv, parseEnv, toPublicError, type CallMeta } from '@lms/runtime';
+import { z } from 'zod';
 import type { Context, Middleware, Service, ServiceBroker } from 'moleculer';
 
 export interface ReplCredentials {
@@ -131,9 +132,17 @@ async function ask(question: string, hidden = false): Promise<string> {
   }
 }
 
+/** What `pnpm repl` reads: who it signs in as, for scripts; asked on the terminal otherwise. */
+export const replEnv = declareEnv('repl', {
+  LMS_REPL_EMAIL: z.string().optional().meta({ description: 'Who `pnpm repl` signs in as (asked when unset)' }),
+  LMS_REPL_PASSWORD: z.string().optional().meta({ description: 'Their password (asked when unset)', secret: true }),
+  LMS_REPL_TOTP: z.string().optional().meta({ description: 'A code from their authenticator app (asked when unset and needed)', secret: true }),
+});
+
 /** LMS_REPL_EMAIL / LMS_REPL_PASSWORD / LMS_REPL_TOTP for scripts; asked on the terminal otherwise. */
-export async function replCredentials(env: NodeJS.ProcessEnv = process.env): Promise<ReplCredentials> {
-  const email = env.LMS_REPL_EMAIL || (await ask('Sign in to the LMS REPL as (email): '));
-  const password = env.LMS_REPL_PASSWORD || (await ask('Password: ', true));
-  return { email, password, totp: async () => env.LMS_REPL_TOTP || ask('Code from your authenticator app: ') };
+export async function replCredentials(source?: NodeJS.ProcessEnv): Promise<ReplCredentials> {
+  const env = parseEnv([replEnv], source) as z.output<typeof replEnv>;
+  const email = env.LMS_REPL_EMAIL ?? (await ask('Sign in to the LMS REPL as (email): '));
+  const password = env.LMS_REPL_PASSWORD ?? (await ask('Password: ', true));
+  return { email, password, totp: async () => env.LMS_REPL_TOTP ?? ask('Code from your authenticator app: ') };
 }

@@ -83,7 +83,14 @@ describe('docker-compose.yml', () => {
 
   it('points at files that exist, with healthchecks on what others wait for', () => {
     expect(fs.existsSync(path.join(root, 'infra/Dockerfile'))).toBe(true);
-    expect(fs.readFileSync(path.join(root, 'infra/Dockerfile'), 'utf8')).toMatch(/tools\/cli\.ts/);
+    const dockerfile = fs.readFileSync(path.join(root, 'infra/Dockerfile'), 'utf8');
+    // The image runs the build output, built in the image from the sources it copied.
+    expect(dockerfile).toMatch(/RUN node tools\/build\.mjs/);
+    expect(dockerfile).toMatch(/ENTRYPOINT \["node", "dist\/cli\.mjs"\]/);
+    // Every workspace package's manifest is copied before the install, or its dependencies are never installed.
+    for (const dir of fs.readdirSync(path.join(root, 'services'))) {
+      expect(dockerfile, `infra/Dockerfile copies services/${dir}/package.json`).toContain(`COPY services/${dir}/package.json services/${dir}/`);
+    }
     for (const [name, s] of Object.entries(services)) {
       for (const [dep, cond] of Object.entries((s.depends_on ?? {}) as Record<string, { condition: string }>)) {
         expect(services[dep], `${name} depends on ${dep}`).toBeTruthy();

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { nodeIdOf } from '../../moleculer.config.ts';
+import { nodeIdOf } from '@lms/runtime';
 import { natsConfPath, natsRoles, permissionsOf, renderNatsConf, runtimeCalls } from '../nats-config.ts';
 import { SERVICES } from '../services.ts';
 import { defined } from './support.ts';

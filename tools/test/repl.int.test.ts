@@ -5,10 +5,9 @@
  * in `meta` gets nowhere.
  */
 import { auth } from '@lms/contracts';
-import { runtimeSettings, startNode, type LmsNode } from '@lms/runtime';
+import { brokerOptions, runtimeSettings, startNode, type LmsNode } from '@lms/runtime';
 import { ServiceBroker } from 'moleculer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import brokerOptions from '../../moleculer.config.ts';
 import { totpAt } from '../../services/auth/src/domain/totp.ts';
 import { ReplIdentity, replError } from '../repl.ts';
 import { pick } from '../services.ts';

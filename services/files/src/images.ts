@@ -1,5 +1,11 @@
 import type { Readable } from 'node:stream';
-import sharp from 'sharp';
+
+/**
+ * sharp (libvips, ~8 MB of RSS and its threads) loads when the first image is measured or processed, not when the
+ * files module is imported: the gateway and nodes that never see an image do not pay for it.
+ */
+let sharpLib: Promise<(typeof import('sharp'))['default']> | undefined;
+export const loadSharp = () => (sharpLib ??= import('sharp').then((m) => m.default));
 
 export const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/gif', 'image/avif', 'image/tiff']);
 
@@ -10,6 +16,7 @@ export async function dimensionsFromHead(head: Buffer): Promise<{ width: number;
     return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
   }
   try {
+    const sharp = await loadSharp();
     const m = await sharp(head, { failOn: 'none' }).metadata();
     return m.width && m.height ? { width: m.width, height: m.height } : undefined;
   } catch {
@@ -39,6 +46,7 @@ export interface Rendition {
  * enforced while decoding.
  */
 export async function renditions(source: Readable, maxPixels: number): Promise<Rendition[]> {
+  const sharp = await loadSharp();
   const base = sharp({ limitInputPixels: maxPixels, failOn: 'error' }).rotate();
   source.pipe(base);
   const out: Rendition[] = [];

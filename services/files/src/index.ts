@@ -1,3 +1,2 @@
 export { filesService } from './files.service.js';
-export { ingest, safeName } from './ingest.js';
-export { LocalStorage, S3Storage, storageFromEnv, type BlobStorage } from './storage.js';
+export * from './edge.js';

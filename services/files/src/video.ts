@@ -1,12 +1,22 @@
 import { createRequire } from 'node:module';
-import ffmpeg from 'fluent-ffmpeg';
 
 const require = createRequire(import.meta.url);
 
-/** Binaries shipped through the npm registry (no system ffmpeg needed); FFMPEG_PATH/FFPROBE_PATH override. */
-export function configureFfmpeg(paths: { FFMPEG_PATH?: string; FFPROBE_PATH?: string }): void {
-  ffmpeg.setFfmpegPath(paths.FFMPEG_PATH ?? (require('@ffmpeg-installer/ffmpeg') as { path: string }).path);
-  ffmpeg.setFfprobePath(paths.FFPROBE_PATH ?? (require('@ffprobe-installer/ffprobe') as { path: string }).path);
+/** FFMPEG_PATH/FFPROBE_PATH from the files service's configuration; unset: the binaries shipped through npm. */
+let paths: { FFMPEG_PATH?: string; FFPROBE_PATH?: string } = {};
+export function configureFfmpeg(p: { FFMPEG_PATH?: string; FFPROBE_PATH?: string }): void {
+  paths = p;
+}
+
+/** fluent-ffmpeg and the binaries' locations, loaded with the first video rather than with the module. */
+let ffmpegLib: Promise<typeof import('fluent-ffmpeg')> | undefined;
+function loadFfmpeg() {
+  return (ffmpegLib ??= import('fluent-ffmpeg').then(({ default: ffmpeg }: { default: typeof import('fluent-ffmpeg') }) => {
+    // Binaries shipped through the npm registry (no system ffmpeg needed); FFMPEG_PATH/FFPROBE_PATH override.
+    ffmpeg.setFfmpegPath(paths.FFMPEG_PATH ?? (require('@ffmpeg-installer/ffmpeg') as { path: string }).path);
+    ffmpeg.setFfprobePath(paths.FFPROBE_PATH ?? (require('@ffprobe-installer/ffprobe') as { path: string }).path);
+    return ffmpeg;
+  }));
 }
 
 export const VIDEO_TYPES = new Set(['video/mp4', 'video/webm', 'video/quicktime', 'video/matroska', 'video/x-matroska', 'video/x-msvideo', 'video/mpeg', 'video/ogg']);
@@ -19,7 +29,8 @@ export interface Probe {
   audioCodec: string | null;
 }
 
-export function probe(file: string): Promise<Probe> {
+export async function probe(file: string): Promise<Probe> {
+  const ffmpeg = await loadFfmpeg();
   return new Promise((resolve, reject) =>
     ffmpeg.ffprobe(file, (err, data) => {
       if (err) return reject(new Error('not a video ffprobe can read'));
@@ -32,7 +43,8 @@ export function probe(file: string): Promise<Probe> {
 }
 
 /** One frame as a JPEG, a second in (or mid-way through a shorter video). */
-export function poster(file: string, out: string, atSeconds: number): Promise<void> {
+export async function poster(file: string, out: string, atSeconds: number): Promise<void> {
+  const ffmpeg = await loadFfmpeg();
   return new Promise((resolve, reject) =>
     ffmpeg(file)
       .seekInput(atSeconds)
@@ -46,7 +58,8 @@ export function poster(file: string, out: string, atSeconds: number): Promise<vo
 }
 
 /** An H.264/AAC MP4 any browser plays, at most 1280 px wide, `faststart` for streaming; reports percent done. */
-export function webMp4(file: string, out: string, durationSeconds: number, onProgress: (percent: number) => void): Promise<void> {
+export async function webMp4(file: string, out: string, durationSeconds: number, onProgress: (percent: number) => void): Promise<void> {
+  const ffmpeg = await loadFfmpeg();
   return new Promise((resolve, reject) =>
     ffmpeg(file)
       .videoCodec('libx264')

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { filesInternal, type AnyProcedure, type ErrorCode } from '@lms/contracts';
 import type { z } from 'zod';
-import { ingest, safeName, storageFromEnv, type BlobStorage } from '@lms/files';
+import { ingest, safeName, storageFromEnv, type BlobStorage } from '@lms/files/edge';
 import { DomainError, toPublicError, type CallMeta, type Caller, type Runtime } from '@lms/runtime';
 import { FileStore } from '@tus/file-store';
 import { Server as TusServer } from '@tus/server';

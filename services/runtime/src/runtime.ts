@@ -1,7 +1,7 @@
 import { auth, authBroadcasts, usersBroadcasts, usersInternal } from '@lms/contracts';
 import { ServiceBroker, type BrokerOptions, type ServiceSchema } from 'moleculer';
 import type { JSONWebKeySet } from 'jose';
-import brokerOptions from '../../../moleculer.config.ts';
+import brokerOptions from './broker-options.js';
 import { parseEnv, runtimeConfigOf, runtimeEnv, type EnvSchema, type RuntimeConfig, type RuntimeEnv } from './config.js';
 import { openDatabase, type Database } from './db.js';
 import { EmbeddedTransport } from './events/embedded.js';
