@@ -128,8 +128,6 @@ export interface HandlerArgs<C extends AnyProcedure, DB, R = unknown, Deps = unk
   client: CallMeta['client'];
   requestId: string;
   ctx: Context<unknown, CallMeta>;
-  /** @deprecated SQL belongs in the repository: use `repo`. */
-  db: Kysely<DB>;
   /** The service's repository (inside `uow`, it queries through the unit's transaction). */
   repo: R;
   /** The service's typed dependencies (workers, token issuers, throttles…), built once. */
@@ -139,8 +137,7 @@ export interface HandlerArgs<C extends AnyProcedure, DB, R = unknown, Deps = unk
   call: Call;
   /** One unit of work: a transaction, the repository bound to it, `emit`; events relayed once it commits. */
   uow: RunUnit<DB, R>;
-  /** @deprecated use `uow`. */
-  tx: <T>(fn: (trx: Transaction<DB>, emit: Emit) => Promise<T>) => Promise<T>;
+
   /** Whether the caller holds a permission (admins hold every one). */
   can: (permission: PermissionName) => boolean;
 }
@@ -155,8 +152,6 @@ export interface ConsumerArgs<E extends EventContract, DB, R, Deps> extends Unit
   event: EventEnvelope<z.output<E['payload']>>;
   deps: Deps;
   logger: Logger;
-  /** @deprecated reach what the service needs through `deps`. */
-  runtime: Runtime;
 }
 
 export interface ConsumerDefinition<E extends EventContract = EventContract, DB = any, R = any, Deps = any> {
@@ -199,7 +194,7 @@ export interface ServiceDefinition<D extends DomainContracts, DB, R, Deps, Cfg> 
    * Builds the service's repository (the only code that queries its tables), once, over the service's database handle:
    * inside a unit of work that handle (and so the repository) queries through the unit's transaction.
    */
-  repository?: (db: Kysely<DB>, /** @deprecated: services being moved to `deps` */ runtime: Runtime) => R;
+  repository?: (db: Kysely<DB>) => R;
   /** Builds the service's other dependencies (workers, sagas, issuers, throttles) once, from its context. */
   deps?: (service: ServiceContext<DB, R, Cfg>) => Deps;
   /** Runs once the service and its consumers have started (resume background work here). */
@@ -272,7 +267,7 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
       const db = routed(runtime.db.forSchema<DB>(schemaName), schemaName);
       // Built once: inside a unit of work it queries through the unit's transaction (the handle is routed), so units
       // reuse it instead of building one per transaction.
-      const repo = (def.repository?.(db, runtime) ?? undefined) as R;
+      const repo = (def.repository?.(db) ?? undefined) as R;
       const logger = runtime.logger(def.name);
       const relay = new OutboxRelay(def.name, db as unknown as Kysely<RuntimeTables>, runtime.transport, runtime.logger(`${def.name}.outbox`));
       runtime.relays.push(relay);
@@ -332,7 +327,7 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
           consumer: `${def.name}-${c.name}`,
           events: [c.event],
           db: runtime.db.forSchema<any>(schemaName),
-          handle: (env, trx, afterCommit) => asUnit(trx, env.requestId ?? undefined, afterCommit, (w) => c.handle({ ...w, payload: env.payload, event: env, deps, logger, runtime })),
+          handle: (env, trx, afterCommit) => asUnit(trx, env.requestId ?? undefined, afterCommit, (w) => c.handle({ ...w, payload: env.payload, event: env, deps, logger })),
           handleMany: many ? (envs, trx, afterCommit) => asUnit(trx, undefined, afterCommit, (w) => many(envs, { ...w, deps })) : undefined,
           reset: reset ? (trx) => asUnit(trx, undefined, () => {}, (w) => reset(w)) : undefined,
           maxDeliver: c.maxDeliver ?? runtime.config.maxDeliver,
@@ -372,7 +367,6 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
               client: ctx.meta.client,
               requestId: requestId ?? ctx.requestID ?? '',
               ctx,
-              db,
               repo,
               deps,
               logger,
@@ -382,7 +376,6 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
               },
               can: (p) => perms.has(p),
               uow: (fn) => unitOfWork(fn, requestId),
-              tx: (fn) => unitOfWork((w) => fn(w.trx, w.emit), requestId),
             });
             const out = contract.output.safeParse(result);
             if (!out.success) {
