@@ -2,7 +2,7 @@ import { coursesInternal, enrollmentEvents, notificationEvents, usersInternal, t
 import type { Call } from '@lms/runtime';
 import type { EnrollmentRow, EnrollmentsRepository, SagaData, SagaRow, SagaStep } from './enrollments.repository.js';
 import { errorCode } from './errors.js';
-import { SagaRefusal, type SagaDefinition, type SagaState, type SagaStore } from './saga/engine.js';
+import { SagaRefusal, type SagaDefinition, type SagaState, type SagaStore } from '@lms/runtime';
 
 /** The payment step's port: a free implementation now; a real provider must honour the idempotency key. */
 export interface PaymentProvider {

@@ -22,7 +22,7 @@ import * as m0 from './migrations/20261124230000_enrollments.js';
 import * as m1 from './migrations/20261201000000_failure_code.js';
 import { neutralise, parseCsv } from './csv.js';
 import { computeProgress, type Outline } from './progress.js';
-import { SagaRunner } from './saga/engine.js';
+import { SagaRunner } from '@lms/runtime';
 
 const notEnrolled = () => new DomainError('NOT_FOUND', 'You are not enrolled in this course');
 const noSuchEnrollment = () => new DomainError('NOT_FOUND', 'No such enrollment');

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrollmentsService } from '../src/index.js';
 import { EnrollmentsRepository, type EnrollmentsDB } from '../src/enrollments.repository.js';
 import { enrollmentSaga, type EnrollmentSagaTypes, type PaymentProvider } from '../src/enrollment-saga.js';
-import { SagaRunner } from '../src/saga/engine.js';
+import { SagaRunner } from '@lms/runtime';
 import { query, tempDatabase } from '../../../tools/test/support.ts';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };

@@ -20,3 +20,4 @@ export * from './worker.js';
 export { detached, inUnitOfWork, type Emit, type UnitOfWork } from './unit-of-work.js';
 export * from './retry.js';
 export { default as brokerOptions, nodeIdOf } from './broker-options.js';
+export * from './saga.js';

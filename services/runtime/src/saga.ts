@@ -14,7 +14,9 @@
  * A failing saga runs, in one unit of work, the `compensate` of every step before the one that failed (latest
  * first), then the definition's `failed`.
  */
-import { detached, mayRetry, retryDelay, type Emit, type Logger, type RetryPolicy } from '@lms/runtime';
+import type { Logger } from './logger.js';
+import { mayRetry, retryDelay, type RetryPolicy } from './retry.js';
+import { detached, type Emit } from './unit-of-work.js';
 
 /** The types one saga definition is made of. */
 export interface SagaTypes {

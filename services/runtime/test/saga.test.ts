@@ -5,7 +5,7 @@
  */
 import type { Emit, Logger } from '@lms/runtime';
 import { describe, expect, it } from 'vitest';
-import { SagaRefusal, SagaRunner, type SagaDefinition, type SagaState, type SagaStore } from '../src/saga/engine.js';
+import { SagaRefusal, SagaRunner, type SagaDefinition, type SagaState, type SagaStore } from '../src/saga.js';
 
 interface Types {
   step: 'a' | 'b' | 'c';
