@@ -11,10 +11,15 @@
  * A fake clock: `vi.useFakeTimers({ toFake: ['Date'] })` + `vi.setSystemTime(...)` moves what handlers read from
  * `Date`; SQL `now()` stays the database's.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { DomainError, type AnyProcedure } from '@lms/contracts';
 import { Errors, type ServiceBroker } from 'moleculer';
 import type { z } from 'zod';
+import { databaseOverPGlite } from './db.js';
+import { migrateAll } from './migrate.js';
 import { startNode, type LmsNode, type RuntimeSettings } from './runtime.js';
 import type { Caller, CallMeta, ServiceModule } from './service.js';
 import type { Verifier } from './token-verifier.js';
@@ -75,9 +80,19 @@ export interface TestNode extends LmsNode {
   internal(caller?: Caller): TestClient;
 }
 
-/** Starts `services` in one embedded node on an in-memory database, with the test verifier. */
+/**
+ * Starts `services` in one embedded node on an in-memory database, with the test verifier. The database is loaded
+ * from a snapshot of an initialised, migrated PGlite (see `pgliteSnapshot`): PGlite's own initdb takes 2–3 s on an
+ * idle machine and 20+ s under load, loading a snapshot a fraction of that.
+ */
 export async function testNode(services: ServiceModule[], overrides: Partial<RuntimeSettings> = {}): Promise<TestNode> {
-  const node = await startNode(services, { mode: 'embedded', dataDir: 'memory://', port: 0, logLevel: 'warn', ...overrides }, {}, { verifier: () => new TestVerifier() });
+  const snapshot = await pgliteSnapshot(services);
+  const node = await startNode(
+    services,
+    { mode: 'embedded', dataDir: 'memory://', port: 0, logLevel: 'warn', ...overrides },
+    {},
+    { verifier: () => new TestVerifier(), database: () => openPGlite(snapshot) },
+  );
   const client = (broker: ServiceBroker, caller: Caller | undefined, edge: boolean): TestClient => {
     const meta = (): CallMeta => ({ token: caller ? TestVerifier.tokenFor(caller) : undefined, edge, requestId: randomUUID() });
     const call = <C extends AnyProcedure>(contract: C, input: z.input<C['input']>) => broker.call(contract.action, input, { meta: meta() }) as Promise<z.output<C['output']>>;
@@ -101,4 +116,82 @@ export async function testNode(services: ServiceModule[], overrides: Partial<Run
     anonymous: () => client(node.broker, undefined, true),
     internal: (c) => client(node.broker, c, false),
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Database snapshots. A snapshot is a tarball of PGlite's data directory (`dumpDataDir`), cached on disk under
+// node_modules/.cache/lms-test-pglite and named by a hash of what it holds: the PGlite and pgvector builds, and the
+// schemas and migration sources of the services it was migrated for. Anything that changes a migration changes
+// the name, so a stale snapshot is never loaded; the node still runs its migrations on start (they find nothing
+// to do). Two levels: `base` (initdb + the vector extension), and one per set of services (base + migrations).
+// Files are written under a temporary name and renamed, so test files or runs racing to build one are harmless.
+// Set LMS_TEST_SNAPSHOT=0 to start from a fresh PGlite instead.
+// ---------------------------------------------------------------------------------------------------------------
+
+const require = createRequire(import.meta.url);
+const snapshots = new Map<string, Promise<Blob | undefined>>();
+
+async function createPGlite(snapshot: Blob | undefined) {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { vector } = await import('@electric-sql/pglite-pgvector');
+  return PGlite.create({ dataDir: 'memory://', loadDataDir: snapshot, extensions: { vector } });
+}
+
+async function openPGlite(snapshot: Blob | undefined) {
+  return databaseOverPGlite(await createPGlite(snapshot));
+}
+
+function cacheDir(): string {
+  // The repository's node_modules (services/runtime/src → ../../../node_modules).
+  return path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../node_modules/.cache/lms-test-pglite');
+}
+
+function hash(parts: string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\0');
+  return h.digest('hex').slice(0, 16);
+}
+
+function cached(name: string, build: () => Promise<Blob>): Promise<Blob> {
+  const file = path.join(cacheDir(), `${name}.tar`);
+  if (fs.existsSync(file)) return Promise.resolve(new Blob([fs.readFileSync(file)]));
+  return build().then(async (blob) => {
+    fs.mkdirSync(cacheDir(), { recursive: true });
+    const tmp = `${file}.${process.pid}.${randomUUID()}`;
+    fs.writeFileSync(tmp, Buffer.from(await blob.arrayBuffer()));
+    fs.renameSync(tmp, file);
+    return blob;
+  });
+}
+
+/** The snapshot a test node over `services` starts from (undefined: none, start fresh). */
+export function pgliteSnapshot(services: ServiceModule[]): Promise<Blob | undefined> {
+  if (process.env.LMS_TEST_SNAPSHOT === '0') return Promise.resolve(undefined);
+  const build = [require.resolve('@electric-sql/pglite'), require.resolve('@electric-sql/pglite-pgvector')];
+  const base = `base-${hash(build)}`;
+  const withSchema = services.filter((s) => s.schema);
+  const migrations = withSchema.flatMap((s) => [s.schema, ...Object.entries(s.migrations).flatMap(([n, m]) => [n, String(m.up), String(m.down)])]);
+  const key = `migrated-${hash([base, ...migrations])}`;
+  let p = snapshots.get(key);
+  if (!p) {
+    p = cached(key, async () => {
+      const baseSnapshot = await cached(base, async () => {
+        const lite = await createPGlite(undefined);
+        await lite.exec('create extension if not exists vector');
+        const blob = await lite.dumpDataDir('none');
+        await lite.close();
+        return blob;
+      });
+      const lite = await createPGlite(baseSnapshot);
+      const db = await databaseOverPGlite(lite);
+      try {
+        await migrateAll(db, withSchema);
+        return await lite.dumpDataDir('none');
+      } finally {
+        await db.close();
+      }
+    });
+    snapshots.set(key, p);
+  }
+  return p;
 }

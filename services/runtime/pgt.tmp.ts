@@ -1,0 +1,13 @@
+const t0 = performance.now();
+const { PGlite } = await import('@electric-sql/pglite');
+const { vector } = await import('@electric-sql/pglite-pgvector');
+const t1 = performance.now();
+const lite = await PGlite.create({ dataDir: 'memory://', extensions: { vector } });
+const t2 = performance.now();
+await lite.exec('create extension if not exists vector');
+const t3 = performance.now();
+const dump = await lite.dumpDataDir('none');
+const t4 = performance.now();
+const lite2 = await PGlite.create({ loadDataDir: dump, extensions: { vector } });
+const t5 = performance.now();
+console.log({ import: t1-t0, create: t2-t1, vector: t3-t2, dump: t4-t3, size: dump.size, load: t5-t4 });
