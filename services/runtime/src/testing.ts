@@ -118,6 +118,22 @@ export async function testNode(services: ServiceModule[], overrides: Partial<Run
   };
 }
 
+/**
+ * Polls `check` until it stops throwing (events are delivered after commit, asynchronously): answers its value,
+ * or throws its last error after `timeoutMs`.
+ */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000, everyMs = 25): Promise<T> {
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (performance.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Database snapshots. A snapshot is a tarball of PGlite's data directory (`dumpDataDir`), cached on disk under
 // node_modules/.cache/lms-test-pglite and named by a hash of what it holds: the PGlite and pgvector builds, and the
