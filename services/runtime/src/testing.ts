@@ -15,7 +15,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { DomainError, type AnyProcedure } from '@lms/contracts';
+import { DomainError, type AnyProcedure, type EventContract } from '@lms/contracts';
 import { Errors, type ServiceBroker } from 'moleculer';
 import type { z } from 'zod';
 import { databaseOverPGlite } from './db.js';
@@ -78,6 +78,11 @@ export interface TestNode extends LmsNode {
   anonymous(): TestClient;
   /** A client calling as another service would (internal procedures). */
   internal(caller?: Caller): TestClient;
+  /**
+   * Publishes an event as if another service had emitted it (its payload checked against the contract), and answers once
+   * this node's consumers have applied it: stands in for a service the test does not run. Answers the event's id.
+   */
+  publish<E extends EventContract>(event: E, payload: z.input<E['payload']>, key?: string): Promise<string>;
 }
 
 /**
@@ -115,6 +120,12 @@ export async function testNode(services: ServiceModule[], overrides: Partial<Run
     as: (c = {}) => client(node.broker, { userId: randomUUID(), roles: ['learner'], ...c }, true),
     anonymous: () => client(node.broker, undefined, true),
     internal: (c) => client(node.broker, c, false),
+    async publish(event, payload, key) {
+      const parsed: unknown = event.payload.parse(payload);
+      const id = randomUUID();
+      await node.runtime.transport.publish([{ seq: 0, id, subject: event.subject, key: key ?? null, request_id: null, payload: parsed, occurred_at: new Date() }]);
+      return id;
+    },
   };
 }
 
