@@ -9,7 +9,9 @@
  *   const course = await alice.call(courses.create, { title: 'Algebra' });
  *
  * A fake clock: `vi.useFakeTimers({ toFake: ['Date'] })` + `vi.setSystemTime(...)` moves what handlers read from
- * `Date`; SQL `now()` stays the database's.
+ * `Date` — and SQL `now()` too: PGlite's clock reads `Date.now()` (measured), so handler and database time agree.
+ * Keep fake times within a few weeks of the real clock: PGlite's interval timers are computed from `Date`, and a
+ * deadline more than 24.8 days away from the real clock makes Node print TimeoutOverflowWarning.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
