@@ -96,7 +96,8 @@ export async function testNode(services: ServiceModule[], overrides: Partial<Run
   const snapshot = await pgliteSnapshot(services);
   const node = await startNode(
     services,
-    { mode: 'embedded', dataDir: 'memory://', port: 0, logLevel: 'warn', ...overrides },
+    // A snapshot is named by the migrations it holds: it is up to date, nothing to migrate on start.
+    { mode: 'embedded', dataDir: 'memory://', port: 0, logLevel: 'warn', ...(snapshot && { migrateOnStart: false }), ...overrides },
     {},
     { verifier: () => new TestVerifier(), database: () => openPGlite(snapshot) },
   );
@@ -181,16 +182,35 @@ function hash(parts: string[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
+/** Snapshots unused for this long are removed when a new one is written (each is ~40 MB). */
+const KEEP_UNUSED_MS = 3 * 24 * 3600_000;
+
 function cached(name: string, build: () => Promise<Blob>): Promise<Blob> {
   const file = path.join(cacheDir(), `${name}.tar`);
-  if (fs.existsSync(file)) return Promise.resolve(new Blob([fs.readFileSync(file)]));
+  if (fs.existsSync(file)) {
+    const now = new Date();
+    fs.utimesSync(file, now, now); // marks it used (see prune)
+    return Promise.resolve(new Blob([fs.readFileSync(file)]));
+  }
   return build().then(async (blob) => {
     fs.mkdirSync(cacheDir(), { recursive: true });
+    prune();
     const tmp = `${file}.${process.pid}.${randomUUID()}`;
     fs.writeFileSync(tmp, Buffer.from(await blob.arrayBuffer()));
     fs.renameSync(tmp, file);
     return blob;
   });
+}
+
+function prune(): void {
+  for (const f of fs.readdirSync(cacheDir())) {
+    const p = path.join(cacheDir(), f);
+    try {
+      if (Date.now() - fs.statSync(p).mtimeMs > KEEP_UNUSED_MS) fs.rmSync(p, { force: true });
+    } catch {
+      // another process removed it meanwhile
+    }
+  }
 }
 
 /** The snapshot a test node over `services` starts from (undefined: none, start fresh). */
