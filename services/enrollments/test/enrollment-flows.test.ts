@@ -1,3 +1,7 @@
+/**
+ * Enrollment flows through the real courses and users services in one node (unit tier): what a learner sees end to end.
+ * (enrollments.test.ts, beside it, uses stand-in services to test outages.)
+ */
 import { randomUUID } from 'node:crypto';
 import { courses, enrollments, usersInternal, type Course } from '@lms/contracts';
 import type { ServiceModule } from '@lms/runtime';
