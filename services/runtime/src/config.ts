@@ -108,6 +108,20 @@ export const runtimeEnv = declareEnv('runtime', {
   LMS_JWKS_REFRESH_MIN_MS: env.int().default(30_000).meta({ description: 'Least time between two fetches of the signing keys by a node' }),
   LMS_MFA_REQUIRED_ROLES: env.list().default([]).meta({ description: 'Roles whose permissions count only in sessions signed in with a second factor' }),
   AUTH_ACCESS_TTL_S: env.int().min(1).default(900).meta({ description: 'Access token lifetime in seconds' }),
+  // The broker (services/runtime's broker options): how calls between nodes behave.
+  MOLECULER_REQUEST_TIMEOUT: env.int().default(10_000).meta({ description: 'A call with no answer by then fails with TIMEOUT (504), in ms' }),
+  MOLECULER_RETRIES: env.int().default(2).meta({ description: 'Retries of a call that failed for an infrastructure reason (never a domain error)' }),
+  MOLECULER_CIRCUIT_BREAKER: env.bool().default(true).meta({ description: 'Stop calling an endpoint that keeps failing' }),
+  MOLECULER_BULKHEAD: env.bool().default(true).meta({ description: 'Limit in-flight calls per action on a node' }),
+  MOLECULER_BULKHEAD_CONCURRENCY: env.int().min(1).default(64).meta({ description: 'In-flight calls per action on a node' }),
+  MOLECULER_BULKHEAD_MAX_QUEUE: env.int().default(1_000).meta({ description: 'Calls queued per action beyond the concurrency' }),
+  MOLECULER_STRATEGY: z.enum(['RoundRobin', 'Random', 'CpuUsage', 'Latency', 'Shard']).default('RoundRobin').meta({ description: 'How a call picks among nodes that have the action' }),
+  MOLECULER_PREFER_LOCAL: env.bool().default(true).meta({ description: 'Keep calls in process when the node has the action' }),
+  MOLECULER_HEARTBEAT_INTERVAL: env.int().min(1).default(5).meta({ description: 'Heartbeat interval, in seconds' }),
+  MOLECULER_HEARTBEAT_TIMEOUT: env.int().min(1).default(15).meta({ description: 'A node silent this long (s) is dropped from the registry' }),
+  MOLECULER_CACHER_REDIS: z.string().optional().meta({ description: 'A redis:// URL for a cache shared by the mesh; in-memory otherwise', secret: true }),
+  MOLECULER_TRACING: env.bool().default(false).meta({ description: "Log Moleculer's own spans (OpenTelemetry is OTEL_*)" }),
+  MOLECULER_SHUTDOWN_TIMEOUT: env.int().default(5_000).meta({ description: 'Drain in-flight requests this long on SIGTERM, in ms' }),
 });
 export type RuntimeEnv = z.output<typeof runtimeEnv>;
 

@@ -41,6 +41,8 @@ export interface Runtime {
   logger(name: string): Logger;
   relays: OutboxRelay[];
   subscriptions: Map<string, Subscription>;
+  /** Each service's deps on this node, by service name (tests and the REPL reach workers through `depsOf`). */
+  deps: Map<string, unknown>;
   /** Checks the access token every call carries (`meta.token`): the one source of `caller` on this node. */
   verifier: Verifier;
 }
@@ -122,7 +124,7 @@ export async function startNode(
             logger: logger('events'),
           });
     const verifier = seams.verifier?.(broker) ?? nodeVerifier(broker, { refreshMinMs: config.jwksRefreshMinMs, accessTtlMs: config.accessTtlS * 1000 });
-    const runtime: Runtime = { config, broker, db, transport, logger, relays: [], subscriptions: new Map(), verifier };
+    const runtime: Runtime = { config, broker, db, transport, logger, relays: [], subscriptions: new Map(), deps: new Map(), verifier };
     broker.createService(trustService(verifier));
     for (const s of services) broker.createService(s.build(runtime));
     await broker.start();
@@ -145,6 +147,11 @@ export async function startNode(
     await db.close().catch(() => {});
     throw err;
   }
+}
+
+/** A service's deps on this node (its workers, saga…), for tests and the REPL; undefined where it does not run. */
+export function depsOf<T>(runtime: Pick<Runtime, 'deps'>, service: string): T | undefined {
+  return runtime.deps.get(service) as T | undefined;
 }
 
 /**

@@ -15,7 +15,7 @@ import { Errors, type Context, type ServiceSchema } from 'moleculer';
 import type { z } from 'zod';
 import { toTransportError, validationError } from './errors.js';
 import { OutboxRelay } from './events/outbox.js';
-import { detached, joinUnit, routed, runUnit, type Emit, type UnitOfWork } from './unit-of-work.js';
+import { detached, inUnitOfWork, joinUnit, routed, runUnit, type Emit, type UnitOfWork } from './unit-of-work.js';
 import type { RuntimeTables, Subscription } from './events/types.js';
 import { errInfo, type Logger } from './logger.js';
 import { actionDuration } from './metrics.js';
@@ -146,7 +146,6 @@ export interface ConsumerArgs<E extends EventContract, DB, R, Deps> extends Unit
   payload: z.output<E['payload']>;
   event: EventEnvelope<z.output<E['payload']>>;
   deps: Deps;
-  call: Call;
   logger: Logger;
   /** @deprecated reach what the service needs through `deps`. */
   runtime: Runtime;
@@ -181,8 +180,8 @@ export interface ServiceDefinition<D extends DomainContracts, DB, R, Deps, Cfg> 
   schema?: string;
   contracts: D;
   /**
-   * Builds the service's repository (the only code that queries its tables) over a database handle: once over the
-   * pool (`repo` in handlers, which inside a unit of work means the unit's transaction), and once per unit of work.
+   * Builds the service's repository (the only code that queries its tables), once, over the service's database handle:
+   * inside a unit of work that handle (and so the repository) queries through the unit's transaction.
    */
   repository?: (db: Kysely<DB>, /** @deprecated: services being moved to `deps` */ runtime: Runtime) => R;
   /** Builds the service's other dependencies (workers, sagas, issuers, throttles) once, from its context. */
@@ -209,6 +208,14 @@ export interface ServiceModule {
   /** The procedures it serves (its Moleculer actions, besides `health` and the `events.*` operator actions). */
   contracts?: DomainContracts;
   build(runtime: Runtime): ServiceSchema;
+}
+
+/**
+ * A call of another service from inside a unit of work is refused: the callee cannot see the unit's uncommitted rows,
+ * and in embedded mode (PGlite: one connection, held by the unit's transaction) its queries would wait forever.
+ */
+function outsideUnit(c: AnyProcedure): void {
+  if (inUnitOfWork()) throw new Error(`${c.action} called inside a unit of work: call other services before or after it`);
 }
 
 function authorize(c: AnyProcedure, meta: CallMeta, caller: Caller | undefined): void {
@@ -247,8 +254,9 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
     build(runtime) {
       // Inside a unit of work this handle (and every repository over it) is the unit's transaction.
       const db = routed(runtime.db.forSchema<DB>(schemaName), schemaName);
-      const repoOver = (handle: Kysely<DB>) => (def.repository?.(handle, runtime) ?? undefined) as R;
-      const repo = repoOver(db);
+      // Built once: inside a unit of work it queries through the unit's transaction (the handle is routed), so units
+      // reuse it instead of building one per transaction.
+      const repo = (def.repository?.(db, runtime) ?? undefined) as R;
       const logger = runtime.logger(def.name);
       const relay = new OutboxRelay(def.name, db as unknown as Kysely<RuntimeTables>, runtime.transport, runtime.logger(`${def.name}.outbox`));
       runtime.relays.push(relay);
@@ -257,32 +265,39 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
       /** One unit of work of this service; one opened inside another of this service joins it. */
       const unitOfWork = async <T>(fn: (w: UnitOfWork<DB, R>) => Promise<T>, requestId?: string): Promise<T> => {
         const outer = joinUnit(schemaName);
-        if (outer) return fn({ trx: outer.trx as Transaction<DB>, repo: repoOver(outer.trx as Transaction<DB>), emit: outer.emit });
+        if (outer) return fn({ trx: outer.trx as Transaction<DB>, repo, emit: outer.emit, afterCommit: outer.afterCommit });
         let emitted = 0;
+        const after: Array<() => void> = [];
         const result = await runtime.db
           .forSchema<DB>(schemaName)
           .transaction()
           .execute(async (trx) => {
-            const r = await runUnit(schemaName, trx, requestId, (emit) => fn({ trx, repo: repoOver(trx), emit }));
+            const r = await runUnit(schemaName, trx, requestId, after, (emit) => fn({ trx, repo, emit, afterCommit: (f) => void after.push(f) }));
             emitted = r.emitted;
             return r.result;
           });
         if (emitted) kickRelay();
+        for (const f of after) detached(f);
         return result;
       };
       /** A call as the service itself (background code): no caller, so internal procedures only. */
-      const serviceCall: Call = <T extends AnyProcedure>(c: T, input: z.input<T['input']>) =>
-        detached(() => runtime.broker.call(c.action, input, { meta: { edge: false, trace: traceCarrier() } satisfies CallMeta })) as Promise<z.output<T['output']>>;
+      const serviceCall: Call = <T extends AnyProcedure>(c: T, input: z.input<T['input']>) => {
+        outsideUnit(c);
+        return detached(() => runtime.broker.call(c.action, input, { meta: { edge: false, trace: traceCarrier() } satisfies CallMeta })) as Promise<z.output<T['output']>>;
+      };
       // Parsed with the runtime's variables when the node started (one error listing every problem).
       const config = Object.fromEntries(Object.keys(def.env?.shape ?? {}).map((k) => [k, runtime.config.envValues[k]])) as Cfg;
       const service: ServiceContext<DB, R, Cfg> = { name: def.name, config, repo, uow: (fn) => unitOfWork(fn), call: serviceCall, logger, kickRelay, runtime };
       const deps = def.deps?.(service) as Deps;
+      runtime.deps.set(def.name, deps);
       const lifecycleArg = (def.deps ? deps : repo) as LifecycleArg<R, Deps>;
 
       /** A consumer's handler runs as a unit of work over the transaction that records the event as applied. */
-      const asUnit = async (trx: Transaction<any>, requestId: string | undefined, fn: (w: UnitOfWork<DB, R>) => Promise<void>) => {
-        const r = await runUnit(schemaName, trx, requestId, (emit) => fn({ trx: trx as Transaction<DB>, repo: repoOver(trx as Transaction<DB>), emit }));
-        if (r.emitted) setImmediate(kickRelay); // after the consumer's commit; the relay's poll is the safety net
+      const asUnit = async (trx: Transaction<any>, requestId: string | undefined, afterCommit: ((fn: () => void) => void) | undefined, fn: (w: UnitOfWork<DB, R>) => Promise<void>) => {
+        // Called by a transport, after its commit; called straight from a test, on the next turn.
+        const later = (f: () => void) => (afterCommit ? afterCommit(() => detached(f)) : void setImmediate(() => detached(f)));
+        const r = await runUnit(schemaName, trx, requestId, { push: later }, (emit) => fn({ trx: trx as Transaction<DB>, repo, emit, afterCommit: later }));
+        if (r.emitted) later(kickRelay);
       };
       const subs: Subscription[] = (def.consumers ?? []).map((c) => {
         const many = c.handleMany;
@@ -291,9 +306,9 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
           consumer: `${def.name}-${c.name}`,
           events: [c.event],
           db: runtime.db.forSchema<any>(schemaName),
-          handle: (env, trx) => asUnit(trx, env.requestId ?? undefined, (w) => c.handle({ ...w, payload: env.payload, event: env, deps, call: serviceCall, logger, runtime })),
-          handleMany: many ? (envs, trx) => asUnit(trx, undefined, (w) => many(envs, { ...w, deps })) : undefined,
-          reset: reset ? (trx) => asUnit(trx, undefined, (w) => reset(w)) : undefined,
+          handle: (env, trx, afterCommit) => asUnit(trx, env.requestId ?? undefined, afterCommit, (w) => c.handle({ ...w, payload: env.payload, event: env, deps, logger, runtime })),
+          handleMany: many ? (envs, trx, afterCommit) => asUnit(trx, undefined, afterCommit, (w) => many(envs, { ...w, deps })) : undefined,
+          reset: reset ? (trx) => asUnit(trx, undefined, () => {}, (w) => reset(w)) : undefined,
           maxDeliver: c.maxDeliver ?? runtime.config.maxDeliver,
         };
       });
@@ -335,7 +350,10 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
               repo,
               deps,
               logger,
-              call: (c, input) => detached(() => call(ctx, c, input)),
+              call: (c, input) => {
+                outsideUnit(c);
+                return detached(() => call(ctx, c, input));
+              },
               can: (p) => perms.has(p),
               uow: (fn) => unitOfWork(fn, requestId),
               tx: (fn) => unitOfWork((w) => fn(w.trx, w.emit), requestId),

@@ -14,6 +14,8 @@ export interface UnitOfWork<DB, R> {
   /** The service's repository over this transaction. */
   repo: R;
   emit: Emit;
+  /** Runs `fn` once the unit's transaction has committed (never if it rolls back), outside any unit of work. */
+  afterCommit(fn: () => void): void;
 }
 
 interface PendingEvent {
@@ -35,6 +37,8 @@ interface Unit {
   open: boolean;
   /** `withSchema` views of the transaction, by schema. */
   views: Map<string, Kysely<any>>;
+  /** Work queued for after the commit (by the unit, or by units that joined it). */
+  after: { push(fn: () => void): void };
 }
 
 const units = new AsyncLocalStorage<Unit>();
@@ -62,8 +66,14 @@ export function detached<T>(fn: () => T): T {
  * database handle from `routed()` means this transaction; events it emits are validated at once and written to the
  * outbox with one multi-row INSERT when the body returns, before the caller commits. Returns how many it emitted.
  */
-export async function runUnit<T>(owner: string, trx: Transaction<any>, requestId: string | undefined, body: (emit: Emit) => Promise<T>): Promise<{ result: T; emitted: number }> {
-  const unit: Unit = { owner, trx, events: [], requestId, open: true, views: new Map() };
+export async function runUnit<T>(
+  owner: string,
+  trx: Transaction<any>,
+  requestId: string | undefined,
+  after: { push(fn: () => void): void },
+  body: (emit: Emit) => Promise<T>,
+): Promise<{ result: T; emitted: number }> {
+  const unit: Unit = { owner, trx, events: [], requestId, open: true, views: new Map(), after };
   try {
     const result = await units.run(unit, () => body(emitInto(unit)));
     const emitted = unit.events.length;
@@ -78,11 +88,11 @@ export async function runUnit<T>(owner: string, trx: Transaction<any>, requestId
  * The unit of work this code runs in, if it is one of `owner`'s: a unit of work opened inside another of the same
  * service joins it (one transaction, its events flushed with the outer one's).
  */
-export function joinUnit(owner: string): { trx: Transaction<any>; emit: Emit } | undefined {
+export function joinUnit(owner: string): { trx: Transaction<any>; emit: Emit; afterCommit: (fn: () => void) => void } | undefined {
   const unit = current();
   if (!unit) return undefined;
   if (unit.owner !== owner) throw new Error(`a unit of work of ${owner} cannot open inside one of ${unit.owner}: call the other service instead`);
-  return { trx: unit.trx, emit: emitInto(unit) };
+  return { trx: unit.trx, emit: emitInto(unit), afterCommit: (fn) => unit.after.push(fn) };
 }
 
 function emitInto(unit: Unit): Emit {

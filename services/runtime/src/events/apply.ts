@@ -29,6 +29,8 @@ export function decode(sub: Subscription, data: Uint8Array | string): EventEnvel
  */
 export async function applyBatch(sub: Subscription, envelopes: EventEnvelope[]): Promise<number> {
   if (envelopes.length === 0) return 0;
+  const after: Array<() => void> = [];
+  const afterCommit = (fn: () => void) => void after.push(fn);
   const applied = await sub.db.transaction().execute(async (trx) => {
     const fresh = await trx
       .insertInto('processed_events')
@@ -44,12 +46,13 @@ export async function applyBatch(sub: Subscription, envelopes: EventEnvelope[]):
       toApply.push(env);
     }
     if (sub.handleMany) {
-      if (toApply.length) await sub.handleMany(toApply, trx);
+      if (toApply.length) await sub.handleMany(toApply, trx, afterCommit);
     } else {
-      for (const env of toApply) await sub.handle(env, trx);
+      for (const env of toApply) await sub.handle(env, trx, afterCommit);
     }
     return fresh.length;
   });
+  for (const fn of after) fn();
   sub.onApplied?.(envelopes);
   const now = Date.now();
   for (const env of envelopes) eventLatency.observe({ consumer: sub.consumer }, (now - Date.parse(env.occurredAt)) / 1000);

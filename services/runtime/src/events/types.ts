@@ -42,12 +42,13 @@ export interface Subscription {
   consumer: string;
   events: EventContract[];
   db: Kysely<any>;
-  handle: (event: EventEnvelope, trx: Transaction<any>) => Promise<void>;
+  /** `afterCommit` queues work to run once the batch's transaction has committed (dropped if it rolls back). */
+  handle: (event: EventEnvelope, trx: Transaction<any>, afterCommit?: (fn: () => void) => void) => Promise<void>;
   /**
    * Optional: applies several fresh events at once (one bulk statement instead of one per event).
    * Used instead of `handle` when present; it must have the same effect as calling `handle` on each.
    */
-  handleMany?: (events: EventEnvelope[], trx: Transaction<any>) => Promise<void>;
+  handleMany?: (events: EventEnvelope[], trx: Transaction<any>, afterCommit?: (fn: () => void) => void) => Promise<void>;
   /** Deliveries before a message is dead-lettered. */
   maxDeliver: number;
   /** Clears the projection before a rebuild, inside the same transaction as clearing processed ids. */
