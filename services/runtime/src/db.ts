@@ -3,6 +3,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import type { PGlite as PGliteInstance } from '@electric-sql/pglite';
 import type { RuntimeConfig } from './config.js';
 
 /**
@@ -63,6 +64,17 @@ export async function openDatabase(config: Pick<RuntimeConfig, 'databaseUrl' | '
     pool = new pg.Pool(createPgConfig(lite));
     closeExtra = () => lite.close();
   }
+  return databaseOver(kind, pool, closeExtra);
+}
+
+/** A Database over a PGlite the caller opened (tests start one from a pre-initialised snapshot); closing it closes `lite`. */
+export async function databaseOverPGlite(lite: PGliteInstance): Promise<Database> {
+  const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
+  await lite.exec('create extension if not exists vector');
+  return databaseOver('pglite', new pg.Pool(createPgConfig(lite) as unknown as pg.PoolConfig), () => lite.close());
+}
+
+function databaseOver(kind: Database['kind'], pool: pg.Pool, closeExtra: () => Promise<void>): Database {
   const root = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
   return {
     kind,

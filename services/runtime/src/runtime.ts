@@ -89,8 +89,8 @@ export async function startNode(
   overrides: Partial<RuntimeSettings> = {},
   /** Extra broker options (tests add middlewares); merged over moleculer.config.ts. */
   brokerExtras: Partial<BrokerOptions> = {},
-  /** Test seams: a verifier standing in for auth's keys (unit tests of one service; see testing.ts). */
-  seams: { verifier?: (broker: ServiceBroker) => Verifier } = {},
+  /** Test seams: a verifier standing in for auth's keys, a database opened from a snapshot (unit tests; see testing.ts). */
+  seams: { verifier?: (broker: ServiceBroker) => Verifier; database?: () => Promise<Database> } = {},
 ): Promise<LmsNode> {
   const config = runtimeSettings(overrides, services);
   setMfaRequiredRoles(config.mfaRequiredRoles);
@@ -102,7 +102,7 @@ export async function startNode(
   const logger = (name: string) => broker.getLogger(name) as unknown as Logger;
   const log = logger('node');
   const needsDb = services.some((s) => s.schema);
-  const db = needsDb ? await openDatabase(config) : nullDatabase();
+  const db = needsDb ? await (seams.database?.() ?? openDatabase(config)) : nullDatabase();
   try {
     if (needsDb && config.migrateOnStart) {
       await migrateAll(db, services, (m) => log.info(m));

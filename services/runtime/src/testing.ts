@@ -9,12 +9,19 @@
  *   const course = await alice.call(courses.create, { title: 'Algebra' });
  *
  * A fake clock: `vi.useFakeTimers({ toFake: ['Date'] })` + `vi.setSystemTime(...)` moves what handlers read from
- * `Date`; SQL `now()` stays the database's.
+ * `Date` — and SQL `now()` too: PGlite's clock reads `Date.now()` (measured), so handler and database time agree.
+ * Keep fake times within a few weeks of the real clock: PGlite's interval timers are computed from `Date`, and a
+ * deadline more than 24.8 days away from the real clock makes Node print TimeoutOverflowWarning.
  */
-import { randomUUID } from 'node:crypto';
-import { DomainError, type AnyProcedure } from '@lms/contracts';
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { DomainError, type AnyProcedure, type EventContract } from '@lms/contracts';
 import { Errors, type ServiceBroker } from 'moleculer';
 import type { z } from 'zod';
+import { databaseOverPGlite } from './db.js';
+import { migrateAll } from './migrate.js';
 import { startNode, type LmsNode, type RuntimeSettings } from './runtime.js';
 import type { Caller, CallMeta, ServiceModule } from './service.js';
 import type { Verifier } from './token-verifier.js';
@@ -73,11 +80,27 @@ export interface TestNode extends LmsNode {
   anonymous(): TestClient;
   /** A client calling as another service would (internal procedures). */
   internal(caller?: Caller): TestClient;
+  /**
+   * Publishes an event as if another service had emitted it (its payload checked against the contract), and answers once
+   * this node's consumers have applied it: stands in for a service the test does not run. Answers the event's id.
+   */
+  publish<E extends EventContract>(event: E, payload: z.input<E['payload']>, key?: string): Promise<string>;
 }
 
-/** Starts `services` in one embedded node on an in-memory database, with the test verifier. */
+/**
+ * Starts `services` in one embedded node on an in-memory database, with the test verifier. The database is loaded
+ * from a snapshot of an initialised, migrated PGlite (see `pgliteSnapshot`): PGlite's own initdb takes 2–3 s on an
+ * idle machine and 20+ s under load, loading a snapshot a fraction of that.
+ */
 export async function testNode(services: ServiceModule[], overrides: Partial<RuntimeSettings> = {}): Promise<TestNode> {
-  const node = await startNode(services, { mode: 'embedded', dataDir: 'memory://', port: 0, logLevel: 'warn', ...overrides }, {}, { verifier: () => new TestVerifier() });
+  const snapshot = await pgliteSnapshot(services);
+  const node = await startNode(
+    services,
+    // A snapshot is named by the migrations it holds: it is up to date, nothing to migrate on start.
+    { mode: 'embedded', dataDir: 'memory://', port: 0, logLevel: 'warn', ...(snapshot && { migrateOnStart: false }), ...overrides },
+    {},
+    { verifier: () => new TestVerifier(), database: () => openPGlite(snapshot) },
+  );
   const client = (broker: ServiceBroker, caller: Caller | undefined, edge: boolean): TestClient => {
     const meta = (): CallMeta => ({ token: caller ? TestVerifier.tokenFor(caller) : undefined, edge, requestId: randomUUID() });
     const call = <C extends AnyProcedure>(contract: C, input: z.input<C['input']>) => broker.call(contract.action, input, { meta: meta() }) as Promise<z.output<C['output']>>;
@@ -100,5 +123,124 @@ export async function testNode(services: ServiceModule[], overrides: Partial<Run
     as: (c = {}) => client(node.broker, { userId: randomUUID(), roles: ['learner'], ...c }, true),
     anonymous: () => client(node.broker, undefined, true),
     internal: (c) => client(node.broker, c, false),
+    async publish(event, payload, key) {
+      const parsed: unknown = event.payload.parse(payload);
+      const id = randomUUID();
+      await node.runtime.transport.publish([{ seq: 0, id, subject: event.subject, key: key ?? null, request_id: null, payload: parsed, occurred_at: new Date() }]);
+      return id;
+    },
   };
+}
+
+/**
+ * Polls `check` until it stops throwing (events are delivered after commit, asynchronously): answers its value,
+ * or throws its last error after `timeoutMs`.
+ */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000, everyMs = 25): Promise<T> {
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (performance.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Database snapshots. A snapshot is a tarball of PGlite's data directory (`dumpDataDir`), cached on disk under
+// node_modules/.cache/lms-test-pglite and named by a hash of what it holds: the PGlite and pgvector builds, and the
+// schemas and migration sources of the services it was migrated for. Anything that changes a migration changes
+// the name, so a stale snapshot is never loaded; the node still runs its migrations on start (they find nothing
+// to do). Two levels: `base` (initdb + the vector extension), and one per set of services (base + migrations).
+// Files are written under a temporary name and renamed, so test files or runs racing to build one are harmless.
+// Set LMS_TEST_SNAPSHOT=0 to start from a fresh PGlite instead.
+// ---------------------------------------------------------------------------------------------------------------
+
+const require = createRequire(import.meta.url);
+const snapshots = new Map<string, Promise<Blob | undefined>>();
+
+async function createPGlite(snapshot: Blob | undefined) {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { vector } = await import('@electric-sql/pglite-pgvector');
+  return PGlite.create({ dataDir: 'memory://', loadDataDir: snapshot, extensions: { vector } });
+}
+
+async function openPGlite(snapshot: Blob | undefined) {
+  return databaseOverPGlite(await createPGlite(snapshot));
+}
+
+function cacheDir(): string {
+  // The repository's node_modules (services/runtime/src → ../../../node_modules).
+  return path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../node_modules/.cache/lms-test-pglite');
+}
+
+function hash(parts: string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\0');
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Snapshots unused for this long are removed when a new one is written (each is ~40 MB). */
+const KEEP_UNUSED_MS = 3 * 24 * 3600_000;
+
+function cached(name: string, build: () => Promise<Blob>): Promise<Blob> {
+  const file = path.join(cacheDir(), `${name}.tar`);
+  if (fs.existsSync(file)) {
+    const now = new Date();
+    fs.utimesSync(file, now, now); // marks it used (see prune)
+    return Promise.resolve(new Blob([fs.readFileSync(file)]));
+  }
+  return build().then(async (blob) => {
+    fs.mkdirSync(cacheDir(), { recursive: true });
+    prune();
+    const tmp = `${file}.${process.pid}.${randomUUID()}`;
+    fs.writeFileSync(tmp, Buffer.from(await blob.arrayBuffer()));
+    fs.renameSync(tmp, file);
+    return blob;
+  });
+}
+
+function prune(): void {
+  for (const f of fs.readdirSync(cacheDir())) {
+    const p = path.join(cacheDir(), f);
+    try {
+      if (Date.now() - fs.statSync(p).mtimeMs > KEEP_UNUSED_MS) fs.rmSync(p, { force: true });
+    } catch {
+      // another process removed it meanwhile
+    }
+  }
+}
+
+/** The snapshot a test node over `services` starts from (undefined: none, start fresh). */
+export function pgliteSnapshot(services: ServiceModule[]): Promise<Blob | undefined> {
+  if (process.env.LMS_TEST_SNAPSHOT === '0') return Promise.resolve(undefined);
+  const build = [require.resolve('@electric-sql/pglite'), require.resolve('@electric-sql/pglite-pgvector')];
+  const base = `base-${hash(build)}`;
+  const withSchema = services.filter((s) => s.schema);
+  const migrations = withSchema.flatMap((s) => [s.schema, ...Object.entries(s.migrations).flatMap(([n, m]) => [n, String(m.up), String(m.down)])]);
+  const key = `migrated-${hash([base, ...migrations])}`;
+  let p = snapshots.get(key);
+  if (!p) {
+    p = cached(key, async () => {
+      const baseSnapshot = await cached(base, async () => {
+        const lite = await createPGlite(undefined);
+        await lite.exec('create extension if not exists vector');
+        const blob = await lite.dumpDataDir('none');
+        await lite.close();
+        return blob;
+      });
+      const lite = await createPGlite(baseSnapshot);
+      const db = await databaseOverPGlite(lite);
+      try {
+        await migrateAll(db, withSchema);
+        return await lite.dumpDataDir('none');
+      } finally {
+        await db.close();
+      }
+    });
+    snapshots.set(key, p);
+  }
+  return p;
 }
