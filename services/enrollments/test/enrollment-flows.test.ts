@@ -4,13 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { courses, enrollments, usersInternal, type Course } from '@lms/contracts';
-import type { ServiceModule } from '@lms/runtime';
 import { eventually, testNode, type TestClient, type TestNode } from '@lms/runtime/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { z } from 'zod';
 import { coursesService } from '../../courses/src/index.js';
 import { usersService } from '../../users/src/index.js';
-import * as enrollmentsModule from '../src/index.js';
+import { createEnrollmentsService } from '../src/index.js';
 import type { PaymentProvider } from '../src/index.js';
 
 /** The payment provider the saga is given: free, unless a test sets `decline`. */
@@ -21,22 +20,10 @@ const payments: PaymentProvider = {
   },
 };
 
-/**
- * The enrollments service built with the test's payment provider. Bridges the two ways the provider is injected while the
- * service is being refactored: `createEnrollmentsService({ payments })` (the provider in the service's dependencies), or, on
- * older code, the process-wide `usePaymentProvider`. Once the refactor is merged this becomes `createEnrollmentsService({ payments })`.
- */
-function enrollmentsWith(p: PaymentProvider): ServiceModule {
-  const m = enrollmentsModule as unknown as Record<string, unknown>;
-  if (typeof m.createEnrollmentsService === 'function') return (m.createEnrollmentsService as (o: { payments: PaymentProvider }) => ServiceModule)({ payments: p });
-  (m.usePaymentProvider as (p: PaymentProvider) => void)(p);
-  return m.enrollmentsService as ServiceModule;
-}
-
 let node: TestNode;
 let owner: TestClient;
 beforeAll(async () => {
-  node = await testNode([enrollmentsWith(payments), coursesService, usersService]);
+  node = await testNode([createEnrollmentsService({ payments }), coursesService, usersService]);
   owner = node.as({ roles: ['instructor'] });
 });
 afterAll(() => node?.stop());
