@@ -36,7 +36,9 @@ export function cpuTimes(pids: Record<string, number | undefined>): Record<strin
   const out: Record<string, number> = {};
   const read = (pid: number | string) => {
     try {
-      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const rest = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1];
+      if (rest === undefined) return 0;
+      const f = rest.split(' ');
       return (Number(f[11]) + Number(f[12])) / 100;
     } catch {
       return 0;
@@ -55,7 +57,7 @@ export function cpuTimes(pids: Record<string, number | undefined>): Record<strin
   return out;
 }
 export function cpuDelta(a: Record<string, number>, b: Record<string, number>) {
-  return Object.fromEntries(Object.keys(b).map((k) => [k, Number((b[k]! - (a[k] ?? 0)).toFixed(2))]));
+  return Object.fromEntries(Object.keys(b).map((k) => [k, Number(((b[k] ?? 0) - (a[k] ?? 0)).toFixed(2))]));
 }
 
 export async function freePort(): Promise<number> {
@@ -134,7 +136,7 @@ export async function benchStack(requiredServices: string) {
   return {
     pg,
     env,
-    async teardown() {
+    teardown: async () => {
       await stopAll();
       await pg.drop();
       await dropStreams(ns);

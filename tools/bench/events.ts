@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { courseEvents } from '@lms/contracts';
-import { addToOutbox, JetStreamTransport, migrateSchema, openDatabase, OutboxRelay } from '@lms/runtime';
+import { addToOutbox, JetStreamTransport, migrateSchema, openDatabase, OutboxRelay, type RuntimeTables } from '@lms/runtime';
 import type { Kysely } from 'kysely';
 import { AckPolicy, connect, nanos } from 'nats';
 import { children, f, quiet, root, rssMiB, SECONDS, table, type Metrics } from './common.ts';
@@ -19,7 +19,7 @@ export async function eventsBench(m: Metrics): Promise<string> {
       up: async (k: Kysely<any>) => void (await k.schema.createTable('seen').addColumn('event_id', 'uuid').addColumn('category', 'text').execute()),
     },
   });
-  const k = db.forSchema<any>('bench');
+  const k = db.forSchema<RuntimeTables>('bench');
   const transport = await JetStreamTransport.connect({ url: NATS_URL, namespace: ns, logger: quiet });
   const relay = new OutboxRelay('bench', k, transport, quiet);
   relay.start();

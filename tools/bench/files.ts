@@ -58,7 +58,7 @@ export async function filesBench(): Promise<string> {
       try {
         const base = `http://127.0.0.1:${port}`;
         await waitFor(async () => (await req(base, 'GET', '/health/ready')).status === 200 || undefined, 60_000, 250);
-        const token = (await req(base, 'POST', '/api/v1/auth/register', { email: 'files-bench@example.com', password: 'load test password', displayName: 'Bench' })).body.accessToken as string;
+        const token = ((await req(base, 'POST', '/api/v1/auth/register', { email: 'files-bench@example.com', password: 'load test password', displayName: 'Bench' })).body as { accessToken: string }).accessToken;
         const before = memOf(node.pid).rss;
         let peak = before;
         const sampler = setInterval(() => (peak = Math.max(peak, memOf(node.pid).rss)), 50);
@@ -69,7 +69,7 @@ export async function filesBench(): Promise<string> {
               const r = http.request(`${base}/api/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-length': String(bytes), 'x-filename': 'bench.bin' } }, (res) => {
                 let body = '';
                 res.on('data', (d) => (body += d));
-                res.on('end', () => (res.statusCode === 201 ? ((fileId = JSON.parse(body).id), resolve()) : reject(new Error(`upload: ${res.statusCode} ${body}`))));
+                res.on('end', () => (res.statusCode === 201 ? ((fileId = (JSON.parse(body) as { id: string }).id), resolve()) : reject(new Error(`upload: ${res.statusCode} ${body}`))));
               });
               r.on('error', reject);
               source().pipe(r);

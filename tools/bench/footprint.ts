@@ -44,7 +44,9 @@ interface Sample {
 
 function cpuSeconds(pid: number | undefined): number {
   try {
-    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const rest = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1];
+    if (rest === undefined) return NaN;
+    const f = rest.split(' ');
     return (Number(f[11]) + Number(f[12])) / 100;
   } catch {
     return NaN;
@@ -73,11 +75,11 @@ async function measure(argv: string[], env: NodeJS.ProcessEnv, readyUrl: string,
   }
 }
 
-const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
 
 export async function footprintBench(): Promise<string> {
   // The build output must be current: `pnpm start` builds it the same way when sources changed.
-  const { build, isFresh } = (await import(path.join(root, 'tools/build.mjs'))) as { build(): Promise<{ ms: number }>; isFresh(): boolean };
+  const { build, isFresh } = (await import(path.join(root, 'tools/build.mjs'))) as { build: () => Promise<{ ms: number }>; isFresh: () => boolean };
   if (!isFresh()) console.log(`built dist/cli.mjs in ${((await build()).ms / 1000).toFixed(1)} s`);
   const buildMs = (await build()).ms;
 

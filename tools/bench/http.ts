@@ -17,10 +17,10 @@ export async function httpBench(m: Metrics): Promise<string> {
     });
     await waitFor(async () => (await fetch(`http://127.0.0.1:${barePort}/courses/00000000-0000-4000-8000-000000000000`).catch(() => undefined))?.status === 404 || undefined, 30_000, 250);
     const s = await req(base, 'POST', '/api/v1/auth/register', { email: 'bench@example.com', password: 'load test password', displayName: 'Bench' });
-    const token = s.body.accessToken as string;
-    const course = await req(base, 'POST', '/api/v1/courses', { title: 'Benchmark course', category: 'bench' }, token);
-    const lmsUrl = `${base}/api/v1/courses/${course.body.id}`;
-    const bareUrl = `http://127.0.0.1:${barePort}/courses/${course.body.id}`;
+    const token = (s.body as { accessToken: string }).accessToken;
+    const course = (await req(base, 'POST', '/api/v1/courses', { title: 'Benchmark course', category: 'bench' }, token)).body as { id: string };
+    const lmsUrl = `${base}/api/v1/courses/${course.id}`;
+    const bareUrl = `http://127.0.0.1:${barePort}/courses/${course.id}`;
     const auth = { authorization: `Bearer ${token}` };
     // Warm up both (JIT, pools, connections).
     await closedLoop(lmsUrl, auth, 16, 3);

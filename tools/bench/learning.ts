@@ -17,7 +17,7 @@ export async function learningBench(m: Metrics): Promise<string> {
     const base = `http://127.0.0.1:${edgePort}`;
     await waitFor(async () => (await req(base, 'GET', '/health/ready')).status === 200 || undefined, 60_000, 250);
     await req(base, 'POST', '/api/v1/auth/register', { email: 'bench-admin@example.com', password: 'load test password', displayName: 'Admin' });
-    const learner = (await req(base, 'POST', '/api/v1/auth/register', { email: 'bench-learner@example.com', password: 'load test password', displayName: 'Learner' })).body;
+    const learner = (await req(base, 'POST', '/api/v1/auth/register', { email: 'bench-learner@example.com', password: 'load test password', displayName: 'Learner' })).body as { accessToken: string; user: { id: string } };
     const courses = Number(args.courses);
     const learners = Number(args.learners);
     const seeded = performance.now();
@@ -52,7 +52,7 @@ export async function learningBench(m: Metrics): Promise<string> {
     }
     m.catalogP95 = p95s[0];
     m.dashboardP95 = p95s[1];
-    const verdict = `p95 at 100 req/s: catalogue **${f(p95s[0]!, 2)} ms**, dashboard **${f(p95s[1]!, 2)} ms** (target < 30 ms).`;
+    const verdict = `p95 at 100 req/s: catalogue **${f(p95s[0] ?? NaN, 2)} ms**, dashboard **${f(p95s[1] ?? NaN, 2)} ms** (target < 30 ms).`;
     console.log(verdict);
     return `${out.join('\n')}\n${verdict}\n`;
   } finally {

@@ -36,7 +36,7 @@ export async function notificationsBench(): Promise<string> {
   const rows: (string | number)[][] = [];
   const stats = (t0: number, label: string, rss: string) => {
     const lat = arrivals.map((a) => a - t0).sort((x, y) => x - y);
-    const total = lat[lat.length - 1]! / 1000;
+    const total = (lat.at(-1) ?? NaN) / 1000;
     rows.push([label, lat.length, f(lat.length / total, 0), f(percentile(lat, 50), 0), f(percentile(lat, 95), 0), f(percentile(lat, 99), 0), rss]);
   };
   const body = { subject: 'Lab closed', text: 'No lab on Friday. See you Monday.\n'.repeat(8), html: '<p>No lab on Friday.</p>'.repeat(8) };
@@ -78,7 +78,7 @@ export async function notificationsBench(): Promise<string> {
       });
       const base = `http://127.0.0.1:${port}`;
       await waitFor(async () => (await req(base, 'GET', '/health/ready')).status === 200 || undefined, 60_000, 250);
-      const admin = (await req(base, 'POST', '/api/v1/auth/register', { email: 'bench-admin@example.com', password: 'load test password', displayName: 'Admin' })).body.accessToken as string;
+      const admin = ((await req(base, 'POST', '/api/v1/auth/register', { email: 'bench-admin@example.com', password: 'load test password', displayName: 'Admin' })).body as { accessToken: string }).accessToken;
       const { courseIds } = await seed(pg.url, { courses: 1, lessonsPerCourse: 3, learners: N, enrollmentsPerLearner: 1 });
       await new Promise((r) => setTimeout(r, 1500)); // the admin's own welcome and verification mail go first
       arrivals.length = 0;
@@ -88,9 +88,10 @@ export async function notificationsBench(): Promise<string> {
       const t0 = performance.now();
       const ann = await req(base, 'POST', `/api/v1/courses/${courseIds[0]}/announcements`, { title: 'Lab closed', body: 'No lab on Friday.\nSee you Monday.' }, admin);
       if (ann.status !== 202) throw new Error(`announce: ${ann.status} ${JSON.stringify(ann.body)}`);
+      const annId = (ann.body as { id: string }).id;
       let listed = NaN;
       const done = await waitFor(async () => {
-        const p = (await req(base, 'GET', `/api/v1/courses/${courseIds[0]}/announcements/${ann.body.id}`, undefined, admin)).body;
+        const p = (await req(base, 'GET', `/api/v1/courses/${courseIds[0]}/announcements/${annId}`, undefined, admin)).body as { status: string; progress: { email?: { sent: number } } };
         if (Number.isNaN(listed) && p.status !== 'fanning_out') listed = performance.now() - t0;
         return p.status === 'done' && p;
       }, 600_000, 100);

@@ -26,7 +26,7 @@ import { notificationsBench, NOTIFICATIONS_NOTES } from './notifications.ts';
 
 async function main() {
   if (process.env.BENCH_COMPILED) {
-    const { build, isFresh } = (await import(path.join(root, 'tools/build.mjs'))) as { build(): Promise<unknown>; isFresh(): boolean };
+    const { build, isFresh } = (await import(path.join(root, 'tools/build.mjs'))) as { build: () => Promise<unknown>; isFresh: () => boolean };
     if (!isFresh()) await build();
   }
   const when = new Date().toISOString();

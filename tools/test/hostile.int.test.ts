@@ -12,7 +12,7 @@ import { startNode, type LmsNode } from '@lms/runtime';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import { http, tempDir, waitFor } from './support.ts';
+import { defined, http, tempDir, waitFor } from './support.ts';
 
 let node: LmsNode;
 let base: string;
@@ -138,7 +138,7 @@ describe('a request never takes the process down', () => {
     const bad = await fetch(`${base}/api/v1/files/uploads`, { method: 'POST', headers: { ...tus, authorization: 'Bearer not.a.token' } });
     expect([bad.status, ((await bad.json()) as { error: { code: string } }).error.code]).toEqual([401, 'UNAUTHENTICATED']);
     // A gateway on its own: nothing answers for the signing keys, so a good token cannot be checked. That is an outage, not "sign in".
-    const lone = await startNode([SERVICES.gateway!], { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
+    const lone = await startNode([defined(SERVICES.gateway, 'the gateway service')], { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
     try {
       const r = await fetch(`http://127.0.0.1:${gatewayPort(lone.broker)}/api/v1/files/uploads`, { method: 'POST', headers: { ...tus, authorization: `Bearer ${token}` } });
       expect([r.status, ((await r.json()) as { error: { code: string } }).error.code]).toEqual([503, 'SERVICE_UNAVAILABLE']);

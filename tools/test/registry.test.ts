@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { natsRoles } from '../nats-config.ts';
 import { SERVICES } from '../services.ts';
+import { defined } from './support.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const read = (p: string) => fs.readFileSync(path.join(root, p), 'utf8');
@@ -51,18 +52,18 @@ describe.each(names)('service %s', (name) => {
     const roles = Object.entries(natsRoles).filter(([, r]) => r.services.includes(name));
     expect(roles.map(([role]) => role), `tools/nats-config.ts natsRoles: one role must list "${name}"`).toHaveLength(1);
     const conf = read('infra/nats/nats.conf');
-    expect(conf, `infra/nats/nats.conf has no user ${roles[0]![0]}: run \`pnpm lms nats-config\``).toMatch(new RegExp(`\\{ user: ${roles[0]![0]},`));
+    expect(conf, `infra/nats/nats.conf has no user ${defined(roles[0], `a NATS role for ${name}`)[0]}: run \`pnpm lms nats-config\``).toMatch(new RegExp(`\\{ user: ${defined(roles[0], `a NATS role for ${name}`)[0]},`));
   });
 
   it('is listed in the README', () => {
     const layout = read('README.md').split('\n').find((l) => l.startsWith('services/'));
     expect(layout, 'README.md Layout has a services/ line').toBeDefined();
-    expect(layout!.split(/[\s,]+/), `README.md Layout: the services/ line names "${name}"`).toContain(name);
+    expect(defined(layout, 'the services/ line of README.md Layout').split(/[\s,]+/), `README.md Layout: the services/ line names "${name}"`).toContain(name);
   });
 
   const personal = keepsPersonalData(name);
   it(`${personal ? 'keeps personal data: takes part in exports and erasures' : 'keeps no personal data'}`, () => {
-    const mod = SERVICES[name]!;
+    const mod = defined(SERVICES[name], `service ${name}`);
     if (!personal) {
       expect(PARTICIPANTS, `"${name}" keeps no personal data (no user_id/email/owner_id… column) yet is a privacy participant`).not.toContain(name);
       return;

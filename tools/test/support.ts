@@ -232,7 +232,7 @@ export const WORK_QUEUES: WorkQueue[] = [
 /** Rows waiting in every service's outbox (every schema that has an `outbox` table) and in the work queues. */
 async function tableBacklog(p: Pipeline): Promise<number> {
   const run = async (q: string): Promise<Array<Record<string, unknown>>> =>
-    p.db ? (await import('kysely')).sql.raw<Record<string, unknown>>(q).execute(p.db).then((r) => r.rows) : query(p.databaseUrl!, q);
+    p.db ? (await import('kysely')).sql.raw<Record<string, unknown>>(q).execute(p.db).then((r) => r.rows) : query(defined(p.databaseUrl, 'a database handle or URL'), q);
   const tables = new Set((await run(`select table_schema || '.' || table_name as t from information_schema.tables`)).map((r) => String(r.t)));
   const counts = [
     ...[...tables].filter((t) => t.endsWith('.outbox')).map((t) => `select count(*)::int as n from ${t}`),

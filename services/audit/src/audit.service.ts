@@ -1,4 +1,4 @@
-import { audit, auditInternal, authEvents, courseEvents, erasureReceipts, privacyEvents, privacyExportContract, userEvents, type EventContract, type EventEnvelope } from '@lms/contracts';
+import { audit, auditInternal, authEvents, courseEvents, erasureReceipts, privacyEvents, privacyExportContract, userEvents, type EventContract } from '@lms/contracts';
 import { consumer, defineService, invalidCursor, keysetPage, type ConsumerArgs, type ConsumerDefinition } from '@lms/runtime';
 import type { Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';

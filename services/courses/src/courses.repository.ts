@@ -1,6 +1,12 @@
 import type { Course, CourseModule, CourseRole, Lesson, LessonContent } from '@lms/contracts';
 import { sql, type ColumnType, type Generated, type Kysely, type Selectable, type Updateable } from 'kysely';
 
+/** When a published course was published; a published course without that date is a broken invariant, not a value to guess. */
+export function publishedAtOf(c: Pick<Course, 'id' | 'publishedAt'>): string {
+  if (c.publishedAt === null) throw new Error(`Course ${c.id} is published but has no publication date`);
+  return c.publishedAt;
+}
+
 type Json<T> = ColumnType<T, string, string>;
 
 export interface CoursesDB {
@@ -257,7 +263,7 @@ export class CoursesRepository {
     return row;
   }
 
-  async snapshot(courseId: string, version: number): Promise<unknown | undefined> {
+  async snapshot(courseId: string, version: number): Promise<unknown> {
     return (await this.db.selectFrom('course_versions').select('snapshot').where('course_id', '=', courseId).where('version', '=', version).executeTakeFirst())?.snapshot;
   }
 
@@ -449,7 +455,7 @@ export class CoursesRepository {
       language: c.language,
       level: c.level,
       visibility: c.visibility,
-      published_at: new Date(c.publishedAt!),
+      published_at: new Date(publishedAtOf(c)),
       course: JSON.stringify(c),
     };
     await this.db.insertInto('catalog').values(row).onConflict((oc) => oc.column('course_id').doUpdateSet(row)).execute();

@@ -31,7 +31,7 @@ import {
 } from '@lms/runtime';
 import { generateKeyBetween } from 'fractional-indexing';
 import type { Kysely } from 'kysely';
-import { CoursesRepository, toCourse, toLesson, toModule, type CourseRow, type CoursesDB } from './courses.repository.js';
+import { CoursesRepository, publishedAtOf, toCourse, toLesson, toModule, type CourseRow, type CoursesDB } from './courses.repository.js';
 import * as m0 from './migrations/20261124000000_courses.js';
 import * as m1 from './migrations/20261124210000_members.js';
 import * as m2 from './migrations/20261124220000_content.js';
@@ -264,7 +264,7 @@ export const coursesService = defineService({
       const after = input.cursor ? (input.sort === 'title' ? decodeKeyCursor(input.cursor) : (({ createdAt, id }) => ({ key: createdAt.toISOString(), id }))(decodeCursor(input.cursor))) : undefined;
       const rows = await repo.catalog({ ...input, after });
       const toItem = (r: (typeof rows)[number]) => ({ ...r.course, sortTitle: r.sort_title });
-      const page = keysetPage(rows, input.limit, toItem, (c) => (input.sort === 'title' ? encodeKeyCursor(c.sortTitle, c.id) : encodeCursor(c.publishedAt!, c.id)));
+      const page = keysetPage(rows, input.limit, toItem, (c) => (input.sort === 'title' ? encodeKeyCursor(c.sortTitle, c.id) : encodeCursor(publishedAtOf(c), c.id)));
       return { items: page.items.map(({ sortTitle: _s, ...c }) => c), nextCursor: page.nextCursor };
     },
     async content({ input, caller, can, repo }) {
@@ -425,7 +425,7 @@ export const coursesService = defineService({
         await repo.catalogPut(course);
         await emit(
           courseEvents.published,
-          { courseId: course.id, title: course.title, category: course.category, ownerId: course.ownerId, publishedAt: course.publishedAt!, version: course.version },
+          { courseId: course.id, title: course.title, category: course.category, ownerId: course.ownerId, publishedAt: publishedAtOf(course), version: course.version },
           course.id,
         );
         return course;

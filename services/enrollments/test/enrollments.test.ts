@@ -7,7 +7,7 @@ import { coursesInternal, DomainError, enrollments, usersInternal } from '@lms/c
 import { defineService } from '@lms/runtime';
 import { testNode, type TestNode } from '@lms/runtime/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEnrollmentsService, freePayments, type PaymentProvider } from '../src/index.js';
+import { createEnrollmentsService, freePayments } from '../src/index.js';
 
 /** How the stand-ins answer, per test. */
 const world = {

@@ -25,7 +25,8 @@ export function scan(body: Readable, at: { host: string; port: number }, timeout
       else if (found?.[1]) resolve({ clean: false, signature: found[1] });
       else reject(new Error(`clamd said: ${text.slice(0, 200)}`));
     });
-    socket.once('connect', async () => {
+    // The stream is written by a detached async body; its own catch settles the promise on any failure.
+    socket.once('connect', () => void (async () => {
       try {
         socket.write('zINSTREAM\0');
         for await (const chunk of body) {
@@ -38,6 +39,6 @@ export function scan(body: Readable, at: { host: string; port: number }, timeout
       } catch (err) {
         fail(err as Error);
       }
-    });
+    })());
   });
 }

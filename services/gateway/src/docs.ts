@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ServerResponse } from 'node:http';
-import { sendError, type GatewayRequest } from './http.js';
+import { pathParam, sendError, type GatewayRequest } from './http.js';
 import { buildOpenApi } from './openapi.js';
 
 const swaggerDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -28,7 +28,7 @@ export function docsAliases() {
       res.end(DOCS_HTML);
     },
     'GET /docs/:file': (req: GatewayRequest, res: ServerResponse) => {
-      const file = String(req.$params?.file ?? '');
+      const file = pathParam(req, 'file');
       if (file === 'init.js') {
         res.writeHead(200, { 'Content-Type': 'application/javascript; charset=utf-8' });
         return res.end(DOCS_INIT);

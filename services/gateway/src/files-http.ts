@@ -31,7 +31,7 @@ export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: Ed
   const { broker } = runtime;
   /** A call of a files procedure on behalf of the uploader (their token in `meta`), typed by its contract. */
   const callFiles = <C extends AnyProcedure>(c: C, input: z.input<C['input']>, meta: CallMeta) =>
-    broker.call(c.action, input as object, { meta }) as Promise<z.output<C['output']>>;
+    broker.call<z.output<C['output']>, object>(c.action, input as object, { meta });
   const log = runtime.logger('gateway.files');
 
   const fail = (req: GatewayRequest, res: ServerResponse, err: unknown) => {

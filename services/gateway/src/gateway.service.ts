@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { auth } from '@lms/contracts';
 import { createRateLimiter, inSpan, MemoryRateLimiter, toPublicError, traceCarrier, type CallMeta, type RateLimiter, type Runtime, type ServiceModule } from '@lms/runtime';
 import type { ServiceSchema } from 'moleculer';
@@ -48,7 +48,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
 
   return {
     name: 'gateway',
-    mixins: [ApiGateway as unknown as ServiceSchema],
+    mixins: [ApiGateway],
     settings: webSettings({
       port: settings.port,
       ip: settings.host,
@@ -96,12 +96,12 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
       errorHandler(this: { [k: string]: unknown }, req: GatewayRequest, res: ServerResponse, err: { code?: unknown; type?: unknown }) {
         if (err && typeof err.code === 'string' && /^(Z_|ERR_)/.test(err.code)) Object.assign(err, { code: 400, type: 'encoding.broken' });
         const base = (ApiGateway as unknown as ServiceSchema).methods?.errorHandler;
-        return base?.call(this, req, res, err);
+        return base?.call(this, req, res, err) as unknown;
       },
     },
     events: sse.events,
     async started() {
-      answerClientErrors(this.server); // moleculer-web's http.Server, made in created()
+      answerClientErrors(this.server as Server); // moleculer-web's http.Server, made in created()
       limiter = await createRateLimiter(runtime.config, (err) => log.warn({ err: String(err) }, 'rate limiter unavailable; letting requests through'));
     },
     async stopped() {

@@ -22,7 +22,7 @@ function loadedBy(entry: string, then = ''): string[] {
   `;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
   if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as string[];
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as string[];
 }
 
 const media = /\/(sharp|fluent-ffmpeg|@ffmpeg-installer|@ffprobe-installer)\//;

@@ -186,7 +186,7 @@ export class HttpSmsProvider implements SmsProvider {
       signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
       redirect: 'error',
     });
-    const body = (await res.json().catch(() => ({}))) as { id?: unknown };
+    const body = (await res.json().catch(() => ({}))) as { id?: string | number | null };
     if (res.ok) return String(body.id ?? res.headers.get('x-message-id') ?? 'accepted');
     const msg = `SMS gateway answered ${res.status}`;
     if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new PermanentDeliveryError(msg);

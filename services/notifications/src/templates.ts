@@ -58,9 +58,9 @@ const courseUrl = (publicUrl: string, courseId?: string) => `${publicUrl.replace
 
 /** A digest: one line per held message (`data.items` is JSON: [{ title, link }]). */
 function digest(data: Record<string, string>, publicUrl: string, words: { subject: (n: number) => string; hello: string; open: string }): Rendered {
-  let items: Array<{ title: string; link?: string | null }> = [];
+  let items: Array<{ title: string; link?: string | null }>;
   try {
-    items = JSON.parse(data.items ?? '[]');
+    items = JSON.parse(data.items ?? '[]') as Array<{ title: string; link?: string | null }>;
   } catch {
     items = [];
   }

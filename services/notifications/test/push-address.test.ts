@@ -19,7 +19,7 @@ function samples(cidr: string): V4[] {
 }
 
 const dotted = (a: V4) => a.join('.');
-const hex16 = (a: V4) => [((a[0] << 8) | a[1]).toString(16), ((a[2] << 8) | a[3]).toString(16)];
+const hex16 = (a: V4): [string, string] => [((a[0] << 8) | a[1]).toString(16), ((a[2] << 8) | a[3]).toString(16)];
 const pad = (h: string) => h.padStart(4, '0');
 /** Every IPv6 (and URL) spelling of an IPv4 address. */
 function encodings(a: V4): string[] {
@@ -28,16 +28,16 @@ function encodings(a: V4): string[] {
     dotted(a),
     `::ffff:${dotted(a)}`, // mapped, dotted
     `::ffff:${hi}:${lo}`, // mapped, hex
-    `::FFFF:${hi!.toUpperCase()}:${lo!.toUpperCase()}`,
+    `::FFFF:${hi.toUpperCase()}:${lo.toUpperCase()}`,
     `0:0:0:0:0:ffff:${dotted(a)}`, // expanded
-    `0000:0000:0000:0000:0000:ffff:${pad(hi!)}:${pad(lo!)}`,
+    `0000:0000:0000:0000:0000:ffff:${pad(hi)}:${pad(lo)}`,
     `0:0:0:0:0:ffff:${hi}:${lo}`,
     `::${dotted(a)}`, // compatible
     `::${hi}:${lo}`,
     `0:0:0:0:0:0:${dotted(a)}`,
     `64:ff9b::${dotted(a)}`, // NAT64
     `64:ff9b::${hi}:${lo}`,
-    `0064:ff9b:0000:0000:0000:0000:${pad(hi!)}:${pad(lo!)}`,
+    `0064:ff9b:0000:0000:0000:0000:${pad(hi)}:${pad(lo)}`,
     `2002:${hi}:${lo}::`, // 6to4
     `2002:${hi}:${lo}::1`,
   ];

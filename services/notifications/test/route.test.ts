@@ -26,7 +26,7 @@ describe('route()', () => {
     const s = settings({ types: { announcements: { sms: 'immediately' } }, smsNumber: '+33612345678' });
     const r = route(request('announcement'), s, 2, true, 'https://lms.test', now);
     expect(channels(r)).toEqual({ email: ['queued', null, now.toISOString()], push: ['queued', null, now.toISOString()], sms: ['queued', null, now.toISOString()] });
-    expect(r.rows.find((x) => x.channel === 'push')!.recipient).toBe('2 devices');
+    expect(r.rows.find((x) => x.channel === 'push')?.recipient).toBe('2 devices');
     expect(r.item?.title).toBe('Annonce');
     expect(Object.keys(channels(route(request('announcement'), s, 0, false, 'https://lms.test', now)))).toEqual(['email']);
   });

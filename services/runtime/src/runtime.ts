@@ -163,11 +163,11 @@ export function nodeVerifier(broker: ServiceBroker, timing: { refreshMinMs?: num
     ...timing,
     jwks: async () => {
       await discovered(broker, 'auth');
-      return (await broker.call(auth.jwks.action, {}, { meta: {} })) as JSONWebKeySet;
+      return await broker.call<JSONWebKeySet, object>(auth.jwks.action, {}, { meta: {} });
     },
     roleChanges: async (q) => {
       await discovered(broker, 'users');
-      return ((await broker.call(usersInternal.roleChanges.action, q, { meta: { edge: false } })) as { items: Array<{ userId: string; roles: string[]; at: number }> }).items;
+      return (await broker.call<{ items: Array<{ userId: string; roles: string[]; at: number }> }, typeof q>(usersInternal.roleChanges.action, q, { meta: { edge: false } })).items;
     },
   });
 }
@@ -230,9 +230,9 @@ async function serveMetrics(log: Logger, port: number | undefined, host: string 
   if (!port) return undefined;
   const { createServer } = await import('node:http');
   const { registry } = await import('./metrics.js');
-  const server = createServer(async (req, res) => {
+  const server = createServer((req, res) => {
     if (req.method !== 'GET' || req.url !== '/metrics') return void res.writeHead(404).end();
-    res.writeHead(200, { 'Content-Type': registry.contentType }).end(await registry.metrics());
+    void registry.metrics().then((body) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(body));
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
   log.info(`metrics on :${port}/metrics`);

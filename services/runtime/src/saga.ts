@@ -68,7 +68,7 @@ export interface StepContext<T extends SagaTypes> {
   subject: T['subject'];
   data: Readonly<T['data']>;
   /** Runs another saga of this definition once this unit of work committed (e.g. the one a released seat went to). */
-  wake(sagaId: string): void;
+  wake: (sagaId: string) => void;
 }
 
 /** What `commit`, `compensate` and `failed` see besides: the unit of work (repository bound to it, `emit`). */
@@ -277,15 +277,7 @@ export function withTimeout<T>(p: Promise<T>, ms: number | undefined): Promise<T
   if (ms === undefined) return p;
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
+    // Settles as `p` did (value or the very rejection reason), the timer cleared first.
+    p.finally(() => clearTimeout(t)).then(resolve, reject);
   });
 }

@@ -15,7 +15,7 @@ import { Errors, type Context, type ServiceSchema } from 'moleculer';
 import type { z } from 'zod';
 import { toTransportError, validationError } from './errors.js';
 import { OutboxRelay } from './events/outbox.js';
-import { detached, inUnitOfWork, joinUnit, routed, runUnit, type Emit, type UnitOfWork } from './unit-of-work.js';
+import { detached, inUnitOfWork, joinUnit, routed, runUnit, type UnitOfWork } from './unit-of-work.js';
 import type { RuntimeTables, Subscription } from './events/types.js';
 import { errInfo, type Logger } from './logger.js';
 import { actionDuration } from './metrics.js';
@@ -90,7 +90,7 @@ export async function call<C extends AnyProcedure>(
   opts: CallOptions = {},
 ): Promise<z.output<C['output']>> {
   // Not `via`: a REPL call is audited once, where it lands, not at every service it reaches.
-  return ctx.call(contract.action, input, { ...opts, meta: { edge: false, trace: traceCarrier(), token: ctx.meta.token, via: undefined } satisfies CallMeta }) as Promise<z.output<C['output']>>;
+  return ctx.call<z.output<C['output']>, z.input<C['input']>>(contract.action, input, { ...opts, meta: { edge: false, trace: traceCarrier(), token: ctx.meta.token, via: undefined } satisfies CallMeta });
 }
 
 /** The caller a handler receives: always one, but on public and internal procedures (where there may be none). */
@@ -294,7 +294,7 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
       /** A call as the service itself (background code): no caller, so internal procedures only. */
       const serviceCall: Call = <T extends AnyProcedure>(c: T, input: z.input<T['input']>, opts: CallOptions = {}) => {
         outsideUnit(c);
-        return detached(() => runtime.broker.call(c.action, input, { ...opts, meta: { edge: false, trace: traceCarrier() } satisfies CallMeta })) as Promise<z.output<T['output']>>;
+        return detached(() => runtime.broker.call<z.output<T['output']>, z.input<T['input']>>(c.action, input, { ...opts, meta: { edge: false, trace: traceCarrier() } satisfies CallMeta }));
       };
       // Parsed with the runtime's variables when the node started (one error listing every problem).
       const config = Object.fromEntries(Object.keys(def.env?.shape ?? {}).map((k) => [k, runtime.config.envValues[k]])) as Cfg;

@@ -103,7 +103,7 @@ export async function testNode(services: ServiceModule[], overrides: Partial<Run
   );
   const client = (broker: ServiceBroker, caller: Caller | undefined, edge: boolean): TestClient => {
     const meta = (): CallMeta => ({ token: caller ? TestVerifier.tokenFor(caller) : undefined, edge, requestId: randomUUID() });
-    const call = <C extends AnyProcedure>(contract: C, input: z.input<C['input']>) => broker.call(contract.action, input, { meta: meta() }) as Promise<z.output<C['output']>>;
+    const call = <C extends AnyProcedure>(contract: C, input: z.input<C['input']>) => broker.call<z.output<C['output']>, z.input<C['input']>>(contract.action, input, { meta: meta() });
     return {
       caller,
       call,

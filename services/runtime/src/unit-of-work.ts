@@ -15,7 +15,7 @@ export interface UnitOfWork<DB, R> {
   repo: R;
   emit: Emit;
   /** Runs `fn` once the unit's transaction has committed (never if it rolls back), outside any unit of work. */
-  afterCommit(fn: () => void): void;
+  afterCommit: (fn: () => void) => void;
 }
 
 interface PendingEvent {
@@ -114,8 +114,8 @@ export function routed<DB>(base: Kysely<DB>, schema: string | undefined): Kysely
     get(target, prop) {
       const unit = current();
       if (!unit) {
-        const v = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
       }
       if (prop === 'transaction') {
         return () => {
@@ -123,8 +123,8 @@ export function routed<DB>(base: Kysely<DB>, schema: string | undefined): Kysely
         };
       }
       const view = schema === undefined ? unit.trx : viewOf(unit, schema);
-      const v = Reflect.get(view, prop, view);
-      return typeof v === 'function' ? v.bind(view) : v;
+      const v: unknown = Reflect.get(view, prop, view);
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(view) : v;
     },
   });
 }

@@ -8,6 +8,7 @@ import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQue
 import { Errors, Loggers } from 'moleculer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { defined } from '../../../tools/test/support.ts';
 import { defineService, startNode, toPublicError, type LmsNode, type ServiceModule } from '../src/index.js';
 
 interface Line {
@@ -82,7 +83,7 @@ describe('output validation', () => {
 
     const logged = logger.lines.filter((l) => l.level === 'error' && l.module === 'shape');
     expect(logged).toHaveLength(1);
-    const [fields, message] = logged[0]!.args as [{ action: string }, string];
+    const [fields, message] = defined(logged[0], 'the logged contract breach').args as [{ action: string }, string];
     expect(message).toMatch(/breaks its contract/);
     expect(fields.action).toBe('shape.broken');
     expect(pathsIn(fields).sort()).toEqual(['count', 'id']); // each broken field named, wherever the issues sit in the line

@@ -10,7 +10,7 @@ import { sql, type Transaction } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { consumer, defineService, startNode, toPublicError, type Emit, type HandlerArgs, type LmsNode, type Migrations } from '../src/index.js';
-import { dropStreams, drained, NATS_URL, tempDatabase, tempDir, uniqueName, waitFor } from '../../../tools/test/support.ts';
+import { defined, dropStreams, drained, NATS_URL, tempDatabase, tempDir, uniqueName, waitFor } from '../../../tools/test/support.ts';
 
 /**
  * The one place these tests reach a handler's unit of work. Today it is `tx((trx, emit) => …)`; when HandlerArgs
@@ -77,11 +77,11 @@ for (const mode of ['mesh', 'embedded'] as const) {
     let node: LmsNode;
     const start = (nodeId: string) =>
       mode === 'mesh'
-        ? startNode([ledgerService], { mode, databaseUrl: pg!.url, natsUrl: NATS_URL, namespace, port: 0, migrateOnStart: true, nodeId })
-        : startNode([ledgerService], { mode, databaseUrl: undefined, dataDir: dir!.dir, port: 0, nodeId });
+        ? startNode([ledgerService], { mode, databaseUrl: defined(pg, 'the test database').url, natsUrl: NATS_URL, namespace, port: 0, migrateOnStart: true, nodeId })
+        : startNode([ledgerService], { mode, databaseUrl: undefined, dataDir: defined(dir, 'the data directory').dir, port: 0, nodeId });
     const record = (input: { id: string; fail?: boolean; key?: string }) => node.broker.call('ledger.record', input, { meta: { edge: false } });
     const count = async (table: string, where: string) =>
-      Number((await sql.raw<{ n: number }>(`select count(*)::int as n from ledger.${table} where ${where}`).execute(node.runtime.db.root)).rows[0]!.n);
+      Number(defined((await sql.raw<{ n: number }>(`select count(*)::int as n from ledger.${table} where ${where}`).execute(node.runtime.db.root)).rows[0], 'a count row').n);
     /** What one recorded item left: the item, its outbox row, its deliveries to the consumer. */
     const traces = async (id: string) => ({
       items: await count('items', `id = '${id}'`),

@@ -79,7 +79,7 @@ export function verifyTotp(secretB32: string, code: string, lastStep: number | n
 export function otpauthUri(secretB32: string, account: string, issuer: string): string {
   const label = `${encodeURIComponent(issuer)}:${encodeURIComponent(account)}`;
   const q = new URLSearchParams({ secret: secretB32, issuer, algorithm: 'SHA1', digits: String(TOTP.digits), period: String(TOTP.periodS) });
-  return `otpauth://totp/${label}?${q}`;
+  return `otpauth://totp/${label}?${q.toString()}`;
 }
 
 /** Ten recovery codes like `k3x9q-7m2pd`: 50 bits each, shown once, stored hashed. */
