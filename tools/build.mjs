@@ -63,11 +63,29 @@ const inNodeModules = (p) => p.split(path.sep).includes('node_modules');
 
 // LMS_BUILD_EXTERNAL=all keeps every third-party package out of the bundle (to tell a bundling problem from others).
 const BUNDLE_THIRD_PARTY = process.env.LMS_BUILD_EXTERNAL !== 'all';
-const packageName = (spec) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+const packageName = (spec) =>
+  spec
+    .split('/')
+    .slice(0, spec.startsWith('@') ? 2 : 1)
+    .join('/');
 const KEEP_EXTERNAL = new Set([
-  '@electric-sql/pglite', '@electric-sql/pglite-pgvector', 'sharp', '@node-rs/argon2', 'fluent-ffmpeg', '@ffmpeg-installer/ffmpeg',
-  '@ffprobe-installer/ffprobe', 'swagger-ui-dist', 'typescript', 'openapi-typescript', '@aws-sdk/client-s3', '@aws-sdk/lib-storage',
-  '@opentelemetry/sdk-node', '@opentelemetry/exporter-trace-otlp-http', 'pg-native', 'moleculer-repl', 'oidc-provider',
+  '@electric-sql/pglite',
+  '@electric-sql/pglite-pgvector',
+  'sharp',
+  '@node-rs/argon2',
+  'fluent-ffmpeg',
+  '@ffmpeg-installer/ffmpeg',
+  '@ffprobe-installer/ffprobe',
+  'swagger-ui-dist',
+  'typescript',
+  'openapi-typescript',
+  '@aws-sdk/client-s3',
+  '@aws-sdk/lib-storage',
+  '@opentelemetry/sdk-node',
+  '@opentelemetry/exporter-trace-otlp-http',
+  'pg-native',
+  'moleculer-repl',
+  'oidc-provider',
   // Only with REDIS_URL (rate limits, Moleculer's cacher). Bundled, Moleculer's require() of it would load its chunk's
   // text into every node, Redis or not.
   'ioredis',

@@ -73,7 +73,8 @@ async function main(argv: string[]) {
       const node = await startNode(await loadServices(values.services), { mode: 'mesh' });
       guardProcess(node.runtime.logger('process'));
       onSignals(node);
-      if (values.services.includes('gateway') || values.services === 'all') console.log(`gateway on port ${(await import('@lms/gateway')).gatewayPort(node.broker)}`);
+      if (values.services.includes('gateway') || values.services === 'all')
+        console.log(`gateway on port ${(await import('@lms/gateway')).gatewayPort(node.broker)}`);
       return;
     }
     case 'repl': {

@@ -50,7 +50,7 @@ export interface NatsRole {
 
 export const natsRoles: Record<string, NatsRole> = {
   gateway: {
-    note: 'The only node facing the internet: RPC only. It can neither publish domain events nor read the\n    # event log (which carries single-use email tokens), nor touch JetStream at all; it cannot read another\n    # node\'s requests, broadcast, or call an internal action but the two file streaming needs.',
+    note: "The only node facing the internet: RPC only. It can neither publish domain events nor read the\n    # event log (which carries single-use email tokens), nor touch JetStream at all; it cannot read another\n    # node's requests, broadcast, or call an internal action but the two file streaming needs.",
     services: ['gateway'],
     calls: [filesInternal.register, filesInternal.openForRead, usersInternal.roleChanges],
     broadcastsTo: [],
@@ -77,23 +77,37 @@ export const natsRoles: Record<string, NatsRole> = {
     events: ['lms.file.>'],
   },
   enrollments: {
-    note: 'enrollments: the saga\'s events and the welcome messages it asks for.',
+    note: "enrollments: the saga's events and the welcome messages it asks for.",
     services: ['enrollments'],
-    calls: [coursesInternal.publishedOutline, coursesInternal.roleOf, coursesInternal.lessonCourse, coursesInternal.enrollmentTerms, usersInternal.byEmail, usersInternal.byId, usersInternal.summaries],
+    calls: [
+      coursesInternal.publishedOutline,
+      coursesInternal.roleOf,
+      coursesInternal.lessonCourse,
+      coursesInternal.enrollmentTerms,
+      usersInternal.byEmail,
+      usersInternal.byId,
+      usersInternal.summaries,
+    ],
     broadcastsTo: [],
     events: ['lms.enrollment.>', 'lms.notification.>'],
   },
   analytics: {
-    note: 'analytics + audit: projections; they publish nothing of their own but audit\'s erasure receipt.',
+    note: "analytics + audit: projections; they publish nothing of their own but audit's erasure receipt.",
     services: ['analytics', 'audit'],
     calls: [],
     broadcastsTo: [],
     events: [],
   },
   notifications: {
-    note: 'notifications: deliveries; it pushes new in-app notifications to the gateways\' live streams.',
+    note: "notifications: deliveries; it pushes new in-app notifications to the gateways' live streams.",
     services: ['notifications'],
-    calls: [usersInternal.notificationSettingsMany, usersInternal.setChannelPreference, enrollmentsInternal.learnerIds, coursesInternal.roleOf, coursesInternal.enrollmentTerms],
+    calls: [
+      usersInternal.notificationSettingsMany,
+      usersInternal.setChannelPreference,
+      enrollmentsInternal.learnerIds,
+      coursesInternal.roleOf,
+      coursesInternal.enrollmentTerms,
+    ],
     broadcastsTo: ['gateway'],
     events: [],
   },
@@ -110,7 +124,11 @@ export function runtimeCalls(role: string): AnyProcedure[] {
 
 /** Every action that checks its caller itself: any role may send it (the caller's token decides). */
 function openActions(): string[] {
-  return Object.values(SERVICES).flatMap((s) => Object.values(s.contracts ?? {}).filter((c) => c.permission !== 'internal').map((c) => c.action));
+  return Object.values(SERVICES).flatMap((s) =>
+    Object.values(s.contracts ?? {})
+      .filter((c) => c.permission !== 'internal')
+      .map((c) => c.action),
+  );
 }
 
 /** Every action a service node serves, `health` included (the `events.*` operator actions are not granted to any role). */
@@ -137,8 +155,16 @@ function list(subjects: string[], indent: string): string {
 }
 
 const JETSTREAM = [
-  '$JS.API.INFO', '$JS.API.STREAM.NAMES', '$JS.API.STREAM.INFO.*', '$JS.API.STREAM.CREATE.*', '$JS.API.STREAM.UPDATE.*',
-  '$JS.API.STREAM.MSG.GET.LMS_DLQ', '$JS.API.STREAM.MSG.DELETE.LMS_DLQ', '$JS.API.CONSUMER.>', '$JS.ACK.>', 'lms.dlq.>',
+  '$JS.API.INFO',
+  '$JS.API.STREAM.NAMES',
+  '$JS.API.STREAM.INFO.*',
+  '$JS.API.STREAM.CREATE.*',
+  '$JS.API.STREAM.UPDATE.*',
+  '$JS.API.STREAM.MSG.GET.LMS_DLQ',
+  '$JS.API.STREAM.MSG.DELETE.LMS_DLQ',
+  '$JS.API.CONSUMER.>',
+  '$JS.ACK.>',
+  'lms.dlq.>',
 ];
 
 /** The permissions of one role. `ns` is LMS_NAMESPACE. */
@@ -148,8 +174,15 @@ export function permissionsOf(role: string, ns = 'lms'): { publish: string[]; su
   const mol = `MOL-${ns}`;
   const own = r.services.flatMap(actionsOf);
   const callable = [...openActions(), ...own, ...r.calls.map((c) => c.action), ...runtimeCalls(role).map((c) => c.action)];
-  if (role === 'gateway') callable.push(...Object.entries(SERVICES).filter(([, s]) => s.contracts).map(([name]) => `${name}.health`)); // readiness
-  const receipts = r.services.filter((s) => (erasureReceiptServices as readonly string[]).includes(s)).map((s) => erasureReceipts[s as keyof typeof erasureReceipts].subject);
+  if (role === 'gateway')
+    callable.push(
+      ...Object.entries(SERVICES)
+        .filter(([, s]) => s.contracts)
+        .map(([name]) => `${name}.health`),
+    ); // readiness
+  const receipts = r.services
+    .filter((s) => (erasureReceiptServices as readonly string[]).includes(s))
+    .map((s) => erasureReceipts[s as keyof typeof erasureReceipts].subject);
   const publish = [
     ...[...new Set(callable)].sort().map((a) => `${mol}.REQB.${a}`),
     `${mol}.RES.>`,

@@ -71,9 +71,13 @@ export class ReplIdentity {
 
   async signIn(c: ReplCredentials): Promise<Session['user']> {
     const broker = this.requireBroker();
-    const first = auth.login.output.parse(await broker.call(auth.login.action, { email: c.email, password: c.password }, { meta: { edge: true, client: CLIENT } }));
+    const first = auth.login.output.parse(
+      await broker.call(auth.login.action, { email: c.email, password: c.password }, { meta: { edge: true, client: CLIENT } }),
+    );
     const session = needsSecondFactor(first)
-      ? auth.mfaVerify.output.parse(await broker.call(auth.mfaVerify.action, { mfaToken: first.mfaToken, code: (await c.totp()).trim() }, { meta: { edge: true, client: CLIENT } }))
+      ? auth.mfaVerify.output.parse(
+          await broker.call(auth.mfaVerify.action, { mfaToken: first.mfaToken, code: (await c.totp()).trim() }, { meta: { edge: true, client: CLIENT } }),
+        )
       : first;
     this.keep(session);
     return session.user;
@@ -104,7 +108,11 @@ export class ReplIdentity {
     const s = this.session;
     if (!s) return;
     try {
-      this.keep(auth.refresh.output.parse(await this.requireBroker().call(auth.refresh.action, { refreshToken: s.refreshToken }, { meta: { edge: true, client: CLIENT } })));
+      this.keep(
+        auth.refresh.output.parse(
+          await this.requireBroker().call(auth.refresh.action, { refreshToken: s.refreshToken }, { meta: { edge: true, client: CLIENT } }),
+        ),
+      );
     } catch (err) {
       console.error(`REPL session could not be refreshed (${err instanceof Error ? err.message : String(err)}); restart the REPL to sign in again`);
     }

@@ -49,11 +49,16 @@ async function insertMany(client: pg.Client, table: string, columns: string[], r
   for (let i = 0; i < rows.length; i += 500) {
     const batch = rows.slice(i, i + 500);
     const params: unknown[] = [];
-    const values = batch.map((r) => `(${r.map((v, j) => {
-      params.push(v);
-      const cast = casts[columns[j] ?? ''];
-      return `$${params.length}${cast ? `::${cast}` : ''}`;
-    }).join(', ')})`);
+    const values = batch.map(
+      (r) =>
+        `(${r
+          .map((v, j) => {
+            params.push(v);
+            const cast = casts[columns[j] ?? ''];
+            return `$${params.length}${cast ? `::${cast}` : ''}`;
+          })
+          .join(', ')})`,
+    );
     await client.query(`insert into ${table} (${columns.join(', ')}) values ${values.join(', ')}`, params);
   }
 }
@@ -68,7 +73,10 @@ export async function seed(databaseUrl: string, o: SeedOptions): Promise<SeedRes
   try {
     const modulesPerCourse = o.modulesPerCourse ?? 5;
     const ownerId = randomUUID();
-    await client.query(`insert into users.users (id, email, display_name, roles) values ($1, $2, 'Seed instructor', array['instructor','student'])`, [ownerId, `seed-owner-${ownerId.slice(0, 8)}@seed.test`]);
+    await client.query(`insert into users.users (id, email, display_name, roles) values ($1, $2, 'Seed instructor', array['instructor','student'])`, [
+      ownerId,
+      `seed-owner-${ownerId.slice(0, 8)}@seed.test`,
+    ]);
 
     const courseIds: string[] = [];
     const outlines: Array<{ id: string; lessons: string[] }> = [];
@@ -120,7 +128,17 @@ export async function seed(databaseUrl: string, o: SeedOptions): Promise<SeedRes
           lessonIds.push(lid);
           const content = { type: 'markdown', body: `Lesson ${l + 1} of module ${m + 1}.` };
           lessons.push([lid, mid, id, `Lesson ${m + 1}.${l + 1}`, 'markdown', `a${l}`, 10, JSON.stringify(content)]);
-          ls.push({ id: lid, moduleId: mid, courseId: id, title: `Lesson ${m + 1}.${l + 1}`, position: `a${l}`, durationMinutes: 10, content, html: `<p>${content.body}</p>`, updatedAt: course.updatedAt });
+          ls.push({
+            id: lid,
+            moduleId: mid,
+            courseId: id,
+            title: `Lesson ${m + 1}.${l + 1}`,
+            position: `a${l}`,
+            durationMinutes: 10,
+            content,
+            html: `<p>${content.body}</p>`,
+            updatedAt: course.updatedAt,
+          });
         }
         tree.push({ id: mid, courseId: id, title: `Module ${m + 1}`, summary: '', position: pos, requires: [], updatedAt: course.updatedAt, lessons: ls });
       }
@@ -128,15 +146,46 @@ export async function seed(databaseUrl: string, o: SeedOptions): Promise<SeedRes
       await client.query(
         `insert into courses.courses (id, title, slug, summary, category, categories, tags, language, level, duration_minutes, visibility, sequential, status, version, owner_id, created_at, updated_at, content_changed_at, published_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'public', $11, 'published', 1, $12, $13, $13, $13, $13)`,
-        [id, course.title, course.slug, course.summary, category, course.categories, course.tags, course.language, course.level, course.durationMinutes, course.sequential, ownerId, publishedAt],
+        [
+          id,
+          course.title,
+          course.slug,
+          course.summary,
+          category,
+          course.categories,
+          course.tags,
+          course.language,
+          course.level,
+          course.durationMinutes,
+          course.sequential,
+          ownerId,
+          publishedAt,
+        ],
       );
       await client.query(`insert into courses.course_members (course_id, user_id, role, added_by) values ($1, $2, 'owner', $2)`, [id, ownerId]);
       await insertMany(client, 'courses.modules', ['id', 'course_id', 'title', 'position'], modules);
-      await insertMany(client, 'courses.lessons', ['id', 'module_id', 'course_id', 'title', 'type', 'position', 'duration_minutes', 'content'], lessons, { content: 'jsonb' });
-      await client.query(`insert into courses.course_versions (course_id, version, snapshot, published_by, published_at) values ($1, 1, $2::jsonb, $3, $4)`, [id, JSON.stringify({ course, version: 1, modules: tree }), ownerId, publishedAt]);
+      await insertMany(client, 'courses.lessons', ['id', 'module_id', 'course_id', 'title', 'type', 'position', 'duration_minutes', 'content'], lessons, {
+        content: 'jsonb',
+      });
+      await client.query(`insert into courses.course_versions (course_id, version, snapshot, published_by, published_at) values ($1, 1, $2::jsonb, $3, $4)`, [
+        id,
+        JSON.stringify({ course, version: 1, modules: tree }),
+        ownerId,
+        publishedAt,
+      ]);
       await client.query(
         `insert into courses.catalog (course_id, sort_title, search, categories, tags, language, level, visibility, published_at, course) values ($1, $2, $3, $4, $5, $6, $7, 'public', $8, $9::jsonb)`,
-        [id, course.title.toLowerCase(), `${course.title} ${course.summary}`.toLowerCase(), course.categories, course.tags, course.language, course.level, publishedAt, JSON.stringify(course)],
+        [
+          id,
+          course.title.toLowerCase(),
+          `${course.title} ${course.summary}`.toLowerCase(),
+          course.categories,
+          course.tags,
+          course.language,
+          course.level,
+          publishedAt,
+          JSON.stringify(course),
+        ],
       );
       await client.query('commit');
       outlines.push({ id, lessons: lessonIds });
@@ -171,12 +220,22 @@ export async function seed(databaseUrl: string, o: SeedOptions): Promise<SeedRes
         taken.set(course.id, (taken.get(course.id) ?? 0) + 1);
       }
       if (enrollments.length >= 1000 || i === learners.length - 1) {
-        await insertMany(client, 'enrollments.enrollments', ['id', 'course_id', 'user_id', 'status', 'enrolled_at', 'percent', 'last_activity_at'], enrollments.splice(0));
+        await insertMany(
+          client,
+          'enrollments.enrollments',
+          ['id', 'course_id', 'user_id', 'status', 'enrolled_at', 'percent', 'last_activity_at'],
+          enrollments.splice(0),
+        );
         await insertMany(client, 'enrollments.lesson_progress', ['enrollment_id', 'lesson_id'], progress.splice(0));
         ebar(i + 1);
       }
     }
-    await insertMany(client, 'enrollments.seats', ['course_id', 'capacity', 'taken'], [...taken].map(([c, n]) => [c, null, n]));
+    await insertMany(
+      client,
+      'enrollments.seats',
+      ['course_id', 'capacity', 'taken'],
+      [...taken].map(([c, n]) => [c, null, n]),
+    );
     await client.query('analyze');
     return { courseIds, ownerId };
   } finally {

@@ -19,7 +19,13 @@ export const SERVICE_LOADERS: Record<string, () => Promise<ServiceModule>> = {
 
 /** The named services ("all" for every one), loaded; an unknown name fails before anything loads. */
 export async function loadServices(names: string): Promise<ServiceModule[]> {
-  const list = names === 'all' ? Object.keys(SERVICE_LOADERS) : names.split(',').map((s) => s.trim()).filter(Boolean);
+  const list =
+    names === 'all'
+      ? Object.keys(SERVICE_LOADERS)
+      : names
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   const loaders = list.map((n) => {
     const load = SERVICE_LOADERS[n];
     if (!load) throw new Error(`unknown service "${n}"; known: ${Object.keys(SERVICE_LOADERS).join(', ')}`);

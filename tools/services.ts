@@ -23,7 +23,13 @@ export const SERVICES: Record<string, ServiceModule> = {
 };
 
 export function pick(names: string): ServiceModule[] {
-  const list = names === 'all' ? Object.keys(SERVICES) : names.split(',').map((s) => s.trim()).filter(Boolean);
+  const list =
+    names === 'all'
+      ? Object.keys(SERVICES)
+      : names
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   return list.map((n) => {
     const s = SERVICES[n];
     if (!s) throw new Error(`unknown service "${n}"; known: ${Object.keys(SERVICES).join(', ')}`);

@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { domain, event, isoDate, mutation, query } from './core.js';
 import { role } from './users.js';
 
-const email = z.email().max(254).transform((e) => e.toLowerCase());
+const email = z
+  .email()
+  .max(254)
+  .transform((e) => e.toLowerCase());
 const password = z.string().min(10, 'must be at least 10 characters').max(200);
 
 export const session = z
@@ -32,8 +35,14 @@ export type LoginResult = z.infer<typeof loginResult>;
 /** Narrows a login answer: a session, or a challenge to finish with a second factor. */
 export const needsSecondFactor = (r: LoginResult): r is z.infer<typeof mfaChallenge> => 'mfaRequired' in r;
 
-const otp = z.string().trim().regex(/^\d{6}$/, 'a 6-digit code from the authenticator app');
-const recoveryCode = z.string().trim().regex(/^[a-z0-9]{5}-?[a-z0-9]{5}$/i, 'a recovery code such as abcde-12345');
+const otp = z
+  .string()
+  .trim()
+  .regex(/^\d{6}$/, 'a 6-digit code from the authenticator app');
+const recoveryCode = z
+  .string()
+  .trim()
+  .regex(/^[a-z0-9]{5}-?[a-z0-9]{5}$/i, 'a recovery code such as abcde-12345');
 const emailToken = z.string().min(20).max(200);
 
 export const sessionInfo = z

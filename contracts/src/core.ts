@@ -21,8 +21,27 @@ export type PermissionName = (typeof rolePermissions)[Role][number];
  * created the course; instructors co-teach; teaching assistants grade and see drafts; learners take it.
  */
 export const courseRolePermissions = {
-  owner: ['course:view', 'course:view-drafts', 'course:edit', 'course:publish', 'course:grade', 'course:announce', 'course:members:read', 'course:members:manage', 'course:members:manage-staff'],
-  instructor: ['course:view', 'course:view-drafts', 'course:edit', 'course:publish', 'course:grade', 'course:announce', 'course:members:read', 'course:members:manage'],
+  owner: [
+    'course:view',
+    'course:view-drafts',
+    'course:edit',
+    'course:publish',
+    'course:grade',
+    'course:announce',
+    'course:members:read',
+    'course:members:manage',
+    'course:members:manage-staff',
+  ],
+  instructor: [
+    'course:view',
+    'course:view-drafts',
+    'course:edit',
+    'course:publish',
+    'course:grade',
+    'course:announce',
+    'course:members:read',
+    'course:members:manage',
+  ],
   ta: ['course:view', 'course:view-drafts', 'course:grade', 'course:announce', 'course:members:read'],
   learner: ['course:view'],
 } as const satisfies Record<string, readonly string[]>;
@@ -87,9 +106,7 @@ type ContractDef<I extends z.ZodType, O extends z.ZodType, P extends Permission>
   'kind' | 'service' | 'name' | 'action'
 >;
 
-export function query<I extends z.ZodType, O extends z.ZodType, const P extends Permission>(
-  def: ContractDef<I, O, P>,
-): ProcedureContract<I, O, 'query', P> {
+export function query<I extends z.ZodType, O extends z.ZodType, const P extends Permission>(def: ContractDef<I, O, P>): ProcedureContract<I, O, 'query', P> {
   return { ...def, kind: 'query', service: '', name: '', action: '' };
 }
 

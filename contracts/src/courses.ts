@@ -3,13 +3,30 @@ import { courseRoles, domain, event, isoDate, mutation, page, pageInput, query }
 
 /** draft → in_review → published → archived; a published course keeps a draft working copy for edits. */
 export const courseStatus = z.enum(['draft', 'in_review', 'published', 'archived']);
-const category = z.string().trim().min(1).max(60).regex(/^[\p{L}\p{N} _&-]+$/u, 'letters, digits, spaces, _ & - only');
-const tag = z.string().trim().toLowerCase().min(1).max(40).regex(/^[\p{L}\p{N} _&-]+$/u, 'letters, digits, spaces, _ & - only');
+const category = z
+  .string()
+  .trim()
+  .min(1)
+  .max(60)
+  .regex(/^[\p{L}\p{N} _&-]+$/u, 'letters, digits, spaces, _ & - only');
+const tag = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .min(1)
+  .max(40)
+  .regex(/^[\p{L}\p{N} _&-]+$/u, 'letters, digits, spaces, _ & - only');
 export const courseLevel = z.enum(['beginner', 'intermediate', 'advanced', 'all']);
 export const courseVisibility = z.enum(['public', 'unlisted', 'private']).meta({
   description: 'public: in the catalogue; unlisted: reachable by id or slug; private: staff and enrolled learners only',
 });
-const slug = z.string().trim().toLowerCase().min(3).max(80).regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'lowercase letters and digits, dash-separated');
+const slug = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .min(3)
+  .max(80)
+  .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'lowercase letters and digits, dash-separated');
 const language = z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'a BCP 47 language tag such as en or pt-BR');
 
 /** What instructors set about a course besides its content. */
@@ -253,7 +270,12 @@ export const courses = domain('courses', {
   }),
   /** Add a module at the end of the course (or after a given one). */
   createModule: mutation({
-    input: z.object({ courseId, title: z.string().trim().min(1).max(200), summary: z.string().max(2000).default(''), requires: z.array(moduleId).max(20).default([]) }),
+    input: z.object({
+      courseId,
+      title: z.string().trim().min(1).max(200),
+      summary: z.string().max(2000).default(''),
+      requires: z.array(moduleId).max(20).default([]),
+    }),
     output: courseModule,
     permission: 'authenticated',
     rest: { method: 'POST', path: '/courses/{courseId}/modules', status: 201 },
@@ -261,7 +283,12 @@ export const courses = domain('courses', {
     errors: ['COURSE_NOT_FOUND', 'CONFLICT'],
   }),
   updateModule: mutation({
-    input: z.object({ moduleId, title: z.string().trim().min(1).max(200).optional(), summary: z.string().max(2000).optional(), requires: z.array(moduleId).max(20).optional() }),
+    input: z.object({
+      moduleId,
+      title: z.string().trim().min(1).max(200).optional(),
+      summary: z.string().max(2000).optional(),
+      requires: z.array(moduleId).max(20).optional(),
+    }),
     output: courseModule,
     permission: 'authenticated',
     rest: { method: 'PATCH', path: '/modules/{moduleId}' },
@@ -278,7 +305,12 @@ export const courses = domain('courses', {
     errors: ['NOT_FOUND'],
   }),
   createLesson: mutation({
-    input: z.object({ moduleId, title: z.string().trim().min(1).max(200), durationMinutes: z.number().int().min(0).max(10_000).default(0), content: lessonContent }),
+    input: z.object({
+      moduleId,
+      title: z.string().trim().min(1).max(200),
+      durationMinutes: z.number().int().min(0).max(10_000).default(0),
+      content: lessonContent,
+    }),
     output: lesson,
     permission: 'authenticated',
     rest: { method: 'POST', path: '/modules/{moduleId}/lessons', status: 201 },
@@ -286,7 +318,12 @@ export const courses = domain('courses', {
     errors: ['NOT_FOUND'],
   }),
   updateLesson: mutation({
-    input: z.object({ lessonId, title: z.string().trim().min(1).max(200).optional(), durationMinutes: z.number().int().min(0).max(10_000).optional(), content: lessonContent.optional() }),
+    input: z.object({
+      lessonId,
+      title: z.string().trim().min(1).max(200).optional(),
+      durationMinutes: z.number().int().min(0).max(10_000).optional(),
+      content: lessonContent.optional(),
+    }),
     output: lesson,
     permission: 'authenticated',
     rest: { method: 'PATCH', path: '/lessons/{lessonId}' },

@@ -67,7 +67,9 @@ export const enrollments = domain('enrollments', {
       csv: z.string().min(1).max(1_000_000).meta({ description: 'One email per line, or CSV with an `email` column' }),
     }),
     output: z.object({
-      rows: z.array(z.object({ line: z.number().int(), email: z.string(), outcome: bulkOutcome, enrollmentId: z.uuid().nullable(), message: z.string().nullable() })),
+      rows: z.array(
+        z.object({ line: z.number().int(), email: z.string(), outcome: bulkOutcome, enrollmentId: z.uuid().nullable(), message: z.string().nullable() }),
+      ),
       summary: z.object(Object.fromEntries(bulkOutcome.options.map((o) => [o, z.number().int()])) as Record<z.infer<typeof bulkOutcome>, z.ZodNumber>),
     }),
     permission: 'authenticated',
@@ -86,7 +88,10 @@ export const enrollments = domain('enrollments', {
   /** An enrollment with its status history: its learner, the course's staff, or an admin. */
   history: query({
     input: z.object({ enrollmentId: z.uuid() }),
-    output: z.object({ enrollment, history: z.array(z.object({ status: enrollmentStatus, at: isoDate, reason: z.string().nullable(), by: z.uuid().nullable() })) }),
+    output: z.object({
+      enrollment,
+      history: z.array(z.object({ status: enrollmentStatus, at: isoDate, reason: z.string().nullable(), by: z.uuid().nullable() })),
+    }),
     permission: 'authenticated',
     rest: { method: 'GET', path: '/enrollments/{enrollmentId}' },
     summary: 'Enrollment status history',

@@ -30,7 +30,15 @@ export const fileMeta = z
     /** Transcoding progress while `processing`, in percent. */
     progress: z.number().int().nullable(),
     /** What ffprobe found in a video. */
-    media: z.object({ durationSeconds: z.number(), width: z.number().int().nullable(), height: z.number().int().nullable(), videoCodec: z.string().nullable(), audioCodec: z.string().nullable() }).nullable(),
+    media: z
+      .object({
+        durationSeconds: z.number(),
+        width: z.number().int().nullable(),
+        height: z.number().int().nullable(),
+        videoCodec: z.string().nullable(),
+        audioCodec: z.string().nullable(),
+      })
+      .nullable(),
     createdAt: isoDate,
     updatedAt: isoDate,
   })
@@ -79,7 +87,12 @@ export const filesInternal = domain('files', {
       lessonId: z.uuid().optional(),
       name: z.string().max(1000),
       declaredType: z.string().max(200).optional(),
-      blob: z.object({ tmpKey: z.string().regex(/^tmp\/[0-9a-f-]{36}$/), sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().min(1), head: z.string().max(8000) }),
+      blob: z.object({
+        tmpKey: z.string().regex(/^tmp\/[0-9a-f-]{36}$/),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        size: z.number().int().min(1),
+        head: z.string().max(8000),
+      }),
     }),
     output: fileMeta,
     permission: 'authenticated',
@@ -99,7 +112,10 @@ export const filesInternal = domain('files', {
     input: z.object({
       fileId,
       version: z.number().int().min(1).optional(),
-      variant: z.string().regex(/^[a-z0-9]+\.(webp|avif|mp4)$/).optional(),
+      variant: z
+        .string()
+        .regex(/^[a-z0-9]+\.(webp|avif|mp4)$/)
+        .optional(),
       signature: z.object({ exp: z.number().int(), sig: z.string().max(200) }).optional(),
     }),
     output: z.object({ blobKey: z.string(), size: z.number().int(), contentType: z.string(), name: z.string(), sha256: z.string(), inline: z.boolean() }),
@@ -111,7 +127,20 @@ export const filesInternal = domain('files', {
 
 /** The streaming operations: served by the gateway (not JSON procedures), documented in OpenAPI from here. */
 /** Types a browser may show inline (served as themselves); anything else is served as application/octet-stream. */
-export const inlineContentTypes = ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif', 'video/mp4', 'video/webm', 'audio/mpeg', 'audio/ogg', 'audio/wav', 'application/pdf', 'text/plain'] as const;
+export const inlineContentTypes = [
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'image/avif',
+  'video/mp4',
+  'video/webm',
+  'audio/mpeg',
+  'audio/ogg',
+  'audio/wav',
+  'application/pdf',
+  'text/plain',
+] as const;
 /** What a rendition (`/files/{fileId}/variants/{name}`) is served as. */
 export const variantContentTypes = ['image/webp', 'image/avif', 'video/mp4'] as const;
 

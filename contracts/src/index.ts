@@ -30,7 +30,15 @@ export type Catalogue = typeof catalogue;
 export const internalCatalogue = { users: usersInternal, courses: coursesInternal, files: filesInternal } as const;
 
 /** Every event, by domain: the event registry. */
-export const events = { auth: authEvents, course: courseEvents, user: userEvents, notification: notificationEvents, privacy: { ...privacyEvents, ...erasureReceipts }, enrollment: enrollmentEvents, file: fileEvents } as const satisfies Record<string, Record<string, EventContract>>;
+export const events = {
+  auth: authEvents,
+  course: courseEvents,
+  user: userEvents,
+  notification: notificationEvents,
+  privacy: { ...privacyEvents, ...erasureReceipts },
+  enrollment: enrollmentEvents,
+  file: fileEvents,
+} as const satisfies Record<string, Record<string, EventContract>>;
 
 export function allProcedures(): AnyProcedure[] {
   return Object.values(catalogue).flatMap((d: DomainContracts) => Object.values(d));

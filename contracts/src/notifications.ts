@@ -23,7 +23,17 @@ export type NotificationTemplate = z.infer<typeof notificationTemplate>;
  * Kinds of message a user routes per channel. `security` (verification, reset, password and MFA changes)
  * is mandatory: its email is always sent at once, whatever the preferences say; it is the account's safety net.
  */
-export const notificationTypes = ['security', 'account', 'announcements', 'assignments', 'grades', 'discussions', 'course_updates', 'enrollments', 'privacy'] as const;
+export const notificationTypes = [
+  'security',
+  'account',
+  'announcements',
+  'assignments',
+  'grades',
+  'discussions',
+  'course_updates',
+  'enrollments',
+  'privacy',
+] as const;
 export type NotificationType = (typeof notificationTypes)[number];
 export const mandatoryTypes: ReadonlySet<NotificationType> = new Set(['security']);
 export const notificationChannels = ['email', 'inApp', 'push', 'sms'] as const;
@@ -55,7 +65,10 @@ const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:
 export const quietHours = z
   .object({ start: hhmm, end: hhmm })
   .refine((q) => q.start !== q.end, 'start and end must differ')
-  .meta({ id: 'QuietHours', description: "A daily window in the user's time zone (it may span midnight) when nothing but security messages is sent; held messages go out when it ends" });
+  .meta({
+    id: 'QuietHours',
+    description: "A daily window in the user's time zone (it may span midnight) when nothing but security messages is sent; held messages go out when it ends",
+  });
 const channelModes = z.object({ email: deliveryMode, inApp: deliveryMode, push: deliveryMode, sms: deliveryMode });
 export type ChannelModes = z.infer<typeof channelModes>;
 export const notificationPreferences = z
@@ -72,7 +85,9 @@ export type NotificationPreferences = z.infer<typeof notificationPreferences>;
 
 const defaultModes: ChannelModes = { email: 'immediately', inApp: 'immediately', push: 'immediately', sms: 'never' };
 export const defaultNotificationPreferences: NotificationPreferences = {
-  types: Object.fromEntries(notificationTypes.map((t) => [t, t === 'security' ? { ...defaultModes, push: 'never' } : defaultModes])) as NotificationPreferences['types'],
+  types: Object.fromEntries(
+    notificationTypes.map((t) => [t, t === 'security' ? { ...defaultModes, push: 'never' } : defaultModes]),
+  ) as NotificationPreferences['types'],
   quietHours: null,
   smsNumber: null,
   mandatory: [...mandatoryTypes],
@@ -81,26 +96,41 @@ export const defaultNotificationPreferences: NotificationPreferences = {
 /** What a user may send to replace their preferences: any type or channel left out takes its default. */
 export const notificationPreferencesInput = z.object({
   types: z
-    .object(Object.fromEntries(notificationTypes.map((t) => [t, channelModes.partial().optional()])) as Record<NotificationType, z.ZodOptional<z.ZodObject<{ [K in NotificationChannel]: z.ZodOptional<typeof deliveryMode> }>>>)
+    .object(
+      Object.fromEntries(notificationTypes.map((t) => [t, channelModes.partial().optional()])) as Record<
+        NotificationType,
+        z.ZodOptional<z.ZodObject<{ [K in NotificationChannel]: z.ZodOptional<typeof deliveryMode> }>>
+      >,
+    )
     .superRefine((types, ctx) => {
       for (const t of notificationTypes) {
         const m = types[t];
-        if (m?.inApp === 'daily' || m?.inApp === 'weekly') ctx.addIssue({ code: 'custom', path: [t, 'inApp'], message: 'the in-app inbox takes immediately or never' });
-        if (mandatoryTypes.has(t) && m?.email && m.email !== 'immediately') ctx.addIssue({ code: 'custom', path: [t, 'email'], message: `${t} messages are mandatory: their email is always sent at once` });
+        if (m?.inApp === 'daily' || m?.inApp === 'weekly')
+          ctx.addIssue({ code: 'custom', path: [t, 'inApp'], message: 'the in-app inbox takes immediately or never' });
+        if (mandatoryTypes.has(t) && m?.email && m.email !== 'immediately')
+          ctx.addIssue({ code: 'custom', path: [t, 'email'], message: `${t} messages are mandatory: their email is always sent at once` });
       }
     })
     .default({}),
   quietHours: quietHours.nullable().default(null),
-  smsNumber: z.string().regex(/^\+[1-9]\d{6,14}$/, 'an E.164 number such as +33612345678').nullable().default(null),
+  smsNumber: z
+    .string()
+    .regex(/^\+[1-9]\d{6,14}$/, 'an E.164 number such as +33612345678')
+    .nullable()
+    .default(null),
 });
 
 /** The stored preferences over the defaults (older rows held on/off switches: on = immediately, off = never). */
 export function resolvePreferences(stored: unknown): NotificationPreferences {
-  const s = (stored ?? {}) as { types?: Record<string, Partial<Record<NotificationChannel, unknown>>>; quietHours?: NotificationPreferences['quietHours']; smsNumber?: string | null };
+  const s = (stored ?? {}) as {
+    types?: Record<string, Partial<Record<NotificationChannel, unknown>>>;
+    quietHours?: NotificationPreferences['quietHours'];
+    smsNumber?: string | null;
+  };
   // The current shape has `types`, `quietHours` or `smsNumber`; the older one is the per-type map itself.
   const current = s.types !== undefined || 'quietHours' in s || 'smsNumber' in s;
   const byType = current ? (s.types ?? {}) : ((stored as Record<string, Partial<Record<NotificationChannel, unknown>>>) ?? {});
-  const mode = (v: unknown, d: DeliveryMode): DeliveryMode => (v === true ? 'immediately' : v === false ? 'never' : deliveryMode.safeParse(v).data ?? d);
+  const mode = (v: unknown, d: DeliveryMode): DeliveryMode => (v === true ? 'immediately' : v === false ? 'never' : (deliveryMode.safeParse(v).data ?? d));
   const types = Object.fromEntries(
     notificationTypes.map((t) => {
       const d = defaultNotificationPreferences.types[t];
@@ -157,7 +187,9 @@ export const delivery = z
     channel: z.enum(['email', 'push', 'sms']),
     template: z.string(),
     recipient: z.string().meta({ description: 'Masked: a***@example.org, +33******78, or the number of devices' }),
-    status: deliveryStatus.meta({ description: 'held: waiting for a digest or the end of quiet hours; digested: sent inside a digest; bounced: refused for good by the receiving server' }),
+    status: deliveryStatus.meta({
+      description: 'held: waiting for a digest or the end of quiet hours; digested: sent inside a digest; bounced: refused for good by the receiving server',
+    }),
     attempts: z.number().int(),
     lastError: z.string().nullable(),
     runAfter: isoDate,
@@ -184,12 +216,17 @@ export const announcement = z
       .meta({ description: 'Staff only. fanning_out: recipients are being listed; queued: every recipient has its messages; done: nothing left to send' }),
     recipients: z.number().int().optional().meta({ description: 'Staff only' }),
     /** Per channel, how many messages are in each state (the send is throttled per channel). */
-    progress: z.record(z.string(), z.record(z.string(), z.number().int())).optional().meta({ description: 'Staff only: per channel, how many messages are in each state' }),
+    progress: z
+      .record(z.string(), z.record(z.string(), z.number().int()))
+      .optional()
+      .meta({ description: 'Staff only: per channel, how many messages are in each state' }),
     createdAt: isoDate,
   })
   .meta({ id: 'Announcement' });
 
-export const renderedTemplate = z.object({ template: notificationTemplate, locale: z.string(), subject: z.string(), text: z.string(), html: z.string() }).meta({ id: 'RenderedTemplate' });
+export const renderedTemplate = z
+  .object({ template: notificationTemplate, locale: z.string(), subject: z.string(), text: z.string(), html: z.string() })
+  .meta({ id: 'RenderedTemplate' });
 
 export const notifications = domain('notifications', {
   /** The caller's in-app notifications, newest first (live: GET /me/notifications/stream, Server-Sent Events). */
@@ -227,7 +264,10 @@ export const notifications = domain('notifications', {
   subscribePush: mutation({
     input: z.object({
       endpoint: z.url({ protocol: /^https$/ }).max(2048),
-      keys: z.object({ p256dh: z.string().regex(/^[\w-]{80,100}$/, 'a base64url P-256 public key'), auth: z.string().regex(/^[\w-]{16,32}$/, 'a base64url auth secret') }),
+      keys: z.object({
+        p256dh: z.string().regex(/^[\w-]{80,100}$/, 'a base64url P-256 public key'),
+        auth: z.string().regex(/^[\w-]{16,32}$/, 'a base64url auth secret'),
+      }),
       userAgent: z.string().max(300).optional(),
     }),
     output: pushSubscription,
@@ -283,7 +323,9 @@ export const notifications = domain('notifications', {
   /** Every template, its type and whether it is mandatory, for administrators. */
   templates: query({
     input: z.object({}),
-    output: z.object({ items: z.array(z.object({ template: notificationTemplate, type: z.string().nullable(), mandatory: z.boolean(), locales: z.array(z.string()) })) }),
+    output: z.object({
+      items: z.array(z.object({ template: notificationTemplate, type: z.string().nullable(), mandatory: z.boolean(), locales: z.array(z.string()) })),
+    }),
     permission: 'notifications:manage',
     rest: { method: 'GET', path: '/admin/notifications/templates' },
     summary: 'List templates',

@@ -33,7 +33,10 @@ const locale = z
       return false; // a refinement must answer, never throw: zod runs it even after the regex failed
     }
   }, 'not a valid language tag');
-const timezone = z.string().max(64).refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'not an IANA time zone');
+const timezone = z
+  .string()
+  .max(64)
+  .refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'not an IANA time zone');
 
 export const users = domain('users', {
   /** The caller's own profile. */
@@ -244,7 +247,19 @@ export const usersInternal = domain('users', {
   /** What the notifications service needs to address users: address, name, language, time zone, channel choices (a routing batch); unknown ids are left out. */
   notificationSettingsMany: query({
     input: z.object({ ids: z.array(z.uuid()).min(1).max(500) }),
-    output: z.object({ items: z.array(z.object({ id: z.uuid(), email: z.string(), displayName: z.string(), locale: z.string(), timezone: z.string(), status: z.string(), preferences: notificationPreferences })) }),
+    output: z.object({
+      items: z.array(
+        z.object({
+          id: z.uuid(),
+          email: z.string(),
+          displayName: z.string(),
+          locale: z.string(),
+          timezone: z.string(),
+          status: z.string(),
+          preferences: notificationPreferences,
+        }),
+      ),
+    }),
     permission: 'internal',
     summary: "Many users' notification settings",
   }),
@@ -270,7 +285,9 @@ export const usersInternal = domain('users', {
    */
   summaries: query({
     input: z.object({ ids: z.array(z.uuid()).min(1).max(500) }),
-    output: z.object({ items: z.array(z.object({ id: z.uuid(), displayName: z.string(), email: z.string().nullable(), status: z.enum(['active', 'deactivated', 'erased']) })) }),
+    output: z.object({
+      items: z.array(z.object({ id: z.uuid(), displayName: z.string(), email: z.string().nullable(), status: z.enum(['active', 'deactivated', 'erased']) })),
+    }),
     permission: 'internal',
     summary: "Many users' names and emails",
   }),

@@ -8,14 +8,13 @@ pool.on('error', () => {});
 async function learning(url: string, res: http.ServerResponse): Promise<boolean> {
   let rows: unknown[] | undefined;
   if (url.startsWith('/catalog')) {
-    rows = (
-      await pool.query(
-        `select course_id, course from courses.catalog where visibility = 'public' order by published_at desc, course_id desc limit 21`,
-      )
-    ).rows;
+    rows = (await pool.query(`select course_id, course from courses.catalog where visibility = 'public' order by published_at desc, course_id desc limit 21`))
+      .rows;
   } else if (url.startsWith('/dashboard/')) {
     const user = url.split('/').pop();
-    const es = (await pool.query<{ id: string; course_id: string }>(`select * from enrollments.enrollments where user_id = $1 order by created_at desc limit 201`, [user])).rows;
+    const es = (
+      await pool.query<{ id: string; course_id: string }>(`select * from enrollments.enrollments where user_id = $1 order by created_at desc limit 201`, [user])
+    ).rows;
     rows = [];
     for (const e of es) {
       const v = await pool.query<{ title: string }>(`select course->>'title' as title from courses.catalog where course_id = $1`, [e.course_id]);

@@ -165,4 +165,3 @@ export async function dropStreams(ns: string) {
 
 /** The machine, for the documents' headers. */
 export const machine = () => `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-

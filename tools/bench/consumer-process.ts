@@ -20,7 +20,11 @@ await transport.subscribe({
   maxDeliver: 5,
   handle: async (env, trx) => void (await trx.insertInto('seen').values({ event_id: env.id, category: 'x' }).execute()),
   // The same projection in bulk: one INSERT for the batch.
-  handleMany: async (envs, trx) => void (await trx.insertInto('seen').values(envs.map((e) => ({ event_id: e.id, category: 'x' }))).execute()),
+  handleMany: async (envs, trx) =>
+    void (await trx
+      .insertInto('seen')
+      .values(envs.map((e) => ({ event_id: e.id, category: 'x' })))
+      .execute()),
   onApplied: (envs) => {
     const now = performance.timeOrigin + performance.now();
     for (const e of envs) pending.push([e.id, now]);

@@ -9,7 +9,6 @@ import { children, f, quiet, root, rssMiB, SECONDS, table, type Metrics } from '
 import { NATS_URL, tempDatabase, uniqueName, waitFor } from '../test/support.ts';
 import { percentile } from './load.ts';
 
-
 export async function eventsBench(m: Metrics): Promise<string> {
   const pg = await tempDatabase();
   const ns = uniqueName('bench');
@@ -42,7 +41,13 @@ export async function eventsBench(m: Metrics): Promise<string> {
       }
     });
   });
-  const payload = { courseId: '00000000-0000-4000-8000-000000000001', title: 'B', category: 'bench', ownerId: '00000000-0000-4000-8000-000000000002', publishedAt: new Date().toISOString() };
+  const payload = {
+    courseId: '00000000-0000-4000-8000-000000000001',
+    title: 'B',
+    category: 'bench',
+    ownerId: '00000000-0000-4000-8000-000000000002',
+    publishedAt: new Date().toISOString(),
+  };
 
   async function writeTx(n: number) {
     const ids = await k.transaction().execute(async (trx) => {
@@ -137,7 +142,15 @@ export async function eventsBench(m: Metrics): Promise<string> {
   m.p99at5000 = paced.p99;
   const head = ['run', 'events', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'RSS MiB'];
   const out = table('(b) events: commit → handled (producer + relay in one process → JetStream → consumer process)', head, [
-    ['bare JetStream publish → consume (baseline, no DB)', N, f(N / bareSec, 0), f(percentile(bareLat, 50), 1), f(percentile(bareLat, 95), 1), f(percentile(bareLat, 99), 1), '–'],
+    [
+      'bare JetStream publish → consume (baseline, no DB)',
+      N,
+      f(N / bareSec, 0),
+      f(percentile(bareLat, 50), 1),
+      f(percentile(bareLat, 95), 1),
+      f(percentile(bareLat, 99), 1),
+      '–',
+    ],
     ['LMS, as fast as the writers go (8 writers × 10-event tx)', burst.total, f(burst.rate, 0), f(burst.p50, 1), f(burst.p95, 1), f(burst.p99, 1), memLms],
     ['LMS, paced at 5,000 events/s', paced.total, f(paced.rate, 0), f(paced.p50, 1), f(paced.p95, 1), f(paced.p99, 1), memLms],
   ]);

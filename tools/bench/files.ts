@@ -5,7 +5,6 @@ import path from 'node:path';
 import { args, benchStack, f, freePort, memOf, start, table } from './common.ts';
 import { http as req, waitFor } from '../test/support.ts';
 
-
 /** (d) Files: bytes in and out through the gateway, local disk and S3, beside plain disk writes and cp. */
 export async function filesBench(): Promise<string> {
   const { default: S3rver } = await import('s3rver');
@@ -19,7 +18,11 @@ export async function filesBench(): Promise<string> {
   const chunk = Buffer.alloc(1024 * 1024, 0x5a);
   const source = () => {
     let n = 0;
-    return new Readable({ read() { this.push(n++ < MIB ? chunk : null); } });
+    return new Readable({
+      read() {
+        this.push(n++ < MIB ? chunk : null);
+      },
+    });
   };
   const rows: (string | number)[][] = [];
   const timeIt = async (fn: () => Promise<unknown>) => {
@@ -58,7 +61,10 @@ export async function filesBench(): Promise<string> {
       try {
         const base = `http://127.0.0.1:${port}`;
         await waitFor(async () => (await req(base, 'GET', '/health/ready')).status === 200 || undefined, 60_000, 250);
-        const token = ((await req(base, 'POST', '/api/v1/auth/register', { email: 'files-bench@example.com', password: 'load test password', displayName: 'Bench' })).body as { accessToken: string }).accessToken;
+        const token = (
+          (await req(base, 'POST', '/api/v1/auth/register', { email: 'files-bench@example.com', password: 'load test password', displayName: 'Bench' }))
+            .body as { accessToken: string }
+        ).accessToken;
         const before = memOf(node.pid).rss;
         let peak = before;
         const sampler = setInterval(() => (peak = Math.max(peak, memOf(node.pid).rss)), 50);
@@ -66,11 +72,19 @@ export async function filesBench(): Promise<string> {
         const tUp = await timeIt(
           () =>
             new Promise<void>((resolve, reject) => {
-              const r = http.request(`${base}/api/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-length': String(bytes), 'x-filename': 'bench.bin' } }, (res) => {
-                let body = '';
-                res.on('data', (d) => (body += d));
-                res.on('end', () => (res.statusCode === 201 ? ((fileId = (JSON.parse(body) as { id: string }).id), resolve()) : reject(new Error(`upload: ${res.statusCode} ${body}`))));
-              });
+              const r = http.request(
+                `${base}/api/v1/files`,
+                { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-length': String(bytes), 'x-filename': 'bench.bin' } },
+                (res) => {
+                  let body = '';
+                  res.on('data', (d) => (body += d));
+                  res.on('end', () =>
+                    res.statusCode === 201
+                      ? ((fileId = (JSON.parse(body) as { id: string }).id), resolve())
+                      : reject(new Error(`upload: ${res.statusCode} ${body}`)),
+                  );
+                },
+              );
               r.on('error', reject);
               source().pipe(r);
             }),
@@ -81,11 +95,13 @@ export async function filesBench(): Promise<string> {
         const tDown = await timeIt(
           () =>
             new Promise<void>((resolve, reject) => {
-              http.get(`${base}/api/v1/files/${fileId}/content`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
-                let n = 0;
-                res.on('data', (d: Buffer) => (n += d.length));
-                res.on('end', () => (n === bytes ? resolve() : reject(new Error(`download: ${n} bytes`))));
-              }).on('error', reject);
+              http
+                .get(`${base}/api/v1/files/${fileId}/content`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+                  let n = 0;
+                  res.on('data', (d: Buffer) => (n += d.length));
+                  res.on('end', () => (n === bytes ? resolve() : reject(new Error(`download: ${n} bytes`))));
+                })
+                .on('error', reject);
             }),
         );
         clearInterval(sampler);
@@ -99,7 +115,11 @@ export async function filesBench(): Promise<string> {
     await new Promise<void>((r) => s3.close(() => r()));
     fs.rmSync(work, { recursive: true, force: true });
   }
-  const out = table(`(d) ${MIB} MiB through the gateway (one process: gateway, auth, users, courses, files), beside the baselines`, ['run', 'MiB/s', 'RSS growth MiB', 'peak RSS MiB'], rows);
+  const out = table(
+    `(d) ${MIB} MiB through the gateway (one process: gateway, auth, users, courses, files), beside the baselines`,
+    ['run', 'MiB/s', 'RSS growth MiB', 'peak RSS MiB'],
+    rows,
+  );
   const local = Number(rows.find((r) => String(r[0]).startsWith('upload through the gateway → local'))?.[1]);
   const verdict = `Upload to local storage through the gateway: **${f(local, 0)} MiB/s** (target ≥ 200 MB/s ≈ 191 MiB/s).`;
   console.log(verdict);

@@ -143,7 +143,9 @@ export async function footprintBench(): Promise<string> {
       ...before,
     ],
   );
-  const every = [...results.entries()].map(([k, s]) => `${k}: ${s.map((x) => `${f(x.readyMs / 1000, 2)} s/${f(x.cpu, 2)} CPU s/${f(x.rss, 0)} MiB`).join(', ')}`).join('; ');
+  const every = [...results.entries()]
+    .map(([k, s]) => `${k}: ${s.map((x) => `${f(x.readyMs / 1000, 2)} s/${f(x.cpu, 2)} CPU s/${f(x.rss, 0)} MiB`).join(', ')}`)
+    .join('; ');
   console.log(`every round: ${every}`);
   return `${out}\nEvery round (start → ready / CPU to ready / idle RSS): ${every}.\n`;
 }

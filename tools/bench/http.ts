@@ -3,7 +3,6 @@ import { benchStack, f, freePort, rssMiB, SECONDS, start, table, type Metrics, c
 import { http as req, waitFor } from '../test/support.ts';
 import { closedLoop, openLoop, type LoadResult } from './load.ts';
 
-
 export async function httpBench(m: Metrics): Promise<string> {
   const { pg, env, teardown } = await benchStack('auth,users,courses');
   try {
@@ -15,7 +14,12 @@ export async function httpBench(m: Metrics): Promise<string> {
     await waitFor(async () => (await req(base, 'GET', '/health/ready')).status === 200 || undefined, 60_000, 250).catch(async () => {
       throw new Error(`gateway not ready: ${JSON.stringify((await req(base, 'GET', '/health/ready').catch(() => ({ body: 'down' }))).body)}`);
     });
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${barePort}/courses/00000000-0000-4000-8000-000000000000`).catch(() => undefined))?.status === 404 || undefined, 30_000, 250);
+    await waitFor(
+      async () =>
+        (await fetch(`http://127.0.0.1:${barePort}/courses/00000000-0000-4000-8000-000000000000`).catch(() => undefined))?.status === 404 || undefined,
+      30_000,
+      250,
+    );
     const s = await req(base, 'POST', '/api/v1/auth/register', { email: 'bench@example.com', password: 'load test password', displayName: 'Bench' });
     const token = (s.body as { accessToken: string }).accessToken;
     const course = (await req(base, 'POST', '/api/v1/courses', { title: 'Benchmark course', category: 'bench' }, token)).body as { id: string };

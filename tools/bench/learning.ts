@@ -4,7 +4,6 @@ import { seed } from '../seed.ts';
 import { http as req, waitFor } from '../test/support.ts';
 import { closedLoop, openLoop, type LoadResult } from './load.ts';
 
-
 /** (c) The learning core at scale: seeded catalogue, catalogue page and learner dashboard. */
 export async function learningBench(m: Metrics): Promise<string> {
   const { pg, env, teardown } = await benchStack('auth,users,courses,enrollments');
@@ -17,7 +16,9 @@ export async function learningBench(m: Metrics): Promise<string> {
     const base = `http://127.0.0.1:${edgePort}`;
     await waitFor(async () => (await req(base, 'GET', '/health/ready')).status === 200 || undefined, 60_000, 250);
     await req(base, 'POST', '/api/v1/auth/register', { email: 'bench-admin@example.com', password: 'load test password', displayName: 'Admin' });
-    const learner = (await req(base, 'POST', '/api/v1/auth/register', { email: 'bench-learner@example.com', password: 'load test password', displayName: 'Learner' })).body as { accessToken: string; user: { id: string } };
+    const learner = (
+      await req(base, 'POST', '/api/v1/auth/register', { email: 'bench-learner@example.com', password: 'load test password', displayName: 'Learner' })
+    ).body as { accessToken: string; user: { id: string } };
     const courses = Number(args.courses);
     const learners = Number(args.learners);
     const seeded = performance.now();
@@ -26,7 +27,11 @@ export async function learningBench(m: Metrics): Promise<string> {
     const auth = { authorization: `Bearer ${learner.accessToken}` };
     const targets = [
       { name: 'catalogue page (GET /api/v1/catalog?limit=20)', lms: `${base}/api/v1/catalog?limit=20`, bare: `http://127.0.0.1:${barePort}/catalog` },
-      { name: 'learner dashboard (GET /api/v1/me/dashboard)', lms: `${base}/api/v1/me/dashboard`, bare: `http://127.0.0.1:${barePort}/dashboard/${learner.user.id}` },
+      {
+        name: 'learner dashboard (GET /api/v1/me/dashboard)',
+        lms: `${base}/api/v1/me/dashboard`,
+        bare: `http://127.0.0.1:${barePort}/dashboard/${learner.user.id}`,
+      },
     ];
     const head = ['run', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'RSS MiB'];
     const out: string[] = [`Seeded ${courses} courses × 50 lessons, ${learners} learners × 3 enrollments in ${f(seedSeconds, 0)} s.\n`];

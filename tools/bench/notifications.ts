@@ -4,7 +4,6 @@ import { seed } from '../seed.ts';
 import { http as req, waitFor } from '../test/support.ts';
 import { percentile } from './load.ts';
 
-
 /**
  * (e) Notifications: an announcement to N seeded learners of one course, through fan-out, routing (one settings
  * read per learner) and SMTP delivery to a local smtp-server, unthrottled; latency is from the announce call to
@@ -78,7 +77,11 @@ export async function notificationsBench(): Promise<string> {
       });
       const base = `http://127.0.0.1:${port}`;
       await waitFor(async () => (await req(base, 'GET', '/health/ready')).status === 200 || undefined, 60_000, 250);
-      const admin = ((await req(base, 'POST', '/api/v1/auth/register', { email: 'bench-admin@example.com', password: 'load test password', displayName: 'Admin' })).body as { accessToken: string }).accessToken;
+      const admin = (
+        (await req(base, 'POST', '/api/v1/auth/register', { email: 'bench-admin@example.com', password: 'load test password', displayName: 'Admin' })).body as {
+          accessToken: string;
+        }
+      ).accessToken;
       const { courseIds } = await seed(pg.url, { courses: 1, lessonsPerCourse: 3, learners: N, enrollmentsPerLearner: 1 });
       await new Promise((r) => setTimeout(r, 1500)); // the admin's own welcome and verification mail go first
       arrivals.length = 0;
@@ -86,15 +89,28 @@ export async function notificationsBench(): Promise<string> {
       let peak = memOf(node.pid).rss;
       const sampler = setInterval(() => (peak = Math.max(peak, memOf(node.pid).rss)), 100);
       const t0 = performance.now();
-      const ann = await req(base, 'POST', `/api/v1/courses/${courseIds[0]}/announcements`, { title: 'Lab closed', body: 'No lab on Friday.\nSee you Monday.' }, admin);
+      const ann = await req(
+        base,
+        'POST',
+        `/api/v1/courses/${courseIds[0]}/announcements`,
+        { title: 'Lab closed', body: 'No lab on Friday.\nSee you Monday.' },
+        admin,
+      );
       if (ann.status !== 202) throw new Error(`announce: ${ann.status} ${JSON.stringify(ann.body)}`);
       const annId = (ann.body as { id: string }).id;
       let listed = NaN;
-      const done = await waitFor(async () => {
-        const p = (await req(base, 'GET', `/api/v1/courses/${courseIds[0]}/announcements/${annId}`, undefined, admin)).body as { status: string; progress: { email?: { sent: number } } };
-        if (Number.isNaN(listed) && p.status !== 'fanning_out') listed = performance.now() - t0;
-        return p.status === 'done' && p;
-      }, 600_000, 100);
+      const done = await waitFor(
+        async () => {
+          const p = (await req(base, 'GET', `/api/v1/courses/${courseIds[0]}/announcements/${annId}`, undefined, admin)).body as {
+            status: string;
+            progress: { email?: { sent: number } };
+          };
+          if (Number.isNaN(listed) && p.status !== 'fanning_out') listed = performance.now() - t0;
+          return p.status === 'done' && p;
+        },
+        600_000,
+        100,
+      );
       clearInterval(sampler);
       counting = false;
       if (done.progress.email?.sent !== N || arrivals.length !== N) throw new Error(`sent ${done.progress.email?.sent}, received ${arrivals.length} of ${N}`);
@@ -106,7 +122,11 @@ export async function notificationsBench(): Promise<string> {
   } finally {
     await new Promise<void>((r) => smtp.close(() => r()));
   }
-  const out = table(`(e) An announcement to ${N} learners, delivered to a local smtp-server (unthrottled), beside nodemailer alone`, ['run', 'mails', 'mails/s', 'p50 ms', 'p95 ms', 'p99 ms', 'RSS MiB'], rows);
+  const out = table(
+    `(e) An announcement to ${N} learners, delivered to a local smtp-server (unthrottled), beside nodemailer alone`,
+    ['run', 'mails', 'mails/s', 'p50 ms', 'p95 ms', 'p99 ms', 'RSS MiB'],
+    rows,
+  );
   return out;
 }
 

@@ -116,4 +116,3 @@ main()
     await stopAll();
     process.exit();
   });
-

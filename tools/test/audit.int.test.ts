@@ -39,9 +39,7 @@ describe('audit log', () => {
       return e.some((x) => x.type === 'auth.sessions_revoked') ? e : undefined;
     });
     const types = entries.map((e) => e.type);
-    expect(types).toEqual(
-      expect.arrayContaining(['user.created', 'auth.login_failed', 'auth.login_succeeded', 'user.deactivated', 'auth.sessions_revoked']),
-    );
+    expect(types).toEqual(expect.arrayContaining(['user.created', 'auth.login_failed', 'auth.login_succeeded', 'user.deactivated', 'auth.sessions_revoked']));
     const failed = defined(entries.find((e) => e.type === 'auth.login_failed'));
     expect(failed.data).toMatchObject({ reason: 'bad_credentials', userAgent: 'probe/1' });
     expect(failed.data.emailHash).toMatch(/^[0-9a-f]{64}$/);
@@ -76,11 +74,18 @@ describe('audit log', () => {
       http(base, 'POST', '/api/v1/auth/register', { email, password: pw, displayName }, undefined, { 'user-agent': ua }).then((r) => r.body);
     const zoe = await reg('zoe@audit.test', 'Zoe Gone', 'zoe-agent/1');
     const yan = await reg('yan@audit.test', 'Yan Kept', 'yan-agent/1');
-    const logins: Array<[string, string]> = [['zoe@audit.test', 'zoe-agent/2'], ['yan@audit.test', 'yan-agent/2'], ['zoe@audit.test', 'zoe-agent/3']];
+    const logins: Array<[string, string]> = [
+      ['zoe@audit.test', 'zoe-agent/2'],
+      ['yan@audit.test', 'yan-agent/2'],
+      ['zoe@audit.test', 'zoe-agent/3'],
+    ];
     for (const [email, ua] of logins) {
-      await http(base, 'POST', '/api/v1/auth/login', { email, password: email === 'zoe@audit.test' && ua.endsWith('3') ? 'wrong password!' : pw }, undefined, { 'user-agent': ua });
+      await http(base, 'POST', '/api/v1/auth/login', { email, password: email === 'zoe@audit.test' && ua.endsWith('3') ? 'wrong password!' : pw }, undefined, {
+        'user-agent': ua,
+      });
     }
-    const about = async (userId: string) => (await http(base, 'GET', `/api/v1/audit?subjectId=${userId}&limit=100`, undefined, admin.accessToken)).body.items as Entry[];
+    const about = async (userId: string) =>
+      (await http(base, 'GET', `/api/v1/audit?subjectId=${userId}&limit=100`, undefined, admin.accessToken)).body.items as Entry[];
     await waitFor(async () => (await about(zoe.user.id)).filter((e) => e.type.startsWith('auth.login')).length === 2);
     await waitFor(async () => (await about(yan.user.id)).some((e) => e.type === 'auth.login_succeeded'));
     // Before the erasure the log shows who they are; the entries themselves hold ids only.
@@ -105,9 +110,20 @@ describe('audit log', () => {
     expect(defined(yans.find((e) => e.type === 'auth.login_succeeded')).data).toMatchObject({ userAgent: 'yan-agent/2' });
 
     // An event about Zoe that lands after her erasure keeps no personal field either.
-    await node.runtime.db.forSchema<AuditDB>('audit').transaction().execute((trx) =>
-      new AuditRepository(trx).append({ eventId: randomUUID(), at: new Date().toISOString(), type: 'auth.login_failed', actorId: null, subjectId: zoe.user.id, ip: '192.0.2.9', data: { userAgent: 'late-agent', reason: 'bad_credentials' } }),
-    );
+    await node.runtime.db
+      .forSchema<AuditDB>('audit')
+      .transaction()
+      .execute((trx) =>
+        new AuditRepository(trx).append({
+          eventId: randomUUID(),
+          at: new Date().toISOString(),
+          type: 'auth.login_failed',
+          actorId: null,
+          subjectId: zoe.user.id,
+          ip: '192.0.2.9',
+          data: { userAgent: 'late-agent', reason: 'bad_credentials' },
+        }),
+      );
     expect(JSON.stringify(await about(zoe.user.id))).not.toMatch(/late-agent|192\.0\.2\.9/);
     expect(defined((await about(zoe.user.id))[0]).data).toEqual({ reason: 'bad_credentials' });
     // And the log is still append-only.
@@ -124,11 +140,29 @@ describe('audit log', () => {
       await migrateSchema(d, 'audit', before);
       const [kept, gone] = [randomUUID(), randomUUID()];
       const legacy = [
-        { type: 'user.created', actor: null, subject: kept, ip: null, data: { userId: kept, email: 'kept@legacy.test', displayName: 'Kept Person', roles: ['student'] } },
+        {
+          type: 'user.created',
+          actor: null,
+          subject: kept,
+          ip: null,
+          data: { userId: kept, email: 'kept@legacy.test', displayName: 'Kept Person', roles: ['student'] },
+        },
         { type: 'auth.login_succeeded', actor: kept, subject: kept, ip: '192.0.2.1', data: { userId: kept, ip: '192.0.2.1', userAgent: 'kept-agent' } },
-        { type: 'user.created', actor: null, subject: gone, ip: null, data: { userId: gone, email: 'gone@legacy.test', displayName: 'Gone Person', roles: ['student'] } },
+        {
+          type: 'user.created',
+          actor: null,
+          subject: gone,
+          ip: null,
+          data: { userId: gone, email: 'gone@legacy.test', displayName: 'Gone Person', roles: ['student'] },
+        },
         { type: 'auth.login_succeeded', actor: gone, subject: gone, ip: '192.0.2.2', data: { userId: gone, ip: '192.0.2.2', userAgent: 'gone-agent' } },
-        { type: 'auth.login_failed', actor: null, subject: null, ip: '192.0.2.3', data: { emailHash: 'ab'.repeat(32), userId: null, ip: '192.0.2.3', reason: 'bad_credentials', userAgent: null } },
+        {
+          type: 'auth.login_failed',
+          actor: null,
+          subject: null,
+          ip: '192.0.2.3',
+          data: { emailHash: 'ab'.repeat(32), userId: null, ip: '192.0.2.3', reason: 'bad_credentials', userAgent: null },
+        },
         { type: 'user.deleted', actor: gone, subject: gone, ip: null, data: { userId: gone, requestId: randomUUID(), by: gone } },
       ];
       for (const e of legacy) {
@@ -150,7 +184,9 @@ describe('audit log', () => {
       expect(text).toContain('192.0.2.3'); // a failed login for no account belongs to nobody to erase
       expect(text).not.toMatch(/gone@legacy\.test|Gone Person|gone-agent|192\.0\.2\.2/);
       // Still append-only after the migration.
-      await expect(d.root.updateTable('audit.entries').set({ type: 'forged' }).where('id', '=', defined(entries[0]).id).execute()).rejects.toThrow(/append-only/);
+      await expect(d.root.updateTable('audit.entries').set({ type: 'forged' }).where('id', '=', defined(entries[0]).id).execute()).rejects.toThrow(
+        /append-only/,
+      );
     } finally {
       await d.close();
       await pgdb?.drop();

@@ -13,7 +13,8 @@ import { loadServices, SERVICE_LOADERS } from '../service-loaders.ts';
 import { SERVICES } from '../services.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const node = (args: string[], env: NodeJS.ProcessEnv = process.env) => spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 120_000, env });
+const node = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+  spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 120_000, env });
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lms-build-test-'));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
@@ -63,7 +64,10 @@ describe('the build', () => {
       const until = Date.now() + 90_000;
       let status = 0;
       while (status !== 200 && Date.now() < until && child.exitCode === null) {
-        status = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status, () => 0);
+        status = await fetch(`http://127.0.0.1:${port}/health/ready`).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (status !== 200) await new Promise((r) => setTimeout(r, 100));
       }
       expect(status, stderr).toBe(200);

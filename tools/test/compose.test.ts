@@ -76,7 +76,10 @@ describe('docker-compose.yml', () => {
       expect(port, `${name} METRICS_PORT`).toBeGreaterThan(0);
       expect(port, name).not.toBe(Number(s.environment.PORT ?? 3000));
       expect(scraped.get(name), `prometheus scrapes ${name}`).toBe(port);
-      expect((s.ports ?? []).some((p: string) => String(p).endsWith(`:${port}`)), `${name} publishes ${port}`).toBe(false);
+      expect(
+        (s.ports ?? []).some((p: string) => String(p).endsWith(`:${port}`)),
+        `${name} publishes ${port}`,
+      ).toBe(false);
     }
     expect([...scraped.keys()].sort()).toEqual(lmsNodes.map(([n]) => n).sort());
   });

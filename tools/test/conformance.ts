@@ -114,6 +114,8 @@ export async function checkResponse(method: string, url: string, res: { status: 
     return fail(`${label} ${res.status}: the body is not JSON`);
   }
   if (!validate(parsed)) {
-    fail(`${label} ${res.status}: the body does not match its schema:\n${(validate.errors ?? []).map((e) => `  ${e.instancePath || '(root)'} ${e.message} ${JSON.stringify(e.params)}`).join('\n')}`);
+    fail(
+      `${label} ${res.status}: the body does not match its schema:\n${(validate.errors ?? []).map((e) => `  ${e.instancePath || '(root)'} ${e.message} ${JSON.stringify(e.params)}`).join('\n')}`,
+    );
   }
 }

@@ -58,7 +58,12 @@ describe('course-scoped roles', () => {
 
   it('lists members by name, with their emails only for who may manage members', async () => {
     const list = async (who: Who) =>
-      (await http(base, 'GET', `/api/v1/courses/${courseId}/members`, undefined, t[who].token)).body.items as Array<{ userId: string; displayName: string; email?: string; role: string }>;
+      (await http(base, 'GET', `/api/v1/courses/${courseId}/members`, undefined, t[who].token)).body.items as Array<{
+        userId: string;
+        displayName: string;
+        email?: string;
+        role: string;
+      }>;
     const byOwner = await list('owner');
     expect(byOwner.map((m) => [m.role, m.displayName, m.email]).sort()).toEqual(
       [

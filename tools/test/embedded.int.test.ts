@@ -240,7 +240,16 @@ describe('operations endpoints', () => {
     expect((await http(base, 'GET', '/health/live')).status).toBe(200);
     const ready = await http(base, 'GET', '/health/ready');
     expect(ready.status).toBe(200);
-    expect(ready.body.checks).toEqual({ auth: 'up', users: 'up', courses: 'up', enrollments: 'up', files: 'up', analytics: 'up', audit: 'up', notifications: 'up' });
+    expect(ready.body.checks).toEqual({
+      auth: 'up',
+      users: 'up',
+      courses: 'up',
+      enrollments: 'up',
+      files: 'up',
+      analytics: 'up',
+      audit: 'up',
+      notifications: 'up',
+    });
     // Metrics are not public: not on the API port (404 like any unknown route), only on METRICS_PORT.
     const onApi = await http(base, 'GET', '/metrics');
     expect(onApi.status).toBe(404);
@@ -261,12 +270,23 @@ describe('operations endpoints', () => {
     const doc = await http(base, 'GET', '/openapi.json');
     expect(doc.body.openapi).toBe('3.1.0');
     expect(Object.keys(doc.body.paths)).toEqual(
-      expect.arrayContaining(['/auth/register', '/auth/login', '/me', '/users/{userId}/roles', '/courses', '/courses/{courseId}', '/courses/{courseId}/publish']),
+      expect.arrayContaining([
+        '/auth/register',
+        '/auth/login',
+        '/me',
+        '/users/{userId}/roles',
+        '/courses',
+        '/courses/{courseId}',
+        '/courses/{courseId}/publish',
+      ]),
     );
     expect(doc.body.paths['/courses/{courseId}'].patch.security).toEqual([{ bearerAuth: [] }]);
     const file = path.join(data.dir, 'openapi.json');
     fs.writeFileSync(file, JSON.stringify(doc.body));
-    const out = execFileSync(path.resolve('node_modules/.bin/redocly'), ['lint', file, '--format', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(path.resolve('node_modules/.bin/redocly'), ['lint', file, '--format', 'json'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const report = JSON.parse(out);
     expect(report.totals.errors).toBe(0);
   }, 60_000);
@@ -278,7 +298,11 @@ describe('access tokens', () => {
     const good = login.body.accessToken as string;
     const [h, p, sig] = good.split('.') as [string, string, string];
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
-    const row = (await node.runtime.db.root.selectFrom('auth.signing_keys').selectAll().orderBy('created_at', 'desc').executeTakeFirstOrThrow()) as { kid: string; private_jwk: JWK; public_jwk: JWK };
+    const row = (await node.runtime.db.root.selectFrom('auth.signing_keys').selectAll().orderBy('created_at', 'desc').executeTakeFirstOrThrow()) as {
+      kid: string;
+      private_jwk: JWK;
+      public_jwk: JWK;
+    };
     const realKey = await importJWK(row.private_jwk, 'EdDSA');
     const sign = (c: Record<string, unknown>, key = realKey, header: Record<string, unknown> = { alg: 'EdDSA', kid: row.kid }) =>
       new SignJWT(c).setProtectedHeader(header as { alg: string }).sign(key);
@@ -291,9 +315,7 @@ describe('access tokens', () => {
 
     const bad: Record<string, string> = {
       none: `${b64({ alg: 'none', typ: 'JWT' })}.${p}.`,
-      hs256WithPublicKey: await new SignJWT(claims)
-        .setProtectedHeader({ alg: 'HS256', kid: row.kid })
-        .sign(Buffer.from(String(row.public_jwk.x), 'base64url')),
+      hs256WithPublicKey: await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: row.kid }).sign(Buffer.from(String(row.public_jwk.x), 'base64url')),
       unknownKid: await sign(claims, foreign, { alg: 'EdDSA', kid: 'no-such-key' }),
       foreignKeyRealKid: await sign(claims, foreign),
       wrongAudience: await sign({ ...claims, aud: 'someone-else' }),
@@ -334,8 +356,16 @@ describe('signing-key rotation', () => {
 
     // Once the overlap (token lifetime + margin) has passed since the rotation, the old key leaves the JWKS.
     const db = node.runtime.db.root;
-    await db.updateTable('auth.signing_keys').set({ created_at: new Date(Date.now() - 3 * 3600_000) }).where('kid', '!=', rotated.body.kid).execute();
-    await db.updateTable('auth.signing_keys').set({ created_at: new Date(Date.now() - 2 * 3600_000) }).where('kid', '=', rotated.body.kid).execute();
+    await db
+      .updateTable('auth.signing_keys')
+      .set({ created_at: new Date(Date.now() - 3 * 3600_000) })
+      .where('kid', '!=', rotated.body.kid)
+      .execute();
+    await db
+      .updateTable('auth.signing_keys')
+      .set({ created_at: new Date(Date.now() - 2 * 3600_000) })
+      .where('kid', '=', rotated.body.kid)
+      .execute();
     const later = (await http(base, 'GET', '/.well-known/jwks.json')).body.keys.map((k: { kid: string }) => k.kid);
     expect(later).toContain(rotated.body.kid);
     expect(later).not.toContain(oldKid);
@@ -344,11 +374,19 @@ describe('signing-key rotation', () => {
 
 describe('readiness', () => {
   it('answers 503 naming the services that are missing', async () => {
-    const partial = await startNode([defined(SERVICES.gateway), defined(SERVICES.auth), defined(SERVICES.users)], { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
+    const partial = await startNode([defined(SERVICES.gateway), defined(SERVICES.auth), defined(SERVICES.users)], {
+      mode: 'embedded',
+      dataDir: 'memory://',
+      port: 0,
+      databaseUrl: undefined,
+    });
     try {
       const r = await http(`http://127.0.0.1:${gatewayPort(partial.broker)}`, 'GET', '/health/ready');
       expect(r.status).toBe(503);
-      expect(r.body).toEqual({ status: 'not_ready', checks: { auth: 'up', users: 'up', courses: 'down', enrollments: 'down', files: 'down', analytics: 'down', audit: 'down', notifications: 'down' } });
+      expect(r.body).toEqual({
+        status: 'not_ready',
+        checks: { auth: 'up', users: 'up', courses: 'down', enrollments: 'down', files: 'down', analytics: 'down', audit: 'down', notifications: 'down' },
+      });
     } finally {
       await partial.stop();
     }

@@ -40,7 +40,12 @@ for (const backend of ['local', 's3'] as const) {
         const tmp = path.join(dir.dir, 'files', 'tmp');
         return fs.existsSync(tmp) ? fs.readdirSync(tmp) : [];
       }
-      const client = new S3Client({ region: 'us-east-1', endpoint: s3Url, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+      const client = new S3Client({
+        region: 'us-east-1',
+        endpoint: s3Url,
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      });
       const r = await client.send(new ListObjectsV2Command({ Bucket: 'lms', Prefix: 'tmp/' }));
       return (r.Contents ?? []).map((o) => defined(o.Key));
     }
@@ -68,7 +73,12 @@ for (const backend of ['local', 's3'] as const) {
 
     beforeAll(async () => {
       dir = tempDir();
-      const env: Record<string, string> = { FILES_DIR: path.join(dir.dir, 'files'), FILES_URL_SECRET: SECRET, FILES_MAX_BYTES: String(8 * 1024 * 1024), RATE_LIMIT_AUTH_PER_MINUTE: '1000' };
+      const env: Record<string, string> = {
+        FILES_DIR: path.join(dir.dir, 'files'),
+        FILES_URL_SECRET: SECRET,
+        FILES_MAX_BYTES: String(8 * 1024 * 1024),
+        RATE_LIMIT_AUTH_PER_MINUTE: '1000',
+      };
       if (backend === 's3') {
         s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: path.join(dir.dir, 's3'), configureBuckets: [{ name: 'lms', configs: [] }] });
         const addr = (await s3.run()) as { port: number };
@@ -78,7 +88,9 @@ for (const backend of ['local', 's3'] as const) {
       Object.assign(process.env, env);
       await start();
       for (const who of ['admin', 'teacher', 'learner', 'outsider'] as const) {
-        const r = (await req(base, 'POST', '/api/v1/auth/register', { email: `${who}@files-${backend}.test`, password: 'files suite password', displayName: who })).body;
+        const r = (
+          await req(base, 'POST', '/api/v1/auth/register', { email: `${who}@files-${backend}.test`, password: 'files suite password', displayName: who })
+        ).body;
         tokens[who] = r.accessToken;
         ids[who] = r.user.id;
       }
@@ -86,7 +98,18 @@ for (const backend of ['local', 's3'] as const) {
     afterAll(async () => {
       await node?.stop();
       await new Promise<void>((r) => (s3 ? s3.close(() => r()) : r()));
-      for (const k of ['FILES_DIR', 'FILES_URL_SECRET', 'FILES_MAX_BYTES', 'FILES_STORAGE', 'S3_BUCKET', 'S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'RATE_LIMIT_AUTH_PER_MINUTE']) delete process.env[k];
+      for (const k of [
+        'FILES_DIR',
+        'FILES_URL_SECRET',
+        'FILES_MAX_BYTES',
+        'FILES_STORAGE',
+        'S3_BUCKET',
+        'S3_ENDPOINT',
+        'S3_ACCESS_KEY_ID',
+        'S3_SECRET_ACCESS_KEY',
+        'RATE_LIMIT_AUTH_PER_MINUTE',
+      ])
+        delete process.env[k];
       dir?.remove();
     });
 
@@ -94,10 +117,20 @@ for (const backend of ['local', 's3'] as const) {
       const body = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz'.repeat(100));
       const r = await upload(tokens.learner, body, { 'x-filename': encodeURIComponent('../../etc/pass\u0007wd.txt'), 'content-type': 'text/plain' });
       expect(r.status, JSON.stringify(r.body)).toBe(201);
-      expect(r.body, JSON.stringify(r.body)).toMatchObject({ name: 'passwd.txt', size: body.length, contentType: 'text/plain', version: 1, ownerId: ids.learner });
+      expect(r.body, JSON.stringify(r.body)).toMatchObject({
+        name: 'passwd.txt',
+        size: body.length,
+        contentType: 'text/plain',
+        version: 1,
+        ownerId: ids.learner,
+      });
       expect(r.body.sha256).toBe(createHash('sha256').update(body).digest('hex'));
       // Absolute and Windows paths keep their last segment only.
-      for (const [raw, safe] of [['/etc/shadow', 'shadow'], ['C:\\Windows\\evil.exe', 'evil.exe'], ['...hidden', 'hidden']]) {
+      for (const [raw, safe] of [
+        ['/etc/shadow', 'shadow'],
+        ['C:\\Windows\\evil.exe', 'evil.exe'],
+        ['...hidden', 'hidden'],
+      ]) {
         expect((await upload(tokens.learner, 'x', { 'x-filename': encodeURIComponent(defined(raw)) })).body.name).toBe(safe);
       }
       const id = r.body.id;
@@ -106,13 +139,17 @@ for (const backend of ['local', 's3'] as const) {
       expect(Buffer.from(await full.arrayBuffer()).equals(body)).toBe(true);
       expect(full.headers.get('etag')).toBe(`"${r.body.sha256}"`);
       expect(full.headers.get('content-disposition')).toBe(`inline; filename="passwd.txt"; filename*=UTF-8''passwd.txt`);
-      const again = await fetch(`${base}/api/v1/files/${id}/content`, { headers: { authorization: `Bearer ${tokens.learner}`, 'if-none-match': `"${r.body.sha256}"` } });
+      const again = await fetch(`${base}/api/v1/files/${id}/content`, {
+        headers: { authorization: `Bearer ${tokens.learner}`, 'if-none-match': `"${r.body.sha256}"` },
+      });
       expect(again.status).toBe(304);
       const part = await fetch(`${base}/api/v1/files/${id}/content`, { headers: { authorization: `Bearer ${tokens.learner}`, range: 'bytes=10-19' } });
       expect([part.status, part.headers.get('content-range'), await part.text()]).toEqual([206, `bytes 10-19/${body.length}`, 'abcdefghij']);
       const tail = await fetch(`${base}/api/v1/files/${id}/content`, { headers: { authorization: `Bearer ${tokens.learner}`, range: 'bytes=-4' } });
       expect(await tail.text()).toBe('wxyz');
-      const bad = await fetch(`${base}/api/v1/files/${id}/content`, { headers: { authorization: `Bearer ${tokens.learner}`, range: `bytes=${body.length + 5}-` } });
+      const bad = await fetch(`${base}/api/v1/files/${id}/content`, {
+        headers: { authorization: `Bearer ${tokens.learner}`, range: `bytes=${body.length + 5}-` },
+      });
       expect([bad.status, bad.headers.get('content-range')]).toEqual([416, `bytes */${body.length}`]);
     });
 
@@ -126,7 +163,11 @@ for (const backend of ['local', 's3'] as const) {
       const liar = await upload(tokens.learner, '<html><script>alert(1)</script></html>', { 'x-filename': 'x.png', 'content-type': 'image/png' });
       expect(liar.body.contentType).toBe('application/octet-stream');
       const d = await fetch(`${base}/api/v1/files/${liar.body.id}/content`, { headers: { authorization: `Bearer ${tokens.learner}` } });
-      expect([d.headers.get('content-type'), d.headers.get('content-disposition')?.startsWith('attachment'), d.headers.get('x-content-type-options')]).toEqual(['application/octet-stream', true, 'nosniff']);
+      expect([d.headers.get('content-type'), d.headers.get('content-disposition')?.startsWith('attachment'), d.headers.get('x-content-type-options')]).toEqual([
+        'application/octet-stream',
+        true,
+        'nosniff',
+      ]);
       // A GIF with a script after it (polyglot) is a GIF, served sandboxed.
       const gif = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
       const poly = await upload(tokens.learner, Buffer.concat([gif, Buffer.from('<script>alert(1)</script>')]), { 'x-filename': 'poly.gif' });
@@ -137,7 +178,8 @@ for (const backend of ['local', 's3'] as const) {
     it('strips bidi controls and other format and control characters from names, however uploaded, and at download', async () => {
       // Bidi embeddings, overrides and isolates; zero-width and joiners; marks; BOM; soft hyphen; word joiner;
       // invisible operators; a tag character; C0 and C1 controls; line and paragraph separators.
-      const invisible = '\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200c\u200d\u200e\u200f\u061c\ufeff\u00ad\u2060\u2062\u{e0041}\u0001\u001b\u007f\u0085\u009b\u2028\u2029';
+      const invisible =
+        '\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200c\u200d\u200e\u200f\u061c\ufeff\u00ad\u2060\u2062\u{e0041}\u0001\u001b\u007f\u0085\u009b\u2028\u2029';
       const trick = 'résumé\u202egpj.exe'; // shows as "résuméexe.jpg"
       const raw = await upload(tokens.learner, 'not a picture', { 'x-filename': encodeURIComponent(trick) });
       expect([raw.status, raw.body.name]).toEqual([201, 'résumégpj.exe']);
@@ -156,14 +198,21 @@ for (const backend of ['local', 's3'] as const) {
         headers: { ...tus, 'upload-length': String(body.length), 'upload-metadata': `filename ${Buffer.from(trick).toString('base64')}` },
       });
       const location = new URL(defined(created.headers.get('location')), base).pathname;
-      const done = await fetch(`${base}${location}`, { method: 'PATCH', headers: { ...tus, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: new Uint8Array(body) });
+      const done = await fetch(`${base}${location}`, {
+        method: 'PATCH',
+        headers: { ...tus, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+        body: new Uint8Array(body),
+      });
       expect(done.status).toBe(204);
       expect((await req(base, 'GET', `/api/v1/files/${done.headers.get('x-file-id')}`, undefined, tokens.learner)).body.name).toBe('résumégpj.exe');
 
       // A name stored before this cleaning loses its bidi controls in the download's Content-Disposition too.
       await node.runtime.db.root.updateTable('files.files').set({ name: trick }).where('id', '=', raw.body.id).execute();
       const d = await fetch(`${base}/api/v1/files/${raw.body.id}/content`, { headers: { authorization: `Bearer ${tokens.learner}` } });
-      expect(d.headers.get('content-disposition')?.split('; ').slice(1)).toEqual(['filename="r_sum_gpj.exe"', `filename*=UTF-8''${encodeURIComponent('résumégpj.exe')}`]);
+      expect(d.headers.get('content-disposition')?.split('; ').slice(1)).toEqual([
+        'filename="r_sum_gpj.exe"',
+        `filename*=UTF-8''${encodeURIComponent('résumégpj.exe')}`,
+      ]);
     });
 
     it('refuses empty and oversize uploads and interrupted ones, leaving nothing behind', async () => {
@@ -173,10 +222,14 @@ for (const backend of ['local', 's3'] as const) {
       expect([empty.status, empty.body.error.code]).toEqual([422, 'VALIDATION_FAILED']);
       // 12 MiB against an 8 MiB limit, sent without a length: cut mid-stream.
       const big = await new Promise<number>((resolve) => {
-        const r = http.request(`${base}/api/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${tokens.outsider}`, 'transfer-encoding': 'chunked', 'x-filename': 'big.bin' } }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const r = http.request(
+          `${base}/api/v1/files`,
+          { method: 'POST', headers: { authorization: `Bearer ${tokens.outsider}`, 'transfer-encoding': 'chunked', 'x-filename': 'big.bin' } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         r.on('error', () => resolve(-1));
         let sent = 0;
         const chunk = Buffer.alloc(256 * 1024, 7);
@@ -192,7 +245,10 @@ for (const backend of ['local', 's3'] as const) {
       expect([413, -1]).toContain(big);
       // A client that goes away mid-upload.
       await new Promise<void>((resolve) => {
-        const r = http.request(`${base}/api/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${tokens.outsider}`, 'content-length': String(4 * 1024 * 1024), 'x-filename': 'gone.bin' } });
+        const r = http.request(`${base}/api/v1/files`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${tokens.outsider}`, 'content-length': String(4 * 1024 * 1024), 'x-filename': 'gone.bin' },
+        });
         r.on('error', () => resolve());
         r.write(Buffer.alloc(1024 * 1024, 1), () => setTimeout(() => (r.destroy(), resolve()), 100));
       });
@@ -208,7 +264,12 @@ for (const backend of ['local', 's3'] as const) {
 
     it('keeps versions, signs time-limited URLs, and shows course files to the course only', async () => {
       const v1 = await upload(tokens.learner, 'first version', { 'x-filename': 'notes.txt', 'content-type': 'text/plain' });
-      const v2 = await upload(tokens.learner, 'second version', { 'x-filename': 'notes.txt', 'content-type': 'text/plain' }, `/api/v1/files/${v1.body.id}/versions`);
+      const v2 = await upload(
+        tokens.learner,
+        'second version',
+        { 'x-filename': 'notes.txt', 'content-type': 'text/plain' },
+        `/api/v1/files/${v1.body.id}/versions`,
+      );
       expect([v2.status, v2.body.version, v2.body.versions.length]).toEqual([201, 2, 2]);
       const old = await fetch(`${base}/api/v1/files/${v1.body.id}/content?version=1`, { headers: { authorization: `Bearer ${tokens.learner}` } });
       expect(await old.text()).toBe('first version');
@@ -231,11 +292,17 @@ for (const backend of ['local', 's3'] as const) {
 
       // A course file: staff attach it; enrolled learners read it; outsiders do not.
       await req(base, 'POST', `/api/v1/users/${ids.teacher}/roles`, { role: 'instructor' }, tokens.admin);
-      const teacher = (await req(base, 'POST', '/api/v1/auth/login', { email: `teacher@files-${backend}.test`, password: 'files suite password' })).body.accessToken;
+      const teacher = (await req(base, 'POST', '/api/v1/auth/login', { email: `teacher@files-${backend}.test`, password: 'files suite password' })).body
+        .accessToken;
       const course = (await req(base, 'POST', '/api/v1/courses', { title: 'Files course', category: 'files' }, teacher)).body;
       // A draft the learner cannot see does not exist for them: 404, as for an unknown course.
       expect((await upload(tokens.learner, 'not mine to add', { 'x-filename': 'x.txt' }, `/api/v1/files?courseId=${course.id}`)).status).toBe(404);
-      const handout = await upload(teacher, 'course handout', { 'x-filename': 'handout.txt', 'content-type': 'text/plain' }, `/api/v1/files?courseId=${course.id}`);
+      const handout = await upload(
+        teacher,
+        'course handout',
+        { 'x-filename': 'handout.txt', 'content-type': 'text/plain' },
+        `/api/v1/files?courseId=${course.id}`,
+      );
       expect(handout.body.courseId).toBe(course.id);
       await req(base, 'POST', `/api/v1/courses/${course.id}/publish`, undefined, teacher);
       expect((await req(base, 'GET', `/api/v1/files/${handout.body.id}`, undefined, tokens.learner)).status).toBe(404);
@@ -263,7 +330,9 @@ for (const backend of ['local', 's3'] as const) {
       expect(thumb.headers.get('content-type')).toBe('image/webp');
       const meta = await sharp(Buffer.from(await thumb.arrayBuffer())).metadata();
       expect([meta.width, meta.height, meta.exif, meta.orientation]).toEqual([160, 267, undefined, undefined]);
-      expect((await fetch(`${base}/api/v1/files/${up.body.id}/variants/thumb.webp`, { headers: { authorization: `Bearer ${tokens.outsider}` } })).status).toBe(404);
+      expect((await fetch(`${base}/api/v1/files/${up.body.id}/variants/thumb.webp`, { headers: { authorization: `Bearer ${tokens.outsider}` } })).status).toBe(
+        404,
+      );
       // Only an image of one's own can be an avatar.
       expect((await req(base, 'PATCH', '/api/v1/me', { avatarFileId: up.body.id }, tokens.learner)).body.avatarFileId).toBe(up.body.id);
       const notMine = await req(base, 'PATCH', '/api/v1/me', { avatarFileId: up.body.id }, tokens.outsider);
@@ -276,7 +345,9 @@ for (const backend of ['local', 's3'] as const) {
       const refused = await upload(tokens.outsider, bomb, { 'x-filename': 'bomb.png' });
       expect([refused.status, refused.body.error.code]).toEqual([422, 'IMAGE_TOO_LARGE']);
       // Bytes that start like a JPEG but are not one: accepted, then refused by processing, bytes removed.
-      const broken = await upload(tokens.outsider, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 1)]), { 'x-filename': 'broken.jpg' });
+      const broken = await upload(tokens.outsider, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 1)]), {
+        'x-filename': 'broken.jpg',
+      });
       expect(broken.status).toBe(201);
       const rejected = await waitFor(async () => {
         const m = (await req(base, 'GET', `/api/v1/files/${broken.body.id}`, undefined, tokens.outsider)).body;
@@ -291,18 +362,46 @@ for (const backend of ['local', 's3'] as const) {
       // A 2-second MPEG-4 Part 2 clip in Matroska: not something every browser plays.
       const clip = path.join(dir.dir, 'clip.mkv');
       const ffmpegPath = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
-      execFileSync(ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=2:size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', '-c:v', 'mpeg4', '-c:a', 'mp2', '-shortest', '-y', clip]);
+      execFileSync(ffmpegPath, [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=duration=2:size=320x240:rate=25',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440:duration=2',
+        '-c:v',
+        'mpeg4',
+        '-c:a',
+        'mp2',
+        '-shortest',
+        '-y',
+        clip,
+      ]);
       const up = await upload(tokens.learner, fs.readFileSync(clip), { 'x-filename': 'clip.mkv' });
       expect([up.status, up.body.contentType, up.body.state]).toEqual([201, 'video/matroska', 'processing']);
-      const ready = await waitFor(async () => {
-        const m = (await req(base, 'GET', `/api/v1/files/${up.body.id}`, undefined, tokens.learner)).body;
-        if (m.state === 'rejected') throw new Error(m.rejectedReason);
-        return m.state === 'ready' && m;
-      }, 60_000, 200);
+      const ready = await waitFor(
+        async () => {
+          const m = (await req(base, 'GET', `/api/v1/files/${up.body.id}`, undefined, tokens.learner)).body;
+          if (m.state === 'rejected') throw new Error(m.rejectedReason);
+          return m.state === 'ready' && m;
+        },
+        60_000,
+        200,
+      );
       expect(ready.media).toMatchObject({ width: 320, height: 240, videoCodec: 'mpeg4', audioCodec: 'mp2' });
       expect(ready.media.durationSeconds).toBeCloseTo(2, 0);
-      expect(ready.variants.map((v: { name: string; contentType: string }) => `${v.name} ${v.contentType}`).sort()).toEqual(['poster.webp image/webp', 'web.mp4 video/mp4']);
-      const mp4 = await fetch(`${base}/api/v1/files/${up.body.id}/variants/web.mp4`, { headers: { authorization: `Bearer ${tokens.learner}`, range: 'bytes=0-11' } });
+      expect(ready.variants.map((v: { name: string; contentType: string }) => `${v.name} ${v.contentType}`).sort()).toEqual([
+        'poster.webp image/webp',
+        'web.mp4 video/mp4',
+      ]);
+      const mp4 = await fetch(`${base}/api/v1/files/${up.body.id}/variants/web.mp4`, {
+        headers: { authorization: `Bearer ${tokens.learner}`, range: 'bytes=0-11' },
+      });
       const head = Buffer.from(await mp4.arrayBuffer());
       expect([mp4.status, mp4.headers.get('content-type'), head.subarray(4, 8).toString()]).toEqual([206, 'video/mp4', 'ftyp']);
     }, 90_000);
@@ -337,7 +436,9 @@ for (const backend of ['local', 's3'] as const) {
           return m.state === 'ready' && m;
         }, 15_000);
         expect(clean.scan).toBe('clean');
-        const photo = await sharp({ create: { width: 300, height: 300, channels: 3, background: '#ff0000' } }).jpeg().toBuffer();
+        const photo = await sharp({ create: { width: 300, height: 300, channels: 3, background: '#ff0000' } })
+          .jpeg()
+          .toBuffer();
         const big = await upload(tokens.learner, photo, { 'x-filename': 'big.jpg' });
         expect([big.status, big.body.error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
         expect(await leftovers()).toEqual([]);
@@ -353,12 +454,21 @@ for (const backend of ['local', 's3'] as const) {
       const auth = (t: string) => ({ authorization: `Bearer ${t}` });
       const created = await fetch(`${base}/api/v1/files/uploads`, {
         method: 'POST',
-        headers: { ...tus, ...auth(tokens.learner), 'upload-length': String(body.length), 'upload-metadata': `filename ${Buffer.from('résumé.bin').toString('base64')}` },
+        headers: {
+          ...tus,
+          ...auth(tokens.learner),
+          'upload-length': String(body.length),
+          'upload-metadata': `filename ${Buffer.from('résumé.bin').toString('base64')}`,
+        },
       });
       expect(created.status).toBe(201);
       const location = new URL(defined(created.headers.get('location')), base).pathname;
       const patch = (token: string, offset: number, part: Buffer) =>
-        fetch(`${base}${location}`, { method: 'PATCH', headers: { ...tus, ...auth(token), 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' }, body: new Uint8Array(part) });
+        fetch(`${base}${location}`, {
+          method: 'PATCH',
+          headers: { ...tus, ...auth(token), 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
+          body: new Uint8Array(part),
+        });
       expect((await patch(tokens.learner, 0, body.subarray(0, 1024 * 1024))).status).toBe(204);
       // The connection drops; the client asks where to resume.
       const head = await fetch(`${base}${location}`, { method: 'HEAD', headers: { ...tus, ...auth(tokens.learner) } });
@@ -382,13 +492,21 @@ for (const backend of ['local', 's3'] as const) {
         const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
         const chunk = Buffer.alloc(1024 * 1024, 42);
         let n = 0;
-        const source = new Readable({ read() { this.push(n++ < 1024 ? chunk : null); } });
+        const source = new Readable({
+          read() {
+            this.push(n++ < 1024 ? chunk : null);
+          },
+        });
         const started = performance.now();
         const status = await new Promise<number>((resolve, reject) => {
-          const r = http.request(`${base}/api/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${tokens.admin}`, 'content-length': String(1024 ** 3), 'x-filename': 'big.bin' } }, (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          });
+          const r = http.request(
+            `${base}/api/v1/files`,
+            { method: 'POST', headers: { authorization: `Bearer ${tokens.admin}`, 'content-length': String(1024 ** 3), 'x-filename': 'big.bin' } },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            },
+          );
           r.on('error', reject);
           source.pipe(r);
         });

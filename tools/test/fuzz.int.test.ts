@@ -87,12 +87,35 @@ let requests = 0;
 
 const uuidLike = fc.oneof(
   fc.uuid(),
-  fc.constantFrom('00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '12345678-1234-1234-1234-1234567890ab', 'not-a-uuid', '123', 'g0000000-0000-4000-8000-000000000000'),
+  fc.constantFrom(
+    '00000000-0000-0000-0000-000000000000',
+    'ffffffff-ffff-ffff-ffff-ffffffffffff',
+    '12345678-1234-1234-1234-1234567890ab',
+    'not-a-uuid',
+    '123',
+    'g0000000-0000-4000-8000-000000000000',
+  ),
   fc.uuid().map((u) => u.toUpperCase()),
   fc.uuid().map((u) => `${u}x`),
   fc.uuid().map((u) => u.replace(/-/g, '')),
 );
-const control = fc.constantFrom('\u0000', '\u0001', '\u0007', '\b', '\t', '\n', '\r', '\u001b', '\u007f', '\u0085', '\u2028', '\u2029', '\ufeff', '\ufffe', '\uffff');
+const control = fc.constantFrom(
+  '\u0000',
+  '\u0001',
+  '\u0007',
+  '\b',
+  '\t',
+  '\n',
+  '\r',
+  '\u001b',
+  '\u007f',
+  '\u0085',
+  '\u2028',
+  '\u2029',
+  '\ufeff',
+  '\ufffe',
+  '\uffff',
+);
 const bidi = fc.constantFrom('\u202e', '\u202d', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c', '\u200b', '\u00ad');
 const weird = fc.constantFrom(
   "' OR '1'='1",
@@ -124,7 +147,11 @@ const weird = fc.constantFrom(
   'a@b',
   '@',
 );
-const cursor = fc.oneof(fc.base64String({ maxLength: 80 }), fc.string({ maxLength: 40 }).map((s) => Buffer.from(s).toString('base64url')), fc.constantFrom('eyJ9', '____', 'MjAyNi0xMS0yNFQxMDowMDowMC4wMDBafHg'));
+const cursor = fc.oneof(
+  fc.base64String({ maxLength: 80 }),
+  fc.string({ maxLength: 40 }).map((s) => Buffer.from(s).toString('base64url')),
+  fc.constantFrom('eyJ9', '____', 'MjAyNi0xMS0yNFQxMDowMDowMC4wMDBafHg'),
+);
 const hostileString: fc.Arbitrary<string> = fc.oneof(
   fc.constant(''),
   fc.string({ maxLength: 30 }),
@@ -179,7 +206,8 @@ function fitting(s: Schema | undefined, name = '', depth = 0): fc.Arbitrary<Json
     case 'string': {
       if (schema.format === 'uuid') return real[name]?.length ? fc.oneof(fc.constantFrom(...real[name]), fc.uuid()) : fc.uuid();
       if (schema.format === 'email') return fc.emailAddress();
-      if (schema.format === 'date-time') return fc.date({ min: new Date(2000, 0, 1), max: new Date(2100, 0, 1), noInvalidDate: true }).map((d) => d.toISOString());
+      if (schema.format === 'date-time')
+        return fc.date({ min: new Date(2000, 0, 1), max: new Date(2100, 0, 1), noInvalidDate: true }).map((d) => d.toISOString());
       if (schema.format === 'uri') return fc.webUrl();
       if (schema.pattern === '^[a-z0-9]+(-[a-z0-9]+)*$') return fc.stringMatching(/^[a-z0-9]{3,20}$/);
       const min = schema.minLength ?? 0;
@@ -194,7 +222,9 @@ function fitting(s: Schema | undefined, name = '', depth = 0): fc.Arbitrary<Json
     case 'null':
       return fc.constant(null);
     case 'array':
-      return depth > 4 ? fc.constant([]) : fc.array(fitting(schema.items, name, depth + 1), { minLength: schema.minItems ?? 0, maxLength: Math.min(schema.maxItems ?? 3, 3) });
+      return depth > 4
+        ? fc.constant([])
+        : fc.array(fitting(schema.items, name, depth + 1), { minLength: schema.minItems ?? 0, maxLength: Math.min(schema.maxItems ?? 3, 3) });
     case 'object': {
       if (depth > 4) return fc.constant({});
       const props = schema.properties ?? {};
@@ -245,7 +275,17 @@ function queryPart(p: Parameter): fc.Arbitrary<string | undefined> {
   );
 }
 
-const CONTENT_TYPES = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'application/xml', 'application/json; charset=utf-16', 'application/json; charset=klingon', 'application/jsonx', '', 'application/octet-stream'];
+const CONTENT_TYPES = [
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data',
+  'application/xml',
+  'application/json; charset=utf-16',
+  'application/json; charset=klingon',
+  'application/jsonx',
+  '',
+  'application/octet-stream',
+];
 
 interface Body {
   body?: Buffer | string;
@@ -261,24 +301,53 @@ function jsonBody(schema: Schema | undefined): fc.Arbitrary<Body> {
     { weight: 3, arbitrary: fitting(schema).map(json('fitting')) },
     { weight: 6, arbitrary: mutated(schema).map(json('mutated')) },
     { weight: 2, arbitrary: hostileValue.map(json('any value')) },
-    fc.constantFrom('[]', '"x"', '1', 'null', 'true', '{', '{"a":', '{"a":1}}', '\u0000', '{"__proto__":{"admin":true}}', '{"a":"\\ud800"}', '{"a":1,"a":2}', '').map((text) => body({ body: text, headers: { 'content-type': 'application/json' }, label: 'bad json' })),
-    fc.tuple(fc.constantFrom(...CONTENT_TYPES), fitting(schema)).map(([type, v]) => body({ body: JSON.stringify(v), headers: type ? { 'content-type': type } : {}, label: `content-type ${type}` })),
-    fc.tuple(fc.constantFrom('gzip', 'deflate', 'br', 'compress', 'gzip, gzip', 'identity', 'x-unknown'), fc.boolean(), fitting(schema)).map(([enc, valid, v]) => ({
-      body: valid && enc === 'gzip' ? gzipSync(JSON.stringify(v)) : Buffer.from(JSON.stringify(v)),
-      headers: { 'content-type': 'application/json', 'content-encoding': enc },
-      label: `content-encoding ${enc}${valid ? '' : ' (broken)'}`,
-    })),
+    fc
+      .constantFrom(
+        '[]',
+        '"x"',
+        '1',
+        'null',
+        'true',
+        '{',
+        '{"a":',
+        '{"a":1}}',
+        '\u0000',
+        '{"__proto__":{"admin":true}}',
+        '{"a":"\\ud800"}',
+        '{"a":1,"a":2}',
+        '',
+      )
+      .map((text) => body({ body: text, headers: { 'content-type': 'application/json' }, label: 'bad json' })),
+    fc
+      .tuple(fc.constantFrom(...CONTENT_TYPES), fitting(schema))
+      .map(([type, v]) => body({ body: JSON.stringify(v), headers: type ? { 'content-type': type } : {}, label: `content-type ${type}` })),
+    fc
+      .tuple(fc.constantFrom('gzip', 'deflate', 'br', 'compress', 'gzip, gzip', 'identity', 'x-unknown'), fc.boolean(), fitting(schema))
+      .map(([enc, valid, v]) => ({
+        body: valid && enc === 'gzip' ? gzipSync(JSON.stringify(v)) : Buffer.from(JSON.stringify(v)),
+        headers: { 'content-type': 'application/json', 'content-encoding': enc },
+        label: `content-encoding ${enc}${valid ? '' : ' (broken)'}`,
+      })),
     fc.constant({ body: JSON.stringify({ pad: 'x'.repeat(BODY_LIMIT + 10) }), headers: { 'content-type': 'application/json' }, label: 'oversize' }),
     fc.constant({ body: undefined, headers: {}, label: 'no body' }),
   );
 }
 
-const MULTIPART_HEAD = (name: string, type = 'text/plain') => `--b\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: ${type}\r\n\r\n`;
+const MULTIPART_HEAD = (name: string, type = 'text/plain') =>
+  `--b\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: ${type}\r\n\r\n`;
 
 /** An upload's body: raw bytes with a hostile name, or multipart in every broken shape. */
 const uploadBody: fc.Arbitrary<Body> = fc.oneof(
-  fc.tuple(fc.uint8Array({ maxLength: 2000 }), hostileString).map(([bytes, name]) => ({ body: Buffer.from(bytes), headers: { 'content-type': 'application/octet-stream', 'x-filename': enc(name.slice(0, 500)) }, label: 'raw' })),
-  fc.tuple(fc.uint8Array({ maxLength: 200 }), fc.string({ maxLength: 60 })).map(([bytes, name]) => ({ body: Buffer.from(bytes), headers: { 'content-type': 'application/octet-stream', 'x-filename': name.replace(/[^\x20-\x7e]/g, '%') }, label: 'raw, name not encoded' })),
+  fc.tuple(fc.uint8Array({ maxLength: 2000 }), hostileString).map(([bytes, name]) => ({
+    body: Buffer.from(bytes),
+    headers: { 'content-type': 'application/octet-stream', 'x-filename': enc(name.slice(0, 500)) },
+    label: 'raw',
+  })),
+  fc.tuple(fc.uint8Array({ maxLength: 200 }), fc.string({ maxLength: 60 })).map(([bytes, name]) => ({
+    body: Buffer.from(bytes),
+    headers: { 'content-type': 'application/octet-stream', 'x-filename': name.replace(/[^\x20-\x7e]/g, '%') },
+    label: 'raw, name not encoded',
+  })),
   fc.tuple(hostileString, fc.constantFrom('', '\r\n--b--\r\n', '\r\n--b\r\n', '\r\n--c--\r\n', '--b--', '\r\n--b--')).map(([name, tail]) => ({
     body: `${MULTIPART_HEAD(name.slice(0, 300).replace(/["\r\n]/g, '_'))}hello${tail}`,
     headers: { 'content-type': 'multipart/form-data; boundary=b' },
@@ -287,11 +356,31 @@ const uploadBody: fc.Arbitrary<Body> = fc.oneof(
   fc.constantFrom<Body>(
     { body: `${MULTIPART_HEAD('a.txt')}hi\r\n--b--\r\n`, headers: { 'content-type': 'multipart/form-data' }, label: 'multipart without boundary' },
     { body: `${MULTIPART_HEAD('a.txt')}hi\r\n--b--\r\n`, headers: { 'content-type': 'multipart/form-data; boundary=' }, label: 'multipart empty boundary' },
-    { body: `${MULTIPART_HEAD('a.txt')}hi\r\n--b--\r\n`, headers: { 'content-type': `multipart/form-data; boundary=${'b'.repeat(100)}` }, label: 'multipart wrong boundary' },
-    { body: '--b\r\nContent-Disposition: form-data; name="x"\r\n\r\nno file\r\n--b--\r\n', headers: { 'content-type': 'multipart/form-data; boundary=b' }, label: 'multipart without file' },
-    { body: '--b\r\nbroken header line\r\n\r\nhi\r\n--b--\r\n', headers: { 'content-type': 'multipart/form-data; boundary=b' }, label: 'multipart broken part header' },
-    { body: `--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n${'X-Junk: y\r\n'.repeat(3000)}\r\nhi\r\n--b--\r\n`, headers: { 'content-type': 'multipart/form-data; boundary=b' }, label: 'multipart huge part header' },
-    { body: `${MULTIPART_HEAD('a.txt')}one\r\n${MULTIPART_HEAD('b.txt')}two\r\n--b--\r\n`, headers: { 'content-type': 'multipart/form-data; boundary=b' }, label: 'multipart two files' },
+    {
+      body: `${MULTIPART_HEAD('a.txt')}hi\r\n--b--\r\n`,
+      headers: { 'content-type': `multipart/form-data; boundary=${'b'.repeat(100)}` },
+      label: 'multipart wrong boundary',
+    },
+    {
+      body: '--b\r\nContent-Disposition: form-data; name="x"\r\n\r\nno file\r\n--b--\r\n',
+      headers: { 'content-type': 'multipart/form-data; boundary=b' },
+      label: 'multipart without file',
+    },
+    {
+      body: '--b\r\nbroken header line\r\n\r\nhi\r\n--b--\r\n',
+      headers: { 'content-type': 'multipart/form-data; boundary=b' },
+      label: 'multipart broken part header',
+    },
+    {
+      body: `--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n${'X-Junk: y\r\n'.repeat(3000)}\r\nhi\r\n--b--\r\n`,
+      headers: { 'content-type': 'multipart/form-data; boundary=b' },
+      label: 'multipart huge part header',
+    },
+    {
+      body: `${MULTIPART_HEAD('a.txt')}one\r\n${MULTIPART_HEAD('b.txt')}two\r\n--b--\r\n`,
+      headers: { 'content-type': 'multipart/form-data; boundary=b' },
+      label: 'multipart two files',
+    },
     { body: '', headers: { 'content-type': 'multipart/form-data; boundary=b' }, label: 'multipart empty' },
     { body: '', headers: { 'content-type': 'application/octet-stream', 'x-filename': 'empty.txt' }, label: 'raw empty' },
     { body: gzipSync('hello'), headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'x-filename': 'a.txt' }, label: 'raw gzip' },
@@ -302,18 +391,30 @@ const uploadBody: fc.Arbitrary<Body> = fc.oneof(
 );
 
 /** Range headers for downloads. */
-const range = fc.option(fc.oneof(fc.constantFrom('bytes=0-0', 'bytes=-1', 'bytes=5-1', 'bytes=-', 'bytes=0-99999999999999999999', 'bytes=a-b', 'items=0-1', 'bytes=0-1,2-3', 'bytes=-0'), hostileString.map((s) => s.replace(/[^\x20-\x7e]/g, '').slice(0, 200))), { freq: 2 });
+const range = fc.option(
+  fc.oneof(
+    fc.constantFrom('bytes=0-0', 'bytes=-1', 'bytes=5-1', 'bytes=-', 'bytes=0-99999999999999999999', 'bytes=a-b', 'items=0-1', 'bytes=0-1,2-3', 'bytes=-0'),
+    hostileString.map((s) => s.replace(/[^\x20-\x7e]/g, '').slice(0, 200)),
+  ),
+  { freq: 2 },
+);
 
 function requestFor(op: Operation): fc.Arbitrary<Sent> {
   const pathParams = op.parameters.filter((p) => p.in === 'path');
   const query = op.parameters.filter((p) => p.in === 'query');
   const upload = op.body?.types.includes('multipart/form-data') ?? false;
-  const bodies = op.body ? (upload ? uploadBody : jsonBody(op.body.schema)) : fc.oneof({ weight: 4, arbitrary: fc.constant(body({ headers: {}, label: 'no body' })) }, jsonBody(undefined));
+  const bodies = op.body
+    ? upload
+      ? uploadBody
+      : jsonBody(op.body.schema)
+    : fc.oneof({ weight: 4, arbitrary: fc.constant(body({ headers: {}, label: 'no body' })) }, jsonBody(undefined));
   return fc
     .record({
       path: fc.tuple(...pathParams.map((p) => pathValue(p.name))),
       query: fc.tuple(...query.map(queryPart)),
-      extraQuery: fc.option(fc.constantFrom('__proto__[admin]=1', 'constructor[prototype][admin]=1', 'limit=-1', 'limit=1e9', 'cursor=%00', 'a=%E0%A4%A'), { freq: 5 }),
+      extraQuery: fc.option(fc.constantFrom('__proto__[admin]=1', 'constructor[prototype][admin]=1', 'limit=-1', 'limit=1e9', 'cursor=%00', 'a=%E0%A4%A'), {
+        freq: 5,
+      }),
       body: bodies,
       range: op.path.includes('/content') || op.path.includes('/variants') ? range : fc.constant(null),
     })
@@ -334,7 +435,12 @@ async function send(req: Sent, token: string | undefined): Promise<{ status: num
     const res = await fetch(`${base}${req.url}`, {
       method: req.method,
       headers: { ...req.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: req.body === undefined || req.method === 'GET' || req.method === 'HEAD' ? undefined : typeof req.body === 'string' ? req.body : new Uint8Array(req.body),
+      body:
+        req.body === undefined || req.method === 'GET' || req.method === 'HEAD'
+          ? undefined
+          : typeof req.body === 'string'
+            ? req.body
+            : new Uint8Array(req.body),
       signal: AbortSignal.timeout(30_000),
     });
     return { status: res.status, text: await res.text() };
@@ -379,7 +485,9 @@ async function ensureActors(): Promise<void> {
   real.userId = [actors.learner.id, actors.admin.id];
 }
 
-function operations(doc: { paths: Record<string, Record<string, { operationId?: string; parameters?: Parameter[]; requestBody?: { content?: Record<string, { schema?: Schema }> } }>> }): Operation[] {
+function operations(doc: {
+  paths: Record<string, Record<string, { operationId?: string; parameters?: Parameter[]; requestBody?: { content?: Record<string, { schema?: Schema }> } }>>;
+}): Operation[] {
   const ops: Operation[] = [];
   for (const [p, item] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(item)) {
@@ -416,12 +524,18 @@ beforeAll(async () => {
   const mod = await http(base, 'POST', `/api/v1/courses/${course.body.id}/modules`, { title: 'Module' }, root);
   const lesson = await http(base, 'POST', `/api/v1/modules/${mod.body.id}/lessons`, { title: 'Lesson', kind: 'text', content: 'hello' }, root);
   const file = await http(base, 'POST', '/api/v1/files', 'some bytes', root, { 'content-type': 'text/plain', 'x-filename': 'a.txt' });
-  Object.assign(real, { courseId: [course.body.id], moduleId: [mod.body.id], lessonId: [lesson.body.id].filter(Boolean), fileId: [file.body.id].filter(Boolean) });
+  Object.assign(real, {
+    courseId: [course.body.id],
+    moduleId: [mod.body.id],
+    lessonId: [lesson.body.id].filter(Boolean),
+    fileId: [file.body.id].filter(Boolean),
+  });
 }, 120_000);
 
 afterAll(async () => {
   await node?.stop();
-  for (const k of ['FILES_DIR', 'FILES_TUS_DIR', 'FILES_MAX_BYTES', 'BODY_LIMIT_BYTES', 'RATE_LIMIT_PER_MINUTE', 'RATE_LIMIT_AUTH_PER_MINUTE']) delete process.env[k];
+  for (const k of ['FILES_DIR', 'FILES_TUS_DIR', 'FILES_MAX_BYTES', 'BODY_LIMIT_BYTES', 'RATE_LIMIT_PER_MINUTE', 'RATE_LIMIT_AUTH_PER_MINUTE'])
+    delete process.env[k];
   dir?.remove();
 });
 
@@ -456,14 +570,21 @@ describe('fuzzing every operation of the OpenAPI document', () => {
             { numRuns: RUNS, seed, endOnFailure: true },
           );
         } catch (err) {
-          failures.push(`${op.method} ${op.path} (FUZZ_SEED=${SEED} FUZZ_OPS='${op.method} ${op.path}'): ${reason.slice(0, 1000)}\n${String((err as Error).message).slice(0, 1500)}`);
+          failures.push(
+            `${op.method} ${op.path} (FUZZ_SEED=${SEED} FUZZ_OPS='${op.method} ${op.path}'): ${reason.slice(0, 1000)}\n${String((err as Error).message).slice(0, 1500)}`,
+          );
         }
         const live = await http(base, 'GET', '/health/live').catch((e: unknown) => ({ status: 0, body: String(e) }));
         if (live.status !== 200) throw new Error(`the LMS stopped answering after ${op.method} ${op.path} (FUZZ_SEED=${SEED}): ${failures.join('\n')}`);
         slowest.push([performance.now() - opStarted, `${op.method} ${op.path}`]);
       }
       slowest.sort((a, b) => b[0] - a[0]);
-      console.log(`slowest: ${slowest.slice(0, 8).map(([ms, o]) => `${o} ${(ms / 1000).toFixed(1)} s`).join(', ')}`);
+      console.log(
+        `slowest: ${slowest
+          .slice(0, 8)
+          .map(([ms, o]) => `${o} ${(ms / 1000).toFixed(1)} s`)
+          .join(', ')}`,
+      );
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       for (const f of failures) console.log(`FAILED ${f}`);
       console.log(`fuzz: ${ops.length} operations, ${requests} requests in ${seconds} s, seed ${SEED}, ${failures.length} failing`);

@@ -34,7 +34,8 @@ function raw(head: string, body: Buffer | string = '', abortAfterMs?: number): P
     s.on('close', () => {
       const status = Number(/^HTTP\/1\.1 (\d+)/.exec(out)?.[1] ?? 0);
       let text = out.slice(out.indexOf('\r\n\r\n') + 4);
-      if (/transfer-encoding: chunked/i.test(out.slice(0, out.indexOf('\r\n\r\n')))) text = text.replace(/^[0-9a-f]+\r\n/gm, '').replace(/\r\n0\r\n\r\n$|\r\n/g, '');
+      if (/transfer-encoding: chunked/i.test(out.slice(0, out.indexOf('\r\n\r\n'))))
+        text = text.replace(/^[0-9a-f]+\r\n/gm, '').replace(/\r\n0\r\n\r\n$|\r\n/g, '');
       resolve({ status, body: text });
     });
   });
@@ -42,7 +43,9 @@ function raw(head: string, body: Buffer | string = '', abortAfterMs?: number): P
 
 /** The head of a POST (the body is sent after it by `raw`). */
 const post = (url: string, headers: Record<string, string | number>) =>
-  [`POST ${url} HTTP/1.1`, 'Host: test', 'Connection: close', `Authorization: Bearer ${token}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)].join('\n');
+  [`POST ${url} HTTP/1.1`, 'Host: test', 'Connection: close', `Authorization: Bearer ${token}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)].join(
+    '\n',
+  );
 
 async function leftovers(): Promise<string[]> {
   const tmp = path.join(dir.dir, 'files', 'tmp');
@@ -70,11 +73,17 @@ function expectError(r: { status: number; body: string }, status: number, code?:
 
 beforeAll(async () => {
   dir = tempDir();
-  Object.assign(process.env, { FILES_DIR: path.join(dir.dir, 'files'), FILES_TUS_DIR: path.join(dir.dir, 'tus'), RATE_LIMIT_AUTH_PER_MINUTE: '1000', RATE_LIMIT_PER_MINUTE: '100000' });
+  Object.assign(process.env, {
+    FILES_DIR: path.join(dir.dir, 'files'),
+    FILES_TUS_DIR: path.join(dir.dir, 'tus'),
+    RATE_LIMIT_AUTH_PER_MINUTE: '1000',
+    RATE_LIMIT_PER_MINUTE: '100000',
+  });
   node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: path.join(dir.dir, 'data'), port: 0, databaseUrl: undefined });
   port = gatewayPort(node.broker);
   base = `http://127.0.0.1:${port}`;
-  token = (await http(base, 'POST', '/api/v1/auth/register', { email: 'admin@hostile.test', password: 'hostile suite password', displayName: 'Admin' })).body.accessToken;
+  token = (await http(base, 'POST', '/api/v1/auth/register', { email: 'admin@hostile.test', password: 'hostile suite password', displayName: 'Admin' })).body
+    .accessToken;
 }, 60_000);
 
 afterAll(async () => {
@@ -101,7 +110,11 @@ describe('a request never takes the process down', () => {
       expectError(await raw(post(url, { 'Content-Type': 'multipart/form-data', 'Content-Length': part.length }), part), 400, 'BAD_REQUEST');
       // Compressed bytes would be stored compressed: refused.
       const gz = gzipSync('hello');
-      expectError(await raw(post(url, { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip', 'Content-Length': gz.length, 'X-Filename': 'a.txt' }), gz), 415, 'UNSUPPORTED_MEDIA_TYPE');
+      expectError(
+        await raw(post(url, { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip', 'Content-Length': gz.length, 'X-Filename': 'a.txt' }), gz),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      );
       // Clients that go away mid-upload, raw and multipart.
       await raw(post(url, { 'Content-Type': 'text/plain', 'Content-Length': 100_000, 'X-Filename': 'a.txt' }), 'x'.repeat(5000), 150);
       await raw(post(url, { 'Content-Type': 'multipart/form-data; boundary=b', 'Content-Length': 100_000 }), part + 'x'.repeat(5000), 150);
@@ -113,17 +126,28 @@ describe('a request never takes the process down', () => {
 
   it('answers bad tus requests in the error model, with a request id, and leaves nothing behind', async () => {
     const tus = { 'Tus-Resumable': '1.0.0' };
-    const created = await fetch(`${base}/api/v1/files/uploads`, { method: 'POST', headers: { ...tus, authorization: `Bearer ${token}`, 'upload-length': '10' } });
+    const created = await fetch(`${base}/api/v1/files/uploads`, {
+      method: 'POST',
+      headers: { ...tus, authorization: `Bearer ${token}`, 'upload-length': '10' },
+    });
     expect(created.status).toBe(201);
     const location = new URL(created.headers.get('location') ?? '', base).pathname;
-    const patch = (headers: Record<string, string | number>, body: string) => raw(post(location, { ...tus, 'Content-Length': body.length, ...headers }).replace('POST', 'PATCH'), body);
+    const patch = (headers: Record<string, string | number>, body: string) =>
+      raw(post(location, { ...tus, 'Content-Length': body.length, ...headers }).replace('POST', 'PATCH'), body);
     expectError(await patch({ 'Upload-Offset': 5, 'Content-Type': 'application/offset+octet-stream' }, 'abc'), 409, 'CONFLICT');
     expectError(await patch({ 'Upload-Offset': 0, 'Content-Type': 'text/plain' }, 'abc'), 400, 'BAD_REQUEST');
     expectError(await patch({ 'Upload-Offset': 'x', 'Content-Type': 'application/offset+octet-stream' }, 'abc'), 400, 'BAD_REQUEST');
-    expectError(await raw(post(location, { 'Upload-Offset': 0, 'Content-Type': 'application/offset+octet-stream', 'Content-Length': 3 }).replace('POST', 'PATCH'), 'abc'), 412);
+    expectError(
+      await raw(post(location, { 'Upload-Offset': 0, 'Content-Type': 'application/offset+octet-stream', 'Content-Length': 3 }).replace('POST', 'PATCH'), 'abc'),
+      412,
+    );
     expectError(await patch({ 'Upload-Offset': 0, 'Content-Type': 'application/offset+octet-stream' }, 'more than ten bytes'), 413, 'PAYLOAD_TOO_LARGE');
     // A client gone mid-PATCH.
-    await raw(post(location, { ...tus, 'Upload-Offset': 0, 'Content-Type': 'application/offset+octet-stream', 'Content-Length': 10 }).replace('POST', 'PATCH'), 'abc', 150);
+    await raw(
+      post(location, { ...tus, 'Upload-Offset': 0, 'Content-Type': 'application/offset+octet-stream', 'Content-Length': 10 }).replace('POST', 'PATCH'),
+      'abc',
+      150,
+    );
     await alive();
     const anonymous = await fetch(`${base}/api/v1/files/uploads`, { method: 'POST', headers: { ...tus, 'upload-length': '10' } });
     const denied = (await anonymous.json()) as { error: { code: string; requestId: string } };
@@ -138,9 +162,17 @@ describe('a request never takes the process down', () => {
     const bad = await fetch(`${base}/api/v1/files/uploads`, { method: 'POST', headers: { ...tus, authorization: 'Bearer not.a.token' } });
     expect([bad.status, ((await bad.json()) as { error: { code: string } }).error.code]).toEqual([401, 'UNAUTHENTICATED']);
     // A gateway on its own: nothing answers for the signing keys, so a good token cannot be checked. That is an outage, not "sign in".
-    const lone = await startNode([defined(SERVICES.gateway, 'the gateway service')], { mode: 'embedded', dataDir: 'memory://', port: 0, databaseUrl: undefined });
+    const lone = await startNode([defined(SERVICES.gateway, 'the gateway service')], {
+      mode: 'embedded',
+      dataDir: 'memory://',
+      port: 0,
+      databaseUrl: undefined,
+    });
     try {
-      const r = await fetch(`http://127.0.0.1:${gatewayPort(lone.broker)}/api/v1/files/uploads`, { method: 'POST', headers: { ...tus, authorization: `Bearer ${token}` } });
+      const r = await fetch(`http://127.0.0.1:${gatewayPort(lone.broker)}/api/v1/files/uploads`, {
+        method: 'POST',
+        headers: { ...tus, authorization: `Bearer ${token}` },
+      });
       expect([r.status, ((await r.json()) as { error: { code: string } }).error.code]).toEqual([503, 'SERVICE_UNAVAILABLE']);
     } finally {
       await lone.stop();
@@ -173,7 +205,11 @@ describe('4xx, never 500', () => {
     expect([query.status, query.body.error?.details?.issues?.[0]?.path]).toEqual([422, 'q']);
     const nested = await http(base, 'POST', '/api/v1/courses', { title: 'ok', category: 'x', tags: ['fine', 'bad\u0000'] }, token);
     expect([nested.status, nested.body.error?.details?.issues?.[0]?.path]).toEqual([422, 'tags.1']);
-    const viaTrpc = await fetch(`${base}/trpc/auth.login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'a\u0000@b.test', password: 'x' }) });
+    const viaTrpc = await fetch(`${base}/trpc/auth.login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'a\u0000@b.test', password: 'x' }),
+    });
     const body = (await viaTrpc.json()) as { error: { data: { code: string; details: { issues: Array<{ path: string }> } } } };
     expect([viaTrpc.status, body.error.data.code, body.error.data.details.issues[0]?.path]).toEqual([422, 'VALIDATION_FAILED', 'email']);
   });
@@ -199,7 +235,9 @@ describe('4xx, never 500', () => {
   });
 
   it('gives each call of a batch its own request id', async () => {
-    const r = await fetch(`${base}/trpc/users.me,users.me,nope.nothing?batch=1&input=${encodeURIComponent('{}')}`, { headers: { 'x-request-id': 'batch-req' } });
+    const r = await fetch(`${base}/trpc/users.me,users.me,nope.nothing?batch=1&input=${encodeURIComponent('{}')}`, {
+      headers: { 'x-request-id': 'batch-req' },
+    });
     const calls = (await r.json()) as Array<{ error: { data: { code: string; requestId: string } } }>;
     expect(calls.map((c) => [c.error.data.code, c.error.data.requestId])).toEqual([
       ['UNAUTHENTICATED', 'batch-req-0'],

@@ -105,7 +105,11 @@ const matrix: Record<string, Rule> = {
   'courses.createModule': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, title: 'Injected' }) },
   'courses.updateModule': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ moduleId: fx.moduleId, title: 'Renamed' }) },
   'courses.deleteModule': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ moduleId: fx.moduleId }) },
-  'courses.createLesson': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ moduleId: fx.moduleId, title: 'Injected', content: { type: 'markdown', body: 'x' } }) },
+  'courses.createLesson': {
+    deny: ownerOnly,
+    hidden: strangers,
+    input: (fx) => ({ moduleId: fx.moduleId, title: 'Injected', content: { type: 'markdown', body: 'x' } }),
+  },
   'courses.updateLesson': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ lessonId: fx.lessonId, title: 'Renamed' }) },
   'courses.deleteLesson': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ lessonId: fx.lessonId }) },
   'courses.reorder': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, moduleId: fx.moduleId }) },
@@ -178,21 +182,46 @@ beforeAll(async () => {
   const exp = await http(base, 'POST', '/api/v1/me/export', {}, ownerSession.accessToken);
   expect(exp.status).toBe(202);
   const mod = await http(base, 'POST', `/api/v1/courses/${draft.body.id}/modules`, { title: 'Owner module' }, ownerSession.accessToken);
-  const les = await http(base, 'POST', `/api/v1/modules/${mod.body.id}/lessons`, { title: 'Owner lesson', content: { type: 'markdown', body: 'x' } }, ownerSession.accessToken);
+  const les = await http(
+    base,
+    'POST',
+    `/api/v1/modules/${mod.body.id}/lessons`,
+    { title: 'Owner lesson', content: { type: 'markdown', body: 'x' } },
+    ownerSession.accessToken,
+  );
   // A published course with the TA on staff, where the owner is enrolled as a learner.
   const pub = await http(base, 'POST', '/api/v1/courses', { title: 'Owner published', category: 'public' }, ownerSession.accessToken);
   const pm = await http(base, 'POST', `/api/v1/courses/${pub.body.id}/modules`, { title: 'M' }, ownerSession.accessToken);
-  const pl = await http(base, 'POST', `/api/v1/modules/${pm.body.id}/lessons`, { title: 'L', content: { type: 'markdown', body: 'x' } }, ownerSession.accessToken);
+  const pl = await http(
+    base,
+    'POST',
+    `/api/v1/modules/${pm.body.id}/lessons`,
+    { title: 'L', content: { type: 'markdown', body: 'x' } },
+    ownerSession.accessToken,
+  );
   await http(base, 'PUT', `/api/v1/courses/${pub.body.id}/members/${ta.user.id}`, { role: 'ta' }, ownerSession.accessToken);
   expect((await http(base, 'POST', `/api/v1/courses/${pub.body.id}/publish`, undefined, ownerSession.accessToken)).status).toBe(200);
   const enr = await http(base, 'POST', `/api/v1/courses/${pub.body.id}/enrollments`, {}, admin.accessToken);
   expect(enr.body.status).toBe('active');
-  const file = await fetch(`${base}/api/v1/files`, { method: 'POST', body: 'owner notes', headers: { authorization: `Bearer ${ownerSession.accessToken}`, 'x-filename': 'notes.txt', 'content-type': 'text/plain' } });
+  const file = await fetch(`${base}/api/v1/files`, {
+    method: 'POST',
+    body: 'owner notes',
+    headers: { authorization: `Bearer ${ownerSession.accessToken}`, 'x-filename': 'notes.txt', 'content-type': 'text/plain' },
+  });
   expect(file.status).toBe(201);
   // The admin's welcome notification from the enrolment above: someone else's in-app notification.
   const adminToken = admin.accessToken as string;
-  const note = await waitFor(async () => (await http(base, 'GET', '/api/v1/me/notifications', undefined, adminToken)).body.items?.[0]?.id as string | undefined, 10_000);
-  const sub = await http(base, 'POST', '/api/v1/me/push-subscriptions', { endpoint: 'https://push.example.org/send/owner', keys: pushKeys }, ownerSession.accessToken);
+  const note = await waitFor(
+    async () => (await http(base, 'GET', '/api/v1/me/notifications', undefined, adminToken)).body.items?.[0]?.id as string | undefined,
+    10_000,
+  );
+  const sub = await http(
+    base,
+    'POST',
+    '/api/v1/me/push-subscriptions',
+    { endpoint: 'https://push.example.org/send/owner', keys: pushKeys },
+    ownerSession.accessToken,
+  );
   expect(sub.status).toBe(201);
   const ann = await http(base, 'POST', `/api/v1/courses/${draft.body.id}/announcements`, { title: 'Owner news', body: 'x' }, ownerSession.accessToken);
   expect(ann.status).toBe(202);
@@ -256,13 +285,22 @@ describe('access matrix', () => {
     expect(draft.body).toMatchObject({ title: 'Owner draft', status: 'draft', ownerId: fx.ownerId });
     expect(owner.user.roles).toEqual(['instructor', 'student']);
     const members = (await http(base, 'GET', `/api/v1/courses/${fx.draftId}/members`, undefined, owner.accessToken)).body.items;
-    expect(members.map((m: { userId: string; role: string }) => [m.userId, m.role]).sort()).toEqual([[fx.ownerId, 'owner'], [fx.taId, 'ta']].sort());
+    expect(members.map((m: { userId: string; role: string }) => [m.userId, m.role]).sort()).toEqual(
+      [
+        [fx.ownerId, 'owner'],
+        [fx.taId, 'ta'],
+      ].sort(),
+    );
     expect((await http(base, 'GET', '/api/v1/me', undefined, owner.accessToken)).body.status).toBe('active');
     const content = (await http(base, 'GET', `/api/v1/courses/${fx.draftId}/content?version=draft`, undefined, owner.accessToken)).body;
     expect((await http(base, 'GET', `/api/v1/files/${fx.fileId}`, undefined, owner.accessToken)).body.name).toBe('notes.txt');
     expect(content.modules.map((m: { title: string; lessons: unknown[] }) => [m.title, m.lessons.length])).toEqual([['Owner module', 1]]);
-    expect((await http(base, 'GET', '/api/v1/me/push-subscriptions', undefined, owner.accessToken)).body.items.map((i: { id: string }) => i.id)).toEqual([fx.pushSubscriptionId]);
-    expect((await http(base, 'GET', `/api/v1/courses/${fx.draftId}/announcements`, undefined, owner.accessToken)).body.items.map((i: { title: string }) => i.title)).toEqual(['Owner news']);
+    expect((await http(base, 'GET', '/api/v1/me/push-subscriptions', undefined, owner.accessToken)).body.items.map((i: { id: string }) => i.id)).toEqual([
+      fx.pushSubscriptionId,
+    ]);
+    expect(
+      (await http(base, 'GET', `/api/v1/courses/${fx.draftId}/announcements`, undefined, owner.accessToken)).body.items.map((i: { title: string }) => i.title),
+    ).toEqual(['Owner news']);
   });
   it('answers 404, never 403, to whoever cannot see the course, on everything course-scoped outside the matrix', async () => {
     const body = (r: { status: number; body: { error?: { code: string; message: string } } }) => [r.status, r.body.error?.code];
@@ -271,17 +309,29 @@ describe('access matrix', () => {
       // The draft's roster (the matrix tries the published course's, which they may see but not read: 403).
       expect(body(await http(base, 'GET', `/api/v1/courses/${fx.draftId}/roster`, undefined, token)), actor).toEqual([404, 'COURSE_NOT_FOUND']);
       // An upload into the draft, raw and resumable (tus).
-      const up = await fetch(`${base}/api/v1/files?courseId=${fx.draftId}`, { method: 'POST', body: 'planted', headers: { authorization: `Bearer ${token}`, 'x-filename': 'x.txt', 'content-type': 'text/plain' } });
+      const up = await fetch(`${base}/api/v1/files?courseId=${fx.draftId}`, {
+        method: 'POST',
+        body: 'planted',
+        headers: { authorization: `Bearer ${token}`, 'x-filename': 'x.txt', 'content-type': 'text/plain' },
+      });
       expect(up.status, actor).toBe(404);
       const tus = { 'tus-resumable': '1.0.0', authorization: `Bearer ${token}` };
       const meta = `filename ${Buffer.from('x.txt').toString('base64')},courseId ${Buffer.from(fx.draftId).toString('base64')}`;
       const created = await fetch(`${base}/api/v1/files/uploads`, { method: 'POST', headers: { ...tus, 'upload-length': '7', 'upload-metadata': meta } });
       expect(created.status).toBe(201);
-      const done = await fetch(new URL(defined(created.headers.get('location')), base), { method: 'PATCH', headers: { ...tus, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: 'planted' });
+      const done = await fetch(new URL(defined(created.headers.get('location')), base), {
+        method: 'PATCH',
+        headers: { ...tus, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+        body: 'planted',
+      });
       expect(done.status, actor).toBe(404);
     }
     // The TA sees the draft but may not attach files to it: that is a 403.
-    const ta = await fetch(`${base}/api/v1/files?courseId=${fx.draftId}`, { method: 'POST', body: 'planted', headers: { authorization: `Bearer ${tokens.ta}`, 'x-filename': 'x.txt', 'content-type': 'text/plain' } });
+    const ta = await fetch(`${base}/api/v1/files?courseId=${fx.draftId}`, {
+      method: 'POST',
+      body: 'planted',
+      headers: { authorization: `Bearer ${tokens.ta}`, 'x-filename': 'x.txt', 'content-type': 'text/plain' },
+    });
     expect(ta.status).toBe(403);
     // A prerequisite the caller cannot see is refused exactly like an unknown id (it does not leak that the course exists).
     const prereq = async (id: string) => {
@@ -291,6 +341,8 @@ describe('access matrix', () => {
     const unknown = await prereq('00000000-0000-4000-8000-00000000abcd');
     expect(unknown[0]).toBe(422);
     expect(await prereq(fx.draftId)).toEqual(unknown);
-    expect((await http(base, 'POST', '/api/v1/courses', { title: 'Foreign course', category: 'x', prerequisites: [fx.publishedId] }, tokens.foreign)).status).toBe(201);
+    expect(
+      (await http(base, 'POST', '/api/v1/courses', { title: 'Foreign course', category: 'x', prerequisites: [fx.publishedId] }, tokens.foreign)).status,
+    ).toBe(201);
   });
 });

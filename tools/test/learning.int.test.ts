@@ -58,7 +58,15 @@ async function buildCourse(title: string, extra: Record<string, unknown> = {}) {
   const c = (await t.post('/courses', { title, category: 'science', summary: `${title} summary`, tags: ['Physics'], level: 'beginner', ...extra })).body;
   const m1 = (await t.post(`/courses/${c.id}/modules`, { title: 'Basics' })).body;
   const m2 = (await t.post(`/courses/${c.id}/modules`, { title: 'Advanced' })).body;
-  const l1 = (await t.post(`/modules/${m1.id}/lessons`, { title: 'Intro', content: { type: 'markdown', body: '# Hi\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) **bold** <img src=x onerror=alert(1)> [ok](https://example.org)' } })).body;
+  const l1 = (
+    await t.post(`/modules/${m1.id}/lessons`, {
+      title: 'Intro',
+      content: {
+        type: 'markdown',
+        body: '# Hi\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) **bold** <img src=x onerror=alert(1)> [ok](https://example.org)',
+      },
+    })
+  ).body;
   const l2 = (await t.post(`/modules/${m1.id}/lessons`, { title: 'Reading', content: { type: 'link', url: 'https://example.org/read' } })).body;
   const l3 = (await t.post(`/modules/${m2.id}/lessons`, { title: 'Deep dive', content: { type: 'markdown', body: 'deep' } })).body;
   return { c, m1, m2, l1, l2, l3 };
@@ -221,7 +229,9 @@ describe('enrolment and progress', () => {
     expect(done.percent).toBe(100);
     expect(done.completedAt).toBeTruthy();
     const roster = (await t.get(`/courses/${c.id}/roster`)).body.items;
-    expect(roster).toEqual([expect.objectContaining({ userId: learnerId, displayName: 'learner', email: 'learner@learn.test', status: 'completed', percent: 100 })]);
+    expect(roster).toEqual([
+      expect.objectContaining({ userId: learnerId, displayName: 'learner', email: 'learner@learn.test', status: 'completed', percent: 100 }),
+    ]);
     expect((await as(other).get(`/courses/${c.id}/roster`)).status).toBe(403);
     // The learner became a course member; the enrollment's history tells its story.
     const h = (await as(learner).get(`/enrollments/${e.body.id}`)).body.history.map((x: { status: string }) => x.status);
@@ -236,7 +246,10 @@ describe('enrolment and progress', () => {
     await t.post(`/courses/${second.c.id}/publish`);
     const r = await as(other).post(`/courses/${second.c.id}/enrollments`);
     expect([r.status, r.body.error.code]).toEqual([409, 'PREREQUISITES_NOT_MET']);
-    const closed = await buildCourse('Closed', { enrollClosesAt: new Date(Date.now() - 60_000).toISOString(), enrollOpensAt: new Date(Date.now() - 120_000).toISOString() });
+    const closed = await buildCourse('Closed', {
+      enrollClosesAt: new Date(Date.now() - 60_000).toISOString(),
+      enrollOpensAt: new Date(Date.now() - 120_000).toISOString(),
+    });
     await t.post(`/courses/${closed.c.id}/publish`);
     expect((await as(other).post(`/courses/${closed.c.id}/enrollments`)).body.error.code).toBe('ENROLLMENT_CLOSED');
     const draft = await buildCourse('Draft only');
@@ -310,7 +323,12 @@ describe('enrolment and progress', () => {
     const t = as(teacher);
     const c = (await t.post('/courses', { title: 'Video course', category: 'media' })).body;
     const m = (await t.post(`/courses/${c.id}/modules`, { title: 'Watch' })).body;
-    const v = (await t.post(`/modules/${m.id}/lessons`, { title: 'Clip', content: { type: 'video', fileId: '00000000-0000-4000-8000-000000000001', durationSeconds: 600, completeAtPercent: 80 } })).body;
+    const v = (
+      await t.post(`/modules/${m.id}/lessons`, {
+        title: 'Clip',
+        content: { type: 'video', fileId: '00000000-0000-4000-8000-000000000001', durationSeconds: 600, completeAtPercent: 80 },
+      })
+    ).body;
     await t.post(`/courses/${c.id}/publish`);
     await as(other).post(`/courses/${c.id}/enrollments`);
     const early = await as(other).post(`/lessons/${v.id}/complete`, { watchedPercent: 50 });
@@ -358,10 +376,14 @@ describe('the payment step', () => {
     usePaymentProvider({ charge: () => new Promise(() => {}) });
     try {
       const r = await as(learner).post(`/courses/${c.id}/enrollments`);
-      const failed = await waitFor(async () => {
-        const h = (await as(learner).get(`/enrollments/${r.body.id}`)).body;
-        return h.enrollment.status === 'failed' && h;
-      }, 20_000, 100);
+      const failed = await waitFor(
+        async () => {
+          const h = (await as(learner).get(`/enrollments/${r.body.id}`)).body;
+          return h.enrollment.status === 'failed' && h;
+        },
+        20_000,
+        100,
+      );
       expect(failed.enrollment.reason).toMatch(/^SERVICE_UNAVAILABLE: step payment kept failing: Error: timed out/);
     } finally {
       usePaymentProvider(freePayments);

@@ -134,7 +134,8 @@ describe('brokers on one NATS server', () => {
     try {
       expect(Number(await redis.get(`${ns}:rl:api:127.0.0.1`)) + Number(await redis.get(`${ns}:rl:api:::ffff:127.0.0.1`))).toBeGreaterThan(0);
       const statuses: number[] = [];
-      for (let i = 0; i < 6; i++) statuses.push((await http(base, 'POST', '/api/v1/auth/login', { email: 'locked@example.com', password: `wrong ${i} password` })).status);
+      for (let i = 0; i < 6; i++)
+        statuses.push((await http(base, 'POST', '/api/v1/auth/login', { email: 'locked@example.com', password: `wrong ${i} password` })).status);
       expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
       const keys = await redis.keys(`${ns}:rl:login:acct:*`);
       expect(keys).toHaveLength(1);
@@ -189,10 +190,14 @@ describe('nodes in separate OS processes', () => {
       delete process.env.MOLECULER_REQUEST_TIMEOUT;
     }
     base = `http://127.0.0.1:${gatewayPort(gw.broker)}`;
-    await waitFor(async () => {
-      const nodes = gw.broker.registry.getNodeList({ onlyAvailable: true, withServices: false }) as Array<{ id: string }>;
-      return ['proc-courses-1', 'proc-courses-2', 'proc-analytics'].every((id) => nodes.some((n) => n.id === id));
-    }, 45_000, 200);
+    await waitFor(
+      async () => {
+        const nodes = gw.broker.registry.getNodeList({ onlyAvailable: true, withServices: false }) as Array<{ id: string }>;
+        return ['proc-courses-1', 'proc-courses-2', 'proc-analytics'].every((id) => nodes.some((n) => n.id === id));
+      },
+      45_000,
+      200,
+    );
   }, 60_000);
   afterAll(async () => {
     await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r).kill('SIGKILL'))));

@@ -17,7 +17,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pick, SERVICES } from '../services.ts';
 import { defined, http, tempDatabase, tempDir, waitFor } from './support.ts';
 
-const passwords = { gateway: 'gw-pass', identity: 'id-pass', courses: 'co-pass', enrollments: 'en-pass', files: 'fi-pass', analytics: 'an-pass', notifications: 'no-pass', operator: 'op-pass' };
+const passwords = {
+  gateway: 'gw-pass',
+  identity: 'id-pass',
+  courses: 'co-pass',
+  enrollments: 'en-pass',
+  files: 'fi-pass',
+  analytics: 'an-pass',
+  notifications: 'no-pass',
+  operator: 'op-pass',
+};
 let server: ChildProcess;
 let port: number;
 let dir: ReturnType<typeof tempDir>;
@@ -34,7 +43,12 @@ const freePort = () =>
     });
   });
 const url = () => `nats://127.0.0.1:${port}`;
-const as = (role: keyof typeof passwords, password: string = passwords[role]) => ({ servers: url(), user: role, pass: password, inboxPrefix: `_INBOX_${role}` });
+const as = (role: keyof typeof passwords, password: string = passwords[role]) => ({
+  servers: url(),
+  user: role,
+  pass: password,
+  inboxPrefix: `_INBOX_${role}`,
+});
 
 beforeAll(async () => {
   dir = tempDir();
@@ -42,7 +56,10 @@ beforeAll(async () => {
   const conf = fs.readFileSync(path.resolve('infra/nats/nats.conf'), 'utf8').replace('"/data"', JSON.stringify(path.join(dir.dir, 'js')));
   fs.writeFileSync(path.join(dir.dir, 'nats.conf'), conf);
   const env = Object.fromEntries(Object.entries(passwords).map(([r, p]) => [`NATS_${r.toUpperCase()}_PASSWORD`, p]));
-  server = spawn('nats-server', ['-c', path.join(dir.dir, 'nats.conf'), '-p', String(port), '-m', String(await freePort())], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  server = spawn('nats-server', ['-c', path.join(dir.dir, 'nats.conf'), '-p', String(port), '-m', String(await freePort())], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   server.stderr?.on('data', (d: Buffer) => (serverLog += d.toString()));
   await waitFor(async () => connect(as('operator')).then((nc) => nc.close().then(() => true)));
 
@@ -50,7 +67,17 @@ beforeAll(async () => {
   const d = await openDatabase({ databaseUrl: db.url, dataDir: '' });
   await migrateAll(d, Object.values(SERVICES));
   await d.close();
-  const mesh = (role: keyof typeof passwords, nodeId: string) => ({ mode: 'mesh' as const, databaseUrl: db.url, natsUrl: url(), natsUser: role, natsPassword: passwords[role], namespace: 'lms', port: 0, migrateOnStart: false, nodeId });
+  const mesh = (role: keyof typeof passwords, nodeId: string) => ({
+    mode: 'mesh' as const,
+    databaseUrl: db.url,
+    natsUrl: url(),
+    natsUser: role,
+    natsPassword: passwords[role],
+    namespace: 'lms',
+    port: 0,
+    migrateOnStart: false,
+    nodeId,
+  });
   nodes.push(await startNode(pick('auth,users'), mesh('identity', 'nats-test')));
   nodes.push(await startNode(pick('courses'), mesh('courses', 'nats-test')));
   nodes.push(await startNode(pick('enrollments'), mesh('enrollments', 'nats-test')));
@@ -72,7 +99,10 @@ afterAll(async () => {
 
 /** Publishing where the role may not: the server refuses, the client's request fails. */
 async function refused(nc: NatsConnection, subject: string): Promise<string> {
-  const err = await nc.request(subject, new TextEncoder().encode('{}'), { timeout: 2_000 }).then(() => undefined, (e: Error) => e);
+  const err = await nc.request(subject, new TextEncoder().encode('{}'), { timeout: 2_000 }).then(
+    () => undefined,
+    (e: Error) => e,
+  );
   return String(err);
 }
 
@@ -85,23 +115,37 @@ describe('NATS credentials per node role', () => {
     // The enrollment saga publishes its events and its welcome message under its own role.
     const enrolled = await http(base, 'POST', `/api/v1/courses/${course.body.id}/enrollments`, {}, admin.accessToken);
     expect(enrolled.body.status).toBe('active');
-    await waitFor(async () => (await http(base, 'GET', '/api/v1/analytics/courses/enrollments', undefined, admin.accessToken)).body.courses?.length === 1, 15_000);
-    await waitFor(async () => (await http(base, 'GET', '/api/v1/analytics/courses/published-by-category', undefined, admin.accessToken)).body.total === 1, 15_000);
+    await waitFor(
+      async () => (await http(base, 'GET', '/api/v1/analytics/courses/enrollments', undefined, admin.accessToken)).body.courses?.length === 1,
+      15_000,
+    );
+    await waitFor(
+      async () => (await http(base, 'GET', '/api/v1/analytics/courses/published-by-category', undefined, admin.accessToken)).body.total === 1,
+      15_000,
+    );
     await waitFor(async () => (await http(base, 'GET', '/api/v1/audit?type=user.created', undefined, admin.accessToken)).body.items?.length === 1, 15_000);
     const other = (await http(base, 'POST', '/api/v1/auth/register', { email: 'gone@nats.test', password: 'nats role password', displayName: 'Gone' })).body;
     const erasure = await http(base, 'POST', `/api/v1/users/${other.user.id}/erasure`, { confirm: 'ERASE' }, admin.accessToken);
-    await waitFor(async () => (await http(base, 'GET', `/api/v1/privacy/requests/${erasure.body.id}`, undefined, admin.accessToken)).body.status === 'complete', 15_000);
+    await waitFor(
+      async () => (await http(base, 'GET', `/api/v1/privacy/requests/${erasure.body.id}`, undefined, admin.accessToken)).body.status === 'complete',
+      15_000,
+    );
     // Sign in again, and a course call through the gateway.
     const login = await http(base, 'POST', '/api/v1/auth/login', { email: 'root@nats.test', password: 'nats role password' });
     expect(login.status).toBe(200);
     expect((await http(base, 'GET', `/api/v1/courses/${course.body.id}`, undefined, login.body.accessToken)).status).toBe(200);
     // Node ids carry the role, and no node was refused a subject it needed.
-    expect(nodes.map((n) => String(n.broker.nodeID)).sort()).toEqual(['analytics', 'courses', 'enrollments', 'files', 'gateway', 'identity', 'notifications'].map((r) => `${r}.nats-test`));
+    expect(nodes.map((n) => String(n.broker.nodeID)).sort()).toEqual(
+      ['analytics', 'courses', 'enrollments', 'files', 'gateway', 'identity', 'notifications'].map((r) => `${r}.nats-test`),
+    );
     expect(serverLog).not.toMatch(/Violation/i);
   });
 
   it('refuses a wrong password', async () => {
-    const err = await connect({ ...as('identity', 'guess'), reconnect: false }).then((nc) => nc.close(), (e: Error) => e);
+    const err = await connect({ ...as('identity', 'guess'), reconnect: false }).then(
+      (nc) => nc.close(),
+      (e: Error) => e,
+    );
     expect(String(err)).toMatch(/AUTHORIZATION_VIOLATION|Authorization/i);
   });
 
@@ -142,7 +186,21 @@ const deniedTo = (seen: Array<{ operation: string; subject: string }>, operation
 
 /** A Moleculer request packet (protocol 5, JSON serializer) as another node would send it. */
 function requestPacket(sender: string, action: string, params: object, meta: object) {
-  return JSON.stringify({ ver: '5', sender, id: randomUUID(), action, params, meta, timeout: 5_000, level: 1, tracing: null, parentID: null, requestID: randomUUID(), caller: null, stream: false });
+  return JSON.stringify({
+    ver: '5',
+    sender,
+    id: randomUUID(),
+    action,
+    params,
+    meta,
+    timeout: 5_000,
+    level: 1,
+    tracing: null,
+    parentID: null,
+    requestID: randomUUID(),
+    caller: null,
+    stream: false,
+  });
 }
 
 /** Sends a request as `sender` and returns its answer, or undefined when none comes within 2 s. */
@@ -184,10 +242,26 @@ describe('mesh trust: what gateway credentials cannot do', () => {
     const seen = violations(nc);
     try {
       const got: string[] = [];
-      for (const subject of ['MOL-lms.REQB.auth.login', 'MOL-lms.REQ.identity.nats-test', 'MOL-lms.RES.identity.nats-test', 'MOL-lms.REQB.>', 'MOL-lms.>', '_INBOX.>', '_INBOX_identity.>']) {
+      for (const subject of [
+        'MOL-lms.REQB.auth.login',
+        'MOL-lms.REQ.identity.nats-test',
+        'MOL-lms.RES.identity.nats-test',
+        'MOL-lms.REQB.>',
+        'MOL-lms.>',
+        '_INBOX.>',
+        '_INBOX_identity.>',
+      ]) {
         nc.subscribe(subject, { callback: (err, m) => !err && got.push(m.subject) });
       }
-      for (const subject of ['MOL-lms.REQB.auth.login', 'MOL-lms.REQ.identity.nats-test', 'MOL-lms.RES.identity.nats-test', 'MOL-lms.REQB.>', 'MOL-lms.>', '_INBOX.>', '_INBOX_identity.>']) {
+      for (const subject of [
+        'MOL-lms.REQB.auth.login',
+        'MOL-lms.REQ.identity.nats-test',
+        'MOL-lms.RES.identity.nats-test',
+        'MOL-lms.REQB.>',
+        'MOL-lms.>',
+        '_INBOX.>',
+        '_INBOX_identity.>',
+      ]) {
         await deniedTo(seen, 'subscription', subject);
       }
       // A password travels while the subscriptions stand: none of them sees it.
@@ -226,7 +300,18 @@ describe('mesh trust: what gateway credentials cannot do', () => {
     const nc = await connect(as('gateway'));
     const seen = violations(nc);
     try {
-      const revoke = JSON.stringify({ ver: '5', sender: 'identity.nats-test', id: randomUUID(), event: 'auth.sessions.revoked', data: { sessionIds: [randomUUID()], until: Date.now() + 60_000 }, groups: ['gateway'], broadcast: true, meta: {}, level: 1, needAck: false });
+      const revoke = JSON.stringify({
+        ver: '5',
+        sender: 'identity.nats-test',
+        id: randomUUID(),
+        event: 'auth.sessions.revoked',
+        data: { sessionIds: [randomUUID()], until: Date.now() + 60_000 },
+        groups: ['gateway'],
+        broadcast: true,
+        meta: {},
+        level: 1,
+        needAck: false,
+      });
       for (const subject of ['MOL-lms.EVENT.gateway.nats-test', 'MOL-lms.EVENT.gateway.other', 'MOL-lms.EVENTB.gateway.auth.sessions.revoked']) {
         nc.publish(subject, revoke);
         await deniedTo(seen, 'publish', subject);
@@ -245,7 +330,8 @@ describe('mesh trust: what gateway credentials cannot do', () => {
     }
     const nc = await connect(as('courses'));
     try {
-      for (const other of ['auth', 'enrollments', 'files', 'notifications', 'audit']) expect(await refused(nc, `lms.privacy.${other}_erased.v1`), other).toMatch(/permission/i);
+      for (const other of ['auth', 'enrollments', 'files', 'notifications', 'audit'])
+        expect(await refused(nc, `lms.privacy.${other}_erased.v1`), other).toMatch(/permission/i);
       expect(await refused(nc, 'lms.privacy.erased.v1')).toMatch(/permission/i);
     } finally {
       await nc.close();

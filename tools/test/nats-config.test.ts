@@ -32,15 +32,28 @@ describe('nats.conf', () => {
   });
 
   it('lets each role publish the requests of every internal action its services call, and no other internal one', () => {
-    const internal = new Set(Object.values(SERVICES).flatMap((s) => Object.values(s.contracts ?? {}).filter((c) => c.permission === 'internal').map((c) => c.action)));
+    const internal = new Set(
+      Object.values(SERVICES).flatMap((s) =>
+        Object.values(s.contracts ?? {})
+          .filter((c) => c.permission === 'internal')
+          .map((c) => c.action),
+      ),
+    );
     for (const [role, r] of Object.entries(natsRoles)) {
       const publish = new Set(permissionsOf(role).publish);
-      const used = new Set(r.services.flatMap((s) => sources(path.join(root, 'services', s, 'src'))).flatMap((src) => [...src.matchAll(/\b([a-z]+)Internal\.(\w+)\b/g)].map((m) => `${m[1]}.${m[2]}`).filter((a) => internal.has(a))));
+      const used = new Set(
+        r.services
+          .flatMap((s) => sources(path.join(root, 'services', s, 'src')))
+          .flatMap((src) => [...src.matchAll(/\b([a-z]+)Internal\.(\w+)\b/g)].map((m) => `${m[1]}.${m[2]}`).filter((a) => internal.has(a))),
+      );
       for (const a of used) expect(publish.has(`MOL-lms.REQB.${a}`), `${role} calls ${a}`).toBe(true);
       const granted = [...internal].filter((a) => publish.has(`MOL-lms.REQB.${a}`));
       for (const a of granted) {
         const mine = r.services.includes(defined(a.split('.')[0]));
-        expect(mine || used.has(a) || a.endsWith('.privacyExport') || runtimeCalls(role).some((c) => c.action === a), `${role} may call ${a} but never does`).toBe(true);
+        expect(
+          mine || used.has(a) || a.endsWith('.privacyExport') || runtimeCalls(role).some((c) => c.action === a),
+          `${role} may call ${a} but never does`,
+        ).toBe(true);
       }
     }
   });

@@ -24,7 +24,8 @@ beforeAll(async () => {
 afterAll(() => node?.stop());
 
 type Session = { accessToken: string; refreshToken: string; sessionId: string; user: { id: string } };
-const register = async (email: string): Promise<Session> => (await http(base, 'POST', '/api/v1/auth/register', { email, password: pw, displayName: 'Streamer' })).body;
+const register = async (email: string): Promise<Session> =>
+  (await http(base, 'POST', '/api/v1/auth/register', { email, password: pw, displayName: 'Streamer' })).body;
 const login = async (email: string): Promise<Session> => (await http(base, 'POST', '/api/v1/auth/login', { email, password: pw })).body;
 
 /** Opens the stream; `ended` resolves with what was received and when the server closed it. */
@@ -84,7 +85,9 @@ describe('the notification stream ends with its session', () => {
     const here = await register('change@stream.test');
     const elsewhere = await login('change@stream.test');
     const stream = await openStream(elsewhere.accessToken);
-    await endsAfter(stream, () => http(base, 'POST', '/api/v1/auth/password', { currentPassword: pw, newPassword: 'another strong passphrase' }, here.accessToken));
+    await endsAfter(stream, () =>
+      http(base, 'POST', '/api/v1/auth/password', { currentPassword: pw, newPassword: 'another strong passphrase' }, here.accessToken),
+    );
   });
 
   it('when the account is deactivated', async () => {
@@ -102,7 +105,9 @@ describe('the notification stream ends with its session', () => {
   it('when its access token expires', async () => {
     const s = await register('expiry@stream.test');
     // The same token, signed by auth's own key, but expiring in two seconds.
-    const key = await sql<{ kid: string; private_jwk: JWK }>`select kid, private_jwk from auth.signing_keys order by created_at desc limit 1`.execute(node.runtime.db.root);
+    const key = await sql<{ kid: string; private_jwk: JWK }>`select kid, private_jwk from auth.signing_keys order by created_at desc limit 1`.execute(
+      node.runtime.db.root,
+    );
     const { kid, private_jwk } = defined(key.rows[0]);
     const { exp: _exp, iat: _iat, ...claims } = decodeJwt(s.accessToken);
     const short = await new SignJWT(claims)

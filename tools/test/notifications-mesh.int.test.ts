@@ -7,7 +7,7 @@ import { notificationsOf } from '@lms/notifications';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import {  defined,  drained as pipelineDrained, freePort, http, meshNode, NATS_URL, query, REDIS_URL, smtpPeer, waitFor  } from './support.ts';
+import { defined, drained as pipelineDrained, freePort, http, meshNode, NATS_URL, query, REDIS_URL, smtpPeer, waitFor } from './support.ts';
 
 let a: Awaited<ReturnType<typeof meshNode>>;
 let b: LmsNode;
@@ -23,7 +23,16 @@ beforeAll(async () => {
   Object.assign(process.env, env, { SMTP_URL: `smtp://127.0.0.1:${port}` });
   a = await meshNode(Object.values(SERVICES));
   // A second node with only the notifications service, on the same database and broker.
-  b = await startNode([defined(SERVICES.notifications)], { mode: 'mesh', databaseUrl: a.databaseUrl, natsUrl: NATS_URL, redisUrl: REDIS_URL, namespace: a.namespace, port: 0, migrateOnStart: false, nodeId: `${a.namespace}-b` });
+  b = await startNode([defined(SERVICES.notifications)], {
+    mode: 'mesh',
+    databaseUrl: a.databaseUrl,
+    natsUrl: NATS_URL,
+    redisUrl: REDIS_URL,
+    namespace: a.namespace,
+    port: 0,
+    migrateOnStart: false,
+    nodeId: `${a.namespace}-b`,
+  });
   await a.node.broker.waitForServices(['notifications'], 10_000);
   admin = (await http(a.base, 'POST', '/api/v1/auth/register', { email: 'admin@mesh.test', password: pw, displayName: 'Admin' })).body.accessToken;
   const t = (await http(a.base, 'POST', '/api/v1/auth/register', { email: 'teacher@mesh.test', password: pw, displayName: 'Teach' })).body;
@@ -39,7 +48,12 @@ afterAll(async () => {
 
 const sql = <R = Record<string, unknown>>(q: string, params: unknown[] = []) => query<R>(a.databaseUrl, q, params);
 /** Nothing left to send: the queue is empty (the throttle makes the registrations' mail take a while). */
-const drained = () => waitFor(async () => defined((await sql<{ n: number }>(`select count(*)::int as n from notifications.deliveries where status in ('queued', 'sending')`))[0]).n === 0, 60_000, 200);
+const drained = () =>
+  waitFor(
+    async () => defined((await sql<{ n: number }>(`select count(*)::int as n from notifications.deliveries where status in ('queued', 'sending')`))[0]).n === 0,
+    60_000,
+    200,
+  );
 
 async function course(title: string) {
   const c = (await http(a.base, 'POST', '/api/v1/courses', { title, category: 'x' }, teacher)).body;
@@ -53,17 +67,31 @@ describe('digests with two nodes', () => {
     const users = [];
     for (const name of ['dee', 'dom', 'dot']) {
       const u = (await http(a.base, 'POST', '/api/v1/auth/register', { email: `${name}@mesh.test`, password: pw, displayName: name })).body;
-      const put = await http(a.base, 'PUT', '/api/v1/me/notification-preferences', { types: { enrollments: { email: 'daily' }, announcements: { email: 'daily' } } }, u.accessToken);
+      const put = await http(
+        a.base,
+        'PUT',
+        '/api/v1/me/notification-preferences',
+        { types: { enrollments: { email: 'daily' }, announcements: { email: 'daily' } } },
+        u.accessToken,
+      );
       expect(put.status).toBe(200);
       expect((await http(a.base, 'POST', `/api/v1/courses/${courseId}/enrollments`, {}, u.accessToken)).body.status).toBe('active');
       users.push(u);
     }
-    for (const title of ['Room change', 'Exam date']) expect((await http(a.base, 'POST', `/api/v1/courses/${courseId}/announcements`, { title, body: 'Details inside.' }, teacher)).status).toBe(202);
+    for (const title of ['Room change', 'Exam date'])
+      expect((await http(a.base, 'POST', `/api/v1/courses/${courseId}/announcements`, { title, body: 'Details inside.' }, teacher)).status).toBe(202);
     const ids = users.map((u) => u.user.id);
-    const held = await waitFor(async () => {
-      const rows = await sql<{ template: string; run_after: Date }>(`select template, run_after from notifications.deliveries where user_id = any($1) and status = 'held'`, [ids]);
-      return rows.length === 9 && rows;
-    }, 20_000, 100);
+    const held = await waitFor(
+      async () => {
+        const rows = await sql<{ template: string; run_after: Date }>(
+          `select template, run_after from notifications.deliveries where user_id = any($1) and status = 'held'`,
+          [ids],
+        );
+        return rows.length === 9 && rows;
+      },
+      20_000,
+      100,
+    );
     // Held until the next 08:00 in the user's zone (UTC here), within a day.
     for (const h of held) {
       expect(h.run_after.getTime() - Date.now()).toBeLessThanOrEqual(86_400_000);
@@ -79,10 +107,24 @@ describe('digests with two nodes', () => {
       for (const t of ['Welcome to Digest course', 'Room change', 'Exam date']) expect(mail.text).toContain(t);
     }
     await pipelineDrained(a.pipeline); // a second digest, if there were one, would have been sent by now
-    expect(smtp.mails.filter((m) => /notifications today/.test(m.text)).map((m) => m.to[0]).sort()).toEqual(['dee@mesh.test', 'dom@mesh.test', 'dot@mesh.test']);
-    const rows = await sql(`select user_id, count(*)::int as n, count(distinct digest_id)::int as digests from notifications.deliveries where user_id = any($1) and status = 'digested' group by user_id`, [ids]);
-    expect(rows.map((r) => [r.n, r.digests])).toEqual([[3, 1], [3, 1], [3, 1]]);
-    expect(await sql(`select status, count(*)::int as n from notifications.deliveries where user_id = any($1) and template = 'digest' group by status`, [ids])).toEqual([{ status: 'sent', n: 3 }]);
+    expect(
+      smtp.mails
+        .filter((m) => /notifications today/.test(m.text))
+        .map((m) => m.to[0])
+        .sort(),
+    ).toEqual(['dee@mesh.test', 'dom@mesh.test', 'dot@mesh.test']);
+    const rows = await sql(
+      `select user_id, count(*)::int as n, count(distinct digest_id)::int as digests from notifications.deliveries where user_id = any($1) and status = 'digested' group by user_id`,
+      [ids],
+    );
+    expect(rows.map((r) => [r.n, r.digests])).toEqual([
+      [3, 1],
+      [3, 1],
+      [3, 1],
+    ]);
+    expect(
+      await sql(`select status, count(*)::int as n from notifications.deliveries where user_id = any($1) and template = 'digest' group by status`, [ids]),
+    ).toEqual([{ status: 'sent', n: 3 }]);
   }, 90_000);
 });
 
@@ -102,14 +144,24 @@ describe('announcements', () => {
     // 2 mails a second for the whole mesh (read at each claim, set on both nodes as an operator would).
     const setEmailRate = (perSecond: number) => [a.node, b].forEach((n) => notificationsOf(n).delivery.setRate('email', perSecond));
     setEmailRate(2);
-    const ann = await http(a.base, 'POST', `/api/v1/courses/${courseId}/announcements`, { title: 'Lab closed', body: 'No lab on Friday.\nSee you Monday.' }, teacher);
+    const ann = await http(
+      a.base,
+      'POST',
+      `/api/v1/courses/${courseId}/announcements`,
+      { title: 'Lab closed', body: 'No lab on Friday.\nSee you Monday.' },
+      teacher,
+    );
     expect([ann.status, ann.body.status]).toEqual([202, 'fanning_out']);
     const seen: Array<{ status: string; sent: number; at: number }> = [];
-    const done = await waitFor(async () => {
-      const p = (await http(a.base, 'GET', `/api/v1/courses/${courseId}/announcements/${ann.body.id}`, undefined, teacher)).body;
-      seen.push({ status: p.status, sent: p.progress.email?.sent ?? 0, at: Date.now() });
-      return p.status === 'done' && p;
-    }, 30_000, 50);
+    const done = await waitFor(
+      async () => {
+        const p = (await http(a.base, 'GET', `/api/v1/courses/${courseId}/announcements/${ann.body.id}`, undefined, teacher)).body;
+        seen.push({ status: p.status, sent: p.progress.email?.sent ?? 0, at: Date.now() });
+        return p.status === 'done' && p;
+      },
+      30_000,
+      50,
+    );
     setEmailRate(1000);
     expect(done).toMatchObject({ recipients: 10, progress: { email: { sent: 9, skipped: 1 } } });
     // Two nodes sending 9 mails at 2 a second for the whole mesh: five one-second windows, so at least 4 s from
@@ -123,7 +175,9 @@ describe('announcements', () => {
     const inbox = (await http(a.base, 'GET', '/api/v1/me/notifications', undefined, learners[0].accessToken)).body.items;
     expect(inbox.map((i: { title: string }) => i.title)).toContain('Lab closed');
     // Staff see the list with its progress; learners read the announcements, without it.
-    expect((await http(a.base, 'GET', `/api/v1/courses/${courseId}/announcements`, undefined, teacher)).body.items.map((i: { title: string }) => i.title)).toEqual(['Lab closed']);
+    expect(
+      (await http(a.base, 'GET', `/api/v1/courses/${courseId}/announcements`, undefined, teacher)).body.items.map((i: { title: string }) => i.title),
+    ).toEqual(['Lab closed']);
     const asLearner = (await http(a.base, 'GET', `/api/v1/courses/${courseId}/announcements`, undefined, learners[1].accessToken)).body.items;
     expect(asLearner.map((i: { title: string; progress?: unknown }) => [i.title, i.progress])).toEqual([['Lab closed', undefined]]);
 

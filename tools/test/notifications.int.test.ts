@@ -18,7 +18,7 @@ import { startNode, type LmsNode } from '@lms/runtime';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
-import {  defined,  drained, freePort, http, smtpPeer, tempDir, waitFor  } from './support.ts';
+import { defined, drained, freePort, http, smtpPeer, tempDir, waitFor } from './support.ts';
 
 let node: LmsNode;
 let base: string;
@@ -49,8 +49,33 @@ const collect = (into: Received[], answer: (path: string) => number) => (req: In
 // A push service (HTTPS, self-signed for the test) and an SMS gateway, both real HTTP peers.
 const keyFile = path.join(certs.dir, 'key.pem');
 const certFile = path.join(certs.dir, 'cert.pem');
-execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-const pushService = createHttpsServer({ key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile) }, collect(pushed, (p) => (p.includes('gone') ? 410 : 201)));
+execFileSync(
+  'openssl',
+  [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ],
+  { stdio: 'ignore' },
+);
+const pushService = createHttpsServer(
+  { key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile) },
+  collect(pushed, (p) => (p.includes('gone') ? 410 : 201)),
+);
 const smsGateway = createHttpServer(collect(texted, () => smsAnswer.status));
 let pushBase: string;
 
@@ -78,11 +103,30 @@ afterAll(async () => {
   pushService.close();
   smsGateway.close();
   certs.remove();
-  for (const k of ['SMTP_URL', 'RATE_LIMIT_AUTH_PER_MINUTE', 'NOTIFY_POLL_MS', 'NOTIFY_MAX_ATTEMPTS', 'PUSH_CA_FILE', 'PUSH_ALLOW_PRIVATE', 'SMS_HTTP_URL', 'SMS_HTTP_TOKEN']) delete process.env[k];
+  for (const k of [
+    'SMTP_URL',
+    'RATE_LIMIT_AUTH_PER_MINUTE',
+    'NOTIFY_POLL_MS',
+    'NOTIFY_MAX_ATTEMPTS',
+    'PUSH_CA_FILE',
+    'PUSH_ALLOW_PRIVATE',
+    'SMS_HTTP_URL',
+    'SMS_HTTP_TOKEN',
+  ])
+    delete process.env[k];
 });
 
 const deliveries = async (status?: string) =>
-  (await http(base, 'GET', `/api/v1/admin/notifications/deliveries?limit=100${status ? `&status=${status}` : ''}`, undefined, admin)).body.items as Array<{ id: string; channel: string; recipient: string; status: string; attempts: number; template: string; lastError: string | null; runAfter: string }>;
+  (await http(base, 'GET', `/api/v1/admin/notifications/deliveries?limit=100${status ? `&status=${status}` : ''}`, undefined, admin)).body.items as Array<{
+    id: string;
+    channel: string;
+    recipient: string;
+    status: string;
+    attempts: number;
+    template: string;
+    lastError: string | null;
+    runAfter: string;
+  }>;
 const register = async (email: string) => (await http(base, 'POST', '/api/v1/auth/register', { email, password: pw, displayName: 'Sam' })).body;
 
 describe('email delivery', () => {
@@ -129,10 +173,14 @@ describe('email delivery', () => {
     const db = defined(node.runtime.subscriptions.get('notifications-email')).db;
     // As a router that died after claiming leaves it: pending, its lease (run_after) over.
     await sql`insert into notifications.requests (event_id, user_id, "to", template, locale, data, status, run_after)
-      values (${randomUUID()}, null, 'lease-a@notify.test', 'password_changed', 'en', '{"displayName":"A"}', 'pending', now() - interval '1 second')`.execute(db);
+      values (${randomUUID()}, null, 'lease-a@notify.test', 'password_changed', 'en', '{"displayName":"A"}', 'pending', now() - interval '1 second')`.execute(
+      db,
+    );
     // As a sender that died between the SMTP hand-off and the record leaves it: sending, lease over (sent again: at least once).
     await sql`insert into notifications.deliveries (id, event_id, user_id, channel, template, recipient, status, attempts, run_after, locale, data)
-      values (${randomUUID()}, ${randomUUID()}, null, 'email', 'password_changed', 'lease-b@notify.test', 'sending', 0, now() - interval '1 second', 'en', '{"displayName":"B"}')`.execute(db);
+      values (${randomUUID()}, ${randomUUID()}, null, 'email', 'password_changed', 'lease-b@notify.test', 'sending', 0, now() - interval '1 second', 'en', '{"displayName":"B"}')`.execute(
+      db,
+    );
     await mailbox().next('lease-a@notify.test', /password of your account was just changed/);
     await mailbox().next('lease-b@notify.test', /password of your account was just changed/);
     await waitFor(async () => (await deliveries('sent')).some((d) => d.recipient === 'l***@notify.test'), 5000);
@@ -144,7 +192,15 @@ describe('email delivery', () => {
     const sub = defined(node.runtime.subscriptions.get('notifications-email'));
     const ask = async (template: string) => {
       const id = randomUUID();
-      const env = { id, subject: 'lms.notification.requested.v1', version: 1, occurredAt: new Date().toISOString(), key: null, requestId: null, payload: { userId: u.user.id, to: 'gone@notify.test', template, locale: 'en', data: {} } };
+      const env = {
+        id,
+        subject: 'lms.notification.requested.v1',
+        version: 1,
+        occurredAt: new Date().toISOString(),
+        key: null,
+        requestId: null,
+        payload: { userId: u.user.id, to: 'gone@notify.test', template, locale: 'en', data: {} },
+      };
       await sub.db.transaction().execute((trx) => sub.handle(env, trx));
       return id;
     };
@@ -152,7 +208,11 @@ describe('email delivery', () => {
     await ask('password_changed');
     await mailbox().next('gone@notify.test', /password of your account was just changed/);
     const db = sub.db;
-    await waitFor(async () => (await sql<{ status: string }>`select status from notifications.requests where event_id = ${optional}`.execute(db)).rows[0]?.status === 'routed', 5000);
+    await waitFor(
+      async () =>
+        (await sql<{ status: string }>`select status from notifications.requests where event_id = ${optional}`.execute(db)).rows[0]?.status === 'routed',
+      5000,
+    );
     expect((await sql`select 1 from notifications.deliveries where event_id = ${optional}`.execute(db)).rows).toEqual([]);
     expect((await sql`select 1 from notifications.inbox where event_id = ${optional}`.execute(db)).rows).toEqual([]);
   });
@@ -161,7 +221,11 @@ describe('email delivery', () => {
     mailbox().state.refuse = /bounce/;
     try {
       await register('bounce@notify.test');
-      const bounced = await waitFor(async () => (await deliveries('bounced')).find((d) => d.recipient === 'b***@notify.test' && d.template === 'email_verification'), 15_000, 100);
+      const bounced = await waitFor(
+        async () => (await deliveries('bounced')).find((d) => d.recipient === 'b***@notify.test' && d.template === 'email_verification'),
+        15_000,
+        100,
+      );
       expect([bounced.attempts, bounced.lastError]).toEqual([1, expect.stringMatching(/550/)]);
       mailbox().state.refuse = undefined;
       const retried = await http(base, 'POST', `/api/v1/admin/notifications/deliveries/${bounced.id}/retry`, {}, admin);
@@ -180,7 +244,9 @@ describe('preferences and in-app', () => {
     await http(base, 'POST', `/api/v1/users/${teacher.user.id}/roles`, { role: 'instructor' }, admin);
     const t = (await http(base, 'POST', '/api/v1/auth/login', { email: 'teacher@notify.test', password: pw })).body.accessToken;
     const learner = await register('quiet@notify.test');
-    expect((await http(base, 'PUT', '/api/v1/me/notification-preferences', { types: { enrollments: { email: 'never' } } }, learner.accessToken)).status).toBe(200);
+    expect((await http(base, 'PUT', '/api/v1/me/notification-preferences', { types: { enrollments: { email: 'never' } } }, learner.accessToken)).status).toBe(
+      200,
+    );
 
     // Live stream first, then the event.
     const ctrl = new AbortController();
@@ -232,12 +298,24 @@ describe('preferences and in-app', () => {
     expect(headers).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click$/m);
     const url = new URL(defined(defined(/^List-Unsubscribe: <([^>]+)>$/m.exec(headers))[1]));
     // What a mail client does: a form POST to the link, no session.
-    const click = await fetch(`${base}${url.pathname}${url.search}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    const click = await fetch(`${base}${url.pathname}${url.search}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
     expect([click.status, await click.json()]).toEqual([200, { unsubscribed: true, type: 'enrollments' }]);
     expect((await http(base, 'GET', '/api/v1/me/notification-preferences', undefined, learner.accessToken)).body.types.enrollments.email).toBe('never');
     const forged = new URL(url);
     forged.searchParams.set('token', `${learner.user.id}.grades.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
-    expect((await fetch(`${base}${forged.pathname}${forged.search}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' })).status).toBe(401);
+    expect(
+      (
+        await fetch(`${base}${forged.pathname}${forged.search}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'List-Unsubscribe=One-Click',
+        })
+      ).status,
+    ).toBe(401);
     // Security mail has no unsubscribe link.
     const reset = await mailbox().next('clicker@notify.test', /Confirm your email/);
     expect(reset.raw).not.toMatch(/^List-Unsubscribe:/m);
@@ -258,7 +336,9 @@ describe('announcements for learners', () => {
       const r = await http(base, 'GET', `/api/v1/courses/${courseId}/announcements`, undefined, learner.accessToken);
       return r.status === 200 && r.body;
     });
-    expect(list.items).toEqual([{ id: ann.body.id, courseId, authorId: ann.body.authorId, title: 'Exam moved', body: 'To Friday.', createdAt: ann.body.createdAt }]);
+    expect(list.items).toEqual([
+      { id: ann.body.id, courseId, authorId: ann.body.authorId, title: 'Exam moved', body: 'To Friday.', createdAt: ann.body.createdAt },
+    ]);
     const one = await http(base, 'GET', `/api/v1/courses/${courseId}/announcements/${ann.body.id}`, undefined, learner.accessToken);
     expect(one.status).toBe(200);
     expect(Object.keys(one.body).sort()).toEqual(['authorId', 'body', 'courseId', 'createdAt', 'id', 'title']);
@@ -312,7 +392,13 @@ describe('preferences', () => {
       const r = await http(base, 'PUT', '/api/v1/me/notification-preferences', bad, u.accessToken);
       expect([r.status, r.body.error?.code], JSON.stringify(bad)).toEqual([422, 'VALIDATION_FAILED']);
     }
-    const put = await http(base, 'PUT', '/api/v1/me/notification-preferences', { types: { grades: { email: 'weekly', push: 'never' } }, quietHours: { start: '22:00', end: '07:00' } }, u.accessToken);
+    const put = await http(
+      base,
+      'PUT',
+      '/api/v1/me/notification-preferences',
+      { types: { grades: { email: 'weekly', push: 'never' } }, quietHours: { start: '22:00', end: '07:00' } },
+      u.accessToken,
+    );
     expect(put.status).toBe(200);
     expect(put.body.types.grades).toEqual({ email: 'weekly', inApp: 'immediately', push: 'never', sms: 'never' });
     // PUT replaces: what is left out goes back to its default.
@@ -327,7 +413,13 @@ describe('preferences', () => {
     const tokyo = new Date(Date.now() + 9 * 3600_000);
     const hhmm = (d: Date) => d.toISOString().slice(11, 16);
     const end = new Date(tokyo.getTime() + 3600_000);
-    await http(base, 'PUT', '/api/v1/me/notification-preferences', { quietHours: { start: hhmm(new Date(tokyo.getTime() - 3600_000)), end: hhmm(end) } }, u.accessToken);
+    await http(
+      base,
+      'PUT',
+      '/api/v1/me/notification-preferences',
+      { quietHours: { start: hhmm(new Date(tokyo.getTime() - 3600_000)), end: hhmm(end) } },
+      u.accessToken,
+    );
     const courseId = await publishedCourse('Night course');
     await http(base, 'POST', `/api/v1/courses/${courseId}/enrollments`, {}, u.accessToken);
     const held = await waitFor(async () => (await deliveries()).find((d) => d.recipient === 'n***@notify.test' && d.template === 'enrollment_welcome'), 10_000);
@@ -347,7 +439,13 @@ describe('digests (embedded)', () => {
     await http(base, 'PUT', '/api/v1/me/notification-preferences', { types: { enrollments: { email: 'weekly' } } }, u.accessToken);
     await http(base, 'POST', `/api/v1/courses/${await publishedCourse('Weekly course')}/enrollments`, {}, u.accessToken);
     const held = await waitFor(async () => (await deliveries('held')).find((d) => d.recipient === 'w***@notify.test'), 10_000);
-    const local = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', weekday: 'short', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' }).format(new Date(held.runAfter));
+    const local = new Intl.DateTimeFormat('en-US', {
+      timeZone: 'America/New_York',
+      weekday: 'short',
+      hour: 'numeric',
+      minute: 'numeric',
+      hourCycle: 'h23',
+    }).format(new Date(held.runAfter));
     expect(local).toBe('Mon 08:00');
     const db = defined(node.runtime.subscriptions.get('notifications-email')).db;
     await db.transaction().execute((trx) => sql`update notifications.deliveries set run_after = now() where id = ${held.id}`.execute(trx));
@@ -361,13 +459,27 @@ describe('digests (embedded)', () => {
 describe('web push and SMS', () => {
   it('pushes an encrypted, VAPID-signed message to each device, forgets expired ones, and texts the phone', async () => {
     const u = await register('devices@notify.test');
-    await http(base, 'PUT', '/api/v1/me/notification-preferences', { types: { enrollments: { sms: 'immediately' } }, smsNumber: '+33612345678' }, u.accessToken);
+    await http(
+      base,
+      'PUT',
+      '/api/v1/me/notification-preferences',
+      { types: { enrollments: { sms: 'immediately' } }, smsNumber: '+33612345678' },
+      u.accessToken,
+    );
     const phone = browserKeys();
     const old = browserKeys();
-    const s1 = await http(base, 'POST', '/api/v1/me/push-subscriptions', { endpoint: `${pushBase}/push/device-1`, keys: phone.keys, userAgent: 'Firefox' }, u.accessToken);
+    const s1 = await http(
+      base,
+      'POST',
+      '/api/v1/me/push-subscriptions',
+      { endpoint: `${pushBase}/push/device-1`, keys: phone.keys, userAgent: 'Firefox' },
+      u.accessToken,
+    );
     expect([s1.status, s1.body.endpointHost]).toEqual([201, new URL(pushBase).host]);
     await http(base, 'POST', '/api/v1/me/push-subscriptions', { endpoint: `${pushBase}/push/gone-2`, keys: old.keys }, u.accessToken);
-    expect((await http(base, 'POST', '/api/v1/me/push-subscriptions', { endpoint: 'http://push.example.org/x', keys: phone.keys }, u.accessToken)).status).toBe(422);
+    expect((await http(base, 'POST', '/api/v1/me/push-subscriptions', { endpoint: 'http://push.example.org/x', keys: phone.keys }, u.accessToken)).status).toBe(
+      422,
+    );
 
     const courseId = await publishedCourse('Pocket course');
     await http(base, 'POST', `/api/v1/courses/${courseId}/enrollments`, {}, u.accessToken);
@@ -384,17 +496,38 @@ describe('web push and SMS', () => {
     const [h, p, sig] = defined(jwt).split('.');
     expect(JSON.parse(Buffer.from(defined(p), 'base64url').toString())).toMatchObject({ aud: pushBase, sub: expect.stringMatching(/^mailto:/) });
     const raw = Buffer.from(publicKey, 'base64url');
-    const key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: raw.subarray(1, 33).toString('base64url'), y: raw.subarray(33, 65).toString('base64url') }, format: 'jwk' });
+    const key = createPublicKey({
+      key: { kty: 'EC', crv: 'P-256', x: raw.subarray(1, 33).toString('base64url'), y: raw.subarray(33, 65).toString('base64url') },
+      format: 'jwk',
+    });
     expect(verify('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(defined(sig), 'base64url'))).toBe(true);
     // The push service said 410 for the other device: it is forgotten.
     await waitFor(async () => (await http(base, 'GET', '/api/v1/me/push-subscriptions', undefined, u.accessToken)).body.items.length === 1, 10_000);
     // Secrets never travel by push: the verification link went by email only.
-    expect(pushed.map((x) => ece.decrypt(x.body, { version: 'aes128gcm', privateKey: x.path.includes('gone') ? old.ecdh : phone.ecdh, authSecret: (x.path.includes('gone') ? old : phone).keys.auth }).toString()).join()).not.toMatch(/token=/);
+    expect(
+      pushed
+        .map((x) =>
+          ece
+            .decrypt(x.body, {
+              version: 'aes128gcm',
+              privateKey: x.path.includes('gone') ? old.ecdh : phone.ecdh,
+              authSecret: (x.path.includes('gone') ? old : phone).keys.auth,
+            })
+            .toString(),
+        )
+        .join(),
+    ).not.toMatch(/token=/);
 
     const sms = await waitFor(async () => texted.find((t) => JSON.parse(t.body.toString()).to === '+33612345678'), 10_000);
     expect(sms.headers.authorization).toBe('Bearer gateway-secret');
     expect(JSON.parse(sms.body.toString()).text).toMatch(/^Welcome to Pocket course: http/);
-    const listed = await waitFor(async () => (await http(base, 'GET', '/api/v1/admin/notifications/deliveries?channel=sms', undefined, admin)).body.items.filter((d: { status: string }) => d.status === 'sent'), 5000);
+    const listed = await waitFor(
+      async () =>
+        (await http(base, 'GET', '/api/v1/admin/notifications/deliveries?channel=sms', undefined, admin)).body.items.filter(
+          (d: { status: string }) => d.status === 'sent',
+        ),
+      5000,
+    );
     expect(listed).toContainEqual(expect.objectContaining({ recipient: '+33*******78', status: 'sent', template: 'enrollment_welcome' }));
   });
 
@@ -402,7 +535,13 @@ describe('web push and SMS', () => {
     smsAnswer.status = 400;
     try {
       const u = await register('badphone@notify.test');
-      await http(base, 'PUT', '/api/v1/me/notification-preferences', { types: { enrollments: { sms: 'immediately' } }, smsNumber: '+15005550001' }, u.accessToken);
+      await http(
+        base,
+        'PUT',
+        '/api/v1/me/notification-preferences',
+        { types: { enrollments: { sms: 'immediately' } }, smsNumber: '+15005550001' },
+        u.accessToken,
+      );
       await http(base, 'POST', `/api/v1/courses/${await publishedCourse('Silent phone course')}/enrollments`, {}, u.accessToken);
       const bounced = await waitFor(async () => (await deliveries('bounced')).find((d) => d.channel === 'sms' && d.recipient === '+15*******01'), 10_000);
       expect(bounced.lastError).toMatch(/400/);
@@ -419,7 +558,12 @@ describe('web push and SMS', () => {
       const vapid = { subject: 'mailto:a@b.c', ...generateVapidKeys() };
       // An address literal, and a name that resolves to one (refused by the agent's lookup when it connects).
       const literal = await sendPush({ endpoint: `${pushBase}/push/ssrf`, ...browserKeys().keys }, { title: 'x', body: 'y' }, vapid, push);
-      const named = await sendPush({ endpoint: `${pushBase.replace('127.0.0.1', 'localhost')}/push/ssrf`, ...browserKeys().keys }, { title: 'x', body: 'y' }, vapid, push);
+      const named = await sendPush(
+        { endpoint: `${pushBase.replace('127.0.0.1', 'localhost')}/push/ssrf`, ...browserKeys().keys },
+        { title: 'x', body: 'y' },
+        vapid,
+        push,
+      );
       push.agent.destroy();
       expect(literal).toMatchObject({ ok: false, error: expect.stringMatching(/private address/) });
       expect(named).toMatchObject({ ok: false, error: expect.stringMatching(/resolves to a private address/) });
@@ -434,7 +578,15 @@ describe('templates', () => {
     expect(list).toContainEqual({ template: 'password_reset', type: 'security', mandatory: true, locales: ['en', 'fr'] });
     const fr = (await http(base, 'POST', '/api/v1/admin/notifications/templates/welcome/preview', { locale: 'fr-CA' }, admin)).body;
     expect(fr).toMatchObject({ template: 'welcome', locale: 'fr', subject: 'Bienvenue, Ada Lovelace' });
-    const de = (await http(base, 'POST', '/api/v1/admin/notifications/templates/announcement/preview', { locale: 'de', data: { title: 'Exam', body: '<script>alert(1)</script>' } }, admin)).body;
+    const de = (
+      await http(
+        base,
+        'POST',
+        '/api/v1/admin/notifications/templates/announcement/preview',
+        { locale: 'de', data: { title: 'Exam', body: '<script>alert(1)</script>' } },
+        admin,
+      )
+    ).body;
     expect(de).toMatchObject({ locale: 'en', subject: 'Exam' });
     expect(de.html).toContain('&#60;script&#62;');
     expect(de.html).not.toContain('<script>');

@@ -33,7 +33,15 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => idp.listen(0, '127.0.0.1', resolve));
   issuer = `http://127.0.0.1:${(idp.address() as { port: number }).port}`;
   const provider = new Provider(issuer, {
-    clients: [{ client_id: 'lms', client_secret: 'lms-secret', redirect_uris: [`${base}/api/v1/auth/oidc/school/callback`], grant_types: ['authorization_code'], response_types: ['code'] }],
+    clients: [
+      {
+        client_id: 'lms',
+        client_secret: 'lms-secret',
+        redirect_uris: [`${base}/api/v1/auth/oidc/school/callback`],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+      },
+    ],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     findAccount: async (_ctx, sub) => (accounts[sub] ? { accountId: sub, claims: async () => ({ sub, ...accounts[sub] }) } : undefined),
     cookies: { keys: ['oidc-test-cookie-key'] },
@@ -55,7 +63,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await node?.stop();
   idp?.close();
-  for (const k of ['PUBLIC_URL', 'OIDC_PROVIDERS', 'OIDC_SCHOOL_NAME', 'OIDC_SCHOOL_ISSUER', 'OIDC_SCHOOL_CLIENT_ID', 'OIDC_SCHOOL_CLIENT_SECRET', 'OIDC_ALLOW_INSECURE_HTTP', 'RATE_LIMIT_AUTH_PER_MINUTE']) delete process.env[k];
+  for (const k of [
+    'PUBLIC_URL',
+    'OIDC_PROVIDERS',
+    'OIDC_SCHOOL_NAME',
+    'OIDC_SCHOOL_ISSUER',
+    'OIDC_SCHOOL_CLIENT_ID',
+    'OIDC_SCHOOL_CLIENT_SECRET',
+    'OIDC_ALLOW_INSECURE_HTTP',
+    'RATE_LIMIT_AUTH_PER_MINUTE',
+  ])
+    delete process.env[k];
 });
 
 /**

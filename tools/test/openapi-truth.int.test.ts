@@ -21,7 +21,8 @@ beforeAll(async () => {
   process.env.RATE_LIMIT_AUTH_PER_MINUTE = '1000';
   node = await startNode(Object.values(SERVICES), { mode: 'embedded', dataDir: data.dir, port: 0, databaseUrl: undefined });
   base = `http://127.0.0.1:${gatewayPort(node.broker)}`;
-  token = (await http(base, 'POST', '/api/v1/auth/register', { email: 'truth@example.com', password: 'a long enough password', displayName: 'Truth' })).body.accessToken;
+  token = (await http(base, 'POST', '/api/v1/auth/register', { email: 'truth@example.com', password: 'a long enough password', displayName: 'Truth' })).body
+    .accessToken;
 }, 60_000);
 afterAll(async () => {
   await node?.stop();
@@ -50,10 +51,14 @@ describe('the edge tells the truth the document tells', () => {
   it('refuses a body that is not JSON with 415, chunked or not', async () => {
     for (const chunked of [false, true]) {
       const status = await new Promise<number>((resolve, reject) => {
-        const req = request(`${base}/api/v1/me/notifications/read-all`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', ...(chunked ? {} : { 'content-length': '5' }) } }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = request(
+          `${base}/api/v1/me/notifications/read-all`,
+          { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', ...(chunked ? {} : { 'content-length': '5' }) } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
         if (chunked) req.write('hel'); // a write before end: Node sends Transfer-Encoding: chunked
         req.end(chunked ? 'lo' : 'hello');
@@ -83,7 +88,9 @@ describe('the edge tells the truth the document tells', () => {
   it('the conformance check fails a response the document does not declare', async () => {
     const headers = new Headers({ 'content-type': 'application/json', 'x-request-id': 'r', 'ratelimit-limit': '1', 'ratelimit-remaining': '1' });
     // A status the operation does not declare.
-    await expect(checkResponse('GET', '/api/v1/me', { status: 402, headers, text: '{}', body: {} })).rejects.toThrow(/usersMe \(GET \/me\) does not declare status 402/);
+    await expect(checkResponse('GET', '/api/v1/me', { status: 402, headers, text: '{}', body: {} })).rejects.toThrow(
+      /usersMe \(GET \/me\) does not declare status 402/,
+    );
     // A body that does not match the schema names the field.
     const text = JSON.stringify({ error: { code: 'X', message: 1, requestId: 'r' } });
     await expect(checkResponse('GET', '/api/v1/me', { status: 401, headers, text, body: JSON.parse(text) })).rejects.toThrow(/\/error\/message must be string/);

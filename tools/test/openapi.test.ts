@@ -9,7 +9,11 @@ import { openApiTypes } from '../openapi-types.ts';
 import { defined } from './support.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-type Op = { operationId: string; requestBody?: { required?: boolean; content: Record<string, { schema: unknown }> }; responses: Record<string, { $ref?: string; headers?: Record<string, unknown>; content?: Record<string, unknown> }> };
+type Op = {
+  operationId: string;
+  requestBody?: { required?: boolean; content: Record<string, { schema: unknown }> };
+  responses: Record<string, { $ref?: string; headers?: Record<string, unknown>; content?: Record<string, unknown> }>;
+};
 const doc = buildOpenApi() as { paths: Record<string, Record<string, Op>>; components: { responses: Record<string, unknown> } };
 const ops = Object.entries(doc.paths).flatMap(([p, item]) => Object.entries(item).map(([method, op]) => ({ path: p, method, op })));
 const byId = (id: string) => defined(ops.find((o) => o.op.operationId === id));
@@ -25,9 +29,13 @@ describe('clients/openapi.json', () => {
   });
 
   it('has one operation per REST-bound contract', () => {
-    const fromContracts = allProcedures().filter((c) => c.rest).map((c) => c.action.replace(/\.(\w)/g, (_, ch: string) => ch.toUpperCase()));
+    const fromContracts = allProcedures()
+      .filter((c) => c.rest)
+      .map((c) => c.action.replace(/\.(\w)/g, (_, ch: string) => ch.toUpperCase()));
     // Plus the four streaming file operations the gateway serves itself.
-    expect(ops.map((o) => o.op.operationId).sort()).toEqual([...fromContracts, 'filesUpload', 'filesUploadVersion', 'filesDownload', 'filesDownloadVariant'].sort());
+    expect(ops.map((o) => o.op.operationId).sort()).toEqual(
+      [...fromContracts, 'filesUpload', 'filesUploadVersion', 'filesDownload', 'filesDownloadVariant'].sort(),
+    );
   });
 
   it('passes `redocly lint` (recommended rules) with no error and no warning', async () => {
@@ -36,7 +44,10 @@ describe('clients/openapi.json', () => {
       env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
       timeout: 60_000,
     }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
-    const report = JSON.parse(stdout) as { totals: { errors: number; warnings: number }; problems: Array<{ ruleId: string; message: string; location: Array<{ pointer: string }> }> };
+    const report = JSON.parse(stdout) as {
+      totals: { errors: number; warnings: number };
+      problems: Array<{ ruleId: string; message: string; location: Array<{ pointer: string }> }>;
+    };
     expect(report.problems.map((p) => `${p.ruleId} ${p.location[0]?.pointer}: ${p.message}`)).toEqual([]);
     expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
   }, 60_000);
@@ -48,7 +59,8 @@ describe('clients/openapi.json', () => {
       if (op.requestBody) expected.push(413, 415);
       if (p.includes('{')) expected.push(404);
       expect(statuses, `${method.toUpperCase()} ${p}`).toEqual(expect.arrayContaining(expected));
-      for (const s of statuses.filter((s) => s >= 400 && s !== 416)) { // 416: an empty body with Content-Range
+      for (const s of statuses.filter((s) => s >= 400 && s !== 416)) {
+        // 416: an empty body with Content-Range
         const r = defined(op.responses[String(s)]);
         expect(r.$ref ?? JSON.stringify(r.content), `${method.toUpperCase()} ${p} ${s}`).toMatch(/Error/);
       }
@@ -68,7 +80,9 @@ describe('clients/openapi.json', () => {
     for (const { path: p, method, op } of ops) {
       for (const [s, r] of Object.entries(op.responses)) {
         if (r.$ref) continue; // a component response: declared once, with its headers
-        expect(Object.keys(r.headers ?? {}), `${method.toUpperCase()} ${p} ${s}`).toEqual(expect.arrayContaining(['X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining']));
+        expect(Object.keys(r.headers ?? {}), `${method.toUpperCase()} ${p} ${s}`).toEqual(
+          expect.arrayContaining(['X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining']),
+        );
       }
     }
     const comps = doc.components.responses as Record<string, { headers: Record<string, unknown> }>;
@@ -92,8 +106,14 @@ describe('clients/openapi.json', () => {
   });
 
   it('keeps a named schema whose input differs from its output as two components (defaults are optional going in)', () => {
-    const schemas = (buildOpenApi() as { components: { schemas: Record<string, { oneOf?: Array<{ properties: { type: { const: string } }; required: string[] }> }> } }).components.schemas;
-    const video = (name: string) => defined(schemas[name]?.oneOf?.find((v) => v.properties.type.const === 'video'), `${name}'s video variant`).required;
+    const schemas = (
+      buildOpenApi() as { components: { schemas: Record<string, { oneOf?: Array<{ properties: { type: { const: string } }; required: string[] }> }> } }
+    ).components.schemas;
+    const video = (name: string) =>
+      defined(
+        schemas[name]?.oneOf?.find((v) => v.properties.type.const === 'video'),
+        `${name}'s video variant`,
+      ).required;
     expect(video('LessonContent')).toContain('completeAtPercent');
     expect(video('LessonContentInput')).not.toContain('completeAtPercent');
     expect(JSON.stringify(byId('coursesCreateLesson').op.requestBody)).toContain('#/components/schemas/LessonContentInput');
@@ -101,7 +121,8 @@ describe('clients/openapi.json', () => {
   });
 
   it('marks the body optional on operations that need no input', () => {
-    for (const id of ['coursesPublish', 'enrollmentsEnrol', 'authLogout', 'notificationsMarkAllRead']) expect(byId(id).op.requestBody?.required, id).toBe(false);
+    for (const id of ['coursesPublish', 'enrollmentsEnrol', 'authLogout', 'notificationsMarkAllRead'])
+      expect(byId(id).op.requestBody?.required, id).toBe(false);
     expect(byId('authRegister').op.requestBody?.required).toBe(true);
   });
 });

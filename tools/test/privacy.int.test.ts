@@ -106,8 +106,12 @@ describe('data export', () => {
       const a = (await http(base, 'GET', `/api/v1/audit?subjectId=${sam.user.id}`, undefined, admin.accessToken)).body.items;
       return a.filter((e: { type: string }) => e.type.startsWith('privacy.')).length >= 4 && a;
     });
-    const staff = entries.filter((e: { actorId: string }) => e.actorId === admin.user.id).map((e: { type: string; data: { stage?: string } }) => `${e.type}${e.data.stage ? `:${e.data.stage}` : ''}`);
-    expect(staff).toEqual(expect.arrayContaining(['privacy.record_accessed', 'privacy.exported:requested', 'privacy.exported:completed', 'privacy.exported:downloaded']));
+    const staff = entries
+      .filter((e: { actorId: string }) => e.actorId === admin.user.id)
+      .map((e: { type: string; data: { stage?: string } }) => `${e.type}${e.data.stage ? `:${e.data.stage}` : ''}`);
+    expect(staff).toEqual(
+      expect.arrayContaining(['privacy.record_accessed', 'privacy.exported:requested', 'privacy.exported:completed', 'privacy.exported:downloaded']),
+    );
   });
 });
 
@@ -246,7 +250,9 @@ describe('erasure of someone who did everything', () => {
     const auditor = (await http(base, 'POST', '/api/v1/auth/login', { email: 'auditor@privacy.test', password: pw })).body;
     const course = (await http(base, 'POST', '/api/v1/courses', { title: 'Tidepools', category: 'biology' }, teacher.accessToken)).body;
     const mod = (await http(base, 'POST', `/api/v1/courses/${course.id}/modules`, { title: 'Rocks' }, teacher.accessToken)).body;
-    const lesson = (await http(base, 'POST', `/api/v1/modules/${mod.id}/lessons`, { title: 'Barnacles', content: { type: 'markdown', body: 'x' } }, teacher.accessToken)).body;
+    const lesson = (
+      await http(base, 'POST', `/api/v1/modules/${mod.id}/lessons`, { title: 'Barnacles', content: { type: 'markdown', body: 'x' } }, teacher.accessToken)
+    ).body;
     expect((await http(base, 'POST', `/api/v1/courses/${course.id}/publish`, undefined, teacher.accessToken)).status).toBe(200);
 
     // Quinn: two devices, a failed login, a profile with a bio and a phone number, a push subscription.
@@ -266,41 +272,83 @@ describe('erasure of someone who did everything', () => {
     const enr = await http(base, 'POST', `/api/v1/courses/${course.id}/enrollments`, {}, token);
     expect(enr.body.status).toBe('active');
     expect((await http(base, 'POST', `/api/v1/lessons/${lesson.id}/complete`, {}, token)).status).toBe(200);
-    const up = await http(base, 'POST', '/api/v1/files', `${notes} of ${name} <${email}>`, token, { 'content-type': 'text/plain', 'x-filename': `${name} notes.txt` });
+    const up = await http(base, 'POST', '/api/v1/files', `${notes} of ${name} <${email}>`, token, {
+      'content-type': 'text/plain',
+      'x-filename': `${name} notes.txt`,
+    });
     expect(up.status).toBe(201);
-    expect((await http(base, 'POST', `/api/v1/courses/${course.id}/announcements`, { title: 'Low tide at six', body: 'Bring boots.' }, teacher.accessToken)).status).toBe(202);
+    expect(
+      (await http(base, 'POST', `/api/v1/courses/${course.id}/announcements`, { title: 'Low tide at six', body: 'Bring boots.' }, teacher.accessToken)).status,
+    ).toBe(202);
     await waitFor(async () => (await http(base, 'GET', '/api/v1/me/notifications', undefined, token)).body.items?.length > 0, 20_000);
-    await waitFor(async () => (await sql(`select 1 from notifications.deliveries where user_id = $1 and channel = 'email' and status = 'sent'`, [qid])).length > 0, 20_000);
+    await waitFor(
+      async () => (await sql(`select 1 from notifications.deliveries where user_id = $1 and channel = 'email' and status = 'sent'`, [qid])).length > 0,
+      20_000,
+    );
     // Exported their data.
     const exp = await http(base, 'POST', '/api/v1/me/export', {}, token);
     await waitFor(async () => (await request(exp.body.id, token)).body.status === 'complete', 20_000);
     const bundle = await http(base, 'GET', `/api/v1/privacy/requests/${exp.body.id}/download`, undefined, token);
     expect(bundle.status).toBe(200);
-    for (const n of [email, name, bio, phone, '203.0.113.77', '198.51.100.88', 'QuinnPhone/7.1', 'QuinnLaptop/8.2']) expect(JSON.stringify(bundle.body)).toContain(n);
+    for (const n of [email, name, bio, phone, '203.0.113.77', '198.51.100.88', 'QuinnPhone/7.1', 'QuinnLaptop/8.2'])
+      expect(JSON.stringify(bundle.body)).toContain(n);
     await waitFor(async () => (await sql(`select 1 from audit.entries where subject_id = $1 and type = 'privacy.exported'`, [qid])).length >= 3);
 
     // What staff can read, as a list of requests per role.
     const staffViews = (fileId: string) => ({
       admin: [
-        '/api/v1/users?limit=100', `/api/v1/users?q=quinn`, `/api/v1/users/${qid}`, `/api/v1/users/${qid}/sessions`, '/api/v1/audit?limit=100',
-        `/api/v1/audit?subjectId=${qid}&limit=100`, `/api/v1/audit?actorId=${qid}&limit=100`, '/api/v1/courses?limit=100', `/api/v1/courses/${course.id}`,
-        `/api/v1/courses/${course.id}/members`, `/api/v1/courses/${course.id}/roster`, `/api/v1/courses/${course.id}/announcements`, `/api/v1/courses/${course.id}/content`,
-        '/api/v1/admin/notifications/deliveries?limit=100', '/api/v1/analytics/courses/enrollments', '/api/v1/analytics/courses/published-by-category',
-        `/api/v1/privacy/requests/${exp.body.id}`, `/api/v1/privacy/requests/${exp.body.id}/download`, `/api/v1/enrollments/${enr.body.id}`, `/api/v1/files/${fileId}`, '/api/v1/catalog',
-        '/api/v1/me/notifications?limit=100', '/api/v1/me/dashboard',
+        '/api/v1/users?limit=100',
+        `/api/v1/users?q=quinn`,
+        `/api/v1/users/${qid}`,
+        `/api/v1/users/${qid}/sessions`,
+        '/api/v1/audit?limit=100',
+        `/api/v1/audit?subjectId=${qid}&limit=100`,
+        `/api/v1/audit?actorId=${qid}&limit=100`,
+        '/api/v1/courses?limit=100',
+        `/api/v1/courses/${course.id}`,
+        `/api/v1/courses/${course.id}/members`,
+        `/api/v1/courses/${course.id}/roster`,
+        `/api/v1/courses/${course.id}/announcements`,
+        `/api/v1/courses/${course.id}/content`,
+        '/api/v1/admin/notifications/deliveries?limit=100',
+        '/api/v1/analytics/courses/enrollments',
+        '/api/v1/analytics/courses/published-by-category',
+        `/api/v1/privacy/requests/${exp.body.id}`,
+        `/api/v1/privacy/requests/${exp.body.id}/download`,
+        `/api/v1/enrollments/${enr.body.id}`,
+        `/api/v1/files/${fileId}`,
+        '/api/v1/catalog',
+        '/api/v1/me/notifications?limit=100',
+        '/api/v1/me/dashboard',
       ],
       teacher: [
-        '/api/v1/courses?limit=100', `/api/v1/courses/${course.id}`, `/api/v1/courses/${course.id}/members`, `/api/v1/courses/${course.id}/roster`,
-        `/api/v1/courses/${course.id}/announcements`, `/api/v1/courses/${course.id}/content`, '/api/v1/analytics/courses/enrollments', `/api/v1/enrollments/${enr.body.id}`, `/api/v1/files/${fileId}`, '/api/v1/catalog',
-        '/api/v1/me/notifications?limit=100', '/api/v1/me/dashboard',
+        '/api/v1/courses?limit=100',
+        `/api/v1/courses/${course.id}`,
+        `/api/v1/courses/${course.id}/members`,
+        `/api/v1/courses/${course.id}/roster`,
+        `/api/v1/courses/${course.id}/announcements`,
+        `/api/v1/courses/${course.id}/content`,
+        '/api/v1/analytics/courses/enrollments',
+        `/api/v1/enrollments/${enr.body.id}`,
+        `/api/v1/files/${fileId}`,
+        '/api/v1/catalog',
+        '/api/v1/me/notifications?limit=100',
+        '/api/v1/me/dashboard',
       ],
-      auditor: ['/api/v1/audit?limit=100', `/api/v1/audit?subjectId=${qid}&limit=100`, `/api/v1/audit?actorId=${qid}&limit=100`, `/api/v1/users/${qid}`, '/api/v1/users?limit=100'],
+      auditor: [
+        '/api/v1/audit?limit=100',
+        `/api/v1/audit?subjectId=${qid}&limit=100`,
+        `/api/v1/audit?actorId=${qid}&limit=100`,
+        `/api/v1/users/${qid}`,
+        '/api/v1/users?limit=100',
+      ],
     });
     const tokens: Record<'admin' | 'teacher' | 'auditor', string> = { admin: admin.accessToken, teacher: teacher.accessToken, auditor: auditor.accessToken };
     const readAll = async () => {
       const views = staffViews(up.body.id);
       const seen: Array<{ who: string; url: string; status: number; text: string }> = [];
-      for (const who of ['admin', 'teacher', 'auditor'] as const) for (const url of views[who]) for (const r of await walk(url, tokens[who])) seen.push({ who, ...r });
+      for (const who of ['admin', 'teacher', 'auditor'] as const)
+        for (const url of views[who]) for (const r of await walk(url, tokens[who])) seen.push({ who, ...r });
       return seen;
     };
     const holding = (seen: Array<{ who: string; url: string; text: string }>) =>
@@ -320,7 +368,10 @@ describe('erasure of someone who did everything', () => {
     // A message about them that arrives after the erasure (here: mandatory mail to the old address) is dropped.
     const mailsBefore = smtp.mails.filter((m) => m.to.includes(email)).length;
     const late = randomUUID();
-    await sql(`insert into notifications.requests (event_id, user_id, "to", template, data) values ($1, $2, $3, 'email_verification', '{"token":"late-token-123"}')`, [late, qid, email]);
+    await sql(
+      `insert into notifications.requests (event_id, user_id, "to", template, data) values ($1, $2, $3, 'email_verification', '{"token":"late-token-123"}')`,
+      [late, qid, email],
+    );
     await waitFor(async () => (await sql('select 1 from notifications.requests where event_id = $1', [late])).length === 0);
     expect(await sql('select 1 from notifications.deliveries where event_id = $1', [late])).toEqual([]);
     expect(smtp.mails.filter((m) => m.to.includes(email))).toHaveLength(mailsBefore);

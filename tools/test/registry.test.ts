@@ -50,13 +50,20 @@ describe.each(names)('service %s', (name) => {
 
   it('belongs to exactly one NATS role, which has a user in infra/nats/nats.conf', () => {
     const roles = Object.entries(natsRoles).filter(([, r]) => r.services.includes(name));
-    expect(roles.map(([role]) => role), `tools/nats-config.ts natsRoles: one role must list "${name}"`).toHaveLength(1);
+    expect(
+      roles.map(([role]) => role),
+      `tools/nats-config.ts natsRoles: one role must list "${name}"`,
+    ).toHaveLength(1);
     const conf = read('infra/nats/nats.conf');
-    expect(conf, `infra/nats/nats.conf has no user ${defined(roles[0], `a NATS role for ${name}`)[0]}: run \`pnpm lms nats-config\``).toMatch(new RegExp(`\\{ user: ${defined(roles[0], `a NATS role for ${name}`)[0]},`));
+    expect(conf, `infra/nats/nats.conf has no user ${defined(roles[0], `a NATS role for ${name}`)[0]}: run \`pnpm lms nats-config\``).toMatch(
+      new RegExp(`\\{ user: ${defined(roles[0], `a NATS role for ${name}`)[0]},`),
+    );
   });
 
   it('is listed in the README', () => {
-    const layout = read('README.md').split('\n').find((l) => l.startsWith('services/'));
+    const layout = read('README.md')
+      .split('\n')
+      .find((l) => l.startsWith('services/'));
     expect(layout, 'README.md Layout has a services/ line').toBeDefined();
     expect(defined(layout, 'the services/ line of README.md Layout').split(/[\s,]+/), `README.md Layout: the services/ line names "${name}"`).toContain(name);
   });
@@ -97,7 +104,15 @@ describe('the registry', () => {
 
   it('is described in docs/adding-a-service.md', () => {
     const doc = read('docs/adding-a-service.md');
-    for (const place of ['tools/services.ts', 'docker-compose.yml', 'tools/nats-config.ts', 'pnpm lms nats-config', 'erasureReceiptServices', 'privacyParticipants', 'README.md']) {
+    for (const place of [
+      'tools/services.ts',
+      'docker-compose.yml',
+      'tools/nats-config.ts',
+      'pnpm lms nats-config',
+      'erasureReceiptServices',
+      'privacyParticipants',
+      'README.md',
+    ]) {
       expect(doc, `docs/adding-a-service.md mentions ${place}`).toContain(place);
     }
     expect(read('README.md'), 'README.md links docs/adding-a-service.md').toContain('docs/adding-a-service.md');

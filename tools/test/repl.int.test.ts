@@ -27,7 +27,16 @@ const replBroker = (nodeID: string, identity?: ReplIdentity) => {
 beforeAll(async () => {
   db = await tempDatabase();
   ns = uniqueName('r');
-  node = await startNode(pick('auth,users,courses,audit'), { mode: 'mesh', databaseUrl: db.url, natsUrl: NATS_URL, redisUrl: REDIS_URL, namespace: ns, port: 0, migrateOnStart: true, nodeId: `${ns}-core` });
+  node = await startNode(pick('auth,users,courses,audit'), {
+    mode: 'mesh',
+    databaseUrl: db.url,
+    natsUrl: NATS_URL,
+    redisUrl: REDIS_URL,
+    namespace: ns,
+    port: 0,
+    migrateOnStart: true,
+    nodeId: `${ns}-core`,
+  });
   const edge = { meta: { edge: true } };
   const s = auth.register.output.parse(await node.broker.call(auth.register.action, { email: 'ops@repl.test', password, displayName: 'Operator' }, edge));
   const withToken = { meta: { edge: true, token: s.accessToken } };
@@ -54,7 +63,10 @@ describe('REPL', () => {
       const courses: { items: unknown[] } = await broker.call('courses.list', { q: 'secret search words' });
       expect(courses.items).toEqual([]);
       const rows = await waitFor(async () => {
-        const r = await query<{ actor_id: string; data: Record<string, unknown> }>(db.url, `select actor_id, data from audit.entries where type = 'operator.call'`);
+        const r = await query<{ actor_id: string; data: Record<string, unknown> }>(
+          db.url,
+          `select actor_id, data from audit.entries where type = 'operator.call'`,
+        );
         return r.length > 0 && r;
       });
       expect(rows).toEqual([{ actor_id: admin.id, data: expect.objectContaining({ action: 'courses.list', via: 'repl' }) }]);

@@ -54,7 +54,8 @@ describe('role changes', () => {
   });
 
   it('a learner made instructor can create a course with the token they already hold', async () => {
-    const root = (await http(base, 'POST', '/api/v1/auth/login', { email: 'root@roles.test', password: 'correct horse battery staple 42' })).body.accessToken as string;
+    const root = (await http(base, 'POST', '/api/v1/auth/login', { email: 'root@roles.test', password: 'correct horse battery staple 42' })).body
+      .accessToken as string;
     const carol = await register('carol@roles.test', 'Carol');
     expect((await http(base, 'POST', '/api/v1/courses', { title: 'Not yet', category: 'x' }, carol.token)).status).toBe(403);
     expect((await http(base, 'POST', `/api/v1/users/${carol.id}/roles`, { role: 'instructor' }, root)).status).toBe(200);

@@ -131,7 +131,13 @@ describe('changing the password', () => {
   it('needs the current password, refuses weak ones, and revokes every other session', async () => {
     const here = await login();
     const elsewhere = await login();
-    const wrong = await http(base, 'POST', '/api/v1/auth/password', { currentPassword: 'not it at all', newPassword: 'a fresh new passphrase' }, here.accessToken);
+    const wrong = await http(
+      base,
+      'POST',
+      '/api/v1/auth/password',
+      { currentPassword: 'not it at all', newPassword: 'a fresh new passphrase' },
+      here.accessToken,
+    );
     expect(wrong.status).toBe(401);
     const weak = await http(base, 'POST', '/api/v1/auth/password', { currentPassword: pw, newPassword: 'password1234' }, here.accessToken);
     expect(weak.status).toBe(422);
@@ -151,4 +157,3 @@ describe('changing the password', () => {
     expect(r.body.error.message).toMatch(/most common/);
   });
 });
-

@@ -109,7 +109,16 @@ export async function meshNode(services: import('@lms/runtime').ServiceModule[])
   const { gatewayPort } = await import('@lms/gateway');
   const pgdb = await tempDatabase();
   const namespace = uniqueName('t');
-  const node = await startNode(services, { mode: 'mesh', databaseUrl: pgdb.url, natsUrl: NATS_URL, redisUrl: REDIS_URL, namespace, port: 0, migrateOnStart: true, nodeId: namespace });
+  const node = await startNode(services, {
+    mode: 'mesh',
+    databaseUrl: pgdb.url,
+    natsUrl: NATS_URL,
+    redisUrl: REDIS_URL,
+    namespace,
+    port: 0,
+    migrateOnStart: true,
+    nodeId: namespace,
+  });
   return {
     node,
     base: `http://127.0.0.1:${gatewayPort(node.broker)}`,
@@ -225,14 +234,22 @@ export interface WorkQueue {
  */
 export const WORK_QUEUES: WorkQueue[] = [
   { table: 'notifications.requests', where: `status = 'pending' and run_after <= now()` },
-  { table: 'notifications.deliveries', where: `(status = 'queued' and run_after <= now()) or (status = 'sending' and updated_at > now() - interval '30 seconds')` },
+  {
+    table: 'notifications.deliveries',
+    where: `(status = 'queued' and run_after <= now()) or (status = 'sending' and updated_at > now() - interval '30 seconds')`,
+  },
   { table: 'users.privacy_requests', where: `status in ('pending', 'running')` },
 ];
 
 /** Rows waiting in every service's outbox (every schema that has an `outbox` table) and in the work queues. */
 async function tableBacklog(p: Pipeline): Promise<number> {
   const run = async (q: string): Promise<Array<Record<string, unknown>>> =>
-    p.db ? (await import('kysely')).sql.raw<Record<string, unknown>>(q).execute(p.db).then((r) => r.rows) : query(defined(p.databaseUrl, 'a database handle or URL'), q);
+    p.db
+      ? (await import('kysely')).sql
+          .raw<Record<string, unknown>>(q)
+          .execute(p.db)
+          .then((r) => r.rows)
+      : query(defined(p.databaseUrl, 'a database handle or URL'), q);
   const tables = new Set((await run(`select table_schema || '.' || table_name as t from information_schema.tables`)).map((r) => String(r.t)));
   const counts = [
     ...[...tables].filter((t) => t.endsWith('.outbox')).map((t) => `select count(*)::int as n from ${t}`),

@@ -27,7 +27,12 @@ const conformance: Middleware = {
     } catch {
       /* bytes */
     }
-    await checkResponse(request.method, new URL(request.url).pathname + new URL(request.url).search, { status: response.status, headers: response.headers, text, body });
+    await checkResponse(request.method, new URL(request.url).pathname + new URL(request.url).search, {
+      status: response.status,
+      headers: response.headers,
+      text,
+      body,
+    });
   },
 };
 
@@ -46,7 +51,9 @@ const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 describe('a third-party client generated from the OpenAPI document (openapi-typescript + openapi-fetch)', () => {
   it('registers, builds and publishes a course, enrols, completes it and reads the progress', async () => {
-    const admin = await api.POST('/auth/register', { body: { email: 'integrator@example.com', password: 'a long enough password', displayName: 'Integrator' } });
+    const admin = await api.POST('/auth/register', {
+      body: { email: 'integrator@example.com', password: 'a long enough password', displayName: 'Integrator' },
+    });
     expect(admin.response.status).toBe(201);
     const teacher = defined(admin.data).accessToken; // the first account is the admin, who may create courses
     const learnerReg = await api.POST('/auth/register', { body: { email: 'learner@example.com', password: 'another long password', displayName: 'Learner' } });
@@ -79,7 +86,10 @@ describe('a third-party client generated from the OpenAPI document (openapi-type
     expect(defined(progress.data).completedAt).not.toBeNull();
 
     // Errors come typed too: the Error schema.
-    const missing = await api.GET('/courses/{courseId}/progress', { headers: bearer(learner), params: { path: { courseId: '00000000-0000-4000-8000-000000000000' } } });
+    const missing = await api.GET('/courses/{courseId}/progress', {
+      headers: bearer(learner),
+      params: { path: { courseId: '00000000-0000-4000-8000-000000000000' } },
+    });
     expect(missing.response.status).toBe(404);
     expect(missing.error?.error.code).toMatch(/NOT_FOUND/);
   });
@@ -87,7 +97,21 @@ describe('a third-party client generated from the OpenAPI document (openapi-type
   it('uploads and downloads bytes exactly (0x00 and 0xff included), raw and as multipart', async () => {
     const user = await api.POST('/auth/register', { body: { email: 'bytes@example.com', password: 'a long enough password', displayName: 'Bytes' } });
     const token = defined(user.data).accessToken;
-    const bytes = new Uint8Array([0x00, 0xff, 0x68, 0x69, 0x00, 0x0a, 0x0d, 0x7f, 0x80, 0xfe, 0xff, 0x00, ...Array.from({ length: 300 }, (_, i) => (i * 37) & 0xff)]);
+    const bytes = new Uint8Array([
+      0x00,
+      0xff,
+      0x68,
+      0x69,
+      0x00,
+      0x0a,
+      0x0d,
+      0x7f,
+      0x80,
+      0xfe,
+      0xff,
+      0x00,
+      ...Array.from({ length: 300 }, (_, i) => (i * 37) & 0xff),
+    ]);
 
     // The request body is typed Blob (format: binary): the bytes go as they are, not JSON-encoded.
     const raw = await api.POST('/files', {
@@ -117,7 +141,11 @@ describe('a third-party client generated from the OpenAPI document (openapi-type
       expect(new Uint8Array(defined(down.data))).toEqual(bytes);
       expect(down.response.headers.get('etag')).toBeTruthy();
     }
-    const part = await api.GET('/files/{fileId}/content', { headers: { ...bearer(token), Range: 'bytes=0-1' }, params: { path: { fileId: defined(raw.data).id } }, parseAs: 'arrayBuffer' });
+    const part = await api.GET('/files/{fileId}/content', {
+      headers: { ...bearer(token), Range: 'bytes=0-1' },
+      params: { path: { fileId: defined(raw.data).id } },
+      parseAs: 'arrayBuffer',
+    });
     expect([part.response.status, [...new Uint8Array(defined(part.data))]]).toEqual([206, [0x00, 0xff]]);
   });
 });

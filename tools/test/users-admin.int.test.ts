@@ -41,7 +41,13 @@ describe('user administration', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { body: { items: Array<{ email: string }>; nextCursor: string | null } } = await http(base, 'GET', `/api/v1/users?limit=2${cursor ? `&cursor=${cursor}` : ''}`, undefined, admin.accessToken);
+      const page: { body: { items: Array<{ email: string }>; nextCursor: string | null } } = await http(
+        base,
+        'GET',
+        `/api/v1/users?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        undefined,
+        admin.accessToken,
+      );
       seen.push(...page.body.items.map((u) => u.email));
       cursor = page.body.nextCursor;
     } while (cursor);
@@ -63,7 +69,10 @@ describe('user administration', () => {
 
   it('grants and revokes roles, but an admin cannot demote themself', async () => {
     const ben = (await http(base, 'GET', '/api/v1/users?q=u1%40', undefined, admin.accessToken)).body.items[0];
-    expect((await http(base, 'POST', `/api/v1/users/${ben.id}/roles`, { role: 'instructor' }, admin.accessToken)).body.roles).toEqual(['instructor', 'student']);
+    expect((await http(base, 'POST', `/api/v1/users/${ben.id}/roles`, { role: 'instructor' }, admin.accessToken)).body.roles).toEqual([
+      'instructor',
+      'student',
+    ]);
     expect((await http(base, 'DELETE', `/api/v1/users/${ben.id}/roles/instructor`, undefined, admin.accessToken)).body.roles).toEqual(['student']);
     const self = await http(base, 'DELETE', `/api/v1/users/${admin.user.id}/roles/admin`, undefined, admin.accessToken);
     expect(self.status).toBe(409);

@@ -23,7 +23,12 @@ describe('analytics handlers (unit: with courses as the source of events)', () =
       expect(r.total).toBe(3);
       return r;
     });
-    expect(stats.categories).toEqual(expect.arrayContaining([{ category: 'maths', published: 2 }, { category: 'music', published: 1 }]));
+    expect(stats.categories).toEqual(
+      expect.arrayContaining([
+        { category: 'maths', published: 2 },
+        { category: 'music', published: 1 },
+      ]),
+    );
   });
 
   it('answers enrollments per course as an empty list when nothing was enrolled, and checks the limit', async () => {

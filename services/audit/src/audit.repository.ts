@@ -76,7 +76,10 @@ export class AuditRepository {
       .returning('id')
       .executeTakeFirst();
     if (!row || !hasPersonal || (owner && (await this.erased(owner)))) return;
-    await this.db.insertInto('personal').values({ entry_id: row.id, subject_id: owner, ip: e.ip, data: JSON.stringify(personal) }).execute();
+    await this.db
+      .insertInto('personal')
+      .values({ entry_id: row.id, subject_id: owner, ip: e.ip, data: JSON.stringify(personal) })
+      .execute();
   }
 
   /** Erasure: deletes every personal field kept about the user; the entries (ids only) stay. */
@@ -91,12 +94,25 @@ export class AuditRepository {
     let q = this.db
       .selectFrom('entries')
       .leftJoin('personal', 'personal.entry_id', 'entries.id')
-      .select(['entries.id', 'entries.event_id', 'entries.at', 'entries.type', 'entries.actor_id', 'entries.subject_id', 'entries.data', 'personal.ip', 'personal.data as personal']);
+      .select([
+        'entries.id',
+        'entries.event_id',
+        'entries.at',
+        'entries.type',
+        'entries.actor_id',
+        'entries.subject_id',
+        'entries.data',
+        'personal.ip',
+        'personal.data as personal',
+      ]);
     if (f.type) q = q.where('entries.type', '=', f.type);
     if (f.actorId) q = q.where('entries.actor_id', '=', f.actorId);
     if (f.subjectId) q = q.where('entries.subject_id', '=', f.subjectId);
     if (f.before) q = q.where('entries.id', '<', f.before);
-    const rows = await q.orderBy('entries.id', 'desc').limit(f.limit + 1).execute();
+    const rows = await q
+      .orderBy('entries.id', 'desc')
+      .limit(f.limit + 1)
+      .execute();
     return rows.map(({ personal, ...r }) => ({ ...r, ip: r.ip ?? null, data: personal ? { ...r.data, ...personal } : r.data }));
   }
 

@@ -1,4 +1,14 @@
-import { audit, auditInternal, authEvents, courseEvents, erasureReceipts, privacyEvents, privacyExportContract, userEvents, type EventContract } from '@lms/contracts';
+import {
+  audit,
+  auditInternal,
+  authEvents,
+  courseEvents,
+  erasureReceipts,
+  privacyEvents,
+  privacyExportContract,
+  userEvents,
+  type EventContract,
+} from '@lms/contracts';
 import { consumer, defineService, invalidCursor, keysetPage, type ConsumerArgs, type ConsumerDefinition } from '@lms/runtime';
 import type { Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';
@@ -23,7 +33,15 @@ function audited<E extends EventContract>(
     handle: async (args) => {
       const { payload, event: env, repo } = args;
       const w = who(payload);
-      const entry: NewEntry = { eventId: env.id, at: env.occurredAt, type, actorId: w.actorId, subjectId: w.subjectId, ip: w.ip ?? null, data: payload as Record<string, unknown> };
+      const entry: NewEntry = {
+        eventId: env.id,
+        at: env.occurredAt,
+        type,
+        actorId: w.actorId,
+        subjectId: w.subjectId,
+        ip: w.ip ?? null,
+        data: payload as Record<string, unknown>,
+      };
       await repo.append(entry);
       await after?.(payload, args);
     },
@@ -72,7 +90,15 @@ export const auditService = defineService({
     },
     async recordOperatorCall({ input, caller, repo }) {
       const data = { action: input.action, via: 'repl', ...(input.requestId && { requestId: input.requestId }) };
-      await repo.append({ eventId: randomUUID(), at: new Date().toISOString(), type: 'operator.call', actorId: caller.userId, subjectId: null, ip: null, data });
+      await repo.append({
+        eventId: randomUUID(),
+        at: new Date().toISOString(),
+        type: 'operator.call',
+        actorId: caller.userId,
+        subjectId: null,
+        ip: null,
+        data,
+      });
       return { recorded: true as const };
     },
     async list({ input, repo }) {

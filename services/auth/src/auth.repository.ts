@@ -22,8 +22,22 @@ export interface AuthDB {
     amr: Generated<string>;
   };
   refresh_tokens: { token_hash: string; session_id: string; created_at: Generated<Date>; expires_at: Date; used_at: Date | null };
-  email_tokens: { token_hash: string; user_id: string; purpose: EmailTokenPurpose; email: string; created_at: Generated<Date>; expires_at: Date; used_at: Date | null };
-  mfa_totp: { user_id: string; secret_sealed: string; created_at: Generated<Date>; confirmed_at: Date | null; last_step: ColumnType<string | null, number | null, number | null> };
+  email_tokens: {
+    token_hash: string;
+    user_id: string;
+    purpose: EmailTokenPurpose;
+    email: string;
+    created_at: Generated<Date>;
+    expires_at: Date;
+    used_at: Date | null;
+  };
+  mfa_totp: {
+    user_id: string;
+    secret_sealed: string;
+    created_at: Generated<Date>;
+    confirmed_at: Date | null;
+    last_step: ColumnType<string | null, number | null, number | null>;
+  };
   recovery_codes: { user_id: string; code_hash: string; used_at: Date | null };
   mfa_challenges: { token_hash: string; user_id: string; expires_at: Date; attempts: Generated<number>; used_at: Date | null };
   identities: { provider: string; subject: string; user_id: string; email: string | null; created_at: Generated<Date>; last_login_at: Date | null };
@@ -61,7 +75,11 @@ export class AuthRepository {
   }
 
   async touchLogin(userId: string): Promise<void> {
-    await this.db.updateTable('credentials').set({ last_login_at: sql`now()` }).where('user_id', '=', userId).execute();
+    await this.db
+      .updateTable('credentials')
+      .set({ last_login_at: sql`now()` })
+      .where('user_id', '=', userId)
+      .execute();
   }
 
   async keys() {
@@ -89,7 +107,14 @@ export class AuthRepository {
 
   /** A token's row without using it (to read whose it is before deciding). */
   peekEmailToken(hash: string, purpose: EmailTokenPurpose) {
-    return this.db.selectFrom('email_tokens').selectAll().where('token_hash', '=', hash).where('purpose', '=', purpose).where('used_at', 'is', null).where('expires_at', '>', sql<Date>`now()`).executeTakeFirst();
+    return this.db
+      .selectFrom('email_tokens')
+      .selectAll()
+      .where('token_hash', '=', hash)
+      .where('purpose', '=', purpose)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', sql<Date>`now()`)
+      .executeTakeFirst();
   }
 
   findRefreshToken(tokenHash: string) {
@@ -131,7 +156,11 @@ export class AuthRepository {
 
   /** Revokes sessions of a user (all, one, or all but one); returns the ids of those that were active. */
   async revokeSessions(userId: string, reason: string, sessionId?: string, exceptId?: string): Promise<string[]> {
-    let q = this.db.updateTable('sessions').set({ revoked_at: sql`now()`, revoked_reason: reason }).where('user_id', '=', userId).where('revoked_at', 'is', null);
+    let q = this.db
+      .updateTable('sessions')
+      .set({ revoked_at: sql`now()`, revoked_reason: reason })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null);
     if (sessionId) q = q.where('id', '=', sessionId);
     if (exceptId) q = q.where('id', '!=', exceptId);
     const rows = await q.returning('id').execute();
@@ -143,7 +172,10 @@ export class AuthRepository {
   /** Stores a new token; earlier unused ones of the same purpose stop working (only the newest link works). */
   async newEmailToken(t: { hash: string; userId: string; purpose: EmailTokenPurpose; email: string; expiresAt: Date }): Promise<void> {
     await this.invalidateEmailTokens(t.userId, t.purpose);
-    await this.db.insertInto('email_tokens').values({ token_hash: t.hash, user_id: t.userId, purpose: t.purpose, email: t.email, expires_at: t.expiresAt, used_at: null }).execute();
+    await this.db
+      .insertInto('email_tokens')
+      .values({ token_hash: t.hash, user_id: t.userId, purpose: t.purpose, email: t.email, expires_at: t.expiresAt, used_at: null })
+      .execute();
   }
 
   /** Uses a token once: answers its row if it was unused, unexpired and of this purpose. */
@@ -160,11 +192,22 @@ export class AuthRepository {
   }
 
   async invalidateEmailTokens(userId: string, purpose: EmailTokenPurpose): Promise<void> {
-    await this.db.updateTable('email_tokens').set({ used_at: sql`now()` }).where('user_id', '=', userId).where('purpose', '=', purpose).where('used_at', 'is', null).execute();
+    await this.db
+      .updateTable('email_tokens')
+      .set({ used_at: sql`now()` })
+      .where('user_id', '=', userId)
+      .where('purpose', '=', purpose)
+      .where('used_at', 'is', null)
+      .execute();
   }
 
   async markEmailVerified(userId: string, email: string): Promise<boolean> {
-    const r = await this.db.updateTable('credentials').set({ email_verified_at: sql`now()` }).where('user_id', '=', userId).where('email', '=', email).executeTakeFirst();
+    const r = await this.db
+      .updateTable('credentials')
+      .set({ email_verified_at: sql`now()` })
+      .where('user_id', '=', userId)
+      .where('email', '=', email)
+      .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
 
@@ -201,16 +244,30 @@ export class AuthRepository {
 
   async replaceRecoveryCodes(userId: string, hashes: string[]): Promise<void> {
     await this.db.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
-    await this.db.insertInto('recovery_codes').values(hashes.map((h) => ({ user_id: userId, code_hash: h, used_at: null }))).execute();
+    await this.db
+      .insertInto('recovery_codes')
+      .values(hashes.map((h) => ({ user_id: userId, code_hash: h, used_at: null })))
+      .execute();
   }
 
   async useRecoveryCode(userId: string, hash: string): Promise<boolean> {
-    const r = await this.db.updateTable('recovery_codes').set({ used_at: sql`now()` }).where('user_id', '=', userId).where('code_hash', '=', hash).where('used_at', 'is', null).executeTakeFirst();
+    const r = await this.db
+      .updateTable('recovery_codes')
+      .set({ used_at: sql`now()` })
+      .where('user_id', '=', userId)
+      .where('code_hash', '=', hash)
+      .where('used_at', 'is', null)
+      .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
 
   async recoveryCodesLeft(userId: string): Promise<number> {
-    const r = await this.db.selectFrom('recovery_codes').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', userId).where('used_at', 'is', null).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('recovery_codes')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('user_id', '=', userId)
+      .where('used_at', 'is', null)
+      .executeTakeFirst();
     return Number(r?.n ?? 0);
   }
 
@@ -232,13 +289,22 @@ export class AuthRepository {
   }
 
   async finishChallenge(hash: string): Promise<boolean> {
-    const r = await this.db.updateTable('mfa_challenges').set({ used_at: sql`now()` }).where('token_hash', '=', hash).where('used_at', 'is', null).executeTakeFirst();
+    const r = await this.db
+      .updateTable('mfa_challenges')
+      .set({ used_at: sql`now()` })
+      .where('token_hash', '=', hash)
+      .where('used_at', 'is', null)
+      .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
 
   /** The install's data key, created on first use. Of two nodes racing, both end up with the first stored. */
   async dataKey(make: () => string): Promise<string> {
-    await this.db.insertInto('data_keys').values({ id: 1, key: make() }).onConflict((oc) => oc.column('id').doNothing()).execute();
+    await this.db
+      .insertInto('data_keys')
+      .values({ id: 1, key: make() })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
     return (await this.db.selectFrom('data_keys').select('key').where('id', '=', 1).executeTakeFirstOrThrow()).key;
   }
 
@@ -257,7 +323,10 @@ export class AuthRepository {
   }
 
   async newOidcFlow(f: { stateHash: string; provider: string; codeVerifier: string; nonce: string; expiresAt: Date }): Promise<void> {
-    await this.db.insertInto('oidc_flows').values({ state_hash: f.stateHash, provider: f.provider, code_verifier: f.codeVerifier, nonce: f.nonce, expires_at: f.expiresAt, used_at: null }).execute();
+    await this.db
+      .insertInto('oidc_flows')
+      .values({ state_hash: f.stateHash, provider: f.provider, code_verifier: f.codeVerifier, nonce: f.nonce, expires_at: f.expiresAt, used_at: null })
+      .execute();
   }
 
   /** Takes a flow once: a state works for one callback only. */
@@ -277,9 +346,22 @@ export class AuthRepository {
 
   /** Everything this service holds about a user, for their data export (never hashes or secrets). */
   async exportUser(userId: string) {
-    const cred = await this.db.selectFrom('credentials').select(['email', 'created_at', 'last_login_at', 'email_verified_at']).where('user_id', '=', userId).executeTakeFirst();
-    const sessions = await this.db.selectFrom('sessions').select(['id', 'user_agent', 'ip', 'created_at', 'last_used_at', 'revoked_at', 'revoked_reason', 'amr']).where('user_id', '=', userId).orderBy('created_at').execute();
-    const identities = await this.db.selectFrom('identities').select(['provider', 'subject', 'email', 'created_at', 'last_login_at']).where('user_id', '=', userId).execute();
+    const cred = await this.db
+      .selectFrom('credentials')
+      .select(['email', 'created_at', 'last_login_at', 'email_verified_at'])
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    const sessions = await this.db
+      .selectFrom('sessions')
+      .select(['id', 'user_agent', 'ip', 'created_at', 'last_used_at', 'revoked_at', 'revoked_reason', 'amr'])
+      .where('user_id', '=', userId)
+      .orderBy('created_at')
+      .execute();
+    const identities = await this.db
+      .selectFrom('identities')
+      .select(['provider', 'subject', 'email', 'created_at', 'last_login_at'])
+      .where('user_id', '=', userId)
+      .execute();
     const totp = await this.totp(userId);
     return { credentials: cred ?? null, sessions, identities, mfa: { totp: Boolean(totp?.confirmed_at), enabledAt: totp?.confirmed_at ?? null } };
   }

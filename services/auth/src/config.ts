@@ -33,11 +33,14 @@ export const authEnv = declareEnv('auth', {
     })
     .meta({ description: 'Key sealing TOTP seeds: 32 bytes, base64 or hex; unset: a key generated once and kept in the auth schema', secret: true }),
   LMS_NAME: z.string().default('LMS').meta({ description: 'Name of the installation (issuer shown in authenticator apps)' }),
-  PUBLIC_URL: z.string().optional().meta({ description: 'Public base URL (links in messages, the OIDC redirect URI)', defaultText: '`http://localhost:<PORT>`' }),
-  OIDC_PROVIDERS: env
-    .list()
-    .default([])
-    .meta({ description: 'Identity providers, comma-separated; each configured by `OIDC_<NAME>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`, `_NAME`, `_SCOPES`, `_LINK_BY_EMAIL`, `_CREATE_ACCOUNTS`' }),
+  PUBLIC_URL: z
+    .string()
+    .optional()
+    .meta({ description: 'Public base URL (links in messages, the OIDC redirect URI)', defaultText: '`http://localhost:<PORT>`' }),
+  OIDC_PROVIDERS: env.list().default([]).meta({
+    description:
+      'Identity providers, comma-separated; each configured by `OIDC_<NAME>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`, `_NAME`, `_SCOPES`, `_LINK_BY_EMAIL`, `_CREATE_ACCOUNTS`',
+  }),
   OIDC_ALLOW_INSECURE_HTTP: env.bool().default(false).meta({ description: 'Allow identity providers over plain http (development and tests only)' }),
 });
 export type AuthConfig = z.output<typeof authEnv>;
@@ -52,7 +55,10 @@ export type OidcProviderKey = (typeof OIDC_PROVIDER_KEYS)[number];
  * hands a service only the values it declared: this is the one place in the service that reads `process.env`
  * (empty values count as unset, as everywhere else). Parsed and checked by `oidcProvidersFrom` (oidc.ts).
  */
-export function oidcProviderVariables(names: readonly string[], source: NodeJS.ProcessEnv = process.env): Record<string, Partial<Record<OidcProviderKey, string>>> {
+export function oidcProviderVariables(
+  names: readonly string[],
+  source: NodeJS.ProcessEnv = process.env,
+): Record<string, Partial<Record<OidcProviderKey, string>>> {
   const out: Record<string, Partial<Record<OidcProviderKey, string>>> = {};
   for (const name of names) {
     const vars: Partial<Record<OidcProviderKey, string>> = {};

@@ -22,7 +22,10 @@ export interface OidcProviderConfig {
  * left out), CLIENT_SECRET, NAME, SCOPES (`openid email profile`), LINK_BY_EMAIL and CREATE_ACCOUNTS (both on
  * unless `false`) optional.
  */
-export function oidcProvidersFrom(names: readonly string[], variables: (names: string[]) => Record<string, Partial<Record<OidcProviderKey, string>>>): OidcProviderConfig[] {
+export function oidcProvidersFrom(
+  names: readonly string[],
+  variables: (names: string[]) => Record<string, Partial<Record<OidcProviderKey, string>>>,
+): OidcProviderConfig[] {
   const valid = names.map((s) => s.trim().toLowerCase()).filter((s) => /^[a-z0-9-]+$/.test(s));
   const vars = variables(valid);
   return valid.flatMap((name) => {
@@ -88,7 +91,13 @@ export class Oidc {
     let c = this.configs.get(key);
     if (!c) {
       // Plain http only where the operator says so (a provider on localhost in development and tests).
-      c = oidc.discovery(new URL(p.issuer), p.clientId, p.clientSecret || undefined, undefined, this.insecure ? { execute: [oidc.allowInsecureRequests] } : undefined);
+      c = oidc.discovery(
+        new URL(p.issuer),
+        p.clientId,
+        p.clientSecret || undefined,
+        undefined,
+        this.insecure ? { execute: [oidc.allowInsecureRequests] } : undefined,
+      );
       this.configs.set(key, c);
       void c.catch(() => this.configs.delete(key));
     }
@@ -115,7 +124,11 @@ export class Oidc {
   }
 
   /** Exchanges the code (checking state, nonce, PKCE, issuer and the ID token) for the user's claims. */
-  async finishFlow(p: OidcProviderConfig, callbackQuery: Record<string, string>, checks: { state: string; codeVerifier: string; nonce: string }): Promise<ExternalIdentity> {
+  async finishFlow(
+    p: OidcProviderConfig,
+    callbackQuery: Record<string, string>,
+    checks: { state: string; codeVerifier: string; nonce: string },
+  ): Promise<ExternalIdentity> {
     const config = await this.configurationOf(p);
     const current = new URL(this.redirectUri(p.name));
     for (const [k, v] of Object.entries(callbackQuery)) current.searchParams.set(k, v);
@@ -130,7 +143,8 @@ export class Oidc {
       if (!idToken) throw new Error('no ID token');
       // Providers that keep the ID token small put email and name in the userinfo response only;
       // fetchUserInfo checks that its subject is the ID token's.
-      const claims: Record<string, unknown> = idToken.email === undefined ? { ...(await oidc.fetchUserInfo(config, tokens.access_token, idToken.sub)), sub: idToken.sub } : idToken;
+      const claims: Record<string, unknown> =
+        idToken.email === undefined ? { ...(await oidc.fetchUserInfo(config, tokens.access_token, idToken.sub)), sub: idToken.sub } : idToken;
       return {
         subject: idToken.sub,
         email: typeof claims.email === 'string' ? claims.email.toLowerCase() : null,
@@ -138,7 +152,9 @@ export class Oidc {
         name: typeof claims.name === 'string' ? claims.name : null,
       };
     } catch (err) {
-      throw new DomainError('OIDC_FAILED', 'The identity provider did not confirm the sign-in', { reason: err instanceof Error ? err.message.slice(0, 200) : 'unknown' });
+      throw new DomainError('OIDC_FAILED', 'The identity provider did not confirm the sign-in', {
+        reason: err instanceof Error ? err.message.slice(0, 200) : 'unknown',
+      });
     }
   }
 }

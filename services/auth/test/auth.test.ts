@@ -42,9 +42,18 @@ describe('auth handlers (unit: public procedures and token issuance)', () => {
     expect(payload.exp).toBe((payload.iat ?? 0) + s.expiresIn);
     vi.useRealTimers();
 
-    expect(await node.anonymous().fail(auth.register, { email: address, password: PASSWORD, displayName: 'Copy' })).toMatchObject({ code: 'EMAIL_TAKEN', status: 409 });
-    expect(await node.anonymous().fail(auth.register, { email: email(), password: 'short', displayName: 'Weak' })).toMatchObject({ code: 'VALIDATION_FAILED', status: 422 });
-    expect(await node.anonymous().fail(auth.register, { email: email(), password: '1234567890', displayName: 'Common' })).toMatchObject({ code: 'VALIDATION_FAILED', status: 422 });
+    expect(await node.anonymous().fail(auth.register, { email: address, password: PASSWORD, displayName: 'Copy' })).toMatchObject({
+      code: 'EMAIL_TAKEN',
+      status: 409,
+    });
+    expect(await node.anonymous().fail(auth.register, { email: email(), password: 'short', displayName: 'Weak' })).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      status: 422,
+    });
+    expect(await node.anonymous().fail(auth.register, { email: email(), password: '1234567890', displayName: 'Common' })).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      status: 422,
+    });
   });
 
   it('signs in with the right password only, without telling which part was wrong', async () => {
@@ -81,7 +90,12 @@ describe('auth handlers (unit: public procedures and token issuance)', () => {
     const s = await node.anonymous().call(auth.register, { email: email(), password: PASSWORD, displayName: 'Ed' });
     const other = session(await node.anonymous().call(auth.login, { email: s.user.email, password: PASSWORD }));
     const me = callerOf(s);
-    expect((await me.call(auth.sessions, {})).items.map((x) => [x.id, x.current])).toEqual(expect.arrayContaining([[s.sessionId, true], [other.sessionId, false]]));
+    expect((await me.call(auth.sessions, {})).items.map((x) => [x.id, x.current])).toEqual(
+      expect.arrayContaining([
+        [s.sessionId, true],
+        [other.sessionId, false],
+      ]),
+    );
     await me.call(auth.logout, {});
     expect(await node.anonymous().fail(auth.refresh, { refreshToken: s.refreshToken })).toMatchObject({ code: 'TOKEN_INVALID', status: 401 });
     // The other session lives on; someone else cannot end it.

@@ -43,7 +43,16 @@ describe('auth configuration', () => {
     const c = parse(source);
     const providers = oidcProvidersFrom(c.OIDC_PROVIDERS, (names) => oidcProviderVariables(names, source));
     expect(providers).toEqual([
-      { name: 'school', displayName: 'school', issuer: 'https://idp.example', clientId: 'lms', clientSecret: '', scopes: 'openid email profile', linkByEmail: false, createAccounts: true },
+      {
+        name: 'school',
+        displayName: 'school',
+        issuer: 'https://idp.example',
+        clientId: 'lms',
+        clientSecret: '',
+        scopes: 'openid email profile',
+        linkByEmail: false,
+        createAccounts: true,
+      },
     ]);
   });
 });

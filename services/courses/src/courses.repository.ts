@@ -111,7 +111,15 @@ export function toCourse(r: CourseRow): Course {
 }
 
 export function toModule(r: ModuleRow): CourseModule {
-  return { id: r.id, courseId: r.course_id, title: r.title, summary: r.summary, position: r.position, requires: r.requires, updatedAt: r.updated_at.toISOString() };
+  return {
+    id: r.id,
+    courseId: r.course_id,
+    title: r.title,
+    summary: r.summary,
+    position: r.position,
+    requires: r.requires,
+    updatedAt: r.updated_at.toISOString(),
+  };
 }
 
 export function toLesson(r: LessonRow, render: (markdown: string) => string): Lesson {
@@ -244,11 +252,20 @@ export class CoursesRepository {
 
   /** Content edits (modules, lessons) mark the working copy changed. */
   async touchContent(id: string): Promise<void> {
-    await this.db.updateTable('courses').set({ content_changed_at: sql`now()` }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('courses')
+      .set({ content_changed_at: sql`now()` })
+      .where('id', '=', id)
+      .execute();
   }
 
   setStatus(id: string, status: Course['status']) {
-    return this.db.updateTable('courses').set({ status, updated_at: sql`now()` }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+    return this.db
+      .updateTable('courses')
+      .set({ status, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
   }
 
   /** Bumps the version and stores the snapshot learners will see, in the caller's transaction. */
@@ -259,12 +276,16 @@ export class CoursesRepository {
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    await this.db.insertInto('course_versions').values({ course_id: id, version: row.version, snapshot: JSON.stringify(snapshot(row)), published_by: by }).execute();
+    await this.db
+      .insertInto('course_versions')
+      .values({ course_id: id, version: row.version, snapshot: JSON.stringify(snapshot(row)), published_by: by })
+      .execute();
     return row;
   }
 
   async snapshot(courseId: string, version: number): Promise<unknown> {
-    return (await this.db.selectFrom('course_versions').select('snapshot').where('course_id', '=', courseId).where('version', '=', version).executeTakeFirst())?.snapshot;
+    return (await this.db.selectFrom('course_versions').select('snapshot').where('course_id', '=', courseId).where('version', '=', version).executeTakeFirst())
+      ?.snapshot;
   }
 
   // ------------------------------------------------------------ modules and lessons
@@ -287,11 +308,17 @@ export class CoursesRepository {
 
   /** The last position among a parent's children, to append after it. */
   async lastModulePosition(courseId: string): Promise<string | null> {
-    return (await this.db.selectFrom('modules').select('position').where('course_id', '=', courseId).orderBy('position', 'desc').limit(1).executeTakeFirst())?.position ?? null;
+    return (
+      (await this.db.selectFrom('modules').select('position').where('course_id', '=', courseId).orderBy('position', 'desc').limit(1).executeTakeFirst())
+        ?.position ?? null
+    );
   }
 
   async lastLessonPosition(moduleId: string): Promise<string | null> {
-    return (await this.db.selectFrom('lessons').select('position').where('module_id', '=', moduleId).orderBy('position', 'desc').limit(1).executeTakeFirst())?.position ?? null;
+    return (
+      (await this.db.selectFrom('lessons').select('position').where('module_id', '=', moduleId).orderBy('position', 'desc').limit(1).executeTakeFirst())
+        ?.position ?? null
+    );
   }
 
   /** The position right after `afterPosition` (or the first) among a parent's children. */
@@ -331,7 +358,16 @@ export class CoursesRepository {
   insertLesson(l: { id: string; moduleId: string; courseId: string; title: string; durationMinutes: number; content: LessonContent; position: string }) {
     return this.db
       .insertInto('lessons')
-      .values({ id: l.id, module_id: l.moduleId, course_id: l.courseId, title: l.title, type: l.content.type, duration_minutes: l.durationMinutes, content: JSON.stringify(l.content), position: l.position })
+      .values({
+        id: l.id,
+        module_id: l.moduleId,
+        course_id: l.courseId,
+        title: l.title,
+        type: l.content.type,
+        duration_minutes: l.durationMinutes,
+        content: JSON.stringify(l.content),
+        position: l.position,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
   }
@@ -380,7 +416,11 @@ export class CoursesRepository {
     let q = this.db.selectFrom('course_members').selectAll().where('course_id', '=', f.courseId);
     if (f.role) q = q.where('role', '=', f.role);
     if (f.after) q = q.where(sql<boolean>`(added_at, user_id) > (${f.after.createdAt}, ${f.after.id}::uuid)`);
-    return q.orderBy('added_at').orderBy('user_id').limit(f.limit + 1).execute();
+    return q
+      .orderBy('added_at')
+      .orderBy('user_id')
+      .limit(f.limit + 1)
+      .execute();
   }
 
   putMember(m: { courseId: string; userId: string; role: CourseRole; by: string }) {
@@ -393,7 +433,12 @@ export class CoursesRepository {
   }
 
   async removeMember(courseId: string, userId: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('course_members').where('course_id', '=', courseId).where('user_id', '=', userId).where('role', '!=', 'owner').executeTakeFirst();
+    const r = await this.db
+      .deleteFrom('course_members')
+      .where('course_id', '=', courseId)
+      .where('user_id', '=', userId)
+      .where('role', '!=', 'owner')
+      .executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
   }
 
@@ -428,7 +473,11 @@ export class CoursesRepository {
     if (f.category) q = q.where('courses.category', '=', f.category);
     if (f.ownerId) q = q.where('courses.owner_id', '=', f.ownerId);
     if (f.after) q = q.where(sql<boolean>`(courses.created_at, courses.id) < (${f.after.createdAt}, ${f.after.id}::uuid)`);
-    return q.orderBy('courses.created_at', 'desc').orderBy('courses.id', 'desc').limit(f.limit + 1).execute();
+    return q
+      .orderBy('courses.created_at', 'desc')
+      .orderBy('courses.id', 'desc')
+      .limit(f.limit + 1)
+      .execute();
   }
 
   /** The course as its last published version describes it: its catalogue row, or (archived) its snapshot's course part. */
@@ -458,7 +507,11 @@ export class CoursesRepository {
       published_at: new Date(publishedAtOf(c)),
       course: JSON.stringify(c),
     };
-    await this.db.insertInto('catalog').values(row).onConflict((oc) => oc.column('course_id').doUpdateSet(row)).execute();
+    await this.db
+      .insertInto('catalog')
+      .values(row)
+      .onConflict((oc) => oc.column('course_id').doUpdateSet(row))
+      .execute();
   }
 
   async catalogRemove(courseId: string): Promise<void> {
@@ -473,7 +526,11 @@ export class CoursesRepository {
   catalog(f: CatalogFilter) {
     // Public when published and still public and published now (a course made private or archived leaves at once).
     const publicNow = this.db.selectFrom('courses').select('courses.id').where('courses.status', '=', 'published').where('courses.visibility', '=', 'public');
-    let q = this.db.selectFrom('catalog').select(['course_id', 'published_at', 'sort_title', 'course']).where('visibility', '=', 'public').where('course_id', 'in', publicNow);
+    let q = this.db
+      .selectFrom('catalog')
+      .select(['course_id', 'published_at', 'sort_title', 'course'])
+      .where('visibility', '=', 'public')
+      .where('course_id', 'in', publicNow);
     if (f.category) q = q.where(sql<boolean>`${f.category}::text = any(categories)`);
     if (f.tag) q = q.where(sql<boolean>`${f.tag.toLowerCase()}::text = any(tags)`);
     if (f.language) q = q.where('language', '=', f.language);
@@ -495,7 +552,10 @@ export class CoursesRepository {
   async exportUser(userId: string) {
     const owned = await this.db.selectFrom('courses').selectAll().where('owner_id', '=', userId).orderBy('created_at').execute();
     const memberships = await this.db.selectFrom('course_members').selectAll().where('user_id', '=', userId).orderBy('added_at').execute();
-    return { ownedCourses: owned.map(toCourse), memberships: memberships.map((m) => ({ courseId: m.course_id, role: m.role, addedAt: m.added_at.toISOString() })) };
+    return {
+      ownedCourses: owned.map(toCourse),
+      memberships: memberships.map((m) => ({ courseId: m.course_id, role: m.role, addedAt: m.added_at.toISOString() })),
+    };
   }
 
   /** Erasure: memberships go; courses the user owned stay (the institution's records) under their pseudonymous id. */

@@ -103,7 +103,8 @@ const toMember = (m: { user_id: string; role: CourseRole; added_by: string | nul
   addedAt: m.added_at.toISOString(),
 });
 
-const badInput = (path: string, message: string) => new DomainError('VALIDATION_FAILED', `Invalid input: ${path}: ${message}`, { issues: [{ path, message, code: 'custom' }] });
+const badInput = (path: string, message: string) =>
+  new DomainError('VALIDATION_FAILED', `Invalid input: ${path}: ${message}`, { issues: [{ path, message, code: 'custom' }] });
 
 /**
  * Checks what a metadata change refers to: a free slug, real prerequisite courses, a window that makes sense.
@@ -122,8 +123,8 @@ async function checkMeta(
     const seen = await access(repo, p, who.caller, who.admin).catch(absentIf(isCourseNotFound));
     if (!seen) throw badInput('prerequisites', `no course ${p}`);
   }
-  const opens = m.enrollOpensAt !== undefined ? m.enrollOpensAt : current?.enroll_opens_at?.toISOString() ?? null;
-  const closes = m.enrollClosesAt !== undefined ? m.enrollClosesAt : current?.enroll_closes_at?.toISOString() ?? null;
+  const opens = m.enrollOpensAt !== undefined ? m.enrollOpensAt : (current?.enroll_opens_at?.toISOString() ?? null);
+  const closes = m.enrollClosesAt !== undefined ? m.enrollClosesAt : (current?.enroll_closes_at?.toISOString() ?? null);
   if (opens && closes && new Date(opens) >= new Date(closes)) throw badInput('enrollClosesAt', 'must be after enrollOpensAt');
 }
 
@@ -182,7 +183,13 @@ async function workingCopy(repo: CoursesRepository, row: CourseRow): Promise<Cou
 }
 
 /** A module or lesson the caller may edit (course role with `course:edit`, or admin); one they may not see is not found. */
-async function editable<T extends { course_id: string }>(repo: CoursesRepository, row: T | undefined, what: 'module' | 'lesson', caller: Caller, admin: boolean): Promise<T> {
+async function editable<T extends { course_id: string }>(
+  repo: CoursesRepository,
+  row: T | undefined,
+  what: 'module' | 'lesson',
+  caller: Caller,
+  admin: boolean,
+): Promise<T> {
   const gone = () => new DomainError('NOT_FOUND', `No such ${what}`);
   if (!row) throw gone();
   const { perms } = await access(repo, row.course_id, caller, admin, true).catch((err: unknown) => {
@@ -193,7 +200,15 @@ async function editable<T extends { course_id: string }>(repo: CoursesRepository
 }
 
 /** Records a working-copy change: the course is marked changed and `content.updated` goes out. */
-async function contentChanged(repo: CoursesRepository, emit: Emit, courseId: string, kind: 'course' | 'module' | 'lesson', id: string, change: 'created' | 'updated' | 'deleted' | 'moved', by: string) {
+async function contentChanged(
+  repo: CoursesRepository,
+  emit: Emit,
+  courseId: string,
+  kind: 'course' | 'module' | 'lesson',
+  id: string,
+  change: 'created' | 'updated' | 'deleted' | 'moved',
+  by: string,
+) {
   await repo.touchContent(courseId);
   await emit(courseEvents.contentUpdated, { courseId, kind, id, change, by }, courseId);
 }
@@ -257,14 +272,21 @@ export const coursesService = defineService({
         viewer: caller.userId,
         all: admin,
       });
-      const view = ({ member_role, published, ...row }: (typeof rows)[number]) => viewOf(row, admin ? everything : coursePermissionsOf(member_role ?? undefined), published);
+      const view = ({ member_role, published, ...row }: (typeof rows)[number]) =>
+        viewOf(row, admin ? everything : coursePermissionsOf(member_role ?? undefined), published);
       return keysetPage(rows, input.limit, view, (c) => encodeCursor(c.createdAt, c.id));
     },
     async catalog({ input, repo }) {
-      const after = input.cursor ? (input.sort === 'title' ? decodeKeyCursor(input.cursor) : (({ createdAt, id }) => ({ key: createdAt.toISOString(), id }))(decodeCursor(input.cursor))) : undefined;
+      const after = input.cursor
+        ? input.sort === 'title'
+          ? decodeKeyCursor(input.cursor)
+          : (({ createdAt, id }) => ({ key: createdAt.toISOString(), id }))(decodeCursor(input.cursor))
+        : undefined;
       const rows = await repo.catalog({ ...input, after });
       const toItem = (r: (typeof rows)[number]) => ({ ...r.course, sortTitle: r.sort_title });
-      const page = keysetPage(rows, input.limit, toItem, (c) => (input.sort === 'title' ? encodeKeyCursor(c.sortTitle, c.id) : encodeCursor(publishedAtOf(c), c.id)));
+      const page = keysetPage(rows, input.limit, toItem, (c) =>
+        input.sort === 'title' ? encodeKeyCursor(c.sortTitle, c.id) : encodeCursor(publishedAtOf(c), c.id),
+      );
       return { items: page.items.map(({ sortTitle: _s, ...c }) => c), nextCursor: page.nextCursor };
     },
     async content({ input, caller, can, repo }) {
@@ -278,7 +300,9 @@ export const coursesService = defineService({
       const snap = (await repo.snapshot(row.id, row.version)) as Omit<CourseContent, 'course'> & { course: Course };
       if (!snap) throw notFound();
       // Staff see whether the working copy moved on; learners only the published version (nothing about edits).
-      const course = perms.has('course:view-drafts') ? { ...snap.course, status: row.status, version: row.version, hasUnpublishedChanges: toCourse(row).hasUnpublishedChanges } : viewOf(row, perms, snap.course);
+      const course = perms.has('course:view-drafts')
+        ? { ...snap.course, status: row.status, version: row.version, hasUnpublishedChanges: toCourse(row).hasUnpublishedChanges }
+        : viewOf(row, perms, snap.course);
       return { ...snap, course };
     },
     async update({ input, caller, can, uow }) {
@@ -301,7 +325,14 @@ export const coursesService = defineService({
         const siblings = await repo.modulesOf(input.courseId);
         for (const r of input.requires) if (!siblings.some((m) => m.id === r)) throw badInput('requires', `no module ${r} in this course`);
         // A new module comes last and nothing requires it yet: it cannot close a cycle.
-        const m = await repo.insertModule({ id: randomUUID(), courseId: input.courseId, title: input.title, summary: input.summary, requires: input.requires, position: generateKeyBetween(siblings.at(-1)?.position ?? null, null) });
+        const m = await repo.insertModule({
+          id: randomUUID(),
+          courseId: input.courseId,
+          title: input.title,
+          summary: input.summary,
+          requires: input.requires,
+          position: generateKeyBetween(siblings.at(-1)?.position ?? null, null),
+        });
         await contentChanged(repo, emit, input.courseId, 'module', m.id, 'created', caller.userId);
         await emit(courseEvents.moduleAdded, { courseId: input.courseId, moduleId: m.id, title: m.title, by: caller.userId }, input.courseId);
         return toModule(m);
@@ -336,7 +367,15 @@ export const coursesService = defineService({
       return uow(async ({ repo, emit }) => {
         const m = await editable(repo, await repo.module(input.moduleId), 'module', caller, can('courses:read-all'));
         const position = generateKeyBetween(await repo.lastLessonPosition(m.id), null);
-        const l = await repo.insertLesson({ id: randomUUID(), moduleId: m.id, courseId: m.course_id, title: input.title, durationMinutes: input.durationMinutes, content: input.content, position });
+        const l = await repo.insertLesson({
+          id: randomUUID(),
+          moduleId: m.id,
+          courseId: m.course_id,
+          title: input.title,
+          durationMinutes: input.durationMinutes,
+          content: input.content,
+          position,
+        });
         await contentChanged(repo, emit, m.course_id, 'lesson', l.id, 'created', caller.userId);
         return toLesson(l, renderMarkdown);
       });
@@ -381,7 +420,8 @@ export const coursesService = defineService({
         const mod = await repo.module(target);
         if (!mod || mod.course_id !== input.courseId) throw new DomainError('NOT_FOUND', 'No such module in this course');
         const after = input.after ? await repo.lesson(input.after) : undefined;
-        if (input.after && (!after || after.module_id !== target || after.id === l.id)) throw new DomainError('NOT_FOUND', 'No such sibling lesson in that module');
+        if (input.after && (!after || after.module_id !== target || after.id === l.id))
+          throw new DomainError('NOT_FOUND', 'No such sibling lesson in that module');
         const next = await repo.nextLessonPosition(target, after?.position ?? null, l.id);
         const position = generateKeyBetween(after?.position ?? null, next);
         await repo.updateLesson(l.id, { position, moduleId: target });
@@ -415,17 +455,29 @@ export const coursesService = defineService({
         const { row, perms } = await access(repo, input.courseId, caller, can('courses:read-all'), true);
         must(perms, 'course:publish', 'publish it');
         if (row.status === 'archived') throw new DomainError('CONFLICT', 'An archived course cannot be published');
-        if (row.status === 'published' && !toCourse(row).hasUnpublishedChanges) throw new DomainError('COURSE_ALREADY_PUBLISHED', 'The course is already published, with no changes since');
+        if (row.status === 'published' && !toCourse(row).hasUnpublishedChanges)
+          throw new DomainError('COURSE_ALREADY_PUBLISHED', 'The course is already published, with no changes since');
         const tree = await workingCopy(repo, row);
         // Cycles written before they were refused, or made by reordering a sequential course.
         const cycle = requirementCycle(tree.modules, row.sequential);
         if (cycle) throw cycleError('CONFLICT', cycle, tree.modules);
-        const published = await repo.publish(row.id, caller.userId, (r) => ({ course: { ...toCourse(r), hasUnpublishedChanges: false }, version: r.version, modules: tree.modules }));
+        const published = await repo.publish(row.id, caller.userId, (r) => ({
+          course: { ...toCourse(r), hasUnpublishedChanges: false },
+          version: r.version,
+          modules: tree.modules,
+        }));
         const course = toCourse(published);
         await repo.catalogPut(course);
         await emit(
           courseEvents.published,
-          { courseId: course.id, title: course.title, category: course.category, ownerId: course.ownerId, publishedAt: publishedAtOf(course), version: course.version },
+          {
+            courseId: course.id,
+            title: course.title,
+            category: course.category,
+            ownerId: course.ownerId,
+            publishedAt: publishedAtOf(course),
+            version: course.version,
+          },
           course.id,
         );
         return course;
@@ -434,7 +486,12 @@ export const coursesService = defineService({
     async members({ input, caller, can, call, repo }) {
       const { perms } = await access(repo, input.courseId, caller, can('courses:read-all'));
       must(perms, 'course:members:read', 'see its members');
-      const rows = await repo.members({ courseId: input.courseId, role: input.role, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
+      const rows = await repo.members({
+        courseId: input.courseId,
+        role: input.role,
+        limit: input.limit,
+        after: input.cursor ? decodeCursor(input.cursor) : undefined,
+      });
       const page = keysetPage(rows, input.limit, toMember, (m) => encodeCursor(m.addedAt, m.userId));
       // Names for everyone who may read the list; emails for who may manage its members (or users). One call per page.
       const ids = page.items.map((m) => m.userId);
@@ -442,7 +499,11 @@ export const coursesService = defineService({
       const withEmail = perms.has('course:members:manage') || can('users:manage');
       return {
         ...page,
-        items: page.items.map((m) => ({ ...m, displayName: people.get(m.userId)?.displayName ?? null, ...(withEmail && { email: people.get(m.userId)?.email ?? null }) })),
+        items: page.items.map((m) => ({
+          ...m,
+          displayName: people.get(m.userId)?.displayName ?? null,
+          ...(withEmail && { email: people.get(m.userId)?.email ?? null }),
+        })),
       };
     },
     async addMember({ input, caller, can, repo, call, uow }) {
@@ -495,7 +556,17 @@ export const coursesService = defineService({
         title: snap.course.title,
         version: r.version,
         sequential: snap.course.sequential,
-        modules: snap.modules.map((m) => ({ id: m.id, title: m.title, requires: m.requires, lessons: m.lessons.map((l) => ({ id: l.id, title: l.title, type: l.content.type, completeAtPercent: l.content.type === 'video' ? l.content.completeAtPercent : null })) })),
+        modules: snap.modules.map((m) => ({
+          id: m.id,
+          title: m.title,
+          requires: m.requires,
+          lessons: m.lessons.map((l) => ({
+            id: l.id,
+            title: l.title,
+            type: l.content.type,
+            completeAtPercent: l.content.type === 'video' ? l.content.completeAtPercent : null,
+          })),
+        })),
       };
     },
     async lessonCourse({ input, repo }) {

@@ -10,9 +10,38 @@ const marked = new Marked({ gfm: true, breaks: false, async: false });
  */
 const options: sanitizeHtml.IOptions = {
   allowedTags: [
-    'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'p', 'br', 'hr', 'blockquote', 'pre', 'code', 'span',
-    'strong', 'em', 'del', 's', 'sup', 'sub', 'kbd', 'ul', 'ol', 'li', 'a', 'img',
-    'table', 'thead', 'tbody', 'tr', 'th', 'td', 'input',
+    'h1',
+    'h2',
+    'h3',
+    'h4',
+    'h5',
+    'h6',
+    'p',
+    'br',
+    'hr',
+    'blockquote',
+    'pre',
+    'code',
+    'span',
+    'strong',
+    'em',
+    'del',
+    's',
+    'sup',
+    'sub',
+    'kbd',
+    'ul',
+    'ol',
+    'li',
+    'a',
+    'img',
+    'table',
+    'thead',
+    'tbody',
+    'tr',
+    'th',
+    'td',
+    'input',
   ],
   allowedAttributes: {
     a: ['href', 'title', 'rel', 'target'],
@@ -28,7 +57,10 @@ const options: sanitizeHtml.IOptions = {
   allowedClasses: { code: [/^language-[\w-]+$/] },
   transformTags: {
     a: sanitizeHtml.simpleTransform('a', { rel: 'noopener noreferrer nofollow', target: '_blank' }),
-    input: (tagName, attribs) => (attribs.type === 'checkbox' ? { tagName, attribs: { type: 'checkbox', disabled: '', ...(attribs.checked !== undefined && { checked: '' }) } } : { tagName: 'span', attribs: {} }),
+    input: (tagName, attribs) =>
+      attribs.type === 'checkbox'
+        ? { tagName, attribs: { type: 'checkbox', disabled: '', ...(attribs.checked !== undefined && { checked: '' }) } }
+        : { tagName: 'span', attribs: {} },
   },
 };
 

@@ -49,13 +49,19 @@ describe('courses handlers (unit: one service, in-memory database, test verifier
     const found = await node.anonymous().call(courses.catalog, { q: 'Geometry', limit: 50 });
     expect(found.items.find((x) => x.id === c.id)?.title).toBe('Geometry');
     // A learner may see the course but not change it.
-    expect(await learner.fail(courses.createLesson, { moduleId: m.id, title: 'Hack', content: { type: 'markdown', body: 'x' } })).toMatchObject({ code: 'FORBIDDEN', status: 403 });
+    expect(await learner.fail(courses.createLesson, { moduleId: m.id, title: 'Hack', content: { type: 'markdown', body: 'x' } })).toMatchObject({
+      code: 'FORBIDDEN',
+      status: 403,
+    });
   });
 
   it('moves a course through review and archive only from the right states', async () => {
     const owner = node.as({ roles: ['instructor'] });
     const c = await owner.call(courses.create, { title: 'Workflow', category: 'maths', slug: `workflow-${randomUUID().slice(0, 8)}` });
-    expect(await owner.fail(courses.create, { title: 'Same slug', category: 'maths', slug: c.slug ?? undefined })).toMatchObject({ code: 'CONFLICT', status: 409 });
+    expect(await owner.fail(courses.create, { title: 'Same slug', category: 'maths', slug: c.slug ?? undefined })).toMatchObject({
+      code: 'CONFLICT',
+      status: 409,
+    });
     expect(await owner.fail(courses.archive, { courseId: c.id })).toMatchObject({ code: 'CONFLICT', status: 409 });
     expect((await owner.call(courses.submitForReview, { courseId: c.id })).status).toBe('in_review');
     expect(await owner.fail(courses.submitForReview, { courseId: c.id })).toMatchObject({ code: 'CONFLICT', status: 409 });
@@ -70,7 +76,11 @@ describe('courses handlers (unit: one service, in-memory database, test verifier
     const c = await owner.call(courses.create, { title: 'Team course', category: 'maths' });
     const id = randomUUID();
     await node.internal().call(usersInternal.create, { id, email: `ta.${id.slice(0, 8)}@example.test`, displayName: 'Tessa' });
-    expect(await owner.call(courses.addMember, { courseId: c.id, userId: id, role: 'instructor' })).toMatchObject({ userId: id, role: 'instructor', addedBy: owner.caller?.userId });
+    expect(await owner.call(courses.addMember, { courseId: c.id, userId: id, role: 'instructor' })).toMatchObject({
+      userId: id,
+      role: 'instructor',
+      addedBy: owner.caller?.userId,
+    });
     expect(await owner.fail(courses.addMember, { courseId: c.id, userId: randomUUID(), role: 'ta' })).toMatchObject({ code: 'USER_NOT_FOUND', status: 404 });
     const instructor = node.as({ userId: id, roles: ['instructor'] });
     expect((await instructor.call(courses.get, { courseId: c.id })).id).toBe(c.id); // staff see the draft

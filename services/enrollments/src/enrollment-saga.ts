@@ -72,7 +72,8 @@ export function enrollmentSaga(d: EnrollmentSagaDeps): SagaDefinition<Enrollment
           if (terms.status !== 'published') throw refuse('ENROLLMENT_CLOSED', 'The course is not open for enrollment');
           const now = Date.now();
           if (terms.enrollOpensAt && now < Date.parse(terms.enrollOpensAt)) throw refuse('ENROLLMENT_CLOSED', `Enrollment opens at ${terms.enrollOpensAt}`);
-          if (terms.enrollClosesAt && now >= Date.parse(terms.enrollClosesAt)) throw refuse('ENROLLMENT_CLOSED', `Enrollment closed at ${terms.enrollClosesAt}`);
+          if (terms.enrollClosesAt && now >= Date.parse(terms.enrollClosesAt))
+            throw refuse('ENROLLMENT_CLOSED', `Enrollment closed at ${terms.enrollClosesAt}`);
           const done = await d.repo.completedCourses(e.user_id);
           const missing = terms.prerequisites.filter((p) => !done.has(p));
           if (missing.length) throw refuse('PREREQUISITES_NOT_MET', `Complete these courses first: ${missing.join(', ')}`);
@@ -85,7 +86,11 @@ export function enrollmentSaga(d: EnrollmentSagaDeps): SagaDefinition<Enrollment
           if (await repo.takeSeat(e.course_id, data.capacity ?? null)) return { data: { seat: true } };
           // Full: wait in line. A drop hands its seat to the first in line and resumes that saga at payment.
           const { before } = await repo.setStatus(e.id, 'waitlisted', 'COURSE_FULL', null);
-          await emit(enrollmentEvents.changed, { enrollmentId: e.id, courseId: e.course_id, userId: e.user_id, status: 'waitlisted', previous: before.status, reason: 'COURSE_FULL' }, e.course_id);
+          await emit(
+            enrollmentEvents.changed,
+            { enrollmentId: e.id, courseId: e.course_id, userId: e.user_id, status: 'waitlisted', previous: before.status, reason: 'COURSE_FULL' },
+            e.course_id,
+          );
           return { wait: true };
         },
         // The seat held (taken here, or handed over by a drop) goes back, or to the first in line.
@@ -112,7 +117,14 @@ export function enrollmentSaga(d: EnrollmentSagaDeps): SagaDefinition<Enrollment
           const { before } = await repo.setStatus(e.id, 'active', null, null);
           await emit(
             enrollmentEvents.changed,
-            { enrollmentId: e.id, courseId: e.course_id, userId: e.user_id, status: 'active', previous: before.status, reason: data.promoted ? 'PROMOTED_FROM_WAITLIST' : null },
+            {
+              enrollmentId: e.id,
+              courseId: e.course_id,
+              userId: e.user_id,
+              status: 'active',
+              previous: before.status,
+              reason: data.promoted ? 'PROMOTED_FROM_WAITLIST' : null,
+            },
             e.course_id,
           );
         },
@@ -136,14 +148,22 @@ export function enrollmentSaga(d: EnrollmentSagaDeps): SagaDefinition<Enrollment
       {
         name: 'analytics',
         async commit({ subject: e, data, emit }) {
-          await emit(enrollmentEvents.created, { enrollmentId: e.id, courseId: e.course_id, userId: e.user_id, promotedFromWaitlist: data.promoted === true }, e.course_id);
+          await emit(
+            enrollmentEvents.created,
+            { enrollmentId: e.id, courseId: e.course_id, userId: e.user_id, promotedFromWaitlist: data.promoted === true },
+            e.course_id,
+          );
         },
       },
     ],
     // The enrollment fails with the refusal's code (in its own column) and says why in `reason`.
     async failed({ subject: e, repo, emit, failure }) {
       const { before } = await repo.setStatus(e.id, 'failed', failureReason(failure.code, failure.message), null, failure.code);
-      await emit(enrollmentEvents.changed, { enrollmentId: e.id, courseId: e.course_id, userId: e.user_id, status: 'failed', previous: before.status, reason: failure.code }, e.course_id);
+      await emit(
+        enrollmentEvents.changed,
+        { enrollmentId: e.id, courseId: e.course_id, userId: e.user_id, status: 'failed', previous: before.status, reason: failure.code },
+        e.course_id,
+      );
     },
   };
 }

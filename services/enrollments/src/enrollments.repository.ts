@@ -78,21 +78,40 @@ export class EnrollmentsRepository {
   }
 
   live(courseId: string, userId: string) {
-    return this.db.selectFrom('enrollments').selectAll().where('course_id', '=', courseId).where('user_id', '=', userId).where('status', 'in', LIVE).executeTakeFirst();
+    return this.db
+      .selectFrom('enrollments')
+      .selectAll()
+      .where('course_id', '=', courseId)
+      .where('user_id', '=', userId)
+      .where('status', 'in', LIVE)
+      .executeTakeFirst();
   }
 
   /** A new pending enrollment and its saga; undefined when a live one exists (the unique index decides). */
   async start(e: { id: string; courseId: string; userId: string; sagaId: string; by: string }): Promise<EnrollmentRow | undefined> {
     const row = await this.db
       .insertInto('enrollments')
-      .values({ id: e.id, course_id: e.courseId, user_id: e.userId, status: 'pending', reason: null, waitlisted_at: null, enrolled_at: null, completed_at: null, last_activity_at: null })
+      .values({
+        id: e.id,
+        course_id: e.courseId,
+        user_id: e.userId,
+        status: 'pending',
+        reason: null,
+        waitlisted_at: null,
+        enrolled_at: null,
+        completed_at: null,
+        last_activity_at: null,
+      })
       .onConflict((oc) => oc.columns(['course_id', 'user_id']).where('status', 'in', LIVE).doNothing())
       .returningAll()
       .executeTakeFirst();
     if (!row) return undefined;
     await this.history(e.id, 'pending', null, e.by);
     const data: SagaData = { byStaff: e.by !== e.userId };
-    await this.db.insertInto('sagas').values({ id: e.sagaId, enrollment_id: e.id, step: 'validate', status: 'running', last_error: null, data: JSON.stringify(data) }).execute();
+    await this.db
+      .insertInto('sagas')
+      .values({ id: e.sagaId, enrollment_id: e.id, step: 'validate', status: 'running', last_error: null, data: JSON.stringify(data) })
+      .execute();
     return row;
   }
 
@@ -147,7 +166,11 @@ export class EnrollmentsRepository {
 
   /** Takes a seat if one is free; false when the course is full. Capacity follows the course's. */
   async takeSeat(courseId: string, capacity: number | null): Promise<boolean> {
-    await this.db.insertInto('seats').values({ course_id: courseId, capacity }).onConflict((oc) => oc.column('course_id').doUpdateSet({ capacity })).execute();
+    await this.db
+      .insertInto('seats')
+      .values({ course_id: courseId, capacity })
+      .onConflict((oc) => oc.column('course_id').doUpdateSet({ capacity }))
+      .execute();
     const r = await this.db
       .updateTable('seats')
       .set({ taken: sql`taken + 1` })
@@ -178,12 +201,22 @@ export class EnrollmentsRepository {
     if (next) {
       await this.db
         .updateTable('sagas')
-        .set({ status: 'running', step: 'payment', next_run_at: sql`now()`, data: JSON.stringify({ ...next.data, seat: true, promoted: true }), updated_at: sql`now()` })
+        .set({
+          status: 'running',
+          step: 'payment',
+          next_run_at: sql`now()`,
+          data: JSON.stringify({ ...next.data, seat: true, promoted: true }),
+          updated_at: sql`now()`,
+        })
         .where('id', '=', next.id)
         .execute();
       return next.id;
     }
-    await this.db.updateTable('seats').set({ taken: sql`greatest(taken - 1, 0)` }).where('course_id', '=', courseId).execute();
+    await this.db
+      .updateTable('seats')
+      .set({ taken: sql`greatest(taken - 1, 0)` })
+      .where('course_id', '=', courseId)
+      .execute();
     return undefined;
   }
 
@@ -203,7 +236,11 @@ export class EnrollmentsRepository {
   }
 
   async advance(id: string, step: SagaStep, data: SagaData, status: SagaRow['status'] = step === 'done' ? 'done' : 'running'): Promise<void> {
-    await this.db.updateTable('sagas').set({ step, status, data: JSON.stringify(data), attempts: 0, last_error: null, next_run_at: sql`now()`, updated_at: sql`now()` }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('sagas')
+      .set({ step, status, data: JSON.stringify(data), attempts: 0, last_error: null, next_run_at: sql`now()`, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .execute();
   }
 
   async retryLater(id: string, attempts: number, delayMs: number, error: string): Promise<void> {
@@ -215,7 +252,14 @@ export class EnrollmentsRepository {
   }
 
   async due(limit = 50): Promise<string[]> {
-    const rows = await this.db.selectFrom('sagas').select('id').where('status', '=', 'running').where('next_run_at', '<=', sql<Date>`now()`).orderBy('next_run_at').limit(limit).execute();
+    const rows = await this.db
+      .selectFrom('sagas')
+      .select('id')
+      .where('status', '=', 'running')
+      .where('next_run_at', '<=', sql<Date>`now()`)
+      .orderBy('next_run_at')
+      .limit(limit)
+      .execute();
     return rows.map((r) => r.id);
   }
 
@@ -232,24 +276,42 @@ export class EnrollmentsRepository {
   }
 
   async completeLesson(enrollmentId: string, lessonId: string): Promise<boolean> {
-    const r = await this.db.insertInto('lesson_progress').values({ enrollment_id: enrollmentId, lesson_id: lessonId }).onConflict((oc) => oc.doNothing()).returning('lesson_id').executeTakeFirst();
+    const r = await this.db
+      .insertInto('lesson_progress')
+      .values({ enrollment_id: enrollmentId, lesson_id: lessonId })
+      .onConflict((oc) => oc.doNothing())
+      .returning('lesson_id')
+      .executeTakeFirst();
     return r !== undefined;
   }
 
   async completeModule(enrollmentId: string, moduleId: string): Promise<boolean> {
-    const r = await this.db.insertInto('module_completions').values({ enrollment_id: enrollmentId, module_id: moduleId }).onConflict((oc) => oc.doNothing()).returning('module_id').executeTakeFirst();
+    const r = await this.db
+      .insertInto('module_completions')
+      .values({ enrollment_id: enrollmentId, module_id: moduleId })
+      .onConflict((oc) => oc.doNothing())
+      .returning('module_id')
+      .executeTakeFirst();
     return r !== undefined;
   }
 
   async setProgress(enrollmentId: string, percent: number): Promise<void> {
-    await this.db.updateTable('enrollments').set({ percent, last_activity_at: sql`now()`, updated_at: sql`now()` }).where('id', '=', enrollmentId).execute();
+    await this.db
+      .updateTable('enrollments')
+      .set({ percent, last_activity_at: sql`now()`, updated_at: sql`now()` })
+      .where('id', '=', enrollmentId)
+      .execute();
   }
 
   mine(f: { userId: string; status?: EnrollmentStatus; limit: number; after?: { createdAt: Date; id: string } }) {
     let q = this.db.selectFrom('enrollments').selectAll().where('user_id', '=', f.userId);
     if (f.status) q = q.where('status', '=', f.status);
     if (f.after) q = q.where(sql<boolean>`(created_at, id) < (${f.after.createdAt}, ${f.after.id}::uuid)`);
-    return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit + 1).execute();
+    return q
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(f.limit + 1)
+      .execute();
   }
 
   /** Seat holders of a course in user id order (a keyset over the (course_id, user_id) key). */
@@ -263,7 +325,11 @@ export class EnrollmentsRepository {
     let q = this.db.selectFrom('enrollments').selectAll().where('course_id', '=', f.courseId);
     q = f.status ? q.where('status', '=', f.status) : q.where('status', 'in', ['active', 'completed', 'waitlisted']);
     if (f.after) q = q.where(sql<boolean>`(created_at, id) > (${f.after.createdAt}, ${f.after.id}::uuid)`);
-    return q.orderBy('created_at').orderBy('id').limit(f.limit + 1).execute();
+    return q
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(f.limit + 1)
+      .execute();
   }
 
   // ------------------------------------------------------------ privacy
@@ -279,7 +345,12 @@ export class EnrollmentsRepository {
 
   /** Erasure: the user's enrollments (with history and progress, by cascade) go; their seats are released. */
   async eraseUser(userId: string): Promise<string[]> {
-    const seats = await this.db.selectFrom('enrollments').select('course_id').where('user_id', '=', userId).where('status', 'in', ['active', 'completed']).execute();
+    const seats = await this.db
+      .selectFrom('enrollments')
+      .select('course_id')
+      .where('user_id', '=', userId)
+      .where('status', 'in', ['active', 'completed'])
+      .execute();
     await this.db.deleteFrom('enrollments').where('user_id', '=', userId).execute();
     return seats.map((s) => s.course_id);
   }

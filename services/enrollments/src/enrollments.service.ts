@@ -129,7 +129,10 @@ export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
         const row = await uow(({ repo: r }) => r.start({ id, courseId: input.courseId, userId: caller.userId, sagaId, by: caller.userId }));
         if (!row) {
           const live = await repo.live(input.courseId, caller.userId);
-          throw new DomainError('CONFLICT', `You are already ${live?.status === 'waitlisted' ? 'on the waiting list' : 'enrolled'}`, { enrollmentId: live?.id, status: live?.status });
+          throw new DomainError('CONFLICT', `You are already ${live?.status === 'waitlisted' ? 'on the waiting list' : 'enrolled'}`, {
+            enrollmentId: live?.id,
+            status: live?.status,
+          });
         }
         // The saga runs here; it survives this process (the sweep resumes it) if the caller gives up waiting.
         await Promise.race([saga.run(sagaId), new Promise((r) => setTimeout(r, 15_000))]);
@@ -145,7 +148,11 @@ export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
           if (s && s.status === 'waiting') await r.advance(s.id, s.step, s.data, 'failed');
           // The seat goes to the first in line, or back to the pool.
           if (before.status === 'active' || before.status === 'completed') promoted = await r.releaseSeat(live.course_id);
-          await emit(enrollmentEvents.changed, { enrollmentId: live.id, courseId: live.course_id, userId: live.user_id, status: 'dropped', previous: before.status, reason: 'DROPPED_BY_LEARNER' }, live.course_id);
+          await emit(
+            enrollmentEvents.changed,
+            { enrollmentId: live.id, courseId: live.course_id, userId: live.user_id, status: 'dropped', previous: before.status, reason: 'DROPPED_BY_LEARNER' },
+            live.course_id,
+          );
           return after;
         });
         if (promoted) saga.wake(promoted);
@@ -158,7 +165,13 @@ export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
         const header = records[0]?.cells.map((h) => h.trim().toLowerCase());
         const col = header?.includes('email') ? header.indexOf('email') : 0;
         const start = header?.includes('email') ? 1 : 0;
-        const rows: Array<{ line: number; email: string; outcome: 'enrolled' | 'waitlisted' | 'already_enrolled' | 'unknown_user' | 'invalid' | 'failed'; enrollmentId: string | null; message: string | null }> = [];
+        const rows: Array<{
+          line: number;
+          email: string;
+          outcome: 'enrolled' | 'waitlisted' | 'already_enrolled' | 'unknown_user' | 'invalid' | 'failed';
+          enrollmentId: string | null;
+          message: string | null;
+        }> = [];
         for (const record of records.slice(start)) {
           if (rows.length >= 5000) break;
           const raw = record.cells[col]?.trim() ?? '';
@@ -196,8 +209,18 @@ export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
         return { rows, summary };
       },
       async mine({ input, caller, repo }) {
-        const rows = await repo.mine({ userId: caller.userId, status: input.status, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
-        const page = keysetPage(rows, input.limit, (r) => r, (r) => encodeCursor(r.created_at.toISOString(), r.id));
+        const rows = await repo.mine({
+          userId: caller.userId,
+          status: input.status,
+          limit: input.limit,
+          after: input.cursor ? decodeCursor(input.cursor) : undefined,
+        });
+        const page = keysetPage(
+          rows,
+          input.limit,
+          (r) => r,
+          (r) => encodeCursor(r.created_at.toISOString(), r.id),
+        );
         return { items: await Promise.all(page.items.map(async (r) => toEnrollment(r, await repo.waitlistPosition(r)))), nextCursor: page.nextCursor };
       },
       async history({ input, caller, can, call, repo }) {
@@ -211,7 +234,10 @@ export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
           });
         }
         const h = await repo.historyOf(e.id);
-        return { enrollment: toEnrollment(e, await repo.waitlistPosition(e)), history: h.map((x) => ({ status: x.status, at: x.at.toISOString(), reason: x.reason, by: x.by })) };
+        return {
+          enrollment: toEnrollment(e, await repo.waitlistPosition(e)),
+          history: h.map((x) => ({ status: x.status, at: x.at.toISOString(), reason: x.reason, by: x.by })),
+        };
       },
       async learnerIds({ input, repo }) {
         const ids = await repo.learnerIds(input.courseId, input.after, input.limit);
@@ -219,7 +245,12 @@ export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
       },
       async roster({ input, caller, can, call, repo }) {
         const { seesEmails } = await staffOf(call, input.courseId, caller, can('courses:read-all'), 'course:members:read');
-        const rows = await repo.roster({ courseId: input.courseId, status: input.status, limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined });
+        const rows = await repo.roster({
+          courseId: input.courseId,
+          status: input.status,
+          limit: input.limit,
+          after: input.cursor ? decodeCursor(input.cursor) : undefined,
+        });
         // Names (and emails for who may see them) for the whole page in one call.
         const ids = [...new Set(rows.slice(0, input.limit).map((r) => r.user_id))];
         const people = new Map(ids.length ? (await call(usersInternal.summaries, { ids })).items.map((u) => [u.id, u]) : []);
@@ -275,7 +306,8 @@ export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
           await r.completeLesson(e.id, input.lessonId);
           await r.setProgress(e.id, after.percent);
           for (const m of after.modules) {
-            if (m.complete && m.lessons.length > 0 && (await r.completeModule(e.id, m.id))) await emit(enrollmentEvents.moduleCompleted, { ...ref, moduleId: m.id }, courseId);
+            if (m.complete && m.lessons.length > 0 && (await r.completeModule(e.id, m.id)))
+              await emit(enrollmentEvents.moduleCompleted, { ...ref, moduleId: m.id }, courseId);
           }
           // Completion is sticky: lessons added later lower the percentage, not the completion.
           if (after.totalLessons > 0 && after.completedLessons === after.totalLessons && e.status === 'active') {
@@ -289,7 +321,9 @@ export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
         return { ...after, completedAt: completedAt?.toISOString() ?? null };
       },
       async dashboard({ caller, call, repo, deps: { outlines } }) {
-        const rows = (await repo.mine({ userId: caller.userId, limit: 200 })).filter((r) => r.status === 'active' || r.status === 'completed' || r.status === 'waitlisted');
+        const rows = (await repo.mine({ userId: caller.userId, limit: 200 })).filter(
+          (r) => r.status === 'active' || r.status === 'completed' || r.status === 'waitlisted',
+        );
         const courses = await Promise.all(
           rows.map(async (r) => {
             // A course no longer published shows without a title or next lesson; an outage fails the dashboard.
@@ -302,7 +336,14 @@ export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
                 nextLesson = p.nextLesson ? { id: p.nextLesson.id, title: p.nextLesson.title } : null;
               }
             }
-            return { courseId: r.course_id, title, status: r.status, percent: r.percent, nextLesson, lastActivityAt: r.last_activity_at?.toISOString() ?? null };
+            return {
+              courseId: r.course_id,
+              title,
+              status: r.status,
+              percent: r.percent,
+              nextLesson,
+              lastActivityAt: r.last_activity_at?.toISOString() ?? null,
+            };
           }),
         );
         return { courses };

@@ -4,7 +4,12 @@ export interface Outline {
   title: string;
   version: number;
   sequential: boolean;
-  modules: Array<{ id: string; title: string; requires: string[]; lessons: Array<{ id: string; title: string; type: string; completeAtPercent: number | null }> }>;
+  modules: Array<{
+    id: string;
+    title: string;
+    requires: string[];
+    lessons: Array<{ id: string; title: string; type: string; completeAtPercent: number | null }>;
+  }>;
 }
 
 export interface Progress {
@@ -14,7 +19,13 @@ export interface Progress {
   completedLessons: number;
   totalLessons: number;
   nextLesson: { id: string; title: string; moduleId: string } | null;
-  modules: Array<{ id: string; title: string; complete: boolean; unlocked: boolean; lessons: Array<{ id: string; title: string; complete: boolean; unlocked: boolean }> }>;
+  modules: Array<{
+    id: string;
+    title: string;
+    complete: boolean;
+    unlocked: boolean;
+    lessons: Array<{ id: string; title: string; complete: boolean; unlocked: boolean }>;
+  }>;
 }
 
 /**
@@ -27,7 +38,11 @@ export interface Progress {
  */
 export function computeProgress(outline: Outline, done: Set<string>): Progress {
   const complete = new Map<string, boolean>();
-  for (const m of outline.modules) complete.set(m.id, m.lessons.every((l) => done.has(l.id)));
+  for (const m of outline.modules)
+    complete.set(
+      m.id,
+      m.lessons.every((l) => done.has(l.id)),
+    );
   let total = 0;
   let completed = 0;
   let next: Progress['nextLesson'] = null;

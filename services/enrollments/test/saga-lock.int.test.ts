@@ -76,13 +76,30 @@ beforeAll(async () => {
     actions: {
       [coursesInternal.enrollmentTerms.name]: async (ctx: { params: { courseId: string } }) => {
         await atTerms();
-        return { courseId: ctx.params.courseId, title: 'Locks', status: 'published', visibility: 'public', version: 1, capacity: 10, enrollOpensAt: null, enrollClosesAt: null, prerequisites: [] };
+        return {
+          courseId: ctx.params.courseId,
+          title: 'Locks',
+          status: 'published',
+          visibility: 'public',
+          version: 1,
+          capacity: 10,
+          enrollOpensAt: null,
+          enrollClosesAt: null,
+          prerequisites: [],
+        };
       },
     },
   });
   broker.createService({
     name: usersInternal.byId.service,
-    actions: { [usersInternal.byId.name]: async (ctx: { params: { id: string } }) => ({ id: ctx.params.id, email: 'learner@locks.test', displayName: 'Learner', status: 'active' }) },
+    actions: {
+      [usersInternal.byId.name]: async (ctx: { params: { id: string } }) => ({
+        id: ctx.params.id,
+        email: 'learner@locks.test',
+        displayName: 'Learner',
+        status: 'active',
+      }),
+    },
   });
   await broker.start();
 });

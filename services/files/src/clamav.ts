@@ -26,19 +26,23 @@ export function scan(body: Readable, at: { host: string; port: number }, timeout
       else reject(new Error(`clamd said: ${text.slice(0, 200)}`));
     });
     // The stream is written by a detached async body; its own catch settles the promise on any failure.
-    socket.once('connect', () => void (async () => {
-      try {
-        socket.write('zINSTREAM\0');
-        for await (const chunk of body) {
-          const b = chunk as Buffer;
-          const len = Buffer.alloc(4);
-          len.writeUInt32BE(b.length);
-          if (!socket.write(Buffer.concat([len, b]))) await new Promise((r) => socket.once('drain', r));
-        }
-        socket.end(Buffer.alloc(4));
-      } catch (err) {
-        fail(err as Error);
-      }
-    })());
+    socket.once(
+      'connect',
+      () =>
+        void (async () => {
+          try {
+            socket.write('zINSTREAM\0');
+            for await (const chunk of body) {
+              const b = chunk as Buffer;
+              const len = Buffer.alloc(4);
+              len.writeUInt32BE(b.length);
+              if (!socket.write(Buffer.concat([len, b]))) await new Promise((r) => socket.once('drain', r));
+            }
+            socket.end(Buffer.alloc(4));
+          } catch (err) {
+            fail(err as Error);
+          }
+        })(),
+    );
   });
 }

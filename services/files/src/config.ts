@@ -11,24 +11,39 @@ export const storageEnv = {
   S3_BUCKET: z.string().optional().meta({ description: 'S3 bucket of file storage (required with `FILES_STORAGE=s3`; created on first use)' }),
   S3_REGION: z.string().default('us-east-1').meta({ description: 'S3 region' }),
   S3_ENDPOINT: z.string().optional().meta({ description: 'S3 endpoint (MinIO, s3rver…); path-style addressing when set' }),
-  S3_ACCESS_KEY_ID: z.string().optional().meta({ description: 'S3 access key id (else the SDK\'s default credentials)' }),
+  S3_ACCESS_KEY_ID: z.string().optional().meta({ description: "S3 access key id (else the SDK's default credentials)" }),
   S3_SECRET_ACCESS_KEY: z.string().optional().meta({ description: 'S3 secret access key', secret: true }),
 };
 export type StorageEnv = z.output<z.ZodObject<typeof storageEnv>>;
 
 /** Largest upload of any kind: the gateway cuts the stream past it (files and gateway read it). */
-export const FILES_MAX_BYTES = env.int().default(2 * 1024 ** 3).meta({ description: 'Largest upload in bytes (the stream is cut past it; 413)' });
+export const FILES_MAX_BYTES = env
+  .int()
+  .default(2 * 1024 ** 3)
+  .meta({ description: 'Largest upload in bytes (the stream is cut past it; 413)' });
 
 /** The files service's environment, parsed once when the node starts. */
 export const filesEnv = declareEnv('files', {
   ...storageEnv,
   FILES_MAX_BYTES,
-  FILES_MAX_IMAGE_BYTES: env.int().default(50 * 1024 ** 2).meta({ description: 'Largest image in bytes' }),
+  FILES_MAX_IMAGE_BYTES: env
+    .int()
+    .default(50 * 1024 ** 2)
+    .meta({ description: 'Largest image in bytes' }),
   FILES_MAX_VIDEO_BYTES: env.int().optional().meta({ description: 'Largest video in bytes', defaultText: '`FILES_MAX_BYTES`' }),
   FILES_MAX_OTHER_BYTES: env.int().optional().meta({ description: 'Largest file of any other kind in bytes', defaultText: '`FILES_MAX_BYTES`' }),
-  FILES_MAX_PIXELS: env.int().default(40_000_000).meta({ description: 'Most pixels an image may have (refused at upload from its header, enforced again while decoding)' }),
-  FILES_QUOTA_BYTES: env.int().default(1024 ** 3).meta({ description: 'Storage quota per user in bytes (every version counts)' }),
-  FILES_URL_SECRET: z.string().optional().meta({ description: 'Key of signed download URLs (HMAC-SHA256); unset: a key generated and kept in the database', secret: true }),
+  FILES_MAX_PIXELS: env
+    .int()
+    .default(40_000_000)
+    .meta({ description: 'Most pixels an image may have (refused at upload from its header, enforced again while decoding)' }),
+  FILES_QUOTA_BYTES: env
+    .int()
+    .default(1024 ** 3)
+    .meta({ description: 'Storage quota per user in bytes (every version counts)' }),
+  FILES_URL_SECRET: z
+    .string()
+    .optional()
+    .meta({ description: 'Key of signed download URLs (HMAC-SHA256); unset: a key generated and kept in the database', secret: true }),
   FILES_PROCESS_POLL_MS: env.int().min(1).default(500).meta({ description: 'How often the file processor looks for due jobs' }),
   CLAMAV_HOST: z.string().optional().meta({ description: 'clamd host: every new version is scanned before anything else; unset: files say `not_scanned`' }),
   CLAMAV_PORT: env.int().default(3310).meta({ description: 'clamd port' }),

@@ -17,9 +17,25 @@ export interface FilesDB {
     created_at: Generated<Date>;
     updated_at: Generated<Date>;
   };
-  jobs: { file_id: string; version: number; status: string; attempts: ColumnType<number, number | undefined, number>; run_after: ColumnType<Date, undefined, unknown>; error: string | null };
+  jobs: {
+    file_id: string;
+    version: number;
+    status: string;
+    attempts: ColumnType<number, number | undefined, number>;
+    run_after: ColumnType<Date, undefined, unknown>;
+    error: string | null;
+  };
   file_variants: { file_id: string; version: number; name: string; blob_key: string; content_type: string; width: number; height: number; size: number };
-  file_versions: { file_id: string; version: number; blob_key: string; sha256: string; size: string | number; content_type: string; declared_type: string | null; created_at: Generated<Date> };
+  file_versions: {
+    file_id: string;
+    version: number;
+    blob_key: string;
+    sha256: string;
+    size: string | number;
+    content_type: string;
+    declared_type: string | null;
+    created_at: Generated<Date>;
+  };
   url_keys: { id: number; key: string };
 }
 export type FileRow = Selectable<FilesDB['files']>;
@@ -80,7 +96,19 @@ export class FilesRepository {
   }
 
   async insertFile(row: { id: string; ownerId: string; courseId: string | null; lessonId: string | null; name: string; state: string }): Promise<void> {
-    await this.db.insertInto('files').values({ id: row.id, owner_id: row.ownerId, course_id: row.courseId, lesson_id: row.lessonId, name: row.name, version: 1, state: row.state, scan: 'not_scanned' }).execute();
+    await this.db
+      .insertInto('files')
+      .values({
+        id: row.id,
+        owner_id: row.ownerId,
+        course_id: row.courseId,
+        lesson_id: row.lessonId,
+        name: row.name,
+        version: 1,
+        state: row.state,
+        scan: 'not_scanned',
+      })
+      .execute();
   }
 
   /** The file's current version number, its row locked for the rest of the transaction. */
@@ -89,13 +117,33 @@ export class FilesRepository {
   }
 
   async setCurrentVersion(id: string, version: number, state: string, name: string): Promise<void> {
-    await this.db.updateTable('files').set({ version, state, rejected_reason: null, name, updated_at: sql`now()` }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('files')
+      .set({ version, state, rejected_reason: null, name, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .execute();
   }
 
-  async insertVersion(v: { fileId: string; version: number; blobKey: string; sha256: string; size: number; contentType: string; declaredType: string | null }): Promise<void> {
+  async insertVersion(v: {
+    fileId: string;
+    version: number;
+    blobKey: string;
+    sha256: string;
+    size: number;
+    contentType: string;
+    declaredType: string | null;
+  }): Promise<void> {
     await this.db
       .insertInto('file_versions')
-      .values({ file_id: v.fileId, version: v.version, blob_key: v.blobKey, sha256: v.sha256, size: v.size, content_type: v.contentType, declared_type: v.declaredType })
+      .values({
+        file_id: v.fileId,
+        version: v.version,
+        blob_key: v.blobKey,
+        sha256: v.sha256,
+        size: v.size,
+        content_type: v.contentType,
+        declared_type: v.declaredType,
+      })
       .execute();
   }
 
@@ -120,8 +168,16 @@ export class FilesRepository {
     await this.db.deleteFrom('files').where('owner_id', '=', userId).where('course_id', 'is', null).execute();
     if (keys.size) {
       const shared = [
-        ...(await this.db.selectFrom('file_versions').select('blob_key').where('blob_key', 'in', [...keys]).execute()),
-        ...(await this.db.selectFrom('file_variants').select('blob_key').where('blob_key', 'in', [...keys]).execute()),
+        ...(await this.db
+          .selectFrom('file_versions')
+          .select('blob_key')
+          .where('blob_key', 'in', [...keys])
+          .execute()),
+        ...(await this.db
+          .selectFrom('file_variants')
+          .select('blob_key')
+          .where('blob_key', 'in', [...keys])
+          .execute()),
       ];
       for (const r of shared) keys.delete(r.blob_key);
     }
@@ -130,13 +186,20 @@ export class FilesRepository {
 
   /** Whether a file other than `fileId` holds these bytes. */
   async blobSharedWith(blobKey: string, fileId: string): Promise<boolean> {
-    return (await this.db.selectFrom('file_versions').select('file_id').where('blob_key', '=', blobKey).where('file_id', '!=', fileId).executeTakeFirst()) !== undefined;
+    return (
+      (await this.db.selectFrom('file_versions').select('file_id').where('blob_key', '=', blobKey).where('file_id', '!=', fileId).executeTakeFirst()) !==
+      undefined
+    );
   }
 
   // --- processing ---
 
   async queueJob(fileId: string, version: number): Promise<void> {
-    await this.db.insertInto('jobs').values({ file_id: fileId, version, status: 'queued', error: null }).onConflict((oc) => oc.doNothing()).execute();
+    await this.db
+      .insertInto('jobs')
+      .values({ file_id: fileId, version, status: 'queued', error: null })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
   }
 
   /** Claims the next due job (`SKIP LOCKED`: other nodes' claims are skipped) and leases it for `lockMs`; call inside a unit of work. */
@@ -188,21 +251,36 @@ export class FilesRepository {
     }
     await this.db
       .updateTable('files')
-      .set({ state: 'ready', progress: null, ...(extra.scan && { scan: extra.scan }), ...(extra.media !== undefined && { media: JSON.stringify(extra.media) }), updated_at: sql`now()` })
+      .set({
+        state: 'ready',
+        progress: null,
+        ...(extra.scan && { scan: extra.scan }),
+        ...(extra.media !== undefined && { media: JSON.stringify(extra.media) }),
+        updated_at: sql`now()`,
+      })
       .where('id', '=', fileId)
       .where('version', '=', version)
       .execute();
   }
 
   async markRejected(fileId: string, version: number, reason: string): Promise<void> {
-    await this.db.updateTable('files').set({ state: 'rejected', rejected_reason: reason, progress: null, updated_at: sql`now()` }).where('id', '=', fileId).where('version', '=', version).execute();
+    await this.db
+      .updateTable('files')
+      .set({ state: 'rejected', rejected_reason: reason, progress: null, updated_at: sql`now()` })
+      .where('id', '=', fileId)
+      .where('version', '=', version)
+      .execute();
   }
 
   // --- signed URLs ---
 
   /** The key of signed URLs kept in the database: `candidate` becomes it unless one is kept already. */
   async urlKey(candidate: string): Promise<string> {
-    await this.db.insertInto('url_keys').values({ id: 1, key: candidate }).onConflict((oc) => oc.column('id').doNothing()).execute();
+    await this.db
+      .insertInto('url_keys')
+      .values({ id: 1, key: candidate })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
     return (await this.db.selectFrom('url_keys').select('key').where('id', '=', 1).executeTakeFirstOrThrow()).key;
   }
 }

@@ -1,5 +1,17 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { coursePermissionsOf, coursesInternal, DomainError, fileEvents, files, filesInternal, erasureReceipts, privacyExportContract, userEvents, type EventContract, type FileMeta } from '@lms/contracts';
+import {
+  coursePermissionsOf,
+  coursesInternal,
+  DomainError,
+  fileEvents,
+  files,
+  filesInternal,
+  erasureReceipts,
+  privacyExportContract,
+  userEvents,
+  type EventContract,
+  type FileMeta,
+} from '@lms/contracts';
 import { consumer, defineService, type Call, type Caller, type ConsumerDefinition, type ServiceContext } from '@lms/runtime';
 import type { Kysely } from 'kysely';
 import * as m0 from './migrations/20261124240000_files.js';
@@ -39,8 +51,17 @@ function toMeta(file: LoadedFile): FileMeta {
     version: f.version,
     state: f.state as FileMeta['state'],
     scan: f.scan as FileMeta['scan'],
-    versions: versions.map((v) => ({ version: v.version, size: Number(v.size), sha256: v.sha256, contentType: v.content_type, declaredType: v.declared_type, createdAt: v.created_at.toISOString() })),
-    variants: variants.filter((v) => v.version === f.version).map((v) => ({ name: v.name, contentType: v.content_type, width: v.width, height: v.height, size: v.size })),
+    versions: versions.map((v) => ({
+      version: v.version,
+      size: Number(v.size),
+      sha256: v.sha256,
+      contentType: v.content_type,
+      declaredType: v.declared_type,
+      createdAt: v.created_at.toISOString(),
+    })),
+    variants: variants
+      .filter((v) => v.version === f.version)
+      .map((v) => ({ name: v.name, contentType: v.content_type, width: v.width, height: v.height, size: v.size })),
     rejectedReason: f.rejected_reason ?? null,
     progress: f.progress ?? null,
     media: (f.media as FileMeta['media']) ?? null,
@@ -78,7 +99,9 @@ class UrlSigner {
     }));
   }
   async sign(fileId: string, version: number, exp: number): Promise<string> {
-    return createHmac('sha256', await this.secret()).update(`${fileId}.${version}.${exp}`).digest('base64url');
+    return createHmac('sha256', await this.secret())
+      .update(`${fileId}.${version}.${exp}`)
+      .digest('base64url');
   }
   async check(fileId: string, version: number, exp: number, sig: string): Promise<boolean> {
     if (exp * 1000 < Date.now()) return false;
@@ -157,7 +180,8 @@ export const filesService = defineService({
           const r = await call(coursesInternal.roleOf, { courseId, userId: caller.userId });
           // A course the caller may not even see does not exist for them: 404, like an unknown id.
           if (!r.exists || !(can('courses:read-all') || r.visible)) throw new DomainError('NOT_FOUND', 'No such course');
-          if (!can('courses:read-all') && !coursePermissionsOf(r.role ?? undefined).has('course:edit')) throw new DomainError('FORBIDDEN', 'Only the course staff may attach files to it');
+          if (!can('courses:read-all') && !coursePermissionsOf(r.role ?? undefined).has('course:edit'))
+            throw new DomainError('FORBIDDEN', 'Only the course staff may attach files to it');
         }
         const head = Buffer.from(input.blob.head, 'base64');
         const contentType = await detectType(head, input.declaredType);
@@ -166,18 +190,26 @@ export const filesService = defineService({
           const dims = await dimensionsFromHead(head);
           const maxPixels = config.FILES_MAX_PIXELS;
           if (dims && dims.width * dims.height > maxPixels) {
-            throw new DomainError('IMAGE_TOO_LARGE', `The image is ${dims.width} × ${dims.height} pixels; at most ${maxPixels} pixels are accepted`, { ...dims, maxPixels });
+            throw new DomainError('IMAGE_TOO_LARGE', `The image is ${dims.width} × ${dims.height} pixels; at most ${maxPixels} pixels are accepted`, {
+              ...dims,
+              maxPixels,
+            });
           }
         }
         const kindLimit = limitFor(config, contentType);
-        if (input.blob.size > kindLimit) throw new DomainError('PAYLOAD_TOO_LARGE', `Files of this kind (${contentType}) may be at most ${kindLimit} bytes`, { maxBytes: kindLimit, contentType });
+        if (input.blob.size > kindLimit)
+          throw new DomainError('PAYLOAD_TOO_LARGE', `Files of this kind (${contentType}) may be at most ${kindLimit} bytes`, {
+            maxBytes: kindLimit,
+            contentType,
+          });
         const state = processable(config, contentType) ? 'processing' : 'ready';
         const blobKey = `blobs/${input.blob.sha256}`;
         const owner = cur?.f.owner_id ?? caller.userId;
         const id = cur?.f.id ?? randomUUID();
         const meta = await uow(async ({ repo, emit }) => {
           const quota = config.FILES_QUOTA_BYTES;
-          if ((await repo.bytesUsedBy(owner)) + input.blob.size > quota) throw new DomainError('QUOTA_EXCEEDED', 'The storage quota of this user is used up', { quotaBytes: quota });
+          if ((await repo.bytesUsedBy(owner)) + input.blob.size > quota)
+            throw new DomainError('QUOTA_EXCEEDED', 'The storage quota of this user is used up', { quotaBytes: quota });
           let version = 1;
           if (!cur) {
             await repo.insertFile({ id, ownerId: owner, courseId, lessonId: input.lessonId ?? null, name: safeName(input.name), state });
@@ -188,7 +220,15 @@ export const filesService = defineService({
             version = locked + 1;
             await repo.setCurrentVersion(id, version, state, safeName(input.name));
           }
-          await repo.insertVersion({ fileId: id, version, blobKey, sha256: input.blob.sha256, size: input.blob.size, contentType, declaredType: input.declaredType ?? null });
+          await repo.insertVersion({
+            fileId: id,
+            version,
+            blobKey,
+            sha256: input.blob.sha256,
+            size: input.blob.size,
+            contentType,
+            declaredType: input.declaredType ?? null,
+          });
           // The bytes reach their content address before the commit: a crash in between leaves an
           // unreferenced blob, never a row without bytes.
           await storage.move(input.blob.tmpKey, blobKey);
@@ -201,7 +241,9 @@ export const filesService = defineService({
         return meta;
       } catch (err) {
         // Best effort: the refusal is what the client must hear; a temporary blob left behind is only logged.
-        await storage.delete(input.blob.tmpKey).catch((e: unknown) => logger.warn({ tmpKey: input.blob.tmpKey, err: String(e) }, 'could not delete a refused upload'));
+        await storage
+          .delete(input.blob.tmpKey)
+          .catch((e: unknown) => logger.warn({ tmpKey: input.blob.tmpKey, err: String(e) }, 'could not delete a refused upload'));
         throw err;
       }
     },
@@ -242,23 +284,34 @@ export const filesService = defineService({
       if (!cur) throw notFound();
       const version = input.version ?? cur.f.version;
       if (input.signature) {
-        if (!(await signer.check(cur.f.id, version, input.signature.exp, input.signature.sig))) throw new DomainError('TOKEN_INVALID', 'The link has expired or is not valid');
+        if (!(await signer.check(cur.f.id, version, input.signature.exp, input.signature.sig)))
+          throw new DomainError('TOKEN_INVALID', 'The link has expired or is not valid');
       } else if (!caller || !(await access(call, cur.f, caller, can('courses:read-all'))).read) {
         throw caller ? notFound() : new DomainError('UNAUTHENTICATED', 'Sign in, or use a signed URL');
       }
       const v = cur.versions.find((x) => x.version === version);
       if (!v) throw notFound();
-      if (cur.f.state === 'rejected' && version === cur.f.version) throw new DomainError('NOT_FOUND', 'This file was refused by processing', { reason: cur.f.rejected_reason });
+      if (cur.f.state === 'rejected' && version === cur.f.version)
+        throw new DomainError('NOT_FOUND', 'This file was refused by processing', { reason: cur.f.rejected_reason });
       if (input.variant) {
         const r = cur.variants.find((x) => x.version === version && x.name === input.variant);
         if (!r) throw new DomainError('NOT_FOUND', cur.f.state === 'processing' ? 'Not processed yet' : 'No such rendition');
-        return { blobKey: r.blob_key, size: r.size, contentType: r.content_type, name: `${cur.f.name}.${r.name}`, sha256: `${v.sha256}-${r.name}`, inline: true };
+        return {
+          blobKey: r.blob_key,
+          size: r.size,
+          contentType: r.content_type,
+          name: `${cur.f.name}.${r.name}`,
+          sha256: `${v.sha256}-${r.name}`,
+          inline: true,
+        };
       }
       return { blobKey: v.blob_key, size: Number(v.size), contentType: v.content_type, name: cur.f.name, sha256: v.sha256, inline: inline(v.content_type) };
     },
     async privacyExport({ input, repo }) {
       const rows = await repo.ownedBy(input.userId);
-      return { data: { files: rows.map((f) => ({ id: f.id, name: f.name, courseId: f.course_id, version: f.version, createdAt: f.created_at.toISOString() })) } };
+      return {
+        data: { files: rows.map((f) => ({ id: f.id, name: f.name, courseId: f.course_id, version: f.version, createdAt: f.created_at.toISOString() })) },
+      };
     },
   },
 });

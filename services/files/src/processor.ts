@@ -21,7 +21,8 @@ const FILE_JOBS: RetryPolicy = { ...retryPolicies.jobs, maxAttempts: 3 };
 const LOCK_MS = 15 * 60_000;
 
 /** Whether a new version needs the processor: media to render, or anything at all when ClamAV scans. */
-export const processable = (config: FilesConfig, contentType: string) => IMAGE_TYPES.has(contentType) || VIDEO_TYPES.has(contentType) || clamavOf(config) !== undefined;
+export const processable = (config: FilesConfig, contentType: string) =>
+  IMAGE_TYPES.has(contentType) || VIDEO_TYPES.has(contentType) || clamavOf(config) !== undefined;
 
 /**
  * Runs processing jobs outside any transaction (renditions can take seconds to minutes): claims a due
@@ -94,7 +95,9 @@ export class Processor extends PollingWorker<Job> {
       // Refused: the version's bytes go (unless another file holds the same bytes), the reason stays.
       if (!(await this.repo.blobSharedWith(v.blob_key, f.id))) {
         // The refusal stands either way; bytes left behind are logged for the (future) sweep of unreferenced blobs.
-        await this.storage.delete(v.blob_key).catch((e: unknown) => this.log.warn({ fileId: f.id, err: String(e) }, 'could not delete the bytes of a refused file'));
+        await this.storage
+          .delete(v.blob_key)
+          .catch((e: unknown) => this.log.warn({ fileId: f.id, err: String(e) }, 'could not delete the bytes of a refused file'));
       }
       await this.service.uow(async ({ repo, emit }) => {
         await repo.markRejected(f.id, v.version, reason);
@@ -142,7 +145,14 @@ export class Processor extends PollingWorker<Job> {
         media,
         renditions: [
           { name: 'poster.webp', contentType: 'image/webp', width: posterWebp.info.width, height: posterWebp.info.height, data: posterWebp.data },
-          { name: 'web.mp4', contentType: 'video/mp4', width: rendered.width ?? 0, height: rendered.height ?? 0, data: Buffer.alloc(0), storedAs: { key, size } },
+          {
+            name: 'web.mp4',
+            contentType: 'video/mp4',
+            width: rendered.width ?? 0,
+            height: rendered.height ?? 0,
+            data: Buffer.alloc(0),
+            storedAs: { key, size },
+          },
         ] as Rendition[],
       };
     } finally {

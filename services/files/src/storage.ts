@@ -60,7 +60,10 @@ export class LocalStorage implements BlobStorage {
   }
 
   async size(key: string): Promise<number | undefined> {
-    return fs.stat(this.file(key)).then((s) => s.size, () => undefined);
+    return fs.stat(this.file(key)).then(
+      (s) => s.size,
+      () => undefined,
+    );
   }
 
   async move(from: string, to: string): Promise<void> {
@@ -132,7 +135,9 @@ export class S3Storage implements BlobStorage {
 
   async get(key: string, range?: Range): Promise<Readable> {
     const { s3, sdk } = await this.sdk();
-    const r = await s3.send(new sdk.GetObjectCommand({ Bucket: this.o.bucket, Key: checkKey(key), Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
+    const r = await s3.send(
+      new sdk.GetObjectCommand({ Bucket: this.o.bucket, Key: checkKey(key), Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+    );
     return r.Body as Readable;
   }
 

@@ -19,7 +19,16 @@ function loadFfmpeg() {
   }));
 }
 
-export const VIDEO_TYPES = new Set(['video/mp4', 'video/webm', 'video/quicktime', 'video/matroska', 'video/x-matroska', 'video/x-msvideo', 'video/mpeg', 'video/ogg']);
+export const VIDEO_TYPES = new Set([
+  'video/mp4',
+  'video/webm',
+  'video/quicktime',
+  'video/matroska',
+  'video/x-matroska',
+  'video/x-msvideo',
+  'video/mpeg',
+  'video/ogg',
+]);
 
 export interface Probe {
   durationSeconds: number;
@@ -37,7 +46,13 @@ export async function probe(file: string): Promise<Probe> {
       const v = data.streams.find((s) => s.codec_type === 'video');
       const a = data.streams.find((s) => s.codec_type === 'audio');
       if (!v) return reject(new Error('no video stream'));
-      resolve({ durationSeconds: Number(data.format.duration ?? 0), width: v.width ?? null, height: v.height ?? null, videoCodec: v.codec_name ?? null, audioCodec: a?.codec_name ?? null });
+      resolve({
+        durationSeconds: Number(data.format.duration ?? 0),
+        width: v.width ?? null,
+        height: v.height ?? null,
+        videoCodec: v.codec_name ?? null,
+        audioCodec: a?.codec_name ?? null,
+      });
     }),
   );
 }

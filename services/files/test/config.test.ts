@@ -7,15 +7,15 @@ const parse = (env: Record<string, string>) => parseEnv([filesEnv], env) as File
 describe('files configuration', () => {
   it('keeps the documented defaults', () => {
     const c = parse({});
-    expect([c.FILES_MAX_BYTES, c.FILES_MAX_IMAGE_BYTES, c.FILES_MAX_PIXELS, c.FILES_QUOTA_BYTES, c.FILES_PROCESS_POLL_MS, c.FILES_STORAGE, c.S3_REGION]).toEqual([
-      2 * 1024 ** 3,
-      50 * 1024 ** 2,
-      40_000_000,
-      1024 ** 3,
-      500,
-      'local',
-      'us-east-1',
-    ]);
+    expect([
+      c.FILES_MAX_BYTES,
+      c.FILES_MAX_IMAGE_BYTES,
+      c.FILES_MAX_PIXELS,
+      c.FILES_QUOTA_BYTES,
+      c.FILES_PROCESS_POLL_MS,
+      c.FILES_STORAGE,
+      c.S3_REGION,
+    ]).toEqual([2 * 1024 ** 3, 50 * 1024 ** 2, 40_000_000, 1024 ** 3, 500, 'local', 'us-east-1']);
     expect(clamavOf(c)).toBeUndefined();
   });
 

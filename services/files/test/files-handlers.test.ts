@@ -36,8 +36,10 @@ function uploaded(text: string, extra: { courseId?: string; fileId?: string } = 
   const blob = { tmpKey, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length, head: bytes.subarray(0, 4096).toString('base64') };
   return { name: 'notes.txt', declaredType: 'text/plain', blob, ...extra };
 }
-const upload = (caller: Caller, text: string, extra: { courseId?: string; fileId?: string } = {}) => node.internal(caller).call(filesInternal.register, uploaded(text, extra));
-const refusedUpload = (caller: Caller, text: string, extra: { courseId?: string; fileId?: string } = {}) => node.internal(caller).fail(filesInternal.register, uploaded(text, extra));
+const upload = (caller: Caller, text: string, extra: { courseId?: string; fileId?: string } = {}) =>
+  node.internal(caller).call(filesInternal.register, uploaded(text, extra));
+const refusedUpload = (caller: Caller, text: string, extra: { courseId?: string; fileId?: string } = {}) =>
+  node.internal(caller).fail(filesInternal.register, uploaded(text, extra));
 
 const person = (roles = ['student']): Caller => ({ userId: randomUUID(), roles });
 
@@ -47,7 +49,11 @@ describe('files handlers (unit: metadata procedures; uploads need the gateway)',
     const meta = await upload(owner, 'hello world');
     expect(meta).toMatchObject({ ownerId: owner.userId, version: 1, size: 11 });
     expect(await node.as(owner).call(files.get, { fileId: meta.id })).toMatchObject({ id: meta.id });
-    expect(await node.internal().call(filesInternal.describe, { fileId: meta.id })).toEqual({ ownerId: owner.userId, contentType: 'text/plain', state: 'ready' });
+    expect(await node.internal().call(filesInternal.describe, { fileId: meta.id })).toEqual({
+      ownerId: owner.userId,
+      contentType: 'text/plain',
+      state: 'ready',
+    });
     const stranger = node.as();
     expect(await stranger.fail(files.get, { fileId: meta.id })).toMatchObject({ code: 'NOT_FOUND', status: 404 });
     expect(await stranger.fail(files.delete, { fileId: meta.id })).toMatchObject({ code: 'NOT_FOUND', status: 404 });
@@ -72,7 +78,9 @@ describe('files handlers (unit: metadata procedures; uploads need the gateway)',
     const signature = { exp: Number(q.get('exp')), sig: q.get('sig') ?? '' };
     const anyone = node.anonymous();
     expect(await anyone.call(filesInternal.openForRead, { fileId: meta.id, signature })).toMatchObject({ size: 14, contentType: 'text/plain', inline: true });
-    expect(await anyone.fail(filesInternal.openForRead, { fileId: meta.id, signature: { ...signature, exp: signature.exp + 3600 } })).toMatchObject({ code: 'TOKEN_INVALID' });
+    expect(await anyone.fail(filesInternal.openForRead, { fileId: meta.id, signature: { ...signature, exp: signature.exp + 3600 } })).toMatchObject({
+      code: 'TOKEN_INVALID',
+    });
     expect(await anyone.fail(filesInternal.openForRead, { fileId: meta.id })).toMatchObject({ code: 'UNAUTHENTICATED', status: 401 });
     vi.setSystemTime(t0 + 61_000);
     expect(await anyone.fail(filesInternal.openForRead, { fileId: meta.id, signature })).toMatchObject({ code: 'TOKEN_INVALID' });

@@ -17,8 +17,14 @@ export const gatewayEnv = declareEnv('gateway', {
   BODY_LIMIT_BYTES: env.int().default(1_048_576).meta({ description: 'Largest JSON request body in bytes (uploads have their own limit)' }),
   TRUST_PROXY: env.bool().default(false).meta({ description: 'Take the client IP from `X-Forwarded-For` (behind a reverse proxy only)' }),
   LMS_REQUIRED_SERVICES: env.list().default(ALL_SERVICES).meta({ description: 'Services `/health/ready` requires', defaultText: 'every service' }),
-  FILES_MAX_BYTES: env.int().default(2 * 1024 ** 3).meta({ description: 'Largest upload in bytes (the stream is cut past it; 413)' }),
-  FILES_TUS_DIR: z.string().optional().meta({ description: 'Where resumable (tus) upload parts wait; gateways of a mesh must share it', defaultText: '`<LMS_DATA_DIR>/tus`' }),
+  FILES_MAX_BYTES: env
+    .int()
+    .default(2 * 1024 ** 3)
+    .meta({ description: 'Largest upload in bytes (the stream is cut past it; 413)' }),
+  FILES_TUS_DIR: z
+    .string()
+    .optional()
+    .meta({ description: 'Where resumable (tus) upload parts wait; gateways of a mesh must share it', defaultText: '`<LMS_DATA_DIR>/tus`' }),
   FILES_STORAGE: z.enum(['local', 's3']).default('local').meta({ description: 'Where file bytes live: `local` disk or `s3`' }),
   FILES_DIR: z.string().optional().meta({ description: 'Directory of local file storage', defaultText: '`<LMS_DATA_DIR>/files`' }),
   S3_BUCKET: z.string().optional().meta({ description: 'S3 bucket of file storage (required with `FILES_STORAGE=s3`; created on first use)' }),

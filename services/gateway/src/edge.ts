@@ -17,7 +17,9 @@ const BODY_ENCODINGS = new Set(['gzip', 'deflate', 'br']);
 
 /** The body's Content-Encoding, lower case; '' for none or identity. */
 export function contentEncodingOf(req: GatewayRequest): string {
-  const v = String(req.headers['content-encoding'] ?? '').trim().toLowerCase();
+  const v = String(req.headers['content-encoding'] ?? '')
+    .trim()
+    .toLowerCase();
   return v === 'identity' ? '' : v;
 }
 
@@ -59,9 +61,12 @@ function edgeError(err: unknown): PublicError {
   if (e?.type === 'entity.parse.failed' || e?.type === 'charset.unsupported') return { code: 'BAD_REQUEST', status: 400, message: 'Body is not valid JSON' };
   if (e?.status === 415) return { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: 'Send application/json' };
   // moleculer-web wraps its body parser's errors as MoleculerError(message, err.code || err.status, err.type).
-  if (e?.type === 'encoding.unsupported' || (e?.code === 415 && !isErrorCode(e?.type))) return { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: 'Unsupported Content-Encoding' };
-  if (e?.type === 'encoding.broken' || (typeof e?.code === 'string' && /^(Z_|ERR_)/.test(e.code))) return { code: 'BAD_REQUEST', status: 400, message: 'The body does not match its Content-Encoding' };
-  if (err instanceof URIError || e?.type === 'UNABLE_DECODE_PARAM') return { code: 'BAD_REQUEST', status: 400, message: 'The URL is not valid percent-encoding' };
+  if (e?.type === 'encoding.unsupported' || (e?.code === 415 && !isErrorCode(e?.type)))
+    return { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: 'Unsupported Content-Encoding' };
+  if (e?.type === 'encoding.broken' || (typeof e?.code === 'string' && /^(Z_|ERR_)/.test(e.code)))
+    return { code: 'BAD_REQUEST', status: 400, message: 'The body does not match its Content-Encoding' };
+  if (err instanceof URIError || e?.type === 'UNABLE_DECODE_PARAM')
+    return { code: 'BAD_REQUEST', status: 400, message: 'The URL is not valid percent-encoding' };
   if (e?.code === 400 && !isErrorCode(e?.type)) return { code: 'BAD_REQUEST', status: 400, message: 'The request body could not be read' };
   return toPublicError(err);
 }
@@ -105,9 +110,17 @@ export function edgeMiddleware(settings: GatewaySettings, limiter: () => RateLim
     // Bodies arrive as they are or compressed with one of these; anything else is refused on both edges alike.
     const encoding = contentEncodingOf(req);
     if (encoding && !BODY_ENCODINGS.has(encoding) && hasBody(req)) {
-      return refuse({ code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: `Content-Encoding ${encoding.slice(0, 40)} is not supported; send identity, gzip, deflate or br` });
+      return refuse({
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        status: 415,
+        message: `Content-Encoding ${encoding.slice(0, 40)} is not supported; send identity, gzip, deflate or br`,
+      });
     }
-    const forwarded = settings.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0]?.trim() : '';
+    const forwarded = settings.trustProxy
+      ? String(req.headers['x-forwarded-for'] ?? '')
+          .split(',')[0]
+          ?.trim()
+      : '';
     const ip = forwarded || req.socket.remoteAddress || 'unknown';
     req.$ip = ip;
     // A tRPC batch (`/trpc/a.b,c.d`) costs one per procedure, and counts as auth if any procedure is.

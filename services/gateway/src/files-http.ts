@@ -46,14 +46,20 @@ export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: Ed
   /** The upload itself: multipart/form-data (the first file part) or a raw body named by X-Filename. */
   async function receive(req: GatewayRequest): Promise<{ name: string; declaredType?: string; blob: Ingested }> {
     const type = String(req.headers['content-type'] ?? '');
-    if (Number(req.headers['content-length'] ?? 0) > maxBytes()) throw new DomainError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes()} bytes`, { maxBytes: maxBytes() });
+    if (Number(req.headers['content-length'] ?? 0) > maxBytes())
+      throw new DomainError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes()} bytes`, { maxBytes: maxBytes() });
     // Bytes come raw or as multipart; a JSON or form body is a client encoding the file as text (a generated client
     // JSON-encodes a Uint8Array as {"0":104,…}): refuse it rather than store the encoding.
     if (/^application\/(json|x-www-form-urlencoded)\b|^[\w.-]+\/[\w.-]+\+json\b/i.test(type.trim())) {
-      throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'Send the bytes as application/octet-stream (or their own type) or multipart/form-data, not JSON or a form');
+      throw new DomainError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        'Send the bytes as application/octet-stream (or their own type) or multipart/form-data, not JSON or a form',
+      );
     }
     // Bytes are stored as they are sent: a compressed body would be stored compressed.
-    const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    const encoding = String(req.headers['content-encoding'] ?? 'identity')
+      .trim()
+      .toLowerCase();
     if (encoding !== 'identity' && encoding !== '') throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'Send the file without Content-Encoding');
     if (/^multipart\/form-data\b/i.test(type)) return receiveMultipart(req);
     const header = req.headers['x-filename'];
@@ -91,10 +97,16 @@ export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: Ed
             )
           : undefined;
         if (broken) {
-          if (blob) await store().delete(blob.tmpKey).catch(() => {});
+          if (blob)
+            await store()
+              .delete(blob.tmpKey)
+              .catch(() => {});
           throw new DomainError('BAD_REQUEST', 'The multipart body is malformed or incomplete');
         }
-        if (!file || !blob) throw new DomainError('VALIDATION_FAILED', 'Invalid input: file: no file part', { issues: [{ path: 'file', message: 'missing', code: 'invalid_type' }] });
+        if (!file || !blob)
+          throw new DomainError('VALIDATION_FAILED', 'Invalid input: file: no file part', {
+            issues: [{ path: 'file', message: 'missing', code: 'invalid_type' }],
+          });
         return { name: file.name, declaredType: file.declaredType, blob };
       };
       let settled = false;
@@ -132,20 +144,22 @@ export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: Ed
       const q = new URL(req.url ?? '/', 'http://local').searchParams;
       const { name, declaredType, blob } = await receive(req);
       const meta = await callFiles(
-          filesInternal.register,
-          {
-            fileId,
-            courseId: q.get('courseId') ?? undefined,
-            lessonId: q.get('lessonId') ?? undefined,
-            name,
-            declaredType,
-            blob: { tmpKey: blob.tmpKey, sha256: blob.sha256, size: blob.size, head: blob.head.toString('base64') },
-          },
-          { token, requestId: req.$requestId, edge: false, client: clientOf(req) },
-        ).catch(async (err: unknown) => {
-          await store().delete(blob.tmpKey).catch(() => {});
-          throw err;
-        });
+        filesInternal.register,
+        {
+          fileId,
+          courseId: q.get('courseId') ?? undefined,
+          lessonId: q.get('lessonId') ?? undefined,
+          name,
+          declaredType,
+          blob: { tmpKey: blob.tmpKey, sha256: blob.sha256, size: blob.size, head: blob.head.toString('base64') },
+        },
+        { token, requestId: req.$requestId, edge: false, client: clientOf(req) },
+      ).catch(async (err: unknown) => {
+        await store()
+          .delete(blob.tmpKey)
+          .catch(() => {});
+        throw err;
+      });
       sendJson(res, 201, meta, { Location: `/api/v1/files/${meta.id}` });
     } catch (err) {
       fail(req, res, err);
@@ -213,7 +227,10 @@ export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: Ed
    * a mesh); when the last part arrives the whole file goes through the same ingest and register as any upload.
    * Every request carries the bearer token, and an upload answers only the user who started it.
    */
-  const tusDir = path.resolve(config.FILES_TUS_DIR ?? (runtime.config.dataDir.startsWith('memory:') ? path.join(os.tmpdir(), `lms-tus-${process.pid}`, 'tus') : path.join(runtime.config.dataDir, 'tus')));
+  const tusDir = path.resolve(
+    config.FILES_TUS_DIR ??
+      (runtime.config.dataDir.startsWith('memory:') ? path.join(os.tmpdir(), `lms-tus-${process.pid}`, 'tus') : path.join(runtime.config.dataDir, 'tus')),
+  );
   const tusStore = new FileStore({ directory: tusDir });
   const shim = (r: Request) => ({ headers: { authorization: r.headers.get('authorization') ?? undefined } });
   // The gateway's request id, for tus's hooks and answers (set in `resumable`).
@@ -243,7 +260,15 @@ export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: Ed
     if (!caller) throw deny(req, 401, 'UNAUTHENTICATED', 'Sign in to upload');
     return caller;
   };
-  const TUS_CODES: Record<number, ErrorCode> = { 400: 'BAD_REQUEST', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 410: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
+  const TUS_CODES: Record<number, ErrorCode> = {
+    400: 'BAD_REQUEST',
+    403: 'FORBIDDEN',
+    404: 'NOT_FOUND',
+    409: 'CONFLICT',
+    410: 'NOT_FOUND',
+    413: 'PAYLOAD_TOO_LARGE',
+    415: 'UNSUPPORTED_MEDIA_TYPE',
+  };
   const tus = new TusServer({
     path: '/api/v1/files/uploads',
     datastore: tusStore,
@@ -255,7 +280,10 @@ export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: Ed
         if (code) return deny(req, err.status_code, code, err.body.trim() || code);
       }
       // Anything else broke mid-request (a client gone, a stream cut): the upload did not happen.
-      log.warn({ requestId: requestIdIn(req), err: 'status_code' in err ? `${err.status_code} ${err.body.trim()}` : String(err) }, 'resumable upload request failed');
+      log.warn(
+        { requestId: requestIdIn(req), err: 'status_code' in err ? `${err.status_code} ${err.body.trim()}` : String(err) },
+        'resumable upload request failed',
+      );
       return deny(req, 400, 'BAD_REQUEST', 'The upload request failed; check its offset and retry');
     },
     respectForwardedHeaders: config.TRUST_PROXY,
@@ -282,18 +310,20 @@ export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: Ed
       try {
         const blob = await ingest(store(), createReadStream(file), maxBytes());
         const meta = await callFiles(
-            filesInternal.register,
-            {
-              name: upload.metadata?.filename ?? '',
-              declaredType: upload.metadata?.filetype ?? undefined,
-              courseId: upload.metadata?.courseId ?? undefined,
-              blob: { tmpKey: blob.tmpKey, sha256: blob.sha256, size: blob.size, head: blob.head.toString('base64') },
-            },
-            { token, edge: false },
-          ).catch(async (err: unknown) => {
-            await store().delete(blob.tmpKey).catch(() => {});
-            throw err;
-          });
+          filesInternal.register,
+          {
+            name: upload.metadata?.filename ?? '',
+            declaredType: upload.metadata?.filetype ?? undefined,
+            courseId: upload.metadata?.courseId ?? undefined,
+            blob: { tmpKey: blob.tmpKey, sha256: blob.sha256, size: blob.size, head: blob.head.toString('base64') },
+          },
+          { token, edge: false },
+        ).catch(async (err: unknown) => {
+          await store()
+            .delete(blob.tmpKey)
+            .catch(() => {});
+          throw err;
+        });
         return { status_code: 204, headers: { 'X-File-Id': meta.id, 'Access-Control-Expose-Headers': 'X-File-Id, Upload-Offset, Location' } };
       } catch (err) {
         const pub = toPublicError(err);

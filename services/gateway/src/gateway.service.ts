@@ -1,6 +1,16 @@
 import type { Server, ServerResponse } from 'node:http';
 import { auth } from '@lms/contracts';
-import { createRateLimiter, inSpan, MemoryRateLimiter, toPublicError, traceCarrier, type CallMeta, type RateLimiter, type Runtime, type ServiceModule } from '@lms/runtime';
+import {
+  createRateLimiter,
+  inSpan,
+  MemoryRateLimiter,
+  toPublicError,
+  traceCarrier,
+  type CallMeta,
+  type RateLimiter,
+  type Runtime,
+  type ServiceModule,
+} from '@lms/runtime';
 import type { ServiceSchema } from 'moleculer';
 import ApiGateway from 'moleculer-web';
 import bodyParser from 'body-parser';
@@ -60,7 +70,13 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
       onError,
       routes: [
         fileRoutes(runtime, gatewayConfigOf(runtime), edgeAuth, clientOf),
-        { path: '/trpc', mappingPolicy: 'restrict', bodyParsers: false, use: [trpcHandler(buildTrpcRouter(forward), edgeAuth, settings.bodyLimitBytes, log)], aliases: {} },
+        {
+          path: '/trpc',
+          mappingPolicy: 'restrict',
+          bodyParsers: false,
+          use: [trpcHandler(buildTrpcRouter(forward), edgeAuth, settings.bodyLimitBytes, log)],
+          aliases: {},
+        },
         {
           path: '/api/v1',
           mappingPolicy: 'restrict',

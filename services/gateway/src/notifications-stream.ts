@@ -30,7 +30,12 @@ export function notificationStreams(edgeAuth: EdgeAuth) {
       const caller = await edgeAuth.callerOf(req);
       if (!caller) throw new DomainError('UNAUTHENTICATED', 'Sign in to do this');
       const expMs = tokenExpiryMs(req.headers.authorization);
-      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-cache, no-transform',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      });
       res.write(': connected\n\n');
       const set = streams.get(caller.userId) ?? new Set();
       set.add(res);

@@ -1,4 +1,15 @@
-import { allProcedures, catalogue, errorBody, errorCodes, fileMeta, fileStreams, inlineContentTypes, variantContentTypes, type AnyProcedure, type ErrorCode } from '@lms/contracts';
+import {
+  allProcedures,
+  catalogue,
+  errorBody,
+  errorCodes,
+  fileMeta,
+  fileStreams,
+  inlineContentTypes,
+  variantContentTypes,
+  type AnyProcedure,
+  type ErrorCode,
+} from '@lms/contracts';
 import { z } from 'zod';
 
 type Json = Record<string, unknown>;
@@ -22,7 +33,7 @@ const STATUS_TEXT: Record<number, string> = {
 
 /** Response headers, declared once and referenced from each response that sends them. */
 const HEADERS: Record<string, Json> = {
-  'X-Request-Id': { description: 'The request id (the client\'s X-Request-Id when valid); also in error bodies', required: true, schema: { type: 'string' } },
+  'X-Request-Id': { description: "The request id (the client's X-Request-Id when valid); also in error bodies", required: true, schema: { type: 'string' } },
   'RateLimit-Limit': { description: 'Requests allowed per window for this client', required: true, schema: { type: 'integer' } },
   'RateLimit-Remaining': { description: 'Requests left in the current window', required: true, schema: { type: 'integer' } },
   'Retry-After': { description: 'Seconds to wait before trying again', required: true, schema: { type: 'integer' } },
@@ -34,7 +45,11 @@ const HEADERS: Record<string, Json> = {
 };
 const header = (name: string) => ({ $ref: `#/components/headers/${name}` });
 /** Headers every response of the API sends: the request id and the rate-limit state. */
-const COMMON_HEADERS = { 'X-Request-Id': header('X-Request-Id'), 'RateLimit-Limit': header('RateLimit-Limit'), 'RateLimit-Remaining': header('RateLimit-Remaining') };
+const COMMON_HEADERS = {
+  'X-Request-Id': header('X-Request-Id'),
+  'RateLimit-Limit': header('RateLimit-Limit'),
+  'RateLimit-Remaining': header('RateLimit-Remaining'),
+};
 
 /**
  * The error statuses an operation can answer, derived from the runtime's error model so a new operation
@@ -62,7 +77,14 @@ function errorComponents(): Json {
         {
           description: STATUS_TEXT[s],
           // A 431 is answered before the request is routed: no rate-limit state yet.
-          headers: s === 431 ? { 'X-Request-Id': header('X-Request-Id') } : { ...COMMON_HEADERS, ...(s === 429 && { 'Retry-After': header('Retry-After') }), ...(s === 503 && { 'Retry-After': header('Retry-After-Optional') }) },
+          headers:
+            s === 431
+              ? { 'X-Request-Id': header('X-Request-Id') }
+              : {
+                  ...COMMON_HEADERS,
+                  ...(s === 429 && { 'Retry-After': header('Retry-After') }),
+                  ...(s === 503 && { 'Retry-After': header('Retry-After-Optional') }),
+                },
           content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
         },
       ];
@@ -71,7 +93,14 @@ function errorComponents(): Json {
 }
 
 function errorResponses(statuses: number[]): Json {
-  return Object.fromEntries(statuses.map((s) => [String(s), STATUS_TEXT[s] ? { $ref: `#/components/responses/Error${s}` } : { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]));
+  return Object.fromEntries(
+    statuses.map((s) => [
+      String(s),
+      STATUS_TEXT[s]
+        ? { $ref: `#/components/responses/Error${s}` }
+        : { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+    ]),
+  );
 }
 
 const binary = { type: 'string', format: 'binary' } as const;
@@ -89,7 +118,8 @@ function toSchema(schema: z.ZodType, io: 'input' | 'output', components: Json, i
   delete js.$schema;
   const defs = (js.$defs ?? {}) as Json;
   delete js.$defs;
-  const rewrite = (v: unknown) => JSON.parse(JSON.stringify(v).replaceAll('"#/$defs/', io === 'input' && inputs ? INPUT_REF : '"#/components/schemas/')) as Json;
+  const rewrite = (v: unknown) =>
+    JSON.parse(JSON.stringify(v).replaceAll('"#/$defs/', io === 'input' && inputs ? INPUT_REF : '"#/components/schemas/')) as Json;
   for (const [name, def] of Object.entries(defs)) (io === 'input' && inputs ? inputs : components)[name] = rewrite(def);
   return rewrite(js);
 }
@@ -98,10 +128,16 @@ function toSchema(schema: z.ZodType, io: 'input' | 'output', components: Json, i
 function nameInputs(doc: Json, components: Json, inputs: Json): Json {
   const plain = (v: unknown) => JSON.stringify(v).replaceAll(INPUT_REF, '"#/components/schemas/');
   // Every name is chosen before any input lands in `components` (a landed input must not change the next choice).
-  const named = Object.entries(inputs).map(([name, def]) => ({ name, def, as: !(name in components) || plain(components[name]) === plain(def) ? name : `${name}Input` }));
+  const named = Object.entries(inputs).map(([name, def]) => ({
+    name,
+    def,
+    as: !(name in components) || plain(components[name]) === plain(def) ? name : `${name}Input`,
+  }));
   const names: Record<string, string> = Object.fromEntries(named.map((n) => [n.name, n.as]));
   for (const n of named) components[n.as] ??= n.def;
-  return JSON.parse(JSON.stringify(doc).replace(/"#\/components\/schemas\/__input__\/([^"]+)"/g, (_, n: string) => `"#/components/schemas/${names[n] ?? n}"`)) as Json;
+  return JSON.parse(
+    JSON.stringify(doc).replace(/"#\/components\/schemas\/__input__\/([^"]+)"/g, (_, n: string) => `"#/components/schemas/${names[n] ?? n}"`),
+  ) as Json;
 }
 
 function shapeOf(c: AnyProcedure): Record<string, z.ZodType> {
@@ -185,7 +221,9 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
     const upload = f.kind === 'upload';
     const variant = f.path.includes('variants');
     // Downloads answer application/octet-stream, or the file's own type when a browser may show it inline.
-    const served = Object.fromEntries(['application/octet-stream', ...(variant ? variantContentTypes : inlineContentTypes)].map((t) => [t, { schema: binary }]));
+    const served = Object.fromEntries(
+      ['application/octet-stream', ...(variant ? variantContentTypes : inlineContentTypes)].map((t) => [t, { schema: binary }]),
+    );
     const bytesHeaders = { ...COMMON_HEADERS, ETag: header('ETag'), 'Accept-Ranges': header('Accept-Ranges') };
     const op: Json = {
       operationId: upload ? (f.path === '/files' ? 'filesUpload' : 'filesUploadVersion') : variant ? 'filesDownloadVariant' : 'filesDownload',
@@ -197,7 +235,9 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       security: upload ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, {}],
       parameters: [
         ...(f.path.includes('{fileId}') ? [fileIdParam] : []),
-        ...(f.path.includes('{name}') ? [{ name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9]+\\.(webp|avif|mp4)$' } }] : []),
+        ...(f.path.includes('{name}')
+          ? [{ name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9]+\\.(webp|avif|mp4)$' } }]
+          : []),
         ...(upload
           ? [
               { name: 'X-Filename', in: 'header', required: false, schema: { type: 'string' } },
@@ -223,8 +263,14 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       }),
       responses: upload
         ? {
-            '201': { description: 'Stored', headers: { ...COMMON_HEADERS, Location: header('Location') }, content: { 'application/json': { schema: fileRef } } },
-            ...errorResponses(errorStatuses({ permission: 'authenticated', errors: ['NOT_FOUND', 'QUOTA_EXCEEDED', 'IMAGE_TOO_LARGE'], readsBody: true, path: f.path })),
+            '201': {
+              description: 'Stored',
+              headers: { ...COMMON_HEADERS, Location: header('Location') },
+              content: { 'application/json': { schema: fileRef } },
+            },
+            ...errorResponses(
+              errorStatuses({ permission: 'authenticated', errors: ['NOT_FOUND', 'QUOTA_EXCEEDED', 'IMAGE_TOO_LARGE'], readsBody: true, path: f.path }),
+            ),
           }
         : {
             '200': { description: 'The bytes', headers: bytesHeaders, content: served },
@@ -236,23 +282,27 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
     };
     paths[f.path] = { ...(paths[f.path] ?? {}), [f.method.toLowerCase()]: op };
   }
-  return nameInputs({
-    openapi: '3.1.0',
-    info: {
-      title: 'LMS API',
-      version: '1.0.0',
-      description:
-        'Every operation here is generated from the same contract as its tRPC procedure (`/trpc`). Errors share one body: `{ "error": { "code", "message", "details", "requestId" } }`.',
-      license: { name: 'AGPL-3.0-or-later', identifier: 'AGPL-3.0-or-later' },
+  return nameInputs(
+    {
+      openapi: '3.1.0',
+      info: {
+        title: 'LMS API',
+        version: '1.0.0',
+        description:
+          'Every operation here is generated from the same contract as its tRPC procedure (`/trpc`). Errors share one body: `{ "error": { "code", "message", "details", "requestId" } }`.',
+        license: { name: 'AGPL-3.0-or-later', identifier: 'AGPL-3.0-or-later' },
+      },
+      servers: [{ url: serverUrl }],
+      tags: Object.keys(catalogue).map((name) => ({ name, description: `${name} service` })),
+      paths,
+      components: {
+        schemas,
+        responses: errorComponents(),
+        headers: HEADERS,
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
     },
-    servers: [{ url: serverUrl }],
-    tags: Object.keys(catalogue).map((name) => ({ name, description: `${name} service` })),
-    paths,
-    components: {
-      schemas,
-      responses: errorComponents(),
-      headers: HEADERS,
-      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-    },
-  }, schemas, inputs);
+    schemas,
+    inputs,
+  );
 }

@@ -21,13 +21,22 @@ function restHandler(c: AnyProcedure, rest: RestBinding, forward: Forward, edgeA
       }
       // No body is an empty input; a JSON body must be an object (`[]`, `"x"`, `1`, `null` are not).
       if (readsBody && !form && req.body !== undefined && (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body))) {
-        throw new DomainError('VALIDATION_FAILED', 'Invalid input: (root): expected a JSON object', { issues: [{ path: '(root)', message: 'expected a JSON object', code: 'invalid_type' }] });
+        throw new DomainError('VALIDATION_FAILED', 'Invalid input: (root): expected a JSON object', {
+          issues: [{ path: '(root)', message: 'expected a JSON object', code: 'invalid_type' }],
+        });
       }
       const input: Record<string, unknown> = readsBody && !form ? { ...(req.body ?? {}) } : { ...(req.query ?? {}) };
       for (const p of inPath) input[p] = req.$params?.[p];
       const caller = await edgeAuth.callerOf(req);
       const token = caller ? edgeAuth.tokenOf(req) : undefined;
-      const out = await forward(c, input, { requestId: req.$requestId, caller, token, trace: carrierFromHeaders(req.headers), edge: 'rest', client: clientOf(req) });
+      const out = await forward(c, input, {
+        requestId: req.$requestId,
+        caller,
+        token,
+        trace: carrierFromHeaders(req.headers),
+        edge: 'rest',
+        client: clientOf(req),
+      });
       const status = rest.status ?? 200;
       // A redirecting operation (OIDC start) answers its target in Location, and in the body for API clients.
       const location = status >= 300 && status < 400 ? (out as { location?: unknown }).location : undefined;

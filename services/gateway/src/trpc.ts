@@ -23,7 +23,14 @@ export interface TrpcContext {
 export type Forward = (
   contract: AnyProcedure,
   input: unknown,
-  ctx: { requestId: string; caller: Caller | undefined; token: string | undefined; trace?: TraceCarrier; edge: 'trpc' | 'rest'; client: { ip: string; userAgent?: string } },
+  ctx: {
+    requestId: string;
+    caller: Caller | undefined;
+    token: string | undefined;
+    trace?: TraceCarrier;
+    edge: 'trpc' | 'rest';
+    client: { ip: string; userAgent?: string };
+  },
 ) => Promise<unknown>;
 
 const TRPC_CODE: Record<number, TRPC_ERROR_CODE_KEY> = {
@@ -133,7 +140,14 @@ export function buildTrpcRouter(forward: Forward): AppRouter {
         const requestId = callRequestId(ctx.requestId, ctx.batch !== undefined, batchIndex ?? 0);
         try {
           const caller = await ctx.caller();
-          return await forward(contract, input, { requestId, caller, token: caller ? ctx.token() : undefined, trace: ctx.trace, edge: 'trpc', client: ctx.client });
+          return await forward(contract, input, {
+            requestId,
+            caller,
+            token: caller ? ctx.token() : undefined,
+            trace: ctx.trace,
+            edge: 'trpc',
+            client: ctx.client,
+          });
         } catch (err) {
           throw new ForwardedError(toPublicError(err), requestId);
         }

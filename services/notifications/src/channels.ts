@@ -20,9 +20,12 @@ function addressBytes(ip: string): number[] | undefined {
   if (kind === 4) return ip.split('.').map(Number);
   if (kind !== 6) return undefined;
   // A trailing dotted quad (`::ffff:127.0.0.1`) is the last two groups.
-  const text = ip.toLowerCase().replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) =>
-    `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`,
-  );
+  const text = ip
+    .toLowerCase()
+    .replace(
+      /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+      (_m, a: string, b: string, c: string, d: string) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`,
+    );
   const [head = '', rest] = text.split('::') as [string, string | undefined];
   const groups = (part: string) => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
   const h = groups(head);
@@ -110,7 +113,8 @@ export function pushAgent(opts: { allowPrivate?: boolean; caFile?: string } = {}
     lookup: (hostname, options, cb) => {
       dns.lookup(hostname, { ...options, all: true }, (err, list) => {
         if (err) return cb(err, '', 0);
-        if (!allowPrivate && list.some((a) => isPrivateAddress(a.address))) return cb(Object.assign(new Error(`push endpoint ${hostname} resolves to a private address`), { code: 'EPRIVATE' }), '', 0);
+        if (!allowPrivate && list.some((a) => isPrivateAddress(a.address)))
+          return cb(Object.assign(new Error(`push endpoint ${hostname} resolves to a private address`), { code: 'EPRIVATE' }), '', 0);
         if (options.all) return cb(null, list);
         const first = list[0];
         if (!first) return cb(Object.assign(new Error(`push endpoint ${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
@@ -137,7 +141,12 @@ export interface PushTarget {
 export type PushOutcome = { ok: true } | { ok: false; gone: boolean; error: string };
 
 /** Sends one encrypted (RFC 8291) message with VAPID (RFC 8292) to one subscription. */
-export async function sendPush(target: PushTarget, message: ShortMessage, vapid: { subject: string; publicKey: string; privateKey: string }, push: PushAgent): Promise<PushOutcome> {
+export async function sendPush(
+  target: PushTarget,
+  message: ShortMessage,
+  vapid: { subject: string; publicKey: string; privateKey: string },
+  push: PushAgent,
+): Promise<PushOutcome> {
   const refused = push.refuses(target.endpoint);
   if (refused) return { ok: false, gone: false, error: refused };
   try {
@@ -152,7 +161,11 @@ export async function sendPush(target: PushTarget, message: ShortMessage, vapid:
   } catch (err) {
     const e = err as { statusCode?: number; message?: string; code?: string };
     // 404/410: the browser dropped the subscription; it will never work again.
-    return { ok: false, gone: e.statusCode === 404 || e.statusCode === 410, error: e.statusCode ? `push service answered ${e.statusCode}` : String(e.message ?? e.code ?? err).slice(0, 200) };
+    return {
+      ok: false,
+      gone: e.statusCode === 404 || e.statusCode === 410,
+      error: e.statusCode ? `push service answered ${e.statusCode}` : String(e.message ?? e.code ?? err).slice(0, 200),
+    };
   }
 }
 

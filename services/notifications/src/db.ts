@@ -39,10 +39,36 @@ export interface NotificationsDB {
     announcement_id: string | null;
     updated_at: Stamp;
   };
-  delivery_attempts: { id: ColumnType<string, undefined, never>; event_id: string; delivery_id: string; at: ColumnType<Date, undefined, never>; outcome: string; error: string | null };
+  delivery_attempts: {
+    id: ColumnType<string, undefined, never>;
+    event_id: string;
+    delivery_id: string;
+    at: ColumnType<Date, undefined, never>;
+    outcome: string;
+    error: string | null;
+  };
   keys: { id: number; key: string };
-  inbox: { id: string; event_id: string; user_id: string; template: string; title: string; body: string; link: string | null; created_at: ColumnType<Date, undefined, never>; read_at: Date | null };
-  push_subscriptions: { id: string; user_id: string; endpoint: string; p256dh: string; auth: string; user_agent: string | null; created_at: Stamp; last_success_at: Date | null };
+  inbox: {
+    id: string;
+    event_id: string;
+    user_id: string;
+    template: string;
+    title: string;
+    body: string;
+    link: string | null;
+    created_at: ColumnType<Date, undefined, never>;
+    read_at: Date | null;
+  };
+  push_subscriptions: {
+    id: string;
+    user_id: string;
+    endpoint: string;
+    p256dh: string;
+    auth: string;
+    user_agent: string | null;
+    created_at: Stamp;
+    last_success_at: Date | null;
+  };
   announcements: {
     id: string;
     kind: ColumnType<string, string | undefined, string>;

@@ -16,7 +16,9 @@ export class UnsubscribeSigner {
       : this.keys.kept(1, () => randomBytes(32).toString('base64')).then((k) => Buffer.from(k, 'base64')));
   }
   private async mac(userId: string, type: string): Promise<string> {
-    return createHmac('sha256', await this.secret()).update(`unsubscribe.${userId}.${type}`).digest('base64url');
+    return createHmac('sha256', await this.secret())
+      .update(`unsubscribe.${userId}.${type}`)
+      .digest('base64url');
   }
   async token(userId: string, type: string): Promise<string> {
     return `${userId}.${type}.${await this.mac(userId, type)}`;
@@ -37,7 +39,10 @@ export interface Vapid {
 }
 
 /** VAPID keys: VAPID_PUBLIC_KEY/VAPID_PRIVATE_KEY, or a pair generated once per install and kept. */
-export function vapidKeys(keys: KeysRepository, config: { VAPID_PUBLIC_KEY?: string; VAPID_PRIVATE_KEY?: string; VAPID_SUBJECT?: string; MAIL_FROM: string }): () => Promise<Vapid> {
+export function vapidKeys(
+  keys: KeysRepository,
+  config: { VAPID_PUBLIC_KEY?: string; VAPID_PRIVATE_KEY?: string; VAPID_SUBJECT?: string; MAIL_FROM: string },
+): () => Promise<Vapid> {
   let v: Promise<Vapid> | undefined;
   const subject = config.VAPID_SUBJECT ?? `mailto:${config.MAIL_FROM.replace(/^.*<|>.*$/g, '')}`;
   const { VAPID_PUBLIC_KEY: publicKey, VAPID_PRIVATE_KEY: privateKey } = config;

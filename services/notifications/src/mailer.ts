@@ -47,7 +47,9 @@ export function createMailer(opts: { smtpUrl?: string; from: string; dataDir: st
     }
     return {
       async send(to, m) {
-        const info = (await transport.sendMail({ from: opts.from, to, subject: m.subject, text: m.text, html: m.html, headers: m.headers })) as { messageId?: string };
+        const info = (await transport.sendMail({ from: opts.from, to, subject: m.subject, text: m.text, html: m.html, headers: m.headers })) as {
+          messageId?: string;
+        };
         return String(info.messageId);
       },
       close: () => transport.close(),

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { defaultNotificationPreferences, mandatoryTypes, templateType, type DeliveryMode, type NotificationPreferences, type NotificationTemplate } from '@lms/contracts';
+import {
+  defaultNotificationPreferences,
+  mandatoryTypes,
+  templateType,
+  type DeliveryMode,
+  type NotificationPreferences,
+  type NotificationTemplate,
+} from '@lms/contracts';
 import type { Insertable } from 'kysely';
 import { nextDigestAt, quietUntil } from './clock.js';
 import type { InboxRow, NotificationsDB, RequestRow } from './db.js';
@@ -31,7 +38,15 @@ export interface Routed {
  * account that is gone; `devices` is how many push subscriptions the user has; held messages wait for the next
  * `digestHour` (NOTIFY_DIGEST_HOUR) in the user's time zone.
  */
-export function route(r: RequestRow, settings: Settings | null | undefined, devices: number, smsReady: boolean, publicUrl: string, now = new Date(), digestHour = 8): Routed {
+export function route(
+  r: RequestRow,
+  settings: Settings | null | undefined,
+  devices: number,
+  smsReady: boolean,
+  publicUrl: string,
+  now = new Date(),
+  digestHour = 8,
+): Routed {
   const template = r.template as NotificationTemplate;
   const type = template === 'digest' ? undefined : templateType[template];
   const mandatory = type !== undefined && mandatoryTypes.has(type);
@@ -47,10 +62,30 @@ export function route(r: RequestRow, settings: Settings | null | undefined, devi
   const data: Record<string, string> = { ...(settings ? { displayName: settings.displayName } : {}), ...(r.data ?? {}) };
   const quiet = mandatory ? undefined : quietUntil(now, tz, prefs.quietHours);
   const plan = (channel: 'email' | 'push' | 'sms', recipient: string, mode: DeliveryMode) => {
-    const base = { event_id: r.event_id, user_id: r.user_id, channel, template, recipient, provider_id: null, sent_at: null, attempts: 0, locale, announcement_id: r.announcement_id, digest_id: null };
+    const base = {
+      event_id: r.event_id,
+      user_id: r.user_id,
+      channel,
+      template,
+      recipient,
+      provider_id: null,
+      sent_at: null,
+      attempts: 0,
+      locale,
+      announcement_id: r.announcement_id,
+      digest_id: null,
+    };
     if (mode === 'never') return out.rows.push({ ...base, status: 'skipped', digest: null, data: null, last_error: 'turned off in the user preferences' });
-    if (mode === 'immediately') return out.rows.push({ ...base, status: 'queued', digest: null, data: JSON.stringify(data), last_error: null, run_after: quiet ?? now });
-    return out.rows.push({ ...base, status: 'held', digest: mode, data: JSON.stringify(data), last_error: null, run_after: nextDigestAt(now, tz, mode, digestHour) });
+    if (mode === 'immediately')
+      return out.rows.push({ ...base, status: 'queued', digest: null, data: JSON.stringify(data), last_error: null, run_after: quiet ?? now });
+    return out.rows.push({
+      ...base,
+      status: 'held',
+      digest: mode,
+      data: JSON.stringify(data),
+      last_error: null,
+      run_after: nextDigestAt(now, tz, mode, digestHour),
+    });
   };
   const to = r.to ?? settings?.email;
   if (to) plan('email', to, mandatory ? 'immediately' : (modes.email as DeliveryMode));

@@ -3,9 +3,18 @@ import type { DeliveryRow, InboxRow } from './db.js';
 import type { PushSubscriptionRow } from './repository/push-subscriptions.repository.js';
 
 /** Masks an address for logs and listings: `a***@example.org`, `+33******78`. */
-export const masked = (to: string) => (to.includes('@') ? to.replace(/^(.).*@/, '$1***@') : to.startsWith('+') ? `${to.slice(0, 3)}${'*'.repeat(Math.max(0, to.length - 5))}${to.slice(-2)}` : to);
+export const masked = (to: string) =>
+  to.includes('@') ? to.replace(/^(.).*@/, '$1***@') : to.startsWith('+') ? `${to.slice(0, 3)}${'*'.repeat(Math.max(0, to.length - 5))}${to.slice(-2)}` : to;
 
-export const toItem = (r: InboxRow): InboxItem => ({ id: r.id, template: r.template, title: r.title, body: r.body, link: r.link, createdAt: r.created_at.toISOString(), readAt: r.read_at?.toISOString() ?? null });
+export const toItem = (r: InboxRow): InboxItem => ({
+  id: r.id,
+  template: r.template,
+  title: r.title,
+  body: r.body,
+  link: r.link,
+  createdAt: r.created_at.toISOString(),
+  readAt: r.read_at?.toISOString() ?? null,
+});
 
 export const toDelivery = (r: DeliveryRow) => ({
   id: r.id,

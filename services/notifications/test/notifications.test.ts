@@ -23,7 +23,11 @@ async function person(): Promise<{ client: TestClient; id: string; email: string
 
 /** Another service asking for a message to be sent (the enrollment saga's welcome, auth's security notices). */
 function request(p: { id: string; email: string }, template: 'enrollment_welcome' | 'password_changed') {
-  return node.publish(notificationEvents.requested, { userId: p.id, to: p.email, template, data: { displayName: 'Nora', courseTitle: 'Algebra', courseId: randomUUID(), enrollmentId: randomUUID() } }, p.id);
+  return node.publish(
+    notificationEvents.requested,
+    { userId: p.id, to: p.email, template, data: { displayName: 'Nora', courseTitle: 'Algebra', courseId: randomUUID(), enrollmentId: randomUUID() } },
+    p.id,
+  );
 }
 
 async function deliveryOf(eventId: string) {

@@ -45,7 +45,15 @@ function encodings(a: V4): string[] {
 /** IPv4 spellings a URL parser turns into the dotted address: decimal, hex, octal, short forms. */
 function urlSpellings(a: V4): string[] {
   const n = int(a);
-  return [String(n), `0x${n.toString(16)}`, `0${n.toString(8)}`, a.map((x) => `0x${x.toString(16)}`).join('.'), a.map((x) => `0${x.toString(8)}`).join('.'), `${a[0]}.${(a[1] << 16) | (a[2] << 8) | a[3]}`, `0x${a[0].toString(16)}.${(a[1] << 16) | (a[2] << 8) | a[3]}`];
+  return [
+    String(n),
+    `0x${n.toString(16)}`,
+    `0${n.toString(8)}`,
+    a.map((x) => `0x${x.toString(16)}`).join('.'),
+    a.map((x) => `0${x.toString(8)}`).join('.'),
+    `${a[0]}.${(a[1] << 16) | (a[2] << 8) | a[3]}`,
+    `0x${a[0].toString(16)}.${(a[1] << 16) | (a[2] << 8) | a[3]}`,
+  ];
 }
 
 const privateV4: Record<string, string> = {
@@ -67,12 +75,25 @@ const privateV6: Record<string, string[]> = {
   'link-local fe80::/10': ['fe80::', 'fe80::1', 'febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'FE80:0000:0000:0000:0000:0000:0000:0001'],
   multicast: ['ff00::', 'ff02::1', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
 };
-const publicV4 = ['8.8.8.8', '1.1.1.1', '93.184.216.34', '172.15.255.255', '172.32.0.0', '100.63.255.255', '100.128.0.0', '169.253.255.255', '11.0.0.0', '223.255.255.255'];
+const publicV4 = [
+  '8.8.8.8',
+  '1.1.1.1',
+  '93.184.216.34',
+  '172.15.255.255',
+  '172.32.0.0',
+  '100.63.255.255',
+  '100.128.0.0',
+  '169.253.255.255',
+  '11.0.0.0',
+  '223.255.255.255',
+];
 const publicV6 = ['2606:4700:4700::1111', '2a00:1450:4001:82a::200e', '2001:4860:4860::8888'];
 
 const v4Table = Object.entries(privateV4).flatMap(([range, cidr]) => samples(cidr).flatMap((a) => encodings(a).map((ip) => ({ range, cidr, ip }))));
 const v6Table = Object.entries(privateV6).flatMap(([range, ips]) => ips.map((ip) => ({ range, ip })));
-const urlTable = Object.entries(privateV4).flatMap(([range, cidr]) => samples(cidr).flatMap((a) => urlSpellings(a).map((host) => ({ range, host, dotted: dotted(a) }))));
+const urlTable = Object.entries(privateV4).flatMap(([range, cidr]) =>
+  samples(cidr).flatMap((a) => urlSpellings(a).map((host) => ({ range, host, dotted: dotted(a) }))),
+);
 
 describe('isPrivateAddress', () => {
   it('covers a generated table of every range in every encoding', () => {
@@ -82,7 +103,13 @@ describe('isPrivateAddress', () => {
   });
 
   it('lets public addresses through, however spelt', () => {
-    const pub = publicV4.flatMap((ip) => [ip, `::ffff:${ip}`, `0:0:0:0:0:ffff:${ip}`, `64:ff9b::${ip}`, `::ffff:${hex16(ip.split('.').map(Number) as V4).join(':')}`]);
+    const pub = publicV4.flatMap((ip) => [
+      ip,
+      `::ffff:${ip}`,
+      `0:0:0:0:0:ffff:${ip}`,
+      `64:ff9b::${ip}`,
+      `::ffff:${hex16(ip.split('.').map(Number) as V4).join(':')}`,
+    ]);
     expect([...pub, ...publicV6].filter((ip) => isPrivateAddress(ip))).toEqual([]);
   });
 
@@ -100,7 +127,14 @@ describe('push endpoints', () => {
       const urls = [...v4Table.filter((x) => x.ip.includes(':')), ...v6Table].map((x) => `https://[${x.ip}]:8443/push/abc`);
       expect(urls.filter((u) => push.refuses(u) === undefined)).toEqual([]);
       // The endpoints the issue names.
-      for (const host of ['[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '[0:0:0:0:0:ffff:127.0.0.1]', '[::ffff:169.254.169.254]', '[::127.0.0.1]', '[64:ff9b::127.0.0.1]']) {
+      for (const host of [
+        '[::ffff:127.0.0.1]',
+        '[::ffff:7f00:1]',
+        '[0:0:0:0:0:ffff:127.0.0.1]',
+        '[::ffff:169.254.169.254]',
+        '[::127.0.0.1]',
+        '[64:ff9b::127.0.0.1]',
+      ]) {
         expect(push.refuses(`https://${host}/push`)).toMatch(/private address/);
       }
     } finally {
@@ -124,7 +158,12 @@ describe('push endpoints', () => {
   it('lets public endpoints through (to the connection-time DNS check for names)', () => {
     const push = pushAgent();
     try {
-      for (const u of ['https://fcm.googleapis.com/fcm/send/x', 'https://8.8.8.8/push', 'https://[2606:4700:4700::1111]/push', 'https://[::ffff:8.8.8.8]/push']) {
+      for (const u of [
+        'https://fcm.googleapis.com/fcm/send/x',
+        'https://8.8.8.8/push',
+        'https://[2606:4700:4700::1111]/push',
+        'https://[::ffff:8.8.8.8]/push',
+      ]) {
         expect(push.refuses(u)).toBeUndefined();
       }
     } finally {

@@ -18,14 +18,26 @@ const request = (template: string, userId: string | null = 'u1'): RequestRow => 
   run_after: now,
   created_at: now,
 });
-const settings = (prefs: object, status = 'active') => ({ email: 'u1@example.org', displayName: 'Uma', locale: 'fr', timezone: 'Europe/Paris', status, preferences: resolvePreferences(prefs) });
-const channels = (r: ReturnType<typeof route>) => Object.fromEntries(r.rows.map((x) => [x.channel, [x.status, x.digest ?? null, (x.run_after)?.toISOString() ?? null]]));
+const settings = (prefs: object, status = 'active') => ({
+  email: 'u1@example.org',
+  displayName: 'Uma',
+  locale: 'fr',
+  timezone: 'Europe/Paris',
+  status,
+  preferences: resolvePreferences(prefs),
+});
+const channels = (r: ReturnType<typeof route>) =>
+  Object.fromEntries(r.rows.map((x) => [x.channel, [x.status, x.digest ?? null, x.run_after?.toISOString() ?? null]]));
 
 describe('route()', () => {
   it('sends on every channel the type allows, with SMS only where a number and a provider exist', () => {
     const s = settings({ types: { announcements: { sms: 'immediately' } }, smsNumber: '+33612345678' });
     const r = route(request('announcement'), s, 2, true, 'https://lms.test', now);
-    expect(channels(r)).toEqual({ email: ['queued', null, now.toISOString()], push: ['queued', null, now.toISOString()], sms: ['queued', null, now.toISOString()] });
+    expect(channels(r)).toEqual({
+      email: ['queued', null, now.toISOString()],
+      push: ['queued', null, now.toISOString()],
+      sms: ['queued', null, now.toISOString()],
+    });
     expect(r.rows.find((x) => x.channel === 'push')?.recipient).toBe('2 devices');
     expect(r.item?.title).toBe('Annonce');
     expect(Object.keys(channels(route(request('announcement'), s, 0, false, 'https://lms.test', now)))).toEqual(['email']);

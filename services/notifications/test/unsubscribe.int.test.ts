@@ -59,6 +59,8 @@ describe('unsubscribe', () => {
 
   it('refuses a forged link', async () => {
     answer = 'ok';
-    await expect(node.broker.call('notifications.unsubscribe', { token: `${randomUUID()}.announcements.forged` })).rejects.toMatchObject({ type: 'TOKEN_INVALID' });
+    await expect(node.broker.call('notifications.unsubscribe', { token: `${randomUUID()}.announcements.forged` })).rejects.toMatchObject({
+      type: 'TOKEN_INVALID',
+    });
   });
 });

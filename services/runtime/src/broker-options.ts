@@ -8,7 +8,6 @@ import type { BrokerOptions } from 'moleculer';
 import { readRuntimeEnv, type RuntimeConfig, type RuntimeEnv } from './config.js';
 import { ActionSubjectNatsTransporter } from './nats-transporter.js';
 
-
 /**
  * Moleculer's NATS transporter reads credentials only from the URL (it overwrites `user`/`pass`
  * options with the URL's), so they go into each server URL here. The URL is never logged.
@@ -64,7 +63,10 @@ export default function brokerOptions(cfg: RuntimeConfig & { envValues?: Record<
     logger:
       cfg.env === 'production'
         ? { type: 'Pino', options: { level: cfg.logLevel, pino: { options: { base: { node: nodeIdOf(cfg) } } } } }
-        : { type: 'Console', options: { level: cfg.logLevel, colors: process.stdout.isTTY, formatter: 'short', objectPrinter: (o: unknown) => JSON.stringify(o) } },
+        : {
+            type: 'Console',
+            options: { level: cfg.logLevel, colors: process.stdout.isTTY, formatter: 'short', objectPrinter: (o: unknown) => JSON.stringify(o) },
+          },
 
     // MOLECULER_REQUEST_TIMEOUT (ms): a call with no answer by then fails with TIMEOUT (504).
     requestTimeout: e.MOLECULER_REQUEST_TIMEOUT,

@@ -36,13 +36,16 @@ export const env = {
   int: () => z.coerce.number({ error: 'must be a number' }).int('must be a whole number').nonnegative('must not be negative'),
   number: () => z.coerce.number({ error: 'must be a number' }),
   /** `true`/`false` (also `1`/`0`, `yes`/`no`). */
-  bool: () =>
-    z
-      .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
-      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  bool: () => z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' }).transform((v) => v === 'true' || v === '1' || v === 'yes'),
   url: () => z.url({ error: 'must be a URL' }),
   /** A comma-separated list. */
-  list: () => z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+  list: () =>
+    z.string().transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
 };
 
 export class ConfigError extends Error {
@@ -73,8 +76,11 @@ export function parseEnv(schemas: readonly EnvSchema[], source: NodeJS.ProcessEn
       const r = field.safeParse(raw === '' ? undefined : raw);
       if (r.success) values[name] = r.data;
       else {
-        const shown = raw === undefined || raw === '' ? 'unset' : envMeta(field).secret ? 'set (secret)' : JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw);
-        problems.push(`${name}: ${r.error.issues.map((i) => (i.code === 'invalid_type' && raw === undefined ? 'is required' : i.message)).join('; ')} (${shown})`);
+        const shown =
+          raw === undefined || raw === '' ? 'unset' : envMeta(field).secret ? 'set (secret)' : JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw);
+        problems.push(
+          `${name}: ${r.error.issues.map((i) => (i.code === 'invalid_type' && raw === undefined ? 'is required' : i.message)).join('; ')} (${shown})`,
+        );
       }
     }
   }
@@ -84,7 +90,10 @@ export function parseEnv(schemas: readonly EnvSchema[], source: NodeJS.ProcessEn
 
 /** The runtime's own variables: every node reads these. */
 export const runtimeEnv = declareEnv('runtime', {
-  LMS_MODE: z.enum(['embedded', 'mesh']).default('embedded').meta({ description: '`embedded` (one process, PGlite, in-process events) or `mesh` (NATS, PostgreSQL)' }),
+  LMS_MODE: z
+    .enum(['embedded', 'mesh'])
+    .default('embedded')
+    .meta({ description: '`embedded` (one process, PGlite, in-process events) or `mesh` (NATS, PostgreSQL)' }),
   NODE_ENV: z.enum(['production', 'development', 'test']).default('development').meta({ description: 'Logs are JSON in `production`, readable otherwise' }),
   PORT: env.int().default(3000).meta({ description: 'HTTP port of the gateway' }),
   LMS_DATA_DIR: z.string().default('./data').meta({ description: 'Data directory: PGlite database (embedded), files, mail drop' }),
@@ -94,8 +103,15 @@ export const runtimeEnv = declareEnv('runtime', {
   NATS_PASSWORD: z.string().optional().meta({ description: "The node role's NATS password", secret: true }),
   NATS_PASSWORD_FILE: z.string().optional().meta({ description: 'File holding NATS_PASSWORD (Docker secrets)' }),
   REDIS_URL: z.string().optional().meta({ description: 'Redis URL (shared rate limits in mesh mode)', secret: true }),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).optional().meta({ description: 'Log level', defaultText: '`warn` in tests, else `info`' }),
-  LMS_NAMESPACE: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('lms').meta({ description: 'Moleculer namespace and JetStream stream prefix (several installs on one NATS)' }),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
+    .optional()
+    .meta({ description: 'Log level', defaultText: '`warn` in tests, else `info`' }),
+  LMS_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+    .default('lms')
+    .meta({ description: 'Moleculer namespace and JetStream stream prefix (several installs on one NATS)' }),
   NODE_ID: z.string().optional().meta({ description: 'Node id; defaults to `<role>.<host>-<pid>`' }),
   LMS_EVENT_MAX_DELIVER: env.int().min(1).default(5).meta({ description: 'Deliveries of an event before it is dead-lettered' }),
   LMS_EVENT_BACKOFF_MS: env.int().default(200).meta({ description: 'First redelivery delay of a failed event (doubles, capped at 30 s)' }),
@@ -115,7 +131,10 @@ export const runtimeEnv = declareEnv('runtime', {
   MOLECULER_BULKHEAD: env.bool().default(true).meta({ description: 'Limit in-flight calls per action on a node' }),
   MOLECULER_BULKHEAD_CONCURRENCY: env.int().min(1).default(64).meta({ description: 'In-flight calls per action on a node' }),
   MOLECULER_BULKHEAD_MAX_QUEUE: env.int().default(1_000).meta({ description: 'Calls queued per action beyond the concurrency' }),
-  MOLECULER_STRATEGY: z.enum(['RoundRobin', 'Random', 'CpuUsage', 'Latency', 'Shard']).default('RoundRobin').meta({ description: 'How a call picks among nodes that have the action' }),
+  MOLECULER_STRATEGY: z
+    .enum(['RoundRobin', 'Random', 'CpuUsage', 'Latency', 'Shard'])
+    .default('RoundRobin')
+    .meta({ description: 'How a call picks among nodes that have the action' }),
   MOLECULER_PREFER_LOCAL: env.bool().default(true).meta({ description: 'Keep calls in process when the node has the action' }),
   MOLECULER_HEARTBEAT_INTERVAL: env.int().min(1).default(5).meta({ description: 'Heartbeat interval, in seconds' }),
   MOLECULER_HEARTBEAT_TIMEOUT: env.int().min(1).default(15).meta({ description: 'A node silent this long (s) is dropped from the registry' }),

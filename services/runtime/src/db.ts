@@ -71,7 +71,7 @@ export async function openDatabase(config: Pick<RuntimeConfig, 'databaseUrl' | '
 export async function databaseOverPGlite(lite: PGliteInstance): Promise<Database> {
   const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
   await lite.exec('create extension if not exists vector');
-  return databaseOver('pglite', new pg.Pool(createPgConfig(lite) as unknown as pg.PoolConfig), () => lite.close());
+  return databaseOver('pglite', new pg.Pool(createPgConfig(lite)), () => lite.close());
 }
 
 function databaseOver(kind: Database['kind'], pool: pg.Pool, closeExtra: () => Promise<void>): Database {

@@ -23,11 +23,7 @@ export function toTransportError(err: DomainError): Errors.MoleculerError {
 export function validationError(err: ZodError, where: 'input' | 'output' = 'input'): DomainError {
   const issues = issuesOf(err);
   const first = issues[0];
-  return new DomainError(
-    'VALIDATION_FAILED',
-    first ? `Invalid ${where}: ${first.path}: ${first.message}` : `Invalid ${where}`,
-    { issues },
-  );
+  return new DomainError('VALIDATION_FAILED', first ? `Invalid ${where}: ${first.path}: ${first.message}` : `Invalid ${where}`, { issues });
 }
 
 /** Turns anything thrown anywhere into the one public error model; never leaks internals. */

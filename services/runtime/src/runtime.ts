@@ -167,7 +167,11 @@ export function nodeVerifier(broker: ServiceBroker, timing: { refreshMinMs?: num
     },
     roleChanges: async (q) => {
       await discovered(broker, 'users');
-      return (await broker.call<{ items: Array<{ userId: string; roles: string[]; at: number }> }, typeof q>(usersInternal.roleChanges.action, q, { meta: { edge: false } })).items;
+      return (
+        await broker.call<{ items: Array<{ userId: string; roles: string[]; at: number }> }, typeof q>(usersInternal.roleChanges.action, q, {
+          meta: { edge: false },
+        })
+      ).items;
     },
   });
 }

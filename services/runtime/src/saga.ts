@@ -257,7 +257,12 @@ export class SagaRunner<T extends SagaTypes> {
       if (subject === undefined) return false;
       const unit = (data: T['data']): StepUnit<T> => ({ sagaId: saga.id, subject, data, wake: (id) => woken.push(id), repo, emit });
       let data = locked.data;
-      const passed = this.def.steps.slice(0, this.def.steps.findIndex((s) => s.name === at)).reverse();
+      const passed = this.def.steps
+        .slice(
+          0,
+          this.def.steps.findIndex((s) => s.name === at),
+        )
+        .reverse();
       for (const s of passed) if (s.compensate) data = { ...data, ...(await s.compensate(unit(data))) };
       await this.def.failed({ ...unit(data), failure: { code, message, step: at } });
       await store.advance(saga.id, at, data, 'failed');

@@ -90,7 +90,10 @@ export async function call<C extends AnyProcedure>(
   opts: CallOptions = {},
 ): Promise<z.output<C['output']>> {
   // Not `via`: a REPL call is audited once, where it lands, not at every service it reaches.
-  return ctx.call<z.output<C['output']>, z.input<C['input']>>(contract.action, input, { ...opts, meta: { edge: false, trace: traceCarrier(), token: ctx.meta.token, via: undefined } satisfies CallMeta });
+  return ctx.call<z.output<C['output']>, z.input<C['input']>>(contract.action, input, {
+    ...opts,
+    meta: { edge: false, trace: traceCarrier(), token: ctx.meta.token, via: undefined } satisfies CallMeta,
+  });
 }
 
 /** The caller a handler receives: always one, but on public and internal procedures (where there may be none). */
@@ -176,7 +179,9 @@ export function consumerOf<DB, R, Deps>() {
 }
 
 /** Declares a consumer; its repository and dependencies are typed by the service it is declared in. */
-export function consumer<E extends EventContract, DB = any, R = any, Deps = any>(def: ConsumerDefinition<E, DB, R, Deps>): ConsumerDefinition<EventContract, DB, R, Deps> {
+export function consumer<E extends EventContract, DB = any, R = any, Deps = any>(
+  def: ConsumerDefinition<E, DB, R, Deps>,
+): ConsumerDefinition<EventContract, DB, R, Deps> {
   return def;
 }
 
@@ -294,7 +299,12 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
       /** A call as the service itself (background code): no caller, so internal procedures only. */
       const serviceCall: Call = <T extends AnyProcedure>(c: T, input: z.input<T['input']>, opts: CallOptions = {}) => {
         outsideUnit(c);
-        return detached(() => runtime.broker.call<z.output<T['output']>, z.input<T['input']>>(c.action, input, { ...opts, meta: { edge: false, trace: traceCarrier() } satisfies CallMeta }));
+        return detached(() =>
+          runtime.broker.call<z.output<T['output']>, z.input<T['input']>>(c.action, input, {
+            ...opts,
+            meta: { edge: false, trace: traceCarrier() } satisfies CallMeta,
+          }),
+        );
       };
       // Parsed with the runtime's variables when the node started (one error listing every problem).
       const config = Object.fromEntries(Object.keys(def.env?.shape ?? {}).map((k) => [k, runtime.config.envValues[k]])) as Cfg;
@@ -314,7 +324,12 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
       const lifecycleArg = (def.deps ? deps : repo) as LifecycleArg<R, Deps>;
 
       /** A consumer's handler runs as a unit of work over the transaction that records the event as applied. */
-      const asUnit = async (trx: Transaction<any>, requestId: string | undefined, afterCommit: ((fn: () => void) => void) | undefined, fn: (w: UnitOfWork<DB, R>) => Promise<void>) => {
+      const asUnit = async (
+        trx: Transaction<any>,
+        requestId: string | undefined,
+        afterCommit: ((fn: () => void) => void) | undefined,
+        fn: (w: UnitOfWork<DB, R>) => Promise<void>,
+      ) => {
         // Called by a transport, after its commit; called straight from a test, on the next turn.
         const later = (f: () => void) => (afterCommit ? afterCommit(() => detached(f)) : void setImmediate(() => detached(f)));
         const r = await runUnit(schemaName, trx, requestId, { push: later }, (emit) => fn({ trx: trx as Transaction<DB>, repo, emit, afterCommit: later }));
@@ -327,9 +342,18 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
           consumer: `${def.name}-${c.name}`,
           events: [c.event],
           db: runtime.db.forSchema<any>(schemaName),
-          handle: (env, trx, afterCommit) => asUnit(trx, env.requestId ?? undefined, afterCommit, (w) => c.handle({ ...w, payload: env.payload, event: env, deps, logger })),
+          handle: (env, trx, afterCommit) =>
+            asUnit(trx, env.requestId ?? undefined, afterCommit, (w) => c.handle({ ...w, payload: env.payload, event: env, deps, logger })),
           handleMany: many ? (envs, trx, afterCommit) => asUnit(trx, undefined, afterCommit, (w) => many(envs, { ...w, deps })) : undefined,
-          reset: reset ? (trx) => asUnit(trx, undefined, () => {}, (w) => reset(w)) : undefined,
+          reset: reset
+            ? (trx) =>
+                asUnit(
+                  trx,
+                  undefined,
+                  () => {},
+                  (w) => reset(w),
+                )
+            : undefined,
           maxDeliver: c.maxDeliver ?? runtime.config.maxDeliver,
         };
       });
@@ -351,7 +375,11 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
             if (ctx.meta.via === 'repl' && caller && contract.action !== auditInternal.recordOperatorCall.action) {
               // An operator's REPL call is audited as that operator before it runs (refused ones too); a fresh
               // call, so that nothing of its meta merges back into this one.
-              await runtime.broker.call(auditInternal.recordOperatorCall.action, { action: contract.action, requestId: ctx.meta.requestId }, { meta: { token: ctx.meta.token, edge: false } satisfies CallMeta });
+              await runtime.broker.call(
+                auditInternal.recordOperatorCall.action,
+                { action: contract.action, requestId: ctx.meta.requestId },
+                { meta: { token: ctx.meta.token, edge: false } satisfies CallMeta },
+              );
             }
             authorize(contract, ctx.meta, caller);
             const nul = nulIssues(ctx.params);
@@ -379,7 +407,10 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
             });
             const out = contract.output.safeParse(result);
             if (!out.success) {
-              logger.error({ action: contract.action, issues: validationError(out.error, 'output').details }, 'handler returned a value that breaks its contract');
+              logger.error(
+                { action: contract.action, issues: validationError(out.error, 'output').details },
+                'handler returned a value that breaks its contract',
+              );
               throw new DomainError('INTERNAL', 'The service returned an invalid response');
             }
             return out.data;
@@ -418,7 +449,10 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
           if (!sub) throw new Errors.MoleculerClientError(`no consumer ${name}`, 404, 'NOT_FOUND');
           return sub;
         };
-        actions['events.consumers'] = { visibility: 'public', handler: () => subs.map((s) => ({ consumer: s.consumer, events: s.events.map((e) => e.subject) })) };
+        actions['events.consumers'] = {
+          visibility: 'public',
+          handler: () => subs.map((s) => ({ consumer: s.consumer, events: s.events.map((e) => e.subject) })),
+        };
         actions['events.deadLetters'] = {
           visibility: 'public',
           handler: (ctx: Context<{ consumer: string; limit?: number }>) => runtime.transport.deadLetters(find(ctx.params.consumer), ctx.params.limit),

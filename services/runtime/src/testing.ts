@@ -103,7 +103,8 @@ export async function testNode(services: ServiceModule[], overrides: Partial<Run
   );
   const client = (broker: ServiceBroker, caller: Caller | undefined, edge: boolean): TestClient => {
     const meta = (): CallMeta => ({ token: caller ? TestVerifier.tokenFor(caller) : undefined, edge, requestId: randomUUID() });
-    const call = <C extends AnyProcedure>(contract: C, input: z.input<C['input']>) => broker.call<z.output<C['output']>, z.input<C['input']>>(contract.action, input, { meta: meta() });
+    const call = <C extends AnyProcedure>(contract: C, input: z.input<C['input']>) =>
+      broker.call<z.output<C['output']>, z.input<C['input']>>(contract.action, input, { meta: meta() });
     return {
       caller,
       call,
@@ -126,7 +127,9 @@ export async function testNode(services: ServiceModule[], overrides: Partial<Run
     async publish(event, payload, key) {
       const parsed: unknown = event.payload.parse(payload);
       const id = randomUUID();
-      await node.runtime.transport.publish([{ seq: 0, id, subject: event.subject, key: key ?? null, request_id: null, payload: parsed, occurred_at: new Date() }]);
+      await node.runtime.transport.publish([
+        { seq: 0, id, subject: event.subject, key: key ?? null, request_id: null, payload: parsed, occurred_at: new Date() },
+      ]);
       return id;
     },
   };
@@ -219,7 +222,7 @@ export function pgliteSnapshot(services: ServiceModule[]): Promise<Blob | undefi
   const build = [require.resolve('@electric-sql/pglite'), require.resolve('@electric-sql/pglite-pgvector')];
   const base = `base-${hash(build)}`;
   const withSchema = services.filter((s) => s.schema);
-  const migrations = withSchema.flatMap((s) => [s.schema, ...Object.entries(s.migrations).flatMap(([n, m]) => [n, String(m.up), String(m.down)])]);
+  const migrations = withSchema.flatMap((s) => [s.schema, ...Object.entries(s.migrations).flatMap(([n, m]) => [n, m.up.toString(), m.down?.toString() ?? ''])]);
   const key = `migrated-${hash([base, ...migrations])}`;
   let p = snapshots.get(key);
   if (!p) {

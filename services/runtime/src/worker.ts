@@ -9,7 +9,12 @@ import { detached } from './unit-of-work.js';
  * `run_after` on (their lease) in the same transaction.
  */
 export function dueRows<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>, statuses: readonly string[]): SelectQueryBuilder<DB, TB, O> {
-  return query.where(sql<boolean>`status in (${sql.join(statuses)})`).where(sql<boolean>`run_after <= now()`).orderBy(sql`run_after`).forUpdate().skipLocked();
+  return query
+    .where(sql<boolean>`status in (${sql.join(statuses)})`)
+    .where(sql<boolean>`run_after <= now()`)
+    .orderBy(sql`run_after`)
+    .forUpdate()
+    .skipLocked();
 }
 
 /**

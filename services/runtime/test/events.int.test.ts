@@ -20,7 +20,7 @@ import {
   type Subscription,
   type SubscriptionHandle,
 } from '../src/index.js';
-import {  defined,  drained, NATS_URL, tempDatabase, uniqueName, waitFor  } from '../../../tools/test/support.ts';
+import { defined, drained, NATS_URL, tempDatabase, uniqueName, waitFor } from '../../../tools/test/support.ts';
 import { payload, probeMigrations, probeSubscription } from './fixtures/probe-events.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -114,10 +114,12 @@ for (const kind of ['jetstream', 'embedded'] as const) {
     const db = () => s.db.forSchema<any>(s.schema);
 
     it('commits the outbox row with the state change, or neither', async () => {
-      await db().transaction().execute(async (trx) => {
-        await trx.insertInto('items').values({ id: 'kept' }).execute();
-        await addToOutbox(trx, courseEvents.published, payload(1));
-      });
+      await db()
+        .transaction()
+        .execute(async (trx) => {
+          await trx.insertInto('items').values({ id: 'kept' }).execute();
+          await addToOutbox(trx, courseEvents.published, payload(1));
+        });
       await expect(
         db()
           .transaction()
@@ -279,7 +281,10 @@ describe('jetstream specifics', () => {
       ...probeSubscription(db, { consumer: 'probe-bulk' }),
       handleMany: async (envs: Array<{ id: string }>, trx: import('kysely').Transaction<any>) => {
         calls++;
-        await trx.insertInto('seen').values(envs.map((e) => ({ event_id: e.id, category: 'bulk' }))).execute();
+        await trx
+          .insertInto('seen')
+          .values(envs.map((e) => ({ event_id: e.id, category: 'bulk' })))
+          .execute();
       },
     };
     const h = await s.transport.subscribe(sub);
@@ -315,7 +320,15 @@ describe('jetstream specifics', () => {
       );
       return child;
     };
-    const count = async () => Number((await db.selectFrom('seen').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    const count = async () =>
+      Number(
+        (
+          await db
+            .selectFrom('seen')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     const first: ChildProcess = start();
     await waitFor(async () => (await count()) >= 50, 30_000);
     first.kill('SIGKILL');

@@ -42,17 +42,21 @@ function withoutDatabase(mod: ServiceModule): ServiceModule {
       createQueryCompiler: () => new PostgresQueryCompiler(),
     },
   });
-  return { ...mod, schema: '', build: (runtime) => mod.build({ ...runtime, db: { ...runtime.db, root: nowhere, forSchema: <DB>() => nowhere as Kysely<DB> } }) };
+  return {
+    ...mod,
+    schema: '',
+    build: (runtime) => mod.build({ ...runtime, db: { ...runtime.db, root: nowhere, forSchema: <DB>() => nowhere as Kysely<DB> } }),
+  };
 }
 
 const shapeService = defineService({
-    name: 'shape',
-    contracts: shape,
+  name: 'shape',
+  contracts: shape,
   handlers: {
     // @ts-expect-error the handler breaks its contract on purpose: the runtime must catch it and say so
-      broken: async () => ({ id: 'not-a-uuid', count: 'many', secret: 'internal detail' }),
-      fine: async () => ({ id: '00000000-0000-4000-8000-000000000001', count: 1 }),
-    },
+    broken: async () => ({ id: 'not-a-uuid', count: 'many', secret: 'internal detail' }),
+    fine: async () => ({ id: '00000000-0000-4000-8000-000000000001', count: 1 }),
+  },
 });
 
 /** Every `path` of the validation issues in a log line's fields. */

@@ -17,8 +17,18 @@ const probe = domain('probe', {
   crash: query({ input: z.object({}), output: z.object({}), permission: 'public', summary: 'throws a plain error' }),
   adminOnly: query({ input: z.object({}), output: z.object({ ok: z.boolean() }), permission: 'users:manage', summary: 'admins' }),
   internalOnly: query({ input: z.object({}), output: z.object({ ok: z.boolean() }), permission: 'internal', summary: 'services only' }),
-  whoami: query({ input: z.object({}), output: z.object({ userId: z.string(), roles: z.array(z.string()) }), permission: 'authenticated', summary: 'the caller' }),
-  nested: query({ input: z.object({}), output: z.object({ userId: z.string(), roles: z.array(z.string()) }), permission: 'authenticated', summary: 'asks whoami' }),
+  whoami: query({
+    input: z.object({}),
+    output: z.object({ userId: z.string(), roles: z.array(z.string()) }),
+    permission: 'authenticated',
+    summary: 'the caller',
+  }),
+  nested: query({
+    input: z.object({}),
+    output: z.object({ userId: z.string(), roles: z.array(z.string()) }),
+    permission: 'authenticated',
+    summary: 'asks whoami',
+  }),
 });
 
 const probeService = defineService({
@@ -48,7 +58,13 @@ const kid = 'test-key';
 let jwksCalls = 0;
 let jwksDelayMs = 0;
 const roleChanges: RoleChange[] = [];
-const stand = (name: string, actions: ServiceSchema['actions']): ServiceModule => ({ name, schema: '', migrations: {}, consumers: [], build: () => ({ name, actions }) });
+const stand = (name: string, actions: ServiceSchema['actions']): ServiceModule => ({
+  name,
+  schema: '',
+  migrations: {},
+  consumers: [],
+  build: () => ({ name, actions }),
+});
 const fakeAuth = stand('auth', {
   jwks: async () => {
     jwksCalls++;
@@ -138,11 +154,17 @@ describe('the caller comes from a verified token', () => {
   const forgedAdmin = { userId: '00000000-0000-4000-8000-0000000000ff', roles: ['admin'] };
 
   it('ignores a caller in meta without a valid token: UNAUTHENTICATED, or TOKEN_INVALID for a bad token', async () => {
-    expect(await failure(node.broker.call('probe.adminOnly', {}, { meta: { caller: forgedAdmin, edge: true } }))).toMatchObject({ code: 'UNAUTHENTICATED', status: 401 });
+    expect(await failure(node.broker.call('probe.adminOnly', {}, { meta: { caller: forgedAdmin, edge: true } }))).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      status: 401,
+    });
     expect(await failure(node.broker.call('probe.whoami', {}, { meta: { caller: forgedAdmin } }))).toMatchObject({ code: 'UNAUTHENTICATED', status: 401 });
     const { privateKey: foreign } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
     const forged = await token(forgedAdmin.userId, ['admin'], { key: foreign });
-    expect(await failure(node.broker.call('probe.adminOnly', {}, { meta: { caller: forgedAdmin, token: forged } }))).toMatchObject({ code: 'TOKEN_INVALID', status: 401 });
+    expect(await failure(node.broker.call('probe.adminOnly', {}, { meta: { caller: forgedAdmin, token: forged } }))).toMatchObject({
+      code: 'TOKEN_INVALID',
+      status: 401,
+    });
     // A student's real token with an admin written beside it: the student it stays.
     expect(await failure(node.broker.call('probe.adminOnly', {}, { meta: { ...student, caller: forgedAdmin } }))).toMatchObject({ code: 'FORBIDDEN' });
     expect(await failure(node.broker.call('probe.adminOnly', {}, { meta: { token: 'not.a.token' } }))).toMatchObject({ code: 'TOKEN_INVALID' });
@@ -157,9 +179,21 @@ describe('the caller comes from a verified token', () => {
   it('refuses tokens without exp, iat or sub, and expired ones', async () => {
     const noExp = await token(adminId, ['admin'], { exp: null });
     expect(await failure(node.broker.call('probe.whoami', {}, { meta: { token: noExp } }))).toMatchObject({ code: 'TOKEN_INVALID' });
-    const noIat = await new SignJWT({ roles: ['admin'] }).setProtectedHeader({ alg: 'EdDSA', kid }).setSubject(adminId).setIssuer('lms').setAudience('lms-api').setExpirationTime(now() + 60).sign(signingKey);
+    const noIat = await new SignJWT({ roles: ['admin'] })
+      .setProtectedHeader({ alg: 'EdDSA', kid })
+      .setSubject(adminId)
+      .setIssuer('lms')
+      .setAudience('lms-api')
+      .setExpirationTime(now() + 60)
+      .sign(signingKey);
     expect(await failure(node.broker.call('probe.whoami', {}, { meta: { token: noIat } }))).toMatchObject({ code: 'TOKEN_INVALID' });
-    const noSub = await new SignJWT({ roles: ['admin'] }).setProtectedHeader({ alg: 'EdDSA', kid }).setIssuer('lms').setAudience('lms-api').setIssuedAt().setExpirationTime(now() + 60).sign(signingKey);
+    const noSub = await new SignJWT({ roles: ['admin'] })
+      .setProtectedHeader({ alg: 'EdDSA', kid })
+      .setIssuer('lms')
+      .setAudience('lms-api')
+      .setIssuedAt()
+      .setExpirationTime(now() + 60)
+      .sign(signingKey);
     expect(await failure(node.broker.call('probe.whoami', {}, { meta: { token: noSub } }))).toMatchObject({ code: 'TOKEN_INVALID' });
     const expired = await token(adminId, ['admin'], { iat: now() - 3600, exp: now() - 60 });
     expect(await failure(node.broker.call('probe.whoami', {}, { meta: { token: expired } }))).toMatchObject({ code: 'TOKEN_INVALID' });
@@ -170,9 +204,12 @@ describe('the caller comes from a verified token', () => {
     const randomKid = () => token(adminId, ['admin'], { kid: randomUUID(), key: foreign });
     jwksDelayMs = 50;
     const before = jwksCalls;
-    const concurrent = await Promise.all(Array.from({ length: 20 }, async () => failure(node.broker.call('probe.whoami', {}, { meta: { token: await randomKid() } }))));
+    const concurrent = await Promise.all(
+      Array.from({ length: 20 }, async () => failure(node.broker.call('probe.whoami', {}, { meta: { token: await randomKid() } }))),
+    );
     expect(concurrent.every((e) => e.code === 'TOKEN_INVALID')).toBe(true);
-    for (let i = 0; i < 20; i++) expect(await failure(node.broker.call('probe.whoami', {}, { meta: { token: await randomKid() } }))).toMatchObject({ code: 'TOKEN_INVALID' });
+    for (let i = 0; i < 20; i++)
+      expect(await failure(node.broker.call('probe.whoami', {}, { meta: { token: await randomKid() } }))).toMatchObject({ code: 'TOKEN_INVALID' });
     jwksDelayMs = 0;
     expect(jwksCalls - before).toBeLessThanOrEqual(1);
     // Known keys still verify meanwhile.

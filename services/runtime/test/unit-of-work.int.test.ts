@@ -32,9 +32,16 @@ const ledger = domain('ledger', {
 const migrations: Migrations = {
   '20260101000000_ledger': {
     async up(db) {
-      await db.schema.createTable('items').addColumn('id', 'uuid', (c) => c.primaryKey()).execute();
+      await db.schema
+        .createTable('items')
+        .addColumn('id', 'uuid', (c) => c.primaryKey())
+        .execute();
       // No unique key on purpose: an event applied twice shows as two rows.
-      await db.schema.createTable('seen').addColumn('event_id', 'uuid', (c) => c.notNull()).addColumn('course_id', 'uuid', (c) => c.notNull()).execute();
+      await db.schema
+        .createTable('seen')
+        .addColumn('event_id', 'uuid', (c) => c.notNull())
+        .addColumn('course_id', 'uuid', (c) => c.notNull())
+        .execute();
     },
     async down(db) {
       await db.schema.dropTable('items').execute();
@@ -52,7 +59,11 @@ const ledgerService = defineService({
       const { input } = args;
       await unitOfWork(args, async (trx, emit) => {
         await trx.insertInto('items').values({ id: input.id }).execute();
-        await emit(courseEvents.published, { courseId: input.id, title: 'Ledger', category: 'ledger', ownerId: input.id, publishedAt: new Date().toISOString() }, input.key);
+        await emit(
+          courseEvents.published,
+          { courseId: input.id, title: 'Ledger', category: 'ledger', ownerId: input.id, publishedAt: new Date().toISOString() },
+          input.key,
+        );
         if (input.fail) throw new DomainError('CONFLICT', 'the handler failed after emitting');
       });
       return { id: input.id };
@@ -77,11 +88,24 @@ for (const mode of ['mesh', 'embedded'] as const) {
     let node: LmsNode;
     const start = (nodeId: string) =>
       mode === 'mesh'
-        ? startNode([ledgerService], { mode, databaseUrl: defined(pg, 'the test database').url, natsUrl: NATS_URL, namespace, port: 0, migrateOnStart: true, nodeId })
+        ? startNode([ledgerService], {
+            mode,
+            databaseUrl: defined(pg, 'the test database').url,
+            natsUrl: NATS_URL,
+            namespace,
+            port: 0,
+            migrateOnStart: true,
+            nodeId,
+          })
         : startNode([ledgerService], { mode, databaseUrl: undefined, dataDir: defined(dir, 'the data directory').dir, port: 0, nodeId });
     const record = (input: { id: string; fail?: boolean; key?: string }) => node.broker.call('ledger.record', input, { meta: { edge: false } });
     const count = async (table: string, where: string) =>
-      Number(defined((await sql.raw<{ n: number }>(`select count(*)::int as n from ledger.${table} where ${where}`).execute(node.runtime.db.root)).rows[0], 'a count row').n);
+      Number(
+        defined(
+          (await sql.raw<{ n: number }>(`select count(*)::int as n from ledger.${table} where ${where}`).execute(node.runtime.db.root)).rows[0],
+          'a count row',
+        ).n,
+      );
     /** What one recorded item left: the item, its outbox row, its deliveries to the consumer. */
     const traces = async (id: string) => ({
       items: await count('items', `id = '${id}'`),

@@ -60,7 +60,10 @@ export class ExportJobs {
           services[svc] = out.data;
           parts[svc] = 'done';
           await repo.setRequest(id, { parts });
-          logger.info({ requestId: id, service: svc, done: Object.values(parts).filter((p) => p === 'done').length, of: privacyParticipants.length }, 'export progress');
+          logger.info(
+            { requestId: id, service: svc, done: Object.values(parts).filter((p) => p === 'done').length, of: privacyParticipants.length },
+            'export progress',
+          );
         }
         const bundle = { format: 'lms-data-export/1', generatedAt: new Date().toISOString(), userId: req.user_id, services };
         const erased = await this.s.uow(async ({ repo, emit }) => {
@@ -75,7 +78,11 @@ export class ExportJobs {
           await emit(privacyEvents.exported, { requestId: id, userId: req.user_id, by: req.requested_by, stage: 'completed' }, req.user_id);
           if (done && profile.status === 'active') {
             const p = toProfile(profile);
-            await emit(notificationEvents.requested, { userId: p.id, to: p.email, template: 'privacy_export_ready', data: { displayName: p.displayName, requestId: id } }, p.id);
+            await emit(
+              notificationEvents.requested,
+              { userId: p.id, to: p.email, template: 'privacy_export_ready', data: { displayName: p.displayName, requestId: id } },
+              p.id,
+            );
           }
           return false;
         });

@@ -92,7 +92,11 @@ export class UsersRepository {
   }
 
   byIds(ids: readonly string[]): Promise<Row[]> {
-    return this.db.selectFrom('users').selectAll().where('id', 'in', [...ids]).execute();
+    return this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', 'in', [...ids])
+      .execute();
   }
 
   /**
@@ -106,7 +110,13 @@ export class UsersRepository {
     const someone = await this.db.selectFrom('users').select('id').limit(1).executeTakeFirst();
     return this.db
       .insertInto('users')
-      .values({ id: u.id, email: u.email, display_name: u.displayName, roles: someone ? ['student'] : ['admin', 'instructor', 'student'], deactivated_at: null })
+      .values({
+        id: u.id,
+        email: u.email,
+        display_name: u.displayName,
+        roles: someone ? ['student'] : ['admin', 'instructor', 'student'],
+        deactivated_at: null,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
   }
@@ -116,7 +126,10 @@ export class UsersRepository {
     return Number(r.numDeletedRows) > 0;
   }
 
-  async update(id: string, patch: { displayName?: string; bio?: string; locale?: string; timezone?: string; avatarFileId?: string | null }): Promise<Row | undefined> {
+  async update(
+    id: string,
+    patch: { displayName?: string; bio?: string; locale?: string; timezone?: string; avatarFileId?: string | null },
+  ): Promise<Row | undefined> {
     return this.db
       .updateTable('users')
       .set({
@@ -134,11 +147,21 @@ export class UsersRepository {
   }
 
   async setPreferences(id: string, prefs: NotificationPreferences): Promise<void> {
-    await this.db.updateTable('users').set({ preferences: JSON.stringify(prefs), updated_at: sql`now()` }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('users')
+      .set({ preferences: JSON.stringify(prefs), updated_at: sql`now()` })
+      .where('id', '=', id)
+      .execute();
   }
 
   async markEmailVerified(id: string, email: string): Promise<Row | undefined> {
-    return this.db.updateTable('users').set({ email_verified_at: sql`now()`, updated_at: sql`now()` }).where('id', '=', id).where('email', '=', email).returningAll().executeTakeFirst();
+    return this.db
+      .updateTable('users')
+      .set({ email_verified_at: sql`now()`, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .where('email', '=', email)
+      .returningAll()
+      .executeTakeFirst();
   }
 
   /**
@@ -204,11 +227,22 @@ export class UsersRepository {
   }
 
   requestsOf(userId: string) {
-    return this.db.selectFrom('privacy_requests').select(['id', 'kind', 'status', 'requested_by', 'created_at', 'completed_at']).where('user_id', '=', userId).orderBy('created_at').execute();
+    return this.db
+      .selectFrom('privacy_requests')
+      .select(['id', 'kind', 'status', 'requested_by', 'created_at', 'completed_at'])
+      .where('user_id', '=', userId)
+      .orderBy('created_at')
+      .execute();
   }
 
   openExport(userId: string) {
-    return this.db.selectFrom('privacy_requests').select('id').where('user_id', '=', userId).where('kind', '=', 'export').where('status', 'in', ['pending', 'running']).executeTakeFirst();
+    return this.db
+      .selectFrom('privacy_requests')
+      .select('id')
+      .where('user_id', '=', userId)
+      .where('kind', '=', 'export')
+      .where('status', 'in', ['pending', 'running'])
+      .executeTakeFirst();
   }
 
   unfinished(kind: 'export' | 'erasure') {
@@ -218,7 +252,17 @@ export class UsersRepository {
   async newRequest(r: { id: string; userId: string; kind: 'export' | 'erasure'; requestedBy: string; parts: Record<string, 'pending' | 'done'> }) {
     return this.db
       .insertInto('privacy_requests')
-      .values({ id: r.id, user_id: r.userId, kind: r.kind, status: 'pending', requested_by: r.requestedBy, parts: JSON.stringify(r.parts), result: null, error: null, completed_at: null })
+      .values({
+        id: r.id,
+        user_id: r.userId,
+        kind: r.kind,
+        status: 'pending',
+        requested_by: r.requestedBy,
+        parts: JSON.stringify(r.parts),
+        result: null,
+        error: null,
+        completed_at: null,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
   }
@@ -233,12 +277,27 @@ export class UsersRepository {
       .returningAll()
       .executeTakeFirst();
     if (row && Object.values(row.parts).every((v) => v === 'done')) {
-      return this.db.updateTable('privacy_requests').set({ status: 'complete', completed_at: sql`now()` }).where('id', '=', id).returningAll().executeTakeFirst();
+      return this.db
+        .updateTable('privacy_requests')
+        .set({ status: 'complete', completed_at: sql`now()` })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
     }
     return row;
   }
 
-  async setRequest(id: string, patch: { status?: RequestRow['status']; attempts?: number; error?: string | null; result?: Record<string, unknown>; parts?: Record<string, 'pending' | 'done'>; complete?: boolean }) {
+  async setRequest(
+    id: string,
+    patch: {
+      status?: RequestRow['status'];
+      attempts?: number;
+      error?: string | null;
+      result?: Record<string, unknown>;
+      parts?: Record<string, 'pending' | 'done'>;
+      complete?: boolean;
+    },
+  ) {
     return this.db
       .updateTable('privacy_requests')
       .set({
@@ -284,7 +343,11 @@ export class UsersRepository {
     if (f.role) q = q.where(sql<boolean>`${f.role}::text = any(roles)`);
     if (f.status) q = q.where('status', '=', f.status as 'active');
     if (f.after) q = q.where(sql<boolean>`(created_at, id) < (${f.after.createdAt}, ${f.after.id}::uuid)`);
-    return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit + 1).execute();
+    return q
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(f.limit + 1)
+      .execute();
   }
 
   async addRole(id: string, role: string): Promise<Row | undefined> {

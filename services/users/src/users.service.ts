@@ -16,7 +16,18 @@ import {
   type EventContract,
   type Profile,
 } from '@lms/contracts';
-import { consumer, decodeCursor, defineService, encodeCursor, keysetPage, type Caller, type ConsumerDefinition, type RunUnit, type ServiceContext, isNotFound as isNotFoundError } from '@lms/runtime';
+import {
+  consumer,
+  decodeCursor,
+  defineService,
+  encodeCursor,
+  keysetPage,
+  type Caller,
+  type ConsumerDefinition,
+  type RunUnit,
+  type ServiceContext,
+  isNotFound as isNotFoundError,
+} from '@lms/runtime';
 import * as m0 from './migrations/20261124000000_users.js';
 import * as m1 from './migrations/20261124130000_profile_status.js';
 import * as m2 from './migrations/20261124200000_privacy.js';
@@ -43,7 +54,13 @@ async function startExport(uow: Unit, jobs: ExportJobs, userId: string, by: stri
     const user = await r.byId(userId);
     if (!user || user.status === 'erased') throw notFound();
     if (await r.openExport(userId)) throw new DomainError('CONFLICT', 'An export of this user is already in progress');
-    const req = await r.newRequest({ id: randomUUID(), userId, kind: 'export', requestedBy: by, parts: Object.fromEntries(privacyParticipants.map((p) => [p, 'pending'])) });
+    const req = await r.newRequest({
+      id: randomUUID(),
+      userId,
+      kind: 'export',
+      requestedBy: by,
+      parts: Object.fromEntries(privacyParticipants.map((p) => [p, 'pending'])),
+    });
     await emit(privacyEvents.exported, { requestId: req.id, userId, by, stage: 'requested' }, userId);
     return req;
   });
@@ -196,7 +213,13 @@ export const usersService = defineService({
       return p;
     },
     async list({ input, repo }) {
-      const rows = await repo.list({ limit: input.limit, after: input.cursor ? decodeCursor(input.cursor) : undefined, q: input.q, role: input.role, status: input.status });
+      const rows = await repo.list({
+        limit: input.limit,
+        after: input.cursor ? decodeCursor(input.cursor) : undefined,
+        q: input.q,
+        role: input.role,
+        status: input.status,
+      });
       return keysetPage(rows, input.limit, toProfile, (p) => encodeCursor(p.createdAt, p.id));
     },
     async deactivate({ input, uow, caller, logger }) {
@@ -261,7 +284,17 @@ export const usersService = defineService({
     },
     async notificationSettingsMany({ input, repo }) {
       const rows = await repo.byIds(input.ids);
-      return { items: rows.map((row) => ({ id: row.id, email: row.email, displayName: row.display_name, locale: row.locale, timezone: row.timezone, status: row.status, preferences: preferencesOf(row.preferences) })) };
+      return {
+        items: rows.map((row) => ({
+          id: row.id,
+          email: row.email,
+          displayName: row.display_name,
+          locale: row.locale,
+          timezone: row.timezone,
+          status: row.status,
+          preferences: preferencesOf(row.preferences),
+        })),
+      };
     },
     async setChannelPreference({ input, uow }) {
       return uow(async ({ repo: r, emit }) => {

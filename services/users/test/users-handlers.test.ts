@@ -40,7 +40,7 @@ describe('users handlers (unit: one service, in-memory database, test verifier)'
     expect(await node.anonymous().fail(users.me, {})).toMatchObject({ code: 'UNAUTHENTICATED', status: 401 });
   });
 
-  it("shows a profile to its owner and to user managers only", async () => {
+  it('shows a profile to its owner and to user managers only', async () => {
     const a = await person('A');
     const b = await person('B');
     expect(await a.client.call(users.get, { userId: a.profile.id })).toMatchObject({ id: a.profile.id });
@@ -57,7 +57,10 @@ describe('users handlers (unit: one service, in-memory database, test verifier)'
     const changes = await node.internal().call(usersInternal.roleChanges, { userIds: [profile.id] });
     expect(changes.items[0]?.roles).toEqual(expect.arrayContaining(['instructor']));
     expect((await admin.client.call(users.revokeRole, { userId: profile.id, role: 'instructor' })).roles).not.toContain('instructor');
-    expect(await node.as({ roles: ['instructor'] }).fail(users.grantRole, { userId: profile.id, role: 'admin' })).toMatchObject({ code: 'FORBIDDEN', status: 403 });
+    expect(await node.as({ roles: ['instructor'] }).fail(users.grantRole, { userId: profile.id, role: 'admin' })).toMatchObject({
+      code: 'FORBIDDEN',
+      status: 403,
+    });
     expect(await admin.client.fail(users.revokeRole, { userId: admin.profile.id, role: 'admin' })).toMatchObject({ code: 'CONFLICT', status: 409 });
     expect(await admin.client.fail(users.grantRole, { userId: randomUUID(), role: 'auditor' })).toMatchObject({ code: 'USER_NOT_FOUND', status: 404 });
   });
@@ -72,10 +75,16 @@ describe('users handlers (unit: one service, in-memory database, test verifier)'
 
   it('keeps notification preferences, refusing to turn security email off', async () => {
     const { client, profile } = await person('Quiet');
-    const prefs = await client.call(users.setNotificationPreferences, { types: { announcements: { email: 'weekly' } }, quietHours: { start: '22:00', end: '07:00' } });
+    const prefs = await client.call(users.setNotificationPreferences, {
+      types: { announcements: { email: 'weekly' } },
+      quietHours: { start: '22:00', end: '07:00' },
+    });
     expect(prefs.types.announcements.email).toBe('weekly');
     expect((await client.call(users.notificationPreferences, {})).quietHours).toEqual({ start: '22:00', end: '07:00' });
-    expect(await client.fail(users.setNotificationPreferences, { types: { security: { email: 'never' } } })).toMatchObject({ code: 'VALIDATION_FAILED', status: 422 });
+    expect(await client.fail(users.setNotificationPreferences, { types: { security: { email: 'never' } } })).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      status: 422,
+    });
     // One-click unsubscribe goes through the internal procedure; mandatory email stays on whatever is asked.
     const after = await node.internal().call(usersInternal.setChannelPreference, { id: profile.id, type: 'security', channel: 'email', mode: 'never' });
     expect(after.types.security.email).toBe('immediately');

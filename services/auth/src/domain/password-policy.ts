@@ -9,7 +9,7 @@ export const MIN_LENGTH = 10;
 let common: Set<string> | undefined;
 
 function commonPasswords(): Set<string> {
-  common ??= new Set((dictionary['passwords-common']).map((p) => p.toLowerCase()));
+  common ??= new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()));
   return common;
 }
 

@@ -1,7 +1,19 @@
 import { authEvents, DomainError, usersInternal } from '@lms/contracts';
 import { randomUUID } from 'node:crypto';
 import type { AuthHandlers } from '../deps.js';
-import { checkCurrentPassword, checkPassword, clientFields, emailHash, hashPassword, mfaChallengeFor, notify, openSession, passwordMatches, revoke, sendEmailToken } from './shared.js';
+import {
+  checkCurrentPassword,
+  checkPassword,
+  clientFields,
+  emailHash,
+  hashPassword,
+  mfaChallengeFor,
+  notify,
+  openSession,
+  passwordMatches,
+  revoke,
+  sendEmailToken,
+} from './shared.js';
 
 /** Accounts and passwords: register, log in with a password, change it; what auth holds about a user. */
 export const accountHandlers: Pick<AuthHandlers, 'privacyExport' | 'register' | 'login' | 'changePassword'> = {
@@ -21,7 +33,9 @@ export const accountHandlers: Pick<AuthHandlers, 'privacyExport' | 'register' | 
       throw new DomainError('EMAIL_TAKEN', 'An account with this email already exists');
     }
     logger.info({ userId: id, admin: profile.roles.includes('admin') }, 'account registered');
-    return openSession(uow, deps, profile, client, (w) => sendEmailToken(w, deps, { userId: id, email: input.email, displayName: input.displayName }, 'verify_email'));
+    return openSession(uow, deps, profile, client, (w) =>
+      sendEmailToken(w, deps, { userId: id, email: input.email, displayName: input.displayName }, 'verify_email'),
+    );
   },
 
   async login({ input, repo, deps, call, client, uow }) {
@@ -50,7 +64,9 @@ export const accountHandlers: Pick<AuthHandlers, 'privacyExport' | 'register' | 
     const challenge = await mfaChallengeFor(repo, cred.user_id);
     if (challenge) return challenge;
     await repo.touchLogin(cred.user_id);
-    return openSession(uow, deps, profile, client, ({ emit }, sessionId) => emit(authEvents.loginSucceeded, { userId: profile.id, sessionId, ...clientFields(client) }, profile.id));
+    return openSession(uow, deps, profile, client, ({ emit }, sessionId) =>
+      emit(authEvents.loginSucceeded, { userId: profile.id, sessionId, ...clientFields(client) }, profile.id),
+    );
   },
 
   async changePassword({ input, caller, client, call, repo, deps, logger, uow }) {

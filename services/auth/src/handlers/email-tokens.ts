@@ -9,7 +9,8 @@ export const emailTokenHandlers: Pick<AuthHandlers, 'verifyEmail' | 'resendVerif
     return uow(async ({ repo, emit }) => {
       const t = await repo.useEmailToken(sha256(input.token), 'verify_email');
       // The address must still be the account's: a link for an old address proves nothing now.
-      if (!t || !(await repo.markEmailVerified(t.user_id, t.email))) throw new DomainError('TOKEN_INVALID', 'This link is not valid any more; ask for a new one');
+      if (!t || !(await repo.markEmailVerified(t.user_id, t.email)))
+        throw new DomainError('TOKEN_INVALID', 'This link is not valid any more; ask for a new one');
       await emit(authEvents.emailVerified, { userId: t.user_id, email: t.email }, t.user_id);
       return { verified: true as const, userId: t.user_id };
     });
@@ -52,7 +53,8 @@ export const emailTokenHandlers: Pick<AuthHandlers, 'verifyEmail' | 'resendVerif
     const newHash = await hashPassword(input.newPassword);
     await uow(async ({ repo, emit }) => {
       // Used here, atomically: of two concurrent resets with one token, one wins.
-      if (!(await repo.useEmailToken(hash, 'reset_password'))) throw new DomainError('TOKEN_INVALID', 'This reset link is not valid any more; ask for a new one');
+      if (!(await repo.useEmailToken(hash, 'reset_password')))
+        throw new DomainError('TOKEN_INVALID', 'This reset link is not valid any more; ask for a new one');
       await repo.setPassword(t.user_id, newHash);
       await repo.invalidateEmailTokens(t.user_id, 'reset_password');
       // Following the link proved the address is theirs.

@@ -11,7 +11,9 @@ const wrongCode = () => new DomainError('INVALID_CREDENTIALS', 'The code is wron
 export const mfaHandlers: Pick<AuthHandlers, 'mfaVerify' | 'mfaStatus' | 'mfaEnrol' | 'mfaConfirm' | 'mfaDisable' | 'mfaRecoveryCodes'> = {
   async mfaVerify({ input, repo, deps, call, client, uow, logger }) {
     if ((input.code === undefined) === (input.recoveryCode === undefined)) {
-      throw new DomainError('VALIDATION_FAILED', 'Give either code or recoveryCode', { issues: [{ path: 'code', message: 'give either code or recoveryCode', code: 'custom' }] });
+      throw new DomainError('VALIDATION_FAILED', 'Give either code or recoveryCode', {
+        issues: [{ path: 'code', message: 'give either code or recoveryCode', code: 'custom' }],
+      });
     }
     const { mfaThrottle } = deps;
     const hash = sha256(input.mfaToken);
@@ -81,7 +83,10 @@ export const mfaHandlers: Pick<AuthHandlers, 'mfaVerify' | 'mfaStatus' | 'mfaEnr
     const codes = newRecoveryCodes();
     await uow(async ({ repo, emit }) => {
       if (!(await repo.useTotpStep(userId, step, true))) throw new DomainError('INVALID_CREDENTIALS', 'That code was already used; wait for the next one');
-      await repo.replaceRecoveryCodes(userId, codes.map((c) => sha256(normaliseRecoveryCode(c))));
+      await repo.replaceRecoveryCodes(
+        userId,
+        codes.map((c) => sha256(normaliseRecoveryCode(c))),
+      );
       await emit(authEvents.mfaChanged, { userId, change: 'enabled', ...clientFields(client) }, userId);
       await notify(emit, profile, 'mfa_enabled');
     });
@@ -119,7 +124,10 @@ export const mfaHandlers: Pick<AuthHandlers, 'mfaVerify' | 'mfaStatus' | 'mfaEnr
     }
     const codes = newRecoveryCodes();
     await uow(async ({ repo, emit }) => {
-      await repo.replaceRecoveryCodes(userId, codes.map((c) => sha256(normaliseRecoveryCode(c))));
+      await repo.replaceRecoveryCodes(
+        userId,
+        codes.map((c) => sha256(normaliseRecoveryCode(c))),
+      );
       await emit(authEvents.mfaChanged, { userId, change: 'recovery_codes_replaced', ...clientFields(client) }, userId);
     });
     return { recoveryCodes: codes };

@@ -13,7 +13,13 @@ export const oidcHandlers: Pick<AuthHandlers, 'oidcProviders' | 'oidcStart' | 'o
     const p = deps.oidc.named(input.provider);
     const flow = await deps.oidc.startFlow(p);
     // Only the state's hash is kept; the verifier and nonce wait here for the callback, ten minutes at most.
-    await repo.newOidcFlow({ stateHash: sha256(flow.state), provider: p.name, codeVerifier: flow.codeVerifier, nonce: flow.nonce, expiresAt: new Date(Date.now() + 600_000) });
+    await repo.newOidcFlow({
+      stateHash: sha256(flow.state),
+      provider: p.name,
+      codeVerifier: flow.codeVerifier,
+      nonce: flow.nonce,
+      expiresAt: new Date(Date.now() + 600_000),
+    });
     return { location: flow.url };
   },
 
@@ -70,6 +76,13 @@ export const oidcHandlers: Pick<AuthHandlers, 'oidcProviders' | 'oidcStart' | 'o
     const challenge = await mfaChallengeFor(repo, userId);
     if (challenge) return challenge;
     await repo.touchLogin(userId);
-    return openSession(uow, deps, profile, client, ({ emit }, sessionId) => emit(authEvents.loginSucceeded, { userId, sessionId, ...clientFields(client) }, userId), ['ext']);
+    return openSession(
+      uow,
+      deps,
+      profile,
+      client,
+      ({ emit }, sessionId) => emit(authEvents.loginSucceeded, { userId, sessionId, ...clientFields(client) }, userId),
+      ['ext'],
+    );
   },
 };

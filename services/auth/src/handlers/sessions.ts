@@ -47,7 +47,9 @@ export const sessionHandlers: Pick<
 
   async userSessions({ input, caller, repo, uow }) {
     if (input.userId !== caller.userId) {
-      await uow(({ emit }) => emit(privacyEvents.recordAccessed, { userId: input.userId, by: caller.userId, record: 'sessions', action: 'read' }, input.userId));
+      await uow(({ emit }) =>
+        emit(privacyEvents.recordAccessed, { userId: input.userId, by: caller.userId, record: 'sessions', action: 'read' }, input.userId),
+      );
     }
     return { items: toSessionInfo(await repo.activeSessions(input.userId), caller.sessionId) };
   },

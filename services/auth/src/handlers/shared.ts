@@ -122,7 +122,13 @@ export function checkPassword(password: string, context: { email: string; displa
 }
 
 /** Checks a password with the login throttle; an account without a password (OIDC only) never matches. */
-export async function checkCurrentPassword(cred: { email: string; password_hash: string | null }, password: string, throttle: Throttle, ip: string | undefined, what = 'Password') {
+export async function checkCurrentPassword(
+  cred: { email: string; password_hash: string | null },
+  password: string,
+  throttle: Throttle,
+  ip: string | undefined,
+  what = 'Password',
+) {
   await throttle.check(cred.email, ip);
   if (!(await passwordMatches(cred.password_hash, password))) {
     await throttle.failed(cred.email, ip);
@@ -142,7 +148,12 @@ export async function mfaChallengeFor(repo: AuthRepository, userId: string) {
  * Checks a TOTP code (once per time step) or a recovery code (once each) of a user with TOTP on.
  * Answers which kind matched, or null.
  */
-export async function checkSecondFactor(repo: AuthRepository, sealer: Sealer, userId: string, f: { code?: string; recoveryCode?: string }): Promise<'totp' | 'recovery_code' | null> {
+export async function checkSecondFactor(
+  repo: AuthRepository,
+  sealer: Sealer,
+  userId: string,
+  f: { code?: string; recoveryCode?: string },
+): Promise<'totp' | 'recovery_code' | null> {
   const totp = await repo.totp(userId);
   if (!totp?.confirmed_at) return null;
   if (f.code) {

@@ -10,7 +10,16 @@ export class AnnouncementsRepository {
   create(a: { courseId: string; courseTitle: string; authorId: string; title: string; body: string }): Promise<AnnouncementRow> {
     return this.db
       .insertInto('announcements')
-      .values({ id: randomUUID(), kind: 'announcement', course_id: a.courseId, course_title: a.courseTitle, author_id: a.authorId, title: a.title, body: a.body, cursor: null })
+      .values({
+        id: randomUUID(),
+        kind: 'announcement',
+        course_id: a.courseId,
+        course_title: a.courseTitle,
+        author_id: a.authorId,
+        title: a.title,
+        body: a.body,
+        cursor: null,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
   }
@@ -19,7 +28,16 @@ export class AnnouncementsRepository {
   async addCourseUpdate(a: { id: string; courseId: string; courseTitle: string; authorId: string; title: string; body: string }): Promise<void> {
     await this.db
       .insertInto('announcements')
-      .values({ id: a.id, kind: 'course_updated', course_id: a.courseId, course_title: a.courseTitle, author_id: a.authorId, title: a.title, body: a.body, cursor: null })
+      .values({
+        id: a.id,
+        kind: 'course_updated',
+        course_id: a.courseId,
+        course_title: a.courseTitle,
+        author_id: a.authorId,
+        title: a.title,
+        body: a.body,
+        cursor: null,
+      })
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
   }
@@ -31,7 +49,11 @@ export class AnnouncementsRepository {
       const c = decodeCursor(p.cursor);
       q = q.where(sql<boolean>`(created_at, id) < (${c.createdAt}, ${c.id}::uuid)`);
     }
-    return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(p.limit + 1).execute();
+    return q
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(p.limit + 1)
+      .execute();
   }
 
   byId(courseId: string, id: string): Promise<AnnouncementRow | undefined> {
@@ -41,12 +63,21 @@ export class AnnouncementsRepository {
   /** Claims the oldest announcement still fanning out (SKIP LOCKED) for two minutes. In a unit of work. */
   async claimDue(): Promise<AnnouncementRow | undefined> {
     const due = await dueRows(this.db.selectFrom('announcements').selectAll(), ['fanning_out']).limit(1).executeTakeFirst();
-    if (due) await this.db.updateTable('announcements').set({ run_after: sql`now() + interval '2 minutes'` }).where('id', '=', due.id).execute();
+    if (due)
+      await this.db
+        .updateTable('announcements')
+        .set({ run_after: sql`now() + interval '2 minutes'` })
+        .where('id', '=', due.id)
+        .execute();
     return due;
   }
 
   async postpone(id: string, delayMs: number): Promise<void> {
-    await this.db.updateTable('announcements').set({ run_after: sql`now() + ${`${delayMs} milliseconds`}::interval` }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('announcements')
+      .set({ run_after: sql`now() + ${`${delayMs} milliseconds`}::interval` })
+      .where('id', '=', id)
+      .execute();
   }
 
   /** Keeps the fan-out's place after a page of recipients: `next` null means every recipient was listed. */

@@ -26,7 +26,11 @@ export class DeliveriesRepository {
       const c = decodeCursor(p.cursor);
       q = q.where(sql<boolean>`(updated_at, id) < (${c.createdAt}, ${c.id}::uuid)`);
     }
-    return q.orderBy('updated_at', 'desc').orderBy('id', 'desc').limit(p.limit + 1).execute();
+    return q
+      .orderBy('updated_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(p.limit + 1)
+      .execute();
   }
 
   /** Queues a dead or bounced delivery again, attempts reset; undefined when it is not dead or bounced. */
@@ -46,7 +50,12 @@ export class DeliveriesRepository {
 
   /** Writes what routing decided, once per event and channel. */
   async addPlanned(rows: Array<Insertable<NotificationsDB['deliveries']>>): Promise<void> {
-    if (rows.length) await this.db.insertInto('deliveries').values(rows).onConflict((oc) => oc.columns(['event_id', 'channel']).doNothing()).execute();
+    if (rows.length)
+      await this.db
+        .insertInto('deliveries')
+        .values(rows)
+        .onConflict((oc) => oc.columns(['event_id', 'channel']).doNothing())
+        .execute();
   }
 
   /** Per announcement, channel and status: how many deliveries. */
@@ -62,12 +71,18 @@ export class DeliveriesRepository {
 
   /** The oldest due queued (or lease-expired sending) delivery of one of these channels, locked (SKIP LOCKED). In a unit of work. */
   nextDue(channels: string[]): Promise<DeliveryRow | undefined> {
-    return dueRows(this.db.selectFrom('deliveries').selectAll().where('channel', 'in', channels), ['queued', 'sending']).limit(1).executeTakeFirst();
+    return dueRows(this.db.selectFrom('deliveries').selectAll().where('channel', 'in', channels), ['queued', 'sending'])
+      .limit(1)
+      .executeTakeFirst();
   }
 
   /** Marks a claimed delivery as being sent, for a five-minute lease (a crash resends after it: at least once). */
   async lease(id: string): Promise<void> {
-    await this.db.updateTable('deliveries').set({ status: 'sending', run_after: sql`now() + interval '5 minutes'`, updated_at: sql`now()` }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('deliveries')
+      .set({ status: 'sending', run_after: sql`now() + interval '5 minutes'`, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .execute();
   }
 
   /**
@@ -88,7 +103,12 @@ export class DeliveriesRepository {
   }
 
   ofUser(userId: string) {
-    return this.db.selectFrom('deliveries').select(['channel', 'template', 'recipient', 'status', 'sent_at']).where('user_id', '=', userId).orderBy('sent_at').execute();
+    return this.db
+      .selectFrom('deliveries')
+      .select(['channel', 'template', 'recipient', 'status', 'sent_at'])
+      .where('user_id', '=', userId)
+      .orderBy('sent_at')
+      .execute();
   }
 
   async deleteOfUser(userId: string): Promise<void> {

@@ -28,7 +28,12 @@ export class DigestsRepository {
 
   /** The user's due held messages of a channel, oldest first, row-locked. In a unit of work, under `tryLock`. */
   dueHeld(userId: string | null, channel: string): Promise<DeliveryRow[]> {
-    let q = this.db.selectFrom('deliveries').selectAll().where('status', '=', 'held').where('run_after', '<=', sql<Date>`now()`).where('channel', '=', channel);
+    let q = this.db
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('status', '=', 'held')
+      .where('run_after', '<=', sql<Date>`now()`)
+      .where('channel', '=', channel);
     q = userId ? q.where('user_id', '=', userId) : q.where('user_id', 'is', null);
     return q.orderBy('run_after').forUpdate().execute();
   }
@@ -59,7 +64,11 @@ export class DigestsRepository {
     await this.db
       .updateTable('deliveries')
       .set({ status: 'digested', digest_id: digest.id, data: null, updated_at: sql`now()` })
-      .where('id', 'in', held.map((h) => h.id))
+      .where(
+        'id',
+        'in',
+        held.map((h) => h.id),
+      )
       .execute();
   }
 }

@@ -9,7 +9,11 @@ export class PushSubscriptionsRepository {
   constructor(private readonly db: Kysely<NotificationsDB>) {}
 
   async countOfUser(userId: string): Promise<number> {
-    const r = await this.db.selectFrom('push_subscriptions').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', userId).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('push_subscriptions')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     return Number(r?.n ?? 0);
   }
 
@@ -17,7 +21,12 @@ export class PushSubscriptionsRepository {
   async countsOf(userIds: string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (!userIds.length) return out;
-    const counts = await this.db.selectFrom('push_subscriptions').select(['user_id', (eb) => eb.fn.countAll<string>().as('n')]).where('user_id', 'in', userIds).groupBy('user_id').execute();
+    const counts = await this.db
+      .selectFrom('push_subscriptions')
+      .select(['user_id', (eb) => eb.fn.countAll<string>().as('n')])
+      .where('user_id', 'in', userIds)
+      .groupBy('user_id')
+      .execute();
     for (const c of counts) out.set(c.user_id, Number(c.n));
     return out;
   }
@@ -52,7 +61,12 @@ export class PushSubscriptionsRepository {
   }
 
   async markSucceeded(ids: string[]): Promise<void> {
-    if (ids.length) await this.db.updateTable('push_subscriptions').set({ last_success_at: sql`now()` }).where('id', 'in', ids).execute();
+    if (ids.length)
+      await this.db
+        .updateTable('push_subscriptions')
+        .set({ last_success_at: sql`now()` })
+        .where('id', 'in', ids)
+        .execute();
   }
 
   async deleteOfUser(userId: string): Promise<void> {

@@ -18,20 +18,38 @@ export class RequestsRepository {
   /** Records requests, once per event id; answers how many are new. */
   async addMany(rows: Array<Insertable<NotificationsDB['requests']>>): Promise<number> {
     if (!rows.length) return 0;
-    const r = await this.db.insertInto('requests').values(rows).onConflict((oc) => oc.column('event_id').doNothing()).returning('event_id').execute();
+    const r = await this.db
+      .insertInto('requests')
+      .values(rows)
+      .onConflict((oc) => oc.column('event_id').doNothing())
+      .returning('event_id')
+      .execute();
     return r.length;
   }
 
   /** Claims up to `limit` due pending requests (SKIP LOCKED) for two minutes. In a unit of work. */
   async claimDue(limit: number): Promise<RequestRow[]> {
     const due = await dueRows(this.db.selectFrom('requests').selectAll(), ['pending']).limit(limit).execute();
-    if (due.length) await this.db.updateTable('requests').set({ run_after: sql`now() + interval '2 minutes'` }).where('event_id', 'in', due.map((r) => r.event_id)).execute();
+    if (due.length)
+      await this.db
+        .updateTable('requests')
+        .set({ run_after: sql`now() + interval '2 minutes'` })
+        .where(
+          'event_id',
+          'in',
+          due.map((r) => r.event_id),
+        )
+        .execute();
     return due;
   }
 
   /** Counts a failed attempt at these requests and puts them off for `delayMs`. */
   async postpone(eventIds: string[], delayMs: number): Promise<void> {
-    await this.db.updateTable('requests').set({ attempts: sql`attempts + 1`, run_after: sql`now() + ${`${delayMs} milliseconds`}::interval` }).where('event_id', 'in', eventIds).execute();
+    await this.db
+      .updateTable('requests')
+      .set({ attempts: sql`attempts + 1`, run_after: sql`now() + ${`${delayMs} milliseconds`}::interval` })
+      .where('event_id', 'in', eventIds)
+      .execute();
   }
 
   /** Deletes pending requests (about erased users: they may hold the old address). */
@@ -42,7 +60,13 @@ export class RequestsRepository {
   /** Marks those of these requests that are still pending as routed (dropping their data); answers their ids. */
   async markRouted(eventIds: string[]): Promise<string[]> {
     if (!eventIds.length) return [];
-    const rows = await this.db.updateTable('requests').set({ status: 'routed', data: null }).where('event_id', 'in', eventIds).where('status', '=', 'pending').returning('event_id').execute();
+    const rows = await this.db
+      .updateTable('requests')
+      .set({ status: 'routed', data: null })
+      .where('event_id', 'in', eventIds)
+      .where('status', '=', 'pending')
+      .returning('event_id')
+      .execute();
     return rows.map((r) => r.event_id);
   }
 

@@ -69,7 +69,9 @@ export class DeliveryWorker extends PollingWorker<DeliveryRow> {
   }
 
   private rateLimiter(): Promise<RateLimiter> {
-    return (this.limiter ??= createRateLimiter(this.s.runtime.config, (err) => this.log.warn({ err: String(err) }, 'send-rate limiter unavailable; sending unthrottled')));
+    return (this.limiter ??= createRateLimiter(this.s.runtime.config, (err) =>
+      this.log.warn({ err: String(err) }, 'send-rate limiter unavailable; sending unthrottled'),
+    ));
   }
 
   protected async claim() {
@@ -150,15 +152,24 @@ export class DeliveryWorker extends PollingWorker<DeliveryRow> {
       const outcome: DeliveryOutcome = 'skipped' in r ? { outcome: 'skipped', reason: r.skipped } : { outcome: 'sent', providerId: r.providerId };
       // The user may have been erased while this was in flight: then their deliveries are gone, and stay gone.
       await this.s.uow(({ repo }) => repo.deliveries.record(d, attempts, outcome));
-      if (!('skipped' in r)) this.log.info({ channel: d.channel, template: d.template, to: masked(d.recipient), deliveryId: d.id, attempts }, `${d.channel} sent`);
+      if (!('skipped' in r))
+        this.log.info({ channel: d.channel, template: d.template, to: masked(d.recipient), deliveryId: d.id, attempts }, `${d.channel} sent`);
     } catch (err) {
       const error = String((err as Error).message ?? err).slice(0, 300);
       const code = (err as { responseCode?: number }).responseCode;
       const bounced = err instanceof PermanentDeliveryError || (typeof code === 'number' && code >= 500);
       const dead = !bounced && !mayRetry(attempts, this.env.retry);
-      const outcome: DeliveryOutcome = { outcome: bounced ? 'bounced' : 'failed', status: bounced ? 'bounced' : dead ? 'dead' : 'queued', error, retryInMs: retryDelay(attempts, this.env.retry) };
+      const outcome: DeliveryOutcome = {
+        outcome: bounced ? 'bounced' : 'failed',
+        status: bounced ? 'bounced' : dead ? 'dead' : 'queued',
+        error,
+        retryInMs: retryDelay(attempts, this.env.retry),
+      };
       await this.s.uow(({ repo }) => repo.deliveries.record(d, attempts, outcome));
-      this.log.warn({ channel: d.channel, template: d.template, to: masked(d.recipient), attempts, bounced, dead, err: error }, bounced ? `${d.channel} bounced` : dead ? `${d.channel} delivery dead` : `${d.channel} delivery failed; will retry`);
+      this.log.warn(
+        { channel: d.channel, template: d.template, to: masked(d.recipient), attempts, bounced, dead, err: error },
+        bounced ? `${d.channel} bounced` : dead ? `${d.channel} delivery dead` : `${d.channel} delivery failed; will retry`,
+      );
     }
   }
 }

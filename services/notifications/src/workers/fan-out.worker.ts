@@ -42,7 +42,9 @@ export class FanOutWorker extends PollingWorker<AnnouncementRow> {
     const template: NotificationTemplate = a.kind === 'course_updated' ? 'course_updated' : 'announcement';
     const data = JSON.stringify({ courseId: a.course_id, courseTitle: a.course_title, title: a.title, body: a.body });
     await this.s.uow(async ({ repo }) => {
-      const added = await repo.requests.addMany(page.userIds.map((userId) => ({ event_id: stableId(a.id, userId), user_id: userId, to: null, template, locale: 'en', data, announcement_id: a.id })));
+      const added = await repo.requests.addMany(
+        page.userIds.map((userId) => ({ event_id: stableId(a.id, userId), user_id: userId, to: null, template, locale: 'en', data, announcement_id: a.id })),
+      );
       await repo.announcements.advance(a.id, page.next, added);
     });
     this.log.info({ announcementId: a.id, listed: page.userIds.length, more: page.next !== null }, 'announcement recipients listed');

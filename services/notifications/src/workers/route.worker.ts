@@ -40,7 +40,10 @@ export class RouteWorker extends PollingWorker<RequestRow[]> {
         settings = new Map(found.items.map((s) => [s.id, s]));
       } catch (err) {
         const attempts = Math.max(...batch.map((r) => r.attempts)) + 1;
-        await this.s.repo.requests.postpone(batch.map((r) => r.event_id), retryDelay(attempts, this.env.retry));
+        await this.s.repo.requests.postpone(
+          batch.map((r) => r.event_id),
+          retryDelay(attempts, this.env.retry),
+        );
         this.log.warn({ requests: batch.length, attempts, err: String(err) }, 'cannot read the recipients settings; will retry');
         return;
       }
@@ -51,7 +54,18 @@ export class RouteWorker extends PollingWorker<RequestRow[]> {
     const now = new Date();
     const digestHour = this.s.config.NOTIFY_DIGEST_HOUR;
     const plans = new Map(
-      batch.map((r) => [r.event_id, route(r, r.user_id ? (settings.get(r.user_id) ?? null) : undefined, r.user_id ? (devices.get(r.user_id) ?? 0) : 0, smsReady, publicUrl, now, digestHour)]),
+      batch.map((r) => [
+        r.event_id,
+        route(
+          r,
+          r.user_id ? (settings.get(r.user_id) ?? null) : undefined,
+          r.user_id ? (devices.get(r.user_id) ?? 0) : 0,
+          smsReady,
+          publicUrl,
+          now,
+          digestHour,
+        ),
+      ]),
     );
     // Requests about erased users are deleted, not kept as routed: they may hold the old address.
     const erased = batch.filter((r) => r.user_id && settings.get(r.user_id)?.status === 'erased').map((r) => r.event_id);

@@ -98,7 +98,11 @@ export class EmbeddedTransport implements EventTransport {
     for (const e of sub.events) this.subs.set(e.subject, [...(this.subs.get(e.subject) ?? []), sub]);
     return {
       stop: async () => {
-        for (const e of sub.events) this.subs.set(e.subject, (this.subs.get(e.subject) ?? []).filter((s) => s !== sub));
+        for (const e of sub.events)
+          this.subs.set(
+            e.subject,
+            (this.subs.get(e.subject) ?? []).filter((s) => s !== sub),
+          );
       },
     };
   }
@@ -153,4 +157,3 @@ export class EmbeddedTransport implements EventTransport {
     this.subs.clear();
   }
 }
-

@@ -61,7 +61,14 @@ export class JetStreamTransport implements EventTransport {
     const t = new JetStreamTransport(opts);
     // A role's connection gets its answers and pulled messages on its own inbox prefix, so NATS can let it
     // read only those (`_INBOX_<role>.>` in infra/nats/nats.conf), not every node's.
-    t.nc = await connect({ servers: opts.url, user: opts.user, pass: opts.pass, name: opts.name ?? 'lms-events', maxReconnectAttempts: -1, inboxPrefix: opts.user ? `_INBOX_${opts.user}` : undefined });
+    t.nc = await connect({
+      servers: opts.url,
+      user: opts.user,
+      pass: opts.pass,
+      name: opts.name ?? 'lms-events',
+      maxReconnectAttempts: -1,
+      inboxPrefix: opts.user ? `_INBOX_${opts.user}` : undefined,
+    });
     t.jsm = await t.nc.jetstreamManager();
     t.js = t.nc.jetstream();
     await t.ensureStreams();
@@ -206,7 +213,10 @@ export class JetStreamTransport implements EventTransport {
     }
     if (good.length === 0) return;
     try {
-      await applyBatch(sub, good.map((g) => g.env));
+      await applyBatch(
+        sub,
+        good.map((g) => g.env),
+      );
       for (const g of good) g.m.ack();
       return;
     } catch (err) {
@@ -242,10 +252,7 @@ export class JetStreamTransport implements EventTransport {
     await this.js.publish(`${this.ns}.dlq.${sub.consumer}`, m.data, { headers: h, msgID: `dlq:${sub.consumer}:${m.info.stream}:${m.seq}` });
     m.term();
     eventsHandled.inc({ consumer: sub.consumer, result: 'dead_lettered' });
-    this.opts.logger.error(
-      { consumer: sub.consumer, subject: m.subject, poison: err instanceof PoisonMessageError, err: String(err) },
-      'event dead-lettered',
-    );
+    this.opts.logger.error({ consumer: sub.consumer, subject: m.subject, poison: err instanceof PoisonMessageError, err: String(err) }, 'event dead-lettered');
   }
 
   async deadLetters(sub: Subscription, limit = 100): Promise<DeadLetter[]> {

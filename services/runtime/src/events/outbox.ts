@@ -88,17 +88,17 @@ export class OutboxRelay {
 
   private async batchLocked(): Promise<number> {
     return this.db.transaction().execute(async (trx) => {
-      const rows = (await trx
-        .selectFrom('outbox')
-        .selectAll()
-        .orderBy('seq')
-        .limit(this.batchSize)
-        .forUpdate()
-        .skipLocked()
-        .execute()) as OutboxRow[];
+      const rows = (await trx.selectFrom('outbox').selectAll().orderBy('seq').limit(this.batchSize).forUpdate().skipLocked().execute()) as OutboxRow[];
       if (rows.length === 0) return 0;
       await this.transport.publish(rows);
-      await trx.deleteFrom('outbox').where('seq', 'in', rows.map((r) => r.seq)).execute();
+      await trx
+        .deleteFrom('outbox')
+        .where(
+          'seq',
+          'in',
+          rows.map((r) => r.seq),
+        )
+        .execute();
       eventsPublished.inc({ service: this.service }, rows.length);
       return rows.length;
     });
@@ -108,7 +108,14 @@ export class OutboxRelay {
     const rows = (await this.db.selectFrom('outbox').selectAll().orderBy('seq').limit(this.batchSize).execute()) as OutboxRow[];
     if (rows.length === 0) return 0;
     await this.transport.publish(rows);
-    await this.db.deleteFrom('outbox').where('seq', 'in', rows.map((r) => r.seq)).execute();
+    await this.db
+      .deleteFrom('outbox')
+      .where(
+        'seq',
+        'in',
+        rows.map((r) => r.seq),
+      )
+      .execute();
     eventsPublished.inc({ service: this.service }, rows.length);
     return rows.length;
   }
