@@ -37,9 +37,10 @@ for (const tier of tiers) {
     if (status !== 0) break;
     continue;
   }
-  // Unit files start no servers: they may run side by side, and share one module cache per worker (--no-isolate:
+  // Unit files start no servers: they run side by side on two workers (vitest's default is one fewer than the cores:
+  // one here; two halve the tier), and share one module cache per worker (--no-isolate:
   // a third of the CPU time; projects cannot set either option).
-  const parallel = tier === 'unit' ? ['--fileParallelism', '--no-isolate'] : [];
+  const parallel = tier === 'unit' ? ['--fileParallelism', '--no-isolate', '--maxWorkers=2', '--minWorkers=2'] : [];
   const r = spawnSync(vitest, ['run', '--project', tier, '--passWithNoTests', ...parallel, ...args], { cwd: root, stdio: 'inherit' });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   times.push(`${tier}: ${seconds}s${r.status === 0 ? '' : ' (failed)'}`);
