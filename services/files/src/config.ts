@@ -2,8 +2,8 @@ import { declareEnv, env } from '@lms/runtime';
 import { z } from 'zod';
 
 /**
- * Where the bytes live. The gateway moves the bytes and reads the same variables (services/gateway/src/config.ts
- * declares them again, word for word: it must not load this package's image and video code).
+ * Where the bytes live. The gateway moves the bytes and reads the same variables: it imports this declaration through
+ * `@lms/files/edge` (this module loads no image or video code).
  */
 export const storageEnv = {
   FILES_STORAGE: z.enum(['local', 's3']).default('local').meta({ description: 'Where file bytes live: `local` disk or `s3`' }),

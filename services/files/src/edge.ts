@@ -5,3 +5,4 @@
  */
 export { ingest, safeName } from './ingest.js';
 export { LocalStorage, S3Storage, storageFromEnv, type BlobStorage } from './storage.js';
+export { FILES_MAX_BYTES, storageEnv, type StorageEnv } from './config.js';

@@ -1,13 +1,14 @@
 import { declareEnv, env, type Runtime } from '@lms/runtime';
+import { FILES_MAX_BYTES, storageEnv } from '@lms/files/edge';
 import { z } from 'zod';
 
 /** The services /health/ready asks by default: every one of an embedded node. */
 const ALL_SERVICES = ['auth', 'users', 'courses', 'enrollments', 'files', 'analytics', 'audit', 'notifications'];
 
 /**
- * The gateway's environment, parsed once when the node starts. The file storage variables are those of
- * services/files/src/config.ts, declared again word for word: the gateway moves the bytes to and from the same
- * storage, and must not load the files service's image and video code to read its declaration.
+ * The gateway's environment, parsed once when the node starts. The file storage variables and FILES_MAX_BYTES are the
+ * files service's own declaration (through `@lms/files/edge`, which loads no image or video code): the gateway moves
+ * the bytes to and from the same storage.
  */
 export const gatewayEnv = declareEnv('gateway', {
   HOST: z.string().default('0.0.0.0').meta({ description: 'Interface the gateway listens on' }),
@@ -17,21 +18,12 @@ export const gatewayEnv = declareEnv('gateway', {
   BODY_LIMIT_BYTES: env.int().default(1_048_576).meta({ description: 'Largest JSON request body in bytes (uploads have their own limit)' }),
   TRUST_PROXY: env.bool().default(false).meta({ description: 'Take the client IP from `X-Forwarded-For` (behind a reverse proxy only)' }),
   LMS_REQUIRED_SERVICES: env.list().default(ALL_SERVICES).meta({ description: 'Services `/health/ready` requires', defaultText: 'every service' }),
-  FILES_MAX_BYTES: env
-    .int()
-    .default(2 * 1024 ** 3)
-    .meta({ description: 'Largest upload in bytes (the stream is cut past it; 413)' }),
+  FILES_MAX_BYTES,
   FILES_TUS_DIR: z
     .string()
     .optional()
     .meta({ description: 'Where resumable (tus) upload parts wait; gateways of a mesh must share it', defaultText: '`<LMS_DATA_DIR>/tus`' }),
-  FILES_STORAGE: z.enum(['local', 's3']).default('local').meta({ description: 'Where file bytes live: `local` disk or `s3`' }),
-  FILES_DIR: z.string().optional().meta({ description: 'Directory of local file storage', defaultText: '`<LMS_DATA_DIR>/files`' }),
-  S3_BUCKET: z.string().optional().meta({ description: 'S3 bucket of file storage (required with `FILES_STORAGE=s3`; created on first use)' }),
-  S3_REGION: z.string().default('us-east-1').meta({ description: 'S3 region' }),
-  S3_ENDPOINT: z.string().optional().meta({ description: 'S3 endpoint (MinIO, s3rver…); path-style addressing when set' }),
-  S3_ACCESS_KEY_ID: z.string().optional().meta({ description: "S3 access key id (else the SDK's default credentials)" }),
-  S3_SECRET_ACCESS_KEY: z.string().optional().meta({ description: 'S3 secret access key', secret: true }),
+  ...storageEnv,
 });
 export type GatewayConfig = z.output<typeof gatewayEnv>;
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { gatewayEnv } from '../src/config.js';
 
 describe('gateway configuration', () => {
-  it('declares the file storage variables and FILES_MAX_BYTES exactly as the files service does (one meaning, one default)', () => {
+  it('reads the file storage variables and FILES_MAX_BYTES with the declaration of the files service (one meaning, one default)', () => {
     const files = filesService.env?.shape ?? {};
     const shared = ['FILES_MAX_BYTES', 'FILES_STORAGE', 'FILES_DIR', 'S3_BUCKET', 'S3_REGION', 'S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'];
     for (const name of shared) {
