@@ -111,7 +111,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
       /** A client's broken compressed body is a 400 (logged as such), not a server error with a stack in the log. */
       errorHandler(this: { [k: string]: unknown }, req: GatewayRequest, res: ServerResponse, err: { code?: unknown; type?: unknown }) {
         if (err && typeof err.code === 'string' && /^(Z_|ERR_)/.test(err.code)) Object.assign(err, { code: 400, type: 'encoding.broken' });
-        const base = (ApiGateway as unknown as ServiceSchema).methods?.errorHandler;
+        const base = (ApiGateway as ServiceSchema).methods?.errorHandler;
         return base?.call(this, req, res, err) as unknown;
       },
     },

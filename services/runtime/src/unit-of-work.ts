@@ -77,7 +77,7 @@ export async function runUnit<T>(
   try {
     const result = await units.run(unit, () => body(emitInto(unit)));
     const emitted = unit.events.length;
-    if (emitted) await (trx as unknown as Transaction<RuntimeTables>).insertInto('outbox').values(unit.events.splice(0)).execute();
+    if (emitted) await (trx as Transaction<RuntimeTables>).insertInto('outbox').values(unit.events.splice(0)).execute();
     return { result, emitted };
   } finally {
     unit.open = false;

@@ -6,19 +6,11 @@
  * one after the other on one database.
  */
 import { courseEvents, DomainError, domain, mutation } from '@lms/contracts';
-import { sql, type Transaction } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { consumer, defineService, startNode, toPublicError, type Emit, type HandlerArgs, type LmsNode, type Migrations } from '../src/index.js';
+import { consumer, defineService, startNode, toPublicError, type LmsNode, type Migrations } from '../src/index.js';
 import { defined, dropStreams, drained, NATS_URL, tempDatabase, tempDir, uniqueName, waitFor } from '../../../tools/test/support.ts';
-
-/**
- * The one place these tests reach a handler's unit of work. Today it is `tx((trx, emit) => …)`; when HandlerArgs
- * changes (e.g. `uow(({ trx, emit }) => …)`), only this function changes.
- */
-function unitOfWork<T>(args: HandlerArgs<any, any, any>, fn: (trx: Transaction<any>, emit: Emit) => Promise<T>): Promise<T> {
-  return args.uow(({ trx, emit }) => fn(trx, emit));
-}
 
 const ledger = domain('ledger', {
   record: mutation({
@@ -28,6 +20,11 @@ const ledger = domain('ledger', {
     summary: 'records an item and emits an event for it',
   }),
 });
+
+interface LedgerDB {
+  items: { id: string };
+  seen: { event_id: string; course_id: string };
+}
 
 const migrations: Migrations = {
   '20260101000000_ledger': {
@@ -54,10 +51,11 @@ const ledgerService = defineService({
   name: 'ledger',
   contracts: ledger,
   migrations,
+  // The fixture's "repository" is its database handle: the unit of work hands the handler its transaction, typed.
+  repository: (db: Kysely<LedgerDB>) => db,
   handlers: {
-    record: async (args) => {
-      const { input } = args;
-      await unitOfWork(args, async (trx, emit) => {
+    record: async ({ input, uow }) => {
+      await uow(async ({ trx, emit }) => {
         await trx.insertInto('items').values({ id: input.id }).execute();
         await emit(
           courseEvents.published,
