@@ -15,16 +15,16 @@ import {
   type CourseContent,
   type CoursePermission,
   type CourseRole,
-  type EventContract,
 } from '@lms/contracts';
 import {
-  consumer,
-  type ConsumerDefinition,
+  absentOn,
+  consumerOf,
   decodeCursor,
   decodeKeyCursor,
   defineService,
   encodeCursor,
   encodeKeyCursor,
+  isNotFound,
   keysetPage,
   type Caller,
   type Emit,
@@ -39,14 +39,6 @@ import * as m3 from './migrations/20261124233000_catalog.js';
 import { renderMarkdown } from './render.js';
 
 const notFound = () => new DomainError('COURSE_NOT_FOUND', 'No such course');
-/** Only a real "no such course" means absent: a database outage or a timeout is not one, and propagates. */
-const isCourseNotFound = (err: unknown) => err instanceof DomainError && err.code === 'COURSE_NOT_FOUND';
-const absentIf =
-  (is: (err: unknown) => boolean) =>
-  (err: unknown): undefined => {
-    if (is(err)) return undefined;
-    throw err;
-  };
 const everything = new Set(Object.values(courseRolePermissions).flat());
 
 /**
@@ -120,7 +112,7 @@ async function checkMeta(
   if (m.slug && (await repo.slugTaken(m.slug, courseId))) throw new DomainError('CONFLICT', `The slug "${m.slug}" is taken`);
   for (const p of m.prerequisites ?? []) {
     if (p === courseId) throw badInput('prerequisites', 'a course cannot require itself');
-    const seen = await access(repo, p, who.caller, who.admin).catch(absentIf(isCourseNotFound));
+    const seen = await access(repo, p, who.caller, who.admin).catch(absentOn('COURSE_NOT_FOUND'));
     if (!seen) throw badInput('prerequisites', `no course ${p}`);
   }
   const opens = m.enrollOpensAt !== undefined ? m.enrollOpensAt : (current?.enroll_opens_at?.toISOString() ?? null);
@@ -193,7 +185,7 @@ async function editable<T extends { course_id: string }>(
   const gone = () => new DomainError('NOT_FOUND', `No such ${what}`);
   if (!row) throw gone();
   const { perms } = await access(repo, row.course_id, caller, admin, true).catch((err: unknown) => {
-    throw isCourseNotFound(err) ? gone() : err;
+    throw isNotFound(err, 'COURSE_NOT_FOUND') ? gone() : err;
   });
   must(perms, 'course:edit', 'change its content');
   return row;
@@ -214,7 +206,7 @@ async function contentChanged(
 }
 
 /** A consumer of this service: its handler gets the courses repository, typed. */
-const on = <E extends EventContract>(def: ConsumerDefinition<E, CoursesDB, CoursesRepository, undefined>) => consumer(def);
+const on = consumerOf<CoursesDB, CoursesRepository, undefined>();
 
 const unique = (err: unknown) => (err as { code?: string }).code === '23505';
 

@@ -1,8 +1,7 @@
 import { coursesInternal, enrollmentEvents, notificationEvents, usersInternal, type ErrorCode } from '@lms/contracts';
-import type { Call } from '@lms/runtime';
 import type { EnrollmentRow, EnrollmentsRepository, SagaData, SagaRow, SagaStep } from './enrollments.repository.js';
-import { errorCode } from './errors.js';
-import { SagaRefusal, type SagaDefinition, type SagaState, type SagaStore } from '@lms/runtime';
+
+import { isNotFound, SagaRefusal, type Call, type SagaDefinition, type SagaState, type SagaStore } from '@lms/runtime';
 
 /** The payment step's port: a free implementation now; a real provider must honour the idempotency key. */
 export interface PaymentProvider {
@@ -62,7 +61,7 @@ export function enrollmentSaga(d: EnrollmentSagaDeps): SagaDefinition<Enrollment
         name: 'validate',
         async prepare({ subject: e, data }) {
           const terms = await d.call(coursesInternal.enrollmentTerms, { courseId: e.course_id }).catch((err: unknown) => {
-            if (errorCode(err) === 'COURSE_NOT_FOUND') throw refuse('COURSE_NOT_FOUND', 'No such course');
+            if (isNotFound(err, 'COURSE_NOT_FOUND')) throw refuse('COURSE_NOT_FOUND', 'No such course');
             throw err;
           });
           const user = await d.call(usersInternal.byId, { id: e.user_id });

@@ -10,19 +10,29 @@ import {
   privacyExportContract,
   userEvents,
   usersInternal,
-  type EventContract,
 } from '@lms/contracts';
-import { consumer, decodeCursor, defineService, encodeCursor, keysetPage, retryPolicies, type Call, type Caller, type ConsumerDefinition } from '@lms/runtime';
+import {
+  absentOn,
+  consumerOf,
+  decodeCursor,
+  defineService,
+  encodeCursor,
+  errorCode,
+  keysetPage,
+  retryPolicies,
+  SagaRunner,
+  type Call,
+  type Caller,
+} from '@lms/runtime';
 import type { Kysely } from 'kysely';
 import { enrollmentsEnv } from './config.js';
 import { enrollmentSaga, failureMessage, freePayments, type EnrollmentSagaTypes, type EnrollmentStep, type PaymentProvider } from './enrollment-saga.js';
 import { EnrollmentsRepository, toEnrollment, type EnrollmentRow, type EnrollmentsDB } from './enrollments.repository.js';
-import { absentOn, errorCode } from './errors.js';
+
 import * as m0 from './migrations/20261124230000_enrollments.js';
 import * as m1 from './migrations/20261201000000_failure_code.js';
 import { neutralise, parseCsv } from './csv.js';
 import { computeProgress, type Outline } from './progress.js';
-import { SagaRunner } from '@lms/runtime';
 
 const notEnrolled = () => new DomainError('NOT_FOUND', 'You are not enrolled in this course');
 const noSuchEnrollment = () => new DomainError('NOT_FOUND', 'No such enrollment');
@@ -81,7 +91,7 @@ interface EnrollmentsDeps {
 }
 
 /** A consumer of this service, typed by its repository and dependencies. */
-const on = <E extends EventContract>(def: ConsumerDefinition<E, EnrollmentsDB, EnrollmentsRepository, EnrollmentsDeps>) => consumer(def);
+const on = consumerOf<EnrollmentsDB, EnrollmentsRepository, EnrollmentsDeps>();
 
 /** Enrollments (the enrollment saga, the waitlist), progress and completion. */
 export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>

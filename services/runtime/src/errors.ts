@@ -51,12 +51,32 @@ export function toPublicError(err: unknown): PublicError {
 }
 
 /**
- * Whether a failed call means "that does not exist" (one of the `*_NOT_FOUND` domain codes) — and not that the
- * other service is down, slow or missing (SERVICE_NOT_FOUND, TIMEOUT…), which must never read as "absent".
- * By the error's `type`, so it holds whichever copy of Moleculer made the error.
+ * The stable code of an error: a DomainError thrown here, or one that travelled from another service (Moleculer
+ * carries it as `type`, whichever copy of Moleculer made it). Undefined for everything else (timeouts, outages, bugs).
+ */
+export function errorCode(err: unknown): ErrorCode | undefined {
+  const code = err instanceof DomainError ? err.code : (err as { type?: unknown } | null)?.type;
+  return typeof code === 'string' && isErrorCode(code) ? code : undefined;
+}
+
+/**
+ * Whether a failed call means "that does not exist" (one of the `*_NOT_FOUND` domain codes, or `code`) — and not that
+ * the other service is down, slow or missing (SERVICE_NOT_FOUND, TIMEOUT…), which must never read as "absent".
  */
 export function isNotFound(err: unknown, code?: ErrorCode): boolean {
-  const type = (err as { type?: unknown } | null)?.type ?? (err instanceof DomainError ? err.code : undefined);
-  if (typeof type !== 'string' || !isErrorCode(type)) return false;
+  const type = errorCode(err);
+  if (type === undefined) return false;
   return code ? type === code : type.endsWith('_NOT_FOUND') || type === 'NOT_FOUND';
 }
+
+/**
+ * For `.catch`: an error with one of these codes (a real "not found") means absent; any other (a timeout, an outage)
+ * propagates and is answered as such, never as "no such thing".
+ */
+export const absentOn =
+  (...codes: ErrorCode[]) =>
+  (err: unknown): undefined => {
+    const code = errorCode(err);
+    if (code !== undefined && codes.includes(code)) return undefined;
+    throw err;
+  };
