@@ -1,4 +1,4 @@
-import { declareEnv, env, type Runtime } from '@lms/runtime';
+import { declareEnv, env, envOf, type Runtime } from '@lms/runtime';
 import { FILES_MAX_BYTES, storageEnv } from '@lms/files/edge';
 import { z } from 'zod';
 
@@ -29,8 +29,7 @@ export type GatewayConfig = z.output<typeof gatewayEnv>;
 
 /** The gateway's variables, as the node parsed them when it started. */
 export function gatewayConfigOf(runtime: Runtime): GatewayConfig {
-  const values = runtime.config.envValues;
-  return Object.fromEntries(Object.keys(gatewayEnv.shape).map((k) => [k, values[k]])) as GatewayConfig;
+  return envOf(runtime.config, gatewayEnv);
 }
 
 export interface GatewaySettings {

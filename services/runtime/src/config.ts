@@ -55,6 +55,14 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A declaration's variables as the node parsed them when it started: what defineService hands a service as `config`,
+ * and what a plain service module (the gateway) reads for itself.
+ */
+export function envOf<S extends EnvSchema>(settings: { envValues: Record<string, unknown> }, schema: S): z.output<S> {
+  return Object.fromEntries(Object.keys(schema.shape).map((k) => [k, settings.envValues[k]])) as z.output<S>;
+}
+
 /** The metadata of one declared variable. */
 export function envMeta(field: z.ZodType): EnvMeta {
   return { description: '', ...(field.meta() as Partial<EnvMeta> | undefined) };

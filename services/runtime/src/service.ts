@@ -22,7 +22,7 @@ import { actionDuration } from './metrics.js';
 import { inSpan, traceCarrier, type TraceCarrier } from './tracing.js';
 import type { Migrations } from './migrate.js';
 import type { Runtime } from './runtime.js';
-import type { EnvSchema } from './config.js';
+import { envOf, type EnvSchema } from './config.js';
 
 /** The authenticated caller, as this node's TokenVerifier read it from the access token in `meta.token`. */
 export interface Caller {
@@ -307,7 +307,7 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
         );
       };
       // Parsed with the runtime's variables when the node started (one error listing every problem).
-      const config = Object.fromEntries(Object.keys(def.env?.shape ?? {}).map((k) => [k, runtime.config.envValues[k]])) as Cfg;
+      const config = (def.env ? envOf(runtime.config, def.env) : {}) as Cfg;
       const service: ServiceContext<DB, R, Cfg> = {
         name: def.name,
         config,
