@@ -18,7 +18,7 @@ const USAGE = `usage: lms <command>
                                 LMS_REPL_TOTP, or asked): every call carries their token and is audited as them
   migrate [--down]              run every service's migrations (DATABASE_URL, or PGlite in LMS_DATA_DIR)
   openapi [--out FILE]          write the OpenAPI document (default clients/openapi.json) and its types (.d.ts beside it)
-  nats-config [--out FILE] [--namespace NS]   write the NATS permissions per node role (default infra/nats/nats.conf, lms)
+  nats-config [--out FILE] [--namespace NS]   write the NATS permissions per node role (default infra/nats/nats.conf, lms) and cluster.conf beside it
   config [--services a,b] [--readme]   print the effective configuration (secrets masked), or regenerate README's table
   events <service> consumers|dead-letters|replay|rebuild [--consumer C] [--id N]
   seed [--courses N] [--lessons N] [--learners N] [--per-learner N]   seed a catalogue at scale (DATABASE_URL)
@@ -134,7 +134,7 @@ async function main(argv: string[]) {
     }
     case 'nats-config': {
       const { writeNatsConf, natsConfPath } = await import('./nats-config.ts');
-      console.log(`wrote ${writeNatsConf(path.resolve(values.out ?? natsConfPath), values.namespace)}`);
+      console.log(`wrote ${writeNatsConf(path.resolve(values.out ?? natsConfPath), values.namespace).join(' and ')}`);
       return;
     }
     case 'events': {

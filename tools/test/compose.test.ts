@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { natsRoles } from '../nats-config.ts';
+import { natsClusterServers, natsRoles } from '../nats-config.ts';
 import { SERVICES } from '../services.ts';
 import { defined } from './support.ts';
 
@@ -14,13 +14,47 @@ const root = path.resolve(import.meta.dirname, '../..');
 const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true });
 const services = compose.services as Record<string, any>;
 const lmsNodes = Object.entries(services).filter(([, s]) => Array.isArray(s.command) && s.command[0] === 'node');
+const natsServers = natsClusterServers.map((name) => defined(services[name], `compose service ${name}`));
+
+/** `nats:2.15.1-alpine` → [2, 15, 1]. */
+const versionOf = (image: string) => (/^nats:(\d+)\.(\d+)\.(\d+)/.exec(image) ?? []).slice(1).map(Number);
+const atLeast = (v: number[], min: number[]) => {
+  for (const [i, m] of min.entries()) if ((v[i] ?? -1) !== m) return (v[i] ?? -1) > m;
+  return true;
+};
 
 describe('docker-compose.yml', () => {
   it('runs the infrastructure mesh mode needs', () => {
-    expect(services.nats.command).toEqual(['-c', '/etc/nats/nats.conf']);
     expect(fs.readFileSync(path.join(root, 'infra/nats/nats.conf'), 'utf8')).toMatch(/jetstream \{/);
     expect(services.postgres.image).toMatch(/pgvector/);
     expect(services.redis.image).toMatch(/redis/);
+  });
+
+  it('runs a 3-server NATS cluster at 2.12.3 or later, JetStream fsynced, streams replicated 3 times', () => {
+    const conf = fs.readFileSync(path.join(root, 'infra/nats/cluster.conf'), 'utf8');
+    expect(conf).toMatch(/jetstream \{[^}]*sync_interval: always/);
+    expect(conf).toMatch(/cluster \{[\s\S]*?routes: \[ \$NATS_ROUTE_1, \$NATS_ROUTE_2, \$NATS_ROUTE_3 \]/);
+    const names = new Set<string>();
+    for (const [i, s] of natsServers.entries()) {
+      expect(atLeast(versionOf(s.image), [2, 12, 3]), `${natsClusterServers[i]} image ${s.image}`).toBe(true);
+      expect(s.command).toEqual(['-c', '/etc/nats/cluster.conf']);
+      expect(s.volumes).toContain('./infra/nats/cluster.conf:/etc/nats/cluster.conf:ro');
+      expect(s.healthcheck.test.join(' ')).toContain('/healthz');
+      names.add(s.environment.NATS_SERVER_NAME);
+      // Routes to every server, authenticated with the cluster's password.
+      for (const [j, peer] of natsClusterServers.entries()) {
+        expect(s.environment[`NATS_ROUTE_${j + 1}`]).toBe(`nats-route://route:\${NATS_CLUSTER_PASSWORD}@${peer}:6222`);
+      }
+      expect(s.environment.NATS_CLUSTER_PASSWORD).toMatch(/^\$\{NATS_CLUSTER_PASSWORD:\?/);
+    }
+    expect([...names].sort()).toEqual(natsClusterServers);
+    // A data volume each: three copies of every stream on three disks.
+    expect(new Set(natsServers.map((s) => String(s.volumes[0]).split(':')[0])).size).toBe(3);
+    for (const [name, s] of lmsNodes) {
+      expect(String(s.environment.NATS_URL).split(','), `${name} NATS_URL`).toEqual(natsClusterServers.map((n) => `nats://${n}:4222`));
+      expect(s.environment.LMS_STREAM_REPLICAS, `${name} LMS_STREAM_REPLICAS`).toBe('3');
+      for (const n of natsClusterServers) expect(s.depends_on[n]?.condition, `${name} waits for ${n}`).toBe('service_healthy');
+    }
   });
 
   it('runs every service of the codebase on some node, and only known ones', () => {
@@ -47,7 +81,8 @@ describe('docker-compose.yml', () => {
       const user = s.environment.NATS_USER as string;
       expect(roles.has(user), `${name} NATS_USER ${user}`).toBe(true);
       expect(s.environment.NATS_PASSWORD, name).toBe(`\${${roles.get(user)}}`);
-      expect(services.nats.environment[defined(roles.get(user))], `nats gets ${roles.get(user)}`).toBeTruthy();
+      for (const [i, n] of natsServers.entries())
+        expect(n.environment[defined(roles.get(user))], `${natsClusterServers[i]} gets ${roles.get(user)}`).toBeTruthy();
       expect(seen.has(user), `${user} shared by two node kinds`).toBe(false);
       seen.add(user);
     }

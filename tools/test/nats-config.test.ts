@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nodeIdOf } from '@lms/runtime';
-import { natsConfPath, natsRoles, permissionsOf, renderNatsConf, runtimeCalls } from '../nats-config.ts';
+import { natsClusterConfPath, natsConfPath, natsRoles, permissionsOf, renderNatsClusterConf, renderNatsConf, runtimeCalls } from '../nats-config.ts';
 import { SERVICES } from '../services.ts';
 import { defined } from './support.ts';
 
@@ -24,6 +24,12 @@ function sources(dir: string): string[] {
 describe('nats.conf', () => {
   it('is what `pnpm lms nats-config` writes (run it after changing contracts or roles)', () => {
     expect(fs.readFileSync(natsConfPath, 'utf8')).toBe(renderNatsConf());
+  });
+
+  it('gives every server of the cluster (cluster.conf) the same users and permissions as the single server', () => {
+    expect(fs.readFileSync(natsClusterConfPath, 'utf8')).toBe(renderNatsClusterConf());
+    const users = (conf: string) => conf.slice(conf.indexOf('\nauthorization {'));
+    expect(users(renderNatsClusterConf())).toBe(users(renderNatsConf()));
   });
 
   it('deploys every service under exactly one role', () => {

@@ -124,6 +124,25 @@ export const runtimeEnv = declareEnv('runtime', {
   LMS_EVENT_MAX_DELIVER: env.int().min(1).default(5).meta({ description: 'Deliveries of an event before it is dead-lettered' }),
   LMS_EVENT_BACKOFF_MS: env.int().default(200).meta({ description: 'First redelivery delay of a failed event (doubles, capped at 30 s)' }),
   LMS_EVENT_ACK_WAIT_MS: env.int().min(1000).default(30_000).meta({ description: 'JetStream ack wait: an unacknowledged event is redelivered after it' }),
+  // JetStream streams (services/runtime/src/events/jetstream.ts; docs/operations.md, "NATS cluster").
+  LMS_STREAM_REPLICAS: env
+    .int()
+    .min(1)
+    .max(5)
+    .default(1)
+    .meta({ description: 'Replicas of each JetStream stream and its consumers: 3 on a 3-server NATS cluster, 1 on a single server' }),
+  LMS_STREAM_MAX_AGE_DAYS: env
+    .int()
+    .min(1)
+    .default(14)
+    .meta({
+      description: 'Days an event (and a dead letter) stays in its stream: the longest a consuming service may be down, and how far back a rebuild replays',
+    }),
+  LMS_STREAM_MAX_BYTES: env
+    .int()
+    .min(1_048_576)
+    .default(1_073_741_824)
+    .meta({ description: 'Largest size of each stream in bytes; a full stream refuses new events, which wait in the outboxes (none is dropped)' }),
   LMS_MIGRATE_ON_START: env.bool().default(false).meta({ description: 'Run migrations when a mesh node starts (always in embedded mode)' }),
   METRICS_PORT: env.int().optional().meta({ description: 'Port of `/metrics` (Prometheus), never the API port; unset: no metrics endpoint' }),
   METRICS_HOST: z.string().optional().meta({ description: 'Interface `/metrics` listens on (all by default)' }),

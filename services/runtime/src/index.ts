@@ -11,7 +11,7 @@ export * from './token-verifier.js';
 export * from './events/types.js';
 export * from './events/apply.js';
 export { addToOutbox, OutboxRelay } from './events/outbox.js';
-export { JetStreamTransport } from './events/jetstream.js';
+export { defaultStreamLimits, JetStreamTransport, type StreamLimits } from './events/jetstream.js';
 export { EmbeddedTransport } from './events/embedded.js';
 export * from './tracing.js';
 export * from './rate-limit.js';

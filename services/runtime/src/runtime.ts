@@ -5,7 +5,7 @@ import brokerOptions from './broker-options.js';
 import { parseEnv, runtimeConfigOf, runtimeEnv, type EnvSchema, type RuntimeConfig, type RuntimeEnv } from './config.js';
 import { openDatabase, type Database } from './db.js';
 import { EmbeddedTransport } from './events/embedded.js';
-import { JetStreamTransport } from './events/jetstream.js';
+import { JetStreamTransport, type StreamLimits } from './events/jetstream.js';
 import type { OutboxRelay } from './events/outbox.js';
 import type { EventTransport, Subscription } from './events/types.js';
 import type { Logger } from './logger.js';
@@ -19,6 +19,8 @@ export interface RuntimeSettings extends RuntimeConfig {
   maxDeliver: number;
   backoffBaseMs: number;
   ackWaitMs: number;
+  /** Replicas and retention of the JetStream streams (LMS_STREAM_*). */
+  streams: StreamLimits;
   /** Run migrations when the node starts (always in embedded mode). */
   migrateOnStart: boolean;
   metricsPort: number | undefined;
@@ -66,6 +68,7 @@ export function runtimeSettings(overrides: Partial<RuntimeSettings> = {}, servic
     maxDeliver: e.LMS_EVENT_MAX_DELIVER,
     backoffBaseMs: e.LMS_EVENT_BACKOFF_MS,
     ackWaitMs: e.LMS_EVENT_ACK_WAIT_MS,
+    streams: { replicas: e.LMS_STREAM_REPLICAS, maxAgeMs: e.LMS_STREAM_MAX_AGE_DAYS * 86_400_000, maxBytes: e.LMS_STREAM_MAX_BYTES },
     migrateOnStart: base.mode === 'embedded' || e.LMS_MIGRATE_ON_START,
     metricsPort: e.METRICS_PORT,
     metricsHost: e.METRICS_HOST,
@@ -121,6 +124,7 @@ export async function startNode(
             name: String(broker.nodeID),
             backoffBaseMs: config.backoffBaseMs,
             ackWaitMs: config.ackWaitMs,
+            streams: config.streams,
             logger: logger('events'),
           });
     const verifier = seams.verifier?.(broker) ?? nodeVerifier(broker, { refreshMinMs: config.jwksRefreshMinMs, accessTtlMs: config.accessTtlS * 1000 });

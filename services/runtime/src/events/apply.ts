@@ -1,4 +1,5 @@
 import type { EventEnvelope } from '@lms/contracts';
+import { sql } from 'kysely';
 import { eventsHandled, eventLatency } from '../metrics.js';
 import type { Subscription } from './types.js';
 
@@ -67,4 +68,21 @@ export async function resetConsumer(sub: Subscription): Promise<void> {
     await trx.deleteFrom('processed_events').where('consumer', '=', sub.consumer).execute();
     await sub.reset?.(trx);
   });
+}
+
+/**
+ * Forgets the consumer's processed ids older than `horizonMs` (by the database's clock), a batch at a time so that
+ * no long transaction holds the table: past the horizon the stream no longer holds the event, so no redelivery of
+ * it can arrive. Returns how many were removed.
+ */
+export async function pruneProcessed(sub: Pick<Subscription, 'db' | 'consumer'>, horizonMs: number, batch = 5_000): Promise<number> {
+  const cutoff = sql<Date>`now() - ${sql.lit(Math.floor(horizonMs))} * interval '1 millisecond'`;
+  let total = 0;
+  for (;;) {
+    const old = sub.db.selectFrom('processed_events').select('event_id').where('consumer', '=', sub.consumer).where('processed_at', '<', cutoff).limit(batch);
+    const r = await sub.db.deleteFrom('processed_events').where('consumer', '=', sub.consumer).where('event_id', 'in', old).executeTakeFirst();
+    const n = Number(r.numDeletedRows);
+    total += n;
+    if (n < batch) return total;
+  }
 }

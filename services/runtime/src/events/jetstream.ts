@@ -3,6 +3,7 @@ import {
   AckPolicy,
   connect,
   DeliverPolicy,
+  DiscardPolicy,
   headers as natsHeaders,
   nanos,
   RetentionPolicy,
@@ -17,10 +18,44 @@ import {
 } from 'nats';
 import type { Logger } from '../logger.js';
 import { eventsHandled } from '../metrics.js';
-import { applyBatch, decode, PoisonMessageError, resetConsumer } from './apply.js';
+import { applyBatch, decode, PoisonMessageError, pruneProcessed, resetConsumer } from './apply.js';
 import { backoffMs, toEnvelope, type DeadLetter, type EventTransport, type OutboxRow, type Subscription, type SubscriptionHandle } from './types.js';
 
+/**
+ * Replicas and retention of every stream (LMS_STREAM_*; docs/operations.md, "NATS cluster"). Consumers take the
+ * replica count of their stream.
+ */
+export interface StreamLimits {
+  /** 3 on a 3-server cluster: a stream then survives the loss of any one server with no acknowledged event lost. */
+  replicas: number;
+  /**
+   * How long an event (or a dead letter) is kept. Bounds: the longest a consuming service may be down and still get
+   * every event, how long a dead letter waits for a replay, how far back a rebuild replays, and so how long a
+   * redelivery can still arrive (consumers forget processed ids older than this, see pruneProcessed).
+   */
+  maxAgeMs: number;
+  /** Largest size of a stream. A full stream refuses new events (discard `new`): they wait in the outboxes, none is dropped. */
+  maxBytes: number;
+}
+
+export const defaultStreamLimits: StreamLimits = { replicas: 1, maxAgeMs: 14 * 86_400_000, maxBytes: 1_073_741_824 };
+
+/**
+ * Processed ids are kept a day beyond the streams' max age (clock skew between the NATS servers and PostgreSQL, an
+ * outbox row republished late), and pruned hourly.
+ */
+const PROCESSED_IDS_MARGIN_MS = 86_400_000;
+const PRUNE_EVERY_MS = 3_600_000;
+
+/**
+ * How long a pull request waits on the server. Its idle heartbeat is half of it, and two missed heartbeats make the
+ * client pull again: after the consumer's leader moved to another server (a server died), delivery resumes within
+ * about this long instead of the 30 s default.
+ */
+const PULL_EXPIRES_MS = 5_000;
+
 export interface JetStreamOptions {
+  /** NATS server URL(s), comma-separated: every server of a cluster, so that the connection survives the loss of one. */
   url: string;
   user?: string;
   pass?: string;
@@ -34,6 +69,10 @@ export interface JetStreamOptions {
   batchSize?: number;
   /** How long JetStream waits for an ack before redelivering (a consumer that died holds its messages this long). */
   ackWaitMs?: number;
+  /** Replicas and retention of the streams; defaultStreamLimits when absent. */
+  streams?: StreamLimits;
+  /** How often each consumer forgets processed ids past the redelivery horizon (hourly by default). */
+  pruneEveryMs?: number;
   logger: Logger;
 }
 
@@ -62,7 +101,10 @@ export class JetStreamTransport implements EventTransport {
     // A role's connection gets its answers and pulled messages on its own inbox prefix, so NATS can let it
     // read only those (`_INBOX_<role>.>` in infra/nats/nats.conf), not every node's.
     t.nc = await connect({
-      servers: opts.url,
+      servers: opts.url
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
       user: opts.user,
       pass: opts.pass,
       name: opts.name ?? 'lms-events',
@@ -95,13 +137,19 @@ export class JetStreamTransport implements EventTransport {
       byStream.set(this.streamName(e.stream), set);
     }
     byStream.set(this.dlqStream, new Set([`${this.ns}.dlq.>`]));
+    const limits = this.limits;
     for (const [name, subjects] of byStream) {
       const cfg: Partial<StreamConfig> = {
         name,
         subjects: [...subjects],
         storage: StorageType.File,
         retention: RetentionPolicy.Limits,
-        duplicate_window: nanos(this.opts.duplicateWindowMs ?? 120_000),
+        num_replicas: limits.replicas,
+        max_age: nanos(limits.maxAgeMs),
+        max_bytes: limits.maxBytes,
+        // Never drop an event nobody may have read yet: a full stream refuses the publish, the outbox keeps the row.
+        discard: DiscardPolicy.New,
+        duplicate_window: nanos(Math.min(this.opts.duplicateWindowMs ?? 120_000, limits.maxAgeMs)),
       };
       try {
         await this.jsm.streams.info(name);
@@ -111,6 +159,15 @@ export class JetStreamTransport implements EventTransport {
         await this.jsm.streams.add(cfg);
       }
     }
+  }
+
+  private get limits(): StreamLimits {
+    return this.opts.streams ?? defaultStreamLimits;
+  }
+
+  /** Processed ids older than this can no longer meet a redelivery: the stream no longer holds the event. */
+  get processedIdsHorizonMs(): number {
+    return this.limits.maxAgeMs + PROCESSED_IDS_MARGIN_MS;
   }
 
   async publish(rows: OutboxRow[]): Promise<void> {
@@ -157,10 +214,23 @@ export class JetStreamTransport implements EventTransport {
     for (const e of sub.events) {
       await this.ensureConsumer(sub, e);
       const consumer = await this.js.consumers.get(this.streamName(e.stream), this.durable(sub, e));
-      const messages = await consumer.consume({ max_messages: 1_000 });
+      const messages = await consumer.consume({ max_messages: 1_000, expires: PULL_EXPIRES_MS });
       loops.push(this.loop(sub, messages));
     }
-    const handle = { stop: async () => void (await Promise.all(loops.map((l) => l.stop()))) };
+    const prune = () =>
+      void pruneProcessed(sub, this.processedIdsHorizonMs).then(
+        (n) => n > 0 && this.opts.logger.info({ consumer: sub.consumer, pruned: n }, 'forgot processed ids past the redelivery horizon'),
+        (err: unknown) => this.opts.logger.warn({ consumer: sub.consumer, err: String(err) }, 'pruning processed ids failed; will retry'),
+      );
+    const pruner = setInterval(prune, this.opts.pruneEveryMs ?? PRUNE_EVERY_MS);
+    pruner.unref();
+    prune();
+    const handle = {
+      stop: async () => {
+        clearInterval(pruner);
+        await Promise.all(loops.map((l) => l.stop()));
+      },
+    };
     this.handles.set(sub.consumer, handle);
     return handle;
   }
