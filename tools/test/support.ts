@@ -212,6 +212,8 @@ export interface Pipeline {
   databaseUrl?: string;
   /** The JetStream namespace (streams `<NS>_*`); none for the embedded transport. */
   namespace?: string;
+  /** Where JetStream is, when not the machine's NATS (a test's own cluster): servers (comma-separated) and credentials. */
+  nats?: { servers: string; user?: string; pass?: string };
   /**
    * Only the JetStream consumer groups whose durable names start with one of these (e.g. `analytics-`); by default
    * every group of the namespace. A group whose subscriber has stopped keeps counting what it has not read: leave it out.
@@ -260,9 +262,9 @@ async function tableBacklog(p: Pipeline): Promise<number> {
 }
 
 /** Messages of the namespace's streams not yet delivered, or delivered and not yet acknowledged, over every consumer. */
-async function consumerBacklog(namespace: string, only?: string[]): Promise<number> {
+async function consumerBacklog(namespace: string, only?: string[], nats: Pipeline['nats'] = { servers: NATS_URL }): Promise<number> {
   const { connect } = await import('nats');
-  const nc = await connect({ servers: NATS_URL });
+  const nc = await connect({ ...nats, servers: nats.servers.split(',') });
   try {
     const jsm = await nc.jetstreamManager();
     let backlog = 0;
@@ -290,7 +292,7 @@ export async function drained(p: Pipeline, timeoutMs = 15_000): Promise<void> {
   let clean = 0;
   await waitFor(
     async () => {
-      const backlog = (await tableBacklog(p)) + (p.namespace ? await consumerBacklog(p.namespace, p.consumers) : 0);
+      const backlog = (await tableBacklog(p)) + (p.namespace ? await consumerBacklog(p.namespace, p.consumers, p.nats) : 0);
       clean = backlog === 0 ? clean + 1 : 0;
       return clean >= 2;
     },

@@ -52,7 +52,35 @@ const PRUNE_EVERY_MS = 3_600_000;
  * client pull again: after the consumer's leader moved to another server (a server died), delivery resumes within
  * about this long instead of the 30 s default.
  */
-const PULL_EXPIRES_MS = 5_000;
+const PULL_EXPIRES_MS = 2_000;
+
+/**
+ * Stream and consumer administration waits this long for the cluster: creating a replicated stream goes through
+ * the meta leader and every replica's fsync, seconds when several nodes start at once.
+ */
+const JS_API_TIMEOUT_MS = 15_000;
+/** What JetStream answers when creating a stream or consumer that exists with another configuration. */
+const ALREADY_EXISTS = /already (in use|exists)/i;
+/** How long a starting node waits for JetStream to answer (a cluster electing its meta leader, a server restarting). */
+const JS_START_WAIT_MS = 60_000;
+
+/**
+ * Runs a JetStream administration step again while JetStream cannot answer yet (no responders: no meta leader, or a
+ * timeout), for up to JS_START_WAIT_MS; any other error is thrown at once.
+ */
+async function untilJetStreamAnswers<T>(step: () => Promise<T>, logger: Logger): Promise<T> {
+  const until = Date.now() + JS_START_WAIT_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      const transient = /\b(503|TIMEOUT)\b|no responders|timeout/i.test(String(err));
+      if (!transient || Date.now() > until) throw err;
+      logger.warn({ err: String(err), attempt }, 'JetStream does not answer yet; trying again');
+      await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 4_000)));
+    }
+  }
+}
 
 export interface JetStreamOptions {
   /** NATS server URL(s), comma-separated: every server of a cluster, so that the connection survives the loss of one. */
@@ -111,9 +139,9 @@ export class JetStreamTransport implements EventTransport {
       maxReconnectAttempts: -1,
       inboxPrefix: opts.user ? `_INBOX_${opts.user}` : undefined,
     });
-    t.jsm = await t.nc.jetstreamManager();
+    t.jsm = await untilJetStreamAnswers(() => t.nc.jetstreamManager({ timeout: JS_API_TIMEOUT_MS }), opts.logger);
     t.js = t.nc.jetstream();
-    await t.ensureStreams();
+    await untilJetStreamAnswers(() => t.ensureStreams(), opts.logger);
     return t;
   }
 
@@ -151,12 +179,13 @@ export class JetStreamTransport implements EventTransport {
         discard: DiscardPolicy.New,
         duplicate_window: nanos(Math.min(this.opts.duplicateWindowMs ?? 120_000, limits.maxAgeMs)),
       };
+      // Create first: with the same configuration it is a no-op, answered by the meta leader. Asking the stream for its
+      // info first would wait on a stream another node has just created and that has no leader yet.
       try {
-        await this.jsm.streams.info(name);
-        await this.jsm.streams.update(name, cfg);
-      } catch (err) {
-        if (!String(err).includes('not found')) throw err;
         await this.jsm.streams.add(cfg);
+      } catch (err) {
+        if (!ALREADY_EXISTS.test(String(err))) throw err;
+        await this.jsm.streams.update(name, cfg);
       }
     }
   }
@@ -201,18 +230,17 @@ export class JetStreamTransport implements EventTransport {
     };
     const stream = this.streamName(e.stream);
     try {
-      await this.jsm.consumers.info(stream, durable);
-      await this.jsm.consumers.update(stream, durable, { ack_wait: cfg.ack_wait, max_deliver: cfg.max_deliver, max_ack_pending: cfg.max_ack_pending });
+      await this.jsm.consumers.add(stream, cfg); // a no-op when it exists with this configuration (see ensureStreams)
     } catch (err) {
-      if (!String(err).includes('not found')) throw err;
-      await this.jsm.consumers.add(stream, cfg);
+      if (!ALREADY_EXISTS.test(String(err))) throw err;
+      await this.jsm.consumers.update(stream, durable, { ack_wait: cfg.ack_wait, max_deliver: cfg.max_deliver, max_ack_pending: cfg.max_ack_pending });
     }
   }
 
   async subscribe(sub: Subscription): Promise<SubscriptionHandle> {
     const loops: Array<{ stop(): Promise<void> }> = [];
     for (const e of sub.events) {
-      await this.ensureConsumer(sub, e);
+      await untilJetStreamAnswers(() => this.ensureConsumer(sub, e), this.opts.logger);
       const consumer = await this.js.consumers.get(this.streamName(e.stream), this.durable(sub, e));
       const messages = await consumer.consume({ max_messages: 1_000, expires: PULL_EXPIRES_MS });
       loops.push(this.loop(sub, messages));
