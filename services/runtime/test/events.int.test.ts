@@ -3,8 +3,10 @@
  * delivery (embedded), through the same publishing and handler API.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { courseEvents } from '@lms/contracts';
+import { sql } from 'kysely';
 import { connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,6 +16,7 @@ import {
   migrateSchema,
   openDatabase,
   OutboxRelay,
+  pruneProcessed,
   type Database,
   type EventTransport,
   type OutboxRow,
@@ -271,6 +274,36 @@ describe('jetstream specifics', () => {
     await nc.close();
     expect(info.state.messages).toBe(1);
     await db.deleteFrom('outbox').execute();
+  });
+
+  it('forgets processed ids past the redelivery horizon (stream max age + a day), and keeps the ones a redelivery may still need', async () => {
+    const db = s.db.forSchema<any>(s.schema);
+    expect(s.transport.processedIdsHorizonMs).toBe(15 * 86_400_000); // 14 days of stream, one of margin
+    const ids = { old: randomUUID(), young: randomUUID(), otherGroup: randomUUID() };
+    await db
+      .insertInto('processed_events')
+      .values([
+        { consumer: 'probe-prune', event_id: ids.old, processed_at: sql`now() - interval '16 days'` },
+        { consumer: 'probe-prune', event_id: ids.young, processed_at: sql`now() - interval '14 days'` },
+        { consumer: 'probe-other', event_id: ids.otherGroup, processed_at: sql`now() - interval '30 days'` },
+      ])
+      .execute();
+    // Each subscription prunes its own group when it starts, then hourly.
+    const h = await s.transport.subscribe(probeSubscription(db, { consumer: 'probe-prune' }));
+    try {
+      await waitFor(async () => !(await db.selectFrom('processed_events').select('event_id').where('event_id', '=', ids.old).executeTakeFirst()));
+      const left = await db.selectFrom('processed_events').select('event_id').where('event_id', 'in', Object.values(ids)).execute();
+      expect(left.map((r) => r.event_id).sort()).toEqual([ids.young, ids.otherGroup].sort());
+      // In batches: everything past the horizon goes, however many there are.
+      await db
+        .insertInto('processed_events')
+        .values(Array.from({ length: 25 }, () => ({ consumer: 'probe-prune', event_id: randomUUID(), processed_at: sql`now() - interval '20 days'` })))
+        .execute();
+      expect(await pruneProcessed({ db, consumer: 'probe-prune' }, s.transport.processedIdsHorizonMs, 10)).toBe(25);
+    } finally {
+      await h.stop();
+      await db.deleteFrom('processed_events').where('consumer', 'in', ['probe-prune', 'probe-other']).execute();
+    }
   });
 
   it('applies batches through handleMany when a projection offers it, once per event', async () => {

@@ -392,6 +392,17 @@ export class JetStreamTransport implements EventTransport {
   }
 
   async rebuild(sub: Subscription): Promise<void> {
+    // A stream keeps LMS_STREAM_MAX_AGE_DAYS of events: past that, a rebuild replays only what is left. Said, not refused,
+    // as a projection of recent events (or one that a backup restored) can still be rebuilt usefully.
+    for (const stream of new Set(sub.events.map((e) => this.streamName(e.stream)))) {
+      const { state } = await this.jsm.streams.info(stream);
+      if (state.first_seq > 1) {
+        this.opts.logger.warn(
+          { consumer: sub.consumer, stream, since: state.first_ts },
+          'rebuilding from a stream that no longer holds its oldest events (past LMS_STREAM_MAX_AGE_DAYS): older events are not replayed',
+        );
+      }
+    }
     await this.handles.get(sub.consumer)?.stop();
     for (const e of sub.events) {
       await this.jsm.consumers.delete(this.streamName(e.stream), this.durable(sub, e)).catch(() => false);
