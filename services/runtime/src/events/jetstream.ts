@@ -74,7 +74,7 @@ async function untilJetStreamAnswers<T>(step: () => Promise<T>, logger: Logger):
     try {
       return await step();
     } catch (err) {
-      const transient = /\b(503|TIMEOUT)\b|no responders|timeout/i.test(String(err));
+      const transient = /\b503\b|no responders|timeout/i.test(String(err));
       if (!transient || Date.now() > until) throw err;
       logger.warn({ err: String(err), attempt }, 'JetStream does not answer yet; trying again');
       await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 4_000)));
@@ -241,7 +241,7 @@ export class JetStreamTransport implements EventTransport {
     const loops: Array<{ stop(): Promise<void> }> = [];
     for (const e of sub.events) {
       await untilJetStreamAnswers(() => this.ensureConsumer(sub, e), this.opts.logger);
-      const consumer = await this.js.consumers.get(this.streamName(e.stream), this.durable(sub, e));
+      const consumer = await untilJetStreamAnswers(() => this.js.consumers.get(this.streamName(e.stream), this.durable(sub, e)), this.opts.logger);
       const messages = await consumer.consume({ max_messages: 1_000, expires: PULL_EXPIRES_MS });
       loops.push(this.loop(sub, messages));
     }
