@@ -131,13 +131,9 @@ export const runtimeEnv = declareEnv('runtime', {
     .max(5)
     .default(1)
     .meta({ description: 'Replicas of each JetStream stream and its consumers: 3 on a 3-server NATS cluster, 1 on a single server' }),
-  LMS_STREAM_MAX_AGE_DAYS: env
-    .int()
-    .min(1)
-    .default(14)
-    .meta({
-      description: 'Days an event (and a dead letter) stays in its stream: the longest a consuming service may be down, and how far back a rebuild replays',
-    }),
+  LMS_STREAM_MAX_AGE_DAYS: env.int().min(1).default(14).meta({
+    description: 'Days an event (and a dead letter) stays in its stream: the longest a consuming service may be down, and how far back a rebuild replays',
+  }),
   LMS_STREAM_MAX_BYTES: env
     .int()
     .min(1_048_576)
