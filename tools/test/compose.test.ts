@@ -53,6 +53,7 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of lmsNodes) {
       expect(String(s.environment.NATS_URL).split(','), `${name} NATS_URL`).toEqual(natsClusterServers.map((n) => `nats://${n}:4222`));
       expect(s.environment.LMS_STREAM_REPLICAS, `${name} LMS_STREAM_REPLICAS`).toBe('3');
+      expect(Number(s.environment.LMS_STREAM_MAX_BYTES), `${name} LMS_STREAM_MAX_BYTES`).toBeGreaterThan(0);
       for (const n of natsClusterServers) expect(s.depends_on[n]?.condition, `${name} waits for ${n}`).toBe('service_healthy');
     }
   });

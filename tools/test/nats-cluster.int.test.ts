@@ -166,7 +166,7 @@ async function killUnderLoad(what: string, victim: () => Promise<string>): Promi
 
 beforeAll(async () => {
   // Read by the nodes' declarations at start, as in docker-compose.yml; the limit per client IP would throttle the load.
-  Object.assign(process.env, { LMS_STREAM_REPLICAS: '3', RATE_LIMIT_PER_MINUTE: '1000000', LMS_EVENT_ACK_WAIT_MS: '3000' });
+  Object.assign(process.env, { LMS_STREAM_REPLICAS: '3', LMS_STREAM_MAX_BYTES: '1073741824', RATE_LIMIT_PER_MINUTE: '1000000', LMS_EVENT_ACK_WAIT_MS: '3000' });
   cluster = await natsCluster(passwords);
   nc = await connect({ servers: cluster.urls.split(','), user: 'operator', pass: passwords.operator });
   db = await tempDatabase();

@@ -134,11 +134,10 @@ export const runtimeEnv = declareEnv('runtime', {
   LMS_STREAM_MAX_AGE_DAYS: env.int().min(1).default(14).meta({
     description: 'Days an event (and a dead letter) stays in its stream: the longest a consuming service may be down, and how far back a rebuild replays',
   }),
-  LMS_STREAM_MAX_BYTES: env
-    .int()
-    .min(1_048_576)
-    .default(1_073_741_824)
-    .meta({ description: 'Largest size of each stream in bytes; a full stream refuses new events, which wait in the outboxes (none is dropped)' }),
+  LMS_STREAM_MAX_BYTES: env.int().min(1_048_576).optional().meta({
+    description:
+      'Largest size of each stream in bytes, reserved up front on every server holding a replica; a full stream refuses new events, which wait in the outboxes (none is dropped). Unset: bounded by the max age only',
+  }),
   LMS_MIGRATE_ON_START: env.bool().default(false).meta({ description: 'Run migrations when a mesh node starts (always in embedded mode)' }),
   METRICS_PORT: env.int().optional().meta({ description: 'Port of `/metrics` (Prometheus), never the API port; unset: no metrics endpoint' }),
   METRICS_HOST: z.string().optional().meta({ description: 'Interface `/metrics` listens on (all by default)' }),

@@ -23,7 +23,7 @@ import {
   type Subscription,
   type SubscriptionHandle,
 } from '../src/index.js';
-import { defined, drained, NATS_URL, tempDatabase, uniqueName, waitFor } from '../../../tools/test/support.ts';
+import { defined, drained, dropStreams, NATS_URL, tempDatabase, uniqueName, waitFor } from '../../../tools/test/support.ts';
 import { payload, probeMigrations, probeSubscription } from './fixtures/probe-events.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -57,10 +57,7 @@ async function jetstreamSetup(): Promise<Setup<JetStreamTransport> & { ns: strin
     url: pg.url,
     async cleanup() {
       await transport.close();
-      const nc = await connect({ servers: NATS_URL });
-      const jsm = await nc.jetstreamManager();
-      for (const s of [transport.streamName('LMS_COURSE'), transport.dlqStream]) await jsm.streams.delete(s).catch(() => false);
-      await nc.close();
+      await dropStreams(ns); // every stream of the namespace, not only those the tests use: none is left on the shared server
       await db.close();
       await pg.drop();
     },
@@ -303,6 +300,54 @@ describe('jetstream specifics', () => {
     } finally {
       await h.stop();
       await db.deleteFrom('processed_events').where('consumer', 'in', ['probe-prune', 'probe-other']).execute();
+    }
+  });
+
+  it('refuses events into a full stream, keeps them in the outbox, and publishes each once when there is room again', async () => {
+    const db = s.db.forSchema<any>(s.schema);
+    const ns = uniqueName('t');
+    const stream = `${ns.toUpperCase()}_COURSE`;
+    const full = await JetStreamTransport.connect({
+      url: NATS_URL,
+      namespace: ns,
+      logger: quiet,
+      streams: { replicas: 1, maxAgeMs: 3_600_000, maxBytes: 4_096 },
+    });
+    const nc = await connect({ servers: NATS_URL });
+    const jsm = await nc.jetstreamManager();
+    const outboxRows = async () =>
+      Number(
+        (
+          await db
+            .selectFrom('outbox')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    try {
+      await db.deleteFrom('outbox').execute();
+      await db.transaction().execute(async (trx) => {
+        for (let i = 0; i < 30; i++) await addToOutbox(trx, courseEvents.published, payload(7000 + i));
+      });
+      await expect(new OutboxRelay('probe', db, full, quiet, 10).drain()).rejects.toThrow(/maximum bytes exceeded/);
+      const kept = (await jsm.streams.info(stream)).state;
+      expect(kept.bytes).toBeLessThanOrEqual(4_096);
+      expect(kept.messages).toBeLessThan(30);
+      expect(kept.first_seq).toBe(1); // nothing was dropped to make room
+      expect(await outboxRows()).toBeGreaterThanOrEqual(30 - kept.messages);
+      // An operator raises LMS_STREAM_MAX_BYTES: the next node to start updates the stream, the relay catches up.
+      const roomy = await JetStreamTransport.connect({ url: NATS_URL, namespace: ns, logger: quiet });
+      try {
+        await new OutboxRelay('probe', db, roomy, quiet, 10).drain();
+      } finally {
+        await roomy.close();
+      }
+      expect(await outboxRows()).toBe(0);
+      expect((await jsm.streams.info(stream)).state.messages).toBe(30); // each once: what got in before the refusal is not there twice
+    } finally {
+      await full.close();
+      await nc.close();
+      await dropStreams(ns);
     }
   });
 

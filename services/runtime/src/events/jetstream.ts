@@ -34,11 +34,15 @@ export interface StreamLimits {
    * redelivery can still arrive (consumers forget processed ids older than this, see pruneProcessed).
    */
   maxAgeMs: number;
-  /** Largest size of a stream. A full stream refuses new events (discard `new`): they wait in the outboxes, none is dropped. */
-  maxBytes: number;
+  /**
+   * Largest size of a stream; none when undefined. A full stream refuses new events (discard `new`): they wait in the
+   * outboxes, none is dropped. JetStream reserves it up front on each server holding a replica, so it is production
+   * configuration (docker-compose.yml): a default would reserve gigabytes per test namespace on a shared server.
+   */
+  maxBytes?: number;
 }
 
-export const defaultStreamLimits: StreamLimits = { replicas: 1, maxAgeMs: 14 * 86_400_000, maxBytes: 1_073_741_824 };
+export const defaultStreamLimits: StreamLimits = { replicas: 1, maxAgeMs: 14 * 86_400_000 };
 
 /**
  * Processed ids are kept a day beyond the streams' max age (clock skew between the NATS servers and PostgreSQL, an
@@ -80,6 +84,17 @@ async function untilJetStreamAnswers<T>(step: () => Promise<T>, logger: Logger):
       await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 4_000)));
     }
   }
+}
+
+/**
+ * What the relay logs when JetStream refuses a publish: the server's reason (`maximum bytes exceeded` for a full
+ * stream) rather than nats.js's bare status code, which reads the same for a stream with no leader (`503`).
+ */
+function publishError(err: unknown): Error {
+  const api = (err as { api_error?: { description?: string; err_code?: number } } | undefined)?.api_error;
+  if (api?.description) return new Error(`JetStream refused the events: ${api.description} (${api.err_code ?? '?'})`, { cause: err });
+  if (/\b503\b/.test(String(err))) return new Error('JetStream refused the events: no stream leader answers (503)', { cause: err });
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 export interface JetStreamOptions {
@@ -174,7 +189,7 @@ export class JetStreamTransport implements EventTransport {
         retention: RetentionPolicy.Limits,
         num_replicas: limits.replicas,
         max_age: nanos(limits.maxAgeMs),
-        max_bytes: limits.maxBytes,
+        max_bytes: limits.maxBytes ?? -1,
         // Never drop an event nobody may have read yet: a full stream refuses the publish, the outbox keeps the row.
         discard: DiscardPolicy.New,
         duplicate_window: nanos(Math.min(this.opts.duplicateWindowMs ?? 120_000, limits.maxAgeMs)),
@@ -209,7 +224,9 @@ export class JetStreamTransport implements EventTransport {
           headers: h,
         });
       }),
-    );
+    ).catch((err: unknown) => {
+      throw publishError(err);
+    });
   }
 
   private durable(sub: Subscription, e: EventContract): string {
