@@ -123,6 +123,7 @@ export async function startNode(
   }
   await startTelemetry(config.otelEndpoint, config.otelServiceName ?? `lms-${services.map((s) => s.name).join('-')}`);
   const broker = new ServiceBroker({ ...brokerOptions(config), ...brokerExtras });
+  keepCallsWhenANodeLeaves(broker);
   const logger = (name: string) => broker.getLogger(name) as unknown as Logger;
   const log = logger('node');
   const needsDb = services.some((s) => s.schema);
@@ -211,6 +212,40 @@ async function leaveRegistry(broker: ServiceBroker): Promise<void> {
   registry.regenerateLocalRawInfo(true, true);
   registry.localNodeInfoInvalidated = false; // or the next read would list the services again while the broker runs
   await registry.discoverer.sendLocalNodeInfo();
+}
+
+/** The parts of Moleculer's node catalogue and transit that `keepCallsWhenANodeLeaves` wraps. */
+interface NodeCatalog {
+  disconnected(nodeID: string, isUnexpected: boolean): void;
+}
+interface PendingCalls {
+  removePendingRequestByNodeID: (nodeID: string) => void;
+}
+
+/**
+ * A node that stops gracefully has answered every call it took before it says goodbye (DISCONNECT): it left the queue
+ * groups first and waited for its calls in hand. Moleculer still rejects, and so retries, every call this node has
+ * pending under the leaving node's id — and with calls on the action's subject (nats-transporter.ts) that id is only
+ * the node the balancer picked, while NATS may have handed the call to another instance that is running it now. The
+ * retry ran the call twice (an enrolment answered 409 "already enrolled" in the rolling-restart test). So on a
+ * graceful DISCONNECT the pending calls stay pending: each is answered by the node running it (or times out). A node
+ * that vanishes (missed heartbeats: `isUnexpected`) still has its calls rejected and retried at once, as before.
+ */
+function keepCallsWhenANodeLeaves(broker: ServiceBroker): void {
+  const transit = broker.transit as unknown as PendingCalls | undefined;
+  if (!transit) return;
+  const nodes = broker.registry.nodes as unknown as NodeCatalog;
+  const disconnected = nodes.disconnected.bind(nodes);
+  nodes.disconnected = (nodeID, isUnexpected) => {
+    if (isUnexpected) return disconnected(nodeID, isUnexpected);
+    const reject = transit.removePendingRequestByNodeID;
+    transit.removePendingRequestByNodeID = () => {};
+    try {
+      disconnected(nodeID, isUnexpected);
+    } finally {
+      transit.removePendingRequestByNodeID = reject;
+    }
+  };
 }
 
 /** A service's deps on this node (its workers, saga…), for tests and the REPL; undefined where it does not run. */
