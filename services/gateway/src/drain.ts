@@ -38,7 +38,10 @@ export function httpDrain(server: Server, shutdown: NodeShutdown, o: HttpDrainOp
     }
     o.endStreams();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // A connection whose answer began before the drain (an event stream just ended, a download) turns idle only later,
+    // without `Connection: close`: closed as soon as it is idle.
     server.closeIdleConnections();
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), o.timeoutMs)));
     if (await Promise.race([closed.then(() => false), timedOut])) {
@@ -46,6 +49,7 @@ export function httpDrain(server: Server, shutdown: NodeShutdown, o: HttpDrainOp
       server.closeAllConnections();
       await closed;
     }
+    clearInterval(sweep);
     clearTimeout(timer);
   });
 }
