@@ -14,7 +14,8 @@ const shared = {
   pool: 'forks' as const,
   testTimeout: 30_000,
   hookTimeout: 60_000,
-  env: { NODE_ENV: 'test', LOG_LEVEL: 'warn' },
+  // No load balancer waits on a test's gateway: it closes at once on stop (tools/test/rolling-restart.int.test.ts sets its own).
+  env: { NODE_ENV: 'test', LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '0' },
 };
 
 export default defineConfig({

@@ -87,7 +87,29 @@ describe('docker-compose.yml', () => {
       expect(seen.has(user), `${user} shared by two node kinds`).toBe(false);
       seen.add(user);
     }
-    expect(services.gateway.ports).toContain('3000:3000');
+  });
+
+  it('puts two or more gateways behind HAProxy, which routes on /health/ready, and gives every node time to stop gracefully', () => {
+    expect(services.haproxy.ports).toContain('3000:3000');
+    expect(services.gateway.ports ?? [], 'clients reach the gateways through HAProxy only').toEqual([]);
+    expect(services.gateway.deploy.replicas).toBeGreaterThanOrEqual(2);
+    const mount = (services.haproxy.volumes as string[]).find((v) => v.startsWith('./infra/haproxy/haproxy.cfg:'));
+    expect(mount).toBe('./infra/haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro');
+    const cfg = fs.readFileSync(path.join(root, 'infra/haproxy/haproxy.cfg'), 'utf8');
+    expect(cfg).toMatch(/^ {4}bind :3000$/m);
+    expect(cfg).toMatch(/^ {4}option httpchk GET \/health\/ready$/m);
+    // The gateways' replicas by Docker's DNS name, on the port they listen on.
+    expect(cfg).toMatch(new RegExp(`^ {4}server-template gateway \\d+ gateway:${services.gateway.environment.PORT} `, 'm'));
+    // HAProxy needs at most `inter` + `fall` × `fastinter` to take a gateway out; the gateway must serve on longer.
+    const ms = (v: string) => (v.endsWith('ms') ? Number(v.slice(0, -2)) : Number(v.replace(/s$/, '')) * 1000);
+    const check = defined(/default-server .*inter (\S+) fastinter (\S+) .*fall (\d+)/.exec(cfg), 'the check timings');
+    const takeOut = ms(defined(check[1])) + Number(check[3]) * ms(defined(check[2]));
+    expect(Number(services.gateway.environment.SHUTDOWN_GRACE_MS)).toBeGreaterThan(takeOut);
+    for (const [name, s] of lmsNodes) {
+      // The CLI gives up after SHUTDOWN_GRACE_MS + 2 × MOLECULER_SHUTDOWN_TIMEOUT + 10 s; Docker must not SIGKILL first.
+      const grace = Number(s.environment.SHUTDOWN_GRACE_MS ?? 0) + 2 * Number(s.environment.MOLECULER_SHUTDOWN_TIMEOUT ?? 5000) + 10_000;
+      expect(ms(String(s.stop_grace_period ?? '10s')), `${name} stop_grace_period`).toBeGreaterThanOrEqual(grace);
+    }
   });
 
   it('runs each node as the NATS role whose permissions cover exactly its services, with an id of that role', () => {

@@ -17,6 +17,10 @@ export const gatewayEnv = declareEnv('gateway', {
   RATE_LIMIT_AUTH_PER_MINUTE: env.int().default(60).meta({ description: 'Requests per client IP per minute to `/auth/*` (and `auth.*` tRPC calls)' }),
   BODY_LIMIT_BYTES: env.int().default(1_048_576).meta({ description: 'Largest JSON request body in bytes (uploads have their own limit)' }),
   TRUST_PROXY: env.bool().default(false).meta({ description: 'Take the client IP from `X-Forwarded-For` (behind a reverse proxy only)' }),
+  SHUTDOWN_GRACE_MS: env.int().min(0).default(5_000).meta({
+    description:
+      'On SIGTERM, how long the gateway goes on serving while `/health/ready` answers 503, before it stops accepting: longer than the load balancer takes to mark it down (HAProxy: `inter` × `fall`); skipped when nothing probed readiness',
+  }),
   LMS_REQUIRED_SERVICES: env.list().default(ALL_SERVICES).meta({ description: 'Services `/health/ready` requires', defaultText: 'every service' }),
   FILES_MAX_BYTES,
   FILES_TUS_DIR: z
@@ -43,6 +47,8 @@ export interface GatewaySettings {
   bodyLimitBytes: number;
   trustProxy: boolean;
   requiredServices: string[];
+  /** SHUTDOWN_GRACE_MS: serving on, not ready, before closing (drain.ts). */
+  shutdownGraceMs: number;
 }
 
 export function gatewaySettings(runtime: Runtime): GatewaySettings {
@@ -56,5 +62,6 @@ export function gatewaySettings(runtime: Runtime): GatewaySettings {
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     trustProxy: c.TRUST_PROXY,
     requiredServices: c.LMS_REQUIRED_SERVICES,
+    shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
   };
 }

@@ -9,6 +9,7 @@ import {
   type CallMeta,
   type RateLimiter,
   type Runtime,
+  type RuntimeEnv,
   type ServiceModule,
 } from '@lms/runtime';
 import type { ServiceSchema } from 'moleculer';
@@ -16,6 +17,7 @@ import ApiGateway from 'moleculer-web';
 import bodyParser from 'body-parser';
 import { gatewayConfigOf, gatewayEnv, gatewaySettings } from './config.js';
 import { docsAliases } from './docs.js';
+import { httpDrain } from './drain.js';
 import { clientOf, edgeErrorHandler, edgeMiddleware } from './edge.js';
 import { EdgeAuth } from './edge-auth.js';
 import { fileRoutes } from './files-http.js';
@@ -118,6 +120,12 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
     events: sse.events,
     async started() {
       answerClientErrors(this.server as Server); // moleculer-web's http.Server, made in created()
+      httpDrain(this.server as Server, runtime.shutdown, {
+        graceMs: settings.shutdownGraceMs,
+        timeoutMs: (runtime.config.envValues as Partial<RuntimeEnv>).MOLECULER_SHUTDOWN_TIMEOUT ?? 5_000,
+        endStreams: sse.endAll,
+        log,
+      });
       limiter = await createRateLimiter(runtime.config, (err) => log.warn({ err: String(err) }, 'rate limiter unavailable; letting requests through'));
     },
     async stopped() {

@@ -6,6 +6,9 @@ import { sendJson, type GatewayRequest } from './http.js';
 export function healthAliases(runtime: Runtime, requiredServices: string[]) {
   const { broker } = runtime;
   async function ready(_req: GatewayRequest, res: ServerResponse) {
+    // A node that is stopping is not ready from the first moment, whatever else answers: the load balancer must stop
+    // sending it requests before it stops accepting them (services/gateway/src/drain.ts).
+    if (runtime.shutdown.draining) return sendJson(res, 503, { status: 'not_ready', checks: { node: 'stopping' } });
     const checks: Record<string, string> = {};
     if (runtime.config.mode === 'mesh') checks.broker = broker.transit?.connected ? 'up' : 'down';
     const available = new Set((broker.registry.getServiceList({ onlyAvailable: true }) as Array<{ name: string }>).map((s) => s.name));

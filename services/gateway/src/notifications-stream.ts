@@ -24,6 +24,8 @@ function tokenExpiryMs(authorization: string | undefined): number {
 export function notificationStreams(edgeAuth: EdgeAuth) {
   const streams = new Map<string, Set<ServerResponse>>();
   const streamsBySession = new Map<string, Set<() => void>>();
+  /** Every open stream's end, for a gateway that stops. */
+  const enders = new Set<() => void>();
 
   async function stream(req: GatewayRequest, res: ServerResponse) {
     try {
@@ -41,7 +43,7 @@ export function notificationStreams(edgeAuth: EdgeAuth) {
       set.add(res);
       streams.set(caller.userId, set);
       const ping = setInterval(() => !res.writableEnded && res.write(': ping\n\n'), 25_000);
-      const end = (reason: 'session_ended' | 'token_expired') => {
+      const end = (reason: 'session_ended' | 'token_expired' | 'server_stopping') => {
         if (res.writableEnded) return;
         res.end(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
       };
@@ -50,7 +52,10 @@ export function notificationStreams(edgeAuth: EdgeAuth) {
       const expiry = setTimeout(() => end('token_expired'), Math.min(Math.max(0, expMs - Date.now()), 2 ** 31 - 1));
       const sid = caller.sessionId;
       if (sid) streamsBySession.set(sid, (streamsBySession.get(sid) ?? new Set()).add(endSession));
+      const endStopping = () => end('server_stopping');
+      enders.add(endStopping);
       res.once('close', () => {
+        enders.delete(endStopping);
         clearInterval(ping);
         clearTimeout(expiry);
         set.delete(res);
@@ -82,5 +87,10 @@ export function notificationStreams(edgeAuth: EdgeAuth) {
     },
   };
 
-  return { aliases: { 'GET /me/notifications/stream': stream }, events };
+  /** Ends every open stream (a gateway that stops): the client reconnects at once, to another gateway. */
+  const endAll = () => {
+    for (const end of [...enders]) end();
+  };
+
+  return { aliases: { 'GET /me/notifications/stream': stream }, events, endAll };
 }

@@ -118,7 +118,7 @@ export const notificationsService = defineService({
   repository: (db: Kysely<NotificationsDB>) => new NotificationsRepository(db),
   deps: (s) => notificationDeps(s),
   started: async (deps) => workersOf(deps).forEach((w) => w.start()),
-  stopped: async (deps) => workersOf(deps).forEach((w) => w.stop()),
+  stopped: async (deps) => void (await Promise.all(workersOf(deps).map((w) => w.stop()))),
   consumers: [
     // The durable keeps its first name ('email'): renaming it would replay the stream into a new consumer.
     on({

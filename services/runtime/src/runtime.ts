@@ -47,6 +47,30 @@ export interface Runtime {
   deps: Map<string, unknown>;
   /** Checks the access token every call carries (`meta.token`): the one source of `caller` on this node. */
   verifier: Verifier;
+  /** The node's graceful stop: readiness reads `draining`; the gateway registers its HTTP drain here. */
+  shutdown: NodeShutdown;
+}
+
+/**
+ * What a graceful stop (SIGTERM) shares between the node and its services. `draining` turns true first, before
+ * anything else stops: `/health/ready` answers 503 from then on and the gateway answers `Connection: close`. Then
+ * the drains registered with `beforeLeave` run (the gateway waits for its load balancer and closes its HTTP
+ * server once the requests it holds are answered); only then does the node leave the mesh and stop its services.
+ */
+export class NodeShutdown {
+  draining = false;
+  private readonly drains: Array<() => Promise<void>> = [];
+
+  /** Work to finish while the node is still in the mesh but no longer ready (it may still call other services). */
+  beforeLeave(drain: () => Promise<void>): void {
+    this.drains.push(drain);
+  }
+
+  /** Runs the registered drains; one that fails is logged and the stop goes on. */
+  async drain(log: Logger): Promise<void> {
+    this.draining = true;
+    await Promise.all(this.drains.map((d) => d().catch((err: unknown) => log.warn({ err: String(err) }, 'a drain step failed; stopping anyway'))));
+  }
 }
 
 export interface LmsNode {
@@ -102,6 +126,7 @@ export async function startNode(
   }
   await startTelemetry(config.otelEndpoint, config.otelServiceName ?? `lms-${services.map((s) => s.name).join('-')}`);
   const broker = new ServiceBroker({ ...brokerOptions(config), ...brokerExtras });
+  keepCallsWhenANodeLeaves(broker);
   const logger = (name: string) => broker.getLogger(name) as unknown as Logger;
   const log = logger('node');
   const needsDb = services.some((s) => s.schema);
@@ -128,7 +153,8 @@ export async function startNode(
             logger: logger('events'),
           });
     const verifier = seams.verifier?.(broker) ?? nodeVerifier(broker, { refreshMinMs: config.jwksRefreshMinMs, accessTtlMs: config.accessTtlS * 1000 });
-    const runtime: Runtime = { config, broker, db, transport, logger, relays: [], subscriptions: new Map(), deps: new Map(), verifier };
+    const shutdown = new NodeShutdown();
+    const runtime: Runtime = { config, broker, db, transport, logger, relays: [], subscriptions: new Map(), deps: new Map(), verifier, shutdown };
     broker.createService(trustService(verifier));
     for (const s of services) broker.createService(s.build(runtime));
     await broker.start();
@@ -136,21 +162,94 @@ export async function startNode(
     // Relays start once every consumer of this node is subscribed, so embedded delivery misses none.
     for (const r of runtime.relays) r.start();
     log.info(`node ${broker.nodeID} started (${config.mode}): ${services.map((s) => s.name).join(', ')}`);
+    let stopped: Promise<void> | undefined;
+    /**
+     * The graceful stop, in the order that loses no request: not ready at once, the node's drains (the gateway's
+     * HTTP), out of the registry and the action queue groups (callers and NATS send it nothing new), then the
+     * broker stops: it waits for the calls it serves and makes (MOLECULER_SHUTDOWN_TIMEOUT), then each service stops
+     * its relay, consumers (the batch in hand is applied and acked), workers and sagas (the job in hand finishes).
+     * What those last units of work wrote to an outbox is published before the connections close.
+     */
+    const stopOnce = async () => {
+      const started = Date.now();
+      log.info(`node ${broker.nodeID} stopping: not ready, draining`);
+      await shutdown.drain(log);
+      await leaveRegistry(broker).catch((err: unknown) => log.warn({ err: String(err) }, 'could not announce the stop; the broker stop will'));
+      await broker.stop();
+      for (const r of runtime.relays) {
+        await r.stop();
+        // Embedded delivery needs its consumers, which have stopped: its outbox waits for the next start.
+        if (config.mode === 'mesh') await r.drain().catch((err: unknown) => log.warn({ err: String(err) }, 'outbox left for another node to publish'));
+      }
+      metricsServer?.close();
+      await transport.close();
+      await db.close();
+      log.info(`node ${broker.nodeID} stopped in ${Date.now() - started} ms`);
+    };
     return {
       broker,
       runtime,
-      async stop() {
-        metricsServer?.close();
-        await broker.stop();
-        for (const r of runtime.relays) await r.stop();
-        await transport.close();
-        await db.close();
-      },
+      stop: () => (stopped ??= stopOnce()),
     };
   } catch (err) {
     await db.close().catch(() => {});
     throw err;
   }
+}
+
+/** The parts of Moleculer's registry a node uses to leave it; its typings do not declare them. */
+interface LeavingRegistry {
+  localNodeInfoInvalidated: boolean | string;
+  regenerateLocalRawInfo(incSeq: boolean, isStopping: boolean): unknown;
+  discoverer: { sendLocalNodeInfo(): Promise<unknown> };
+}
+
+/**
+ * Tells the mesh this node serves nothing any more, as the first step of `broker.stop()` does, but before the node's
+ * drains end rather than after: the announcement (an INFO with no services) takes it out of every caller's registry,
+ * and publishing it makes the transporter leave the action queue groups first (nats-transporter.ts), so NATS hands
+ * calls already on their way to the other instances. The node stays connected: its own calls and answers still flow.
+ */
+async function leaveRegistry(broker: ServiceBroker): Promise<void> {
+  if (!broker.transit) return;
+  const registry = broker.registry as unknown as LeavingRegistry;
+  registry.regenerateLocalRawInfo(true, true);
+  registry.localNodeInfoInvalidated = false; // or the next read would list the services again while the broker runs
+  await registry.discoverer.sendLocalNodeInfo();
+}
+
+/** The parts of Moleculer's node catalogue and transit that `keepCallsWhenANodeLeaves` wraps. */
+interface NodeCatalog {
+  disconnected(nodeID: string, isUnexpected: boolean): void;
+}
+interface PendingCalls {
+  removePendingRequestByNodeID: (nodeID: string) => void;
+}
+
+/**
+ * A node that stops gracefully has answered every call it took before it says goodbye (DISCONNECT): it left the queue
+ * groups first and waited for its calls in hand. Moleculer still rejects, and so retries, every call this node has
+ * pending under the leaving node's id — and with calls on the action's subject (nats-transporter.ts) that id is only
+ * the node the balancer picked, while NATS may have handed the call to another instance that is running it now. The
+ * retry ran the call twice (an enrolment answered 409 "already enrolled" in the rolling-restart test). So on a
+ * graceful DISCONNECT the pending calls stay pending: each is answered by the node running it (or times out). A node
+ * that vanishes (missed heartbeats: `isUnexpected`) still has its calls rejected and retried at once, as before.
+ */
+function keepCallsWhenANodeLeaves(broker: ServiceBroker): void {
+  const transit = broker.transit as unknown as PendingCalls | undefined;
+  if (!transit) return;
+  const nodes = broker.registry.nodes as unknown as NodeCatalog;
+  const disconnected = nodes.disconnected.bind(nodes);
+  nodes.disconnected = (nodeID, isUnexpected) => {
+    if (isUnexpected) return disconnected(nodeID, isUnexpected);
+    const reject = transit.removePendingRequestByNodeID;
+    transit.removePendingRequestByNodeID = () => {};
+    try {
+      disconnected(nodeID, isUnexpected);
+    } finally {
+      transit.removePendingRequestByNodeID = reject;
+    }
+  };
 }
 
 /** A service's deps on this node (its workers, saga…), for tests and the REPL; undefined where it does not run. */

@@ -17,6 +17,7 @@
 import type { Logger } from './logger.js';
 import { mayRetry, retryDelay, type RetryPolicy } from './retry.js';
 import { detached, type Emit } from './unit-of-work.js';
+import { settledWithin, STOP_WAIT_MS } from './worker.js';
 
 /** The types one saga definition is made of. */
 export interface SagaTypes {
@@ -169,9 +170,14 @@ export class SagaRunner<T extends SagaTypes> {
     });
   }
 
-  stop(): void {
+  /**
+   * Starts no step any more and resolves once the runs in hand have committed their current step (a graceful stop), or
+   * after `waitMs`; what is left of a saga is resumed by the sweep of any enrollments node.
+   */
+  async stop(waitMs = STOP_WAIT_MS): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    await settledWithin([...this.running.values()], waitMs);
   }
 
   /** Runs a saga until it is done, failed, waiting or scheduled for a retry. One run per saga per process. */

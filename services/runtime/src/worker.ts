@@ -17,6 +17,17 @@ export function dueRows<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB
     .skipLocked();
 }
 
+/** How long a stopping worker or saga runner waits for the work in hand (MOLECULER_SHUTDOWN_TIMEOUT's default). */
+export const STOP_WAIT_MS = 5_000;
+
+/** Resolves once every promise has settled, or after `ms`, whichever comes first; never rejects. */
+export async function settledWithin(promises: Array<Promise<unknown>>, ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(promises), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 /**
  * Loops that claim one due job at a time and run it, woken by a timer and by `kick()` (after a commit that
  * queued work). Subclasses claim with `FOR UPDATE SKIP LOCKED` so that any number of nodes, and up to
@@ -25,6 +36,8 @@ export function dueRows<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB
 export abstract class PollingWorker<J> {
   private timer: NodeJS.Timeout | undefined;
   private loops = 0;
+  /** The loops running now, each on the job in hand: a stop waits for them. */
+  private readonly inFlight = new Set<Promise<void>>();
   protected stopped = false;
 
   constructor(
@@ -42,9 +55,14 @@ export abstract class PollingWorker<J> {
     this.kick();
   }
 
-  stop(): void {
+  /**
+   * Claims nothing more and resolves once the jobs in hand have finished (a graceful stop), or after `waitMs`: a job
+   * that outlives it (a long transcode) is left to its lease, and another node runs it again when the lease ends.
+   */
+  async stop(waitMs = STOP_WAIT_MS): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    await settledWithin([...this.inFlight], waitMs);
   }
 
   /** Starts loops up to `concurrency`; each drains until a claim finds nothing. */
@@ -56,9 +74,13 @@ export abstract class PollingWorker<J> {
   private startLoops(): void {
     while (this.loops < this.concurrency && !this.stopped) {
       this.loops++;
-      void this.drain()
+      const loop: Promise<void> = this.drain()
         .catch((err) => this.log.warn({ err: String(err) }, `${this.constructor.name} loop failed`))
-        .finally(() => this.loops--);
+        .finally(() => {
+          this.loops--;
+          this.inFlight.delete(loop);
+        });
+      this.inFlight.add(loop);
     }
   }
 

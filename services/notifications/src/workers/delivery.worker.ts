@@ -60,9 +60,10 @@ export class DeliveryWorker extends PollingWorker<DeliveryRow> {
     super.start();
   }
 
-  override stop(): void {
-    super.stop();
+  override async stop(): Promise<void> {
     clearTimeout(this.wake);
+    // The sends in hand finish before their mailer and push agent close.
+    await super.stop();
     this.mailer?.close();
     this.push?.agent.destroy();
     void this.limiter?.then((l) => l.close());
