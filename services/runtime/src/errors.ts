@@ -20,22 +20,8 @@ export interface PublicError {
  */
 export const RETRY_AFTER_S = 1;
 
-/**
- * SQLSTATEs and socket errors that mean "the database cannot be reached right now", not "the statement is wrong":
- * 08xxx connection exceptions, 57P01–57P03 (terminated by an administrator, crash, starting up or shutting down),
- * 53300 (no connection slot), and the socket errors of a server that went away or never answered.
- */
-const UNREACHABLE_CODES = new Set([
-  '08000',
-  '08001',
-  '08003',
-  '08004',
-  '08006',
-  '08007',
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
+/** Socket errors of a server that went away, refused us or never answered. */
+const SOCKET_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'EPIPE',
@@ -43,7 +29,32 @@ const UNREACHABLE_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
 ]);
+
+/**
+ * SQLSTATEs that mean "the database cannot be reached right now", not "the statement is wrong": 08xxx connection
+ * exceptions, 57P01–57P03 (terminated by an administrator, crash, starting up or shutting down), 53300 (no slot).
+ */
+const UNREACHABLE_SQLSTATES = new Set(['08000', '08001', '08003', '08004', '08006', '08007', '57P01', '57P02', '57P03', '53300']);
+
+/** `err` or one of its causes (the AggregateError of a refused connection to every address of a host included). */
+function someCause(err: unknown, test: (e: { code?: unknown; message?: unknown; name?: unknown }) => boolean, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 3) return false;
+  const e = err as { code?: unknown; message?: unknown; name?: unknown; cause?: unknown; errors?: unknown };
+  if (test(e)) return true;
+  if (Array.isArray(e.errors) && e.errors.some((x) => someCause(x, test, depth + 1))) return true;
+  return someCause(e.cause, test, depth + 1);
+}
+
+/**
+ * Whether a call to another server (an HTTP API, an identity provider, S3) failed because it could not be reached or
+ * did not answer in time — an outage to report as 503 — rather than because it answered no.
+ */
+export function isUnreachable(err: unknown): boolean {
+  return someCause(err, (e) => (typeof e.code === 'string' && SOCKET_CODES.has(e.code)) || e.name === 'TimeoutError');
+}
 
 /** node-postgres reports a lost or unreachable server with these messages and no code. */
 const UNREACHABLE_MESSAGE =
@@ -55,15 +66,14 @@ const UNREACHABLE_MESSAGE =
  * its unit of work as a retryable 503, never as a 500 or a domain answer; background loops wait it out instead of
  * counting it as a failed attempt.
  */
-export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
-  if (!err || typeof err !== 'object' || depth > 3) return false;
+export function isDatabaseUnavailable(err: unknown): boolean {
   if (err instanceof DatabaseUnavailableError) return true;
-  const e = err as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
-  if (typeof e.code === 'string' && UNREACHABLE_CODES.has(e.code)) return true;
-  if (typeof e.message === 'string' && UNREACHABLE_MESSAGE.test(e.message)) return true;
-  // Node reports a refused connection to every address of a host as an AggregateError of the attempts.
-  if (Array.isArray(e.errors) && e.errors.some((x) => isDatabaseUnavailable(x, depth + 1))) return true;
-  return isDatabaseUnavailable(e.cause, depth + 1);
+  return someCause(
+    err,
+    (e) =>
+      (typeof e.code === 'string' && (UNREACHABLE_SQLSTATES.has(e.code) || SOCKET_CODES.has(e.code))) ||
+      (typeof e.message === 'string' && UNREACHABLE_MESSAGE.test(e.message)),
+  );
 }
 
 /** A database outage as a local error (background code rethrows it; the action wrapper answers it as a 503). */
@@ -79,7 +89,12 @@ export class DatabaseUnavailableError extends Error {
  * again, on any instance; a lost connection is replaced by then). Nothing of the driver's message reaches the caller.
  */
 export function databaseUnavailable(): Errors.MoleculerRetryableError {
-  return new Errors.MoleculerRetryableError('The service cannot reach its database; try again shortly', 503, 'SERVICE_UNAVAILABLE', {});
+  return new Errors.MoleculerRetryableError(
+    'The service is temporarily unavailable (its database or a server it needs); try again shortly',
+    503,
+    'SERVICE_UNAVAILABLE',
+    {},
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
+import { isDatabaseUnavailable } from './errors.js';
 import type { Logger } from './logger.js';
 import { detached } from './unit-of-work.js';
 
@@ -25,6 +26,7 @@ export function dueRows<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB
 export abstract class PollingWorker<J> {
   private timer: NodeJS.Timeout | undefined;
   private loops = 0;
+  private outage = false;
   protected stopped = false;
 
   constructor(
@@ -57,7 +59,16 @@ export abstract class PollingWorker<J> {
     while (this.loops < this.concurrency && !this.stopped) {
       this.loops++;
       void this.drain()
-        .catch((err) => this.log.warn({ err: String(err) }, `${this.constructor.name} loop failed`))
+        .then(() => (this.outage = false))
+        .catch((err: unknown) => {
+          // While the database is away every poll fails: one line per outage; the timer retries until it is back.
+          if (isDatabaseUnavailable(err)) {
+            if (!this.outage) this.log.warn({ err: 'database unavailable' }, `${this.constructor.name} waits for the database`);
+            this.outage = true;
+            return;
+          }
+          this.log.warn({ err: String(err) }, `${this.constructor.name} loop failed`);
+        })
         .finally(() => this.loops--);
     }
   }
