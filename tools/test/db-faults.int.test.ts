@@ -20,6 +20,8 @@ import { defined, dropStreams, freePort, http, NATS_URL, query, uniqueName, wait
 let pg: PrivatePostgres;
 let ns: string;
 let base: string;
+/** The service node's /metrics port. */
+let metricsPort: number;
 const procs: LmsProcess[] = [];
 const password = 'outage drill password';
 let teacher: string;
@@ -44,6 +46,7 @@ beforeAll(async () => {
   await migrateAll(db, Object.values(SERVICES));
   await db.close();
   const port = await freePort();
+  metricsPort = await freePort();
   const env = {
     LMS_MODE: 'mesh',
     DATABASE_URL: pg.url,
@@ -56,7 +59,10 @@ beforeAll(async () => {
     RATE_LIMIT_PER_MINUTE: '100000',
     RATE_LIMIT_AUTH_PER_MINUTE: '1000',
   };
-  const [services, gateway] = await Promise.all([lmsProcess('auth,users,courses,enrollments', env), lmsProcess('gateway', { ...env, PORT: String(port) })]);
+  const [services, gateway] = await Promise.all([
+    lmsProcess('auth,users,courses,enrollments', { ...env, METRICS_PORT: String(metricsPort) }),
+    lmsProcess('gateway', { ...env, PORT: String(port) }),
+  ]);
   procs.push(services, gateway);
   base = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await http(base, 'GET', '/health/ready')).status === 200, 20_000, 100);
@@ -155,6 +161,12 @@ function report(scenario: string, list: Answer[], recoveryMs?: number) {
   );
 }
 
+/** `lms_database_up` as the service node's /metrics reports it. */
+async function databaseUpMetric(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  return Number(/^lms_database_up (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
+
 /** Messages in the namespace's dead-letter stream. */
 async function deadLetters(): Promise<number> {
   const nc = await connect({ servers: NATS_URL });
@@ -206,6 +218,14 @@ describe('PostgreSQL failures under load', () => {
     expect(ready.body.checks).toMatchObject({ broker: 'up', courses: 'down', enrollments: 'down' });
     expect(ready.body.database.courses).toMatchObject({ database: 'down' });
     expect(ready.body.database.courses.node).toMatch(/\S/);
+    // tRPC answers an outage the same way: 503 with Retry-After, the public error in its envelope.
+    const viaTrpc = await fetch(`${base}/trpc/enrollments.progress?input=${encodeURIComponent(JSON.stringify({ courseId }))}`, {
+      headers: { authorization: `Bearer ${defined(learners[0])}` },
+    });
+    const trpcBody = (await viaTrpc.json()) as { error?: { data?: { code?: string } } };
+    expect([viaTrpc.status, viaTrpc.headers.get('retry-after'), trpcBody.error?.data?.code]).toEqual([503, '1', 'SERVICE_UNAVAILABLE']);
+    // Per node, for Prometheus: the service node's own view of its database.
+    expect(await databaseUpMetric()).toBe(0);
     // A while of outage under load: several seconds' worth of failed calls (more than the circuit breaker's 20).
     const mark = answers.length;
     await waitFor(async () => answers.length > mark + 60, 15_000);
@@ -220,6 +240,7 @@ describe('PostgreSQL failures under load', () => {
     // Once back, every learner is served: no breaker left open, no pool stuck on dead connections.
     expect(answers.filter((a) => a.at > back + 300 && a.status !== 200)).toEqual([]);
     expect((await http(base, 'GET', '/health/ready')).status).toBe(200);
+    expect(await databaseUpMetric()).toBe(1);
     expectProcessesAlive();
   });
 

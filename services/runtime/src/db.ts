@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { PGlite as PGliteInstance } from '@electric-sql/pglite';
 import type { RuntimeConfig } from './config.js';
 import type { Logger } from './logger.js';
+import { databaseUp, registry } from './metrics.js';
 
 /**
  * One database per process. Embedded mode runs PGlite (with pgvector) behind node-postgres'
@@ -69,7 +70,10 @@ function liftoffOnly() {
  */
 function survivesConnectionLoss(pool: pg.Pool, logger: Pick<Logger, 'warn' | 'info'> | undefined): void {
   let lost = false;
+  if (!registry.getSingleMetric('lms_database_up')) registry.registerMetric(databaseUp);
+  databaseUp.set(1);
   const onError = (err: Error) => {
+    databaseUp.set(0);
     if (lost) return;
     lost = true;
     // The code only (57P01, ECONNRESET…): a driver message may carry the host, never credentials, but keep it short.
@@ -78,6 +82,7 @@ function survivesConnectionLoss(pool: pg.Pool, logger: Pick<Logger, 'warn' | 'in
   pool.on('error', onError);
   pool.on('connect', (client) => {
     client.on('error', onError);
+    databaseUp.set(1);
     if (lost) {
       lost = false;
       logger?.info('database connection restored');
@@ -134,7 +139,9 @@ function databaseOver(kind: Database['kind'], pool: pg.Pool, closeExtra: () => P
         () => false,
       );
       try {
-        return await Promise.race([answered, late]);
+        const up = await Promise.race([answered, late]);
+        if (kind === 'postgres') databaseUp.set(up ? 1 : 0);
+        return up;
       } finally {
         clearTimeout(timer);
       }
