@@ -96,8 +96,15 @@ export async function openDatabase(config: Pick<RuntimeConfig, 'databaseUrl' | '
   let closeExtra = async () => {};
   if (config.databaseUrl) {
     kind = 'postgres';
-    // keepAlive: a server that vanished without closing the socket (a crash, a partition) is noticed by the kernel.
-    pool = new pg.Pool({ connectionString: config.databaseUrl, max: poolSize, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
+    // keepAlive: an idle connection to a server that vanished without closing the socket (a host that died, a
+    // partition) is probed after 10 s and eventually dropped by the kernel, instead of failing the next query late.
+    pool = new pg.Pool({
+      connectionString: config.databaseUrl,
+      max: poolSize,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     survivesConnectionLoss(pool, logger);
   } else {
     kind = 'pglite';

@@ -58,7 +58,7 @@ export function isUnreachable(err: unknown): boolean {
 
 /** node-postgres reports a lost or unreachable server with these messages and no code. */
 const UNREACHABLE_MESSAGE =
-  /Connection terminated|connection error and is not queryable|Client was closed and is not queryable|timeout exceeded when trying to connect|Connection terminated due to connection timeout|the database system is (starting up|shutting down|in recovery mode)/i;
+  /Connection terminated|connection error and is not queryable|Client was closed and is not queryable|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery mode)/i;
 
 /**
  * Whether an error means that the database (or the connection to it) is unavailable for now — the query may well
@@ -67,21 +67,12 @@ const UNREACHABLE_MESSAGE =
  * counting it as a failed attempt.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  if (err instanceof DatabaseUnavailableError) return true;
   return someCause(
     err,
     (e) =>
       (typeof e.code === 'string' && (UNREACHABLE_SQLSTATES.has(e.code) || SOCKET_CODES.has(e.code))) ||
       (typeof e.message === 'string' && UNREACHABLE_MESSAGE.test(e.message)),
   );
-}
-
-/** A database outage as a local error (background code rethrows it; the action wrapper answers it as a 503). */
-export class DatabaseUnavailableError extends Error {
-  override name = 'DatabaseUnavailableError';
-  constructor(cause?: unknown) {
-    super('The database is unavailable', { cause });
-  }
 }
 
 /**
@@ -150,8 +141,8 @@ export function toPublicError(err: unknown): PublicError {
       return withRetryAfter({ code: 'SERVICE_UNAVAILABLE', status: 503, message: 'A required service is unavailable; try again shortly' });
     }
   }
-  // Code at the edge itself (the gateway's own queries) that lost the database: an outage, not a bug.
-  if (isDatabaseUnavailable(err)) return withRetryAfter(toPublicError(databaseUnavailable()));
+  // Code at the edge itself (the gateway's storage, its own queries) that lost a server: an outage, not a bug.
+  if (isDatabaseUnavailable(err) || isUnreachable(err)) return withRetryAfter(toPublicError(databaseUnavailable()));
   return { code: 'INTERNAL', status: 500, message: 'Internal error' };
 }
 

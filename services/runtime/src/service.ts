@@ -13,7 +13,7 @@ import {
 import type { Kysely, Transaction } from 'kysely';
 import { Errors, type Context, type ServiceSchema } from 'moleculer';
 import type { z } from 'zod';
-import { databaseUnavailable, isDatabaseUnavailable, toTransportError, validationError } from './errors.js';
+import { databaseUnavailable, isDatabaseUnavailable, isUnreachable, toTransportError, validationError } from './errors.js';
 import { OutboxRelay } from './events/outbox.js';
 import { detached, inUnitOfWork, joinUnit, routed, runUnit, type UnitOfWork } from './unit-of-work.js';
 import type { RuntimeTables, Subscription } from './events/types.js';
@@ -370,10 +370,10 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
 
       // One warning per outage burst, not one per failed request (thousands while the database is away).
       let lastOutageLog = 0;
-      const outageNoticed = (action: string) => {
+      const outageNoticed = (action: string, what: string) => {
         if (Date.now() - lastOutageLog < 5_000) return;
         lastOutageLog = Date.now();
-        logger.warn({ action }, 'database unavailable; calls answer 503 until it is back');
+        logger.warn({ action, unavailable: what }, 'unavailable; calls answer 503 until it is back');
       };
 
       const actions: NonNullable<ServiceSchema['actions']> = {};
@@ -434,9 +434,9 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
             outcome = 'error';
             if (err instanceof DomainError) throw toTransportError(err);
             if (err instanceof Errors.MoleculerError) throw err; // from a nested call: already public-safe
-            if (isDatabaseUnavailable(err)) {
+            if (isDatabaseUnavailable(err) || isUnreachable(err)) {
               // An outage, not a bug: the unit of work rolled back (or never began); the caller gets a retryable 503.
-              outageNoticed(contract.action);
+              outageNoticed(contract.action, isDatabaseUnavailable(err) ? 'database' : 'a server it calls');
               throw databaseUnavailable();
             }
             logger.error({ action: contract.action, requestId: ctx.meta.requestId, err: errInfo(err) }, 'unhandled error');
