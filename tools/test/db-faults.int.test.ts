@@ -6,8 +6,8 @@
  * - a client sees its answer, or 503 SERVICE_UNAVAILABLE with Retry-After: never a 500, never a 404 or 409 that an
  *   outage would fake;
  * - `/health/ready` reports the database while it is away;
- * - requests succeed again within 2 s of the database coming back, and the background work (outbox relays, sagas)
- *   resumes by itself.
+ * - requests succeed again within 2 s of the database coming back, and the background work (outbox relays, sagas,
+ *   an event consumer that held its batch instead of dead-lettering it) resumes by itself.
  */
 import { randomUUID } from 'node:crypto';
 import { migrateAll, openDatabase } from '@lms/runtime';
