@@ -2424,7 +2424,7 @@ export interface components {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                 "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
-                "Retry-After": components["headers"]["Retry-After-Optional"];
+                "Retry-After": components["headers"]["Retry-After"];
                 [name: string]: unknown;
             };
             content: {
@@ -2455,8 +2455,6 @@ export interface components {
         "RateLimit-Remaining": number;
         /** @description Seconds to wait before trying again */
         "Retry-After": number;
-        /** @description Seconds to wait before trying again, when known */
-        "Retry-After-Optional": number;
         /** @description Where the created resource lives, or where to go next */
         Location: string;
         /** @description The strong ETag of the bytes (their sha256) */

@@ -173,7 +173,7 @@ describe('a request never takes the process down', () => {
         method: 'POST',
         headers: { ...tus, authorization: `Bearer ${token}` },
       });
-      expect([r.status, ((await r.json()) as { error: { code: string } }).error.code]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+      expect([r.status, ((await r.json()) as { error: { code: string } }).error.code, r.headers.get('retry-after')]).toEqual([503, 'SERVICE_UNAVAILABLE', '1']);
     } finally {
       await lone.stop();
     }

@@ -23,6 +23,7 @@ let node: LmsNode;
 let base: string;
 let idp: Server;
 let issuer: string;
+let idpDown = false;
 
 beforeAll(async () => {
   process.env.RATE_LIMIT_AUTH_PER_MINUTE = '1000';
@@ -47,7 +48,8 @@ beforeAll(async () => {
     cookies: { keys: ['oidc-test-cookie-key'] },
   });
   const handle = provider.callback();
-  idp.on('request', (req, res) => void handle(req, res));
+  // While `idpDown`, the provider drops every connection: a provider that cannot be reached.
+  idp.on('request', (req, res) => (idpDown ? void req.socket.destroy() : void handle(req, res)));
   Object.assign(process.env, {
     PUBLIC_URL: base,
     OIDC_PROVIDERS: 'school',
@@ -196,5 +198,17 @@ describe('OIDC sign-in', () => {
     expect(forged.status).toBe(401);
     const denied = await http(base, 'GET', '/api/v1/auth/oidc/school/callback?error=access_denied&state=whatever');
     expect(denied.body.error.code).toBe('OIDC_FAILED');
+  });
+
+  it('answers 503 with Retry-After, not a refused sign-in, when the provider cannot be reached at the callback', async () => {
+    const start = await fetch(`${base}/api/v1/auth/oidc/school/start`, { redirect: 'manual' });
+    const cb = await signInAtProvider(defined(start.headers.get('location')), 'sub-alice');
+    idpDown = true;
+    try {
+      const r = await http(base, 'GET', `${cb.pathname}${cb.search}`);
+      expect([r.status, r.body.error.code, r.headers.get('retry-after')]).toEqual([503, 'SERVICE_UNAVAILABLE', '1']);
+    } finally {
+      idpDown = false;
+    }
   });
 });

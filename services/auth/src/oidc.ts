@@ -1,4 +1,5 @@
 import { DomainError } from '@lms/contracts';
+import { isUnreachable } from '@lms/runtime';
 import * as oidc from 'openid-client';
 import type { OidcProviderKey } from './config.js';
 
@@ -152,6 +153,8 @@ export class Oidc {
         name: typeof claims.name === 'string' ? claims.name : null,
       };
     } catch (err) {
+      // A provider that cannot be reached or does not answer did not refuse anyone: an outage, not a failed sign-in.
+      if (isUnreachable(err)) throw new DomainError('SERVICE_UNAVAILABLE', `The identity provider "${p.name}" cannot be reached`);
       throw new DomainError('OIDC_FAILED', 'The identity provider did not confirm the sign-in', {
         reason: err instanceof Error ? err.message.slice(0, 200) : 'unknown',
       });

@@ -60,9 +60,13 @@ export class LocalStorage implements BlobStorage {
   }
 
   async size(key: string): Promise<number | undefined> {
+    // Only "no such file" means absent: a disk that fails (EIO, EACCES) must not read as "not there yet".
     return fs.stat(this.file(key)).then(
       (s) => s.size,
-      () => undefined,
+      (err: unknown) => {
+        if ((err as { code?: unknown }).code === 'ENOENT') return undefined;
+        throw err;
+      },
     );
   }
 
@@ -145,8 +149,11 @@ export class S3Storage implements BlobStorage {
     const { s3, sdk } = await this.sdk();
     try {
       return (await s3.send(new sdk.HeadObjectCommand({ Bucket: this.o.bucket, Key: checkKey(key) }))).ContentLength;
-    } catch {
-      return undefined;
+    } catch (err) {
+      // Only S3's 404 means absent: an unreachable or failing S3 is an outage, not "not there yet".
+      const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown } };
+      if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return undefined;
+      throw err;
     }
   }
 

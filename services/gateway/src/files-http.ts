@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { filesInternal, type AnyProcedure, type ErrorCode } from '@lms/contracts';
 import type { z } from 'zod';
 import { ingest, safeName, storageFromEnv, type BlobStorage } from '@lms/files/edge';
-import { DomainError, toPublicError, type CallMeta, type Caller, type Runtime } from '@lms/runtime';
+import { DomainError, RETRY_AFTER_S, toPublicError, type CallMeta, type Caller, type Runtime } from '@lms/runtime';
 import { FileStore } from '@tus/file-store';
 import { Server as TusServer } from '@tus/server';
 import busboy from 'busboy';
@@ -339,6 +339,7 @@ export function fileRoutes(runtime: Runtime, config: GatewayConfig, edgeAuth: Ed
   tus.write = (context, headers, status, body = '') => {
     if (status < 400) return tusWrite(context, headers, status, body);
     headers.set('Content-Type', 'application/json; charset=utf-8');
+    if (status === 503) headers.set('Retry-After', String(RETRY_AFTER_S)); // as on every other 503
     return tusWrite(context, headers, status, body.startsWith('{') ? body : errorBody(TUS_CODES[status] ?? 'BAD_REQUEST', body.trim() || 'Bad request'));
   };
   const resumable = (req: GatewayRequest, res: ServerResponse) => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { PublicError } from '@lms/runtime';
+import { errorHeaders, type PublicError } from '@lms/runtime';
 
 export interface GatewayRequest extends IncomingMessage {
   $requestId: string;
@@ -35,8 +35,9 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(data);
 }
 
+/** An error in the public model; a 503 carries `Retry-After` (the caller's own headers, a rate limit's, win). */
 export function sendError(req: GatewayRequest, res: ServerResponse, e: PublicError, headers: Record<string, string> = {}): void {
-  sendJson(res, e.status, { error: { code: e.code, message: e.message, details: e.details, requestId: req.$requestId } }, headers);
+  sendJson(res, e.status, { error: { code: e.code, message: e.message, details: e.details, requestId: req.$requestId } }, { ...errorHeaders(e), ...headers });
 }
 
 /** Headers for API responses; the docs page relaxes the CSP for its own assets. */

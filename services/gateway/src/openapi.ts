@@ -37,7 +37,6 @@ const HEADERS: Record<string, Json> = {
   'RateLimit-Limit': { description: 'Requests allowed per window for this client', required: true, schema: { type: 'integer' } },
   'RateLimit-Remaining': { description: 'Requests left in the current window', required: true, schema: { type: 'integer' } },
   'Retry-After': { description: 'Seconds to wait before trying again', required: true, schema: { type: 'integer' } },
-  'Retry-After-Optional': { description: 'Seconds to wait before trying again, when known', required: false, schema: { type: 'integer' } },
   Location: { description: 'Where the created resource lives, or where to go next', required: true, schema: { type: 'string' } },
   ETag: { description: 'The strong ETag of the bytes (their sha256)', required: true, schema: { type: 'string' } },
   'Accept-Ranges': { description: 'Byte ranges are supported', required: true, schema: { type: 'string', enum: ['bytes'] } },
@@ -82,8 +81,8 @@ function errorComponents(): Json {
               ? { 'X-Request-Id': header('X-Request-Id') }
               : {
                   ...COMMON_HEADERS,
-                  ...(s === 429 && { 'Retry-After': header('Retry-After') }),
-                  ...(s === 503 && { 'Retry-After': header('Retry-After-Optional') }),
+                  // A rate limit says when its window resets; every 503 (an outage) says when to try again.
+                  ...((s === 429 || s === 503) && { 'Retry-After': header('Retry-After') }),
                 },
           content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
         },

@@ -43,7 +43,9 @@ function restHandler(c: AnyProcedure, rest: RestBinding, forward: Forward, edgeA
       sendJson(res, status, out, typeof location === 'string' ? { Location: location } : {});
     } catch (err) {
       const pub = toPublicError(err);
-      if (pub.status >= 500) log.error({ requestId: req.$requestId, action: c.action, err: String(err) }, 'request failed');
+      // An outage (503) is expected and already logged once by the service that met it: a warning, not an error per request.
+      if (pub.status === 503) log.warn({ requestId: req.$requestId, action: c.action, code: pub.code }, 'request refused: unavailable');
+      else if (pub.status >= 500) log.error({ requestId: req.$requestId, action: c.action, err: String(err) }, 'request failed');
       const retry = pub.details?.retryAfterSeconds;
       sendError(req, res, pub, typeof retry === 'number' ? { 'Retry-After': String(retry) } : {});
     }

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { AppRouter } from '@lms/contracts';
-import { carrierFromHeaders, toPublicError, type Logger } from '@lms/runtime';
+import { carrierFromHeaders, RETRY_AFTER_S, toPublicError, type Logger } from '@lms/runtime';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import type { EdgeAuth } from './edge-auth.js';
 import { clientOf, contentEncodingOf, hasBody, inflate } from './edge.js';
@@ -39,6 +39,8 @@ export function trpcHandler(router: AppRouter, edgeAuth: EdgeAuth, bodyLimitByte
             client: clientOf(req),
           };
         },
+        // A call that failed for an outage (503) tells the client when to come back, as REST does.
+        responseMeta: ({ errors }) => (errors.some((e) => e.code === 'SERVICE_UNAVAILABLE') ? { headers: { 'Retry-After': String(RETRY_AFTER_S) } } : {}),
         onError: ({ error }) => {
           if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ requestId: req.$requestId, err: String(error.cause ?? error) }, 'tRPC error');
         },

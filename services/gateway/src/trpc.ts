@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ServerResponse } from 'node:http';
 import { catalogue, type AnyProcedure, type AppRouter, type LmsErrorData } from '@lms/contracts';
-import { toPublicError, type Caller, type PublicError, type TraceCarrier } from '@lms/runtime';
+import { errorHeaders, toPublicError, type Caller, type PublicError, type TraceCarrier } from '@lms/runtime';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
@@ -107,7 +107,7 @@ export function sendTrpcError(req: GatewayRequest, res: ServerResponse, pub: Pub
     const data: LmsErrorData = { code: pub.code, httpStatus: pub.status, details: pub.details, requestId: callRequestId(req.$requestId, batch, i), path };
     return { error: { message: pub.message, code: TRPC_ERROR_CODES_BY_KEY[TRPC_CODE[pub.status] ?? 'INTERNAL_SERVER_ERROR'], data } };
   };
-  sendJson(res, pub.status, batch ? paths.map(entry) : entry(paths[0], 0), headers);
+  sendJson(res, pub.status, batch ? paths.map(entry) : entry(paths[0], 0), { ...errorHeaders(pub), ...headers });
 }
 
 /**

@@ -6,6 +6,7 @@
 import os from 'node:os';
 import type { BrokerOptions } from 'moleculer';
 import { readRuntimeEnv, type RuntimeConfig, type RuntimeEnv } from './config.js';
+import { opensCircuit } from './errors.js';
 import { ActionSubjectNatsTransporter } from './nats-transporter.js';
 
 /**
@@ -88,8 +89,9 @@ export default function brokerOptions(cfg: RuntimeConfig & { envValues?: Record<
       minRequestCount: 20,
       windowTime: 60,
       halfOpenTime: 10_000,
-      // Only infrastructure failures open the breaker, not a caller's bad input.
-      check: (err) => Boolean((err as { code?: number }).code && (err as { code: number }).code >= 500),
+      // Only failures of one endpoint open the breaker: not a caller's bad input, and not a database outage (every
+      // instance shares the database; an open breaker would keep callers away 10 s after it is back).
+      check: opensCircuit,
     },
 
     // MOLECULER_BULKHEAD_CONCURRENCY / _MAX_QUEUE: in-flight calls per action on a node.

@@ -5,6 +5,8 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { PGlite as PGliteInstance } from '@electric-sql/pglite';
 import type { RuntimeConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { databaseUp, registry } from './metrics.js';
 
 /**
  * One database per process. Embedded mode runs PGlite (with pgvector) behind node-postgres'
@@ -17,8 +19,20 @@ export interface Database {
   root: Kysely<any>;
   forSchema<DB>(schema: string): Kysely<DB>;
   ping(): Promise<void>;
+  /**
+   * Whether the database answers now: a `select 1` within `timeoutMs`. Never throws; a lost connection or a server
+   * that is away reads as false (readiness reports it per node and service).
+   */
+  reachable(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/**
+ * How long a query waits for a connection (a free slot of the pool, or a new connection to a server that does not
+ * answer) before it fails with a retryable 503: below the broker's request timeout (10 s), so a caller gets a clear
+ * "unavailable" rather than a timeout, and a pile of waiting requests cannot outlast an outage.
+ */
+export const CONNECT_TIMEOUT_MS = 5_000;
 
 // JSON columns come back parsed; bigint counts as numbers (they stay far below 2^53 here).
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -43,14 +57,55 @@ function liftoffOnly() {
   for (const flag of ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering']) v8.setFlagsFromString(flag);
 }
 
-export async function openDatabase(config: Pick<RuntimeConfig, 'databaseUrl' | 'dataDir'>, poolSize = 10): Promise<Database> {
+/**
+ * No database event may end the process. node-postgres' Pool listens for a client's 'error' only while the client is
+ * idle in the pool; a client checked out (a unit of work's transaction, the outbox relay holding its rows locked
+ * across a publish) that loses its server between two queries emits 'error' with nobody listening — Node's
+ * "Unhandled 'error' event", which ended nodes whenever PostgreSQL restarted or its backends were terminated. So
+ * every client gets a listener of its own when it connects, for its whole life: the error is noted (once per
+ * outage, not per client), the client is unusable from then on, its holder's next query fails with a connection
+ * error (a retryable 503 to callers), and the pool discards it on release (pg-pool drops clients that are no longer
+ * queryable) and connects a fresh one for the next query. The pool's own 'error' (an idle client lost) is handled
+ * the same way.
+ */
+function survivesConnectionLoss(pool: pg.Pool, logger: Pick<Logger, 'warn' | 'info'> | undefined): void {
+  let lost = false;
+  if (!registry.getSingleMetric('lms_database_up')) registry.registerMetric(databaseUp);
+  databaseUp.set(1);
+  const onError = (err: Error) => {
+    databaseUp.set(0);
+    if (lost) return;
+    lost = true;
+    // The code only (57P01, ECONNRESET…): a driver message may carry the host, never credentials, but keep it short.
+    logger?.warn({ code: (err as { code?: unknown }).code ?? null }, 'database connection lost; queries fail as unavailable until it is back');
+  };
+  pool.on('error', onError);
+  pool.on('connect', (client) => {
+    client.on('error', onError);
+    databaseUp.set(1);
+    if (lost) {
+      lost = false;
+      logger?.info('database connection restored');
+    }
+  });
+}
+
+export async function openDatabase(config: Pick<RuntimeConfig, 'databaseUrl' | 'dataDir'>, poolSize = 10, logger?: Logger): Promise<Database> {
   let pool: pg.Pool;
   let kind: Database['kind'];
   let closeExtra = async () => {};
   if (config.databaseUrl) {
     kind = 'postgres';
-    pool = new pg.Pool({ connectionString: config.databaseUrl, max: poolSize });
-    pool.on('error', () => {}); // idle client errors surface on the next query instead
+    // keepAlive: an idle connection to a server that vanished without closing the socket (a host that died, a
+    // partition) is probed after 10 s and eventually dropped by the kernel, instead of failing the next query late.
+    pool = new pg.Pool({
+      connectionString: config.databaseUrl,
+      max: poolSize,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
+    survivesConnectionLoss(pool, logger);
   } else {
     kind = 'pglite';
     const { PGlite } = await import('@electric-sql/pglite');
@@ -82,6 +137,21 @@ function databaseOver(kind: Database['kind'], pool: pg.Pool, closeExtra: () => P
     forSchema: <DB>(schema: string) => root.withSchema(schema) as Kysely<DB>,
     async ping() {
       await sql`select 1`.execute(root);
+    },
+    async reachable(timeoutMs = 1_500) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+      const answered = sql`select 1`.execute(root).then(
+        () => true,
+        () => false,
+      );
+      try {
+        const up = await Promise.race([answered, late]);
+        if (kind === 'postgres') databaseUp.set(up ? 1 : 0);
+        return up;
+      } finally {
+        clearTimeout(timer);
+      }
     },
     async close() {
       await root.destroy();

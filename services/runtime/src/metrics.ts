@@ -41,3 +41,14 @@ export const eventLatency = new client.Histogram({
   buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
   registers: [registry],
 });
+
+/**
+ * 1 while this node's PostgreSQL connections work, 0 from a lost connection or a failed probe until one succeeds again:
+ * per node, where `/health/ready` can only name the node that answered each service's probe.
+ */
+export const databaseUp = new client.Gauge({
+  name: 'lms_database_up',
+  help: "Whether this node's database answers (1) or is unavailable (0)",
+  // Registered by the first PostgreSQL pool of the process: a node without a database (the gateway) reports none.
+  registers: [],
+});

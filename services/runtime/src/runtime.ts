@@ -130,7 +130,7 @@ export async function startNode(
   const logger = (name: string) => broker.getLogger(name) as unknown as Logger;
   const log = logger('node');
   const needsDb = services.some((s) => s.schema);
-  const db = needsDb ? await (seams.database?.() ?? openDatabase(config)) : nullDatabase();
+  const db = needsDb ? await (seams.database?.() ?? openDatabase(config, undefined, logger('database'))) : nullDatabase();
   try {
     if (needsDb && config.migrateOnStart) {
       await migrateAll(db, services, (m) => log.info(m));
@@ -326,7 +326,7 @@ function nullDatabase(): Database {
   const fail = () => {
     throw new Error('this node runs no service with a database');
   };
-  return { kind: 'postgres', root: null as never, forSchema: fail, ping: async () => {}, close: async () => {} };
+  return { kind: 'postgres', root: null as never, forSchema: fail, ping: async () => {}, reachable: async () => true, close: async () => {} };
 }
 
 /**

@@ -14,6 +14,7 @@
  * A failing saga runs, in one unit of work, the `compensate` of every step before the one that failed (latest
  * first), then the definition's `failed`.
  */
+import { isOutage } from './errors.js';
 import type { Logger } from './logger.js';
 import { mayRetry, retryDelay, type RetryPolicy } from './retry.js';
 import { detached, type Emit } from './unit-of-work.js';
@@ -216,6 +217,12 @@ export class SagaRunner<T extends SagaTypes> {
       } catch (err) {
         if (err instanceof SagaRefusal) {
           await this.fail(saga, step.name, err.code as T['code'], err.message);
+          return;
+        }
+        if (isOutage(err)) {
+          // The database (or a service answering 503 for its own) is away: not the step's fault, so no attempt is
+          // spent (a few seconds of outage would otherwise fail enrolments); the sweep runs the step again.
+          this.o.logger.warn({ sagaId: id, step: step.name }, `${this.def.name} saga step waits for an outage to end`);
           return;
         }
         const attempts = saga.attempts + 1;

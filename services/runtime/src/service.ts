@@ -13,7 +13,7 @@ import {
 import type { Kysely, Transaction } from 'kysely';
 import { Errors, type Context, type ServiceSchema } from 'moleculer';
 import type { z } from 'zod';
-import { toTransportError, validationError } from './errors.js';
+import { databaseUnavailable, isDatabaseUnavailable, isUnreachable, toTransportError, validationError } from './errors.js';
 import { OutboxRelay } from './events/outbox.js';
 import { detached, inUnitOfWork, joinUnit, routed, runUnit, type UnitOfWork } from './unit-of-work.js';
 import type { RuntimeTables, Subscription } from './events/types.js';
@@ -213,6 +213,14 @@ export interface ServiceDefinition<D extends DomainContracts, DB, R, Deps, Cfg> 
   dependencies?: string[];
 }
 
+/** What a service's `health` action answers: which node answered, and whether its database did. */
+export interface ServiceHealth {
+  ok: boolean;
+  service: string;
+  node: string;
+  database: 'up' | 'down';
+}
+
 /** A service module: what the CLI needs to migrate it and to start it. */
 export interface ServiceModule {
   name: string;
@@ -360,6 +368,14 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
       for (const s of subs) runtime.subscriptions.set(s.consumer, s);
       const handles: Array<{ stop(): Promise<void> }> = [];
 
+      // One warning per outage burst, not one per failed request (thousands while the database is away).
+      let lastOutageLog = 0;
+      const outageNoticed = (action: string, what: string) => {
+        if (Date.now() - lastOutageLog < 5_000) return;
+        lastOutageLog = Date.now();
+        logger.warn({ action, unavailable: what }, 'unavailable; calls answer 503 until it is back');
+      };
+
       const actions: NonNullable<ServiceSchema['actions']> = {};
       for (const [name, contract] of Object.entries(def.contracts)) {
         const handler = def.handlers[name as keyof D] as (a: HandlerArgs<AnyProcedure, DB, R, Deps>) => Promise<unknown>;
@@ -418,6 +434,11 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
             outcome = 'error';
             if (err instanceof DomainError) throw toTransportError(err);
             if (err instanceof Errors.MoleculerError) throw err; // from a nested call: already public-safe
+            if (isDatabaseUnavailable(err) || isUnreachable(err)) {
+              // An outage, not a bug: the unit of work rolled back (or never began); the caller gets a retryable 503.
+              outageNoticed(contract.action, isDatabaseUnavailable(err) ? 'database' : 'a server it calls');
+              throw databaseUnavailable();
+            }
             logger.error({ action: contract.action, requestId: ctx.meta.requestId, err: errInfo(err) }, 'unhandled error');
             throw new Errors.MoleculerError('Internal error', 500, 'INTERNAL');
           } finally {
@@ -433,12 +454,13 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
           },
         };
       }
-      // Readiness probe: the gateway's /health/ready asks every required service.
+      // Readiness probe: the gateway's /health/ready asks every required service. It answers (rather than fails)
+      // while the database is away, so that readiness can tell "this service's database is down" from "no instance".
       actions.health = {
         visibility: 'public',
-        async handler() {
-          await runtime.db.ping();
-          return { ok: true, service: def.name };
+        async handler(): Promise<ServiceHealth> {
+          const database = (await runtime.db.reachable()) ? 'up' : 'down';
+          return { ok: database === 'up', service: def.name, node: String(runtime.broker.nodeID), database };
         },
       };
 

@@ -66,6 +66,8 @@ export class TokenVerifier {
   private readonly roles = new Map<string, RoleChange>();
   private rolesLoaded: Promise<void> | undefined;
   private readonly rolesPending = new Map<string, Promise<void>>();
+  /** Users whose role-change lookup failed: looked up again before their next call is trusted. */
+  private readonly rolesUnknown = new Set<string>();
   private readonly refreshMinMs: number;
   private readonly accessTtlMs: number;
 
@@ -108,11 +110,28 @@ export class TokenVerifier {
    * come from the users service, so a forged notice grants nothing.
    */
   rolesChanged(userId: string): Promise<void> {
-    const lookup = this.lookUpRoles([userId]).finally(() => {
-      if (this.rolesPending.get(userId) === lookup) this.rolesPending.delete(userId);
-    });
+    return this.refreshRoles(userId).catch(() => {});
+  }
+
+  /**
+   * Looks one user's roles up again. A lookup that failed (the users service or its database away) is not "nothing
+   * changed": the user stays marked, and their next verification looks again — and answers 503 while it cannot —
+   * rather than keep roles that may have been taken away.
+   */
+  private refreshRoles(userId: string): Promise<void> {
+    const lookup = this.lookUpRoles([userId])
+      .then(
+        () => void this.rolesUnknown.delete(userId),
+        (err: unknown) => {
+          this.rolesUnknown.add(userId);
+          throw err;
+        },
+      )
+      .finally(() => {
+        if (this.rolesPending.get(userId) === lookup) this.rolesPending.delete(userId);
+      });
     this.rolesPending.set(userId, lookup);
-    return lookup.catch(() => {});
+    return lookup;
   }
 
   private async lookUpRoles(userIds: string[]): Promise<void> {
@@ -136,7 +155,8 @@ export class TokenVerifier {
       // Bounded: in embedded mode a lookup waits for the one database connection, which a transaction making
       // this nested call may hold; failing the call ends the wait instead of deadlocking.
       await within(this.rolesLoaded, LOOKUP_WAIT_MS);
-      const pending = this.rolesPending.get(v.caller.userId);
+      const uid = v.caller.userId;
+      const pending = this.rolesPending.get(uid) ?? (this.rolesUnknown.has(uid) ? this.refreshRoles(uid) : undefined);
       if (pending) await within(pending, LOOKUP_WAIT_MS);
     } catch {
       this.rolesLoaded = undefined; // tried again by the next call
@@ -168,12 +188,19 @@ export class TokenVerifier {
     }
   }
 
-  /** A fetch caused by an unknown kid: shared with one in flight, else at most one per refreshMinMs. */
+  /**
+   * A fetch caused by an unknown kid: shared with one in flight, else at most one per refreshMinMs. A fetch that fails
+   * (auth away) is an outage, not a verdict: a token signed by a key this node has not seen yet must not read as
+   * forged because the keys could not be fetched.
+   */
   private async keysForUnknownKid(): Promise<ReturnType<typeof createLocalJWKSet> | undefined> {
-    if (this.keysLoading) return this.keysLoading.catch(() => undefined);
+    const unavailable = () => {
+      throw new DomainError('SERVICE_UNAVAILABLE', 'Access tokens cannot be checked right now; try again shortly');
+    };
+    if (this.keysLoading) return this.keysLoading.catch(unavailable);
     if (Date.now() - this.lastUnknownKidRefresh < this.refreshMinMs) return undefined;
     this.lastUnknownKidRefresh = Date.now();
-    return this.loadKeys().catch(() => undefined);
+    return this.loadKeys().catch(unavailable);
   }
 
   private async check(token: string): Promise<Verified> {

@@ -1,4 +1,5 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
+import { isDatabaseUnavailable } from './errors.js';
 import type { Logger } from './logger.js';
 import { detached } from './unit-of-work.js';
 
@@ -38,6 +39,7 @@ export abstract class PollingWorker<J> {
   private loops = 0;
   /** The loops running now, each on the job in hand: a stop waits for them. */
   private readonly inFlight = new Set<Promise<void>>();
+  private outage = false;
   protected stopped = false;
 
   constructor(
@@ -75,7 +77,16 @@ export abstract class PollingWorker<J> {
     while (this.loops < this.concurrency && !this.stopped) {
       this.loops++;
       const loop: Promise<void> = this.drain()
-        .catch((err) => this.log.warn({ err: String(err) }, `${this.constructor.name} loop failed`))
+        .then(() => void (this.outage = false))
+        .catch((err: unknown) => {
+          // While the database is away every poll fails: one line per outage; the timer retries until it is back.
+          if (isDatabaseUnavailable(err)) {
+            if (!this.outage) this.log.warn({ err: 'database unavailable' }, `${this.constructor.name} waits for the database`);
+            this.outage = true;
+            return;
+          }
+          this.log.warn({ err: String(err) }, `${this.constructor.name} loop failed`);
+        })
         .finally(() => {
           this.loops--;
           this.inFlight.delete(loop);

@@ -158,4 +158,18 @@ describe('saga engine', () => {
     expect(m.sagas.get('s4')).toMatchObject({ step: 'done', status: 'done' });
     expect(m.effects).toEqual(['a', 'b', 'c', 'event lms.test.done.v1']);
   });
+
+  it('spends no attempt on a database outage: the saga waits at its step and goes on once it is back', async () => {
+    const m = new Memory();
+    m.start('s5');
+    let outage = true;
+    const lost = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    const r = runner(m, definition({ bPrepare: () => (outage ? Promise.reject(lost) : Promise.resolve()) }), { maxAttempts: 2 });
+    for (let i = 0; i < 5; i++) await r.run('s5'); // more runs than attempts: an outage counted as failures would fail it
+    expect(m.sagas.get('s5')).toMatchObject({ step: 'b', status: 'running', attempts: 0 });
+    outage = false;
+    await r.run('s5');
+    expect(m.sagas.get('s5')).toMatchObject({ step: 'done', status: 'done' });
+    expect(m.effects).toEqual(['a', 'b', 'c', 'event lms.test.done.v1']);
+  });
 });

@@ -1,5 +1,5 @@
 import { notificationEvents, privacyEvents, privacyExportContract, privacyParticipants, type PrivacyRequest } from '@lms/contracts';
-import { detached, errInfo, mayRetry, retryDelay, retryPolicies, type ServiceContext } from '@lms/runtime';
+import { detached, errInfo, isOutage, mayRetry, retryDelay, retryPolicies, type ServiceContext } from '@lms/runtime';
 import { toProfile, toRequest, type UsersDB, type UsersRepository } from './users.repository.js';
 
 /** How long the export waits for every participant to be reachable before it counts as a failed attempt. */
@@ -27,7 +27,12 @@ export class ExportJobs {
     const t = detached(() =>
       setTimeout(() => {
         this.timers.delete(t);
-        void this.run(id);
+        void this.run(id).catch((err: unknown) => {
+          // The database went away before the run could record anything (or its failure): nothing would try again
+          // before the next start, so try again once it may be back. Anything else is logged, not left unhandled.
+          if (isOutage(err)) return this.kick(id, retryDelay(1, this.policy));
+          this.s.logger.error({ requestId: id, err: errInfo(err) }, 'export run failed');
+        });
       }, delayMs),
     );
     this.timers.add(t);

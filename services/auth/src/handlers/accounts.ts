@@ -1,5 +1,6 @@
 import { authEvents, DomainError, usersInternal } from '@lms/contracts';
 import { randomUUID } from 'node:crypto';
+import { errorCode } from '@lms/runtime';
 import type { AuthHandlers } from '../deps.js';
 import {
   checkCurrentPassword,
@@ -45,7 +46,8 @@ export const accountHandlers: Pick<AuthHandlers, 'privacyExport' | 'register' | 
     try {
       await throttle.check(input.email, client?.ip);
     } catch (err) {
-      await failed('throttled', null);
+      // Only a lock-out is a throttled login; a limiter that failed is an outage, not a fact for the audit log.
+      if (errorCode(err) === 'RATE_LIMITED') await failed('throttled', null);
       throw err;
     }
     const cred = await repo.byEmail(input.email);

@@ -1,5 +1,6 @@
 import type { EventEnvelope } from '@lms/contracts';
 import { sql } from 'kysely';
+import { isDatabaseUnavailable } from '../errors.js';
 import { eventsHandled, eventLatency } from '../metrics.js';
 import type { Subscription } from './types.js';
 
@@ -60,6 +61,31 @@ export async function applyBatch(sub: Subscription, envelopes: EventEnvelope[]):
   eventsHandled.inc({ consumer: sub.consumer, result: 'applied' }, applied);
   if (envelopes.length > applied) eventsHandled.inc({ consumer: sub.consumer, result: 'duplicate' }, envelopes.length - applied);
   return applied;
+}
+
+/**
+ * `applyBatch`, waiting out a database outage instead of failing the delivery: JetStream counts every redelivery,
+ * so naking events while PostgreSQL is away would dead-letter good events after a few seconds of outage. While the
+ * database is unreachable the batch is held (`hold()` tells JetStream the messages are still being worked on, so
+ * their ack wait does not run out) and tried again, 250 ms doubling to 2 s apart, until it applies, fails for
+ * another reason (thrown: the usual retry and dead-letter path), or `stopping()` (thrown: redelivered later).
+ */
+export async function applyThroughOutage(
+  sub: Subscription,
+  envelopes: EventEnvelope[],
+  /** `onOutage`: called once, when the outage is first met (for a log line). */
+  o: { hold(): void; stopping(): boolean; onOutage?(err: unknown): void },
+): Promise<number> {
+  for (let wait = 250; ; wait = Math.min(wait * 2, 2_000)) {
+    try {
+      return await applyBatch(sub, envelopes);
+    } catch (err) {
+      if (!isDatabaseUnavailable(err) || o.stopping()) throw err;
+      if (wait === 250) o.onOutage?.(err);
+      o.hold();
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
 }
 
 /** Clears a consumer's processed ids and its projection, for a rebuild. */

@@ -18,7 +18,8 @@ import {
 } from 'nats';
 import type { Logger } from '../logger.js';
 import { eventsHandled } from '../metrics.js';
-import { applyBatch, decode, PoisonMessageError, pruneProcessed, resetConsumer } from './apply.js';
+import { isDatabaseUnavailable } from '../errors.js';
+import { applyBatch, applyThroughOutage, decode, PoisonMessageError, pruneProcessed, resetConsumer } from './apply.js';
 import { backoffMs, toEnvelope, type DeadLetter, type EventTransport, type OutboxRow, type Subscription, type SubscriptionHandle } from './types.js';
 
 /**
@@ -301,7 +302,7 @@ export class JetStreamTransport implements EventTransport {
           continue;
         }
         try {
-          await this.process(sub, queue.splice(0, this.opts.batchSize ?? 500));
+          await this.process(sub, queue.splice(0, this.opts.batchSize ?? 500), () => ended);
         } catch (err) {
           this.opts.logger.error({ err: String(err), consumer: sub.consumer }, 'consumer batch failed');
         }
@@ -317,7 +318,7 @@ export class JetStreamTransport implements EventTransport {
     };
   }
 
-  private async process(sub: Subscription, batch: JsMsg[]): Promise<void> {
+  private async process(sub: Subscription, batch: JsMsg[], stopping: () => boolean = () => false): Promise<void> {
     const good: Array<{ m: JsMsg; env: ReturnType<typeof decode> }> = [];
     for (const m of batch) {
       try {
@@ -328,9 +329,15 @@ export class JetStreamTransport implements EventTransport {
     }
     if (good.length === 0) return;
     try {
-      await applyBatch(
+      // A database outage holds the batch until the database is back (not a failed delivery).
+      await applyThroughOutage(
         sub,
         good.map((g) => g.env),
+        {
+          hold: () => good.forEach((g) => g.m.working()),
+          stopping,
+          onOutage: () => this.opts.logger.warn({ consumer: sub.consumer }, 'database unavailable; holding the batch until it is back'),
+        },
       );
       for (const g of good) g.m.ack();
       return;
@@ -351,6 +358,8 @@ export class JetStreamTransport implements EventTransport {
 
   private async failed(sub: Subscription, m: JsMsg, err: unknown): Promise<void> {
     const deliveries = m.info.redeliveryCount;
+    // Stopping during an outage: redelivered later, never dead-lettered for it.
+    if (isDatabaseUnavailable(err)) return void m.nak(1_000);
     if (deliveries >= sub.maxDeliver) return this.deadLetter(sub, m, err);
     eventsHandled.inc({ consumer: sub.consumer, result: 'retried' });
     this.opts.logger.warn({ consumer: sub.consumer, subject: m.subject, deliveries, err: String(err) }, 'event handler failed; will retry');

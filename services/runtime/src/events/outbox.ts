@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventContract } from '@lms/contracts';
 import type { Kysely, Transaction } from 'kysely';
+import { isDatabaseUnavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { detached } from '../unit-of-work.js';
 import { eventsPublished } from '../metrics.js';
@@ -33,6 +34,7 @@ export class OutboxRelay {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private failing = false;
 
   constructor(
     private readonly service: string,
@@ -62,7 +64,19 @@ export class OutboxRelay {
       return;
     }
     this.running = this.drain()
-      .catch((err) => this.logger.warn({ err: String(err), service: this.service }, 'outbox relay failed; will retry'))
+      .then(() => {
+        if (this.failing) this.logger.info({ service: this.service }, 'outbox relay resumed');
+        this.failing = false;
+      })
+      .catch((err: unknown) => {
+        // Every poll (250 ms) fails while the database or NATS is away: one line per outage, not four a second.
+        if (!this.failing)
+          this.logger.warn(
+            { err: isDatabaseUnavailable(err) ? 'database unavailable' : String(err), service: this.service },
+            'outbox relay failed; will retry',
+          );
+        this.failing = true;
+      })
       .finally(() => {
         this.running = undefined;
         if (this.again) {
