@@ -89,7 +89,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('puts two or more gateways behind HAProxy, which routes on /health/ready, and gives every node time to stop gracefully', () => {
+  it('puts two or more gateways behind HAProxy, which routes on /health/serving, and gives every node time to stop gracefully', () => {
     expect(services.haproxy.ports).toContain('3000:3000');
     expect(services.gateway.ports ?? [], 'clients reach the gateways through HAProxy only').toEqual([]);
     expect(services.gateway.deploy.replicas).toBeGreaterThanOrEqual(2);
@@ -97,7 +97,7 @@ describe('docker-compose.yml', () => {
     expect(mount).toBe('./infra/haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro');
     const cfg = fs.readFileSync(path.join(root, 'infra/haproxy/haproxy.cfg'), 'utf8');
     expect(cfg).toMatch(/^ {4}bind :3000$/m);
-    expect(cfg).toMatch(/^ {4}option httpchk GET \/health\/ready$/m);
+    expect(cfg).toMatch(/^ {4}option httpchk GET \/health\/serving$/m);
     // The gateways' replicas by Docker's DNS name, on the port they listen on.
     expect(cfg).toMatch(new RegExp(`^ {4}server-template gateway \\d+ gateway:${services.gateway.environment.PORT} `, 'm'));
     // HAProxy needs at most `inter` + `fall` × `fastinter` to take a gateway out; the gateway must serve on longer.

@@ -218,6 +218,9 @@ describe('PostgreSQL failures under load', () => {
     expect(ready.body.checks).toMatchObject({ broker: 'up', courses: 'down', enrollments: 'down' });
     expect(ready.body.database.courses).toMatchObject({ database: 'down' });
     expect(ready.body.database.courses.node).toMatch(/\S/);
+    // What a load balancer routes on stays 200: the gateway answers the outage itself (503 + Retry-After) rather than
+    // being taken out of rotation with every other gateway (infra/haproxy/haproxy.cfg).
+    expect((await http(base, 'GET', '/health/serving')).status).toBe(200);
     // tRPC answers an outage the same way: 503 with Retry-After, the public error in its envelope.
     const viaTrpc = await fetch(`${base}/trpc/enrollments.progress?input=${encodeURIComponent(JSON.stringify({ courseId }))}`, {
       headers: { authorization: `Bearer ${defined(learners[0])}` },

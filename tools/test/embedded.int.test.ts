@@ -238,6 +238,7 @@ describe('tRPC journey (typed client)', () => {
 describe('operations endpoints', () => {
   it('serves health, metrics, JWKS and the docs page', async () => {
     expect((await http(base, 'GET', '/health/live')).status).toBe(200);
+    expect(await http(base, 'GET', '/health/serving')).toMatchObject({ status: 200, body: { status: 'serving' } });
     const ready = await http(base, 'GET', '/health/ready');
     expect(ready.status).toBe(200);
     expect(ready.body.checks).toEqual({
@@ -389,6 +390,9 @@ describe('readiness', () => {
         // The services that answered, each with the node that did and its database.
         database: { auth: { node: String(partial.broker.nodeID), database: 'up' }, users: { node: String(partial.broker.nodeID), database: 'up' } },
       });
+      // A gateway that has not yet been ready once takes no traffic from a load balancer either.
+      const serving = await http(`http://127.0.0.1:${gatewayPort(partial.broker)}`, 'GET', '/health/serving');
+      expect(serving.status).toBe(503);
     } finally {
       await partial.stop();
     }

@@ -13,7 +13,7 @@ export interface HttpDrainOptions {
 
 /**
  * The gateway's part of a graceful stop (registered with the node's `shutdown.beforeLeave`). From the moment the
- * node is draining, `/health/ready` answers 503 (health.ts) and every response carries `Connection: close`, so a
+ * node is draining, `/health/ready` and `/health/serving` answer 503 (health.ts) and every response carries `Connection: close`, so a
  * client or proxy that still reaches this gateway does not keep the connection for a next request. Then, in order:
  *
  * 1. It goes on serving for `graceMs`: a load balancer that probes readiness (HAProxy, Kubernetes) sees it down and
@@ -28,7 +28,7 @@ export function httpDrain(server: Server, shutdown: NodeShutdown, o: HttpDrainOp
   let probed = false;
   // Before moleculer-web's handler, so that the header is set before any answer starts.
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (req.url?.startsWith('/health/ready')) probed = true;
+    if (req.url?.startsWith('/health/ready') || req.url?.startsWith('/health/serving')) probed = true;
     if (shutdown.draining && !res.headersSent) res.setHeader('Connection', 'close');
   });
   shutdown.beforeLeave(async () => {
