@@ -18,6 +18,11 @@ export interface Database {
   forSchema<DB>(schema: string): Kysely<DB>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * PGlite only: a gzipped tarball of the data directory, taken between two queries of the one connection (so it is the
+   * state of committed transactions, like a crash image): the online backup of an embedded node (`lms backup`).
+   */
+  dumpDataDir?(): Promise<Blob>;
 }
 
 // JSON columns come back parsed; bigint counts as numbers (they stay far below 2^53 here).
@@ -63,6 +68,7 @@ export async function openDatabase(config: Pick<RuntimeConfig, 'databaseUrl' | '
     await lite.exec('create extension if not exists vector');
     pool = new pg.Pool(createPgConfig(lite));
     closeExtra = () => lite.close();
+    return { ...databaseOver(kind, pool, closeExtra), dumpDataDir: () => lite.dumpDataDir('gzip') };
   }
   return databaseOver(kind, pool, closeExtra);
 }
