@@ -58,6 +58,8 @@ export interface BackupSummary {
 const FORMAT = 'lms-backup';
 const VERSION = 1;
 const ROWS_PER_LINE = 1_000;
+/** A progress line per this many rows of one table (a multiple of ROWS_PER_LINE), besides one per schema. */
+const PROGRESS_EVERY = 100_000;
 /** How long the backup waits for the outboxes' SHARE lock (a relay stuck on an unreachable NATS holds it off). */
 const LOCK_TIMEOUT = '15s';
 
@@ -224,7 +226,7 @@ export async function backupMesh(target: MeshTarget, file: string, progress: Pro
     for (const [i, { schema }] of schemas.entries()) {
       const tables = await tablesInLoadOrder(reader, schema);
       let rows = 0;
-      for (const table of tables) rows += await dumpTable(reader, schema, table, writer);
+      for (const table of tables) rows += await dumpTable(reader, schema, table, writer, progress);
       for (const s of (await reader.query<{ name: string }>(`select sequencename as name from pg_sequences where schemaname = $1`, [schema])).rows) {
         const v = (await reader.query<{ last_value: string; is_called: boolean }>(`select last_value::text, is_called from ${ident(schema)}.${ident(s.name)}`))
           .rows[0];
@@ -363,7 +365,7 @@ async function tablesInLoadOrder(db: pg.Client, schema: string): Promise<string[
   return ordered;
 }
 
-async function dumpTable(db: pg.Client, schema: string, table: string, writer: ReturnType<typeof lineWriter>): Promise<number> {
+async function dumpTable(db: pg.Client, schema: string, table: string, writer: ReturnType<typeof lineWriter>, progress: Progress): Promise<number> {
   const cols = (
     await db.query<{ name: string; type: string; generated: string; identity: string }>(
       `select attname as name, format_type(atttypid, atttypmod) as type, attgenerated as generated, attidentity as identity
@@ -384,6 +386,7 @@ async function dumpTable(db: pg.Client, schema: string, table: string, writer: R
     if (batch.length === 0) break;
     await writer.write({ t: 'rows', schema, table, rows: batch.map((b) => b.r) });
     total += batch.length;
+    if (total % PROGRESS_EVERY === 0) progress(`  ${schema}.${table}: ${total} rows…`);
   }
   await db.query(`close ${ident(cursor)}`);
   return total;
@@ -468,6 +471,7 @@ export async function restoreMesh(target: MeshTarget, file: string, progress: Pr
           );
           counts.set(line.schema, (counts.get(line.schema) ?? 0) + line.rows.length);
           summary.rows += line.rows.length;
+          if (summary.rows % PROGRESS_EVERY < line.rows.length) progress(`  ${summary.rows} rows loaded…`);
         } else if (line.t === 'sequence') {
           await client.query('select setval($1::regclass, $2::bigint, $3)', [`${ident(line.schema)}.${ident(line.name)}`, line.value, line.called]);
         } else if (line.t === 'processed') {
@@ -567,11 +571,15 @@ export async function serveBackups(
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, resolve));
   fs.chmodSync(socket, 0o600);
+  // `lms start` ends with process.exit on a signal: the socket file goes with it rather than waiting for the next start.
+  const unlink = () => fs.rmSync(socket, { force: true });
+  process.once('exit', unlink);
   return {
     close: () =>
       new Promise<void>((resolve) =>
         server.close(() => {
-          fs.rmSync(socket, { force: true });
+          process.off('exit', unlink);
+          unlink();
           resolve();
         }),
       ),
@@ -614,7 +622,7 @@ async function onlineDump(dataDir: string): Promise<Buffer | undefined> {
  * Writes the files of PGlite's tarball (ustar, names relative to the data directory) under `dir`. PGlite's own loader
  * needs its WebAssembly module; this is the same unpacking without it.
  */
-function untar(tarball: Buffer, dir: string): number {
+export function untar(tarball: Buffer, dir: string): number {
   const root = path.resolve(dir);
   let files = 0;
   for (let at = 0; at + 512 <= tarball.length;) {
