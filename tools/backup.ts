@@ -188,6 +188,8 @@ export async function backupMesh(target: MeshTarget, file: string, progress: Pro
     const durables = new Map<string, Durable[]>();
     for (const s of streams) durables.set(s, await durablesOf(jsm, s));
 
+    // A connection the server ends fails the query in progress; without a listener it would also end the process.
+    for (const c of [locker, reader]) c.on('error', () => {});
     await locker.connect();
     await reader.connect();
     const present = new Set(
@@ -196,7 +198,13 @@ export async function backupMesh(target: MeshTarget, file: string, progress: Pro
     const outboxes = modules.filter((m) => present.has(m.schema)).map((m) => `${ident(m.schema)}.outbox`);
     await locker.query('begin isolation level repeatable read');
     await locker.query(`set local lock_timeout = '${LOCK_TIMEOUT}'`);
-    if (outboxes.length) await locker.query(`lock table ${outboxes.join(', ')} in share mode`);
+    if (outboxes.length) {
+      await locker.query(`lock table ${outboxes.join(', ')} in share mode`).catch((err: unknown) => {
+        throw new Error(
+          `could not lock the outboxes within ${LOCK_TIMEOUT} (${err instanceof Error ? err.message : String(err)}): a relay may be stuck publishing to an unreachable NATS; try again once NATS answers`,
+        );
+      });
+    }
     const snapshot = (await locker.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0]?.id;
     const lastSeq = new Map<string, number>();
     for (const s of streams) lastSeq.set(s, (await jsm.streams.info(s)).state.last_seq);
@@ -403,7 +411,13 @@ export interface RestoreSummary {
  * the backup had, and loaded; the namespace's streams are replaced by ones holding the events the backup kept.
  * Every node must be stopped first; start them again afterwards (`pnpm migrate` first when the code is newer).
  */
-export async function restoreMesh(target: MeshTarget, file: string, progress: Progress = () => {}): Promise<RestoreSummary> {
+export async function restoreMesh(
+  target: MeshTarget,
+  file: string,
+  progress: Progress = () => {},
+  /** Restore even while other sessions are connected to the database (they may be monitoring, not nodes). */
+  force = false,
+): Promise<RestoreSummary> {
   const lines = readLines(file);
   const first = (await lines.next()).value;
   if (!first || first.t !== 'header' || first.format !== FORMAT) throw new Error(`${file} is not a mesh backup of the LMS`);
@@ -419,9 +433,19 @@ export async function restoreMesh(target: MeshTarget, file: string, progress: Pr
       throw new Error(`${s.schema}: the backup has migrations this version does not know (${unknown.join(', ')}): restore with the version that made it`);
   }
   const pool = new pg.Pool({ connectionString: target.databaseUrl, max: 2, application_name: 'lms-restore' });
+  pool.on('error', () => {}); // an idle client's error surfaces on its next query
   const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
   const summary: RestoreSummary = { schemas: 0, rows: 0, events: 0 };
   try {
+    // Nodes still running would write into the schemas being replaced (or block the drop): refuse while anyone is connected.
+    const others = await pool.query<{ n: number; clients: string | null }>(
+      `select count(*)::int as n, string_agg(distinct coalesce(client_addr::text, 'local'), ', ') as clients
+         from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'`,
+    );
+    const busy = others.rows[0];
+    if (busy && busy.n > 0 && !force) {
+      throw new Error(`${busy.n} other sessions are connected to the database (from ${busy.clients ?? '?'}): stop every node first (or restore with --force)`);
+    }
     for (const [i, s] of header.schemas.entries()) {
       const m = modules.get(s.schema);
       if (!m) continue;
@@ -495,7 +519,9 @@ export async function restoreMesh(target: MeshTarget, file: string, progress: Pr
     }
     return summary;
   } finally {
+    // Kysely ends the pool only if it used it (a refusal above never did).
     await kysely.destroy();
+    if (!pool.ended) await pool.end();
   }
 }
 

@@ -24,7 +24,7 @@ const USAGE = `usage: lms <command>
   seed [--courses N] [--lessons N] [--learners N] [--per-learner N]   seed a catalogue at scale (DATABASE_URL)
   backup [--out FILE]           back up: every service schema and the events in flight (mesh, DATABASE_URL), or the
                                 embedded database (from the running lms start when there is one)
-  restore FILE                  restore a backup (stop every node first)
+  restore FILE [--force]        restore a backup (stop every node first; --force: even with other database sessions)
 services: ${Object.keys(SERVICE_LOADERS).join(', ')}`;
 
 function onSignals(node: LmsNode) {
@@ -42,7 +42,7 @@ function onSignals(node: LmsNode) {
 }
 
 /** `lms backup [--out FILE]` and `lms restore FILE`: mesh when DATABASE_URL is set, else the embedded data directory. */
-async function backupCommand(cmd: 'backup' | 'restore', file: string | undefined) {
+async function backupCommand(cmd: 'backup' | 'restore', file: string | undefined, force: boolean) {
   const backup = await import('./backup.ts');
   const config = runtimeSettings();
   const started = Date.now();
@@ -62,7 +62,7 @@ async function backupCommand(cmd: 'backup' | 'restore', file: string | undefined
       console.log(`backed up ${r.schemas} schemas, ${r.tables} tables, ${r.rows} rows and ${r.events} events in ${Date.now() - started} ms`);
     } else {
       if (!file) throw new Error('restore needs the backup file: lms restore FILE');
-      const r = await backup.restoreMesh(target, path.resolve(file), progress);
+      const r = await backup.restoreMesh(target, path.resolve(file), progress, force);
       console.log(`restored ${r.schemas} schemas, ${r.rows} rows and ${r.events} events in ${Date.now() - started} ms: start the nodes`);
     }
     return;
@@ -87,6 +87,7 @@ async function main(argv: string[]) {
       out: { type: 'string' },
       down: { type: 'boolean' },
       readme: { type: 'boolean' },
+      force: { type: 'boolean' },
       consumer: { type: 'string' },
       id: { type: 'string' },
       namespace: { type: 'string' },
@@ -211,7 +212,7 @@ async function main(argv: string[]) {
     }
     case 'backup':
     case 'restore': {
-      await backupCommand(cmd, values.out ?? positionals[0]);
+      await backupCommand(cmd, values.out ?? positionals[0], values.force ?? false);
       return;
     }
     default:

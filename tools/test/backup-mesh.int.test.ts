@@ -81,6 +81,9 @@ describe('mesh backup and restore', () => {
     // After the backup: a write that the restore must undo.
     await publishedCourse(base, j.admin, 'After the backup');
 
+    // A restore under running nodes would race them: refused, nothing touched.
+    await expect(restoreMesh(target, file)).rejects.toThrow(/other sessions are connected/);
+
     // Wipe: every node stopped, every schema and stream gone.
     for (const n of nodes) await n.stop();
     nodes = [];
