@@ -249,22 +249,23 @@ export async function backupMesh(target: MeshTarget, file: string, progress: Pro
     const groupSchema = (group: string) => modules.find((m) => group.startsWith(`${m.name}-`))?.schema;
     for (const s of streams) {
       const last = lastSeq.get(s) ?? 0;
-      if (s === `${prefix}DLQ`) {
-        const messages: StreamMessage[] = [];
-        for await (const m of messagesOf(nc, s, 0, last)) messages.push(toStored(m, target.namespace));
-        await writer.write({ t: 'stream', name: s.slice(prefix.length), messages });
-        summary.events += messages.length;
-        progress(`${s}: ${messages.length} dead letters`);
-        continue;
+      const name = s.slice(prefix.length);
+      const owners = durables.get(s) ?? [];
+      const dlq = s === `${prefix}DLQ`;
+      // A stream nobody consumes needs nothing back; below every group's ack floor, everything was applied.
+      const from = dlq ? 0 : owners.length ? Math.min(...owners.map((d) => d.ackFloor)) : last;
+      let kept = 0;
+      for await (const chunk of chunksOf(nc, s, from, last)) {
+        const part = dlq ? { messages: chunk, processed: new Map<string, string[]>() } : await inFlight(reader, chunk, owners, groupSchema);
+        if (part.messages.length) await writer.write({ t: 'stream', name, messages: part.messages.map((m) => toStored(m, target.namespace)) });
+        for (const [key, ids] of part.processed) {
+          const [schema = '', consumer = ''] = key.split('\u0000');
+          await writer.write({ t: 'processed', schema, consumer, ids });
+        }
+        kept += part.messages.length;
       }
-      const kept = await inFlight(nc, reader, s, durables.get(s) ?? [], last, groupSchema);
-      await writer.write({ t: 'stream', name: s.slice(prefix.length), messages: kept.messages.map((m) => toStored(m, target.namespace)) });
-      for (const [key, ids] of kept.processed) {
-        const [schema = '', consumer = ''] = key.split('\u0000');
-        await writer.write({ t: 'processed', schema, consumer, ids });
-      }
-      summary.events += kept.messages.length;
-      progress(`${s}: ${kept.messages.length} events not yet applied by every consumer group`);
+      summary.events += kept;
+      progress(dlq ? `${s}: ${kept} dead letters` : `${s}: ${kept} events not yet applied by every consumer group`);
     }
     await reader.query('commit');
     await writer.write({ t: 'end', summary });
@@ -289,25 +290,32 @@ function toStored(m: JsMsg, ns: string): StreamMessage {
   return { subject: stripNamespace(m.subject, ns), data: Buffer.from(m.data).toString('base64'), headers };
 }
 
+/** Messages in (from, to] a chunk at a time: memory holds one chunk however far behind a group is. */
+async function* chunksOf(nc: NatsConnection, stream: string, from: number, to: number, size = 2_000): AsyncGenerator<JsMsg[]> {
+  let chunk: JsMsg[] = [];
+  for await (const m of messagesOf(nc, stream, from, to)) {
+    chunk.push(m);
+    if (chunk.length >= size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length) yield chunk;
+}
+
 /**
- * The messages of one stream that some durable had not applied in the snapshot, and, per group and schema, the ids of
+ * The messages (of one chunk of a stream) that some durable had not applied in the snapshot, and, per group and schema, the ids of
  * those messages the group HAD applied (a restore records them again, so the group skips them even where its processed
  * ids were pruned since).
  */
 async function inFlight(
-  nc: NatsConnection,
   reader: pg.Client,
-  stream: string,
+  candidates: JsMsg[],
   durables: Durable[],
-  last: number,
   groupSchema: (group: string) => string | undefined,
 ): Promise<{ messages: JsMsg[]; processed: Map<string, string[]> }> {
   const messages: JsMsg[] = [];
   const processed = new Map<string, string[]>();
-  if (durables.length === 0) return { messages, processed };
-  const floor = Math.min(...durables.map((d) => d.ackFloor));
-  const candidates: JsMsg[] = [];
-  for await (const m of messagesOf(nc, stream, floor, last)) candidates.push(m);
   // Which (group, id) pairs the snapshot holds as applied, asked once per schema.
   const applied = new Set<string>();
   const bySchema = new Map<string, { groups: Set<string>; ids: Set<string> }>();
