@@ -107,7 +107,8 @@ function lineWriter(file: string) {
   const done = pipeline(gzip, out);
   return {
     async write(line: Line) {
-      if (!gzip.write(`${JSON.stringify(line)}\n`)) await new Promise<void>((resolve) => gzip.once('drain', resolve));
+      // A failed file (a full disk) rejects `done`: waiting for a drain that never comes would hang the backup.
+      if (!gzip.write(`${JSON.stringify(line)}\n`)) await Promise.race([new Promise<void>((resolve) => gzip.once('drain', resolve)), done]);
     },
     async close() {
       gzip.end();
@@ -131,6 +132,8 @@ interface Durable {
 async function durablesOf(jsm: JetStreamManager, stream: string): Promise<Durable[]> {
   const out: Durable[] = [];
   for (const c of await jsm.consumers.list(stream).next()) {
+    // Ephemeral consumers (a `nats` CLI subscriber, another backup's reader) are nobody's projection.
+    if (!c.config.durable_name) continue;
     out.push({ group: c.name.split('__')[0] ?? c.name, filter: c.config.filter_subject ?? '>', ackFloor: c.ack_floor.stream_seq });
   }
   return out;
