@@ -430,8 +430,9 @@ export async function restoreMesh(
   force = false,
 ): Promise<RestoreSummary> {
   const lines = readLines(file);
-  const first = (await lines.next()).value;
-  if (!first || first.t !== 'header' || first.format !== FORMAT) throw new Error(`${file} is not a mesh backup of the LMS`);
+  const first = (await lines.next().catch(() => undefined))?.value;
+  if (!first || first.t !== 'header' || first.format !== FORMAT)
+    throw new Error(`${file} is not a mesh backup of the LMS (an embedded backup is restored without DATABASE_URL)`);
   if (first.version !== VERSION) throw new Error(`${file} is backup format ${first.version}; this version reads ${VERSION}`);
   const header = first;
   const modules = new Map(withSchema(target.modules).map((m) => [m.schema, m]));
