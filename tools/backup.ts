@@ -24,7 +24,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import readline from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
 import zlib from 'node:zlib';
@@ -117,9 +116,26 @@ function lineWriter(file: string) {
   };
 }
 
+/**
+ * The file's lines, pulled as they are consumed (a stream's own iterator: nothing is read ahead of the restore, however
+ * long its migrations take). A line spans many chunks (a thousand rows): its pieces are joined once, at its newline.
+ */
 async function* readLines(file: string): AsyncGenerator<Line, void> {
-  const rl = readline.createInterface({ input: fs.createReadStream(file).pipe(zlib.createGunzip()), crlfDelay: Infinity });
-  for await (const text of rl) if (text) yield JSON.parse(text) as Line;
+  const input = fs.createReadStream(file).pipe(zlib.createGunzip()).setEncoding('utf8');
+  let pending: string[] = [];
+  for await (const chunk of input as AsyncIterable<string>) {
+    let from = 0;
+    for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', from)) {
+      pending.push(chunk.slice(from, nl));
+      const line = pending.join('');
+      pending = [];
+      from = nl + 1;
+      if (line) yield JSON.parse(line) as Line;
+    }
+    if (from < chunk.length) pending.push(chunk.slice(from));
+  }
+  const last = pending.join('');
+  if (last) yield JSON.parse(last) as Line;
 }
 
 /** Durable consumers of one stream, with what each had acknowledged: `<group>__<subject>` (events/jetstream.ts). */
