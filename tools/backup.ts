@@ -595,6 +595,7 @@ async function restoreStreams(target: MeshTarget, streams: Array<{ name: string;
 
 /** The running embedded process answers backups on this socket in its data directory (the directory's permissions guard it). */
 export const backupSocket = (dataDir: string) => path.join(dataDir, 'backup.sock');
+const MAX_SOCKET_PATH = 103;
 
 /**
  * Serves online backups of an embedded node: a client that connects to `backupSocket(dataDir)` receives `OK <bytes>\n`
@@ -606,10 +607,12 @@ export async function serveBackups(
   log: Pick<Logger, 'info' | 'warn'>,
 ): Promise<{ close(): Promise<void> }> {
   const dump = db.dumpDataDir;
-  const socket = backupSocket(dataDir);
   if (!dump) throw new Error('this database cannot dump its data directory');
-  // A socket file left by a process that crashed would refuse our listen: nothing answers on it, so it goes.
-  if (fs.existsSync(socket) && !(await answers(socket))) fs.rmSync(socket, { force: true });
+  const socket = backupSocket(dataDir);
+  // The pid file says "in use" even where the socket cannot be served: `lms backup` and `lms restore` must then
+  // refuse to open the directory themselves (a second PGlite on the same files would corrupt them).
+  const pidFile = runningFile(dataDir);
+  fs.writeFileSync(pidFile, String(process.pid));
   const server = net.createServer((conn) => {
     conn.on('error', () => {});
     dump()
@@ -623,21 +626,47 @@ export async function serveBackups(
         conn.end(`ERR ${err instanceof Error ? err.message : String(err)}\n`);
       });
   });
+  const unlink = () => {
+    if (server.listening) fs.rmSync(socket, { force: true });
+    fs.rmSync(pidFile, { force: true });
+  };
+  // `lms start` ends with process.exit on a signal: the files go with it rather than waiting for the next start.
+  process.once('exit', unlink);
+  const close = async () => {
+    const listened = server.listening;
+    if (listened) await new Promise<void>((resolve) => server.close(() => resolve()));
+    process.off('exit', unlink);
+    if (listened) fs.rmSync(socket, { force: true });
+    fs.rmSync(pidFile, { force: true });
+  };
+  // Longer socket paths are cut short by the system (104 bytes on macOS, 108 on Linux, the final NUL included).
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+    log.warn(`online backups are off: the socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes (stop the LMS to back it up)`);
+    return { close };
+  }
+  // A socket file left by a process that crashed would refuse our listen: nothing answers on it, so it goes.
+  if (fs.existsSync(socket) && !(await answers(socket))) fs.rmSync(socket, { force: true });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, resolve));
   fs.chmodSync(socket, 0o600);
-  // `lms start` ends with process.exit on a signal: the socket file goes with it rather than waiting for the next start.
-  const unlink = () => fs.rmSync(socket, { force: true });
-  process.once('exit', unlink);
-  return {
-    close: () =>
-      new Promise<void>((resolve) =>
-        server.close(() => {
-          process.off('exit', unlink);
-          unlink();
-          resolve();
-        }),
-      ),
-  };
+  return { close };
+}
+
+/** `<dataDir>/lms.pid`: the process that has the embedded database open. */
+const runningFile = (dataDir: string) => path.join(dataDir, 'lms.pid');
+
+/** The pid of a live process that has the data directory open (a pid file left by a crash names no live process). */
+function runningPid(dataDir: string): number | undefined {
+  const file = runningFile(dataDir);
+  if (!fs.existsSync(file)) return undefined;
+  const pid = Number(fs.readFileSync(file, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
 }
 
 /** Whether a process listens on the socket. */
@@ -712,6 +741,8 @@ export async function backupEmbedded(dataDir: string, file: string, progress: Pr
   else {
     const pgDir = path.join(dataDir, 'pg');
     if (!fs.existsSync(path.join(pgDir, 'PG_VERSION'))) throw new Error(`no embedded database in ${pgDir}`);
+    const pid = runningPid(dataDir);
+    if (pid) throw new Error(`an LMS (pid ${pid}) has ${dataDir} open and serves no online backup: stop it to back up`);
     progress(`no LMS running on ${dataDir}: reading ${pgDir}`);
     const db = await openDatabase({ dataDir, databaseUrl: undefined });
     try {
@@ -731,7 +762,9 @@ export async function backupEmbedded(dataDir: string, file: string, progress: Pr
  * (`pg.before-restore-<time>`), never deleted.
  */
 export async function restoreEmbedded(dataDir: string, file: string, progress: Progress = () => {}): Promise<{ keptAside?: string }> {
-  if (fs.existsSync(backupSocket(dataDir)) && (await answers(backupSocket(dataDir)))) throw new Error(`an LMS is running on ${dataDir}: stop it first`);
+  if ((fs.existsSync(backupSocket(dataDir)) && (await answers(backupSocket(dataDir)))) || runningPid(dataDir)) {
+    throw new Error(`an LMS is running on ${dataDir}: stop it first`);
+  }
   const tarball = zlib.gunzipSync(fs.readFileSync(file));
   if (tarball.subarray(257, 262).toString() !== 'ustar') throw new Error(`${file} is not an embedded backup (a mesh backup is restored with DATABASE_URL set)`);
   const pgDir = path.join(dataDir, 'pg');

@@ -102,8 +102,12 @@ async function main(argv: string[]) {
       const node = await startNode(await loadServices('all'), { mode: 'embedded' });
       guardProcess(node.runtime.logger('process'));
       // `lms backup` asks this process for its database while it runs (PGlite has one connection: no one else may open it).
+      // Without it the LMS still serves (a read-only directory): backups then need it stopped.
       const { serveBackups } = await import('./backup.ts');
-      await serveBackups(node.runtime.config.dataDir, node.runtime.db, node.runtime.logger('backup'));
+      const backupLog = node.runtime.logger('backup');
+      await serveBackups(node.runtime.config.dataDir, node.runtime.db, backupLog).catch((err: unknown) =>
+        backupLog.warn(`online backups are off (${err instanceof Error ? err.message : String(err)}): stop the LMS to back it up`),
+      );
       onSignals(node);
       const { gatewayPort } = await import('@lms/gateway');
       const port = gatewayPort(node.broker);
