@@ -22,6 +22,9 @@ const USAGE = `usage: lms <command>
   config [--services a,b] [--readme]   print the effective configuration (secrets masked), or regenerate README's table
   events <service> consumers|dead-letters|replay|rebuild [--consumer C] [--id N]
   seed [--courses N] [--lessons N] [--learners N] [--per-learner N]   seed a catalogue at scale (DATABASE_URL)
+  backup [--out FILE]           back up: every service schema and the events in flight (mesh, DATABASE_URL), or the
+                                embedded database (from the running lms start when there is one)
+  restore FILE [--force]        restore a backup (stop every node first; --force: even with other database sessions)
 services: ${Object.keys(SERVICE_LOADERS).join(', ')}`;
 
 /**
@@ -53,6 +56,42 @@ function onSignals(node: LmsNode) {
   }
 }
 
+/** `lms backup [--out FILE]` and `lms restore FILE`: mesh when DATABASE_URL is set, else the embedded data directory. */
+async function backupCommand(cmd: 'backup' | 'restore', file: string | undefined, force: boolean) {
+  const backup = await import('./backup.ts');
+  const config = runtimeSettings();
+  const started = Date.now();
+  const progress = (line: string) => console.log(line);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  if (config.databaseUrl) {
+    const target = {
+      databaseUrl: config.databaseUrl,
+      natsUrl: config.natsUrl,
+      natsUser: config.natsUser,
+      natsPassword: config.natsPassword,
+      namespace: config.namespace,
+      modules: await loadServices('all'),
+    };
+    if (cmd === 'backup') {
+      const r = await backup.backupMesh(target, path.resolve(file ?? `lms-backup-${stamp}.jsonl.gz`), progress);
+      console.log(`backed up ${r.schemas} schemas, ${r.tables} tables, ${r.rows} rows and ${r.events} events in ${Date.now() - started} ms`);
+    } else {
+      if (!file) throw new Error('restore needs the backup file: lms restore FILE');
+      const r = await backup.restoreMesh(target, path.resolve(file), progress, force);
+      console.log(`restored ${r.schemas} schemas, ${r.rows} rows and ${r.events} events in ${Date.now() - started} ms: start the nodes`);
+    }
+    return;
+  }
+  if (cmd === 'backup') {
+    const r = await backup.backupEmbedded(config.dataDir, path.resolve(file ?? `lms-backup-${stamp}.tar.gz`), progress);
+    console.log(`backed up the embedded database (${r.online ? 'online' : 'offline'}) in ${Date.now() - started} ms`);
+  } else {
+    if (!file) throw new Error('restore needs the backup file: lms restore FILE');
+    await backup.restoreEmbedded(config.dataDir, path.resolve(file), progress);
+    console.log(`restored in ${Date.now() - started} ms: start the LMS`);
+  }
+}
+
 async function main(argv: string[]) {
   const [cmd, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -63,6 +102,7 @@ async function main(argv: string[]) {
       out: { type: 'string' },
       down: { type: 'boolean' },
       readme: { type: 'boolean' },
+      force: { type: 'boolean' },
       consumer: { type: 'string' },
       id: { type: 'string' },
       namespace: { type: 'string' },
@@ -76,6 +116,13 @@ async function main(argv: string[]) {
     case 'start': {
       const node = await startNode(await loadServices('all'), { mode: 'embedded' });
       guardProcess(node.runtime.logger('process'));
+      // `lms backup` asks this process for its database while it runs (PGlite has one connection: no one else may open it).
+      // Without it the LMS still serves (a read-only directory): backups then need it stopped.
+      const { serveBackups } = await import('./backup.ts');
+      const backupLog = node.runtime.logger('backup');
+      await serveBackups(node.runtime.config.dataDir, node.runtime.db, backupLog).catch((err: unknown) =>
+        backupLog.warn(`online backups are off (${err instanceof Error ? err.message : String(err)}): stop the LMS to back it up`),
+      );
       onSignals(node);
       const { gatewayPort } = await import('@lms/gateway');
       const port = gatewayPort(node.broker);
@@ -180,6 +227,11 @@ async function main(argv: string[]) {
         enrollmentsPerLearner: Number(values['per-learner'] ?? 3),
       });
       console.log(`seeded ${r.courseIds.length} courses in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return;
+    }
+    case 'backup':
+    case 'restore': {
+      await backupCommand(cmd, values.out ?? positionals[0], values.force ?? false);
       return;
     }
     default:

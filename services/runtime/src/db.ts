@@ -25,6 +25,11 @@ export interface Database {
    */
   reachable(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
+  /**
+   * PGlite only: a gzipped tarball of the data directory, taken between two queries of the one connection (so it is the
+   * state of committed transactions, like a crash image): the online backup of an embedded node (`lms backup`).
+   */
+  dumpDataDir?(): Promise<Blob>;
 }
 
 /**
@@ -118,6 +123,7 @@ export async function openDatabase(config: Pick<RuntimeConfig, 'databaseUrl' | '
     await lite.exec('create extension if not exists vector');
     pool = new pg.Pool(createPgConfig(lite));
     closeExtra = () => lite.close();
+    return { ...databaseOver(kind, pool, closeExtra), dumpDataDir: () => lite.dumpDataDir('gzip') };
   }
   return databaseOver(kind, pool, closeExtra);
 }
