@@ -27,7 +27,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
 import zlib from 'node:zlib';
-import { JetStreamTransport, openDatabase, runtimeMigrations, type Database, type Logger, type ServiceModule } from '@lms/runtime';
+import { JetStreamTransport, openDatabase, runtimeMigrations, type Database, type Logger, type ServiceModule, type StreamLimits } from '@lms/runtime';
 import { sql, Kysely, PostgresDialect } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { connect, DeliverPolicy, headers as natsHeaders, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
@@ -41,6 +41,8 @@ export interface MeshTarget {
   natsUser?: string;
   natsPassword?: string;
   namespace: string;
+  /** Replicas and retention of the streams a restore recreates (the runtime's defaults when absent). */
+  streams?: StreamLimits;
   /** The services whose schemas are backed up or restored (every one with a schema). */
   modules: ServiceModule[];
 }
@@ -566,6 +568,7 @@ async function restoreStreams(target: MeshTarget, streams: Array<{ name: string;
       user: target.natsUser,
       pass: target.natsPassword,
       namespace: target.namespace,
+      streams: target.streams,
       logger: silent,
     });
     await transport.close();

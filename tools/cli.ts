@@ -70,6 +70,8 @@ async function backupCommand(cmd: 'backup' | 'restore', file: string | undefined
       natsUser: config.natsUser,
       natsPassword: config.natsPassword,
       namespace: config.namespace,
+      // Restored streams get the installation's replicas and retention (LMS_STREAM_*), as a node would create them.
+      streams: config.streams,
       modules: await loadServices('all'),
     };
     if (cmd === 'backup') {
