@@ -10,6 +10,7 @@ import {
   type AnyProcedure,
   type ErrorCode,
 } from '@lms/contracts';
+import { IDEMPOTENCY_KEY_PATTERN } from '@lms/runtime';
 import { z } from 'zod';
 
 type Json = Record<string, unknown>;
@@ -44,6 +45,19 @@ const HEADERS: Record<string, Json> = {
   'Content-Range': { description: 'The range sent, or `bytes */size` when the range cannot be satisfied', required: true, schema: { type: 'string' } },
 };
 const header = (name: string) => ({ $ref: `#/components/headers/${name}` });
+
+/** The request header every mutation accepts (services/runtime/src/idempotency.ts), declared once in components.parameters. */
+const IDEMPOTENCY_KEY_PARAMETER: Json = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. ' +
+    'The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, ' +
+    'then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. ' +
+    'Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only.',
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: IDEMPOTENCY_KEY_PATTERN },
+};
 /** Headers every response of the API sends: the request id and the rate-limit state. */
 const COMMON_HEADERS = {
   'X-Request-Id': header('X-Request-Id'),
@@ -56,10 +70,11 @@ const COMMON_HEADERS = {
  * gets them without anyone listing them: what any request can meet at the edge (malformed request,
  * a bad bearer token, validation, rate limits, oversized headers, outages), what a body brings (size,
  * media type), what a permission brings (403), what an id in the path brings (404), plus the codes the
- * contract names (`errors`, mapped through `errorCodes`).
+ * contract names (`errors`, mapped through `errorCodes`); a mutation's Idempotency-Key brings 409.
  */
-export function errorStatuses(op: { permission: string; errors?: readonly ErrorCode[]; readsBody: boolean; path: string }): number[] {
+export function errorStatuses(op: { permission: string; errors?: readonly ErrorCode[]; readsBody: boolean; path: string; mutation?: boolean }): number[] {
   const s = new Set<number>([400, 401, 422, 429, 431, 500, 503, 504]);
+  if (op.mutation) s.add(409); // IDEMPOTENCY_KEY_IN_USE, IDEMPOTENCY_RESPONSE_LOST
   if (op.readsBody) [413, 415].forEach((x) => s.add(x));
   if (op.permission !== 'public') s.add(403);
   if (pathParams(op.path).length > 0) s.add(404);
@@ -171,6 +186,7 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       required: true,
       schema: toSchema(fieldOf(c, shape, name), 'input', schemas, inputs),
     }));
+    if (c.kind === 'mutation') parameters.push({ $ref: '#/components/parameters/IdempotencyKey' });
     const rest = Object.keys(shape).filter((k) => !inPath.includes(k));
     let requestBody: Json | undefined;
     if (c.rest.method === 'GET' || c.rest.method === 'DELETE') {
@@ -200,7 +216,9 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
         headers: { ...COMMON_HEADERS, ...(status.startsWith('3') && { Location: header('Location') }) },
         content: { 'application/json': { schema: toSchema(c.output, 'output', schemas) } },
       },
-      ...errorResponses(errorStatuses({ permission: c.permission, errors: c.errors, readsBody: requestBody !== undefined, path: c.rest.path })),
+      ...errorResponses(
+        errorStatuses({ permission: c.permission, errors: c.errors, readsBody: requestBody !== undefined, path: c.rest.path, mutation: c.kind === 'mutation' }),
+      ),
     };
     const op: Json = {
       operationId: c.action.replace(/\.(\w)/g, (_, ch: string) => ch.toUpperCase()),
@@ -289,7 +307,8 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
         title: 'LMS API',
         version: '1.0.0',
         description:
-          'Every operation here is generated from the same contract as its tRPC procedure (`/trpc`). Errors share one body: `{ "error": { "code", "message", "details", "requestId" } }`.',
+          'Every operation here is generated from the same contract as its tRPC procedure (`/trpc`). Errors share one body: `{ "error": { "code", "message", "details", "requestId" } }`. ' +
+          'Every mutation accepts an `Idempotency-Key` header: a repeat with the same key answers the first response.',
         license: { name: 'AGPL-3.0-or-later', identifier: 'AGPL-3.0-or-later' },
       },
       servers: [{ url: serverUrl }],
@@ -298,6 +317,7 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       components: {
         schemas,
         responses: errorComponents(),
+        parameters: { IdempotencyKey: IDEMPOTENCY_KEY_PARAMETER },
         headers: HEADERS,
         securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       },

@@ -1,0 +1,285 @@
+/**
+ * Idempotency-Key in the runtime, on the real servers: two mesh nodes running one service on one PostgreSQL over NATS,
+ * and a third node calling them as the gateway does (the key in `ctx.meta`). The service's mutation inserts a row per
+ * run (no unique key, so a second run shows as a second row) and answers a value fresh per run (so a replay shows).
+ */
+import { randomUUID } from 'node:crypto';
+import { DomainError, domain, mutation } from '@lms/contracts';
+import { sql, type Kysely } from 'kysely';
+import { Errors } from 'moleculer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineService, startNode, toPublicError, type CallMeta, type LmsNode, type Migrations, type RuntimeSettings } from '../src/index.js';
+import { keyedRequest } from '../src/idempotency.js';
+import { TestVerifier } from '../src/testing.js';
+import { defined, dropStreams, NATS_URL, tempDatabase, uniqueName, waitFor } from '../../../tools/test/support.ts';
+
+const tally = domain('tally', {
+  add: mutation({
+    input: z.object({ label: z.string().max(100), holdMs: z.number().int().max(5_000).default(0), refuse: z.boolean().default(false) }),
+    output: z.object({ label: z.string(), run: z.uuid() }),
+    permission: 'authenticated',
+    summary: 'records one run of the label',
+  }),
+});
+
+interface TallyDB {
+  runs: { run: string; label: string; node: string };
+}
+
+const migrations: Migrations = {
+  '20260101000000_tally': {
+    async up(db) {
+      await db.schema
+        .createTable('runs')
+        .addColumn('run', 'uuid', (c) => c.primaryKey())
+        .addColumn('label', 'text', (c) => c.notNull())
+        .addColumn('node', 'text', (c) => c.notNull())
+        .execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('runs').execute();
+    },
+  },
+};
+
+/**
+ * What the test does to a label's runs, by label: hold the first run before its unit of work until released, or fail
+ * it with an infrastructure error (no effect).
+ */
+const scripts = new Map<string, { gate?: Promise<void>; failOnce?: boolean; started?: () => void }>();
+
+const tallyService = defineService({
+  name: 'tally',
+  contracts: tally,
+  migrations,
+  repository: (db: Kysely<TallyDB>) => db,
+  handlers: {
+    add: async ({ input, uow, ctx }) => {
+      const script = scripts.get(input.label);
+      if (script?.failOnce) {
+        script.failOnce = false;
+        throw new Error('the database went away');
+      }
+      if (script?.gate) {
+        const gate = script.gate;
+        script.gate = undefined;
+        script.started?.();
+        await gate;
+      }
+      const run = randomUUID();
+      await uow(({ trx }) =>
+        trx
+          .insertInto('runs')
+          .values({ run, label: input.label, node: String(ctx.broker.nodeID) })
+          .execute(),
+      );
+      if (input.holdMs) await new Promise((r) => setTimeout(r, input.holdMs));
+      if (input.refuse) throw new DomainError('CONFLICT', `refused ${input.label} after recording it`);
+      return { label: input.label, run };
+    },
+  },
+});
+
+describe('Idempotency-Key on mutations (mesh: two nodes of a service, one caller)', () => {
+  let pg: Awaited<ReturnType<typeof tempDatabase>>;
+  let namespace: string;
+  let a: LmsNode;
+  let b: LmsNode;
+  let caller: LmsNode;
+  const ann = TestVerifier.tokenFor({ userId: randomUUID(), roles: ['learner'] });
+  const bob = TestVerifier.tokenFor({ userId: randomUUID(), roles: ['learner'] });
+  const idempotency = { ttlS: 86_400, waitMs: 4_000, leaseMs: 1_500 };
+
+  const start = (services: Parameters<typeof startNode>[0], nodeId: string, overrides: Partial<RuntimeSettings> = {}) =>
+    startNode(
+      services,
+      { mode: 'mesh', databaseUrl: pg.url, natsUrl: NATS_URL, namespace, port: 0, migrateOnStart: true, nodeId, idempotency, ...overrides },
+      {},
+      { verifier: () => new TestVerifier() },
+    );
+  type Input = { label: string; holdMs?: number; refuse?: boolean };
+  type Output = { label: string; run: string };
+  /** A call as the gateway makes it: the caller's token and the request's key in meta. */
+  const add = (input: Input, key: string | undefined, opts: { token?: string; timeout?: number; retries?: number } = {}) =>
+    caller.broker.call<Output, Input>('tally.add', input, {
+      meta: { token: opts.token ?? ann, edge: true, idempotencyKey: key } satisfies CallMeta,
+      timeout: opts.timeout,
+      retries: opts.retries,
+    });
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => {
+        throw new Error('the call succeeded; the test expected it to fail');
+      },
+      (e: unknown) => toPublicError(e),
+    );
+  const runs = async (label: string) =>
+    (await sql<{ run: string; node: string }>`select run, node from tally.runs where label = ${label}`.execute(a.runtime.db.root)).rows;
+  const row = async (key: string, token = ann) => {
+    const userId = defined(await new TestVerifier().verify(token), 'the caller').userId;
+    const { id } = keyedRequest('tally.add', userId, key, {});
+    return (
+      await sql<{ id: string; state: string; owner: string; response: Buffer | null }>`select * from tally.idempotency_keys where id = ${id}`.execute(
+        a.runtime.db.root,
+      )
+    ).rows[0];
+  };
+
+  beforeAll(async () => {
+    pg = await tempDatabase();
+    namespace = uniqueName('i');
+    a = await start([tallyService], `${namespace}-a`);
+    b = await start([tallyService], `${namespace}-b`);
+    caller = await start([], `${namespace}-caller`);
+    await caller.broker.waitForServices(['tally']);
+    // Both nodes known to the caller and to each other (a takeover reads the registry).
+    await waitFor(async () => caller.broker.registry.getServiceList({ onlyAvailable: true }).filter((s) => s.name === 'tally').length === 2);
+  }, 60_000);
+  afterAll(async () => {
+    for (const n of [caller, b, a]) await n?.stop();
+    await dropStreams(namespace);
+    await pg?.drop();
+  });
+
+  it('answers a repeat with the first response and applies it once; the same key with another body is 422; keys are per caller', async () => {
+    const key = randomUUID();
+    const label = uniqueName('once');
+    const first = await add({ label }, key);
+    // Repeats land on either node (NATS queue groups balance them): the key is the service's, not the node's.
+    for (let i = 0; i < 4; i++) expect(await add({ label }, key)).toEqual(first);
+    expect(await runs(label)).toHaveLength(1);
+
+    expect(await failure(add({ label: `${label}-other` }, key))).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', status: 422 });
+    expect(await runs(`${label}-other`)).toHaveLength(0);
+
+    // Another caller's same key is another request.
+    const bobs = await add({ label }, key, { token: bob });
+    expect(bobs.run).not.toBe(first.run);
+    expect(await runs(label)).toHaveLength(2);
+
+    // Without a key, nothing is remembered: every call runs.
+    await add({ label }, undefined);
+    expect(await runs(label)).toHaveLength(3);
+  });
+
+  it('replays a domain error as it was answered the first time, without running again', async () => {
+    const key = randomUUID();
+    const label = uniqueName('refused');
+    const first = await failure(add({ label, refuse: true }, key));
+    expect(first).toMatchObject({ code: 'CONFLICT', status: 409 });
+    expect(await failure(add({ label, refuse: true }, key))).toEqual(first);
+    expect(await runs(label)).toHaveLength(1);
+  });
+
+  it('releases the key after an infrastructure failure: a repeat runs afresh', async () => {
+    const key = randomUUID();
+    const label = uniqueName('outage');
+    scripts.set(label, { failOnce: true });
+    expect(await failure(add({ label }, key, { retries: 0 }))).toMatchObject({ code: 'INTERNAL', status: 500 });
+    expect(await runs(label)).toHaveLength(0);
+    const second = await add({ label }, key);
+    expect(await add({ label }, key)).toEqual(second);
+    expect(await runs(label)).toHaveLength(1);
+  });
+
+  it('makes a concurrent repeat wait for the first request and answer its response', async () => {
+    const key = randomUUID();
+    const label = uniqueName('concurrent');
+    const [x, y, z2] = await Promise.all([add({ label, holdMs: 400 }, key), add({ label, holdMs: 400 }, key), add({ label, holdMs: 400 }, key)]);
+    expect(y).toEqual(x);
+    expect(z2).toEqual(x);
+    expect(await runs(label)).toHaveLength(1);
+  });
+
+  it("carries the key through the broker's own retries: a call that timed out while it ran is applied once", async () => {
+    const key = randomUUID();
+    const label = uniqueName('timeout');
+    // Each attempt gives up after 300 ms; the first run takes 700 ms after its commit. Retried attempts find it
+    // running (they wait) or done (they replay).
+    const out = await add({ label, holdMs: 700 }, key, { timeout: 300, retries: 6 });
+    expect(await runs(label)).toEqual([{ run: out.run, node: expect.any(String) }]);
+    // Without the key carried, each retry would have run again.
+    const label2 = uniqueName('timeout-nokey');
+    await failure(add({ label: label2, holdMs: 700 }, undefined, { timeout: 300, retries: 2 }));
+    await waitFor(async () => (await runs(label2)).length === 3, 5_000);
+  });
+
+  it('takes over at once the claim of a node that is gone; answers IDEMPOTENCY_RESPONSE_LOST for one that took effect', async () => {
+    const userId = defined(await new TestVerifier().verify(ann), 'the caller').userId;
+    // What `kill -9` leaves behind: a claim whose owner is in no registry.
+    const claimOfDeadNode = async (key: string, label: string, state: 'pending' | 'applied') => {
+      const req = keyedRequest('tally.add', userId, key, { label, holdMs: 0, refuse: false });
+      await sql`insert into tally.idempotency_keys (id, fingerprint, state, owner, owner_instance)
+                values (${req.id}, ${req.fingerprint}, ${state}, 'node-killed-9', ${randomUUID()})`.execute(a.runtime.db.root);
+    };
+    const pending = randomUUID();
+    const label = uniqueName('orphan');
+    await claimOfDeadNode(pending, label, 'pending');
+    const t0 = performance.now();
+    const out = await add({ label }, pending);
+    expect(performance.now() - t0).toBeLessThan(1_000); // no waiting on a node that is gone
+    expect(await add({ label }, pending)).toEqual(out);
+    expect(await runs(label)).toHaveLength(1);
+
+    const applied = randomUUID();
+    const label2 = uniqueName('lost');
+    await claimOfDeadNode(applied, label2, 'applied');
+    expect(await failure(add({ label: label2 }, applied))).toMatchObject({ code: 'IDEMPOTENCY_RESPONSE_LOST', status: 409, details: { applied: true } });
+    expect(await runs(label2)).toHaveLength(0);
+  });
+
+  it('fences a stale attempt: past its lease a repeat takes the key over, and the first one can no longer apply', async () => {
+    const key = randomUUID();
+    const label = uniqueName('fenced');
+    let release = () => {};
+    let started = () => {};
+    const running = new Promise<void>((r) => (started = r));
+    scripts.set(label, { gate: new Promise<void>((r) => (release = r)), started });
+    // The first attempt stalls before its unit of work, past the lease (1.5 s), on a live node.
+    const first = add({ label }, key, { timeout: 15_000, retries: 0 });
+    await running;
+    // The repeat (on either node) waits while the lease holds, then takes the key over and runs.
+    const second = await add({ label }, key, { timeout: 15_000, retries: 0 });
+    expect((await runs(label)).map((r) => r.run)).toEqual([second.run]);
+    // The stale attempt wakes up: its unit of work is refused (rolled back), and it answers what the new one answered.
+    release();
+    expect(await first).toEqual(second);
+    expect(await runs(label)).toHaveLength(1);
+  });
+
+  it('keeps nothing readable without the key, and prunes keys past their time', async () => {
+    const key = randomUUID();
+    const label = uniqueName('sealed');
+    const out = await add({ label }, key);
+    const stored = defined(await row(key), 'the stored key');
+    expect(stored.id).not.toContain(key);
+    expect(stored.state).toBe('done');
+    expect(defined(stored.response, 'the sealed response').toString('latin1')).not.toContain(out.run);
+
+    // Past LMS_IDEMPOTENCY_TTL_S the key counts as absent (the request runs again), and pruning deletes it.
+    await sql`update tally.idempotency_keys set created_at = now() - interval '25 hours' where id = ${stored.id}`.execute(a.runtime.db.root);
+    const again = await add({ label }, key);
+    expect(again.run).not.toBe(out.run);
+    await sql`update tally.idempotency_keys set created_at = now() - interval '25 hours' where id = ${stored.id}`.execute(a.runtime.db.root);
+    const before = Number(defined((await sql<{ n: number }>`select count(*)::int as n from tally.idempotency_keys`.execute(a.runtime.db.root)).rows[0]).n);
+    await pruneOn(a);
+    const after = Number(defined((await sql<{ n: number }>`select count(*)::int as n from tally.idempotency_keys`.execute(a.runtime.db.root)).rows[0]).n);
+    expect(before - after).toBe(1);
+    expect(await row(key)).toBeUndefined();
+  });
+
+  it('refuses a malformed key before anything runs', async () => {
+    const label = uniqueName('bad');
+    expect(await failure(add({ label }, 'has space'))).toMatchObject({ code: 'VALIDATION_FAILED', status: 422 });
+    expect(await runs(label)).toHaveLength(0);
+  });
+});
+
+/** Runs the node's pruning of the tally service now (what its timer does every ten minutes). */
+async function pruneOn(node: LmsNode): Promise<void> {
+  await node.broker.call('tally.idempotency.prune', {}).catch((err: unknown) => {
+    if (err instanceof Errors.MoleculerError) throw new Error(`prune failed: ${err.message}`);
+    throw err;
+  });
+}
