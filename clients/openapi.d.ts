@@ -2335,12 +2335,13 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Conflicts with the current state */
+        /** @description Conflicts with the current state; on a mutation also IDEMPOTENCY_KEY_IN_USE (with Retry-After) or IDEMPOTENCY_RESPONSE_LOST */
         Error409: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                 "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                "Retry-After": components["headers"]["Retry-After-Optional"];
                 [name: string]: unknown;
             };
             content: {
@@ -2371,7 +2372,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Input fails validation; details.issues names each field */
+        /** @description Input fails validation; details.issues names each field (IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used with another request) */
         Error422: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];

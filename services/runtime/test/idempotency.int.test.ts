@@ -89,7 +89,7 @@ describe('Idempotency-Key on mutations (mesh: two nodes of a service, one caller
   let caller: LmsNode;
   const ann = TestVerifier.tokenFor({ userId: randomUUID(), roles: ['learner'] });
   const bob = TestVerifier.tokenFor({ userId: randomUUID(), roles: ['learner'] });
-  const idempotency = { ttlS: 86_400, waitMs: 4_000, leaseMs: 1_500 };
+  const idempotency = { ttlS: 86_400, waitMs: 1_000, leaseMs: 3_000 };
 
   const start = (services: Parameters<typeof startNode>[0], nodeId: string, overrides: Partial<RuntimeSettings> = {}) =>
     startNode(
@@ -229,18 +229,24 @@ describe('Idempotency-Key on mutations (mesh: two nodes of a service, one caller
     expect(await runs(label2)).toHaveLength(0);
   });
 
-  it('fences a stale attempt: past its lease a repeat takes the key over, and the first one can no longer apply', async () => {
+  it('answers 409 IDEMPOTENCY_KEY_IN_USE while a live attempt holds the key; past its lease a repeat takes it over, and the first can no longer apply', async () => {
     const key = randomUUID();
     const label = uniqueName('fenced');
     let release = () => {};
     let started = () => {};
     const running = new Promise<void>((r) => (started = r));
     scripts.set(label, { gate: new Promise<void>((r) => (release = r)), started });
-    // The first attempt stalls before its unit of work, past the lease (1.5 s), on a live node.
+    // The first attempt stalls before its unit of work, past the lease (3 s), on a live node.
     const first = add({ label }, key, { timeout: 15_000, retries: 0 });
     await running;
-    // The repeat (on either node) waits while the lease holds, then takes the key over and runs.
-    const second = await add({ label }, key, { timeout: 15_000, retries: 0 });
+    // A repeat (on either node) waits for it (1 s), then is told to come back.
+    expect(await failure(add({ label }, key, { retries: 0 }))).toMatchObject({
+      code: 'IDEMPOTENCY_KEY_IN_USE',
+      status: 409,
+      details: { retryAfterSeconds: 1 },
+    });
+    // Once the lease has run out, a repeat takes the key over and runs.
+    const second = await waitFor(() => add({ label }, key, { timeout: 15_000, retries: 0 }), 10_000, 100);
     expect((await runs(label)).map((r) => r.run)).toEqual([second.run]);
     // The stale attempt wakes up: its unit of work is refused (rolled back), and it answers what the new one answered.
     release();
