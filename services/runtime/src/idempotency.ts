@@ -16,7 +16,7 @@
  * A repeat finds the row and: answers the stored response (`done`); answers 422 IDEMPOTENCY_KEY_REUSED when the
  * request differs (another operation or body); waits while the owner node is alive and runs it (`pending`, `applied`),
  * up to LMS_IDEMPOTENCY_WAIT_MS, then 409 IDEMPOTENCY_KEY_IN_USE; takes over a `pending` claim whose owner is gone from
- * the registry (or restarted, or past LMS_IDEMPOTENCY_LEASE_MS) and runs it, at once; and answers 409
+ * the registry (or restarted, or silent to a ping, or past LMS_IDEMPOTENCY_LEASE_MS) and runs it; and answers 409
  * IDEMPOTENCY_RESPONSE_LOST for an `applied` row whose owner is gone: the effect happened, its response died with the
  * node between the commit and the store (a window of one statement), and running it again would repeat the effect.
  *
@@ -187,6 +187,10 @@ function storedError(err: unknown): Outcome | undefined {
  */
 const NO_FSYNC = sql`(select set_config('synchronous_commit', 'off', true)) as no_fsync`;
 
+/** A repeat waiting on a live owner pings it after this long, and counts it dead without a pong within the timeout. */
+const PING_AFTER_MS = 500;
+const PING_TIMEOUT_MS = 1_000;
+
 const PRUNE_EVERY_MS = 10 * 60_000;
 const PRUNE_BATCH = 1000;
 /** A request superseded this many times in a row gives up (409) rather than chase its key around the mesh. */
@@ -246,7 +250,10 @@ export class IdempotencyStore {
   /** Claims the key (attempt number), or answers the outcome a repeat gets; waits while a live owner runs it. */
   private async begin(req: KeyedRequest): Promise<{ attempt: number } | Outcome> {
     const { nodeID, instanceID } = this.broker;
-    const deadline = performance.now() + this.settings.waitMs;
+    const started = performance.now();
+    const deadline = started + this.settings.waitMs;
+    /** Owners that answered a ping while this repeat waited (asked once each). */
+    const answered = new Map<string, boolean>();
     for (let step = 10; ; step = Math.min(step * 2, 200)) {
       // A row past its time counts as absent: the insert replaces it (pruning may lag).
       const claimed = (
@@ -270,7 +277,13 @@ export class IdempotencyStore {
         throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with another request; use a new key for a new request');
       }
       if (row.state === 'done' && row.response) return unseal(req.seal, row.response);
-      const live = Number(row.age_ms) < this.settings.leaseMs && this.alive(row.owner, row.owner_instance, `${req.id}:${row.attempt}`);
+      let live = Number(row.age_ms) < this.settings.leaseMs && this.alive(row.owner, row.owner_instance, `${req.id}:${row.attempt}`);
+      // The registry drops a killed node only after its heartbeats stop counting: a repeat that has waited a moment asks
+      // the owner itself. No answer is death (a slow node taken over is fenced: it cannot apply any more).
+      if (live && row.owner !== nodeID && performance.now() - started >= PING_AFTER_MS) {
+        if (!answered.has(row.owner)) answered.set(row.owner, await this.answers(row.owner));
+        live = answered.get(row.owner) === true;
+      }
       if (!live && row.state === 'pending') {
         const taken = await this.keys
           .updateTable('idempotency_keys')
@@ -295,6 +308,15 @@ export class IdempotencyStore {
       }
       if (performance.now() + step > deadline) throw inUse();
       await new Promise((r) => setTimeout(r, step));
+    }
+  }
+
+  /** Whether a node answers a ping within PING_TIMEOUT_MS. */
+  private async answers(node: string): Promise<boolean> {
+    try {
+      return (await (this.broker.ping(node, PING_TIMEOUT_MS) as Promise<unknown>)) != null;
+    } catch {
+      return false; // no transporter connected: nobody can answer
     }
   }
 

@@ -3,83 +3,17 @@
  * and a third node calling them as the gateway does (the key in `ctx.meta`). The service's mutation inserts a row per
  * run (no unique key, so a second run shows as a second row) and answers a value fresh per run (so a replay shows).
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { DomainError, domain, mutation } from '@lms/contracts';
-import { sql, type Kysely } from 'kysely';
+import path from 'node:path';
+import { sql } from 'kysely';
 import { Errors } from 'moleculer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineService, startNode, toPublicError, type CallMeta, type LmsNode, type Migrations, type RuntimeSettings } from '../src/index.js';
+import { startNode, toPublicError, type CallMeta, type LmsNode, type RuntimeSettings } from '../src/index.js';
 import { keyedRequest } from '../src/idempotency.js';
 import { TestVerifier } from '../src/testing.js';
 import { defined, dropStreams, NATS_URL, tempDatabase, uniqueName, waitFor } from '../../../tools/test/support.ts';
-
-const tally = domain('tally', {
-  add: mutation({
-    input: z.object({ label: z.string().max(100), holdMs: z.number().int().max(5_000).default(0), refuse: z.boolean().default(false) }),
-    output: z.object({ label: z.string(), run: z.uuid() }),
-    permission: 'authenticated',
-    summary: 'records one run of the label',
-  }),
-});
-
-interface TallyDB {
-  runs: { run: string; label: string; node: string };
-}
-
-const migrations: Migrations = {
-  '20260101000000_tally': {
-    async up(db) {
-      await db.schema
-        .createTable('runs')
-        .addColumn('run', 'uuid', (c) => c.primaryKey())
-        .addColumn('label', 'text', (c) => c.notNull())
-        .addColumn('node', 'text', (c) => c.notNull())
-        .execute();
-    },
-    async down(db) {
-      await db.schema.dropTable('runs').execute();
-    },
-  },
-};
-
-/**
- * What the test does to a label's runs, by label: hold the first run before its unit of work until released, or fail
- * it with an infrastructure error (no effect).
- */
-const scripts = new Map<string, { gate?: Promise<void>; failOnce?: boolean; started?: () => void }>();
-
-const tallyService = defineService({
-  name: 'tally',
-  contracts: tally,
-  migrations,
-  repository: (db: Kysely<TallyDB>) => db,
-  handlers: {
-    add: async ({ input, uow, ctx }) => {
-      const script = scripts.get(input.label);
-      if (script?.failOnce) {
-        script.failOnce = false;
-        throw new Error('the database went away');
-      }
-      if (script?.gate) {
-        const gate = script.gate;
-        script.gate = undefined;
-        script.started?.();
-        await gate;
-      }
-      const run = randomUUID();
-      await uow(({ trx }) =>
-        trx
-          .insertInto('runs')
-          .values({ run, label: input.label, node: String(ctx.broker.nodeID) })
-          .execute(),
-      );
-      if (input.holdMs) await new Promise((r) => setTimeout(r, input.holdMs));
-      if (input.refuse) throw new DomainError('CONFLICT', `refused ${input.label} after recording it`);
-      return { label: input.label, run };
-    },
-  },
-});
+import { scripts, tallyService } from './fixtures/tally.js';
 
 describe('Idempotency-Key on mutations (mesh: two nodes of a service, one caller)', () => {
   let pg: Awaited<ReturnType<typeof tempDatabase>>;
@@ -273,6 +207,47 @@ describe('Idempotency-Key on mutations (mesh: two nodes of a service, one caller
     const after = Number(defined((await sql<{ n: number }>`select count(*)::int as n from tally.idempotency_keys`.execute(a.runtime.db.root)).rows[0]).n);
     expect(before - after).toBe(1);
     expect(await row(key)).toBeUndefined();
+  });
+
+  it('takes over the claim of a node killed with -9 within about a second, while the registry still lists it', async () => {
+    // A third node of the service, in its own process: it stalls the runs of `stall*` labels before their unit of work.
+    const nodeId = `${namespace}-doomed`;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.resolve('services/runtime/test/fixtures/tally-process.ts'), pg.url, namespace, NATS_URL, nodeId],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      await waitFor(async () => out.includes('ready'), 30_000);
+      await waitFor(async () => caller.broker.registry.nodes.get(nodeId)?.available === true);
+      // Calls are balanced over three nodes: send new requests until one lands on the doomed node and stalls there.
+      let stalled: { key: string; label: string } | undefined;
+      for (let i = 0; i < 30 && !stalled; i++) {
+        const attempt = { key: randomUUID(), label: uniqueName('stall') };
+        void add({ label: attempt.label }, attempt.key, { timeout: 20_000, retries: 0 }).catch(() => {});
+        await waitFor(async () => out.includes(`stalled ${attempt.label}`) || (await runs(attempt.label)).length > 0, 5_000, 20);
+        if (out.includes(`stalled ${attempt.label}`)) stalled = attempt;
+      }
+      const { key, label } = defined(stalled, 'a request stalled on the doomed node');
+      child.kill('SIGKILL');
+      await exited;
+      // The repeat (the retry the gateway would send): the registry still lists the dead node (heartbeats time out in
+      // MOLECULER_HEARTBEAT_TIMEOUT), so the repeat waits, asks the owner, hears nothing, and takes the key over.
+      expect(a.broker.registry.nodes.get(nodeId)?.available).toBe(true);
+      const t0 = performance.now();
+      const out2 = await add({ label }, key, { retries: 0 });
+      expect(performance.now() - t0).toBeLessThan(3_000);
+      expect((await runs(label)).map((r) => r.run)).toEqual([out2.run]);
+      expect(await add({ label }, key)).toEqual(out2);
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
   });
 
   it('refuses a malformed key before anything runs', async () => {
