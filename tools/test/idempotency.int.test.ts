@@ -83,6 +83,15 @@ describe('Idempotency-Key on REST', () => {
     expect(mine.body.items.filter((c: { title: string }) => c.title === title)).toHaveLength(0);
   });
 
+  it('lets browsers of other origins send the header (CORS preflight)', async () => {
+    const r = await fetch(`${base}/api/v1/courses`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'idempotency-key' },
+    });
+    expect(r.status).toBe(204);
+    expect(r.headers.get('access-control-allow-headers')).toMatch(/Idempotency-Key/);
+  });
+
   it('declares the header on every mutation in the OpenAPI document', async () => {
     const doc = (await http(base, 'GET', '/openapi.json')).body;
     const ops = Object.values(doc.paths as Record<string, Record<string, { operationId: string; parameters?: Array<{ $ref?: string }> }>>).flatMap((p) =>
