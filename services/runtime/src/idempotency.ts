@@ -278,9 +278,10 @@ export class IdempotencyStore {
       }
       if (row.state === 'done' && row.response) return unseal(req.seal, row.response);
       let live = Number(row.age_ms) < this.settings.leaseMs && this.alive(row.owner, row.owner_instance, `${req.id}:${row.attempt}`);
-      // The registry drops a killed node only after its heartbeats stop counting: a repeat that has waited a moment asks
-      // the owner itself. No answer is death (a slow node taken over is fenced: it cannot apply any more).
-      if (live && row.owner !== nodeID && performance.now() - started >= PING_AFTER_MS) {
+      // The registry drops a killed node only after its heartbeats stop counting: a repeat that has waited a moment on a
+      // pending claim asks the owner itself. No answer is death: a slow node taken over by mistake is fenced (it cannot
+      // apply any more). Not for an applied claim: there a mistake would answer RESPONSE_LOST for a response on its way.
+      if (live && row.state === 'pending' && row.owner !== nodeID && performance.now() - started >= PING_AFTER_MS) {
         if (!answered.has(row.owner)) answered.set(row.owner, await this.answers(row.owner));
         live = answered.get(row.owner) === true;
       }
