@@ -50,8 +50,9 @@ describe('Idempotency-Key on REST', () => {
     const key = randomUUID();
     const first = await post(learner, `/courses/${courseId}/enrollments`, {}, key);
     expect(first.status).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
     const again = await post(learner, `/courses/${courseId}/enrollments`, {}, key);
-    expect([again.status, again.body]).toEqual([201, first.body]);
+    expect([again.status, again.body, again.headers.get('idempotent-replayed')]).toEqual([201, first.body, 'true']);
     // A structured-field string is the same key.
     expect((await post(learner, `/courses/${courseId}/enrollments`, {}, `"${key}"`)).body).toEqual(first.body);
     // What the retry would have met without the key: the enrolment exists.

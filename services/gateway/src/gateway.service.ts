@@ -48,20 +48,26 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
   // The token (already checked here) travels, not the caller: each service verifies it again.
   // A mutation without the client's Idempotency-Key gets one of the gateway's: the broker's retries of this call (after a
   // timeout or a dead node) carry it, and so cannot apply the mutation twice.
-  const forward: Forward = (contract, input, { requestId, token, trace, edge, client, idempotencyKey }) =>
-    inSpan(`${edge} ${contract.action}`, trace, { 'lms.request_id': requestId, 'lms.edge': edge }, () =>
-      broker.call(contract.action, input as object, {
-        meta: {
-          token,
-          requestId,
-          edge: true,
-          trace: traceCarrier(),
-          client,
-          idempotencyKey: contract.kind === 'mutation' ? (idempotencyKey ?? `gateway:${randomUUID()}`) : undefined,
-        } satisfies CallMeta,
-        requestID: requestId,
-      }),
-    );
+  const forward: Forward = (contract, input, { requestId, token, trace, edge, client, idempotencyKey, replayed }) =>
+    inSpan(`${edge} ${contract.action}`, trace, { 'lms.request_id': requestId, 'lms.edge': edge }, () => {
+      // The call's context keeps this object (its retries too); the answering node's meta is merged back into it.
+      const meta: CallMeta = {
+        token,
+        requestId,
+        edge: true,
+        trace: traceCarrier(),
+        client,
+        idempotencyKey: contract.kind === 'mutation' ? (idempotencyKey ?? `gateway:${randomUUID()}`) : undefined,
+      };
+      return broker
+        .call(contract.action, input as object, {
+          meta,
+          requestID: requestId,
+        })
+        .finally(() => {
+          if (meta.idempotentReplay) replayed?.();
+        });
+    });
   const edgeAuth = new EdgeAuth(runtime.verifier);
   const onError = edgeErrorHandler(log);
   const sse = notificationStreams(edgeAuth);

@@ -38,6 +38,11 @@ const HEADERS: Record<string, Json> = {
   'RateLimit-Limit': { description: 'Requests allowed per window for this client', required: true, schema: { type: 'integer' } },
   'RateLimit-Remaining': { description: 'Requests left in the current window', required: true, schema: { type: 'integer' } },
   'Retry-After': { description: 'Seconds to wait before trying again', required: true, schema: { type: 'integer' } },
+  'Idempotent-Replayed': {
+    description: 'Present (`true`) when this is the stored response of an earlier request with the same Idempotency-Key',
+    required: false,
+    schema: { type: 'string', enum: ['true'] },
+  },
   'Retry-After-Optional': { description: 'Seconds to wait before trying again, when known', required: false, schema: { type: 'integer' } },
   Location: { description: 'Where the created resource lives, or where to go next', required: true, schema: { type: 'string' } },
   ETag: { description: 'The strong ETag of the bytes (their sha256)', required: true, schema: { type: 'string' } },
@@ -213,7 +218,11 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
     const responses: Json = {
       [status]: {
         description: status.startsWith('3') ? 'Redirect to the target in Location' : 'Success',
-        headers: { ...COMMON_HEADERS, ...(status.startsWith('3') && { Location: header('Location') }) },
+        headers: {
+          ...COMMON_HEADERS,
+          ...(status.startsWith('3') && { Location: header('Location') }),
+          ...(c.kind === 'mutation' && { 'Idempotent-Replayed': header('Idempotent-Replayed') }),
+        },
         content: { 'application/json': { schema: toSchema(c.output, 'output', schemas) } },
       },
       ...errorResponses(

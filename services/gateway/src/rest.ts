@@ -39,6 +39,8 @@ function restHandler(c: AnyProcedure, rest: RestBinding, forward: Forward, edgeA
         edge: 'rest',
         client: clientOf(req),
         idempotencyKey,
+        // A repeat answered with the first response (success or error) says so, as Stripe's API does.
+        replayed: () => res.setHeader('Idempotent-Replayed', 'true'),
       });
       const status = rest.status ?? 200;
       // A redirecting operation (OIDC start) answers its target in Location, and in the body for API clients.

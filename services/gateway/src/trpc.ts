@@ -41,6 +41,8 @@ export type Forward = (
     client: { ip: string; userAgent?: string };
     /** The client's Idempotency-Key for this call, validated; a mutation without one gets one of the gateway's. */
     idempotencyKey?: string;
+    /** Told when the service answered with the stored response of an earlier request with the same key. */
+    replayed?: () => void;
   },
 ) => Promise<unknown>;
 

@@ -220,12 +220,15 @@ export class IdempotencyStore {
 
   /**
    * Runs `fn` (the handler and its output check) once per key: answers the stored response of an earlier run, waits
-   * for a running one, or runs it under a claim. `fn` answers the validated response.
+   * for a running one, or runs it under a claim. `fn` answers the validated response; `replayed` hears of a replay.
    */
-  async once(req: KeyedRequest, fn: () => Promise<unknown>): Promise<unknown> {
+  async once(req: KeyedRequest, fn: () => Promise<unknown>, replayed: () => void = () => {}): Promise<unknown> {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const begun = await this.begin(req);
-      if (!('attempt' in begun)) return replay(begun);
+      if (!('attempt' in begun)) {
+        replayed();
+        return replay(begun);
+      }
       const claim: Claim = { schema: this.schema, id: req.id, attempt: begun.attempt, open: true, superseded: false };
       const tag = `${claim.id}:${claim.attempt}`;
       this.running.add(tag);

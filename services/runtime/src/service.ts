@@ -76,6 +76,8 @@ export interface CallMeta {
    * the context, so the broker's retries of this call carry it; nested calls do not inherit it.
    */
   idempotencyKey?: string;
+  /** Set by the service that answered with the stored response of an earlier request (travels back with the answer). */
+  idempotentReplay?: boolean;
 }
 
 export type { Emit, UnitOfWork } from './unit-of-work.js';
@@ -435,7 +437,9 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
             // A mutation with an Idempotency-Key runs once per (caller, key): a repeat answers the first response.
             const key = contract.kind === 'mutation' ? parseIdempotencyKey(ctx.meta.idempotencyKey) : undefined;
             if (key === undefined) return await invoke();
-            return await idempotency.once(keyedRequest(contract.action, caller?.userId ?? 'anonymous', key, parsed.data), invoke);
+            return await idempotency.once(keyedRequest(contract.action, caller?.userId ?? 'anonymous', key, parsed.data), invoke, () => {
+              ctx.meta.idempotentReplay = true;
+            });
           } catch (err) {
             outcome = 'error';
             if (err instanceof DomainError) throw toTransportError(err);

@@ -82,6 +82,10 @@ describe('Idempotency-Key on mutations (mesh: two nodes of a service, one caller
     const first = await add({ label }, key);
     // Repeats land on either node (NATS queue groups balance them): the key is the service's, not the node's.
     for (let i = 0; i < 4; i++) expect(await add({ label }, key)).toEqual(first);
+    // The answering node tells the caller it replayed (in meta, merged back into the caller's: the gateway's header).
+    const meta: CallMeta = { token: ann, edge: true, idempotencyKey: key };
+    await caller.broker.call('tally.add', { label }, { meta });
+    expect(meta.idempotentReplay).toBe(true);
     expect(await runs(label)).toHaveLength(1);
 
     expect(await failure(add({ label: `${label}-other` }, key))).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', status: 422 });
