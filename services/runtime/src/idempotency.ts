@@ -191,6 +191,8 @@ const NO_FSYNC = sql`(select set_config('synchronous_commit', 'off', true)) as n
 const PING_AFTER_MS = 500;
 const PING_TIMEOUT_MS = 1_000;
 
+const SETTLE_RETRY_MS = 250;
+
 const PRUNE_EVERY_MS = 10 * 60_000;
 const PRUNE_BATCH = 1000;
 /** A request superseded this many times in a row gives up (409) rather than chase its key around the mesh. */
@@ -201,6 +203,10 @@ export class IdempotencyStore {
   /** Claims this node is running now (`id:attempt`): a claim of this very incarnation not in here was left behind. */
   private readonly running = new Set<string>();
   private timers: NodeJS.Timeout[] = [];
+  /** Statements ending a claim that failed, retried until they succeed or the claim's lease is over (`settle`). */
+  private readonly unsettled = new Map<string, { op: () => Promise<void>; until: number }>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly db: Kysely<any>,
@@ -331,22 +337,21 @@ export class IdempotencyStore {
     return node?.available === true && node.instanceID === instance;
   }
 
-  /** Stores the outcome a repeat answers; best effort: the caller gets its answer even if the database just went away. */
-  private async store(claim: Claim, req: KeyedRequest, outcome: Outcome): Promise<void> {
-    try {
-      await sql`update ${this.table} set state = 'done', response = ${seal(req.seal, outcome)} from ${NO_FSYNC}
+  /** Stores the outcome a repeat answers (the caller gets its answer even while the database is away: see `settle`). */
+  private store(claim: Claim, req: KeyedRequest, outcome: Outcome): Promise<void> {
+    const sealed = seal(req.seal, outcome);
+    return this.settle(claim, 'store the response of', async () => {
+      await sql`update ${this.table} set state = 'done', response = ${sealed} from ${NO_FSYNC}
                 where id = ${claim.id} and attempt = ${claim.attempt}`.execute(this.db);
-    } catch (err) {
-      this.log.warn({ err: String(err) }, 'could not store the response of an Idempotency-Key; a repeat will not replay it');
-    }
+    });
   }
 
   /**
    * After a failure a repeat should retry: a claim that applied nothing is deleted (the repeat runs afresh); one whose
    * unit of work committed is abandoned (no owner), so that a repeat answers IDEMPOTENCY_RESPONSE_LOST at once.
    */
-  private async release(claim: Claim): Promise<void> {
-    try {
+  private release(claim: Claim): Promise<void> {
+    return this.settle(claim, 'release', async () => {
       const d = await this.keys
         .deleteFrom('idempotency_keys')
         .where('id', '=', claim.id)
@@ -362,10 +367,41 @@ export class IdempotencyStore {
           .where('state', '=', 'applied')
           .execute();
       }
+    });
+  }
+
+  /**
+   * Runs the statement that ends a claim; when it fails (the database is away, most likely the very reason the request
+   * failed) it is retried in the background every 250 ms, for as long as the lease: meanwhile this live node answers
+   * pings, so repeats elsewhere wait for it, and would otherwise meet 409 IN_USE until the lease ran out.
+   */
+  private async settle(claim: Claim, what: string, op: () => Promise<void>): Promise<void> {
+    try {
+      await op();
     } catch (err) {
-      // The lease frees it: repeats wait, then take it over.
-      this.log.warn({ err: String(err) }, 'could not release an Idempotency-Key claim');
+      this.log.warn({ err: String(err) }, `could not ${what} an Idempotency-Key; retrying while the database is away`);
+      this.unsettled.set(`${claim.id}:${claim.attempt}`, { op, until: performance.now() + this.settings.leaseMs });
+      this.retryUnsettled();
     }
+  }
+
+  private retryUnsettled(): void {
+    if (this.retryTimer || this.unsettled.size === 0) return;
+    this.retryTimer = setTimeout(() => {
+      void (async () => {
+        for (const [tag, u] of this.unsettled) {
+          try {
+            await u.op();
+            this.unsettled.delete(tag);
+          } catch {
+            if (performance.now() > u.until) this.unsettled.delete(tag); // the lease frees it now
+          }
+        }
+        this.retryTimer = undefined;
+        if (!this.stopped) this.retryUnsettled();
+      })();
+    }, SETTLE_RETRY_MS);
+    this.retryTimer.unref();
   }
 
   /** Deletes the rows past LMS_IDEMPOTENCY_TTL_S, a batch at a time (short locks); answers how many. */
@@ -400,7 +436,8 @@ export class IdempotencyStore {
   }
 
   stop(): void {
-    for (const t of this.timers) clearTimeout(t);
+    this.stopped = true;
+    for (const t of [...this.timers, this.retryTimer]) clearTimeout(t);
   }
 }
 

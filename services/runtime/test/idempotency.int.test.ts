@@ -192,6 +192,29 @@ describe('Idempotency-Key on mutations (mesh: two nodes of a service, one caller
     expect(await runs(label)).toHaveLength(1);
   });
 
+  it('ends a claim as soon as the database answers again, so that repeats on other nodes need not wait out its lease', async () => {
+    const key = randomUUID();
+    const label = uniqueName('away');
+    let release = () => {};
+    let started = () => {};
+    const running = new Promise<void>((r) => (started = r));
+    scripts.set(label, { gate: new Promise<void>((r) => (release = r)), started });
+    const first = failure(add({ label }, key, { timeout: 15_000, retries: 0 }));
+    await running;
+    // The table goes away under the running request, as the database does in an outage: its unit of work fails, and so
+    // does the release of its claim…
+    await sql`alter table tally.idempotency_keys rename to idempotency_keys_away`.execute(a.runtime.db.root);
+    release();
+    expect(await first).toMatchObject({ code: 'INTERNAL', status: 500 });
+    // …and comes back: the release is retried, and the claim is gone long before its lease (3 s) would have freed it.
+    await sql`alter table tally.idempotency_keys_away rename to idempotency_keys`.execute(a.runtime.db.root);
+    const back = performance.now();
+    await waitFor(async () => (await row(key)) === undefined, 2_000, 25);
+    expect(performance.now() - back).toBeLessThan(1_000);
+    const out = await add({ label }, key);
+    expect((await runs(label)).map((r) => r.run)).toEqual([out.run]);
+  });
+
   it('keeps nothing readable without the key, and prunes keys past their time', async () => {
     const key = randomUUID();
     const label = uniqueName('sealed');
