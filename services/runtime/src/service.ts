@@ -435,7 +435,8 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
               return out.data;
             };
             // A mutation with an Idempotency-Key runs once per (caller, key): a repeat answers the first response.
-            const key = contract.kind === 'mutation' ? parseIdempotencyKey(ctx.meta.idempotencyKey) : undefined;
+            const sent: unknown = ctx.meta.idempotencyKey;
+            const key = contract.kind === 'mutation' && typeof sent === 'string' ? parseIdempotencyKey(sent) : undefined;
             if (key === undefined) return await invoke();
             return await idempotency.once(keyedRequest(contract.action, caller?.userId ?? 'anonymous', key, parsed.data), invoke, () => {
               ctx.meta.idempotentReplay = true;
