@@ -2335,12 +2335,13 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Conflicts with the current state */
+        /** @description Conflicts with the current state; on a mutation also IDEMPOTENCY_KEY_IN_USE (with Retry-After) or IDEMPOTENCY_RESPONSE_LOST */
         Error409: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                 "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                "Retry-After": components["headers"]["Retry-After-Optional"];
                 [name: string]: unknown;
             };
             content: {
@@ -2371,7 +2372,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Input fails validation; details.issues names each field */
+        /** @description Input fails validation; details.issues names each field (IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used with another request) */
         Error422: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2444,7 +2445,10 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+        IdempotencyKey: string;
+    };
     requestBodies: never;
     headers: {
         /** @description The request id (the client's X-Request-Id when valid); also in error bodies */
@@ -2455,6 +2459,10 @@ export interface components {
         "RateLimit-Remaining": number;
         /** @description Seconds to wait before trying again */
         "Retry-After": number;
+        /** @description Present (`true`) when this is the stored response of an earlier request with the same Idempotency-Key */
+        "Idempotent-Replayed": "true";
+        /** @description Seconds to wait before trying again, when known */
+        "Retry-After-Optional": number;
         /** @description Where the created resource lives, or where to go next */
         Location: string;
         /** @description The strong ETag of the bytes (their sha256) */
@@ -2471,7 +2479,10 @@ export interface operations {
     authRegister: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2492,6 +2503,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2514,7 +2526,10 @@ export interface operations {
     authLogin: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2534,6 +2549,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2542,6 +2558,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -2555,7 +2572,10 @@ export interface operations {
     authVerifyEmail: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2573,6 +2593,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2586,6 +2607,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -2599,7 +2621,10 @@ export interface operations {
     authResendVerification: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2615,6 +2640,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2626,6 +2652,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -2639,7 +2666,10 @@ export interface operations {
     authForgotPassword: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2658,6 +2688,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2669,6 +2700,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -2682,7 +2714,10 @@ export interface operations {
     authResetPassword: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2701,6 +2736,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2713,6 +2749,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -2726,7 +2763,10 @@ export interface operations {
     authMfaVerify: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2746,6 +2786,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2754,6 +2795,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -2804,7 +2846,10 @@ export interface operations {
     authMfaEnrol: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2822,6 +2867,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2849,7 +2895,10 @@ export interface operations {
     authMfaConfirm: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2867,6 +2916,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2894,7 +2944,10 @@ export interface operations {
     authMfaDisable: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2914,6 +2967,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2940,7 +2994,10 @@ export interface operations {
     authMfaRecoveryCodes: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2958,6 +3015,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3104,7 +3162,10 @@ export interface operations {
     authChangePassword: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3123,6 +3184,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3136,6 +3198,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -3149,7 +3212,10 @@ export interface operations {
     authRefresh: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3167,6 +3233,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3175,6 +3242,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -3188,7 +3256,10 @@ export interface operations {
     authLogout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3204,6 +3275,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3215,6 +3287,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -3262,7 +3335,10 @@ export interface operations {
     authRevokeAllSessions: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3274,6 +3350,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3285,6 +3362,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
             422: components["responses"]["Error422"];
             429: components["responses"]["Error429"];
             431: components["responses"]["Error431"];
@@ -3296,7 +3374,10 @@ export interface operations {
     authRevokeSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 sessionId: string;
             };
@@ -3310,6 +3391,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3322,6 +3404,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             422: components["responses"]["Error422"];
             429: components["responses"]["Error429"];
             431: components["responses"]["Error431"];
@@ -3370,7 +3453,10 @@ export interface operations {
     authRevokeUserSessions: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 userId: string;
             };
@@ -3384,6 +3470,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3396,6 +3483,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             422: components["responses"]["Error422"];
             429: components["responses"]["Error429"];
             431: components["responses"]["Error431"];
@@ -3407,7 +3495,10 @@ export interface operations {
     authRotateKeys: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3423,6 +3514,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3434,6 +3526,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -3510,7 +3603,10 @@ export interface operations {
     usersUpdateMe: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3532,6 +3628,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3541,6 +3638,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -3586,7 +3684,10 @@ export interface operations {
     usersSetNotificationPreferences: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3700,6 +3801,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3709,6 +3811,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -3722,7 +3825,10 @@ export interface operations {
     usersRequestExport: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3738,6 +3844,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3761,7 +3868,10 @@ export interface operations {
     usersRequestErasure: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3783,6 +3893,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3806,7 +3917,10 @@ export interface operations {
     usersRequestExportFor: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 userId: string;
             };
@@ -3824,6 +3938,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3848,7 +3963,10 @@ export interface operations {
     usersRequestErasureFor: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 userId: string;
             };
@@ -3869,6 +3987,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3999,7 +4118,10 @@ export interface operations {
     usersGrantRole: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 userId: string;
             };
@@ -4020,6 +4142,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4030,6 +4153,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -4043,7 +4167,10 @@ export interface operations {
     usersRevokeRole: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 userId: string;
                 role: "admin" | "instructor" | "auditor" | "student";
@@ -4058,6 +4185,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4123,7 +4251,10 @@ export interface operations {
     usersDeactivate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 userId: string;
             };
@@ -4141,6 +4272,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4165,7 +4297,10 @@ export interface operations {
     usersReactivate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 userId: string;
             };
@@ -4183,6 +4318,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4193,6 +4329,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -4249,7 +4386,10 @@ export interface operations {
     coursesCreate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -4291,6 +4431,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4349,7 +4490,10 @@ export interface operations {
     coursesUpdate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 courseId: string;
             };
@@ -4393,6 +4537,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4460,7 +4605,10 @@ export interface operations {
     coursesAddMember: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 courseId: string;
                 userId: string;
@@ -4482,6 +4630,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4506,7 +4655,10 @@ export interface operations {
     coursesRemoveMember: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 courseId: string;
                 userId: string;
@@ -4521,6 +4673,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4627,7 +4780,10 @@ export interface operations {
     coursesCreateModule: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 courseId: string;
             };
@@ -4651,6 +4807,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4675,7 +4832,10 @@ export interface operations {
     coursesDeleteModule: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 moduleId: string;
             };
@@ -4689,6 +4849,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4702,6 +4863,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             422: components["responses"]["Error422"];
             429: components["responses"]["Error429"];
             431: components["responses"]["Error431"];
@@ -4713,7 +4875,10 @@ export interface operations {
     coursesUpdateModule: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 moduleId: string;
             };
@@ -4735,6 +4900,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4759,7 +4925,10 @@ export interface operations {
     coursesCreateLesson: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 moduleId: string;
             };
@@ -4782,6 +4951,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4792,6 +4962,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -4805,7 +4976,10 @@ export interface operations {
     coursesDeleteLesson: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 lessonId: string;
             };
@@ -4819,6 +4993,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4832,6 +5007,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             422: components["responses"]["Error422"];
             429: components["responses"]["Error429"];
             431: components["responses"]["Error431"];
@@ -4843,7 +5019,10 @@ export interface operations {
     coursesUpdateLesson: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 lessonId: string;
             };
@@ -4865,6 +5044,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4875,6 +5055,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -4888,7 +5069,10 @@ export interface operations {
     coursesReorder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 courseId: string;
             };
@@ -4918,6 +5102,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4932,6 +5117,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -4945,7 +5131,10 @@ export interface operations {
     coursesSubmitForReview: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 courseId: string;
             };
@@ -4963,6 +5152,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4987,7 +5177,10 @@ export interface operations {
     coursesArchive: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 courseId: string;
             };
@@ -5005,6 +5198,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5029,7 +5223,10 @@ export interface operations {
     coursesPublish: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 courseId: string;
             };
@@ -5047,6 +5244,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5071,7 +5269,10 @@ export interface operations {
     enrollmentsEnrol: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 courseId: string;
             };
@@ -5089,6 +5290,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5114,7 +5316,10 @@ export interface operations {
     enrollmentsDrop: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 courseId: string;
             };
@@ -5128,6 +5333,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5138,6 +5344,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             422: components["responses"]["Error422"];
             429: components["responses"]["Error429"];
             431: components["responses"]["Error431"];
@@ -5149,7 +5356,10 @@ export interface operations {
     enrollmentsBulkEnrol: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 courseId: string;
             };
@@ -5170,6 +5380,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5197,6 +5408,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -5353,7 +5565,10 @@ export interface operations {
     enrollmentsCompleteLesson: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 lessonId: string;
             };
@@ -5375,6 +5590,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5516,7 +5732,10 @@ export interface operations {
     filesDelete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 fileId: string;
             };
@@ -5530,6 +5749,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5543,6 +5763,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             422: components["responses"]["Error422"];
             429: components["responses"]["Error429"];
             431: components["responses"]["Error431"];
@@ -5554,7 +5775,10 @@ export interface operations {
     filesSignedUrl: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 fileId: string;
             };
@@ -5576,6 +5800,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5590,6 +5815,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -5644,7 +5870,10 @@ export interface operations {
     notificationsMarkRead: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 notificationId: string;
             };
@@ -5662,6 +5891,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5672,6 +5902,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -5685,7 +5916,10 @@ export interface operations {
     notificationsMarkAllRead: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -5701,6 +5935,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5712,6 +5947,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -5792,7 +6028,10 @@ export interface operations {
     notificationsSubscribePush: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -5816,6 +6055,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5825,6 +6065,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -5838,7 +6079,10 @@ export interface operations {
     notificationsUnsubscribePush: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 subscriptionId: string;
             };
@@ -5852,6 +6096,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5865,6 +6110,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             422: components["responses"]["Error422"];
             429: components["responses"]["Error429"];
             431: components["responses"]["Error431"];
@@ -5918,7 +6164,10 @@ export interface operations {
     notificationsAnnounce: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 courseId: string;
             };
@@ -5939,6 +6188,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5949,6 +6199,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -6038,7 +6289,10 @@ export interface operations {
     notificationsPreviewTemplate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 template: "email_verification" | "password_reset" | "password_changed" | "mfa_enabled" | "mfa_disabled" | "welcome" | "privacy_export_ready" | "enrollment_welcome" | "waitlist_promoted" | "course_updated" | "announcement" | "digest";
             };
@@ -6062,6 +6316,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6072,6 +6327,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -6126,7 +6382,10 @@ export interface operations {
     notificationsUnsubscribe: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -6144,6 +6403,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6156,6 +6416,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             422: components["responses"]["Error422"];
@@ -6169,7 +6430,10 @@ export interface operations {
     notificationsRetryDelivery: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 deliveryId: string;
             };
@@ -6187,6 +6451,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {

@@ -191,6 +191,12 @@ export const errorCodes = {
   ENROLLMENT_CLOSED: 409,
   PREREQUISITES_NOT_MET: 409,
   LESSON_LOCKED: 409,
+  /** A repeat of an Idempotency-Key whose first request is still running (after waiting for it a moment). */
+  IDEMPOTENCY_KEY_IN_USE: 409,
+  /** The first request with this Idempotency-Key took effect but its response was lost (its node died in between). */
+  IDEMPOTENCY_RESPONSE_LOST: 409,
+  /** The Idempotency-Key was used before with another request (another operation or body). */
+  IDEMPOTENCY_KEY_REUSED: 422,
   PAYLOAD_TOO_LARGE: 413,
   QUOTA_EXCEEDED: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,

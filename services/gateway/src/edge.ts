@@ -47,6 +47,12 @@ export async function inflate(req: GatewayRequest, encoding: string, limit: numb
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** A request header as one string (repeated headers joined with commas, as HTTP defines), or undefined. */
+export function headerOf(req: GatewayRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
 /** What services learn of the HTTP client: for session lists and audit, never for decisions. */
 export function clientOf(req: GatewayRequest): { ip: string; userAgent?: string } {
   const ua = req.headers['user-agent'];

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Server, ServerResponse } from 'node:http';
 import { auth } from '@lms/contracts';
 import {
@@ -47,13 +48,28 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
 
   // One span per edge call, continuing the client's traceparent; its context rides in ctx.meta.trace.
   // The token (already checked here) travels, not the caller: each service verifies it again.
-  const forward: Forward = (contract, input, { requestId, token, trace, edge, client }) =>
-    inSpan(`${edge} ${contract.action}`, trace, { 'lms.request_id': requestId, 'lms.edge': edge }, () =>
-      broker.call(contract.action, input as object, {
-        meta: { token, requestId, edge: true, trace: traceCarrier(), client } satisfies CallMeta,
-        requestID: requestId,
-      }),
-    );
+  // A mutation without the client's Idempotency-Key gets one of the gateway's: the broker's retries of this call (after a
+  // timeout or a dead node) carry it, and so cannot apply the mutation twice.
+  const forward: Forward = (contract, input, { requestId, token, trace, edge, client, idempotencyKey, replayed }) =>
+    inSpan(`${edge} ${contract.action}`, trace, { 'lms.request_id': requestId, 'lms.edge': edge }, () => {
+      // The call's context keeps this object (its retries too); the answering node's meta is merged back into it.
+      const meta: CallMeta = {
+        token,
+        requestId,
+        edge: true,
+        trace: traceCarrier(),
+        client,
+        idempotencyKey: contract.kind === 'mutation' ? (idempotencyKey ?? `gateway:${randomUUID()}`) : undefined,
+      };
+      return broker
+        .call(contract.action, input as object, {
+          meta,
+          requestID: requestId,
+        })
+        .finally(() => {
+          if (meta.idempotentReplay) replayed?.();
+        });
+    });
   const edgeAuth = new EdgeAuth(runtime.verifier);
   const onError = edgeErrorHandler(log);
   const sse = notificationStreams(edgeAuth);

@@ -66,10 +66,10 @@ export function cors(req: IncomingMessage, res: ServerResponse, opts: CorsOption
   if (origin && (opts.origins === '*' || opts.origins.includes(origin))) {
     res.setHeader('Access-Control-Allow-Origin', opts.origins === '*' ? '*' : origin);
     res.setHeader('Vary', 'Origin');
-    res.setHeader('Access-Control-Expose-Headers', 'X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining');
+    res.setHeader('Access-Control-Expose-Headers', 'X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, Idempotent-Replayed');
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS');
-      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, X-Request-Id, trpc-accept');
+      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, X-Request-Id, trpc-accept, Idempotency-Key');
       res.setHeader('Access-Control-Max-Age', '600');
       res.writeHead(204).end();
       return true;

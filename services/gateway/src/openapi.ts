@@ -10,6 +10,7 @@ import {
   type AnyProcedure,
   type ErrorCode,
 } from '@lms/contracts';
+import { IDEMPOTENCY_KEY_PATTERN } from '@lms/runtime';
 import { z } from 'zod';
 
 type Json = Record<string, unknown>;
@@ -20,10 +21,10 @@ const STATUS_TEXT: Record<number, string> = {
   402: 'The payment was declined',
   403: 'The caller lacks the permission',
   404: 'Not found (or not visible to the caller)',
-  409: 'Conflicts with the current state',
+  409: 'Conflicts with the current state; on a mutation also IDEMPOTENCY_KEY_IN_USE (with Retry-After) or IDEMPOTENCY_RESPONSE_LOST',
   413: 'Body too large',
   415: 'Unsupported Content-Type or Content-Encoding',
-  422: 'Input fails validation; details.issues names each field',
+  422: 'Input fails validation; details.issues names each field (IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used with another request)',
   429: 'Rate limited; see Retry-After',
   431: 'Request headers too large',
   500: 'Internal error',
@@ -37,12 +38,31 @@ const HEADERS: Record<string, Json> = {
   'RateLimit-Limit': { description: 'Requests allowed per window for this client', required: true, schema: { type: 'integer' } },
   'RateLimit-Remaining': { description: 'Requests left in the current window', required: true, schema: { type: 'integer' } },
   'Retry-After': { description: 'Seconds to wait before trying again', required: true, schema: { type: 'integer' } },
+  'Idempotent-Replayed': {
+    description: 'Present (`true`) when this is the stored response of an earlier request with the same Idempotency-Key',
+    required: false,
+    schema: { type: 'string', enum: ['true'] },
+  },
+  'Retry-After-Optional': { description: 'Seconds to wait before trying again, when known', required: false, schema: { type: 'integer' } },
   Location: { description: 'Where the created resource lives, or where to go next', required: true, schema: { type: 'string' } },
   ETag: { description: 'The strong ETag of the bytes (their sha256)', required: true, schema: { type: 'string' } },
   'Accept-Ranges': { description: 'Byte ranges are supported', required: true, schema: { type: 'string', enum: ['bytes'] } },
   'Content-Range': { description: 'The range sent, or `bytes */size` when the range cannot be satisfied', required: true, schema: { type: 'string' } },
 };
 const header = (name: string) => ({ $ref: `#/components/headers/${name}` });
+
+/** The request header every mutation accepts (services/runtime/src/idempotency.ts), declared once in components.parameters. */
+const IDEMPOTENCY_KEY_PARAMETER: Json = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. ' +
+    'The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, ' +
+    'then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. ' +
+    'Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only.',
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: IDEMPOTENCY_KEY_PATTERN },
+};
 /** Headers every response of the API sends: the request id and the rate-limit state. */
 const COMMON_HEADERS = {
   'X-Request-Id': header('X-Request-Id'),
@@ -55,10 +75,11 @@ const COMMON_HEADERS = {
  * gets them without anyone listing them: what any request can meet at the edge (malformed request,
  * a bad bearer token, validation, rate limits, oversized headers, outages), what a body brings (size,
  * media type), what a permission brings (403), what an id in the path brings (404), plus the codes the
- * contract names (`errors`, mapped through `errorCodes`).
+ * contract names (`errors`, mapped through `errorCodes`); a mutation's Idempotency-Key brings 409.
  */
-export function errorStatuses(op: { permission: string; errors?: readonly ErrorCode[]; readsBody: boolean; path: string }): number[] {
+export function errorStatuses(op: { permission: string; errors?: readonly ErrorCode[]; readsBody: boolean; path: string; mutation?: boolean }): number[] {
   const s = new Set<number>([400, 401, 422, 429, 431, 500, 503, 504]);
+  if (op.mutation) s.add(409); // IDEMPOTENCY_KEY_IN_USE, IDEMPOTENCY_RESPONSE_LOST
   if (op.readsBody) [413, 415].forEach((x) => s.add(x));
   if (op.permission !== 'public') s.add(403);
   if (pathParams(op.path).length > 0) s.add(404);
@@ -81,8 +102,10 @@ function errorComponents(): Json {
               ? { 'X-Request-Id': header('X-Request-Id') }
               : {
                   ...COMMON_HEADERS,
-                  // A rate limit says when its window resets; every 503 (an outage) says when to try again.
+                  // A rate limit says when its window resets; every 503 (an outage) says when to try again; a 409
+                  // IDEMPOTENCY_KEY_IN_USE does too (other conflicts do not).
                   ...((s === 429 || s === 503) && { 'Retry-After': header('Retry-After') }),
+                  ...(s === 409 && { 'Retry-After': header('Retry-After-Optional') }),
                 },
           content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
         },
@@ -170,6 +193,7 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       required: true,
       schema: toSchema(fieldOf(c, shape, name), 'input', schemas, inputs),
     }));
+    if (c.kind === 'mutation') parameters.push({ $ref: '#/components/parameters/IdempotencyKey' });
     const rest = Object.keys(shape).filter((k) => !inPath.includes(k));
     let requestBody: Json | undefined;
     if (c.rest.method === 'GET' || c.rest.method === 'DELETE') {
@@ -196,10 +220,16 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
     const responses: Json = {
       [status]: {
         description: status.startsWith('3') ? 'Redirect to the target in Location' : 'Success',
-        headers: { ...COMMON_HEADERS, ...(status.startsWith('3') && { Location: header('Location') }) },
+        headers: {
+          ...COMMON_HEADERS,
+          ...(status.startsWith('3') && { Location: header('Location') }),
+          ...(c.kind === 'mutation' && { 'Idempotent-Replayed': header('Idempotent-Replayed') }),
+        },
         content: { 'application/json': { schema: toSchema(c.output, 'output', schemas) } },
       },
-      ...errorResponses(errorStatuses({ permission: c.permission, errors: c.errors, readsBody: requestBody !== undefined, path: c.rest.path })),
+      ...errorResponses(
+        errorStatuses({ permission: c.permission, errors: c.errors, readsBody: requestBody !== undefined, path: c.rest.path, mutation: c.kind === 'mutation' }),
+      ),
     };
     const op: Json = {
       operationId: c.action.replace(/\.(\w)/g, (_, ch: string) => ch.toUpperCase()),
@@ -288,7 +318,8 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
         title: 'LMS API',
         version: '1.0.0',
         description:
-          'Every operation here is generated from the same contract as its tRPC procedure (`/trpc`). Errors share one body: `{ "error": { "code", "message", "details", "requestId" } }`.',
+          'Every operation here is generated from the same contract as its tRPC procedure (`/trpc`). Errors share one body: `{ "error": { "code", "message", "details", "requestId" } }`. ' +
+          'Every mutation accepts an `Idempotency-Key` header: a repeat with the same key answers the first response.',
         license: { name: 'AGPL-3.0-or-later', identifier: 'AGPL-3.0-or-later' },
       },
       servers: [{ url: serverUrl }],
@@ -297,6 +328,7 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
       components: {
         schemas,
         responses: errorComponents(),
+        parameters: { IdempotencyKey: IDEMPOTENCY_KEY_PARAMETER },
         headers: HEADERS,
         securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       },

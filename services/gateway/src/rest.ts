@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { allProcedures, type AnyProcedure, type RestBinding } from '@lms/contracts';
-import { carrierFromHeaders, DomainError, toPublicError, type Logger } from '@lms/runtime';
+import { carrierFromHeaders, DomainError, parseIdempotencyKey, toPublicError, type Logger } from '@lms/runtime';
 import type { EdgeAuth } from './edge-auth.js';
-import { clientOf } from './edge.js';
+import { clientOf, headerOf } from './edge.js';
 import { sendError, sendJson, type GatewayRequest } from './http.js';
 import { pathParams } from './openapi.js';
 import type { Forward } from './trpc.js';
@@ -27,6 +27,8 @@ function restHandler(c: AnyProcedure, rest: RestBinding, forward: Forward, edgeA
       }
       const input: Record<string, unknown> = readsBody && !form ? { ...(req.body ?? {}) } : { ...(req.query ?? {}) };
       for (const p of inPath) input[p] = req.$params?.[p];
+      // Mutations only (a query is safe to repeat); validated before anything runs.
+      const idempotencyKey = c.kind === 'mutation' ? parseIdempotencyKey(headerOf(req, 'idempotency-key')) : undefined;
       const caller = await edgeAuth.callerOf(req);
       const token = caller ? edgeAuth.tokenOf(req) : undefined;
       const out = await forward(c, input, {
@@ -36,6 +38,9 @@ function restHandler(c: AnyProcedure, rest: RestBinding, forward: Forward, edgeA
         trace: carrierFromHeaders(req.headers),
         edge: 'rest',
         client: clientOf(req),
+        idempotencyKey,
+        // A repeat answered with the first response (success or error) says so, as Stripe's API does.
+        replayed: () => res.setHeader('Idempotent-Replayed', 'true'),
       });
       const status = rest.status ?? 200;
       // A redirecting operation (OIDC start) answers its target in Location, and in the body for API clients.

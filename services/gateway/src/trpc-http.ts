@@ -3,7 +3,7 @@ import type { AppRouter } from '@lms/contracts';
 import { carrierFromHeaders, RETRY_AFTER_S, toPublicError, type Logger } from '@lms/runtime';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import type { EdgeAuth } from './edge-auth.js';
-import { clientOf, contentEncodingOf, hasBody, inflate } from './edge.js';
+import { clientOf, contentEncodingOf, hasBody, headerOf, inflate } from './edge.js';
 import type { GatewayRequest } from './http.js';
 import { sendTrpcError, trpcCallsOf, trpcRequest, type TrpcContext } from './trpc.js';
 
@@ -37,6 +37,7 @@ export function trpcHandler(router: AppRouter, edgeAuth: EdgeAuth, bodyLimitByte
             token: () => edgeAuth.tokenOf(req),
             trace: carrierFromHeaders(req.headers),
             client: clientOf(req),
+            idempotencyKeys: headerOf(req, 'idempotency-key'),
           };
         },
         // A call that failed for an outage (503) tells the client when to come back, as REST does.

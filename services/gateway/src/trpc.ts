@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ServerResponse } from 'node:http';
 import { catalogue, type AnyProcedure, type AppRouter, type LmsErrorData } from '@lms/contracts';
-import { errorHeaders, toPublicError, type Caller, type PublicError, type TraceCarrier } from '@lms/runtime';
+import { errorHeaders, parseIdempotencyKey, toPublicError, type Caller, type PublicError, type TraceCarrier } from '@lms/runtime';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
@@ -18,6 +18,15 @@ export interface TrpcContext {
   /** Incoming W3C trace context, if the client sent one. */
   trace?: TraceCarrier;
   client: { ip: string; userAgent?: string };
+  /** The `Idempotency-Key` header: one key per call of the batch, comma-separated, in order (empty for none). */
+  idempotencyKeys: string | undefined;
+}
+
+/** The key a tRPC call carries: its item of the header's list (the whole header for a single call). */
+export function trpcIdempotencyKey(header: string | undefined, index: number): string | undefined {
+  if (header === undefined) return undefined;
+  const item = header.split(',')[index]?.trim();
+  return item ? parseIdempotencyKey(item) : undefined;
 }
 
 export type Forward = (
@@ -30,6 +39,10 @@ export type Forward = (
     trace?: TraceCarrier;
     edge: 'trpc' | 'rest';
     client: { ip: string; userAgent?: string };
+    /** The client's Idempotency-Key for this call, validated; a mutation without one gets one of the gateway's. */
+    idempotencyKey?: string;
+    /** Told when the service answered with the stored response of an earlier request with the same key. */
+    replayed?: () => void;
   },
 ) => Promise<unknown>;
 
@@ -139,6 +152,7 @@ export function buildTrpcRouter(forward: Forward): AppRouter {
       const resolve = async ({ input, ctx, batchIndex }: { input: unknown; ctx: TrpcContext; batchIndex?: number }) => {
         const requestId = callRequestId(ctx.requestId, ctx.batch !== undefined, batchIndex ?? 0);
         try {
+          const idempotencyKey = contract.kind === 'mutation' ? trpcIdempotencyKey(ctx.idempotencyKeys, batchIndex ?? 0) : undefined;
           const caller = await ctx.caller();
           return await forward(contract, input, {
             requestId,
@@ -147,6 +161,7 @@ export function buildTrpcRouter(forward: Forward): AppRouter {
             trace: ctx.trace,
             edge: 'trpc',
             client: ctx.client,
+            idempotencyKey,
           });
         } catch (err) {
           throw new ForwardedError(toPublicError(err), requestId);

@@ -163,6 +163,17 @@ export const runtimeEnv = declareEnv('runtime', {
   MOLECULER_CACHER_REDIS: z.string().optional().meta({ description: 'A redis:// URL for a cache shared by the mesh; in-memory otherwise', secret: true }),
   MOLECULER_TRACING: env.bool().default(false).meta({ description: "Log Moleculer's own spans (OpenTelemetry is OTEL_*)" }),
   MOLECULER_SHUTDOWN_TIMEOUT: env.int().default(5_000).meta({ description: 'Drain in-flight requests this long on SIGTERM, in ms' }),
+  // Idempotency-Key (services/runtime/src/idempotency.ts): how long a mutation's key and response are kept, and repeats.
+  LMS_IDEMPOTENCY_TTL_S: env.int().min(60).default(86_400).meta({ description: "How long a mutation's Idempotency-Key and its response are kept, in s" }),
+  LMS_IDEMPOTENCY_WAIT_MS: env
+    .int()
+    .default(5_000)
+    .meta({ description: 'How long a repeat waits for the first request with its key to finish before answering 409 IDEMPOTENCY_KEY_IN_USE, in ms' }),
+  LMS_IDEMPOTENCY_LEASE_MS: env
+    .int()
+    .min(1_000)
+    .default(30_000)
+    .meta({ description: 'After this long a running request no longer holds its key against a repeat, even on a live node, in ms' }),
 });
 export type RuntimeEnv = z.output<typeof runtimeEnv>;
 

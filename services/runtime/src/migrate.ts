@@ -44,6 +44,28 @@ export const runtimeMigrations: Migrations = {
       await db.schema.dropTable('outbox').execute();
     },
   },
+  // Named after the services' migrations that existed when it landed: Kysely refuses a new migration that sorts before applied ones.
+  '20261201050000_runtime_idempotency': {
+    async up(db: Kysely<any>) {
+      // One row per (caller, Idempotency-Key) of a mutation: see services/runtime/src/idempotency.ts.
+      await db.schema
+        .createTable('idempotency_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('owner_instance', 'text', (c) => c.notNull())
+        .addColumn('claimed_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('response', 'bytea')
+        .execute();
+      await db.schema.createIndex('idempotency_keys_created_at').on('idempotency_keys').column('created_at').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('idempotency_keys').execute();
+    },
+  },
 };
 
 export interface MigrationReport {

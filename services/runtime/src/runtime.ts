@@ -9,6 +9,7 @@ import { JetStreamTransport, type StreamLimits } from './events/jetstream.js';
 import type { OutboxRelay } from './events/outbox.js';
 import type { EventTransport, Subscription } from './events/types.js';
 import type { Logger } from './logger.js';
+import type { IdempotencySettings } from './idempotency.js';
 import { migrateAll } from './migrate.js';
 import { setMfaRequiredRoles, type ServiceModule } from './service.js';
 import { startTelemetry } from './telemetry.js';
@@ -30,6 +31,8 @@ export interface RuntimeSettings extends RuntimeConfig {
   jwksRefreshMinMs: number;
   accessTtlS: number;
   mfaRequiredRoles: string[];
+  /** Idempotency-Key: how long keys and responses are kept, how long a repeat waits, when a claim's lease ends. */
+  idempotency: IdempotencySettings;
   /** Every variable the node's declarations parsed (the runtime's and its services'), by name. */
   envValues: Record<string, unknown>;
 }
@@ -101,6 +104,7 @@ export function runtimeSettings(overrides: Partial<RuntimeSettings> = {}, servic
     jwksRefreshMinMs: e.LMS_JWKS_REFRESH_MIN_MS,
     accessTtlS: e.AUTH_ACCESS_TTL_S,
     mfaRequiredRoles: e.LMS_MFA_REQUIRED_ROLES,
+    idempotency: { ttlS: e.LMS_IDEMPOTENCY_TTL_S, waitMs: e.LMS_IDEMPOTENCY_WAIT_MS, leaseMs: e.LMS_IDEMPOTENCY_LEASE_MS },
     envValues: values,
     ...base,
     ...overrides,

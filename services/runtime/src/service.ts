@@ -23,6 +23,7 @@ import { inSpan, traceCarrier, type TraceCarrier } from './tracing.js';
 import type { Migrations } from './migrate.js';
 import type { Runtime } from './runtime.js';
 import { envOf, type EnvSchema } from './config.js';
+import { IdempotencyStore, keyedRequest, markApplied, parseIdempotencyKey } from './idempotency.js';
 
 /** The authenticated caller, as this node's TokenVerifier read it from the access token in `meta.token`. */
 export interface Caller {
@@ -70,6 +71,13 @@ export interface CallMeta {
   trace?: TraceCarrier;
   /** The HTTP client as the gateway saw it (set by the gateway only). */
   client?: { ip: string; userAgent?: string };
+  /**
+   * The request's Idempotency-Key (mutations; the gateway sets the client's, or one of its own per request): it stays in
+   * the context, so the broker's retries of this call carry it; nested calls do not inherit it.
+   */
+  idempotencyKey?: string;
+  /** Set by the service that answered with the stored response of an earlier request (travels back with the answer). */
+  idempotentReplay?: boolean;
 }
 
 export type { Emit, UnitOfWork } from './unit-of-work.js';
@@ -92,7 +100,8 @@ export async function call<C extends AnyProcedure>(
   // Not `via`: a REPL call is audited once, where it lands, not at every service it reaches.
   return ctx.call<z.output<C['output']>, z.input<C['input']>>(contract.action, input, {
     ...opts,
-    meta: { edge: false, trace: traceCarrier(), token: ctx.meta.token, via: undefined } satisfies CallMeta,
+    // Not the Idempotency-Key either: it names the caller's request, not this call (Moleculer copies the parent's meta).
+    meta: { edge: false, trace: traceCarrier(), token: ctx.meta.token, via: undefined, idempotencyKey: undefined } satisfies CallMeta,
   });
 }
 
@@ -297,6 +306,8 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
           .transaction()
           .execute(async (trx) => {
             const r = await runUnit(schemaName, trx, requestId, after, (emit) => fn({ trx, repo, emit, afterCommit: (f) => void after.push(f) }));
+            // The request's Idempotency-Key (if any) becomes `applied` with the unit's effects, in its transaction.
+            await markApplied(trx, schemaName);
             emitted = r.emitted;
             return r.result;
           });
@@ -367,6 +378,13 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
       });
       for (const s of subs) runtime.subscriptions.set(s.consumer, s);
       const handles: Array<{ stop(): Promise<void> }> = [];
+      const idempotency = new IdempotencyStore(
+        runtime.db.forSchema(schemaName),
+        schemaName,
+        runtime.broker,
+        runtime.config.idempotency,
+        runtime.logger(`${def.name}.idempotency`),
+      );
 
       // One warning per outage burst, not one per failed request (thousands while the database is away).
       let lastOutageLog = 0;
@@ -404,32 +422,41 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
             if (!parsed.success) throw validationError(parsed.error);
             const perms = callerPermissions(caller);
             const requestId = ctx.meta.requestId;
-            const result = await handler({
-              input: parsed.data,
-              // authorize() let no call without a caller through to a procedure that needs one.
-              caller: caller as Caller,
-              client: ctx.meta.client,
-              requestId: requestId ?? ctx.requestID ?? '',
-              ctx,
-              repo,
-              deps,
-              logger,
-              call: (c, input, opts) => {
-                outsideUnit(c);
-                return detached(() => call(ctx, c, input, opts));
-              },
-              can: (p) => perms.has(p),
-              uow: (fn) => unitOfWork(fn, requestId),
+            const invoke = async () => {
+              const result = await handler({
+                input: parsed.data,
+                // authorize() let no call without a caller through to a procedure that needs one.
+                caller: caller as Caller,
+                client: ctx.meta.client,
+                requestId: requestId ?? ctx.requestID ?? '',
+                ctx,
+                repo,
+                deps,
+                logger,
+                call: (c, input, opts) => {
+                  outsideUnit(c);
+                  return detached(() => call(ctx, c, input, opts));
+                },
+                can: (p) => perms.has(p),
+                uow: (fn) => unitOfWork(fn, requestId),
+              });
+              const out = contract.output.safeParse(result);
+              if (!out.success) {
+                logger.error(
+                  { action: contract.action, issues: validationError(out.error, 'output').details },
+                  'handler returned a value that breaks its contract',
+                );
+                throw new DomainError('INTERNAL', 'The service returned an invalid response');
+              }
+              return out.data;
+            };
+            // A mutation with an Idempotency-Key runs once per (caller, key): a repeat answers the first response.
+            const sent: unknown = ctx.meta.idempotencyKey;
+            const key = contract.kind === 'mutation' && typeof sent === 'string' ? parseIdempotencyKey(sent) : undefined;
+            if (key === undefined) return await invoke();
+            return await idempotency.once(keyedRequest(contract.action, caller?.userId ?? 'anonymous', key, parsed.data), invoke, () => {
+              ctx.meta.idempotentReplay = true;
             });
-            const out = contract.output.safeParse(result);
-            if (!out.success) {
-              logger.error(
-                { action: contract.action, issues: validationError(out.error, 'output').details },
-                'handler returned a value that breaks its contract',
-              );
-              throw new DomainError('INTERNAL', 'The service returned an invalid response');
-            }
-            return out.data;
           } catch (err) {
             outcome = 'error';
             if (err instanceof DomainError) throw toTransportError(err);
@@ -462,6 +489,12 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
           const database = (await runtime.db.reachable()) ? 'up' : 'down';
           return { ok: database === 'up', service: def.name, node: String(runtime.broker.nodeID), database };
         },
+      };
+
+      // Operator action (REPL, tests): prune the keys past LMS_IDEMPOTENCY_TTL_S now, as the timer does every ten minutes.
+      actions['idempotency.prune'] = {
+        visibility: 'public',
+        handler: async () => ({ pruned: await idempotency.prune() }),
       };
 
       // Operator actions for the event consumers (REPL, `lms events ...`); never exposed at the edge.
@@ -500,10 +533,12 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
         dependencies: def.dependencies,
         actions,
         async started() {
+          idempotency.start();
           for (const s of subs) handles.push(await runtime.transport.subscribe(s));
           await def.started?.(lifecycleArg, service);
         },
         async stopped() {
+          idempotency.stop();
           await relay.stop();
           await Promise.all(handles.map((h) => h.stop()));
           await def.stopped?.(lifecycleArg, service);

@@ -21,7 +21,7 @@ import { DomainError, type AnyProcedure, type EventContract } from '@lms/contrac
 import { Errors, type ServiceBroker } from 'moleculer';
 import type { z } from 'zod';
 import { databaseOverPGlite } from './db.js';
-import { migrateAll } from './migrate.js';
+import { migrateAll, runtimeMigrations, type Migrations } from './migrate.js';
 import { startNode, type LmsNode, type RuntimeSettings } from './runtime.js';
 import type { Caller, CallMeta, ServiceModule } from './service.js';
 import type { Verifier } from './token-verifier.js';
@@ -222,7 +222,9 @@ export function pgliteSnapshot(services: ServiceModule[]): Promise<Blob | undefi
   const build = [require.resolve('@electric-sql/pglite'), require.resolve('@electric-sql/pglite-pgvector')];
   const base = `base-${hash(build)}`;
   const withSchema = services.filter((s) => s.schema);
-  const migrations = withSchema.flatMap((s) => [s.schema, ...Object.entries(s.migrations).flatMap(([n, m]) => [n, m.up.toString(), m.down?.toString() ?? ''])]);
+  const sources = (ms: Migrations) => Object.entries(ms).flatMap(([n, m]) => [n, m.up.toString(), m.down?.toString() ?? '']);
+  // The runtime's own tables (outbox, idempotency keys…) are migrated into every schema: a new one names a new snapshot.
+  const migrations = [...sources(runtimeMigrations), ...withSchema.flatMap((s) => [s.schema, ...sources(s.migrations)])];
   const key = `migrated-${hash([base, ...migrations])}`;
   let p = snapshots.get(key);
   if (!p) {

@@ -4,6 +4,7 @@ import type { EventContract } from '@lms/contracts';
 import type { Kysely, Transaction } from 'kysely';
 import type { z } from 'zod';
 import type { RuntimeTables } from './events/types.js';
+import { outsideClaim } from './idempotency.js';
 
 /** Emits a domain event from a unit of work: written to the outbox in its transaction, relayed once it commits. */
 export type Emit = <E extends EventContract>(event: E, payload: z.input<E['payload']>, key?: string) => Promise<string>;
@@ -54,11 +55,12 @@ export function inUnitOfWork(): boolean {
 }
 
 /**
- * Runs `fn` outside any unit of work: background loops (relays, workers, sagas) woken from inside a transaction
+ * Runs `fn` outside any unit of work (and any Idempotency-Key claim): background loops (relays, workers, sagas) woken from inside a transaction
  * must not join it.
  */
 export function detached<T>(fn: () => T): T {
-  return units.exit(fn);
+  // Nor the request's Idempotency-Key claim: their units of work are not the request's effects.
+  return units.exit(() => outsideClaim(fn));
 }
 
 /**
