@@ -6,6 +6,7 @@
 import os from 'node:os';
 import type { BrokerOptions } from 'moleculer';
 import { readRuntimeEnv, type RuntimeConfig, type RuntimeEnv } from './config.js';
+import { LivenessDiscoverer } from './liveness.js';
 import { ActionSubjectNatsTransporter } from './nats-transporter.js';
 
 /**
@@ -71,7 +72,9 @@ export default function brokerOptions(cfg: RuntimeConfig & { envValues?: Record<
     // MOLECULER_REQUEST_TIMEOUT (ms): a call with no answer by then fails with TIMEOUT (504).
     requestTimeout: e.MOLECULER_REQUEST_TIMEOUT,
 
-    // MOLECULER_RETRIES: retryable errors only (a node went away, a timeout); domain errors never retry.
+    // MOLECULER_RETRIES: retryable errors only (a node went away, a timeout, no node has the action yet); domain
+    // errors never retry. A call a dead node held is rejected as soon as the node is found dead (liveness.ts) and
+    // goes to another node after 50 ms, with the same params and ctx.meta (an Idempotency-Key travels there).
     retryPolicy: {
       enabled: e.MOLECULER_RETRIES > 0,
       retries: e.MOLECULER_RETRIES,
@@ -105,9 +108,17 @@ export default function brokerOptions(cfg: RuntimeConfig & { envValues?: Record<
     registry: {
       strategy: e.MOLECULER_STRATEGY,
       preferLocal: e.MOLECULER_PREFER_LOCAL,
+      // MOLECULER_HEARTBEAT_INTERVAL / MOLECULER_SUSPECT_AFTER / MOLECULER_HEARTBEAT_TIMEOUT (seconds): a node silent
+      // for SUSPECT_AFTER whose NATS connection is closed (a crash, kill -9) is dropped at once, and the calls it held
+      // are retried elsewhere; one silent for HEARTBEAT_TIMEOUT is dropped whatever NATS says.
+      discoverer: new LivenessDiscoverer({
+        intervalMs: e.MOLECULER_HEARTBEAT_INTERVAL * 1000,
+        suspectAfterMs: e.MOLECULER_SUSPECT_AFTER * 1000,
+        timeoutMs: Math.max(e.MOLECULER_HEARTBEAT_TIMEOUT, e.MOLECULER_SUSPECT_AFTER) * 1000,
+      }),
     },
 
-    // Heartbeats decide when a silent node is dropped from the registry (seconds).
+    // The same figures for Moleculer's own uses of them (seconds).
     heartbeatInterval: e.MOLECULER_HEARTBEAT_INTERVAL,
     heartbeatTimeout: e.MOLECULER_HEARTBEAT_TIMEOUT,
 

@@ -26,6 +26,14 @@ export function validationError(err: ZodError, where: 'input' | 'output' = 'inpu
   return new DomainError('VALIDATION_FAILED', first ? `Invalid ${where}: ${first.path}: ${first.message}` : `Invalid ${where}`, { issues });
 }
 
+/** The answer when no node can serve a call now; the edges send `details.retryAfterSeconds` as Retry-After. */
+const serviceUnavailable: PublicError = {
+  code: 'SERVICE_UNAVAILABLE',
+  status: 503,
+  message: 'A required service is unavailable; try again shortly',
+  details: { retryAfterSeconds: 1 },
+};
+
 /** Turns anything thrown anywhere into the one public error model; never leaks internals. */
 export function toPublicError(err: unknown): PublicError {
   if (err instanceof DomainError) return { code: err.code, status: err.status, message: err.message, details: err.details };
@@ -36,15 +44,21 @@ export function toPublicError(err: unknown): PublicError {
       const data = raw && typeof raw === 'object' && Object.keys(raw).length ? (raw as Record<string, unknown>) : undefined;
       return { code: err.type, status: errorCodes[err.type], message: err.message, details: data };
     }
-    if (err instanceof Errors.RequestTimeoutError) return { code: 'TIMEOUT', status: 504, message: 'The request timed out' };
+    if (err instanceof Errors.RequestTimeoutError || err instanceof Errors.RequestSkippedError) {
+      return { code: 'TIMEOUT', status: 504, message: 'The request timed out' };
+    }
+    // No node left to serve it (all retries spent): a node died with the call (REQUEST_REJECTED), none has the
+    // action, a full queue, an open breaker, and any other retryable Moleculer error, whatever its type.
     if (
       err instanceof Errors.ServiceNotFoundError ||
       err instanceof Errors.ServiceNotAvailableError ||
+      err instanceof Errors.RequestRejectedError ||
       err instanceof Errors.QueueIsFullError ||
       err instanceof Errors.BrokerDisconnectedError ||
-      err.type === 'CIRCUIT_BREAKER_OPEN'
+      err.type === 'CIRCUIT_BREAKER_OPEN' ||
+      err.retryable
     ) {
-      return { code: 'SERVICE_UNAVAILABLE', status: 503, message: 'A required service is unavailable; try again shortly' };
+      return serviceUnavailable;
     }
   }
   return { code: 'INTERNAL', status: 500, message: 'Internal error' };

@@ -1,6 +1,13 @@
-import { Transporters } from 'moleculer';
+import { Transporters, type Transit } from 'moleculer';
+import type { NatsConnection } from 'nats';
 
 type AnyPacket = Parameters<InstanceType<typeof Transporters.NATS>['prepublish']>[0];
+
+/** What NATS says of a node: `gone` when nobody holds its own subjects any more (its connection closed). */
+export type Presence = 'gone' | 'present' | 'unknown';
+
+/** How long a presence question waits: NATS answers "no responders" at once; silence means someone is subscribed. */
+const PROBE_WAIT_MS = 300;
 
 /**
  * Moleculer's NATS transporter, with every call to another node published on `MOL-<ns>.REQB.<action>`
@@ -21,13 +28,51 @@ type AnyPacket = Parameters<InstanceType<typeof Transporters.NATS>['prepublish']
  * names the node that served it, and Moleculer takes that as the context's node.
  */
 export class ActionSubjectNatsTransporter extends Transporters.NATS {
+  /** When each pending request left (weak: Moleculer drops its pending entries when answered or rejected). */
+  private readonly sent = new WeakMap<Transit.TransitRequest, number>();
+  private probes = 0;
+
+  /** When a pending request was published; undefined for one that left another way (a stream). */
+  sentAt(req: Transit.TransitRequest): number | undefined {
+    return this.sent.get(req);
+  }
+
+  /**
+   * Asks NATS whether anyone still subscribes to `nodeID`'s own PING subject. NATS drops a client's subscriptions
+   * the moment it sees the connection close (a `kill -9` closes it at once), and answers a request to a subject
+   * without subscribers with "no responders" (503) straight away: that is `gone`. A live node gets an ordinary
+   * Moleculer PING (it answers PONG on our PONG subject, which Moleculer ignores), nothing comes on the probe's reply
+   * subject, and the wait ends: `present`. The reply subject is under our own `PONG.<node>.>`, which a role may read.
+   */
+  async presenceOf(nodeID: string): Promise<Presence> {
+    const nc = this.client as NatsConnection | null;
+    if (!nc || !this.connected || nc.isClosed()) return 'unknown';
+    // A packet as Moleculer's serializer reads it (type and payload); moleculer exports no Packet class at run time.
+    const data = this.serialize({ type: 'PING', target: nodeID, payload: { time: Date.now(), id: `probe-${++this.probes}` } });
+    try {
+      await nc.request(this.getTopicName('PING', nodeID), data, {
+        timeout: PROBE_WAIT_MS,
+        noMux: true,
+        reply: `${this.getTopicName('PONG', this.nodeID)}.probe.${this.probes}`,
+      });
+      return 'present';
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === '503') return 'gone';
+      return code === 'TIMEOUT' ? 'present' : 'unknown';
+    }
+  }
+
   override prepublish(packet: AnyPacket): Promise<void> {
     if (this.connected) {
       const payload = packet.payload as { stream?: boolean; seq?: number };
       if (packet.type === 'REQ' && packet.target != null && !payload.stream && payload.seq == null) {
-        // The request stays pending under the node the broker picked: if that node leaves, Moleculer rejects
-        // and retries it at once, as before, rather than waiting for the timeout (with several nodes per
-        // action another may have served it; retried calls were at-least-once already).
+        // NATS, not the broker, decides which node serves it, so the pending request is not really "at" the node
+        // the broker picked. When a node dies, the liveness discoverer (liveness.ts) rejects the pending calls it
+        // may hold: those of its actions sent before it went away, which is what this time tells.
+        const pending = (packet.payload as { id?: string }).id;
+        const req = pending === undefined ? undefined : this.transit.pendingRequests.get(pending);
+        if (req) this.sent.set(req, Date.now());
         return this.publishBalancedRequest(packet as Parameters<this['publishBalancedRequest']>[0]);
       }
       if (packet.type === 'INFO' && packet.target == null) {
