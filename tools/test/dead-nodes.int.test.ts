@@ -59,7 +59,12 @@ beforeAll(async () => {
   edge.broker.localBus.on('$node.disconnected', (p: { node: { id: string } }) => droppedAt.set(p.node.id, Date.now()));
   base = `http://127.0.0.1:${gatewayPort(edge.broker)}`;
   await started;
-  await waitFor(async () => [...procs.keys()].every((id) => edge.broker.registry.nodes.get(`${ns}-${id}`)?.available), 20_000);
+  // Known to the edge with their services (a node's first INFO may come before its services started).
+  const serves = (id: string) => {
+    const node = edge.broker.registry.nodes.get(`${ns}-${id}`);
+    return Boolean(node?.available && node.services.some((s) => s.name === id.replace(/-\d$/, '')));
+  };
+  await waitFor(async () => [...procs.keys()].every(serves), 20_000);
 
   // A published course of four lessons, and learners enrolled in it (the first account is the admin).
   const reg = async (email: string) => (await http(base, 'POST', '/api/v1/auth/register', { email, password: pw, displayName: 'Dead nodes' })).body;
@@ -149,8 +154,22 @@ describe('a node killed under load', () => {
     // dead node used to wait for the 10 s timeout; here they are retried once the node is found dead.
     const slowest = Math.max(...after.map((s) => s.ms));
     const rel = (s: Sample) => `${s.op} ${s.start - killedAt}+${s.ms}`;
-    console.log('before the kill, slowest:', before.sort((a, b) => b.ms - a.ms).slice(0, 5).map(rel).join(', '));
-    console.log('after the kill, slowest:', [...after].sort((a, b) => b.ms - a.ms).slice(0, 12).map(rel).join(', '));
+    console.log(
+      'before the kill, slowest:',
+      before
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 5)
+        .map(rel)
+        .join(', '),
+    );
+    console.log(
+      'after the kill, slowest:',
+      [...after]
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 12)
+        .map(rel)
+        .join(', '),
+    );
     const slow = after.filter((s) => s.ms > 500);
     const degradedFor = slow.length ? Math.max(...slow.map((s) => s.start + s.ms)) - killedAt : 0;
     console.log(

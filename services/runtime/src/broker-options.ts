@@ -43,6 +43,21 @@ export function nodeIdOf(cfg: Pick<RuntimeConfig, 'nodeId' | 'natsUser'>): strin
   return `${cfg.natsUser}.${id}`;
 }
 
+/**
+ * Whether a failed call is tried again. Only retryable failures of the call itself: one this node saw (the node
+ * serving it died, no node has the action, the timeout) or a remote node's bulkhead turning it away before running
+ * it. A retryable error that another node answered with came from inside its handler (its own call to a third
+ * service failed after that node's own retries, its database went away): the handler ran, so repeating the whole
+ * call would multiply the retries down the chain and repeat work; it is answered as it is (503 at the edge).
+ */
+export function shouldRetry(err: unknown, self: string): boolean {
+  const e = err as { retryable?: boolean; nodeID?: string; type?: string } | null;
+  if (!e?.retryable) return false;
+  // Moleculer sets `nodeID` on an error it rebuilt from another node's answer.
+  const fromAnotherNode = e.nodeID !== undefined && e.nodeID !== self;
+  return !fromAnotherNode || e.type === 'QUEUE_FULL';
+}
+
 /** The broker options of a node, from its settings (the MOLECULER_* variables come parsed with the runtime's). */
 export default function brokerOptions(cfg: RuntimeConfig & { envValues?: Record<string, unknown> }): BrokerOptions {
   const e = (cfg.envValues ?? readRuntimeEnv()) as RuntimeEnv;
@@ -81,7 +96,7 @@ export default function brokerOptions(cfg: RuntimeConfig & { envValues?: Record<
       delay: 50,
       maxDelay: 1_000,
       factor: 2,
-      check: (err) => Boolean((err as { retryable?: boolean }).retryable),
+      check: (err) => shouldRetry(err, nodeIdOf(cfg)),
     },
 
     // MOLECULER_CIRCUIT_BREAKER=false to disable: stop calling an endpoint that keeps failing.

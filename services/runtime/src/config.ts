@@ -144,11 +144,11 @@ export const runtimeEnv = declareEnv('runtime', {
     .default('RoundRobin')
     .meta({ description: 'How a call picks among nodes that have the action' }),
   MOLECULER_PREFER_LOCAL: env.bool().default(true).meta({ description: 'Keep calls in process when the node has the action' }),
-  MOLECULER_HEARTBEAT_INTERVAL: env.number().min(0.1).default(0.5).meta({ description: 'Heartbeat interval, in seconds (fractions allowed)' }),
+  MOLECULER_HEARTBEAT_INTERVAL: env.number().min(0.1).default(0.25).meta({ description: 'Heartbeat interval, in seconds (fractions allowed)' }),
   MOLECULER_SUSPECT_AFTER: env
     .number()
     .min(0.2)
-    .default(1)
+    .default(0.75)
     .meta({ description: 'A node silent this long (s) is looked up on NATS; one whose connection NATS has closed is dropped at once' }),
   MOLECULER_HEARTBEAT_TIMEOUT: env
     .number()

@@ -17,6 +17,11 @@ export interface LivenessOptions {
 const CHECK_EVERY_MS = 100;
 /** Slack for a request that reached NATS just before the node's socket was seen closed (ms). */
 const IN_FLIGHT_MARGIN_MS = 250;
+/**
+ * After this node's own NATS connection comes back, how long the others get to come back too before their silence
+ * counts (ms): when the NATS server restarts, every node reconnects after its own client's wait (about 2 s).
+ */
+const RECONNECT_GRACE_MS = 3_000;
 
 /**
  * Moleculer's discoverer with a dead node noticed in about a second instead of 15–30 s, and the calls it held
@@ -64,9 +69,10 @@ export class LivenessDiscoverer extends Discoverers.Local {
 
   override startHeartbeatTimers(): void {
     this.stopHeartbeatTimers();
+    const now = Date.now();
     // ±10 % so that the mesh's heartbeats do not fall into step.
     this.heartbeatTimer = setInterval(() => void this.beat(), this.liveness.intervalMs * (0.9 + Math.random() * 0.2)).unref();
-    this.lastCheck = Date.now();
+    this.lastCheck = now;
     this.checkNodesTimer = setInterval(() => this.checkRemoteNodes(), CHECK_EVERY_MS).unref();
     this.offlineTimer = setInterval(() => this.checkOfflineNodes(), 60_000).unref();
   }
@@ -97,6 +103,13 @@ export class LivenessDiscoverer extends Discoverers.Local {
     this.lastCheck = now;
     // This process was blocked: the heartbeats that came meanwhile are still unread. Judge on the next tick.
     if (late > CHECK_EVERY_MS) return;
+    // Our own connection is away or just back (a NATS restart): the others are reconnecting too, and their
+    // silence says nothing yet. Start counting it again once the grace is over.
+    const tx = this.transit?.tx;
+    if (tx instanceof ActionSubjectNatsTransporter && tx.reconnectedWithin(RECONNECT_GRACE_MS)) {
+      for (const id of this.lastSeen.keys()) this.lastSeen.set(id, now);
+      return;
+    }
     for (const node of this.registry.nodes.toArray()) {
       if (node.local || !node.available) continue;
       const seen = this.lastSeen.get(node.id);

@@ -1,5 +1,5 @@
-import { Transporters, type Transit } from 'moleculer';
-import type { NatsConnection } from 'nats';
+import { Errors, Transporters, type Transit } from 'moleculer';
+import { Events, type NatsConnection } from 'nats';
 
 type AnyPacket = Parameters<InstanceType<typeof Transporters.NATS>['prepublish']>[0];
 
@@ -31,6 +31,57 @@ export class ActionSubjectNatsTransporter extends Transporters.NATS {
   /** When each pending request left (weak: Moleculer drops its pending entries when answered or rejected). */
   private readonly sent = new WeakMap<Transit.TransitRequest, number>();
   private probes = 0;
+  /** When this node's NATS connection last came back (ms since the epoch); Infinity while it is down. */
+  private natsBackAt = 0;
+
+  override connect(): Promise<void> {
+    return super.connect().then(() => {
+      void this.watchConnection();
+      this.listenForNoResponders();
+    });
+  }
+
+  /**
+   * Where NATS says that nobody serves a request: each request leaves with the reply subject
+   * `MOL-<ns>.RES.<node>.none.<request id>` (Moleculer answers on its own `RES.<node>`, never on a NATS reply
+   * subject), so when no node is in the action's queue group NATS sends its "no responders" status here at once, and
+   * the request fails with a retryable SERVICE_NOT_AVAILABLE instead of waiting for its timeout. This covers the
+   * moments a dead node is still in the registry but was the last of its action, or a node is reconnecting.
+   */
+  private listenForNoResponders(): void {
+    const nc = this.client as NatsConnection | null;
+    if (!nc) return;
+    nc.subscribe(`${this.noResponders()}.*`, {
+      callback: (_err, msg) => {
+        if (msg.data.length !== 0 || msg.headers?.code !== 503) return;
+        const id = msg.subject.slice(this.noResponders().length + 1);
+        const req = this.transit.pendingRequests.get(id);
+        if (!req) return;
+        this.transit.pendingRequests.delete(id);
+        const action = (req.ctx.action as { name?: string } | undefined)?.name;
+        req.reject(new Errors.ServiceNotAvailableError({ action, nodeID: this.nodeID }));
+      },
+    });
+  }
+
+  private noResponders(): string {
+    return `${this.getTopicName('RES', this.nodeID)}.none`;
+  }
+
+  /** nats.js reconnects by itself and Moleculer is not told: the liveness checks need to know (liveness.ts). */
+  private async watchConnection(): Promise<void> {
+    const nc = this.client as NatsConnection | null;
+    if (!nc) return;
+    for await (const s of nc.status()) {
+      if (s.type === Events.Disconnect) this.natsBackAt = Infinity;
+      else if (s.type === Events.Reconnect) this.natsBackAt = Date.now();
+    }
+  }
+
+  /** Whether this node's own NATS connection is down, or came back less than `ms` ago. */
+  reconnectedWithin(ms: number): boolean {
+    return Date.now() - this.natsBackAt < ms;
+  }
 
   /** When a pending request was published; undefined for one that left another way (a stream). */
   sentAt(req: Transit.TransitRequest): number | undefined {
@@ -70,10 +121,12 @@ export class ActionSubjectNatsTransporter extends Transporters.NATS {
         // NATS, not the broker, decides which node serves it, so the pending request is not really "at" the node
         // the broker picked. When a node dies, the liveness discoverer (liveness.ts) rejects the pending calls it
         // may hold: those of its actions sent before it went away, which is what this time tells.
-        const pending = (packet.payload as { id?: string }).id;
-        const req = pending === undefined ? undefined : this.transit.pendingRequests.get(pending);
+        const { id, action } = packet.payload as { id: string; action: string };
+        const req = this.transit.pendingRequests.get(id);
         if (req) this.sent.set(req, Date.now());
-        return this.publishBalancedRequest(packet as Parameters<this['publishBalancedRequest']>[0]);
+        // What publishBalancedRequest does, with a reply subject for NATS's "no responders" (listenForNoResponders).
+        (this.client as NatsConnection).publish(`${this.prefix}.REQB.${action}`, this.serialize(packet), { reply: `${this.noResponders()}.${id}` });
+        return Promise.resolve();
       }
       if (packet.type === 'INFO' && packet.target == null) {
         return this.makeBalancedSubscriptions().then(() => super.prepublish(packet));
