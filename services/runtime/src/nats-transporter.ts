@@ -1,5 +1,5 @@
 import { Errors, Transporters, type Transit } from 'moleculer';
-import { Events, type NatsConnection } from 'nats';
+import { Events, type NatsConnection, type Subscription } from 'nats';
 
 type AnyPacket = Parameters<InstanceType<typeof Transporters.NATS>['prepublish']>[0];
 
@@ -20,9 +20,10 @@ const PROBE_WAIT_MS = 300;
  * call, even to a service of the same process, goes through NATS. Here the broker still balances, so a
  * call to a local service stays in-process (`preferLocal`); a remote call leaves on the action's subject and
  * NATS hands it to one of the nodes serving the action, which need not be the one the broker picked (a node
- * that died is no longer in the queue group, so a call never waits on it).
+ * that died is no longer in the queue group, so a new call never goes to it; the calls it held when it died are
+ * rejected and retried by the liveness discoverer, liveness.ts, and one that no node serves fails at once).
  *
- * Each node joins the queue groups of its actions before it announces them (the broadcast INFO), as the
+ * Each node joins the queue groups of its actions before it announces them (any INFO it sends), as the
  * local discoverer does with disableBalancer. Streamed requests (`stream`, `seq`) keep the node's own subject
  * (their chunks must reach one node); the LMS sends none, and the role permissions allow none. The answer
  * names the node that served it, and Moleculer takes that as the context's node.
@@ -33,6 +34,51 @@ export class ActionSubjectNatsTransporter extends Transporters.NATS {
   private probes = 0;
   /** When this node's NATS connection last came back (ms since the epoch); Infinity while it is down. */
   private natsBackAt = 0;
+
+  /** This node's queue-group subscriptions (its actions' requests, its balanced events), by subject and group. */
+  private readonly balanced = new Map<string, Subscription>();
+
+  /**
+   * Moleculer drops every queue-group subscription and makes them all again on each INFO broadcast (a node sends
+   * several while its services start). Between the two, NATS has no subscriber for an action whose only node this is,
+   * and a call lands in the gap: it got "no responders" (or, before, was lost until its timeout). Here only the
+   * difference changes: new actions are subscribed, gone ones unsubscribed, the others left as they are; the flush
+   * puts them at the server before the INFO that announces them.
+   */
+  override makeBalancedSubscriptions(): Promise<void> {
+    const nc = this.client as NatsConnection | null;
+    if (!nc) return Promise.resolve();
+    const wanted = new Map<string, { subject: string; queue: string; cmd: 'REQ' | 'EVENT' }>();
+    type ServiceInfo = { name: string; actions?: Record<string, unknown>; events?: Record<string, { group?: string }> };
+    for (const raw of this.broker.getLocalNodeInfo().services as Record<string, unknown>[]) {
+      const service = raw as ServiceInfo;
+      for (const action of Object.keys(service.actions ?? {})) {
+        wanted.set(`REQB ${action}`, { subject: `${this.prefix}.REQB.${action}`, queue: action, cmd: 'REQ' });
+      }
+      for (const [event, def] of Object.entries(service.events ?? {})) {
+        const group = def.group ?? service.name;
+        const subject = `${this.prefix}.EVENTB.${group}.${event}`.replace(/\*\*.*$/g, '>');
+        wanted.set(`EVENTB ${subject} ${group}`, { subject, queue: group, cmd: 'EVENT' });
+      }
+    }
+    for (const [key, sub] of this.balanced) {
+      if (!wanted.has(key)) {
+        sub.unsubscribe();
+        this.balanced.delete(key);
+      }
+    }
+    for (const [key, { subject, queue, cmd }] of wanted) {
+      if (this.balanced.has(key)) continue;
+      this.balanced.set(key, nc.subscribe(subject, { queue, callback: (_err, msg) => void this.receive(cmd, Buffer.from(msg.data)) }));
+    }
+    return nc.flush();
+  }
+
+  override unsubscribeFromBalancedCommands(): Promise<void> {
+    for (const sub of this.balanced.values()) sub.unsubscribe();
+    this.balanced.clear();
+    return super.unsubscribeFromBalancedCommands();
+  }
 
   override connect(): Promise<void> {
     return super.connect().then(() => {
@@ -128,7 +174,8 @@ export class ActionSubjectNatsTransporter extends Transporters.NATS {
         (this.client as NatsConnection).publish(`${this.prefix}.REQB.${action}`, this.serialize(packet), { reply: `${this.noResponders()}.${id}` });
         return Promise.resolve();
       }
-      if (packet.type === 'INFO' && packet.target == null) {
+      // Every INFO, the answer to one node's DISCOVER too: a node that learns of an action from it may call it at once.
+      if (packet.type === 'INFO') {
         return this.makeBalancedSubscriptions().then(() => super.prepublish(packet));
       }
     }
