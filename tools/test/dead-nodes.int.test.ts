@@ -150,31 +150,23 @@ describe('a node killed under load', () => {
       expect(dropped, `${id} was never dropped`).toBeDefined();
       expect(defined(dropped) - killedAt).toBeLessThan(1_600);
     }
-    // Degraded latency: the slowest request that was in flight at the kill or started after it. Calls held by a
-    // dead node used to wait for the 10 s timeout; here they are retried once the node is found dead.
+    // Degraded latency. Calls held by a dead node used to wait for the 10 s timeout; here they are retried once the
+    // node is found dead, so no request comes near 2 s, and the requests slower than the slowest one before the kill
+    // (what this machine's load gives anyway) all end within 2 s of it.
+    const normal = Math.max(500, ...before.map((s) => s.ms));
     const slowest = Math.max(...after.map((s) => s.ms));
-    const rel = (s: Sample) => `${s.op} ${s.start - killedAt}+${s.ms}`;
-    console.log(
-      'before the kill, slowest:',
-      before
-        .sort((a, b) => b.ms - a.ms)
-        .slice(0, 5)
-        .map(rel)
-        .join(', '),
-    );
-    console.log(
-      'after the kill, slowest:',
-      [...after]
-        .sort((a, b) => b.ms - a.ms)
-        .slice(0, 12)
-        .map(rel)
-        .join(', '),
-    );
-    const slow = after.filter((s) => s.ms > 500);
+    const slow = after.filter((s) => s.ms > normal);
     const degradedFor = slow.length ? Math.max(...slow.map((s) => s.start + s.ms)) - killedAt : 0;
+    const worst = (list: Sample[]) =>
+      [...list]
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 6)
+        .map((s) => `${s.op} at ${s.start - killedAt} ms took ${s.ms} ms`)
+        .join(', ');
     console.log(
-      `dead nodes: ${samples.length} requests, 0 failed; dropped after ${[...droppedAt.values()].map((d) => d - killedAt).join(' / ')} ms; ` +
-        `slowest after the kill ${slowest} ms; ${slow.length} over 500 ms, the last ending ${degradedFor} ms after the kill`,
+      `dead nodes: ${samples.length} requests, 0 failed; dropped ${[...droppedAt.values()].map((d) => d - killedAt).join(' / ')} ms after the kill; ` +
+        `slowest before the kill ${normal} ms, after it ${slowest} ms; ${slow.length} slower than before, the last ending ${degradedFor} ms after the kill ` +
+        `(slowest after: ${worst(after)})`,
     );
     expect(slowest).toBeLessThan(2_000);
     expect(degradedFor).toBeLessThan(2_000);
