@@ -1,5 +1,5 @@
 import { Discoverers, Errors } from 'moleculer';
-import { ActionSubjectNatsTransporter } from './nats-transporter.js';
+import { ActionSubjectNatsTransporter, RECONNECT_GRACE_MS } from './nats-transporter.js';
 
 type Registry = Parameters<InstanceType<typeof Discoverers.Local>['init']>[0];
 
@@ -17,11 +17,6 @@ export interface LivenessOptions {
 const CHECK_EVERY_MS = 100;
 /** Slack for a request that reached NATS just before the node's socket was seen closed (ms). */
 const IN_FLIGHT_MARGIN_MS = 250;
-/**
- * After this node's own NATS connection comes back, how long the others get to come back too before their silence
- * counts (ms): when the NATS server restarts, every node reconnects after its own client's wait (about 2 s).
- */
-const RECONNECT_GRACE_MS = 3_000;
 
 /**
  * Moleculer's discoverer with a dead node noticed in about a second instead of 15–30 s, and the calls it held

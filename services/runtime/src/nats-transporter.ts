@@ -8,6 +8,14 @@ export type Presence = 'gone' | 'present' | 'unknown';
 
 /** How long a presence question waits: NATS answers "no responders" at once; silence means someone is subscribed. */
 const PROBE_WAIT_MS = 300;
+/**
+ * After this node's own NATS connection comes back, how long the others get to come back too (ms): when the NATS
+ * server restarts, every node reconnects after its own client's wait (about 2 s). Meanwhile nobody's silence counts
+ * (liveness.ts) and a request that finds no node is asked again (listenForNoResponders).
+ */
+export const RECONNECT_GRACE_MS = 3_000;
+/** How soon a request that found no node during the grace is published again (ms). */
+const ASK_AGAIN_MS = 200;
 
 /**
  * Moleculer's NATS transporter, with every call to another node published on `MOL-<ns>.REQB.<action>`
@@ -31,6 +39,8 @@ const PROBE_WAIT_MS = 300;
 export class ActionSubjectNatsTransporter extends Transporters.NATS {
   /** When each pending request left (weak: Moleculer drops its pending entries when answered or rejected). */
   private readonly sent = new WeakMap<Transit.TransitRequest, number>();
+  /** What each pending request was published as, to publish it again (see listenForNoResponders). */
+  private readonly outgoing = new WeakMap<Transit.TransitRequest, { subject: string; data: Buffer }>();
   private probes = 0;
   /** When this node's NATS connection last came back (ms since the epoch); Infinity while it is down. */
   private natsBackAt = 0;
@@ -92,7 +102,9 @@ export class ActionSubjectNatsTransporter extends Transporters.NATS {
    * `MOL-<ns>.RES.<node>.none.<request id>` (Moleculer answers on its own `RES.<node>`, never on a NATS reply
    * subject), so when no node is in the action's queue group NATS sends its "no responders" status here at once, and
    * the request fails with a retryable SERVICE_NOT_AVAILABLE instead of waiting for its timeout. This covers the
-   * moments a dead node is still in the registry but was the last of its action, or a node is reconnecting.
+   * moments a dead node is still in the registry but was the last of its action. Except just after this node's own
+   * connection came back (a NATS restart): the serving nodes are reconnecting too, so the request is published again
+   * every 200 ms for the grace, under the same id, and the first node back answers it.
    */
   private listenForNoResponders(): void {
     const nc = this.client as NatsConnection | null;
@@ -103,6 +115,14 @@ export class ActionSubjectNatsTransporter extends Transporters.NATS {
         const id = msg.subject.slice(this.noResponders().length + 1);
         const req = this.transit.pendingRequests.get(id);
         if (!req) return;
+        const again = this.outgoing.get(req);
+        if (again && this.reconnectedWithin(RECONNECT_GRACE_MS)) {
+          setTimeout(() => {
+            if (this.transit.pendingRequests.get(id) === req && this.client)
+              (this.client as NatsConnection).publish(again.subject, again.data, { reply: msg.subject });
+          }, ASK_AGAIN_MS).unref();
+          return;
+        }
         this.transit.pendingRequests.delete(id);
         const action = (req.ctx.action as { name?: string } | undefined)?.name;
         req.reject(new Errors.ServiceNotAvailableError({ action, nodeID: this.nodeID }));
@@ -171,7 +191,10 @@ export class ActionSubjectNatsTransporter extends Transporters.NATS {
         const req = this.transit.pendingRequests.get(id);
         if (req) this.sent.set(req, Date.now());
         // What publishBalancedRequest does, with a reply subject for NATS's "no responders" (listenForNoResponders).
-        (this.client as NatsConnection).publish(`${this.prefix}.REQB.${action}`, this.serialize(packet), { reply: `${this.noResponders()}.${id}` });
+        const subject = `${this.prefix}.REQB.${action}`;
+        const data = this.serialize(packet);
+        if (req) this.outgoing.set(req, { subject, data });
+        (this.client as NatsConnection).publish(subject, data, { reply: `${this.noResponders()}.${id}` });
         return Promise.resolve();
       }
       // Every INFO, the answer to one node's DISCOVER too: a node that learns of an action from it may call it at once.
