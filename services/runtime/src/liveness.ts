@@ -31,10 +31,11 @@ const IN_FLIGHT_MARGIN_MS = 250;
  * The calls it held: a remote call travels on its action's NATS queue group (nats-transporter.ts), so the node that
  * serves it is not the one Moleculer's pending request names, and Moleculer's own rule (reject what is pending "at"
  * the node that left) both misses the calls the dead node really held (they waited for the 10 s timeout) and
- * rejects calls another node is serving. Here, when a node dies, the pending calls of its actions that were sent
- * before it went away (its last heartbeat, one interval and a margin) are rejected with a retryable error, and the
- * retry policy sends them to a live node at once. Calls sent later went to live nodes: NATS had dropped the dead
- * one from the queue groups. A node that left politely (DISCONNECT) had left the queue groups and drained first,
+ * rejects calls another node is serving. Here, when a node dies, the pending calls it said it runs (a node tells the
+ * caller once a call has run 250 ms, nats-transporter.ts) and, among the others, those of its actions sent before it
+ * went away (its last heartbeat, one interval and a margin) are rejected with a retryable error, and the retry policy
+ * sends them to a live node at once. Calls sent later went to live nodes: NATS had dropped the dead one from the
+ * queue groups; slow calls another node said it runs are left to it. A node that left politely (DISCONNECT) had left the queue groups and drained first,
  * so nothing it held is rejected. A retried mutation carries its `ctx.meta` (the idempotency key) unchanged.
  */
 export class LivenessDiscoverer extends Discoverers.Local {
@@ -170,9 +171,12 @@ export class LivenessDiscoverer extends Discoverers.Local {
       if (req.stream) continue;
       const action = (req.ctx.action as { name?: string } | undefined)?.name;
       const sentAt = tx.sentAt(req);
-      if (action !== undefined && actions.has(action) && (sentAt === undefined || sentAt <= heldUntil)) {
+      // A node that runs it said so (a call running 250 ms or more): that settles it. Otherwise, by time.
+      const holder = tx.holderOf(req);
+      const held = holder !== undefined ? holder === nodeID : action !== undefined && actions.has(action) && (sentAt === undefined || sentAt <= heldUntil);
+      if (held) {
         transit.pendingRequests.delete(id);
-        req.reject(new Errors.RequestRejectedError({ action, nodeID }));
+        req.reject(new Errors.RequestRejectedError({ action: action ?? 'unknown', nodeID }));
       } else if (req.nodeID === nodeID) {
         // The broker had picked it, but NATS gave the call to a live node: its answer will come.
         req.nodeID = '';

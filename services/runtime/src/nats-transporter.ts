@@ -16,6 +16,8 @@ const PROBE_WAIT_MS = 300;
 export const RECONNECT_GRACE_MS = 3_000;
 /** How soon a request that found no node during the grace is published again (ms). */
 const ASK_AGAIN_MS = 200;
+/** A request still running after this long tells its caller which node holds it (ms); see `receive`. */
+const HOLD_NOTICE_MS = 250;
 
 /**
  * Moleculer's NATS transporter, with every call to another node published on `MOL-<ns>.REQB.<action>`
@@ -39,6 +41,8 @@ const ASK_AGAIN_MS = 200;
 export class ActionSubjectNatsTransporter extends Transporters.NATS {
   /** When each pending request left (weak: Moleculer drops its pending entries when answered or rejected). */
   private readonly sent = new WeakMap<Transit.TransitRequest, number>();
+  /** Which node said it is running a pending request (see `receive`). */
+  private readonly holders = new WeakMap<Transit.TransitRequest, string>();
   /** What each pending request was published as, to publish it again (see listenForNoResponders). */
   private readonly outgoing = new WeakMap<Transit.TransitRequest, { subject: string; data: Buffer }>();
   private probes = 0;
@@ -94,7 +98,57 @@ export class ActionSubjectNatsTransporter extends Transporters.NATS {
     return super.connect().then(() => {
       void this.watchConnection();
       this.listenForNoResponders();
+      this.listenForHolders();
     });
+  }
+
+  /**
+   * A request this node still runs after 250 ms tells its caller so (`MOL-<ns>.RES.<caller>.held.<id>`, body: this
+   * node's id): the caller cannot otherwise know which node of the queue group got it, and when a node dies it must
+   * retry the calls that node held and leave alone the slow ones other nodes are running (liveness.ts). Quick
+   * requests, nearly all, cost a timer and nothing on the wire; the packet is only read again when the timer fires.
+   */
+  override receive(cmd: string, data: Buffer): Promise<void> | void {
+    const done = super.receive(cmd, data);
+    if (cmd !== 'REQ' || !done) return done;
+    let finished = false;
+    const timer = setTimeout(() => {
+      if (!finished) this.tellHolding(data);
+    }, HOLD_NOTICE_MS);
+    const stop = () => {
+      finished = true;
+      clearTimeout(timer);
+    };
+    done.then(stop, stop);
+    return done;
+  }
+
+  private tellHolding(data: Buffer): void {
+    const nc = this.client as NatsConnection | null;
+    if (!nc || nc.isClosed()) return;
+    try {
+      const { id, sender } = this.deserialize('REQ', data).payload as { id?: string; sender?: string };
+      if (id && sender) nc.publish(`${this.getTopicName('RES', sender)}.held.${id}`, this.nodeID);
+    } catch {
+      // Not a request packet we can read: its caller keeps the time-based rule.
+    }
+  }
+
+  private listenForHolders(): void {
+    const nc = this.client as NatsConnection | null;
+    if (!nc) return;
+    const prefix = `${this.getTopicName('RES', this.nodeID)}.held.`;
+    nc.subscribe(`${prefix}*`, {
+      callback: (_err, msg) => {
+        const req = this.transit.pendingRequests.get(msg.subject.slice(prefix.length));
+        if (req) this.holders.set(req, msg.string());
+      },
+    });
+  }
+
+  /** The node that said it runs this pending request, if one did. */
+  holderOf(req: Transit.TransitRequest): string | undefined {
+    return this.holders.get(req);
   }
 
   /**
