@@ -35,8 +35,9 @@ const IN_FLIGHT_MARGIN_MS = 250;
  * caller once a call has run 250 ms, nats-transporter.ts) and, among the others, those of its actions sent before it
  * went away (its last heartbeat, one interval and a margin) are rejected with a retryable error, and the retry policy
  * sends them to a live node at once. Calls sent later went to live nodes: NATS had dropped the dead one from the
- * queue groups; slow calls another node said it runs are left to it. A node that left politely (DISCONNECT) had left the queue groups and drained first,
- * so nothing it held is rejected. A retried mutation carries its `ctx.meta` (the idempotency key) unchanged.
+ * queue groups; slow calls another node said it runs are left to it. A node that left politely (DISCONNECT) had left
+ * the queue groups and drained first: only what it said it still runs (a drain cut short) is rejected. A retried
+ * mutation carries its `ctx.meta` (the idempotency key) unchanged.
  */
 export class LivenessDiscoverer extends Discoverers.Local {
   /** When each remote node was last heard (ms): a heartbeat or its INFO. */
@@ -45,6 +46,7 @@ export class LivenessDiscoverer extends Discoverers.Local {
   /** Per node being dropped: calls sent up to this time may be held by it. */
   private readonly heldUntil = new Map<string, number>();
   private lastCheck = 0;
+  private skippedLast = false;
   private cpuMeasuredAt = 0;
 
   constructor(private readonly liveness: LivenessOptions) {
@@ -97,8 +99,11 @@ export class LivenessDiscoverer extends Discoverers.Local {
     const now = Date.now();
     const late = now - this.lastCheck - CHECK_EVERY_MS;
     this.lastCheck = now;
-    // This process was blocked: the heartbeats that came meanwhile are still unread. Judge on the next tick.
-    if (late > CHECK_EVERY_MS) return;
+    // This process was blocked: the heartbeats that came meanwhile are still unread. Judge on the next tick (once:
+    // a process late on every tick still judges every other one).
+    const skip = late > CHECK_EVERY_MS && !this.skippedLast;
+    this.skippedLast = skip;
+    if (skip) return;
     // Our own connection is away or just back (a NATS restart): the others are reconnecting too, and their
     // silence says nothing yet. Start counting it again once the grace is over.
     const tx = this.transit?.tx;
@@ -120,7 +125,7 @@ export class LivenessDiscoverer extends Discoverers.Local {
     }
   }
 
-  /** A DISCONNECT: the node left its queue groups and finished its calls before saying goodbye. */
+  /** A DISCONNECT: the node left its queue groups and finished its calls before saying goodbye (time rule off). */
   override remoteNodeDisconnected(nodeID: string, isUnexpected: boolean): void {
     if (!isUnexpected) this.heldUntil.set(nodeID, -Infinity);
     try {
