@@ -151,12 +151,16 @@ describe('a node killed under load', () => {
       expect(defined(dropped) - killedAt).toBeLessThan(1_600);
     }
     // Degraded latency. Calls held by a dead node used to wait for the 10 s timeout; here they are retried once the
-    // node is found dead, so no request comes near 2 s, and the requests slower than the slowest one before the kill
-    // (what this machine's load gives anyway) all end within 2 s of it.
+    // node is found dead, so no request comes near 2 s, and the requests the deaths could touch (sent before both
+    // nodes were dropped) that were slower than the slowest one before the kill (what this machine's load gives
+    // anyway) all end within 2 s of it. Later slow requests are load on the surviving half, printed, not asserted.
     const normal = Math.max(500, ...before.map((s) => s.ms));
     const slowest = Math.max(...after.map((s) => s.ms));
+    const bothDropped = Math.max(...droppedAt.values());
     const slow = after.filter((s) => s.ms > normal);
-    const degradedFor = slow.length ? Math.max(...slow.map((s) => s.start + s.ms)) - killedAt : 0;
+    const end = (list: Sample[]) => (list.length ? Math.max(...list.map((s) => s.start + s.ms)) - killedAt : 0);
+    const degradedFor = end(slow.filter((s) => s.start < bothDropped));
+    const slowLater = end(slow);
     const worst = (list: Sample[]) =>
       [...list]
         .sort((a, b) => b.ms - a.ms)
@@ -165,7 +169,8 @@ describe('a node killed under load', () => {
         .join(', ');
     console.log(
       `dead nodes: ${samples.length} requests, 0 failed; dropped ${[...droppedAt.values()].map((d) => d - killedAt).join(' / ')} ms after the kill; ` +
-        `slowest before the kill ${normal} ms, after it ${slowest} ms; ${slow.length} slower than before, the last ending ${degradedFor} ms after the kill ` +
+        `slowest before the kill ${normal} ms, after it ${slowest} ms; ${slow.length} slower than before, the last of those sent before the drops ` +
+        `ending ${degradedFor} ms after the kill, the last of all ${slowLater} ms ` +
         `(slowest after: ${worst(after)})`,
     );
     expect(slowest).toBeLessThan(2_000);
