@@ -101,7 +101,11 @@ export async function lmsProcess(
   let out = '';
   const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`lms node ${services} did not start in ${timeoutMs} ms:\n${out.slice(-4000)}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // Not left running behind a failed test: nobody else holds its handle.
+      proc.kill('SIGKILL');
+      reject(new Error(`lms node ${services} did not start in ${timeoutMs} ms:\n${out.slice(-4000)}`));
+    }, timeoutMs);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       if (/node \S+ started|gateway on port/.test(out)) {

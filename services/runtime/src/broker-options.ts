@@ -7,6 +7,7 @@ import os from 'node:os';
 import type { BrokerOptions } from 'moleculer';
 import { readRuntimeEnv, type RuntimeConfig, type RuntimeEnv } from './config.js';
 import { opensCircuit } from './errors.js';
+import { LivenessDiscoverer } from './liveness.js';
 import { ActionSubjectNatsTransporter } from './nats-transporter.js';
 
 /**
@@ -43,6 +44,21 @@ export function nodeIdOf(cfg: Pick<RuntimeConfig, 'nodeId' | 'natsUser'>): strin
   return `${cfg.natsUser}.${id}`;
 }
 
+/**
+ * Whether a failed call is tried again. Only retryable failures of the call itself: one this node saw (the node
+ * serving it died, no node has the action, the timeout) or a remote node's bulkhead turning it away before running
+ * it. A retryable error that another node answered with came from inside its handler (its own call to a third
+ * service failed after that node's own retries, its database went away): the handler ran, so repeating the whole
+ * call would multiply the retries down the chain and repeat work; it is answered as it is (503 at the edge).
+ */
+export function shouldRetry(err: unknown, self: string): boolean {
+  const e = err as { retryable?: boolean; nodeID?: string; type?: string } | null;
+  if (!e?.retryable) return false;
+  // Moleculer sets `nodeID` on an error it rebuilt from another node's answer.
+  const fromAnotherNode = e.nodeID !== undefined && e.nodeID !== self;
+  return !fromAnotherNode || e.type === 'QUEUE_FULL';
+}
+
 /** The broker options of a node, from its settings (the MOLECULER_* variables come parsed with the runtime's). */
 export default function brokerOptions(cfg: RuntimeConfig & { envValues?: Record<string, unknown> }): BrokerOptions {
   const e = (cfg.envValues ?? readRuntimeEnv()) as RuntimeEnv;
@@ -72,14 +88,16 @@ export default function brokerOptions(cfg: RuntimeConfig & { envValues?: Record<
     // MOLECULER_REQUEST_TIMEOUT (ms): a call with no answer by then fails with TIMEOUT (504).
     requestTimeout: e.MOLECULER_REQUEST_TIMEOUT,
 
-    // MOLECULER_RETRIES: retryable errors only (a node went away, a timeout); domain errors never retry.
+    // MOLECULER_RETRIES: retryable errors only (a node went away, a timeout, no node has the action yet); domain
+    // errors never retry. A call a dead node held is rejected as soon as the node is found dead (liveness.ts) and
+    // goes to another node after 50 ms, with the same params and ctx.meta (an Idempotency-Key travels there).
     retryPolicy: {
       enabled: e.MOLECULER_RETRIES > 0,
       retries: e.MOLECULER_RETRIES,
       delay: 50,
       maxDelay: 1_000,
       factor: 2,
-      check: (err) => Boolean((err as { retryable?: boolean }).retryable),
+      check: (err) => shouldRetry(err, nodeIdOf(cfg)),
     },
 
     // MOLECULER_CIRCUIT_BREAKER=false to disable: stop calling an endpoint that keeps failing.
@@ -107,9 +125,17 @@ export default function brokerOptions(cfg: RuntimeConfig & { envValues?: Record<
     registry: {
       strategy: e.MOLECULER_STRATEGY,
       preferLocal: e.MOLECULER_PREFER_LOCAL,
+      // MOLECULER_HEARTBEAT_INTERVAL / MOLECULER_SUSPECT_AFTER / MOLECULER_HEARTBEAT_TIMEOUT (seconds): a node silent
+      // for SUSPECT_AFTER whose NATS connection is closed (a crash, kill -9) is dropped at once, and the calls it held
+      // are retried elsewhere; one silent for HEARTBEAT_TIMEOUT is dropped whatever NATS says.
+      discoverer: new LivenessDiscoverer({
+        intervalMs: e.MOLECULER_HEARTBEAT_INTERVAL * 1000,
+        suspectAfterMs: e.MOLECULER_SUSPECT_AFTER * 1000,
+        timeoutMs: Math.max(e.MOLECULER_HEARTBEAT_TIMEOUT, e.MOLECULER_SUSPECT_AFTER) * 1000,
+      }),
     },
 
-    // Heartbeats decide when a silent node is dropped from the registry (seconds).
+    // The same figures for Moleculer's own uses of them (seconds).
     heartbeatInterval: e.MOLECULER_HEARTBEAT_INTERVAL,
     heartbeatTimeout: e.MOLECULER_HEARTBEAT_TIMEOUT,
 

@@ -158,8 +158,17 @@ export const runtimeEnv = declareEnv('runtime', {
     .default('RoundRobin')
     .meta({ description: 'How a call picks among nodes that have the action' }),
   MOLECULER_PREFER_LOCAL: env.bool().default(true).meta({ description: 'Keep calls in process when the node has the action' }),
-  MOLECULER_HEARTBEAT_INTERVAL: env.int().min(1).default(5).meta({ description: 'Heartbeat interval, in seconds' }),
-  MOLECULER_HEARTBEAT_TIMEOUT: env.int().min(1).default(15).meta({ description: 'A node silent this long (s) is dropped from the registry' }),
+  MOLECULER_HEARTBEAT_INTERVAL: env.number().min(0.1).default(0.25).meta({ description: 'Heartbeat interval, in seconds (fractions allowed)' }),
+  MOLECULER_SUSPECT_AFTER: env
+    .number()
+    .min(0.2)
+    .default(0.75)
+    .meta({ description: 'A node silent this long (s) is looked up on NATS; one whose connection NATS has closed is dropped at once' }),
+  MOLECULER_HEARTBEAT_TIMEOUT: env
+    .number()
+    .min(1)
+    .default(10)
+    .meta({ description: 'A node silent this long (s) is dropped even while NATS still holds its connection' }),
   MOLECULER_CACHER_REDIS: z.string().optional().meta({ description: 'A redis:// URL for a cache shared by the mesh; in-memory otherwise', secret: true }),
   MOLECULER_TRACING: env.bool().default(false).meta({ description: "Log Moleculer's own spans (OpenTelemetry is OTEL_*)" }),
   MOLECULER_SHUTDOWN_TIMEOUT: env.int().default(5_000).meta({ description: 'Drain in-flight requests this long on SIGTERM, in ms' }),

@@ -130,13 +130,19 @@ export function toPublicError(err: unknown): PublicError {
       const data = raw && typeof raw === 'object' && Object.keys(raw).length ? (raw as Record<string, unknown>) : undefined;
       return withRetryAfter({ code: err.type, status: errorCodes[err.type], message: err.message, details: data });
     }
-    if (err instanceof Errors.RequestTimeoutError) return { code: 'TIMEOUT', status: 504, message: 'The request timed out' };
+    if (err instanceof Errors.RequestTimeoutError || err instanceof Errors.RequestSkippedError) {
+      return { code: 'TIMEOUT', status: 504, message: 'The request timed out' };
+    }
+    // No node left to serve it (all retries spent): a node died with the call (REQUEST_REJECTED), none has the
+    // action, a full queue, an open breaker, and any other retryable Moleculer error, whatever its type.
     if (
       err instanceof Errors.ServiceNotFoundError ||
       err instanceof Errors.ServiceNotAvailableError ||
+      err instanceof Errors.RequestRejectedError ||
       err instanceof Errors.QueueIsFullError ||
       err instanceof Errors.BrokerDisconnectedError ||
-      err.type === 'CIRCUIT_BREAKER_OPEN'
+      err.type === 'CIRCUIT_BREAKER_OPEN' ||
+      err.retryable
     ) {
       return withRetryAfter({ code: 'SERVICE_UNAVAILABLE', status: 503, message: 'A required service is unavailable; try again shortly' });
     }

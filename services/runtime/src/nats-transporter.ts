@@ -1,6 +1,23 @@
-import { Transporters } from 'moleculer';
+import { Errors, Transporters, type Transit } from 'moleculer';
+import { Events, type NatsConnection, type Subscription } from 'nats';
 
 type AnyPacket = Parameters<InstanceType<typeof Transporters.NATS>['prepublish']>[0];
+
+/** What NATS says of a node: `gone` when nobody holds its own subjects any more (its connection closed). */
+export type Presence = 'gone' | 'present' | 'unknown';
+
+/** How long a presence question waits: NATS answers "no responders" at once; silence means someone is subscribed. */
+const PROBE_WAIT_MS = 300;
+/**
+ * After this node's own NATS connection comes back, how long the others get to come back too (ms): when the NATS
+ * server restarts, every node reconnects after its own client's wait (about 2 s). Meanwhile nobody's silence counts
+ * (liveness.ts) and a request that finds no node is asked again (listenForNoResponders).
+ */
+export const RECONNECT_GRACE_MS = 3_000;
+/** How soon a request that found no node during the grace is published again (ms). */
+const ASK_AGAIN_MS = 200;
+/** A request still running after this long tells its caller which node holds it (ms); see `receive`. */
+const HOLD_NOTICE_MS = 250;
 
 /**
  * Moleculer's NATS transporter, with every call to another node published on `MOL-<ns>.REQB.<action>`
@@ -13,24 +30,229 @@ type AnyPacket = Parameters<InstanceType<typeof Transporters.NATS>['prepublish']
  * call, even to a service of the same process, goes through NATS. Here the broker still balances, so a
  * call to a local service stays in-process (`preferLocal`); a remote call leaves on the action's subject and
  * NATS hands it to one of the nodes serving the action, which need not be the one the broker picked (a node
- * that died is no longer in the queue group, so a call never waits on it).
+ * that died is no longer in the queue group, so a new call never goes to it; the calls it held when it died are
+ * rejected and retried by the liveness discoverer, liveness.ts, and one that no node serves fails at once).
  *
- * Each node joins the queue groups of its actions before it announces them (the broadcast INFO), as the
+ * Each node joins the queue groups of its actions before it announces them (any INFO it sends), as the
  * local discoverer does with disableBalancer. Streamed requests (`stream`, `seq`) keep the node's own subject
  * (their chunks must reach one node); the LMS sends none, and the role permissions allow none. The answer
  * names the node that served it, and Moleculer takes that as the context's node.
  */
 export class ActionSubjectNatsTransporter extends Transporters.NATS {
+  /** When each pending request left (weak: Moleculer drops its pending entries when answered or rejected). */
+  private readonly sent = new WeakMap<Transit.TransitRequest, number>();
+  /** Which node said it is running a pending request (see `receive`). */
+  private readonly holders = new WeakMap<Transit.TransitRequest, string>();
+  /** What each pending request was published as, to publish it again (see listenForNoResponders). */
+  private readonly outgoing = new WeakMap<Transit.TransitRequest, { subject: string; data: Buffer }>();
+  private probes = 0;
+  /** When this node's NATS connection last came back (ms since the epoch); Infinity while it is down. */
+  private natsBackAt = 0;
+
+  /** This node's queue-group subscriptions (its actions' requests, its balanced events), by subject and group. */
+  private readonly balanced = new Map<string, Subscription>();
+
+  /**
+   * Moleculer drops every queue-group subscription and makes them all again on each INFO broadcast (a node sends
+   * several while its services start). Between the two, NATS has no subscriber for an action whose only node this is,
+   * and a call lands in the gap: it got "no responders" (or, before, was lost until its timeout). Here only the
+   * difference changes: new actions are subscribed, gone ones unsubscribed, the others left as they are; the flush
+   * puts them at the server before the INFO that announces them.
+   */
+  override makeBalancedSubscriptions(): Promise<void> {
+    const nc = this.client as NatsConnection | null;
+    if (!nc) return Promise.resolve();
+    const wanted = new Map<string, { subject: string; queue: string; cmd: 'REQ' | 'EVENT' }>();
+    type ServiceInfo = { name: string; actions?: Record<string, unknown>; events?: Record<string, { group?: string }> };
+    for (const raw of this.broker.getLocalNodeInfo().services as Record<string, unknown>[]) {
+      const service = raw as ServiceInfo;
+      for (const action of Object.keys(service.actions ?? {})) {
+        wanted.set(`REQB ${action}`, { subject: `${this.prefix}.REQB.${action}`, queue: action, cmd: 'REQ' });
+      }
+      for (const [event, def] of Object.entries(service.events ?? {})) {
+        const group = def.group ?? service.name;
+        const subject = `${this.prefix}.EVENTB.${group}.${event}`.replace(/\*\*.*$/g, '>');
+        wanted.set(`EVENTB ${subject} ${group}`, { subject, queue: group, cmd: 'EVENT' });
+      }
+    }
+    for (const [key, sub] of this.balanced) {
+      if (!wanted.has(key)) {
+        sub.unsubscribe();
+        this.balanced.delete(key);
+      }
+    }
+    for (const [key, { subject, queue, cmd }] of wanted) {
+      if (this.balanced.has(key)) continue;
+      this.balanced.set(key, nc.subscribe(subject, { queue, callback: (_err, msg) => void this.receive(cmd, Buffer.from(msg.data)) }));
+    }
+    return nc.flush();
+  }
+
+  override unsubscribeFromBalancedCommands(): Promise<void> {
+    for (const sub of this.balanced.values()) sub.unsubscribe();
+    this.balanced.clear();
+    return super.unsubscribeFromBalancedCommands();
+  }
+
+  override connect(): Promise<void> {
+    return super.connect().then(() => {
+      void this.watchConnection();
+      this.listenForNoResponders();
+      this.listenForHolders();
+    });
+  }
+
+  /**
+   * A request this node still runs after 250 ms tells its caller so (`MOL-<ns>.RES.<caller>.held.<id>`, body: this
+   * node's id): the caller cannot otherwise know which node of the queue group got it, and when a node dies it must
+   * retry the calls that node held and leave alone the slow ones other nodes are running (liveness.ts). Quick
+   * requests, nearly all, cost a timer and nothing on the wire; the packet is only read again when the timer fires.
+   */
+  override receive(cmd: string, data: Buffer): Promise<void> | void {
+    const done = super.receive(cmd, data);
+    if (cmd !== 'REQ' || !done) return done;
+    let finished = false;
+    const timer = setTimeout(() => {
+      if (!finished) this.tellHolding(data);
+    }, HOLD_NOTICE_MS);
+    const stop = () => {
+      finished = true;
+      clearTimeout(timer);
+    };
+    done.then(stop, stop);
+    return done;
+  }
+
+  private tellHolding(data: Buffer): void {
+    const nc = this.client as NatsConnection | null;
+    if (!nc || nc.isClosed()) return;
+    try {
+      const { id, sender } = this.deserialize('REQ', data).payload as { id?: string; sender?: string };
+      if (id && sender) nc.publish(`${this.getTopicName('RES', sender)}.held.${id}`, this.nodeID);
+    } catch {
+      // Not a request packet we can read: its caller keeps the time-based rule.
+    }
+  }
+
+  private listenForHolders(): void {
+    const nc = this.client as NatsConnection | null;
+    if (!nc) return;
+    const prefix = `${this.getTopicName('RES', this.nodeID)}.held.`;
+    nc.subscribe(`${prefix}*`, {
+      callback: (_err, msg) => {
+        const req = this.transit.pendingRequests.get(msg.subject.slice(prefix.length));
+        if (req) this.holders.set(req, msg.string());
+      },
+    });
+  }
+
+  /** The node that said it runs this pending request, if one did. */
+  holderOf(req: Transit.TransitRequest): string | undefined {
+    return this.holders.get(req);
+  }
+
+  /**
+   * Where NATS says that nobody serves a request: each request leaves with the reply subject
+   * `MOL-<ns>.RES.<node>.none.<request id>` (Moleculer answers on its own `RES.<node>`, never on a NATS reply
+   * subject), so when no node is in the action's queue group NATS sends its "no responders" status here at once, and
+   * the request fails with a retryable SERVICE_NOT_AVAILABLE instead of waiting for its timeout. This covers the
+   * moments a dead node is still in the registry but was the last of its action. Except just after this node's own
+   * connection came back (a NATS restart): the serving nodes are reconnecting too, so the request is published again
+   * every 200 ms for the grace, under the same id, and the first node back answers it.
+   */
+  private listenForNoResponders(): void {
+    const nc = this.client as NatsConnection | null;
+    if (!nc) return;
+    nc.subscribe(`${this.noResponders()}.*`, {
+      callback: (_err, msg) => {
+        if (msg.data.length !== 0 || msg.headers?.code !== 503) return;
+        const id = msg.subject.slice(this.noResponders().length + 1);
+        const req = this.transit.pendingRequests.get(id);
+        if (!req) return;
+        const again = this.outgoing.get(req);
+        if (again && this.reconnectedWithin(RECONNECT_GRACE_MS)) {
+          setTimeout(() => {
+            if (this.transit.pendingRequests.get(id) === req && this.client)
+              (this.client as NatsConnection).publish(again.subject, again.data, { reply: msg.subject });
+          }, ASK_AGAIN_MS).unref();
+          return;
+        }
+        this.transit.pendingRequests.delete(id);
+        const action = (req.ctx.action as { name?: string } | undefined)?.name;
+        req.reject(new Errors.ServiceNotAvailableError({ action, nodeID: this.nodeID }));
+      },
+    });
+  }
+
+  private noResponders(): string {
+    return `${this.getTopicName('RES', this.nodeID)}.none`;
+  }
+
+  /** nats.js reconnects by itself and Moleculer is not told: the liveness checks need to know (liveness.ts). */
+  private async watchConnection(): Promise<void> {
+    const nc = this.client as NatsConnection | null;
+    if (!nc) return;
+    for await (const s of nc.status()) {
+      if (s.type === Events.Disconnect) this.natsBackAt = Infinity;
+      else if (s.type === Events.Reconnect) this.natsBackAt = Date.now();
+    }
+  }
+
+  /** Whether this node's own NATS connection is down, or came back less than `ms` ago. */
+  reconnectedWithin(ms: number): boolean {
+    return Date.now() - this.natsBackAt < ms;
+  }
+
+  /** When a pending request was published; undefined for one that left another way (a stream). */
+  sentAt(req: Transit.TransitRequest): number | undefined {
+    return this.sent.get(req);
+  }
+
+  /**
+   * Asks NATS whether anyone still subscribes to `nodeID`'s own PING subject. NATS drops a client's subscriptions
+   * the moment it sees the connection close (a `kill -9` closes it at once), and answers a request to a subject
+   * without subscribers with "no responders" (503) straight away: that is `gone`. A live node gets an ordinary
+   * Moleculer PING (it answers PONG on our PONG subject, which Moleculer ignores), nothing comes on the probe's reply
+   * subject, and the wait ends: `present`. The reply subject is under our own `PONG.<node>.>`, which a role may read.
+   */
+  async presenceOf(nodeID: string): Promise<Presence> {
+    const nc = this.client as NatsConnection | null;
+    if (!nc || !this.connected || nc.isClosed()) return 'unknown';
+    // A packet as Moleculer's serializer reads it (type and payload); moleculer exports no Packet class at run time.
+    const data = this.serialize({ type: 'PING', target: nodeID, payload: { time: Date.now(), id: `probe-${++this.probes}` } });
+    try {
+      await nc.request(this.getTopicName('PING', nodeID), data, {
+        timeout: PROBE_WAIT_MS,
+        noMux: true,
+        reply: `${this.getTopicName('PONG', this.nodeID)}.probe.${this.probes}`,
+      });
+      return 'present';
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === '503') return 'gone';
+      return code === 'TIMEOUT' ? 'present' : 'unknown';
+    }
+  }
+
   override prepublish(packet: AnyPacket): Promise<void> {
     if (this.connected) {
       const payload = packet.payload as { stream?: boolean; seq?: number };
       if (packet.type === 'REQ' && packet.target != null && !payload.stream && payload.seq == null) {
-        // The request stays pending under the node the broker picked: if that node leaves, Moleculer rejects
-        // and retries it at once, as before, rather than waiting for the timeout (with several nodes per
-        // action another may have served it; retried calls were at-least-once already).
-        return this.publishBalancedRequest(packet as Parameters<this['publishBalancedRequest']>[0]);
+        // NATS, not the broker, decides which node serves it, so the pending request is not really "at" the node
+        // the broker picked. When a node dies, the liveness discoverer (liveness.ts) rejects the pending calls it
+        // may hold: those of its actions sent before it went away, which is what this time tells.
+        const { id, action } = packet.payload as { id: string; action: string };
+        const req = this.transit.pendingRequests.get(id);
+        if (req) this.sent.set(req, Date.now());
+        // What publishBalancedRequest does, with a reply subject for NATS's "no responders" (listenForNoResponders).
+        const subject = `${this.prefix}.REQB.${action}`;
+        const data = this.serialize(packet);
+        if (req) this.outgoing.set(req, { subject, data });
+        (this.client as NatsConnection).publish(subject, data, { reply: `${this.noResponders()}.${id}` });
+        return Promise.resolve();
       }
-      if (packet.type === 'INFO' && packet.target == null) {
+      // Every INFO, the answer to one node's DISCOVER too: a node that learns of an action from it may call it at once.
+      if (packet.type === 'INFO') {
         return this.makeBalancedSubscriptions().then(() => super.prepublish(packet));
       }
     }
