@@ -124,6 +124,14 @@ export class EnrollmentsRepository {
   }
 
   /** Moves an enrollment to a status (and records it); answers the row as it was before. A failed one has its code. */
+  /**
+   * The enrolment's status under a row lock, for a decision that must hold until the transaction ends: two calls
+   * completing the last lesson at once (a retry among them) would otherwise both see `active` and both complete it.
+   */
+  async lockedStatus(id: string): Promise<EnrollmentStatus | undefined> {
+    return (await this.db.selectFrom('enrollments').select('status').where('id', '=', id).forUpdate().executeTakeFirst())?.status;
+  }
+
   async setStatus(
     id: string,
     status: EnrollmentStatus,

@@ -320,7 +320,8 @@ export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
               await emit(enrollmentEvents.moduleCompleted, { ...ref, moduleId: m.id }, courseId);
           }
           // Completion is sticky: lessons added later lower the percentage, not the completion.
-          if (after.totalLessons > 0 && after.completedLessons === after.totalLessons && e.status === 'active') {
+          // Decided on the status as it is now, under its row lock: a concurrent or retried call may have completed it.
+          if (after.totalLessons > 0 && after.completedLessons === after.totalLessons && (await r.lockedStatus(e.id)) === 'active') {
             const s = await r.setStatus(e.id, 'completed', null, e.user_id);
             await emit(enrollmentEvents.courseCompleted, { ...ref, version: outline.version }, courseId);
             await emit(enrollmentEvents.changed, { ...ref, status: 'completed', previous: 'active', reason: null }, courseId);

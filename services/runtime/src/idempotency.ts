@@ -18,7 +18,8 @@
  * up to LMS_IDEMPOTENCY_WAIT_MS, then 409 IDEMPOTENCY_KEY_IN_USE; takes over a `pending` claim whose owner is gone from
  * the registry (or restarted, or silent to a ping, or past LMS_IDEMPOTENCY_LEASE_MS) and runs it; and answers 409
  * IDEMPOTENCY_RESPONSE_LOST for an `applied` row whose owner is gone: the effect happened, its response died with the
- * node between the commit and the store (a window of one statement), and running it again would repeat the effect.
+ * node between the commit and the store, and running it again would repeat the effect. On PostgreSQL that window is
+ * closed for handlers whose response follows their first unit of work (Hold: the response commits with the effects).
  *
  * Stored rows hold nothing readable without the key: the row id is a hash of caller and key, the request fingerprint an
  * HMAC and the response AES-256-GCM under keys derived from the client's key (a login's tokens are responses too).
@@ -95,7 +96,7 @@ export interface KeyedRequest {
 }
 
 /** A claim this node runs under (the AsyncLocalStorage below carries it into the handler's units of work). */
-interface Claim {
+export interface Claim {
   schema: string;
   id: string;
   attempt: number;
@@ -103,6 +104,8 @@ interface Claim {
   open: boolean;
   /** Set when a unit of work found its attempt taken over: its effects rolled back, another attempt answers. */
   superseded: boolean;
+  /** The transaction of the handler's first unit of work, held open until the response is stored in it (see Hold). */
+  hold?: Hold;
 }
 
 const claims = new AsyncLocalStorage<Claim>();
@@ -110,6 +113,83 @@ const claims = new AsyncLocalStorage<Claim>();
 /** Runs `fn` outside any claim: background work kicked from a handler is not part of its request. */
 export function outsideClaim<T>(fn: () => T): T {
   return claims.exit(fn);
+}
+
+/** What runs last in a held transaction before it commits: storing the response. */
+export type LastStatement = (trx: Transaction<any>) => Promise<void>;
+
+/**
+ * Closes the window in which a node dies with its effects committed and its response not yet stored (a repeat could
+ * then only answer IDEMPOTENCY_RESPONSE_LOST: the kill -9 tests met it for a few requests in every hundred, since the
+ * store is a round trip of its own). The handler's first unit of work, once its body and the `applied` mark are done,
+ * hands its result to the handler but does not commit yet: the handler goes on (its queries of this service run in the
+ * held transaction, so it reads what it wrote), and when it returns its response is stored in the same transaction,
+ * which then commits — effects, `applied` and the response together, or none of them. Anything the held transaction
+ * must not wait for commits it first: a call to another service (which could not see the uncommitted rows), a second
+ * unit of work, a handler that throws. Only on PostgreSQL (mesh): embedded PGlite has one connection, and a node that
+ * dies takes every service with it.
+ */
+export class Hold {
+  private ending = false;
+  private finish: (last: LastStatement | undefined) => void = () => {};
+  /** Resolves when the hold should end, with the statement to run last (if any). */
+  readonly requested = new Promise<LastStatement | undefined>((resolve) => (this.finish = resolve));
+  private readonly views = new Map<string, Kysely<any>>();
+  /** Settles once the transaction committed (or failed to). */
+  committed: Promise<void> = Promise.resolve();
+
+  constructor(readonly trx: Transaction<any>) {}
+
+  /** The held transaction, while it may still be used. */
+  get open(): boolean {
+    return !this.ending;
+  }
+
+  view(schema: string): Kysely<any> {
+    let v = this.views.get(schema);
+    if (!v) this.views.set(schema, (v = this.trx.withSchema(schema)));
+    return v;
+  }
+
+  /** Runs `last` in the transaction and commits it; resolves once committed (rejects when the commit failed). */
+  end(last?: LastStatement): Promise<void> {
+    if (!this.ending) {
+      this.ending = true;
+      this.finish(last);
+    }
+    return this.committed;
+  }
+}
+
+/** The claim whose first unit of work may be held open (see Hold): one open claim of `schema` that holds none yet. */
+export function claimToHold(schema: string): Claim | undefined {
+  const claim = claims.getStore();
+  return claim?.open && claim.schema === schema && !claim.hold ? claim : undefined;
+}
+
+/** Inside a handler whose first unit is held open: that transaction, for `schema`'s queries outside a unit of work. */
+export function heldView(schema: string): Kysely<any> | undefined {
+  const claim = claims.getStore();
+  return claim?.open && claim.schema === schema && claim.hold?.open ? claim.hold.view(schema) : undefined;
+}
+
+/**
+ * Commits the request's held unit of work now (before a call to another service, another unit of work, or background
+ * work the handler waits for, such as a saga it runs): what comes next reads what the unit wrote.
+ */
+export async function releaseHold(): Promise<void> {
+  await claims.getStore()?.hold?.end();
+}
+
+/**
+ * Runs `fn` once the request's held unit of work has committed (at once when there is none): a background loop woken
+ * from a handler (a worker's `kick`) then finds what the unit queued. For work nobody awaits; what the handler awaits
+ * releases the hold instead (`releaseHold`), or the two would wait for each other.
+ */
+export function afterHold(fn: () => void): void {
+  const hold = claims.getStore()?.hold;
+  if (hold) void hold.committed.then(fn, fn);
+  else fn();
 }
 
 /** Thrown by a unit of work whose attempt was taken over; the request then answers what the new attempt answers. */
@@ -241,10 +321,14 @@ export class IdempotencyStore {
       try {
         const output = await claims.run(claim, fn);
         claim.open = false;
-        await this.store(claim, req, { ok: true, output });
+        // Held open (see Hold): the response is stored in the unit's own transaction, committed with its effects.
+        if (claim.hold) await claim.hold.end((trx) => this.storeIn(trx, claim, req, { ok: true, output }));
+        else await this.store(claim, req, { ok: true, output });
         return output;
       } catch (err) {
         claim.open = false;
+        // A unit that ran before the failure commits as it would have without the hold (a failed commit is the error).
+        await claim.hold?.end().catch(() => {});
         if (claim.superseded) continue; // another attempt holds the key: answer what it answers, like any repeat
         const answer = storedError(err);
         await (answer ? this.store(claim, req, answer) : this.release(claim));
@@ -335,6 +419,13 @@ export class IdempotencyStore {
     if (owner === this.broker.nodeID) return instance === this.broker.instanceID && this.running.has(tag);
     const node = this.broker.registry.nodes.get(owner) as { available?: boolean; instanceID?: string | null } | undefined;
     return node?.available === true && node.instanceID === instance;
+  }
+
+  /** Stores the outcome in the held transaction of the handler's unit of work: it commits with the effects (Hold). */
+  private async storeIn(trx: Transaction<any>, claim: Claim, req: KeyedRequest, outcome: Outcome): Promise<void> {
+    // Not NO_FSYNC: its set_config would make the whole transaction, effects included, commit without waiting for the WAL.
+    await sql`update ${this.table} set state = 'done', response = ${seal(req.seal, outcome)}
+              where id = ${claim.id} and attempt = ${claim.attempt}`.execute(trx);
   }
 
   /** Stores the outcome a repeat answers (the caller gets its answer even while the database is away: see `settle`). */

@@ -15,6 +15,7 @@
  * first), then the definition's `failed`.
  */
 import { isOutage } from './errors.js';
+import { releaseHold } from './idempotency.js';
 import type { Logger } from './logger.js';
 import { mayRetry, retryDelay, type RetryPolicy } from './retry.js';
 import { detached, type Emit } from './unit-of-work.js';
@@ -185,8 +186,11 @@ export class SagaRunner<T extends SagaTypes> {
   run(id: string): Promise<void> {
     const current = this.running.get(id);
     if (current) return current;
-    // Never inside the unit of work that started the saga: each step is a unit of its own.
-    const p = detached(() => this.drive(id)).finally(() => this.running.delete(id));
+    // Never inside the unit of work that started the saga: each step is a unit of its own. A unit the request holds
+    // open (idempotency.ts, Hold) commits first: the steps must see the rows it wrote.
+    const p = releaseHold()
+      .then(() => detached(() => this.drive(id)))
+      .finally(() => this.running.delete(id));
     this.running.set(id, p);
     return p;
   }

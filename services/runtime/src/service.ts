@@ -23,7 +23,7 @@ import { inSpan, traceCarrier, type TraceCarrier } from './tracing.js';
 import type { Migrations } from './migrate.js';
 import type { Runtime } from './runtime.js';
 import { envOf, type EnvSchema } from './config.js';
-import { IdempotencyStore, keyedRequest, markApplied, parseIdempotencyKey } from './idempotency.js';
+import { Hold, IdempotencyStore, claimToHold, keyedRequest, markApplied, parseIdempotencyKey, releaseHold, type Claim } from './idempotency.js';
 
 /** The authenticated caller, as this node's TokenVerifier read it from the access token in `meta.token`. */
 export interface Caller {
@@ -299,6 +299,9 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
       const unitOfWork = async <T>(fn: (w: UnitOfWork<DB, R>) => Promise<T>, requestId?: string): Promise<T> => {
         const outer = joinUnit(schemaName);
         if (outer) return fn({ trx: outer.trx as Transaction<DB>, repo, emit: outer.emit, afterCommit: outer.afterCommit });
+        const claim = runtime.db.kind === 'postgres' ? claimToHold(schemaName) : undefined;
+        if (claim) return heldUnitOfWork(claim, fn, requestId);
+        await releaseHold(); // a second unit of work of the request: the first one commits before it begins
         let emitted = 0;
         const after: Array<() => void> = [];
         const result = await runtime.db
@@ -315,9 +318,41 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
         for (const f of after) detached(f);
         return result;
       };
+      /**
+       * The first unit of work of a request with an Idempotency-Key, held open once its body is done: its result goes to
+       * the handler, and it commits when the handler's response is stored in it (idempotency.ts, Hold), or earlier when
+       * the handler calls another service or opens another unit. A failure before the hand-over is the unit's error.
+       */
+      const heldUnitOfWork = async <T>(claim: Claim, fn: (w: UnitOfWork<DB, R>) => Promise<T>, requestId?: string): Promise<T> => {
+        let emitted = 0;
+        const after: Array<() => void> = [];
+        let handOver: (result: T) => void = () => {};
+        const handed = new Promise<T>((resolve) => (handOver = resolve));
+        const committed = runtime.db
+          .forSchema<DB>(schemaName)
+          .transaction()
+          .execute(async (trx) => {
+            const r = await runUnit(schemaName, trx, requestId, after, (emit) => fn({ trx, repo, emit, afterCommit: (f) => void after.push(f) }));
+            await markApplied(trx, schemaName);
+            emitted = r.emitted;
+            const hold = new Hold(trx);
+            hold.committed = committed;
+            claim.hold = hold;
+            handOver(r.result);
+            const last = await hold.requested;
+            if (last) await last(trx);
+          })
+          .then(() => {
+            if (emitted) kickRelay();
+            for (const f of after) detached(f);
+          });
+        committed.catch(() => {}); // observed by whoever ends the hold; before the hand-over, by the race below
+        return Promise.race([handed, committed.then(() => handed)]);
+      };
       /** A call as the service itself (background code): no caller, so internal procedures only. */
-      const serviceCall: Call = <T extends AnyProcedure>(c: T, input: z.input<T['input']>, opts: CallOptions = {}) => {
+      const serviceCall: Call = async <T extends AnyProcedure>(c: T, input: z.input<T['input']>, opts: CallOptions = {}) => {
         outsideUnit(c);
+        await releaseHold(); // the callee must see what this request's unit of work wrote
         return detached(() =>
           runtime.broker.call<z.output<T['output']>, z.input<T['input']>>(c.action, input, {
             ...opts,
@@ -433,8 +468,9 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
                 repo,
                 deps,
                 logger,
-                call: (c, input, opts) => {
+                call: async (c, input, opts) => {
                   outsideUnit(c);
+                  await releaseHold(); // the callee must see what this request's unit of work wrote
                   return detached(() => call(ctx, c, input, opts));
                 },
                 can: (p) => perms.has(p),

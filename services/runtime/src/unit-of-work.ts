@@ -4,7 +4,7 @@ import type { EventContract } from '@lms/contracts';
 import type { Kysely, Transaction } from 'kysely';
 import type { z } from 'zod';
 import type { RuntimeTables } from './events/types.js';
-import { outsideClaim } from './idempotency.js';
+import { heldView, outsideClaim } from './idempotency.js';
 
 /** Emits a domain event from a unit of work: written to the outbox in its transaction, relayed once it commits. */
 export type Emit = <E extends EventContract>(event: E, payload: z.input<E['payload']>, key?: string) => Promise<string>;
@@ -116,6 +116,12 @@ export function routed<DB>(base: Kysely<DB>, schema: string | undefined): Kysely
     get(target, prop) {
       const unit = current();
       if (!unit) {
+        // After the request's first unit of work, while it is held open (idempotency.ts, Hold): its transaction.
+        const held = schema === undefined ? undefined : heldView(schema);
+        if (held) {
+          const hv: unknown = Reflect.get(held, prop, held);
+          return typeof hv === 'function' ? (hv as (...args: unknown[]) => unknown).bind(held) : hv;
+        }
         const v: unknown = Reflect.get(target, prop, target);
         return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
       }

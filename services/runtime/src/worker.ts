@@ -1,6 +1,7 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
 import { isDatabaseUnavailable } from './errors.js';
 import type { Logger } from './logger.js';
+import { afterHold } from './idempotency.js';
 import { detached } from './unit-of-work.js';
 
 /**
@@ -69,8 +70,9 @@ export abstract class PollingWorker<J> {
 
   /** Starts loops up to `concurrency`; each drains until a claim finds nothing. */
   kick(): void {
-    // Kicked from inside a unit of work (after queueing work), the loops must not run in its transaction.
-    detached(() => this.startLoops());
+    // Kicked from inside a unit of work (after queueing work), the loops must not run in its transaction; kicked after
+    // a unit the request holds open (idempotency.ts, Hold), they start once it committed, to find what it queued.
+    afterHold(() => detached(() => this.startLoops()));
   }
 
   private startLoops(): void {

@@ -277,6 +277,40 @@ describe('Idempotency-Key on mutations (mesh: two nodes of a service, one caller
     }
   });
 
+  it('never leaves an effect without its response: a node killed after its unit of work and before it answered applied nothing', async () => {
+    // The unit's transaction is held open until the response is stored in it (idempotency.ts, Hold): the kill rolls
+    // the effect back with it, and the repeat runs afresh instead of answering IDEMPOTENCY_RESPONSE_LOST.
+    const nodeId = `${namespace}-doomed-after`;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.resolve('services/runtime/test/fixtures/tally-process.ts'), pg.url, namespace, NATS_URL, nodeId],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      await waitFor(async () => out.includes('ready'), 30_000);
+      await waitFor(async () => caller.broker.registry.nodes.get(nodeId)?.available === true);
+      let stalled: { key: string; label: string } | undefined;
+      for (let i = 0; i < 30 && !stalled; i++) {
+        const attempt = { key: randomUUID(), label: uniqueName('after') };
+        void add({ label: attempt.label }, attempt.key, { timeout: 20_000, retries: 0 }).catch(() => {});
+        await waitFor(async () => out.includes(`unit done ${attempt.label}`) || (await runs(attempt.label)).length > 0, 5_000, 20);
+        if (out.includes(`unit done ${attempt.label}`)) stalled = attempt;
+      }
+      const { key, label } = defined(stalled, 'a request stalled after its unit of work on the doomed node');
+      child.kill('SIGKILL');
+      await exited;
+      const out2 = await add({ label }, key, { retries: 0 });
+      expect((await runs(label)).map((r) => r.run)).toEqual([out2.run]);
+      expect(await add({ label }, key)).toEqual(out2);
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+
   it('refuses a malformed key before anything runs', async () => {
     const label = uniqueName('bad');
     expect(await failure(add({ label }, 'has space'))).toMatchObject({ code: 'VALIDATION_FAILED', status: 422 });

@@ -1,5 +1,5 @@
 import { notificationEvents, privacyEvents, privacyExportContract, privacyParticipants, type PrivacyRequest } from '@lms/contracts';
-import { detached, errInfo, isOutage, mayRetry, retryDelay, retryPolicies, type ServiceContext } from '@lms/runtime';
+import { afterHold, detached, errInfo, isOutage, mayRetry, retryDelay, retryPolicies, type ServiceContext } from '@lms/runtime';
 import { toProfile, toRequest, type UsersDB, type UsersRepository } from './users.repository.js';
 
 /** How long the export waits for every participant to be reachable before it counts as a failed attempt. */
@@ -23,19 +23,21 @@ export class ExportJobs {
 
   kick(id: string, delayMs = 0): void {
     if (this.stopped) return;
-    // Not in the transaction of a unit of work that queued the job.
-    const t = detached(() =>
-      setTimeout(() => {
-        this.timers.delete(t);
-        void this.run(id).catch((err: unknown) => {
-          // The database went away before the run could record anything (or its failure): nothing would try again
-          // before the next start, so try again once it may be back. Anything else is logged, not left unhandled.
-          if (isOutage(err)) return this.kick(id, retryDelay(1, this.policy));
-          this.s.logger.error({ requestId: id, err: errInfo(err) }, 'export run failed');
-        });
-      }, delayMs),
-    );
-    this.timers.add(t);
+    // Not in the transaction of a unit of work that queued the job, and after a unit the request holds open commits.
+    afterHold(() => {
+      const t = detached(() =>
+        setTimeout(() => {
+          this.timers.delete(t);
+          void this.run(id).catch((err: unknown) => {
+            // The database went away before the run could record anything (or its failure): nothing would try again
+            // before the next start, so try again once it may be back. Anything else is logged, not left unhandled.
+            if (isOutage(err)) return this.kick(id, retryDelay(1, this.policy));
+            this.s.logger.error({ requestId: id, err: errInfo(err) }, 'export run failed');
+          });
+        }, delayMs),
+      );
+      this.timers.add(t);
+    });
   }
 
   async resume(): Promise<void> {
