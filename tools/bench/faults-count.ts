@@ -153,9 +153,10 @@ export async function countEffects(databaseUrl: string, natsUrl: string, ns: str
       return m;
     };
     const compare = (rows: string[], events: Map<string, number>, what: string) => {
+      const stored = new Set(rows);
       lost(rows.filter((k) => !events.has(k)).length, `${what} without their event`);
       dup([...events.values()].filter((n) => n > 1).length, `${what} announced more than once`);
-      dup([...events.keys()].filter((k) => !rows.includes(k)).length, `${what} announced but not stored`);
+      dup([...events.keys()].filter((k) => !stored.has(k)).length, `${what} announced but not stored`);
     };
     const live = await q<{ id: string; course_id: string; user_id: string; status: string }>(
       `select id, course_id, user_id, status from enrollments.enrollments where status in ('active', 'completed')`,
