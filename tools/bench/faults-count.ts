@@ -13,7 +13,7 @@ export interface Effects {
   /** Stream messages read, and consumer × event pairs checked against processed_events. */
   events: number;
   pairs: number;
-  /** Lost: pairs never applied (and not dead-lettered), state changes without their event, answered writes not stored, outbox rows never published. */
+  /** Lost: pairs never applied (dead-lettered ones too: in this bench every event is valid, so a dead letter is a fault's casualty until an operator replays it), state changes without their event, answered writes not stored, outbox rows never published. */
   lost: number;
   /** Duplicated: an effect announced or counted twice (two events for one state change, a counter past its rows, one message id stored twice). */
   duplicated: number;
@@ -99,6 +99,7 @@ export async function countEffects(databaseUrl: string, natsUrl: string, ns: str
       for (const m of await readStream(nc, dlq)) deadLettered.add(`${m.subject.slice(`${ns}.dlq.`.length)}|${m.env.id}`);
     }
     fx.deadLetters = deadLettered.size;
+    if (fx.deadLetters) fx.details.push(`dead-lettered: ${fx.deadLetters} consumer × event pairs (counted as lost until replayed)`);
 
     const bySubject = new Map<string, Envelope[]>();
     const seenIds = new Map<string, number>();
@@ -134,7 +135,7 @@ export async function countEffects(databaseUrl: string, natsUrl: string, ns: str
           if (m.subject !== ci.config.filter_subject) continue;
           fx.pairs++;
           const k = `${consumer}|${m.env.id}`;
-          if (!done.has(k) && !deadLettered.has(k)) missing++;
+          if (!done.has(k)) missing++;
         }
       }
       lost(missing, `consumer × event pairs never applied in ${stream}`);

@@ -347,25 +347,34 @@ async function inject(scenario: Scenario, stack: Stack): Promise<void> {
       stack.pg.start();
       return;
     case 'rolling-restart':
-      // One process at a time, as an orchestrator rolls a deployment (Kubernetes' default surge): the new node first,
-      // then SIGTERM to the old one once the new one has joined. A gateway keeps its port (the load balancer's
-      // address for it), so it is stopped first and its twin carries the traffic until it is back in rotation.
+      // One process at a time, as an orchestrator rolls a deployment. A node with a twin (a gateway, the second
+      // courses and enrollments nodes) is stopped first and started again in place: its twin carries the traffic, and
+      // its calls in flight must end well. A node that is the only one of its services is replaced the way
+      // Kubernetes' default surge does it: the new one first, then SIGTERM to the old one once the new one has joined.
       for (const old of [...stack.nodes]) {
         const lb = stack.lb;
-        if (old.services === 'gateway') {
+        const twin = stack.nodes.some((n) => n !== old && n.services === old.services);
+        if (twin) {
           await terminate(stack, old);
           const fresh = await launch(stack, { name: old.name, services: old.services, env: old.env });
-          if (lb) await waitFor(() => lb.inRotation(fresh.name), 60_000, 100);
-          else await waitFor(async () => (await fetch(`${stack.base}/health/ready`).catch(() => undefined))?.status === 200, 60_000, 100);
+          if (fresh.services === 'gateway' && lb) await waitFor(() => lb.inRotation(fresh.name), 60_000, 100);
+          else await joined();
         } else {
           await launch(stack, { name: old.name, services: old.services, env: { ...old.env, NODE_ID: `${old.env.NODE_ID ?? old.name}-r` } });
-          // A node announces itself to the mesh as it starts (Moleculer's INFO): a second for the others to hear it,
-          // as an orchestrator's minimum ready time would.
-          await new Promise((r) => setTimeout(r, 1_000));
+          await joined();
           await terminate(stack, old);
         }
       }
       return;
+  }
+
+  /**
+   * A node announces itself to the mesh as it starts (Moleculer's INFO over NATS): the gateways ready again, and a
+   * second more for every node to have heard it, as an orchestrator's minimum ready time would.
+   */
+  async function joined() {
+    await waitFor(async () => (await fetch(`${stack.base}/health/ready`).catch(() => undefined))?.status === 200, 60_000, 100);
+    await new Promise((r) => setTimeout(r, 1_000));
   }
 }
 
@@ -428,13 +437,14 @@ async function runScenario(scenario: Scenario): Promise<Outcome> {
 
 /**
  * When requests were healthy again: the end of the last request after the fault began that failed or took longer
- * than `slow` (three times the p99 before the fault, at least a second), counted from the fault's end.
+ * than `slow`, counted from the fault's end. `slow` is twice the p99 of the steady load before the fault (its second
+ * half: the first requests warm the processes up), at least a second.
  */
 function recovery(o: Outcome): { seconds: number; recovered: boolean; slowMs: number; degraded: number } {
-  const before = o.load.samples.filter((s) => s.end < o.faultStart && s.ok).map((s) => s.end - s.start);
+  const before = o.load.samples.filter((s) => s.start >= o.faultStart / 2 && s.end < o.faultStart && s.ok).map((s) => s.end - s.start);
   const slowMs = Math.max(
     1_000,
-    3 *
+    2 *
       percentile(
         before.sort((a, b) => a - b),
         99,
@@ -448,6 +458,27 @@ function recovery(o: Outcome): { seconds: number; recovered: boolean; slowMs: nu
   );
   // Still failing in the last two seconds of the run: it had not recovered when the load stopped.
   return { seconds: (last - o.faultEnd) / 1000, recovered: last < o.faultEnd + o.tail - 2_000, slowMs, degraded: degraded.size };
+}
+
+/** Second by second around the fault (console only): answers, errors and the median latency, to see the shape of a recovery. */
+function timeline(o: Outcome): string {
+  const from = Math.max(0, Math.floor(o.faultStart / 1000) - 3);
+  const to = Math.ceil((o.faultEnd + o.tail) / 1000);
+  const lines: string[] = [];
+  for (let t = from; t < to; t++) {
+    const inSecond = o.load.samples.filter((s) => Math.floor(s.end / 1000) === t);
+    const ok = inSecond.filter((s) => s.ok);
+    const p50 = percentile(
+      ok.map((s) => s.end - s.start).sort((a, b) => a - b),
+      50,
+    );
+    const mark =
+      t * 1000 <= o.faultStart && o.faultStart < (t + 1) * 1000 ? ' ← fault' : t * 1000 <= o.faultEnd && o.faultEnd < (t + 1) * 1000 ? ' ← over' : '';
+    lines.push(
+      `    ${String(t).padStart(4)} s  ${String(ok.length).padStart(4)} ok  ${String(inSecond.length - ok.length).padStart(4)} errors  p50 ${f(p50, 0)} ms${mark}`,
+    );
+  }
+  return lines.join('\n');
 }
 
 function byStatus(samples: Sample[]): string {
@@ -464,31 +495,39 @@ function byStatus(samples: Sample[]): string {
   );
 }
 
+function rowOf(o: Outcome): (string | number)[] {
+  const r = recovery(o);
+  const errors = o.load.samples.filter((s) => !s.ok);
+  const no503Retry = errors.filter((s) => s.status === 503 && !s.retryAfter).length;
+  const latencies = o.load.samples.map((s) => s.end - s.start).sort((a, b) => a - b);
+  return [
+    SCENARIOS[o.scenario],
+    o.load.samples.length,
+    `${errors.length} (${f((errors.length / Math.max(1, o.load.samples.length)) * 100, 1)}%)`,
+    byStatus(o.load.samples),
+    no503Retry,
+    o.effects.lost,
+    o.effects.duplicated,
+    o.exits.length,
+    r.recovered ? f(r.seconds, 1) : `not within ${f(o.tail / 1000, 0)}`,
+    r.degraded,
+    f(percentile(latencies, 99), 0),
+  ];
+}
+
 /** (g) Every scenario (or `--scenario a,b`), one table and the details under it. */
 export async function faultsBench(): Promise<string> {
   const chosen = (args.scenario ? args.scenario.split(',') : Object.keys(SCENARIOS)) as Scenario[];
   for (const s of chosen) if (!(s in SCENARIOS)) throw new Error(`unknown scenario ${s}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   const outcomes: Outcome[] = [];
-  for (const s of chosen) outcomes.push(await runScenario(s));
-  const rows = outcomes.map((o) => {
-    const r = recovery(o);
-    const errors = o.load.samples.filter((s) => !s.ok);
-    const no503Retry = errors.filter((s) => s.status === 503 && !s.retryAfter).length;
-    const latencies = o.load.samples.map((s) => s.end - s.start).sort((a, b) => a - b);
-    return [
-      SCENARIOS[o.scenario],
-      o.load.samples.length,
-      `${errors.length} (${f((errors.length / Math.max(1, o.load.samples.length)) * 100, 1)}%)`,
-      byStatus(o.load.samples),
-      no503Retry,
-      o.effects.lost,
-      o.effects.duplicated,
-      o.exits.length,
-      r.recovered ? f(r.seconds, 1) : `not within ${f(o.tail / 1000, 0)}`,
-      r.degraded,
-      f(percentile(latencies, 99), 0),
-    ];
-  });
+  for (const s of chosen) {
+    const o = await runScenario(s);
+    outcomes.push(o);
+    // Each scenario's shape as soon as it is known: a later scenario that fails to start loses nothing.
+    console.log(timeline(o));
+    console.log(`  ${rowOf(o).join(' | ')}`);
+  }
+  const rows = outcomes.map(rowOf);
   const head = [
     'scenario',
     'requests',
