@@ -155,6 +155,8 @@ interface Stack {
   nats: NatsServer;
   /** The nodes running now (a killed or stopped one leaves the list). */
   nodes: Node[];
+  /** Every node started, for reading their logs at the end. */
+  all: Node[];
   base: string;
   ns: string;
   /** Processes that ended without the bench ending them: name and exit code or signal. */
@@ -204,6 +206,7 @@ async function startStack(gateways: number): Promise<Stack> {
     pg,
     nats,
     nodes: [],
+    all: [],
     base: '',
     ns,
     exits: [],
@@ -237,6 +240,7 @@ async function launch(stack: Stack, spec: Omit<Node, 'proc' | 'ending'>): Promis
   const proc = await lmsProcess(spec.services, spec.env, 120_000);
   const node: Node = { ...spec, proc, ending: false };
   stack.nodes.push(node);
+  stack.all.push(node);
   void proc.exited.then((code) => {
     if (!node.ending) stack.exits.push(`${node.name} (${code}): ${lastError(proc.output())}`);
   });
@@ -252,6 +256,26 @@ async function terminate(stack: Stack, n: Node): Promise<void> {
     await n.proc.kill('SIGKILL');
   } else if (code !== 0) stack.exits.push(`${n.name} exited ${String(code)} on SIGTERM`);
   stack.nodes = stack.nodes.filter((x) => x !== n);
+}
+
+/**
+ * Errors that reached the process's last-resort handlers (runtime/guard.ts logs them and the process goes on):
+ * what would have ended a process without that guard, e.g. a database client's unhandled 'error' event.
+ */
+function uncaught(nodes: Node[]): string[] {
+  const out: string[] = [];
+  for (const n of nodes) {
+    for (const line of n.proc.output().split('\n')) {
+      if (!line.includes('the process goes on serving')) continue;
+      try {
+        const j = JSON.parse(line) as { msg?: string; err?: { message?: string } };
+        out.push(`${n.name}: ${j.msg ?? ''}: ${(j.err?.message ?? '').slice(0, 160)}`);
+      } catch {
+        out.push(`${n.name}: ${line.slice(0, 200)}`);
+      }
+    }
+  }
+  return out;
 }
 
 /** The last error a process logged, for the report (JSON logs: its msg and error message). */
@@ -383,6 +407,8 @@ interface Outcome {
   load: LoadRecord;
   effects: Effects;
   exits: string[];
+  /** Uncaught exceptions and unhandled rejections the processes logged and survived. */
+  uncaught: string[];
   faultStart: number;
   faultEnd: number;
   /** Time the load ran after the fault ended, to tell "recovered at once" from "never recovered". */
@@ -429,35 +455,46 @@ async function runScenario(scenario: Scenario): Promise<Outcome> {
       () => false,
     );
     const effects = await countEffects(stack.pg.url, stack.nats.url, stack.ns, load);
-    return { scenario, load, effects, exits: [...stack.exits], faultStart, faultEnd, tail, drained };
+    return { scenario, load, effects, exits: [...stack.exits], uncaught: uncaught(stack.all), faultStart, faultEnd, tail, drained };
   } finally {
     await stack.stop();
   }
 }
 
 /**
- * When requests were healthy again: the end of the last request after the fault began that failed or took longer
- * than `slow`, counted from the fault's end. `slow` is twice the p99 of the steady load before the fault (its second
- * half: the first requests warm the processes up), at least a second.
+ * When requests were healthy again, second by second from the fault on. A second is degraded when a request that
+ * ended in it failed, when the slowest tenth of them took longer than `slow` (twice the p99 of the steady load
+ * before the fault — its second half: the first requests warm the processes up —, at least a second), or when fewer
+ * than a quarter as many ended as in a second before the fault (clients stuck on calls that do not answer).
+ * Recovery is the end of the last degraded second, counted from the fault's end. Per second rather than per request,
+ * so that one slow request on a busy machine does not read as an outage.
  */
 function recovery(o: Outcome): { seconds: number; recovered: boolean; slowMs: number; degraded: number } {
-  const before = o.load.samples.filter((s) => s.start >= o.faultStart / 2 && s.end < o.faultStart && s.ok).map((s) => s.end - s.start);
-  const slowMs = Math.max(
-    1_000,
-    2 *
-      percentile(
-        before.sort((a, b) => a - b),
-        99,
-      ),
-  );
-  const bad = o.load.samples.filter((s) => s.end >= o.faultStart && (!s.ok || s.end - s.start > slowMs));
-  const last = Math.max(o.faultEnd, ...bad.map((s) => s.end));
-  // Seconds of the run (from the fault on) in which some request failed or was slow: the time users noticed.
-  const degraded = new Set(
-    bad.flatMap((s) => Array.from({ length: Math.floor(s.end / 1000) - Math.floor(s.start / 1000) + 1 }, (_, i) => Math.floor(s.start / 1000) + i)),
-  );
-  // Still failing in the last two seconds of the run: it had not recovered when the load stopped.
-  return { seconds: (last - o.faultEnd) / 1000, recovered: last < o.faultEnd + o.tail - 2_000, slowMs, degraded: degraded.size };
+  const steady = o.load.samples.filter((s) => s.start >= o.faultStart / 2 && s.end < o.faultStart);
+  const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
+  const slowMs = Math.max(1_000, 2 * percentile(sorted(steady.filter((s) => s.ok).map((s) => s.end - s.start)), 99));
+  const steadyRate = steady.length / Math.max(1, (o.faultStart - o.faultStart / 2) / 1000);
+  const first = Math.floor(o.faultStart / 1000);
+  const lastSecond = Math.floor((o.faultEnd + o.tail) / 1000) - 1; // the run's last whole second
+  const bySecond = new Map<number, Sample[]>();
+  for (const x of o.load.samples) {
+    const t = Math.floor(x.end / 1000);
+    if (t >= first && t <= lastSecond) bySecond.set(t, [...(bySecond.get(t) ?? []), x]);
+  }
+  const degraded: number[] = [];
+  for (let t = first; t <= lastSecond; t++) {
+    const xs = bySecond.get(t) ?? [];
+    const p90 = percentile(sorted(xs.map((x) => x.end - x.start)), 90);
+    if (xs.some((x) => !x.ok) || p90 > slowMs || xs.length < steadyRate / 4) degraded.push(t);
+  }
+  const lastBad = degraded.length ? ((degraded.at(-1) ?? 0) + 1) * 1000 : 0;
+  // Degraded in the last two seconds of the run: it had not recovered when the load stopped.
+  return {
+    seconds: Math.max(0, lastBad - o.faultEnd) / 1000,
+    recovered: !degraded.some((t) => t >= lastSecond - 1),
+    slowMs,
+    degraded: degraded.length,
+  };
 }
 
 /** Second by second around the fault (console only): answers, errors and the median latency, to see the shape of a recovery. */
@@ -479,6 +516,12 @@ function timeline(o: Outcome): string {
     );
   }
   return lines.join('\n');
+}
+
+function countOf(items: string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const i of items) m.set(i, (m.get(i) ?? 0) + 1);
+  return m;
 }
 
 function byStatus(samples: Sample[]): string {
@@ -509,6 +552,7 @@ function rowOf(o: Outcome): (string | number)[] {
     o.effects.lost,
     o.effects.duplicated,
     o.exits.length,
+    o.uncaught.length,
     r.recovered ? f(r.seconds, 1) : `not within ${f(o.tail / 1000, 0)}`,
     r.degraded,
     f(percentile(latencies, 99), 0),
@@ -537,6 +581,7 @@ export async function faultsBench(): Promise<string> {
     'lost',
     'duplicated',
     'process exits',
+    'uncaught errors',
     'recovery s',
     'degraded s',
     'p99 ms',
@@ -557,6 +602,8 @@ export async function faultsBench(): Promise<string> {
         `${o.drained ? '' : '; **the mesh had not drained 60 s after the load**'}.`,
       ...o.effects.details.map((d) => `  - ${d}`),
       ...o.exits.map((e) => `  - process exit: ${e}`),
+      // The same error logged many times is one line with its count.
+      ...[...countOf(o.uncaught)].map(([u, n]) => `  - uncaught${n > 1 ? ` (${n} ×)` : ''}: ${u}`),
     ];
     out.push(lines.join('\n'));
     console.log(lines.join('\n'));
