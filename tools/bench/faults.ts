@@ -377,8 +377,9 @@ async function inject(scenario: Scenario, stack: Stack): Promise<void> {
       // Kubernetes' default surge does it: the new one first, then SIGTERM to the old one once the new one has joined.
       for (const old of [...stack.nodes]) {
         const lb = stack.lb;
-        const twin = stack.nodes.some((n) => n !== old && n.services === old.services);
-        if (twin) {
+        // A gateway keeps its port, so it cannot start beside itself: it restarts in place even when it is alone.
+        const inPlace = old.services === 'gateway' || stack.nodes.some((n) => n !== old && n.services === old.services);
+        if (inPlace) {
           await terminate(stack, old);
           const fresh = await launch(stack, { name: old.name, services: old.services, env: old.env });
           if (fresh.services === 'gateway' && lb) await waitFor(() => lb.inRotation(fresh.name), 60_000, 100);
