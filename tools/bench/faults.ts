@@ -565,10 +565,17 @@ export async function faultsBench(): Promise<string> {
   const chosen = (args.scenario ? args.scenario.split(',') : Object.keys(SCENARIOS)) as Scenario[];
   for (const s of chosen) if (!(s in SCENARIOS)) throw new Error(`unknown scenario ${s}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   const outcomes: Outcome[] = [];
+  const failed: string[] = [];
   for (const s of chosen) {
-    const o = await runScenario(s);
+    // A scenario that cannot run (a stack that does not start on a loaded machine) is reported, and the others still run.
+    const o = await runScenario(s).catch((err: unknown) => {
+      failed.push(`- **${s}** did not run: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+      console.error(err);
+      return undefined;
+    });
+    if (!o) continue;
     outcomes.push(o);
-    // Each scenario's shape as soon as it is known: a later scenario that fails to start loses nothing.
+    // Each scenario's shape as soon as it is known: a later scenario that fails loses nothing.
     console.log(timeline(o));
     console.log(`  ${rowOf(o).join(' | ')}`);
   }
@@ -594,6 +601,10 @@ export async function faultsBench(): Promise<string> {
       rows,
     ),
   ];
+  if (failed.length) {
+    out.push(failed.join('\n'));
+    process.exitCode = 1;
+  }
   for (const o of outcomes) {
     const r = recovery(o);
     const lines = [
