@@ -161,6 +161,8 @@ interface Stack {
   ns: string;
   /** Processes that ended without the bench ending them: name and exit code or signal. */
   exits: string[];
+  /** What the fault did, for the report (e.g. whether the killed nodes were working). */
+  notes: string[];
   /** HAProxy, when there are several gateways. */
   lb?: Balancer;
   stop(): Promise<void>;
@@ -210,6 +212,7 @@ async function startStack(gateways: number): Promise<Stack> {
     base: '',
     ns,
     exits: [],
+    notes: [],
     async stop() {
       for (const n of stack.nodes) n.ending = true;
       await Promise.all(stack.nodes.map((n) => n.proc.kill('SIGKILL')));
@@ -341,6 +344,29 @@ async function setUp(base: string, nLearners: number, nCourses: number): Promise
   return { learners, courses };
 }
 
+/** CPU ticks (user + system, 1/100 s) a process has used, from /proc. */
+function cpuTicks(pid: number): number {
+  const rest = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return Number(rest[11] ?? 0) + Number(rest[12] ?? 0);
+}
+
+/** SIGKILLs the process the moment its CPU time moves (it is working on something); true if it did within 3 s. */
+async function killWhileBusy(pid: number | undefined): Promise<boolean> {
+  if (pid === undefined) return false;
+  const until = Date.now() + 3_000;
+  let last = cpuTicks(pid);
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 2));
+    const now = cpuTicks(pid);
+    if (now > last) {
+      process.kill(pid, 'SIGKILL');
+      return true;
+    }
+    last = now;
+  }
+  return false;
+}
+
 /** Injects the scenario's fault; resolves when the fault is over (the server back, the last process restarted). */
 async function inject(scenario: Scenario, stack: Stack): Promise<void> {
   const node = (name: string) => {
@@ -352,6 +378,11 @@ async function inject(scenario: Scenario, stack: Stack): Promise<void> {
     case 'kill-nodes': {
       const victims = [node('courses-1'), node('enrollments-1')];
       for (const v of victims) v.ending = true;
+      // A node dies with whatever it holds; one that held nothing at that instant costs nothing (NATS stops sending a
+      // dead node new calls at once). Each victim is killed as it works (its CPU time moving), so that its calls in
+      // flight are part of the fault rather than left to chance; at most 3 s of waiting for that.
+      const busy = await Promise.all(victims.map(async (v) => ((await killWhileBusy(v.proc.proc.pid)) ? 'busy' : 'idle')));
+      stack.notes.push(`victims killed while ${busy.join(' and ')}`);
       await Promise.all(victims.map((v) => v.proc.kill('SIGKILL')));
       // Gone for good: the second of each carries on alone.
       stack.nodes = stack.nodes.filter((n) => !victims.includes(n));
@@ -410,6 +441,7 @@ interface Outcome {
   exits: string[];
   /** Uncaught exceptions and unhandled rejections the processes logged and survived. */
   uncaught: string[];
+  notes: string[];
   faultStart: number;
   faultEnd: number;
   /** Time the load ran after the fault ended, to tell "recovered at once" from "never recovered". */
@@ -456,7 +488,7 @@ async function runScenario(scenario: Scenario): Promise<Outcome> {
       () => false,
     );
     const effects = await countEffects(stack.pg.url, stack.nats.url, stack.ns, load);
-    return { scenario, load, effects, exits: [...stack.exits], uncaught: uncaught(stack.all), faultStart, faultEnd, tail, drained };
+    return { scenario, load, effects, exits: [...stack.exits], uncaught: uncaught(stack.all), notes: [...stack.notes], faultStart, faultEnd, tail, drained };
   } finally {
     await stack.stop();
   }
@@ -612,6 +644,7 @@ export async function faultsBench(): Promise<string> {
         `${o.effects.events} events, ${o.effects.pairs} consumer × event pairs checked; ${o.effects.deadLetters} dead letters; ` +
         `${o.load.enrolled.length} enrolments and ${o.load.completed.length} lesson completions answered, ${o.load.enrolledDespiteError} enrolments answered 409 for an enrolment an errored attempt made` +
         `${o.drained ? '' : '; **the mesh had not drained 60 s after the load**'}.`,
+      ...o.notes.map((n) => `  - ${n}`),
       ...o.effects.details.map((d) => `  - ${d}`),
       ...o.exits.map((e) => `  - process exit: ${e}`),
       // The same error logged many times is one line with its count.
