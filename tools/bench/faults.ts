@@ -495,12 +495,13 @@ async function runScenario(scenario: Scenario): Promise<Outcome> {
 }
 
 /**
- * When requests were healthy again, second by second from the fault on. A second is degraded when a request that
- * ended in it failed, when the slowest tenth of them took longer than `slow` (twice the p99 of the steady load
- * before the fault — its second half: the first requests warm the processes up —, at least a second), or when fewer
- * than a quarter as many ended as in a second before the fault (clients stuck on calls that do not answer).
- * Recovery is the end of the last degraded second, counted from the fault's end. Per second rather than per request,
- * so that one slow request on a busy machine does not read as an outage.
+ * When requests were healthy again, second by second from the fault on. Degraded: a second in which the slowest
+ * tenth of the requests that ended took longer than `slow` (twice the p99 of the steady load before the fault — its
+ * second half: the first requests warm the processes up —, at least a second) or fewer than a quarter as many ended
+ * as before the fault (clients stuck on calls that do not answer); and every second a learner waited on a request
+ * that failed or stalled (over three times `slow`: a call waiting out its timeout on a dead node). Recovery is the
+ * end of the last degraded second, counted from the fault's end. By the second rather than by the request, so that
+ * one slow request on a busy machine does not read as an outage, while one that waits out a timeout still does.
  */
 function recovery(o: Outcome): { seconds: number; recovered: boolean; slowMs: number; degraded: number } {
   const steady = o.load.samples.filter((s) => s.start >= o.faultStart / 2 && s.end < o.faultStart);
@@ -514,12 +515,17 @@ function recovery(o: Outcome): { seconds: number; recovered: boolean; slowMs: nu
     const t = Math.floor(x.end / 1000);
     if (t >= first && t <= lastSecond) bySecond.set(t, [...(bySecond.get(t) ?? []), x]);
   }
-  const degraded: number[] = [];
+  const marked = new Set<number>();
   for (let t = first; t <= lastSecond; t++) {
     const xs = bySecond.get(t) ?? [];
     const p90 = percentile(sorted(xs.map((x) => x.end - x.start)), 90);
-    if (xs.some((x) => !x.ok) || p90 > slowMs || xs.length < steadyRate / 4) degraded.push(t);
+    if (p90 > slowMs || xs.length < steadyRate / 4) marked.add(t);
+    // A failed or stalled request degrades every second a learner waited on it, not only the one it ended in.
+    for (const x of xs.filter((y) => !y.ok || y.end - y.start > 3 * slowMs)) {
+      for (let u = Math.max(first, Math.floor(x.start / 1000)); u <= t; u++) marked.add(u);
+    }
   }
+  const degraded = [...marked].sort((a, b) => a - b);
   const lastBad = degraded.length ? ((degraded.at(-1) ?? 0) + 1) * 1000 : 0;
   // Degraded in the last two seconds of the run: it had not recovered when the load stopped.
   return {
@@ -589,6 +595,7 @@ function rowOf(o: Outcome): (string | number)[] {
     r.recovered ? f(r.seconds, 1) : `not within ${f(o.tail / 1000, 0)}`,
     r.degraded,
     f(percentile(latencies, 99), 0),
+    f(latencies.at(-1) ?? NaN, 0),
   ];
 }
 
@@ -625,6 +632,7 @@ export async function faultsBench(): Promise<string> {
     'recovery s',
     'degraded s',
     'p99 ms',
+    'max ms',
   ];
   const out = [
     table(
