@@ -23,6 +23,12 @@ export const { values: args } = parseArgs({
     recipients: { type: 'string', default: '2000' },
     idle: { type: 'string', default: '5' },
     before: { type: 'string' },
+    // The fault bench (faults.ts): which scenarios, how many learner requests each, at what rate, through how many gateways.
+    scenario: { type: 'string' },
+    requests: { type: 'string', default: '2000' },
+    rate: { type: 'string', default: '80' },
+    gateways: { type: 'string', default: '2' },
+    settle: { type: 'string', default: '8' },
     'no-write': { type: 'boolean' },
   },
 });

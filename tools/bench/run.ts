@@ -9,7 +9,10 @@
  *       (s3rver), with the gateway's RSS growth, beside streaming the same bytes to disk and `cp`.
  *   (e) notifications: an announcement to N learners delivered over SMTP, beside nodemailer.
  *   (f) footprint: start to ready and idle RSS, embedded and a single-service mesh node, beside bare Node.
- * Usage: pnpm bench [--seconds 10] [--rounds 3] [--only http|events|learning|files|notifications|footprint] [--idle 5] [--courses 1000] [--mib 1024] [--recipients 2000] [--no-write]
+ *   (g) faults: the mesh in separate processes under learner load while nodes, NATS or PostgreSQL fail; errors clients
+ *       saw, lost and duplicated effects counted from the database and the streams, process exits, recovery time.
+ *       Only with --only faults (several minutes); [--scenario kill-nodes,...] [--requests 2000] [--rate 80] [--gateways 2] [--settle 8].
+ * Usage: pnpm bench [--seconds 10] [--rounds 3] [--only http|events|learning|files|notifications|footprint|faults] [--idle 5] [--courses 1000] [--mib 1024] [--recipients 2000] [--no-write]
  * Each round starts everything afresh; the tables show the last round, the spread table every round.
  * One file per bench beside this dispatcher; common.ts holds what they share. BENCH_COMPILED=1 runs the LMS nodes
  * from the build output (dist/cli.mjs, as production does) rather than from sources through tsx.
@@ -18,6 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { args, f, machine as machineOf, root, SECONDS, stopAll, table, type Metrics } from './common.ts';
 import { eventsBench } from './events.ts';
+import { faultsBench, writeFaultsSection } from './faults.ts';
 import { filesBench } from './files.ts';
 import { footprintBench, FOOTPRINT_NOTES } from './footprint.ts';
 import { httpBench } from './http.ts';
@@ -33,7 +37,7 @@ async function main() {
   const rounds = Math.max(1, Number(args.rounds));
   const all: Metrics[] = [];
   let parts: string[] = [];
-  const want = (k: string) => (!args.only && k !== 'files') || args.only === k;
+  const want = (k: string) => (!args.only && k !== 'files' && k !== 'faults') || args.only === k;
   for (let r = 1; r <= rounds && (want('http') || want('events')); r++) {
     console.log(`\n## round ${r}/${rounds}`);
     const m: Metrics = {};
@@ -58,6 +62,11 @@ async function main() {
       `# Notifications benchmark\n\nLatest \`pnpm bench --only notifications --recipients ${args.recipients}\` (${when}, ${machine}). One LMS process (gateway,\nauth, users, courses, enrollments, notifications) with PostgreSQL, NATS, the smtp-server and the bench on the same machine;\nlearners seeded straight into PostgreSQL (\`lms seed\`); the send rate is unthrottled (NOTIFY_RATE_EMAIL=1000000)${process.env.REDIS_URL ? ', its window still\ncounted in Redis for every mail (REDIS_URL set)' : ''}.\nLatency is from the announce call to each mail's arrival at the SMTP server.\n\n${notificationsPart}\n${NOTIFICATIONS_NOTES}`,
     );
     console.log('\nwrote docs/benchmarks-notifications.md');
+  }
+  const faultsPart = args.only === 'faults' ? await faultsBench() : '';
+  if (faultsPart && !args['no-write']) {
+    writeFaultsSection(faultsPart, when, machineOf());
+    console.log('\nwrote the Faults section of docs/benchmarks.md');
   }
   const filesPart = args.only === 'files' ? await filesBench() : '';
   if (filesPart && !args['no-write']) {
