@@ -322,8 +322,12 @@ export class IdempotencyStore {
         const output = await claims.run(claim, fn);
         claim.open = false;
         // Held open (see Hold): the response is stored in the unit's own transaction, committed with its effects.
-        if (claim.hold) await claim.hold.end((trx) => this.storeIn(trx, claim, req, { ok: true, output }));
-        else await this.store(claim, req, { ok: true, output });
+        if (claim.hold?.open) await claim.hold.end((trx) => this.storeIn(trx, claim, req, { ok: true, output }));
+        else {
+          // Released early (a call, a broadcast, a saga after the unit) or never held: committed on its own.
+          await claim.hold?.committed;
+          await this.store(claim, req, { ok: true, output });
+        }
         return output;
       } catch (err) {
         claim.open = false;

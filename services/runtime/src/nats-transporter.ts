@@ -1,3 +1,4 @@
+import { allProcedures, internalCatalogue, type DomainContracts } from '@lms/contracts';
 import { Errors, Transporters, type Transit } from 'moleculer';
 import { Events, type NatsConnection, type Subscription } from 'nats';
 
@@ -18,6 +19,13 @@ export const RECONNECT_GRACE_MS = 3_000;
 const ASK_AGAIN_MS = 200;
 /** A request still running after this long tells its caller which node holds it (ms); see `receive`. */
 const HOLD_NOTICE_MS = 250;
+
+/** Actions that only read: asked again after a NATS reconnect without a key (askAgainAfterReconnect). */
+const READS = new Set(
+  [...allProcedures(), ...Object.values(internalCatalogue).flatMap((d: DomainContracts) => Object.values(d))].flatMap((c) =>
+    c.kind === 'query' ? [c.action] : [],
+  ),
+);
 
 /**
  * Moleculer's NATS transporter, with every call to another node published on `MOL-<ns>.REQB.<action>`
@@ -48,6 +56,8 @@ export class ActionSubjectNatsTransporter extends Transporters.NATS {
   private probes = 0;
   /** When this node's NATS connection last came back (ms since the epoch); Infinity while it is down. */
   private natsBackAt = 0;
+  /** When it last dropped. */
+  private natsDownAt = 0;
 
   /** This node's queue-group subscriptions (its actions' requests, its balanced events), by subject and group. */
   private readonly balanced = new Map<string, Subscription>();
@@ -193,8 +203,33 @@ export class ActionSubjectNatsTransporter extends Transporters.NATS {
     const nc = this.client as NatsConnection | null;
     if (!nc) return;
     for await (const s of nc.status()) {
-      if (s.type === Events.Disconnect) this.natsBackAt = Infinity;
-      else if (s.type === Events.Reconnect) this.natsBackAt = Date.now();
+      if (s.type === Events.Disconnect) {
+        this.natsBackAt = Infinity;
+        this.natsDownAt = Date.now();
+      } else if (s.type === Events.Reconnect) {
+        this.natsBackAt = Date.now();
+        this.askAgainAfterReconnect();
+      }
+    }
+  }
+
+  /**
+   * A request in flight when this node's connection to NATS dropped (a NATS server killed or restarted) may have lost
+   * its answer, or never reached a node: its caller would wait out the request timeout (10 s) before the retry. Once
+   * reconnected, each such request is published again under the same id — the first answer wins (Moleculer drops a
+   * second one) — if running it twice is harmless: a read, or a mutation carrying an Idempotency-Key (a second run
+   * waits for or replays the first). Other mutations (nested internal calls, which carry no key) keep their timeout.
+   */
+  private askAgainAfterReconnect(): void {
+    const nc = this.client as NatsConnection | null;
+    if (!nc) return;
+    for (const [id, req] of this.transit.pendingRequests) {
+      const sent = this.sent.get(req);
+      const again = this.outgoing.get(req);
+      if (sent === undefined || !again || sent > this.natsDownAt) continue;
+      const action = (req.ctx.action as { name?: string } | undefined)?.name ?? '';
+      const keyed = typeof (req.ctx.meta as { idempotencyKey?: unknown } | undefined)?.idempotencyKey === 'string';
+      if (keyed || READS.has(action) || action.endsWith('.health')) nc.publish(again.subject, again.data, { reply: `${this.noResponders()}.${id}` });
     }
   }
 

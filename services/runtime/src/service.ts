@@ -370,7 +370,11 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
         call: serviceCall,
         logger,
         kickRelay,
-        broadcast: (name, payload) => runtime.broker.broadcast(name, payload),
+        // Nodes hearing it may read what the request wrote (a verifier reloading roles): a held unit commits first.
+        broadcast: async (name, payload) => {
+          await releaseHold();
+          await runtime.broker.broadcast(name, payload);
+        },
         runtime,
       };
       const deps = def.deps?.(service) as Deps;

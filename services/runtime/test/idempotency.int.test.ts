@@ -311,6 +311,14 @@ describe('Idempotency-Key on mutations (mesh: two nodes of a service, one caller
     }
   });
 
+  it('stores the response of a handler whose unit of work committed before it returned (released early)', async () => {
+    const key = randomUUID();
+    const label = uniqueName('released');
+    const first = await add({ label }, key);
+    expect(await add({ label }, key)).toEqual(first);
+    expect((await runs(label)).map((r) => r.run)).toEqual([first.run]);
+  });
+
   it('refuses a malformed key before anything runs', async () => {
     const label = uniqueName('bad');
     expect(await failure(add({ label }, 'has space'))).toMatchObject({ code: 'VALIDATION_FAILED', status: 422 });
