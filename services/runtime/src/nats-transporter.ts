@@ -206,31 +206,39 @@ export class ActionSubjectNatsTransporter extends Transporters.NATS {
       if (s.type === Events.Disconnect) {
         this.natsBackAt = Infinity;
         this.natsDownAt = Date.now();
+        this.logger.warn('NATS connection lost; reconnecting');
       } else if (s.type === Events.Reconnect) {
         this.natsBackAt = Date.now();
+        this.logger.info(`NATS connection back after ${Date.now() - this.natsDownAt} ms`);
         this.askAgainAfterReconnect();
       }
     }
   }
 
   /**
-   * A request in flight when this node's connection to NATS dropped (a NATS server killed or restarted) may have lost
-   * its answer, or never reached a node: its caller would wait out the request timeout (10 s) before the retry. Once
-   * reconnected, each such request is published again under the same id — the first answer wins (Moleculer drops a
+   * A request in flight when this node's connection to NATS dropped (a NATS server killed or restarted), or sent while
+   * it was down, may have lost its answer or never reached a node: its caller would wait out the request timeout (10 s)
+   * before the retry. Once reconnected, each pending request is published again under the same id — the first answer wins (Moleculer drops a
    * second one) — if running it twice is harmless: a read, or a mutation carrying an Idempotency-Key (a second run
    * waits for or replays the first). Other mutations (nested internal calls, which carry no key) keep their timeout.
    */
   private askAgainAfterReconnect(): void {
     const nc = this.client as NatsConnection | null;
     if (!nc) return;
+    let asked = 0;
+    let left = 0;
     for (const [id, req] of this.transit.pendingRequests) {
       const sent = this.sent.get(req);
       const again = this.outgoing.get(req);
-      if (sent === undefined || !again || sent > this.natsDownAt) continue;
+      if (sent === undefined || !again) continue;
       const action = (req.ctx.action as { name?: string } | undefined)?.name ?? '';
       const keyed = typeof (req.ctx.meta as { idempotencyKey?: unknown } | undefined)?.idempotencyKey === 'string';
-      if (keyed || READS.has(action) || action.endsWith('.health')) nc.publish(again.subject, again.data, { reply: `${this.noResponders()}.${id}` });
+      if (keyed || READS.has(action) || action.endsWith('.health')) {
+        nc.publish(again.subject, again.data, { reply: `${this.noResponders()}.${id}` });
+        asked++;
+      } else left++;
     }
+    if (asked || left) this.logger.info(`NATS connection back: asked again ${asked} pending calls (${left} left to their timeout)`);
   }
 
   /** Whether this node's own NATS connection is down, or came back less than `ms` ago. */
