@@ -17,6 +17,7 @@ import {
   type StreamConfig,
 } from 'nats';
 import type { Logger } from '../logger.js';
+import { NATS_RECONNECT_WAIT_MS } from '../nats-transporter.js';
 import { eventsHandled } from '../metrics.js';
 import { isDatabaseUnavailable } from '../errors.js';
 import { applyBatch, applyThroughOutage, decode, PoisonMessageError, pruneProcessed, resetConsumer } from './apply.js';
@@ -153,6 +154,7 @@ export class JetStreamTransport implements EventTransport {
       pass: opts.pass,
       name: opts.name ?? 'lms-events',
       maxReconnectAttempts: -1,
+      reconnectTimeWait: NATS_RECONNECT_WAIT_MS,
       inboxPrefix: opts.user ? `_INBOX_${opts.user}` : undefined,
     });
     t.jsm = await untilJetStreamAnswers(() => t.nc.jetstreamManager({ timeout: JS_API_TIMEOUT_MS }), opts.logger);
