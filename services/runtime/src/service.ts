@@ -295,13 +295,16 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
       runtime.relays.push(relay);
       const kickRelay = () => detached(() => relay.kick());
 
-      /** One unit of work of this service; one opened inside another of this service joins it. */
-      const unitOfWork = async <T>(fn: (w: UnitOfWork<DB, R>) => Promise<T>, requestId?: string): Promise<T> => {
-        const outer = joinUnit(schemaName);
-        if (outer) return fn({ trx: outer.trx as Transaction<DB>, repo, emit: outer.emit, afterCommit: outer.afterCommit });
-        const claim = runtime.db.kind === 'postgres' ? claimToHold(schemaName) : undefined;
-        if (claim) return heldUnitOfWork(claim, fn, requestId);
-        await releaseHold(); // a second unit of work of the request: the first one commits before it begins
+      /**
+       * One transaction: `fn` as a unit of work, the request's Idempotency-Key (if any) marked `applied` with its effects,
+       * then `beforeCommit` (a held unit waits there for the handler's response); the relay and the after-commit work
+       * once it committed.
+       */
+      const inTransaction = async <T>(
+        fn: (w: UnitOfWork<DB, R>) => Promise<T>,
+        requestId: string | undefined,
+        beforeCommit?: (trx: Transaction<DB>, result: T) => Promise<void>,
+      ): Promise<T> => {
         let emitted = 0;
         const after: Array<() => void> = [];
         const result = await runtime.db
@@ -309,14 +312,23 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
           .transaction()
           .execute(async (trx) => {
             const r = await runUnit(schemaName, trx, requestId, after, (emit) => fn({ trx, repo, emit, afterCommit: (f) => void after.push(f) }));
-            // The request's Idempotency-Key (if any) becomes `applied` with the unit's effects, in its transaction.
             await markApplied(trx, schemaName);
             emitted = r.emitted;
+            await beforeCommit?.(trx, r.result);
             return r.result;
           });
         if (emitted) kickRelay();
         for (const f of after) detached(f);
         return result;
+      };
+      /** One unit of work of this service; one opened inside another of this service joins it. */
+      const unitOfWork = async <T>(fn: (w: UnitOfWork<DB, R>) => Promise<T>, requestId?: string): Promise<T> => {
+        const outer = joinUnit(schemaName);
+        if (outer) return fn({ trx: outer.trx as Transaction<DB>, repo, emit: outer.emit, afterCommit: outer.afterCommit });
+        const claim = runtime.db.kind === 'postgres' ? claimToHold(schemaName) : undefined;
+        if (claim) return heldUnitOfWork(claim, fn, requestId);
+        await releaseHold(); // a second unit of work of the request: the first one commits before it begins
+        return inTransaction(fn, requestId);
       };
       /**
        * The first unit of work of a request with an Idempotency-Key, held open once its body is done: its result goes to
@@ -324,28 +336,16 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
        * the handler calls another service or opens another unit. A failure before the hand-over is the unit's error.
        */
       const heldUnitOfWork = async <T>(claim: Claim, fn: (w: UnitOfWork<DB, R>) => Promise<T>, requestId?: string): Promise<T> => {
-        let emitted = 0;
-        const after: Array<() => void> = [];
         let handOver: (result: T) => void = () => {};
         const handed = new Promise<T>((resolve) => (handOver = resolve));
-        const committed = runtime.db
-          .forSchema<DB>(schemaName)
-          .transaction()
-          .execute(async (trx) => {
-            const r = await runUnit(schemaName, trx, requestId, after, (emit) => fn({ trx, repo, emit, afterCommit: (f) => void after.push(f) }));
-            await markApplied(trx, schemaName);
-            emitted = r.emitted;
-            const hold = new Hold(trx);
-            hold.committed = committed;
-            claim.hold = hold;
-            handOver(r.result);
-            const last = await hold.requested;
-            if (last) await last(trx);
-          })
-          .then(() => {
-            if (emitted) kickRelay();
-            for (const f of after) detached(f);
-          });
+        const committed: Promise<void> = inTransaction(fn, requestId, async (trx, result) => {
+          const hold = new Hold(trx);
+          hold.committed = committed;
+          claim.hold = hold;
+          handOver(result);
+          const last = await hold.requested;
+          if (last) await last(trx);
+        }).then(() => {});
         committed.catch(() => {}); // observed by whoever ends the hold; before the hand-over, by the race below
         return Promise.race([handed, committed.then(() => handed)]);
       };

@@ -236,51 +236,13 @@ describe('Idempotency-Key on mutations (mesh: two nodes of a service, one caller
     expect(await row(key)).toBeUndefined();
   });
 
-  it('takes over the claim of a node killed with -9 within about a second, while the registry still lists it', async () => {
-    // A third node of the service, in its own process: it stalls the runs of `stall*` labels before their unit of work.
-    const nodeId = `${namespace}-doomed`;
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.resolve('services/runtime/test/fixtures/tally-process.ts'), pg.url, namespace, NATS_URL, nodeId],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise((r) => child.once('exit', r));
-    try {
-      await waitFor(async () => out.includes('ready'), 30_000);
-      await waitFor(async () => caller.broker.registry.nodes.get(nodeId)?.available === true);
-      // Calls are balanced over three nodes: send new requests until one lands on the doomed node and stalls there.
-      let stalled: { key: string; label: string } | undefined;
-      for (let i = 0; i < 30 && !stalled; i++) {
-        const attempt = { key: randomUUID(), label: uniqueName('stall') };
-        void add({ label: attempt.label }, attempt.key, { timeout: 20_000, retries: 0 }).catch(() => {});
-        await waitFor(async () => out.includes(`stalled ${attempt.label}`) || (await runs(attempt.label)).length > 0, 5_000, 20);
-        if (out.includes(`stalled ${attempt.label}`)) stalled = attempt;
-      }
-      const { key, label } = defined(stalled, 'a request stalled on the doomed node');
-      child.kill('SIGKILL');
-      await exited;
-      // The repeat (the retry the gateway would send): the registry still lists the dead node (heartbeats time out in
-      // MOLECULER_HEARTBEAT_TIMEOUT), so the repeat waits, asks the owner, hears nothing, and takes the key over.
-      expect(a.broker.registry.nodes.get(nodeId)?.available).toBe(true);
-      const t0 = performance.now();
-      const out2 = await add({ label }, key, { retries: 0 });
-      expect(performance.now() - t0).toBeLessThan(3_000);
-      expect((await runs(label)).map((r) => r.run)).toEqual([out2.run]);
-      expect(await add({ label }, key)).toEqual(out2);
-    } finally {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-
-  it('never leaves an effect without its response: a node killed after its unit of work and before it answered applied nothing', async () => {
-    // The unit's transaction is held open until the response is stored in it (idempotency.ts, Hold): the kill rolls
-    // the effect back with it, and the repeat runs afresh instead of answering IDEMPOTENCY_RESPONSE_LOST.
-    const nodeId = `${namespace}-doomed-after`;
+  /**
+   * A third node of the service in its own OS process (fixtures/tally-process.ts), which stalls the runs of labels
+   * starting with `prefix` (`stall`: before their unit of work; `after`: after it, before answering) and prints `marker
+   * <label>`: sends new requests until one lands there and stalls, then kills the process with -9. Returns that request.
+   */
+  async function killedWhileStalled(suffix: string, prefix: 'stall' | 'after', marker: string): Promise<{ key: string; label: string; nodeId: string }> {
+    const nodeId = `${namespace}-${suffix}`;
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', path.resolve('services/runtime/test/fixtures/tally-process.ts'), pg.url, namespace, NATS_URL, nodeId],
@@ -292,23 +254,40 @@ describe('Idempotency-Key on mutations (mesh: two nodes of a service, one caller
     try {
       await waitFor(async () => out.includes('ready'), 30_000);
       await waitFor(async () => caller.broker.registry.nodes.get(nodeId)?.available === true);
+      // Calls are balanced over three nodes: send new requests until one lands on the doomed node and stalls there.
       let stalled: { key: string; label: string } | undefined;
       for (let i = 0; i < 30 && !stalled; i++) {
-        const attempt = { key: randomUUID(), label: uniqueName('after') };
+        const attempt = { key: randomUUID(), label: uniqueName(prefix) };
         void add({ label: attempt.label }, attempt.key, { timeout: 20_000, retries: 0 }).catch(() => {});
-        await waitFor(async () => out.includes(`unit done ${attempt.label}`) || (await runs(attempt.label)).length > 0, 5_000, 20);
-        if (out.includes(`unit done ${attempt.label}`)) stalled = attempt;
+        await waitFor(async () => out.includes(`${marker} ${attempt.label}`) || (await runs(attempt.label)).length > 0, 5_000, 20);
+        if (out.includes(`${marker} ${attempt.label}`)) stalled = attempt;
       }
-      const { key, label } = defined(stalled, 'a request stalled after its unit of work on the doomed node');
-      child.kill('SIGKILL');
-      await exited;
-      const out2 = await add({ label }, key, { retries: 0 });
-      expect((await runs(label)).map((r) => r.run)).toEqual([out2.run]);
-      expect(await add({ label }, key)).toEqual(out2);
+      return { ...defined(stalled, `a request stalled (${marker}) on the doomed node`), nodeId };
     } finally {
       child.kill('SIGKILL');
       await exited;
     }
+  }
+
+  it('takes over the claim of a node killed with -9 within about a second, while the registry still lists it', async () => {
+    const { key, label, nodeId } = await killedWhileStalled('doomed', 'stall', 'stalled');
+    // The repeat (the retry the gateway would send): the registry still lists the dead node (heartbeats time out in
+    // MOLECULER_HEARTBEAT_TIMEOUT), so the repeat waits, asks the owner, hears nothing, and takes the key over.
+    expect(a.broker.registry.nodes.get(nodeId)?.available).toBe(true);
+    const t0 = performance.now();
+    const out2 = await add({ label }, key, { retries: 0 });
+    expect(performance.now() - t0).toBeLessThan(3_000);
+    expect((await runs(label)).map((r) => r.run)).toEqual([out2.run]);
+    expect(await add({ label }, key)).toEqual(out2);
+  });
+
+  it('never leaves an effect without its response: a node killed after its unit of work and before it answered applied nothing', async () => {
+    // The unit's transaction is held open until the response is stored in it (idempotency.ts, Hold): the kill rolls
+    // the effect back with it, and the repeat runs afresh instead of answering IDEMPOTENCY_RESPONSE_LOST.
+    const { key, label } = await killedWhileStalled('doomed-after', 'after', 'unit done');
+    const out2 = await add({ label }, key, { retries: 0 });
+    expect((await runs(label)).map((r) => r.run)).toEqual([out2.run]);
+    expect(await add({ label }, key)).toEqual(out2);
   });
 
   it('stores the response of a handler whose unit of work committed before it returned (released early)', async () => {
