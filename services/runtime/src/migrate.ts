@@ -44,7 +44,7 @@ export const runtimeMigrations: Migrations = {
       await db.schema.dropTable('outbox').execute();
     },
   },
-  // Named after the services' migrations that existed when it landed: Kysely refuses a new migration that sorts before applied ones.
+  // Named after the services' migrations that existed when it landed (migrations of either sequence may now be unordered).
   '20261201050000_runtime_idempotency': {
     async up(db: Kysely<any>) {
       // One row per (caller, Idempotency-Key) of a mutation: see services/runtime/src/idempotency.ts.
@@ -90,6 +90,11 @@ export async function migrateSchema(
     db: database.forSchema(schema),
     provider: { getMigrations: async () => ({ ...runtimeMigrations, ...migrations }) },
     migrationTableSchema: schema,
+    // Two sequences share each schema's table: the runtime's migrations and the service's own, interleaved by date. A
+    // schema whose service migrations are newer than a runtime migration added later (every installation, each time the
+    // runtime gains one) must still get it: Kysely's order check refused that ("corrupted migrations"). Missing ones
+    // run in name order; each sequence stays ordered within itself.
+    allowUnorderedMigrations: true,
   });
   const { error, results } = direction === 'latest' ? await migrator.migrateToLatest() : await migrator.migrateDown();
   const applied: string[] = [];
