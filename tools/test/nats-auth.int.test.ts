@@ -15,18 +15,9 @@ import { migrateAll, openDatabase, startNode, type LmsNode } from '@lms/runtime'
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pick, SERVICES } from '../services.ts';
-import { defined, http, tempDatabase, tempDir, waitFor } from './support.ts';
+import { defined, http, tempDatabase, tempDir, waitFor, ROLE_PASSWORDS } from './support.ts';
 
-const passwords = {
-  gateway: 'gw-pass',
-  identity: 'id-pass',
-  courses: 'co-pass',
-  enrollments: 'en-pass',
-  files: 'fi-pass',
-  analytics: 'an-pass',
-  notifications: 'no-pass',
-  operator: 'op-pass',
-};
+const passwords = ROLE_PASSWORDS;
 let server: ChildProcess;
 let port: number;
 let dir: ReturnType<typeof tempDir>;

@@ -13,18 +13,9 @@ import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pick } from '../services.ts';
 import { natsCluster, type NatsCluster } from './nats-cluster.ts';
-import { defined, drained, http, query, tempDatabase, waitFor } from './support.ts';
+import { defined, drained, http, query, tempDatabase, waitFor, ROLE_PASSWORDS } from './support.ts';
 
-const passwords = {
-  gateway: 'gw-pass',
-  identity: 'id-pass',
-  courses: 'co-pass',
-  enrollments: 'en-pass',
-  files: 'fi-pass',
-  analytics: 'an-pass',
-  notifications: 'no-pass',
-  operator: 'op-pass',
-};
+const passwords = ROLE_PASSWORDS;
 const PUBLISHED = 'lms.course.published.v1';
 
 let cluster: NatsCluster;

@@ -75,7 +75,8 @@ interface KeyTable {
   /** Node id of the attempt running it ('' once abandoned), and that node's incarnation (Moleculer's instanceID). */
   owner: string;
   owner_instance: string;
-  claimed_at: ColumnType<Date, never, never>;
+  /** Set by the claim's INSERT (its default) and moved to now() by a takeover. */
+  claimed_at: ColumnType<Date, never, Date>;
   created_at: ColumnType<Date, never, never>;
   /** The sealed outcome once `done`. */
   response: Buffer | null;
@@ -385,7 +386,7 @@ export class IdempotencyStore {
       if (!live && row.state === 'pending') {
         const taken = await this.keys
           .updateTable('idempotency_keys')
-          .set({ attempt: sql`attempt + 1`, owner: nodeID, owner_instance: instanceID, claimed_at: sql`now()` } as never)
+          .set({ attempt: sql<number>`attempt + 1`, owner: nodeID, owner_instance: instanceID, claimed_at: sql<Date>`now()` })
           .where('id', '=', req.id)
           .where('attempt', '=', row.attempt)
           .where('state', '=', 'pending')
