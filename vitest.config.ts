@@ -26,7 +26,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['{contracts,clients,services/*,tools}/test/**/*.test.ts'],
+          include: ['{contracts,clients,packages/*,services/*,tools}/test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
         },
       },
@@ -34,7 +34,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'int',
-          include: ['{contracts,clients,services/*,tools}/test/**/*.int.test.ts'],
+          include: ['{contracts,clients,packages/*,services/*,tools}/test/**/*.int.test.ts'],
         },
       },
     ],

@@ -36,7 +36,7 @@ function inputs() {
       else if (/\.(ts|mts|js|mjs|json)$/.test(e.name)) files.push(p);
     }
   };
-  for (const dir of ['contracts', 'clients/src', 'services', 'tools']) {
+  for (const dir of ['contracts', 'clients/src', 'packages', 'services', 'tools']) {
     const p = path.join(root, dir);
     if (fs.existsSync(p)) walk(p);
   }

@@ -197,6 +197,23 @@ export const errorCodes = {
   IDEMPOTENCY_RESPONSE_LOST: 409,
   /** The Idempotency-Key was used before with another request (another operation or body). */
   IDEMPOTENCY_KEY_REUSED: 422,
+  // Assessments, assignments, gradebook, credentials (issue 14)
+  /** The quiz or assignment is not open yet, or has closed (its window, with the caller's extension). */
+  ASSESSMENT_NOT_OPEN: 409,
+  /** No attempts left under the quiz's attempt limit (with the caller's extra attempts). */
+  ATTEMPT_LIMIT_REACHED: 409,
+  /** The attempt was submitted already or its deadline passed: answers are no longer accepted. */
+  ATTEMPT_CLOSED: 409,
+  /** Past the assignment's cut-off date (or a resubmission the assignment does not allow). */
+  SUBMISSION_CLOSED: 409,
+  /** A released grade changes only with a reason (it is audited). */
+  GRADE_RELEASED: 409,
+  /** A question in use cannot be deleted or a quiz with attempts cannot change structure this way. */
+  IN_USE: 409,
+  /** A GIFT, QTI or CSV document that cannot be read; `details.errors` lists line/item and message. */
+  IMPORT_INVALID: 422,
+  /** A calculated question's formula or parameters are not valid. */
+  FORMULA_INVALID: 422,
   PAYLOAD_TOO_LARGE: 413,
   QUOTA_EXCEEDED: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,

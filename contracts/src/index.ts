@@ -7,6 +7,7 @@ import type { AnyProcedure, DomainContracts, ErrorCode, EventContract, Procedure
 import { courseEvents, courses, coursesInternal } from './courses.js';
 import { enrollmentEvents, enrollments } from './enrollments.js';
 import { fileEvents, files, filesInternal } from './files.js';
+import { assessmentEvents, credentialEvents, gradeEvents } from './grading.js';
 import { notificationEvents, notifications } from './notifications.js';
 import { erasureReceipts, privacyEvents } from './privacy.js';
 import { userEvents, users, usersInternal } from './users.js';
@@ -21,6 +22,8 @@ export * from './notifications.js';
 export * from './privacy.js';
 export * from './enrollments.js';
 export * from './files.js';
+export * from './questions.js';
+export * from './grading.js';
 
 /** Every procedure the edges expose, by domain. Adding one here is all it takes to publish it. */
 export const catalogue = { auth, users, courses, enrollments, files, notifications, analytics, audit } as const;
@@ -38,6 +41,9 @@ export const events = {
   privacy: { ...privacyEvents, ...erasureReceipts },
   enrollment: enrollmentEvents,
   file: fileEvents,
+  assessment: assessmentEvents,
+  grade: gradeEvents,
+  credential: credentialEvents,
 } as const satisfies Record<string, Record<string, EventContract>>;
 
 export function allProcedures(): AnyProcedure[] {
