@@ -36,22 +36,28 @@ export function checkBody(body: QuestionBody): void {
 }
 /** Draw params and orders for an attempt; the same seed gives the same draw. */
 export function draw(body: QuestionBody, seed: string): Draw {
-  (void body, seed);
+  void body;
+  void seed;
   return todo('draw');
 }
 /** What the learner sees: prompt with params substituted, options in the drawn order, no key, no fractions, no feedback. */
 export function present(prompt: string, body: QuestionBody, d: Draw): PresentedQuestion {
-  (void prompt, body, d);
+  void prompt;
+  void body;
+  void d;
   return todo('present');
 }
 /** Score a response (null: unanswered). A response of another type scores 0, never throws. */
 export function score(body: QuestionBody, d: Draw, response: QuestionResponse | null): Scored {
-  (void body, d, response);
+  void body;
+  void d;
+  void response;
   return todo('score');
 }
 /** A right answer (full credit) for review, and the same as text. */
 export function rightAnswer(body: QuestionBody, d: Draw): { response: QuestionResponse | null; text: string } {
-  (void body, d);
+  void body;
+  void d;
   return todo('rightAnswer');
 }
 
