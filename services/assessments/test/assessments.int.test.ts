@@ -182,7 +182,7 @@ describe('assessments: banks and questions', () => {
       [2, false],
     ]);
     // Learners never read questions: the internal procedures are not theirs.
-    expect(await node.as(learner).fail(assessmentsInternal.quizForAttempt, { quizId: quiz.id })).toMatchObject({ status: 404 });
+    expect(await node.as(learner).fail(assessmentsInternal.quizForAttempt, { quizId: quiz.id })).toMatchObject({ code: 'FORBIDDEN' });
   });
 
   it('corrects a version in place, records it, and emits question_corrected', async () => {
