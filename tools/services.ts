@@ -1,4 +1,5 @@
 import { analyticsService } from '@lms/analytics';
+import { attemptsService } from '@lms/attempts';
 import { auditService } from '@lms/audit';
 import { authService } from '@lms/auth';
 import { coursesService } from '@lms/courses';
@@ -20,6 +21,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   analytics: analyticsService,
   audit: auditService,
   notifications: notificationsService,
+  attempts: attemptsService,
 };
 
 export function pick(names: string): ServiceModule[] {
