@@ -16,6 +16,7 @@ export const SERVICE_LOADERS: Record<string, () => Promise<ServiceModule>> = {
   audit: async () => (await import('@lms/audit')).auditService,
   notifications: async () => (await import('@lms/notifications')).notificationsService,
   assessments: async () => (await import('@lms/assessments')).assessmentsService,
+  attempts: async () => (await import('@lms/attempts')).attemptsService,
 };
 
 /** The named services ("all" for every one), loaded; an unknown name fails before anything loads. */

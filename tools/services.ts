@@ -1,5 +1,6 @@
 import { analyticsService } from '@lms/analytics';
 import { assessmentsService } from '@lms/assessments';
+import { attemptsService } from '@lms/attempts';
 import { auditService } from '@lms/audit';
 import { authService } from '@lms/auth';
 import { coursesService } from '@lms/courses';
@@ -22,6 +23,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   audit: auditService,
   notifications: notificationsService,
   assessments: assessmentsService,
+  attempts: attemptsService,
 };
 
 export function pick(names: string): ServiceModule[] {

@@ -2,13 +2,14 @@ import type { TRPCBuiltRouter, TRPCMutationProcedure, TRPCQueryProcedure } from 
 import type { z } from 'zod';
 import { analytics } from './analytics.js';
 import { assessments } from './assessments.js';
+import { attempts } from './attempts.js';
 import { audit } from './audit.js';
 import { auth, authEvents } from './auth.js';
 import type { AnyProcedure, DomainContracts, ErrorCode, EventContract, ProcedureContract } from './core.js';
 import { courseEvents, courses, coursesInternal } from './courses.js';
 import { enrollmentEvents, enrollments } from './enrollments.js';
 import { fileEvents, files, filesInternal } from './files.js';
-import { assessmentEvents, assessmentsInternal, credentialEvents, gradeEvents } from './grading.js';
+import { assessmentEvents, assessmentsInternal, attemptsInternal, credentialEvents, gradeEvents } from './grading.js';
 import { notificationEvents, notifications } from './notifications.js';
 import { erasureReceipts, privacyEvents } from './privacy.js';
 import { userEvents, users, usersInternal } from './users.js';
@@ -26,13 +27,14 @@ export * from './files.js';
 export * from './questions.js';
 export * from './grading.js';
 export * from './assessments.js';
+export * from './attempts.js';
 
 /** Every procedure the edges expose, by domain. Adding one here is all it takes to publish it. */
-export const catalogue = { auth, users, courses, enrollments, files, notifications, analytics, audit, assessments } as const;
+export const catalogue = { auth, users, courses, enrollments, files, notifications, analytics, audit, assessments, attempts } as const;
 export type Catalogue = typeof catalogue;
 
 /** Procedures only services call each other with. */
-export const internalCatalogue = { users: usersInternal, courses: coursesInternal, files: filesInternal, assessments: assessmentsInternal } as const;
+export const internalCatalogue = { users: usersInternal, courses: coursesInternal, files: filesInternal, assessments: assessmentsInternal, attempts: attemptsInternal } as const;
 
 /** Every event, by domain: the event registry. */
 export const events = {

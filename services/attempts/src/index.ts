@@ -1,0 +1,2 @@
+export { attemptsService } from './attempts.service.js';
+export { AttemptsRepository, type AttemptsDB } from './attempts.repository.js';
