@@ -1,4 +1,5 @@
 import { analyticsService } from '@lms/analytics';
+import { assignmentsService } from '@lms/assignments';
 import { auditService } from '@lms/audit';
 import { authService } from '@lms/auth';
 import { coursesService } from '@lms/courses';
@@ -20,6 +21,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   analytics: analyticsService,
   audit: auditService,
   notifications: notificationsService,
+  assignments: assignmentsService,
 };
 
 export function pick(names: string): ServiceModule[] {
