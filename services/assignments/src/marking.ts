@@ -4,9 +4,9 @@
  */
 import { DomainError, type LatePolicy, type MarkingState, type Rubric } from '@lms/contracts';
 
-/** Points are kept to two decimals, rounded half away from zero (in practice: half up, points are never negative). */
+/** Points are kept to two decimals, rounded half up (points are never negative); the hundredths are cut to 12 significant digits first, so that binary noise (1.005 × 100 = 100.4999…) rounds as written. */
 export function roundPoints(x: number): number {
-  return (Math.sign(x) * Math.round(Math.abs(x) * 100 + Number.EPSILON)) / 100;
+  return (Math.sign(x) * Math.round(Number((Math.abs(x) * 100).toPrecision(12)))) / 100;
 }
 
 /** A rubric's maximum: the sum of each criterion's top level. */
