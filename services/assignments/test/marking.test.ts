@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Rubric } from '@lms/contracts';
 import { describe, expect, it } from 'vitest';
-import { checkComments, finalPoints, lateSeconds, movesForward, penaltyPercent, percentOf, roundPoints, rubricMaxPoints, rubricPoints } from '../src/marking.js';
+import {
+  checkComments,
+  finalPoints,
+  lateSeconds,
+  movesForward,
+  penaltyPercent,
+  percentOf,
+  roundPoints,
+  rubricMaxPoints,
+  rubricPoints,
+} from '../src/marking.js';
 
 const level = (points: number) => ({ id: randomUUID(), title: `${points}`, description: '', points });
 const rubric: Rubric = {
