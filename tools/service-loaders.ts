@@ -17,6 +17,7 @@ export const SERVICE_LOADERS: Record<string, () => Promise<ServiceModule>> = {
   notifications: async () => (await import('@lms/notifications')).notificationsService,
   assessments: async () => (await import('@lms/assessments')).assessmentsService,
   attempts: async () => (await import('@lms/attempts')).attemptsService,
+  assignments: async () => (await import('@lms/assignments')).assignmentsService,
 };
 
 /** The named services ("all" for every one), loaded; an unknown name fails before anything loads. */

@@ -1,6 +1,7 @@
 import { analyticsService } from '@lms/analytics';
 import { assessmentsService } from '@lms/assessments';
 import { attemptsService } from '@lms/attempts';
+import { assignmentsService } from '@lms/assignments';
 import { auditService } from '@lms/audit';
 import { authService } from '@lms/auth';
 import { coursesService } from '@lms/courses';
@@ -24,6 +25,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   notifications: notificationsService,
   assessments: assessmentsService,
   attempts: attemptsService,
+  assignments: assignmentsService,
 };
 
 export function pick(names: string): ServiceModule[] {
