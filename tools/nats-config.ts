@@ -112,6 +112,13 @@ export const natsRoles: Record<string, NatsRole> = {
     broadcastsTo: ['gateway'],
     events: [],
   },
+  credentials: {
+    note: 'credentials: certificates (issued, revoked); it reads the names it prints from users and courses.',
+    services: ['credentials'],
+    calls: [usersInternal.summaries, coursesInternal.enrollmentTerms],
+    broadcastsTo: [],
+    events: ['lms.credential.>'],
+  },
 };
 
 /**

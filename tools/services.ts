@@ -2,6 +2,7 @@ import { analyticsService } from '@lms/analytics';
 import { auditService } from '@lms/audit';
 import { authService } from '@lms/auth';
 import { coursesService } from '@lms/courses';
+import { credentialsService } from '@lms/credentials';
 import { enrollmentsService } from '@lms/enrollments';
 import { filesService } from '@lms/files';
 import { gatewayService } from '@lms/gateway';
@@ -20,6 +21,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   analytics: analyticsService,
   audit: auditService,
   notifications: notificationsService,
+  credentials: credentialsService,
 };
 
 export function pick(names: string): ServiceModule[] {

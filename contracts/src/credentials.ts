@@ -62,7 +62,7 @@ export const credentials = domain('credentials', {
     input: z.object({ code: z.string().max(40) }),
     output: verification,
     permission: 'public',
-    rest: { method: 'GET', path: '/credentials/verify/{code}' },
+    rest: { method: 'GET', path: '/verify/{code}' },
     summary: 'Verify a certificate by its code',
   }),
   /** The signed credential (VC-JWT) and its decoded payload: what a wallet imports. */

@@ -90,7 +90,7 @@ export function didDocument(id: IssuerIdentity, publicJwk: JWK) {
 
 export const urls = (id: IssuerIdentity) => ({
   credential: (credentialId: string) => `${id.baseUrl}/api/v1/credentials/${credentialId}/credential`,
-  verify: (code: string) => `${id.baseUrl}/api/v1/credentials/verify/${code}`,
+  verify: (code: string) => `${id.baseUrl}/api/v1/verify/${code}`,
   statusList: `${id.baseUrl}/credentials/status/${STATUS_LIST_ID}`,
   achievement: (courseId: string) => `${id.baseUrl}/api/v1/courses/${courseId}#achievement`,
 });
