@@ -1628,7 +1628,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/credentials/verify/{code}": {
+    "/verify/{code}": {
         parameters: {
             query?: never;
             header?: never;
