@@ -118,6 +118,11 @@ export const natsRoles: Record<string, NatsRole> = {
     calls: [coursesInternal.roleOf, filesInternal.describe],
     broadcastsTo: [],
     events: ['lms.assessment.>'],
+  credentials: {
+    note: 'credentials: certificates (issued, revoked); it reads the names it prints from users and courses.',
+    services: ['credentials'],
+    calls: [usersInternal.summaries, coursesInternal.enrollmentTerms],
+    events: ['lms.credential.>'],
   },
 };
 

@@ -18,6 +18,7 @@ export const SERVICE_LOADERS: Record<string, () => Promise<ServiceModule>> = {
   assessments: async () => (await import('@lms/assessments')).assessmentsService,
   attempts: async () => (await import('@lms/attempts')).attemptsService,
   assignments: async () => (await import('@lms/assignments')).assignmentsService,
+  credentials: async () => (await import('@lms/credentials')).credentialsService,
 };
 
 /** The named services ("all" for every one), loaded; an unknown name fails before anything loads. */

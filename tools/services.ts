@@ -5,6 +5,7 @@ import { assignmentsService } from '@lms/assignments';
 import { auditService } from '@lms/audit';
 import { authService } from '@lms/auth';
 import { coursesService } from '@lms/courses';
+import { credentialsService } from '@lms/credentials';
 import { enrollmentsService } from '@lms/enrollments';
 import { filesService } from '@lms/files';
 import { gatewayService } from '@lms/gateway';
@@ -26,6 +27,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   assessments: assessmentsService,
   attempts: attemptsService,
   assignments: assignmentsService,
+  credentials: credentialsService,
 };
 
 export function pick(names: string): ServiceModule[] {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Server, ServerResponse } from 'node:http';
-import { auth } from '@lms/contracts';
+import { auth, credentials } from '@lms/contracts';
 import {
   createRateLimiter,
   inSpan,
@@ -116,6 +116,25 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
             async 'GET /.well-known/jwks.json'(req: GatewayRequest, res: ServerResponse) {
               try {
                 sendJson(res, 200, await broker.call(auth.jwks.action, {}, { meta: { edge: true } }), { 'Cache-Control': 'public, max-age=300' });
+              } catch (err) {
+                sendError(req, res, toPublicError(err));
+              }
+            },
+            // did:web resolves an installation's DID (`did:web:<host>`) to this document: the key certificates are signed with.
+            async 'GET /.well-known/did.json'(req: GatewayRequest, res: ServerResponse) {
+              try {
+                const doc = await broker.call(credentials.didDocument.action, {}, { meta: { edge: true } });
+                sendJson(res, 200, doc, { 'Content-Type': 'application/did+json', 'Cache-Control': 'public, max-age=300' });
+              } catch (err) {
+                sendError(req, res, toPublicError(err));
+              }
+            },
+            // The revocation list certificates point to (credentialStatus.statusListCredential), as the VC-JWT itself.
+            async 'GET /credentials/status/1'(req: GatewayRequest, res: ServerResponse) {
+              try {
+                const list = credentials.statusList.output.parse(await broker.call(credentials.statusList.action, {}, { meta: { edge: true } }));
+                res.writeHead(200, { 'Content-Type': 'application/vc+jwt', 'Cache-Control': 'public, max-age=60', 'Content-Length': Buffer.byteLength(list.jwt) });
+                res.end(list.jwt);
               } catch (err) {
                 sendError(req, res, toPublicError(err));
               }

@@ -1,0 +1,18 @@
+import { declareEnv, env } from '@lms/runtime';
+import { z } from 'zod';
+
+/** What the credentials service reads from the environment, parsed once when the node starts. */
+export const credentialsEnv = declareEnv('credentials', {
+  PUBLIC_URL: z
+    .string()
+    .optional()
+    .meta({ description: 'Public base URL of the LMS (links in messages and redirects)', defaultText: '`http://localhost:<PORT>`' }),
+  CREDENTIALS_ISSUER_DID: z
+    .string()
+    .regex(/^did:web:[A-Za-z0-9.%:_-]+$/, 'must be a did:web identifier')
+    .optional()
+    .meta({ description: 'The issuer of certificates (a did:web)', defaultText: '`did:web:` + the host of `PUBLIC_URL`' }),
+  CREDENTIALS_ISSUER_NAME: z.string().default('LMS').meta({ description: 'Issuer name shown in certificates' }),
+  CREDENTIALS_POLL_MS: env.int().min(10).default(2000).meta({ description: 'How often certificates of completed courses still to issue are looked for (ms)' }),
+});
+export type CredentialsEnv = z.output<typeof credentialsEnv>;

@@ -1,0 +1,167 @@
+import { coursesInternal, credentialEvents, DomainError, usersInternal } from '@lms/contracts';
+import type { Call, Logger, RunUnit, ServiceContext } from '@lms/runtime';
+import { decodeJwt } from 'jose';
+import { randomUUID } from 'node:crypto';
+import type { CredentialsEnv } from './config.js';
+import { bitOf, type CredentialRow, type CredentialsDB, type CredentialsRepository } from './credentials.repository.js';
+import {
+  decodeList,
+  didDocument,
+  didWebOf,
+  generateIssuerKey,
+  importIssuerKey,
+  KID,
+  newCode,
+  openBadgeCredential,
+  randomStatusIndex,
+  signVc,
+  statusListCredential,
+  urls,
+  verifyVc,
+  type IssuerIdentity,
+  type IssuerKeys,
+} from './issuer.js';
+
+/** What an erased learner's certificates say instead of their name. */
+export const ERASED_NAME = 'Erased learner';
+
+const uniqueViolation = (err: unknown) => err instanceof Error && 'code' in err && err.code === '23505';
+
+export type Issuing = { call: Call; uow: RunUnit<CredentialsDB, CredentialsRepository>; repo: CredentialsRepository };
+
+export interface Verified {
+  status: 'valid' | 'revoked' | 'expired' | 'unknown';
+  signature: boolean;
+  statusList: boolean;
+}
+
+/** The issuer: its identity and key, issuing (idempotent per learner and course), the signed status list, verification. */
+export class Issuer {
+  readonly identity: IssuerIdentity;
+  private loading: Promise<IssuerKeys> | undefined;
+
+  constructor(
+    private readonly s: ServiceContext<CredentialsDB, CredentialsRepository, CredentialsEnv>,
+    private readonly log: Logger,
+  ) {
+    const baseUrl = (s.config.PUBLIC_URL ?? `http://localhost:${s.runtime.config.port}`).replace(/\/$/, '');
+    this.identity = { did: s.config.CREDENTIALS_ISSUER_DID ?? didWebOf(baseUrl), name: s.config.CREDENTIALS_ISSUER_NAME, baseUrl };
+  }
+
+  /** The issuer key, generated and stored on first start (the first node to store one wins; the others use it). */
+  keys(): Promise<IssuerKeys> {
+    this.loading ??= this.loadKeys().catch((err: unknown) => {
+      this.loading = undefined;
+      throw err;
+    });
+    return this.loading;
+  }
+
+  private async loadKeys(): Promise<IssuerKeys> {
+    let row = await this.s.repo.key(KID);
+    if (!row) {
+      const k = await generateIssuerKey();
+      await this.s.repo.insertKey(KID, k.privateJwk, k.publicJwk);
+      row = await this.s.repo.key(KID);
+      if (!row) throw new Error('no issuer key after storing one');
+      this.log.info({ did: this.identity.did }, 'issuer key created');
+    }
+    return importIssuerKey(row.private_jwk, row.public_jwk);
+  }
+
+  async didDocument() {
+    return didDocument(this.identity, (await this.keys()).publicJwk);
+  }
+
+  get urls() {
+    return urls(this.identity);
+  }
+
+  /**
+   * Issues the course certificate (once per learner and course: a repeat answers the first, `created: false`). The
+   * names are read first (remote calls, safe to repeat), then one unit of work stores the credential and emits
+   * `issued` with it.
+   */
+  async issue(w: Issuing, input: { userId: string; courseId: string; completedAt: Date }) {
+    const held = await w.repo.of(input.userId, input.courseId);
+    if (held) return { credentialId: held.id, code: held.code, created: false };
+    const [people, course] = await Promise.all([
+      w.call(usersInternal.summaries, { ids: [input.userId] }),
+      w.call(coursesInternal.enrollmentTerms, { courseId: input.courseId }),
+    ]);
+    const learner = people.items.find((p) => p.id === input.userId);
+    if (!learner || learner.status === 'erased') throw new DomainError('USER_NOT_FOUND', 'No such learner');
+    const keys = await this.keys();
+    for (let tries = 1; ; tries++) {
+      let index = randomStatusIndex();
+      while (await w.repo.indexTaken(index)) index = randomStatusIndex();
+      const row: CredentialRow = {
+        id: randomUUID(),
+        code: newCode(),
+        user_id: input.userId,
+        course_id: input.courseId,
+        subject_id: randomUUID(),
+        learner_name: learner.displayName,
+        course_title: course.title,
+        status_index: index,
+        jwt: null,
+        completed_at: input.completedAt,
+        issued_at: new Date(),
+        revoked_at: null,
+        revocation_reason: null,
+      };
+      const vc = openBadgeCredential(this.identity, row);
+      row.jwt = await signVc(this.identity, keys, vc, vc.credentialSubject.id);
+      try {
+        return await w.uow(async ({ repo, emit }) => {
+          const stored = await repo.insert(row);
+          if (!stored) {
+            const first = await repo.of(input.userId, input.courseId);
+            if (!first) throw new Error('credential neither inserted nor found');
+            return { credentialId: first.id, code: first.code, created: false };
+          }
+          await emit(credentialEvents.issued, { userId: row.user_id, courseId: row.course_id, credentialId: row.id, code: row.code }, row.user_id);
+          return { credentialId: row.id, code: row.code, created: true };
+        });
+      } catch (err) {
+        // Another credential took the same random index or code meanwhile: draw again.
+        if (!uniqueViolation(err) || tries >= 5) throw err;
+      }
+    }
+  }
+
+  /** The signed revocation list (VC-JWT) and its payload, from the bits as they are now. */
+  async statusList() {
+    const vc = statusListCredential(this.identity, await this.s.repo.statusBits(), new Date());
+    const jwt = await signVc(this.identity, await this.keys(), vc);
+    return { jwt, credential: vc };
+  }
+
+  /**
+   * Verifies a credential as a stranger would: the JWT's signature with the issuer's public key (the DID document's),
+   * then its bit in the signed status list it points to. The database's revocation flag is not read.
+   */
+  async verify(row: CredentialRow): Promise<Verified> {
+    const { publicKey } = await this.keys();
+    if (!row.jwt) {
+      // Erased: the learner may still hold the JWT; the list says whether it stands.
+      const bits = await this.s.repo.statusBits();
+      return { status: bitOf(bits, row.status_index) ? 'revoked' : 'unknown', signature: false, statusList: true };
+    }
+    const vc = await verifyVc(this.identity, publicKey, row.jwt);
+    if (!vc) return { status: 'unknown', signature: false, statusList: false };
+    const entry = vc.credentialStatus as { statusListIndex?: unknown; statusListCredential?: unknown } | undefined;
+    const index = Number(entry?.statusListIndex);
+    if (entry?.statusListCredential !== this.urls.statusList || !Number.isSafeInteger(index)) return { status: 'unknown', signature: true, statusList: false };
+    const list = await verifyVc(this.identity, publicKey, (await this.statusList()).jwt);
+    const subject = list?.credentialSubject as { encodedList?: unknown } | undefined;
+    if (typeof subject?.encodedList !== 'string') return { status: 'unknown', signature: true, statusList: false };
+    if (bitOf(decodeList(subject.encodedList), index)) return { status: 'revoked', signature: true, statusList: true };
+    const until = typeof vc.validUntil === 'string' ? Date.parse(vc.validUntil) : NaN;
+    return { status: until < Date.now() ? 'expired' : 'valid', signature: true, statusList: true };
+  }
+
+  decode(jwt: string): Record<string, unknown> {
+    return decodeJwt(jwt);
+  }
+}
