@@ -2020,6 +2020,13 @@ export interface components {
             passPercent: number;
         } | {
             /** @constant */
+            type: "assignment";
+            /** Format: uuid */
+            assignmentId: string;
+            /** @default 70 */
+            passPercent: number;
+        } | {
+            /** @constant */
             type: "scorm";
             /** Format: uuid */
             packageFileId: string;
@@ -2182,7 +2189,7 @@ export interface components {
         };
         RenderedTemplate: {
             /** @enum {string} */
-            template: "email_verification" | "password_reset" | "password_changed" | "mfa_enabled" | "mfa_disabled" | "welcome" | "privacy_export_ready" | "enrollment_welcome" | "waitlist_promoted" | "course_updated" | "announcement" | "digest";
+            template: "email_verification" | "password_reset" | "password_changed" | "mfa_enabled" | "mfa_disabled" | "welcome" | "privacy_export_ready" | "enrollment_welcome" | "waitlist_promoted" | "course_updated" | "announcement" | "course_completed" | "certificate_issued" | "grade_released" | "digest";
             locale: string;
             subject: string;
             text: string;
@@ -2265,6 +2272,13 @@ export interface components {
             type: "quiz";
             /** Format: uuid */
             quizId: string;
+            /** @default 70 */
+            passPercent?: number;
+        } | {
+            /** @constant */
+            type: "assignment";
+            /** Format: uuid */
+            assignmentId: string;
             /** @default 70 */
             passPercent?: number;
         } | {
@@ -6267,7 +6281,7 @@ export interface operations {
                     "application/json": {
                         items: {
                             /** @enum {string} */
-                            template: "email_verification" | "password_reset" | "password_changed" | "mfa_enabled" | "mfa_disabled" | "welcome" | "privacy_export_ready" | "enrollment_welcome" | "waitlist_promoted" | "course_updated" | "announcement" | "digest";
+                            template: "email_verification" | "password_reset" | "password_changed" | "mfa_enabled" | "mfa_disabled" | "welcome" | "privacy_export_ready" | "enrollment_welcome" | "waitlist_promoted" | "course_updated" | "announcement" | "course_completed" | "certificate_issued" | "grade_released" | "digest";
                             type: string | null;
                             mandatory: boolean;
                             locales: string[];
@@ -6294,7 +6308,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                template: "email_verification" | "password_reset" | "password_changed" | "mfa_enabled" | "mfa_disabled" | "welcome" | "privacy_export_ready" | "enrollment_welcome" | "waitlist_promoted" | "course_updated" | "announcement" | "digest";
+                template: "email_verification" | "password_reset" | "password_changed" | "mfa_enabled" | "mfa_disabled" | "welcome" | "privacy_export_ready" | "enrollment_welcome" | "waitlist_promoted" | "course_updated" | "announcement" | "course_completed" | "certificate_issued" | "grade_released" | "digest";
             };
             cookie?: never;
         };
