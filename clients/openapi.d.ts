@@ -2160,6 +2160,13 @@ export interface components {
             passPercent: number;
         } | {
             /** @constant */
+            type: "assignment";
+            /** Format: uuid */
+            assignmentId: string;
+            /** @default 70 */
+            passPercent: number;
+        } | {
+            /** @constant */
             type: "scorm";
             /** Format: uuid */
             packageFileId: string;
@@ -2322,7 +2329,7 @@ export interface components {
         };
         RenderedTemplate: {
             /** @enum {string} */
-            template: "email_verification" | "password_reset" | "password_changed" | "mfa_enabled" | "mfa_disabled" | "welcome" | "privacy_export_ready" | "enrollment_welcome" | "waitlist_promoted" | "course_updated" | "announcement" | "digest";
+            template: "email_verification" | "password_reset" | "password_changed" | "mfa_enabled" | "mfa_disabled" | "welcome" | "privacy_export_ready" | "enrollment_welcome" | "waitlist_promoted" | "course_updated" | "announcement" | "course_completed" | "certificate_issued" | "grade_released" | "digest";
             locale: string;
             subject: string;
             text: string;
@@ -2438,6 +2445,13 @@ export interface components {
             type: "quiz";
             /** Format: uuid */
             quizId: string;
+            /** @default 70 */
+            passPercent?: number;
+        } | {
+            /** @constant */
+            type: "assignment";
+            /** Format: uuid */
+            assignmentId: string;
             /** @default 70 */
             passPercent?: number;
         } | {
@@ -6440,7 +6454,7 @@ export interface operations {
                     "application/json": {
                         items: {
                             /** @enum {string} */
-                            template: "email_verification" | "password_reset" | "password_changed" | "mfa_enabled" | "mfa_disabled" | "welcome" | "privacy_export_ready" | "enrollment_welcome" | "waitlist_promoted" | "course_updated" | "announcement" | "digest";
+                            template: "email_verification" | "password_reset" | "password_changed" | "mfa_enabled" | "mfa_disabled" | "welcome" | "privacy_export_ready" | "enrollment_welcome" | "waitlist_promoted" | "course_updated" | "announcement" | "course_completed" | "certificate_issued" | "grade_released" | "digest";
                             type: string | null;
                             mandatory: boolean;
                             locales: string[];
@@ -6467,7 +6481,7 @@ export interface operations {
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
-                template: "email_verification" | "password_reset" | "password_changed" | "mfa_enabled" | "mfa_disabled" | "welcome" | "privacy_export_ready" | "enrollment_welcome" | "waitlist_promoted" | "course_updated" | "announcement" | "digest";
+                template: "email_verification" | "password_reset" | "password_changed" | "mfa_enabled" | "mfa_disabled" | "welcome" | "privacy_export_ready" | "enrollment_welcome" | "waitlist_promoted" | "course_updated" | "announcement" | "course_completed" | "certificate_issued" | "grade_released" | "digest";
             };
             cookie?: never;
         };

@@ -24,12 +24,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  assignmentsInternal,
+  attemptsInternal,
   auditInternal,
   coursesInternal,
+  credentialsInternal,
   enrollmentsInternal,
   erasureReceiptServices,
   erasureReceipts,
   filesInternal,
+  gradesInternal,
   privacyExportContract,
   privacyParticipants,
   usersInternal,
@@ -78,9 +82,13 @@ export const natsRoles: Record<string, NatsRole> = {
     events: ['lms.file.>'],
   },
   enrollments: {
-    note: "enrollments: the saga's events and the welcome messages it asks for.",
+    note: "enrollments: the sagas' events and the welcome messages they ask for; the completion saga reads outcomes and grades and issues certificates.",
     services: ['enrollments'],
     calls: [
+      attemptsInternal.outcome,
+      assignmentsInternal.outcome,
+      gradesInternal.courseGrade,
+      credentialsInternal.issue,
       coursesInternal.publishedOutline,
       coursesInternal.roleOf,
       coursesInternal.lessonCourse,

@@ -191,6 +191,8 @@ export const errorCodes = {
   ENROLLMENT_CLOSED: 409,
   PREREQUISITES_NOT_MET: 409,
   LESSON_LOCKED: 409,
+  /** A quiz or assignment lesson completes when its assessment is passed, not by marking it done. */
+  LESSON_NEEDS_ASSESSMENT: 409,
   /** A repeat of an Idempotency-Key whose first request is still running (after waiting for it a moment). */
   IDEMPOTENCY_KEY_IN_USE: 409,
   /** The first request with this Idempotency-Key took effect but its response was lost (its node died in between). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { courseRoles, domain, event, isoDate, mutation, page, pageInput, query } from './core.js';
+import { assessmentKind } from './grading.js';
 
 /** draft → in_review → published → archived; a published course keeps a draft working copy for edits. */
 export const courseStatus = z.enum(['draft', 'in_review', 'published', 'archived']);
@@ -98,6 +99,8 @@ export const lessonContent = z
     z.object({ type: z.literal('file'), fileId: z.uuid() }),
     z.object({ type: z.literal('link'), url: z.url({ protocol: /^https?$/ }).max(2000) }),
     z.object({ type: z.literal('quiz'), quizId: z.uuid(), passPercent: z.number().int().min(0).max(100).default(70) }),
+    /** Completes when the learner's grade on the assignment reaches passPercent (see the completion saga). */
+    z.object({ type: z.literal('assignment'), assignmentId: z.uuid(), passPercent: z.number().int().min(0).max(100).default(70) }),
     z.object({ type: z.literal('scorm'), packageFileId: z.uuid() }),
   ])
   .meta({ id: 'LessonContent' });
@@ -472,7 +475,16 @@ export const coursesInternal = domain('courses', {
           id: z.uuid(),
           title: z.string(),
           requires: z.array(z.uuid()),
-          lessons: z.array(z.object({ id: z.uuid(), title: z.string(), type: z.string(), completeAtPercent: z.number().int().nullable() })),
+          lessons: z.array(
+            z.object({
+              id: z.uuid(),
+              title: z.string(),
+              type: z.string(),
+              completeAtPercent: z.number().int().nullable(),
+              /** Quiz and assignment lessons: the assessment whose pass completes the lesson. */
+              assessment: z.object({ kind: assessmentKind, assessmentId: z.uuid(), passPercent: z.number() }).nullable().default(null),
+            }),
+          ),
         }),
       ),
     }),

@@ -128,7 +128,7 @@ export const enrollments = domain('enrollments', {
     permission: 'authenticated',
     rest: { method: 'POST', path: '/lessons/{lessonId}/complete' },
     summary: 'Complete a lesson',
-    errors: ['NOT_FOUND', 'LESSON_LOCKED'],
+    errors: ['NOT_FOUND', 'LESSON_LOCKED', 'LESSON_NEEDS_ASSESSMENT'],
   }),
   /** The caller's progress in a course, by module and lesson, with what is unlocked and what is next. */
   progress: query({
@@ -201,5 +201,13 @@ export const enrollmentEvents = {
     version: 1,
     summary: 'A learner completed a course',
     payload: z.object({ ...ref, version: z.number().int() }),
+  }),
+  /** A module became available to a learner (its prerequisites, or the module before it, are now complete). Once per module. */
+  moduleUnlocked: event({
+    subject: 'lms.enrollment.module_unlocked.v1',
+    stream: 'LMS_ENROLLMENT',
+    version: 1,
+    summary: 'A module was unlocked for a learner',
+    payload: z.object({ ...ref, moduleId: z.uuid() }),
   }),
 };

@@ -14,6 +14,9 @@ export const notificationTemplate = z.enum([
   'waitlist_promoted',
   'course_updated',
   'announcement',
+  'course_completed',
+  'certificate_issued',
+  'grade_released',
   /** Many held notifications in one message (daily or weekly), assembled by the notifications service. */
   'digest',
 ]);
@@ -52,6 +55,9 @@ export const templateType: Record<Exclude<NotificationTemplate, 'digest'>, Notif
   waitlist_promoted: 'enrollments',
   course_updated: 'course_updates',
   announcement: 'announcements',
+  course_completed: 'enrollments',
+  certificate_issued: 'enrollments',
+  grade_released: 'grades',
 };
 
 /**

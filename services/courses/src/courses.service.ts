@@ -557,6 +557,12 @@ export const coursesService = defineService({
             title: l.title,
             type: l.content.type,
             completeAtPercent: l.content.type === 'video' ? l.content.completeAtPercent : null,
+            assessment:
+              l.content.type === 'quiz'
+                ? { kind: 'quiz' as const, assessmentId: l.content.quizId, passPercent: l.content.passPercent }
+                : l.content.type === 'assignment'
+                  ? { kind: 'assignment' as const, assessmentId: l.content.assignmentId, passPercent: l.content.passPercent }
+                  : null,
           })),
         })),
       };

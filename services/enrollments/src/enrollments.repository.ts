@@ -1,4 +1,4 @@
-import type { Enrollment, EnrollmentStatus, ErrorCode } from '@lms/contracts';
+import type { AssessmentKind, Enrollment, EnrollmentStatus, ErrorCode } from '@lms/contracts';
 import { sql, type ColumnType, type Generated, type Kysely, type Selectable } from 'kysely';
 
 export type SagaStep = 'validate' | 'reserve' | 'payment' | 'record' | 'welcome' | 'analytics' | 'done';
@@ -14,6 +14,38 @@ export interface SagaData {
   /** Enrolled by course staff (bulk): private courses allow it. */
   byStaff?: boolean;
 }
+
+/** The assessment completion saga's steps (completion-saga.ts). */
+export type CompletionStep = 'validate' | 'score' | 'progress' | 'unlock' | 'complete' | 'certificate';
+/** What the completion saga knows: from its event, then from its steps. */
+export interface CompletionData {
+  kind: AssessmentKind;
+  assessmentId: string;
+  attemptId: string;
+  /** What started it. */
+  trigger: 'submitted' | 'graded';
+  /** The course lesson this assessment completes (null: an assessment no lesson points at; only the course grade counts). */
+  lessonId?: string | null;
+  passPercent?: number | null;
+  /** The attempt's state at the score step. */
+  outcome?: 'in_progress' | 'submitted' | 'graded';
+  percent?: number | null;
+  /** Not graded yet (a person marks it), or an assignment grade not released: the saga waits at `score`. */
+  awaitingGrading?: boolean;
+  passed?: boolean;
+  /** Modules locked before this saga's progress (an unlock is announced for those it opened). */
+  lockedBefore?: string[];
+  lessonCompleted?: boolean;
+  modulesCompleted?: string[];
+  modulesUnlocked?: string[];
+  /** This saga marked the course completed (and announced it). */
+  courseCompleted?: boolean;
+  /** Why the course is not complete yet, if it is not. */
+  incomplete?: string | null;
+  credentialId?: string;
+  credentialCreated?: boolean;
+}
+export type CompletionRow = Selectable<EnrollmentsDB['completion_sagas']>;
 
 export interface EnrollmentsDB {
   enrollments: {
@@ -47,6 +79,21 @@ export interface EnrollmentsDB {
     created_at: Generated<Date>;
     updated_at: Generated<Date>;
   };
+  completion_sagas: {
+    /** The event that started it: `submitted:<attemptId>` or `graded:<attemptId>:<gradedAt>`. */
+    id: string;
+    enrollment_id: string;
+    attempt_id: string;
+    step: CompletionStep | 'done';
+    status: 'running' | 'waiting' | 'done' | 'failed';
+    attempts: Generated<number>;
+    next_run_at: Generated<Date>;
+    data: ColumnType<CompletionData, string | undefined, string>;
+    last_error: string | null;
+    created_at: Generated<Date>;
+    updated_at: Generated<Date>;
+  };
+  module_unlocks: { enrollment_id: string; module_id: string; unlocked_at: Generated<Date> };
   lesson_progress: { enrollment_id: string; lesson_id: string; completed_at: Generated<Date> };
   module_completions: { enrollment_id: string; module_id: string; completed_at: Generated<Date> };
 }
@@ -269,6 +316,81 @@ export class EnrollmentsRepository {
       .limit(limit)
       .execute();
     return rows.map((r) => r.id);
+  }
+
+  // ------------------------------------------------------------ completion sagas
+
+  /** A completion saga for an event; false when that event already started one (a redelivery). */
+  async startCompletion(c: { id: string; enrollmentId: string; data: CompletionData }): Promise<boolean> {
+    const r = await this.db
+      .insertInto('completion_sagas')
+      .values({
+        id: c.id,
+        enrollment_id: c.enrollmentId,
+        attempt_id: c.data.attemptId,
+        step: 'validate',
+        status: 'running',
+        last_error: null,
+        data: JSON.stringify(c.data),
+      })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    return r !== undefined;
+  }
+
+  completionSaga(id: string) {
+    return this.db.selectFrom('completion_sagas').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  lockCompletionAt(id: string, step: CompletionStep) {
+    return this.db
+      .selectFrom('completion_sagas')
+      .selectAll()
+      .where('id', '=', id)
+      .where('step', '=', step)
+      .where('status', '=', 'running')
+      .forUpdate()
+      .executeTakeFirst();
+  }
+
+  async advanceCompletion(id: string, step: CompletionStep | 'done', data: CompletionData, status: CompletionRow['status']): Promise<void> {
+    await this.db
+      .updateTable('completion_sagas')
+      .set({ step, status, data: JSON.stringify(data), attempts: 0, last_error: null, next_run_at: sql`now()`, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async retryCompletionLater(id: string, attempts: number, delayMs: number, error: string): Promise<void> {
+    await this.db
+      .updateTable('completion_sagas')
+      .set({ attempts, last_error: error.slice(0, 500), next_run_at: sql`now() + ${`${delayMs} milliseconds`}::interval`, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async dueCompletions(limit = 50): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('completion_sagas')
+      .select('id')
+      .where('status', '=', 'running')
+      .where('next_run_at', '<=', sql<Date>`now()`)
+      .orderBy('next_run_at')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** Records a module as unlocked for a learner; false when it already was (its event went out then). */
+  async unlockModule(enrollmentId: string, moduleId: string): Promise<boolean> {
+    const r = await this.db
+      .insertInto('module_unlocks')
+      .values({ enrollment_id: enrollmentId, module_id: moduleId })
+      .onConflict((oc) => oc.doNothing())
+      .returning('module_id')
+      .executeTakeFirst();
+    return r !== undefined;
   }
 
   /** Completed courses of a user (for prerequisites). */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  assessmentEvents,
   coursePermissionsOf,
   coursesInternal,
   DomainError,
@@ -7,6 +8,7 @@ import {
   enrollments,
   enrollmentsInternal,
   erasureReceipts,
+  gradesInternal,
   privacyExportContract,
   userEvents,
   usersInternal,
@@ -33,6 +35,10 @@ import * as m0 from './migrations/20261124230000_enrollments.js';
 import * as m1 from './migrations/20261201000000_failure_code.js';
 import { neutralise, parseCsv } from './csv.js';
 import { computeProgress, type Outline } from './progress.js';
+import * as m2 from './migrations/20261201100000_completion_saga.js';
+import { completionSaga, completionSagaId, type CompletionSagaTypes } from './completion-saga.js';
+import { consultsGradebook, courseCompletion, lockedModules, recordCompletion, recordLesson, recordUnlocks } from './completion.js';
+import type { CompletionData, CompletionStep } from './enrollments.repository.js';
 
 const notEnrolled = () => new DomainError('NOT_FOUND', 'You are not enrolled in this course');
 const noSuchEnrollment = () => new DomainError('NOT_FOUND', 'No such enrollment');
@@ -83,10 +89,13 @@ export interface EnrollmentsOptions {
   payments?: PaymentProvider;
   /** Test hook: runs after each saga step committed (the crash test kills its process there). */
   onStepCommitted?: (step: EnrollmentStep, sagaId: string) => void;
+  /** Test hook: runs after each assessment completion saga step committed (its crash test kills its process there). */
+  onCompletionStepCommitted?: (step: CompletionStep, sagaId: string) => void;
 }
 
 interface EnrollmentsDeps {
   saga: SagaRunner<EnrollmentSagaTypes>;
+  completion: SagaRunner<CompletionSagaTypes>;
   outlines: OutlineCache;
 }
 
@@ -99,26 +108,64 @@ export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
     name: 'enrollments',
     env: enrollmentsEnv,
     contracts: { ...enrollments, ...enrollmentsInternal, ...privacyExportContract('enrollments') },
-    migrations: { '20261124230000_enrollments': m0, '20261201000000_failure_code': m1 },
+    migrations: { '20261124230000_enrollments': m0, '20261201000000_failure_code': m1, '20261201100000_completion_saga': m2 },
     dependencies: ['courses', 'users'],
     repository: (db: Kysely<EnrollmentsDB>) => new EnrollmentsRepository(db),
-    deps: (s): EnrollmentsDeps => ({
-      saga: new SagaRunner(
-        enrollmentSaga({ repo: s.repo, call: s.call, payments: options.payments ?? freePayments, paymentTimeoutMs: s.config.ENROLLMENT_PAYMENT_TIMEOUT_MS }),
-        {
+    deps: (s): EnrollmentsDeps => {
+      const outlines = new OutlineCache();
+      return {
+        saga: new SagaRunner(
+          enrollmentSaga({ repo: s.repo, call: s.call, payments: options.payments ?? freePayments, paymentTimeoutMs: s.config.ENROLLMENT_PAYMENT_TIMEOUT_MS }),
+          {
+            repo: s.repo,
+            uow: s.uow,
+            logger: s.runtime.logger('enrollments.saga'),
+            pollMs: s.config.ENROLLMENT_SAGA_POLL_MS,
+            retry: { ...retryPolicies.sagas, maxAttempts: s.config.ENROLLMENT_SAGA_MAX_ATTEMPTS },
+            onStepCommitted: options.onStepCommitted,
+          },
+        ),
+        outlines,
+        completion: new SagaRunner(completionSaga({ repo: s.repo, call: s.call, outline: (courseId) => outlines.get(s.call, courseId), timeoutMs: 15_000 }), {
           repo: s.repo,
           uow: s.uow,
-          logger: s.runtime.logger('enrollments.saga'),
+          logger: s.runtime.logger('enrollments.completion'),
           pollMs: s.config.ENROLLMENT_SAGA_POLL_MS,
           retry: { ...retryPolicies.sagas, maxAttempts: s.config.ENROLLMENT_SAGA_MAX_ATTEMPTS },
-          onStepCommitted: options.onStepCommitted,
-        },
-      ),
-      outlines: new OutlineCache(),
-    }),
-    started: async ({ saga }) => saga.start(),
-    stopped: async ({ saga }) => saga.stop(),
+          onStepCommitted: options.onCompletionStepCommitted,
+        }),
+      };
+    },
+    started: async ({ saga, completion }) => {
+      saga.start();
+      completion.start();
+    },
+    stopped: async ({ saga, completion }) => void (await Promise.all([saga.stop(), completion.stop()])),
     consumers: [
+      // The assessment completion saga: one per submitted attempt, and one per grade of it (a regrade is a new one).
+      on({
+        name: 'assessment-submitted',
+        event: assessmentEvents.submitted,
+        handle: async ({ payload: p, repo, deps, afterCommit, logger }) => {
+          const data: CompletionData = { kind: p.kind, assessmentId: p.assessmentId, attemptId: p.attemptId, trigger: 'submitted' };
+          await startCompletion({ repo, deps, afterCommit, logger }, p, completionSagaId({ trigger: 'submitted', attemptId: p.attemptId }), data);
+        },
+      }),
+      on({
+        name: 'assessment-graded',
+        event: assessmentEvents.graded,
+        handle: async ({ payload: p, repo, deps, afterCommit, logger }) => {
+          // A learner's progress moves on a grade they may see: a released one, or a quiz's automatic score.
+          if (!p.released && p.kind !== 'quiz') return;
+          const data: CompletionData = { kind: p.kind, assessmentId: p.assessmentId, attemptId: p.attemptId, trigger: 'graded' };
+          await startCompletion(
+            { repo, deps, afterCommit, logger },
+            p,
+            completionSagaId({ trigger: 'graded', attemptId: p.attemptId, gradedAt: p.gradedAt }),
+            data,
+          );
+        },
+      }),
       on({
         name: 'user-deleted',
         event: userEvents.deleted,
@@ -309,25 +356,27 @@ export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
             issues: [{ path: 'watchedPercent', message: `at least ${rule.completeAtPercent}`, code: 'too_small' }],
           });
         }
+        // A quiz or assignment lesson completes when its assessment is passed (the completion saga), not by hand.
+        if (rule?.assessment)
+          throw new DomainError('LESSON_NEEDS_ASSESSMENT', `Pass the ${rule.assessment.kind} to complete this lesson`, {
+            kind: rule.assessment.kind,
+            assessmentId: rule.assessment.assessmentId,
+            passPercent: rule.assessment.passPercent,
+          });
         done.add(input.lessonId);
-        const after = computeProgress(outline, done);
-        const ref = { enrollmentId: e.id, courseId, userId: e.user_id };
-        const completedAt = await uow(async ({ repo: r, emit }) => {
-          await r.completeLesson(e.id, input.lessonId);
-          await r.setProgress(e.id, after.percent);
-          for (const m of after.modules) {
-            if (m.complete && m.lessons.length > 0 && (await r.completeModule(e.id, m.id)))
-              await emit(enrollmentEvents.moduleCompleted, { ...ref, moduleId: m.id }, courseId);
-          }
+        const projected = computeProgress(outline, done);
+        // The completion rule (completion.ts): the gradebook is asked only once every lesson is done, and only for graded courses.
+        const grade =
+          projected.completedLessons === projected.totalLessons && consultsGradebook(outline)
+            ? await call(gradesInternal.courseGrade, { courseId, userId: e.user_id })
+            : null;
+        const completes = courseCompletion(projected, grade).complete;
+        const { after, completedAt } = await uow(async (w) => {
+          const r = await recordLesson(w, e, outline, input.lessonId);
+          await recordUnlocks(w, e, lockedModules(before), r.after);
           // Completion is sticky: lessons added later lower the percentage, not the completion.
-          // Decided on the status as it is now, under its row lock: a concurrent or retried call may have completed it.
-          if (after.totalLessons > 0 && after.completedLessons === after.totalLessons && (await r.lockedStatus(e.id)) === 'active') {
-            const s = await r.setStatus(e.id, 'completed', null, e.user_id);
-            await emit(enrollmentEvents.courseCompleted, { ...ref, version: outline.version }, courseId);
-            await emit(enrollmentEvents.changed, { ...ref, status: 'completed', previous: 'active', reason: null }, courseId);
-            return s.after.completed_at;
-          }
-          return e.completed_at;
+          const at = completes ? await recordCompletion(w, e, outline.version) : undefined;
+          return { after: r.after, completedAt: at ?? e.completed_at };
         });
         return { ...after, completedAt: completedAt?.toISOString() ?? null };
       },
@@ -369,3 +418,18 @@ export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
 export const enrollmentsService = createEnrollmentsService();
 
 export type { EnrollmentsDB };
+
+/** Starts the completion saga of an assessment event for the learner's live enrollment (none: nothing to complete). */
+async function startCompletion(
+  w: { repo: EnrollmentsRepository; deps: EnrollmentsDeps; afterCommit: (fn: () => void) => void; logger: { info: (o: object, msg: string) => void } },
+  p: { courseId: string; userId: string; attemptId: string },
+  sagaId: string,
+  data: CompletionData,
+): Promise<void> {
+  const e = await w.repo.live(p.courseId, p.userId);
+  if (!e || (e.status !== 'active' && e.status !== 'completed')) {
+    w.logger.info({ courseId: p.courseId, userId: p.userId, attemptId: p.attemptId }, 'assessment event of a learner not enrolled: no completion saga');
+    return;
+  }
+  if (await w.repo.startCompletion({ id: sagaId, enrollmentId: e.id, data })) w.afterCommit(() => w.deps.completion.wake(sagaId));
+}

@@ -1,3 +1,5 @@
+import type { AssessmentKind } from '@lms/contracts';
+
 /** The published outline of a course, as the courses service answers it. */
 export interface Outline {
   courseId: string;
@@ -8,7 +10,14 @@ export interface Outline {
     id: string;
     title: string;
     requires: string[];
-    lessons: Array<{ id: string; title: string; type: string; completeAtPercent: number | null }>;
+    lessons: Array<{
+      id: string;
+      title: string;
+      type: string;
+      completeAtPercent: number | null;
+      /** Quiz and assignment lessons: completed by passing this assessment (the completion saga), never by hand. */
+      assessment?: { kind: AssessmentKind; assessmentId: string; passPercent: number } | null;
+    }>;
   }>;
 }
 

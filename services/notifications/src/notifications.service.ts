@@ -1,5 +1,8 @@
 import {
   courseEvents,
+  credentialEvents,
+  enrollmentEvents,
+  gradeEvents,
   coursePermissionsOf,
   coursesInternal,
   DomainError,
@@ -154,6 +157,45 @@ export const notificationsService = defineService({
           body: `Version ${p.version} is published.`,
         });
         afterCommit(() => deps.fanOut.kick());
+      },
+    }),
+    // Course completion, certificates and grades: the user's address comes from their settings when the request is routed.
+    on({
+      name: 'course-completed',
+      event: enrollmentEvents.courseCompleted,
+      handle: async ({ payload: p, event, repo, deps, afterCommit }) => {
+        await repo.requests.add({ eventId: event.id, userId: p.userId, to: null, template: 'course_completed', locale: 'en', data: { courseId: p.courseId } });
+        afterCommit(() => deps.route.kick());
+      },
+    }),
+    on({
+      name: 'credential-issued',
+      event: credentialEvents.issued,
+      handle: async ({ payload: p, event, repo, deps, afterCommit }) => {
+        await repo.requests.add({
+          eventId: event.id,
+          userId: p.userId,
+          to: null,
+          template: 'certificate_issued',
+          locale: 'en',
+          data: { courseId: p.courseId, credentialId: p.credentialId, code: p.code },
+        });
+        afterCommit(() => deps.route.kick());
+      },
+    }),
+    on({
+      name: 'grade-released',
+      event: gradeEvents.released,
+      handle: async ({ payload: p, event, repo, deps, afterCommit }) => {
+        await repo.requests.add({
+          eventId: event.id,
+          userId: p.userId,
+          to: null,
+          template: 'grade_released',
+          locale: 'en',
+          data: { courseId: p.courseId, itemTitle: p.itemTitle, percent: p.percent === null ? '' : String(p.percent) },
+        });
+        afterCommit(() => deps.route.kick());
       },
     }),
     on({

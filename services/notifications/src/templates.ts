@@ -67,6 +67,32 @@ function renderFr(template: NotificationTemplate, data: Record<string, string>, 
         label: 'Ouvrir le cours',
         url: courseUrl(publicUrl, data.courseId),
       });
+    case 'course_completed':
+      return message(
+        `Vous avez terminé ${data.courseTitle ?? 'votre cours'}`,
+        [`Bonjour ${name},`, `Félicitations : vous avez terminé ${data.courseTitle ?? 'ce cours'}.`],
+        {
+          label: 'Ouvrir le cours',
+          url: courseUrl(publicUrl, data.courseId),
+        },
+      );
+    case 'certificate_issued':
+      return message(
+        'Votre certificat est prêt',
+        [`Bonjour ${name},`, `Votre certificat de fin de cours est délivré. Son code de vérification : ${data.code ?? ''}.`],
+        { label: 'Voir mon certificat', url: `${publicUrl.replace(/\/$/, '')}/credentials/${encodeURIComponent(data.credentialId ?? '')}` },
+      );
+    case 'grade_released':
+      return message(
+        `Nouvelle note : ${data.itemTitle ?? ''}`,
+        [
+          `Bonjour ${name},`,
+          data.percent
+            ? `Votre note pour ${data.itemTitle ?? 'ce devoir'} est publiée : ${data.percent} %.`
+            : `Votre note pour ${data.itemTitle ?? 'ce devoir'} est publiée.`,
+        ],
+        { label: 'Voir mes notes', url: courseUrl(publicUrl, data.courseId) },
+      );
     case 'digest':
       return digest(data, publicUrl, {
         subject: (n) => `${n} notification${n > 1 ? 's' : ''} ${data.period === 'weekly' ? 'cette semaine' : "aujourd'hui"}`,
@@ -107,6 +133,9 @@ export const templateLocales: Record<NotificationTemplate, string[]> = {
   waitlist_promoted: ['en'],
   course_updated: ['en'],
   announcement: ['en', 'fr'],
+  course_completed: ['en', 'fr'],
+  certificate_issued: ['en', 'fr'],
+  grade_released: ['en', 'fr'],
   digest: ['en', 'fr'],
 };
 
@@ -129,6 +158,14 @@ export const sampleData: Record<NotificationTemplate, Record<string, string>> = 
     title: 'Room change',
     body: 'Thursday we meet in room 4.',
   },
+  course_completed: { displayName: 'Ada Lovelace', courseId: '00000000-0000-4000-8000-000000000000', courseTitle: 'Analytical Engines 101' },
+  certificate_issued: {
+    displayName: 'Ada Lovelace',
+    courseId: '00000000-0000-4000-8000-000000000000',
+    credentialId: '00000000-0000-4000-8000-000000000001',
+    code: 'AE101-7Q4K',
+  },
+  grade_released: { displayName: 'Ada Lovelace', courseId: '00000000-0000-4000-8000-000000000000', itemTitle: 'Essay 1', percent: '87.5' },
   digest: {
     displayName: 'Ada Lovelace',
     period: 'daily',
@@ -220,6 +257,29 @@ function renderEn(template: NotificationTemplate, data: Record<string, string>, 
         label: 'Open the course',
         url: courseUrl(publicUrl, data.courseId),
       });
+    case 'course_completed':
+      return message(
+        `You completed ${data.courseTitle ?? 'your course'}`,
+        [`Hello ${name},`, `Congratulations: you completed ${data.courseTitle ?? 'the course'}.`],
+        { label: 'Open the course', url: courseUrl(publicUrl, data.courseId) },
+      );
+    case 'certificate_issued':
+      return message(
+        'Your certificate is ready',
+        [`Hello ${name},`, `Your course completion certificate was issued. Its verification code: ${data.code ?? ''}.`],
+        { label: 'See my certificate', url: `${publicUrl.replace(/\/$/, '')}/credentials/${encodeURIComponent(data.credentialId ?? '')}` },
+      );
+    case 'grade_released':
+      return message(
+        `New grade: ${data.itemTitle ?? ''}`,
+        [
+          `Hello ${name},`,
+          data.percent
+            ? `Your grade for ${data.itemTitle ?? 'this item'} is out: ${data.percent}%.`
+            : `Your grade for ${data.itemTitle ?? 'this item'} is out.`,
+        ],
+        { label: 'See my grades', url: courseUrl(publicUrl, data.courseId) },
+      );
     case 'digest':
       return digest(data, publicUrl, {
         subject: (n) => `${n} notification${n === 1 ? '' : 's'} ${data.period === 'weekly' ? 'this week' : 'today'}`,
