@@ -126,10 +126,12 @@ export const natsRoles: Record<string, NatsRole> = {
     calls: [coursesInternal.roleOf, filesInternal.describe],
     broadcastsTo: [],
     events: ['lms.assessment.>'],
+  },
   credentials: {
     note: 'credentials: certificates (issued, revoked); it reads the names it prints from users and courses.',
     services: ['credentials'],
     calls: [usersInternal.summaries, coursesInternal.enrollmentTerms],
+    broadcastsTo: [],
     events: ['lms.credential.>'],
   },
 };
