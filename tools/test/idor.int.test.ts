@@ -27,6 +27,8 @@ interface Fixtures {
   notificationId: string;
   pushSubscriptionId: string;
   announcementId: string;
+  assignmentId: string;
+  submissionId: string;
 }
 interface Rule {
   /** Who must be refused. */
@@ -147,6 +149,20 @@ const matrix: Record<string, Rule> = {
   'analytics.enrollmentsByCourse': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'analytics.publishedByCategory': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'audit.list': { deny: ['anon', 'student', 'foreign', 'ta'] },
+  // The assignment is in the owner's published course: the TA grades there but may not author; the admin is its learner.
+  'assignments.create': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.publishedId, title: 'Injected', maxPoints: 1 }) },
+  'assignments.update': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ assignmentId: fx.assignmentId, title: 'Hijacked' }) },
+  'assignments.delete': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ assignmentId: fx.assignmentId }) },
+  'assignments.get': { deny: signedIn, hidden: strangers, input: (fx) => ({ assignmentId: fx.assignmentId }) },
+  'assignments.list': { deny: signedIn, hidden: strangers, input: (fx) => ({ courseId: fx.publishedId }) },
+  // Only the enrolled learner (the admin) hands in; the TA is staff, not a learner.
+  'assignments.submit': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ assignmentId: fx.assignmentId, text: 'Planted' }) },
+  // Their own submission: the TA has none (404), strangers cannot see the assignment.
+  'assignments.mySubmission': { deny: ownerOnly, hidden: ['student', 'foreign', 'auditor', 'ta'], input: (fx) => ({ assignmentId: fx.assignmentId }) },
+  'assignments.submissions': { deny: courseStaff, hidden: strangers, input: (fx) => ({ assignmentId: fx.assignmentId }) },
+  'assignments.grade': { deny: courseStaff, hidden: strangers, input: (fx) => ({ submissionId: fx.submissionId, points: 1 }) },
+  'assignments.release': { deny: courseStaff, hidden: strangers, input: (fx) => ({ assignmentId: fx.assignmentId, submissionIds: [] }) },
+  'assignments.gradeChanges': { deny: courseStaff, hidden: strangers, input: (fx) => ({ submissionId: fx.submissionId }) },
 };
 
 /** A well-formed subscription's keys (a P-256 point and a 16-byte secret, base64url). */
@@ -225,7 +241,22 @@ beforeAll(async () => {
   expect(sub.status).toBe(201);
   const ann = await http(base, 'POST', `/api/v1/courses/${draft.body.id}/announcements`, { title: 'Owner news', body: 'x' }, ownerSession.accessToken);
   expect(ann.status).toBe(202);
+  const asg = await http(
+    base,
+    'POST',
+    `/api/v1/courses/${pub.body.id}/assignments`,
+    { title: 'Owner assignment', maxPoints: 10, published: true },
+    ownerSession.accessToken,
+  );
+  expect(asg.status).toBe(201);
+  // The admin's enrolment makes them a learner of the course once courses has applied it.
+  const handedIn = await waitFor(async () => {
+    const r = await http(base, 'POST', `/api/v1/assignments/${asg.body.id}/submissions`, { text: 'Learner work' }, adminToken);
+    return r.status === 201 && (r.body as { id: string });
+  });
   fx = {
+    assignmentId: asg.body.id,
+    submissionId: handedIn.id,
     notificationId: note,
     pushSubscriptionId: sub.body.id,
     announcementId: ann.body.id,

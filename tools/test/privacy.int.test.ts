@@ -73,12 +73,12 @@ describe('data export', () => {
       const r = await request(started.body.id, pat.accessToken);
       return r.body.status === 'complete' && r.body;
     }, 20_000);
-    expect(Object.values(done.parts)).toEqual(['done', 'done', 'done', 'done', 'done', 'done', 'done']);
+    expect(Object.values(done.parts)).toEqual(['done', 'done', 'done', 'done', 'done', 'done', 'done', 'done']);
 
     const dl = await http(base, 'GET', `/api/v1/privacy/requests/${started.body.id}/download`, undefined, pat.accessToken);
     expect(dl.status).toBe(200);
     const s = dl.body.data.services;
-    expect(Object.keys(s).sort()).toEqual(['audit', 'auth', 'courses', 'enrollments', 'files', 'notifications', 'users']);
+    expect(Object.keys(s).sort()).toEqual(['assignments', 'audit', 'auth', 'courses', 'enrollments', 'files', 'notifications', 'users']);
     expect(s.users.profile).toMatchObject({ email: 'pat@privacy.test', displayName: 'Pat Doe' });
     expect(s.users.preferences.types.grades).toEqual({ email: 'never', inApp: 'immediately', push: 'weekly', sms: 'never' });
     expect(s.auth.sessions.length).toBeGreaterThanOrEqual(1);
@@ -131,7 +131,16 @@ describe('erasure', () => {
       const q = await request(r.body.id, admin.accessToken);
       return q.body.status === 'complete' && q.body;
     }, 20_000);
-    expect(done.parts).toEqual({ auth: 'done', users: 'done', courses: 'done', enrollments: 'done', files: 'done', notifications: 'done', audit: 'done' });
+    expect(done.parts).toEqual({
+      auth: 'done',
+      users: 'done',
+      courses: 'done',
+      enrollments: 'done',
+      files: 'done',
+      notifications: 'done',
+      audit: 'done',
+      assignments: 'done',
+    });
     expect((await http(base, 'GET', '/api/v1/me', undefined, dee.accessToken)).status).toBe(401);
     expect((await http(base, 'POST', '/api/v1/auth/login', { email: 'dee@privacy.test', password: pw })).status).toBe(401);
     expect((await http(base, 'POST', '/api/v1/auth/refresh', { refreshToken: dee.refreshToken })).status).toBe(401);
@@ -278,6 +287,20 @@ describe('erasure of someone who did everything', () => {
       'x-filename': `${name} notes.txt`,
     });
     expect(up.status).toBe(201);
+    // An assignment handed in: free text and their file (once the enrolment has made them a learner of the course).
+    const asg = (
+      await http(
+        base,
+        'POST',
+        `/api/v1/courses/${course.id}/assignments`,
+        { title: 'Field notes', maxPoints: 10, submissionTypes: 'both', published: true },
+        teacher.accessToken,
+      )
+    ).body;
+    await waitFor(
+      async () =>
+        (await http(base, 'POST', `/api/v1/assignments/${asg.id}/submissions`, { text: `${notes}, by ${name}`, fileIds: [up.body.id] }, token)).status === 201,
+    );
     expect(
       (await http(base, 'POST', `/api/v1/courses/${course.id}/announcements`, { title: 'Low tide at six', body: 'Bring boots.' }, teacher.accessToken)).status,
     ).toBe(202);
@@ -335,6 +358,7 @@ describe('erasure of someone who did everything', () => {
         '/api/v1/catalog',
         '/api/v1/me/notifications?limit=100',
         '/api/v1/me/dashboard',
+        `/api/v1/assignments/${asg.id}/submissions?limit=100`,
       ],
       auditor: [
         '/api/v1/audit?limit=100',
@@ -357,7 +381,7 @@ describe('erasure of someone who did everything', () => {
 
     // Before: the search finds them (so that "nothing" afterwards means something).
     const before = holding(await readAll()).join('\n');
-    for (const n of [email, name, '203.0.113.77', '198.51.100.88', 'QuinnPhone/7.1', 'QuinnLaptop/8.2']) expect(before).toContain(n);
+    for (const n of [email, name, notes, '203.0.113.77', '198.51.100.88', 'QuinnPhone/7.1', 'QuinnLaptop/8.2']) expect(before).toContain(n);
     expect((await rowsHolding([qid, ...needles])).length).toBeGreaterThan(10);
     expect(filesHolding(files.dir, [notes])).not.toEqual([]);
 
