@@ -8,8 +8,8 @@
  * still import. Ordering, calculated, cloze and file questions have no GIFT form: toGift writes a `// skipped` comment
  * for each. Choice ids are c1, c2, …; pair ids p1, p2, … (GIFT has no ids), so a round trip keeps bodies that use them.
  */
-import { questionDraft, type QuestionBody } from '@lms/contracts';
-import { bodyIssues } from './check.js';
+import type { QuestionBody } from '@lms/contracts';
+import { importedQuestion } from './draft.js';
 import type { Imported } from './types.js';
 
 type Question = Imported['questions'][number];
@@ -245,18 +245,15 @@ function questionOf(block: Block, n: number): Question {
   }
   const prompt = after.trim() === '' ? unescape(before).trim() : `${unescape(before).trim()} _____ ${unescape(after).trim()}`.trim();
   const body = bodyOf(answerRaw);
-  const parsed = questionDraft.safeParse({
-    title: title || prompt.replace(/\s+/g, ' ').slice(0, 60).trim() || `Question ${n}`,
-    prompt,
-    body,
-    ...(generalFeedback ? { generalFeedback } : {}),
-  });
-  if (!parsed.success) {
-    throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || '(question)'}: ${i.message}`).join('; '));
-  }
-  const issues = bodyIssues(parsed.data.body);
-  if (issues.length > 0) throw new Error(issues.map((i) => `${i.path}: ${i.message}`).join('; '));
-  return { draft: parsed.data, category: block.category };
+  return importedQuestion(
+    {
+      title: title || prompt.replace(/\s+/g, ' ').slice(0, 60).trim() || `Question ${n}`,
+      prompt,
+      body,
+      ...(generalFeedback ? { generalFeedback } : {}),
+    },
+    block.category,
+  );
 }
 
 /** Moodle GIFT: `$CATEGORY:` lines give categories. */

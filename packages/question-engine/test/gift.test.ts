@@ -245,3 +245,16 @@ describe('GIFT round trip', () => {
     expect(parseGift(text)).toEqual({ questions: [], errors: [] });
   });
 });
+
+describe('parseGift on anything', () => {
+  it('never throws (property)', () => {
+    const unit = fc.constantFrom(...'ab =~#{}:\\%->\n\n$CATEGORY:TF.0123'.split(''), '::', '{', '}', '####', '\n\n', '$CATEGORY: x\n', '//');
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit, maxLength: 120 })), (s) => {
+        const r = parseGift(s);
+        expect(r.questions.length + r.errors.length).toBeGreaterThanOrEqual(0);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
