@@ -3,7 +3,7 @@
  * teaching assistant of the owner's course and as a foreign instructor, against another user's resources. Any success where the matrix says "denied" fails the
  * test, and an operation missing from the matrix fails it too, so a new operation must be placed here.
  */
-import { allProcedures, type AnyProcedure } from '@lms/contracts';
+import { allProcedures, credentialsInternal, type AnyProcedure } from '@lms/contracts';
 import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,8 @@ interface Fixtures {
   notificationId: string;
   pushSubscriptionId: string;
   announcementId: string;
+  /** The owner's certificate of the published course. */
+  credentialId: string;
 }
 interface Rule {
   /** Who must be refused. */
@@ -147,6 +149,14 @@ const matrix: Record<string, Rule> = {
   'analytics.enrollmentsByCourse': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'analytics.publishedByCategory': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'audit.list': { deny: ['anon', 'student', 'foreign', 'ta'] },
+  // Certificates: verification, the signed credential, the issuer's DID and the status list are public by design.
+  'credentials.mine': { deny: signedIn },
+  'credentials.verify': { deny: everyone, input: () => ({ code: 'AAAA-BBBB-CCCC-DDDD' }) },
+  'credentials.credential': { deny: everyone, input: (fx) => ({ id: fx.credentialId }) },
+  'credentials.didDocument': { deny: everyone },
+  'credentials.statusList': { deny: everyone },
+  'credentials.pdf': { deny: ownerOnly, hidden: ['student', 'foreign', 'auditor', 'ta'], input: (fx) => ({ id: fx.credentialId }) },
+  'credentials.revoke': { deny: adminOnly, input: (fx) => ({ id: fx.credentialId, reason: 'matrix' }) },
 };
 
 /** A well-formed subscription's keys (a P-256 point and a 16-byte secret, base64url). */
@@ -225,7 +235,13 @@ beforeAll(async () => {
   expect(sub.status).toBe(201);
   const ann = await http(base, 'POST', `/api/v1/courses/${draft.body.id}/announcements`, { title: 'Owner news', body: 'x' }, ownerSession.accessToken);
   expect(ann.status).toBe(202);
+  const credential = (await node.broker.call(credentialsInternal.issue.action, {
+    userId: owner.user.id,
+    courseId: pub.body.id,
+    completedAt: new Date().toISOString(),
+  })) as { credentialId: string };
   fx = {
+    credentialId: credential.credentialId,
     notificationId: note,
     pushSubscriptionId: sub.body.id,
     announcementId: ann.body.id,

@@ -3,7 +3,16 @@
  * are TEST DOUBLES answering the two internal procedures credentials calls (names), so that a test controls them.
  */
 import { randomUUID } from 'node:crypto';
-import { coursesInternal, credentials, credentialsInternal, DomainError, enrollmentEvents, privacyExportContract, userEvents, usersInternal } from '@lms/contracts';
+import {
+  coursesInternal,
+  credentials,
+  credentialsInternal,
+  DomainError,
+  enrollmentEvents,
+  privacyExportContract,
+  userEvents,
+  usersInternal,
+} from '@lms/contracts';
 import { defineService } from '@lms/runtime';
 import { testNode, type TestNode } from '@lms/runtime/testing';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -74,7 +83,9 @@ const issue = (f: { userId: string; courseId: string }) =>
 
 /** Events of a subject in the embedded event log about one credential (or user). */
 async function logged(subject: string, key: string, value: string): Promise<number> {
-  const r = await sql<{ n: number }>`select count(*)::int as n from lms_events.log where subject = ${subject} and envelope->'payload'->>${key} = ${value}`.execute(db());
+  const r = await sql<{
+    n: number;
+  }>`select count(*)::int as n from lms_events.log where subject = ${subject} and envelope->'payload'->>${key} = ${value}`.execute(db());
   return r.rows[0]?.n ?? 0;
 }
 
@@ -128,7 +139,7 @@ describe('credentials (unit: stand-in users and courses)', () => {
     const { payload } = await jwtVerify(jwt, key, { typ: 'vc+jwt', issuer: did, algorithms: ['EdDSA'] });
     expect(payload).toEqual(credential);
     const ajv = new Ajv2020({ strict: false, allErrors: true });
-    addFormats(ajv);
+    addFormats.default(ajv); // a CommonJS module: its default export is module.exports
     const validate = ajv.compile(achievementCredentialSchema);
     expect(validate(payload), JSON.stringify(validate.errors)).toBe(true);
     expect(payload).toMatchObject({
@@ -141,7 +152,11 @@ describe('credentials (unit: stand-in users and courses)', () => {
         identifier: [{ type: 'IdentityObject', identityType: 'name', identityHash: 'Grace Hopper', hashed: false }],
         achievement: { type: ['Achievement'], name: 'Compilers', criteria: { narrative: expect.any(String) }, description: expect.any(String) },
       },
-      credentialStatus: { type: 'BitstringStatusListEntry', statusPurpose: 'revocation', statusListCredential: expect.stringMatching(/\/credentials\/status\/1$/) },
+      credentialStatus: {
+        type: 'BitstringStatusListEntry',
+        statusPurpose: 'revocation',
+        statusListCredential: expect.stringMatching(/\/credentials\/status\/1$/),
+      },
     });
     expect(String((payload.credentialSubject as { id: string }).id)).toMatch(/^urn:uuid:[0-9a-f-]{36}$/);
     // A tampered credential does not verify.

@@ -13,7 +13,12 @@ const typeOf = (must: string) => ({
   ],
 });
 const dateTime = { type: 'string', format: 'date-time' } as const;
-const extEnum = (values: string[]) => ({ anyOf: [{ type: 'string', enum: values }, { type: 'string', pattern: '(ext:)[a-z|A-Z|0-9|.|-|_]+' }] });
+const extEnum = (values: string[]) => ({
+  anyOf: [
+    { type: 'string', enum: values },
+    { type: 'string', pattern: '(ext:)[a-z|A-Z|0-9|.|-|_]+' },
+  ],
+});
 
 export const achievementCredentialSchema = {
   $id: 'https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json',
@@ -22,7 +27,10 @@ export const achievementCredentialSchema = {
     '@context': {
       type: 'array',
       minItems: 2,
-      prefixItems: [{ const: 'https://www.w3.org/ns/credentials/v2' }, { type: 'string', pattern: '^https://purl\\.imsglobal\\.org/spec/ob/v3p0/context(-3\\.\\d\\.\\d)*\\.json$' }],
+      prefixItems: [
+        { const: 'https://www.w3.org/ns/credentials/v2' },
+        { type: 'string', pattern: '^https://purl\\.imsglobal\\.org/spec/ob/v3p0/context(-3\\.\\d\\.\\d)*\\.json$' },
+      ],
       items: { anyOf: [{ type: 'object' }, { type: 'string' }] },
     },
     id: iri,
