@@ -235,11 +235,9 @@ beforeAll(async () => {
   expect(sub.status).toBe(201);
   const ann = await http(base, 'POST', `/api/v1/courses/${draft.body.id}/announcements`, { title: 'Owner news', body: 'x' }, ownerSession.accessToken);
   expect(ann.status).toBe(202);
-  const credential = (await node.broker.call(credentialsInternal.issue.action, {
-    userId: owner.user.id,
-    courseId: pub.body.id,
-    completedAt: new Date().toISOString(),
-  })) as { credentialId: string };
+  const credential = credentialsInternal.issue.output.parse(
+    await node.broker.call(credentialsInternal.issue.action, { userId: owner.user.id, courseId: pub.body.id, completedAt: new Date().toISOString() }),
+  );
   fx = {
     credentialId: credential.credentialId,
     notificationId: note,

@@ -25,7 +25,7 @@ const built = () =>
     status_index: 4711,
   });
 type Doc = Record<string, unknown>;
-const clone = (): Doc => structuredClone(built()) as Doc;
+const clone = (): Doc => structuredClone(built());
 const at = (d: Doc, ...path: string[]): Doc => path.reduce<Doc>((o, k) => o[k] as Doc, d);
 
 describe('OB 3.0 AchievementCredential schema (1EdTech, transcribed)', () => {
@@ -58,7 +58,7 @@ describe('OB 3.0 AchievementCredential schema (1EdTech, transcribed)', () => {
         delete at(d, 'credentialSubject').identifier;
       },
     ],
-    ['identifier with an unknown identityType', (d) => ((at(d, 'credentialSubject').identifier as Doc[])[0]!.identityType = 'nickname')],
+    ['identifier with an unknown identityType', (d) => (at(d, 'credentialSubject', 'identifier', '0').identityType = 'nickname')],
     ['no achievement', (d) => delete at(d, 'credentialSubject').achievement],
     ...(['id', 'type', 'name', 'description', 'criteria'] as const).map((k): [string, (d: Doc) => void] => [
       `achievement without ${k}`,
