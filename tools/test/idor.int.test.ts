@@ -3,7 +3,7 @@
  * teaching assistant of the owner's course and as a foreign instructor, against another user's resources. Any success where the matrix says "denied" fails the
  * test, and an operation missing from the matrix fails it too, so a new operation must be placed here.
  */
-import { allProcedures, type AnyProcedure } from '@lms/contracts';
+import { allProcedures, credentialsInternal, type AnyProcedure } from '@lms/contracts';
 import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,8 @@ interface Fixtures {
   announcementId: string;
   assignmentId: string;
   submissionId: string;
+  /** The owner's certificate of the published course. */
+  credentialId: string;
 }
 interface Rule {
   /** Who must be refused. */
@@ -163,6 +165,14 @@ const matrix: Record<string, Rule> = {
   'assignments.grade': { deny: courseStaff, hidden: strangers, input: (fx) => ({ submissionId: fx.submissionId, points: 1 }) },
   'assignments.release': { deny: courseStaff, hidden: strangers, input: (fx) => ({ assignmentId: fx.assignmentId, submissionIds: [] }) },
   'assignments.gradeChanges': { deny: courseStaff, hidden: strangers, input: (fx) => ({ submissionId: fx.submissionId }) },
+  // Certificates: verification, the signed credential, the issuer's DID and the status list are public by design.
+  'credentials.mine': { deny: signedIn },
+  'credentials.verify': { deny: everyone, input: () => ({ code: 'AAAA-BBBB-CCCC-DDDD' }) },
+  'credentials.credential': { deny: everyone, input: (fx) => ({ id: fx.credentialId }) },
+  'credentials.didDocument': { deny: everyone },
+  'credentials.statusList': { deny: everyone },
+  'credentials.pdf': { deny: ownerOnly, hidden: ['student', 'foreign', 'auditor', 'ta'], input: (fx) => ({ id: fx.credentialId }) },
+  'credentials.revoke': { deny: adminOnly, input: (fx) => ({ id: fx.credentialId, reason: 'matrix' }) },
 };
 
 /** A well-formed subscription's keys (a P-256 point and a 16-byte secret, base64url). */
@@ -254,9 +264,13 @@ beforeAll(async () => {
     const r = await http(base, 'POST', `/api/v1/assignments/${asg.body.id}/submissions`, { text: 'Learner work' }, adminToken);
     return r.status === 201 && (r.body as { id: string });
   });
+  const credential = credentialsInternal.issue.output.parse(
+    await node.broker.call(credentialsInternal.issue.action, { userId: owner.user.id, courseId: pub.body.id, completedAt: new Date().toISOString() }),
+  );
   fx = {
     assignmentId: asg.body.id,
     submissionId: handedIn.id,
+    credentialId: credential.credentialId,
     notificationId: note,
     pushSubscriptionId: sub.body.id,
     announcementId: ann.body.id,

@@ -3,7 +3,12 @@ import type { JWK } from 'jose';
 import { dueRows } from '@lms/runtime';
 
 export interface CredentialsDB {
-  issuer_keys: { kid: string; private_jwk: ColumnType<JWK, string, never>; public_jwk: ColumnType<JWK, string, never>; created_at: ColumnType<Date, never, never> };
+  issuer_keys: {
+    kid: string;
+    private_jwk: ColumnType<JWK, string, never>;
+    public_jwk: ColumnType<JWK, string, never>;
+    created_at: ColumnType<Date, never, never>;
+  };
   credentials: {
     id: string;
     code: string;
@@ -21,7 +26,14 @@ export interface CredentialsDB {
     revocation_reason: string | null;
   };
   status_lists: { id: number; bits: Buffer; updated_at: ColumnType<Date, never, Date> };
-  pending: { user_id: string; course_id: string; completed_at: Date; status: ColumnType<string, string | undefined, string>; tries: ColumnType<number, never, number>; run_after: ColumnType<Date, Date | undefined, Date> };
+  pending: {
+    user_id: string;
+    course_id: string;
+    completed_at: Date;
+    status: ColumnType<string, string | undefined, string>;
+    tries: ColumnType<number, never, number>;
+    run_after: ColumnType<Date, Date | undefined, Date>;
+  };
 }
 
 /** How long a claimed pending job is held before another loop may take it again. */
@@ -72,7 +84,10 @@ export class CredentialsRepository {
   }
 
   async countIssued(): Promise<number> {
-    const r = await this.db.selectFrom('credentials').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const r = await this.db
+      .selectFrom('credentials')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(r.n);
   }
 

@@ -96,7 +96,10 @@ export const urls = (id: IssuerIdentity) => ({
 });
 
 /** The Open Badges 3.0 OpenBadgeCredential of one certificate (VC Data Model 2.0). */
-export function openBadgeCredential(id: IssuerIdentity, c: Pick<CredentialRow, 'id' | 'subject_id' | 'learner_name' | 'course_id' | 'course_title' | 'issued_at' | 'completed_at' | 'status_index'>) {
+export function openBadgeCredential(
+  id: IssuerIdentity,
+  c: Pick<CredentialRow, 'id' | 'subject_id' | 'learner_name' | 'course_id' | 'course_title' | 'issued_at' | 'completed_at' | 'status_index'>,
+) {
   const u = urls(id);
   return {
     '@context': [VC_CONTEXT, OB_CONTEXT],

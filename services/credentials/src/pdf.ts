@@ -26,7 +26,9 @@ export async function certificatePdf(c: Certificate): Promise<Uint8Array> {
   const bold = await doc.embedFont(StandardFonts.HelveticaBold);
   const centre = (text: string, y: number, size: number, font = regular) => {
     const t = printable(text);
-    const shown = font.widthOfTextAtSize(t, size) > 760 ? `${t.slice(0, Math.floor((t.length * 760) / font.widthOfTextAtSize(t, size)) - 1)}…`.replace('…', '...') : t;
+    // Too wide for the page (a long course title): cut, with an ellipsis the standard fonts can draw.
+    const width = font.widthOfTextAtSize(t, size);
+    const shown = width > 760 ? `${t.slice(0, Math.floor((t.length * 760) / width) - 3)}...` : t;
     page.drawText(shown, { x: (842 - font.widthOfTextAtSize(shown, size)) / 2, y, size, font, color: rgb(0.1, 0.1, 0.2) });
   };
   page.drawRectangle({ x: 24, y: 24, width: 794, height: 547, borderWidth: 2, borderColor: rgb(0.2, 0.3, 0.5) });

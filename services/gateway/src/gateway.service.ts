@@ -133,7 +133,11 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
             async 'GET /credentials/status/1'(req: GatewayRequest, res: ServerResponse) {
               try {
                 const list = credentials.statusList.output.parse(await broker.call(credentials.statusList.action, {}, { meta: { edge: true } }));
-                res.writeHead(200, { 'Content-Type': 'application/vc+jwt', 'Cache-Control': 'public, max-age=60', 'Content-Length': Buffer.byteLength(list.jwt) });
+                res.writeHead(200, {
+                  'Content-Type': 'application/vc+jwt',
+                  'Cache-Control': 'public, max-age=60',
+                  'Content-Length': Buffer.byteLength(list.jwt),
+                });
                 res.end(list.jwt);
               } catch (err) {
                 sendError(req, res, toPublicError(err));
