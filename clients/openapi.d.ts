@@ -1608,6 +1608,326 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/courses/{courseId}/question-banks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List question banks of a course
+         * @description tRPC: `assessments.listBanks` (query). Permission: `authenticated`.
+         */
+        get: operations["assessmentsListBanks"];
+        put?: never;
+        /**
+         * Create a question bank
+         * @description tRPC: `assessments.createBank` (mutation). Permission: `authenticated`.
+         */
+        post: operations["assessmentsCreateBank"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/question-banks/{bankId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a question bank
+         * @description tRPC: `assessments.getBank` (query). Permission: `authenticated`.
+         */
+        get: operations["assessmentsGetBank"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an unused question bank
+         * @description tRPC: `assessments.deleteBank` (mutation). Permission: `authenticated`.
+         */
+        delete: operations["assessmentsDeleteBank"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename a question bank
+         * @description tRPC: `assessments.renameBank` (mutation). Permission: `authenticated`.
+         */
+        patch: operations["assessmentsRenameBank"];
+        trace?: never;
+    };
+    "/question-banks/{bankId}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Share a question bank with another course
+         * @description tRPC: `assessments.shareBank` (mutation). Permission: `authenticated`.
+         */
+        post: operations["assessmentsShareBank"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/question-banks/{bankId}/categories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List question categories
+         * @description tRPC: `assessments.listCategories` (query). Permission: `authenticated`.
+         */
+        get: operations["assessmentsListCategories"];
+        put?: never;
+        /**
+         * Create a question category
+         * @description tRPC: `assessments.createCategory` (mutation). Permission: `authenticated`.
+         */
+        post: operations["assessmentsCreateCategory"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/question-banks/{bankId}/questions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List questions
+         * @description tRPC: `assessments.listQuestions` (query). Permission: `authenticated`.
+         */
+        get: operations["assessmentsListQuestions"];
+        put?: never;
+        /**
+         * Create a question
+         * @description tRPC: `assessments.createQuestion` (mutation). Permission: `authenticated`.
+         */
+        post: operations["assessmentsCreateQuestion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/questions/{questionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a question
+         * @description tRPC: `assessments.getQuestion` (query). Permission: `authenticated`.
+         */
+        get: operations["assessmentsGetQuestion"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a question
+         * @description tRPC: `assessments.deleteQuestion` (mutation). Permission: `authenticated`.
+         */
+        delete: operations["assessmentsDeleteQuestion"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a question
+         * @description tRPC: `assessments.updateQuestion` (mutation). Permission: `authenticated`.
+         */
+        patch: operations["assessmentsUpdateQuestion"];
+        trace?: never;
+    };
+    "/questions/{questionId}/versions/{version}/correct": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Correct a question version's key
+         * @description tRPC: `assessments.correctQuestion` (mutation). Permission: `authenticated`.
+         */
+        post: operations["assessmentsCorrectQuestion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/question-banks/{bankId}/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import questions (GIFT or QTI)
+         * @description tRPC: `assessments.importQuestions` (mutation). Permission: `authenticated`.
+         */
+        post: operations["assessmentsImportQuestions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/question-banks/{bankId}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export questions (GIFT or QTI)
+         * @description tRPC: `assessments.exportQuestions` (query). Permission: `authenticated`.
+         */
+        get: operations["assessmentsExportQuestions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/courses/{courseId}/quizzes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List quizzes of a course
+         * @description tRPC: `assessments.listQuizzes` (query). Permission: `authenticated`.
+         */
+        get: operations["assessmentsListQuizzes"];
+        put?: never;
+        /**
+         * Create a quiz
+         * @description tRPC: `assessments.createQuiz` (mutation). Permission: `authenticated`.
+         */
+        post: operations["assessmentsCreateQuiz"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/quizzes/{quizId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a quiz (staff)
+         * @description tRPC: `assessments.getQuiz` (query). Permission: `authenticated`.
+         */
+        get: operations["assessmentsGetQuiz"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a quiz
+         * @description tRPC: `assessments.deleteQuiz` (mutation). Permission: `authenticated`.
+         */
+        delete: operations["assessmentsDeleteQuiz"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a quiz
+         * @description tRPC: `assessments.updateQuiz` (mutation). Permission: `authenticated`.
+         */
+        patch: operations["assessmentsUpdateQuiz"];
+        trace?: never;
+    };
+    "/quizzes/{quizId}/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish a quiz
+         * @description tRPC: `assessments.publishQuiz` (mutation). Permission: `authenticated`.
+         */
+        post: operations["assessmentsPublishQuiz"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/quizzes/{quizId}/unpublish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unpublish a quiz
+         * @description tRPC: `assessments.unpublishQuiz` (mutation). Permission: `authenticated`.
+         */
+        post: operations["assessmentsUnpublishQuiz"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/quizzes/{quizId}/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A quiz summary (learners)
+         * @description tRPC: `assessments.quizSummary` (query). Permission: `authenticated`.
+         */
+        get: operations["assessmentsQuizSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/files": {
         parameters: {
             query?: never;
@@ -2230,6 +2550,391 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        QuestionBank: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            courseId: string;
+            name: string;
+            sharedWith: string[];
+            editable: boolean;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        QuestionCategory: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            bankId: string;
+            name: string;
+            parentId: string | null;
+        };
+        Question: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            bankId: string;
+            categoryId: string | null;
+            version: number;
+            /** @enum {string} */
+            type: "single" | "multiple" | "truefalse" | "short" | "numerical" | "calculated" | "matching" | "ordering" | "cloze" | "essay" | "file";
+            title: string;
+            prompt: string;
+            body: components["schemas"]["QuestionBody"];
+            defaultPoints: number;
+            generalFeedback: string | null;
+            tags: string[];
+            createdBy: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        QuestionBody: {
+            /** @constant */
+            type: "single";
+            choices: {
+                /** @description Stable id of a choice, item, pair or gap within the question */
+                id: string;
+                text: string;
+                fraction: number;
+                feedback?: string;
+            }[];
+            /** @default true */
+            shuffle: boolean;
+        } | {
+            /** @constant */
+            type: "multiple";
+            choices: {
+                /** @description Stable id of a choice, item, pair or gap within the question */
+                id: string;
+                text: string;
+                fraction: number;
+                feedback?: string;
+            }[];
+            /** @default true */
+            shuffle: boolean;
+            /**
+             * @default partial
+             * @enum {string}
+             */
+            scoring: "partial" | "all-or-nothing";
+        } | {
+            /** @constant */
+            type: "truefalse";
+            answer: boolean;
+            feedbackTrue?: string;
+            feedbackFalse?: string;
+        } | {
+            /** @constant */
+            type: "short";
+            answers: {
+                pattern: string;
+                fraction: number;
+                feedback?: string;
+            }[];
+            /** @default false */
+            caseSensitive: boolean;
+        } | {
+            /** @constant */
+            type: "numerical";
+            answers: {
+                value: number;
+                /** @default 0 */
+                tolerance: number;
+                fraction: number;
+                feedback?: string;
+            }[];
+            /** @default [] */
+            units: {
+                unit: string;
+                multiplier: number;
+            }[];
+            /**
+             * @default optional
+             * @enum {string}
+             */
+            unitHandling: "optional" | "required";
+        } | {
+            /** @constant */
+            type: "calculated";
+            params: {
+                name: string;
+                min: number;
+                max: number;
+                /** @default 0 */
+                decimals: number;
+            }[];
+            formula: string;
+            /** @default 0.01 */
+            tolerance: number;
+            /**
+             * @default relative
+             * @enum {string}
+             */
+            toleranceType: "absolute" | "relative";
+            /** @default 2 */
+            decimals: number;
+            /** @default [] */
+            units: {
+                unit: string;
+                multiplier: number;
+            }[];
+        } | {
+            /** @constant */
+            type: "matching";
+            pairs: {
+                /** @description Stable id of a choice, item, pair or gap within the question */
+                id: string;
+                prompt: string;
+                answer: string;
+            }[];
+            /** @default [] */
+            distractors: string[];
+            /** @default true */
+            shuffle: boolean;
+        } | {
+            /** @constant */
+            type: "ordering";
+            items: {
+                /** @description Stable id of a choice, item, pair or gap within the question */
+                id: string;
+                text: string;
+            }[];
+            /**
+             * @default partial
+             * @enum {string}
+             */
+            scoring: "all-or-nothing" | "partial";
+        } | {
+            /** @constant */
+            type: "cloze";
+            text: string;
+            gaps: {
+                /** @description Stable id of a choice, item, pair or gap within the question */
+                id: string;
+                /** @default 1 */
+                weight: number;
+                body: {
+                    /** @constant */
+                    type: "single";
+                    choices: {
+                        /** @description Stable id of a choice, item, pair or gap within the question */
+                        id: string;
+                        text: string;
+                        fraction: number;
+                        feedback?: string;
+                    }[];
+                    /** @default true */
+                    shuffle: boolean;
+                } | {
+                    /** @constant */
+                    type: "multiple";
+                    choices: {
+                        /** @description Stable id of a choice, item, pair or gap within the question */
+                        id: string;
+                        text: string;
+                        fraction: number;
+                        feedback?: string;
+                    }[];
+                    /** @default true */
+                    shuffle: boolean;
+                    /**
+                     * @default partial
+                     * @enum {string}
+                     */
+                    scoring: "partial" | "all-or-nothing";
+                } | {
+                    /** @constant */
+                    type: "truefalse";
+                    answer: boolean;
+                    feedbackTrue?: string;
+                    feedbackFalse?: string;
+                } | {
+                    /** @constant */
+                    type: "short";
+                    answers: {
+                        pattern: string;
+                        fraction: number;
+                        feedback?: string;
+                    }[];
+                    /** @default false */
+                    caseSensitive: boolean;
+                } | {
+                    /** @constant */
+                    type: "numerical";
+                    answers: {
+                        value: number;
+                        /** @default 0 */
+                        tolerance: number;
+                        fraction: number;
+                        feedback?: string;
+                    }[];
+                    /** @default [] */
+                    units: {
+                        unit: string;
+                        multiplier: number;
+                    }[];
+                    /**
+                     * @default optional
+                     * @enum {string}
+                     */
+                    unitHandling: "optional" | "required";
+                };
+            }[];
+        } | {
+            /** @constant */
+            type: "essay";
+            minWords?: number;
+            maxWords?: number;
+            graderInfo?: string;
+        } | {
+            /** @constant */
+            type: "file";
+            /** @default 1 */
+            maxFiles: number;
+            /** @default [] */
+            accept: string[];
+            graderInfo?: string;
+        };
+        Quiz: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            courseId: string;
+            title: string;
+            description: string;
+            settings: components["schemas"]["QuizSettings"];
+            published: boolean;
+            sections: {
+                title: string;
+                slots: ({
+                    /** @constant */
+                    from: "fixed";
+                    /** Format: uuid */
+                    questionId: string;
+                    points: number;
+                    /** Format: uuid */
+                    slotId: string;
+                } | {
+                    /** @constant */
+                    from: "random";
+                    /** Format: uuid */
+                    categoryId: string;
+                    tags: string[];
+                    count: number;
+                    points: number;
+                    /** Format: uuid */
+                    slotId: string;
+                })[];
+            }[];
+            maxPoints: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        QuizSettings: {
+            /** @default null */
+            opensAt: string | null;
+            /** @default null */
+            closesAt: string | null;
+            /** @default null */
+            timeLimitS: number | null;
+            /** @default 1 */
+            attemptsAllowed: number | null;
+            /**
+             * @default highest
+             * @enum {string}
+             */
+            gradingMethod: "highest" | "average" | "first" | "last";
+            /** @default null */
+            passPercent: number | null;
+            /** @default false */
+            shuffleQuestions: boolean;
+            /**
+             * @default all
+             * @enum {string}
+             */
+            navigation: "all" | "one-at-a-time";
+            /**
+             * @default {
+             *       "feedback": "deferred",
+             *       "afterSubmit": {
+             *         "score": true,
+             *         "correctness": false,
+             *         "feedback": false,
+             *         "rightAnswer": false
+             *       },
+             *       "afterClose": {
+             *         "score": true,
+             *         "correctness": true,
+             *         "feedback": true,
+             *         "rightAnswer": true
+             *       }
+             *     }
+             */
+            review: components["schemas"]["ReviewOptions"];
+        };
+        ReviewOptions: {
+            /**
+             * @default deferred
+             * @enum {string}
+             */
+            feedback: "deferred" | "immediate";
+            /**
+             * @default {
+             *       "score": true,
+             *       "correctness": false,
+             *       "feedback": false,
+             *       "rightAnswer": false
+             *     }
+             */
+            afterSubmit: {
+                /** @default true */
+                score: boolean;
+                /** @default false */
+                correctness: boolean;
+                /** @default false */
+                feedback: boolean;
+                /** @default false */
+                rightAnswer: boolean;
+            };
+            /**
+             * @default {
+             *       "score": true,
+             *       "correctness": true,
+             *       "feedback": true,
+             *       "rightAnswer": true
+             *     }
+             */
+            afterClose: {
+                /** @default true */
+                score: boolean;
+                /** @default false */
+                correctness: boolean;
+                /** @default false */
+                feedback: boolean;
+                /** @default false */
+                rightAnswer: boolean;
+            };
+        };
+        QuizSummary: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            courseId: string;
+            title: string;
+            description: string;
+            opensAt: string | null;
+            closesAt: string | null;
+            timeLimitS: number | null;
+            attemptsAllowed: number | null;
+            /** @enum {string} */
+            navigation: "all" | "one-at-a-time";
+            questions: number;
+            maxPoints: number;
+        };
         /** @description A daily window in the user's time zone (it may span midnight) when nothing but security messages is sent; held messages go out when it ends */
         QuietHoursInput: {
             start: string;
@@ -2272,6 +2977,298 @@ export interface components {
             type: "scorm";
             /** Format: uuid */
             packageFileId: string;
+        };
+        QuestionBodyInput: {
+            /** @constant */
+            type: "single";
+            choices: {
+                /** @description Stable id of a choice, item, pair or gap within the question */
+                id: string;
+                text: string;
+                fraction: number;
+                feedback?: string;
+            }[];
+            /** @default true */
+            shuffle?: boolean;
+        } | {
+            /** @constant */
+            type: "multiple";
+            choices: {
+                /** @description Stable id of a choice, item, pair or gap within the question */
+                id: string;
+                text: string;
+                fraction: number;
+                feedback?: string;
+            }[];
+            /** @default true */
+            shuffle?: boolean;
+            /**
+             * @default partial
+             * @enum {string}
+             */
+            scoring?: "partial" | "all-or-nothing";
+        } | {
+            /** @constant */
+            type: "truefalse";
+            answer: boolean;
+            feedbackTrue?: string;
+            feedbackFalse?: string;
+        } | {
+            /** @constant */
+            type: "short";
+            answers: {
+                pattern: string;
+                fraction: number;
+                feedback?: string;
+            }[];
+            /** @default false */
+            caseSensitive?: boolean;
+        } | {
+            /** @constant */
+            type: "numerical";
+            answers: {
+                value: number;
+                /** @default 0 */
+                tolerance?: number;
+                fraction: number;
+                feedback?: string;
+            }[];
+            /** @default [] */
+            units?: {
+                unit: string;
+                multiplier: number;
+            }[];
+            /**
+             * @default optional
+             * @enum {string}
+             */
+            unitHandling?: "optional" | "required";
+        } | {
+            /** @constant */
+            type: "calculated";
+            params: {
+                name: string;
+                min: number;
+                max: number;
+                /** @default 0 */
+                decimals?: number;
+            }[];
+            formula: string;
+            /** @default 0.01 */
+            tolerance?: number;
+            /**
+             * @default relative
+             * @enum {string}
+             */
+            toleranceType?: "absolute" | "relative";
+            /** @default 2 */
+            decimals?: number;
+            /** @default [] */
+            units?: {
+                unit: string;
+                multiplier: number;
+            }[];
+        } | {
+            /** @constant */
+            type: "matching";
+            pairs: {
+                /** @description Stable id of a choice, item, pair or gap within the question */
+                id: string;
+                prompt: string;
+                answer: string;
+            }[];
+            /** @default [] */
+            distractors?: string[];
+            /** @default true */
+            shuffle?: boolean;
+        } | {
+            /** @constant */
+            type: "ordering";
+            items: {
+                /** @description Stable id of a choice, item, pair or gap within the question */
+                id: string;
+                text: string;
+            }[];
+            /**
+             * @default partial
+             * @enum {string}
+             */
+            scoring?: "all-or-nothing" | "partial";
+        } | {
+            /** @constant */
+            type: "cloze";
+            text: string;
+            gaps: {
+                /** @description Stable id of a choice, item, pair or gap within the question */
+                id: string;
+                /** @default 1 */
+                weight?: number;
+                body: {
+                    /** @constant */
+                    type: "single";
+                    choices: {
+                        /** @description Stable id of a choice, item, pair or gap within the question */
+                        id: string;
+                        text: string;
+                        fraction: number;
+                        feedback?: string;
+                    }[];
+                    /** @default true */
+                    shuffle?: boolean;
+                } | {
+                    /** @constant */
+                    type: "multiple";
+                    choices: {
+                        /** @description Stable id of a choice, item, pair or gap within the question */
+                        id: string;
+                        text: string;
+                        fraction: number;
+                        feedback?: string;
+                    }[];
+                    /** @default true */
+                    shuffle?: boolean;
+                    /**
+                     * @default partial
+                     * @enum {string}
+                     */
+                    scoring?: "partial" | "all-or-nothing";
+                } | {
+                    /** @constant */
+                    type: "truefalse";
+                    answer: boolean;
+                    feedbackTrue?: string;
+                    feedbackFalse?: string;
+                } | {
+                    /** @constant */
+                    type: "short";
+                    answers: {
+                        pattern: string;
+                        fraction: number;
+                        feedback?: string;
+                    }[];
+                    /** @default false */
+                    caseSensitive?: boolean;
+                } | {
+                    /** @constant */
+                    type: "numerical";
+                    answers: {
+                        value: number;
+                        /** @default 0 */
+                        tolerance?: number;
+                        fraction: number;
+                        feedback?: string;
+                    }[];
+                    /** @default [] */
+                    units?: {
+                        unit: string;
+                        multiplier: number;
+                    }[];
+                    /**
+                     * @default optional
+                     * @enum {string}
+                     */
+                    unitHandling?: "optional" | "required";
+                };
+            }[];
+        } | {
+            /** @constant */
+            type: "essay";
+            minWords?: number;
+            maxWords?: number;
+            graderInfo?: string;
+        } | {
+            /** @constant */
+            type: "file";
+            /** @default 1 */
+            maxFiles?: number;
+            /** @default [] */
+            accept?: string[];
+            graderInfo?: string;
+        };
+        QuizSettingsInput: {
+            /** @default null */
+            opensAt?: string | null;
+            /** @default null */
+            closesAt?: string | null;
+            /** @default null */
+            timeLimitS?: number | null;
+            /** @default 1 */
+            attemptsAllowed?: number | null;
+            /**
+             * @default highest
+             * @enum {string}
+             */
+            gradingMethod?: "highest" | "average" | "first" | "last";
+            /** @default null */
+            passPercent?: number | null;
+            /** @default false */
+            shuffleQuestions?: boolean;
+            /**
+             * @default all
+             * @enum {string}
+             */
+            navigation?: "all" | "one-at-a-time";
+            /**
+             * @default {
+             *       "feedback": "deferred",
+             *       "afterSubmit": {
+             *         "score": true,
+             *         "correctness": false,
+             *         "feedback": false,
+             *         "rightAnswer": false
+             *       },
+             *       "afterClose": {
+             *         "score": true,
+             *         "correctness": true,
+             *         "feedback": true,
+             *         "rightAnswer": true
+             *       }
+             *     }
+             */
+            review?: components["schemas"]["ReviewOptionsInput"];
+        };
+        ReviewOptionsInput: {
+            /**
+             * @default deferred
+             * @enum {string}
+             */
+            feedback?: "deferred" | "immediate";
+            /**
+             * @default {
+             *       "score": true,
+             *       "correctness": false,
+             *       "feedback": false,
+             *       "rightAnswer": false
+             *     }
+             */
+            afterSubmit?: {
+                /** @default true */
+                score?: boolean;
+                /** @default false */
+                correctness?: boolean;
+                /** @default false */
+                feedback?: boolean;
+                /** @default false */
+                rightAnswer?: boolean;
+            };
+            /**
+             * @default {
+             *       "score": true,
+             *       "correctness": true,
+             *       "feedback": true,
+             *       "rightAnswer": true
+             *     }
+             */
+            afterClose?: {
+                /** @default true */
+                score?: boolean;
+                /** @default false */
+                correctness?: boolean;
+                /** @default false */
+                feedback?: boolean;
+                /** @default false */
+                rightAnswer?: boolean;
+            };
         };
     };
     responses: {
@@ -6586,6 +7583,1179 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsListBanks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                courseId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["QuestionBank"][];
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsCreateBank: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                courseId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuestionBank"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsGetBank: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bankId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuestionBank"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsDeleteBank: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                bankId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deleted: boolean;
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsRenameBank: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                bankId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuestionBank"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsShareBank: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                bankId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: uuid */
+                    courseId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuestionBank"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsListCategories: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bankId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["QuestionCategory"][];
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsCreateCategory: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                bankId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    /** @default null */
+                    parentId?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuestionCategory"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsListQuestions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Opaque cursor from the previous page */
+                cursor?: string;
+                categoryId?: string;
+                tag?: string;
+                type?: "single" | "multiple" | "truefalse" | "short" | "numerical" | "calculated" | "matching" | "ordering" | "cloze" | "essay" | "file";
+            };
+            header?: never;
+            path: {
+                bankId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Question"][];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsCreateQuestion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                bankId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    title: string;
+                    prompt: string;
+                    body: components["schemas"]["QuestionBodyInput"];
+                    /** @default 1 */
+                    defaultPoints?: number;
+                    generalFeedback?: string;
+                    /** @default [] */
+                    tags?: string[];
+                    categoryId?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Question"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsGetQuestion: {
+        parameters: {
+            query?: {
+                version?: number;
+            };
+            header?: never;
+            path: {
+                questionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** Format: uuid */
+                        bankId: string;
+                        categoryId: string | null;
+                        version: number;
+                        /** @enum {string} */
+                        type: "single" | "multiple" | "truefalse" | "short" | "numerical" | "calculated" | "matching" | "ordering" | "cloze" | "essay" | "file";
+                        title: string;
+                        prompt: string;
+                        body: components["schemas"]["QuestionBody"];
+                        defaultPoints: number;
+                        generalFeedback: string | null;
+                        tags: string[];
+                        createdBy: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        versions: {
+                            version: number;
+                            served: boolean;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsDeleteQuestion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                questionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deleted: boolean;
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsUpdateQuestion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                questionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    categoryId?: string | null;
+                    title?: string;
+                    prompt?: string;
+                    body?: components["schemas"]["QuestionBodyInput"];
+                    defaultPoints?: number;
+                    generalFeedback?: string | null;
+                    tags?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Question"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsCorrectQuestion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                questionId: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    body: components["schemas"]["QuestionBodyInput"];
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        questionId: string;
+                        version: number;
+                        /** Format: date-time */
+                        correctedAt: string;
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsImportQuestions: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                bankId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    format: "gift" | "qti";
+                    text: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        created: number;
+                        errors: {
+                            at: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsExportQuestions: {
+        parameters: {
+            query?: {
+                format?: "gift" | "qti";
+            };
+            header?: never;
+            path: {
+                bankId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        format: "gift" | "qti";
+                        text: string;
+                        skipped: {
+                            title: string;
+                            reason: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsListQuizzes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                courseId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Quiz"][];
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsCreateQuiz: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                courseId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    title: string;
+                    /** @default  */
+                    description?: string;
+                    /**
+                     * @default {
+                     *       "opensAt": null,
+                     *       "closesAt": null,
+                     *       "timeLimitS": null,
+                     *       "attemptsAllowed": 1,
+                     *       "gradingMethod": "highest",
+                     *       "passPercent": null,
+                     *       "shuffleQuestions": false,
+                     *       "navigation": "all",
+                     *       "review": {
+                     *         "feedback": "deferred",
+                     *         "afterSubmit": {
+                     *           "score": true,
+                     *           "correctness": false,
+                     *           "feedback": false,
+                     *           "rightAnswer": false
+                     *         },
+                     *         "afterClose": {
+                     *           "score": true,
+                     *           "correctness": true,
+                     *           "feedback": true,
+                     *           "rightAnswer": true
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    settings?: components["schemas"]["QuizSettingsInput"];
+                    /** @default [] */
+                    sections?: {
+                        /** @default  */
+                        title?: string;
+                        slots: ({
+                            /** @constant */
+                            from: "fixed";
+                            /** Format: uuid */
+                            questionId: string;
+                            points: number;
+                        } | {
+                            /** @constant */
+                            from: "random";
+                            /** Format: uuid */
+                            categoryId: string;
+                            /** @default [] */
+                            tags?: string[];
+                            count: number;
+                            points: number;
+                        })[];
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quiz"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsGetQuiz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                quizId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quiz"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsDeleteQuiz: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                quizId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deleted: boolean;
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsUpdateQuiz: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                quizId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    title?: string;
+                    description?: string;
+                    settings?: components["schemas"]["QuizSettingsInput"];
+                    sections?: {
+                        /** @default  */
+                        title?: string;
+                        slots: ({
+                            /** @constant */
+                            from: "fixed";
+                            /** Format: uuid */
+                            questionId: string;
+                            points: number;
+                        } | {
+                            /** @constant */
+                            from: "random";
+                            /** Format: uuid */
+                            categoryId: string;
+                            /** @default [] */
+                            tags?: string[];
+                            count: number;
+                            points: number;
+                        })[];
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quiz"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsPublishQuiz: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                quizId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quiz"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsUnpublishQuiz: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                quizId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quiz"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assessmentsQuizSummary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                quizId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuizSummary"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
             422: components["responses"]["Error422"];
             429: components["responses"]["Error429"];
             431: components["responses"]["Error431"];

@@ -29,9 +29,7 @@ export const questionBank = z
   })
   .meta({ id: 'QuestionBank' });
 
-export const questionCategory = z
-  .object({ id: z.uuid(), bankId: z.uuid(), name: z.string(), parentId: z.uuid().nullable() })
-  .meta({ id: 'QuestionCategory' });
+export const questionCategory = z.object({ id: z.uuid(), bankId: z.uuid(), name: z.string(), parentId: z.uuid().nullable() }).meta({ id: 'QuestionCategory' });
 
 /** A question as its authors see it: the current version, with its key. */
 export const question = z
@@ -82,10 +80,7 @@ export const quiz = z
       z.object({
         title: z.string(),
         slots: z.array(
-          z.discriminatedUnion('from', [
-            fixedSlot.extend({ slotId: z.uuid() }),
-            randomSlot.extend({ slotId: z.uuid(), tags: z.array(z.string()) }),
-          ]),
+          z.discriminatedUnion('from', [fixedSlot.extend({ slotId: z.uuid() }), randomSlot.extend({ slotId: z.uuid(), tags: z.array(z.string()) })]),
         ),
       }),
     ),
