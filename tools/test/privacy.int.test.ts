@@ -73,12 +73,12 @@ describe('data export', () => {
       const r = await request(started.body.id, pat.accessToken);
       return r.body.status === 'complete' && r.body;
     }, 20_000);
-    expect(Object.values(done.parts)).toEqual(['done', 'done', 'done', 'done', 'done', 'done', 'done']);
+    expect(Object.values(done.parts)).toEqual(['done', 'done', 'done', 'done', 'done', 'done', 'done', 'done']);
 
     const dl = await http(base, 'GET', `/api/v1/privacy/requests/${started.body.id}/download`, undefined, pat.accessToken);
     expect(dl.status).toBe(200);
     const s = dl.body.data.services;
-    expect(Object.keys(s).sort()).toEqual(['audit', 'auth', 'courses', 'enrollments', 'files', 'notifications', 'users']);
+    expect(Object.keys(s).sort()).toEqual(['assessments', 'audit', 'auth', 'courses', 'enrollments', 'files', 'notifications', 'users']);
     expect(s.users.profile).toMatchObject({ email: 'pat@privacy.test', displayName: 'Pat Doe' });
     expect(s.users.preferences.types.grades).toEqual({ email: 'never', inApp: 'immediately', push: 'weekly', sms: 'never' });
     expect(s.auth.sessions.length).toBeGreaterThanOrEqual(1);
@@ -131,7 +131,16 @@ describe('erasure', () => {
       const q = await request(r.body.id, admin.accessToken);
       return q.body.status === 'complete' && q.body;
     }, 20_000);
-    expect(done.parts).toEqual({ auth: 'done', users: 'done', courses: 'done', enrollments: 'done', files: 'done', notifications: 'done', audit: 'done' });
+    expect(done.parts).toEqual({
+      auth: 'done',
+      users: 'done',
+      courses: 'done',
+      enrollments: 'done',
+      files: 'done',
+      notifications: 'done',
+      audit: 'done',
+      assessments: 'done',
+    });
     expect((await http(base, 'GET', '/api/v1/me', undefined, dee.accessToken)).status).toBe(401);
     expect((await http(base, 'POST', '/api/v1/auth/login', { email: 'dee@privacy.test', password: pw })).status).toBe(401);
     expect((await http(base, 'POST', '/api/v1/auth/refresh', { refreshToken: dee.refreshToken })).status).toBe(401);
