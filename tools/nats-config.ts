@@ -64,7 +64,7 @@ export const natsRoles: Record<string, NatsRole> = {
     note: 'auth + users: account, session and profile events, the notification requests they make, privacy\n    # exports (it asks every participant), avatars (files.describe); it tells every node when sessions end, keys rotate or roles change.',
     services: ['auth', 'users'],
     calls: [filesInternal.describe, ...privacyParticipants.map((s) => privacyExportContract(s).privacyExport)],
-    broadcastsTo: ['gateway', 'identity', 'courses', 'files', 'enrollments', 'analytics', 'notifications', 'assignments'],
+    broadcastsTo: ['gateway', 'identity', 'courses', 'files', 'enrollments', 'analytics', 'notifications', 'assignments', 'assessments'],
     events: ['lms.auth.>', 'lms.user.>', 'lms.notification.>', 'lms.privacy.exported.v1', 'lms.privacy.record_accessed.v1'],
   },
   courses: {
@@ -133,6 +133,12 @@ export const natsRoles: Record<string, NatsRole> = {
     calls: [usersInternal.summaries, coursesInternal.enrollmentTerms],
     broadcastsTo: [],
     events: ['lms.credential.>'],
+  assessments: {
+    note: 'assessments: quiz authoring; the gradebook item and key-correction events (attempts serves the others of lms.assessment).',
+    services: ['assessments'],
+    calls: [coursesInternal.roleOf],
+    broadcastsTo: [],
+    events: ['lms.assessment.item_changed.v1', 'lms.assessment.question_corrected.v1'],
   },
 };
 

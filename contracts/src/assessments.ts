@@ -29,9 +29,7 @@ export const questionBank = z
   })
   .meta({ id: 'QuestionBank' });
 
-export const questionCategory = z
-  .object({ id: z.uuid(), bankId: z.uuid(), name: z.string(), parentId: z.uuid().nullable() })
-  .meta({ id: 'QuestionCategory' });
+export const questionCategory = z.object({ id: z.uuid(), bankId: z.uuid(), name: z.string(), parentId: z.uuid().nullable() }).meta({ id: 'QuestionCategory' });
 
 /** A question as its authors see it: the current version, with its key. */
 export const question = z
@@ -82,10 +80,7 @@ export const quiz = z
       z.object({
         title: z.string(),
         slots: z.array(
-          z.discriminatedUnion('from', [
-            fixedSlot.extend({ slotId: z.uuid() }),
-            randomSlot.extend({ slotId: z.uuid(), tags: z.array(z.string()) }),
-          ]),
+          z.discriminatedUnion('from', [fixedSlot.extend({ slotId: z.uuid() }), randomSlot.extend({ slotId: z.uuid(), tags: z.array(z.string()) })]),
         ),
       }),
     ),
@@ -207,7 +202,7 @@ export const assessments = domain('assessments', {
   }),
   /** A question's current version (or `version`), with its key: course staff only. */
   getQuestion: query({
-    input: z.object({ questionId, version: z.coerce.number().int().min(1).optional() }),
+    input: z.object({ questionId, version: z.coerce.number().int().min(1).max(1_000_000).optional() }),
     output: question.extend({ versions: z.array(z.object({ version: z.number().int(), served: z.boolean(), createdAt: isoDate })) }),
     permission: 'authenticated',
     rest: { method: 'GET', path: '/questions/{questionId}' },
@@ -249,7 +244,7 @@ export const assessments = domain('assessments', {
    * attempt that saw the version is regraded (lms.assessment.question_corrected.v1).
    */
   correctQuestion: mutation({
-    input: z.object({ questionId, version: z.coerce.number().int().min(1), body: questionBody, reason: z.string().trim().min(1).max(2000) }),
+    input: z.object({ questionId, version: z.coerce.number().int().min(1).max(1_000_000), body: questionBody, reason: z.string().trim().min(1).max(2000) }),
     output: z.object({ questionId: z.uuid(), version: z.number().int(), correctedAt: isoDate }),
     permission: 'authenticated',
     rest: { method: 'POST', path: '/questions/{questionId}/versions/{version}/correct' },

@@ -31,6 +31,9 @@ interface Fixtures {
   submissionId: string;
   /** The owner's certificate of the published course. */
   credentialId: string;
+  bankId: string;
+  questionId: string;
+  quizId: string;
 }
 interface Rule {
   /** Who must be refused. */
@@ -173,6 +176,40 @@ const matrix: Record<string, Rule> = {
   'credentials.statusList': { deny: everyone },
   'credentials.pdf': { deny: ownerOnly, hidden: ['student', 'foreign', 'auditor', 'ta'], input: (fx) => ({ id: fx.credentialId }) },
   'credentials.revoke': { deny: adminOnly, input: (fx) => ({ id: fx.credentialId, reason: 'matrix' }) },
+  // Quiz authoring in the owner's draft: its staff (the TA) read, only its editors change; nobody else learns it exists.
+  'assessments.createBank': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, name: 'Planted' }) },
+  'assessments.listBanks': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'assessments.getBank': { deny: courseStaff, hidden: strangers, input: (fx) => ({ bankId: fx.bankId }) },
+  'assessments.renameBank': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ bankId: fx.bankId, name: 'Hijacked' }) },
+  'assessments.deleteBank': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ bankId: fx.bankId }) },
+  'assessments.shareBank': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ bankId: fx.bankId, courseId: fx.publishedId }) },
+  'assessments.createCategory': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ bankId: fx.bankId, name: 'Planted' }) },
+  'assessments.listCategories': { deny: courseStaff, hidden: strangers, input: (fx) => ({ bankId: fx.bankId }) },
+  'assessments.createQuestion': {
+    deny: ownerOnly,
+    hidden: strangers,
+    input: (fx) => ({ bankId: fx.bankId, title: 'Planted', prompt: 'x', body: { type: 'truefalse', answer: true } }),
+  },
+  'assessments.listQuestions': { deny: courseStaff, hidden: strangers, input: (fx) => ({ bankId: fx.bankId }) },
+  'assessments.getQuestion': { deny: courseStaff, hidden: strangers, input: (fx) => ({ questionId: fx.questionId }) },
+  'assessments.updateQuestion': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ questionId: fx.questionId, title: 'Hijacked' }) },
+  'assessments.deleteQuestion': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ questionId: fx.questionId }) },
+  'assessments.correctQuestion': {
+    deny: ownerOnly,
+    hidden: strangers,
+    input: (fx) => ({ questionId: fx.questionId, version: 1, body: { type: 'truefalse', answer: false }, reason: 'Hijacked' }),
+  },
+  'assessments.importQuestions': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ bankId: fx.bankId, format: 'gift', text: '::Planted:: x {T}' }) },
+  'assessments.exportQuestions': { deny: courseStaff, hidden: strangers, input: (fx) => ({ bankId: fx.bankId, format: 'gift' }) },
+  'assessments.createQuiz': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, title: 'Planted' }) },
+  'assessments.listQuizzes': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'assessments.getQuiz': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
+  'assessments.updateQuiz': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ quizId: fx.quizId, title: 'Hijacked' }) },
+  'assessments.publishQuiz': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
+  'assessments.unpublishQuiz': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
+  'assessments.deleteQuiz': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
+  // Learners of the course see a published quiz's summary; this one is in a draft (its staff only).
+  'assessments.quizSummary': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
 };
 
 /** A well-formed subscription's keys (a P-256 point and a 16-byte secret, base64url). */
@@ -271,6 +308,28 @@ beforeAll(async () => {
     assignmentId: asg.body.id,
     submissionId: handedIn.id,
     credentialId: credential.credentialId,
+  const bank = await http(base, 'POST', `/api/v1/courses/${draft.body.id}/question-banks`, { name: 'Owner bank' }, ownerSession.accessToken);
+  expect(bank.status).toBe(201);
+  const question = await http(
+    base,
+    'POST',
+    `/api/v1/question-banks/${bank.body.id}/questions`,
+    { title: 'Owner question', prompt: 'True?', body: { type: 'truefalse', answer: true } },
+    ownerSession.accessToken,
+  );
+  expect(question.status).toBe(201);
+  const quiz = await http(
+    base,
+    'POST',
+    `/api/v1/courses/${draft.body.id}/quizzes`,
+    { title: 'Owner quiz', sections: [{ title: '', slots: [{ from: 'fixed', questionId: question.body.id, points: 1 }] }] },
+    ownerSession.accessToken,
+  );
+  expect(quiz.status).toBe(201);
+  fx = {
+    bankId: bank.body.id,
+    questionId: question.body.id,
+    quizId: quiz.body.id,
     notificationId: note,
     pushSubscriptionId: sub.body.id,
     announcementId: ann.body.id,

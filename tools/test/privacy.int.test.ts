@@ -78,7 +78,7 @@ describe('data export', () => {
     const dl = await http(base, 'GET', `/api/v1/privacy/requests/${started.body.id}/download`, undefined, pat.accessToken);
     expect(dl.status).toBe(200);
     const s = dl.body.data.services;
-    expect(Object.keys(s).sort()).toEqual(['assignments', 'audit', 'auth', 'courses', 'enrollments', 'files', 'notifications', 'users']);
+    expect(Object.keys(s).sort()).toEqual(['assignments', 'assessments', 'audit', 'auth', 'courses', 'enrollments', 'files', 'notifications', 'users']);
     expect(s.users.profile).toMatchObject({ email: 'pat@privacy.test', displayName: 'Pat Doe' });
     expect(s.users.preferences.types.grades).toEqual({ email: 'never', inApp: 'immediately', push: 'weekly', sms: 'never' });
     expect(s.auth.sessions.length).toBeGreaterThanOrEqual(1);
@@ -140,6 +140,7 @@ describe('erasure', () => {
       notifications: 'done',
       audit: 'done',
       assignments: 'done',
+      assessments: 'done',
     });
     expect((await http(base, 'GET', '/api/v1/me', undefined, dee.accessToken)).status).toBe(401);
     expect((await http(base, 'POST', '/api/v1/auth/login', { email: 'dee@privacy.test', password: pw })).status).toBe(401);

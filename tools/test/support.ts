@@ -29,6 +29,7 @@ export const ROLE_PASSWORDS = {
   analytics: 'an-pass',
   assignments: 'as-pass',
   notifications: 'no-pass',
+  assessments: 'as-pass',
   operator: 'op-pass',
 };
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

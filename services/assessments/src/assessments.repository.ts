@@ -205,7 +205,12 @@ export class AssessmentsRepository {
     return this.db.selectFrom('question_versions').selectAll().where('question_id', '=', questionId).where('version', '=', version).executeTakeFirst();
   }
   async versionsOf(questionId: string): Promise<Array<{ version: number; served: boolean; created_at: Date }>> {
-    return this.db.selectFrom('question_versions').select(['version', 'served', 'created_at']).where('question_id', '=', questionId).orderBy('version').execute();
+    return this.db
+      .selectFrom('question_versions')
+      .select(['version', 'served', 'created_at'])
+      .where('question_id', '=', questionId)
+      .orderBy('version')
+      .execute();
   }
 
   /** Newest first; keyset on (created_at, id). */
@@ -223,12 +228,23 @@ export class AssessmentsRepository {
     if (f.tag) q = q.where(sql<boolean>`${f.tag}::text = any(tags)`);
     const after = f.after;
     if (after) q = q.where((eb) => eb.or([eb('created_at', '<', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)])]));
-    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit + 1).execute();
+    const rows = await q
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(f.limit + 1)
+      .execute();
     return this.withVersions(rows);
   }
   /** Every live question of a bank (export), oldest first. */
   async allQuestions(bankId: string): Promise<LoadedQuestion[]> {
-    const rows = await this.db.selectFrom('questions').selectAll().where('bank_id', '=', bankId).where('deleted', '=', false).orderBy('created_at').orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('questions')
+      .selectAll()
+      .where('bank_id', '=', bankId)
+      .where('deleted', '=', false)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
     return this.withVersions(rows);
   }
   /** Live questions of a category having every tag (random slots' candidates). */

@@ -465,7 +465,15 @@ export const assessmentsService = defineService({
       const sections = await storedSections(repo, input.courseId, input.sections);
       const id = randomUUID();
       const row = await uow(async ({ repo: r, emit }) => {
-        await r.createQuiz({ id, courseId: input.courseId, title: input.title, description: input.description, settings: input.settings, sections, by: caller.userId });
+        await r.createQuiz({
+          id,
+          courseId: input.courseId,
+          title: input.title,
+          description: input.description,
+          settings: input.settings,
+          sections,
+          by: caller.userId,
+        });
         const q = await r.quiz(id);
         if (!q) throw new Error(`quiz ${id} vanished after its creation`);
         await emit(assessmentEvents.itemChanged, itemOf(q, false), q.id);
