@@ -15,6 +15,7 @@ export const SERVICE_LOADERS: Record<string, () => Promise<ServiceModule>> = {
   analytics: async () => (await import('@lms/analytics')).analyticsService,
   audit: async () => (await import('@lms/audit')).auditService,
   notifications: async () => (await import('@lms/notifications')).notificationsService,
+  grades: async () => (await import('@lms/grades')).gradesService,
 };
 
 /** The named services ("all" for every one), loaded; an unknown name fails before anything loads. */

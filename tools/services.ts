@@ -5,6 +5,7 @@ import { coursesService } from '@lms/courses';
 import { enrollmentsService } from '@lms/enrollments';
 import { filesService } from '@lms/files';
 import { gatewayService } from '@lms/gateway';
+import { gradesService } from '@lms/grades';
 import type { ServiceModule } from '@lms/runtime';
 import { notificationsService } from '@lms/notifications';
 import { usersService } from '@lms/users';
@@ -20,6 +21,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   analytics: analyticsService,
   audit: auditService,
   notifications: notificationsService,
+  grades: gradesService,
 };
 
 export function pick(names: string): ServiceModule[] {

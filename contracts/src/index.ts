@@ -7,7 +7,8 @@ import type { AnyProcedure, DomainContracts, ErrorCode, EventContract, Procedure
 import { courseEvents, courses, coursesInternal } from './courses.js';
 import { enrollmentEvents, enrollments } from './enrollments.js';
 import { fileEvents, files, filesInternal } from './files.js';
-import { assessmentEvents, credentialEvents, gradeEvents } from './grading.js';
+import { grades } from './grades.js';
+import { assessmentEvents, credentialEvents, gradeEvents, gradesInternal } from './grading.js';
 import { notificationEvents, notifications } from './notifications.js';
 import { erasureReceipts, privacyEvents } from './privacy.js';
 import { userEvents, users, usersInternal } from './users.js';
@@ -24,13 +25,14 @@ export * from './enrollments.js';
 export * from './files.js';
 export * from './questions.js';
 export * from './grading.js';
+export * from './grades.js';
 
 /** Every procedure the edges expose, by domain. Adding one here is all it takes to publish it. */
-export const catalogue = { auth, users, courses, enrollments, files, notifications, analytics, audit } as const;
+export const catalogue = { auth, users, courses, enrollments, files, notifications, analytics, audit, grades } as const;
 export type Catalogue = typeof catalogue;
 
 /** Procedures only services call each other with. */
-export const internalCatalogue = { users: usersInternal, courses: coursesInternal, files: filesInternal } as const;
+export const internalCatalogue = { users: usersInternal, courses: coursesInternal, files: filesInternal, grades: gradesInternal } as const;
 
 /** Every event, by domain: the event registry. */
 export const events = {

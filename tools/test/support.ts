@@ -28,6 +28,7 @@ export const ROLE_PASSWORDS = {
   files: 'fi-pass',
   analytics: 'an-pass',
   notifications: 'no-pass',
+  grades: 'gr-pass',
   operator: 'op-pass',
 };
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
