@@ -64,7 +64,7 @@ export const natsRoles: Record<string, NatsRole> = {
     note: 'auth + users: account, session and profile events, the notification requests they make, privacy\n    # exports (it asks every participant), avatars (files.describe); it tells every node when sessions end, keys rotate or roles change.',
     services: ['auth', 'users'],
     calls: [filesInternal.describe, ...privacyParticipants.map((s) => privacyExportContract(s).privacyExport)],
-    broadcastsTo: ['gateway', 'identity', 'courses', 'files', 'enrollments', 'analytics', 'notifications', 'assignments', 'assessments'],
+    broadcastsTo: ['gateway', 'identity', 'courses', 'files', 'enrollments', 'analytics', 'notifications', 'assignments', 'assessments', 'grades'],
     events: ['lms.auth.>', 'lms.user.>', 'lms.notification.>', 'lms.privacy.exported.v1', 'lms.privacy.record_accessed.v1'],
   },
   courses: {
@@ -106,6 +106,13 @@ export const natsRoles: Record<string, NatsRole> = {
     calls: [],
     broadcastsTo: [],
     events: [],
+  },
+  grades: {
+    note: 'grades: the gradebook; grade released events.',
+    services: ['grades'],
+    calls: [coursesInternal.roleOf],
+    broadcastsTo: [],
+    events: ['lms.grade.>'],
   },
   notifications: {
     note: "notifications: deliveries; it pushes new in-app notifications to the gateways' live streams.",

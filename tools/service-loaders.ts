@@ -19,6 +19,7 @@ export const SERVICE_LOADERS: Record<string, () => Promise<ServiceModule>> = {
   attempts: async () => (await import('@lms/attempts')).attemptsService,
   assignments: async () => (await import('@lms/assignments')).assignmentsService,
   credentials: async () => (await import('@lms/credentials')).credentialsService,
+  grades: async () => (await import('@lms/grades')).gradesService,
 };
 
 /** The named services ("all" for every one), loaded; an unknown name fails before anything loads. */

@@ -9,6 +9,7 @@ import { credentialsService } from '@lms/credentials';
 import { enrollmentsService } from '@lms/enrollments';
 import { filesService } from '@lms/files';
 import { gatewayService } from '@lms/gateway';
+import { gradesService } from '@lms/grades';
 import type { ServiceModule } from '@lms/runtime';
 import { notificationsService } from '@lms/notifications';
 import { usersService } from '@lms/users';
@@ -28,6 +29,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   attempts: attemptsService,
   assignments: assignmentsService,
   credentials: credentialsService,
+  grades: gradesService,
 };
 
 export function pick(names: string): ServiceModule[] {

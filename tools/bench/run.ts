@@ -12,7 +12,7 @@
  *   (g) faults: the mesh in separate processes under learner load while nodes, NATS or PostgreSQL fail; errors clients
  *       saw, lost and duplicated effects counted from the database and the streams, process exits, recovery time.
  *       Only with --only faults (several minutes); [--scenario kill-nodes,...] [--requests 2000] [--rate 80] [--gateways 2] [--settle 8].
- * Usage: pnpm bench [--seconds 10] [--rounds 3] [--only http|events|learning|files|notifications|footprint|faults] [--idle 5] [--courses 1000] [--mib 1024] [--recipients 2000] [--no-write]
+ * Usage: pnpm bench [--seconds 10] [--rounds 3] [--only http|events|learning|files|notifications|footprint|faults|gradebook] [--idle 5] [--courses 1000] [--mib 1024] [--recipients 2000] [--no-write]
  * Each round starts everything afresh; the tables show the last round, the spread table every round.
  * One file per bench beside this dispatcher; common.ts holds what they share. BENCH_COMPILED=1 runs the LMS nodes
  * from the build output (dist/cli.mjs, as production does) rather than from sources through tsx.
@@ -24,6 +24,7 @@ import { eventsBench } from './events.ts';
 import { faultsBench, writeFaultsSection } from './faults.ts';
 import { filesBench } from './files.ts';
 import { footprintBench, FOOTPRINT_NOTES } from './footprint.ts';
+import { gradebookBench } from './gradebook.ts';
 import { httpBench } from './http.ts';
 import { learningBench } from './learning.ts';
 import { notificationsBench, NOTIFICATIONS_NOTES } from './notifications.ts';
@@ -37,7 +38,8 @@ async function main() {
   const rounds = Math.max(1, Number(args.rounds));
   const all: Metrics[] = [];
   let parts: string[] = [];
-  const want = (k: string) => (!args.only && k !== 'files' && k !== 'faults') || args.only === k;
+  const want = (k: string) => (!args.only && k !== 'files' && k !== 'faults' && k !== 'gradebook') || args.only === k;
+  if (args.only === 'gradebook') console.log(await gradebookBench());
   for (let r = 1; r <= rounds && (want('http') || want('events')); r++) {
     console.log(`\n## round ${r}/${rounds}`);
     const m: Metrics = {};

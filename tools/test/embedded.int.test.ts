@@ -386,7 +386,17 @@ describe('readiness', () => {
       expect(r.status).toBe(503);
       expect(r.body).toEqual({
         status: 'not_ready',
-        checks: { auth: 'up', users: 'up', courses: 'down', enrollments: 'down', files: 'down', analytics: 'down', audit: 'down', notifications: 'down' },
+        checks: {
+          auth: 'up',
+          users: 'up',
+          courses: 'down',
+          enrollments: 'down',
+          files: 'down',
+          analytics: 'down',
+          audit: 'down',
+          notifications: 'down',
+          grades: 'down',
+        },
         // The services that answered, each with the node that did and its database.
         database: { auth: { node: String(partial.broker.nodeID), database: 'up' }, users: { node: String(partial.broker.nodeID), database: 'up' } },
       });

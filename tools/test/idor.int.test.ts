@@ -34,6 +34,8 @@ interface Fixtures {
   bankId: string;
   questionId: string;
   quizId: string;
+  gradeItemId: string;
+  gradeCategoryId: string;
 }
 interface Rule {
   /** Who must be refused. */
@@ -151,6 +153,26 @@ const matrix: Record<string, Rule> = {
   'notifications.announcement': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, announcementId: fx.announcementId }) },
   'notifications.templates': { deny: adminOnly },
   'notifications.previewTemplate': { deny: adminOnly, input: () => ({ template: 'welcome', locale: 'fr' }) },
+  // The gradebook: course graders (the TA among them) only; a learner sees their own grades; strangers find nothing.
+  'grades.settings': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'grades.updateSettings': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, treatMissingAsZero: true }) },
+  'grades.categories': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'grades.createCategory': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, name: 'Injected' }) },
+  'grades.updateCategory': { deny: courseStaff, hidden: strangers, input: (fx) => ({ categoryId: fx.gradeCategoryId, weight: 99 }) },
+  'grades.deleteCategory': { deny: courseStaff, hidden: strangers, input: (fx) => ({ categoryId: fx.gradeCategoryId }) },
+  'grades.items': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'grades.createItem': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, title: 'Injected', maxPoints: 1 }) },
+  'grades.updateItem': { deny: courseStaff, hidden: strangers, input: (fx) => ({ itemId: fx.gradeItemId, title: 'Hijacked' }) },
+  'grades.deleteItem': { deny: courseStaff, hidden: strangers, input: (fx) => ({ itemId: fx.gradeItemId }) },
+  'grades.releaseItem': { deny: courseStaff, hidden: strangers, input: (fx) => ({ itemId: fx.gradeItemId, released: true }) },
+  'grades.setGrade': { deny: courseStaff, hidden: strangers, input: (fx) => ({ itemId: fx.gradeItemId, userId: fx.studentId, points: 1 }) },
+  'grades.overrideGrade': { deny: courseStaff, hidden: strangers, input: (fx) => ({ itemId: fx.gradeItemId, userId: fx.studentId, points: 1, reason: 'x' }) },
+  'grades.overrideTotal': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, userId: fx.studentId, percent: 100, reason: 'x' }) },
+  'grades.gradebook': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'grades.myGrades': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'grades.history': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, userId: fx.studentId }) },
+  'grades.exportCsv': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId }) },
+  'grades.importCsv': { deny: courseStaff, hidden: strangers, input: (fx) => ({ courseId: fx.draftId, csv: 'userId\r\n', apply: true }) },
   'analytics.enrollmentsByCourse': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'analytics.publishedByCategory': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'audit.list': { deny: ['anon', 'student', 'foreign', 'ta'] },
@@ -304,10 +326,6 @@ beforeAll(async () => {
   const credential = credentialsInternal.issue.output.parse(
     await node.broker.call(credentialsInternal.issue.action, { userId: owner.user.id, courseId: pub.body.id, completedAt: new Date().toISOString() }),
   );
-  fx = {
-    assignmentId: asg.body.id,
-    submissionId: handedIn.id,
-    credentialId: credential.credentialId,
   const bank = await http(base, 'POST', `/api/v1/courses/${draft.body.id}/question-banks`, { name: 'Owner bank' }, ownerSession.accessToken);
   expect(bank.status).toBe(201);
   const question = await http(
@@ -326,10 +344,25 @@ beforeAll(async () => {
     ownerSession.accessToken,
   );
   expect(quiz.status).toBe(201);
+  const gradeCategory = await http(base, 'POST', `/api/v1/courses/${draft.body.id}/gradebook/categories`, { name: 'Owner category' }, ownerSession.accessToken);
+  expect(gradeCategory.status).toBe(201);
+  const gradeItem = await http(
+    base,
+    'POST',
+    `/api/v1/courses/${draft.body.id}/gradebook/items`,
+    { title: 'Owner item', maxPoints: 10 },
+    ownerSession.accessToken,
+  );
+  expect(gradeItem.status).toBe(201);
   fx = {
+    assignmentId: asg.body.id,
+    submissionId: handedIn.id,
+    credentialId: credential.credentialId,
     bankId: bank.body.id,
     questionId: question.body.id,
     quizId: quiz.body.id,
+    gradeItemId: gradeItem.body.id,
+    gradeCategoryId: gradeCategory.body.id,
     notificationId: note,
     pushSubscriptionId: sub.body.id,
     announcementId: ann.body.id,

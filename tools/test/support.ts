@@ -30,6 +30,7 @@ export const ROLE_PASSWORDS = {
   assignments: 'as-pass',
   notifications: 'no-pass',
   assessments: 'as-pass',
+  grades: 'gr-pass',
   operator: 'op-pass',
 };
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -1,0 +1,1 @@
+export { gradesService } from './grades.service.js';
