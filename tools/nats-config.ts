@@ -140,6 +140,7 @@ export const natsRoles: Record<string, NatsRole> = {
     calls: [usersInternal.summaries, coursesInternal.enrollmentTerms],
     broadcastsTo: [],
     events: ['lms.credential.>'],
+  },
   assessments: {
     note: 'assessments: quiz authoring; the gradebook item and key-correction events (attempts serves the others of lms.assessment).',
     services: ['assessments'],
