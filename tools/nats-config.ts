@@ -24,6 +24,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  assessmentsInternal,
   auditInternal,
   coursesInternal,
   enrollmentsInternal,
@@ -98,6 +99,13 @@ export const natsRoles: Record<string, NatsRole> = {
     calls: [],
     broadcastsTo: [],
     events: [],
+  },
+  attempts: {
+    note: 'attempts: quiz attempts; it reads quizzes from assessments and publishes submissions and grades.',
+    services: ['attempts'],
+    calls: [coursesInternal.roleOf, assessmentsInternal.quizForAttempt, assessmentsInternal.questionVersions],
+    broadcastsTo: [],
+    events: ['lms.assessment.submitted.v1', 'lms.assessment.graded.v1'],
   },
   notifications: {
     note: "notifications: deliveries; it pushes new in-app notifications to the gateways' live streams.",

@@ -27,6 +27,7 @@ export const ROLE_PASSWORDS = {
   enrollments: 'en-pass',
   files: 'fi-pass',
   analytics: 'an-pass',
+  attempts: 'at-pass',
   notifications: 'no-pass',
   operator: 'op-pass',
 };
