@@ -37,7 +37,15 @@ export function privacyExportContract<const S extends PrivacyParticipant>(servic
 }
 
 /** The participants that answer an erasure with a receipt (users anonymises in the request's own transaction). */
-export const erasureReceiptServices = ['auth', 'courses', 'enrollments', 'files', 'notifications', 'audit', 'attempts'] as const satisfies readonly PrivacyParticipant[];
+export const erasureReceiptServices = [
+  'auth',
+  'courses',
+  'enrollments',
+  'files',
+  'notifications',
+  'audit',
+  'attempts',
+] as const satisfies readonly PrivacyParticipant[];
 export type ErasureReceiptService = (typeof erasureReceiptServices)[number];
 
 /**
