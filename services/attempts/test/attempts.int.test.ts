@@ -134,6 +134,7 @@ describe('starting an attempt', () => {
     expect((await person('learner').fail(attempts.get, { attemptId: a.id })).code).toBe('NOT_FOUND');
     const draft = quiz({}, { published: false });
     expect((await learner.fail(attempts.start, { quizId: draft.quizId })).code).toBe('NOT_FOUND');
+    expect((await learner.fail(attempts.start, { quizId: randomUUID() })).code).toBe('NOT_FOUND');
   });
 
   it('refuses outside the window, unless an override extends it', async () => {
