@@ -353,14 +353,17 @@ function toGapResponse(r: QuestionResponse | null): GapResponse | null {
 
 // ---------------------------------------------------------------- right answer
 
-/** The text a learner could type to match a pattern: wildcards dropped (`\*` is a star); a bare `*` takes any word. */
-function exampleFor(pattern: string): string {
-  const text = normalizeSpace(
-    globParts(pattern)
-      .map((p) => (p === STAR ? '' : p))
-      .join(''),
-  );
-  return text === '' ? 'x' : text;
+/** A text a learner could type to match a pattern: wildcards left out (`\\*` is a star), or filled with 'x' where they must match something. */
+function exampleFor(pattern: string, caseSensitive: boolean): string {
+  for (const fill of ['', 'x']) {
+    const text = normalizeSpace(
+      globParts(pattern)
+        .map((p) => (p === STAR ? fill : p))
+        .join(''),
+    );
+    if (text !== '' && matchesPattern(pattern, text, caseSensitive)) return text;
+  }
+  return 'x';
 }
 
 const numberText = (v: number): string => String(v);
@@ -382,8 +385,9 @@ export function rightAnswer(body: QuestionBody, d: Draw): { response: QuestionRe
       const best = body.answers.reduce((a, b) => (b.fraction > a.fraction ? b : a));
       // An earlier pattern in the list may match the example with less credit: take the best one that scores fully.
       const candidates = body.answers.filter((a) => a.fraction === best.fraction);
-      const pick = candidates.find((a) => body.answers.find((x) => matchesPattern(x.pattern, exampleFor(a.pattern), body.caseSensitive)) === a) ?? best;
-      return { response: { type: 'short', text: exampleFor(pick.pattern) }, text: exampleFor(pick.pattern) };
+      const example = (a: (typeof body.answers)[number]) => exampleFor(a.pattern, body.caseSensitive);
+      const pick = candidates.find((a) => body.answers.find((x) => matchesPattern(x.pattern, example(a), body.caseSensitive)) === a) ?? best;
+      return { response: { type: 'short', text: example(pick) }, text: example(pick) };
     }
     case 'numerical': {
       const best = body.answers.reduce((a, b) => (b.fraction > a.fraction ? b : a));

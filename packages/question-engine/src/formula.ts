@@ -280,7 +280,17 @@ export function evaluateFormula(ast: FormulaNode, vars: Readonly<Record<string, 
   return ev(ast);
 }
 
-/** Parse and evaluate in one go. */
+/** Parsed formulas by text (ASTs are never mutated): scoring a quiz evaluates the same few formulas many times. */
+const parsedCache = new Map<string, FormulaNode>();
+const CACHE_SIZE = 256;
+
+/** Parse (cached) and evaluate in one go. */
 export function evaluate(src: string, vars: Readonly<Record<string, number>>): number {
-  return evaluateFormula(parseFormula(src), vars);
+  let ast = parsedCache.get(src);
+  if (!ast) {
+    ast = parseFormula(src);
+    if (parsedCache.size >= CACHE_SIZE) parsedCache.clear();
+    parsedCache.set(src, ast);
+  }
+  return evaluateFormula(ast, vars);
 }

@@ -9,6 +9,6 @@ export { draw, present, score, rightAnswer, matchesPattern, substituteParams, pa
 export { checkBody, bodyIssues, type BodyIssue } from './check.js';
 export { parseFormula, evaluateFormula, evaluate as evaluateFormulaText, formulaNames, formulaFunctions, FORMULA_LIMITS, type FormulaNode } from './formula.js';
 export { parseNumberWithUnit } from './numbers.js';
-export { parseGift, toGift } from './gift.js';
+export { parseGift, toGift, giftTypes } from './gift.js';
 export { parseQti, toQti } from './qti.js';
-export { itemStatistics, type StatsInput, type ItemStats } from './stats.js';
+export { itemStatistics, pearson, type StatsInput, type ItemStats } from './stats.js';
