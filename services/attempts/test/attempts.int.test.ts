@@ -320,6 +320,9 @@ describe('grading', () => {
     const teacher = person('instructor');
     const r = await teacher.call(attempts.listRegrades, { quizId: q.quizId });
     expect(r.items.map((x) => [x.attemptId, x.oldPoints, x.newPoints])).toEqual([[a.id, 0, 1]]);
+    const st = await teacher.call(attempts.statistics, { quizId: q.quizId });
+    expect(st.attempts).toBe(1);
+    expect(st.questions.map((x) => x.type).sort()).toEqual(['single', 'truefalse']);
     const again = graded.filter((e) => e.attemptId === a.id);
     expect(again.map((e) => [e.regrade, e.attempt.points])).toEqual([
       [false, 0],
