@@ -26,6 +26,7 @@ import path from 'node:path';
 import {
   assignmentsInternal,
   attemptsInternal,
+  assessmentsInternal,
   auditInternal,
   coursesInternal,
   credentialsInternal,
@@ -113,6 +114,13 @@ export const natsRoles: Record<string, NatsRole> = {
     calls: [coursesInternal.roleOf],
     broadcastsTo: [],
     events: ['lms.grade.>'],
+  },
+  attempts: {
+    note: 'attempts: quiz attempts; it reads quizzes from assessments and publishes submissions and grades.',
+    services: ['attempts'],
+    calls: [coursesInternal.roleOf, assessmentsInternal.quizForAttempt, assessmentsInternal.questionVersions],
+    broadcastsTo: [],
+    events: ['lms.assessment.submitted.v1', 'lms.assessment.graded.v1'],
   },
   notifications: {
     note: "notifications: deliveries; it pushes new in-app notifications to the gateways' live streams.",

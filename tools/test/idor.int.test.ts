@@ -57,6 +57,8 @@ const courseStaff: Actor[] = ['anon', 'student', 'foreign', 'auditor'];
 /** Signed-in users who cannot see the owner's draft (nor its modules, lessons, roster, announcements): 404 for them. */
 const strangers: Actor[] = ['student', 'foreign', 'auditor'];
 
+const NO_ATTEMPT = '00000000-0000-4000-8000-00000000a772';
+
 const matrix: Record<string, Rule> = {
   'auth.register': { deny: everyone },
   'auth.login': { deny: everyone },
@@ -232,6 +234,25 @@ const matrix: Record<string, Rule> = {
   'assessments.deleteQuiz': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
   // Learners of the course see a published quiz's summary; this one is in a draft (its staff only).
   'assessments.quizSummary': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
+  // Quiz attempts: the quiz is the owner's draft's (its staff, the TA among them, grade and set overrides there; nobody
+  // else learns it exists). Nobody but an attempt's owner sees an attempt (no attempt fixture yet: an unknown id, 404).
+  'attempts.start': { deny: signedIn, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
+  'attempts.get': { deny: ownerOnly, hidden: strangers, input: () => ({ attemptId: NO_ATTEMPT }) },
+  'attempts.saveAnswer': {
+    deny: ownerOnly,
+    hidden: strangers,
+    input: () => ({ attemptId: NO_ATTEMPT, slot: 1, response: { type: 'truefalse', value: true } }),
+  },
+  'attempts.checkAnswer': { deny: ownerOnly, hidden: strangers, input: () => ({ attemptId: NO_ATTEMPT, slot: 1 }) },
+  'attempts.submit': { deny: ownerOnly, hidden: strangers, input: () => ({ attemptId: NO_ATTEMPT }) },
+  'attempts.review': { deny: ownerOnly, hidden: strangers, input: () => ({ attemptId: NO_ATTEMPT }) },
+  'attempts.grade': { deny: ownerOnly, hidden: strangers, input: () => ({ attemptId: NO_ATTEMPT, slot: 1, points: 1 }) },
+  'attempts.setOverride': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId, userId: fx.studentId, extraAttempts: 5 }) },
+  'attempts.listOverrides': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
+  'attempts.deleteOverride': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId, userId: fx.studentId }) },
+  'attempts.listAttempts': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
+  'attempts.listRegrades': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
+  'attempts.statistics': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
 };
 
 /** A well-formed subscription's keys (a P-256 point and a 16-byte secret, base64url). */

@@ -28,6 +28,7 @@ export const ROLE_PASSWORDS = {
   files: 'fi-pass',
   analytics: 'an-pass',
   assignments: 'as-pass',
+  attempts: 'at-pass',
   notifications: 'no-pass',
   assessments: 'as-pass',
   grades: 'gr-pass',

@@ -194,7 +194,7 @@ export class AttemptsRepository {
       })
       .where('attempt_id', '=', attemptId)
       .where('slot', '=', slot)
-      .where(sql<boolean>`${seq ?? null}::bigint is null or seq < ${seq ?? null}::bigint`)
+      .where(sql<boolean>`(${seq ?? null}::bigint is null or seq < ${seq ?? null}::bigint)`)
       .returning(['seq', 'saved_at'])
       .executeTakeFirst();
     if (updated) return { open: true, found: true, seq: Number(updated.seq), savedAt: updated.saved_at ?? new Date(), applied: true };

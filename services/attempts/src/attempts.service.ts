@@ -21,6 +21,7 @@ import {
   decodeCursor,
   defineService,
   encodeCursor,
+  isNotFound,
   keysetPage,
   PollingWorker,
   type Call,
@@ -190,8 +191,7 @@ async function roleIn(call: Call, courseId: string, caller: Caller) {
 /** Course staff holding one of `permissions`; anyone else learns nothing (404). */
 async function staffOf(call: Call, quizzes: QuizCache, quizId: string, caller: Caller, permissions: CoursePermission[]) {
   const quiz = await quizzes.get(call, quizId).catch((err: unknown) => {
-    if (err instanceof Error && 'type' in err && err.type === 'NOT_FOUND') throw noSuchQuiz();
-    throw err;
+    throw isNotFound(err, 'NOT_FOUND') ? noSuchQuiz() : err;
   });
   const r = await roleIn(call, quiz.courseId, caller);
   if (!r.exists || !r.visible || !permissions.some((p) => r.perms.has(p))) throw noSuchQuiz();
@@ -318,8 +318,7 @@ export const attemptsService = defineService({
   handlers: {
     async start({ input, caller, call, repo, uow, deps }) {
       const quiz = await deps.quizzes.get(call, input.quizId).catch((err: unknown) => {
-        if (err instanceof Error && 'type' in err && err.type === 'NOT_FOUND') throw noSuchQuiz();
-        throw err;
+        throw isNotFound(err, 'NOT_FOUND') ? noSuchQuiz() : err;
       });
       const r = await roleIn(call, quiz.courseId, caller);
       const staff = r.exists && r.perms.has('course:view-drafts');

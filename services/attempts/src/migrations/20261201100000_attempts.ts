@@ -1,26 +1,26 @@
 import { sql, type Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await sql`
-    create table attempts.attempts (
-      id uuid primary key,
-      quiz_id uuid not null,
-      course_id uuid not null,
-      user_id uuid not null,
-      number integer not null,
-      preview boolean not null default false,
-      state text not null check (state in ('in_progress', 'submitted', 'graded')),
-      seed text not null,
-      started_at timestamptz not null default now(),
-      deadline timestamptz,
-      submitted_at timestamptz,
-      auto boolean not null default false,
-      graded_at timestamptz,
-      points double precision,
-      max_points double precision not null,
-      closes_at timestamptz,
-      settings jsonb not null
-    )`.execute(db);
+  await db.schema
+    .createTable('attempts')
+    .addColumn('id', 'uuid', (c) => c.primaryKey())
+    .addColumn('quiz_id', 'uuid', (c) => c.notNull())
+    .addColumn('course_id', 'uuid', (c) => c.notNull())
+    .addColumn('user_id', 'uuid', (c) => c.notNull())
+    .addColumn('number', 'integer', (c) => c.notNull())
+    .addColumn('preview', 'boolean', (c) => c.notNull().defaultTo(false))
+    .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('in_progress', 'submitted', 'graded')`))
+    .addColumn('seed', 'text', (c) => c.notNull())
+    .addColumn('started_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn('deadline', 'timestamptz')
+    .addColumn('submitted_at', 'timestamptz')
+    .addColumn('auto', 'boolean', (c) => c.notNull().defaultTo(false))
+    .addColumn('graded_at', 'timestamptz')
+    .addColumn('points', 'double precision')
+    .addColumn('max_points', 'double precision', (c) => c.notNull())
+    .addColumn('closes_at', 'timestamptz')
+    .addColumn('settings', 'jsonb', (c) => c.notNull())
+    .execute();
   // One open attempt per learner and quiz (resume, never a second one).
   await sql`create unique index attempts_open_idx on attempts.attempts (quiz_id, user_id) where state = 'in_progress'`.execute(db);
   await sql`create unique index attempts_number_idx on attempts.attempts (quiz_id, user_id, number) where not preview`.execute(db);
@@ -51,17 +51,17 @@ export async function up(db: Kysely<any>): Promise<void> {
       primary key (attempt_id, slot)
     )`.execute(db);
   await sql`create index questions_version_idx on attempts.questions (question_id, version)`.execute(db);
-  await sql`
-    create table attempts.overrides (
-      quiz_id uuid not null,
-      user_id uuid not null,
-      closes_at timestamptz,
-      extra_time_s integer not null default 0,
-      extra_attempts integer not null default 0,
-      updated_by uuid,
-      updated_at timestamptz not null default now(),
-      primary key (quiz_id, user_id)
-    )`.execute(db);
+  await db.schema
+    .createTable('overrides')
+    .addColumn('quiz_id', 'uuid', (c) => c.notNull())
+    .addColumn('user_id', 'uuid', (c) => c.notNull())
+    .addColumn('closes_at', 'timestamptz')
+    .addColumn('extra_time_s', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('extra_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('updated_by', 'uuid')
+    .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .addPrimaryKeyConstraint('overrides_pk', ['quiz_id', 'user_id'])
+    .execute();
   await sql`create index overrides_user_idx on attempts.overrides (user_id)`.execute(db);
   await sql`
     create table attempts.regrades (
