@@ -197,7 +197,11 @@ describe('assessment completion saga', () => {
     it(`completes the course once, with one certificate, when its process is killed right after "${step}"`, async () => {
       const course = await quizCourse(`Crash after ${step}`);
       const userId = randomUUID();
-      await call('users.create', { id: userId, email: `learner-${step}@completion.test`, displayName: `Learner ${step}` }, admin);
+      await core.broker.call(
+        'users.create',
+        { id: userId, email: `learner-${step}@completion.test`, displayName: `Learner ${step}` },
+        { meta: { edge: false } },
+      );
 
       const doomed = spawnEnrollments(`doomed-${step}`, { COMPLETION_SAGA_CRASH_AFTER: step });
       await core.broker.waitForServices(['enrollments'], 30_000);
@@ -282,7 +286,7 @@ describe('assessment completion saga', () => {
   it('waits at "score" while a submission awaits grading, and the graded event completes it', async () => {
     const course = await quizCourse('Awaiting grading');
     const userId = randomUUID();
-    await call('users.create', { id: userId, email: 'learner-manual@completion.test', displayName: 'Learner manual' }, admin);
+    await core.broker.call('users.create', { id: userId, email: 'learner-manual@completion.test', displayName: 'Learner manual' }, { meta: { edge: false } });
     const node = spawnEnrollments('manual');
     await core.broker.waitForServices(['enrollments'], 30_000);
     try {
