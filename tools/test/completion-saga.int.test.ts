@@ -280,7 +280,7 @@ describe('assessment completion saga', () => {
         'enrollment.course_completed.v1': 1,
       });
       await stopEnrollments(revived);
-    }, 120_000);
+    }, 240_000);
   }
 
   it('waits at "score" while a submission awaits grading, and the graded event completes it', async () => {
@@ -321,5 +321,5 @@ describe('assessment completion saga', () => {
     } finally {
       await stopEnrollments(node);
     }
-  }, 120_000);
+  }, 240_000);
 });
