@@ -197,7 +197,11 @@ describe('assessment completion saga', () => {
     it(`completes the course once, with one certificate, when its process is killed right after "${step}"`, async () => {
       const course = await quizCourse(`Crash after ${step}`);
       const userId = randomUUID();
-      await call('users.create', { id: userId, email: `learner-${step}@completion.test`, displayName: `Learner ${step}` }, admin);
+      await core.broker.call(
+        'users.create',
+        { id: userId, email: `learner-${step}@completion.test`, displayName: `Learner ${step}` },
+        { meta: { edge: false } },
+      );
 
       const doomed = spawnEnrollments(`doomed-${step}`, { COMPLETION_SAGA_CRASH_AFTER: step });
       await core.broker.waitForServices(['enrollments'], 30_000);
@@ -237,52 +241,58 @@ describe('assessment completion saga', () => {
       expect(mid?.status).toBe(step === 'certificate' ? 'done' : 'running'); // stopped between steps, state on disk
 
       const revived = spawnEnrollments(`revived-${step}`);
-      await waitFor(
-        async () => (await sql(`select 1 from enrollments.completion_sagas where id = $1 and status = 'done'`, [sagaId])).length === 1,
-        45_000,
-        200,
-      );
-      await waitFor(
-        async () =>
-          (await sql(`select 1 from notifications.deliveries where user_id = $1 and template = 'course_completed' and channel = 'email'`, [userId])).length ===
-          1,
-        15_000,
-      );
-      await drained({ databaseUrl: db.url, namespace: ns }); // a duplicate, if there were one, would be delivered by now
+      try {
+        await waitFor(
+          async () => (await sql(`select 1 from enrollments.completion_sagas where id = $1 and status = 'done'`, [sagaId])).length === 1,
+          45_000,
+          200,
+        );
+        await waitFor(
+          async () =>
+            (await sql(`select 1 from notifications.deliveries where user_id = $1 and template = 'course_completed' and channel = 'email'`, [userId]))
+              .length === 1,
+          15_000,
+        );
+        await drained({ databaseUrl: db.url, namespace: ns }, 45_000); // a duplicate, if there were one, would be delivered by now
 
-      expect(
-        await sql(`select count(*)::int as n from notifications.deliveries where user_id = $1 and template = 'course_completed' and channel = 'email'`, [
+        expect(
+          await sql(`select count(*)::int as n from notifications.deliveries where user_id = $1 and template = 'course_completed' and channel = 'email'`, [
+            userId,
+          ]),
+        ).toEqual([{ n: 1 }]);
+        const [e] = await sql<{ id: string; status: string; percent: number }>('select id, status, percent from enrollments.enrollments where user_id = $1', [
           userId,
-        ]),
-      ).toEqual([{ n: 1 }]);
-      const [e] = await sql<{ id: string; status: string; percent: number }>('select id, status, percent from enrollments.enrollments where user_id = $1', [
-        userId,
-      ]);
-      expect(e).toMatchObject({ status: 'completed', percent: 100 });
-      const history = await sql<{ status: string }>('select status from enrollments.enrollment_history where enrollment_id = $1 order by id', [defined(e).id]);
-      expect(history.map((h) => h.status)).toEqual(['pending', 'active', 'completed']);
-      const mine = issueCalls.filter((c) => c.userId === userId);
-      expect(mine.filter((c) => c.created)).toHaveLength(1);
-      expect(mine.length).toBeLessThanOrEqual(2); // a second, answered `created: false`, only when killed between issuing and recording it
-      const [saga] = await sql<{ data: { credentialId?: string; courseCompleted?: boolean } }>('select data from enrollments.completion_sagas where id = $1', [
-        sagaId,
-      ]);
-      expect(saga?.data.credentialId).toBe(issued.get(`${userId}:${course.courseId}`)?.credentialId);
-      expect(await enrollmentEventsOf(userId)).toEqual({
-        'enrollment.created.v1': 1,
-        'enrollment.changed.v1': 2, // active, completed
-        'enrollment.module_completed.v1': 1,
-        'enrollment.module_unlocked.v1': 1,
-        'enrollment.course_completed.v1': 1,
-      });
-      await stopEnrollments(revived);
-    }, 120_000);
+        ]);
+        expect(e).toMatchObject({ status: 'completed', percent: 100 });
+        const history = await sql<{ status: string }>('select status from enrollments.enrollment_history where enrollment_id = $1 order by id', [
+          defined(e).id,
+        ]);
+        expect(history.map((h) => h.status)).toEqual(['pending', 'active', 'completed']);
+        const mine = issueCalls.filter((c) => c.userId === userId);
+        expect(mine.filter((c) => c.created)).toHaveLength(1);
+        expect(mine.length).toBeLessThanOrEqual(2); // a second, answered `created: false`, only when killed between issuing and recording it
+        const [saga] = await sql<{ data: { credentialId?: string; courseCompleted?: boolean } }>(
+          'select data from enrollments.completion_sagas where id = $1',
+          [sagaId],
+        );
+        expect(saga?.data.credentialId).toBe(issued.get(`${userId}:${course.courseId}`)?.credentialId);
+        expect(await enrollmentEventsOf(userId)).toEqual({
+          'enrollment.created.v1': 1,
+          'enrollment.changed.v1': 2, // active, completed
+          'enrollment.module_completed.v1': 1,
+          'enrollment.module_unlocked.v1': 1,
+          'enrollment.course_completed.v1': 1,
+        });
+      } finally {
+        await stopEnrollments(revived); // the next case's doomed node must be the only one running sagas
+      }
+    }, 240_000);
   }
 
   it('waits at "score" while a submission awaits grading, and the graded event completes it', async () => {
     const course = await quizCourse('Awaiting grading');
     const userId = randomUUID();
-    await call('users.create', { id: userId, email: 'learner-manual@completion.test', displayName: 'Learner manual' }, admin);
+    await core.broker.call('users.create', { id: userId, email: 'learner-manual@completion.test', displayName: 'Learner manual' }, { meta: { edge: false } });
     const node = spawnEnrollments('manual');
     await core.broker.waitForServices(['enrollments'], 30_000);
     try {
@@ -317,5 +327,5 @@ describe('assessment completion saga', () => {
     } finally {
       await stopEnrollments(node);
     }
-  }, 120_000);
+  }, 240_000);
 });

@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 export interface AnalyticsDB {
   published_by_category: { category: string; published: number };
   enrollments_by_course: { course_id: string; enrolled: number; from_waitlist: number };
+  assessments_by_course: { course_id: string; submitted: number; graded: number; completed: number };
 }
 
 export class AnalyticsRepository {
@@ -43,5 +44,28 @@ export class AnalyticsRepository {
 
   async resetEnrollments(): Promise<void> {
     await this.db.deleteFrom('enrollments_by_course').execute();
+  }
+
+  /** Counts one assessment submission, grade or course completion of a course. */
+  async countAssessment(courseId: string, what: 'submitted' | 'graded' | 'completed'): Promise<void> {
+    await this.db
+      .insertInto('assessments_by_course')
+      .values({ course_id: courseId, submitted: what === 'submitted' ? 1 : 0, graded: what === 'graded' ? 1 : 0, completed: what === 'completed' ? 1 : 0 })
+      .onConflict((oc) =>
+        oc.column('course_id').doUpdateSet({
+          submitted: sql`assessments_by_course.submitted + excluded.submitted`,
+          graded: sql`assessments_by_course.graded + excluded.graded`,
+          completed: sql`assessments_by_course.completed + excluded.completed`,
+        }),
+      )
+      .execute();
+  }
+
+  /** Empties one count (its consumer replays the stream into it); the other counts stay. */
+  async resetAssessments(what: 'submitted' | 'graded' | 'completed'): Promise<void> {
+    await this.db
+      .updateTable('assessments_by_course')
+      .set({ [what]: 0 })
+      .execute();
   }
 }

@@ -1,9 +1,10 @@
-import { analytics, courseEvents, enrollmentEvents, type EventContract } from '@lms/contracts';
+import { analytics, assessmentEvents, courseEvents, enrollmentEvents, type EventContract } from '@lms/contracts';
 import { consumer, defineService, type ConsumerDefinition } from '@lms/runtime';
 import type { Kysely } from 'kysely';
 import { AnalyticsRepository, type AnalyticsDB } from './analytics.repository.js';
 import * as m0 from './migrations/20261124000000_analytics.js';
 import * as m1 from './migrations/20261124230000_enrollments.js';
+import * as m2 from './migrations/20261201100000_assessments.js';
 
 /** A consumer of this service: its handlers get the analytics repository, typed. */
 const on = <E extends EventContract>(def: ConsumerDefinition<E, AnalyticsDB, AnalyticsRepository, undefined>) => consumer(def);
@@ -12,7 +13,7 @@ const on = <E extends EventContract>(def: ConsumerDefinition<E, AnalyticsDB, Ana
 export const analyticsService = defineService({
   name: 'analytics',
   contracts: analytics,
-  migrations: { '20261124000000_analytics': m0, '20261124230000_enrollments': m1 },
+  migrations: { '20261124000000_analytics': m0, '20261124230000_enrollments': m1, '20261201100000_assessments': m2 },
   repository: (db: Kysely<AnalyticsDB>) => new AnalyticsRepository(db),
   consumers: [
     on({
@@ -36,6 +37,25 @@ export const analyticsService = defineService({
       event: enrollmentEvents.created,
       handle: async ({ payload: p, repo }) => repo.countEnrollment(p.courseId, p.promotedFromWaitlist),
       reset: ({ repo }) => repo.resetEnrollments(),
+    }),
+    // Assessment activity per course (assessments_by_course): one count per consumer, each reset on its own.
+    on({
+      name: 'assessments-submitted',
+      event: assessmentEvents.submitted,
+      handle: async ({ payload: p, repo }) => repo.countAssessment(p.courseId, 'submitted'),
+      reset: ({ repo }) => repo.resetAssessments('submitted'),
+    }),
+    on({
+      name: 'assessments-graded',
+      event: assessmentEvents.graded,
+      handle: async ({ payload: p, repo }) => repo.countAssessment(p.courseId, 'graded'),
+      reset: ({ repo }) => repo.resetAssessments('graded'),
+    }),
+    on({
+      name: 'courses-completed',
+      event: enrollmentEvents.courseCompleted,
+      handle: async ({ payload: p, repo }) => repo.countAssessment(p.courseId, 'completed'),
+      reset: ({ repo }) => repo.resetAssessments('completed'),
     }),
   ],
   handlers: {
