@@ -12,7 +12,16 @@ import { credentials } from './credentials.js';
 import { enrollmentEvents, enrollments } from './enrollments.js';
 import { fileEvents, files, filesInternal } from './files.js';
 import { grades } from './grades.js';
-import { assessmentEvents, assessmentsInternal, attemptsInternal, assignmentsInternal, credentialEvents, credentialsInternal, gradeEvents, gradesInternal } from './grading.js';
+import {
+  assessmentEvents,
+  assessmentsInternal,
+  attemptsInternal,
+  assignmentsInternal,
+  credentialEvents,
+  credentialsInternal,
+  gradeEvents,
+  gradesInternal,
+} from './grading.js';
 import { notificationEvents, notifications } from './notifications.js';
 import { erasureReceipts, privacyEvents } from './privacy.js';
 import { userEvents, users, usersInternal } from './users.js';
@@ -33,11 +42,34 @@ export * from './assessments.js';
 export * from './attempts.js';
 
 /** Every procedure the edges expose, by domain. Adding one here is all it takes to publish it. */
-export const catalogue = { auth, users, courses, enrollments, files, notifications, analytics, audit, assessments, attempts, assignments, credentials, grades } as const;
+export const catalogue = {
+  auth,
+  users,
+  courses,
+  enrollments,
+  files,
+  notifications,
+  analytics,
+  audit,
+  assessments,
+  attempts,
+  assignments,
+  credentials,
+  grades,
+} as const;
 export type Catalogue = typeof catalogue;
 
 /** Procedures only services call each other with. */
-export const internalCatalogue = { users: usersInternal, courses: coursesInternal, files: filesInternal, assessments: assessmentsInternal, attempts: attemptsInternal, assignments: assignmentsInternal, credentials: credentialsInternal, grades: gradesInternal } as const;
+export const internalCatalogue = {
+  users: usersInternal,
+  courses: coursesInternal,
+  files: filesInternal,
+  assessments: assessmentsInternal,
+  attempts: attemptsInternal,
+  assignments: assignmentsInternal,
+  credentials: credentialsInternal,
+  grades: gradesInternal,
+} as const;
 export * from './assignments.js';
 export * from './credentials.js';
 export * from './grades.js';

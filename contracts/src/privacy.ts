@@ -2,7 +2,20 @@ import { z } from 'zod';
 import { domain, event, isoDate, mutation } from './core.js';
 
 /** The services that hold personal data: each contributes to exports and applies erasures. */
-export const privacyParticipants = ['auth', 'users', 'courses', 'enrollments', 'files', 'notifications', 'audit', 'assessments', 'attempts', 'assignments', 'credentials', 'grades'] as const;
+export const privacyParticipants = [
+  'auth',
+  'users',
+  'courses',
+  'enrollments',
+  'files',
+  'notifications',
+  'audit',
+  'assessments',
+  'attempts',
+  'assignments',
+  'credentials',
+  'grades',
+] as const;
 export type PrivacyParticipant = (typeof privacyParticipants)[number];
 
 export const privacyRequest = z
@@ -37,7 +50,19 @@ export function privacyExportContract<const S extends PrivacyParticipant>(servic
 }
 
 /** The participants that answer an erasure with a receipt (users anonymises in the request's own transaction). */
-export const erasureReceiptServices = ['auth', 'courses', 'enrollments', 'files', 'notifications', 'audit', 'assessments', 'attempts', 'assignments', 'credentials', 'grades'] as const satisfies readonly PrivacyParticipant[];
+export const erasureReceiptServices = [
+  'auth',
+  'courses',
+  'enrollments',
+  'files',
+  'notifications',
+  'audit',
+  'assessments',
+  'attempts',
+  'assignments',
+  'credentials',
+  'grades',
+] as const satisfies readonly PrivacyParticipant[];
 export type ErasureReceiptService = (typeof erasureReceiptServices)[number];
 
 /**

@@ -49,8 +49,14 @@ const str = (v: unknown) => String(v);
 
 describe('assessments from authoring to a verified certificate (REST)', () => {
   it('authors a quiz, takes it, sees the grade, completes the course and verifies the certificate', async () => {
-    const teacher = str(ok(await rest('POST', '/auth/register', undefined, { email: 'teacher@example.com', password: 'a long enough password', displayName: 'Teacher' }), 201).accessToken);
-    const learner = str(ok(await rest('POST', '/auth/register', undefined, { email: 'ada@example.com', password: 'another long password', displayName: 'Ada Lovelace' }), 201).accessToken);
+    const teacher = str(
+      ok(await rest('POST', '/auth/register', undefined, { email: 'teacher@example.com', password: 'a long enough password', displayName: 'Teacher' }), 201)
+        .accessToken,
+    );
+    const learner = str(
+      ok(await rest('POST', '/auth/register', undefined, { email: 'ada@example.com', password: 'another long password', displayName: 'Ada Lovelace' }), 201)
+        .accessToken,
+    );
 
     // A course with one module: a reading and a quiz.
     const courseId = str(ok(await rest('POST', '/courses', teacher, { title: 'Assessed 101', category: 'tech', visibility: 'public' }), 201).id);
@@ -85,12 +91,14 @@ describe('assessments from authoring to a verified certificate (REST)', () => {
       ).id,
     );
     ok(await rest('POST', `/quizzes/${quizId}/publish`, teacher));
-    const quizLesson = str(ok(await rest('POST', `/modules/${moduleId}/lessons`, teacher, { title: 'Quiz', content: { type: 'quiz', quizId, passPercent: 50 } }), 201).id);
+    const quizLesson = str(
+      ok(await rest('POST', `/modules/${moduleId}/lessons`, teacher, { title: 'Quiz', content: { type: 'quiz', quizId, passPercent: 50 } }), 201).id,
+    );
     ok(await rest('POST', `/courses/${courseId}/publish`, teacher));
 
     // The learner enrols, reads, and cannot tick the quiz lesson off by hand.
     ok(await rest('POST', `/courses/${courseId}/enrollments`, learner), 201);
-    const reading = defined((ok(await rest('GET', `/courses/${courseId}/progress`, learner)).nextLesson as { id: string } | null)).id;
+    const reading = defined(ok(await rest('GET', `/courses/${courseId}/progress`, learner)).nextLesson as { id: string } | null).id;
     ok(await rest('POST', `/lessons/${reading}/complete`, learner, {}));
     expect((await rest('POST', `/lessons/${quizLesson}/complete`, learner, {})).status).toBe(409);
 
