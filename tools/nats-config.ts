@@ -118,7 +118,7 @@ export const natsRoles: Record<string, NatsRole> = {
   attempts: {
     note: 'attempts: quiz attempts; it reads quizzes from assessments and publishes submissions and grades.',
     services: ['attempts'],
-    calls: [coursesInternal.roleOf, assessmentsInternal.quizForAttempt, assessmentsInternal.questionVersions],
+    calls: [coursesInternal.roleOf, assessmentsInternal.quizForAttempt],
     broadcastsTo: [],
     events: ['lms.assessment.submitted.v1', 'lms.assessment.graded.v1'],
   },
