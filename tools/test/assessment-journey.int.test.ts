@@ -106,7 +106,7 @@ describe('assessments from authoring to a verified certificate (REST)', () => {
     const attempt = ok(await rest('POST', `/quizzes/${quizId}/attempts`, learner), 201);
     const attemptId = str(attempt.id);
     expect(JSON.stringify(attempt)).not.toMatch(/fraction|Count again|"Right"/);
-    ok(await rest('PUT', `/attempts/${attemptId}/answers/0`, learner, { response: { type: 'single', choiceId: 'b' } }));
+    ok(await rest('PUT', `/attempts/${attemptId}/answers/1`, learner, { response: { type: 'single', choiceId: 'b' } }));
     const resumed = ok(await rest('GET', `/attempts/${attemptId}`, learner));
     expect((resumed.questions as Array<{ response: unknown }>)[0]?.response).toEqual({ type: 'single', choiceId: 'b' });
     ok(await rest('POST', `/attempts/${attemptId}/submit`, learner));
