@@ -395,7 +395,6 @@ describe('readiness', () => {
           analytics: 'down',
           audit: 'down',
           notifications: 'down',
-          grades: 'down',
         },
         // The services that answered, each with the node that did and its database.
         database: { auth: { node: String(partial.broker.nodeID), database: 'up' }, users: { node: String(partial.broker.nodeID), database: 'up' } },

@@ -6,6 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { privacyParticipants } from '@lms/contracts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../services.ts';
@@ -73,12 +74,12 @@ describe('data export', () => {
       const r = await request(started.body.id, pat.accessToken);
       return r.body.status === 'complete' && r.body;
     }, 20_000);
-    expect(Object.values(done.parts)).toEqual(['done', 'done', 'done', 'done', 'done', 'done', 'done', 'done']);
+    expect(done.parts).toEqual(Object.fromEntries(privacyParticipants.map((p) => [p, 'done'])));
 
     const dl = await http(base, 'GET', `/api/v1/privacy/requests/${started.body.id}/download`, undefined, pat.accessToken);
     expect(dl.status).toBe(200);
     const s = dl.body.data.services;
-    expect(Object.keys(s).sort()).toEqual(['assignments', 'assessments', 'audit', 'auth', 'courses', 'enrollments', 'files', 'notifications', 'users']);
+    expect(Object.keys(s).sort()).toEqual([...privacyParticipants].sort());
     expect(s.users.profile).toMatchObject({ email: 'pat@privacy.test', displayName: 'Pat Doe' });
     expect(s.users.preferences.types.grades).toEqual({ email: 'never', inApp: 'immediately', push: 'weekly', sms: 'never' });
     expect(s.auth.sessions.length).toBeGreaterThanOrEqual(1);
@@ -139,8 +140,11 @@ describe('erasure', () => {
       files: 'done',
       notifications: 'done',
       audit: 'done',
-      assignments: 'done',
       assessments: 'done',
+      attempts: 'done',
+      assignments: 'done',
+      credentials: 'done',
+      grades: 'done',
     });
     expect((await http(base, 'GET', '/api/v1/me', undefined, dee.accessToken)).status).toBe(401);
     expect((await http(base, 'POST', '/api/v1/auth/login', { email: 'dee@privacy.test', password: pw })).status).toBe(401);
@@ -405,8 +409,9 @@ describe('erasure of someone who did everything', () => {
     expect.soft((await http(base, 'GET', `/api/v1/privacy/requests/${exp.body.id}/download`, undefined, admin.accessToken)).status).toBe(404);
     // Nothing staff can read holds them.
     expect.soft(holding(await readAll())).toEqual([]);
-    // Nor any row of any service: their id remains only in the tombstone, the privacy requests and the audit log.
-    const keepsId = new Set(['users.users', 'users.privacy_requests', 'audit.entries']);
+    // Nor any row of any service: their id remains only in the tombstone, the privacy requests, the audit log and a
+    // revoked certificate (reason `erased`, no name, no signed copy: its code verifies as revoked; docs/security.md).
+    const keepsId = new Set(['users.users', 'users.privacy_requests', 'audit.entries', 'credentials.credentials']);
     expect.soft(await rowsHolding([qid, ...needles], (table, needle) => needle === qid && keepsId.has(table))).toEqual([]);
     // Nor the bytes in storage.
     expect.soft(filesHolding(files.dir, [notes, email])).toEqual([]);
