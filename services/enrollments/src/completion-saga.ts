@@ -174,7 +174,7 @@ function completionStore(repo: EnrollmentsRepository): SagaStore<CompletionSagaT
       return r && stateOf(r);
     },
     advance: (id, step, data, status) => repo.advanceCompletion(id, step, data, status),
-    retryLater: (id, attempts, delayMs, error) => repo.retryCompletionLater(id, attempts, delayMs, error),
-    due: (limit) => repo.dueCompletions(limit),
+    retryLater: (id, attempts, delayMs, error) => repo.retryLater(id, attempts, delayMs, error, 'completion_sagas'),
+    due: (limit) => repo.due(limit, 'completion_sagas'),
   };
 }

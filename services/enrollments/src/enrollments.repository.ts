@@ -117,6 +117,9 @@ export function toEnrollment(r: EnrollmentRow, waitlistPosition: number | null =
   };
 }
 
+/** The two saga tables: the same columns, a different step and data type. */
+type SagaTable = 'sagas' | 'completion_sagas';
+
 export class EnrollmentsRepository {
   constructor(private readonly db: Kysely<EnrollmentsDB>) {}
 
@@ -298,17 +301,19 @@ export class EnrollmentsRepository {
       .execute();
   }
 
-  async retryLater(id: string, attempts: number, delayMs: number, error: string): Promise<void> {
+  /** Puts a saga of either kind (the enrollment saga's `sagas`, or `completion_sagas`) off after a failed step. */
+  async retryLater(id: string, attempts: number, delayMs: number, error: string, table: SagaTable = 'sagas'): Promise<void> {
     await this.db
-      .updateTable('sagas')
+      .updateTable(table)
       .set({ attempts, last_error: error.slice(0, 500), next_run_at: sql`now() + ${`${delayMs} milliseconds`}::interval`, updated_at: sql`now()` })
       .where('id', '=', id)
       .execute();
   }
 
-  async due(limit = 50): Promise<string[]> {
+  /** Sagas of either kind whose next step is due. */
+  async due(limit = 50, table: SagaTable = 'sagas'): Promise<string[]> {
     const rows = await this.db
-      .selectFrom('sagas')
+      .selectFrom(table)
       .select('id')
       .where('status', '=', 'running')
       .where('next_run_at', '<=', sql<Date>`now()`)
@@ -360,26 +365,6 @@ export class EnrollmentsRepository {
       .set({ step, status, data: JSON.stringify(data), attempts: 0, last_error: null, next_run_at: sql`now()`, updated_at: sql`now()` })
       .where('id', '=', id)
       .execute();
-  }
-
-  async retryCompletionLater(id: string, attempts: number, delayMs: number, error: string): Promise<void> {
-    await this.db
-      .updateTable('completion_sagas')
-      .set({ attempts, last_error: error.slice(0, 500), next_run_at: sql`now() + ${`${delayMs} milliseconds`}::interval`, updated_at: sql`now()` })
-      .where('id', '=', id)
-      .execute();
-  }
-
-  async dueCompletions(limit = 50): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('completion_sagas')
-      .select('id')
-      .where('status', '=', 'running')
-      .where('next_run_at', '<=', sql<Date>`now()`)
-      .orderBy('next_run_at')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => r.id);
   }
 
   /** Records a module as unlocked for a learner; false when it already was (its event went out then). */
