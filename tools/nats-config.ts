@@ -47,8 +47,8 @@ export interface NatsRole {
   services: string[];
   /** `internal` actions of other services that its code calls. */
   calls: AnyProcedure[];
-  /** Roles whose nodes get its Moleculer broadcasts (`EVENT.<node>`). */
-  broadcastsTo: string[];
+  /** Roles whose nodes get its Moleculer broadcasts (`EVENT.<node>`); `every` for all roles, those added later included. */
+  broadcastsTo: string[] | 'every';
   /** JetStream: domain events it publishes (besides its services' erasure receipts). Absent: no JetStream at all. */
   events?: string[];
   note: string;
@@ -65,7 +65,7 @@ export const natsRoles: Record<string, NatsRole> = {
     note: 'auth + users: account, session and profile events, the notification requests they make, privacy\n    # exports (it asks every participant), avatars (files.describe); it tells every node when sessions end, keys rotate or roles change.',
     services: ['auth', 'users'],
     calls: [filesInternal.describe, ...privacyParticipants.map((s) => privacyExportContract(s).privacyExport)],
-    broadcastsTo: ['gateway', 'identity', 'courses', 'files', 'enrollments', 'analytics', 'notifications', 'assignments', 'assessments', 'grades'],
+    broadcastsTo: 'every',
     events: ['lms.auth.>', 'lms.user.>', 'lms.notification.>', 'lms.privacy.exported.v1', 'lms.privacy.record_accessed.v1'],
   },
   courses: {
@@ -233,7 +233,7 @@ export function permissionsOf(role: string, ns = 'lms'): { publish: string[]; su
     `${mol}.RES.>`,
     ...['DISCOVER', 'INFO', 'DISCONNECT', 'HEARTBEAT', 'PING'].map((t) => `${mol}.${t}`),
     ...['DISCOVER', 'INFO', 'PING', 'PONG'].map((t) => `${mol}.${t}.>`),
-    ...r.broadcastsTo.map((to) => `${mol}.EVENT.${to}.>`),
+    ...(r.broadcastsTo === 'every' ? Object.keys(natsRoles) : r.broadcastsTo).map((to) => `${mol}.EVENT.${to}.>`),
     ...(r.events ? [...JETSTREAM, ...r.events, ...receipts].map((s) => s.replace(/^lms\./, `${ns}.`).replace(/LMS_/, `${ns.toUpperCase()}_`)) : []),
   ];
   const subscribe = [

@@ -34,7 +34,7 @@ const freePort = () =>
     });
   });
 const url = () => `nats://127.0.0.1:${port}`;
-const as = (role: keyof typeof passwords, password: string = passwords[role]) => ({
+const as = (role: string, password: string = defined(passwords[role], `${role}'s NATS password`)) => ({
   servers: url(),
   user: role,
   pass: password,
@@ -58,12 +58,12 @@ beforeAll(async () => {
   const d = await openDatabase({ databaseUrl: db.url, dataDir: '' });
   await migrateAll(d, Object.values(SERVICES));
   await d.close();
-  const mesh = (role: keyof typeof passwords, nodeId: string) => ({
+  const mesh = (role: string, nodeId: string) => ({
     mode: 'mesh' as const,
     databaseUrl: db.url,
     natsUrl: url(),
     natsUser: role,
-    natsPassword: passwords[role],
+    natsPassword: defined(passwords[role], `${role}'s NATS password`),
     namespace: 'lms',
     port: 0,
     migrateOnStart: false,
@@ -75,10 +75,17 @@ beforeAll(async () => {
   nodes.push(await startNode(pick('files'), mesh('files', 'nats-test')));
   nodes.push(await startNode(pick('analytics,audit'), mesh('analytics', 'nats-test')));
   nodes.push(await startNode(pick('notifications'), mesh('notifications', 'nats-test')));
+  // The assessment services take part in every erasure, so the mesh is not whole without them.
+  for (const role of ['assessments', 'attempts', 'assignments', 'grades', 'credentials']) {
+    nodes.push(await startNode(pick(role), mesh(role, 'nats-test')));
+  }
   const gw = await startNode(pick('gateway'), mesh('gateway', 'nats-test'));
   nodes.push(gw);
   base = `http://127.0.0.1:${gatewayPort(gw.broker)}`;
-  await gw.broker.waitForServices(['auth', 'users', 'courses', 'enrollments', 'files', 'analytics', 'audit', 'notifications'], 20_000);
+  await gw.broker.waitForServices(
+    ['auth', 'users', 'courses', 'enrollments', 'files', 'analytics', 'audit', 'notifications', 'assessments', 'attempts', 'assignments', 'grades', 'credentials'],
+    20_000,
+  );
   await defined(nodes[0]).broker.waitForServices(['gateway'], 20_000);
 }, 90_000);
 afterAll(async () => {
@@ -127,7 +134,20 @@ describe('NATS credentials per node role', () => {
     expect((await http(base, 'GET', `/api/v1/courses/${course.body.id}`, undefined, login.body.accessToken)).status).toBe(200);
     // Node ids carry the role, and no node was refused a subject it needed.
     expect(nodes.map((n) => String(n.broker.nodeID)).sort()).toEqual(
-      ['analytics', 'courses', 'enrollments', 'files', 'gateway', 'identity', 'notifications'].map((r) => `${r}.nats-test`),
+      [
+        'analytics',
+        'assessments',
+        'assignments',
+        'attempts',
+        'courses',
+        'credentials',
+        'enrollments',
+        'files',
+        'gateway',
+        'grades',
+        'identity',
+        'notifications',
+      ].map((r) => `${r}.nats-test`),
     );
     expect(serverLog).not.toMatch(/Violation/i);
   });

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import pg from 'pg';
+import { natsRoles } from '../nats-config.ts';
 import { checkResponse } from './conformance.ts';
 
 /** The value, or a failed test that says what was missing: a test's "this must exist by now", checked, instead of `!`. */
@@ -20,20 +21,9 @@ export function uniqueName(prefix = 't'): string {
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 /** The node roles' NATS passwords in the tests that run a NATS server with infra/nats's permissions (one server or a cluster). */
-export const ROLE_PASSWORDS = {
-  gateway: 'gw-pass',
-  identity: 'id-pass',
-  courses: 'co-pass',
-  enrollments: 'en-pass',
-  files: 'fi-pass',
-  analytics: 'an-pass',
-  assignments: 'as-pass',
-  attempts: 'at-pass',
-  notifications: 'no-pass',
-  assessments: 'as-pass',
-  grades: 'gr-pass',
-  operator: 'op-pass',
-};
+export const ROLE_PASSWORDS: Record<string, string> = Object.fromEntries(
+  [...Object.keys(natsRoles), 'operator'].map((role) => [role, `${role}-pass`]),
+);
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** A fresh PostgreSQL database on the local server; `drop()` removes it. */
