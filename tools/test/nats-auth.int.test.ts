@@ -83,7 +83,21 @@ beforeAll(async () => {
   nodes.push(gw);
   base = `http://127.0.0.1:${gatewayPort(gw.broker)}`;
   await gw.broker.waitForServices(
-    ['auth', 'users', 'courses', 'enrollments', 'files', 'analytics', 'audit', 'notifications', 'assessments', 'attempts', 'assignments', 'grades', 'credentials'],
+    [
+      'auth',
+      'users',
+      'courses',
+      'enrollments',
+      'files',
+      'analytics',
+      'audit',
+      'notifications',
+      'assessments',
+      'attempts',
+      'assignments',
+      'grades',
+      'credentials',
+    ],
     20_000,
   );
   await defined(nodes[0]).broker.waitForServices(['gateway'], 20_000);

@@ -21,9 +21,7 @@ export function uniqueName(prefix = 't'): string {
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 /** The node roles' NATS passwords in the tests that run a NATS server with infra/nats's permissions (one server or a cluster). */
-export const ROLE_PASSWORDS: Record<string, string> = Object.fromEntries(
-  [...Object.keys(natsRoles), 'operator'].map((role) => [role, `${role}-pass`]),
-);
+export const ROLE_PASSWORDS: Record<string, string> = Object.fromEntries([...Object.keys(natsRoles), 'operator'].map((role) => [role, `${role}-pass`]));
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** A fresh PostgreSQL database on the local server; `drop()` removes it. */
