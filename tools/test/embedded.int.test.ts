@@ -250,6 +250,11 @@ describe('operations endpoints', () => {
       analytics: 'up',
       audit: 'up',
       notifications: 'up',
+      assessments: 'up',
+      attempts: 'up',
+      assignments: 'up',
+      grades: 'up',
+      credentials: 'up',
     });
     // Metrics are not public: not on the API port (404 like any unknown route), only on METRICS_PORT.
     const onApi = await http(base, 'GET', '/metrics');
@@ -395,6 +400,11 @@ describe('readiness', () => {
           analytics: 'down',
           audit: 'down',
           notifications: 'down',
+          assessments: 'down',
+          attempts: 'down',
+          assignments: 'down',
+          grades: 'down',
+          credentials: 'down',
         },
         // The services that answered, each with the node that did and its database.
         database: { auth: { node: String(partial.broker.nodeID), database: 'up' }, users: { node: String(partial.broker.nodeID), database: 'up' } },

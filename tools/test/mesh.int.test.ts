@@ -72,9 +72,13 @@ describe('brokers on one NATS server', () => {
     nodes.push(await startNode(pick('courses'), mesh({ nodeId: 'courses-1' }), { middlewares: [counter(counts)] }));
     nodes.push(await startNode(pick('courses'), mesh({ nodeId: 'courses-2' }), { middlewares: [counter(counts)] }));
     nodes.push(await startNode(pick('analytics,audit,notifications,enrollments,files'), mesh({ nodeId: 'analytics-1' })));
+    nodes.push(await startNode(pick('assessments,attempts,assignments,grades,credentials'), mesh({ nodeId: 'assessment-1' })));
     const gw = await startNode(pick('gateway'), mesh({ nodeId: 'gateway-1' }));
     nodes.push(gw);
-    await gw.broker.waitForServices(['auth', 'users', 'courses', 'analytics', 'audit'], 15_000);
+    await gw.broker.waitForServices(
+      ['auth', 'users', 'courses', 'analytics', 'audit', 'assessments', 'attempts', 'assignments', 'grades', 'credentials'],
+      15_000,
+    );
     // Broadcasts reach the nodes a broker has discovered; discovery of a new node takes up to a heartbeat.
     await defined(nodes[0]).broker.waitForServices(['gateway'], 15_000);
     base = `http://127.0.0.1:${gatewayPort(gw.broker)}`;

@@ -3,7 +3,21 @@ import { FILES_MAX_BYTES, storageEnv } from '@lms/files/edge';
 import { z } from 'zod';
 
 /** The services /health/ready asks by default: every one of an embedded node. */
-const ALL_SERVICES = ['auth', 'users', 'courses', 'enrollments', 'files', 'analytics', 'audit', 'notifications'];
+const ALL_SERVICES = [
+  'auth',
+  'users',
+  'courses',
+  'enrollments',
+  'files',
+  'analytics',
+  'audit',
+  'notifications',
+  'assessments',
+  'attempts',
+  'assignments',
+  'grades',
+  'credentials',
+];
 
 /**
  * The gateway's environment, parsed once when the node starts. The file storage variables and FILES_MAX_BYTES are the

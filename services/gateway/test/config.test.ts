@@ -23,7 +23,21 @@ describe('gateway configuration', () => {
   it('keeps the documented defaults', () => {
     const c = parseEnv([gatewayEnv], {});
     expect(c).toMatchObject({ HOST: '0.0.0.0', RATE_LIMIT_PER_MINUTE: 1200, RATE_LIMIT_AUTH_PER_MINUTE: 60, BODY_LIMIT_BYTES: 1_048_576, TRUST_PROXY: false });
-    expect(c.LMS_REQUIRED_SERVICES).toEqual(['auth', 'users', 'courses', 'enrollments', 'files', 'analytics', 'audit', 'notifications']);
+    expect(c.LMS_REQUIRED_SERVICES).toEqual([
+      'auth',
+      'users',
+      'courses',
+      'enrollments',
+      'files',
+      'analytics',
+      'audit',
+      'notifications',
+      'assessments',
+      'attempts',
+      'assignments',
+      'grades',
+      'credentials',
+    ]);
     expect(parseEnv([gatewayEnv], { TRUST_PROXY: 'true', LMS_REQUIRED_SERVICES: 'auth, users' })).toMatchObject({
       TRUST_PROXY: true,
       LMS_REQUIRED_SERVICES: ['auth', 'users'],
