@@ -34,6 +34,8 @@ interface Fixtures {
   bankId: string;
   questionId: string;
   quizId: string;
+  /** The admin's attempt (in progress) at a published quiz of the owner's published course, where the TA grades. */
+  attemptId: string;
   gradeItemId: string;
   gradeCategoryId: string;
 }
@@ -56,8 +58,6 @@ const ownerOnly: Actor[] = ['anon', 'student', 'foreign', 'auditor', 'ta'];
 const courseStaff: Actor[] = ['anon', 'student', 'foreign', 'auditor'];
 /** Signed-in users who cannot see the owner's draft (nor its modules, lessons, roster, announcements): 404 for them. */
 const strangers: Actor[] = ['student', 'foreign', 'auditor'];
-
-const NO_ATTEMPT = '00000000-0000-4000-8000-00000000a772';
 
 const matrix: Record<string, Rule> = {
   'auth.register': { deny: everyone },
@@ -235,18 +235,19 @@ const matrix: Record<string, Rule> = {
   // Learners of the course see a published quiz's summary; this one is in a draft (its staff only).
   'assessments.quizSummary': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
   // Quiz attempts: the quiz is the owner's draft's (its staff, the TA among them, grade and set overrides there; nobody
-  // else learns it exists). Nobody but an attempt's owner sees an attempt (no attempt fixture yet: an unknown id, 404).
+  // else learns it exists). The attempt is the admin's, in the owner's published course: nobody else sees or changes it
+  // (404 for all, the TA included); its staff (the TA) review and grade it, nobody else learns it exists.
   'attempts.start': { deny: signedIn, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
-  'attempts.get': { deny: ownerOnly, hidden: strangers, input: () => ({ attemptId: NO_ATTEMPT }) },
+  'attempts.get': { deny: ownerOnly, hidden: ['student', 'foreign', 'auditor', 'ta'], input: (fx) => ({ attemptId: fx.attemptId }) },
   'attempts.saveAnswer': {
     deny: ownerOnly,
-    hidden: strangers,
-    input: () => ({ attemptId: NO_ATTEMPT, slot: 1, response: { type: 'truefalse', value: true } }),
+    hidden: ['student', 'foreign', 'auditor', 'ta'],
+    input: (fx) => ({ attemptId: fx.attemptId, slot: 1, response: { type: 'truefalse', value: false } }),
   },
-  'attempts.checkAnswer': { deny: ownerOnly, hidden: strangers, input: () => ({ attemptId: NO_ATTEMPT, slot: 1 }) },
-  'attempts.submit': { deny: ownerOnly, hidden: strangers, input: () => ({ attemptId: NO_ATTEMPT }) },
-  'attempts.review': { deny: ownerOnly, hidden: strangers, input: () => ({ attemptId: NO_ATTEMPT }) },
-  'attempts.grade': { deny: ownerOnly, hidden: strangers, input: () => ({ attemptId: NO_ATTEMPT, slot: 1, points: 1 }) },
+  'attempts.checkAnswer': { deny: ownerOnly, hidden: ['student', 'foreign', 'auditor', 'ta'], input: (fx) => ({ attemptId: fx.attemptId, slot: 1 }) },
+  'attempts.submit': { deny: ownerOnly, hidden: ['student', 'foreign', 'auditor', 'ta'], input: (fx) => ({ attemptId: fx.attemptId }) },
+  'attempts.review': { deny: courseStaff, hidden: strangers, input: (fx) => ({ attemptId: fx.attemptId }) },
+  'attempts.grade': { deny: courseStaff, hidden: strangers, input: (fx) => ({ attemptId: fx.attemptId, slot: 1, points: 1 }) },
   'attempts.setOverride': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId, userId: fx.studentId, extraAttempts: 5 }) },
   'attempts.listOverrides': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
   'attempts.deleteOverride': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId, userId: fx.studentId }) },
@@ -365,6 +366,28 @@ beforeAll(async () => {
     ownerSession.accessToken,
   );
   expect(quiz.status).toBe(201);
+  // A published quiz in the published course, and the admin's attempt at it (left in progress, a true/false answered true).
+  const pubBank = await http(base, 'POST', `/api/v1/courses/${pub.body.id}/question-banks`, { name: 'Published bank' }, ownerSession.accessToken);
+  const pubQuestion = await http(
+    base,
+    'POST',
+    `/api/v1/question-banks/${pubBank.body.id}/questions`,
+    { title: 'Published question', prompt: 'True?', body: { type: 'truefalse', answer: true } },
+    ownerSession.accessToken,
+  );
+  const pubQuiz = await http(
+    base,
+    'POST',
+    `/api/v1/courses/${pub.body.id}/quizzes`,
+    { title: 'Published quiz', sections: [{ title: '', slots: [{ from: 'fixed', questionId: pubQuestion.body.id, points: 1 }] }] },
+    ownerSession.accessToken,
+  );
+  expect((await http(base, 'POST', `/api/v1/quizzes/${pubQuiz.body.id}/publish`, undefined, ownerSession.accessToken)).status).toBe(200);
+  const attempt = await http(base, 'POST', `/api/v1/quizzes/${pubQuiz.body.id}/attempts`, {}, adminToken);
+  expect(attempt.status).toBe(201);
+  expect((await http(base, 'PUT', `/api/v1/attempts/${attempt.body.id}/answers/1`, { response: { type: 'truefalse', value: true } }, adminToken)).status).toBe(
+    200,
+  );
   const gradeCategory = await http(base, 'POST', `/api/v1/courses/${draft.body.id}/gradebook/categories`, { name: 'Owner category' }, ownerSession.accessToken);
   expect(gradeCategory.status).toBe(201);
   const gradeItem = await http(
@@ -382,6 +405,7 @@ beforeAll(async () => {
     bankId: bank.body.id,
     questionId: question.body.id,
     quizId: quiz.body.id,
+    attemptId: attempt.body.id,
     gradeItemId: gradeItem.body.id,
     gradeCategoryId: gradeCategory.body.id,
     notificationId: note,
@@ -450,6 +474,12 @@ describe('access matrix', () => {
       ].sort(),
     );
     expect((await http(base, 'GET', '/api/v1/me', undefined, owner.accessToken)).body.status).toBe('active');
+    // The admin's attempt is still in progress with their answer (nobody else saved, submitted or graded it).
+    const admin = (await http(base, 'POST', '/api/v1/auth/login', { email: 'admin@idor.test', password: pw })).body;
+    const attempt = await http(base, 'GET', `/api/v1/attempts/${fx.attemptId}`, undefined, admin.accessToken);
+    expect(attempt.body.state).toBe('in_progress');
+    expect(attempt.body.questions[0].response).toEqual({ type: 'truefalse', value: true });
+
     const content = (await http(base, 'GET', `/api/v1/courses/${fx.draftId}/content?version=draft`, undefined, owner.accessToken)).body;
     expect((await http(base, 'GET', `/api/v1/files/${fx.fileId}`, undefined, owner.accessToken)).body.name).toBe('notes.txt');
     expect(content.modules.map((m: { title: string; lessons: unknown[] }) => [m.title, m.lessons.length])).toEqual([['Owner module', 1]]);
