@@ -4141,6 +4141,7 @@ export interface components {
         GradebookRow: {
             /** Format: uuid */
             userId: string;
+            displayName: string | null;
             grades: {
                 /** Format: uuid */
                 itemId: string;

@@ -109,9 +109,9 @@ export const natsRoles: Record<string, NatsRole> = {
     events: [],
   },
   grades: {
-    note: 'grades: the gradebook; grade released events.',
+    note: "grades: the gradebook; grade released events; learners' names for the grid and the CSV export.",
     services: ['grades'],
-    calls: [coursesInternal.roleOf],
+    calls: [coursesInternal.roleOf, usersInternal.summaries],
     broadcastsTo: [],
     events: ['lms.grade.>'],
   },

@@ -64,6 +64,8 @@ const cell = z.object({
 export const gradebookRow = z
   .object({
     userId: z.uuid(),
+    /** The learner's display name (an erased learner's pseudonym); null: no profile found. */
+    displayName: z.string().nullable(),
     grades: z.array(cell),
     percent: z.number().nullable(),
     letter: z.string().nullable(),

@@ -10,6 +10,7 @@ import {
   gradesInternal,
   privacyExportContract,
   userEvents,
+  usersInternal,
 } from '@lms/contracts';
 import { consumerOf, defineService, invalidCursor, type Call, type Caller } from '@lms/runtime';
 import type { Kysely } from 'kysely';
@@ -150,7 +151,14 @@ function decodeCursor(cursor: string): string {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Columns the export writes that an import ignores. */
-const computedColumns = new Set(['percent', 'letter', 'total override']);
+const computedColumns = new Set(['name', 'percent', 'letter', 'total override']);
+
+/** Display names of a page of learners: one users call per page (none for an empty page). */
+async function namesOf(call: Call, userIds: readonly string[]): Promise<Map<string, string>> {
+  if (userIds.length === 0) return new Map();
+  const { items } = await call(usersInternal.summaries, { ids: [...userIds] });
+  return new Map(items.map((u) => [u.id, u.displayName]));
+}
 
 /** The gradebook: items, categories, grades (a read model of the assessments' events, plus manual items), totals. */
 export const gradesService = defineService({
@@ -466,12 +474,12 @@ export const gradesService = defineService({
         repo.learners(input.courseId, after, input.limit + 1),
       ]);
       const page = learners.slice(0, input.limit).map((l) => l.user_id);
-      const rows = await computeRows(repo, input.courseId, page, { items, categories, settings });
+      const [rows, names] = await Promise.all([computeRows(repo, input.courseId, page, { items, categories, settings }), namesOf(call, page)]);
       const last = page.at(-1);
       return {
         items: items.map(toItem),
         categories: categories.map(toCategory),
-        rows,
+        rows: rows.map((r) => ({ ...r, displayName: names.get(r.userId) ?? null })),
         nextCursor: learners.length > input.limit && last !== undefined ? encodeCursor(last) : null,
       };
     },
@@ -539,11 +547,12 @@ export const gradesService = defineService({
     async exportCsv({ input, caller, call, repo }) {
       await grader(call, input.courseId, caller);
       const [items, categories, settings] = await Promise.all([repo.items(input.courseId), repo.categories(input.courseId), repo.settings(input.courseId)]);
-      const out: Array<Array<string | number | null>> = [['userId', ...items.map((i) => i.title), 'percent', 'letter', 'total override']];
+      const out: Array<Array<string | number | null>> = [['userId', 'name', ...items.map((i) => i.title), 'percent', 'letter', 'total override']];
       for (let after: string | undefined; ;) {
         const page = (await repo.learners(input.courseId, after, 500)).map((l) => l.user_id);
-        for (const r of await computeRows(repo, input.courseId, page, { items, categories, settings }))
-          out.push([r.userId, ...r.grades.map((g) => g.override ?? g.points), r.percent, r.letter, r.totalOverride]);
+        const [rows, names] = await Promise.all([computeRows(repo, input.courseId, page, { items, categories, settings }), namesOf(call, page)]);
+        for (const r of rows)
+          out.push([r.userId, names.get(r.userId) ?? null, ...r.grades.map((g) => g.override ?? g.points), r.percent, r.letter, r.totalOverride]);
         after = page.at(-1);
         if (page.length < 500) break;
       }

@@ -77,7 +77,7 @@ describe('the gradebook from assessment events', () => {
     });
     expect(grid.items.map((i) => [i.id, i.source, i.title])).toEqual([[quizId, 'quiz', 'Quiz 1']]);
     const annRow = grid.rows.find((r) => r.userId === userOf(ann));
-    expect(annRow).toMatchObject({ percent: 80, letter: 'B', grades: [{ itemId: quizId, points: 8, visible: false }] });
+    expect(annRow).toMatchObject({ displayName: 'ann', percent: 80, letter: 'B', grades: [{ itemId: quizId, points: 8, visible: false }] });
     // Paging by learner: one per page, then none.
     const first = await teacher.call(grades.gradebook, { courseId, limit: 1 });
     expect(first.rows).toHaveLength(1);
@@ -144,6 +144,9 @@ describe('CSV', () => {
     expect(header).toContain(`'@SUM(A1)`);
     expect(header).not.toMatch(/(^|,)[=+\-@]/);
     expect(csv.endsWith('\r\n')).toBe(true);
+    // Each learner's name beside their id (a column an import ignores).
+    expect(header.startsWith('userId,name,')).toBe(true);
+    expect(csv).toContain(`\r\n${userOf(ann)},ann,`);
   });
 
   it('previews an import with per-row errors and applies nothing while any remains', async () => {
