@@ -5,10 +5,14 @@ import { dueRows } from '@lms/runtime';
 export interface CredentialsDB {
   issuer_keys: {
     kid: string;
-    private_jwk: ColumnType<JWK, string, never>;
+    /** Plain only until the service seals it (a key stored before sealing existed); then null. */
+    private_jwk: ColumnType<JWK | null, never, null>;
+    /** The private JWK sealed with the data key (`Sealer`, AAD `issuerKeyAad(kid)`). */
+    private_sealed: ColumnType<string | null, string, string>;
     public_jwk: ColumnType<JWK, string, never>;
     created_at: ColumnType<Date, never, never>;
   };
+  data_keys: { id: number; key: string; created_at: ColumnType<Date, never, never> };
   credentials: {
     id: string;
     code: string;
@@ -54,13 +58,34 @@ export class CredentialsRepository {
     return this.db.selectFrom('issuer_keys').selectAll().where('kid', '=', kid).executeTakeFirst();
   }
 
-  /** Stores the key unless another node stored one first (then both use that one). */
-  async insertKey(kid: string, privateJwk: JWK, publicJwk: JWK): Promise<void> {
+  /** Stores the key (its private part sealed) unless another node stored one first (then both use that one). */
+  async insertKey(kid: string, privateSealed: string, publicJwk: JWK): Promise<void> {
     await this.db
       .insertInto('issuer_keys')
-      .values({ kid, private_jwk: JSON.stringify(privateJwk), public_jwk: JSON.stringify(publicJwk) })
+      .values({ kid, private_sealed: privateSealed, public_jwk: JSON.stringify(publicJwk) })
       .onConflict((oc) => oc.column('kid').doNothing())
       .execute();
+  }
+
+  /** Replaces a plain private key with its sealed form (once: a node that comes second changes nothing). */
+  async sealKey(kid: string, privateSealed: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable('issuer_keys')
+      .set({ private_sealed: privateSealed, private_jwk: null })
+      .where('kid', '=', kid)
+      .where('private_sealed', 'is', null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** The install's data key when CREDENTIALS_DATA_KEY is unset, created on first use (of two nodes racing, the first stored). */
+  async dataKey(make: () => string): Promise<string> {
+    await this.db
+      .insertInto('data_keys')
+      .values({ id: 1, key: make() })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    return (await this.db.selectFrom('data_keys').select('key').where('id', '=', 1).executeTakeFirstOrThrow()).key;
   }
 
   byId(id: string) {

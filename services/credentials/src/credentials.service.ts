@@ -16,6 +16,7 @@ import { credentialsEnv } from './config.js';
 import { CredentialsRepository, type CredentialRow, type CredentialsDB } from './credentials.repository.js';
 import { ERASED_NAME, Issuer } from './issuer.service.js';
 import * as m0 from './migrations/20261201120000_credentials.js';
+import * as m1 from './migrations/20261202120000_sealed_issuer_key.js';
 import { PendingWorker } from './pending.worker.js';
 import { certificatePdf } from './pdf.js';
 
@@ -48,7 +49,7 @@ export const credentialsService = defineService({
   name: 'credentials',
   env: credentialsEnv,
   contracts: { ...credentials, ...credentialsInternal, ...privacyExportContract('credentials') },
-  migrations: { '20261201120000_credentials': m0 },
+  migrations: { '20261201120000_credentials': m0, '20261202120000_sealed_issuer_key': m1 },
   repository: (db: Kysely<CredentialsDB>) => new CredentialsRepository(db),
   deps: (s): CredentialsDeps => {
     const issuer = new Issuer(s, s.logger);

@@ -1,6 +1,6 @@
 import { coursesInternal, credentialEvents, DomainError, usersInternal } from '@lms/contracts';
-import type { Call, Logger, RunUnit, ServiceContext } from '@lms/runtime';
-import { decodeJwt } from 'jose';
+import { sealerOf, type Call, type Logger, type RunUnit, type ServiceContext } from '@lms/runtime';
+import { decodeJwt, type JWK } from 'jose';
 import { randomUUID } from 'node:crypto';
 import type { CredentialsEnv } from './config.js';
 import { bitOf, type CredentialRow, type CredentialsDB, type CredentialsRepository } from './credentials.repository.js';
@@ -21,6 +21,9 @@ import {
   type IssuerIdentity,
   type IssuerKeys,
 } from './issuer.js';
+
+/** Binds a sealed private key to its key id: moved to another row, it does not open. */
+export const issuerKeyAad = (kid: string) => `credentials.issuer_keys:${kid}`;
 
 /** What an erased learner's certificates say instead of their name. */
 export const ERASED_NAME = 'Erased learner';
@@ -48,7 +51,11 @@ export class Issuer {
     this.identity = { did: s.config.CREDENTIALS_ISSUER_DID ?? didWebOf(baseUrl), name: s.config.CREDENTIALS_ISSUER_NAME, baseUrl };
   }
 
-  /** The issuer key, generated and stored on first start (the first node to store one wins; the others use it). */
+  /**
+   * The issuer key, generated and stored on first start (the first node to store one wins; the others use it). Its
+   * private part is kept sealed with the data key; one found in plain text (stored before sealing existed) is sealed
+   * in place here.
+   */
   keys(): Promise<IssuerKeys> {
     this.loading ??= this.loadKeys().catch((err: unknown) => {
       this.loading = undefined;
@@ -58,15 +65,36 @@ export class Issuer {
   }
 
   private async loadKeys(): Promise<IssuerKeys> {
+    const sealer = await sealerOf({
+      variable: 'CREDENTIALS_DATA_KEY',
+      value: this.s.config.CREDENTIALS_DATA_KEY,
+      production: this.s.runtime.config.env === 'production',
+      stored: (make) => this.s.repo.dataKey(make),
+      warn: (m) => this.log.warn(m),
+      what: "the issuer's private key",
+    });
+    const aad = issuerKeyAad(KID);
     let row = await this.s.repo.key(KID);
     if (!row) {
       const k = await generateIssuerKey();
-      await this.s.repo.insertKey(KID, k.privateJwk, k.publicJwk);
+      await this.s.repo.insertKey(KID, sealer.seal(JSON.stringify(k.privateJwk), aad), k.publicJwk);
       row = await this.s.repo.key(KID);
       if (!row) throw new Error('no issuer key after storing one');
       this.log.info({ did: this.identity.did }, 'issuer key created');
     }
-    return importIssuerKey(row.private_jwk, row.public_jwk);
+    if (row.private_sealed === null) {
+      if (!row.private_jwk) throw new Error('the issuer key has no private part');
+      if (await this.s.repo.sealKey(KID, sealer.seal(JSON.stringify(row.private_jwk), aad))) this.log.info({ kid: KID }, 'issuer private key sealed in place');
+      return importIssuerKey(row.private_jwk, row.public_jwk);
+    }
+    let privateJwk: JWK;
+    try {
+      privateJwk = JSON.parse(sealer.open(row.private_sealed, aad)) as JWK;
+    } catch {
+      // Not a retryable fault: the node must not serve certificates it cannot sign. Say what to check, not the key.
+      throw new Error('the issuer private key does not open with this data key: CREDENTIALS_DATA_KEY differs from the one it was sealed with');
+    }
+    return importIssuerKey(privateJwk, row.public_jwk);
   }
 
   async didDocument() {

@@ -13,7 +13,7 @@ import {
   userEvents,
   usersInternal,
 } from '@lms/contracts';
-import { defineService } from '@lms/runtime';
+import { defineService, isSealed } from '@lms/runtime';
 import { testNode, type TestNode } from '@lms/runtime/testing';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -117,6 +117,20 @@ describe('credentials (unit: stand-in users and courses)', () => {
     await settled();
     expect(await logged('lms.credential.issued.v1', 'credentialId', first.credentialId)).toBe(1);
     expect(await logged('lms.credential.issued.v1', 'userId', g.userId)).toBe(1);
+  });
+
+  it('keeps the issuer private key sealed at rest: no plain JWK in the database, and it still signs', async () => {
+    const rows = await sql<{ private_jwk: unknown; private_sealed: string | null; public_jwk: JWK }>`
+      select private_jwk, private_sealed, public_jwk from credentials.issuer_keys`.execute(db());
+    expect(rows.rows).toHaveLength(1);
+    const [row] = rows.rows;
+    expect(row?.private_jwk).toBeNull();
+    expect(isSealed(row?.private_sealed ?? '')).toBe(true);
+    // What is stored names no private key part: neither the JWK's `d` nor anything that parses as a JWK.
+    expect(row?.private_sealed).not.toMatch(/"d"|kty/);
+    const { key, did } = await issuerKey();
+    const { jwt } = await node.anonymous().call(credentials.statusList, {});
+    await expect(jwtVerify(jwt, key, { typ: 'vc+jwt', issuer: did })).resolves.toBeTruthy();
   });
 
   it('refuses a learner or a course the other services do not know, writing nothing', async () => {
