@@ -17,6 +17,10 @@ export const credentialsEnv = declareEnv('credentials', {
     description: "Key sealing the issuer's private key: 32 bytes, base64 or hex; unset: a key generated once and kept in the credentials schema",
     secret: true,
   }),
+  CREDENTIALS_VALIDITY_DAYS: env.int().min(1).optional().meta({
+    description: 'Days a certificate is valid from its issue (its `validUntil`); verification then answers `expired`',
+    defaultText: 'unset: no expiry',
+  }),
   CREDENTIALS_POLL_MS: env.int().min(10).default(2000).meta({ description: 'How often certificates of completed courses still to issue are looked for (ms)' }),
 });
 export type CredentialsEnv = z.output<typeof credentialsEnv>;

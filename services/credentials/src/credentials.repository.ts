@@ -26,8 +26,12 @@ export interface CredentialsDB {
     jwt: string | null;
     completed_at: Date;
     issued_at: Date;
+    /** When it expires (CREDENTIALS_VALIDITY_DAYS at issue), also in the signed credential; null: never. */
+    valid_until: Date | null;
     revoked_at: Date | null;
     revocation_reason: string | null;
+    /** Whether verification shows the reason to anyone; otherwise only the learner and admins see it. */
+    revocation_reason_public: ColumnType<boolean, boolean | undefined, boolean>;
   };
   status_lists: { id: number; bits: Buffer; updated_at: ColumnType<Date, never, Date> };
   pending: {
@@ -139,10 +143,10 @@ export class CredentialsRepository {
     await this.db.updateTable('status_lists').set({ bits, updated_at: new Date() }).where('id', '=', 1).execute();
   }
 
-  async markRevoked(id: string, reason: string): Promise<CredentialRow | undefined> {
+  async markRevoked(id: string, reason: string, reasonPublic: boolean): Promise<CredentialRow | undefined> {
     return this.db
       .updateTable('credentials')
-      .set({ revoked_at: new Date(), revocation_reason: reason })
+      .set({ revoked_at: new Date(), revocation_reason: reason, revocation_reason_public: reasonPublic })
       .where('id', '=', id)
       .where('revoked_at', 'is', null)
       .returningAll()

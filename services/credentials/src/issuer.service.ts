@@ -123,6 +123,8 @@ export class Issuer {
     for (let tries = 1; ; tries++) {
       let index = randomStatusIndex();
       while (await w.repo.indexTaken(index)) index = randomStatusIndex();
+      const issuedAt = new Date();
+      const days = this.s.config.CREDENTIALS_VALIDITY_DAYS;
       const row: CredentialRow = {
         id: randomUUID(),
         code: newCode(),
@@ -134,9 +136,11 @@ export class Issuer {
         status_index: index,
         jwt: null,
         completed_at: input.completedAt,
-        issued_at: new Date(),
+        issued_at: issuedAt,
+        valid_until: days ? new Date(issuedAt.getTime() + days * 86_400_000) : null,
         revoked_at: null,
         revocation_reason: null,
+        revocation_reason_public: false,
       };
       const vc = openBadgeCredential(this.identity, row);
       row.jwt = await signVc(this.identity, keys, vc, vc.credentialSubject.id);

@@ -205,7 +205,7 @@ describe('credentials (unit: stand-in users and courses)', () => {
 
     expect((await node.as().fail(credentials.revoke, { id: credentialId, reason: 'no' })).code).toBe('FORBIDDEN');
     const revoked = await admin().call(credentials.revoke, { id: credentialId, reason: 'Academic misconduct' });
-    expect(revoked).toMatchObject({ status: 'revoked', revocationReason: 'Academic misconduct' });
+    expect(revoked).toMatchObject({ status: 'revoked', revocationReason: 'Academic misconduct', revocationReasonPublic: false });
     expect((await admin().fail(credentials.revoke, { id: credentialId, reason: 'again' })).code).toBe('CONFLICT');
     expect((await admin().fail(credentials.revoke, { id: randomUUID(), reason: 'x' })).code).toBe('NOT_FOUND');
 
@@ -218,8 +218,17 @@ describe('credentials (unit: stand-in users and courses)', () => {
     await settled();
     expect(await logged('lms.credential.revoked.v1', 'credentialId', credentialId)).toBe(1);
 
+    // The reason is private by default: verification says revoked, not why; the learner still sees why.
     const v = await node.anonymous().call(credentials.verify, { code });
-    expect(v).toMatchObject({ status: 'revoked', revocationReason: 'Academic misconduct', checks: { signature: true, statusList: true } });
+    expect(v).toMatchObject({ status: 'revoked', revocationReason: null, checks: { signature: true, statusList: true } });
+    expect((await node.as({ userId: f.userId }).call(credentials.mine, {})).items[0]).toMatchObject({
+      status: 'revoked',
+      revocationReason: 'Academic misconduct',
+    });
+    // Made public by the revocation, it is shown to anyone.
+    const shown = await issue(fixture());
+    await admin().call(credentials.revoke, { id: shown.credentialId, reason: 'Issued in error', reasonPublic: true });
+    expect(await node.anonymous().call(credentials.verify, { code: shown.code })).toMatchObject({ status: 'revoked', revocationReason: 'Issued in error' });
   });
 
   it('verifies by code without an account: valid, revoked, unknown (and a code in lower case)', async () => {
@@ -234,9 +243,12 @@ describe('credentials (unit: stand-in users and courses)', () => {
       course: 'Computability',
       issuer: 'LMS',
       revocationReason: null,
+      // No CREDENTIALS_VALIDITY_DAYS: no expiry, in the answer and in the signed credential.
+      validUntil: null,
       checks: { signature: true, statusList: true },
     });
     expect(Date.parse(v.issuedAt ?? '')).toBeGreaterThan(0);
+    expect((await node.anonymous().call(credentials.credential, { id: credentialId })).credential).not.toHaveProperty('validUntil');
     expect((await node.anonymous().call(credentials.verify, { code: '0000-0000-0000-0000' })).status).toBe('unknown');
     expect((await node.anonymous().call(credentials.verify, { code: '<script>' })).status).toBe('unknown');
     // The verification reads the signed list, not the row's flag: a bit set behind the row's back shows.
@@ -265,7 +277,10 @@ describe('credentials (unit: stand-in users and courses)', () => {
     expect((await admin().call(credentials.pdf, { id: credentialId })).filename).toBe(pdf.filename);
     expect((await node.as().fail(credentials.pdf, { id: credentialId })).code).toBe('NOT_FOUND');
     expect((await learner.fail(credentials.pdf, { id: randomUUID() })).code).toBe('NOT_FOUND');
-    expect((await learner.call(credentials.mine, {})).items.map((c) => c.id)).toEqual([credentialId]);
+    const mine = (await learner.call(credentials.mine, {})).items;
+    expect(mine.map((c) => c.id)).toEqual([credentialId]);
+    // The printed URL (and the QR code) is the public HTML page, not the JSON endpoint.
+    expect(mine[0]?.verifyUrl).toMatch(new RegExp(`^http://localhost:\\d+/verify/${code}$`));
     expect((await node.as().call(credentials.mine, {})).items).toEqual([]);
   });
 
