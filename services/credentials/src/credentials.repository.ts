@@ -31,7 +31,7 @@ export interface CredentialsDB {
     revoked_at: Date | null;
     revocation_reason: string | null;
     /** Whether verification shows the reason to anyone; otherwise only the learner and admins see it. */
-    revocation_reason_public: ColumnType<boolean, boolean | undefined, boolean>;
+    revocation_reason_public: boolean;
   };
   status_lists: { id: number; bits: Buffer; updated_at: ColumnType<Date, never, Date> };
   pending: {
