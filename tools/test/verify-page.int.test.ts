@@ -7,7 +7,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { credentials, credentialsInternal } from '@lms/contracts';
 import { gatewayPort } from '@lms/gateway';
-import { isSealed, startNode, type LmsNode } from '@lms/runtime';
+import { dataKeyOf, isSealed, Sealer, startNode, type LmsNode } from '@lms/runtime';
+import { issuerKeyAad } from '@lms/credentials';
 import { exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK } from 'jose';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -52,6 +53,12 @@ async function certificate(title = HOSTILE_TITLE) {
 async function page(code: string, headers: Record<string, string> = {}) {
   const res = await fetch(`${base}/verify/${code}`, { headers, signal: AbortSignal.timeout(15_000) });
   return { status: res.status, headers: res.headers, html: await res.text() };
+}
+
+/** The issuer's private JWK as stored (opened with the test's CREDENTIALS_DATA_KEY). */
+async function sealedPrivateJwk(): Promise<string> {
+  const row = (await sql<{ private_sealed: string }>`select private_sealed from credentials.issuer_keys`.execute(db())).rows[0];
+  return new Sealer(defined(dataKeyOf(ENV.CREDENTIALS_DATA_KEY))).open(defined(row?.private_sealed), issuerKeyAad('key-1'));
 }
 
 const statusOf = (html: string) => /data-status="(\w+)"/.exec(html)?.[1];
@@ -225,5 +232,24 @@ describe('the issuer key at rest', () => {
     await expect(jwtVerify(jwt, key, { typ: 'vc+jwt', issuer: did })).resolves.toBeTruthy();
     const verified = credentials.verify.output.parse(await node.broker.call(credentials.verify.action, { code: fresh.code }, { meta: { edge: true } }));
     expect(verified.status).toBe('valid');
+  }, 120_000);
+
+  it('seals again with CREDENTIALS_DATA_KEY a key an install sealed with its generated stand-in (it ran without the variable)', async () => {
+    const before = await issuerKey();
+    // What a start without the variable leaves: a stand-in in credentials.data_keys, the key sealed with it.
+    const standIn = randomBytes(32);
+    const privateJwk = await sealedPrivateJwk();
+    await sql`insert into credentials.data_keys (id, key) values (1, ${standIn.toString('base64')})`.execute(db());
+    await sql`update credentials.issuer_keys set private_sealed = ${new Sealer(standIn).seal(privateJwk, issuerKeyAad('key-1'))}`.execute(db());
+
+    await node.stop();
+    await start();
+    const sealed = (await sql<{ private_sealed: string }>`select private_sealed from credentials.issuer_keys`.execute(db())).rows[0]?.private_sealed ?? '';
+    expect(new Sealer(defined(dataKeyOf(ENV.CREDENTIALS_DATA_KEY))).open(sealed, issuerKeyAad('key-1'))).toBe(privateJwk);
+    const after = await issuerKey();
+    expect(after.jwk).toEqual(before.jwk);
+    const fresh = await certificate('After sealing again');
+    const { jwt } = (await http(base, 'GET', `/api/v1/credentials/${fresh.credentialId}/credential`)).body as { jwt: string };
+    await expect(jwtVerify(jwt, after.key, { typ: 'vc+jwt', issuer: after.did })).resolves.toBeTruthy();
   }, 120_000);
 });

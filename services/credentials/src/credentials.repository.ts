@@ -82,6 +82,16 @@ export class CredentialsRepository {
     return Number(r.numUpdatedRows) > 0;
   }
 
+  /** The generated stand-in key, if one was ever made (an install that ran without CREDENTIALS_DATA_KEY). */
+  async storedDataKey(): Promise<string | undefined> {
+    return (await this.db.selectFrom('data_keys').select('key').where('id', '=', 1).executeTakeFirst())?.key;
+  }
+
+  /** Replaces the sealed private key with the same key sealed under another data key. */
+  async resealKey(kid: string, privateSealed: string): Promise<void> {
+    await this.db.updateTable('issuer_keys').set({ private_sealed: privateSealed }).where('kid', '=', kid).execute();
+  }
+
   /** The install's data key when CREDENTIALS_DATA_KEY is unset, created on first use (of two nodes racing, the first stored). */
   async dataKey(make: () => string): Promise<string> {
     await this.db

@@ -1,5 +1,5 @@
 import { coursesInternal, credentialEvents, DomainError, usersInternal } from '@lms/contracts';
-import { sealerOf, type Call, type Logger, type RunUnit, type ServiceContext } from '@lms/runtime';
+import { Sealer, sealerOf, type Call, type Logger, type RunUnit, type ServiceContext } from '@lms/runtime';
 import { decodeJwt, type JWK } from 'jose';
 import { randomUUID } from 'node:crypto';
 import type { CredentialsEnv } from './config.js';
@@ -24,6 +24,15 @@ import {
 
 /** Binds a sealed private key to its key id: moved to another row, it does not open. */
 export const issuerKeyAad = (kid: string) => `credentials.issuer_keys:${kid}`;
+
+/** The opened value, or undefined when it does not open with this key. */
+function tryOpen(sealer: Sealer, sealed: string, aad: string): string | undefined {
+  try {
+    return sealer.open(sealed, aad);
+  } catch {
+    return undefined;
+  }
+}
 
 /** What an erased learner's certificates say instead of their name. */
 export const ERASED_NAME = 'Erased learner';
@@ -87,14 +96,24 @@ export class Issuer {
       if (await this.s.repo.sealKey(KID, sealer.seal(JSON.stringify(row.private_jwk), aad))) this.log.info({ kid: KID }, 'issuer private key sealed in place');
       return importIssuerKey(row.private_jwk, row.public_jwk);
     }
-    let privateJwk: JWK;
-    try {
-      privateJwk = JSON.parse(sealer.open(row.private_sealed, aad)) as JWK;
-    } catch {
-      // Not a retryable fault: the node must not serve certificates it cannot sign. Say what to check, not the key.
-      throw new Error('the issuer private key does not open with this data key: CREDENTIALS_DATA_KEY differs from the one it was sealed with');
-    }
-    return importIssuerKey(privateJwk, row.public_jwk);
+    const sealed = row.private_sealed;
+    const opened = tryOpen(sealer, sealed, aad) ?? (await this.fromStandIn(sealer, sealed, aad));
+    // Not a retryable fault: the node must not serve certificates it cannot sign. Say what to check, not the key.
+    if (!opened) throw new Error('the issuer private key does not open with this data key: CREDENTIALS_DATA_KEY differs from the one it was sealed with');
+    return importIssuerKey(JSON.parse(opened) as JWK, row.public_jwk);
+  }
+
+  /**
+   * An install that ran without CREDENTIALS_DATA_KEY sealed its key with the generated stand-in; once the variable is
+   * set, the key opens with the stand-in only: it is sealed again with the variable's key (the stand-in stays, unused).
+   */
+  private async fromStandIn(sealer: Sealer, sealed: string, aad: string): Promise<string | undefined> {
+    const standIn = this.s.config.CREDENTIALS_DATA_KEY ? await this.s.repo.storedDataKey() : undefined;
+    const opened = standIn ? tryOpen(new Sealer(Buffer.from(standIn, 'base64')), sealed, aad) : undefined;
+    if (opened === undefined) return undefined;
+    await this.s.repo.resealKey(KID, sealer.seal(opened, aad));
+    this.log.info({ kid: KID }, 'issuer private key sealed again with CREDENTIALS_DATA_KEY (it was sealed with the generated stand-in)');
+    return opened;
   }
 
   async didDocument() {
