@@ -4122,10 +4122,12 @@ export interface components {
             learnerName: string;
             /** Format: date-time */
             issuedAt: string;
+            validUntil: string | null;
             /** @enum {string} */
-            status: "active" | "revoked";
+            status: "active" | "revoked" | "expired";
             revokedAt: string | null;
             revocationReason: string | null;
+            revocationReasonPublic: boolean;
             verifyUrl: string;
         };
         CredentialVerification: {
@@ -4136,6 +4138,7 @@ export interface components {
             learnerName: string | null;
             course: string | null;
             issuedAt: string | null;
+            validUntil: string | null;
             issuer: string | null;
             revocationReason: string | null;
             checks: {
@@ -11511,6 +11514,8 @@ export interface operations {
             content: {
                 "application/json": {
                     reason: string;
+                    /** @default false */
+                    reasonPublic?: boolean;
                 };
             };
         };

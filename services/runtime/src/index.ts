@@ -20,5 +20,6 @@ export * from './worker.js';
 export { afterHold, IDEMPOTENCY_KEY_PATTERN, parseIdempotencyKey, releaseHold, type IdempotencySettings } from './idempotency.js';
 export { detached, inUnitOfWork, runUnit, type Emit, type UnitOfWork } from './unit-of-work.js';
 export * from './retry.js';
+export * from './sealer.js';
 export { default as brokerOptions, nodeIdOf } from './broker-options.js';
 export * from './saga.js';
