@@ -29,6 +29,10 @@ export const { values: args } = parseArgs({
     rate: { type: 'string', default: '80' },
     gateways: { type: 'string', default: '2' },
     settle: { type: 'string', default: '8' },
+    // The assessments bench (assessments.ts): learners taking the quizzes, the rush's window in s, the autosave rate.
+    takers: { type: 'string', default: '1000' },
+    rush: { type: 'string', default: '60' },
+    'save-rate': { type: 'string', default: '200' },
     'no-write': { type: 'boolean' },
   },
 });
