@@ -208,6 +208,17 @@ export class AttemptsRepository {
     return { open: true, found: true, seq: Number(current.seq), savedAt: current.saved_at ?? new Date(), applied: false };
   }
 
+  /**
+   * Scores every question of a submission in one UPDATE (the rows joined to the scores as a JSON record set): a
+   * statement per question made a 20-question submit 20 round trips inside the attempt's lock.
+   */
+  async scoreQuestions(attemptId: string, scored: Array<{ slot: number; fraction: number | null; feedback: string[] }>): Promise<void> {
+    if (scored.length === 0) return;
+    await sql`update attempts.questions q set fraction = v.fraction, feedback = v.feedback
+                from jsonb_to_recordset(${JSON.stringify(scored)}::jsonb) as v(slot integer, fraction double precision, feedback jsonb)
+               where q.attempt_id = ${attemptId} and q.slot = v.slot`.execute(this.db);
+  }
+
   async scoreQuestion(attemptId: string, slot: number, fraction: number | null, feedback: string[], keepManual = false): Promise<void> {
     let q = this.db
       .updateTable('questions')

@@ -124,12 +124,13 @@ async function finalize(repo: AttemptsRepository, emit: Emit, a: AttemptRow, aut
   const questions = await repo.questions(a.id);
   let points = 0;
   let manual = false;
-  for (const q of questions) {
+  const scored = questions.map((q) => {
     const s = score(q.body, q.draw, q.response);
     if (s.fraction === null) manual = true;
     else points += Math.max(0, s.fraction) * q.points;
-    await repo.scoreQuestion(a.id, q.slot, s.fraction, s.feedback);
-  }
+    return { slot: q.slot, fraction: s.fraction, feedback: s.feedback };
+  });
+  await repo.scoreQuestions(a.id, scored);
   const now = new Date();
   const after = await repo.finish(a.id, { state: manual ? 'submitted' : 'graded', points: manual ? null : points, auto, submittedAt: now, graded: !manual });
   if (a.preview) return after;
