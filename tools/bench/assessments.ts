@@ -192,6 +192,7 @@ export async function assessmentsBench(): Promise<string> {
   const learners = Number(args.takers);
   const rushSeconds = Number(args.rush);
   const saveRate = Number(args['save-rate']);
+  const phases = new Set((args.phases ?? '').split(','));
   const { pg: dbInfo, env, teardown } = await benchStack('auth,users,courses,enrollments,assessments,attempts,grades');
   const db = new pg.Pool({ connectionString: dbInfo.url, max: 10 });
   const out: string[] = [];
@@ -316,154 +317,162 @@ export async function assessmentsBench(): Promise<string> {
     let seq = 0;
     const saveOp = (i: number) => ({ a: i % learners, slot: 1 + (Math.floor(i / learners) % QUESTIONS), choice: CHOICES[i % 4] ?? 'a', seq: ++seq });
     const saveDue = Array.from({ length: Math.round(saveRate * SECONDS) }, (_, i) => (i * 1000) / saveRate);
-    // Warm-up: a second of saves through both paths (JIT, pools, the attempt shapes' cache).
-    await schedule(saveDue.slice(0, saveRate), async (i) => {
-      const o = saveOp(i);
-      await bareSave(db, attemptIds[o.a] ?? '', users[o.a]?.id ?? '', o.slot, o.choice, o.seq);
-      return 200;
-    });
-    await schedule(saveDue.slice(0, saveRate), async (i) => {
-      const o = saveOp(i + learners * 7);
-      const s = await send(agent, baseUrl, 'PUT', `/api/v1/attempts/${attemptIds[o.a]}/answers/${o.slot}`, tokens[o.a] ?? '', {
-        response: { type: 'single', choiceId: o.choice },
-        seq: o.seq,
+    if (phases.has('autosave')) {
+      // Warm-up: a second of saves through both paths (JIT, pools, the attempt shapes' cache).
+      await schedule(saveDue.slice(0, saveRate), async (i) => {
+        const o = saveOp(i);
+        await bareSave(db, attemptIds[o.a] ?? '', users[o.a]?.id ?? '', o.slot, o.choice, o.seq);
+        return 200;
       });
-      return s;
-    });
-    const bareSaves = await schedule(saveDue, async (i) => {
-      const o = saveOp(i);
-      await bareSave(db, attemptIds[o.a] ?? '', users[o.a]?.id ?? '', o.slot, o.choice, o.seq);
-      return 200;
-    });
-    const lmsSaves = await schedule(saveDue, async (i) => {
-      const o = saveOp(i);
-      const s = await send(agent, baseUrl, 'PUT', `/api/v1/attempts/${attemptIds[o.a]}/answers/${o.slot}`, tokens[o.a] ?? '', {
-        response: { type: 'single', choiceId: o.choice },
-        seq: o.seq,
+      await schedule(saveDue.slice(0, saveRate), async (i) => {
+        const o = saveOp(i + learners * 7);
+        const s = await send(agent, baseUrl, 'PUT', `/api/v1/attempts/${attemptIds[o.a]}/answers/${o.slot}`, tokens[o.a] ?? '', {
+          response: { type: 'single', choiceId: o.choice },
+          seq: o.seq,
+        });
+        return s;
       });
-      return s;
-    });
-    const saveMem = mem();
-    out.push(
-      table(`Autosave at a fixed ${saveRate} saves/s, ${SECONDS} s, over ${learners} open attempts (target p95 < 20 ms)`, HEAD, [
-        row('bare SQL (pg: share-lock the attempt, UPDATE the answer if its seq is newer)', bareSaves, '–'),
-        row('LMS PUT /api/v1/attempts/{id}/answers/{slot} (with seq)', lmsSaves, saveMem),
-      ]),
-    );
+      const bareSaves = await schedule(saveDue, async (i) => {
+        const o = saveOp(i);
+        await bareSave(db, attemptIds[o.a] ?? '', users[o.a]?.id ?? '', o.slot, o.choice, o.seq);
+        return 200;
+      });
+      const lmsSaves = await schedule(saveDue, async (i) => {
+        const o = saveOp(i);
+        const s = await send(agent, baseUrl, 'PUT', `/api/v1/attempts/${attemptIds[o.a]}/answers/${o.slot}`, tokens[o.a] ?? '', {
+          response: { type: 'single', choiceId: o.choice },
+          seq: o.seq,
+        });
+        return s;
+      });
+      const saveMem = mem();
+      out.push(
+        table(`Autosave at a fixed ${saveRate} saves/s, ${SECONDS} s, over ${learners} open attempts (target p95 < 20 ms)`, HEAD, [
+          row('bare SQL (pg: share-lock the attempt, UPDATE the answer if its seq is newer)', bareSaves, '–'),
+          row('LMS PUT /api/v1/attempts/{id}/answers/{slot} (with seq)', lmsSaves, saveMem),
+        ]),
+      );
+    }
 
     // ---------------------------------------------------------------- the deadline rush
-    // Every unanswered question answered (at random, a quarter right) as autosave would have left it.
-    await db.query(
-      `update attempts.questions q set response = jsonb_build_object('type', 'single', 'choiceId', (array['a','b','c','d'])[1 + floor(random() * 4)::int]), seq = 1, saved_at = now()
-         from attempts.attempts a where a.id = q.attempt_id and a.quiz_id = $1 and q.response = 'null'::jsonb`,
-      [rushQuiz],
-    );
-    const due = rushSchedule(learners, rushSeconds);
-    // Baseline first, on the same attempts, which are then opened again for the LMS.
-    const bareRush = await schedule(due, async (i) => {
-      await bareSubmit(db, attemptIds[i] ?? '');
-      return 200;
-    });
-    await db.query(`update attempts.attempts set state = 'in_progress', points = null, submitted_at = null, graded_at = null where quiz_id = $1`, [rushQuiz]);
-    await db.query(
-      `update attempts.questions q set fraction = null, feedback = 'null'::jsonb from attempts.attempts a where a.id = q.attempt_id and a.quiz_id = $1`,
-      [rushQuiz],
-    );
-    const rushStarted = Date.now();
-    const lmsRush = await schedule(due, async (i) => send(agent, baseUrl, 'POST', `/api/v1/attempts/${attemptIds[i]}/submit`, tokens[i] ?? ''));
-    const rushMem = mem();
-    const windowEnd = rushStarted + rushSeconds * 1000;
-    const graded = (
-      await db.query<{ n: string; last: Date | null }>(
-        `select count(*) as n, max(graded_at) as last from attempts.attempts where quiz_id = $1 and state = 'graded'`,
+    if (phases.has('rush')) {
+      // Every unanswered question answered (at random, a quarter right) as autosave would have left it.
+      await db.query(
+        `update attempts.questions q set response = jsonb_build_object('type', 'single', 'choiceId', (array['a','b','c','d'])[1 + floor(random() * 4)::int]), seq = 1, saved_at = now()
+           from attempts.attempts a where a.id = q.attempt_id and a.quiz_id = $1 and q.response = 'null'::jsonb`,
         [rushQuiz],
-      )
-    ).rows[0];
-    const lastAfter = graded?.last ? (graded.last.getTime() - windowEnd) / 1000 : NaN;
-    out.push(
-      table(
-        `Deadline rush: ${learners} learners submit a ${QUESTIONS}-question quiz within ${rushSeconds} s, rising towards the end (target p95 < 100 ms)`,
-        HEAD,
-        [
-          row('bare SQL (pg: lock, read, one scoring UPDATE, close, two outbox rows)', bareRush, '–'),
-          row('LMS POST /api/v1/attempts/{id}/submit', lmsRush, rushMem),
-        ],
-      ),
-    );
-    out.push(
-      `${graded?.n ?? 0} of ${learners} rush attempts graded; the last ${f(lastAfter, 2)} s after the window closed (target: every attempt graded within 2 s of its deadline).` +
-        ` Starting the ${learners} attempts (16 at a time, not a target): ${f(rush.sample.ms.length / rush.sample.seconds, 0)}/s, p95 ${f(
-          percentile(
-            [...rush.sample.ms].sort((a, b) => a - b),
-            95,
-          ),
-          1,
-        )} ms; RSS after the starts ${startMem} MiB.\n`,
-    );
+      );
+      const due = rushSchedule(learners, rushSeconds);
+      // Baseline first, on the same attempts, which are then opened again for the LMS.
+      const bareRush = await schedule(due, async (i) => {
+        await bareSubmit(db, attemptIds[i] ?? '');
+        return 200;
+      });
+      await db.query(`update attempts.attempts set state = 'in_progress', points = null, submitted_at = null, graded_at = null where quiz_id = $1`, [rushQuiz]);
+      await db.query(
+        `update attempts.questions q set fraction = null, feedback = 'null'::jsonb from attempts.attempts a where a.id = q.attempt_id and a.quiz_id = $1`,
+        [rushQuiz],
+      );
+      const rushStarted = Date.now();
+      const lmsRush = await schedule(due, async (i) => send(agent, baseUrl, 'POST', `/api/v1/attempts/${attemptIds[i]}/submit`, tokens[i] ?? ''));
+      const rushMem = mem();
+      const windowEnd = rushStarted + rushSeconds * 1000;
+      const graded = (
+        await db.query<{ n: string; last: Date | null }>(
+          `select count(*) as n, max(graded_at) as last from attempts.attempts where quiz_id = $1 and state = 'graded'`,
+          [rushQuiz],
+        )
+      ).rows[0];
+      const lastAfter = graded?.last ? (graded.last.getTime() - windowEnd) / 1000 : NaN;
+      out.push(
+        table(
+          `Deadline rush: ${learners} learners submit a ${QUESTIONS}-question quiz within ${rushSeconds} s, rising towards the end (target p95 < 100 ms)`,
+          HEAD,
+          [
+            row('bare SQL (pg: lock, read, one scoring UPDATE, close, two outbox rows)', bareRush, '–'),
+            row('LMS POST /api/v1/attempts/{id}/submit', lmsRush, rushMem),
+          ],
+        ),
+      );
+      out.push(
+        `${graded?.n ?? 0} of ${learners} rush attempts graded; the last ${f(lastAfter, 2)} s after the window closed (target: every attempt graded within 2 s of its deadline).` +
+          ` Starting the ${learners} attempts (16 at a time, not a target): ${f(rush.sample.ms.length / rush.sample.seconds, 0)}/s, p95 ${f(
+            percentile(
+              [...rush.sample.ms].sort((a, b) => a - b),
+              95,
+            ),
+            1,
+          )} ms; RSS after the starts ${startMem} MiB.\n`,
+      );
+    }
 
     // ---------------------------------------------------------------- the server's deadline
-    const timed = await startAll(timedQuiz);
-    await db.query(
-      `update attempts.questions q set response = jsonb_build_object('type', 'single', 'choiceId', (array['a','b','c','d'])[1 + floor(random() * 4)::int]), seq = 1, saved_at = now()
-         from attempts.attempts a where a.id = q.attempt_id and a.quiz_id = $1 and a.deadline > now()`,
-      [timedQuiz],
-    );
-    await waitFor(
-      async () =>
-        Number(
-          (await db.query<{ n: string }>(`select count(*) as n from attempts.attempts where quiz_id = $1 and state = 'in_progress'`, [timedQuiz])).rows[0]?.n,
-        ) === 0 || undefined,
-      180_000,
-      500,
-    );
-    const deadlineMem = mem();
-    const late = (
-      await db.query<{ ms: number; state: string; auto: boolean }>(
-        `select extract(epoch from (graded_at - deadline)) * 1000 as ms, state, auto from attempts.attempts where quiz_id = $1 order by 1`,
+    if (phases.has('deadline')) {
+      const timed = await startAll(timedQuiz);
+      await db.query(
+        `update attempts.questions q set response = jsonb_build_object('type', 'single', 'choiceId', (array['a','b','c','d'])[1 + floor(random() * 4)::int]), seq = 1, saved_at = now()
+           from attempts.attempts a where a.id = q.attempt_id and a.quiz_id = $1 and a.deadline > now()`,
         [timedQuiz],
-      )
-    ).rows;
-    const lateMs = late.map((r) => Number(r.ms)).sort((a, b) => a - b);
-    const deadlines = (
-      await db.query<{ first: Date; last: Date }>(`select min(deadline) as first, max(deadline) as last from attempts.attempts where quiz_id = $1`, [timedQuiz])
-    ).rows[0];
-    // Bare SQL: the same closing transactions back to back, two at a time (as the attempts service's worker runs).
-    // Opened again without a deadline, so that the LMS's worker leaves them to the baseline.
-    await db.query(
-      `update attempts.attempts set state = 'in_progress', deadline = null, points = null, submitted_at = null, graded_at = null where quiz_id = $1`,
-      [timedQuiz],
-    );
-    const bareT0 = performance.now();
-    await pool(timed.ids, 2, async (id) => bareSubmit(db, id));
-    const bareSeconds = (performance.now() - bareT0) / 1000;
-    out.push(
-      table(
-        `The server's deadline: ${learners} attempts at a quiz with a 30 s time limit left open (deadlines ${f(((deadlines?.last.getTime() ?? 0) - (deadlines?.first.getTime() ?? 0)) / 1000, 1)} s apart, first to last); graded after the deadline`,
-        ['run', 'attempts', 'p50 s', 'p95 s', 'p99 s', 'max s', 'over 2 s', 'RSS MiB (peak)'],
-        [
+      );
+      await waitFor(
+        async () =>
+          Number(
+            (await db.query<{ n: string }>(`select count(*) as n from attempts.attempts where quiz_id = $1 and state = 'in_progress'`, [timedQuiz])).rows[0]?.n,
+          ) === 0 || undefined,
+        180_000,
+        500,
+      );
+      const deadlineMem = mem();
+      const late = (
+        await db.query<{ ms: number; state: string; auto: boolean }>(
+          `select extract(epoch from (graded_at - deadline)) * 1000 as ms, state, auto from attempts.attempts where quiz_id = $1 order by 1`,
+          [timedQuiz],
+        )
+      ).rows;
+      const lateMs = late.map((r) => Number(r.ms)).sort((a, b) => a - b);
+      const deadlines = (
+        await db.query<{ first: Date; last: Date }>(`select min(deadline) as first, max(deadline) as last from attempts.attempts where quiz_id = $1`, [
+          timedQuiz,
+        ])
+      ).rows[0];
+      // Bare SQL: the same closing transactions back to back, two at a time (as the attempts service's worker runs).
+      // Opened again without a deadline, so that the LMS's worker leaves them to the baseline.
+      await db.query(
+        `update attempts.attempts set state = 'in_progress', deadline = null, points = null, submitted_at = null, graded_at = null where quiz_id = $1`,
+        [timedQuiz],
+      );
+      const bareT0 = performance.now();
+      await pool(timed.ids, 2, async (id) => bareSubmit(db, id));
+      const bareSeconds = (performance.now() - bareT0) / 1000;
+      out.push(
+        table(
+          `The server's deadline: ${learners} attempts at a quiz with a 30 s time limit left open (deadlines ${f(((deadlines?.last.getTime() ?? 0) - (deadlines?.first.getTime() ?? 0)) / 1000, 1)} s apart, first to last); graded after the deadline`,
+          ['run', 'attempts', 'p50 s', 'p95 s', 'p99 s', 'max s', 'over 2 s', 'RSS MiB (peak)'],
           [
-            'LMS attempts deadline worker (timer per deadline + 500 ms poll)',
-            lateMs.length,
-            f(percentile(lateMs, 50) / 1000, 2),
-            f(percentile(lateMs, 95) / 1000, 2),
-            f(percentile(lateMs, 99) / 1000, 2),
-            f((lateMs.at(-1) ?? NaN) / 1000, 2),
-            lateMs.filter((x) => x > 2000).length,
-            deadlineMem,
+            [
+              'LMS attempts deadline worker (timer per deadline + 500 ms poll)',
+              lateMs.length,
+              f(percentile(lateMs, 50) / 1000, 2),
+              f(percentile(lateMs, 95) / 1000, 2),
+              f(percentile(lateMs, 99) / 1000, 2),
+              f((lateMs.at(-1) ?? NaN) / 1000, 2),
+              lateMs.filter((x) => x > 2000).length,
+              deadlineMem,
+            ],
+            [`bare SQL: the same ${learners} closing transactions back to back, 2 at a time`, timed.ids.length, '–', '–', '–', f(bareSeconds, 2), '–', '–'],
           ],
-          [`bare SQL: the same ${learners} closing transactions back to back, 2 at a time`, timed.ids.length, '–', '–', '–', f(bareSeconds, 2), '–', '–'],
-        ],
-      ),
-    );
-    out.push(
-      `Bare SQL closes ${f(timed.ids.length / bareSeconds, 0)} attempts/s on 2 connections. ${late.filter((r) => r.auto).length} of ${late.length} LMS attempts were marked submitted by the server (auto).\n`,
-    );
+        ),
+      );
+      out.push(
+        `Bare SQL closes ${f(timed.ids.length / bareSeconds, 0)} attempts/s on 2 connections. ${late.filter((r) => r.auto).length} of ${late.length} LMS attempts were marked submitted by the server (auto).\n`,
+      );
+    }
     agent.destroy();
   } finally {
     await db.end().catch(() => undefined);
     await teardown();
   }
-  out.push(await gradebookBench());
+  if (phases.has('grid')) out.push(await gradebookBench());
   return out.join('\n');
 }
 

@@ -33,6 +33,8 @@ export const { values: args } = parseArgs({
     takers: { type: 'string', default: '1000' },
     rush: { type: 'string', default: '60' },
     'save-rate': { type: 'string', default: '200' },
+    // Which parts to run (profiling one of them): autosave, rush, deadline, grid.
+    phases: { type: 'string', default: 'autosave,rush,deadline,grid' },
     'no-write': { type: 'boolean' },
   },
 });

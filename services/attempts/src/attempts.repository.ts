@@ -166,7 +166,8 @@ export class AttemptsRepository {
    * attempt row is share-locked (a submit's FOR UPDATE waits for it, and it for the submit), and the save applies
    * only while the attempt is open and before its deadline. `seq` given: applies only when above the stored one
    * (a stale save from another tab is ignored); absent: the last save the server receives wins.
-   * Answers undefined when the attempt is not (or no longer) open for this user.
+   * One statement (atomic by itself, no transaction around it): the lock, the write and the stored seq in one round
+   * trip, where BEGIN, SELECT … FOR SHARE, UPDATE (a SELECT when stale) and COMMIT took four or five (issue 14).
    */
   async saveAnswer(
     attemptId: string,
@@ -175,37 +176,26 @@ export class AttemptsRepository {
     response: QuestionResponse,
     seq: number | undefined,
   ): Promise<{ open: false } | { open: true; found: false } | { open: true; found: true; seq: number; savedAt: Date; applied: boolean }> {
-    const open = await this.db
-      .selectFrom('attempts')
-      .select('id')
-      .where('id', '=', attemptId)
-      .where('user_id', '=', userId)
-      .where('state', '=', 'in_progress')
-      .where(sql<boolean>`(deadline is null or deadline > now())`)
-      .forShare()
-      .executeTakeFirst();
-    if (!open) return { open: false };
-    const updated = await this.db
-      .updateTable('questions')
-      .set({
-        response: JSON.stringify(response),
-        seq: seq === undefined ? sql<number>`seq + 1` : seq,
-        saved_at: sql<Date>`now()`,
-      })
-      .where('attempt_id', '=', attemptId)
-      .where('slot', '=', slot)
-      .where(sql<boolean>`(${seq ?? null}::bigint is null or seq < ${seq ?? null}::bigint)`)
-      .returning(['seq', 'saved_at'])
-      .executeTakeFirst();
-    if (updated) return { open: true, found: true, seq: Number(updated.seq), savedAt: updated.saved_at ?? new Date(), applied: true };
-    const current = await this.db
-      .selectFrom('questions')
-      .select(['seq', 'saved_at'])
-      .where('attempt_id', '=', attemptId)
-      .where('slot', '=', slot)
-      .executeTakeFirst();
-    if (!current) return { open: true, found: false };
-    return { open: true, found: true, seq: Number(current.seq), savedAt: current.saved_at ?? new Date(), applied: false };
+    const s = seq ?? null;
+    const r = await sql<{ open: boolean; applied_seq: string | null; applied_at: Date | null; seq: string | null; saved_at: Date | null }>`
+      with open as (
+        select id from attempts.attempts
+         where id = ${attemptId} and user_id = ${userId} and state = 'in_progress' and (deadline is null or deadline > now())
+           for share
+      ), saved as (
+        update attempts.questions q
+           set response = ${JSON.stringify(response)}::jsonb, seq = coalesce(${s}::bigint, q.seq + 1), saved_at = now()
+         where q.attempt_id in (select id from open) and q.slot = ${slot} and (${s}::bigint is null or q.seq < ${s}::bigint)
+        returning q.seq, q.saved_at
+      )
+      select exists (select 1 from open) as open, (select seq from saved) as applied_seq, (select saved_at from saved) as applied_at,
+             cur.seq, cur.saved_at
+        from (select 1) one left join attempts.questions cur on cur.attempt_id = ${attemptId} and cur.slot = ${slot}`.execute(this.db);
+    const row = r.rows[0];
+    if (!row?.open) return { open: false };
+    if (row.applied_seq !== null) return { open: true, found: true, seq: Number(row.applied_seq), savedAt: row.applied_at ?? new Date(), applied: true };
+    if (row.seq === null) return { open: true, found: false };
+    return { open: true, found: true, seq: Number(row.seq), savedAt: row.saved_at ?? new Date(), applied: false };
   }
 
   /**
