@@ -251,8 +251,8 @@ export class AttemptsRepository {
       .execute();
   }
 
-  /** The next attempt past its deadline, locked for this transaction; others' locked ones are skipped. */
-  async dueAttempt(): Promise<AttemptRow | undefined> {
+  /** The next attempts past their deadline (earliest first, at most `limit`), locked for this transaction; others' locked ones are skipped. */
+  async dueAttempts(limit: number): Promise<AttemptRow[]> {
     return this.db
       .selectFrom('attempts')
       .selectAll()
@@ -260,10 +260,10 @@ export class AttemptsRepository {
       .where('deadline', 'is not', null)
       .where(sql<boolean>`deadline <= now()`)
       .orderBy('deadline')
-      .limit(1)
+      .limit(limit)
       .forUpdate()
       .skipLocked()
-      .executeTakeFirst();
+      .execute();
   }
 
   /** The open attempts whose deadline comes within `ms` (timers are armed for them when a node starts). */
