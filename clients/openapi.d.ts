@@ -1982,7 +1982,7 @@ export interface paths {
         get?: never;
         /**
          * Save one answer of an attempt
-         * @description tRPC: `attempts.saveAnswer` (mutation). Permission: `authenticated`.
+         * @description tRPC: `attempts.saveAnswer` (mutation). Permission: `authenticated`. Idempotent by itself when `seq` is sent: no Idempotency-Key is recorded, and a repeat runs again (changing nothing).
          */
         put: operations["attemptsSaveAnswer"];
         post?: never;

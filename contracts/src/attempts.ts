@@ -136,9 +136,14 @@ export const attempts = domain('attempts', {
     summary: 'Resume an attempt (its owner only)',
     errors: ['NOT_FOUND'],
   }),
-  /** Autosave of one answer. A save with `seq` at or below the stored one is stale: ignored (`applied: false`). */
+  /**
+   * Autosave of one answer. A save with `seq` at or below the stored one is stale: ignored (`applied: false`). With
+   * `seq` a save is idempotent by itself (a repeat is stale), so it keeps no Idempotency-Key record (`idempotentBy`):
+   * autosave runs every few seconds per learner, and the record cost more than the save (issue 14).
+   */
   saveAnswer: mutation({
     input: z.object({ attemptId, slot, response: questionResponse, seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }),
+    idempotentBy: 'seq',
     output: z.object({ slot: z.number().int(), seq: z.number().int(), savedAt: isoDate, applied: z.boolean() }),
     permission: 'authenticated',
     rest: { method: 'PUT', path: '/attempts/{attemptId}/answers/{slot}' },

@@ -94,6 +94,14 @@ export interface ProcedureContract<
   summary: string;
   /** The error codes this procedure can answer with, besides the common ones. */
   errors?: readonly ErrorCode[];
+  /**
+   * A mutation idempotent by itself whenever its input carries this field (a monotonic sequence number: a repeat with
+   * the same or an older one changes nothing): such a call keeps no Idempotency-Key record. The gateway gives it no
+   * key of its own, and a client's key is accepted but not recorded, so a repeat runs again (and changes nothing)
+   * rather than replaying the first response; it saves the claim, the `applied` mark and the sealed response per call.
+   * Without the field the call is an ordinary mutation. `domain()` checks that the input has the field.
+   */
+  idempotentBy?: string;
   /** Filled in by `domain()`. */
   service: string;
   name: string;
@@ -125,11 +133,21 @@ export type DomainContracts = Record<string, AnyProcedure>;
 /** Names a domain's procedures: the Moleculer service and action names come from here. */
 export function domain<const S extends string, D extends DomainContracts>(service: S, procedures: D): D {
   for (const [name, c] of Object.entries(procedures)) {
+    if (c.idempotentBy !== undefined && (c.kind !== 'mutation' || !(c.input instanceof z.ZodObject) || !(c.idempotentBy in c.input.shape))) {
+      throw new Error(`${service}.${name}: idempotentBy names ${c.idempotentBy}, which is not a field of this mutation's input`);
+    }
     c.service = service;
     c.name = name;
     c.action = `${service}.${name}`;
   }
   return procedures;
+}
+
+/** True when this call of `c` is idempotent by itself (its contract's `idempotentBy` field is in `input`): it keeps no Idempotency-Key record. */
+export function idempotentByItself(c: AnyProcedure, input: unknown): boolean {
+  if (c.idempotentBy === undefined || typeof input !== 'object' || input === null) return false;
+  const v = (input as Record<string, unknown>)[c.idempotentBy];
+  return v !== undefined && v !== null;
 }
 
 export type InputOf<C extends AnyProcedure> = z.input<C['input']>;

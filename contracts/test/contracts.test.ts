@@ -1,5 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { allEvents, allProcedures, catalogue, type courses, errorCodes, internalCatalogue, permissionsOf, type AppRouter } from '../src/index.js';
+import { domain, idempotentByItself, mutation } from '../src/core.js';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import { z } from 'zod';
 
@@ -21,6 +22,17 @@ describe('the contract catalogue', () => {
       const inputKeys = c.input instanceof z.ZodObject ? Object.keys(c.input.shape) : [];
       for (const p of c.rest.path.matchAll(/\{(\w+)\}/g)) expect(inputKeys, c.action).toContain(p[1]);
     }
+  });
+
+  it('opts a call out of Idempotency-Key records only when it carries its idempotentBy field', () => {
+    const save = catalogue.attempts.saveAnswer;
+    expect(save.idempotentBy).toBe('seq');
+    expect(idempotentByItself(save, { attemptId: 'a', slot: 1, seq: 3 })).toBe(true);
+    expect(idempotentByItself(save, { attemptId: 'a', slot: 1 })).toBe(false);
+    expect(idempotentByItself(catalogue.attempts.submit, { attemptId: 'a', seq: 3 })).toBe(false);
+    // A field the input does not have is refused when the domain is named.
+    const bad = mutation({ input: z.object({ id: z.string() }), output: z.object({}), permission: 'authenticated', summary: 'x', idempotentBy: 'seq' });
+    expect(() => domain('bench', { bad })).toThrow(/idempotentBy names seq/);
   });
 
   it('names events in the past tense, versioned, on their domain stream', () => {

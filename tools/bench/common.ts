@@ -31,6 +31,12 @@ export const { values: args } = parseArgs({
     settle: { type: 'string', default: '8' },
     // The fixed-rate (tail latency) phase of the HTTP bench, seconds.
     tail: { type: 'string', default: '60' },
+    // The assessments bench (assessments.ts): learners taking the quizzes, the rush's window in s, the autosave rate.
+    takers: { type: 'string', default: '1000' },
+    rush: { type: 'string', default: '60' },
+    'save-rate': { type: 'string', default: '200' },
+    // Which parts to run (profiling one of them): autosave, rush, deadline, grid.
+    phases: { type: 'string', default: 'autosave,rush,deadline,grid' },
     'no-write': { type: 'boolean' },
   },
 });

@@ -12,7 +12,9 @@
  *   (g) faults: the mesh in separate processes under learner load while nodes, NATS or PostgreSQL fail; errors clients
  *       saw, lost and duplicated effects counted from the database and the streams, process exits, recovery time.
  *       Only with --only faults (several minutes); [--scenario kill-nodes,...] [--requests 2000] [--rate 80] [--gateways 2] [--settle 8].
- * Usage: pnpm bench [--seconds 10] [--tail 60] [--rounds 3] [--only http|events|learning|files|notifications|footprint|faults|gradebook] [--idle 5] [--courses 1000] [--mib 1024] [--recipients 2000] [--no-write]
+ *   (h) assessments (issue 14): autosave at a fixed rate, a deadline rush of submits, the server's deadline, the gradebook
+ *       grid; only with --only assessments [--takers 1000] [--rush 60] [--save-rate 200] [--seconds 10].
+ * Usage: pnpm bench [--seconds 10] [--tail 60] [--rounds 3] [--only http|events|learning|files|notifications|footprint|faults|gradebook|assessments] [--idle 5] [--courses 1000] [--mib 1024] [--recipients 2000] [--no-write]
  * Each round starts everything afresh; the tables show the last round, the spread table every round.
  * One file per bench beside this dispatcher; common.ts holds what they share. BENCH_COMPILED=1 runs the LMS nodes
  * from the build output (dist/cli.mjs, as production does) rather than from sources through tsx.
@@ -21,6 +23,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { args, f, machine as machineOf, root, SECONDS, stopAll, table, TAIL_SECONDS, type Metrics } from './common.ts';
+import { assessmentsBench, writeAssessmentsSection } from './assessments.ts';
 import { eventsBench } from './events.ts';
 import { faultsBench, writeFaultsSection } from './faults.ts';
 import { filesBench } from './files.ts';
@@ -43,8 +46,19 @@ async function main() {
   const rounds = Math.max(1, Number(args.rounds));
   const all: Metrics[] = [];
   let parts: string[] = [];
-  const want = (k: string) => (!args.only && k !== 'files' && k !== 'faults' && k !== 'gradebook') || args.only === k;
+  const want = (k: string) => (!args.only && k !== 'files' && k !== 'faults' && k !== 'gradebook' && k !== 'assessments') || args.only === k;
   if (args.only === 'gradebook') console.log(await gradebookBench());
+  if (args.only === 'assessments') {
+    const load = os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(', ');
+    const part = await assessmentsBench();
+    if (!args['no-write']) {
+      writeAssessmentsSection(part, when, machineOf(), load);
+      console.log('\nwrote the Assessments (issue 14) section of docs/benchmarks.md');
+    }
+  }
   for (let r = 1; r <= rounds && (want('http') || want('events')); r++) {
     console.log(`\n## round ${r}/${rounds}`);
     const m: Metrics = {};

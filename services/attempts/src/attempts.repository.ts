@@ -166,7 +166,8 @@ export class AttemptsRepository {
    * attempt row is share-locked (a submit's FOR UPDATE waits for it, and it for the submit), and the save applies
    * only while the attempt is open and before its deadline. `seq` given: applies only when above the stored one
    * (a stale save from another tab is ignored); absent: the last save the server receives wins.
-   * Answers undefined when the attempt is not (or no longer) open for this user.
+   * One statement (atomic by itself, no transaction around it): the lock, the write and the stored seq in one round
+   * trip, where BEGIN, SELECT … FOR SHARE, UPDATE (a SELECT when stale) and COMMIT took four or five (issue 14).
    */
   async saveAnswer(
     attemptId: string,
@@ -175,37 +176,37 @@ export class AttemptsRepository {
     response: QuestionResponse,
     seq: number | undefined,
   ): Promise<{ open: false } | { open: true; found: false } | { open: true; found: true; seq: number; savedAt: Date; applied: boolean }> {
-    const open = await this.db
-      .selectFrom('attempts')
-      .select('id')
-      .where('id', '=', attemptId)
-      .where('user_id', '=', userId)
-      .where('state', '=', 'in_progress')
-      .where(sql<boolean>`(deadline is null or deadline > now())`)
-      .forShare()
-      .executeTakeFirst();
-    if (!open) return { open: false };
-    const updated = await this.db
-      .updateTable('questions')
-      .set({
-        response: JSON.stringify(response),
-        seq: seq === undefined ? sql<number>`seq + 1` : seq,
-        saved_at: sql<Date>`now()`,
-      })
-      .where('attempt_id', '=', attemptId)
-      .where('slot', '=', slot)
-      .where(sql<boolean>`(${seq ?? null}::bigint is null or seq < ${seq ?? null}::bigint)`)
-      .returning(['seq', 'saved_at'])
-      .executeTakeFirst();
-    if (updated) return { open: true, found: true, seq: Number(updated.seq), savedAt: updated.saved_at ?? new Date(), applied: true };
-    const current = await this.db
-      .selectFrom('questions')
-      .select(['seq', 'saved_at'])
-      .where('attempt_id', '=', attemptId)
-      .where('slot', '=', slot)
-      .executeTakeFirst();
-    if (!current) return { open: true, found: false };
-    return { open: true, found: true, seq: Number(current.seq), savedAt: current.saved_at ?? new Date(), applied: false };
+    const s = seq ?? null;
+    const r = await sql<{ open: boolean; applied_seq: string | null; applied_at: Date | null; seq: string | null; saved_at: Date | null }>`
+      with open as (
+        select id from attempts.attempts
+         where id = ${attemptId} and user_id = ${userId} and state = 'in_progress' and (deadline is null or deadline > now())
+           for share
+      ), saved as (
+        update attempts.questions q
+           set response = ${JSON.stringify(response)}::jsonb, seq = coalesce(${s}::bigint, q.seq + 1), saved_at = now()
+         where q.attempt_id in (select id from open) and q.slot = ${slot} and (${s}::bigint is null or q.seq < ${s}::bigint)
+        returning q.seq, q.saved_at
+      )
+      select exists (select 1 from open) as open, (select seq from saved) as applied_seq, (select saved_at from saved) as applied_at,
+             cur.seq, cur.saved_at
+        from (select 1) one left join attempts.questions cur on cur.attempt_id = ${attemptId} and cur.slot = ${slot}`.execute(this.db);
+    const row = r.rows[0];
+    if (!row?.open) return { open: false };
+    if (row.applied_seq !== null) return { open: true, found: true, seq: Number(row.applied_seq), savedAt: row.applied_at ?? new Date(), applied: true };
+    if (row.seq === null) return { open: true, found: false };
+    return { open: true, found: true, seq: Number(row.seq), savedAt: row.saved_at ?? new Date(), applied: false };
+  }
+
+  /**
+   * Scores every question of a submission in one UPDATE (the rows joined to the scores as a JSON record set): a
+   * statement per question made a 20-question submit 20 round trips inside the attempt's lock.
+   */
+  async scoreQuestions(attemptId: string, scored: Array<{ slot: number; fraction: number | null; feedback: string[] }>): Promise<void> {
+    if (scored.length === 0) return;
+    await sql`update attempts.questions q set fraction = v.fraction, feedback = v.feedback
+                from jsonb_to_recordset(${JSON.stringify(scored)}::jsonb) as v(slot integer, fraction double precision, feedback jsonb)
+               where q.attempt_id = ${attemptId} and q.slot = v.slot`.execute(this.db);
   }
 
   async scoreQuestion(attemptId: string, slot: number, fraction: number | null, feedback: string[], keepManual = false): Promise<void> {
@@ -250,8 +251,8 @@ export class AttemptsRepository {
       .execute();
   }
 
-  /** The next attempt past its deadline, locked for this transaction; others' locked ones are skipped. */
-  async dueAttempt(): Promise<AttemptRow | undefined> {
+  /** The next attempts past their deadline (earliest first, at most `limit`), locked for this transaction; others' locked ones are skipped. */
+  async dueAttempts(limit: number): Promise<AttemptRow[]> {
     return this.db
       .selectFrom('attempts')
       .selectAll()
@@ -259,10 +260,10 @@ export class AttemptsRepository {
       .where('deadline', 'is not', null)
       .where(sql<boolean>`deadline <= now()`)
       .orderBy('deadline')
-      .limit(1)
+      .limit(limit)
       .forUpdate()
       .skipLocked()
-      .executeTakeFirst();
+      .execute();
   }
 
   /** The open attempts whose deadline comes within `ms` (timers are armed for them when a node starts). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Server, ServerResponse } from 'node:http';
-import { auth, credentials } from '@lms/contracts';
+import { auth, credentials, idempotentByItself } from '@lms/contracts';
 import {
   createRateLimiter,
   inSpan,
@@ -61,7 +61,8 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
         edge: true,
         trace: traceCarrier(),
         client,
-        idempotencyKey: contract.kind === 'mutation' ? (idempotencyKey ?? `gateway:${randomUUID()}`) : undefined,
+        // Not for a call idempotent by itself (its contract's idempotentBy): a broker retry of it changes nothing.
+        idempotencyKey: contract.kind === 'mutation' && !idempotentByItself(contract, input) ? (idempotencyKey ?? `gateway:${randomUUID()}`) : undefined,
       };
       return broker
         .call(contract.action, input as object, {

@@ -234,7 +234,11 @@ export function buildOpenApi(serverUrl = '/api/v1'): Json {
     const op: Json = {
       operationId: c.action.replace(/\.(\w)/g, (_, ch: string) => ch.toUpperCase()),
       summary: c.summary,
-      description: `tRPC: \`${c.action}\` (${c.kind}). Permission: \`${c.permission}\`.`,
+      description:
+        `tRPC: \`${c.action}\` (${c.kind}). Permission: \`${c.permission}\`.` +
+        (c.idempotentBy
+          ? ` Idempotent by itself when \`${c.idempotentBy}\` is sent: no Idempotency-Key is recorded, and a repeat runs again (changing nothing).`
+          : ''),
       tags: [c.service],
       security: c.permission === 'public' ? [] : [{ bearerAuth: [] }],
       parameters: parameters.length ? parameters : undefined,

@@ -2,6 +2,7 @@ import {
   auditInternal,
   type CallerOptional,
   DomainError,
+  idempotentByItself,
   nulIssues,
   permissionsOf,
   type AnyProcedure,
@@ -493,7 +494,8 @@ export function defineService<D extends DomainContracts, DB = unknown, R = undef
             // A mutation with an Idempotency-Key runs once per (caller, key): a repeat answers the first response.
             const sent: unknown = ctx.meta.idempotencyKey;
             const key = contract.kind === 'mutation' && typeof sent === 'string' ? parseIdempotencyKey(sent) : undefined;
-            if (key === undefined) return await invoke();
+            // A call idempotent by itself (the contract's idempotentBy field sent) keeps no record: running a repeat is safe.
+            if (key === undefined || idempotentByItself(contract, parsed.data)) return await invoke();
             return await idempotency.once(keyedRequest(contract.action, caller?.userId ?? 'anonymous', key, parsed.data), invoke, () => {
               ctx.meta.idempotentReplay = true;
             });
