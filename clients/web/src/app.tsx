@@ -1,7 +1,7 @@
 // The frame around every page: skip link, header (navigation, language, theme, session), the page, and focus moved to
-// the new page's heading after each navigation so that keyboard and screen-reader users land on it.
+// the new page's heading after each navigation (ui.tsx, PageTitle) so that keyboard and screen-reader users land on it.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Link, Outlet, useNavigate, useRouterState } from '@tanstack/react-router';
+import { Link, Outlet, useNavigate } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
 import { Switch } from 'react-aria-components';
 import { api } from './api.ts';
@@ -11,20 +11,6 @@ import { applyTheme, storedTheme, systemTheme } from './theme.ts';
 import { Button, PageTitle } from './ui.tsx';
 
 const LOCALE_NAMES: Record<Locale, string> = { en: 'English', fr: 'Français' };
-
-function useFocusOnNavigation() {
-  const pathname = useRouterState({ select: (s) => s.location.pathname });
-  const [first, setFirst] = useState(true);
-  useEffect(() => {
-    if (first) return setFirst(false); // the first page load keeps the browser's own focus
-    // After the new page rendered (lazy pages a moment later): its heading, else the main region.
-    const t = setTimeout(() => {
-      const target = document.querySelector<HTMLElement>('main [data-page-title]') ?? document.getElementById('main');
-      target?.focus();
-    }, 50);
-    return () => clearTimeout(t);
-  }, [pathname]);
-}
 
 function ThemeSwitch() {
   const { t } = useI18n();
@@ -77,7 +63,6 @@ export function App() {
   const session = useSession();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
-  useFocusOnNavigation();
 
   // The profile's locale wins over the browser's once signed in.
   const me = useQuery({ queryKey: ['me', session?.user.id], queryFn: () => api.users.me.query({}), enabled: !!session, staleTime: 60_000 });

@@ -9,6 +9,7 @@ import { onSessionExpired } from './api.ts';
 import { I18nContext, initialLocale, makeI18n, type Locale } from './i18n.ts';
 import { router } from './router.tsx';
 import { applyTheme, storedTheme } from './theme.ts';
+import { focusTitleOnNextPage } from './ui.tsx';
 import './styles.css';
 
 applyTheme(storedTheme());
@@ -21,6 +22,10 @@ const queryClient = new QueryClient({
       retry: (count, err) => count < 2 && (errorData(err)?.httpStatus ?? 500) >= 500,
     },
   },
+});
+
+router.subscribe('onBeforeNavigate', (e) => {
+  if (e.pathChanged && e.fromLocation) focusTitleOnNextPage();
 });
 
 onSessionExpired(() => {

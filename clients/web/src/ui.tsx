@@ -1,11 +1,24 @@
 // Small wrappers over React Aria Components (labels, descriptions, errors and focus handled by them) in the app's style.
 import { errorCode } from '@lms/client';
-import type { ReactNode } from 'react';
+import { useEffect, useRef, type ReactNode } from 'react';
 import { Button as AriaButton, FieldError, Input, Label, Text, TextField, type ButtonProps, type TextFieldProps } from 'react-aria-components';
 import { useI18n, type I18n } from './i18n.ts';
 
-export function Button({ variant = 'primary', ...props }: ButtonProps & { variant?: 'primary' | 'secondary' }) {
-  return <AriaButton {...props} className={`btn btn-${variant}`} />;
+/**
+ * React Aria's Button. While `isPending` it ignores presses and says so with aria-disabled, keeping focus where it is;
+ * React Aria's own isPending is not used: it announces through a live region that keeps pointing at the button's id
+ * after the page changed (axe: role-img-alt).
+ */
+export function Button({ variant = 'primary', isPending, onPress, type, ...props }: ButtonProps & { variant?: 'primary' | 'secondary' }) {
+  return (
+    <AriaButton
+      {...props}
+      type={isPending ? 'button' : type}
+      onPress={isPending ? undefined : onPress}
+      aria-disabled={isPending || undefined}
+      className={`btn btn-${variant}${isPending ? ' is-pending' : ''}`}
+    />
+  );
 }
 
 export function Field({ label, description, ...props }: TextFieldProps & { label: string; description?: string }) {
@@ -49,10 +62,25 @@ export function Loading() {
   );
 }
 
-/** The page's heading: focused after each navigation (App), so screen readers announce the new page. */
+let focusNextTitle = false;
+/** Called by the router after a navigation to another path (not on the first load): the next page title takes focus. */
+export function focusTitleOnNextPage() {
+  focusNextTitle = true;
+}
+
+/**
+ * The page's heading. After a navigation it takes focus when it appears (a lazily loaded page a moment later), so
+ * that keyboard users start from the new page and screen readers announce it.
+ */
 export function PageTitle({ children }: { children: string }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (!focusNextTitle) return;
+    focusNextTitle = false;
+    ref.current?.focus();
+  }, []);
   return (
-    <h1 tabIndex={-1} data-page-title>
+    <h1 tabIndex={-1} ref={ref} data-page-title>
       {children}
     </h1>
   );
