@@ -24,7 +24,7 @@ function inputs() {
       if (e.name === 'node_modules' || e.name === 'dist' || e.name.startsWith('dist.')) continue;
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else files.push(p);
+      else if (!e.name.endsWith('.md')) files.push(p); // the docs do not change the bundle
     }
   };
   walk(web);

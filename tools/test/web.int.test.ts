@@ -212,7 +212,7 @@ describe('in Chromium', { timeout: 90_000 }, () => {
     await page.getByRole('link', { name: 'Go to the course' }).click();
 
     await heading(page, 'Cartography for beginners');
-    await page.getByRole('heading', { level: 2, name: 'Scales' }).waitFor();
+    await page.locator('#lesson-title', { hasText: 'Scales' }).waitFor();
     const prose = page.locator('.prose');
     await prose.getByRole('heading', { name: 'Scales' }).waitFor();
     expect(await prose.locator('strong').first().textContent()).toBe('scale');
@@ -228,7 +228,7 @@ describe('in Chromium', { timeout: 90_000 }, () => {
     await page.getByRole('button', { name: 'Mark as complete' }).click();
     await page.getByRole('status').filter({ hasText: 'Completed' }).waitFor();
     await page.getByRole('link', { name: 'Next lesson: Legends' }).click();
-    await page.getByRole('heading', { level: 2, name: 'Legends' }).waitFor();
+    await page.locator('#lesson-title', { hasText: 'Legends' }).waitFor();
     await page.getByRole('button', { name: 'Mark as complete' }).click();
     await page.getByRole('link', { name: 'Next lesson: Projections' }).waitFor(); // unlocked now
     await axe(page, 'player (module 1 done)');
@@ -242,7 +242,10 @@ describe('in Chromium', { timeout: 90_000 }, () => {
     await axe(page, 'dashboard');
 
     // The theme switch overrides the system's and is remembered.
-    await page.getByRole('switch', { name: 'Dark theme' }).click();
+    // React Aria's Switch: a visually hidden checkbox in a label; press the label as a person would.
+    expect(await page.getByRole('switch', { name: 'Dark theme' }).isChecked()).toBe(false);
+    await page.locator('label.switch').click();
+    expect(await page.getByRole('switch', { name: 'Dark theme' }).isChecked()).toBe(true);
     expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
     await page.reload();
     await heading(page, 'My learning');
@@ -271,7 +274,7 @@ describe('in Chromium', { timeout: 90_000 }, () => {
     });
     await page.goto(`/learn/${courseId}`);
     await heading(page, 'Cartography for beginners');
-    await page.getByRole('heading', { level: 2, name: 'Projections' }).waitFor(); // the next lesson
+    await page.locator('#lesson-title', { hasText: 'Projections' }).waitFor(); // the next lesson
     const after = await page.evaluate(() => JSON.parse(localStorage.getItem('lms.session') ?? '{}') as { refreshToken: string; accessToken: string });
     expect(after.refreshToken).not.toBe(before.refreshToken);
     expect(after.accessToken).not.toBe('expired');

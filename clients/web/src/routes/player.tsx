@@ -61,6 +61,13 @@ export function Player() {
   const index = current ? lessons.indexOf(current) : -1;
   const next = index >= 0 ? lessons.slice(index + 1).find((l) => state.get(l.id)?.unlocked !== false) : undefined;
 
+  // Without ?lesson= the player opens the next lesson to do; the address then names it, so that completing it (which
+  // changes what is next) does not swap the lesson under the person.
+  const navigate = route.useNavigate();
+  useEffect(() => {
+    if (!search.lesson && current) void navigate({ search: { lesson: current.id }, replace: true });
+  }, [search.lesson, current, navigate]);
+
   // Moving between lessons stays on this route: move focus to the new lesson's heading (not on the first render).
   useEffect(() => {
     if (firstLesson.current) {
