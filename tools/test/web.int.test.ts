@@ -106,21 +106,18 @@ async function axe(page: Page, label: string) {
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });
     // Injected through the DevTools protocol (page.evaluate), which the page's CSP does not apply to.
-    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
-    const violations = await page.evaluate(async () => {
-      const w = window as unknown as {
-        axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; nodes: { target: string[]; html: string }[] }[] }> };
-      };
-      const r = await w.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } });
-      return r.violations.map(
-        (v) =>
-          `${v.id}: ${v.nodes.map((n) => `${n.target.join(' ')} in ${document.querySelector(n.target.join(' '))?.parentElement?.outerHTML.slice(0, 400)}`).join(', ')}`,
-      );
-    });
+    if (!(await page.evaluate<boolean>("'axe' in window"))) await page.evaluate(axeSource);
+    const violations = await page.evaluate<string[]>(AXE_RUN);
     expect(violations, `axe on ${label} (${scheme})`).toEqual([]);
   }
   await page.emulateMedia({ colorScheme: 'light' });
 }
+
+/** Runs in the page (a string: this file is type-checked without the DOM's types): each violation and where. */
+const AXE_RUN = `(async () => {
+  const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } });
+  return r.violations.map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ') + ' in ' + document.querySelector(n.target.join(' '))?.parentElement?.outerHTML.slice(0, 400)).join(', '));
+})()`;
 
 const heading = (page: Page, name: string | RegExp) => page.getByRole('heading', { level: 1, name }).waitFor();
 
@@ -217,7 +214,7 @@ describe('in Chromium', { timeout: 90_000 }, () => {
     await prose.getByRole('heading', { name: 'Scales' }).waitFor();
     expect(await prose.locator('strong').first().textContent()).toBe('scale');
     expect(await prose.locator('script, img[onerror], [onerror]').count()).toBe(0);
-    expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.evaluate('window.__xss')).toBeUndefined();
     expect(await prose.getByRole('link', { name: 'a good one' }).getAttribute('href')).toBe('https://example.org/maps');
     expect((await prose.locator('a').allTextContents()).join()).toContain('a bad link');
     expect(await prose.locator('a[href^="javascript"]').count()).toBe(0);
@@ -246,10 +243,10 @@ describe('in Chromium', { timeout: 90_000 }, () => {
     expect(await page.getByRole('switch', { name: 'Dark theme' }).isChecked()).toBe(false);
     await page.locator('label.switch').click();
     expect(await page.getByRole('switch', { name: 'Dark theme' }).isChecked()).toBe(true);
-    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
     await page.reload();
     await heading(page, 'My learning');
-    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
     await context.close();
     expect(problems).toEqual([]);
   });
@@ -262,7 +259,7 @@ describe('in Chromium', { timeout: 90_000 }, () => {
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await heading(page, 'My learning');
-    const noOverflow = async (label: string) => expect(await page.evaluate(() => document.documentElement.scrollWidth), label).toBeLessThanOrEqual(360);
+    const noOverflow = async (label: string) => expect(await page.evaluate<number>('document.documentElement.scrollWidth'), label).toBeLessThanOrEqual(360);
     await noOverflow('dashboard');
     await axe(page, 'dashboard (phone)');
 
@@ -307,14 +304,13 @@ describe('in Chromium', { timeout: 90_000 }, () => {
     const { context, page } = await newPage();
     await page.goto('/signin');
     await heading(page, 'Sign in');
-    await page.evaluate(() => {
-      for (const type of ['pointerdown', 'mousedown']) window.addEventListener(type, () => ((window as { __pointer?: boolean }).__pointer = true), true);
-    });
+    await page.evaluate("for (const type of ['pointerdown', 'mousedown']) window.addEventListener(type, () => (window.__pointer = true), true)");
     const focused = () =>
-      page.evaluate(() => {
-        const el = document.activeElement as HTMLElement | null;
+      page.evaluate<{ name: string; outline: string }>(`(() => {
+        const el = document.activeElement;
         return { name: el?.getAttribute('name') ?? el?.textContent ?? '', outline: el ? getComputedStyle(el).outlineStyle : 'none' };
-      });
+      })()`);
+
     for (let i = 0; i < 30 && (await focused()).name !== 'email'; i++) await page.keyboard.press('Tab');
     expect((await focused()).name).toBe('email');
     expect((await focused()).outline).not.toBe('none');
@@ -326,8 +322,8 @@ describe('in Chromium', { timeout: 90_000 }, () => {
     await page.keyboard.press('Enter');
     await heading(page, 'My learning');
     // Focus moved to the new page's heading.
-    await page.waitForFunction(() => document.activeElement?.tagName === 'H1', undefined, { timeout: 5_000 });
-    expect(await page.evaluate(() => (window as { __pointer?: boolean }).__pointer ?? false)).toBe(false);
+    await page.waitForFunction("document.activeElement?.tagName === 'H1'", undefined, { timeout: 5_000 });
+    expect(await page.evaluate('window.__pointer ?? false')).toBe(false);
     await context.close();
     expect(problems).toEqual([]);
   });
@@ -336,7 +332,7 @@ describe('in Chromium', { timeout: 90_000 }, () => {
     const { context, page } = await newPage({ locale: 'fr-FR' });
     await page.goto('/signin');
     await heading(page, 'Connexion');
-    expect(await page.evaluate(() => document.documentElement.lang)).toBe('fr');
+    expect(await page.evaluate('document.documentElement.lang')).toBe('fr');
     await page.getByLabel('Adresse e-mail').fill('learner@web.test');
     await page.getByLabel('Mot de passe').fill('not the password');
     await page.getByRole('button', { name: 'Se connecter' }).last().click();
