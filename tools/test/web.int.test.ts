@@ -247,6 +247,12 @@ describe('in Chromium', { timeout: 90_000 }, () => {
     await page.reload();
     await heading(page, 'My learning');
     expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
+    await axe(page, 'dashboard (dark picked)');
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await heading(page, 'Course catalogue');
+    await page.getByRole('link', { name: 'Sign in' }).first().waitFor();
+    expect(await page.evaluate('localStorage.getItem("lms.session")')).toBeNull();
     await context.close();
     expect(problems).toEqual([]);
   });

@@ -35,7 +35,11 @@ function ThemeSwitch() {
 function LanguagePicker() {
   const { t, locale, setLocale } = useI18n();
   const session = useSession();
-  const save = useMutation({ mutationFn: (l: Locale) => api.users.updateMe.mutate({ locale: l }) });
+  const queryClient = useQueryClient();
+  const save = useMutation({
+    mutationFn: (l: Locale) => api.users.updateMe.mutate({ locale: l }),
+    onSuccess: (profile) => queryClient.setQueryData(['me', profile.id], profile),
+  });
   return (
     <label className="inline-field">
       <span>{t('language')}</span>

@@ -3,7 +3,7 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { RouterProvider } from '@tanstack/react-router';
 import { errorData } from '@lms/client';
-import { StrictMode, useMemo, useState } from 'react';
+import { StrictMode, useEffect, useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { onSessionExpired } from './api.ts';
 import { I18nContext, initialLocale, makeI18n, type Locale } from './i18n.ts';
@@ -37,7 +37,9 @@ onSessionExpired(() => {
 function Root() {
   const [locale, setLocale] = useState<Locale>(initialLocale);
   const i18n = useMemo(() => makeI18n(locale, setLocale), [locale]);
-  document.documentElement.lang = locale;
+  useEffect(() => {
+    document.documentElement.lang = locale;
+  }, [locale]);
   return (
     <I18nContext.Provider value={i18n}>
       <QueryClientProvider client={queryClient}>
