@@ -14,6 +14,7 @@ import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totpAt } from '../../services/auth/src/domain/totp.ts';
 import { ensureWeb } from '../build-web.mjs';
 import { SERVICES } from '../services.ts';
 import { defined } from './support.ts';
@@ -330,6 +331,32 @@ describe('in Chromium', { timeout: 90_000 }, () => {
     // Focus moved to the new page's heading.
     await page.waitForFunction("document.activeElement?.tagName === 'H1'", undefined, { timeout: 5_000 });
     expect(await page.evaluate('window.__pointer ?? false')).toBe(false);
+    await context.close();
+    expect(problems).toEqual([]);
+  });
+
+  it('asks for the authenticator code when the account uses two-step sign-in', async () => {
+    const anon = createLmsClient({ url: base });
+    const s = await anon.auth.register.mutate({ email: 'totp@web.test', password: PASSWORD, displayName: 'Two Step' });
+    const api = createLmsClient({ url: base, token: s.accessToken });
+    const { secret } = await api.auth.mfaEnrol.mutate({ password: PASSWORD });
+    await api.auth.mfaConfirm.mutate({ code: totpAt(secret, Date.now()) });
+
+    const { context, page } = await newPage();
+    await page.goto('/signin');
+    await heading(page, 'Sign in');
+    await page.getByLabel('Email').fill('totp@web.test');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).last().click();
+    await heading(page, 'Two-step sign-in');
+    await axe(page, 'sign in (TOTP step)');
+    await page.getByLabel('Code from your authenticator app').fill('000000');
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('alert').filter({ hasText: 'This code is not right.' }).waitFor();
+    // The enrolment used this time step's code; the next step's is accepted (one step of drift).
+    await page.getByLabel('Code from your authenticator app').fill(totpAt(secret, Date.now() + 30_000));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await heading(page, 'My learning');
     await context.close();
     expect(problems).toEqual([]);
   });

@@ -1,6 +1,6 @@
 // Sign in with email and password, then the TOTP step when the account asks for one (auth.login answers a challenge
 // instead of a session); afterwards back to where the person was.
-import { needsSecondFactor } from '@lms/client';
+import { errorCode, needsSecondFactor } from '@lms/client';
 import type { Session } from '@lms/contracts';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { getRouteApi, Link, useNavigate } from '@tanstack/react-router';
@@ -56,7 +56,12 @@ export function SignIn() {
           }}
         >
           <Field label={t('mfaCode')} name="code" isRequired autoFocus inputMode="numeric" autoComplete="one-time-code" pattern="[0-9]{6}" maxLength={6} />
-          <ErrorMessage error={verify.error ?? undefined} />
+          {/* INVALID_CREDENTIALS here is the code, not the password already accepted. */}
+          {errorCode(verify.error) === 'INVALID_CREDENTIALS' ? (
+            <ErrorMessage>{t('mfaWrongCode')}</ErrorMessage>
+          ) : (
+            <ErrorMessage error={verify.error ?? undefined} />
+          )}
           <Button type="submit" isPending={verify.isPending}>
             {t('mfaSubmit')}
           </Button>
