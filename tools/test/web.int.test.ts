@@ -152,6 +152,10 @@ describe('the gateway serves the web app', () => {
     expect(br.headers.get('vary')).toMatch(/Accept-Encoding/);
 
     // A client-side route asked for by a browser: the shell; by an API client: the JSON 404 as before.
+    const head = await fetch(`${base}/`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('cache-control')).toBe('no-cache');
+    expect((await fetch(`${base}${scripts[0]}`, { method: 'HEAD' })).headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     const deep = await fetch(`${base}/courses/${courseId}`, { headers: { accept: 'text/html,*/*' } });
     expect(deep.status).toBe(200);
     expect(deep.headers.get('cache-control')).toBe('no-cache');

@@ -28,7 +28,7 @@ import { notificationStreams } from './notifications-stream.js';
 import { restAliases } from './rest.js';
 import { buildTrpcRouter, type Forward } from './trpc.js';
 import { trpcHandler } from './trpc-http.js';
-import { serveAppShell, wantsAppShell, webAliases } from './web.js';
+import { serveUnrouted, webAliases } from './web.js';
 
 export { gatewaySettings, type GatewaySettings } from './config.js';
 
@@ -155,7 +155,7 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
     methods: {
       /** No route took it: a browser asking for one of the web app's pages gets the app's shell; anything else a 404. */
       send404(this: { [k: string]: unknown }, req: GatewayRequest, res: ServerResponse) {
-        if (wantsAppShell(req)) return serveAppShell(req, res);
+        if (serveUnrouted(req, res)) return;
         const base = (ApiGateway as ServiceSchema).methods?.send404;
         return base?.call(this, req, res) as unknown;
       },

@@ -25,6 +25,10 @@ export const WEB_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** The names of the hashed files under /assets, and how long they may be kept (a new build has new names). */
+const ASSET_NAME = /^[\w.-]+\.(js|css|svg|png|webp|woff2)$/;
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
 /** Paths of the API and the server's own pages: never answered with the app's shell, whatever the browser asks. */
 const NOT_THE_APP = /^\/(api|trpc|openapi\.json|docs|health|metrics|verify|\.well-known|credentials|assets)(\/|$)/;
 
@@ -94,10 +98,21 @@ export function wantsAppShell(req: GatewayRequest): boolean {
   return !NOT_THE_APP.test(url) && String(req.headers.accept ?? '').includes('text/html');
 }
 
-/** The app's shell for a client-side route (called for requests no route took, see gateway.service.ts). */
-export const serveAppShell = sendShell;
-
-const ASSET_NAME = /^[\w.-]+\.(js|css|svg|png|webp|woff2)$/;
+/**
+ * What no route took (moleculer-web's send404, gateway.service.ts): a HEAD of the app's own files (its aliases are
+ * GET only), or a browser asking for one of the app's pages. Answers whether it answered.
+ */
+export function serveUnrouted(req: GatewayRequest, res: ServerResponse): boolean {
+  const url = (req.originalUrl ?? req.url ?? '/').split('?')[0] ?? '/';
+  if (req.method === 'HEAD') {
+    if (url === '/') return (sendShell(req, res), true);
+    const asset = /^\/assets\/([^/]+)$/.exec(url)?.[1];
+    if (asset && ASSET_NAME.test(asset)) return sendFile(req, res, path.join(WEB_DIR, 'assets', asset), { 'Cache-Control': IMMUTABLE });
+  }
+  if (!wantsAppShell(req)) return false;
+  sendShell(req, res);
+  return true;
+}
 
 /** The web app at `/`: its shell, its hashed files under /assets (cached for a year: a new build has new names). */
 export function webAliases() {
@@ -105,7 +120,7 @@ export function webAliases() {
     'GET /': sendShell,
     'GET /assets/:file': (req: GatewayRequest, res: ServerResponse, next: (err?: unknown) => void) => {
       const name = pathParam(req, 'file');
-      if (!ASSET_NAME.test(name) || !sendFile(req, res, path.join(WEB_DIR, 'assets', name), { 'Cache-Control': 'public, max-age=31536000, immutable' })) {
+      if (!ASSET_NAME.test(name) || !sendFile(req, res, path.join(WEB_DIR, 'assets', name), { 'Cache-Control': IMMUTABLE })) {
         next(Object.assign(new Error('No such file'), { name: 'NotFoundError', code: 404, type: 'NOT_FOUND' }));
       }
     },
