@@ -2292,6 +2292,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/assignments/{assignmentId}/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List an assignment's groups
+         * @description tRPC: `assignments.groups` (query). Permission: `authenticated`.
+         */
+        get: operations["assignmentsGroups"];
+        /**
+         * Set an assignment's groups
+         * @description tRPC: `assignments.setGroups` (mutation). Permission: `authenticated`.
+         */
+        put: operations["assignmentsSetGroups"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/submissions/{submissionId}/grade-changes": {
         parameters: {
             query?: never;
@@ -3974,6 +3998,7 @@ export interface components {
             latePolicy: components["schemas"]["LatePolicy"] | null;
             allowResubmission: boolean;
             anonymousMarking: boolean;
+            groupSubmission: boolean;
             passPercent: number | null;
             published: boolean;
             maxPoints: number;
@@ -4010,6 +4035,12 @@ export interface components {
             id: string;
             /** Format: uuid */
             assignmentId: string;
+            group: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+                memberIds: string[];
+            } | null;
             version: number;
             versions: {
                 version: number;
@@ -4053,6 +4084,8 @@ export interface components {
             assignmentId: string;
             participant: string;
             userId: string | null;
+            displayName: string | null;
+            group: components["schemas"]["AssignmentGroup"] | null;
             /** @enum {string} */
             state: "not_marked" | "in_marking" | "ready_for_release" | "released";
             version: number;
@@ -4067,6 +4100,16 @@ export interface components {
             }[];
             grade: components["schemas"]["AssignmentGrade"] | null;
         };
+        AssignmentGroup: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            members: {
+                /** Format: uuid */
+                userId: string;
+                displayName: string | null;
+            }[];
+        };
         CredentialSummary: {
             /** Format: uuid */
             id: string;
@@ -4079,10 +4122,12 @@ export interface components {
             learnerName: string;
             /** Format: date-time */
             issuedAt: string;
+            validUntil: string | null;
             /** @enum {string} */
-            status: "active" | "revoked";
+            status: "active" | "revoked" | "expired";
             revokedAt: string | null;
             revocationReason: string | null;
+            revocationReasonPublic: boolean;
             verifyUrl: string;
         };
         CredentialVerification: {
@@ -4093,6 +4138,7 @@ export interface components {
             learnerName: string | null;
             course: string | null;
             issuedAt: string | null;
+            validUntil: string | null;
             issuer: string | null;
             revocationReason: string | null;
             checks: {
@@ -10702,6 +10748,8 @@ export interface operations {
                     allowResubmission?: boolean;
                     /** @default false */
                     anonymousMarking?: boolean;
+                    /** @default false */
+                    groupSubmission?: boolean;
                     /** @default null */
                     passPercent?: number | null;
                     /** @default false */
@@ -10864,6 +10912,8 @@ export interface operations {
                     allowResubmission?: boolean;
                     /** @default false */
                     anonymousMarking?: boolean;
+                    /** @default false */
+                    groupSubmission?: boolean;
                     /** @default null */
                     passPercent?: number | null;
                     /** @default false */
@@ -11034,6 +11084,7 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             422: components["responses"]["Error422"];
             429: components["responses"]["Error429"];
             431: components["responses"]["Error431"];
@@ -11137,6 +11188,98 @@ export interface operations {
                 content: {
                     "application/json": {
                         released: string[];
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assignmentsGroups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                assignmentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["AssignmentGroup"][];
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    assignmentsSetGroups: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                assignmentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    groups: {
+                        /** Format: uuid */
+                        id?: string;
+                        name: string;
+                        memberIds: string[];
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["AssignmentGroup"][];
                     };
                 };
             };
@@ -11371,6 +11514,8 @@ export interface operations {
             content: {
                 "application/json": {
                     reason: string;
+                    /** @default false */
+                    reasonPublic?: boolean;
                 };
             };
         };

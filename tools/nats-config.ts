@@ -136,9 +136,9 @@ export const natsRoles: Record<string, NatsRole> = {
     events: [],
   },
   assignments: {
-    note: "assignments: assessment events of assignments (item changed, submitted, graded); it checks course roles and that submitted files are the submitter's.",
+    note: "assignments: assessment events of assignments (item changed, submitted, graded); it checks course roles and that submitted files are the submitter's,\n    # grants the graders (and group members) read of them, and reads the names markers see.",
     services: ['assignments'],
-    calls: [coursesInternal.roleOf, filesInternal.describe],
+    calls: [coursesInternal.roleOf, filesInternal.describe, filesInternal.grantRead, usersInternal.summaries],
     broadcastsTo: [],
     events: ['lms.assessment.>'],
   },

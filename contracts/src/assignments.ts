@@ -56,6 +56,8 @@ const settings = {
   latePolicy: latePolicy.nullable(),
   allowResubmission: z.boolean(),
   anonymousMarking: z.boolean(),
+  /** Learners hand in as a group (the assignment's groups, set by the staff): one submission per group, its grade every member's. */
+  groupSubmission: z.boolean(),
   passPercent: z.number().min(0).max(100).nullable(),
   published: z.boolean(),
 };
@@ -85,6 +87,7 @@ const authored = z.object({
   latePolicy: latePolicy.nullable().default(null),
   allowResubmission: z.boolean().default(false),
   anonymousMarking: z.boolean().default(false),
+  groupSubmission: z.boolean().default(false),
   passPercent: z.number().min(0).max(100).nullable().default(null),
   published: z.boolean().default(false),
   rubric: rubricInput.nullable().default(null),
@@ -122,11 +125,24 @@ export const assignmentGrade = z
   })
   .meta({ id: 'AssignmentGrade' });
 
-/** A learner's own submission: the grade and feedback only once released. */
+const groupId = z.uuid();
+
+/** A group of a group assignment, as the staff see it: names of members (null for an erased user or one without a profile). */
+export const assignmentGroup = z
+  .object({
+    id: groupId,
+    name: z.string(),
+    members: z.array(z.object({ userId: z.uuid(), displayName: z.string().nullable() })),
+  })
+  .meta({ id: 'AssignmentGroup' });
+
+/** A learner's own submission (their group's, on a group assignment): the grade and feedback only once released. */
 export const mySubmission = z
   .object({
     id: submissionId,
     assignmentId,
+    /** The group it is the submission of (group assignments), with its members' ids. */
+    group: z.object({ id: groupId, name: z.string(), memberIds: z.array(z.uuid()) }).nullable(),
     version: z.number().int(),
     versions: z.array(submissionVersion),
     status: z.enum(['submitted', 'graded']),
@@ -134,13 +150,20 @@ export const mySubmission = z
   })
   .meta({ id: 'MySubmission' });
 
-/** What the staff see: while marking is anonymous and the grade unreleased, a stable "Participant N" and no user id. */
+/**
+ * What the staff see: the learner's name (or the group with its members' names). While marking is anonymous and the
+ * grade unreleased: a stable "Participant N" as the name, and no user id, group or member.
+ */
 export const staffSubmission = z
   .object({
     id: submissionId,
     assignmentId,
     participant: z.string(),
+    /** The learner's user id (null: anonymous, or a group's submission). */
     userId: z.uuid().nullable(),
+    /** The learner's (or group's) name; "Participant N" while anonymous; null for an erased user. */
+    displayName: z.string().nullable(),
+    group: assignmentGroup.nullable(),
     state: markingState,
     version: z.number().int(),
     versions: z.array(submissionVersion),
@@ -205,7 +228,7 @@ export const assignments = domain('assignments', {
     permission: 'authenticated',
     rest: { method: 'POST', path: '/assignments/{assignmentId}/submissions', status: 201 },
     summary: 'Submit an assignment',
-    errors: ['NOT_FOUND', 'SUBMISSION_CLOSED'],
+    errors: ['NOT_FOUND', 'SUBMISSION_CLOSED', 'NOT_IN_GROUP'],
   }),
   mySubmission: query({
     input: z.object({ assignmentId }),
@@ -213,7 +236,7 @@ export const assignments = domain('assignments', {
     permission: 'authenticated',
     rest: { method: 'GET', path: '/assignments/{assignmentId}/submissions/mine' },
     summary: 'My submission (grade and feedback once released)',
-    errors: ['NOT_FOUND'],
+    errors: ['NOT_FOUND', 'NOT_IN_GROUP'],
   }),
   /** The submissions to mark (course:grade), anonymised while marking is anonymous and unreleased. */
   submissions: query({
@@ -251,6 +274,31 @@ export const assignments = domain('assignments', {
     permission: 'authenticated',
     rest: { method: 'POST', path: '/assignments/{assignmentId}/release' },
     summary: 'Release grades',
+    errors: ['NOT_FOUND'],
+  }),
+  /**
+   * Set the groups of a group assignment (course:edit), all of them: a group given with its `id` keeps it, one
+   * without is new, one left out is deleted (CONFLICT if it has handed in). Members must be learners of the course,
+   * each in one group at most.
+   */
+  setGroups: mutation({
+    input: z.object({
+      assignmentId,
+      groups: z.array(z.object({ id: groupId.optional(), name: z.string().trim().min(1).max(100), memberIds: z.array(z.uuid()).max(100) })).max(200),
+    }),
+    output: z.object({ items: z.array(assignmentGroup) }),
+    permission: 'authenticated',
+    rest: { method: 'PUT', path: '/assignments/{assignmentId}/groups' },
+    summary: "Set an assignment's groups",
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  }),
+  /** The groups of an assignment with their members' names (course staff). */
+  groups: query({
+    input: z.object({ assignmentId }),
+    output: z.object({ items: z.array(assignmentGroup) }),
+    permission: 'authenticated',
+    rest: { method: 'GET', path: '/assignments/{assignmentId}/groups' },
+    summary: "List an assignment's groups",
     errors: ['NOT_FOUND'],
   }),
   /** Every change of a released grade: who, when, before, after and why (course:grade). */

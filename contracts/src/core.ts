@@ -210,6 +210,8 @@ export const errorCodes = {
   SUBMISSION_CLOSED: 409,
   /** A released grade changes only with a reason (it is audited). */
   GRADE_RELEASED: 409,
+  /** A group assignment, and the learner is in none of its groups: the staff must put them in one first. */
+  NOT_IN_GROUP: 409,
   /** A question in use cannot be deleted or a quiz with attempts cannot change structure this way. */
   IN_USE: 409,
   /** A GIFT, QTI or CSV document that cannot be read; `details.errors` lists line/item and message. */

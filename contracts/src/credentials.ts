@@ -23,9 +23,14 @@ export const credentialSummary = z
     courseTitle: z.string(),
     learnerName: z.string(),
     issuedAt: isoDate,
-    status: z.enum(['active', 'revoked']),
+    /** When it expires; null: never. */
+    validUntil: isoDate.nullable(),
+    status: z.enum(['active', 'revoked', 'expired']),
     revokedAt: isoDate.nullable(),
+    /** The reason the admin gave (the learner and admins see it; verification shows it only when public). */
     revocationReason: z.string().nullable(),
+    revocationReasonPublic: z.boolean(),
+    /** The public verification page (HTML, no account needed); the QR code on the PDF points to it. */
     verifyUrl: z.string(),
   })
   .meta({ id: 'CredentialSummary' });
@@ -39,7 +44,10 @@ export const verification = z
     learnerName: z.string().nullable(),
     course: z.string().nullable(),
     issuedAt: isoDate.nullable(),
+    /** When it expires (then `status` is `expired`); null: never, or unknown. */
+    validUntil: isoDate.nullable(),
     issuer: z.string().nullable(),
+    /** Only when revoked and the revocation made its reason public. */
     revocationReason: z.string().nullable(),
     /** What was checked: the JWT's signature with the issuer key, and the credential's bit in the status list. */
     checks: z.object({ signature: z.boolean(), statusList: z.boolean() }),
@@ -83,9 +91,14 @@ export const credentials = domain('credentials', {
     summary: 'A certificate as PDF',
     errors: ['NOT_FOUND'],
   }),
-  /** Revoke a certificate (admins): its bit in the status list is set, verification then answers `revoked`. */
+  /** Revoke a certificate (admins) with a reason, private unless `reasonPublic`: its bit in the status list is set, verification then answers `revoked`. */
   revoke: mutation({
-    input: z.object({ id: z.uuid(), reason: z.string().trim().min(1).max(500) }),
+    input: z.object({
+      id: z.uuid(),
+      reason: z.string().trim().min(1).max(500),
+      /** Show the reason on the public verification (page and JSON); by default only the learner and admins see it. */
+      reasonPublic: z.boolean().default(false),
+    }),
     output: credentialSummary,
     permission: 'users:manage',
     rest: { method: 'POST', path: '/credentials/{id}/revoke' },

@@ -107,6 +107,23 @@ export const filesInternal = domain('files', {
     summary: 'Describe a file',
     errors: ['NOT_FOUND'],
   }),
+  /**
+   * Lets others read files a user handed in somewhere (an assignment submission): the staff of `courseId` who may
+   * grade (`course:grade`), and the named users (the other members of a group). Every file must be `ownerId`'s own
+   * (NOT_FOUND otherwise, nothing granted). Only the assignments service's NATS role may call it; never at the edge.
+   */
+  grantRead: mutation({
+    input: z.object({
+      fileIds: z.array(fileId).min(1).max(20),
+      ownerId: z.uuid(),
+      courseId: z.uuid().optional(),
+      userIds: z.array(z.uuid()).max(500).default([]),
+    }),
+    output: z.object({ granted: z.literal(true) }),
+    permission: 'internal',
+    summary: 'Grant read of files',
+    errors: ['NOT_FOUND'],
+  }),
   /** Where a readable version's bytes are, for the gateway to stream them out; checks access or a signature. */
   openForRead: query({
     input: z.object({

@@ -29,10 +29,13 @@ export const { values: args } = parseArgs({
     rate: { type: 'string', default: '80' },
     gateways: { type: 'string', default: '2' },
     settle: { type: 'string', default: '8' },
+    // The fixed-rate (tail latency) phase of the HTTP bench, seconds.
+    tail: { type: 'string', default: '60' },
     'no-write': { type: 'boolean' },
   },
 });
 export const SECONDS = Number(args.seconds);
+export const TAIL_SECONDS = Number(args.tail);
 export const root = path.resolve(import.meta.dirname, '../..');
 export const quiet = { debug() {}, info() {}, warn() {}, error: (...a: unknown[]) => console.error(...a) };
 export const children: ChildProcess[] = [];
@@ -91,7 +94,13 @@ export function start(args: string[], env: Record<string, string>): ChildProcess
   const flags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : [];
   // BENCH_COMPILED=1: LMS nodes run the build output (dist/cli.mjs, as in production) instead of the sources.
   const entry = process.env.BENCH_COMPILED && args[0] === 'tools/cli.ts' ? ['dist/cli.mjs', ...args.slice(1)] : ['--import', 'tsx', ...args];
-  const child = spawn(process.execPath, [...prof, ...flags, ...entry], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  // BENCH_PERF_DIR (in env or the bench's own): each process logs its GC and event-loop delay per second there (perf-probe.mjs).
+  const probe = (env.BENCH_PERF_DIR ?? process.env.BENCH_PERF_DIR) ? ['--import', path.join(root, 'tools/bench/perf-probe.mjs')] : [];
+  const child = spawn(process.execPath, [...prof, ...flags, ...probe, ...entry], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   children.push(child);
   return child;
 }
@@ -115,6 +124,10 @@ export interface Metrics {
   dashboardP95?: number;
   ratio?: number;
   p95at500?: number;
+  p99at500?: number;
+  p999at500?: number;
+  /** Events: the LMS as a fraction of the like-for-like baseline. */
+  eventsRatio?: number;
   eventsPerSec?: number;
   p99at5000?: number;
 }

@@ -8,6 +8,18 @@ export interface LoadResult {
   p50: number;
   p95: number;
   p99: number;
+  p999: number;
+  /** Open loop only: when each request was due (epoch ms) and its latency, for per-second windows. */
+  samples?: Array<[number, number]>;
+}
+
+/** One second of an open-loop run: its requests' p99 and slowest. */
+export interface Window {
+  /** Start of the second, epoch ms. */
+  at: number;
+  requests: number;
+  p99: number;
+  max: number;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -26,7 +38,25 @@ export function summarize(latencies: number[], errors: number, seconds: number):
     p50: percentile(arr, 50),
     p95: percentile(arr, 95),
     p99: percentile(arr, 99),
+    p999: percentile(arr, 99.9),
   };
+}
+
+/** The run cut into one-second windows by when requests were due, worst (highest p99) first. */
+export function windows(samples: ReadonlyArray<[number, number]>): Window[] {
+  const by = new Map<number, number[]>();
+  for (const [due, ms] of samples) {
+    const at = Math.floor(due / 1000) * 1000;
+    let list = by.get(at);
+    if (!list) by.set(at, (list = []));
+    list.push(ms);
+  }
+  return [...by.entries()]
+    .map(([at, ms]) => {
+      const sorted = ms.sort((a, b) => a - b);
+      return { at, requests: sorted.length, p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN };
+    })
+    .sort((a, b) => b.p99 - a.p99);
 }
 
 function once(agent: http.Agent, url: URL, headers: Record<string, string>): Promise<number> {
@@ -67,6 +97,7 @@ export async function openLoop(target: string, headers: Record<string, string>, 
   const url = new URL(target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const latencies: number[] = [];
+  const samples: Array<[number, number]> = [];
   let errors = 0;
   const total = Math.round(rate * seconds);
   const started = performance.now();
@@ -80,8 +111,10 @@ export async function openLoop(target: string, headers: Record<string, string>, 
     inflight.push(
       once(agent, url, headers).then(
         (status) => {
-          if (status === 200) latencies.push(performance.now() - from);
-          else errors++;
+          if (status !== 200) return void errors++;
+          const ms = performance.now() - from;
+          latencies.push(ms);
+          samples.push([performance.timeOrigin + due, ms]);
         },
         () => void errors++,
       ),
@@ -89,5 +122,5 @@ export async function openLoop(target: string, headers: Record<string, string>, 
   }
   await Promise.all(inflight);
   agent.destroy();
-  return summarize(latencies, errors, (performance.now() - started) / 1000);
+  return { ...summarize(latencies, errors, (performance.now() - started) / 1000), samples };
 }

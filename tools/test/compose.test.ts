@@ -74,6 +74,16 @@ describe('docker-compose.yml', () => {
     expect(services.migrate.command).toEqual(['migrate']);
   });
 
+  it('requires the data key of every service that seals secrets (no key kept beside what it seals in production)', () => {
+    for (const [name, s] of lmsNodes) {
+      for (const svc of String(s.command[2]).split(',')) {
+        const declared = Object.keys(SERVICES[svc]?.env?.shape ?? {}).filter((v) => v.endsWith('_DATA_KEY'));
+        for (const v of declared) expect(String(s.environment[v]), `${name} ${v}`).toMatch(new RegExp(`^\\$\\{${v}:\\?`));
+      }
+    }
+    expect(String(services.credentials.environment.CREDENTIALS_DATA_KEY)).toMatch(/^\$\{CREDENTIALS_DATA_KEY:\?/);
+  });
+
   it('joins every node to NATS as its own role, with that role’s password', () => {
     const conf = fs.readFileSync(path.join(root, 'infra/nats/nats.conf'), 'utf8');
     const roles = new Map([...conf.matchAll(/\{ user: (\w+), password: \$(\w+)/g)].map((m) => [defined(m[1]), defined(m[2])]));

@@ -29,6 +29,8 @@ interface Fixtures {
   announcementId: string;
   assignmentId: string;
   submissionId: string;
+  /** The file the admin (a learner of the published course) handed in with their submission. */
+  workFileId: string;
   /** The owner's certificate of the published course. */
   credentialId: string;
   bankId: string;
@@ -192,6 +194,9 @@ const matrix: Record<string, Rule> = {
   'assignments.grade': { deny: courseStaff, hidden: strangers, input: (fx) => ({ submissionId: fx.submissionId, points: 1 }) },
   'assignments.release': { deny: courseStaff, hidden: strangers, input: (fx) => ({ assignmentId: fx.assignmentId, submissionIds: [] }) },
   'assignments.gradeChanges': { deny: courseStaff, hidden: strangers, input: (fx) => ({ submissionId: fx.submissionId }) },
+  // Groups: set by those who may edit the course (not the TA), listed by those who grade (the TA too).
+  'assignments.setGroups': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ assignmentId: fx.assignmentId, groups: [] }) },
+  'assignments.groups': { deny: courseStaff, hidden: strangers, input: (fx) => ({ assignmentId: fx.assignmentId }) },
   // Certificates: verification, the signed credential, the issuer's DID and the status list are public by design.
   'credentials.mine': { deny: signedIn },
   'credentials.verify': { deny: everyone, input: () => ({ code: 'AAAA-BBBB-CCCC-DDDD' }) },
@@ -336,13 +341,20 @@ beforeAll(async () => {
     base,
     'POST',
     `/api/v1/courses/${pub.body.id}/assignments`,
-    { title: 'Owner assignment', maxPoints: 10, published: true },
+    { title: 'Owner assignment', maxPoints: 10, published: true, submissionTypes: 'both' },
     ownerSession.accessToken,
   );
   expect(asg.status).toBe(201);
-  // The admin's enrolment makes them a learner of the course once courses has applied it.
+  // The admin's enrolment makes them a learner of the course once courses has applied it; they hand in a file of theirs.
+  const work = await fetch(`${base}/api/v1/files`, {
+    method: 'POST',
+    body: 'learner work file',
+    headers: { authorization: `Bearer ${adminToken}`, 'x-filename': 'work.txt', 'content-type': 'text/plain' },
+  });
+  expect(work.status).toBe(201);
+  const workFileId = ((await work.json()) as { id: string }).id;
   const handedIn = await waitFor(async () => {
-    const r = await http(base, 'POST', `/api/v1/assignments/${asg.body.id}/submissions`, { text: 'Learner work' }, adminToken);
+    const r = await http(base, 'POST', `/api/v1/assignments/${asg.body.id}/submissions`, { text: 'Learner work', fileIds: [workFileId] }, adminToken);
     return r.status === 201 && (r.body as { id: string });
   });
   const credential = credentialsInternal.issue.output.parse(
@@ -399,6 +411,7 @@ beforeAll(async () => {
   );
   expect(gradeItem.status).toBe(201);
   fx = {
+    workFileId,
     assignmentId: asg.body.id,
     submissionId: handedIn.id,
     credentialId: credential.credentialId,
@@ -424,7 +437,8 @@ beforeAll(async () => {
     publishedLessonId: pl.body.id,
     enrollmentId: enr.body.id,
   };
-});
+  // Every service in one node and some forty requests: ~50 s on a loaded 2-core machine, near the 60 s default.
+}, 180_000);
 afterAll(() => node?.stop());
 
 function request(c: AnyProcedure, input: Record<string, unknown>): [string, string, unknown] {
@@ -448,7 +462,8 @@ describe('access matrix', () => {
     expect(missing).toEqual([]);
   });
 
-  it('refuses every denied actor on every operation, on the resource of another user', async () => {
+  // Several hundred requests: past the 30 s default on a loaded 2-core machine.
+  it('refuses every denied actor on every operation, on the resource of another user', { timeout: 180_000 }, async () => {
     const successes: string[] = [];
     for (const c of allProcedures().filter((p) => p.rest)) {
       const rule = defined(matrix[c.action]);
@@ -489,6 +504,17 @@ describe('access matrix', () => {
     expect(
       (await http(base, 'GET', `/api/v1/courses/${fx.draftId}/announcements`, undefined, owner.accessToken)).body.items.map((i: { title: string }) => i.title),
     ).toEqual(['Owner news']);
+  });
+  it("lets the course's graders (the TA) download a handed-in file, and nobody else who is not its owner: 404", async () => {
+    const download = (token: string | undefined) =>
+      fetch(`${base}/api/v1/files/${fx.workFileId}/content`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    const ta = await download(tokens.ta);
+    expect(ta.status).toBe(200);
+    expect(await ta.text()).toBe('learner work file');
+    for (const actor of strangers) expect((await download(tokens[actor])).status, actor).toBe(404);
+    expect((await download(undefined)).status).toBe(401);
+    // Read, never change.
+    expect((await http(base, 'DELETE', `/api/v1/files/${fx.workFileId}`, undefined, tokens.ta)).status).toBe(403);
   });
   it('answers 404, never 403, to whoever cannot see the course, on everything course-scoped outside the matrix', async () => {
     const body = (r: { status: number; body: { error?: { code: string; message: string } } }) => [r.status, r.body.error?.code];

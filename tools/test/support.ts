@@ -264,7 +264,12 @@ async function tableBacklog(p: Pipeline): Promise<number> {
   return (await run(counts.join(' union all '))).reduce((sum, r) => sum + Number(r.n), 0);
 }
 
-/** Messages of the namespace's streams not yet delivered, or delivered and not yet acknowledged, over every consumer. */
+/**
+ * Messages of the namespace's streams not yet delivered, or delivered and not yet acknowledged, over every consumer
+ * group (durable consumer). An ephemeral consumer (an ordered consumer a test reads a stream with, nats.js's
+ * `js.consumers.get(stream)`) is no part of the pipeline: it outlives its reader for a while and counts every message
+ * published after it as pending, so that waiting on it never settles.
+ */
 async function consumerBacklog(namespace: string, only?: string[], nats: Pipeline['nats'] = { servers: NATS_URL }): Promise<number> {
   const { connect } = await import('nats');
   const nc = await connect({ ...nats, servers: nats.servers.split(',') });
@@ -274,6 +279,7 @@ async function consumerBacklog(namespace: string, only?: string[], nats: Pipelin
     for (const stream of await jsm.streams.names().next()) {
       if (!stream.startsWith(`${namespace.toUpperCase()}_`)) continue;
       for (const c of await jsm.consumers.list(stream).next()) {
+        if (!c.config.durable_name) continue;
         if (only && !only.some((prefix) => c.name.startsWith(prefix))) continue;
         backlog += c.num_pending + c.num_ack_pending;
       }
@@ -285,7 +291,7 @@ async function consumerBacklog(namespace: string, only?: string[], nats: Pipelin
 }
 
 /**
- * Waits until the event pipeline has nothing left in flight: every outbox empty, (on JetStream) every consumer
+ * Waits until the event pipeline has nothing left in flight: every outbox empty, (on JetStream) every consumer group
  * of the namespace with nothing pending or unacknowledged, and no background work due (WORK_QUEUES) — twice in a
  * row, since a consumer can write a new outbox row between the two looks. The embedded transport has no queue of its own: a relay deletes an outbox row
  * only after every local consumer applied (or dead-lettered) it, so empty outboxes mean it is idle.

@@ -1,5 +1,6 @@
 import type { LatePolicy, MarkingState, Rubric } from '@lms/contracts';
 import type { JsonColumn } from '@lms/runtime';
+import { randomUUID } from 'node:crypto';
 import { sql, type ColumnType, type Generated, type Kysely, type Selectable } from 'kysely';
 
 export interface Selection {
@@ -30,6 +31,7 @@ export interface AssignmentsDB {
     late_policy: JsonColumn<LatePolicy | null>;
     allow_resubmission: boolean;
     anonymous_marking: boolean;
+    group_submission: boolean;
     pass_percent: number | null;
     published: boolean;
     rubric: JsonColumn<Rubric | null>;
@@ -40,7 +42,10 @@ export interface AssignmentsDB {
     id: string;
     assignment_id: string;
     course_id: string;
-    user_id: string;
+    /** The learner's; null on a group's submission. */
+    user_id: string | null;
+    /** The group's (group assignments); null on a learner's own. */
+    group_id: ColumnType<string | null, string | null | undefined, never>;
     participant_no: number;
     version: number;
     state: Generated<MarkingState>;
@@ -63,6 +68,19 @@ export interface AssignmentsDB {
     submitted_at: Date;
     late_seconds: number;
   };
+  groups: {
+    id: string;
+    assignment_id: string;
+    name: string;
+    created_at: Generated<Date>;
+  };
+  group_members: {
+    /** The member's attempt id in the assessment events of the group's submission. */
+    id: string;
+    assignment_id: string;
+    group_id: string;
+    user_id: string;
+  };
   grade_changes: {
     id: Generated<number>;
     submission_id: string;
@@ -77,6 +95,8 @@ export interface AssignmentsDB {
 export type AssignmentRow = Selectable<AssignmentsDB['assignments']>;
 export type SubmissionRow = Selectable<AssignmentsDB['submissions']>;
 export type VersionRow = Selectable<AssignmentsDB['submission_versions']>;
+export type GroupRow = Selectable<AssignmentsDB['groups']>;
+export type MemberRow = Selectable<AssignmentsDB['group_members']>;
 
 export interface AssignmentValues {
   title: string;
@@ -88,6 +108,7 @@ export interface AssignmentValues {
   latePolicy: LatePolicy | null;
   allowResubmission: boolean;
   anonymousMarking: boolean;
+  groupSubmission: boolean;
   passPercent: number | null;
   published: boolean;
   rubric: Rubric | null;
@@ -114,6 +135,7 @@ const columns = (v: AssignmentValues) => ({
   late_policy: JSON.stringify(v.latePolicy),
   allow_resubmission: v.allowResubmission,
   anonymous_marking: v.anonymousMarking,
+  group_submission: v.groupSubmission,
   pass_percent: v.passPercent,
   published: v.published,
   rubric: JSON.stringify(v.rubric),
@@ -167,8 +189,20 @@ export class AssignmentsRepository {
     return this.db.selectFrom('submissions').selectAll().where('assignment_id', '=', assignmentId).where('user_id', '=', userId).executeTakeFirst();
   }
 
-  /** A first submission: the next participant number of the assignment (call with the assignment locked). */
-  async createSubmission(s: { id: string; assignmentId: string; courseId: string; userId: string }): Promise<SubmissionRow> {
+  async submissionOfGroup(assignmentId: string, groupId: string): Promise<SubmissionRow | undefined> {
+    return this.db.selectFrom('submissions').selectAll().where('assignment_id', '=', assignmentId).where('group_id', '=', groupId).executeTakeFirst();
+  }
+
+  /** Whether anything was handed in for the assignment. */
+  async hasSubmissions(assignmentId: string): Promise<boolean> {
+    return (await this.db.selectFrom('submissions').select('id').where('assignment_id', '=', assignmentId).limit(1).executeTakeFirst()) !== undefined;
+  }
+
+  /**
+   * A first submission, of a learner (`userId`) or of a group (`groupId`): the next participant number of the
+   * assignment (call with the assignment locked).
+   */
+  async createSubmission(s: { id: string; assignmentId: string; courseId: string; userId: string | null; groupId?: string }): Promise<SubmissionRow> {
     const { n } = await this.db
       .selectFrom('submissions')
       .select((eb) => eb.fn.coalesce(eb.fn.max('participant_no'), sql<number>`0`).as('n'))
@@ -181,6 +215,7 @@ export class AssignmentsRepository {
         assignment_id: s.assignmentId,
         course_id: s.courseId,
         user_id: s.userId,
+        group_id: s.groupId ?? null,
         participant_no: Number(n) + 1,
         version: 0,
         rubric_selections: 'null',
@@ -274,17 +309,114 @@ export class AssignmentsRepository {
     return q.returningAll().execute();
   }
 
-  /** A privacy export: the user's submissions with their versions and released grades. */
+  /** A privacy export: the user's submissions, and those of their groups. */
   async submissionsOfUser(userId: string): Promise<SubmissionRow[]> {
-    return this.db.selectFrom('submissions').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
+    const groups = this.db.selectFrom('group_members').select('group_id').where('user_id', '=', userId);
+    return this.db
+      .selectFrom('submissions')
+      .selectAll()
+      .where((eb) => eb.or([eb('user_id', '=', userId), eb('group_id', 'in', groups)]))
+      .orderBy('created_at')
+      .execute();
+  }
+
+  // --- groups ---
+
+  /** The user's membership in a group of the assignment. */
+  async membership(assignmentId: string, userId: string): Promise<(MemberRow & { name: string }) | undefined> {
+    return this.db
+      .selectFrom('group_members')
+      .innerJoin('groups', 'groups.id', 'group_members.group_id')
+      .selectAll('group_members')
+      .select('groups.name')
+      .where('group_members.assignment_id', '=', assignmentId)
+      .where('group_members.user_id', '=', userId)
+      .executeTakeFirst();
+  }
+
+  /** A member by their attempt id. */
+  async member(id: string): Promise<MemberRow | undefined> {
+    return this.db.selectFrom('group_members').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async groupsOf(assignmentId: string): Promise<GroupRow[]> {
+    return this.db.selectFrom('groups').selectAll().where('assignment_id', '=', assignmentId).orderBy('name').orderBy('id').limit(1000).execute();
+  }
+
+  async groupsById(ids: string[]): Promise<GroupRow[]> {
+    if (ids.length === 0) return [];
+    return this.db.selectFrom('groups').selectAll().where('id', 'in', ids).execute();
+  }
+
+  /** The members of the groups, in a stable order. */
+  async membersOf(groupIds: string[]): Promise<MemberRow[]> {
+    if (groupIds.length === 0) return [];
+    return this.db.selectFrom('group_members').selectAll().where('group_id', 'in', groupIds).orderBy('group_id').orderBy('user_id').execute();
+  }
+
+  /** The groups of the assignment that have handed in. */
+  async groupsWithSubmissions(assignmentId: string): Promise<Set<string>> {
+    const rows = await this.db
+      .selectFrom('submissions')
+      .select('group_id')
+      .where('assignment_id', '=', assignmentId)
+      .where('group_id', 'is not', null)
+      .execute();
+    return new Set(rows.flatMap((r) => (r.group_id ? [r.group_id] : [])));
   }
 
   /**
-   * Erasure: the user's submissions go (their versions and grade records with them); where they marked, their id
-   * leaves the grade. The records of changes to released grades keep the marker's id (an id only, the audit trail).
+   * Replaces the assignment's groups: groups left out go (with their members), the others are named as given; each
+   * member ends in the group given (a member who stays keeps their row, so their attempt id).
+   */
+  async setGroups(assignmentId: string, groups: { id: string; name: string; memberIds: string[] }[]): Promise<void> {
+    const keep = groups.map((g) => g.id);
+    let gone = this.db.deleteFrom('groups').where('assignment_id', '=', assignmentId);
+    if (keep.length) gone = gone.where('id', 'not in', keep);
+    await gone.execute();
+    for (const g of groups)
+      await this.db
+        .insertInto('groups')
+        .values({ id: g.id, assignment_id: assignmentId, name: g.name })
+        .onConflict((oc) => oc.column('id').doUpdateSet({ name: g.name }))
+        .execute();
+    const members = groups.flatMap((g) => g.memberIds.map((userId) => ({ userId, groupId: g.id })));
+    let left = this.db.deleteFrom('group_members').where('assignment_id', '=', assignmentId);
+    if (members.length)
+      left = left.where(
+        'user_id',
+        'not in',
+        members.map((m) => m.userId),
+      );
+    await left.execute();
+    for (const m of members)
+      await this.db
+        .insertInto('group_members')
+        .values({ id: randomUUID(), assignment_id: assignmentId, group_id: m.groupId, user_id: m.userId })
+        .onConflict((oc) => oc.columns(['assignment_id', 'user_id']).doUpdateSet({ group_id: m.groupId }))
+        .execute();
+  }
+
+  /**
+   * Erasure: the user's submissions go (their versions and grade records with them), and their group memberships;
+   * where they marked, their id leaves the grade. The records of changes to released grades keep the marker's id (an id only, the audit trail).
    */
   async eraseUser(userId: string): Promise<number> {
     const r = await this.db.deleteFrom('submissions').where('user_id', '=', userId).executeTakeFirst();
+    // They leave their groups; a group's submission goes too when no member is left (it was theirs alone).
+    const left = await this.db.deleteFrom('group_members').where('user_id', '=', userId).returning('group_id').execute();
+    if (left.length) {
+      const empty = await this.db
+        .deleteFrom('submissions')
+        .where(
+          'group_id',
+          'in',
+          left.map((m) => m.group_id),
+        )
+        .where((eb) => eb.not(eb.exists(eb.selectFrom('group_members').select('id').whereRef('group_members.group_id', '=', 'submissions.group_id'))))
+        .executeTakeFirst();
+      return Number(r.numDeletedRows) + Number(empty.numDeletedRows);
+    }
     await this.db.updateTable('submissions').set({ graded_by: null }).where('graded_by', '=', userId).execute();
     return Number(r.numDeletedRows);
   }

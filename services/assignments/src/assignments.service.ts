@@ -10,6 +10,7 @@ import {
   filesInternal,
   privacyExportContract,
   userEvents,
+  usersInternal,
   type Assignment,
   type CoursePermission,
   type InputOf,
@@ -22,11 +23,14 @@ import {
   type AssignmentRow,
   type AssignmentsDB,
   type AssignmentValues,
+  type GroupRow,
+  type MemberRow,
   type SubmissionRow,
   type VersionRow,
 } from './assignments.repository.js';
 import { checkComments, finalPoints, lateSeconds, movesForward, penaltyPercent, percentOf, rubricMaxPoints, rubricPoints } from './marking.js';
 import * as m0 from './migrations/20261201100000_assignments.js';
+import * as m1 from './migrations/20261202100000_groups.js';
 
 const noSuchAssignment = () => new DomainError('NOT_FOUND', 'No such assignment');
 const noSuchSubmission = () => new DomainError('NOT_FOUND', 'No such submission');
@@ -65,6 +69,7 @@ function toAssignment(r: AssignmentRow): Assignment {
     latePolicy: r.late_policy,
     allowResubmission: r.allow_resubmission,
     anonymousMarking: r.anonymous_marking,
+    groupSubmission: r.group_submission,
     passPercent: r.pass_percent,
     published: r.published,
     rubric: r.rubric,
@@ -145,12 +150,20 @@ function gradeOf(s: SubmissionRow, a: AssignmentRow) {
   };
 }
 
+/** A group as its members see it (on their submission). */
+interface GroupOfMine {
+  id: string;
+  name: string;
+  memberIds: string[];
+}
+
 /** The learner's view: grade and feedback only once released. */
-function mine(s: SubmissionRow, a: AssignmentRow, versions: VersionRow[]) {
+function mine(s: SubmissionRow, a: AssignmentRow, versions: VersionRow[], group: GroupOfMine | null) {
   const released = s.state === 'released';
   return {
     id: s.id,
     assignmentId: s.assignment_id,
+    group,
     version: s.version,
     versions: versions.map(toVersion),
     status: released ? ('graded' as const) : ('submitted' as const),
@@ -158,14 +171,68 @@ function mine(s: SubmissionRow, a: AssignmentRow, versions: VersionRow[]) {
   };
 }
 
-/** The staff's view: who it is stays hidden while marking is anonymous and the grade unreleased. */
-function staffView(s: SubmissionRow, a: AssignmentRow, versions: VersionRow[]) {
-  const anonymous = a.anonymous_marking && s.state !== 'released';
+/** Whether the staff may not know whose a submission is: anonymous marking, grade not released. */
+const anonymousNow = (a: AssignmentRow, s: SubmissionRow) => a.anonymous_marking && s.state !== 'released';
+
+/** Display names by user id (null: an erased user); absent ids have no profile. One call per 500 ids. */
+async function namesOf(call: Call, ids: string[]): Promise<Map<string, string | null>> {
+  const names = new Map<string, string | null>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const { items } = await call(usersInternal.summaries, { ids: ids.slice(i, i + 500) });
+    for (const u of items) names.set(u.id, u.status === 'erased' ? null : u.displayName);
+  }
+  return names;
+}
+
+/** Who the submissions of a page are, for the staff: their groups, members and names (none asked for anonymous ones). */
+interface People {
+  names: Map<string, string | null>;
+  groups: Map<string, GroupRow>;
+  members: Map<string, MemberRow[]>;
+}
+async function peopleOf(call: Call, repo: AssignmentsRepository, a: AssignmentRow, subs: SubmissionRow[]): Promise<People> {
+  const shown = subs.filter((s) => !anonymousNow(a, s));
+  const groupIds = [...new Set(shown.flatMap((s) => (s.group_id ? [s.group_id] : [])))];
+  const groups = await repo.groupsById(groupIds);
+  const members = await repo.membersOf(groupIds);
+  const ids = [...new Set([...shown.flatMap((s) => (s.user_id ? [s.user_id] : [])), ...members.map((m) => m.user_id)])];
+  const byGroup = new Map<string, MemberRow[]>();
+  for (const m of members) byGroup.set(m.group_id, [...(byGroup.get(m.group_id) ?? []), m]);
+  return { names: await namesOf(call, ids), groups: new Map(groups.map((g) => [g.id, g])), members: byGroup };
+}
+
+const groupView = (g: GroupRow, members: MemberRow[], names: Map<string, string | null>) => ({
+  id: g.id,
+  name: g.name,
+  members: members.map((m) => ({ userId: m.user_id, displayName: names.get(m.user_id) ?? null })),
+});
+
+/** An assignment's groups with their members' names (one call to the users service). */
+async function groupList(call: Call, repo: AssignmentsRepository, assignmentId: string) {
+  const groups = await repo.groupsOf(assignmentId);
+  const members = await repo.membersOf(groups.map((g) => g.id));
+  const names = await namesOf(call, [...new Set(members.map((m) => m.user_id))]);
+  return groups.map((g) =>
+    groupView(
+      g,
+      members.filter((m) => m.group_id === g.id),
+      names,
+    ),
+  );
+}
+
+/** The staff's view: who it is (a name, or a group and its members) stays hidden while marking is anonymous and the grade unreleased. */
+function staffView(s: SubmissionRow, a: AssignmentRow, versions: VersionRow[], people: People) {
+  const anonymous = anonymousNow(a, s);
+  const participant = `Participant ${s.participant_no}`;
+  const group = !anonymous && s.group_id ? people.groups.get(s.group_id) : undefined;
   return {
     id: s.id,
     assignmentId: s.assignment_id,
-    participant: `Participant ${s.participant_no}`,
+    participant,
     userId: anonymous ? null : s.user_id,
+    displayName: anonymous ? participant : group ? group.name : s.user_id ? (people.names.get(s.user_id) ?? null) : null,
+    group: group ? groupView(group, people.members.get(group.id) ?? [], people.names) : null,
     state: s.state,
     version: s.version,
     versions: versions.map(toVersion),
@@ -173,29 +240,51 @@ function staffView(s: SubmissionRow, a: AssignmentRow, versions: VersionRow[]) {
   };
 }
 
-function emitGraded(emit: Emit, s: SubmissionRow, a: AssignmentRow, regrade: boolean) {
-  const g = gradeOf(s, a);
-  if (!g) return Promise.resolve();
-  const value = { points: g.points, maxPoints: g.maxPoints, percent: g.percent };
-  return emit(
-    assessmentEvents.graded,
-    {
-      kind: 'assignment',
-      assessmentId: a.id,
-      courseId: a.course_id,
-      userId: s.user_id,
-      attemptId: s.id,
-      attempt: value,
-      grade: value,
-      passed: g.passed,
-      released: true,
-      regrade,
-      gradedAt: g.gradedAt,
-      feedback: g.feedback,
-    },
-    s.id,
-  );
+/**
+ * Who a submission is for in the assessment events, with the attempt id each has there: the learner (the submission's
+ * id), or every member of the group (their membership's id: the gradebook and the completion saga are per learner).
+ */
+async function recipients(repo: AssignmentsRepository, s: SubmissionRow): Promise<{ userId: string; attemptId: string }[]> {
+  if (s.user_id) return [{ userId: s.user_id, attemptId: s.id }];
+  if (!s.group_id) return [];
+  return (await repo.membersOf([s.group_id])).map((m) => ({ userId: m.user_id, attemptId: m.id }));
 }
+
+async function emitGraded(emit: Emit, repo: AssignmentsRepository, s: SubmissionRow, a: AssignmentRow, regrade: boolean) {
+  const g = gradeOf(s, a);
+  if (!g) return;
+  const value = { points: g.points, maxPoints: g.maxPoints, percent: g.percent };
+  for (const to of await recipients(repo, s))
+    await emit(
+      assessmentEvents.graded,
+      {
+        kind: 'assignment',
+        assessmentId: a.id,
+        courseId: a.course_id,
+        userId: to.userId,
+        attemptId: to.attemptId,
+        attempt: value,
+        grade: value,
+        passed: g.passed,
+        released: true,
+        regrade,
+        gradedAt: g.gradedAt,
+        feedback: g.feedback,
+      },
+      to.attemptId,
+    );
+}
+
+/** A hand-in the window or the workflow refuses (asked again under the lock, inside the unit of work). */
+function refuseHandIn(a: AssignmentRow, s: SubmissionRow | undefined, now: Date): void {
+  if (a.cutoff_at && now > a.cutoff_at) throw new DomainError('SUBMISSION_CLOSED', 'The cut-off date has passed');
+  if (s && s.version > 0 && !a.allow_resubmission)
+    throw new DomainError('SUBMISSION_CLOSED', `${s.group_id ? 'Your group has' : 'You have'} submitted already; this assignment takes one submission`);
+  if (s?.state === 'released') throw new DomainError('SUBMISSION_CLOSED', 'The grade has been released');
+}
+
+const notInGroup = () =>
+  new DomainError('NOT_IN_GROUP', 'This assignment is handed in by groups and you are in none of its groups: the course staff put learners in groups');
 
 const on = consumerOf<AssignmentsDB, AssignmentsRepository, undefined>();
 
@@ -203,8 +292,8 @@ const on = consumerOf<AssignmentsDB, AssignmentsRepository, undefined>();
 export const assignmentsService = defineService({
   name: 'assignments',
   contracts: { ...assignments, ...assignmentsInternal, ...privacyExportContract('assignments') },
-  migrations: { '20261201100000_assignments': m0 },
-  dependencies: ['courses', 'files'],
+  migrations: { '20261201100000_assignments': m0, '20261202100000_groups': m1 },
+  dependencies: ['courses', 'files', 'users'],
   repository: (db: Kysely<AssignmentsDB>) => new AssignmentsRepository(db),
   consumers: [
     on({
@@ -248,6 +337,7 @@ export const assignmentsService = defineService({
         latePolicy: rest.latePolicy === undefined ? cur.latePolicy : rest.latePolicy,
         allowResubmission: rest.allowResubmission ?? cur.allowResubmission,
         anonymousMarking: rest.anonymousMarking ?? cur.anonymousMarking,
+        groupSubmission: rest.groupSubmission ?? cur.groupSubmission,
         passPercent: rest.passPercent === undefined ? cur.passPercent : rest.passPercent,
         published: rest.published ?? cur.published,
         rubric: newRubric,
@@ -255,6 +345,9 @@ export const assignmentsService = defineService({
         maxPoints: maxPoints ?? (newRubric ? undefined : cur.maxPoints),
       });
       const updated = await uow(async ({ repo: r, emit }) => {
+        // Learners' submissions do not become a group's (nor the other way round).
+        if (values.groupSubmission !== row.group_submission && (await r.lockAssignment(assignmentId)) && (await r.hasSubmissions(assignmentId)))
+          throw new DomainError('CONFLICT', 'groupSubmission cannot change once something was handed in');
         const u = await r.updateAssignment(assignmentId, values);
         if (!u) throw noSuchAssignment();
         await emitItem(emit, u, false);
@@ -301,6 +394,9 @@ export const assignmentsService = defineService({
       if (text !== null && !wantsText) throw invalid('text', 'this assignment takes files only');
       if (fileIds.length > 0 && !wantsFiles) throw invalid('fileIds', 'this assignment takes text only');
       if (text === null && fileIds.length === 0) throw invalid('text', 'nothing submitted: give text or files');
+      // On a group assignment the learner hands in for their group.
+      const group = row.group_submission ? await repo.membership(row.id, caller.userId) : undefined;
+      if (row.group_submission && !group) throw notInGroup();
       // Every file must be the submitter's own (asked before the unit of work: a read, safe to repeat).
       for (const fileId of fileIds) {
         const f = await call(filesInternal.describe, { fileId }).catch((err: unknown) => {
@@ -310,36 +406,52 @@ export const assignmentsService = defineService({
         if (!f || f.ownerId !== caller.userId) throw invalid('fileIds', `file ${fileId} is not one of your files`);
         if (f.state === 'rejected') throw invalid('fileIds', `file ${fileId} was rejected`);
       }
-      const { submission, versions } = await uow(async ({ repo: r, emit }) => {
+      if (fileIds.length > 0) {
+        // The markers (and the other members of the group) must be able to read the files: granted before the unit of
+        // work (no remote call inside one), after the window is checked, so that a refused hand-in grants nothing.
+        // Only a race with the cut-off or a concurrent hand-in can leave a grant for files that were not handed in.
+        refuseHandIn(row, group ? await repo.submissionOfGroup(row.id, group.group_id) : await repo.submissionOf(row.id, caller.userId), new Date());
+        const members = group ? (await repo.membersOf([group.group_id])).map((m) => m.user_id) : [];
+        await call(filesInternal.grantRead, { fileIds, ownerId: caller.userId, courseId: row.course_id, userIds: members });
+      }
+      const { submission, versions, mates } = await uow(async ({ repo: r, emit }) => {
         const locked = await r.lockAssignment(row.id);
         if (!locked) throw noSuchAssignment();
         const now = new Date();
-        if (locked.cutoff_at && now > locked.cutoff_at) throw new DomainError('SUBMISSION_CLOSED', 'The cut-off date has passed');
-        let s = await r.submissionOf(locked.id, caller.userId);
-        if (s && s.version > 0 && !locked.allow_resubmission)
-          throw new DomainError('SUBMISSION_CLOSED', 'You have submitted already; this assignment takes one submission');
-        if (s?.state === 'released') throw new DomainError('SUBMISSION_CLOSED', 'Your grade has been released');
-        s ??= await r.createSubmission({ id: randomUUID(), assignmentId: locked.id, courseId: locked.course_id, userId: caller.userId });
+        // Under the lock: the groups may have changed since.
+        const member = locked.group_submission ? await r.membership(locked.id, caller.userId) : undefined;
+        if (locked.group_submission && !member) throw notInGroup();
+        let s = member ? await r.submissionOfGroup(locked.id, member.group_id) : await r.submissionOf(locked.id, caller.userId);
+        refuseHandIn(locked, s, now);
+        s ??= await r.createSubmission({
+          id: randomUUID(),
+          assignmentId: locked.id,
+          courseId: locked.course_id,
+          userId: member ? null : caller.userId,
+          groupId: member?.group_id,
+        });
         const version = s.version + 1;
         await r.addVersion(s.id, { version, text, fileIds, submittedAt: now, lateSeconds: lateSeconds(now, locked.due_at) });
-        await emit(
-          assessmentEvents.submitted,
-          {
-            kind: 'assignment',
-            assessmentId: locked.id,
-            courseId: locked.course_id,
-            userId: caller.userId,
-            attemptId: s.id,
-            submittedAt: now.toISOString(),
-            auto: false,
-          },
-          s.id,
-        );
+        for (const to of await recipients(r, s))
+          await emit(
+            assessmentEvents.submitted,
+            {
+              kind: 'assignment',
+              assessmentId: locked.id,
+              courseId: locked.course_id,
+              userId: to.userId,
+              attemptId: to.attemptId,
+              submittedAt: now.toISOString(),
+              auto: false,
+            },
+            to.attemptId,
+          );
         const fresh = await r.submission(s.id);
         if (!fresh) throw noSuchSubmission();
-        return { submission: fresh, versions: await r.versionsOf([s.id]) };
+        const ofGroup = member && { id: member.group_id, name: member.name, memberIds: (await r.membersOf([member.group_id])).map((m) => m.user_id) };
+        return { submission: fresh, versions: await r.versionsOf([s.id]), mates: ofGroup ?? null };
       });
-      return mine(submission, row, versions);
+      return mine(submission, row, versions, mates);
     },
 
     async mySubmission({ input, caller, call, can, repo }) {
@@ -347,9 +459,18 @@ export const assignmentsService = defineService({
       if (!row) throw noSuchAssignment();
       const a = await accessTo(call, row.course_id, caller, can('courses:read-all'), noSuchAssignment);
       if (!row.published && !seesDrafts(a)) throw noSuchAssignment();
-      const s = await repo.submissionOf(row.id, caller.userId);
+      if (!row.group_submission) {
+        const s = await repo.submissionOf(row.id, caller.userId);
+        if (!s) throw noSuchSubmission();
+        return mine(s, row, await repo.versionsOf([s.id]), null);
+      }
+      // A group assignment: the group's submission, whoever of its members handed it in.
+      const member = await repo.membership(row.id, caller.userId);
+      if (!member) throw a.learner ? notInGroup() : noSuchSubmission();
+      const s = await repo.submissionOfGroup(row.id, member.group_id);
       if (!s) throw noSuchSubmission();
-      return mine(s, row, await repo.versionsOf([s.id]));
+      const memberIds = (await repo.membersOf([member.group_id])).map((m) => m.user_id);
+      return mine(s, row, await repo.versionsOf([s.id]), { id: member.group_id, name: member.name, memberIds });
     },
 
     async submissions({ input, caller, call, can, repo }) {
@@ -362,6 +483,8 @@ export const assignmentsService = defineService({
       const rows = await repo.submissionsOf(row.id, { limit: input.limit, after, state: input.state });
       const versions = await repo.versionsOf(rows.map((r) => r.id));
       const numbers = new Map(rows.map((r) => [r.id, r.participant_no]));
+      // Names (and groups) for the whole page in one call to the users service.
+      const people = await peopleOf(call, repo, row, rows.slice(0, input.limit));
       return keysetPage(
         rows,
         input.limit,
@@ -370,6 +493,7 @@ export const assignmentsService = defineService({
             s,
             row,
             versions.filter((v) => v.submission_id === s.id),
+            people,
           ),
         (last) => String(numbers.get(last.id)),
       );
@@ -428,11 +552,11 @@ export const assignmentsService = defineService({
             before: { rawPoints: s.raw_points, points: s.points, feedback: s.feedback },
             after: { rawPoints: g.raw_points, points: g.points, feedback: g.feedback },
           });
-          await emitGraded(emit, g, row, true);
+          await emitGraded(emit, r, g, row, true);
         }
         return { g, versions: await r.versionsOf([s.id]) };
       });
-      return staffView(updated.g, row, updated.versions);
+      return staffView(updated.g, row, updated.versions, await peopleOf(call, repo, row, [updated.g]));
     },
 
     async release({ input, caller, call, can, repo, uow }) {
@@ -442,10 +566,59 @@ export const assignmentsService = defineService({
       demand(a, row, 'course:grade');
       const released = await uow(async ({ repo: r, emit }) => {
         const rows = await r.release(row.id, input.submissionIds && [...new Set(input.submissionIds)]);
-        for (const s of rows) await emitGraded(emit, s, row, false);
+        // A group's grade reaches every member's gradebook.
+        for (const s of rows) await emitGraded(emit, r, s, row, false);
         return rows;
       });
       return { released: released.map((s) => s.id) };
+    },
+
+    async setGroups({ input, caller, call, can, repo, uow }) {
+      const row = await repo.assignment(input.assignmentId);
+      if (!row) throw noSuchAssignment();
+      const a = await accessTo(call, row.course_id, caller, can('courses:read-all'), noSuchAssignment);
+      demand(a, row, 'course:edit');
+      if (!row.group_submission) throw new DomainError('CONFLICT', 'This assignment is not handed in by groups (groupSubmission is off)');
+      const current = new Set((await repo.groupsOf(row.id)).map((g) => g.id));
+      const ids = new Set<string>();
+      const everyone = new Set<string>();
+      input.groups.forEach((g, i) => {
+        if (g.id !== undefined) {
+          if (!current.has(g.id)) throw invalid(`groups.${i}.id`, 'not a group of this assignment');
+          if (ids.has(g.id)) throw invalid(`groups.${i}.id`, 'given twice');
+          ids.add(g.id);
+        }
+        for (const u of new Set(g.memberIds)) {
+          if (everyone.has(u)) throw invalid(`groups.${i}.memberIds`, `${u} is in more than one group`);
+          everyone.add(u);
+        }
+      });
+      if (everyone.size > 1000) throw invalid('groups', 'at most 1000 members in all');
+      // Members must be learners of the course: a group's released grade goes to each member's gradebook.
+      const members = [...everyone];
+      for (let i = 0; i < members.length; i += 20) {
+        const roles = await Promise.all(members.slice(i, i + 20).map((userId) => call(coursesInternal.roleOf, { courseId: row.course_id, userId })));
+        roles.forEach((r, j) => {
+          if (r.role !== 'learner') throw invalid('groups', `${members[i + j]} is not a learner of this course`);
+        });
+      }
+      const groups = input.groups.map((g) => ({ id: g.id ?? randomUUID(), name: g.name, memberIds: [...new Set(g.memberIds)] }));
+      await uow(async ({ repo: r }) => {
+        if (!(await r.lockAssignment(row.id))) throw noSuchAssignment();
+        const kept = new Set(groups.map((g) => g.id));
+        for (const id of await r.groupsWithSubmissions(row.id))
+          if (!kept.has(id)) throw new DomainError('CONFLICT', 'A group that has handed in cannot be removed', { groupId: id });
+        await r.setGroups(row.id, groups);
+      });
+      return { items: await groupList(call, repo, row.id) };
+    },
+
+    async groups({ input, caller, call, can, repo }) {
+      const row = await repo.assignment(input.assignmentId);
+      if (!row) throw noSuchAssignment();
+      const a = await accessTo(call, row.course_id, caller, can('courses:read-all'), noSuchAssignment);
+      demand(a, row, 'course:grade');
+      return { items: await groupList(call, repo, row.id) };
     },
 
     async gradeChanges({ input, caller, call, can, repo }) {
@@ -460,7 +633,15 @@ export const assignmentsService = defineService({
     },
 
     async outcome({ input, repo }) {
-      const s = await repo.submission(input.attemptId);
+      // A learner's own submission, or a group member's share of their group's (the attempt id is the membership's).
+      let s = await repo.submission(input.attemptId);
+      let userId = s?.user_id;
+      if (!s || !userId) {
+        const m = await repo.member(input.attemptId);
+        if (!m) throw noSuchSubmission();
+        s = await repo.submissionOfGroup(m.assignment_id, m.group_id);
+        userId = m.user_id;
+      }
       if (!s) throw noSuchSubmission();
       const row = await repo.assignment(s.assignment_id);
       if (!row) throw noSuchSubmission();
@@ -470,8 +651,8 @@ export const assignmentsService = defineService({
         kind: 'assignment' as const,
         assessmentId: row.id,
         courseId: row.course_id,
-        userId: s.user_id,
-        attemptId: s.id,
+        userId,
+        attemptId: input.attemptId,
         status: g ? ('graded' as const) : ('submitted' as const),
         grade: g && { points: g.points, maxPoints: g.maxPoints, percent: g.percent },
         passed: g?.passed ?? null,
@@ -488,6 +669,7 @@ export const assignmentsService = defineService({
             id: s.id,
             assignmentId: s.assignment_id,
             courseId: s.course_id,
+            groupId: s.group_id,
             state: s.state,
             versions: versions.filter((v) => v.submission_id === s.id).map(toVersion),
             // A grade is the learner's once released.

@@ -1,20 +1,35 @@
 /**
- * The assignments service over an in-process broker with the real courses and files services: authoring, the
+ * The assignments service over an in-process broker with the real courses, files and grades services: authoring, the
  * submission window, resubmission, anonymous marking, the marking workflow, release and the audited change of a
- * released grade. Enrolment is stood in for by the enrollments service's event (`node.publish`): an enrolled
- * learner is a course member with the `learner` role. A TEST DOUBLE service records the assessment events.
+ * released grade; markers reading submitted files; group submission; names on the staff list. Enrolment is stood in
+ * for by the enrollments service's event (`node.publish`): an enrolled learner is a course member with the `learner`
+ * role; an erasure by the users service's event. A TEST DOUBLE service records the assessment events, another stands
+ * in for the users service's names.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { assessmentEvents, assignments, assignmentsInternal, courses, enrollmentEvents, filesInternal, type PayloadOf } from '@lms/contracts';
+import {
+  assessmentEvents,
+  assignments,
+  assignmentsInternal,
+  courses,
+  enrollmentEvents,
+  files,
+  filesInternal,
+  grades,
+  userEvents,
+  usersInternal,
+  type PayloadOf,
+} from '@lms/contracts';
 import { consumer, defineService, type Caller } from '@lms/runtime';
 import { eventually, testNode, type TestNode } from '@lms/runtime/testing';
 import { defined } from '../../../tools/test/support.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { coursesService } from '../../courses/src/index.js';
 import { filesService } from '../../files/src/index.js';
+import { gradesService } from '../../grades/src/index.js';
 import { assignmentsService } from '../src/index.js';
 
 /** TEST DOUBLE: a service that only records the assessment events it receives. */
@@ -34,11 +49,30 @@ const listener = defineService({
   ],
 });
 
+/** TEST DOUBLE of the users service's names: who has which name, and who was erased. */
+const profiles = new Map<string, { displayName: string; status: 'active' | 'erased' }>();
+const summaryCalls: string[][] = [];
+const fakeUsers = defineService({
+  name: 'users',
+  contracts: { summaries: usersInternal.summaries },
+  handlers: {
+    summaries: ({ input }) => {
+      summaryCalls.push(input.ids);
+      return Promise.resolve({
+        items: input.ids.flatMap((id) => {
+          const p = profiles.get(id);
+          return p ? [{ id, displayName: p.displayName, email: null, status: p.status }] : [];
+        }),
+      });
+    },
+  },
+});
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lms-assignments-'));
 let node: TestNode;
 beforeAll(async () => {
   process.env.FILES_DIR = dir;
-  node = await testNode([assignmentsService, coursesService, filesService, listener]);
+  node = await testNode([assignmentsService, coursesService, filesService, gradesService, fakeUsers, listener]);
 }, 300_000); // the first run builds the database snapshot of these services
 afterAll(async () => {
   await node?.stop();
@@ -337,5 +371,198 @@ describe('marking', () => {
         [s1.id, l1.userId, 7, true, true],
       ]),
     );
+  });
+});
+
+describe('files handed in', () => {
+  it("lets the course's markers read a submitted file; another learner of the course, a stranger, nobody else; erasure takes it away", async () => {
+    const [learner, classmate] = [person(), person()];
+    const { owner, courseId } = await course([learner, classmate]);
+    const a = await node.as(owner).call(assignments.create, { courseId, title: 'Upload', maxPoints: 10, submissionTypes: 'file', published: true });
+    const essay = await upload(learner, 'my essay, for the markers only');
+    // Before it is handed in, it is the learner's alone.
+    expect(await node.as(owner).fail(files.get, { fileId: essay.id })).toMatchObject({ code: 'NOT_FOUND', status: 404 });
+    await node.as(learner).call(assignments.submit, { assignmentId: a.id, fileIds: [essay.id] });
+    const [sub] = (await node.as(owner).call(assignments.submissions, { assignmentId: a.id })).items;
+    expect(defined(sub).versions[0]?.fileIds).toEqual([essay.id]);
+    expect((await node.as(owner).call(files.get, { fileId: essay.id })).name).toBe('essay.txt');
+    // The download itself (the gateway streams what openForRead answers).
+    const opened = await node.as(owner).call(filesInternal.openForRead, { fileId: essay.id });
+    expect(fs.readFileSync(path.join(dir, opened.blobKey), 'utf8')).toBe('my essay, for the markers only');
+    expect((await node.as(owner).call(files.signedUrl, { fileId: essay.id })).url).toContain(essay.id);
+    // Read, never change.
+    expect(await node.as(owner).fail(files.delete, { fileId: essay.id })).toMatchObject({ code: 'FORBIDDEN' });
+    for (const other of [classmate, person(), person(['instructor'])]) {
+      expect(await node.as(other).fail(files.get, { fileId: essay.id })).toMatchObject({ code: 'NOT_FOUND', status: 404 });
+      expect(await node.as(other).fail(filesInternal.openForRead, { fileId: essay.id })).toMatchObject({ code: 'NOT_FOUND', status: 404 });
+    }
+    // Staff of another course, granted nothing there, read nothing either.
+    const elsewhere = await course([]);
+    expect(await node.as(elsewhere.owner).fail(files.get, { fileId: essay.id })).toMatchObject({ code: 'NOT_FOUND' });
+    // The grant is internal: not callable at the edge.
+    expect(await node.as(learner).fail(filesInternal.grantRead, { fileIds: [essay.id], ownerId: learner.userId, courseId })).toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    // Nor may it grant another's file.
+    expect(await node.internal().fail(filesInternal.grantRead, { fileIds: [essay.id], ownerId: classmate.userId, userIds: [classmate.userId] })).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect(await node.as(classmate).fail(files.get, { fileId: essay.id })).toMatchObject({ code: 'NOT_FOUND' });
+    // The learner is erased: their file goes, and the markers' grant with it.
+    await node.publish(userEvents.deleted, { userId: learner.userId, requestId: randomUUID(), by: learner.userId });
+    await eventually(async () => expect(await node.as(owner).fail(files.get, { fileId: essay.id })).toMatchObject({ code: 'NOT_FOUND' }));
+    expect(await node.as(owner).call(assignments.submissions, { assignmentId: a.id })).toMatchObject({ items: [] });
+  });
+});
+
+describe('group submission', () => {
+  it('takes one submission per group: any member hands in and again, all see it, the grade reaches every member', async () => {
+    const [ann, bob, cid, dee] = [person(), person(), person(), person()];
+    const { owner, courseId } = await course([ann, bob, cid, dee]);
+    profiles.set(ann.userId, { displayName: 'Ann Archer', status: 'active' });
+    profiles.set(bob.userId, { displayName: 'Bob Baker', status: 'active' });
+    const a = await node.as(owner).call(assignments.create, {
+      courseId,
+      title: 'Team project',
+      maxPoints: 20,
+      submissionTypes: 'both',
+      allowResubmission: true,
+      groupSubmission: true,
+      published: true,
+    });
+    expect(a.groupSubmission).toBe(true);
+    // Groups: learners of the course only, each in one group; learners may neither set nor list them.
+    expect(await node.as(owner).fail(assignments.setGroups, { assignmentId: a.id, groups: [{ name: 'X', memberIds: [person().userId] }] })).toMatchObject({
+      code: 'VALIDATION_FAILED',
+    });
+    expect(
+      await node.as(owner).fail(assignments.setGroups, {
+        assignmentId: a.id,
+        groups: [
+          { name: 'X', memberIds: [ann.userId] },
+          { name: 'Y', memberIds: [ann.userId] },
+        ],
+      }),
+    ).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(await node.as(ann).fail(assignments.setGroups, { assignmentId: a.id, groups: [] })).toMatchObject({ code: 'FORBIDDEN' });
+    expect(await node.as(ann).fail(assignments.groups, { assignmentId: a.id })).toMatchObject({ code: 'FORBIDDEN' });
+    expect(await node.as(person()).fail(assignments.groups, { assignmentId: a.id })).toMatchObject({ code: 'NOT_FOUND' });
+    const set = await node.as(owner).call(assignments.setGroups, {
+      assignmentId: a.id,
+      groups: [
+        { name: 'Red', memberIds: [ann.userId, bob.userId] },
+        { name: 'Blue', memberIds: [dee.userId] },
+      ],
+    });
+    const red = defined(set.items.find((g) => g.name === 'Red'));
+    expect(red.members).toEqual(
+      expect.arrayContaining([
+        { userId: ann.userId, displayName: 'Ann Archer' },
+        { userId: bob.userId, displayName: 'Bob Baker' },
+      ]),
+    );
+    expect(await node.as(owner).call(assignments.groups, { assignmentId: a.id })).toEqual(set);
+    // Cid is in no group: a clear refusal.
+    expect(await node.as(cid).fail(assignments.submit, { assignmentId: a.id, text: 'Alone' })).toMatchObject({ code: 'NOT_IN_GROUP', status: 409 });
+    expect(await node.as(cid).fail(assignments.mySubmission, { assignmentId: a.id })).toMatchObject({ code: 'NOT_IN_GROUP' });
+    // Ann hands in for Red, with a file; Bob sees it, reads the file, and hands in again.
+    const plan = await upload(ann, 'our plan');
+    const first = await node.as(ann).call(assignments.submit, { assignmentId: a.id, text: 'Draft by Ann', fileIds: [plan.id] });
+    expect(first).toMatchObject({ version: 1, group: { id: red.id, name: 'Red' } });
+    expect(first.group?.memberIds.sort()).toEqual([ann.userId, bob.userId].sort());
+    const seenByBob = await node.as(bob).call(assignments.mySubmission, { assignmentId: a.id });
+    expect(seenByBob).toMatchObject({ id: first.id, version: 1, versions: [{ text: 'Draft by Ann', fileIds: [plan.id] }] });
+    expect((await node.as(bob).call(files.get, { fileId: plan.id })).id).toBe(plan.id);
+    expect(await node.as(dee).fail(files.get, { fileId: plan.id })).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await node.as(dee).fail(assignments.mySubmission, { assignmentId: a.id })).toMatchObject({ code: 'NOT_FOUND' });
+    const second = await node.as(bob).call(assignments.submit, { assignmentId: a.id, text: 'Final by Bob' });
+    expect(second).toMatchObject({ id: first.id, version: 2 });
+    expect((await node.as(ann).call(assignments.mySubmission, { assignmentId: a.id })).versions.map((v) => v.text)).toEqual(['Draft by Ann', 'Final by Bob']);
+    // The staff see one submission, the group's, with its members' names.
+    const list = await node.as(owner).call(assignments.submissions, { assignmentId: a.id });
+    expect(list.items).toHaveLength(1);
+    expect(list.items[0]).toMatchObject({ id: first.id, userId: null, displayName: 'Red', group: { id: red.id, name: 'Red' } });
+    // A group that handed in stays; groupSubmission stays on.
+    expect(await node.as(owner).fail(assignments.setGroups, { assignmentId: a.id, groups: [] })).toMatchObject({ code: 'CONFLICT' });
+    expect(await node.as(owner).fail(assignments.update, { assignmentId: a.id, groupSubmission: false })).toMatchObject({ code: 'CONFLICT' });
+    // Marked and released: each member has the grade, in their own gradebook.
+    await node.as(owner).call(assignments.grade, { submissionId: first.id, points: 15, feedback: 'Well done, Red', state: 'ready_for_release' });
+    expect(await node.as(owner).call(assignments.release, { assignmentId: a.id })).toEqual({ released: [first.id] });
+    for (const m of [ann, bob]) {
+      expect(await node.as(m).call(assignments.mySubmission, { assignmentId: a.id })).toMatchObject({ status: 'graded', grade: { points: 15 } });
+      await eventually(async () =>
+        expect((await node.as(m).call(grades.myGrades, { courseId })).grades).toEqual([
+          expect.objectContaining({ itemId: a.id, points: 15, maxPoints: 20, feedback: 'Well done, Red' }),
+        ]),
+      );
+    }
+    expect((await node.as(dee).call(grades.myGrades, { courseId })).grades.filter((g) => g.points !== null)).toEqual([]);
+    // Per member in the events (the gradebook and the completion saga are per learner): an attempt id each.
+    await eventually(() => {
+      const graded = seen.graded.filter((g) => g.assessmentId === a.id);
+      expect(graded.map((g) => g.userId).sort()).toEqual([ann.userId, bob.userId].sort());
+      expect(new Set(graded.map((g) => g.attemptId)).size).toBe(2);
+    });
+    const graded = seen.graded.filter((g) => g.assessmentId === a.id);
+    for (const g of graded)
+      expect(await node.internal().call(assignmentsInternal.outcome, { attemptId: g.attemptId })).toMatchObject({
+        userId: g.userId,
+        attemptId: g.attemptId,
+        status: 'graded',
+        released: true,
+        grade: { points: 15 },
+      });
+    expect(await node.internal().fail(assignmentsInternal.outcome, { attemptId: first.id })).toMatchObject({ code: 'NOT_FOUND' });
+    const submitted = seen.submitted.filter((e) => e.assessmentId === a.id);
+    expect(submitted.map((e) => e.userId).sort()).toEqual([ann.userId, ann.userId, bob.userId, bob.userId].sort());
+    // Bob is erased: he leaves the group, the group's work stays Ann's; his grant to read her file goes.
+    await node.publish(userEvents.deleted, { userId: bob.userId, requestId: randomUUID(), by: bob.userId });
+    expect(await node.as(bob).fail(files.get, { fileId: plan.id })).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await node.as(owner).call(assignments.groups, { assignmentId: a.id })).items.find((g) => g.id === red.id)?.members).toEqual([
+      { userId: ann.userId, displayName: 'Ann Archer' },
+    ]);
+    expect((await node.as(ann).call(assignments.mySubmission, { assignmentId: a.id })).version).toBe(2);
+  });
+});
+
+describe('names on the staff list', () => {
+  it('shows markers the learner’s name, a pseudonym while marking is anonymous and unreleased, none for an erased user; one users call per page', async () => {
+    const [eve, fay, gus] = [person(), person(), person()];
+    const { owner, courseId } = await course([eve, fay, gus]);
+    profiles.set(eve.userId, { displayName: 'Eve Evans', status: 'active' });
+    profiles.set(fay.userId, { displayName: 'Fay Fox', status: 'active' });
+    profiles.set(gus.userId, { displayName: 'Former user', status: 'erased' });
+    const open = await node.as(owner).call(assignments.create, { courseId, title: 'Named', maxPoints: 5, published: true });
+    const blind = await node.as(owner).call(assignments.create, { courseId, title: 'Blind', maxPoints: 5, anonymousMarking: true, published: true });
+    for (const l of [eve, fay, gus]) for (const x of [open, blind]) await node.as(l).call(assignments.submit, { assignmentId: x.id, text: 'Work' });
+    const before = summaryCalls.length;
+    const named = await node.as(owner).call(assignments.submissions, { assignmentId: open.id });
+    expect(summaryCalls.length - before).toBe(1);
+    expect(named.items.map((s) => [s.userId, s.displayName])).toEqual([
+      [eve.userId, 'Eve Evans'],
+      [fay.userId, 'Fay Fox'],
+      [gus.userId, null],
+    ]);
+    // Anonymous: pseudonyms, no ids, and the users service is not even asked.
+    const asked = summaryCalls.length;
+    const hidden = await node.as(owner).call(assignments.submissions, { assignmentId: blind.id });
+    expect(hidden.items.map((s) => [s.userId, s.displayName, s.group])).toEqual([
+      [null, 'Participant 1', null],
+      [null, 'Participant 2', null],
+      [null, 'Participant 3', null],
+    ]);
+    expect(JSON.stringify(hidden)).not.toContain('Eve Evans');
+    expect(summaryCalls.length).toBe(asked);
+    const [first] = hidden.items;
+    const marked = await node.as(owner).call(assignments.grade, { submissionId: defined(first).id, points: 4, state: 'ready_for_release' });
+    expect(marked).toMatchObject({ userId: null, displayName: 'Participant 1' });
+    await node.as(owner).call(assignments.release, { assignmentId: blind.id });
+    // Released: that one has its name back; the others stay pseudonymous (the number is stable).
+    const after = await node.as(owner).call(assignments.submissions, { assignmentId: blind.id });
+    expect(after.items.map((s) => [s.participant, s.userId, s.displayName])).toEqual([
+      ['Participant 1', eve.userId, 'Eve Evans'],
+      ['Participant 2', null, 'Participant 2'],
+      ['Participant 3', null, 'Participant 3'],
+    ]);
   });
 });

@@ -1,6 +1,5 @@
-import { declareEnv, env } from '@lms/runtime';
+import { dataKeyVariable, declareEnv, env } from '@lms/runtime';
 import { z } from 'zod';
-import { dataKeyProblem } from './domain/sealed.js';
 
 const seconds = (fallback: number, description: string) => env.int().min(1).default(fallback).meta({ description });
 const count = (fallback: number, description: string) => env.int().min(1).default(fallback).meta({ description });
@@ -24,14 +23,10 @@ export const authEnv = declareEnv('auth', {
   AUTH_MFA_WINDOW_S: seconds(900, 'Window of the wrong-second-factor throttle in seconds'),
   AUTH_MFA_MAX_FAILURES_PER_ACCOUNT: count(5, 'Wrong second-factor codes per account per window'),
   AUTH_MFA_MAX_FAILURES_PER_IP: count(50, 'Wrong second-factor codes per client IP per window'),
-  AUTH_DATA_KEY: z
-    .string()
-    .optional()
-    .superRefine((v, ctx) => {
-      const problem = v === undefined ? undefined : dataKeyProblem(v);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    })
-    .meta({ description: 'Key sealing TOTP seeds: 32 bytes, base64 or hex; unset: a key generated once and kept in the auth schema', secret: true }),
+  AUTH_DATA_KEY: dataKeyVariable().meta({
+    description: 'Key sealing TOTP seeds: 32 bytes, base64 or hex; unset: a key generated once and kept in the auth schema',
+    secret: true,
+  }),
   LMS_NAME: z.string().default('LMS').meta({ description: 'Name of the installation (issuer shown in authenticator apps)' }),
   PUBLIC_URL: z
     .string()

@@ -1,9 +1,7 @@
 import { auth, authBroadcasts, privacyExportContract, type EventContract } from '@lms/contracts';
-import { consumer, createRateLimiter, type ConsumerDefinition, type Handlers, type ServiceContext } from '@lms/runtime';
-import { randomBytes } from 'node:crypto';
+import { consumer, createRateLimiter, sealerOf, type ConsumerDefinition, type Handlers, type Sealer, type ServiceContext } from '@lms/runtime';
 import type { AuthDB, AuthRepository, EmailTokenPurpose } from './auth.repository.js';
 import { oidcProviderVariables, type AuthConfig } from './config.js';
-import { dataKeyOf, Sealer } from './domain/sealed.js';
 import { Oidc, oidcProvidersFrom } from './oidc.js';
 import { Throttle, throttleRules } from './throttle.js';
 import { TokenIssuer } from './tokens.js';
@@ -38,12 +36,14 @@ export function authDeps(s: AuthContext) {
     /** Seals TOTP seeds: AUTH_DATA_KEY, or else a key generated once and kept in the auth schema. */
     sealer(): Promise<Sealer> {
       if (!sealer) {
-        const made = (async () => {
-          const fromEnv = dataKeyOf(c.AUTH_DATA_KEY);
-          if (fromEnv) return new Sealer(fromEnv);
-          if (s.runtime.config.env === 'production') s.logger.warn('AUTH_DATA_KEY is not set: TOTP seeds are sealed with a key stored in the database');
-          return new Sealer(Buffer.from(await s.repo.dataKey(() => randomBytes(32).toString('base64')), 'base64'));
-        })();
+        const made = sealerOf({
+          variable: 'AUTH_DATA_KEY',
+          value: c.AUTH_DATA_KEY,
+          production: s.runtime.config.env === 'production',
+          stored: (make) => s.repo.dataKey(make),
+          warn: (m) => s.logger.warn(m),
+          what: 'TOTP seeds',
+        });
         // A failed read of the stored key is not kept: the next use tries again.
         void made.catch(() => (sealer = undefined));
         sealer = made;

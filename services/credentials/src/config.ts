@@ -1,4 +1,4 @@
-import { declareEnv, env } from '@lms/runtime';
+import { dataKeyVariable, declareEnv, env } from '@lms/runtime';
 import { z } from 'zod';
 
 /** What the credentials service reads from the environment, parsed once when the node starts. */
@@ -13,6 +13,14 @@ export const credentialsEnv = declareEnv('credentials', {
     .optional()
     .meta({ description: 'The issuer of certificates (a did:web)', defaultText: '`did:web:` + the host of `PUBLIC_URL`' }),
   CREDENTIALS_ISSUER_NAME: z.string().default('LMS').meta({ description: 'Issuer name shown in certificates' }),
+  CREDENTIALS_DATA_KEY: dataKeyVariable().meta({
+    description: "Key sealing the issuer's private key: 32 bytes, base64 or hex; unset: a key generated once and kept in the credentials schema",
+    secret: true,
+  }),
+  CREDENTIALS_VALIDITY_DAYS: env.int().min(1).optional().meta({
+    description: 'Days a certificate is valid from its issue (its `validUntil`); verification then answers `expired`',
+    defaultText: 'unset: no expiry',
+  }),
   CREDENTIALS_POLL_MS: env.int().min(10).default(2000).meta({ description: 'How often certificates of completed courses still to issue are looked for (ms)' }),
 });
 export type CredentialsEnv = z.output<typeof credentialsEnv>;

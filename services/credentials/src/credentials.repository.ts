@@ -5,10 +5,14 @@ import { dueRows } from '@lms/runtime';
 export interface CredentialsDB {
   issuer_keys: {
     kid: string;
-    private_jwk: ColumnType<JWK, string, never>;
+    /** Plain only until the service seals it (a key stored before sealing existed); then null. */
+    private_jwk: ColumnType<JWK | null, never, null>;
+    /** The private JWK sealed with the data key (`Sealer`, AAD `issuerKeyAad(kid)`). */
+    private_sealed: ColumnType<string | null, string, string>;
     public_jwk: ColumnType<JWK, string, never>;
     created_at: ColumnType<Date, never, never>;
   };
+  data_keys: { id: number; key: string; created_at: ColumnType<Date, never, never> };
   credentials: {
     id: string;
     code: string;
@@ -22,8 +26,12 @@ export interface CredentialsDB {
     jwt: string | null;
     completed_at: Date;
     issued_at: Date;
+    /** When it expires (CREDENTIALS_VALIDITY_DAYS at issue), also in the signed credential; null: never. */
+    valid_until: Date | null;
     revoked_at: Date | null;
     revocation_reason: string | null;
+    /** Whether verification shows the reason to anyone; otherwise only the learner and admins see it. */
+    revocation_reason_public: boolean;
   };
   status_lists: { id: number; bits: Buffer; updated_at: ColumnType<Date, never, Date> };
   pending: {
@@ -54,13 +62,44 @@ export class CredentialsRepository {
     return this.db.selectFrom('issuer_keys').selectAll().where('kid', '=', kid).executeTakeFirst();
   }
 
-  /** Stores the key unless another node stored one first (then both use that one). */
-  async insertKey(kid: string, privateJwk: JWK, publicJwk: JWK): Promise<void> {
+  /** Stores the key (its private part sealed) unless another node stored one first (then both use that one). */
+  async insertKey(kid: string, privateSealed: string, publicJwk: JWK): Promise<void> {
     await this.db
       .insertInto('issuer_keys')
-      .values({ kid, private_jwk: JSON.stringify(privateJwk), public_jwk: JSON.stringify(publicJwk) })
+      .values({ kid, private_sealed: privateSealed, public_jwk: JSON.stringify(publicJwk) })
       .onConflict((oc) => oc.column('kid').doNothing())
       .execute();
+  }
+
+  /** Replaces a plain private key with its sealed form (once: a node that comes second changes nothing). */
+  async sealKey(kid: string, privateSealed: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable('issuer_keys')
+      .set({ private_sealed: privateSealed, private_jwk: null })
+      .where('kid', '=', kid)
+      .where('private_sealed', 'is', null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** The generated stand-in key, if one was ever made (an install that ran without CREDENTIALS_DATA_KEY). */
+  async storedDataKey(): Promise<string | undefined> {
+    return (await this.db.selectFrom('data_keys').select('key').where('id', '=', 1).executeTakeFirst())?.key;
+  }
+
+  /** Replaces the sealed private key with the same key sealed under another data key. */
+  async resealKey(kid: string, privateSealed: string): Promise<void> {
+    await this.db.updateTable('issuer_keys').set({ private_sealed: privateSealed }).where('kid', '=', kid).execute();
+  }
+
+  /** The install's data key when CREDENTIALS_DATA_KEY is unset, created on first use (of two nodes racing, the first stored). */
+  async dataKey(make: () => string): Promise<string> {
+    await this.db
+      .insertInto('data_keys')
+      .values({ id: 1, key: make() })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    return (await this.db.selectFrom('data_keys').select('key').where('id', '=', 1).executeTakeFirstOrThrow()).key;
   }
 
   byId(id: string) {
@@ -114,10 +153,10 @@ export class CredentialsRepository {
     await this.db.updateTable('status_lists').set({ bits, updated_at: new Date() }).where('id', '=', 1).execute();
   }
 
-  async markRevoked(id: string, reason: string): Promise<CredentialRow | undefined> {
+  async markRevoked(id: string, reason: string, reasonPublic: boolean): Promise<CredentialRow | undefined> {
     return this.db
       .updateTable('credentials')
-      .set({ revoked_at: new Date(), revocation_reason: reason })
+      .set({ revoked_at: new Date(), revocation_reason: reason, revocation_reason_public: reasonPublic })
       .where('id', '=', id)
       .where('revoked_at', 'is', null)
       .returningAll()

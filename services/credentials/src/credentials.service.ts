@@ -16,6 +16,8 @@ import { credentialsEnv } from './config.js';
 import { CredentialsRepository, type CredentialRow, type CredentialsDB } from './credentials.repository.js';
 import { ERASED_NAME, Issuer } from './issuer.service.js';
 import * as m0 from './migrations/20261201120000_credentials.js';
+import * as m1 from './migrations/20261202120000_sealed_issuer_key.js';
+import * as m2 from './migrations/20261202130000_validity_public_reason.js';
 import { PendingWorker } from './pending.worker.js';
 import { certificatePdf } from './pdf.js';
 
@@ -36,9 +38,11 @@ function summary(issuer: Issuer, r: CredentialRow): CredentialSummary {
     courseTitle: r.course_title,
     learnerName: r.learner_name,
     issuedAt: r.issued_at.toISOString(),
-    status: r.revoked_at ? 'revoked' : 'active',
+    validUntil: r.valid_until?.toISOString() ?? null,
+    status: r.revoked_at ? 'revoked' : r.valid_until && r.valid_until.getTime() < Date.now() ? 'expired' : 'active',
     revokedAt: r.revoked_at?.toISOString() ?? null,
     revocationReason: r.revocation_reason,
+    revocationReasonPublic: r.revocation_reason_public,
     verifyUrl: issuer.urls.verify(r.code),
   };
 }
@@ -48,7 +52,7 @@ export const credentialsService = defineService({
   name: 'credentials',
   env: credentialsEnv,
   contracts: { ...credentials, ...credentialsInternal, ...privacyExportContract('credentials') },
-  migrations: { '20261201120000_credentials': m0 },
+  migrations: { '20261201120000_credentials': m0, '20261202120000_sealed_issuer_key': m1, '20261202130000_validity_public_reason': m2 },
   repository: (db: Kysely<CredentialsDB>) => new CredentialsRepository(db),
   deps: (s): CredentialsDeps => {
     const issuer = new Issuer(s, s.logger);
@@ -79,7 +83,7 @@ export const credentialsService = defineService({
         await repo.deletePending(p.userId);
         for (const row of await repo.anonymise(p.userId, ERASED_NAME)) {
           if (row.revoked_at) continue;
-          await repo.markRevoked(row.id, 'erased');
+          await repo.markRevoked(row.id, 'erased', true); // public: the name already says the learner is erased
           await repo.setStatusBit(row.status_index);
           await emit(credentialEvents.revoked, { userId: row.user_id, courseId: row.course_id, credentialId: row.id, reason: 'erased' }, row.user_id);
         }
@@ -105,6 +109,7 @@ export const credentialsService = defineService({
           learnerName: null,
           course: null,
           issuedAt: null,
+          validUntil: null,
           issuer: null,
           revocationReason: null,
           checks: { signature: false, statusList: false },
@@ -118,8 +123,10 @@ export const credentialsService = defineService({
         learnerName: row.learner_name,
         course: row.course_title,
         issuedAt: row.issued_at.toISOString(),
+        validUntil: row.valid_until?.toISOString() ?? null,
         issuer: issuer.identity.name,
-        revocationReason: v.status === 'revoked' ? row.revocation_reason : null,
+        // An admin's reason is theirs and the learner's unless the revocation made it public.
+        revocationReason: v.status === 'revoked' && row.revocation_reason_public ? row.revocation_reason : null,
         checks: { signature: v.signature, statusList: v.statusList },
       };
     },
@@ -146,7 +153,7 @@ export const credentialsService = defineService({
       const row = await repo.byId(input.id);
       if (!row) throw noSuchCredential();
       const revoked = await uow(async ({ repo: r, emit }) => {
-        const done = await r.markRevoked(row.id, input.reason);
+        const done = await r.markRevoked(row.id, input.reason, input.reasonPublic);
         if (!done) throw new DomainError('CONFLICT', 'The certificate is already revoked', { credentialId: row.id });
         await r.setStatusBit(done.status_index);
         await emit(credentialEvents.revoked, { userId: done.user_id, courseId: done.course_id, credentialId: done.id, reason: input.reason }, done.user_id);

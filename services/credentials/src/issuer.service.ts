@@ -1,6 +1,6 @@
 import { coursesInternal, credentialEvents, DomainError, usersInternal } from '@lms/contracts';
-import type { Call, Logger, RunUnit, ServiceContext } from '@lms/runtime';
-import { decodeJwt } from 'jose';
+import { Sealer, sealerOf, type Call, type Logger, type RunUnit, type ServiceContext } from '@lms/runtime';
+import { decodeJwt, type JWK } from 'jose';
 import { randomUUID } from 'node:crypto';
 import type { CredentialsEnv } from './config.js';
 import { bitOf, type CredentialRow, type CredentialsDB, type CredentialsRepository } from './credentials.repository.js';
@@ -21,6 +21,18 @@ import {
   type IssuerIdentity,
   type IssuerKeys,
 } from './issuer.js';
+
+/** Binds a sealed private key to its key id: moved to another row, it does not open. */
+export const issuerKeyAad = (kid: string) => `credentials.issuer_keys:${kid}`;
+
+/** The opened value, or undefined when it does not open with this key. */
+function tryOpen(sealer: Sealer, sealed: string, aad: string): string | undefined {
+  try {
+    return sealer.open(sealed, aad);
+  } catch {
+    return undefined;
+  }
+}
 
 /** What an erased learner's certificates say instead of their name. */
 export const ERASED_NAME = 'Erased learner';
@@ -48,7 +60,11 @@ export class Issuer {
     this.identity = { did: s.config.CREDENTIALS_ISSUER_DID ?? didWebOf(baseUrl), name: s.config.CREDENTIALS_ISSUER_NAME, baseUrl };
   }
 
-  /** The issuer key, generated and stored on first start (the first node to store one wins; the others use it). */
+  /**
+   * The issuer key, generated and stored on first start (the first node to store one wins; the others use it). Its
+   * private part is kept sealed with the data key; one found in plain text (stored before sealing existed) is sealed
+   * in place here.
+   */
   keys(): Promise<IssuerKeys> {
     this.loading ??= this.loadKeys().catch((err: unknown) => {
       this.loading = undefined;
@@ -58,15 +74,46 @@ export class Issuer {
   }
 
   private async loadKeys(): Promise<IssuerKeys> {
+    const sealer = await sealerOf({
+      variable: 'CREDENTIALS_DATA_KEY',
+      value: this.s.config.CREDENTIALS_DATA_KEY,
+      production: this.s.runtime.config.env === 'production',
+      stored: (make) => this.s.repo.dataKey(make),
+      warn: (m) => this.log.warn(m),
+      what: "the issuer's private key",
+    });
+    const aad = issuerKeyAad(KID);
     let row = await this.s.repo.key(KID);
     if (!row) {
       const k = await generateIssuerKey();
-      await this.s.repo.insertKey(KID, k.privateJwk, k.publicJwk);
+      await this.s.repo.insertKey(KID, sealer.seal(JSON.stringify(k.privateJwk), aad), k.publicJwk);
       row = await this.s.repo.key(KID);
       if (!row) throw new Error('no issuer key after storing one');
       this.log.info({ did: this.identity.did }, 'issuer key created');
     }
-    return importIssuerKey(row.private_jwk, row.public_jwk);
+    if (row.private_sealed === null) {
+      if (!row.private_jwk) throw new Error('the issuer key has no private part');
+      if (await this.s.repo.sealKey(KID, sealer.seal(JSON.stringify(row.private_jwk), aad))) this.log.info({ kid: KID }, 'issuer private key sealed in place');
+      return importIssuerKey(row.private_jwk, row.public_jwk);
+    }
+    const sealed = row.private_sealed;
+    const opened = tryOpen(sealer, sealed, aad) ?? (await this.fromStandIn(sealer, sealed, aad));
+    // Not a retryable fault: the node must not serve certificates it cannot sign. Say what to check, not the key.
+    if (!opened) throw new Error('the issuer private key does not open with this data key: CREDENTIALS_DATA_KEY differs from the one it was sealed with');
+    return importIssuerKey(JSON.parse(opened) as JWK, row.public_jwk);
+  }
+
+  /**
+   * An install that ran without CREDENTIALS_DATA_KEY sealed its key with the generated stand-in; once the variable is
+   * set, the key opens with the stand-in only: it is sealed again with the variable's key (the stand-in stays, unused).
+   */
+  private async fromStandIn(sealer: Sealer, sealed: string, aad: string): Promise<string | undefined> {
+    const standIn = this.s.config.CREDENTIALS_DATA_KEY ? await this.s.repo.storedDataKey() : undefined;
+    const opened = standIn ? tryOpen(new Sealer(Buffer.from(standIn, 'base64')), sealed, aad) : undefined;
+    if (opened === undefined) return undefined;
+    await this.s.repo.resealKey(KID, sealer.seal(opened, aad));
+    this.log.info({ kid: KID }, 'issuer private key sealed again with CREDENTIALS_DATA_KEY (it was sealed with the generated stand-in)');
+    return opened;
   }
 
   async didDocument() {
@@ -95,6 +142,8 @@ export class Issuer {
     for (let tries = 1; ; tries++) {
       let index = randomStatusIndex();
       while (await w.repo.indexTaken(index)) index = randomStatusIndex();
+      const issuedAt = new Date();
+      const days = this.s.config.CREDENTIALS_VALIDITY_DAYS;
       const row: CredentialRow = {
         id: randomUUID(),
         code: newCode(),
@@ -106,9 +155,11 @@ export class Issuer {
         status_index: index,
         jwt: null,
         completed_at: input.completedAt,
-        issued_at: new Date(),
+        issued_at: issuedAt,
+        valid_until: days ? new Date(issuedAt.getTime() + days * 86_400_000) : null,
         revoked_at: null,
         revocation_reason: null,
+        revocation_reason_public: false,
       };
       const vc = openBadgeCredential(this.identity, row);
       row.jwt = await signVc(this.identity, keys, vc, vc.credentialSubject.id);

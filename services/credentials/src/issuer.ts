@@ -90,7 +90,10 @@ export function didDocument(id: IssuerIdentity, publicJwk: JWK) {
 
 export const urls = (id: IssuerIdentity) => ({
   credential: (credentialId: string) => `${id.baseUrl}/api/v1/credentials/${credentialId}/credential`,
-  verify: (code: string) => `${id.baseUrl}/api/v1/verify/${code}`,
+  /** The public verification page (HTML, the gateway's); the QR code on the PDF points here. */
+  verify: (code: string) => `${id.baseUrl}/verify/${code}`,
+  /** The same verification as JSON. */
+  verifyJson: (code: string) => `${id.baseUrl}/api/v1/verify/${code}`,
   statusList: `${id.baseUrl}/credentials/status/${STATUS_LIST_ID}`,
   achievement: (courseId: string) => `${id.baseUrl}/api/v1/courses/${courseId}#achievement`,
 });
@@ -98,7 +101,7 @@ export const urls = (id: IssuerIdentity) => ({
 /** The Open Badges 3.0 OpenBadgeCredential of one certificate (VC Data Model 2.0). */
 export function openBadgeCredential(
   id: IssuerIdentity,
-  c: Pick<CredentialRow, 'id' | 'subject_id' | 'learner_name' | 'course_id' | 'course_title' | 'issued_at' | 'completed_at' | 'status_index'>,
+  c: Pick<CredentialRow, 'id' | 'subject_id' | 'learner_name' | 'course_id' | 'course_title' | 'issued_at' | 'valid_until' | 'completed_at' | 'status_index'>,
 ) {
   const u = urls(id);
   return {
@@ -108,6 +111,9 @@ export function openBadgeCredential(
     name: `${c.course_title} — certificate of completion`,
     issuer: { id: id.did, type: ['Profile'], name: id.name, url: id.baseUrl },
     validFrom: c.issued_at.toISOString(),
+    // VC 2.0's expiry (no JWT `exp`: a JOSE library would then refuse the credential outright, where a verifier
+    // should be able to say "expired" rather than "invalid").
+    ...(c.valid_until && { validUntil: c.valid_until.toISOString() }),
     credentialSubject: {
       id: `urn:uuid:${c.subject_id}`,
       type: ['AchievementSubject'],

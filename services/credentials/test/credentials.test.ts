@@ -13,7 +13,7 @@ import {
   userEvents,
   usersInternal,
 } from '@lms/contracts';
-import { defineService } from '@lms/runtime';
+import { defineService, isSealed } from '@lms/runtime';
 import { testNode, type TestNode } from '@lms/runtime/testing';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -119,6 +119,20 @@ describe('credentials (unit: stand-in users and courses)', () => {
     expect(await logged('lms.credential.issued.v1', 'userId', g.userId)).toBe(1);
   });
 
+  it('keeps the issuer private key sealed at rest: no plain JWK in the database, and it still signs', async () => {
+    const rows = await sql<{ private_jwk: unknown; private_sealed: string | null; public_jwk: JWK }>`
+      select private_jwk, private_sealed, public_jwk from credentials.issuer_keys`.execute(db());
+    expect(rows.rows).toHaveLength(1);
+    const [row] = rows.rows;
+    expect(row?.private_jwk).toBeNull();
+    expect(isSealed(row?.private_sealed ?? '')).toBe(true);
+    // What is stored names no private key part: neither the JWK's `d` nor anything that parses as a JWK.
+    expect(row?.private_sealed).not.toMatch(/"d"|kty/);
+    const { key, did } = await issuerKey();
+    const { jwt } = await node.anonymous().call(credentials.statusList, {});
+    await expect(jwtVerify(jwt, key, { typ: 'vc+jwt', issuer: did })).resolves.toBeTruthy();
+  });
+
   it('refuses a learner or a course the other services do not know, writing nothing', async () => {
     const f = fixture();
     people.delete(f.userId);
@@ -191,7 +205,7 @@ describe('credentials (unit: stand-in users and courses)', () => {
 
     expect((await node.as().fail(credentials.revoke, { id: credentialId, reason: 'no' })).code).toBe('FORBIDDEN');
     const revoked = await admin().call(credentials.revoke, { id: credentialId, reason: 'Academic misconduct' });
-    expect(revoked).toMatchObject({ status: 'revoked', revocationReason: 'Academic misconduct' });
+    expect(revoked).toMatchObject({ status: 'revoked', revocationReason: 'Academic misconduct', revocationReasonPublic: false });
     expect((await admin().fail(credentials.revoke, { id: credentialId, reason: 'again' })).code).toBe('CONFLICT');
     expect((await admin().fail(credentials.revoke, { id: randomUUID(), reason: 'x' })).code).toBe('NOT_FOUND');
 
@@ -204,8 +218,17 @@ describe('credentials (unit: stand-in users and courses)', () => {
     await settled();
     expect(await logged('lms.credential.revoked.v1', 'credentialId', credentialId)).toBe(1);
 
+    // The reason is private by default: verification says revoked, not why; the learner still sees why.
     const v = await node.anonymous().call(credentials.verify, { code });
-    expect(v).toMatchObject({ status: 'revoked', revocationReason: 'Academic misconduct', checks: { signature: true, statusList: true } });
+    expect(v).toMatchObject({ status: 'revoked', revocationReason: null, checks: { signature: true, statusList: true } });
+    expect((await node.as({ userId: f.userId }).call(credentials.mine, {})).items[0]).toMatchObject({
+      status: 'revoked',
+      revocationReason: 'Academic misconduct',
+    });
+    // Made public by the revocation, it is shown to anyone.
+    const shown = await issue(fixture());
+    await admin().call(credentials.revoke, { id: shown.credentialId, reason: 'Issued in error', reasonPublic: true });
+    expect(await node.anonymous().call(credentials.verify, { code: shown.code })).toMatchObject({ status: 'revoked', revocationReason: 'Issued in error' });
   });
 
   it('verifies by code without an account: valid, revoked, unknown (and a code in lower case)', async () => {
@@ -220,9 +243,12 @@ describe('credentials (unit: stand-in users and courses)', () => {
       course: 'Computability',
       issuer: 'LMS',
       revocationReason: null,
+      // No CREDENTIALS_VALIDITY_DAYS: no expiry, in the answer and in the signed credential.
+      validUntil: null,
       checks: { signature: true, statusList: true },
     });
     expect(Date.parse(v.issuedAt ?? '')).toBeGreaterThan(0);
+    expect((await node.anonymous().call(credentials.credential, { id: credentialId })).credential).not.toHaveProperty('validUntil');
     expect((await node.anonymous().call(credentials.verify, { code: '0000-0000-0000-0000' })).status).toBe('unknown');
     expect((await node.anonymous().call(credentials.verify, { code: '<script>' })).status).toBe('unknown');
     // The verification reads the signed list, not the row's flag: a bit set behind the row's back shows.
@@ -251,7 +277,10 @@ describe('credentials (unit: stand-in users and courses)', () => {
     expect((await admin().call(credentials.pdf, { id: credentialId })).filename).toBe(pdf.filename);
     expect((await node.as().fail(credentials.pdf, { id: credentialId })).code).toBe('NOT_FOUND');
     expect((await learner.fail(credentials.pdf, { id: randomUUID() })).code).toBe('NOT_FOUND');
-    expect((await learner.call(credentials.mine, {})).items.map((c) => c.id)).toEqual([credentialId]);
+    const mine = (await learner.call(credentials.mine, {})).items;
+    expect(mine.map((c) => c.id)).toEqual([credentialId]);
+    // The printed URL (and the QR code) is the public HTML page, not the JSON endpoint.
+    expect(mine[0]?.verifyUrl).toMatch(new RegExp(`^http://localhost:\\d+/verify/${code}$`));
     expect((await node.as().call(credentials.mine, {})).items).toEqual([]);
   });
 

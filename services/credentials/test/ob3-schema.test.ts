@@ -13,7 +13,7 @@ addFormats.default(ajv); // a CommonJS module: its default export is module.expo
 const validate = ajv.compile(achievementCredentialSchema);
 
 const identity = { did: 'did:web:lms.example.org', name: 'Example LMS', baseUrl: 'https://lms.example.org' };
-const built = () =>
+const built = (validUntil: Date | null = null) =>
   openBadgeCredential(identity, {
     id: '6f1d5a52-8d1c-4c53-9a53-0e5f3d6b2a11',
     subject_id: '0b7e0d1e-3c4f-4c3a-8d3e-2f1a6b5c4d3e',
@@ -22,6 +22,7 @@ const built = () =>
     course_title: 'Analytical Engines 101',
     issued_at: new Date('2026-12-01T10:00:00Z'),
     completed_at: new Date('2026-11-30T18:00:00Z'),
+    valid_until: validUntil,
     status_index: 4711,
   });
 type Doc = Record<string, unknown>;
@@ -31,6 +32,13 @@ const at = (d: Doc, ...path: string[]): Doc => path.reduce<Doc>((o, k) => o[k] a
 describe('OB 3.0 AchievementCredential schema (1EdTech, transcribed)', () => {
   it('accepts what the issuer builds', () => {
     expect(validate(built()), JSON.stringify(validate.errors)).toBe(true);
+    expect(built()).not.toHaveProperty('validUntil');
+  });
+
+  it('accepts it with an expiry (validUntil, VC 2.0)', () => {
+    const expiring = built(new Date('2027-12-01T10:00:00Z'));
+    expect(expiring.validUntil).toBe('2027-12-01T10:00:00.000Z');
+    expect(validate(expiring), JSON.stringify(validate.errors)).toBe(true);
   });
 
   const breaks: Array<[string, (d: Doc) => void]> = [

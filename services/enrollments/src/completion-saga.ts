@@ -17,8 +17,14 @@ export interface CompletionSagaDeps {
   /** The service's repository over the pool (reads before a step's transaction). */
   repo: EnrollmentsRepository;
   call: Call;
-  /** The published outline of a course (cached briefly). */
+  /** The published outline of a course (a call, cached briefly): read in `prepare`, before the step's transaction. */
   outline: (courseId: string) => Promise<Outline>;
+  /**
+   * The outline `outline` last read for a course, without a call (undefined: none read in this process): what a
+   * `commit` uses. A call inside the step's transaction is refused by the runtime (and would hold the transaction open
+   * on another service); the step's `prepare` has just read the outline, so this is it, cache expiry or not.
+   */
+  lastOutline: (courseId: string) => Outline | undefined;
   /** A bound on each remote step (the outcome, the gradebook, the certificate). */
   timeoutMs: number;
 }
@@ -37,10 +43,13 @@ export const completionSagaId = (e: { trigger: 'submitted'; attemptId: string } 
  *   which lesson it completes, if any.
  * - score: its outcome (attempts scores a submitted quiz here). Not graded yet (a person marks it), or an assignment
  *   grade not released: the saga stays `waiting` at this step ("awaiting grading"); the graded event starts another.
+ * Each step reads what it needs from other services in `prepare`; its `commit` (one transaction) calls nothing: it uses
+ * the outline its `prepare` read (`lastOutline`).
  * - progress: a pass marks the lesson complete, with `moduleCompleted` for each module that completes (once each).
  * - unlock: `moduleUnlocked` for each module this opened (once per module and learner).
  * - complete: the completion rule (completion.ts) with the gradebook; complete → the enrollment is marked completed and
- *   `courseCompleted` emitted, once (the notifications service sends the message from that event).
+ *   `courseCompleted` emitted, once (the notifications service sends the message from that event). An enrollment
+ *   completed already (the learner's other saga of the attempt, or completeLesson) is skipped.
  * - certificate: a completed enrollment gets its certificate (credentialsInternal.issue, idempotent per learner and
  *   course; the credentials service announces it with `credentialEvents.issued`).
  * Local effects come before the one remote effect, so that an unavailable credentials service delays the certificate,
@@ -56,6 +65,12 @@ export function completionSaga(d: CompletionSagaDeps): SagaDefinition<Completion
       if (isNotFound(err, 'NOT_FOUND')) throw refuse('NOT_FOUND', 'No such attempt or submission');
       throw err;
     });
+  };
+  /** The outline for a `commit`: the one its `prepare` read (none, in an evicted cache: the step is tried again). */
+  const outlineRead = (courseId: string): Outline => {
+    const o = d.lastOutline(courseId);
+    if (!o) throw new Error(`the outline of course ${courseId} was not read before the step's transaction`);
+    return o;
   };
   return {
     name: 'assessment-completion',
@@ -100,7 +115,7 @@ export function completionSaga(d: CompletionSagaDeps): SagaDefinition<Completion
         prepare: async ({ subject: e }) => void (await d.outline(e.course_id)),
         async commit({ subject: e, data, repo, emit }) {
           if (!data.passed || !data.lessonId) return { data: { lessonCompleted: false, modulesCompleted: [], lockedBefore: [] } };
-          const outline = await d.outline(e.course_id);
+          const outline = outlineRead(e.course_id);
           const before = computeProgress(outline, new Set((await repo.completedLessons(e.id)).map((l) => l.lesson_id)));
           const r = await recordLesson({ repo, emit }, e, outline, data.lessonId);
           return { data: { lessonCompleted: r.lessonCompleted, modulesCompleted: r.modulesCompleted, lockedBefore: lockedModules(before) } };
@@ -112,7 +127,7 @@ export function completionSaga(d: CompletionSagaDeps): SagaDefinition<Completion
         prepare: async ({ subject: e }) => void (await d.outline(e.course_id)),
         async commit({ subject: e, data, repo, emit }) {
           if (!data.lockedBefore?.length) return { data: { modulesUnlocked: [] } };
-          const after = computeProgress(await d.outline(e.course_id), new Set((await repo.completedLessons(e.id)).map((l) => l.lesson_id)));
+          const after = computeProgress(outlineRead(e.course_id), new Set((await repo.completedLessons(e.id)).map((l) => l.lesson_id)));
           return { data: { modulesUnlocked: await recordUnlocks({ repo, emit }, e, data.lockedBefore, after) } };
         },
       },
@@ -120,7 +135,7 @@ export function completionSaga(d: CompletionSagaDeps): SagaDefinition<Completion
         name: 'complete',
         timeoutMs: d.timeoutMs,
         async prepare({ subject: e }) {
-          if (e.status === 'completed') return { incomplete: null };
+          if (e.status === 'completed') return { incomplete: null }; // completed already: nothing to decide (nor to read)
           const outline = await d.outline(e.course_id);
           const progress = computeProgress(outline, new Set((await d.repo.completedLessons(e.id)).map((l) => l.lesson_id)));
           const grade =
@@ -131,9 +146,10 @@ export function completionSaga(d: CompletionSagaDeps): SagaDefinition<Completion
           return { incomplete: c.complete ? null : c.reason };
         },
         async commit({ subject: e, data, repo, emit }) {
-          if (data.incomplete !== null) return { data: { courseCompleted: false } };
-          const outline = await d.outline(e.course_id);
-          return { data: { courseCompleted: (await recordCompletion({ repo, emit }, e, outline.version)) !== undefined } };
+          // An enrollment completed already (by this learner's other saga, or completeLesson) is skipped: completion
+          // is recorded once, and its prepare read no outline (a fresh process has none to use here).
+          if (e.status === 'completed' || data.incomplete !== null) return { data: { courseCompleted: false } };
+          return { data: { courseCompleted: (await recordCompletion({ repo, emit }, e, outlineRead(e.course_id).version)) !== undefined } };
         },
       },
       {

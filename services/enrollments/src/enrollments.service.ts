@@ -34,7 +34,8 @@ import { EnrollmentsRepository, toEnrollment, type EnrollmentRow, type Enrollmen
 import * as m0 from './migrations/20261124230000_enrollments.js';
 import * as m1 from './migrations/20261201000000_failure_code.js';
 import { neutralise, parseCsv } from './csv.js';
-import { computeProgress, type Outline } from './progress.js';
+import { OutlineCache } from './outline-cache.js';
+import { computeProgress } from './progress.js';
 import * as m2 from './migrations/20261201100000_completion_saga.js';
 import { completionSaga, completionSagaId, type CompletionSagaTypes } from './completion-saga.js';
 import { consultsGradebook, courseCompletion, lockedModules, recordCompletion, recordLesson, recordUnlocks } from './completion.js';
@@ -42,23 +43,6 @@ import type { CompletionData, CompletionStep } from './enrollments.repository.js
 
 const notEnrolled = () => new DomainError('NOT_FOUND', 'You are not enrolled in this course');
 const noSuchEnrollment = () => new DomainError('NOT_FOUND', 'No such enrollment');
-
-/** Published outlines, cached briefly per course (a publish shows up within OUTLINE_TTL_MS). */
-const OUTLINE_TTL_MS = 5_000;
-class OutlineCache {
-  private readonly outlines = new Map<string, { at: number; outline: Promise<Outline> }>();
-
-  get(call: Call, courseId: string): Promise<Outline> {
-    const hit = this.outlines.get(courseId);
-    if (hit && Date.now() - hit.at < OUTLINE_TTL_MS) return hit.outline;
-    const outline = call(coursesInternal.publishedOutline, { courseId });
-    this.outlines.set(courseId, { at: Date.now(), outline });
-    outline.catch(() => this.outlines.delete(courseId)); // a failed read is not cached (the caller sees the failure)
-    const oldest = this.outlines.keys().next();
-    if (this.outlines.size > 10_000 && !oldest.done) this.outlines.delete(oldest.value);
-    return outline;
-  }
-}
 
 /**
  * Course staff (by course role) or admins may see rosters and enrol others. A course the caller may not even
@@ -126,14 +110,23 @@ export const createEnrollmentsService = (options: EnrollmentsOptions = {}) =>
           },
         ),
         outlines,
-        completion: new SagaRunner(completionSaga({ repo: s.repo, call: s.call, outline: (courseId) => outlines.get(s.call, courseId), timeoutMs: 15_000 }), {
-          repo: s.repo,
-          uow: s.uow,
-          logger: s.runtime.logger('enrollments.completion'),
-          pollMs: s.config.ENROLLMENT_SAGA_POLL_MS,
-          retry: { ...retryPolicies.sagas, maxAttempts: s.config.ENROLLMENT_SAGA_MAX_ATTEMPTS },
-          onStepCommitted: options.onCompletionStepCommitted,
-        }),
+        completion: new SagaRunner(
+          completionSaga({
+            repo: s.repo,
+            call: s.call,
+            outline: (courseId) => outlines.get(s.call, courseId),
+            lastOutline: (courseId) => outlines.last(courseId),
+            timeoutMs: 15_000,
+          }),
+          {
+            repo: s.repo,
+            uow: s.uow,
+            logger: s.runtime.logger('enrollments.completion'),
+            pollMs: s.config.ENROLLMENT_SAGA_POLL_MS,
+            retry: { ...retryPolicies.sagas, maxAttempts: s.config.ENROLLMENT_SAGA_MAX_ATTEMPTS },
+            onStepCommitted: options.onCompletionStepCommitted,
+          },
+        ),
       };
     },
     started: async ({ saga, completion }) => {

@@ -37,6 +37,8 @@ export interface FilesDB {
     created_at: Generated<Date>;
   };
   url_keys: { id: number; key: string };
+  course_grants: { file_id: string; course_id: string; created_at: Generated<Date> };
+  user_grants: { file_id: string; user_id: string; created_at: Generated<Date> };
 }
 export type FileRow = Selectable<FilesDB['files']>;
 export type VersionRow = Selectable<FilesDB['file_versions']>;
@@ -190,6 +192,43 @@ export class FilesRepository {
       (await this.db.selectFrom('file_versions').select('file_id').where('blob_key', '=', blobKey).where('file_id', '!=', fileId).executeTakeFirst()) !==
       undefined
     );
+  }
+
+  // --- read grants ---
+
+  /** Grants read of the files to the graders of a course and to the users (again: nothing changes). */
+  async grantRead(fileIds: string[], courseId: string | undefined, userIds: string[]): Promise<void> {
+    if (courseId)
+      await this.db
+        .insertInto('course_grants')
+        .values(fileIds.map((file_id) => ({ file_id, course_id: courseId })))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    if (userIds.length)
+      await this.db
+        .insertInto('user_grants')
+        .values(fileIds.flatMap((file_id) => userIds.map((user_id) => ({ file_id, user_id }))))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+  }
+
+  /** Whether the user was granted read of the file. */
+  async userGranted(fileId: string, userId: string): Promise<boolean> {
+    return (
+      (await this.db.selectFrom('user_grants').select('file_id').where('file_id', '=', fileId).where('user_id', '=', userId).executeTakeFirst()) !== undefined
+    );
+  }
+
+  /** The courses whose graders were granted read of the file. */
+  async grantedCourses(fileId: string): Promise<string[]> {
+    return (await this.db.selectFrom('course_grants').select('course_id').where('file_id', '=', fileId).orderBy('course_id').limit(100).execute()).map(
+      (r) => r.course_id,
+    );
+  }
+
+  /** Erasure: grants to the user go (grants on their own files go with the files). */
+  async deleteGrantsTo(userId: string): Promise<void> {
+    await this.db.deleteFrom('user_grants').where('user_id', '=', userId).execute();
   }
 
   // --- processing ---

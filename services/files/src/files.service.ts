@@ -17,6 +17,7 @@ import type { Kysely } from 'kysely';
 import * as m0 from './migrations/20261124240000_files.js';
 import * as m1 from './migrations/20261124250000_variants.js';
 import * as m2 from './migrations/20261124260000_jobs.js';
+import * as m3 from './migrations/20261202100000_grants.js';
 import { filesEnv, limitFor, type FilesConfig } from './config.js';
 import { FilesRepository, type FileRow, type FilesDB, type LoadedFile } from './files.repository.js';
 import { dimensionsFromHead, IMAGE_TYPES } from './images.js';
@@ -71,15 +72,23 @@ function toMeta(file: LoadedFile): FileMeta {
 }
 
 /**
- * Who may read a file: its owner, admins, and anyone with a role in its course (staff and enrolled
- * learners). Who may change it: its owner, admins, and course staff who may edit the course.
+ * Who may read a file: its owner, admins, anyone with a role in its course (staff and enrolled learners), and those
+ * it was granted to (`files.grantRead`): the named users, and the staff who may grade (`course:grade`) in a granted
+ * course. Who may change it: its owner, admins, and course staff who may edit the course (a grant never lets one change).
  */
-async function access(call: Call, f: FileRow, caller: Caller, admin: boolean): Promise<{ read: boolean; write: boolean }> {
+async function access(call: Call, repo: FilesRepository, f: FileRow, caller: Caller, admin: boolean): Promise<{ read: boolean; write: boolean }> {
   if (admin || f.owner_id === caller.userId) return { read: true, write: true };
-  if (!f.course_id) return { read: false, write: false };
-  const r = await call(coursesInternal.roleOf, { courseId: f.course_id, userId: caller.userId });
-  const perms = coursePermissionsOf(r.role ?? undefined);
-  return { read: r.role !== null, write: perms.has('course:edit') };
+  if (f.course_id) {
+    const r = await call(coursesInternal.roleOf, { courseId: f.course_id, userId: caller.userId });
+    const perms = coursePermissionsOf(r.role ?? undefined);
+    if (r.role !== null) return { read: true, write: perms.has('course:edit') };
+  }
+  if (await repo.userGranted(f.id, caller.userId)) return { read: true, write: false };
+  for (const courseId of await repo.grantedCourses(f.id)) {
+    const r = await call(coursesInternal.roleOf, { courseId, userId: caller.userId });
+    if (coursePermissionsOf(r.role ?? undefined).has('course:grade')) return { read: true, write: false };
+  }
+  return { read: false, write: false };
 }
 
 /** Download URLs are signed with HMAC-SHA256 over file, version and expiry (FILES_URL_SECRET, or a key kept in the database). */
@@ -132,7 +141,7 @@ export const filesService = defineService({
   name: 'files',
   env: filesEnv,
   contracts: { ...files, ...filesInternal, ...privacyExportContract('files') },
-  migrations: { '20261124240000_files': m0, '20261124250000_variants': m1, '20261124260000_jobs': m2 },
+  migrations: { '20261124240000_files': m0, '20261124250000_variants': m1, '20261124260000_jobs': m2, '20261202100000_grants': m3 },
   repository: (db: Kysely<FilesDB>) => new FilesRepository(db),
   deps: filesDeps,
   started: async ({ processor }) => processor.start(),
@@ -157,6 +166,8 @@ export const filesService = defineService({
       // while another file shares the same bytes). Files they put in a course stay with the course.
       handle: async ({ payload: p, repo, emit, deps }) => {
         const unshared = await repo.deleteOwnFiles(p.userId);
+        // What others granted them to read (group members' hand-ins) is no longer theirs to read.
+        await repo.deleteGrantsTo(p.userId);
         // Before the commit, and a failure fails the whole erasure here: it is redelivered (and the
         // receipt below not sent) until the bytes are gone. Deleting a missing key is no error.
         for (const key of unshared) await deps.storage.delete(key);
@@ -171,7 +182,7 @@ export const filesService = defineService({
         const cur = input.fileId ? await repo.load(input.fileId) : undefined;
         if (input.fileId && !cur) throw notFound();
         if (cur) {
-          const a = await access(call, cur.f, caller, can('courses:read-all'));
+          const a = await access(call, repo, cur.f, caller, can('courses:read-all'));
           if (!a.read) throw notFound();
           if (!a.write) throw new DomainError('FORBIDDEN', 'You may not change this file');
         }
@@ -249,13 +260,13 @@ export const filesService = defineService({
     },
     async get({ input, caller, can, call, repo }) {
       const cur = await repo.load(input.fileId);
-      if (!cur || !(await access(call, cur.f, caller, can('courses:read-all'))).read) throw notFound();
+      if (!cur || !(await access(call, repo, cur.f, caller, can('courses:read-all'))).read) throw notFound();
       return toMeta(cur);
     },
     async delete({ input, caller, can, call, repo, uow }) {
       const cur = await repo.load(input.fileId);
       if (!cur) throw notFound();
-      const a = await access(call, cur.f, caller, can('courses:read-all'));
+      const a = await access(call, repo, cur.f, caller, can('courses:read-all'));
       if (!a.read) throw notFound();
       if (!a.write) throw new DomainError('FORBIDDEN', 'You may not delete this file');
       return uow(async ({ repo, emit }) => {
@@ -266,12 +277,19 @@ export const filesService = defineService({
     },
     async signedUrl({ input, caller, can, call, repo, deps: { signer } }) {
       const cur = await repo.load(input.fileId);
-      if (!cur || !(await access(call, cur.f, caller, can('courses:read-all'))).read) throw notFound();
+      if (!cur || !(await access(call, repo, cur.f, caller, can('courses:read-all'))).read) throw notFound();
       const version = input.version ?? cur.f.version;
       if (!cur.versions.some((v) => v.version === version)) throw notFound();
       const exp = Math.floor(Date.now() / 1000) + input.expiresInSeconds;
       const sig = await signer.sign(cur.f.id, version, exp);
       return { url: `/api/v1/files/${cur.f.id}/content?version=${version}&exp=${exp}&sig=${sig}`, expiresAt: new Date(exp * 1000).toISOString() };
+    },
+    async grantRead({ input, repo }) {
+      const fileIds = [...new Set(input.fileIds)];
+      for (const id of fileIds) if ((await repo.file(id))?.owner_id !== input.ownerId) throw notFound();
+      const userIds = [...new Set(input.userIds)].filter((u) => u !== input.ownerId);
+      await repo.grantRead(fileIds, input.courseId, userIds);
+      return { granted: true as const };
     },
     async describe({ input, repo }) {
       const cur = await repo.load(input.fileId);
@@ -286,7 +304,7 @@ export const filesService = defineService({
       if (input.signature) {
         if (!(await signer.check(cur.f.id, version, input.signature.exp, input.signature.sig)))
           throw new DomainError('TOKEN_INVALID', 'The link has expired or is not valid');
-      } else if (!caller || !(await access(call, cur.f, caller, can('courses:read-all'))).read) {
+      } else if (!caller || !(await access(call, repo, cur.f, caller, can('courses:read-all'))).read) {
         throw caller ? notFound() : new DomainError('UNAUTHENTICATED', 'Sign in, or use a signed URL');
       }
       const v = cur.versions.find((x) => x.version === version);

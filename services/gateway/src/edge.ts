@@ -6,6 +6,7 @@ import { DomainError, httpDuration, toPublicError, type Logger, type PublicError
 import type { GatewaySettings } from './config.js';
 import { cors, requestIdOf, securityHeaders, sendError, type GatewayRequest } from './http.js';
 import { sendTrpcError } from './trpc.js';
+import { sendPageError } from './verify-page.js';
 
 export type Next = (err?: unknown) => void;
 
@@ -103,16 +104,20 @@ export function edgeMiddleware(settings: GatewaySettings, limiter: () => RateLim
     const url = req.originalUrl ?? req.url ?? '/';
     securityHeaders(res, url);
     const edgeName = url.startsWith('/trpc') ? 'trpc' : url.startsWith('/api/') ? 'rest' : 'other';
+    // The certificate verification page does the work of a REST call (a signature, the signed status list): it is
+    // rate-limited like one, and refused with a page, not JSON.
+    const isPage = url.startsWith('/verify/');
     res.once('finish', () => httpDuration.observe({ edge: edgeName, status: String(res.statusCode) }, (performance.now() - req.$startedAt) / 1000));
     if (cors(req, res, { origins: settings.corsOrigins })) return;
-    const refuse = (pub: PublicError, headers: Record<string, string> = {}) => (edgeName === 'trpc' ? sendTrpcError : sendError)(req, res, pub, headers);
+    const refuse = (pub: PublicError, headers: Record<string, string> = {}) =>
+      (edgeName === 'trpc' ? sendTrpcError : isPage ? sendPageError : sendError)(req, res, pub, headers);
     // A path that is not valid percent-encoding names no route: 400 here, before a router trips on it.
     try {
       decodeURIComponent(url.split('?')[0] ?? '');
     } catch {
       return refuse({ code: 'BAD_REQUEST', status: 400, message: 'The URL path is not valid percent-encoding' });
     }
-    if (edgeName === 'other') return next();
+    if (edgeName === 'other' && !isPage) return next();
     // Bodies arrive as they are or compressed with one of these; anything else is refused on both edges alike.
     const encoding = contentEncodingOf(req);
     if (encoding && !BODY_ENCODINGS.has(encoding) && hasBody(req)) {

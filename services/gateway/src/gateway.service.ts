@@ -27,6 +27,7 @@ import { answerClientErrors, sendError, sendJson, type GatewayRequest } from './
 import { notificationStreams } from './notifications-stream.js';
 import { restAliases } from './rest.js';
 import { buildTrpcRouter, type Forward } from './trpc.js';
+import { verifyPageAliases } from './verify-page.js';
 import { trpcHandler } from './trpc-http.js';
 import { serveUnrouted, webAliases } from './web.js';
 
@@ -38,7 +39,8 @@ const webSettings = (s: Record<string, unknown>) => s as ServiceSchema['settings
 /**
  * The gateway's moleculer-web service: the edge middleware (edge.ts) in front of the file routes (files-http.ts),
  * tRPC (trpc.ts, trpc-http.ts), REST (rest.ts) with the notification stream (notifications-stream.ts), and the
- * public documents: health (health.ts), OpenAPI and Swagger UI (docs.ts), the signing keys.
+ * public documents: health (health.ts), OpenAPI and Swagger UI (docs.ts), the signing keys, certificate verification
+ * (verify-page.ts).
  */
 function gatewaySchema(runtime: Runtime): ServiceSchema {
   const settings = gatewaySettings(runtime);
@@ -113,6 +115,8 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
           bodyParsers: false,
           aliases: {
             ...healthAliases(runtime, settings.requiredServices),
+            // The public verification page a certificate's QR code points to (HTML; its JSON is /api/v1/verify/{code}).
+            ...verifyPageAliases(runtime),
             // No /metrics here: the API port is public. Every node, this one too, serves it on METRICS_PORT.
             async 'GET /.well-known/jwks.json'(req: GatewayRequest, res: ServerResponse) {
               try {

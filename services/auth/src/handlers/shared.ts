@@ -1,11 +1,10 @@
 import { hash, verify } from '@node-rs/argon2';
 import { authEvents, DomainError, notificationEvents, type NotificationTemplate, type Profile } from '@lms/contracts';
-import type { Emit, RunUnit, UnitOfWork } from '@lms/runtime';
+import type { Emit, RunUnit, Sealer, UnitOfWork } from '@lms/runtime';
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuthDB, AuthRepository, EmailTokenPurpose } from '../auth.repository.js';
 import type { AuthDeps } from '../deps.js';
 import { passwordProblem } from '../domain/password-policy.js';
-import type { Sealer } from '../domain/sealed.js';
 import { normaliseRecoveryCode, verifyTotp } from '../domain/totp.js';
 import type { Throttle } from '../throttle.js';
 import { newOpaqueToken, newRefreshToken } from '../tokens.js';
