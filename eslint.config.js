@@ -48,6 +48,11 @@ export default tseslint.config(
     },
   },
   {
+    // The web app runs in browsers (its own tsconfig: DOM, JSX, bundler resolution; the project service finds it).
+    files: ['clients/web/src/**'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     // Tests read HTTP and JSON bodies as `any` and let the assertion fail on a wrong shape; typing every response would add
     // noise, not safety. Non-null assertions and floating promises stay errors here too.
     files: ['**/test/**', 'tools/test/**'],

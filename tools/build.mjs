@@ -202,9 +202,12 @@ export async function build() {
 if (import.meta.filename === path.resolve(process.argv[1] ?? '')) {
   const force = process.argv.includes('--force');
   const hash = sourceHash();
-  if (process.argv.includes('--check')) process.exit(isFresh(hash) ? 0 : 1);
+  // The web app the gateway serves at `/` (clients/web) is built here too, with its own cache (tools/build-web.mjs).
+  const web = await import('./build-web.mjs');
+  if (process.argv.includes('--check')) process.exit(isFresh(hash) && web.isWebFresh() ? 0 : 1);
   if (force || !isFresh(hash)) {
     const r = await build();
     console.error(`built ${path.relative(root, r.outdir)} (${(r.bytes / 1024).toFixed(0)} KiB) in ${(r.ms / 1000).toFixed(1)} s`);
   }
+  web.ensureWeb({ force });
 }

@@ -12,3 +12,14 @@ if (stale) {
   console.error('Installing dependencies (pnpm install --frozen-lockfile)…');
   execSync('pnpm install --frozen-lockfile', { cwd: root, stdio: 'inherit' });
 }
+
+// `pnpm test` (--test): the web app's browser tests drive Debian's Chromium (tools/test/web.int.test.ts; Playwright's
+// own browser download does not work here). Installed once with apt when missing and we may; otherwise say how.
+if (process.argv.includes('--test') && !fs.existsSync('/usr/bin/chromium')) {
+  if (process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get')) {
+    console.error('Installing Chromium for the web app tests (apt-get install chromium)…');
+    execSync('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium', { stdio: 'inherit' });
+  } else {
+    console.error('The web app tests need Chromium at /usr/bin/chromium: sudo apt-get install chromium');
+  }
+}

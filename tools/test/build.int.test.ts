@@ -53,7 +53,7 @@ describe('the build', () => {
     expect(JSON.parse(fs.readFileSync(out, 'utf8')).openapi).toMatch(/^3\./);
   }, 120_000);
 
-  it('starts every service embedded and answers /health/ready', async () => {
+  it('starts every service embedded, answers /health/ready and serves the web app', async () => {
     const port = await freePort();
     const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), LMS_DATA_DIR: path.join(work, 'data'), LOG_LEVEL: 'warn' };
     for (const k of ['DATABASE_URL', 'NATS_URL', 'REDIS_URL', 'LMS_MODE', 'METRICS_PORT']) delete env[k];
@@ -71,6 +71,10 @@ describe('the build', () => {
         if (status !== 200) await new Promise((r) => setTimeout(r, 100));
       }
       expect(status, stderr).toBe(200);
+      // The web app, found from the bundle (web.ts looks beside its source file: clients/web/dist).
+      const shell = await fetch(`http://127.0.0.1:${port}/`);
+      expect(shell.status).toBe(200);
+      expect(await shell.text()).toContain('<div id="root">');
     } finally {
       if (child.exitCode === null) await new Promise((r) => child.once('exit', r).kill('SIGTERM'));
     }

@@ -29,6 +29,7 @@ import { restAliases } from './rest.js';
 import { buildTrpcRouter, type Forward } from './trpc.js';
 import { verifyPageAliases } from './verify-page.js';
 import { trpcHandler } from './trpc-http.js';
+import { serveUnrouted, webAliases } from './web.js';
 
 export { gatewaySettings, type GatewaySettings } from './config.js';
 
@@ -149,11 +150,20 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
               }
             },
             ...docsAliases(),
+            // The web app (clients/web): its shell at `/` and its hashed files; its other pages are client-side
+            // routes, answered with the shell by send404 below.
+            ...webAliases(),
           },
         },
       ],
     }),
     methods: {
+      /** No route took it: a browser asking for one of the web app's pages gets the app's shell; anything else a 404. */
+      send404(this: { [k: string]: unknown }, req: GatewayRequest, res: ServerResponse) {
+        if (serveUnrouted(req, res)) return;
+        const base = (ApiGateway as ServiceSchema).methods?.send404;
+        return base?.call(this, req, res) as unknown;
+      },
       /** A client's broken compressed body is a 400 (logged as such), not a server error with a stack in the log. */
       errorHandler(this: { [k: string]: unknown }, req: GatewayRequest, res: ServerResponse, err: { code?: unknown; type?: unknown }) {
         if (err && typeof err.code === 'string' && /^(Z_|ERR_)/.test(err.code)) Object.assign(err, { code: 400, type: 'encoding.broken' });

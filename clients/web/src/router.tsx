@@ -1,0 +1,88 @@
+// The routes. The catalogue (the first page most people see) is in the initial bundle; every other page is loaded
+// when first visited. Pages that need a session send the person to sign in, then back where they were.
+import { createRootRoute, createRoute, createRouter, lazyRouteComponent, redirect } from '@tanstack/react-router';
+import { App, NotFound } from './app.tsx';
+import { Catalogue } from './routes/catalogue.tsx';
+import { sessionStore } from './session.ts';
+import { courseLevels, safeRedirect, str, type CourseLevel } from './search.ts';
+
+const rootRoute = createRootRoute({ component: App, notFoundComponent: NotFound });
+
+const requireSession = ({ location }: { location: { href: string } }) => {
+  // TanStack Router's idiom: a thrown redirect (not an Error) tells the router where to go instead.
+  // eslint-disable-next-line @typescript-eslint/only-throw-error
+  if (!sessionStore.get()) throw redirect({ to: '/signin', search: { redirect: location.href } });
+};
+
+export interface CatalogueSearch {
+  q?: string;
+  level?: CourseLevel;
+  language?: string;
+  sort?: 'title';
+}
+
+const catalogueRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/',
+  validateSearch: (s: Record<string, unknown>): CatalogueSearch => ({
+    q: str(s.q),
+    level: courseLevels.find((l) => l === s.level),
+    language: str(s.language),
+    sort: s.sort === 'title' ? 'title' : undefined,
+  }),
+  component: Catalogue,
+});
+
+const courseRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/courses/$courseId',
+  component: lazyRouteComponent(() => import('./routes/course.tsx'), 'CoursePage'),
+});
+
+const playerRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/learn/$courseId',
+  validateSearch: (s: Record<string, unknown>): { lesson?: string } => ({ lesson: str(s.lesson) }),
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/player.tsx'), 'Player'),
+});
+
+const dashboardRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/dashboard',
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/dashboard.tsx'), 'Dashboard'),
+});
+
+export interface SignInSearch {
+  redirect?: string;
+  expired?: boolean;
+}
+const signInSearch = (s: Record<string, unknown>): SignInSearch => ({
+  redirect: safeRedirect(s.redirect),
+  expired: s.expired === true || s.expired === 'true' ? true : undefined,
+});
+
+const signInRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/signin',
+  validateSearch: signInSearch,
+  component: lazyRouteComponent(() => import('./routes/signin.tsx'), 'SignIn'),
+});
+
+const signUpRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/signup',
+  validateSearch: signInSearch,
+  component: lazyRouteComponent(() => import('./routes/signup.tsx'), 'SignUp'),
+});
+
+const routeTree = rootRoute.addChildren([catalogueRoute, courseRoute, playerRoute, dashboardRoute, signInRoute, signUpRoute]);
+
+export const router = createRouter({ routeTree, defaultPreload: 'intent', scrollRestoration: true });
+
+declare module '@tanstack/react-router' {
+  interface Register {
+    router: typeof router;
+  }
+}
