@@ -173,8 +173,14 @@ function gatewaySchema(runtime: Runtime): ServiceSchema {
     },
     events: sse.events,
     async started() {
-      answerClientErrors(this.server as Server); // moleculer-web's http.Server, made in created()
-      httpDrain(this.server as Server, runtime.shutdown, {
+      const server = this.server as Server; // moleculer-web's http.Server, made in created()
+      answerClientErrors(server);
+      // An idle keep-alive connection outlives a load balancer's idle pool (HAProxy reuses idle server connections for
+      // 5 s by default, an AWS ALB for 60 s): with Node's default of 5 s, the gateway could close one just as the proxy
+      // sent a request on it, which the proxy then had to retry (seen in the rolling-restart test's retry count).
+      // The drain (drain.ts) closes idle connections itself, so a longer keep-alive does not slow a stop.
+      server.keepAliveTimeout = 65_000;
+      httpDrain(server, runtime.shutdown, {
         graceMs: settings.shutdownGraceMs,
         timeoutMs: (runtime.config.envValues as Partial<RuntimeEnv>).MOLECULER_SHUTDOWN_TIMEOUT ?? 5_000,
         endStreams: sse.endAll,
