@@ -92,9 +92,10 @@ export class ActionSubjectNatsTransporter extends Transporters.NATS {
         wanted.set(`EVENTB ${subject} ${group}`, { subject, queue: group, cmd: 'EVENT' });
       }
     }
+    const leaving: Array<Promise<void>> = [];
     for (const [key, sub] of this.balanced) {
       if (!wanted.has(key)) {
-        sub.unsubscribe();
+        leaving.push(leave(sub));
         this.balanced.delete(key);
       }
     }
@@ -102,13 +103,13 @@ export class ActionSubjectNatsTransporter extends Transporters.NATS {
       if (this.balanced.has(key)) continue;
       this.balanced.set(key, nc.subscribe(subject, { queue, callback: (_err, msg) => void this.receive(cmd, Buffer.from(msg.data)) }));
     }
-    return nc.flush();
+    return Promise.all([...leaving, nc.flush()]).then(() => {});
   }
 
   override unsubscribeFromBalancedCommands(): Promise<void> {
-    for (const sub of this.balanced.values()) sub.unsubscribe();
+    const leaving = [...this.balanced.values()].map(leave);
     this.balanced.clear();
-    return super.unsubscribeFromBalancedCommands();
+    return Promise.all(leaving).then(() => super.unsubscribeFromBalancedCommands());
   }
 
   override connect(): Promise<void> {
@@ -308,4 +309,15 @@ export class ActionSubjectNatsTransporter extends Transporters.NATS {
     }
     return super.prepublish(packet);
   }
+}
+
+/**
+ * Leaves a queue group without losing what NATS already routed to it. NATS may hand this subscription a call in the
+ * instant before the UNSUB reaches it; `unsubscribe()` forgets the subscription at once and the client then drops
+ * that message, so the call waited for its timeout (a fresh node's role lookup failed that way in the rolling-restart
+ * test). `drain()` sends the UNSUB and keeps delivering until a PING/PONG round trip proves nothing more is on its way.
+ */
+function leave(sub: Subscription): Promise<void> {
+  if (sub.isClosed()) return Promise.resolve();
+  return sub.drain().catch(() => {}); // a closed connection: nothing more can arrive
 }
