@@ -43,7 +43,7 @@ export function refreshSession(): Promise<boolean> {
   return inFlight;
 }
 
-async function authFetch(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
+export async function authFetch(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
   const send = () => {
     const headers = new Headers(init.headers);
     const token = sessionStore.get()?.accessToken;

@@ -99,9 +99,19 @@ export function App() {
               </Link>
             </li>
             {session ? (
-              <li>
-                <Link to="/dashboard">{t('navDashboard')}</Link>
-              </li>
+              <>
+                <li>
+                  <Link to="/dashboard">{t('navDashboard')}</Link>
+                </li>
+                <li>
+                  <Link to="/notifications">{t('navNotifications')}</Link>
+                </li>
+                <li>
+                  <Link to="/settings" activeOptions={{ exact: true }}>
+                    {t('navSettings')}
+                  </Link>
+                </li>
+              </>
             ) : null}
           </ul>
         </nav>

@@ -89,6 +89,9 @@ const en = {
   required: 'Required.',
   errorUnknown: 'Something went wrong. Try again.',
   errorNetwork: 'The server cannot be reached. Check your connection and try again.',
+  navNotifications: 'Notifications',
+  navSettings: 'Settings',
+  forgotLink: 'Forgot your password?',
 };
 export type MessageKey = keyof typeof en;
 export type Messages = Record<MessageKey, string>;
@@ -176,6 +179,9 @@ const fr: Messages = {
   required: 'Obligatoire.',
   errorUnknown: 'Une erreur est survenue. Réessayez.',
   errorNetwork: 'Le serveur est injoignable. Vérifiez votre connexion et réessayez.',
+  navNotifications: 'Notifications',
+  navSettings: 'Paramètres',
+  forgotLink: 'Mot de passe oublié ?',
 };
 
 /** Every stable error code of the API, in people's words. A new code in contracts/src/core.ts fails the type check here. */

@@ -77,7 +77,64 @@ const signUpRoute = createRoute({
   component: lazyRouteComponent(() => import('./routes/signup.tsx'), 'SignUp'),
 });
 
-const routeTree = rootRoute.addChildren([catalogueRoute, courseRoute, playerRoute, dashboardRoute, signInRoute, signUpRoute]);
+const settingsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/settings',
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/settings.tsx'), 'Settings'),
+});
+
+const notificationPrefsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/settings/notifications',
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/notification-prefs.tsx'), 'NotificationPrefs'),
+});
+
+const inboxRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/notifications',
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/inbox.tsx'), 'Inbox'),
+});
+
+// The links in the account emails (services/notifications/src/templates.ts): /verify-email?token=, /reset-password?token=.
+const tokenSearch = (s: Record<string, unknown>): { token?: string } => ({ token: str(s.token) });
+
+const verifyEmailRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/verify-email',
+  validateSearch: tokenSearch,
+  component: lazyRouteComponent(() => import('./routes/email-links.tsx'), 'VerifyEmail'),
+});
+
+const resetPasswordRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/reset-password',
+  validateSearch: tokenSearch,
+  component: lazyRouteComponent(() => import('./routes/email-links.tsx'), 'ResetPassword'),
+});
+
+const forgotPasswordRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/forgot-password',
+  component: lazyRouteComponent(() => import('./routes/email-links.tsx'), 'ForgotPassword'),
+});
+
+const routeTree = rootRoute.addChildren([
+  catalogueRoute,
+  courseRoute,
+  playerRoute,
+  dashboardRoute,
+  signInRoute,
+  signUpRoute,
+  settingsRoute,
+  notificationPrefsRoute,
+  inboxRoute,
+  verifyEmailRoute,
+  resetPasswordRoute,
+  forgotPasswordRoute,
+]);
 
 export const router = createRouter({ routeTree, defaultPreload: 'intent', scrollRestoration: true });
 

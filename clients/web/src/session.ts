@@ -53,6 +53,13 @@ export const sessionStore = {
     localStorage.setItem(KEY, JSON.stringify(current));
     emit();
   },
+  /** A change to the signed-in user seen elsewhere (the profile's new name), kept until the next sign-in. */
+  patchUser: (user: Partial<Session['user']>) => {
+    if (!current) return;
+    current = { ...current, user: { ...current.user, ...user } };
+    localStorage.setItem(KEY, JSON.stringify(current));
+    emit();
+  },
   clear: () => {
     current = null;
     localStorage.removeItem(KEY);

@@ -91,6 +91,9 @@ export function SignIn() {
         </Button>
       </Form>
       <p>
+        <Link to="/forgot-password">{t('forgotLink')}</Link>
+      </p>
+      <p>
         {t('noAccount')}{' '}
         <Link to="/signup" search={{ redirect: search.redirect }}>
           {t('navSignUp')}
