@@ -107,8 +107,12 @@ function freePort(): Promise<number> {
   });
 }
 
-async function newPage(opts: { width?: number; height?: number } = {}): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 }, locale: 'en-US', baseURL: base });
+async function newPage(opts: { width?: number; height?: number; locale?: string } = {}): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({
+    viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 },
+    locale: opts.locale ?? 'en-US',
+    baseURL: base,
+  });
   context.setDefaultTimeout(10_000);
   const page = await context.newPage();
   page.on('console', (m) => {
@@ -307,6 +311,42 @@ describe('the account pages in Chromium', { timeout: 90_000 }, () => {
       await axe(phone.page, `${path} (phone)`);
     }
     await phone.context.close();
+    expect(problems).toEqual([]);
+  });
+
+  it('in French and with the keyboard alone: forgot password, then a spent reset link explained', async () => {
+    const { context, page } = await newPage({ locale: 'fr-FR' });
+    await page.goto('/signin');
+    await heading(page, 'Connexion');
+    await page.evaluate("for (const type of ['pointerdown', 'mousedown']) window.addEventListener(type, () => (window.__pointer = true), true)");
+    const focused = () =>
+      page.evaluate<{ text: string; name: string; outline: string }>(`(() => {
+        const el = document.activeElement;
+        return { text: el?.textContent ?? '', name: el?.getAttribute('name') ?? '', outline: el ? getComputedStyle(el).outlineStyle : 'none' };
+      })()`);
+    for (let i = 0; i < 30 && (await focused()).text !== 'Mot de passe oublié ?'; i++) await page.keyboard.press('Tab');
+    expect(await focused()).toMatchObject({ text: 'Mot de passe oublié ?' });
+    expect((await focused()).outline).not.toBe('none');
+    await page.keyboard.press('Enter');
+    await heading(page, 'Réinitialiser votre mot de passe');
+    await page.waitForFunction("document.activeElement?.tagName === 'H1'", undefined, { timeout: 5_000 });
+    for (let i = 0; i < 10 && (await focused()).name !== 'email'; i++) await page.keyboard.press('Tab');
+    expect((await focused()).outline).not.toBe('none');
+    await page.keyboard.type('nobody@account.test');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Consultez votre messagerie' }).waitFor();
+    expect((await focused()).text).toBe('Consultez votre messagerie');
+    expect(await page.evaluate('window.__pointer ?? false')).toBe(false);
+    await axe(page, 'forgot password (fr, sent)');
+
+    await page.goto(`/reset-password?token=${'y'.repeat(43)}`);
+    await heading(page, 'Choisir un nouveau mot de passe');
+    await page.getByLabel('Nouveau mot de passe', { exact: true }).fill('a brand new pass phrase');
+    await page.getByLabel('Nouveau mot de passe (encore)').fill('a brand new pass phrase');
+    await page.keyboard.press('Enter');
+    await page.getByRole('alert').filter({ hasText: 'Ce lien de réinitialisation a expiré ou a déjà servi.' }).waitFor();
+    await axe(page, 'reset password (fr, error)');
+    await context.close();
     expect(problems).toEqual([]);
   });
 });

@@ -16,9 +16,9 @@ export function StepHeading({ level = 2, focus = true, id, children }: { level?:
   );
 }
 
-/** A success message, announced politely as it appears. */
+/** A success message, announced politely: the live region is always there (empty until then), as screen readers
+ * announce changes to a region they already know, not one that appears with its text. */
 export function Success({ children }: { children: ReactNode }) {
-  if (!children) return null;
   return (
     <p className="success" role="status">
       {children}

@@ -15,6 +15,9 @@ import { formatDateTime, StepHeading, Success } from './account-ui.tsx';
 
 const LOCALE_NAMES = { en: 'English', fr: 'Français' } as const;
 
+/** Keeps keyboard focus on the page when the control that had it disappears. */
+const focusById = (id: string) => requestAnimationFrame(() => document.getElementById(id)?.focus());
+
 export function Settings() {
   const { t } = useAccountI18n();
   return (
@@ -229,10 +232,20 @@ function MfaSection() {
 
   return (
     <section aria-labelledby="mfa-h" className="card">
-      <h2 id="mfa-h">{t('mfaSettingsTitle')}</h2>
+      <h2 id="mfa-h" tabIndex={-1}>
+        {t('mfaSettingsTitle')}
+      </h2>
       {status.isPending ? <Loading /> : null}
       <ErrorMessage error={status.error ?? undefined} />
-      {codes ? <RecoveryCodes codes={codes} onDone={() => setCodes(null)} /> : null}
+      {codes ? (
+        <RecoveryCodes
+          codes={codes}
+          onDone={() => {
+            setCodes(null);
+            focusById('mfa-h'); // the button pressed is gone: go on from the section's start
+          }}
+        />
+      ) : null}
       {status.data && !status.data.totp && !enrol.data ? (
         <>
           <p>{status.data.required ? t('mfaRequiredOff') : t('mfaOff')}</p>
@@ -358,7 +371,11 @@ function SessionsSection() {
   const queryClient = useQueryClient();
   const sessions = useQuery({ queryKey: ['sessions'], queryFn: () => api.auth.sessions.query({}) });
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['sessions'] });
-  const revoke = useMutation({ mutationFn: (sessionId: string) => api.auth.revokeSession.mutate({ sessionId }), onSettled: refresh });
+  const revoke = useMutation({
+    mutationFn: (sessionId: string) => api.auth.revokeSession.mutate({ sessionId }),
+    onSuccess: () => focusById('sessions-h'), // its row (and the button pressed) goes away
+    onSettled: refresh,
+  });
   // The API revokes one session, or all of them (this one too): "the others" are revoked one by one.
   const revokeOthers = useMutation({
     mutationFn: async (ids: string[]) => {
@@ -371,7 +388,9 @@ function SessionsSection() {
 
   return (
     <section aria-labelledby="sessions-h" className="card">
-      <h2 id="sessions-h">{t('sessionsTitle')}</h2>
+      <h2 id="sessions-h" tabIndex={-1}>
+        {t('sessionsTitle')}
+      </h2>
       {sessions.isPending ? <Loading /> : null}
       <ErrorMessage error={sessions.error ?? undefined} />
       {sessions.data ? (
