@@ -4,7 +4,7 @@ import { streamNotifications } from '@lms/client';
 import type { InboxItem } from '@lms/contracts';
 import { useInfiniteQuery, useMutation, useQueryClient, type InfiniteData } from '@tanstack/react-query';
 import { useRouter } from '@tanstack/react-router';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState, type MouseEvent } from 'react';
 import { api, authFetch } from '../api.ts';
 import { useAccountI18n } from './account-i18n.ts';
 import { Button, ErrorMessage, Loading, PageTitle } from '../ui.tsx';
@@ -17,6 +17,9 @@ const INBOX = ['inbox'] as const;
 function useLiveInbox(onItem: (item: InboxItem) => void) {
   const queryClient = useQueryClient();
   const [live, setLive] = useState(false);
+  // The latest callback (it speaks the current language); the stream itself stays open across re-renders.
+  const itemHandler = useRef(onItem);
+  itemHandler.current = onItem;
   useEffect(() => {
     const ctrl = new AbortController();
     void (async () => {
@@ -38,7 +41,7 @@ function useLiveInbox(onItem: (item: InboxItem) => void) {
                   ? { ...d, pages: d.pages.map((p, n) => (n === 0 ? { ...p, items: [item, ...p.items], unreadCount: p.unreadCount + 1 } : p)) }
                   : d,
               );
-              onItem(item);
+              itemHandler.current(item);
             },
           });
           if (reason === 'session_ended') return;
@@ -91,7 +94,7 @@ export function Inbox() {
   const unread = inbox.data?.pages[0]?.unreadCount ?? 0;
 
   /** A link inside the app opens as a page of the app; any other opens as usual. */
-  const open = (e: React.MouseEvent<HTMLAnchorElement>, link: string) => {
+  const open = (e: MouseEvent<HTMLAnchorElement>, link: string) => {
     const url = new URL(link, window.location.origin);
     if (url.origin !== window.location.origin || e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
     e.preventDefault();
