@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpAt } from '../../services/auth/src/domain/totp.ts';
 import { ensureWeb } from '../build-web.mjs';
 import { SERVICES } from '../services.ts';
-import { smtpPeer, tokenIn } from './support.ts';
+import { defined, smtpPeer, tokenIn } from './support.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -237,6 +237,26 @@ describe('the account pages in Chromium', { timeout: 90_000 }, () => {
     await item.getByRole('link').click();
     await heading(page, 'Knots at sea');
     expect(await page.evaluate('window.__sameDocument')).toBe(true);
+
+    // Two-step sign-in off with a recovery code; then a new password, which signs the other sessions out.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
+    await heading(page, 'Account settings');
+    await mfa.getByLabel('Password', { exact: true }).fill('not the password');
+    await mfa.getByLabel('Code from your app, or a recovery code').fill(defined(codes[0]));
+    await mfa.getByRole('button', { name: 'Turn off two-step sign-in' }).click();
+    await mfa.getByRole('alert').filter({ hasText: 'The password or the code is not right.' }).waitFor();
+    await mfa.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await mfa.getByRole('button', { name: 'Turn off two-step sign-in' }).click();
+    await mfa.getByRole('status').filter({ hasText: 'Two-step sign-in is off.' }).waitFor();
+    expect((await learner.auth.mfaStatus.query({})).totp).toBe(false);
+    const password = page.getByRole('region', { name: 'Password' });
+    await password.getByLabel('Current password').fill(PASSWORD);
+    await password.getByLabel('New password', { exact: true }).fill('a newer account password');
+    await password.getByLabel('New password again').fill('a newer account password');
+    await password.getByRole('button', { name: 'Change password' }).click();
+    await password.getByRole('status').filter({ hasText: 'Your password is changed. Other sessions signed out: 1.' }).waitFor();
+    await expect(learner.users.me.query({})).rejects.toThrow();
+    await page.getByRole('region', { name: 'Where you are signed in' }).getByText('this device').waitFor();
 
     await context.close();
     expect(problems).toEqual([]);
