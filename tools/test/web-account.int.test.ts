@@ -248,6 +248,8 @@ describe('the account pages in Chromium', { timeout: 90_000 }, () => {
     await mfa.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await mfa.getByRole('button', { name: 'Turn off two-step sign-in' }).click();
     await mfa.getByRole('status').filter({ hasText: 'Two-step sign-in is off.' }).waitFor();
+    // The form that had focus is gone: focus goes on from the section's heading.
+    await page.waitForFunction("document.activeElement?.id === 'mfa-h'", undefined, { timeout: 5_000 });
     expect((await learner.auth.mfaStatus.query({})).totp).toBe(false);
     const password = page.getByRole('region', { name: 'Password' });
     await password.getByLabel('Current password').fill(PASSWORD);

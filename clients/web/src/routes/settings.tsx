@@ -78,7 +78,6 @@ function ProfileSection() {
             </div>
           ) : null}
           <Form
-            key={me.data.updatedAt}
             onSubmit={(e) => {
               e.preventDefault();
               const f = e.currentTarget;
@@ -218,7 +217,10 @@ function MfaSection() {
   const disable = useMutation({
     mutationFn: (v: { password: string; code: string }) =>
       api.auth.mfaDisable.mutate({ password: v.password, ...(/^\d{6}$/.test(v.code) ? { code: v.code } : { recoveryCode: v.code }) }),
-    onSuccess: () => void refresh(),
+    onSuccess: async () => {
+      await refresh();
+      focusById('mfa-h'); // the form that had focus is gone
+    },
   });
   const renew = useMutation({
     mutationFn: (code: string) => api.auth.mfaRecoveryCodes.mutate({ code }),
