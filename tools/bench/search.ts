@@ -18,6 +18,8 @@ import { buildCorpus, type CorpusCourse } from './search/corpus.ts';
 import { ilikeSearch, type IlikeVariant } from './search/ilike.ts';
 import { coursesRanking, percentile, scoreRun, type RunScore } from './search/metrics.ts';
 import { QUERIES } from './search/queries.ts';
+import { fuseRrf, semanticIndex } from './search/semantic.ts';
+import { UseLiteEmbedder } from '@lms/embeddings';
 import { SERVICES as REGISTRY } from '../services.ts';
 import { http as req, waitFor } from '../test/support.ts';
 
@@ -249,6 +251,27 @@ export async function searchBench(): Promise<string> {
       scores.set(`ILIKE ${variant}`, scoreRun(QUERIES, rankings));
       methodMs.set(`ILIKE ${variant}`, ms);
     }
+    // References without the service: the embedded model alone in this process, and its RRF with ILIKE words.
+    const embedStarted = performance.now();
+    const rank = await semanticIndex(new UseLiteEmbedder(), corpus);
+    console.log(`embedded the corpus in this process in ${f((performance.now() - embedStarted) / 1000)} s`);
+    const reference = new Map<string, string[]>();
+    const fused = new Map<string, string[]>();
+    const referenceMs: number[] = [];
+    for (const query of QUERIES) {
+      const t = performance.now();
+      const semantic = await rank(query.q);
+      referenceMs.push(performance.now() - t);
+      reference.set(query.id, semantic);
+      const words = coursesRanking(
+        (await ilikeSearch(sql, 'words', query.q, courseIds, 20)).map((courseId) => ({ courseId })),
+        keyOfCourseId,
+      );
+      fused.set(query.id, fuseRrf([words, semantic]));
+    }
+    scores.set('use-lite-512 in process (reference)', scoreRun(QUERIES, reference));
+    methodMs.set('use-lite-512 in process (reference)', referenceMs);
+    scores.set('RRF(ILIKE words, use-lite-512) (reference)', scoreRun(QUERIES, fused));
     const kinds = [...new Set(QUERIES.map((q) => q.kind))];
     out.push(
       table(

@@ -4,6 +4,7 @@ import { buildCorpus } from '../bench/search/corpus.ts';
 import { containsPattern, queryWords } from '../bench/search/ilike.ts';
 import { coursesRanking, dedupe, ndcgAt, percentile, recallAt, scoreRun } from '../bench/search/metrics.ts';
 import { QUERIES } from '../bench/search/queries.ts';
+import { courseTexts, fuseRrf, semanticIndex } from '../bench/search/semantic.ts';
 
 describe('search relevance metrics', () => {
   const judged = { a: 3, b: 2, c: 1 };
@@ -130,5 +131,42 @@ describe('ILIKE baseline helpers', () => {
     expect(containsPattern('50%_off\\')).toBe('%50\\%\\_off\\\\%');
     expect(queryWords('How do I bake BREAD, bread?')).toEqual(['how', 'bake', 'bread']);
     expect(queryWords('impôt sur les sociétés')).toEqual(['impôt', 'sur', 'les', 'sociétés']);
+  });
+});
+
+describe('semantic and hybrid references', () => {
+  it('fuses rankings by reciprocal rank', () => {
+    // a: 1/61 + 1/62; b: 1/62 + 1/61; c: 1/63; d: 1/61. a and b tie and sort by key.
+    expect(
+      fuseRrf([
+        ['a', 'b', 'c'],
+        ['d', 'a', 'b'],
+      ]),
+    ).toEqual(['a', 'b', 'd', 'c']);
+    expect(fuseRrf([['a', 'b']], 60, 1)).toEqual(['a']);
+    expect(fuseRrf([])).toEqual([]);
+  });
+
+  it('ranks courses by the best cosine of their texts with the query', async () => {
+    // A test double of an embedder (not a model): one dimension per topic word, so the ranking logic can be checked exactly.
+    const topics = ['bread', 'python', 'tax'];
+    const fake = {
+      model: 'topic-words-test-double',
+      dimensions: topics.length,
+      embed: async (texts: readonly string[]) =>
+        texts.map((t) => {
+          const v = Float32Array.from(topics.map((w) => (t.toLowerCase().includes(w) ? 1 : 0)));
+          const n = Math.hypot(...v) || 1;
+          return v.map((x) => x / n);
+        }),
+    };
+    const corpus = buildCorpus().filter((c) => ['sourdough', 'python-intro', 'tax-law'].includes(c.key));
+    const sourdough = corpus.find((c) => c.key === 'sourdough');
+    if (!sourdough) throw new Error('no sourdough course');
+    expect(courseTexts(sourdough)).toHaveLength(1 + 2 + 4);
+    const rank = await semanticIndex(fake, corpus);
+    expect((await rank('python'))[0]).toBe('python-intro');
+    expect((await rank('tax'))[0]).toBe('tax-law');
+    expect(await rank('bread', 1)).toEqual(['sourdough']);
   });
 });
