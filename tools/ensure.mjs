@@ -23,3 +23,15 @@ if (process.argv.includes('--test') && !fs.existsSync('/usr/bin/chromium')) {
     console.error('The web app tests need Chromium at /usr/bin/chromium: sudo apt-get install chromium');
   }
 }
+
+// `pnpm test` (--test): the search service's semantic index on the machine's PostgreSQL needs pgvector (Debian
+// bookworm's server lacks it). tools/pgvector.mjs returns at once when the server has it, builds and installs it from
+// Debian's source package when we are root, and otherwise says which command to run; never fatal here.
+if (process.argv.includes('--test')) {
+  const { ensurePgvector } = await import('./pgvector.mjs');
+  try {
+    ensurePgvector();
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : String(err)}\n(the search tests on the machine's PostgreSQL need pgvector)`);
+  }
+}

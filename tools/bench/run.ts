@@ -14,7 +14,10 @@
  *       Only with --only faults (several minutes); [--scenario kill-nodes,...] [--requests 2000] [--rate 80] [--gateways 2] [--settle 8].
  *   (h) assessments (issue 14): autosave at a fixed rate, a deadline rush of submits, the server's deadline, the gradebook
  *       grid; only with --only assessments [--takers 1000] [--rush 60] [--save-rate 200] [--seconds 10].
- * Usage: pnpm bench [--seconds 10] [--tail 60] [--rounds 3] [--only http|events|learning|files|notifications|footprint|faults|gradebook|assessments] [--idle 5] [--courses 1000] [--mib 1024] [--recipients 2000] [--no-write]
+ *   (i) search (issue 16): nDCG@10 and recall@20 of lexical, semantic and hybrid search over a judged corpus seeded through
+ *       the API, beside ILIKE baselines in SQL; search and suggest latency at a fixed rate; only with --only search
+ *       [--rate 100] [--seconds 10] (search.ts, search/).
+ * Usage: pnpm bench [--seconds 10] [--tail 60] [--rounds 3] [--only http|events|learning|files|notifications|footprint|faults|gradebook|assessments|search] [--idle 5] [--courses 1000] [--mib 1024] [--recipients 2000] [--no-write]
  * Each round starts everything afresh; the tables show the last round, the spread table every round.
  * One file per bench beside this dispatcher; common.ts holds what they share. BENCH_COMPILED=1 runs the LMS nodes
  * from the build output (dist/cli.mjs, as production does) rather than from sources through tsx.
@@ -32,6 +35,7 @@ import { gradebookBench } from './gradebook.ts';
 import { httpBench } from './http.ts';
 import { learningBench } from './learning.ts';
 import { notificationsBench, NOTIFICATIONS_NOTES } from './notifications.ts';
+import { searchBench, writeSearchDoc } from './search.ts';
 
 async function main() {
   if (process.env.BENCH_COMPILED) {
@@ -57,6 +61,13 @@ async function main() {
     if (!args['no-write']) {
       writeAssessmentsSection(part, when, machineOf(), load);
       console.log('\nwrote the Assessments (issue 14) section of docs/benchmarks.md');
+    }
+  }
+  if (args.only === 'search') {
+    const part = await searchBench();
+    if (!args['no-write']) {
+      writeSearchDoc(part, when);
+      console.log('\nwrote docs/benchmarks-search.md');
     }
   }
   for (let r = 1; r <= rounds && (want('http') || want('events')); r++) {
