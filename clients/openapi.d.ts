@@ -3983,6 +3983,10 @@ export interface components {
             newPoints: number | null;
             /** Format: date-time */
             at: string;
+            /** @enum {string} */
+            kind: "key" | "manual";
+            by: string | null;
+            reason: string | null;
         };
         Assignment: {
             /** Format: uuid */
@@ -10561,6 +10565,7 @@ export interface operations {
                     points: number;
                     /** @default null */
                     comment?: string | null;
+                    reason?: string;
                 };
             };
         };

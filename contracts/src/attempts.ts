@@ -115,6 +115,11 @@ export const regrade = z
     oldPoints: z.number().nullable(),
     newPoints: z.number().nullable(),
     at: isoDate,
+    /** key: a key correction rescored the question; manual: a person changed the grade of an attempt already graded. */
+    kind: z.enum(['key', 'manual']),
+    /** Who changed it (manual; null for a key correction, whose author is in the question's corrections). */
+    by: z.uuid().nullable(),
+    reason: z.string().nullable(),
   })
   .meta({ id: 'Regrade' });
 
@@ -213,12 +218,19 @@ export const attempts = domain('attempts', {
   }),
   /** A person grades one manually graded question (essay, file). */
   grade: mutation({
-    input: z.object({ attemptId, slot: z.number().int().min(1), points: z.number().min(0), comment: z.string().max(20_000).nullable().default(null) }),
+    input: z.object({
+      attemptId,
+      slot: z.number().int().min(1),
+      points: z.number().min(0),
+      comment: z.string().max(20_000).nullable().default(null),
+      /** Required once the attempt is graded (GRADE_RELEASED without): the change is recorded with it (listRegrades). */
+      reason: z.string().trim().min(1).max(2000).optional(),
+    }),
     output: attemptSummary,
     permission: 'authenticated',
     rest: { method: 'POST', path: '/attempts/{attemptId}/grade' },
     summary: 'Grade a question of a submitted attempt',
-    errors: ['NOT_FOUND', 'FORBIDDEN', 'CONFLICT', 'VALIDATION_FAILED'],
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'CONFLICT', 'VALIDATION_FAILED', 'GRADE_RELEASED'],
   }),
   listAttempts: query({
     input: pageInput.extend({ quizId, state: attemptState.optional() }),

@@ -1,4 +1,4 @@
-import { sql, type Generated, type Kysely, type Selectable } from 'kysely';
+import { sql, type Generated, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { QuestionBody, QuestionResponse, QuizSettings } from '@lms/contracts';
 import type { Draw } from '@lms/question-engine';
 import type { JsonColumn } from '@lms/runtime';
@@ -66,6 +66,10 @@ export interface AttemptsDB {
     old_points: number | null;
     new_points: number | null;
     at: Generated<Date>;
+    /** key: a key correction rescored it; manual: a person changed the grade of an attempt already graded. */
+    kind: Generated<'key' | 'manual'>;
+    by: string | null;
+    reason: string | null;
   };
 }
 
@@ -363,7 +367,7 @@ export class AttemptsRepository {
       .execute();
   }
 
-  async addRegrade(r: Omit<Selectable<AttemptsDB['regrades']>, 'id' | 'at'>): Promise<void> {
+  async addRegrade(r: Insertable<AttemptsDB['regrades']>): Promise<void> {
     await this.db.insertInto('regrades').values(r).execute();
   }
 
@@ -380,6 +384,9 @@ export class AttemptsRepository {
         'regrades.old_points',
         'regrades.new_points',
         'regrades.at',
+        'regrades.kind',
+        'regrades.by',
+        'regrades.reason',
       ])
       .where('regrades.quiz_id', '=', quizId)
       .orderBy('regrades.id')

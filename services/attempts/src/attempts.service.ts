@@ -34,6 +34,7 @@ import type { Kysely } from 'kysely';
 import { AttemptsRepository, type AttemptRow, type AttemptsDB, type NewQuestion, type OverrideRow, type QuestionRow } from './attempts.repository.js';
 import { attemptsEnv } from './config.js';
 import * as m0 from './migrations/20261201100000_attempts.js';
+import * as m1 from './migrations/20261202140000_grade_changes.js';
 import { correctnessOf, deadlineOf, gradeByMethod, gradeValueOf, reviewAllowed, seededShuffle } from './rules.js';
 
 const noSuchQuiz = () => new DomainError('NOT_FOUND', 'No such quiz');
@@ -272,7 +273,7 @@ export const attemptsService = defineService({
   name: 'attempts',
   env: attemptsEnv,
   contracts: { ...attempts, ...attemptsInternal, ...privacyExportContract('attempts') },
-  migrations: { '20261201100000_attempts': m0 },
+  migrations: { '20261201100000_attempts': m0, '20261202140000_grade_changes': m1 },
   // Not 'assessments': a node runs (resume, autosave, submit) while authoring is away; starts then fail fast.
   dependencies: ['courses'],
   repository: (db: Kysely<AttemptsDB>) => new AttemptsRepository(db),
@@ -519,6 +520,23 @@ export const attemptsService = defineService({
             issues: [{ path: 'points', message: `at most ${q.points}`, code: 'too_big' }],
           });
         }
+        // A graded attempt's grade is in the gradebook (and maybe shown to the learner): a person changes it only with
+        // a reason, and the change is recorded (who, when, before, after, why) beside the key corrections' regrades.
+        if (locked.state === 'graded') {
+          if (!input.reason) throw new DomainError('GRADE_RELEASED', 'This attempt is graded: its grade changes only with a reason');
+          await t.addRegrade({
+            attempt_id: a.id,
+            quiz_id: a.quiz_id,
+            slot: q.slot,
+            question_id: q.question_id,
+            version: q.version,
+            old_points: q.fraction === null ? null : Math.max(0, q.fraction) * q.points,
+            new_points: input.points,
+            kind: 'manual',
+            by: caller.userId,
+            reason: input.reason,
+          });
+        }
         await t.gradeQuestion(a.id, input.slot, q.points > 0 ? input.points / q.points : 0, input.comment, caller.userId);
         const next = await rescore(t, locked);
         if (next.state === 'graded') await emitGraded(t, emit, next, locked.state === 'graded');
@@ -552,6 +570,9 @@ export const attemptsService = defineService({
           oldPoints: x.old_points,
           newPoints: x.new_points,
           at: x.at.toISOString(),
+          kind: x.kind,
+          by: x.by,
+          reason: x.reason,
         })),
       };
     },

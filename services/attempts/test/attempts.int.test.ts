@@ -289,6 +289,22 @@ describe('grading', () => {
     expect(graded.filter((e) => e.attemptId === a.id)).toHaveLength(1);
     const o = await node.internal().call(attemptsInternal.outcome, { attemptId: a.id });
     expect(o.status).toBe('graded');
+
+    // Graded, the grade is in the gradebook: a marker changes it only with a reason, and the change is on record.
+    expect((await teacher.fail(attempts.grade, { attemptId: a.id, slot: essay, points: 2 })).code).toBe('GRADE_RELEASED');
+    expect((await teacher.fail(attempts.grade, { attemptId: a.id, slot: essay, points: 2, reason: '   ' })).code).toBe('VALIDATION_FAILED');
+    const changed = await teacher.call(attempts.grade, { attemptId: a.id, slot: essay, points: 2, comment: 'Better on a second read', reason: 'remarked' });
+    expect(changed.grade).toEqual({ points: 2, maxPoints: 4, percent: 50 });
+    const marker = teacher.caller?.userId;
+    const r = await teacher.call(attempts.listRegrades, { quizId: q.quizId });
+    expect(r.items.map((x) => [x.attemptId, x.slot, x.kind, x.oldPoints, x.newPoints, x.by, x.reason])).toEqual([
+      [a.id, essay, 'manual', 1.5, 2, marker, 'remarked'],
+    ]);
+    await drained(pipeline());
+    expect(graded.filter((e) => e.attemptId === a.id).map((e) => [e.regrade, e.attempt.points])).toEqual([
+      [false, 1.5],
+      [true, 2],
+    ]);
   });
 
   it('computes the item grade by the grading method', () => {
@@ -319,7 +335,7 @@ describe('grading', () => {
     await drained(pipeline());
     const teacher = person('instructor');
     const r = await teacher.call(attempts.listRegrades, { quizId: q.quizId });
-    expect(r.items.map((x) => [x.attemptId, x.oldPoints, x.newPoints])).toEqual([[a.id, 0, 1]]);
+    expect(r.items.map((x) => [x.attemptId, x.kind, x.oldPoints, x.newPoints, x.by])).toEqual([[a.id, 'key', 0, 1, null]]);
     const st = await teacher.call(attempts.statistics, { quizId: q.quizId });
     expect(st.attempts).toBe(1);
     expect(st.questions.map((x) => x.type).sort()).toEqual(['single', 'truefalse']);
