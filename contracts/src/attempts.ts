@@ -46,6 +46,14 @@ export const attempt = z
     auto: z.boolean(),
     /** The server's clock when it answered (clients count down from it, not their own clock). */
     serverTime: isoDate,
+    /**
+     * A quiz shown one question at a time (`navigation: 'one-at-a-time'`): the slot the learner is on, the only one
+     * in `questions` and the only one that takes answers; `next` moves on, never back. Null: every question at once
+     * (`all`), and once the attempt is submitted.
+     */
+    currentSlot: z.number().int().nullable(),
+    /** How many questions the attempt has (with one at a time, `questions` holds only the current one). */
+    questionCount: z.number().int(),
     questions: z.array(attemptQuestion),
   })
   .meta({ id: 'Attempt' });
@@ -153,7 +161,19 @@ export const attempts = domain('attempts', {
     permission: 'authenticated',
     rest: { method: 'PUT', path: '/attempts/{attemptId}/answers/{slot}' },
     summary: 'Save one answer of an attempt',
-    errors: ['NOT_FOUND', 'ATTEMPT_CLOSED', 'VALIDATION_FAILED'],
+    errors: ['NOT_FOUND', 'ATTEMPT_CLOSED', 'VALIDATION_FAILED', 'QUESTION_NOT_CURRENT'],
+  }),
+  /**
+   * One question at a time: leaves question `from` (the current one) for the next, never back; what was saved of it
+   * stays. A repeat (`from` before the current one) changes nothing and answers the attempt as it is.
+   */
+  next: mutation({
+    input: z.object({ attemptId, from: slot }),
+    output: attempt,
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/attempts/{attemptId}/next' },
+    summary: 'Move on to the next question (one-at-a-time quizzes)',
+    errors: ['NOT_FOUND', 'ATTEMPT_CLOSED', 'CONFLICT', 'QUESTION_NOT_CURRENT'],
   }),
   /** Immediate-feedback quizzes: the saved answer's feedback, as the review options show after submitting. */
   checkAnswer: mutation({
@@ -162,7 +182,7 @@ export const attempts = domain('attempts', {
     permission: 'authenticated',
     rest: { method: 'POST', path: '/attempts/{attemptId}/answers/{slot}/check' },
     summary: 'Check one answer (immediate feedback)',
-    errors: ['NOT_FOUND', 'ATTEMPT_CLOSED', 'FORBIDDEN'],
+    errors: ['NOT_FOUND', 'ATTEMPT_CLOSED', 'FORBIDDEN', 'QUESTION_NOT_CURRENT'],
   }),
   /** Submits once; a repeat (or a submit after the deadline) answers what was submitted. */
   submit: mutation({

@@ -35,11 +35,14 @@ import { AttemptsRepository, type AttemptRow, type AttemptsDB, type NewQuestion,
 import { attemptsEnv } from './config.js';
 import * as m0 from './migrations/20261201100000_attempts.js';
 import * as m1 from './migrations/20261202140000_grade_changes.js';
+import * as m2 from './migrations/20261202150000_navigation.js';
 import { correctnessOf, deadlineOf, gradeByMethod, gradeValueOf, reviewAllowed, seededShuffle } from './rules.js';
 
 const noSuchQuiz = () => new DomainError('NOT_FOUND', 'No such quiz');
 const noSuchAttempt = () => new DomainError('NOT_FOUND', 'No such attempt');
 const closed = () => new DomainError('ATTEMPT_CLOSED', 'This attempt was submitted or its time is up: answers are no longer accepted');
+const notCurrent = (currentSlot: number) =>
+  new DomainError('QUESTION_NOT_CURRENT', 'This quiz shows one question at a time: only the current question takes answers', { currentSlot });
 
 /** Quiz definitions, cached briefly per quiz (a change shows up within `ttlMs`). */
 class QuizCache {
@@ -211,7 +214,10 @@ async function staffOf(call: Call, quizzes: QuizCache, quizId: string, caller: C
   return quiz;
 }
 
+/** An attempt as its owner sees it: with one question at a time, only the current question while it is open. */
 function toAttempt(a: AttemptRow, questions: QuestionRow[]) {
+  const current = a.state === 'in_progress' ? a.current_slot : null;
+  const shown = current === null ? questions : questions.filter((q) => q.slot === current);
   return {
     id: a.id,
     quizId: a.quiz_id,
@@ -225,7 +231,9 @@ function toAttempt(a: AttemptRow, questions: QuestionRow[]) {
     submittedAt: a.submitted_at?.toISOString() ?? null,
     auto: a.auto,
     serverTime: new Date().toISOString(),
-    questions: questions.map((q) => ({
+    currentSlot: current,
+    questionCount: questions.length,
+    questions: shown.map((q) => ({
       slot: q.slot,
       points: q.points,
       question: present(q.prompt, q.body, q.draw),
@@ -273,7 +281,7 @@ export const attemptsService = defineService({
   name: 'attempts',
   env: attemptsEnv,
   contracts: { ...attempts, ...attemptsInternal, ...privacyExportContract('attempts') },
-  migrations: { '20261201100000_attempts': m0, '20261202140000_grade_changes': m1 },
+  migrations: { '20261201100000_attempts': m0, '20261202140000_grade_changes': m1, '20261202150000_navigation': m2 },
   // Not 'assessments': a node runs (resume, autosave, submit) while authoring is away; starts then fail fast.
   dependencies: ['courses'],
   repository: (db: Kysely<AttemptsDB>) => new AttemptsRepository(db),
@@ -395,6 +403,8 @@ export const attemptsService = defineService({
             max_points: questions.reduce((sum, q) => sum + q.points, 0),
             closes_at: s.closesAt ? new Date(s.closesAt) : null,
             settings: s,
+            // One question at a time: the attempt shows (and saves) only its current question, from the first on.
+            current_slot: s.navigation === 'one-at-a-time' ? 1 : null,
           },
           questions,
         );
@@ -436,6 +446,7 @@ export const attemptsService = defineService({
           ? await uow(({ repo: t }) => t.saveAnswer(input.attemptId, caller.userId, input.slot, input.response, undefined))
           : await repo.saveAnswer(input.attemptId, caller.userId, input.slot, input.response, input.seq);
       if (!r.open) throw closed();
+      if ('notCurrent' in r) throw notCurrent(r.notCurrent);
       if (!r.found) throw new DomainError('NOT_FOUND', 'No such question in this attempt');
       return { slot: input.slot, seq: r.seq, savedAt: r.savedAt.toISOString(), applied: r.applied };
     },
@@ -446,7 +457,24 @@ export const attemptsService = defineService({
       if (a.state !== 'in_progress' || (a.deadline && a.deadline <= new Date())) throw closed();
       const q = (await repo.questions(a.id)).find((x) => x.slot === input.slot);
       if (!q) throw new DomainError('NOT_FOUND', 'No such question in this attempt');
+      if (a.current_slot !== null && a.current_slot !== input.slot) throw notCurrent(a.current_slot);
       return reviewOf(q, a.settings.review.afterSubmit, score(q.body, q.draw, q.response));
+    },
+    async next({ input, caller, uow }) {
+      const r = await uow(async ({ repo: t }) => {
+        const locked = await t.lockAttempt(input.attemptId);
+        if (!locked || locked.user_id !== caller.userId) throw noSuchAttempt();
+        if (locked.state !== 'in_progress' || (locked.deadline && locked.deadline <= new Date())) throw closed();
+        const current = locked.current_slot;
+        if (current === null) throw new DomainError('CONFLICT', 'This quiz shows every question at once');
+        const questions = await t.questions(locked.id);
+        // A repeat of a move already made (a retried request, another tab): nothing changes.
+        if (input.from < current) return { row: locked, questions };
+        if (input.from > current) throw notCurrent(current);
+        if (current >= questions.length) throw new DomainError('CONFLICT', 'This is the last question: submit the attempt');
+        return { row: await t.setCurrentSlot(locked.id, current + 1), questions };
+      });
+      return toAttempt(r.row, r.questions);
     },
     async submit({ input, caller, uow, deps }) {
       // The owner is checked on the locked row, and the answer built from the questions as scored: no read before

@@ -230,6 +230,48 @@ describe('autosave and submit', () => {
   });
 });
 
+describe('one question at a time', () => {
+  it('shows and saves only the current question, moves on with next and never back, and reviews them all', async () => {
+    const q = quiz({ navigation: 'one-at-a-time', review: { feedback: 'immediate' } });
+    const learner = person('learner');
+    const a = await learner.call(attempts.start, { quizId: q.quizId });
+    // Only the first question leaves the server: the second one's prompt is nowhere in the answer.
+    expect([a.currentSlot, a.questionCount, a.questions.map((x) => x.slot)]).toEqual([1, 2, [1]]);
+    expect(JSON.stringify(a)).not.toContain('Capital of France');
+    const tf = { type: 'truefalse', value: true } as const;
+    const paris = { type: 'single', choiceId: 'paris' } as const;
+    expect((await learner.fail(attempts.saveAnswer, { attemptId: a.id, slot: 2, response: paris, seq: 1 })).code).toBe('QUESTION_NOT_CURRENT');
+    expect((await learner.fail(attempts.saveAnswer, { attemptId: a.id, slot: 2, response: paris })).code).toBe('QUESTION_NOT_CURRENT');
+    expect((await learner.fail(attempts.checkAnswer, { attemptId: a.id, slot: 2 })).code).toBe('QUESTION_NOT_CURRENT');
+    expect((await learner.fail(attempts.next, { attemptId: a.id, from: 2 })).code).toBe('QUESTION_NOT_CURRENT');
+    expect((await learner.call(attempts.saveAnswer, { attemptId: a.id, slot: 1, response: tf, seq: 1 })).applied).toBe(true);
+
+    // Another learner cannot move it on.
+    expect((await person('learner').fail(attempts.next, { attemptId: a.id, from: 1 })).code).toBe('NOT_FOUND');
+    const moved = await learner.call(attempts.next, { attemptId: a.id, from: 1 });
+    expect([moved.currentSlot, moved.questions.map((x) => [x.slot, x.question.prompt])]).toEqual([2, [[2, 'Capital of France?']]]);
+    // A repeated move (a retry, another tab) changes nothing; the first question is behind: no answer, no check.
+    expect((await learner.call(attempts.next, { attemptId: a.id, from: 1 })).currentSlot).toBe(2);
+    expect((await learner.fail(attempts.saveAnswer, { attemptId: a.id, slot: 1, response: { type: 'truefalse', value: false }, seq: 2 })).code).toBe(
+      'QUESTION_NOT_CURRENT',
+    );
+    expect((await learner.fail(attempts.checkAnswer, { attemptId: a.id, slot: 1 })).code).toBe('QUESTION_NOT_CURRENT');
+    expect((await learner.fail(attempts.next, { attemptId: a.id, from: 2 })).code).toBe('CONFLICT'); // the last one
+    expect((await learner.call(attempts.get, { attemptId: a.id })).questions.map((x) => x.slot)).toEqual([2]);
+    await learner.call(attempts.saveAnswer, { attemptId: a.id, slot: 2, response: paris, seq: 1 });
+
+    const s = await learner.call(attempts.submit, { attemptId: a.id });
+    expect([s.state, s.currentSlot, s.questions.map((x) => x.slot), s.questions.map((x) => x.response)]).toEqual(['graded', null, [1, 2], [tf, paris]]);
+    expect((await learner.call(attempts.review, { attemptId: a.id })).grade).toEqual({ points: 2, maxPoints: 2, percent: 100 });
+    expect((await learner.fail(attempts.next, { attemptId: a.id, from: 2 })).code).toBe('ATTEMPT_CLOSED');
+
+    // A quiz showing every question has no current one, and nothing to move on to.
+    const all = await learner.call(attempts.start, { quizId: quiz().quizId });
+    expect([all.currentSlot, all.questions.length]).toEqual([null, 2]);
+    expect((await learner.fail(attempts.next, { attemptId: all.id, from: 1 })).code).toBe('CONFLICT');
+  });
+});
+
 describe('review', () => {
   it('never shows a key before the review options allow it', async () => {
     const q = quiz({ review: { feedback: 'deferred', afterSubmit: { score: true, correctness: false, feedback: false, rightAnswer: false }, afterClose: {} } });
