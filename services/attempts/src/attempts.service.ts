@@ -8,6 +8,7 @@ import {
   coursesInternal,
   DomainError,
   erasureReceipts,
+  filesInternal,
   privacyExportContract,
   userEvents,
   type CoursePermission,
@@ -212,6 +213,39 @@ async function staffOf(call: Call, quizzes: QuizCache, quizId: string, caller: C
   const r = await roleIn(call, quiz.courseId, caller);
   if (!r.exists || !r.visible || !permissions.some((p) => r.perms.has(p))) throw noSuchQuiz();
   return quiz;
+}
+
+const invalidFiles = (message: string) =>
+  new DomainError('VALIDATION_FAILED', `Invalid input: response.fileIds: ${message}`, { issues: [{ path: 'response.fileIds', message, code: 'custom' }] });
+
+/** Whether a media type is one a file question accepts (`image/*` takes any image). */
+const accepts = (pattern: string, type: string) => (pattern.endsWith('/*') ? type.startsWith(pattern.slice(0, -1)) : pattern === type);
+
+/**
+ * A file response's files: the learner's own (files.describe), not rejected, no more than the question's `maxFiles`, of
+ * a type it accepts; then the course's graders may read them (files.grantRead: the marker of a file question opens
+ * the files). Asked before the save (no call inside a unit of work): a save then refused (the attempt closed between)
+ * leaves the graders able to read the learner's file, nothing more. The save itself answers for a closed attempt.
+ */
+async function acceptFiles(call: Call, repo: AttemptsRepository, attemptId: string, slot: number, fileIds: string[], caller: Caller): Promise<void> {
+  const a = await repo.attempt(attemptId);
+  if (!a || a.user_id !== caller.userId || a.state !== 'in_progress') return;
+  const body = (await repo.questions(attemptId)).find((q) => q.slot === slot)?.body;
+  if (body?.type !== 'file') return;
+  const ids = [...new Set(fileIds)];
+  if (ids.length > body.maxFiles) throw invalidFiles(`at most ${body.maxFiles} file(s)`);
+  for (const fileId of ids) {
+    const f = await call(filesInternal.describe, { fileId }).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    if (!f || f.ownerId !== caller.userId) throw invalidFiles(`file ${fileId} is not one of your files`);
+    if (f.state === 'rejected') throw invalidFiles(`file ${fileId} was rejected`);
+    if (body.accept.length > 0 && !body.accept.some((t) => accepts(t, f.contentType))) {
+      throw invalidFiles(`file ${fileId} is ${f.contentType}; this question takes ${body.accept.join(', ')}`);
+    }
+  }
+  await call(filesInternal.grantRead, { fileIds: ids, ownerId: caller.userId, courseId: a.course_id });
 }
 
 /** An attempt as its owner sees it: with one question at a time, only the current question while it is open. */
@@ -420,7 +454,7 @@ export const attemptsService = defineService({
       if (!a || a.user_id !== caller.userId) throw noSuchAttempt();
       return toAttempt(a, await repo.questions(a.id));
     },
-    async saveAnswer({ input, caller, repo, uow, deps }) {
+    async saveAnswer({ input, caller, call, repo, uow, deps }) {
       let shape = deps.shapes.get(input.attemptId);
       if (!shape) {
         const a = await repo.attempt(input.attemptId);
@@ -438,6 +472,8 @@ export const attemptsService = defineService({
           issues: [{ path: 'response.type', message: `expected ${type}`, code: 'invalid_value' }],
         });
       }
+      if (input.response.type === 'file' && input.response.fileIds.length > 0)
+        await acceptFiles(call, repo, input.attemptId, input.slot, input.response.fileIds, caller);
       // With seq the save keeps no Idempotency-Key record (its contract's idempotentBy) and is one statement, atomic by
       // itself: no unit of work, whose BEGIN and COMMIT would double its round trips. Without seq, a unit of work, so a
       // client's key is marked applied with the save.

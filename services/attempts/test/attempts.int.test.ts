@@ -11,6 +11,7 @@ import {
   attemptsInternal,
   coursesInternal,
   DomainError,
+  filesInternal,
   quizSettings,
   type CourseRole,
   type PayloadOf,
@@ -63,6 +64,25 @@ const assessmentsDouble = defineService({
   },
 });
 
+/** TEST DOUBLE of the files service: files from `files`; records the read grants asked for. */
+const files = new Map<string, { ownerId: string; contentType: string; state: 'processing' | 'ready' | 'rejected' }>();
+const grants: Array<{ fileIds: string[]; ownerId: string; courseId?: string }> = [];
+const filesDouble = defineService({
+  name: 'files',
+  contracts: { describe: filesInternal.describe, grantRead: filesInternal.grantRead },
+  handlers: {
+    async describe({ input }) {
+      const f = files.get(input.fileId);
+      if (!f) throw new DomainError('NOT_FOUND', 'No such file');
+      return f;
+    },
+    async grantRead({ input }) {
+      grants.push({ fileIds: input.fileIds, ownerId: input.ownerId, courseId: input.courseId });
+      return { granted: true as const };
+    },
+  },
+});
+
 const KEY = { tf: 'KEYFB-true-is-right', choiceRight: 'KEYFB-paris', choiceWrong: 'KEYFB-not-lyon', general: 'KEYFB-general' };
 const tfBody: QuestionBody = { type: 'truefalse', answer: true, feedbackTrue: KEY.tf, feedbackFalse: KEY.tf };
 const singleBody: QuestionBody = {
@@ -84,13 +104,21 @@ const qv = (body: QuestionBody, prompt: string) => ({
 });
 
 /** A quiz fixture: a true/false and a single-choice question (and an essay when asked), 1 point each. */
-function quiz(settings: z.input<typeof quizSettings> = {}, opts: { essay?: boolean; published?: boolean } = {}): QuizForAttempt {
+function quiz(settings: z.input<typeof quizSettings> = {}, opts: { essay?: boolean; file?: boolean; published?: boolean } = {}): QuizForAttempt {
   const quizId = randomUUID();
   const slots: QuizForAttempt['sections'][number]['slots'] = [
     { from: 'fixed', slotId: randomUUID(), points: 1, question: qv(tfBody, 'The sky is blue') },
     { from: 'fixed', slotId: randomUUID(), points: 1, question: qv(singleBody, 'Capital of France?') },
   ];
   if (opts.essay) slots.push({ from: 'fixed', slotId: randomUUID(), points: 2, question: qv({ type: 'essay' }, 'Discuss') });
+  if (opts.file) {
+    slots.push({
+      from: 'fixed',
+      slotId: randomUUID(),
+      points: 2,
+      question: qv({ type: 'file', maxFiles: 2, accept: ['application/pdf', 'image/*'] }, 'Upload'),
+    });
+  }
   const q: QuizForAttempt = {
     quizId,
     courseId,
@@ -112,7 +140,7 @@ const person = (role: CourseRole | null) => {
 const pipeline = () => ({ db: node.runtime.db.root });
 
 beforeAll(async () => {
-  node = await testNode([attemptsService, coursesDouble, assessmentsDouble], {});
+  node = await testNode([attemptsService, coursesDouble, assessmentsDouble, filesDouble], {});
 }, 180_000);
 afterAll(() => node?.stop());
 
@@ -347,6 +375,32 @@ describe('grading', () => {
       [false, 1.5],
       [true, 2],
     ]);
+  });
+
+  it("takes the learner's own files of an accepted type for a file question, and lets the course's graders read them", async () => {
+    const q = quiz({}, { file: true });
+    const learner = person('learner');
+    const other = person('learner');
+    const a = await learner.call(attempts.start, { quizId: q.quizId });
+    const slot = a.questions.find((x) => x.question.type === 'file')?.slot ?? 0;
+    const me = learner.caller?.userId ?? '';
+    const [pdf, png, zip, theirs, rejected] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    files.set(pdf, { ownerId: me, contentType: 'application/pdf', state: 'ready' });
+    files.set(png, { ownerId: me, contentType: 'image/png', state: 'processing' });
+    files.set(zip, { ownerId: me, contentType: 'application/zip', state: 'ready' });
+    files.set(theirs, { ownerId: other.caller?.userId ?? '', contentType: 'application/pdf', state: 'ready' });
+    files.set(rejected, { ownerId: me, contentType: 'application/pdf', state: 'rejected' });
+    const save = (fileIds: string[]) => ({ attemptId: a.id, slot, response: { type: 'file' as const, fileIds } });
+    for (const bad of [[theirs], [randomUUID()], [rejected], [zip], [pdf, png, randomUUID()]]) {
+      expect((await learner.fail(attempts.saveAnswer, save(bad))).code).toBe('VALIDATION_FAILED');
+    }
+    expect(grants).toEqual([]);
+    expect((await learner.call(attempts.saveAnswer, save([pdf, png]))).applied).toBe(true);
+    expect(grants).toEqual([{ fileIds: [pdf, png], ownerId: me, courseId }]);
+    // Someone else's attempt: nothing is described or granted, the save is refused as ever.
+    expect((await other.fail(attempts.saveAnswer, save([theirs]))).code).toBe('NOT_FOUND');
+    expect(grants).toHaveLength(1);
+    expect((await learner.call(attempts.submit, { attemptId: a.id })).state).toBe('submitted');
   });
 
   it('computes the item grade by the grading method', () => {
