@@ -1992,6 +1992,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/attempts/{attemptId}/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move on to the next question (one-at-a-time quizzes)
+         * @description tRPC: `attempts.next` (mutation). Permission: `authenticated`.
+         */
+        post: operations["attemptsNext"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/attempts/{attemptId}/answers/{slot}/check": {
         parameters: {
             query?: never;
@@ -3810,6 +3830,8 @@ export interface components {
             auto: boolean;
             /** Format: date-time */
             serverTime: string;
+            currentSlot: number | null;
+            questionCount: number;
             questions: components["schemas"]["AttemptQuestion"][];
         };
         AttemptQuestion: {
@@ -3983,6 +4005,10 @@ export interface components {
             newPoints: number | null;
             /** Format: date-time */
             at: string;
+            /** @enum {string} */
+            kind: "key" | "manual";
+            by: string | null;
+            reason: string | null;
         };
         Assignment: {
             /** Format: uuid */
@@ -10280,6 +10306,54 @@ export interface operations {
             504: components["responses"]["Error504"];
         };
     };
+    attemptsNext: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat of this request with the same key (per caller, kept 24 h) answers the first response, same status and body, without doing it again. The same key with another operation or body answers 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits for it, then answers 409 `IDEMPOTENCY_KEY_IN_USE` (with `Retry-After`); 409 `IDEMPOTENCY_RESPONSE_LOST` when the first took effect but its node died before storing its response. Send a random value (a UUID); without one the gateway uses a key of its own for its retries of this request only. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                attemptId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    from: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Attempt"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
     attemptsCheckAnswer: {
         parameters: {
             query?: never;
@@ -10561,6 +10635,7 @@ export interface operations {
                     points: number;
                     /** @default null */
                     comment?: string | null;
+                    reason?: string;
                 };
             };
         };

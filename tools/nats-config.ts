@@ -116,9 +116,9 @@ export const natsRoles: Record<string, NatsRole> = {
     events: ['lms.grade.>'],
   },
   attempts: {
-    note: 'attempts: quiz attempts; it reads quizzes from assessments and publishes submissions and grades.',
+    note: "attempts: quiz attempts; it reads quizzes from assessments, checks that files answering a file question are the learner's\n    # and grants the graders read of them, and publishes submissions and grades.",
     services: ['attempts'],
-    calls: [coursesInternal.roleOf, assessmentsInternal.quizForAttempt],
+    calls: [coursesInternal.roleOf, assessmentsInternal.quizForAttempt, filesInternal.describe, filesInternal.grantRead],
     broadcastsTo: [],
     events: ['lms.assessment.submitted.v1', 'lms.assessment.graded.v1'],
   },

@@ -46,6 +46,14 @@ export const attempt = z
     auto: z.boolean(),
     /** The server's clock when it answered (clients count down from it, not their own clock). */
     serverTime: isoDate,
+    /**
+     * A quiz shown one question at a time (`navigation: 'one-at-a-time'`): the slot the learner is on, the only one
+     * in `questions` and the only one that takes answers; `next` moves on, never back. Null: every question at once
+     * (`all`), and once the attempt is submitted.
+     */
+    currentSlot: z.number().int().nullable(),
+    /** How many questions the attempt has (with one at a time, `questions` holds only the current one). */
+    questionCount: z.number().int(),
     questions: z.array(attemptQuestion),
   })
   .meta({ id: 'Attempt' });
@@ -115,6 +123,11 @@ export const regrade = z
     oldPoints: z.number().nullable(),
     newPoints: z.number().nullable(),
     at: isoDate,
+    /** key: a key correction rescored the question; manual: a person changed the grade of an attempt already graded. */
+    kind: z.enum(['key', 'manual']),
+    /** Who changed it (manual; null for a key correction, whose author is in the question's corrections). */
+    by: z.uuid().nullable(),
+    reason: z.string().nullable(),
   })
   .meta({ id: 'Regrade' });
 
@@ -148,7 +161,19 @@ export const attempts = domain('attempts', {
     permission: 'authenticated',
     rest: { method: 'PUT', path: '/attempts/{attemptId}/answers/{slot}' },
     summary: 'Save one answer of an attempt',
-    errors: ['NOT_FOUND', 'ATTEMPT_CLOSED', 'VALIDATION_FAILED'],
+    errors: ['NOT_FOUND', 'ATTEMPT_CLOSED', 'VALIDATION_FAILED', 'QUESTION_NOT_CURRENT'],
+  }),
+  /**
+   * One question at a time: leaves question `from` (the current one) for the next, never back; what was saved of it
+   * stays. A repeat (`from` before the current one) changes nothing and answers the attempt as it is.
+   */
+  next: mutation({
+    input: z.object({ attemptId, from: slot }),
+    output: attempt,
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/attempts/{attemptId}/next' },
+    summary: 'Move on to the next question (one-at-a-time quizzes)',
+    errors: ['NOT_FOUND', 'ATTEMPT_CLOSED', 'CONFLICT', 'QUESTION_NOT_CURRENT'],
   }),
   /** Immediate-feedback quizzes: the saved answer's feedback, as the review options show after submitting. */
   checkAnswer: mutation({
@@ -157,7 +182,7 @@ export const attempts = domain('attempts', {
     permission: 'authenticated',
     rest: { method: 'POST', path: '/attempts/{attemptId}/answers/{slot}/check' },
     summary: 'Check one answer (immediate feedback)',
-    errors: ['NOT_FOUND', 'ATTEMPT_CLOSED', 'FORBIDDEN'],
+    errors: ['NOT_FOUND', 'ATTEMPT_CLOSED', 'FORBIDDEN', 'QUESTION_NOT_CURRENT'],
   }),
   /** Submits once; a repeat (or a submit after the deadline) answers what was submitted. */
   submit: mutation({
@@ -213,12 +238,19 @@ export const attempts = domain('attempts', {
   }),
   /** A person grades one manually graded question (essay, file). */
   grade: mutation({
-    input: z.object({ attemptId, slot: z.number().int().min(1), points: z.number().min(0), comment: z.string().max(20_000).nullable().default(null) }),
+    input: z.object({
+      attemptId,
+      slot: z.number().int().min(1),
+      points: z.number().min(0),
+      comment: z.string().max(20_000).nullable().default(null),
+      /** Required once the attempt is graded (GRADE_RELEASED without): the change is recorded with it (listRegrades). */
+      reason: z.string().trim().min(1).max(2000).optional(),
+    }),
     output: attemptSummary,
     permission: 'authenticated',
     rest: { method: 'POST', path: '/attempts/{attemptId}/grade' },
     summary: 'Grade a question of a submitted attempt',
-    errors: ['NOT_FOUND', 'FORBIDDEN', 'CONFLICT', 'VALIDATION_FAILED'],
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'CONFLICT', 'VALIDATION_FAILED', 'GRADE_RELEASED'],
   }),
   listAttempts: query({
     input: pageInput.extend({ quizId, state: attemptState.optional() }),

@@ -224,6 +224,8 @@ export const errorCodes = {
   ATTEMPT_LIMIT_REACHED: 409,
   /** The attempt was submitted already or its deadline passed: answers are no longer accepted. */
   ATTEMPT_CLOSED: 409,
+  /** A quiz shown one question at a time: only the current question takes answers, and there is no going back. */
+  QUESTION_NOT_CURRENT: 409,
   /** Past the assignment's cut-off date (or a resubmission the assignment does not allow). */
   SUBMISSION_CLOSED: 409,
   /** A released grade changes only with a reason (it is audited). */

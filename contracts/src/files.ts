@@ -110,7 +110,8 @@ export const filesInternal = domain('files', {
   /**
    * Lets others read files a user handed in somewhere (an assignment submission): the staff of `courseId` who may
    * grade (`course:grade`), and the named users (the other members of a group). Every file must be `ownerId`'s own
-   * (NOT_FOUND otherwise, nothing granted). Only the assignments service's NATS role may call it; never at the edge.
+   * (NOT_FOUND otherwise, nothing granted). Only the assignments and attempts (a quiz's file question) services' NATS roles
+   * may call it; never at the edge.
    */
   grantRead: mutation({
     input: z.object({

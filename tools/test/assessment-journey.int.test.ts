@@ -126,6 +126,28 @@ describe('assessments from authoring to a verified certificate (REST)', () => {
     const grades = ok(await rest('GET', `/courses/${courseId}/grades/me`, learner));
     expect(JSON.stringify(grades)).toContain('Week 1 quiz');
 
+    // The teacher corrects the key of the version the learner answered: their attempt is regraded, the change is on
+    // record, and the gradebook follows (a pass already recorded stays: the course stays complete).
+    ok(
+      await rest('POST', `/questions/${questionId}/versions/1/correct`, teacher, {
+        body: {
+          type: 'single',
+          choices: [
+            { id: 'a', text: '3', fraction: 1 },
+            { id: 'b', text: '4', fraction: 0 },
+          ],
+        },
+        reason: 'a trick question: the key was wrong',
+      }),
+    );
+    await waitFor(async () => {
+      const mineNow = ok(await rest('GET', `/courses/${courseId}/grades/me`, learner)).grades as Array<{ itemId: string; points: number | null }>;
+      return mineNow.find((g) => g.itemId === quizId)?.points === 0 ? true : undefined;
+    }, 20_000);
+    const regrades = ok(await rest('GET', `/quizzes/${quizId}/regrades`, teacher)).items as Array<Record<string, unknown>>;
+    expect(regrades.map((r) => [r.attemptId, r.kind, r.oldPoints, r.newPoints])).toEqual([[attemptId, 'key', 2, 0]]);
+    expect(ok(await rest('GET', `/courses/${courseId}/progress`, learner)).completedAt).toBeTruthy();
+
     // Anyone verifies it without an account; revoked, it says so.
     const verified = ok(await rest('GET', `/verify/${credential.code}`));
     expect(verified.status).toBe('valid');

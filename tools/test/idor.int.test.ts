@@ -249,6 +249,7 @@ const matrix: Record<string, Rule> = {
     hidden: ['student', 'foreign', 'auditor', 'ta'],
     input: (fx) => ({ attemptId: fx.attemptId, slot: 1, response: { type: 'truefalse', value: false } }),
   },
+  'attempts.next': { deny: ownerOnly, hidden: ['student', 'foreign', 'auditor', 'ta'], input: (fx) => ({ attemptId: fx.attemptId, from: 1 }) },
   'attempts.checkAnswer': { deny: ownerOnly, hidden: ['student', 'foreign', 'auditor', 'ta'], input: (fx) => ({ attemptId: fx.attemptId, slot: 1 }) },
   'attempts.submit': { deny: ownerOnly, hidden: ['student', 'foreign', 'auditor', 'ta'], input: (fx) => ({ attemptId: fx.attemptId }) },
   'attempts.review': { deny: courseStaff, hidden: strangers, input: (fx) => ({ attemptId: fx.attemptId }) },

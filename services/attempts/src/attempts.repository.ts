@@ -1,4 +1,4 @@
-import { sql, type Generated, type Kysely, type Selectable } from 'kysely';
+import { sql, type Generated, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { QuestionBody, QuestionResponse, QuizSettings } from '@lms/contracts';
 import type { Draw } from '@lms/question-engine';
 import type { JsonColumn } from '@lms/runtime';
@@ -26,6 +26,8 @@ export interface AttemptsDB {
     closes_at: Date | null;
     /** The quiz's settings when the attempt started: review options, grading method, pass mark. */
     settings: JsonColumn<QuizSettings>;
+    /** One question at a time: the slot the learner is on (the only one shown and saved); null: all at once. */
+    current_slot: number | null;
   };
   questions: {
     attempt_id: string;
@@ -66,6 +68,10 @@ export interface AttemptsDB {
     old_points: number | null;
     new_points: number | null;
     at: Generated<Date>;
+    /** key: a key correction rescored it; manual: a person changed the grade of an attempt already graded. */
+    kind: Generated<'key' | 'manual'>;
+    by: string | null;
+    reason: string | null;
   };
 }
 
@@ -175,27 +181,47 @@ export class AttemptsRepository {
     slot: number,
     response: QuestionResponse,
     seq: number | undefined,
-  ): Promise<{ open: false } | { open: true; found: false } | { open: true; found: true; seq: number; savedAt: Date; applied: boolean }> {
+  ): Promise<
+    | { open: false }
+    | { open: true; notCurrent: number }
+    | { open: true; found: false }
+    | { open: true; found: true; seq: number; savedAt: Date; applied: boolean }
+  > {
     const s = seq ?? null;
-    const r = await sql<{ open: boolean; applied_seq: string | null; applied_at: Date | null; seq: string | null; saved_at: Date | null }>`
+    const r = await sql<{
+      open: boolean;
+      current_slot: number | null;
+      applied_seq: string | null;
+      applied_at: Date | null;
+      seq: string | null;
+      saved_at: Date | null;
+    }>`
       with open as (
-        select id from attempts.attempts
+        select id, current_slot from attempts.attempts
          where id = ${attemptId} and user_id = ${userId} and state = 'in_progress' and (deadline is null or deadline > now())
            for share
       ), saved as (
         update attempts.questions q
            set response = ${JSON.stringify(response)}::jsonb, seq = coalesce(${s}::bigint, q.seq + 1), saved_at = now()
-         where q.attempt_id in (select id from open) and q.slot = ${slot} and (${s}::bigint is null or q.seq < ${s}::bigint)
+         where q.attempt_id in (select id from open where current_slot is null or current_slot = ${slot})
+           and q.slot = ${slot} and (${s}::bigint is null or q.seq < ${s}::bigint)
         returning q.seq, q.saved_at
       )
-      select exists (select 1 from open) as open, (select seq from saved) as applied_seq, (select saved_at from saved) as applied_at,
-             cur.seq, cur.saved_at
+      select exists (select 1 from open) as open, (select current_slot from open) as current_slot,
+             (select seq from saved) as applied_seq, (select saved_at from saved) as applied_at, cur.seq, cur.saved_at
         from (select 1) one left join attempts.questions cur on cur.attempt_id = ${attemptId} and cur.slot = ${slot}`.execute(this.db);
     const row = r.rows[0];
     if (!row?.open) return { open: false };
     if (row.applied_seq !== null) return { open: true, found: true, seq: Number(row.applied_seq), savedAt: row.applied_at ?? new Date(), applied: true };
     if (row.seq === null) return { open: true, found: false };
+    // One question at a time: another question than the current one takes no answer.
+    if (row.current_slot !== null && row.current_slot !== slot) return { open: true, notCurrent: row.current_slot };
     return { open: true, found: true, seq: Number(row.seq), savedAt: row.saved_at ?? new Date(), applied: false };
+  }
+
+  /** One question at a time: the learner moves on to `slot` (the attempt locked by the caller). */
+  async setCurrentSlot(attemptId: string, slot: number): Promise<AttemptRow> {
+    return this.db.updateTable('attempts').set({ current_slot: slot }).where('id', '=', attemptId).returningAll().executeTakeFirstOrThrow();
   }
 
   /**
@@ -363,7 +389,7 @@ export class AttemptsRepository {
       .execute();
   }
 
-  async addRegrade(r: Omit<Selectable<AttemptsDB['regrades']>, 'id' | 'at'>): Promise<void> {
+  async addRegrade(r: Insertable<AttemptsDB['regrades']>): Promise<void> {
     await this.db.insertInto('regrades').values(r).execute();
   }
 
@@ -380,6 +406,9 @@ export class AttemptsRepository {
         'regrades.old_points',
         'regrades.new_points',
         'regrades.at',
+        'regrades.kind',
+        'regrades.by',
+        'regrades.reason',
       ])
       .where('regrades.quiz_id', '=', quizId)
       .orderBy('regrades.id')

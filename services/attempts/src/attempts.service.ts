@@ -8,6 +8,7 @@ import {
   coursesInternal,
   DomainError,
   erasureReceipts,
+  filesInternal,
   privacyExportContract,
   userEvents,
   type CoursePermission,
@@ -34,11 +35,15 @@ import type { Kysely } from 'kysely';
 import { AttemptsRepository, type AttemptRow, type AttemptsDB, type NewQuestion, type OverrideRow, type QuestionRow } from './attempts.repository.js';
 import { attemptsEnv } from './config.js';
 import * as m0 from './migrations/20261201100000_attempts.js';
+import * as m1 from './migrations/20261202140000_grade_changes.js';
+import * as m2 from './migrations/20261202150000_navigation.js';
 import { correctnessOf, deadlineOf, gradeByMethod, gradeValueOf, reviewAllowed, seededShuffle } from './rules.js';
 
 const noSuchQuiz = () => new DomainError('NOT_FOUND', 'No such quiz');
 const noSuchAttempt = () => new DomainError('NOT_FOUND', 'No such attempt');
 const closed = () => new DomainError('ATTEMPT_CLOSED', 'This attempt was submitted or its time is up: answers are no longer accepted');
+const notCurrent = (currentSlot: number) =>
+  new DomainError('QUESTION_NOT_CURRENT', 'This quiz shows one question at a time: only the current question takes answers', { currentSlot });
 
 /** Quiz definitions, cached briefly per quiz (a change shows up within `ttlMs`). */
 class QuizCache {
@@ -210,7 +215,43 @@ async function staffOf(call: Call, quizzes: QuizCache, quizId: string, caller: C
   return quiz;
 }
 
+const invalidFiles = (message: string) =>
+  new DomainError('VALIDATION_FAILED', `Invalid input: response.fileIds: ${message}`, { issues: [{ path: 'response.fileIds', message, code: 'custom' }] });
+
+/** Whether a media type is one a file question accepts (`image/*` takes any image). */
+const accepts = (pattern: string, type: string) => (pattern.endsWith('/*') ? type.startsWith(pattern.slice(0, -1)) : pattern === type);
+
+/**
+ * A file response's files: the learner's own (files.describe), not rejected, no more than the question's `maxFiles`, of
+ * a type it accepts; then the course's graders may read them (files.grantRead: the marker of a file question opens
+ * the files). Asked before the save (no call inside a unit of work): a save then refused (the attempt closed between)
+ * leaves the graders able to read the learner's file, nothing more. The save itself answers for a closed attempt.
+ */
+async function acceptFiles(call: Call, repo: AttemptsRepository, attemptId: string, slot: number, fileIds: string[], caller: Caller): Promise<void> {
+  const a = await repo.attempt(attemptId);
+  if (!a || a.user_id !== caller.userId || a.state !== 'in_progress') return;
+  const body = (await repo.questions(attemptId)).find((q) => q.slot === slot)?.body;
+  if (body?.type !== 'file') return;
+  const ids = [...new Set(fileIds)];
+  if (ids.length > body.maxFiles) throw invalidFiles(`at most ${body.maxFiles} file(s)`);
+  for (const fileId of ids) {
+    const f = await call(filesInternal.describe, { fileId }).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    if (!f || f.ownerId !== caller.userId) throw invalidFiles(`file ${fileId} is not one of your files`);
+    if (f.state === 'rejected') throw invalidFiles(`file ${fileId} was rejected`);
+    if (body.accept.length > 0 && !body.accept.some((t) => accepts(t, f.contentType))) {
+      throw invalidFiles(`file ${fileId} is ${f.contentType}; this question takes ${body.accept.join(', ')}`);
+    }
+  }
+  await call(filesInternal.grantRead, { fileIds: ids, ownerId: caller.userId, courseId: a.course_id });
+}
+
+/** An attempt as its owner sees it: with one question at a time, only the current question while it is open. */
 function toAttempt(a: AttemptRow, questions: QuestionRow[]) {
+  const current = a.state === 'in_progress' ? a.current_slot : null;
+  const shown = current === null ? questions : questions.filter((q) => q.slot === current);
   return {
     id: a.id,
     quizId: a.quiz_id,
@@ -224,7 +265,9 @@ function toAttempt(a: AttemptRow, questions: QuestionRow[]) {
     submittedAt: a.submitted_at?.toISOString() ?? null,
     auto: a.auto,
     serverTime: new Date().toISOString(),
-    questions: questions.map((q) => ({
+    currentSlot: current,
+    questionCount: questions.length,
+    questions: shown.map((q) => ({
       slot: q.slot,
       points: q.points,
       question: present(q.prompt, q.body, q.draw),
@@ -272,7 +315,7 @@ export const attemptsService = defineService({
   name: 'attempts',
   env: attemptsEnv,
   contracts: { ...attempts, ...attemptsInternal, ...privacyExportContract('attempts') },
-  migrations: { '20261201100000_attempts': m0 },
+  migrations: { '20261201100000_attempts': m0, '20261202140000_grade_changes': m1, '20261202150000_navigation': m2 },
   // Not 'assessments': a node runs (resume, autosave, submit) while authoring is away; starts then fail fast.
   dependencies: ['courses'],
   repository: (db: Kysely<AttemptsDB>) => new AttemptsRepository(db),
@@ -394,6 +437,8 @@ export const attemptsService = defineService({
             max_points: questions.reduce((sum, q) => sum + q.points, 0),
             closes_at: s.closesAt ? new Date(s.closesAt) : null,
             settings: s,
+            // One question at a time: the attempt shows (and saves) only its current question, from the first on.
+            current_slot: s.navigation === 'one-at-a-time' ? 1 : null,
           },
           questions,
         );
@@ -409,7 +454,7 @@ export const attemptsService = defineService({
       if (!a || a.user_id !== caller.userId) throw noSuchAttempt();
       return toAttempt(a, await repo.questions(a.id));
     },
-    async saveAnswer({ input, caller, repo, uow, deps }) {
+    async saveAnswer({ input, caller, call, repo, uow, deps }) {
       let shape = deps.shapes.get(input.attemptId);
       if (!shape) {
         const a = await repo.attempt(input.attemptId);
@@ -427,6 +472,8 @@ export const attemptsService = defineService({
           issues: [{ path: 'response.type', message: `expected ${type}`, code: 'invalid_value' }],
         });
       }
+      if (input.response.type === 'file' && input.response.fileIds.length > 0)
+        await acceptFiles(call, repo, input.attemptId, input.slot, input.response.fileIds, caller);
       // With seq the save keeps no Idempotency-Key record (its contract's idempotentBy) and is one statement, atomic by
       // itself: no unit of work, whose BEGIN and COMMIT would double its round trips. Without seq, a unit of work, so a
       // client's key is marked applied with the save.
@@ -435,6 +482,7 @@ export const attemptsService = defineService({
           ? await uow(({ repo: t }) => t.saveAnswer(input.attemptId, caller.userId, input.slot, input.response, undefined))
           : await repo.saveAnswer(input.attemptId, caller.userId, input.slot, input.response, input.seq);
       if (!r.open) throw closed();
+      if ('notCurrent' in r) throw notCurrent(r.notCurrent);
       if (!r.found) throw new DomainError('NOT_FOUND', 'No such question in this attempt');
       return { slot: input.slot, seq: r.seq, savedAt: r.savedAt.toISOString(), applied: r.applied };
     },
@@ -445,7 +493,24 @@ export const attemptsService = defineService({
       if (a.state !== 'in_progress' || (a.deadline && a.deadline <= new Date())) throw closed();
       const q = (await repo.questions(a.id)).find((x) => x.slot === input.slot);
       if (!q) throw new DomainError('NOT_FOUND', 'No such question in this attempt');
+      if (a.current_slot !== null && a.current_slot !== input.slot) throw notCurrent(a.current_slot);
       return reviewOf(q, a.settings.review.afterSubmit, score(q.body, q.draw, q.response));
+    },
+    async next({ input, caller, uow }) {
+      const r = await uow(async ({ repo: t }) => {
+        const locked = await t.lockAttempt(input.attemptId);
+        if (!locked || locked.user_id !== caller.userId) throw noSuchAttempt();
+        if (locked.state !== 'in_progress' || (locked.deadline && locked.deadline <= new Date())) throw closed();
+        const current = locked.current_slot;
+        if (current === null) throw new DomainError('CONFLICT', 'This quiz shows every question at once');
+        const questions = await t.questions(locked.id);
+        // A repeat of a move already made (a retried request, another tab): nothing changes.
+        if (input.from < current) return { row: locked, questions };
+        if (input.from > current) throw notCurrent(current);
+        if (current >= questions.length) throw new DomainError('CONFLICT', 'This is the last question: submit the attempt');
+        return { row: await t.setCurrentSlot(locked.id, current + 1), questions };
+      });
+      return toAttempt(r.row, r.questions);
     },
     async submit({ input, caller, uow, deps }) {
       // The owner is checked on the locked row, and the answer built from the questions as scored: no read before
@@ -519,6 +584,23 @@ export const attemptsService = defineService({
             issues: [{ path: 'points', message: `at most ${q.points}`, code: 'too_big' }],
           });
         }
+        // A graded attempt's grade is in the gradebook (and maybe shown to the learner): a person changes it only with
+        // a reason, and the change is recorded (who, when, before, after, why) beside the key corrections' regrades.
+        if (locked.state === 'graded') {
+          if (!input.reason) throw new DomainError('GRADE_RELEASED', 'This attempt is graded: its grade changes only with a reason');
+          await t.addRegrade({
+            attempt_id: a.id,
+            quiz_id: a.quiz_id,
+            slot: q.slot,
+            question_id: q.question_id,
+            version: q.version,
+            old_points: q.fraction === null ? null : Math.max(0, q.fraction) * q.points,
+            new_points: input.points,
+            kind: 'manual',
+            by: caller.userId,
+            reason: input.reason,
+          });
+        }
         await t.gradeQuestion(a.id, input.slot, q.points > 0 ? input.points / q.points : 0, input.comment, caller.userId);
         const next = await rescore(t, locked);
         if (next.state === 'graded') await emitGraded(t, emit, next, locked.state === 'graded');
@@ -552,6 +634,9 @@ export const attemptsService = defineService({
           oldPoints: x.old_points,
           newPoints: x.new_points,
           at: x.at.toISOString(),
+          kind: x.kind,
+          by: x.by,
+          reason: x.reason,
         })),
       };
     },

@@ -11,6 +11,7 @@ import {
   attemptsInternal,
   coursesInternal,
   DomainError,
+  filesInternal,
   quizSettings,
   type CourseRole,
   type PayloadOf,
@@ -63,6 +64,25 @@ const assessmentsDouble = defineService({
   },
 });
 
+/** TEST DOUBLE of the files service: files from `files`; records the read grants asked for. */
+const files = new Map<string, { ownerId: string; contentType: string; state: 'processing' | 'ready' | 'rejected' }>();
+const grants: Array<{ fileIds: string[]; ownerId: string; courseId?: string }> = [];
+const filesDouble = defineService({
+  name: 'files',
+  contracts: { describe: filesInternal.describe, grantRead: filesInternal.grantRead },
+  handlers: {
+    async describe({ input }) {
+      const f = files.get(input.fileId);
+      if (!f) throw new DomainError('NOT_FOUND', 'No such file');
+      return f;
+    },
+    async grantRead({ input }) {
+      grants.push({ fileIds: input.fileIds, ownerId: input.ownerId, courseId: input.courseId });
+      return { granted: true as const };
+    },
+  },
+});
+
 const KEY = { tf: 'KEYFB-true-is-right', choiceRight: 'KEYFB-paris', choiceWrong: 'KEYFB-not-lyon', general: 'KEYFB-general' };
 const tfBody: QuestionBody = { type: 'truefalse', answer: true, feedbackTrue: KEY.tf, feedbackFalse: KEY.tf };
 const singleBody: QuestionBody = {
@@ -84,13 +104,21 @@ const qv = (body: QuestionBody, prompt: string) => ({
 });
 
 /** A quiz fixture: a true/false and a single-choice question (and an essay when asked), 1 point each. */
-function quiz(settings: z.input<typeof quizSettings> = {}, opts: { essay?: boolean; published?: boolean } = {}): QuizForAttempt {
+function quiz(settings: z.input<typeof quizSettings> = {}, opts: { essay?: boolean; file?: boolean; published?: boolean } = {}): QuizForAttempt {
   const quizId = randomUUID();
   const slots: QuizForAttempt['sections'][number]['slots'] = [
     { from: 'fixed', slotId: randomUUID(), points: 1, question: qv(tfBody, 'The sky is blue') },
     { from: 'fixed', slotId: randomUUID(), points: 1, question: qv(singleBody, 'Capital of France?') },
   ];
   if (opts.essay) slots.push({ from: 'fixed', slotId: randomUUID(), points: 2, question: qv({ type: 'essay' }, 'Discuss') });
+  if (opts.file) {
+    slots.push({
+      from: 'fixed',
+      slotId: randomUUID(),
+      points: 2,
+      question: qv({ type: 'file', maxFiles: 2, accept: ['application/pdf', 'image/*'] }, 'Upload'),
+    });
+  }
   const q: QuizForAttempt = {
     quizId,
     courseId,
@@ -112,7 +140,7 @@ const person = (role: CourseRole | null) => {
 const pipeline = () => ({ db: node.runtime.db.root });
 
 beforeAll(async () => {
-  node = await testNode([attemptsService, coursesDouble, assessmentsDouble], {});
+  node = await testNode([attemptsService, coursesDouble, assessmentsDouble, filesDouble], {});
 }, 180_000);
 afterAll(() => node?.stop());
 
@@ -230,6 +258,48 @@ describe('autosave and submit', () => {
   });
 });
 
+describe('one question at a time', () => {
+  it('shows and saves only the current question, moves on with next and never back, and reviews them all', async () => {
+    const q = quiz({ navigation: 'one-at-a-time', review: { feedback: 'immediate' } });
+    const learner = person('learner');
+    const a = await learner.call(attempts.start, { quizId: q.quizId });
+    // Only the first question leaves the server: the second one's prompt is nowhere in the answer.
+    expect([a.currentSlot, a.questionCount, a.questions.map((x) => x.slot)]).toEqual([1, 2, [1]]);
+    expect(JSON.stringify(a)).not.toContain('Capital of France');
+    const tf = { type: 'truefalse', value: true } as const;
+    const paris = { type: 'single', choiceId: 'paris' } as const;
+    expect((await learner.fail(attempts.saveAnswer, { attemptId: a.id, slot: 2, response: paris, seq: 1 })).code).toBe('QUESTION_NOT_CURRENT');
+    expect((await learner.fail(attempts.saveAnswer, { attemptId: a.id, slot: 2, response: paris })).code).toBe('QUESTION_NOT_CURRENT');
+    expect((await learner.fail(attempts.checkAnswer, { attemptId: a.id, slot: 2 })).code).toBe('QUESTION_NOT_CURRENT');
+    expect((await learner.fail(attempts.next, { attemptId: a.id, from: 2 })).code).toBe('QUESTION_NOT_CURRENT');
+    expect((await learner.call(attempts.saveAnswer, { attemptId: a.id, slot: 1, response: tf, seq: 1 })).applied).toBe(true);
+
+    // Another learner cannot move it on.
+    expect((await person('learner').fail(attempts.next, { attemptId: a.id, from: 1 })).code).toBe('NOT_FOUND');
+    const moved = await learner.call(attempts.next, { attemptId: a.id, from: 1 });
+    expect([moved.currentSlot, moved.questions.map((x) => [x.slot, x.question.prompt])]).toEqual([2, [[2, 'Capital of France?']]]);
+    // A repeated move (a retry, another tab) changes nothing; the first question is behind: no answer, no check.
+    expect((await learner.call(attempts.next, { attemptId: a.id, from: 1 })).currentSlot).toBe(2);
+    expect((await learner.fail(attempts.saveAnswer, { attemptId: a.id, slot: 1, response: { type: 'truefalse', value: false }, seq: 2 })).code).toBe(
+      'QUESTION_NOT_CURRENT',
+    );
+    expect((await learner.fail(attempts.checkAnswer, { attemptId: a.id, slot: 1 })).code).toBe('QUESTION_NOT_CURRENT');
+    expect((await learner.fail(attempts.next, { attemptId: a.id, from: 2 })).code).toBe('CONFLICT'); // the last one
+    expect((await learner.call(attempts.get, { attemptId: a.id })).questions.map((x) => x.slot)).toEqual([2]);
+    await learner.call(attempts.saveAnswer, { attemptId: a.id, slot: 2, response: paris, seq: 1 });
+
+    const s = await learner.call(attempts.submit, { attemptId: a.id });
+    expect([s.state, s.currentSlot, s.questions.map((x) => x.slot), s.questions.map((x) => x.response)]).toEqual(['graded', null, [1, 2], [tf, paris]]);
+    expect((await learner.call(attempts.review, { attemptId: a.id })).grade).toEqual({ points: 2, maxPoints: 2, percent: 100 });
+    expect((await learner.fail(attempts.next, { attemptId: a.id, from: 2 })).code).toBe('ATTEMPT_CLOSED');
+
+    // A quiz showing every question has no current one, and nothing to move on to.
+    const all = await learner.call(attempts.start, { quizId: quiz().quizId });
+    expect([all.currentSlot, all.questions.length]).toEqual([null, 2]);
+    expect((await learner.fail(attempts.next, { attemptId: all.id, from: 1 })).code).toBe('CONFLICT');
+  });
+});
+
 describe('review', () => {
   it('never shows a key before the review options allow it', async () => {
     const q = quiz({ review: { feedback: 'deferred', afterSubmit: { score: true, correctness: false, feedback: false, rightAnswer: false }, afterClose: {} } });
@@ -289,6 +359,48 @@ describe('grading', () => {
     expect(graded.filter((e) => e.attemptId === a.id)).toHaveLength(1);
     const o = await node.internal().call(attemptsInternal.outcome, { attemptId: a.id });
     expect(o.status).toBe('graded');
+
+    // Graded, the grade is in the gradebook: a marker changes it only with a reason, and the change is on record.
+    expect((await teacher.fail(attempts.grade, { attemptId: a.id, slot: essay, points: 2 })).code).toBe('GRADE_RELEASED');
+    expect((await teacher.fail(attempts.grade, { attemptId: a.id, slot: essay, points: 2, reason: '   ' })).code).toBe('VALIDATION_FAILED');
+    const changed = await teacher.call(attempts.grade, { attemptId: a.id, slot: essay, points: 2, comment: 'Better on a second read', reason: 'remarked' });
+    expect(changed.grade).toEqual({ points: 2, maxPoints: 4, percent: 50 });
+    const marker = teacher.caller?.userId;
+    const r = await teacher.call(attempts.listRegrades, { quizId: q.quizId });
+    expect(r.items.map((x) => [x.attemptId, x.slot, x.kind, x.oldPoints, x.newPoints, x.by, x.reason])).toEqual([
+      [a.id, essay, 'manual', 1.5, 2, marker, 'remarked'],
+    ]);
+    await drained(pipeline());
+    expect(graded.filter((e) => e.attemptId === a.id).map((e) => [e.regrade, e.attempt.points])).toEqual([
+      [false, 1.5],
+      [true, 2],
+    ]);
+  });
+
+  it("takes the learner's own files of an accepted type for a file question, and lets the course's graders read them", async () => {
+    const q = quiz({}, { file: true });
+    const learner = person('learner');
+    const other = person('learner');
+    const a = await learner.call(attempts.start, { quizId: q.quizId });
+    const slot = a.questions.find((x) => x.question.type === 'file')?.slot ?? 0;
+    const me = learner.caller?.userId ?? '';
+    const [pdf, png, zip, theirs, rejected] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    files.set(pdf, { ownerId: me, contentType: 'application/pdf', state: 'ready' });
+    files.set(png, { ownerId: me, contentType: 'image/png', state: 'processing' });
+    files.set(zip, { ownerId: me, contentType: 'application/zip', state: 'ready' });
+    files.set(theirs, { ownerId: other.caller?.userId ?? '', contentType: 'application/pdf', state: 'ready' });
+    files.set(rejected, { ownerId: me, contentType: 'application/pdf', state: 'rejected' });
+    const save = (fileIds: string[]) => ({ attemptId: a.id, slot, response: { type: 'file' as const, fileIds } });
+    for (const bad of [[theirs], [randomUUID()], [rejected], [zip], [pdf, png, randomUUID()]]) {
+      expect((await learner.fail(attempts.saveAnswer, save(bad))).code).toBe('VALIDATION_FAILED');
+    }
+    expect(grants).toEqual([]);
+    expect((await learner.call(attempts.saveAnswer, save([pdf, png]))).applied).toBe(true);
+    expect(grants).toEqual([{ fileIds: [pdf, png], ownerId: me, courseId }]);
+    // Someone else's attempt: nothing is described or granted, the save is refused as ever.
+    expect((await other.fail(attempts.saveAnswer, save([theirs]))).code).toBe('NOT_FOUND');
+    expect(grants).toHaveLength(1);
+    expect((await learner.call(attempts.submit, { attemptId: a.id })).state).toBe('submitted');
   });
 
   it('computes the item grade by the grading method', () => {
@@ -319,7 +431,7 @@ describe('grading', () => {
     await drained(pipeline());
     const teacher = person('instructor');
     const r = await teacher.call(attempts.listRegrades, { quizId: q.quizId });
-    expect(r.items.map((x) => [x.attemptId, x.oldPoints, x.newPoints])).toEqual([[a.id, 0, 1]]);
+    expect(r.items.map((x) => [x.attemptId, x.kind, x.oldPoints, x.newPoints, x.by])).toEqual([[a.id, 'key', 0, 1, null]]);
     const st = await teacher.call(attempts.statistics, { quizId: q.quizId });
     expect(st.attempts).toBe(1);
     expect(st.questions.map((x) => x.type).sort()).toEqual(['single', 'truefalse']);

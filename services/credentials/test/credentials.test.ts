@@ -19,9 +19,11 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
 import { sql } from 'kysely';
-import { PDFDocument, PDFName, PDFDict, PDFRawStream } from 'pdf-lib';
+import { inflateSync } from 'node:zlib';
+import jsqr from 'jsqr';
+import { PDFArray, PDFDocument, PDFName, PDFNumber, PDFDict, PDFRawStream } from 'pdf-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drained, waitFor } from '../../../tools/test/support.js';
+import { defined, drained, waitFor } from '../../../tools/test/support.js';
 import { bitOf, credentialsService, decodeList } from '../src/index.js';
 import { achievementCredentialSchema } from './ob3-schema.js';
 
@@ -102,6 +104,34 @@ beforeAll(async () => {
   node = await testNode([fakeUsers, fakeCourses, credentialsService]);
 }, 240_000);
 afterAll(() => node?.stop());
+
+/** The text a page draws: pdf-lib writes standard-font text as hex strings (`<48…> Tj`) in Flate-encoded streams. */
+function pageText(doc: PDFDocument): string {
+  const contents = doc.getPage(0).node.Contents();
+  const streams = contents instanceof PDFArray ? contents.asArray().map((r) => doc.context.lookup(r)) : [contents];
+  return streams
+    .flatMap((st) => (st instanceof PDFRawStream ? [st] : []))
+    .map((st) => (st.dict.get(PDFName.of('Filter')) ? inflateSync(st.contents) : Buffer.from(st.contents)).toString('latin1'))
+    .join('\n')
+    .replace(/<([0-9A-Fa-f]*)> Tj/g, (_, hex: string) => Buffer.from(hex, 'hex').toString('latin1'));
+}
+
+/** jsqr is CommonJS with `exports.default`: Node's ESM sees that object as the default export, vitest the function. */
+const jsQR: (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null = typeof jsqr === 'function' ? jsqr : jsqr.default;
+
+/** Decodes a QR code from an image XObject as pdf-lib embeds a PNG: 8-bit DeviceRGB pixels, Flate-encoded. */
+function qrOf(img: PDFRawStream): string | undefined {
+  const num = (k: string) => {
+    const v = img.dict.get(PDFName.of(k));
+    return v instanceof PDFNumber ? v.asNumber() : 0;
+  };
+  if (img.dict.get(PDFName.of('ColorSpace')) !== PDFName.of('DeviceRGB') || num('BitsPerComponent') !== 8) return undefined;
+  const [w, h] = [num('Width'), num('Height')];
+  const rgb = inflateSync(img.contents);
+  const rgba = new Uint8ClampedArray(w * h * 4);
+  for (let i = 0; i < w * h; i++) rgba.set([rgb[i * 3] ?? 0, rgb[i * 3 + 1] ?? 0, rgb[i * 3 + 2] ?? 0, 255], i * 4);
+  return jsQR(rgba, w, h)?.data;
+}
 
 describe('credentials (unit: stand-in users and courses)', () => {
   it('issues once per learner and course: a repeat (and a concurrent one) answers the first, and `issued` is emitted once', async () => {
@@ -274,6 +304,14 @@ describe('credentials (unit: stand-in users and courses)', () => {
       .filter(([, o]) => o instanceof PDFRawStream && o.dict.get(PDFName.of('Subtype')) === PDFName.of('Image'));
     expect(images.length).toBeGreaterThanOrEqual(1);
     expect(doc.getPage(0).node.Resources()).toBeInstanceOf(PDFDict);
+    // What is printed: the learner, the course, the date, the code and the verification URL, which the QR code
+    // (decoded from the PDF's own pixels) opens.
+    const mine0 = defined((await learner.call(credentials.mine, {})).items[0]);
+    const printed = pageText(doc);
+    for (const s of ['Katherine Johnson', 'Orbital Mechanics', mine0.issuedAt.slice(0, 10), `Verification code: ${code}`, mine0.verifyUrl]) {
+      expect(printed).toContain(s);
+    }
+    expect(images.map(([, o]) => o).flatMap((o) => (o instanceof PDFRawStream ? [qrOf(o)] : []))).toContain(mine0.verifyUrl);
     expect((await admin().call(credentials.pdf, { id: credentialId })).filename).toBe(pdf.filename);
     expect((await node.as().fail(credentials.pdf, { id: credentialId })).code).toBe('NOT_FOUND');
     expect((await learner.fail(credentials.pdf, { id: randomUUID() })).code).toBe('NOT_FOUND');
