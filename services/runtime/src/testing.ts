@@ -167,7 +167,10 @@ const snapshots = new Map<string, Promise<Blob | undefined>>();
 async function createPGlite(snapshot: Blob | undefined) {
   const { PGlite } = await import('@electric-sql/pglite');
   const { vector } = await import('@electric-sql/pglite-pgvector');
-  return PGlite.create({ dataDir: 'memory://', loadDataDir: snapshot, extensions: { vector } });
+  // Search's extensions (PGlite's contrib): loaded here, created by search's migration.
+  const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
+  const { unaccent } = await import('@electric-sql/pglite/contrib/unaccent');
+  return PGlite.create({ dataDir: 'memory://', loadDataDir: snapshot, extensions: { vector, pg_trgm, unaccent } });
 }
 
 async function openPGlite(snapshot: Blob | undefined) {
