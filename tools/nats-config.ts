@@ -115,6 +115,13 @@ export const natsRoles: Record<string, NatsRole> = {
     broadcastsTo: [],
     events: ['lms.grade.>'],
   },
+  search: {
+    note: 'search: the search index (a read model of course, enrollment and member events); it reads courses to index and publishes search analytics.',
+    services: ['search'],
+    calls: [coursesInternal.searchDocument],
+    broadcastsTo: [],
+    events: ['lms.search.>'],
+  },
   attempts: {
     note: 'attempts: quiz attempts; it reads quizzes from assessments and publishes submissions and grades.',
     services: ['attempts'],

@@ -24,6 +24,7 @@ import {
 } from './grading.js';
 import { notificationEvents, notifications } from './notifications.js';
 import { erasureReceipts, privacyEvents } from './privacy.js';
+import { search, searchEvents } from './search.js';
 import { userEvents, users, usersInternal } from './users.js';
 
 export * from './core.js';
@@ -40,6 +41,7 @@ export * from './questions.js';
 export * from './grading.js';
 export * from './assessments.js';
 export * from './attempts.js';
+export * from './search.js';
 
 /** Every procedure the edges expose, by domain. Adding one here is all it takes to publish it. */
 export const catalogue = {
@@ -56,6 +58,7 @@ export const catalogue = {
   assignments,
   credentials,
   grades,
+  search,
 } as const;
 export type Catalogue = typeof catalogue;
 
@@ -86,6 +89,7 @@ export const events = {
   assessment: assessmentEvents,
   grade: gradeEvents,
   credential: credentialEvents,
+  search: searchEvents,
 } as const satisfies Record<string, Record<string, EventContract>>;
 
 export function allProcedures(): AnyProcedure[] {
