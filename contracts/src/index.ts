@@ -24,7 +24,7 @@ import {
 } from './grading.js';
 import { notificationEvents, notifications } from './notifications.js';
 import { erasureReceipts, privacyEvents } from './privacy.js';
-import { search, searchEvents } from './search.js';
+import { search, searchEvents, searchInternal } from './search.js';
 import { userEvents, users, usersInternal } from './users.js';
 
 export * from './core.js';
@@ -72,6 +72,7 @@ export const internalCatalogue = {
   assignments: assignmentsInternal,
   credentials: credentialsInternal,
   grades: gradesInternal,
+  search: searchInternal,
 } as const;
 export * from './assignments.js';
 export * from './credentials.js';

@@ -137,6 +137,27 @@ export const search = domain('search', {
   }),
 });
 
+/** Service-to-service and operator (`pnpm lms search reindex`): not published at the edge. */
+export const searchInternal = domain('search', {
+  /**
+   * Rebuilds the index into shadow tables, one course at a time from courses' published snapshots, while the live
+   * index keeps serving; then swaps them in one transaction. Answers when done.
+   */
+  reindex: mutation({
+    input: z.object({}),
+    output: z.object({ courses: z.number().int(), documents: z.number().int(), ms: z.number() }),
+    permission: 'internal',
+    summary: 'Rebuild the search index',
+  }),
+  /** Progress of a running rebuild (courses done of total), for the CLI's progress bar. */
+  reindexStatus: query({
+    input: z.object({}),
+    output: z.object({ running: z.boolean(), done: z.number().int(), total: z.number().int() }),
+    permission: 'internal',
+    summary: 'Progress of a search rebuild',
+  }),
+});
+
 export const searchEvents = {
   performed: event({
     subject: 'lms.search.performed.v1',

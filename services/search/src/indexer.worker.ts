@@ -3,7 +3,7 @@ import { errorCode, PollingWorker, retryDelay, retryPolicies, type ServiceContex
 import type { SearchEnv } from './config.js';
 import { documentsOf } from './documents.js';
 import type { Embedder } from './embedder.js';
-import type { PendingRow, SearchDB, SearchRepository } from './search.repository.js';
+import type { DocumentsTable, PendingRow, SearchDB, SearchRepository } from './search.repository.js';
 
 const policy = retryPolicies.jobs;
 
@@ -35,8 +35,11 @@ export class IndexerWorker extends PollingWorker<PendingRow> {
     }
   }
 
-  /** Reads one course from courses and replaces its documents (a course gone from courses leaves the index). */
-  async index(courseId: string): Promise<number> {
+  /**
+   * Reads one course from courses and replaces its documents (a course gone from courses leaves the index), in the
+   * live table or (a rebuild) in its shadow.
+   */
+  async index(courseId: string, table: DocumentsTable = 'documents'): Promise<number> {
     let src;
     try {
       src = await this.s.call(coursesInternal.searchDocument, { courseId });
@@ -51,11 +54,12 @@ export class IndexerWorker extends PollingWorker<PendingRow> {
         ? await this.embedder.embed(docs.map((d) => `${d.title}\n${d.summary}\n${d.content}`))
         : [];
     await this.s.uow(async ({ repo }) => {
-      await repo.replaceCourse(facts, docs, words);
+      await repo.replaceCourse(facts, docs, words, table);
       if (this.embedder && vectors.length === docs.length)
         await repo.setEmbeddings(
           this.embedder.model,
           docs.map((d, i) => ({ id: d.id, vector: vectors[i] ?? new Float32Array() })),
+          table,
         );
     });
     return docs.length;

@@ -3,6 +3,9 @@ import { sql, type Generated, type Kysely, type RawBuilder, type Selectable } fr
 import { randomUUID } from 'node:crypto';
 import { TS_CONFIGS } from './domain/text.js';
 
+/** The live documents table, or the shadow a rebuild fills. */
+export type DocumentsTable = 'documents' | 'documents_next';
+
 export interface SearchDB {
   courses: {
     course_id: string;
@@ -34,6 +37,8 @@ export interface SearchDB {
     published_at: Date | null;
     tsv: string;
   };
+  /** The shadow a rebuild fills while `documents` serves (same columns and indexes), swapped in at its end. */
+  documents_next: SearchDB['documents'];
   members: { course_id: string; user_id: string; role: string };
   pending: { course_id: string; status: Generated<string>; tries: Generated<number>; run_after: Generated<Date> };
   vocabulary: { word: string };
@@ -162,15 +167,14 @@ export class SearchRepository {
   // ------------------------------------------------------------------ documents
 
   /** Replaces everything indexed of a course (same documents whatever the redeliveries: ids are derived, rows replaced). */
-  async replaceCourse(facts: CourseFacts, docs: readonly NewDocument[], words: readonly string[], table: 'documents' = 'documents'): Promise<void> {
+  async replaceCourse(facts: CourseFacts, docs: readonly NewDocument[], words: readonly string[], table: DocumentsTable = 'documents'): Promise<void> {
+    // `indexed_at` says when the live index last changed a course; a rebuild's shadow leaves it (see swapShadow).
+    const live = table === 'documents';
+    const set = { status: facts.status, visibility: facts.visibility, owner_id: facts.ownerId, version: facts.version };
     await this.db
       .insertInto('courses')
-      .values({ course_id: facts.courseId, status: facts.status, visibility: facts.visibility, owner_id: facts.ownerId, version: facts.version })
-      .onConflict((oc) =>
-        oc
-          .column('course_id')
-          .doUpdateSet({ status: facts.status, visibility: facts.visibility, owner_id: facts.ownerId, version: facts.version, indexed_at: sql`now()` }),
-      )
+      .values({ course_id: facts.courseId, ...set, indexed_at: live ? sql<Date>`now()` : new Date(0) })
+      .onConflict((oc) => oc.column('course_id').doUpdateSet({ ...set, ...(live && { indexed_at: sql<Date>`now()` }) }))
       .execute();
     await this.db.deleteFrom(table).where('course_id', '=', facts.courseId).execute();
     for (let i = 0; i < docs.length; i += 200) {
@@ -213,12 +217,47 @@ export class SearchRepository {
   }
 
   /** Stores vectors of one model (only where the index has vector columns). */
-  async setEmbeddings(model: string, rows: ReadonlyArray<{ id: string; vector: Float32Array }>): Promise<void> {
+  async setEmbeddings(model: string, rows: ReadonlyArray<{ id: string; vector: Float32Array }>, table: DocumentsTable = 'documents'): Promise<void> {
     for (const r of rows) {
       const literal = `[${Array.from(r.vector).join(',')}]`;
-      await sql`update search.documents set embedding = ${literal}::public.vector, embedding_model = ${model}, embedding_dim = ${r.vector.length}
+      await sql`update ${sql.table(`search.${table}`)} set embedding = ${literal}::public.vector, embedding_model = ${model}, embedding_dim = ${r.vector.length}
         where id = ${r.id}`.execute(this.db);
     }
+  }
+
+  // ------------------------------------------------------------------ rebuild (shadow tables, then one swap)
+
+  /** An empty shadow of `documents` (its columns, vector ones included, and its indexes). */
+  async createShadow(): Promise<void> {
+    await sql`drop table if exists search.documents_next`.execute(this.db);
+    await sql`create table search.documents_next (like search.documents including all)`.execute(this.db);
+  }
+
+  async dropShadow(): Promise<void> {
+    await sql`drop table if exists search.documents_next`.execute(this.db);
+  }
+
+  /**
+   * Puts the shadow in the live table's place, in the caller's transaction: courses the live indexer wrote since the
+   * rebuild began are copied over first (their documents are newer than the rebuild's), then the tables swap under an
+   * exclusive lock, so a query sees either the old index or the new one, never an empty or half-built one.
+   */
+  async swapShadow(since: Date): Promise<void> {
+    await sql`lock table search.documents in access exclusive mode`.execute(this.db);
+    const newer = sql`select course_id from search.courses where indexed_at >= ${since}`;
+    await sql`delete from search.documents_next where course_id in (${newer})`.execute(this.db);
+    await sql`insert into search.documents_next select * from search.documents where course_id in (${newer})`.execute(this.db);
+    // Courses removed meanwhile (gone from courses) leave with the old table.
+    await sql`delete from search.documents_next n where not exists (select 1 from search.courses c where c.course_id = n.course_id)`.execute(this.db);
+    await sql`alter table search.documents rename to documents_old`.execute(this.db);
+    await sql`alter table search.documents_next rename to documents`.execute(this.db);
+    await sql`drop table search.documents_old`.execute(this.db);
+  }
+
+  /** Every course the index has learnt of from events (indexed or still queued). */
+  async knownCourses(): Promise<string[]> {
+    const r = await sql<{ course_id: string }>`select course_id from search.courses union select course_id from search.pending order by 1`.execute(this.db);
+    return r.rows.map((x) => x.course_id);
   }
 
   async removeCourse(courseId: string): Promise<void> {
@@ -230,10 +269,6 @@ export class SearchRepository {
     let q = this.db.selectFrom('documents').select((eb) => eb.fn.countAll<number>().as('n'));
     if (courseId) q = q.where('course_id', '=', courseId);
     return Number((await q.executeTakeFirst())?.n ?? 0);
-  }
-
-  async courseIds(): Promise<string[]> {
-    return (await this.db.selectFrom('courses').select('course_id').execute()).map((r) => r.course_id);
   }
 
   // ------------------------------------------------------------------ membership (enrollments and course roles)

@@ -7,6 +7,7 @@ import {
   search,
   SEARCH_QUERY_MAX,
   searchEvents,
+  searchInternal,
   userEvents,
   type SearchHit,
   type SearchMode,
@@ -19,11 +20,13 @@ import { searchEnv } from './config.js';
 import { decodeCursor, encodeCursor, fuse, highlight, termsOf } from './domain/text.js';
 import type { Embedder } from './embedder.js';
 import { IndexerWorker } from './indexer.worker.js';
+import { Reindexer } from './reindexer.js';
 import * as m0 from './migrations/20261202120000_search.js';
 import { SearchRepository, type FacetRow, type Filters, type SearchDB, type TermGroups, type Viewer } from './search.repository.js';
 
 interface SearchDeps {
   indexer: IndexerWorker;
+  reindexer: Reindexer;
   embedder: Embedder | undefined;
 }
 
@@ -73,10 +76,13 @@ export function searchServiceWith(opts: { embedder?: Embedder } = {}) {
   return defineService({
     name: 'search',
     env: searchEnv,
-    contracts: { ...search, ...privacyExportContract('search') },
+    contracts: { ...search, ...searchInternal, ...privacyExportContract('search') },
     migrations: { '20261202120000_search': m0 },
     repository: (db: Kysely<SearchDB>) => new SearchRepository(db),
-    deps: (s): SearchDeps => ({ indexer: new IndexerWorker(s, opts.embedder), embedder: opts.embedder }),
+    deps: (s): SearchDeps => {
+      const indexer = new IndexerWorker(s, opts.embedder);
+      return { indexer, reindexer: new Reindexer(s, indexer), embedder: opts.embedder };
+    },
     started: async ({ indexer }) => indexer.start(),
     stopped: async ({ indexer }) => indexer.stop(),
     consumers: [
@@ -244,6 +250,12 @@ export function searchServiceWith(opts: { embedder?: Embedder } = {}) {
       },
       async listSynonyms({ repo }) {
         return { items: await repo.listSynonyms() };
+      },
+      async reindex({ deps }) {
+        return deps.reindexer.run();
+      },
+      async reindexStatus({ deps }) {
+        return deps.reindexer.status();
       },
       async privacyExport({ input, repo }) {
         const p = await repo.personal(input.userId);

@@ -1,5 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { courseEvents, courses, enrollmentEvents, privacyExportContract, search, userEvents, type InputOf, type SearchResult } from '@lms/contracts';
+import {
+  courseEvents,
+  courses,
+  enrollmentEvents,
+  privacyExportContract,
+  search,
+  searchInternal,
+  userEvents,
+  type InputOf,
+  type SearchResult,
+} from '@lms/contracts';
 import { depsOf } from '@lms/runtime';
 import { eventually, testNode, type TestClient, type TestNode } from '@lms/runtime/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -230,6 +240,31 @@ describe('search (courses and search on one embedded node, real PGlite with pg_t
     expect(browse.facets.type.map((f) => f.value)).toEqual(expect.arrayContaining(['course', 'module']));
     expect(browse.facets.language.map((f) => f.value)).toEqual(expect.arrayContaining(['en', 'fr']));
     expect(browse.facets.duration).toContainEqual({ value: '1-5h', count: expect.any(Number) });
+  });
+
+  it('rebuilds into a shadow index while queries run, never answering empty, and swaps it in', async () => {
+    const lessons = async () => (await find(owner, 'closure', { type: 'lesson', limit: 50 })).total;
+    const before = await lessons();
+    let done = false;
+    const rebuild = node
+      .internal()
+      .call(searchInternal.reindex, {})
+      .finally(() => (done = true));
+    const seen: number[] = [];
+    while (!done) {
+      const r = await find(node.anonymous(), 'javascript');
+      seen.push(r.hits.filter((h) => h.courseId === js.courseId).length);
+    }
+    const result = await rebuild;
+    expect(result.courses).toBeGreaterThanOrEqual(4);
+    expect(result.documents).toBeGreaterThan(0);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter((n) => n === 0)).toEqual([]);
+    expect(await lessons()).toBe(before);
+    expect(ids(await find(node.anonymous(), 'javascript'))).toContain(`course:${js.courseId}`);
+    expect(await node.internal().call(searchInternal.reindexStatus, {})).toMatchObject({ running: false, done: result.courses, total: result.courses });
+    // Hybrid still works on the rebuilt table (its vector columns came with it).
+    expect((await admin().call(search.query, { q: 'javascript', mode: 'hybrid' })).mode).toBe('hybrid');
   });
 
   it('erases a user: memberships and their id in analytics', async () => {
