@@ -185,6 +185,17 @@ for (const backend of ['pglite', 'postgres'] as const) {
       expect((await node.anonymous().call(search.suggest, { q: 'quantum' })).suggestions).toEqual([]);
     });
 
+    it('takes a course out when it is archived, and out of public results when it is made private', async () => {
+      const old = await publishedCourse({ title: 'Obsolete pottery', lessons: { Clay: 'Kilns.' } });
+      const hidden = await publishedCourse({ title: 'Hidden calligraphy', lessons: { Ink: 'Brushes.' } });
+      await owner.call(courses.archive, { courseId: old.courseId });
+      await owner.call(courses.update, { courseId: hidden.courseId, visibility: 'private' });
+      await eventually(async () => expect(ids(await find(admin(), 'pottery'))).toEqual([]));
+      await eventually(async () => expect(ids(await find(node.anonymous(), 'calligraphy'))).toEqual([]));
+      // Its staff still find it.
+      expect(ids(await find(owner, 'calligraphy'))).toContain(`course:${hidden.courseId}`);
+    });
+
     it('never shows an unpublished edit, to anyone', async () => {
       const lessonId = defined(js.lessons['Values and variables']);
       await owner.call(courses.updateLesson, { lessonId, content: { type: 'markdown', body: 'Zanzibarian secret draft text' } });
