@@ -262,6 +262,15 @@ for (const backend of ['pglite', 'postgres'] as const) {
       expect(browse.facets.type.map((f) => f.value)).toEqual(expect.arrayContaining(['course', 'module']));
       expect(browse.facets.language.map((f) => f.value)).toEqual(expect.arrayContaining(['en', 'fr']));
       expect(browse.facets.duration).toContainEqual({ value: '1-5h', count: expect.any(Number) });
+      // Filters narrow in SQL (tags: every one must match); sorts order the same set.
+      const web = await find(node.anonymous(), '', { tags: ['web'] });
+      expect(web.hits.length).toBeGreaterThan(0);
+      expect(web.hits.every((h) => h.courseId === js.courseId)).toBe(true);
+      expect((await find(node.anonymous(), '', { tags: 'web,nothing' })).total).toBe(0);
+      const newest = await find(node.anonymous(), '', { type: 'course', sort: 'newest', limit: 50 });
+      const dates = newest.hits.map((h) => h.publishedAt ?? '');
+      expect(dates).toEqual([...dates].sort().reverse());
+      expect((await find(node.anonymous(), 'javascript', { sort: 'popularity', mode: 'hybrid' })).mode).toBe('lexical');
     });
 
     it('rebuilds into a shadow index while queries run, never answering empty, and swaps it in', async () => {
