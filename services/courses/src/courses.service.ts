@@ -580,8 +580,12 @@ export const coursesService = defineService({
       if (r.version < 1 || c.status === 'archived') return { ...base, published: null };
       const snap = (await repo.snapshot(r.id, r.version)) as Omit<CourseContent, 'course'> & { course: Course };
       const p = snap.course;
+      // Like the catalogue: public only if public when published and still public now (the stricter of the two).
+      const strictness = { public: 0, unlisted: 1, private: 2 } as const;
+      const visibility = strictness[p.visibility] > strictness[c.visibility] ? p.visibility : c.visibility;
       return {
         ...base,
+        visibility,
         published: {
           version: r.version,
           publishedAt: publishedAtOf(p),

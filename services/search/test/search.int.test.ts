@@ -194,6 +194,13 @@ for (const backend of ['pglite', 'postgres'] as const) {
       await eventually(async () => expect(ids(await find(node.anonymous(), 'calligraphy'))).toEqual([]));
       // Its staff still find it.
       expect(ids(await find(owner, 'calligraphy'))).toContain(`course:${hidden.courseId}`);
+      // Published private, then made public in the working copy only: still private until published (as the catalogue has it).
+      await owner.call(courses.publish, { courseId: hidden.courseId });
+      await owner.call(courses.update, { courseId: hidden.courseId, visibility: 'public' });
+      await defined(depsOf<{ indexer: IndexerWorker }>(node.runtime, 'search')).indexer.index(hidden.courseId);
+      expect(ids(await find(node.anonymous(), 'calligraphy'))).toEqual([]);
+      await owner.call(courses.publish, { courseId: hidden.courseId });
+      await eventually(async () => expect(ids(await find(node.anonymous(), 'calligraphy'))).toContain(`course:${hidden.courseId}`));
     });
 
     it('never shows an unpublished edit, to anyone', async () => {
