@@ -21,6 +21,7 @@ const USAGE = `usage: lms <command>
   nats-config [--out FILE] [--namespace NS]   write the NATS permissions per node role (default infra/nats/nats.conf, lms) and cluster.conf beside it
   config [--services a,b] [--readme]   print the effective configuration (secrets masked), or regenerate README's table
   events <service> consumers|dead-letters|replay|rebuild [--consumer C] [--id N]
+  search reindex                rebuild the search index into shadow tables (the live one keeps serving), then swap
   seed [--courses N] [--lessons N] [--learners N] [--per-learner N]   seed a catalogue at scale (DATABASE_URL)
   backup [--out FILE]           back up: every service schema and the events in flight (mesh, DATABASE_URL), or the
                                 embedded database (from the running lms start when there is one)
@@ -213,6 +214,34 @@ async function main(argv: string[]) {
         const res = await broker.call(`${service}.${action}`, { consumer: values.consumer, id: values.id ? Number(values.id) : undefined });
         console.log(JSON.stringify(res, null, 2));
       } finally {
+        await broker.stop();
+      }
+      return;
+    }
+    case 'search': {
+      if (positionals[0] !== 'reindex') throw new Error(USAGE);
+      const { searchInternal } = await import('@lms/contracts');
+      const broker = new ServiceBroker({ ...brokerOptions(runtimeSettings({ mode: 'mesh', logLevel: 'warn' })), nodeID: `cli-${process.pid}` });
+      await broker.start();
+      // A bar on stderr from the rebuild's progress (courses done of those the index knows), polled while it runs.
+      const bar = setInterval(() => {
+        broker
+          .call<{ running: boolean; done: number; total: number }, Record<string, never>>(searchInternal.reindexStatus.action, {})
+          .then((p) => {
+            if (!p.running || p.total === 0) return;
+            const width = 30;
+            const full = Math.round((p.done / p.total) * width);
+            process.stderr.write(`\r[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${p.done}/${p.total} courses`);
+          })
+          .catch(() => undefined);
+      }, 250);
+      try {
+        await broker.waitForServices(['search'], 10_000);
+        const res = await broker.call(searchInternal.reindex.action, {}, { timeout: 0 });
+        process.stderr.write('\n');
+        console.log(JSON.stringify(res, null, 2));
+      } finally {
+        clearInterval(bar);
         await broker.stop();
       }
       return;

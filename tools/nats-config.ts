@@ -115,6 +115,13 @@ export const natsRoles: Record<string, NatsRole> = {
     broadcastsTo: [],
     events: ['lms.grade.>'],
   },
+  search: {
+    note: 'search: the search index (a read model of course, enrollment and member events); it reads courses to index and publishes search analytics.',
+    services: ['search'],
+    calls: [coursesInternal.searchDocument],
+    broadcastsTo: [],
+    events: ['lms.search.>'],
+  },
   attempts: {
     note: "attempts: quiz attempts; it reads quizzes from assessments, checks that files answering a file question are the learner's\n    # and grants the graders read of them, and publishes submissions and grades.",
     services: ['attempts'],

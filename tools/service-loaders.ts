@@ -20,6 +20,7 @@ export const SERVICE_LOADERS: Record<string, () => Promise<ServiceModule>> = {
   assignments: async () => (await import('@lms/assignments')).assignmentsService,
   credentials: async () => (await import('@lms/credentials')).credentialsService,
   grades: async () => (await import('@lms/grades')).gradesService,
+  search: async () => (await import('@lms/search')).searchService,
 };
 
 /** The named services ("all" for every one), loaded; an unknown name fails before anything loads. */

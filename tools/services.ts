@@ -12,6 +12,7 @@ import { gatewayService } from '@lms/gateway';
 import { gradesService } from '@lms/grades';
 import type { ServiceModule } from '@lms/runtime';
 import { notificationsService } from '@lms/notifications';
+import { searchService } from '@lms/search';
 import { usersService } from '@lms/users';
 
 /** Every service this codebase can run, by name. */
@@ -30,6 +31,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   assignments: assignmentsService,
   credentials: credentialsService,
   grades: gradesService,
+  search: searchService,
 };
 
 export function pick(names: string): ServiceModule[] {

@@ -6,7 +6,7 @@ export type Permission = 'public' | 'authenticated' | 'internal' | PermissionNam
 
 /** Roles grant permissions; the map lives here so services and gateway agree on it. */
 export const rolePermissions = {
-  admin: ['users:manage', 'courses:write', 'courses:read-all', 'analytics:read', 'audit:read', 'notifications:manage'],
+  admin: ['users:manage', 'courses:write', 'courses:read-all', 'analytics:read', 'audit:read', 'notifications:manage', 'search:manage'],
   instructor: ['courses:write', 'analytics:read'],
   /** Read-only oversight: the audit log, nothing else. */
   auditor: ['audit:read'],
@@ -238,6 +238,8 @@ export const errorCodes = {
   IMPORT_INVALID: 422,
   /** A calculated question's formula or parameters are not valid. */
   FORMULA_INVALID: 422,
+  /** A search query longer than the engine takes (contracts/src/search.ts, SEARCH_QUERY_MAX). */
+  SEARCH_QUERY_TOO_LONG: 400,
   PAYLOAD_TOO_LARGE: 413,
   QUOTA_EXCEEDED: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,

@@ -492,6 +492,48 @@ export const coursesInternal = domain('courses', {
     summary: 'Published outline of a course',
     errors: ['COURSE_NOT_FOUND'],
   }),
+  /**
+   * What search indexes of a course: its published version (metadata, modules, lessons with their markdown), and, for a
+   * course never published or not published now, the working copy's metadata only (staff search their drafts). Never the
+   * unpublished edits of a published course.
+   */
+  searchDocument: query({
+    input: z.object({ courseId }),
+    output: z.object({
+      courseId: z.uuid(),
+      status: courseStatus,
+      visibility: courseVisibility,
+      ownerId: z.uuid(),
+      /** The working copy's metadata (title, summary, tags…): what a draft is searched by. */
+      draft: z.object({ title: z.string(), summary: z.string(), language: z.string(), category: z.string(), tags: z.array(z.string()), updatedAt: isoDate }),
+      published: z
+        .object({
+          version: z.number().int(),
+          publishedAt: isoDate,
+          course: z.object({
+            title: z.string(),
+            summary: z.string(),
+            description: z.string(),
+            category: z.string(),
+            tags: z.array(z.string()),
+            language: z.string(),
+            level: courseLevel,
+            durationMinutes: z.number().int(),
+          }),
+          modules: z.array(
+            z.object({
+              id: z.uuid(),
+              title: z.string(),
+              lessons: z.array(z.object({ id: z.uuid(), title: z.string(), type: z.string(), markdown: z.string().nullable() })),
+            }),
+          ),
+        })
+        .nullable(),
+    }),
+    permission: 'internal',
+    summary: 'Search document of a course',
+    errors: ['COURSE_NOT_FOUND'],
+  }),
   /** The course a lesson belongs to (working copy). */
   lessonCourse: query({
     input: z.object({ lessonId }),

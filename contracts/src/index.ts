@@ -24,6 +24,7 @@ import {
 } from './grading.js';
 import { notificationEvents, notifications } from './notifications.js';
 import { erasureReceipts, privacyEvents } from './privacy.js';
+import { search, searchEvents, searchInternal } from './search.js';
 import { userEvents, users, usersInternal } from './users.js';
 
 export * from './core.js';
@@ -40,6 +41,7 @@ export * from './questions.js';
 export * from './grading.js';
 export * from './assessments.js';
 export * from './attempts.js';
+export * from './search.js';
 
 /** Every procedure the edges expose, by domain. Adding one here is all it takes to publish it. */
 export const catalogue = {
@@ -56,6 +58,7 @@ export const catalogue = {
   assignments,
   credentials,
   grades,
+  search,
 } as const;
 export type Catalogue = typeof catalogue;
 
@@ -69,6 +72,7 @@ export const internalCatalogue = {
   assignments: assignmentsInternal,
   credentials: credentialsInternal,
   grades: gradesInternal,
+  search: searchInternal,
 } as const;
 export * from './assignments.js';
 export * from './credentials.js';
@@ -86,6 +90,7 @@ export const events = {
   assessment: assessmentEvents,
   grade: gradeEvents,
   credential: credentialEvents,
+  search: searchEvents,
 } as const satisfies Record<string, Record<string, EventContract>>;
 
 export function allProcedures(): AnyProcedure[] {

@@ -260,6 +260,13 @@ const matrix: Record<string, Rule> = {
   'attempts.listAttempts': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
   'attempts.listRegrades': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
   'attempts.statistics': { deny: courseStaff, hidden: strangers, input: (fx) => ({ quizId: fx.quizId }) },
+  // Search answers everyone, each with what they may see (the test below checks the owner's draft stays hidden).
+  'search.query': { deny: everyone, input: () => ({ q: 'Owner draft' }) },
+  'search.suggest': { deny: everyone, input: () => ({ q: 'Owner' }) },
+  'search.click': { deny: everyone, input: (fx) => ({ q: 'owner', documentId: `course:${fx.draftId}`, position: 0 }) },
+  'search.analytics': { deny: adminOnly },
+  'search.setSynonyms': { deny: adminOnly, input: () => ({ term: 'owner', synonyms: ['injected'] }) },
+  'search.listSynonyms': { deny: adminOnly },
 };
 
 /** A well-formed subscription's keys (a P-256 point and a 16-byte secret, base64url). */
@@ -505,6 +512,21 @@ describe('access matrix', () => {
     expect(
       (await http(base, 'GET', `/api/v1/courses/${fx.draftId}/announcements`, undefined, owner.accessToken)).body.items.map((i: { title: string }) => i.title),
     ).toEqual(['Owner news']);
+  });
+  it("finds the owner's draft for its staff only, in search results and suggestions", async () => {
+    const hits = async (token: string | undefined, path: string) => {
+      const r = await http(base, 'GET', path, undefined, token);
+      expect(r.status).toBe(200);
+      return JSON.stringify(r.body);
+    };
+    // The TA is on the draft's staff: once the index has caught up they find it; nobody else ever does.
+    await waitFor(async () => (await hits(tokens.ta, '/api/v1/search?q=Owner%20draft&mode=lexical')).includes(fx.draftId), 15_000);
+    for (const actor of ['anon', ...strangers] as Actor[]) {
+      const token = actor === 'anon' ? undefined : tokens[actor];
+      expect(await hits(token, '/api/v1/search?q=Owner%20draft&mode=lexical'), actor).not.toContain(fx.draftId);
+      expect(await hits(token, '/api/v1/search?q=Owner%20lesson&type=lesson'), actor).not.toContain(fx.lessonId);
+      expect(await hits(token, '/api/v1/search/suggest?q=Owner%20dr'), actor).not.toContain(fx.draftId);
+    }
   });
   it("lets the course's graders (the TA) download a handed-in file, and nobody else who is not its owner: 404", async () => {
     const download = (token: string | undefined) =>

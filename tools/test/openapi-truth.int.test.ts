@@ -85,6 +85,16 @@ describe('the edge tells the truth the document tells', () => {
     expect([ok.status, ok.body.size]).toEqual([201, 2]);
   });
 
+  it('answers a search query over the limit with 400 SEARCH_QUERY_TOO_LONG, a code its operation declares', async () => {
+    // http() checks the response against the document: an undeclared 400 or code would fail here.
+    const long = await http(base, 'GET', `/api/v1/search?q=${'a'.repeat(201)}`);
+    expect([long.status, long.body.error.code, long.body.error.details]).toEqual([400, 'SEARCH_QUERY_TOO_LONG', { max: 200 }]);
+    const ok = await http(base, 'GET', '/api/v1/search?q=anything&mode=semantic');
+    // No embedder configured in this node: semantic falls back to lexical, and says so.
+    expect([ok.status, ok.body.mode]).toEqual([200, 'lexical']);
+    expect((await http(base, 'GET', '/api/v1/search/suggest?q=an')).status).toBe(200);
+  });
+
   it('the conformance check fails a response the document does not declare', async () => {
     const headers = new Headers({ 'content-type': 'application/json', 'x-request-id': 'r', 'ratelimit-limit': '1', 'ratelimit-remaining': '1' });
     // A status the operation does not declare.

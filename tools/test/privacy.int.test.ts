@@ -123,6 +123,9 @@ describe('erasure', () => {
     const device = { endpoint: 'https://push.example.org/send/dee', keys: { p256dh: `B${'A'.repeat(86)}`, auth: 'AAAAAAAAAAAAAAAAAAAAAA' } };
     expect((await http(base, 'POST', '/api/v1/me/push-subscriptions', device, dee.accessToken)).status).toBe(201);
     expect(await sql('select 1 from notifications.push_subscriptions where user_id = $1', [dee.user.id])).toHaveLength(1);
+    expect((await http(base, 'GET', '/api/v1/search?q=Dee%20looks%20for%20something', undefined, dee.accessToken)).status).toBe(200);
+    await waitFor(async () => (await sql('select 1 from search.members where user_id = $1', [dee.user.id])).length > 0);
+    expect(await sql('select 1 from search.searches where user_id = $1', [dee.user.id])).toHaveLength(1);
     expect((await http(base, 'POST', '/api/v1/me/erasure', {}, dee.accessToken)).status).toBe(422); // must confirm
     const r = await http(base, 'POST', '/api/v1/me/erasure', { confirm: 'ERASE' }, dee.accessToken);
     expect(r.status).toBe(202);
@@ -145,7 +148,12 @@ describe('erasure', () => {
       assignments: 'done',
       credentials: 'done',
       grades: 'done',
+      search: 'done',
     });
+    // Search keeps the query, not who asked, and no membership of theirs.
+    expect(await sql('select query from search.searches where user_id = $1', [dee.user.id])).toEqual([]);
+    expect(await sql('select query from search.searches where query = $1', ['dee looks for something'])).toHaveLength(1);
+    expect(await sql('select 1 from search.members where user_id = $1', [dee.user.id])).toEqual([]);
     expect((await http(base, 'GET', '/api/v1/me', undefined, dee.accessToken)).status).toBe(401);
     expect((await http(base, 'POST', '/api/v1/auth/login', { email: 'dee@privacy.test', password: pw })).status).toBe(401);
     expect((await http(base, 'POST', '/api/v1/auth/refresh', { refreshToken: dee.refreshToken })).status).toBe(401);

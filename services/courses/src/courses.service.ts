@@ -242,9 +242,12 @@ export const coursesService = defineService({
   handlers: {
     async create({ input, caller, can, uow }) {
       const id = randomUUID();
-      return uow(async ({ repo }) => {
+      return uow(async ({ repo, emit }) => {
         await checkMeta(repo, id, input, { caller: caller, admin: can('courses:read-all') });
-        return toCourse(await repo.create({ ...input, id, ownerId: caller.userId }));
+        const created = toCourse(await repo.create({ ...input, id, ownerId: caller.userId }));
+        // Search indexes drafts for their staff from this (the working copy is read through searchDocument).
+        await emit(courseEvents.contentUpdated, { courseId: id, kind: 'course', id, change: 'created', by: caller.userId }, id);
+        return created;
       }).catch((err) => {
         throw unique(err) ? new DomainError('CONFLICT', 'The slug is taken') : err;
       });
@@ -565,6 +568,48 @@ export const coursesService = defineService({
                   : null,
           })),
         })),
+      };
+    },
+    async searchDocument({ input, repo }) {
+      const r = await repo.byId(input.courseId);
+      if (!r) throw notFound();
+      const c = toCourse(r);
+      const draft = { title: c.title, summary: c.summary, language: c.language, category: c.category, tags: c.tags, updatedAt: c.updatedAt };
+      const base = { courseId: c.id, status: c.status, visibility: c.visibility, ownerId: c.ownerId, draft };
+      // Archived or never published: nothing published to index (archived courses leave the index).
+      if (r.version < 1 || c.status === 'archived') return { ...base, published: null };
+      const snap = (await repo.snapshot(r.id, r.version)) as Omit<CourseContent, 'course'> & { course: Course };
+      const p = snap.course;
+      // Like the catalogue: public only if public when published and still public now (the stricter of the two).
+      const strictness = { public: 0, unlisted: 1, private: 2 } as const;
+      const visibility = strictness[p.visibility] > strictness[c.visibility] ? p.visibility : c.visibility;
+      return {
+        ...base,
+        visibility,
+        published: {
+          version: r.version,
+          publishedAt: publishedAtOf(p),
+          course: {
+            title: p.title,
+            summary: p.summary,
+            description: p.description,
+            category: p.category,
+            tags: p.tags,
+            language: p.language,
+            level: p.level,
+            durationMinutes: p.durationMinutes,
+          },
+          modules: snap.modules.map((m) => ({
+            id: m.id,
+            title: m.title,
+            lessons: m.lessons.map((l) => ({
+              id: l.id,
+              title: l.title,
+              type: l.content.type,
+              markdown: l.content.type === 'markdown' ? l.content.body : null,
+            })),
+          })),
+        },
       };
     },
     async lessonCourse({ input, repo }) {

@@ -24,6 +24,7 @@ const fakeCourses = defineService({
   contracts: { ...coursesInternal },
   handlers: {
     roleOf: () => Promise.resolve({ exists: true, visible: true, role: null }),
+    searchDocument: () => Promise.reject(new DomainError('COURSE_NOT_FOUND', 'Not in this stand-in')),
     enrollmentTerms: ({ input }) =>
       Promise.resolve({
         courseId: input.courseId,

@@ -115,11 +115,17 @@ export async function openDatabase(config: Pick<RuntimeConfig, 'databaseUrl' | '
     kind = 'pglite';
     const { PGlite } = await import('@electric-sql/pglite');
     const { vector } = await import('@electric-sql/pglite-pgvector');
+    const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
+    const { unaccent } = await import('@electric-sql/pglite/contrib/unaccent');
     const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
     const dir = config.dataDir === 'memory://' ? 'memory://' : path.join(config.dataDir, 'pg');
     if (dir !== 'memory://') fs.mkdirSync(dir, { recursive: true });
     liftoffOnly();
-    const lite = await PGlite.create({ dataDir: dir, extensions: { vector }, startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
+    const lite = await PGlite.create({
+      dataDir: dir,
+      extensions: { vector, pg_trgm, unaccent },
+      startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS],
+    });
     await lite.exec('create extension if not exists vector');
     pool = new pg.Pool(createPgConfig(lite));
     closeExtra = () => lite.close();

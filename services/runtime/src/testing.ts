@@ -93,13 +93,14 @@ export interface TestNode extends LmsNode {
  * idle machine and 20+ s under load, loading a snapshot a fraction of that.
  */
 export async function testNode(services: ServiceModule[], overrides: Partial<RuntimeSettings> = {}): Promise<TestNode> {
-  const snapshot = await pgliteSnapshot(services);
+  // With `databaseUrl` the node runs on that PostgreSQL database (migrated on start) instead of an in-memory PGlite.
+  const snapshot = overrides.databaseUrl ? undefined : await pgliteSnapshot(services);
   const node = await startNode(
     services,
     // A snapshot is named by the migrations it holds: it is up to date, nothing to migrate on start.
     { mode: 'embedded', dataDir: 'memory://', port: 0, logLevel: 'warn', ...(snapshot && { migrateOnStart: false }), ...overrides },
     {},
-    { verifier: () => new TestVerifier(), database: () => openPGlite(snapshot) },
+    { verifier: () => new TestVerifier(), ...(!overrides.databaseUrl && { database: () => openPGlite(snapshot) }) },
   );
   const client = (broker: ServiceBroker, caller: Caller | undefined, edge: boolean): TestClient => {
     const meta = (): CallMeta => ({ token: caller ? TestVerifier.tokenFor(caller) : undefined, edge, requestId: randomUUID() });
@@ -167,7 +168,10 @@ const snapshots = new Map<string, Promise<Blob | undefined>>();
 async function createPGlite(snapshot: Blob | undefined) {
   const { PGlite } = await import('@electric-sql/pglite');
   const { vector } = await import('@electric-sql/pglite-pgvector');
-  return PGlite.create({ dataDir: 'memory://', loadDataDir: snapshot, extensions: { vector } });
+  // Search's extensions (PGlite's contrib): loaded here, created by search's migration.
+  const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
+  const { unaccent } = await import('@electric-sql/pglite/contrib/unaccent');
+  return PGlite.create({ dataDir: 'memory://', loadDataDir: snapshot, extensions: { vector, pg_trgm, unaccent } });
 }
 
 async function openPGlite(snapshot: Blob | undefined) {

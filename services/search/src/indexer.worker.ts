@@ -1,0 +1,67 @@
+import { coursesInternal } from '@lms/contracts';
+import { errorCode, PollingWorker, retryDelay, retryPolicies, type ServiceContext } from '@lms/runtime';
+import type { SearchEnv } from './config.js';
+import { documentsOf } from './documents.js';
+import type { Embedder } from './embedder.js';
+import type { DocumentsTable, PendingRow, SearchDB, SearchRepository } from './search.repository.js';
+
+const policy = retryPolicies.jobs;
+
+/**
+ * (Re)indexes the courses the consumers queued: reads the course's search source from courses (a remote call,
+ * outside any transaction: consumers may not call), embeds its documents when an embedder is configured, and replaces
+ * the course's documents in one unit of work. A course queued again while it was being indexed runs again.
+ */
+export class IndexerWorker extends PollingWorker<PendingRow> {
+  constructor(
+    private readonly s: ServiceContext<SearchDB, SearchRepository, SearchEnv>,
+    private readonly embedder: Embedder | undefined,
+  ) {
+    super(s.logger, s.config.SEARCH_POLL_MS);
+  }
+
+  protected claim() {
+    return this.s.uow(({ repo }) => repo.claimPending());
+  }
+
+  protected async run(job: PendingRow): Promise<void> {
+    try {
+      await this.index(job.course_id);
+      await this.s.repo.donePending(job.course_id, job.tries);
+    } catch (err) {
+      const tries = job.tries + 1;
+      await this.s.repo.postponePending(job.course_id, retryDelay(tries, policy), tries >= policy.maxAttempts);
+      this.log.warn({ courseId: job.course_id, tries, err: String(err) }, 'course not indexed yet; will retry');
+    }
+  }
+
+  /**
+   * Reads one course from courses and replaces its documents (a course gone from courses leaves the index), in the
+   * live table or (a rebuild) in its shadow.
+   */
+  async index(courseId: string, table: DocumentsTable = 'documents'): Promise<number> {
+    let src;
+    try {
+      src = await this.s.call(coursesInternal.searchDocument, { courseId });
+    } catch (err) {
+      if (errorCode(err) !== 'COURSE_NOT_FOUND') throw err;
+      await this.s.uow(({ repo }) => repo.removeCourse(courseId));
+      return 0;
+    }
+    const { facts, docs, words } = documentsOf(src);
+    const vectors =
+      this.embedder && docs.length && (await this.s.repo.hasVectors())
+        ? await this.embedder.embed(docs.map((d) => `${d.title}\n${d.summary}\n${d.content}`))
+        : [];
+    await this.s.uow(async ({ repo }) => {
+      await repo.replaceCourse(facts, docs, words, table);
+      if (this.embedder && vectors.length === docs.length)
+        await repo.setEmbeddings(
+          this.embedder.model,
+          docs.map((d, i) => ({ id: d.id, vector: vectors[i] ?? new Float32Array() })),
+          table,
+        );
+    });
+    return docs.length;
+  }
+}
