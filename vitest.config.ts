@@ -15,7 +15,9 @@ const shared = {
   testTimeout: 30_000,
   hookTimeout: 60_000,
   // No load balancer waits on a test's gateway: it closes at once on stop (tools/test/rolling-restart.int.test.ts sets its own).
-  env: { NODE_ENV: 'test', LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '0' },
+  // Search nodes started by tests are lexical unless a test passes its embedder (the real CPU model costs a second to
+  // load and seconds per course to embed, in every LMS a test starts): services/search/test/semantic.int.test.ts runs it.
+  env: { NODE_ENV: 'test', LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '0', SEARCH_EMBEDDER: 'off' },
 };
 
 export default defineConfig({

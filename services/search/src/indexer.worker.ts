@@ -49,19 +49,21 @@ export class IndexerWorker extends PollingWorker<PendingRow> {
       return 0;
     }
     const { facts, docs, words } = documentsOf(src);
-    const vectors =
-      this.embedder && docs.length && (await this.s.repo.hasVectors())
-        ? await this.embedder.embed(docs.map((d) => `${d.title}\n${d.summary}\n${d.content}`))
-        : [];
-    await this.s.uow(async ({ repo }) => {
-      await repo.replaceCourse(facts, docs, words, table);
-      if (this.embedder && vectors.length === docs.length)
-        await repo.setEmbeddings(
-          this.embedder.model,
+    // Searchable by words at once; the vectors follow (the CPU model embeds a lesson's passages at ~15/s here, which
+    // would hold a course out of the index for seconds). Until they land, semantic ranking misses the new passages
+    // and hybrid ranks them lexically.
+    await this.s.uow(({ repo }) => repo.replaceCourse(facts, docs, words, table));
+    const embedder = this.embedder;
+    if (!embedder || !docs.length || !(await this.s.repo.hasVectors())) return docs.length;
+    const vectors = await embedder.embed(docs.map((d) => `${d.title}\n${d.summary}\n${d.content}`));
+    if (vectors.length === docs.length)
+      await this.s.uow(({ repo }) =>
+        repo.setEmbeddings(
+          embedder.model,
           docs.map((d, i) => ({ id: d.id, vector: vectors[i] ?? new Float32Array() })),
           table,
-        );
-    });
+        ),
+      );
     return docs.length;
   }
 }

@@ -13,10 +13,11 @@ import {
   type SearchMode,
   type SearchResult,
 } from '@lms/contracts';
-import { consumerOf, defineService, invalidCursor } from '@lms/runtime';
+import { createEmbedder } from '@lms/embeddings';
+import { ConfigError, consumerOf, defineService, invalidCursor } from '@lms/runtime';
 import type { Kysely, Selectable } from 'kysely';
 import { randomUUID } from 'node:crypto';
-import { searchEnv } from './config.js';
+import { searchEnv, type SearchEnv } from './config.js';
 import { decodeCursor, encodeCursor, fuse, highlight, termsOf } from './domain/text.js';
 import type { Embedder } from './embedder.js';
 import { IndexerWorker } from './indexer.worker.js';
@@ -80,8 +81,9 @@ export function searchServiceWith(opts: { embedder?: Embedder } = {}) {
     migrations: { '20261202120000_search': m0 },
     repository: (db: Kysely<SearchDB>) => new SearchRepository(db),
     deps: (s): SearchDeps => {
-      const indexer = new IndexerWorker(s, opts.embedder);
-      return { indexer, reindexer: new Reindexer(s, indexer), embedder: opts.embedder };
+      const embedder = opts.embedder ?? embedderFor(s.config);
+      const indexer = new IndexerWorker(s, embedder);
+      return { indexer, reindexer: new Reindexer(s, indexer), embedder };
     },
     started: async ({ indexer }) => indexer.start(),
     stopped: async ({ indexer }) => indexer.stop(),
@@ -271,5 +273,21 @@ export function searchServiceWith(opts: { embedder?: Embedder } = {}) {
   });
 }
 
-/** The service as the registry runs it: lexical, until an embedder is configured. */
+/**
+ * The embedder the configuration names: the CPU model in this process (`local`, the default: loaded on first use),
+ * an Ollama-protocol server, or none (`off`: every search is lexical and says so).
+ */
+export function embedderFor(config: SearchEnv): Embedder | undefined {
+  switch (config.SEARCH_EMBEDDER) {
+    case 'off':
+      return undefined;
+    case 'local':
+      return createEmbedder({ provider: 'local' });
+    case 'ollama':
+      if (!config.SEARCH_OLLAMA_URL) throw new ConfigError(['SEARCH_OLLAMA_URL: required when SEARCH_EMBEDDER=ollama']);
+      return createEmbedder({ provider: 'ollama', baseUrl: config.SEARCH_OLLAMA_URL, model: config.SEARCH_EMBED_MODEL });
+  }
+}
+
+/** The service as the registry runs it: its embedder is the one SEARCH_EMBEDDER names. */
 export const searchService = searchServiceWith();
