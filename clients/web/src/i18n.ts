@@ -232,6 +232,7 @@ const errorsEn: ErrorMessages = {
   INTERNAL: 'Something went wrong on our side. Try again.',
   SERVICE_UNAVAILABLE: 'The service is unavailable for a moment. Try again shortly.',
   TIMEOUT: 'The server took too long to answer. Try again.',
+  SEARCH_QUERY_TOO_LONG: 'That search is too long. Use fewer words.',
 };
 const errorsFr: ErrorMessages = {
   BAD_REQUEST: 'La requête n’a pas été comprise.',
@@ -279,6 +280,7 @@ const errorsFr: ErrorMessages = {
   INTERNAL: 'Une erreur est survenue de notre côté. Réessayez.',
   SERVICE_UNAVAILABLE: 'Le service est momentanément indisponible. Réessayez bientôt.',
   TIMEOUT: 'Le serveur a mis trop de temps à répondre. Réessayez.',
+  SEARCH_QUERY_TOO_LONG: 'Cette recherche est trop longue. Utilisez moins de mots.',
 };
 
 const catalogues: Record<Locale, { messages: Messages; errors: ErrorMessages }> = {
