@@ -19,7 +19,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { searchEnv, type SearchEnv } from './config.js';
 import { decodeCursor, encodeCursor, fuse, highlight, termsOf } from './domain/text.js';
-import type { Embedder } from './embedder.js';
+import { QueryEmbeddings, type Embedder } from './embedder.js';
 import { IndexerWorker } from './indexer.worker.js';
 import { Reindexer } from './reindexer.js';
 import * as m0 from './migrations/20261202120000_search.js';
@@ -28,7 +28,7 @@ import { SearchRepository, type FacetRow, type Filters, type SearchDB, type Term
 interface SearchDeps {
   indexer: IndexerWorker;
   reindexer: Reindexer;
-  embedder: Embedder | undefined;
+  queries: QueryEmbeddings | undefined;
 }
 
 const on = consumerOf<SearchDB, SearchRepository, SearchDeps>();
@@ -83,7 +83,7 @@ export function searchServiceWith(opts: { embedder?: Embedder } = {}) {
     deps: (s): SearchDeps => {
       const embedder = opts.embedder ?? embedderFor(s.config);
       const indexer = new IndexerWorker(s, embedder);
-      return { indexer, reindexer: new Reindexer(s, indexer), embedder };
+      return { indexer, reindexer: new Reindexer(s, indexer), queries: embedder && new QueryEmbeddings(embedder) };
     },
     started: async ({ indexer }) => indexer.start(),
     stopped: async ({ indexer }) => indexer.stop(),
@@ -167,7 +167,7 @@ export function searchServiceWith(opts: { embedder?: Embedder } = {}) {
         });
         const marks = groups.flat();
 
-        const vectors = deps.embedder !== undefined && input.q.trim() !== '' && (await repo.hasVectors());
+        const vectors = deps.queries !== undefined && input.q.trim() !== '' && (await repo.hasVectors());
         const mode: SearchMode = input.mode !== 'lexical' && input.sort === 'relevance' && vectors ? input.mode : 'lexical';
         let hits: SearchHit[];
         let total: number;
@@ -176,15 +176,15 @@ export function searchServiceWith(opts: { embedder?: Embedder } = {}) {
           total = rows[0]?.total ?? (offset > 0 ? offset : 0);
           hits = rows.map((r) => toHit(r, Number(r.rank), marks));
         } else {
-          const embedder = deps.embedder;
-          if (!embedder) throw new Error('unreachable: semantic mode without an embedder');
-          const [vector] = await embedder.embed([input.q]);
-          const semantic = vector ? await repo.semantic({ viewer, vector, model: embedder.model, filters, limit: FUSE_DEPTH }) : [];
+          const queries = deps.queries;
+          if (!queries) throw new Error('unreachable: semantic mode without an embedder');
+          const vector = await queries.embed(input.q);
+          const [semantic, lexical] = await Promise.all([
+            repo.semantic({ viewer, vector, model: queries.embedder.model, filters, limit: FUSE_DEPTH }),
+            mode === 'hybrid' ? repo.lexical({ viewer, groups, filters, sort: 'relevance', offset: 0, limit: FUSE_DEPTH }) : undefined,
+          ]);
           const lists = [semantic];
-          if (mode === 'hybrid') {
-            const lexical = await repo.lexical({ viewer, groups, filters, sort: 'relevance', offset: 0, limit: FUSE_DEPTH });
-            lists.push(lexical.map((r) => r.id));
-          }
+          if (lexical) lists.push(lexical.map((r) => r.id));
           const fused = [...fuse(lists)].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
           total = fused.length;
           const page = fused.slice(offset, offset + input.limit);
