@@ -103,6 +103,11 @@ export function App() {
                 <Link to="/dashboard">{t('navDashboard')}</Link>
               </li>
             ) : null}
+            {session?.user.roles.some((r) => r === 'instructor' || r === 'admin') ? (
+              <li>
+                <Link to="/teach">{t('navTeaching')}</Link>
+              </li>
+            ) : null}
           </ul>
         </nav>
         <div className="header-tools">

@@ -77,7 +77,40 @@ const signUpRoute = createRoute({
   component: lazyRouteComponent(() => import('./routes/signup.tsx'), 'SignUp'),
 });
 
-const routeTree = rootRoute.addChildren([catalogueRoute, courseRoute, playerRoute, dashboardRoute, signInRoute, signUpRoute]);
+// Instructor pages (teaching list, course editor, people): lazily loaded, with their own messages (routes/teach-i18n.ts).
+const teachRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/teach',
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/teaching.tsx'), 'Teaching'),
+});
+
+const teachCourseRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/teach/$courseId',
+  validateSearch: (s: Record<string, unknown>): { lesson?: string } => ({ lesson: str(s.lesson) }),
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/course-editor.tsx'), 'CourseEditor'),
+});
+
+const teachPeopleRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/teach/$courseId/people',
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/course-people.tsx'), 'CoursePeople'),
+});
+
+const routeTree = rootRoute.addChildren([
+  catalogueRoute,
+  courseRoute,
+  playerRoute,
+  dashboardRoute,
+  signInRoute,
+  signUpRoute,
+  teachRoute,
+  teachCourseRoute,
+  teachPeopleRoute,
+]);
 
 export const router = createRouter({ routeTree, defaultPreload: 'intent', scrollRestoration: true });
 
