@@ -283,7 +283,8 @@ function RowTools({
         aria-label={tt('moveUpNamed', { title })}
         onPress={() => onMove(-1)}
       >
-        ↑ {tt('moveUp')}
+        <span aria-hidden="true">↑ </span>
+        {tt('moveUp')}
       </Button>
       <Button
         id={`mv-${id}-down`}
@@ -293,7 +294,8 @@ function RowTools({
         aria-label={tt('moveDownNamed', { title })}
         onPress={() => onMove(1)}
       >
-        ↓ {tt('moveDown')}
+        <span aria-hidden="true">↓ </span>
+        {tt('moveDown')}
       </Button>
       <Button variant="secondary" aria-label={tt('renameNamed', { title })} onPress={onRename}>
         {tt('rename')}

@@ -46,7 +46,7 @@ function Members({ courseId }: { courseId: string }) {
     },
   });
   return (
-    <section className="teach-section" aria-labelledby="members">
+    <section className="teach-section">
       <h2 id="members">{tt('membersTitle')}</h2>
       {members.isError ? (
         <ErrorMessage error={members.error} />
@@ -134,7 +134,7 @@ function Learners({ courseId }: { courseId: string }) {
     failed: 'statusFailed',
   } as const;
   return (
-    <section className="teach-section" aria-labelledby="learners">
+    <section className="teach-section">
       <h2 id="learners">{tt('learnersTitle')}</h2>
       {roster.isError ? (
         <ErrorMessage error={roster.error} />
@@ -171,7 +171,7 @@ function Learners({ courseId }: { courseId: string }) {
 }
 
 function BulkEnrol({ courseId }: { courseId: string }) {
-  const { tt } = useTeachI18n();
+  const { tt, errorMessage } = useTeachI18n();
   const queryClient = useQueryClient();
   const [csv, setCsv] = useState('');
   const bulk = useMutation({
@@ -180,7 +180,7 @@ function BulkEnrol({ courseId }: { courseId: string }) {
   });
   const report = bulk.data;
   return (
-    <section className="teach-section" aria-labelledby="bulk">
+    <section className="teach-section">
       <h2 id="bulk">{tt('bulkTitle')}</h2>
       <Form
         onSubmit={(e) => {
@@ -239,7 +239,8 @@ function BulkEnrol({ courseId }: { courseId: string }) {
                   <td>{r.line}</td>
                   <td>{r.email}</td>
                   <td>{tt(outcomeKey(r.outcome))}</td>
-                  <td>{r.message ?? ''}</td>
+                  {/* The server's message is English: an error code is shown translated, other details only for failures. */}
+                  <td>{errorMessage(r.message ?? undefined) ?? (r.outcome === 'failed' ? r.message : '')}</td>
                 </tr>
               ))}
             </tbody>
