@@ -26,6 +26,7 @@ let base: string;
 let browser: Browser;
 let courseId = '';
 let taId = '';
+let teacherToken = '';
 /** CSP violations and page errors seen by any page: each test ends with none. */
 const problems: string[] = [];
 
@@ -43,6 +44,7 @@ beforeAll(async () => {
   });
   const teacher = await anon.auth.register.mutate({ email: 'teacher@teach.test', password: PASSWORD, displayName: 'Teacher' });
   await admin.users.grantRole.mutate({ userId: teacher.user.id, role: 'instructor' });
+  teacherToken = teacher.accessToken;
   for (const n of [1, 2]) await anon.auth.register.mutate({ email: `learner${n}@teach.test`, password: PASSWORD, displayName: `Learner ${n}` });
   taId = (await anon.auth.register.mutate({ email: 'ta@teach.test', password: PASSWORD, displayName: 'Assistant' })).user.id;
 
@@ -211,7 +213,7 @@ describe('instructor pages in Chromium', { timeout: 60_000 }, () => {
     await roster.getByRole('row', { name: /Learner 2/ }).waitFor();
 
     await page.getByLabel('User id').fill(taId);
-    await page.getByLabel('Role').selectOption('ta');
+    await page.getByLabel('Role', { exact: true }).selectOption('ta');
     await page.getByRole('button', { name: 'Add member' }).click();
     await page.getByText('Member saved.').waitFor();
     await page
@@ -224,6 +226,8 @@ describe('instructor pages in Chromium', { timeout: 60_000 }, () => {
   });
 
   it('at 360 px in French: the three pages fit, speak French and pass axe', async () => {
+    // Signed in, the profile's locale wins over the browser's: the teacher's profile says French.
+    await createLmsClient({ url: base, token: teacherToken }).users.updateMe.mutate({ locale: 'fr' });
     const { context, page } = await newPage({ width: 360, height: 740, locale: 'fr-FR' });
     await signIn(page, '/teach', 'Enseigner', { email: 'Adresse e-mail', password: 'Mot de passe', submit: 'Se connecter' });
     const noOverflow = async (label: string) => expect(await page.evaluate<number>('document.documentElement.scrollWidth'), label).toBeLessThanOrEqual(360);
@@ -232,8 +236,8 @@ describe('instructor pages in Chromium', { timeout: 60_000 }, () => {
     await axe(page, 'teaching (fr, phone)');
     await page.getByRole('link', { name: TITLE, exact: true }).click();
     await heading(page, `Modifier : ${TITLE}`);
-    await page.getByRole('link', { name: 'Modifier la leçon Compass' }).click();
-    await page.getByRole('heading', { level: 2, name: 'Leçon : Compass' }).waitFor();
+    await page.getByRole('link', { name: 'Modifier la leçon Map' }).click();
+    await page.getByRole('heading', { level: 2, name: 'Leçon : Map' }).waitFor();
     await page.locator('.preview').getByRole('heading', { name: 'Needle' }).waitFor();
     await noOverflow('editor');
     await axe(page, 'editor (fr, phone)');

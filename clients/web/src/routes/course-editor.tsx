@@ -15,7 +15,7 @@ import { Button, ErrorMessage, Field, Loading, PageTitle } from '../ui.tsx';
 import { levelKey } from './catalogue.tsx';
 import { formValue } from './signin.tsx';
 import { useTeachI18n, type TeachKey } from './teach-i18n.ts';
-import { AreaField, SaveState, SnapshotState, useStatusLabel } from './teach-ui.tsx';
+import { AreaField, SaveState, SelectField, SnapshotState, useStatusLabel } from './teach-ui.tsx';
 
 const route = getRouteApi('/teach/$courseId');
 type Module = CourseContent['modules'][number];
@@ -87,27 +87,14 @@ function Details({ course }: { course: Course }) {
           <AreaField label={tt('summary')} name="summary" defaultValue={course.summary} maxLength={500} rows={2} />
           <AreaField label={tt('description')} name="description" defaultValue={course.description} maxLength={20_000} rows={5} />
           <Field label={tt('teachCategory')} name="category" defaultValue={course.category} isRequired maxLength={60} description={tt('teachCategoryHint')} />
-          <label className="field">
-            <span>{tt('level')}</span>
-            <select name="level" defaultValue={course.level}>
-              {courseLevels.map((l) => (
-                <option key={l} value={l}>
-                  {t(levelKey[l])}
-                </option>
-              ))}
-            </select>
-          </label>
+          <SelectField label={tt('level')} name="level" defaultValue={course.level} options={courseLevels.map((l) => ({ value: l, label: t(levelKey[l]) }))} />
           <Field label={tt('courseLanguage')} name="language" defaultValue={course.language} maxLength={20} description={tt('courseLanguageHint')} />
-          <label className="field">
-            <span>{tt('visibility')}</span>
-            <select name="visibility" defaultValue={course.visibility}>
-              {(Object.keys(visibilityKeys) as Course['visibility'][]).map((v) => (
-                <option key={v} value={v}>
-                  {tt(visibilityKeys[v])}
-                </option>
-              ))}
-            </select>
-          </label>
+          <SelectField
+            label={tt('visibility')}
+            name="visibility"
+            defaultValue={course.visibility}
+            options={(Object.keys(visibilityKeys) as Course['visibility'][]).map((v) => ({ value: v, label: tt(visibilityKeys[v]) }))}
+          />
           <Field label={tt('duration')} name="durationMinutes" type="number" inputMode="numeric" defaultValue={String(course.durationMinutes)} />
           <label className="checkbox-field">
             <input type="checkbox" name="sequential" defaultChecked={course.sequential} />

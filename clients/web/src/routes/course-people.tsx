@@ -10,7 +10,7 @@ import { api } from '../api.ts';
 import { Button, ErrorMessage, Field, Loading, PageTitle } from '../ui.tsx';
 import { formValue } from './signin.tsx';
 import { useTeachI18n, type TeachKey } from './teach-i18n.ts';
-import { AreaField } from './teach-ui.tsx';
+import { AreaField, SelectField } from './teach-ui.tsx';
 
 const route = getRouteApi('/teach/$courseId/people');
 type Role = Awaited<ReturnType<typeof api.courses.members.query>>['items'][number]['role'];
@@ -100,16 +100,7 @@ function Members({ courseId }: { courseId: string }) {
         }}
       >
         <Field label={tt('userId')} name="userId" isRequired description={tt('userIdHint')} />
-        <label className="field">
-          <span>{tt('memberRole')}</span>
-          <select name="role" defaultValue="ta">
-            {addableRoles.map((r) => (
-              <option key={r} value={r}>
-                {tt(roleKeys[r])}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectField label={tt('memberRole')} name="role" defaultValue="ta" options={addableRoles.map((r) => ({ value: r, label: tt(roleKeys[r]) }))} />
         <Button type="submit" isPending={add.isPending}>
           {tt('addMember')}
         </Button>

@@ -1,7 +1,7 @@
 // Pieces shared by the instructor pages (loaded with them): a multi-line field, the course status in words, and the
 // save state of a form, which never says "saved" unless the server said so.
 import type { Course } from '@lms/contracts';
-import type { ReactNode } from 'react';
+import { useId, type ReactNode } from 'react';
 import { FieldError, Label, Text, TextArea, TextField, type TextFieldProps } from 'react-aria-components';
 import { errorText } from '../ui.tsx';
 import { useTeachI18n, type TeachKey } from './teach-i18n.ts';
@@ -16,6 +16,33 @@ export function AreaField({ label, description, rows = 4, ...props }: TextFieldP
       {description ? <Text slot="description">{description}</Text> : null}
       <FieldError>{(v) => (v.validationDetails.valueMissing ? t('required') : v.validationErrors.join(' '))}</FieldError>
     </TextField>
+  );
+}
+
+/** A native select with its own label element (a wrapping label would add the options' text to its name). */
+export function SelectField({
+  label,
+  name,
+  defaultValue,
+  options,
+}: {
+  label: string;
+  name: string;
+  defaultValue: string;
+  options: { value: string; label: string }[];
+}) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} name={name} defaultValue={defaultValue}>
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </div>
   );
 }
 
