@@ -6,7 +6,7 @@
 import type { Course, CourseContent } from '@lms/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { getRouteApi, Link } from '@tanstack/react-router';
-import { useDeferredValue, useEffect, useRef, useState, type FormEvent } from 'react';
+import { useDeferredValue, useEffect, useLayoutEffect, useRef, useState, type FormEvent } from 'react';
 import { Form } from 'react-aria-components';
 import { api } from '../api.ts';
 import { LessonMarkdown } from '../markdown.tsx';
@@ -160,17 +160,23 @@ function Lifecycle({ course }: { course: Course }) {
   );
 }
 
-/** Focus an element by id once the list re-rendered (a moved row's button; its neighbour when it became disabled). */
-function focusSoon(ids: string[]) {
-  requestAnimationFrame(() => {
-    for (const id of ids) {
-      const el = document.getElementById(id);
-      if (el && !el.hasAttribute('disabled') && el.getAttribute('aria-disabled') !== 'true') {
-        el.focus();
-        return;
-      }
+/**
+ * Where focus goes once the outline re-rendered with the server's new order (a moved row's button, its neighbour when
+ * it became disabled). A move re-orders DOM nodes, which blurs the focused one: the outline's layout effect puts focus
+ * back after the commit that shows the new data (the query's notification comes a task after the refetch resolves).
+ */
+let pendingFocus: string[] | null = null;
+function takeFocus(): boolean {
+  if (!pendingFocus) return false;
+  for (const id of pendingFocus) {
+    const el = document.getElementById(id);
+    if (el && !el.hasAttribute('disabled') && el.getAttribute('aria-disabled') !== 'true') {
+      pendingFocus = null;
+      el.focus();
+      return true;
     }
-  });
+  }
+  return false;
 }
 
 interface Change {
@@ -190,10 +196,12 @@ function useChange(courseId: string) {
     },
     onMutate: () => setAnnouncement(''),
     onSuccess: async (c) => {
+      if (c.focus) pendingFocus = c.focus;
       await queryClient.invalidateQueries({ queryKey: contentKey(courseId) });
       setAnnouncement(c.done);
-      if (c.focus) focusSoon(c.focus);
       await c.after?.();
+      // Nothing re-rendered (the answer changed nothing shown): focus now.
+      requestAnimationFrame(() => takeFocus());
     },
   });
   return { ...m, announcement };
@@ -309,6 +317,7 @@ function Outline({ content, currentLesson }: { content: CourseContent; currentLe
   const change = useChange(courseId);
   const [editing, setEditing] = useState<Editing>(null);
   const modules = content.modules;
+  useLayoutEffect(() => void takeFocus(), [content]);
 
   const move = (kind: 'module' | 'lesson', list: { id: string; title: string }[], index: number, dir: -1 | 1) => {
     const item = list[index];
