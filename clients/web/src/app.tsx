@@ -113,6 +113,11 @@ export function App() {
                 </li>
               </>
             ) : null}
+            {session?.user.roles.some((r) => r === 'instructor' || r === 'admin') ? (
+              <li>
+                <Link to="/teach">{t('navTeaching')}</Link>
+              </li>
+            ) : null}
           </ul>
         </nav>
         <div className="header-tools">

@@ -121,6 +121,29 @@ const forgotPasswordRoute = createRoute({
   component: lazyRouteComponent(() => import('./routes/email-links.tsx'), 'ForgotPassword'),
 });
 
+// Instructor pages (teaching list, course editor, people): lazily loaded, with their own messages (routes/teach-i18n.ts).
+const teachRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/teach',
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/teaching.tsx'), 'Teaching'),
+});
+
+const teachCourseRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/teach/$courseId',
+  validateSearch: (s: Record<string, unknown>): { lesson?: string } => ({ lesson: str(s.lesson) }),
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/course-editor.tsx'), 'CourseEditor'),
+});
+
+const teachPeopleRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/teach/$courseId/people',
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/course-people.tsx'), 'CoursePeople'),
+});
+
 const routeTree = rootRoute.addChildren([
   catalogueRoute,
   courseRoute,
@@ -134,6 +157,9 @@ const routeTree = rootRoute.addChildren([
   verifyEmailRoute,
   resetPasswordRoute,
   forgotPasswordRoute,
+  teachRoute,
+  teachCourseRoute,
+  teachPeopleRoute,
 ]);
 
 export const router = createRouter({ routeTree, defaultPreload: 'intent', scrollRestoration: true });

@@ -6,9 +6,9 @@ import { errorCode } from '@lms/client';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { getRouteApi, Link } from '@tanstack/react-router';
 import { useEffect, useRef } from 'react';
-import Markdown from 'react-markdown';
 import { api } from '../api.ts';
 import { useI18n } from '../i18n.ts';
+import { LessonMarkdown } from '../markdown.tsx';
 import { Button, ErrorMessage, Loading, PageTitle } from '../ui.tsx';
 import { Progress } from './dashboard.tsx';
 
@@ -19,11 +19,7 @@ function LessonBody({ lesson }: { lesson: Lesson }) {
   const c = lesson.content;
   switch (c.type) {
     case 'markdown':
-      return (
-        <div className="prose">
-          <Markdown skipHtml>{c.body}</Markdown>
-        </div>
-      );
+      return <LessonMarkdown body={c.body} />;
     case 'link':
       return (
         <p>
