@@ -26,6 +26,7 @@ let base: string;
 let browser: Browser;
 let courseId: string;
 let quizLessonId: string;
+let practiceId: string;
 let learnerToken: string;
 const problems: string[] = [];
 
@@ -78,6 +79,15 @@ beforeAll(async () => {
     sections: [{ title: '', slots: ids.map((questionId) => ({ from: 'fixed' as const, questionId, points: 1 })) }],
   });
   await teacher.assessments.publishQuiz.mutate({ quizId: quiz.id });
+  // A practice quiz shown one question at a time (not a lesson: the course completes without it).
+  const practice = await teacher.assessments.createQuiz.mutate({
+    courseId,
+    title: 'Practice',
+    settings: { attemptsAllowed: null, navigation: 'one-at-a-time' },
+    sections: [{ title: '', slots: ids.slice(0, 2).map((questionId) => ({ from: 'fixed' as const, questionId, points: 1 })) }],
+  });
+  await teacher.assessments.publishQuiz.mutate({ quizId: practice.id });
+  practiceId = practice.id;
   quizLessonId = (await teacher.courses.createLesson.mutate({ moduleId: m.id, title: 'Quiz', content: { type: 'quiz', quizId: quiz.id, passPercent: 50 } })).id;
   await teacher.courses.publish.mutate({ courseId });
 
@@ -181,6 +191,14 @@ describe('learner assessment pages in Chromium', () => {
     expect(await page.getByLabel('Gap 1').inputValue()).toBe('blue');
     expect(await orderOf(page)).toEqual(moved);
 
+    // Offline: the change is kept and retried, and saved once the connection is back.
+    await context.setOffline(true);
+    await page.getByRole('group', { name: 'The capital of France?' }).getByLabel('Your answer').fill('Lyon');
+    await page.getByText('Not saved — retrying').waitFor();
+    await page.getByRole('group', { name: 'The capital of France?' }).getByLabel('Your answer').fill('Paris');
+    await context.setOffline(false);
+    await page.getByText('Saved', { exact: true }).waitFor({ timeout: 15_000 });
+
     // Submit, after the confirmation (focus moves to it).
     await page.getByRole('button', { name: 'Submit', exact: true }).click();
     await page.getByRole('heading', { name: 'Submit this attempt?' }).waitFor();
@@ -209,6 +227,35 @@ describe('learner assessment pages in Chromium', () => {
     const pdf = await fs.promises.readFile((await download.path()) ?? '');
     expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
     await axe(page, 'my certificates');
+
+    // One question at a time: Next moves on (focus on the new question), never back.
+    await page.goto(`/learn/${courseId}/quiz/${practiceId}`);
+    await heading(page, 'Practice');
+    await page.getByText('One question at a time').waitFor();
+    await page.getByRole('button', { name: 'Start or resume the quiz' }).click();
+    await heading(page, 'Practice: attempt 1');
+    await page.getByRole('heading', { level: 2, name: /Question 1 of 2/ }).waitFor();
+    await page.getByRole('radio', { name: 'Four' }).check();
+    expect(await page.getByRole('button', { name: 'Submit', exact: true }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Next question' }).click();
+    await page.getByRole('heading', { level: 2, name: /Question 2 of 2/ }).waitFor();
+    await page.waitForFunction("document.activeElement?.textContent?.startsWith('Question 2 of 2')");
+    expect(await page.getByRole('radio', { name: 'Four' }).count()).toBe(0);
+    await page.getByRole('radio', { name: 'True' }).check();
+    await axe(page, 'attempt (one at a time)');
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await page.getByRole('button', { name: 'Yes, submit' }).click();
+    await heading(page, 'Review: Practice');
+    await page.getByText('Your grade: 2 / 2 (100 %)').waitFor();
+
+    // French: the new pages' own messages.
+    await page.getByRole('link', { name: 'Certificates' }).click();
+    await heading(page, 'My certificates');
+    await page.getByLabel('Language').selectOption('fr');
+    await heading(page, 'Mes certificats');
+    await page.getByRole('button', { name: 'Télécharger le PDF' }).waitFor();
+    await page.getByLabel('Langue').selectOption('en');
+    await heading(page, 'My certificates');
 
     // A 360 px phone: nothing wider than the screen.
     await page.setViewportSize({ width: 360, height: 740 });

@@ -360,6 +360,7 @@ export function ReviewPage() {
             ? `${t('reviewSubmitted')} ${t('reviewWaiting')}`
             : t('reviewNoGrade')}
       </p>
+      {a.auto ? <p className="notice">{t('timeUp')}</p> : null}
       <ol className="review-questions">
         {r.questions.map((q) => {
           const answer = responseText(q.question, q.response, t);
