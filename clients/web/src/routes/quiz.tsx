@@ -169,8 +169,12 @@ function Countdown({
   const [said, setSaid] = useState('');
   const lastMark = useRef<number | null>(null);
   const expired = useRef(false);
+  // The latest callback and messages, read by the interval without restarting it on every render.
+  const latest = useRef({ onExpire, t });
+  latest.current = { onExpire, t };
   useEffect(() => {
     const tick = () => {
+      const { t } = latest.current;
       const l = left();
       setMs(l);
       const min = Math.ceil(l / 60_000);
@@ -178,10 +182,10 @@ function Countdown({
       if (mark !== undefined && lastMark.current !== mark && l > 0) {
         if (lastMark.current !== null || l <= 60_000) setSaid(l <= 60_000 ? t('timeLeftLastMinute') : t('timeLeftAnnounce', { n: mark }));
         lastMark.current = mark;
-      }
+      } else if (lastMark.current === null) lastMark.current = -1; // opened between marks: announce from the next one
       if (l <= 0 && !expired.current) {
         expired.current = true;
-        onExpire();
+        latest.current.onExpire();
       }
     };
     tick();
