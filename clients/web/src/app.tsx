@@ -104,6 +104,9 @@ export function App() {
                   <Link to="/dashboard">{t('navDashboard')}</Link>
                 </li>
                 <li>
+                  <Link to="/certificates">{t('navCertificates')}</Link>
+                </li>
+                <li>
                   <Link to="/notifications">{t('navNotifications')}</Link>
                 </li>
                 <li>

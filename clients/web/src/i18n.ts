@@ -93,6 +93,9 @@ const en = {
   navNotifications: 'Notifications',
   navSettings: 'Settings',
   forgotLink: 'Forgot your password?',
+  navCertificates: 'Certificates',
+  playerTakeQuiz: 'Open the quiz',
+  playerGrades: 'My grades',
 };
 export type MessageKey = keyof typeof en;
 export type Messages = Record<MessageKey, string>;
@@ -184,6 +187,9 @@ const fr: Messages = {
   navNotifications: 'Notifications',
   navSettings: 'Paramètres',
   forgotLink: 'Mot de passe oublié ?',
+  navCertificates: 'Certificats',
+  playerTakeQuiz: 'Ouvrir le quiz',
+  playerGrades: 'Mes notes',
 };
 
 /** Every stable error code of the API, in people's words. A new code in contracts/src/core.ts fails the type check here. */

@@ -144,6 +144,42 @@ const teachPeopleRoute = createRoute({
   component: lazyRouteComponent(() => import('./routes/course-people.tsx'), 'CoursePeople'),
 });
 
+// The learner's assessment pages (routes/quiz.tsx, my-grades.tsx, certificates.tsx).
+const quizRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/learn/$courseId/quiz/$quizId',
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/quiz.tsx'), 'QuizPage'),
+});
+
+const attemptRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/attempts/$attemptId',
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/quiz.tsx'), 'AttemptPage'),
+});
+
+const reviewRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/attempts/$attemptId/review',
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/quiz.tsx'), 'ReviewPage'),
+});
+
+const myGradesRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/learn/$courseId/grades',
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/my-grades.tsx'), 'MyGrades'),
+});
+
+const certificatesRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/certificates',
+  beforeLoad: requireSession,
+  component: lazyRouteComponent(() => import('./routes/certificates.tsx'), 'Certificates'),
+});
+
 const routeTree = rootRoute.addChildren([
   catalogueRoute,
   courseRoute,
@@ -160,6 +196,11 @@ const routeTree = rootRoute.addChildren([
   teachRoute,
   teachCourseRoute,
   teachPeopleRoute,
+  quizRoute,
+  attemptRoute,
+  reviewRoute,
+  myGradesRoute,
+  certificatesRoute,
 ]);
 
 export const router = createRouter({ routeTree, defaultPreload: 'intent', scrollRestoration: true });

@@ -14,7 +14,7 @@ import { Progress } from './dashboard.tsx';
 
 const route = getRouteApi('/learn/$courseId');
 
-function LessonBody({ lesson }: { lesson: Lesson }) {
+function LessonBody({ lesson, courseId }: { lesson: Lesson; courseId: string }) {
   const { t } = useI18n();
   const c = lesson.content;
   switch (c.type) {
@@ -26,6 +26,14 @@ function LessonBody({ lesson }: { lesson: Lesson }) {
           <a href={c.url} rel="noopener noreferrer" target="_blank">
             {t('playerOpenLink')}
           </a>
+        </p>
+      );
+    case 'quiz':
+      return (
+        <p>
+          <Link to="/learn/$courseId/quiz/$quizId" params={{ courseId, quizId: c.quizId }} className="btn btn-primary">
+            {t('playerTakeQuiz')}
+          </Link>
         </p>
       );
     default:
@@ -95,6 +103,9 @@ export function Player() {
       <div className="player-head">
         <PageTitle>{content.data.course.title}</PageTitle>
         <Progress percent={p.percent} label={t('progressLabel')} />
+        <Link to="/learn/$courseId/grades" params={{ courseId }}>
+          {t('playerGrades')}
+        </Link>
       </div>
       <nav className="outline" aria-label={t('playerOutline')}>
         {content.data.modules.map((m) => {
@@ -143,7 +154,7 @@ export function Player() {
             <h2 id="lesson-title" ref={lessonHeading} tabIndex={-1}>
               {current.title}
             </h2>
-            {lessonState && !lessonState.unlocked ? <p className="notice">{t('playerLockedBody')}</p> : <LessonBody lesson={current} />}
+            {lessonState && !lessonState.unlocked ? <p className="notice">{t('playerLockedBody')}</p> : <LessonBody lesson={current} courseId={courseId} />}
             <div className="lesson-actions" aria-live="polite">
               {lessonState?.complete ? (
                 <p className="done" role="status">
