@@ -6,6 +6,7 @@ import { getRouteApi, Link } from '@tanstack/react-router';
 import type { ReactNode } from 'react';
 import { api } from '../api.ts';
 import { courseLevels } from '../search.ts';
+import { snippetParts } from '../snippet.ts';
 import { docTypeKey } from '../search-box.tsx';
 import { Button, ErrorMessage, Loading, PageTitle } from '../ui.tsx';
 import { levelKey } from './catalogue.tsx';
@@ -15,30 +16,8 @@ const route = getRouteApi('/search');
 const PAGE_SIZE = 20;
 const docTypeKeys = ['course', 'module', 'lesson', 'file'] as const;
 
-const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'" };
-const decode = (s: string) => s.replace(/&(?:amp|lt|gt|quot|#39);/g, (e) => ENTITIES[e] ?? e);
-
-/**
- * The snippet as React nodes. The contract says it is escaped text with `<mark>` around matches; this checks it
- * rather than trusting it: split on `<mark>` / `</mark>`, and unless what is left is tag-free text with the marks
- * balanced and unnested, the whole snippet is shown as text (tags stripped). Text becomes React text nodes (escaped by
- * React): nothing is ever inserted as HTML.
- */
-export function snippetNodes(snippet: string): ReactNode[] {
-  const parts = snippet.split(/(<\/?mark>)/);
-  const out: ReactNode[] = [];
-  let inMark = false;
-  let ok = true;
-  for (const [i, part] of parts.entries()) {
-    if (part === '<mark>' || part === '</mark>') {
-      if (inMark !== (part === '</mark>')) ok = false;
-      inMark = part === '<mark>';
-    } else if (/[<>]/.test(part)) ok = false;
-    else if (part) out.push(inMark ? <mark key={i}>{decode(part)}</mark> : decode(part));
-  }
-  if (ok && !inMark) return out;
-  return [decode(snippet.replace(/<[^>]*>?/g, ''))];
-}
+/** The snippet as React text and `<mark>` elements (snippet.ts checks it): nothing is inserted as HTML. */
+const snippetNodes = (snippet: string): ReactNode[] => snippetParts(snippet).map((p, i) => (p.mark ? <mark key={i}>{p.text}</mark> : p.text));
 
 /** Where a hit opens: a lesson in the player, anything else on its course's page. */
 function HitLink({ hit, onOpen, children }: { hit: SearchHit; onOpen: () => void; children: ReactNode }) {
