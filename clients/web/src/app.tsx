@@ -7,6 +7,7 @@ import { Switch } from 'react-aria-components';
 import { api } from './api.ts';
 import { LOCALES, useI18n, supportedLocale, type Locale } from './i18n.ts';
 import { useSession, sessionStore } from './session.ts';
+import { SearchBox } from './search-box.tsx';
 import { applyTheme, storedTheme, systemTheme } from './theme.ts';
 import { Button, PageTitle } from './ui.tsx';
 
@@ -123,6 +124,7 @@ export function App() {
             ) : null}
           </ul>
         </nav>
+        <SearchBox />
         <div className="header-tools">
           <LanguagePicker />
           <ThemeSwitch />

@@ -96,6 +96,15 @@ const en = {
   navCertificates: 'Certificates',
   playerTakeQuiz: 'Open the quiz',
   playerGrades: 'My grades',
+  searchSite: 'Site search',
+  searchLabel: 'Search',
+  searchPlaceholder: 'Search courses and lessons',
+  searchSuggestions: 'Suggestions',
+  searchSubmit: 'Search',
+  typeCourse: 'Course',
+  typeModule: 'Module',
+  typeLesson: 'Lesson',
+  typeFile: 'File',
 };
 export type MessageKey = keyof typeof en;
 export type Messages = Record<MessageKey, string>;
@@ -190,6 +199,15 @@ const fr: Messages = {
   navCertificates: 'Certificats',
   playerTakeQuiz: 'Ouvrir le quiz',
   playerGrades: 'Mes notes',
+  searchSite: 'Recherche sur le site',
+  searchLabel: 'Rechercher',
+  searchPlaceholder: 'Rechercher des cours et des leçons',
+  searchSuggestions: 'Suggestions',
+  searchSubmit: 'Rechercher',
+  typeCourse: 'Cours',
+  typeModule: 'Module',
+  typeLesson: 'Leçon',
+  typeFile: 'Fichier',
 };
 
 /** Every stable error code of the API, in people's words. A new code in contracts/src/core.ts fails the type check here. */

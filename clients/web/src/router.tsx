@@ -33,6 +33,33 @@ const catalogueRoute = createRoute({
   component: Catalogue,
 });
 
+export interface SearchPageSearch {
+  q?: string;
+  type?: 'course' | 'module' | 'lesson' | 'file';
+  category?: string;
+  level?: CourseLevel;
+  language?: string;
+  /** Comma-separated: every tag must match. */
+  tags?: string;
+  sort?: 'newest' | 'popularity';
+}
+const docTypes = ['course', 'module', 'lesson', 'file'] as const;
+
+const searchRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/search',
+  validateSearch: (s: Record<string, unknown>): SearchPageSearch => ({
+    q: str(s.q),
+    type: docTypes.find((t) => t === s.type),
+    category: str(s.category),
+    level: courseLevels.find((l) => l === s.level),
+    language: str(s.language),
+    tags: str(s.tags),
+    sort: s.sort === 'newest' || s.sort === 'popularity' ? s.sort : undefined,
+  }),
+  component: lazyRouteComponent(() => import('./routes/search.tsx'), 'SearchPage'),
+});
+
 const courseRoute = createRoute({
   getParentRoute: () => rootRoute,
   path: '/courses/$courseId',
@@ -182,6 +209,7 @@ const certificatesRoute = createRoute({
 
 const routeTree = rootRoute.addChildren([
   catalogueRoute,
+  searchRoute,
   courseRoute,
   playerRoute,
   dashboardRoute,
