@@ -115,6 +115,12 @@ export const natsRoles: Record<string, NatsRole> = {
     broadcastsTo: [],
     events: ['lms.grade.>'],
   },
+  llm: {
+    note: 'llm-worker: runs AI requests on the Ollama beside it (a GPU node); RPC only, no JetStream.',
+    services: ['llm-worker'],
+    calls: [],
+    broadcastsTo: [],
+  },
   attempts: {
     note: "attempts: quiz attempts; it reads quizzes from assessments, checks that files answering a file question are the learner's\n    # and grants the graders read of them, and publishes submissions and grades.",
     services: ['attempts'],

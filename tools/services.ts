@@ -10,6 +10,7 @@ import { enrollmentsService } from '@lms/enrollments';
 import { filesService } from '@lms/files';
 import { gatewayService } from '@lms/gateway';
 import { gradesService } from '@lms/grades';
+import { llmWorkerService } from '@lms/llm-worker';
 import type { ServiceModule } from '@lms/runtime';
 import { notificationsService } from '@lms/notifications';
 import { usersService } from '@lms/users';
@@ -30,6 +31,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   assignments: assignmentsService,
   credentials: credentialsService,
   grades: gradesService,
+  'llm-worker': llmWorkerService,
 };
 
 export function pick(names: string): ServiceModule[] {

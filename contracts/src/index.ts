@@ -12,6 +12,7 @@ import { credentials } from './credentials.js';
 import { enrollmentEvents, enrollments } from './enrollments.js';
 import { fileEvents, files, filesInternal } from './files.js';
 import { grades } from './grades.js';
+import { llmWorkerInternal } from './llm.js';
 import {
   assessmentEvents,
   assessmentsInternal,
@@ -69,7 +70,9 @@ export const internalCatalogue = {
   assignments: assignmentsInternal,
   credentials: credentialsInternal,
   grades: gradesInternal,
+  'llm-worker': llmWorkerInternal,
 } as const;
+export * from './llm.js';
 export * from './assignments.js';
 export * from './credentials.js';
 export * from './grades.js';
