@@ -38,6 +38,7 @@ import {
   privacyExportContract,
   privacyParticipants,
   usersInternal,
+  llmWorkerInternal,
   type AnyProcedure,
 } from '@lms/contracts';
 import { SERVICES } from './services.ts';
@@ -114,6 +115,13 @@ export const natsRoles: Record<string, NatsRole> = {
     calls: [coursesInternal.roleOf, usersInternal.summaries],
     broadcastsTo: [],
     events: ['lms.grade.>'],
+  },
+  ai: {
+    note: 'llm: the AI gateway service (quotas, routing, usage); it reads course roles and sends the work to the llm workers.',
+    services: ['llm'],
+    calls: [coursesInternal.roleOf, llmWorkerInternal.chat],
+    broadcastsTo: [],
+    events: [],
   },
   llm: {
     note: 'llm-worker: runs AI requests on the Ollama beside it (a GPU node); RPC only, no JetStream.',

@@ -20,6 +20,7 @@ export const SERVICE_LOADERS: Record<string, () => Promise<ServiceModule>> = {
   assignments: async () => (await import('@lms/assignments')).assignmentsService,
   credentials: async () => (await import('@lms/credentials')).credentialsService,
   grades: async () => (await import('@lms/grades')).gradesService,
+  llm: async () => (await import('@lms/llm')).llmService,
   'llm-worker': async () => (await import('@lms/llm-worker')).llmWorkerService,
 };
 

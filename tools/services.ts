@@ -10,6 +10,7 @@ import { enrollmentsService } from '@lms/enrollments';
 import { filesService } from '@lms/files';
 import { gatewayService } from '@lms/gateway';
 import { gradesService } from '@lms/grades';
+import { llmService } from '@lms/llm';
 import { llmWorkerService } from '@lms/llm-worker';
 import type { ServiceModule } from '@lms/runtime';
 import { notificationsService } from '@lms/notifications';
@@ -31,6 +32,7 @@ export const SERVICES: Record<string, ServiceModule> = {
   assignments: assignmentsService,
   credentials: credentialsService,
   grades: gradesService,
+  llm: llmService,
   'llm-worker': llmWorkerService,
 };
 

@@ -12,7 +12,7 @@ import { credentials } from './credentials.js';
 import { enrollmentEvents, enrollments } from './enrollments.js';
 import { fileEvents, files, filesInternal } from './files.js';
 import { grades } from './grades.js';
-import { llmWorkerInternal } from './llm.js';
+import { llm, llmWorkerInternal } from './llm.js';
 import {
   assessmentEvents,
   assessmentsInternal,
@@ -57,6 +57,7 @@ export const catalogue = {
   assignments,
   credentials,
   grades,
+  llm,
 } as const;
 export type Catalogue = typeof catalogue;
 

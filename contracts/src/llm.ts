@@ -66,3 +66,42 @@ export const llmWorkerInternal = domain('llm-worker', {
     summary: "The worker's view of its Ollama: reachable, breaker state, models present, work running and waiting",
   }),
 });
+
+export const llmUsageRow = z.object({
+  userId: z.uuid(),
+  courseId: z.uuid().nullable(),
+  model: z.string(),
+  task: llmTask,
+  requests: z.number().int(),
+  tokensIn: z.number().int(),
+  tokensOut: z.number().int(),
+  /** Mean latency of the requests in the row, in ms. */
+  latencyMs: z.number().int(),
+});
+
+/**
+ * The AI gateway: quotas per user (requests per minute, tokens per day; 429 with Retry-After), routing by task to a
+ * configured model with a fallback, usage recorded per user, course and model.
+ */
+export const llm = domain('llm', {
+  complete: mutation({
+    input: z.object({
+      task: z.enum(['chat', 'summarise']),
+      /** The course the request is about: usage is counted against it, and the caller must be in it. */
+      courseId: z.uuid().optional(),
+      messages: z.array(llmMessage).min(1).max(200),
+    }),
+    output: llmCompletion,
+    permission: 'authenticated',
+    rest: { method: 'POST', path: '/llm/complete' },
+    summary: 'Answers a chat or summary request with the model routed for its task (whole text; not streamed)',
+    errors: ['AI_DISABLED', 'LLM_RATE_LIMITED', 'LLM_DAILY_TOKENS_EXHAUSTED', 'LLM_UNAVAILABLE', 'LLM_MODEL_MISSING', 'NOT_FOUND'],
+  }),
+  usage: query({
+    input: z.object({ days: z.number().int().min(1).max(366).default(30) }),
+    output: z.object({ rows: z.array(llmUsageRow) }),
+    permission: 'users:manage',
+    rest: { method: 'GET', path: '/llm/usage' },
+    summary: 'AI usage per user, course, model and task over the last `days` days (admins)',
+  }),
+});

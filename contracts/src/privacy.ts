@@ -15,6 +15,7 @@ export const privacyParticipants = [
   'assignments',
   'credentials',
   'grades',
+  'llm',
 ] as const;
 export type PrivacyParticipant = (typeof privacyParticipants)[number];
 
@@ -62,6 +63,7 @@ export const erasureReceiptServices = [
   'assignments',
   'credentials',
   'grades',
+  'llm',
 ] as const satisfies readonly PrivacyParticipant[];
 export type ErasureReceiptService = (typeof erasureReceiptServices)[number];
 

@@ -1,5 +1,5 @@
 import { DomainError } from '@lms/contracts';
-import { CircuitBreaker, LanePicker, OllamaClient, OllamaError, type ChatMessage, type Lane } from '@lms/llm';
+import { CircuitBreaker, LanePicker, OllamaClient, OllamaError, type ChatMessage, type Lane } from '@lms/llm-kit';
 import type { Logger } from '@lms/runtime';
 
 export interface WorkerSettings {

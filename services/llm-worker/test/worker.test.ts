@@ -1,7 +1,7 @@
 import { DomainError } from '@lms/contracts';
 import type { Logger } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOllamaDouble, type OllamaDouble } from '../../../packages/llm/test/ollama-double.ts';
+import { startOllamaDouble, type OllamaDouble } from '../../../packages/llm-kit/test/ollama-double.ts';
 import { embeddedServiceNames } from '../../../tools/service-loaders.ts';
 import { LlmWorker, type WorkerSettings } from '../src/worker.ts';
 
