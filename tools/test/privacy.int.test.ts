@@ -145,6 +145,7 @@ describe('erasure', () => {
       assignments: 'done',
       credentials: 'done',
       grades: 'done',
+      llm: 'done',
     });
     expect((await http(base, 'GET', '/api/v1/me', undefined, dee.accessToken)).status).toBe(401);
     expect((await http(base, 'POST', '/api/v1/auth/login', { email: 'dee@privacy.test', password: pw })).status).toBe(401);
