@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { brokerOptions, guardProcess, migrateAll, openDatabase, runtimeSettings, startNode, type LmsNode } from '@lms/runtime';
 import { ServiceBroker } from 'moleculer';
 import { ReplIdentity, replCredentials } from './repl.ts';
-import { loadServices, SERVICE_LOADERS } from './service-loaders.ts';
+import { embeddedServiceNames, loadServices, SERVICE_LOADERS } from './service-loaders.ts';
 
 const USAGE = `usage: lms <command>
   start                         embedded mode: every service in one process, PGlite in LMS_DATA_DIR
@@ -117,7 +117,7 @@ async function main(argv: string[]) {
   });
   switch (cmd) {
     case 'start': {
-      const node = await startNode(await loadServices('all'), { mode: 'embedded' });
+      const node = await startNode(await loadServices(embeddedServiceNames(process.env)), { mode: 'embedded' });
       guardProcess(node.runtime.logger('process'));
       // `lms backup` asks this process for its database while it runs (PGlite has one connection: no one else may open it).
       // Without it the LMS still serves (a read-only directory): backups then need it stopped.

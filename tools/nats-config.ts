@@ -38,6 +38,7 @@ import {
   privacyExportContract,
   privacyParticipants,
   usersInternal,
+  llmWorkerInternal,
   type AnyProcedure,
 } from '@lms/contracts';
 import { SERVICES } from './services.ts';
@@ -121,6 +122,20 @@ export const natsRoles: Record<string, NatsRole> = {
     calls: [coursesInternal.searchDocument],
     broadcastsTo: [],
     events: ['lms.search.>'],
+  },
+  ai: {
+    note: 'llm: the AI gateway service (quotas, routing, usage); it reads course roles and sends the work to the llm workers.',
+    services: ['llm'],
+    calls: [coursesInternal.roleOf, llmWorkerInternal.chat],
+    broadcastsTo: [],
+    events: [],
+  },
+  llm: {
+    note: 'llm-worker: runs AI requests on the Ollama beside it (a GPU node); RPC only, no JetStream.',
+    services: ['llm-worker'],
+    calls: [],
+    broadcastsTo: [],
+    events: [],
   },
   attempts: {
     note: "attempts: quiz attempts; it reads quizzes from assessments, checks that files answering a file question are the learner's\n    # and grants the graders read of them, and publishes submissions and grades.",

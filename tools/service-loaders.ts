@@ -21,7 +21,19 @@ export const SERVICE_LOADERS: Record<string, () => Promise<ServiceModule>> = {
   credentials: async () => (await import('@lms/credentials')).credentialsService,
   grades: async () => (await import('@lms/grades')).gradesService,
   search: async () => (await import('@lms/search')).searchService,
+  llm: async () => (await import('@lms/llm')).llmService,
+  'llm-worker': async () => (await import('@lms/llm-worker')).llmWorkerService,
 };
+
+/**
+ * What embedded mode (`lms start`) runs: every service, but the llm worker only with an Ollama to drive (OLLAMA_URL);
+ * without one the LMS runs with AI answering LLM_UNAVAILABLE rather than a worker that refuses everything.
+ */
+export function embeddedServiceNames(environment: Record<string, string | undefined>): string {
+  return Object.keys(SERVICE_LOADERS)
+    .filter((n) => n !== 'llm-worker' || Boolean(environment.OLLAMA_URL))
+    .join(',');
+}
 
 /** The named services ("all" for every one), loaded; an unknown name fails before anything loads. */
 export async function loadServices(names: string): Promise<ServiceModule[]> {

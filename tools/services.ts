@@ -10,6 +10,8 @@ import { enrollmentsService } from '@lms/enrollments';
 import { filesService } from '@lms/files';
 import { gatewayService } from '@lms/gateway';
 import { gradesService } from '@lms/grades';
+import { llmService } from '@lms/llm';
+import { llmWorkerService } from '@lms/llm-worker';
 import type { ServiceModule } from '@lms/runtime';
 import { notificationsService } from '@lms/notifications';
 import { searchService } from '@lms/search';
@@ -32,6 +34,8 @@ export const SERVICES: Record<string, ServiceModule> = {
   credentials: credentialsService,
   grades: gradesService,
   search: searchService,
+  llm: llmService,
+  'llm-worker': llmWorkerService,
 };
 
 export function pick(names: string): ServiceModule[] {

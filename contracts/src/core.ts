@@ -246,6 +246,16 @@ export const errorCodes = {
   HEADERS_TOO_LARGE: 431,
   PAYMENT_DECLINED: 402,
   RATE_LIMITED: 429,
+  /** Too many AI requests this minute (LLM_REQUESTS_PER_MINUTE); `details.retryAfterSeconds` says when to try again. */
+  LLM_RATE_LIMITED: 429,
+  /** The caller's AI tokens for today (UTC) are used up (LLM_TOKENS_PER_DAY); `details.retryAfterSeconds` until midnight. */
+  LLM_DAILY_TOKENS_EXHAUSTED: 429,
+  /** AI features are switched off for this installation (LLM_ENABLED=false). */
+  AI_DISABLED: 403,
+  /** No model server (Ollama) answers, or the worker's circuit breaker is open; `details.retryAfterSeconds`. */
+  LLM_UNAVAILABLE: 503,
+  /** Neither the task's model nor its fallback is on the model server (`ollama pull` it). */
+  LLM_MODEL_MISSING: 503,
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,
   TIMEOUT: 504,

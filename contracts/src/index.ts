@@ -12,6 +12,7 @@ import { credentials } from './credentials.js';
 import { enrollmentEvents, enrollments } from './enrollments.js';
 import { fileEvents, files, filesInternal } from './files.js';
 import { grades } from './grades.js';
+import { llm, llmWorkerInternal } from './llm.js';
 import {
   assessmentEvents,
   assessmentsInternal,
@@ -59,6 +60,7 @@ export const catalogue = {
   credentials,
   grades,
   search,
+  llm,
 } as const;
 export type Catalogue = typeof catalogue;
 
@@ -73,7 +75,9 @@ export const internalCatalogue = {
   credentials: credentialsInternal,
   grades: gradesInternal,
   search: searchInternal,
+  'llm-worker': llmWorkerInternal,
 } as const;
+export * from './llm.js';
 export * from './assignments.js';
 export * from './credentials.js';
 export * from './grades.js';

@@ -16,6 +16,7 @@ export const privacyParticipants = [
   'credentials',
   'grades',
   'search',
+  'llm',
 ] as const;
 export type PrivacyParticipant = (typeof privacyParticipants)[number];
 
@@ -64,6 +65,7 @@ export const erasureReceiptServices = [
   'credentials',
   'grades',
   'search',
+  'llm',
 ] as const satisfies readonly PrivacyParticipant[];
 export type ErasureReceiptService = (typeof erasureReceiptServices)[number];
 

@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOllamaDouble, type OllamaDouble } from '../../packages/llm-kit/test/ollama-double.ts';
 import { SERVICES } from '../services.ts';
 import { http, tempDir } from './support.ts';
 
@@ -507,9 +508,15 @@ function operations(doc: {
   return ops;
 }
 
+/** AI requests go to a test double of Ollama (no model can run here): a 503 from a missing model server is not the bug sought. */
+let ollama: OllamaDouble;
+
 beforeAll(async () => {
   dir = tempDir();
+  ollama = await startOllamaDouble();
   Object.assign(process.env, {
+    OLLAMA_URL: ollama.url,
+    LLM_MODELS: 'chat=chat-model,summarise=chat-model,embed=embed-model',
     FILES_DIR: path.join(dir.dir, 'files'),
     FILES_TUS_DIR: path.join(dir.dir, 'tus'),
     FILES_MAX_BYTES: String(1024 * 1024),
@@ -536,7 +543,17 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await node?.stop();
-  for (const k of ['FILES_DIR', 'FILES_TUS_DIR', 'FILES_MAX_BYTES', 'BODY_LIMIT_BYTES', 'RATE_LIMIT_PER_MINUTE', 'RATE_LIMIT_AUTH_PER_MINUTE'])
+  await ollama?.close();
+  for (const k of [
+    'OLLAMA_URL',
+    'LLM_MODELS',
+    'FILES_DIR',
+    'FILES_TUS_DIR',
+    'FILES_MAX_BYTES',
+    'BODY_LIMIT_BYTES',
+    'RATE_LIMIT_PER_MINUTE',
+    'RATE_LIMIT_AUTH_PER_MINUTE',
+  ])
     delete process.env[k];
   dir?.remove();
 });

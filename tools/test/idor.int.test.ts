@@ -180,6 +180,13 @@ const matrix: Record<string, Rule> = {
   'analytics.enrollmentsByCourse': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'analytics.publishedByCategory': { deny: ['anon', 'student', 'auditor', 'ta'] },
   'audit.list': { deny: ['anon', 'student', 'foreign', 'ta'] },
+  // Naming a course the caller is not in: 404, before any quota is counted or any model asked.
+  'llm.complete': {
+    deny: courseStaff,
+    hidden: strangers,
+    input: (fx) => ({ courseId: fx.publishedId, task: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+  },
+  'llm.usage': { deny: adminOnly },
   // The assignment is in the owner's published course: the TA grades there but may not author; the admin is its learner.
   'assignments.create': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ courseId: fx.publishedId, title: 'Injected', maxPoints: 1 }) },
   'assignments.update': { deny: ownerOnly, hidden: strangers, input: (fx) => ({ assignmentId: fx.assignmentId, title: 'Hijacked' }) },

@@ -79,6 +79,8 @@ beforeAll(async () => {
   for (const role of ['assessments', 'attempts', 'assignments', 'grades', 'credentials']) {
     nodes.push(await startNode(pick(role), mesh(role, 'nats-test')));
   }
+  // So does the llm service (its usage rows name users), on its own role.
+  nodes.push(await startNode(pick('llm'), mesh('ai', 'nats-test')));
   const gw = await startNode(pick('gateway'), mesh('gateway', 'nats-test'));
   nodes.push(gw);
   base = `http://127.0.0.1:${gatewayPort(gw.broker)}`;
@@ -97,6 +99,7 @@ beforeAll(async () => {
       'assignments',
       'grades',
       'credentials',
+      'llm',
     ],
     20_000,
   );
@@ -149,6 +152,7 @@ describe('NATS credentials per node role', () => {
     // Node ids carry the role, and no node was refused a subject it needed.
     expect(nodes.map((n) => String(n.broker.nodeID)).sort()).toEqual(
       [
+        'ai',
         'analytics',
         'assessments',
         'assignments',

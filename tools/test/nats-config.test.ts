@@ -12,6 +12,8 @@ import { SERVICES } from '../services.ts';
 import { defined } from './support.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
+/** `llmWorker` (a contracts variable `llmWorkerInternal`) → `llm-worker` (its service and action prefix). */
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 function sources(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -50,7 +52,9 @@ describe('nats.conf', () => {
       const used = new Set(
         r.services
           .flatMap((s) => sources(path.join(root, 'services', s, 'src')))
-          .flatMap((src) => [...src.matchAll(/\b([a-z]+)Internal\.(\w+)\b/g)].map((m) => `${m[1]}.${m[2]}`).filter((a) => internal.has(a))),
+          .flatMap((src) =>
+            [...src.matchAll(/\b([a-z][a-zA-Z]*)Internal\.(\w+)\b/g)].map((m) => `${kebab(m[1] ?? '')}.${m[2]}`).filter((a) => internal.has(a)),
+          ),
       );
       for (const a of used) expect(publish.has(`MOL-lms.REQB.${a}`), `${role} calls ${a}`).toBe(true);
       const granted = [...internal].filter((a) => publish.has(`MOL-lms.REQB.${a}`));

@@ -149,6 +149,7 @@ describe('erasure', () => {
       credentials: 'done',
       grades: 'done',
       search: 'done',
+      llm: 'done',
     });
     // Search keeps the query, not who asked, and no membership of theirs.
     expect(await sql('select query from search.searches where user_id = $1', [dee.user.id])).toEqual([]);

@@ -1,0 +1,3 @@
+export { llmWorkerService } from './llm-worker.service.js';
+export { llmWorkerEnv } from './config.js';
+export { LlmWorker } from './worker.js';

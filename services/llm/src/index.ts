@@ -1,0 +1,2 @@
+export { llmService } from './llm.service.js';
+export { llmEnv } from './config.js';
