@@ -56,9 +56,13 @@ export function isUnreachable(err: unknown): boolean {
   return someCause(err, (e) => (typeof e.code === 'string' && SOCKET_CODES.has(e.code)) || e.name === 'TimeoutError');
 }
 
-/** node-postgres reports a lost or unreachable server with these messages and no code. */
+/**
+ * node-postgres reports a lost or unreachable server with these messages and no code; Kysely and pg's pool say the
+ * last two when a call outlived its stopping node's shutdown timeout and met the closed database (a retry lands on
+ * another node, not a 500).
+ */
 const UNREACHABLE_MESSAGE =
-  /Connection terminated|connection error and is not queryable|Client was closed and is not queryable|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery mode)/i;
+  /Connection terminated|connection error and is not queryable|Client was closed and is not queryable|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery mode)|driver has already been destroyed|Cannot use a pool after calling end on the pool/i;
 
 /**
  * Whether an error means that the database (or the connection to it) is unavailable for now — the query may well

@@ -18,6 +18,8 @@ describe('database outages', () => {
       pgError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432'),
       new Error('Connection terminated unexpectedly'),
       new Error('Client has encountered a connection error and is not queryable'),
+      new Error('driver has already been destroyed'),
+      new Error('Cannot use a pool after calling end on the pool'),
       new Error('timeout exceeded when trying to connect'),
       // Node's refusal on every address of a host, and an error wrapping one.
       Object.assign(new AggregateError([pgError('ECONNREFUSED')], ''), {}),
