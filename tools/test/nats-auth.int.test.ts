@@ -79,8 +79,9 @@ beforeAll(async () => {
   for (const role of ['assessments', 'attempts', 'assignments', 'grades', 'credentials']) {
     nodes.push(await startNode(pick(role), mesh(role, 'nats-test')));
   }
-  // So does the llm service (its usage rows name users), on its own role.
+  // So do the llm service (its usage rows name users), on its own role, and search (memberships, analytics).
   nodes.push(await startNode(pick('llm'), mesh('ai', 'nats-test')));
+  nodes.push(await startNode(pick('search'), mesh('search', 'nats-test')));
   const gw = await startNode(pick('gateway'), mesh('gateway', 'nats-test'));
   nodes.push(gw);
   base = `http://127.0.0.1:${gatewayPort(gw.broker)}`;
@@ -100,6 +101,7 @@ beforeAll(async () => {
       'grades',
       'credentials',
       'llm',
+      'search',
     ],
     20_000,
   );
@@ -165,6 +167,7 @@ describe('NATS credentials per node role', () => {
         'grades',
         'identity',
         'notifications',
+        'search',
       ].map((r) => `${r}.nats-test`),
     );
     expect(serverLog).not.toMatch(/Violation/i);
