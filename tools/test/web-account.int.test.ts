@@ -6,21 +6,18 @@
  * (verify email, forgot → reset password) with tokens taken from the mail an SMTP peer received. axe-core checks each
  * new page in the light and the dark theme, also at a 360 px phone width.
  */
-import fs from 'node:fs';
 import net from 'node:net';
-import { createRequire } from 'node:module';
 import { createLmsClient, type LmsClient } from '@lms/client';
 import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpAt } from '../../services/auth/src/domain/totp.ts';
 import { ensureWeb } from '../build-web.mjs';
 import { SERVICES } from '../services.ts';
 import { defined, smtpPeer, tokenIn } from './support.ts';
+import { axe, launchChromium, openPage } from './web-browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const PASSWORD = 'an account pages password';
 const PHONE_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
 
@@ -73,19 +70,7 @@ beforeAll(async () => {
   if (!('sessionId' in phone)) throw new Error('expected a session');
   phoneSessionId = phone.sessionId;
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -107,33 +92,8 @@ function freePort(): Promise<number> {
   });
 }
 
-async function newPage(opts: { width?: number; height?: number; locale?: string } = {}): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({
-    viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 },
-    locale: opts.locale ?? 'en-US',
-    baseURL: base,
-  });
-  context.setDefaultTimeout(10_000);
-  const page = await context.newPage();
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`console: ${m.text()} on ${page.url()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  return { context, page };
-}
-
-const AXE_RUN = `(async () => {
-  const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } });
-  return r.violations.map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ') + ' in ' + document.querySelector(n.target.join(' '))?.parentElement?.outerHTML.slice(0, 300)).join(', '));
-})()`;
-
-async function axe(page: Page, label: string) {
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    if (!(await page.evaluate<boolean>("'axe' in window"))) await page.evaluate(axeSource);
-    expect(await page.evaluate<string[]>(AXE_RUN), `axe on ${label} (${scheme})`).toEqual([]);
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
+function newPage(opts: { width?: number; height?: number; locale?: string } = {}): Promise<{ context: BrowserContext; page: Page }> {
+  return openPage(browser, base, problems, opts);
 }
 
 const heading = (page: Page, name: string | RegExp) => page.getByRole('heading', { level: 1, name }).waitFor();

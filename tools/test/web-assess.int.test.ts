@@ -7,18 +7,16 @@
  * downloaded); again at 360 px. axe-core checks every new page in the light and the dark theme.
  */
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import { createLmsClient } from '@lms/client';
 import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWeb } from '../build-web.mjs';
 import { SERVICES } from '../services.ts';
 import { waitFor } from './support.ts';
+import { axe, launchChromium, openPage } from './web-browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const PASSWORD = 'an assessed web password';
 
 let node: LmsNode;
@@ -121,19 +119,7 @@ beforeAll(async () => {
   const reading = (await l.enrollments.progress.query({ courseId })).nextLesson?.id ?? '';
   await l.enrollments.completeLesson.mutate({ lessonId: reading, courseId });
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -142,32 +128,13 @@ afterAll(async () => {
   await node?.stop();
 });
 
-async function axe(page: Page, label: string) {
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    if (!(await page.evaluate<boolean>("'axe' in window"))) await page.evaluate(axeSource);
-    const violations = await page.evaluate<string[]>(AXE_RUN);
-    expect(violations, `axe on ${label} (${scheme})`).toEqual([]);
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
-const AXE_RUN = `(async () => {
-  const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } });
-  return r.violations.map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ') + ' in ' + document.querySelector(n.target.join(' '))?.parentElement?.outerHTML.slice(0, 400)).join(', '));
-})()`;
-
 const heading = (page: Page, name: string | RegExp) => page.getByRole('heading', { level: 1, name }).waitFor();
 const orderOf = (page: Page) => page.locator('.ordering li > span:first-child').allTextContents();
 
 describe('learner assessment pages in Chromium', () => {
   it('player → quiz → attempt (autosaved across a reload) → submit → review → my grades → certificate; 360 px', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', baseURL: base, acceptDownloads: true });
-    context.setDefaultTimeout(10_000);
-    const page = await context.newPage();
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`console: ${m.text()} on ${page.url()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    // Playwright's contexts accept downloads by default (the certificate's PDF is one).
+    const { context, page } = await openPage(browser, base, problems);
 
     await page.goto('/signin');
     await heading(page, 'Sign in');

@@ -7,18 +7,15 @@
  * axe-core checks every new page in the light and the dark theme. Focus is polled from here (expect.poll), not with
  * page.waitForFunction: its polling evaluates a string in the page, which the app's CSP (no unsafe-eval) refuses.
  */
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import { createLmsClient } from '@lms/client';
 import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWeb } from '../build-web.mjs';
 import { SERVICES } from '../services.ts';
+import { axe, launchChromium, openPage } from './web-browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const PASSWORD = 'an instructor journey password';
 const TITLE = 'Orienteering basics';
 
@@ -49,19 +46,7 @@ beforeAll(async () => {
   for (const n of [1, 2]) await anon.auth.register.mutate({ email: `learner${n}@teach.test`, password: PASSWORD, displayName: `Learner ${n}` });
   taId = (await anon.auth.register.mutate({ email: 'ta@teach.test', password: PASSWORD, displayName: 'Assistant' })).user.id;
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -70,35 +55,9 @@ afterAll(async () => {
   await node?.stop();
 });
 
-async function newPage(opts: { width?: number; height?: number; locale?: string } = {}): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({
-    viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 },
-    locale: opts.locale ?? 'en-US',
-    baseURL: base,
-  });
-  context.setDefaultTimeout(10_000);
-  const page = await context.newPage();
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`console: ${m.text()} on ${page.url()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  return { context, page };
+function newPage(opts: { width?: number; height?: number; locale?: string } = {}): Promise<{ context: BrowserContext; page: Page }> {
+  return openPage(browser, base, problems, opts);
 }
-
-async function axe(page: Page, label: string) {
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    if (!(await page.evaluate<boolean>("'axe' in window"))) await page.evaluate(axeSource);
-    const violations = await page.evaluate<string[]>(AXE_RUN);
-    expect(violations, `axe on ${label} (${scheme})`).toEqual([]);
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
-
-const AXE_RUN = `(async () => {
-  const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } });
-  return r.violations.map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ') + ' in ' + document.querySelector(n.target.join(' '))?.parentElement?.outerHTML.slice(0, 400)).join(', '));
-})()`;
 
 const heading = (page: Page, name: string | RegExp) => page.getByRole('heading', { level: 1, name }).waitFor();
 const focusedLabel = (page: Page) =>

@@ -5,18 +5,15 @@
  * filters by a facet, opens a hit (the click is recorded) and lands on the course; a misspelling offers "did you
  * mean"; French empty state; a 360 px phone; axe-core on /search in the light and the dark theme.
  */
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import { createLmsClient } from '@lms/client';
 import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWeb } from '../build-web.mjs';
 import { SERVICES } from '../services.ts';
+import { axe, launchChromium, openPage } from './web-browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const PASSWORD = 'a web search password';
 
 let node: LmsNode;
@@ -81,19 +78,7 @@ beforeAll(async () => {
     await new Promise((res) => setTimeout(res, 100));
   }
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -103,28 +88,7 @@ afterAll(async () => {
 });
 
 async function newPage(opts: { width?: number; locale?: string } = {}): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: 800 }, locale: opts.locale ?? 'en-US', baseURL: base });
-  context.setDefaultTimeout(10_000);
-  const page = await context.newPage();
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`console: ${m.text()} on ${page.url()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  return page;
-}
-
-const AXE_RUN = `(async () => {
-  const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } });
-  return r.violations.map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', '));
-})()`;
-
-async function axe(page: Page, label: string) {
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    if (!(await page.evaluate<boolean>("'axe' in window"))) await page.evaluate(axeSource);
-    expect(await page.evaluate<string[]>(AXE_RUN), `axe on ${label} (${scheme})`).toEqual([]);
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
+  return (await openPage(browser, base, problems, opts)).page;
 }
 
 const heading = (page: Page, name: string | RegExp) => page.getByRole('heading', { level: 1, name }).waitFor();

@@ -7,21 +7,19 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createLmsClient } from '@lms/client';
 import { gatewayPort } from '@lms/gateway';
 import { startNode, type LmsNode } from '@lms/runtime';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpAt } from '../../services/auth/src/domain/totp.ts';
 import { ensureWeb } from '../build-web.mjs';
 import { SERVICES } from '../services.ts';
 import { defined } from './support.ts';
+import { axe, CHROMIUM, launchChromium, openPage } from './web-browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const PASSWORD = 'a web journey password';
 
 let node: LmsNode;
@@ -63,20 +61,7 @@ beforeAll(async () => {
   await api.courses.createLesson.mutate({ moduleId: m2.id, title: 'Projections', content: { type: 'markdown', body: 'Mercator and friends.' } });
   await api.courses.publish.mutate({ courseId });
 
-  // Playwright gives each launch a fresh profile of its own (a temporary --user-data-dir).
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -85,40 +70,9 @@ afterAll(async () => {
   await node?.stop();
 });
 
-async function newPage(opts: { width?: number; height?: number; locale?: string } = {}): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({
-    viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 },
-    locale: opts.locale ?? 'en-US',
-    baseURL: base,
-  });
-  // A step that does not happen fails with its locator well before the test's own timeout.
-  context.setDefaultTimeout(10_000);
-  const page = await context.newPage();
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text()))
-      problems.push(`console: ${m.text()} at ${m.location().url}:${m.location().lineNumber} on ${page.url()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  return { context, page };
+function newPage(opts: { width?: number; height?: number; locale?: string } = {}): Promise<{ context: BrowserContext; page: Page }> {
+  return openPage(browser, base, problems, opts);
 }
-
-/** axe-core on the page as it is, in the light and then the dark theme (the system's, as the app follows it). */
-async function axe(page: Page, label: string) {
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    // Injected through the DevTools protocol (page.evaluate), which the page's CSP does not apply to.
-    if (!(await page.evaluate<boolean>("'axe' in window"))) await page.evaluate(axeSource);
-    const violations = await page.evaluate<string[]>(AXE_RUN);
-    expect(violations, `axe on ${label} (${scheme})`).toEqual([]);
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
-
-/** Runs in the page (a string: this file is type-checked without the DOM's types): each violation and where. */
-const AXE_RUN = `(async () => {
-  const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } });
-  return r.violations.map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ') + ' in ' + document.querySelector(n.target.join(' '))?.parentElement?.outerHTML.slice(0, 400)).join(', '));
-})()`;
 
 const heading = (page: Page, name: string | RegExp) => page.getByRole('heading', { level: 1, name }).waitFor();
 
