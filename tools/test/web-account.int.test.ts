@@ -16,7 +16,7 @@ import { totpAt } from '../../services/auth/src/domain/totp.ts';
 import { ensureWeb } from '../build-web.mjs';
 import { SERVICES } from '../services.ts';
 import { defined, smtpPeer, tokenIn } from './support.ts';
-import { axe, launchChromium, openPage } from './web-browser.ts';
+import { axe, launchChromium, openPage, waitInPage } from './web-browser.ts';
 
 const PASSWORD = 'an account pages password';
 const PHONE_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
@@ -113,7 +113,7 @@ describe('the account pages in Chromium', { timeout: 90_000 }, () => {
     // Settings: the profile's new name is saved and shown in the header at once.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
     await heading(page, 'Account settings');
-    await page.waitForFunction("document.activeElement?.tagName === 'H1'", undefined, { timeout: 5_000 });
+    await waitInPage(page, "document.activeElement?.tagName === 'H1'", 5_000);
     const profile = page.getByRole('region', { name: 'Profile' });
     await profile.getByText('not verified yet').waitFor();
     await axe(page, 'settings');
@@ -209,7 +209,7 @@ describe('the account pages in Chromium', { timeout: 90_000 }, () => {
     await mfa.getByRole('button', { name: 'Turn off two-step sign-in' }).click();
     await mfa.getByRole('status').filter({ hasText: 'Two-step sign-in is off.' }).waitFor();
     // The form that had focus is gone: focus goes on from the section's heading.
-    await page.waitForFunction("document.activeElement?.id === 'mfa-h'", undefined, { timeout: 5_000 });
+    await waitInPage(page, "document.activeElement?.id === 'mfa-h'", 5_000);
     expect((await learner.auth.mfaStatus.query({})).totp).toBe(false);
     const password = page.getByRole('region', { name: 'Password' });
     await password.getByLabel('Current password').fill(PASSWORD);
@@ -285,7 +285,7 @@ describe('the account pages in Chromium', { timeout: 90_000 }, () => {
     ] as const) {
       await phone.page.goto(path);
       await heading(phone.page, title);
-      await phone.page.waitForFunction("![...document.querySelectorAll('[role=status]')].some((e) => e.textContent === 'Loading…')");
+      await waitInPage(phone.page, "![...document.querySelectorAll('[role=status]')].some((e) => e.textContent === 'Loading…')");
       const wide = await phone.page.evaluate<string[]>(
         "[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 361).slice(0, 8).map((e) => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))",
       );
@@ -311,7 +311,7 @@ describe('the account pages in Chromium', { timeout: 90_000 }, () => {
     expect((await focused()).outline).not.toBe('none');
     await page.keyboard.press('Enter');
     await heading(page, 'Réinitialiser votre mot de passe');
-    await page.waitForFunction("document.activeElement?.tagName === 'H1'", undefined, { timeout: 5_000 });
+    await waitInPage(page, "document.activeElement?.tagName === 'H1'", 5_000);
     for (let i = 0; i < 10 && (await focused()).name !== 'email'; i++) await page.keyboard.press('Tab');
     expect((await focused()).outline).not.toBe('none');
     await page.keyboard.type('nobody@account.test');

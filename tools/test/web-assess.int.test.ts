@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWeb } from '../build-web.mjs';
 import { SERVICES } from '../services.ts';
 import { waitFor } from './support.ts';
-import { axe, launchChromium, openPage } from './web-browser.ts';
+import { axe, launchChromium, openPage, waitInPage } from './web-browser.ts';
 
 const PASSWORD = 'an assessed web password';
 
@@ -240,7 +240,7 @@ describe('learner assessment pages in Chromium', () => {
     expect(await page.getByRole('button', { name: 'Submit', exact: true }).count()).toBe(0);
     await page.getByRole('button', { name: 'Next question' }).click();
     await page.getByRole('heading', { level: 2, name: /Question 2 of 3/ }).waitFor();
-    await page.waitForFunction("document.activeElement?.textContent?.startsWith('Question 2 of 3')");
+    await waitInPage(page, "document.activeElement?.textContent?.startsWith('Question 2 of 3')");
     expect(await page.getByRole('radio', { name: 'Four' }).count()).toBe(0);
     await page.getByRole('radio', { name: 'True' }).check();
     await page.getByRole('button', { name: 'Next question' }).click();

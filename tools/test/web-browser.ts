@@ -71,3 +71,15 @@ export async function axe(page: Page, label: string): Promise<void> {
   }
   await page.emulateMedia({ colorScheme: 'light' });
 }
+
+/**
+ * Waits until `expression` (evaluated in the page) is true, polling from Node: Playwright's own waitForFunction polls
+ * by evaluating a string inside the page, which the app's CSP (no unsafe-eval) refuses whenever it has to poll at all.
+ */
+export async function waitInPage(page: Page, expression: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await page.evaluate<boolean>(`Boolean(${expression})`))) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting in the page for: ${expression}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -17,7 +17,7 @@ import { totpAt } from '../../services/auth/src/domain/totp.ts';
 import { ensureWeb } from '../build-web.mjs';
 import { SERVICES } from '../services.ts';
 import { defined } from './support.ts';
-import { axe, CHROMIUM, launchChromium, openPage } from './web-browser.ts';
+import { axe, CHROMIUM, launchChromium, openPage, waitInPage } from './web-browser.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const PASSWORD = 'a web journey password';
@@ -287,7 +287,7 @@ describe('in Chromium', { timeout: 90_000 }, () => {
     await page.keyboard.press('Enter');
     await heading(page, 'My learning');
     // Focus moved to the new page's heading.
-    await page.waitForFunction("document.activeElement?.tagName === 'H1'", undefined, { timeout: 5_000 });
+    await waitInPage(page, "document.activeElement?.tagName === 'H1'", 5_000);
     expect(await page.evaluate('window.__pointer ?? false')).toBe(false);
     await context.close();
     expect(problems).toEqual([]);
