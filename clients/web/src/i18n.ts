@@ -1,7 +1,7 @@
 // Messages in English and French. The locale is the profile's (users.me), else the browser's, else English; a
 // person's pick in the header is kept in localStorage and, when signed in, saved to the profile.
 import type { ErrorCode } from '@lms/contracts';
-import { createContext, useContext } from 'react';
+import { createContext, useContext, useMemo } from 'react';
 
 export type Locale = 'en' | 'fr';
 export const LOCALES: readonly Locale[] = ['en', 'fr'];
@@ -349,15 +349,33 @@ export interface I18n {
   setLocale: (l: Locale) => void;
 }
 
+/** A message with its `{name}` placeholders filled (a missing value is left empty). */
+export function fill(template: string, vars?: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/g, (_, k: string) => String(vars?.[k] ?? ''));
+}
+
 export function makeI18n(locale: Locale, setLocale: (l: Locale) => void): I18n {
   const { messages, errors } = catalogues[locale];
   return {
     locale,
     setLocale,
-    t: (key, vars) => messages[key].replace(/\{(\w+)\}/g, (_, k: string) => String(vars?.[k] ?? '')),
+    t: (key, vars) => fill(messages[key], vars),
     errorMessage: (code) => (code && Object.hasOwn(errors, code) ? errors[code as ErrorCode] : undefined),
   };
 }
 
 export const I18nContext = createContext<I18n>(makeI18n('en', () => {}));
 export const useI18n = () => useContext(I18nContext);
+
+/** The app's i18n whose `t` also knows a page's own messages `K` (kept beside the lazily loaded page, out of the initial bundle). */
+export interface PageI18n<K extends string> extends Omit<I18n, 't'> {
+  t: (key: K | MessageKey, vars?: Record<string, string | number>) => string;
+}
+
+export function usePageI18n<K extends string>(tables: Record<Locale, Record<K, string>>): PageI18n<K> {
+  const i18n = useI18n();
+  return useMemo(() => {
+    const table: Record<string, string> = tables[i18n.locale];
+    return { ...i18n, t: (key, vars) => (Object.hasOwn(table, key) ? fill(table[key] ?? '', vars) : i18n.t(key as MessageKey, vars)) };
+  }, [i18n, tables]);
+}

@@ -1,7 +1,6 @@
 // The account pages' messages (settings, notification preferences, inbox, the email links), in English and French.
 // Kept out of i18n.ts so that they load with those pages, not in the initial bundle.
-import { useMemo } from 'react';
-import { useI18n, type I18n, type Locale, type MessageKey } from '../i18n.ts';
+import { usePageI18n, type Locale, type PageI18n } from '../i18n.ts';
 
 const en = {
   save: 'Save',
@@ -222,19 +221,9 @@ const fr: Record<AccountKey, string> = {
 
 const tables: Record<Locale, Record<AccountKey, string>> = { en, fr };
 
-export interface AccountI18n extends Omit<I18n, 't'> {
-  t: (key: AccountKey | MessageKey, vars?: Record<string, string | number>) => string;
-}
+export type AccountI18n = PageI18n<AccountKey>;
 
-/** The app's i18n (useI18n) whose `t` also knows the account pages' messages. */
+/** The app's i18n whose `t` also knows these pages' messages. */
 export function useAccountI18n(): AccountI18n {
-  const i18n = useI18n();
-  return useMemo(() => {
-    const table = tables[i18n.locale];
-    return {
-      ...i18n,
-      t: (key, vars) =>
-        Object.hasOwn(table, key) ? table[key as AccountKey].replace(/\{(\w+)\}/g, (_, k: string) => String(vars?.[k] ?? '')) : i18n.t(key as MessageKey, vars),
-    };
-  }, [i18n]);
+  return usePageI18n(tables);
 }

@@ -1,7 +1,6 @@
 // The learner's assessment pages' messages (quiz, attempt, review, my grades, my certificates), in English and French.
 // Kept out of i18n.ts so that they load with those pages, not in the initial bundle.
-import { useMemo } from 'react';
-import { useI18n, type I18n, type Locale, type MessageKey } from '../i18n.ts';
+import { usePageI18n, type Locale, type PageI18n } from '../i18n.ts';
 
 const en = {
   quizQuestions: 'Questions: {n}',
@@ -162,19 +161,9 @@ const fr: Record<AssessKey, string> = {
 
 const tables: Record<Locale, Record<AssessKey, string>> = { en, fr };
 
-export interface AssessI18n extends Omit<I18n, 't'> {
-  t: (key: AssessKey | MessageKey, vars?: Record<string, string | number>) => string;
-}
+export type AssessI18n = PageI18n<AssessKey>;
 
-/** The app's i18n (useI18n) whose `t` also knows the assessment pages' messages. */
+/** The app's i18n whose `t` also knows these pages' messages. */
 export function useAssessI18n(): AssessI18n {
-  const i18n = useI18n();
-  return useMemo(() => {
-    const table = tables[i18n.locale];
-    return {
-      ...i18n,
-      t: (key, vars) =>
-        Object.hasOwn(table, key) ? table[key as AssessKey].replace(/\{(\w+)\}/g, (_, k: string) => String(vars?.[k] ?? '')) : i18n.t(key as MessageKey, vars),
-    };
-  }, [i18n]);
+  return usePageI18n(tables);
 }

@@ -9,7 +9,7 @@ import { api } from '../api.ts';
 import { useAccountI18n } from './account-i18n.ts';
 import { useSession } from '../session.ts';
 import { Button, ErrorMessage, Field, Loading, PageTitle } from '../ui.tsx';
-import { StepHeading } from './account-ui.tsx';
+import { NewPasswordFields, StepHeading } from './account-ui.tsx';
 import { formValue } from './signin.tsx';
 
 /** A verification token is single use: one request per token however often the page renders (StrictMode mounts twice). */
@@ -141,17 +141,7 @@ export function ResetPassword() {
             if (next === formValue(f, 'confirmPassword')) reset.mutate(next);
           }}
         >
-          <Field
-            label={t('newPassword')}
-            name="newPassword"
-            type="password"
-            isRequired
-            minLength={10}
-            autoComplete="new-password"
-            description={t('passwordHint')}
-          />
-          <Field label={t('confirmPassword')} name="confirmPassword" type="password" isRequired minLength={10} autoComplete="new-password" />
-          {mismatch ? <ErrorMessage>{t('passwordMismatch')}</ErrorMessage> : null}
+          <NewPasswordFields mismatch={mismatch} />
           {errorCode(reset.error) === 'TOKEN_INVALID' ? (
             <ErrorMessage>
               {t('resetInvalid')} <Link to="/forgot-password">{t('resetAskAgain')}</Link>

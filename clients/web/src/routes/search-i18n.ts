@@ -1,6 +1,5 @@
 // The search page's messages, in English and French: loaded with the page, not in the initial bundle.
-import { useMemo } from 'react';
-import { useI18n, type I18n, type Locale, type MessageKey } from '../i18n.ts';
+import { usePageI18n, type Locale, type PageI18n } from '../i18n.ts';
 
 const en = {
   searchTitle: 'Search',
@@ -53,19 +52,9 @@ const fr: Record<SearchKey, string> = {
 
 const tables: Record<Locale, Record<SearchKey, string>> = { en, fr };
 
-export interface SearchI18n extends Omit<I18n, 't'> {
-  t: (key: SearchKey | MessageKey, vars?: Record<string, string | number>) => string;
-}
+export type SearchI18n = PageI18n<SearchKey>;
 
-/** The app's i18n whose `t` also knows the search page's messages. */
+/** The app's i18n whose `t` also knows these pages' messages. */
 export function useSearchI18n(): SearchI18n {
-  const i18n = useI18n();
-  return useMemo(() => {
-    const table = tables[i18n.locale];
-    return {
-      ...i18n,
-      t: (key, vars) =>
-        Object.hasOwn(table, key) ? table[key as SearchKey].replace(/\{(\w+)\}/g, (_, k: string) => String(vars?.[k] ?? '')) : i18n.t(key as MessageKey, vars),
-    };
-  }, [i18n]);
+  return usePageI18n(tables);
 }

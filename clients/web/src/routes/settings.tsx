@@ -11,7 +11,7 @@ import { useAccountI18n } from './account-i18n.ts';
 import { useSession, sessionStore } from '../session.ts';
 import { Button, ErrorMessage, Field, Loading, PageTitle } from '../ui.tsx';
 import { formValue } from './signin.tsx';
-import { formatDateTime, StepHeading, Success } from './account-ui.tsx';
+import { formatDateTime, NewPasswordFields, StepHeading, Success } from './account-ui.tsx';
 
 const LOCALE_NAMES = { en: 'English', fr: 'Français' } as const;
 
@@ -149,17 +149,7 @@ function PasswordSection() {
         }}
       >
         <Field label={t('currentPassword')} name="currentPassword" type="password" isRequired autoComplete="current-password" />
-        <Field
-          label={t('newPassword')}
-          name="newPassword"
-          type="password"
-          isRequired
-          minLength={10}
-          autoComplete="new-password"
-          description={t('passwordHint')}
-        />
-        <Field label={t('confirmPassword')} name="confirmPassword" type="password" isRequired minLength={10} autoComplete="new-password" />
-        {mismatch ? <ErrorMessage>{t('passwordMismatch')}</ErrorMessage> : null}
+        <NewPasswordFields mismatch={mismatch} />
         {errorCode(change.error) === 'INVALID_CREDENTIALS' ? (
           <ErrorMessage>{t('currentPasswordWrong')}</ErrorMessage>
         ) : (

@@ -1,6 +1,6 @@
 // The instructor pages' messages in English and French. They live beside the pages (loaded with them, never in the
 // initial bundle); the shared words (levels, errors, "Loading…") stay in ../i18n.ts.
-import { useI18n, type Locale } from '../i18n.ts';
+import { fill, useI18n, type Locale } from '../i18n.ts';
 
 const en = {
   teachTitle: 'Teaching',
@@ -250,6 +250,6 @@ const tables: Record<Locale, Record<TeachKey, string>> = { en, fr };
 export function useTeachI18n() {
   const i18n = useI18n();
   const table = tables[i18n.locale];
-  const tt = (key: TeachKey, vars?: Record<string, string | number>) => table[key].replace(/\{(\w+)\}/g, (_, k: string) => String(vars?.[k] ?? ''));
+  const tt = (key: TeachKey, vars?: Record<string, string | number>) => fill(table[key], vars);
   return { ...i18n, tt };
 }
